@@ -1,0 +1,48 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+)
+
+// TaskContext is what a task handler runs with. It is a context.Context
+// that is cancelled when the attempt must stop: its attempt time-out or
+// heartbeat time-out passed, the task was cancelled, its schedule-to-close
+// deadline passed, or its owner lost the claim. A handler that ignores the
+// cancellation is abandoned: its late result is discarded.
+type TaskContext interface {
+	context.Context
+	// TaskID is the task's id, stable across attempts and members: use it
+	// as an idempotency key for side effects.
+	TaskID() string
+	// Kind is the task's kind name.
+	Kind() string
+	// Attempt is the 1-based number of this attempt.
+	Attempt() int
+	// Heartbeat tells the supervisor the attempt is alive. With a heartbeat
+	// time-out set, an attempt that stops heartbeating for longer fails as
+	// hung. It is cheap (no I/O): call it as often as convenient.
+	Heartbeat()
+	// Progress reports a fraction in [0,1] and a short note; it counts as a
+	// heartbeat. Clients see the last value in the task's status.
+	Progress(fraction float64, note string)
+	// Logger is a structured logger carrying the task id, kind and attempt.
+	Logger() *slog.Logger
+}
+
+// GrainContext is what a grain handler runs with: a context.Context bound
+// to the request's deadline, plus the grain's identity.
+type GrainContext interface {
+	context.Context
+	// Identity is the grain's identity within its kind.
+	Identity() string
+	// Kind is the grain's kind name.
+	Kind() string
+	// ActivationID is unique to this activation: a grain deactivated and
+	// activated again, here or on another member, gets a new one.
+	ActivationID() string
+	// MemberID names the member hosting the activation.
+	MemberID() string
+	// Logger is a structured logger carrying the kind, identity and activation.
+	Logger() *slog.Logger
+}

@@ -1,0 +1,105 @@
+package actors
+
+import "fmt"
+
+// Grain is a stateful virtual actor: one instance per identity, activated on
+// its first message, handling one message at a time. Its fields are its
+// state; nothing else touches them.
+type Grain interface {
+	Receive(ctx GrainContext, msg []byte) ([]byte, error)
+}
+
+// Activator is implemented by grains that load state when activated. An
+// error fails the activation and the message that caused it.
+type Activator interface {
+	OnActivate(ctx GrainContext) error
+}
+
+// Deactivator is implemented by grains that save or release state before
+// their activation ends (idle time-out, member leaving).
+type Deactivator interface {
+	OnDeactivate(ctx GrainContext)
+}
+
+// GrainKind is a registered kind of grain.
+type GrainKind struct {
+	name     string
+	factory  func() Grain
+	validate func([]byte) error
+}
+
+// NewGrain defines an untyped grain kind; factory makes a fresh instance
+// for each activation.
+func NewGrain(name string, factory func() Grain) (*GrainKind, error) {
+	if !kindName.MatchString(name) {
+		return nil, fmt.Errorf("%w: name %q must match %s", ErrInvalidKind, name, kindName)
+	}
+	if factory == nil {
+		return nil, fmt.Errorf("%w: %s: nil factory", ErrInvalidKind, name)
+	}
+	return &GrainKind{name: name, factory: factory, validate: func([]byte) error { return nil }}, nil
+}
+
+// TypedGrain is a grain whose requests and replies are Go types (strict
+// JSON) or proto messages (protojson).
+type TypedGrain[Req, Resp any] interface {
+	Receive(ctx GrainContext, req Req) (Resp, error)
+}
+
+// GrainOf defines a typed grain kind. A request that does not decode into
+// Req is rejected before it reaches the grain.
+func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp]) (*GrainKind, error) {
+	in, out := CodecFor[Req](), CodecFor[Resp]()
+	k, err := NewGrain(name, func() Grain { return typedGrain[Req, Resp]{g: factory(), in: in, out: out} })
+	if err != nil {
+		return nil, err
+	}
+	k.validate = func(p []byte) error { _, err := in.Decode(p); return err }
+	return k, nil
+}
+
+type typedGrain[Req, Resp any] struct {
+	g   TypedGrain[Req, Resp]
+	in  Codec[Req]
+	out Codec[Resp]
+}
+
+func (t typedGrain[Req, Resp]) Receive(ctx GrainContext, msg []byte) ([]byte, error) {
+	req, err := t.in.Decode(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
+	resp, err := t.g.Receive(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return t.out.Encode(resp)
+}
+
+func (t typedGrain[Req, Resp]) OnActivate(ctx GrainContext) error {
+	if a, ok := t.g.(Activator); ok {
+		return a.OnActivate(ctx)
+	}
+	return nil
+}
+
+func (t typedGrain[Req, Resp]) OnDeactivate(ctx GrainContext) {
+	if d, ok := t.g.(Deactivator); ok {
+		d.OnDeactivate(ctx)
+	}
+}
+
+// Name is the kind's name.
+func (k *GrainKind) Name() string { return k.name }
+
+// New makes a fresh grain instance for an activation.
+func (k *GrainKind) New() Grain { return k.factory() }
+
+// Validate checks a request as a caller would; the error wraps
+// ErrInvalidPayload.
+func (k *GrainKind) Validate(msg []byte) error {
+	if err := k.validate(msg); err != nil {
+		return fmt.Errorf("%w for grain kind %s: %w", ErrInvalidPayload, k.name, err)
+	}
+	return nil
+}

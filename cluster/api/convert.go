@@ -1,0 +1,110 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var stateNames = map[messages.TaskState]string{
+	messages.TaskState_TASK_STATE_PENDING:   StatePending,
+	messages.TaskState_TASK_STATE_RUNNING:   StateRunning,
+	messages.TaskState_TASK_STATE_RETRYING:  StateRetrying,
+	messages.TaskState_TASK_STATE_COMPLETED: StateCompleted,
+	messages.TaskState_TASK_STATE_FAILED:    StateFailed,
+	messages.TaskState_TASK_STATE_CANCELLED: StateCancelled,
+}
+
+// StateName is the JSON name of a stored state.
+func StateName(s messages.TaskState) string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return "unspecified"
+}
+
+// ParseState turns a JSON state name into the stored state. The error wraps
+// ErrInvalidArgument and lists the valid names.
+func ParseState(name string) (messages.TaskState, error) {
+	for s, n := range stateNames {
+		if n == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown state %q (one of %s)", ErrInvalidArgument, name, strings.Join(States, ", "))
+}
+
+var jitterNames = map[messages.Jitter]string{
+	messages.Jitter_JITTER_NONE:  "none",
+	messages.Jitter_JITTER_FULL:  "full",
+	messages.Jitter_JITTER_EQUAL: "equal",
+}
+
+// FromTask converts a stored task and its store revision into a Status.
+func FromTask(t *messages.Task, revision uint64) *Status {
+	spec, st := t.GetSpec(), t.GetStatus()
+	s := &Status{
+		ID:            spec.GetId(),
+		Kind:          spec.GetKind(),
+		State:         StateName(st.GetState()),
+		Attempts:      int(st.GetAttempts()),
+		Owner:         st.GetOwner(),
+		Epoch:         st.GetEpoch(),
+		Revision:      revision,
+		Error:         st.GetError(),
+		Errors:        make([]AttemptError, 0, len(st.GetErrors())),
+		Progress:      st.GetProgress(),
+		ProgressNote:  st.GetProgressNote(),
+		SubmittedAt:   st.GetSubmittedAt().AsTime(),
+		StartedAt:     optTime(st.GetStartedAt()),
+		FinishedAt:    optTime(st.GetFinishedAt()),
+		NextAttemptAt: optTime(st.GetNextAttemptAt()),
+		Deadline:      optTime(st.GetDeadline()),
+		Labels:        spec.GetLabels(),
+		JobID:         spec.GetJobId(),
+	}
+	if r := st.GetResult(); len(r) > 0 {
+		if json.Valid(r) {
+			s.Result = json.RawMessage(r)
+		} else {
+			s.ResultBase64 = base64.StdEncoding.EncodeToString(r)
+		}
+	}
+	for _, e := range st.GetErrors() {
+		s.Errors = append(s.Errors, AttemptError{
+			Attempt: int(e.GetAttempt()),
+			Cause:   e.GetCause(),
+			Message: e.GetMessage(),
+			Stack:   e.GetStack(),
+			At:      e.GetAt().AsTime(),
+			Member:  e.GetMember(),
+		})
+	}
+	r := spec.GetRetry()
+	s.Policy = Policy{
+		MaxAttempts:       Ptr(int(r.GetMaxAttempts())),
+		BackoffInitial:    Ptr(Duration(r.GetBackoffInitial().AsDuration())),
+		BackoffMultiplier: Ptr(r.GetBackoffMultiplier()),
+		BackoffMax:        Ptr(Duration(r.GetBackoffMax().AsDuration())),
+		AttemptTimeout:    Ptr(Duration(spec.GetAttemptTimeout().AsDuration())),
+		HeartbeatTimeout:  Ptr(Duration(spec.GetHeartbeatTimeout().AsDuration())),
+		Deadline:          Ptr(Duration(spec.GetScheduleToClose().AsDuration())),
+	}
+	if j, ok := jitterNames[r.GetJitter()]; ok {
+		s.Policy.Jitter = Ptr(j)
+	}
+	return s
+}
+
+func optTime(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	t := ts.AsTime()
+	return &t
+}

@@ -1,0 +1,15 @@
+// Package api defines the JSON shapes of Granary's HTTP API, shared by the
+// server (cluster/httpapi) and the Go client (cluster/client), and their
+// conversion from the stored protobuf records.
+//
+// The HTTP API in one page:
+//
+//	POST   /v1/tasks              SubmitRequest -> Status (201 created, 200 when the id already existed)
+//	GET    /v1/tasks/{id}         Status; ?wait=30s&index=N blocks until the task's revision passes N
+//	GET    /v1/tasks?state=S      TaskList
+//	DELETE /v1/tasks/{id}         Status of the cancelled task
+//	GET    /healthz               Health
+//
+// Errors answer with ErrorBody and a status code matching its Code.
+// Durations are Go duration strings ("1.5s", "250ms", "2m").
+package api

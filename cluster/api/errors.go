@@ -1,0 +1,89 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+var (
+	// ErrInvalidArgument: the request is malformed or names an unknown kind,
+	// a payload that does not decode, or a policy outside the kind's limits.
+	// Nothing was stored.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNotFound: no task has that id.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a task with that id exists with a different kind or
+	// payload (same id and same request is not an error: it returns the task).
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrFailedPrecondition: the operation does not apply in the task's
+	// state, e.g. cancelling a completed task.
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrUnavailable: the node is stopping or its store is unreachable; the
+	// request may be retried.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrInternal: a bug or an unexpected failure on the node.
+	ErrInternal = errors.New("internal error")
+)
+
+// codes maps each sentinel to its wire code and HTTP status.
+var codes = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{ErrInvalidArgument, "invalid_argument", http.StatusBadRequest},
+	{ErrNotFound, "not_found", http.StatusNotFound},
+	{ErrAlreadyExists, "already_exists", http.StatusConflict},
+	{ErrFailedPrecondition, "failed_precondition", http.StatusConflict},
+	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable},
+	{ErrInternal, "internal", http.StatusInternalServerError},
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail carries a machine-readable code and a message for people.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ToWire classifies err by the sentinel it wraps (ErrInternal if none).
+func ToWire(err error) (status int, body ErrorBody) {
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return c.status, ErrorBody{Error: ErrorDetail{Code: c.code, Message: err.Error()}}
+		}
+	}
+	return http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: "internal", Message: err.Error()}}
+}
+
+// FromWire turns an error answer back into an error wrapping its sentinel,
+// so callers can use errors.Is across the wire.
+func FromWire(status int, body ErrorBody) error {
+	for _, c := range codes {
+		if c.code == body.Error.Code {
+			return &WireError{Sentinel: c.err, Message: body.Error.Message}
+		}
+	}
+	msg := body.Error.Message
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if status >= 500 {
+		return &WireError{Sentinel: ErrUnavailable, Message: fmt.Sprintf("HTTP %d: %s", status, msg)}
+	}
+	return &WireError{Sentinel: ErrInternal, Message: fmt.Sprintf("HTTP %d: %s", status, msg)}
+}
+
+// WireError is an error that came back from a node.
+type WireError struct {
+	Sentinel error
+	Message  string
+}
+
+func (e *WireError) Error() string { return e.Message }
+func (e *WireError) Unwrap() error { return e.Sentinel }

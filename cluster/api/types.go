@@ -1,0 +1,136 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// SubmitRequest is the body of POST /v1/tasks.
+type SubmitRequest struct {
+	// ID is the idempotency key; empty lets the server pick one.
+	ID string `json:"id,omitempty"`
+	// Kind names a registered task kind.
+	Kind string `json:"kind"`
+	// Payload is any JSON value; typed kinds decode it strictly.
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// Policy overrides the kind's defaults within its limits.
+	Policy *Policy `json:"policy,omitempty"`
+	// Labels are free-form metadata.
+	Labels map[string]string `json:"labels,omitempty"`
+	// JobID groups the task into a job.
+	JobID string `json:"job_id,omitempty"`
+}
+
+// Policy is the submit-time override of a kind's supervision settings, and
+// the effective settings in a Status. Absent fields keep the defaults.
+type Policy struct {
+	MaxAttempts       *int      `json:"max_attempts,omitempty"`
+	BackoffInitial    *Duration `json:"backoff_initial,omitempty"`
+	BackoffMultiplier *float64  `json:"backoff_multiplier,omitempty"`
+	BackoffMax        *Duration `json:"backoff_max,omitempty"`
+	// Jitter is "none", "full" or "equal".
+	Jitter           *string   `json:"jitter,omitempty"`
+	AttemptTimeout   *Duration `json:"attempt_timeout,omitempty"`
+	HeartbeatTimeout *Duration `json:"heartbeat_timeout,omitempty"`
+	// Deadline is the schedule-to-close bound, from submission.
+	Deadline *Duration `json:"deadline,omitempty"`
+}
+
+// Status is a task as clients see it.
+type Status struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	// Attempts counts the attempts started so far.
+	Attempts int    `json:"attempts"`
+	Owner    string `json:"owner"`
+	Epoch    uint64 `json:"epoch"`
+	// Revision changes with every stored change; pass it as ?index= to wait
+	// for the next one.
+	Revision uint64 `json:"revision"`
+	// Result is the handler's output when it is JSON.
+	Result json.RawMessage `json:"result,omitempty"`
+	// ResultBase64 is the handler's output when it is not JSON.
+	ResultBase64 string `json:"result_base64,omitempty"`
+	// Error says why a failed or cancelled task ended.
+	Error string `json:"error,omitempty"`
+	// Errors has one entry per failed attempt, oldest first.
+	Errors        []AttemptError    `json:"errors"`
+	Progress      float64           `json:"progress"`
+	ProgressNote  string            `json:"progress_note,omitempty"`
+	SubmittedAt   time.Time         `json:"submitted_at"`
+	StartedAt     *time.Time        `json:"started_at,omitempty"`
+	FinishedAt    *time.Time        `json:"finished_at,omitempty"`
+	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
+	Deadline      *time.Time        `json:"deadline,omitempty"`
+	Policy        Policy            `json:"policy"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	JobID         string            `json:"job_id,omitempty"`
+}
+
+// Terminal reports whether the task has ended.
+func (s *Status) Terminal() bool { return IsTerminal(s.State) }
+
+// AttemptError is one failed attempt.
+type AttemptError struct {
+	Attempt int       `json:"attempt"`
+	Cause   string    `json:"cause"`
+	Message string    `json:"message"`
+	Stack   string    `json:"stack,omitempty"`
+	At      time.Time `json:"at"`
+	Member  string    `json:"member,omitempty"`
+}
+
+// TaskList is the body of GET /v1/tasks.
+type TaskList struct {
+	Tasks []*Status `json:"tasks"`
+	Count int       `json:"count"`
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	Status string `json:"status"`
+	Member string `json:"member"`
+}
+
+// The task states as they appear in JSON.
+const (
+	StatePending   = "pending"
+	StateRunning   = "running"
+	StateRetrying  = "retrying"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+	StateCancelled = "cancelled"
+)
+
+// States lists every state, in lifecycle order.
+var States = []string{StatePending, StateRunning, StateRetrying, StateCompleted, StateFailed, StateCancelled}
+
+// IsTerminal reports whether a state is final.
+func IsTerminal(state string) bool {
+	return state == StateCompleted || state == StateFailed || state == StateCancelled
+}
+
+// Duration is a time.Duration that reads and writes Go duration strings.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"1.5s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Ptr returns a pointer to v, for filling Policy fields.
+func Ptr[T any](v T) *T { return &v }

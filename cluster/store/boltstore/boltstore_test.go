@@ -1,0 +1,66 @@
+package boltstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/store/boltstore"
+	"github.com/granary-rt/granary/cluster/store/storetest"
+)
+
+func open(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(boltstore.DefaultConfig(path))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "tasks.db"))
+	})
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	s := open(t, path)
+	rec, _, err := s.Create(context.Background(), storetest.NewTask("a", "m1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	got, err := s.Get(context.Background(), "a")
+	if err != nil || got.Revision != rec.Revision {
+		t.Fatalf("after reopen Get = %d, %v; want revision %d", got.Revision, err, rec.Revision)
+	}
+	next, _, err := s.Create(context.Background(), storetest.NewTask("b", "m1"))
+	if err != nil || next.Revision <= rec.Revision {
+		t.Fatalf("revision after reopen %d, want > %d (%v)", next.Revision, rec.Revision, err)
+	}
+	owned, err := s.List(context.Background(), store.Filter{Owner: "m1"})
+	if err != nil || len(owned) != 2 {
+		t.Fatalf("owner index after reopen has %d tasks (%v), want 2", len(owned), err)
+	}
+}
+
+func TestSecondOpenFailsClearly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	s := open(t, path)
+	defer s.Close()
+	cfg := boltstore.DefaultConfig(path)
+	cfg.OpenTimeout = 50 * time.Millisecond
+	_, err := boltstore.Open(cfg)
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
+		t.Fatalf("second Open error = %v, want a clear 'locked by another process'", err)
+	}
+}

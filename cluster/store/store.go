@@ -1,0 +1,97 @@
+// Package store defines the task store: the durable home of every task's
+// spec and status, written with check-and-set so that only the current
+// owner of a task can advance it.
+//
+// Two implementations share one conformance suite (storetest): boltstore,
+// the embedded store of `granary dev`, and the Consul KV store of clusters.
+//
+//	rec, created, err := s.Create(ctx, task)       // idempotent by task id
+//	rec.Task.Status.State = messages.TaskState_TASK_STATE_RUNNING
+//	rec, err = s.Update(ctx, rec.Task, rec.Revision) // ErrConflict if anyone wrote in between
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/granary-rt/granary/messages"
+)
+
+var (
+	// ErrNotFound: no task has that id.
+	ErrNotFound = errors.New("task not found")
+	// ErrConflict: the task changed since the revision the writer read; it
+	// must read again and decide anew (it may no longer own the task).
+	ErrConflict = errors.New("task changed concurrently")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Record is a stored task with its revision. Revisions grow with every
+// write to the store, so a larger revision is always a later state.
+type Record struct {
+	Task     *messages.Task
+	Revision uint64
+}
+
+// Filter selects tasks for List. Zero fields match everything.
+type Filter struct {
+	// States keeps tasks in one of these states.
+	States []messages.TaskState
+	// Owner keeps unfinished tasks whose claim this member holds. It is
+	// answered from an index, not a scan, so failover is cheap.
+	Owner string
+	// Unfinished keeps tasks not in a terminal state.
+	Unfinished bool
+	// Limit caps the number of records (0: no cap).
+	Limit int
+}
+
+// Store is the task store. Implementations are safe for concurrent use.
+type Store interface {
+	// Create stores t unless a task with its id exists. It returns the stored
+	// record, and whether this call created it.
+	Create(ctx context.Context, t *messages.Task) (rec Record, created bool, err error)
+	// Get returns the task with that id, or ErrNotFound.
+	Get(ctx context.Context, id string) (Record, error)
+	// Update replaces the task if its stored revision is still rev, and
+	// returns the new record; ErrConflict otherwise.
+	Update(ctx context.Context, t *messages.Task, rev uint64) (Record, error)
+	// List returns the tasks matching f, ordered by id.
+	List(ctx context.Context, f Filter) ([]Record, error)
+	// Watch blocks until the task's revision is greater than after, then
+	// returns it; it returns ctx's error when ctx ends first.
+	Watch(ctx context.Context, id string, after uint64) (Record, error)
+	// Close releases the store. It is safe to call twice.
+	Close() error
+}
+
+// Terminal reports whether a state is final.
+func Terminal(s messages.TaskState) bool {
+	switch s {
+	case messages.TaskState_TASK_STATE_COMPLETED, messages.TaskState_TASK_STATE_FAILED, messages.TaskState_TASK_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// Match reports whether t passes f's state filters (Owner is the index's
+// business and is checked by implementations).
+func (f Filter) Match(t *messages.Task) bool {
+	st := t.GetStatus().GetState()
+	if f.Unfinished && Terminal(st) {
+		return false
+	}
+	if f.Owner != "" && (Terminal(st) || t.GetStatus().GetOwner() != f.Owner) {
+		return false
+	}
+	if len(f.States) == 0 {
+		return true
+	}
+	for _, s := range f.States {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,182 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// taskContext is the actors.TaskContext of one attempt. The handler's
+// goroutine writes heartbeats and progress through atomics; the attempt
+// actor and status readers only read them, so nothing waits on the store.
+type taskContext struct {
+	context.Context
+	id, kind string
+	attempt  int
+	logger   *slog.Logger
+	now      func() time.Time
+	lastBeat atomic.Int64 // unix nanoseconds
+	progress atomic.Pointer[progress]
+}
+
+type progress struct {
+	fraction float64
+	note     string
+}
+
+var _ actors.TaskContext = (*taskContext)(nil)
+
+func (c *taskContext) TaskID() string       { return c.id }
+func (c *taskContext) Kind() string         { return c.kind }
+func (c *taskContext) Attempt() int         { return c.attempt }
+func (c *taskContext) Logger() *slog.Logger { return c.logger }
+func (c *taskContext) Heartbeat()           { c.lastBeat.Store(c.now().UnixNano()) }
+
+func (c *taskContext) Progress(fraction float64, note string) {
+	if math.IsNaN(fraction) {
+		fraction = 0
+	}
+	fraction = math.Max(0, math.Min(1, fraction))
+	c.progress.Store(&progress{fraction: fraction, note: note})
+	c.Heartbeat()
+}
+
+func (c *taskContext) lastProgress() (float64, string) {
+	if p := c.progress.Load(); p != nil {
+		return p.fraction, p.note
+	}
+	return 0, ""
+}
+
+// Messages between the task actor and its attempt actor.
+type (
+	// handlerDone carries the handler's outcome from its goroutine.
+	handlerDone struct {
+		result []byte
+		err    error
+	}
+	// watchdogTick asks the attempt actor to check its time-outs.
+	watchdogTick struct{}
+	// attemptSucceeded tells the task actor to commit a result.
+	attemptSucceeded struct {
+		attempt int
+		result  []byte
+	}
+	// attemptFailed is the reason an attempt actor fails with; protoactor
+	// delivers it to the task actor's HandleFailure.
+	attemptFailed struct {
+		attempt int
+		failure supervisor.Failure
+	}
+)
+
+func (f *attemptFailed) Error() string { return fmt.Sprintf("attempt %d: %s", f.attempt, f.failure.Error()) }
+
+// attemptActor runs one attempt of a handler. The handler runs in its own
+// goroutine, so a handler that blocks forever and ignores its context only
+// leaks that goroutine: the actor still notices the time-out, fails, and
+// the late result lands in dead letters.
+type attemptActor struct {
+	ctx      *taskContext
+	cancel   context.CancelFunc
+	kind     *actors.TaskKind
+	payload  []byte
+	watchdog supervisor.Watchdog
+	deadline time.Time // schedule-to-close, zero if none
+	started  time.Time
+	timer    *time.Timer
+	onStart  func()
+	onStop   func()
+}
+
+func (a *attemptActor) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *actor.Started:
+		a.started = a.ctx.now()
+		a.ctx.lastBeat.Store(a.started.UnixNano())
+		a.onStart()
+		self, system := c.Self(), c.ActorSystem()
+		go func() {
+			var out []byte
+			var err error
+			if perr := supervisor.Recover(func() { out, err = a.kind.Run(a.ctx, a.payload) }); perr != nil {
+				err = perr
+			}
+			system.Root.Send(self, &handlerDone{result: out, err: err})
+		}()
+		a.check(c)
+	case *watchdogTick:
+		a.check(c)
+	case *handlerDone:
+		if msg.err == nil {
+			c.Send(c.Parent(), &attemptSucceeded{attempt: a.ctx.attempt, result: msg.result})
+			a.finish()
+			return
+		}
+		cause := supervisor.CauseError
+		f := supervisor.Failure{Cause: cause, Err: msg.err, At: a.ctx.now()}
+		if p, ok := msg.err.(*supervisor.PanicError); ok {
+			f.Cause, f.Stack = supervisor.CausePanic, p.Stack
+		}
+		a.fail(f)
+	case *actor.Stopping:
+		a.finish()
+	}
+}
+
+// check applies the hung-task rule and the task's deadline, and arms the
+// timer for the next check.
+func (a *attemptActor) check(c actor.Context) {
+	now := a.ctx.now()
+	if !a.deadline.IsZero() && !now.Before(a.deadline) {
+		a.fail(supervisor.Failure{Cause: supervisor.CauseDeadline, Err: fmt.Errorf("task deadline %s passed during attempt", a.deadline.Format(time.RFC3339Nano)), At: now})
+	}
+	cause, expired, next := a.watchdog.Check(a.started, time.Unix(0, a.ctx.lastBeat.Load()), now)
+	if expired {
+		var err error
+		switch cause {
+		case supervisor.CauseHeartbeatTimeout:
+			err = fmt.Errorf("no heartbeat for %s (heartbeat time-out)", a.watchdog.HeartbeatTimeout)
+		default:
+			err = fmt.Errorf("attempt ran longer than %s (attempt time-out)", a.watchdog.AttemptTimeout)
+		}
+		a.fail(supervisor.Failure{Cause: cause, Err: err, At: now})
+	}
+	if !a.deadline.IsZero() && (next.IsZero() || a.deadline.Before(next)) {
+		next = a.deadline
+	}
+	if next.IsZero() {
+		return
+	}
+	self, system := c.Self(), c.ActorSystem()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timer = time.AfterFunc(next.Sub(now), func() { system.Root.Send(self, &watchdogTick{}) })
+}
+
+// fail cancels the attempt and hands the failure to the task actor through
+// protoactor's supervision path (a panic in Receive becomes a Failure
+// message to the parent, which is the task actor's HandleFailure).
+func (a *attemptActor) fail(f supervisor.Failure) {
+	a.finish()
+	panic(&attemptFailed{attempt: a.ctx.attempt, failure: f})
+}
+
+func (a *attemptActor) finish() {
+	a.cancel()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if a.onStop != nil {
+		a.onStop()
+		a.onStop = nil
+	}
+}

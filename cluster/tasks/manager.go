@@ -1,0 +1,399 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Member is this node's member id: the owner recorded on its tasks.
+	Member string
+	// Store is the task store. Required.
+	Store store.Store
+	// Registry holds the task kinds this node runs. Required.
+	Registry *actors.Registry
+	// System is the actor system to run in; nil creates one (and Stop shuts
+	// it down).
+	System *actor.ActorSystem
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Clock returns the current time; nil is time.Now. Tests inject one.
+	Clock func() time.Time
+	// RecoverAll makes Start resume every unfinished task in the store, not
+	// only those this member owns: right for a single node, whose store is
+	// its own.
+	RecoverAll bool
+	// StoreTimeout bounds one store write of a task actor.
+	StoreTimeout time.Duration
+	// Events, when set, are told of lifecycle steps (metrics, tests).
+	Events Events
+}
+
+// DefaultConfig returns a configuration with documented defaults; Store and
+// Registry must still be set.
+func DefaultConfig(member string) Config {
+	return Config{
+		Member: member,
+		// 10s: far above a healthy store's write latency (ms), short enough
+		// that a wedged store fails the task actor, whose supervisor then
+		// retries with backoff, instead of blocking it forever.
+		StoreTimeout: 10 * time.Second,
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Member == "":
+		return errors.New("tasks: Config.Member is required")
+	case c.Store == nil:
+		return errors.New("tasks: Config.Store is required")
+	case c.Registry == nil:
+		return errors.New("tasks: Config.Registry is required")
+	case c.StoreTimeout <= 0:
+		return errors.New("tasks: Config.StoreTimeout must be positive")
+	}
+	return nil
+}
+
+// Events are optional callbacks on lifecycle steps. They run in actor
+// goroutines and must not block.
+type Events struct {
+	AttemptStarted func(task string, attempt int)
+	AttemptFailed  func(task string, attempt int, cause supervisor.Cause)
+	TaskFinished   func(task string, state messages.TaskState)
+}
+
+func (e Events) attemptStarted(id string, n int) {
+	if e.AttemptStarted != nil {
+		e.AttemptStarted(id, n)
+	}
+}
+
+func (e Events) attemptFailed(id string, n int, c supervisor.Cause) {
+	if e.AttemptFailed != nil {
+		e.AttemptFailed(id, n, c)
+	}
+}
+
+func (e Events) taskFinished(id string, s messages.TaskState) {
+	if e.TaskFinished != nil {
+		e.TaskFinished(id, s)
+	}
+}
+
+// Manager is the task manager of one member: it accepts submissions, owns
+// the task actors of the tasks it holds, and answers status queries. Its
+// actor tree is
+//
+//	tasks (supervisor: restart a crashed task actor with backoff)
+//	└── task actor, one per unfinished task (supervisor of its attempts)
+//	    └── attempt actor, one at a time (runs the handler)
+type Manager struct {
+	cfg      Config
+	store    store.Store
+	registry *actors.Registry
+	member   string
+	system   *actor.ActorSystem
+	ownSys   bool
+	root     *actor.PID
+	log      *slog.Logger
+	now      func() time.Time
+	hooks    Events
+
+	live     sync.Map // task id -> *taskContext of the running attempt
+	running  atomic.Int64
+	closing  atomic.Bool
+	stopOnce sync.Once
+}
+
+// New creates a Manager; Start brings it up.
+func New(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg:      cfg,
+		store:    cfg.Store,
+		registry: cfg.Registry,
+		member:   cfg.Member,
+		system:   cfg.System,
+		log:      cfg.Logger,
+		now:      cfg.Clock,
+		hooks:    cfg.Events,
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.system == nil {
+		m.system = NewActorSystem(m.log)
+		m.ownSys = true
+	}
+	return m, nil
+}
+
+// NewActorSystem returns an actor system whose own logs go to log, at
+// warning level and above: protoactor logs every supervised failure at
+// info, which for a task runtime is routine.
+func NewActorSystem(log *slog.Logger) *actor.ActorSystem {
+	quiet := slog.New(levelFilter{Handler: log.Handler(), min: slog.LevelWarn})
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (l levelFilter) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.Handler.Enabled(ctx, lv)
+}
+
+// Start spawns the actor tree and resumes the unfinished tasks this member
+// owns (all of them with RecoverAll).
+func (m *Manager) Start(ctx context.Context) error {
+	strategy, err := supervisor.NewStrategy(supervisor.Spec{
+		Strategy: supervisor.OneForOne,
+		// A task actor crashes only when the store fails under it; it
+		// reloads from the store on restart, so keep restarting it.
+		Budget: supervisor.Budget{MaxRestarts: -1},
+		// Back off from a failing store: 100ms doubling to 5s.
+		Backoff: supervisor.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2, Max: 5 * time.Second, Jitter: supervisor.JitterEqual},
+	})
+	if err != nil {
+		return err
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return &rootActor{m: m, children: map[string]*actor.PID{}} },
+		actor.WithSupervisor(strategy))
+	m.root, err = m.system.Root.SpawnNamed(props, "tasks-"+m.member)
+	if err != nil {
+		return fmt.Errorf("tasks: spawning the task manager: %w", err)
+	}
+	f := store.Filter{Owner: m.member}
+	if m.cfg.RecoverAll {
+		f = store.Filter{Unfinished: true}
+	}
+	recs, err := m.store.List(ctx, f)
+	if err != nil {
+		return fmt.Errorf("tasks: listing unfinished tasks: %w", err)
+	}
+	for _, r := range recs {
+		m.system.Root.Send(m.root, &activate{id: r.Task.GetSpec().GetId()})
+	}
+	if len(recs) > 0 {
+		m.log.Info("resuming unfinished tasks", "count", len(recs))
+	}
+	return nil
+}
+
+// Member is this manager's member id.
+func (m *Manager) Member() string { return m.member }
+
+// Submit stores a task and starts it. It is idempotent by id: the same
+// submission again returns the stored task with created false; a different
+// submission under a taken id is api.ErrAlreadyExists. The task is durable
+// when Submit returns.
+func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record, created bool, err error) {
+	if m.closing.Load() {
+		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
+	}
+	t, err := BuildTask(m.registry, sub, m.member, m.now())
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	rec, created, err = m.store.Create(ctx, t)
+	if err != nil {
+		return store.Record{}, false, storeErr(err)
+	}
+	if !created {
+		if !sameRequest(rec.Task, t) {
+			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, t.GetSpec().GetId())
+		}
+		return m.withLive(rec), false, nil
+	}
+	m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId()})
+	return rec, true, nil
+}
+
+// Get returns a task, with the live progress of a running attempt.
+func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return store.Record{}, storeErr(err)
+	}
+	return m.withLive(rec), nil
+}
+
+// Wait returns the task once its revision passes after (at once if it
+// already has), or its current state when ctx ends first.
+func (m *Manager) Wait(ctx context.Context, id string, after uint64) (store.Record, error) {
+	rec, err := m.store.Watch(ctx, id, after)
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return m.Get(context.WithoutCancel(ctx), id)
+	}
+	if err != nil {
+		return store.Record{}, storeErr(err)
+	}
+	return m.withLive(rec), nil
+}
+
+// List returns the tasks in the given states (all when none).
+func (m *Manager) List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error) {
+	recs, err := m.store.List(ctx, store.Filter{States: states})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	for i := range recs {
+		recs[i] = m.withLive(recs[i])
+	}
+	return recs, nil
+}
+
+// Cancel stops the task's running attempt and marks it cancelled. A task
+// already finished is api.ErrFailedPrecondition.
+func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return store.Record{}, storeErr(err)
+	}
+	if store.Terminal(rec.Task.GetStatus().GetState()) {
+		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, id, api.StateName(rec.Task.GetStatus().GetState()))
+	}
+	timeout := m.cfg.StoreTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	res, err := m.system.Root.RequestFuture(m.root, &cancelTask{id: id, reason: reason}, timeout).Result()
+	if err != nil {
+		return store.Record{}, fmt.Errorf("%w: cancelling %s: %w", api.ErrUnavailable, id, err)
+	}
+	reply := res.(*cancelReply)
+	if reply.err != nil {
+		return store.Record{}, reply.err
+	}
+	return reply.rec, nil
+}
+
+// Stop drains the member: it refuses new submissions, starts no new
+// attempts, and waits for running attempts to end until ctx is done; then it
+// stops the actors. Attempts cut off by ctx stay running in the store and
+// count as lost when the task resumes. Stop is safe to call twice.
+func (m *Manager) Stop(ctx context.Context) error {
+	var err error
+	m.stopOnce.Do(func() {
+		m.closing.Store(true)
+		if m.root == nil {
+			return
+		}
+		m.system.Root.Send(m.root, &drain{})
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for m.running.Load() > 0 && err == nil {
+			select {
+			case <-ctx.Done():
+				err = fmt.Errorf("tasks: %d attempts still running at shutdown: %w", m.running.Load(), ctx.Err())
+			case <-tick.C:
+			}
+		}
+		_ = m.system.Root.PoisonFuture(m.root).Wait()
+		if m.ownSys {
+			m.system.Shutdown()
+		}
+	})
+	return err
+}
+
+// Running is the number of attempts executing now.
+func (m *Manager) Running() int { return int(m.running.Load()) }
+
+func (m *Manager) withLive(rec store.Record) store.Record {
+	v, ok := m.live.Load(rec.Task.GetSpec().GetId())
+	if !ok || rec.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_RUNNING {
+		return rec
+	}
+	tc := v.(*taskContext)
+	if int32(tc.attempt) != rec.Task.GetStatus().GetAttempts() {
+		return rec
+	}
+	f, note := tc.lastProgress()
+	rec.Task.Status.Progress, rec.Task.Status.ProgressNote = f, note
+	return rec
+}
+
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+	case errors.Is(err, store.ErrClosed):
+		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Messages of the root actor.
+type activate struct{ id string }
+
+// rootActor supervises the task actors of this member and routes messages
+// to them by task id.
+type rootActor struct {
+	m        *Manager
+	children map[string]*actor.PID
+	byPID    map[string]string
+	draining bool
+}
+
+func (r *rootActor) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *activate:
+		if r.draining {
+			return
+		}
+		if _, ok := r.children[msg.id]; ok {
+			return
+		}
+		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &taskActor{m: r.m, id: msg.id} }), "task-"+msg.id)
+		if err != nil {
+			r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
+			return
+		}
+		r.children[msg.id] = pid
+		if r.byPID == nil {
+			r.byPID = map[string]string{}
+		}
+		r.byPID[pid.Id] = msg.id
+	case *cancelTask:
+		pid, ok := r.children[msg.id]
+		if !ok {
+			c.Respond(&cancelReply{err: fmt.Errorf("%w: task %s is not active on member %s", api.ErrUnavailable, msg.id, r.m.member)})
+			return
+		}
+		c.RequestWithCustomSender(pid, msg, c.Sender())
+	case *drain:
+		r.draining = true
+		for _, pid := range r.children {
+			c.Send(pid, msg)
+		}
+	case *actor.Terminated:
+		if id, ok := r.byPID[msg.Who.Id]; ok {
+			delete(r.byPID, msg.Who.Id)
+			delete(r.children, id)
+		}
+	}
+}

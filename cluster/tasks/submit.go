@@ -1,0 +1,145 @@
+package tasks
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"regexp"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Submission is a client's request to run a task.
+type Submission struct {
+	// ID is the idempotency key; empty picks a random one.
+	ID string
+	// Kind names a registered task kind.
+	Kind string
+	// Payload is the handler's input; it must pass the kind's check.
+	Payload []byte
+	// Overrides adjust the kind's default settings within its limits.
+	Overrides actors.Overrides
+	// Labels are free-form metadata.
+	Labels map[string]string
+	// JobID groups the task into a job.
+	JobID string
+}
+
+// MaxPayloadBytes bounds a payload: tasks are stored as one record, and a
+// record over half a megabyte would not fit Consul's 512 KiB value limit.
+const MaxPayloadBytes = 256 << 10
+
+var taskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+// NewID returns a random task id.
+func NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "t-" + hex.EncodeToString(b[:])
+}
+
+// BuildTask checks a submission against the registry and returns the task
+// to store, pending and owned by member. Every error wraps
+// api.ErrInvalidArgument and says what is wrong; nothing is stored.
+func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Time) (*messages.Task, error) {
+	invalid := func(err error) error { return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err) }
+	if sub.ID == "" {
+		sub.ID = NewID()
+	}
+	if !taskID.MatchString(sub.ID) {
+		return nil, invalid(fmt.Errorf("task id %q must match %s", sub.ID, taskID))
+	}
+	if sub.Kind == "" {
+		return nil, invalid(fmt.Errorf("kind is required"))
+	}
+	kind, err := reg.Task(sub.Kind)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if len(sub.Payload) > MaxPayloadBytes {
+		return nil, invalid(fmt.Errorf("payload is %d bytes, the limit is %d", len(sub.Payload), MaxPayloadBytes))
+	}
+	if err := kind.Validate(sub.Payload); err != nil {
+		return nil, invalid(err)
+	}
+	s, err := kind.Resolve(sub.Overrides)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if sub.JobID != "" && !taskID.MatchString(sub.JobID) {
+		return nil, invalid(fmt.Errorf("job id %q must match %s", sub.JobID, taskID))
+	}
+	status := &messages.TaskStatus{
+		State:       messages.TaskState_TASK_STATE_PENDING,
+		Owner:       member,
+		SubmittedAt: timestamppb.New(now),
+	}
+	if s.ScheduleToClose > 0 {
+		status.Deadline = timestamppb.New(now.Add(s.ScheduleToClose))
+	}
+	return &messages.Task{
+		Spec: &messages.TaskSpec{
+			Id:      sub.ID,
+			Kind:    sub.Kind,
+			Payload: sub.Payload,
+			Retry: &messages.RetryPolicy{
+				MaxAttempts:       int32(s.MaxAttempts),
+				BackoffInitial:    durationpb.New(s.Backoff.Initial),
+				BackoffMultiplier: s.Backoff.Multiplier,
+				BackoffMax:        durationpb.New(s.Backoff.Max),
+				Jitter:            jitterToProto[s.Backoff.Jitter],
+			},
+			AttemptTimeout:   durationpb.New(s.AttemptTimeout),
+			HeartbeatTimeout: durationpb.New(s.HeartbeatTimeout),
+			ScheduleToClose:  durationpb.New(s.ScheduleToClose),
+			Labels:           maps.Clone(sub.Labels),
+			JobId:            sub.JobID,
+		},
+		Status: status,
+	}, nil
+}
+
+// sameRequest reports whether a resubmission asks for the task that is
+// already stored under its id (so it is a retry of the same submit).
+func sameRequest(stored, asked *messages.Task) bool {
+	a, b := stored.GetSpec(), asked.GetSpec()
+	return a.GetKind() == b.GetKind() && bytes.Equal(a.GetPayload(), b.GetPayload()) && a.GetJobId() == b.GetJobId()
+}
+
+var jitterToProto = map[supervisor.Jitter]messages.Jitter{
+	supervisor.JitterNone:  messages.Jitter_JITTER_NONE,
+	supervisor.JitterFull:  messages.Jitter_JITTER_FULL,
+	supervisor.JitterEqual: messages.Jitter_JITTER_EQUAL,
+}
+
+// settingsOf reads the supervision settings back from a stored spec.
+func settingsOf(spec *messages.TaskSpec) (supervisor.Spec, supervisor.Watchdog) {
+	r := spec.GetRetry()
+	jitter := supervisor.JitterEqual
+	for j, p := range jitterToProto {
+		if p == r.GetJitter() {
+			jitter = j
+		}
+	}
+	return supervisor.Spec{
+			Strategy: supervisor.OneForOne,
+			Budget:   supervisor.Budget{MaxRestarts: int(r.GetMaxAttempts()) - 1},
+			Backoff: supervisor.Backoff{
+				Initial:    r.GetBackoffInitial().AsDuration(),
+				Multiplier: r.GetBackoffMultiplier(),
+				Max:        r.GetBackoffMax().AsDuration(),
+				Jitter:     jitter,
+			},
+		}, supervisor.Watchdog{
+			AttemptTimeout:   spec.GetAttemptTimeout().AsDuration(),
+			HeartbeatTimeout: spec.GetHeartbeatTimeout().AsDuration(),
+		}
+}

@@ -1,0 +1,408 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+const attemptChild = "attempt"
+
+// Messages the task actor receives besides its attempt's.
+type (
+	// startAttempt starts the next attempt (sent at once or after backoff).
+	startAttempt struct{ after int }
+	// cancelTask cancels the task; the reply is a *cancelReply.
+	cancelTask struct{ id, reason string }
+	cancelReply struct {
+		rec store.Record
+		err error
+	}
+	// drain stops starting attempts: the node is shutting down.
+	drain struct{}
+)
+
+var (
+	// errLostClaim: another member claimed the task; this actor must not
+	// write it again.
+	errLostClaim = errors.New("lost the claim on the task")
+	// errFinished: the task reached a terminal state under another writer.
+	errFinished = errors.New("task already finished")
+)
+
+// taskActor is the task grain: it owns one task on this member, supervises
+// one attempt actor at a time, and is the only writer of the task's status
+// while its claim (epoch) stands. It implements actor.SupervisorStrategy,
+// so its attempt's failures arrive in HandleFailure and are decided by the
+// supervisor core: the retry strategy is the supervisor's strategy.
+type taskActor struct {
+	m        *Manager
+	id       string
+	self     *actor.PID
+	ctx      actor.Context
+	rec      store.Record
+	kind     *actors.TaskKind
+	tree     *supervisor.Tree
+	watchdog supervisor.Watchdog
+	attempt  *actor.PID
+	live     *taskContext
+	retry    *time.Timer
+	draining bool
+	log      *slog.Logger
+}
+
+func (a *taskActor) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *actor.Started:
+		a.ctx, a.self = c, c.Self()
+		a.log = a.m.log.With("task", a.id)
+		a.load()
+	case *startAttempt:
+		if msg.after == int(a.rec.Task.GetStatus().GetAttempts()) && a.attempt == nil && !a.draining {
+			a.begin()
+		}
+	case *attemptSucceeded:
+		a.succeeded(msg)
+	case *cancelTask:
+		c.Respond(a.cancel(msg.reason))
+	case *drain:
+		a.draining = true
+		a.stopRetryTimer()
+	case *actor.Stopping:
+		a.stopRetryTimer()
+	}
+}
+
+// load reads the task, claims it with a higher epoch, and resumes it where
+// the store says it was.
+func (a *taskActor) load() {
+	rec, err := a.m.store.Get(context.Background(), a.id)
+	if err != nil {
+		a.log.Error("cannot load task", "err", err)
+		a.stop()
+		return
+	}
+	a.rec = rec
+	st := rec.Task.GetStatus()
+	if store.Terminal(st.GetState()) {
+		a.stop()
+		return
+	}
+	spec, wd := settingsOf(rec.Task.GetSpec())
+	a.watchdog = wd
+	tree, err := supervisor.NewTree(spec, supervisor.Child{ID: attemptChild, Restart: supervisor.Transient})
+	if err == nil {
+		a.kind, err = a.m.registry.Task(rec.Task.GetSpec().GetKind())
+	}
+	if err != nil {
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("cannot run on member %s: %v", a.m.member, err), nil)
+		return
+	}
+	a.tree = tree
+	// Restore the budget and backoff: every attempt after the first was a
+	// restart, and a retrying task's next restart was already decided.
+	restarts := int(st.GetAttempts()) - 1
+	if st.GetState() == messages.TaskState_TASK_STATE_RETRYING {
+		restarts++
+	}
+	var times []time.Time
+	for i, e := range st.GetErrors() {
+		if i < restarts {
+			times = append(times, e.GetAt().AsTime())
+		}
+	}
+	for len(times) < restarts {
+		times = append(times, a.m.now())
+	}
+	a.tree.Replay(attemptChild, times...)
+
+	prevOwner := st.GetOwner()
+	if err := a.write(func(t *messages.Task) {
+		t.Status.Owner = a.m.member
+		t.Status.Epoch++
+	}); err != nil {
+		a.writeFailed("claim", err)
+		return
+	}
+	a.log.Debug("task claimed", "epoch", a.rec.Task.GetStatus().GetEpoch(), "state", st.GetState())
+
+	switch st.GetState() {
+	case messages.TaskState_TASK_STATE_RUNNING:
+		// The attempt in flight died with its member (or with this node's
+		// previous process): it counts as failed.
+		a.failed(supervisor.Failure{
+			Cause: supervisor.CauseMemberLost,
+			Err:   fmt.Errorf("attempt interrupted: member %s stopped while running it", prevOwner),
+			At:    a.m.now(),
+		}, int(st.GetAttempts()))
+	case messages.TaskState_TASK_STATE_RETRYING:
+		a.scheduleAt(st.GetNextAttemptAt().AsTime())
+	default:
+		a.c().Send(a.self, &startAttempt{after: int(st.GetAttempts())})
+	}
+}
+
+func (a *taskActor) c() actor.Context { return a.ctx }
+
+// begin starts the next attempt: durable first (state running, attempt
+// count), then the attempt actor.
+func (a *taskActor) begin() {
+	now := a.m.now()
+	if dl := a.deadline(); !dl.IsZero() && !now.Before(dl) {
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded before attempt %d could start", a.rec.Task.GetStatus().GetAttempts()+1), nil)
+		return
+	}
+	if err := a.write(func(t *messages.Task) {
+		t.Status.State = messages.TaskState_TASK_STATE_RUNNING
+		t.Status.Attempts++
+		t.Status.StartedAt = timestamppb.New(now)
+		t.Status.NextAttemptAt = nil
+		t.Status.Progress, t.Status.ProgressNote = 0, ""
+	}); err != nil {
+		a.writeFailed("start attempt", err)
+		return
+	}
+	n := int(a.rec.Task.GetStatus().GetAttempts())
+	parent := context.Background()
+	cancel := context.CancelFunc(func() {})
+	if dl := a.deadline(); !dl.IsZero() {
+		parent, cancel = context.WithDeadline(parent, dl)
+	}
+	runCtx, cancelRun := context.WithCancel(parent)
+	tc := &taskContext{
+		Context: runCtx,
+		id:      a.id,
+		kind:    a.kind.Name(),
+		attempt: n,
+		logger:  a.m.log.With("task", a.id, "kind", a.kind.Name(), "attempt", n),
+		now:     a.m.now,
+	}
+	a.live = tc
+	a.log.Debug("attempt started", "attempt", n, "kind", a.kind.Name())
+	a.m.hooks.attemptStarted(a.id, n)
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &attemptActor{
+			ctx:      tc,
+			cancel:   func() { cancelRun(); cancel() },
+			kind:     a.kind,
+			payload:  a.rec.Task.GetSpec().GetPayload(),
+			watchdog: a.watchdog,
+			deadline: a.deadline(),
+			onStart:  func() { a.m.running.Add(1); a.m.live.Store(a.id, tc) },
+			onStop:   func() { a.m.running.Add(-1); a.m.live.CompareAndDelete(a.id, tc) },
+		}
+	})
+	pid, err := a.c().SpawnNamed(props, fmt.Sprintf("%s-%d", attemptChild, n))
+	if err != nil {
+		a.log.Error("cannot spawn attempt", "err", err)
+		a.stop()
+		return
+	}
+	a.attempt = pid
+}
+
+// HandleFailure implements actor.SupervisorStrategy: protoactor calls it,
+// in this actor's goroutine, when the attempt actor fails.
+func (a *taskActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason interface{}, _ interface{}) {
+	sup.StopChildren(child)
+	if a.attempt == nil || !child.Equal(a.attempt) {
+		return // a previous attempt's late failure
+	}
+	a.attempt, a.live = nil, nil
+	var f supervisor.Failure
+	n := int(a.rec.Task.GetStatus().GetAttempts())
+	switch r := reason.(type) {
+	case *attemptFailed:
+		f, n = r.failure, r.attempt
+	case error:
+		f = supervisor.Failure{Cause: supervisor.CausePanic, Err: r, At: a.m.now()}
+	default:
+		f = supervisor.Failure{Cause: supervisor.CausePanic, Err: fmt.Errorf("%v", r), At: a.m.now()}
+	}
+	a.failed(f, n)
+}
+
+// failed records a failed attempt and carries out the supervisor's decision.
+func (a *taskActor) failed(f supervisor.Failure, attempt int) {
+	now := a.m.now()
+	d := a.tree.Failed(attemptChild, f, now, rand.Float64())
+	a.m.hooks.attemptFailed(a.id, attempt, f.Cause)
+	entry := &messages.AttemptError{
+		Attempt: int32(attempt),
+		Cause:   f.Cause.String(),
+		Message: errText(f.Err),
+		Stack:   string(f.Stack),
+		At:      timestamppb.New(f.At),
+		Member:  a.m.member,
+	}
+	a.log.Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
+	next := now.Add(d.Delay)
+	if d.Directive == supervisor.Restart && !a.draining {
+		if dl := a.deadline(); !dl.IsZero() && !next.Before(dl) {
+			a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded: no time left for attempt %d; last error: %s", attempt+1, describe(f)), entry)
+			return
+		}
+	}
+	switch {
+	case d.Directive == supervisor.Restart:
+		if err := a.write(func(t *messages.Task) {
+			t.Status.State = messages.TaskState_TASK_STATE_RETRYING
+			t.Status.NextAttemptAt = timestamppb.New(next)
+			t.Status.Errors = append(t.Status.Errors, entry)
+		}); err != nil {
+			a.writeFailed("record failure", err)
+			return
+		}
+		a.scheduleAt(next)
+	case supervisor.IsPermanent(f.Err):
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
+	case f.Cause == supervisor.CauseDeadline:
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
+	case d.Directive == supervisor.Escalate:
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s", attempt, a.rec.Task.GetSpec().GetRetry().GetMaxAttempts(), describe(f)), entry)
+	default:
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("stopped after attempt %d: %s; last error: %s", attempt, d.Reason, describe(f)), entry)
+	}
+}
+
+// succeeded commits the result, fenced by the claim's epoch: a write that
+// finds another epoch in the store is refused, so a stale owner never commits.
+func (a *taskActor) succeeded(msg *attemptSucceeded) {
+	if msg.attempt != int(a.rec.Task.GetStatus().GetAttempts()) || a.attempt == nil {
+		return
+	}
+	a.c().Stop(a.attempt)
+	a.attempt, a.live = nil, nil
+	a.finish(messages.TaskState_TASK_STATE_COMPLETED, "", nil, msg.result)
+}
+
+func (a *taskActor) cancel(reason string) *cancelReply {
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	if a.attempt != nil {
+		a.c().Stop(a.attempt)
+		a.attempt, a.live = nil, nil
+	}
+	a.finish(messages.TaskState_TASK_STATE_CANCELLED, reason, nil)
+	return &cancelReply{rec: a.rec}
+}
+
+// finish writes a terminal state and stops the actor.
+func (a *taskActor) finish(state messages.TaskState, reason string, entry *messages.AttemptError, result ...[]byte) {
+	now := a.m.now()
+	err := a.write(func(t *messages.Task) {
+		t.Status.State = state
+		t.Status.Error = reason
+		t.Status.FinishedAt = timestamppb.New(now)
+		t.Status.NextAttemptAt = nil
+		if entry != nil {
+			t.Status.Errors = append(t.Status.Errors, entry)
+		}
+		if len(result) > 0 {
+			t.Status.Result = result[0]
+			t.Status.Progress = 1
+		}
+	})
+	if err != nil {
+		a.writeFailed("finish", err)
+		return
+	}
+	a.log.Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
+	a.m.hooks.taskFinished(a.id, state)
+	a.stop()
+}
+
+// write applies mutate with check-and-set. A conflict is re-read: another
+// member's claim (a new epoch) or a terminal state ends this actor's
+// ownership; any other concurrent change is merged by applying mutate again.
+func (a *taskActor) write(mutate func(t *messages.Task)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
+	defer cancel()
+	for tries := 0; ; tries++ {
+		next := proto.Clone(a.rec.Task).(*messages.Task)
+		mutate(next)
+		rec, err := a.m.store.Update(ctx, next, a.rec.Revision)
+		if err == nil {
+			a.rec = rec
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) || tries >= 5 {
+			return err
+		}
+		fresh, gerr := a.m.store.Get(ctx, a.id)
+		if gerr != nil {
+			return gerr
+		}
+		cur, mine := fresh.Task.GetStatus(), a.rec.Task.GetStatus()
+		if cur.GetEpoch() != mine.GetEpoch() || cur.GetOwner() != mine.GetOwner() {
+			return fmt.Errorf("%w: now epoch %d owned by %s", errLostClaim, cur.GetEpoch(), cur.GetOwner())
+		}
+		if store.Terminal(cur.GetState()) {
+			return fmt.Errorf("%w: %s", errFinished, cur.GetState())
+		}
+		a.rec = fresh
+	}
+}
+
+// writeFailed handles a write that did not land. Losing the claim or
+// finding the task finished ends this actor quietly; any other error (the
+// store unreachable) fails the actor, and its supervisor restarts it, which
+// reloads the task from the store.
+func (a *taskActor) writeFailed(what string, err error) {
+	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) {
+		a.log.Warn("task no longer ours; stopping without writing", "step", what, "err", err)
+		a.stop()
+		return
+	}
+	panic(fmt.Errorf("task %s: %s: %w", a.id, what, err))
+}
+
+func (a *taskActor) scheduleAt(at time.Time) {
+	if a.draining {
+		return
+	}
+	a.stopRetryTimer()
+	after := int(a.rec.Task.GetStatus().GetAttempts())
+	self, system := a.self, a.c().ActorSystem()
+	a.retry = time.AfterFunc(at.Sub(a.m.now()), func() { system.Root.Send(self, &startAttempt{after: after}) })
+}
+
+func (a *taskActor) stopRetryTimer() {
+	if a.retry != nil {
+		a.retry.Stop()
+		a.retry = nil
+	}
+}
+
+func (a *taskActor) deadline() time.Time {
+	if d := a.rec.Task.GetStatus().GetDeadline(); d != nil {
+		return d.AsTime()
+	}
+	return time.Time{}
+}
+
+func (a *taskActor) stop() {
+	a.stopRetryTimer()
+	a.c().Stop(a.self)
+}
+
+func describe(f supervisor.Failure) string { return f.Cause.String() + ": " + errText(f.Err) }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
