@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -134,3 +136,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // Ptr returns a pointer to v, for filling Policy fields.
 func Ptr[T any](v T) *T { return &v }
+
+// NewID returns a random task id. Clients pick ids before submitting, so a
+// submit retried after a lost answer finds the task it created.
+func NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "t-" + hex.EncodeToString(b[:])
+}

@@ -2,8 +2,6 @@ package tasks
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"regexp"
@@ -39,12 +37,6 @@ const MaxPayloadBytes = 256 << 10
 
 var taskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
-// NewID returns a random task id.
-func NewID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "t-" + hex.EncodeToString(b[:])
-}
 
 // BuildTask checks a submission against the registry and returns the task
 // to store, pending and owned by member. Every error wraps
@@ -52,7 +44,7 @@ func NewID() string {
 func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Time) (*messages.Task, error) {
 	invalid := func(err error) error { return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err) }
 	if sub.ID == "" {
-		sub.ID = NewID()
+		sub.ID = api.NewID()
 	}
 	if !taskID.MatchString(sub.ID) {
 		return nil, invalid(fmt.Errorf("task id %q must match %s", sub.ID, taskID))

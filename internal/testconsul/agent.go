@@ -80,14 +80,8 @@ type process struct {
 // under `go test -short`; see Binary.
 func Start(t testing.TB, opts Options) *Agent {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if testing.Short() {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	opts, err = opts.withDefaults(t)
+	bin := requireBinary(t)
+	opts, err := opts.withDefaults(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +107,20 @@ func Start(t testing.TB, opts Options) *Agent {
 		}
 		a.fatalWithTail(t, err)
 	}
+}
+
+// requireBinary returns Binary's answer, or ends the test: a skip under
+// -short, a failure otherwise, and in both cases with the reason.
+func requireBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		if testing.Short() {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // newAgent prepares an agent that is not running yet and registers the
@@ -307,7 +315,22 @@ func (a *Agent) args() []string {
 // succeeds, the process exits, or the start time-out passes.
 func (a *Agent) waitReady(p *process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.StartTimeout)
-	defer cancel()
+	// Abort a probe in flight as soon as the process dies: its HTTP port
+	// may be held by a stranger that never answers.
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case <-p.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		cancel()
+		<-watcherDone
+	}()
+
 	tick := time.NewTicker(readyPollInterval)
 	defer tick.Stop()
 	for {

@@ -2,9 +2,12 @@ package testconsul
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -167,4 +170,63 @@ func requireGone(t *testing.T, pid int) {
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("process %d still exists after stop (kill -0: %v)", pid, err)
 	}
+}
+
+func TestStartDetectsTakenPort(t *testing.T) {
+	t.Parallel()
+	bin := requireBinary(t)
+	squatter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+
+	opts, err := Options{}.withDefaults(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgent(t, bin, opts)
+	ports, err := pickPorts(opts.BindAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports.http = squatter.Addr().(*net.TCPAddr).Port
+	if err := a.setPorts(ports); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.start(); !errors.Is(err, errPortTaken) {
+		t.Fatalf("start with a taken HTTP port = %v; want errPortTaken", err)
+	}
+	requireGone(t, a.PID())
+}
+
+// failingTB makes the agent's cleanup believe the test failed and records
+// what it logs.
+type failingTB struct {
+	testing.TB
+	mu   sync.Mutex
+	logs []string
+}
+
+func (f *failingTB) Failed() bool { return true }
+
+func (f *failingTB) Logf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+func TestFailedTestGetsLogTail(t *testing.T) {
+	t.Parallel()
+	ftb := &failingTB{TB: t}
+	// Registered first, so it runs after the agent's cleanup.
+	t.Cleanup(func() {
+		ftb.mu.Lock()
+		defer ftb.mu.Unlock()
+		last := ftb.logs[len(ftb.logs)-1]
+		if !strings.Contains(last, "last 50 lines of") || !strings.Contains(last, "[INFO]") {
+			t.Errorf("cleanup of a failed test did not log the agent's log tail; last log:\n%s", last)
+		}
+	})
+	Start(ftb, Options{})
 }

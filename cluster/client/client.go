@@ -1,0 +1,250 @@
+// Package client is the Go client of Granary's HTTP API: submit tasks,
+// read and wait for their status, list and cancel them. The `granary` CLI
+// is built on it.
+//
+//	c, err := client.New(client.Config{Addr: "http://127.0.0.1:8080"})
+//	st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"hi":1}`)})
+//	st, err = c.Wait(ctx, st.ID, nil) // until completed, failed or cancelled
+//
+// Errors wrap the sentinels of package api (api.ErrInvalidArgument,
+// api.ErrNotFound, ...), so callers use errors.Is across the wire.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// Config configures a Client.
+type Config struct {
+	// Addr is the node's HTTP address, e.g. http://127.0.0.1:8080 (a bare
+	// host:port gets http://). Empty uses $GRANARY_ADDR, else DefaultAddr.
+	Addr string
+	// HTTPClient sends the requests; nil uses one without an overall
+	// time-out (every call takes its deadline from its context).
+	HTTPClient *http.Client
+	// Retry is the backoff between tries of a call that did not reach the
+	// node or found it unavailable. Calls retry until their context ends.
+	Retry supervisor.Backoff
+	// RetryFor bounds how long one call keeps retrying an unreachable or
+	// unavailable node, within its context's deadline.
+	RetryFor time.Duration
+	// PollWait is how long one long poll of Wait may hang on the node.
+	PollWait time.Duration
+}
+
+// DefaultAddr is the address `granary dev` listens on by default.
+const DefaultAddr = "http://127.0.0.1:8080"
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		// 50ms doubling to 2s, full jitter: a restarting node is found again
+		// within about a second, and many clients do not retry in lockstep.
+		Retry: supervisor.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, Jitter: supervisor.JitterFull},
+		// 30s: long enough that waiting costs a request every 30s, short
+		// enough for proxies with a 60s idle time-out.
+		PollWait: 30 * time.Second,
+		// 15s rides out a node restart (a few seconds) without leaving a
+		// user staring at a CLI that will never connect.
+		RetryFor: 15 * time.Second,
+	}
+}
+
+// Client talks to one node. It is safe for concurrent use.
+type Client struct {
+	base *url.URL
+	http *http.Client
+	cfg  Config
+}
+
+// New returns a client; zero Config fields take DefaultConfig's values.
+func New(cfg Config) (*Client, error) {
+	def := DefaultConfig()
+	if cfg.Addr == "" {
+		cfg.Addr = os.Getenv("GRANARY_ADDR")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if !strings.Contains(cfg.Addr, "://") {
+		cfg.Addr = "http://" + cfg.Addr
+	}
+	u, err := url.Parse(cfg.Addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("client: address %q is not an http(s) URL such as %s", cfg.Addr, DefaultAddr)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost: 64, // keep connections of concurrent callers alive
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	if cfg.Retry.IsZero() {
+		cfg.Retry = def.Retry
+	}
+	if err := cfg.Retry.Validate(); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = def.RetryFor
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = def.PollWait
+	}
+	return &Client{base: u, http: cfg.HTTPClient, cfg: cfg}, nil
+}
+
+// Addr is the node address the client talks to.
+func (c *Client) Addr() string { return c.base.String() }
+
+// Submit submits a task. An empty ID is filled in before sending, so a
+// retry after a lost answer is idempotent.
+func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) (*api.Status, error) {
+	if req.ID == "" {
+		req.ID = api.NewID()
+	}
+	var st api.Status
+	return &st, c.do(ctx, http.MethodPost, "/v1/tasks", nil, req, &st)
+}
+
+// Get returns a task's status.
+func (c *Client) Get(ctx context.Context, id string) (*api.Status, error) {
+	var st api.Status
+	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), nil, nil, &st)
+}
+
+// Watch long-polls: it returns when the task's revision passes index, or
+// after wait with the current status.
+func (c *Client) Watch(ctx context.Context, id string, index uint64, wait time.Duration) (*api.Status, error) {
+	q := url.Values{"index": {strconv.FormatUint(index, 10)}, "wait": {wait.String()}}
+	var st api.Status
+	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), q, nil, &st)
+}
+
+// Wait blocks until the task is completed, failed or cancelled, calling
+// onChange (if not nil) with every status it sees on the way. It watches
+// with long polls, not a polling loop.
+func (c *Client) Wait(ctx context.Context, id string, onChange func(*api.Status)) (*api.Status, error) {
+	var index uint64
+	for {
+		st, err := c.Watch(ctx, id, index, c.cfg.PollWait)
+		if err != nil {
+			return nil, err
+		}
+		if onChange != nil && st.Revision != index {
+			onChange(st)
+		}
+		if st.Terminal() {
+			return st, nil
+		}
+		index = st.Revision
+	}
+}
+
+// List returns the tasks in the given states (all when none).
+func (c *Client) List(ctx context.Context, states ...string) ([]*api.Status, error) {
+	var q url.Values
+	if len(states) > 0 {
+		q = url.Values{"state": {strings.Join(states, ",")}}
+	}
+	var out api.TaskList
+	if err := c.do(ctx, http.MethodGet, "/v1/tasks", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tasks, nil
+}
+
+// Cancel cancels a task and returns its final status.
+func (c *Client) Cancel(ctx context.Context, id string) (*api.Status, error) {
+	var st api.Status
+	return &st, c.do(ctx, http.MethodDelete, "/v1/tasks/"+url.PathEscape(id), nil, nil, &st)
+}
+
+// Health asks the node whether it is healthy.
+func (c *Client) Health(ctx context.Context) (*api.Health, error) {
+	var h api.Health
+	return &h, c.do(ctx, http.MethodGet, "/healthz", nil, nil, &h)
+}
+
+// do sends one call, retrying with backoff while the node cannot be reached
+// or answers unavailable, until ctx ends. Every call of this API is
+// idempotent (submits carry their id), so a retry is safe.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("%w: encoding the request: %w", api.ErrInvalidArgument, err)
+		}
+	}
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	giveUp := time.Now().Add(c.cfg.RetryFor)
+	for try := 1; ; try++ {
+		err := c.once(ctx, method, u.String(), body, out)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if time.Now().After(giveUp) {
+			return fmt.Errorf("%w (gave up after %d tries in %s)", err, try, c.cfg.RetryFor)
+		}
+		delay := c.cfg.Retry.Delay(try, rand.Float64())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s %s: %w", api.ErrUnavailable, method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%w: reading the answer to %s %s: %w", api.ErrUnavailable, method, u, err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		_ = json.Unmarshal(data, &eb)
+		return api.FromWire(resp.StatusCode, eb)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%w: undecodable answer to %s %s: %w", api.ErrInternal, method, u, err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, api.ErrUnavailable) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}

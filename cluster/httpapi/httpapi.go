@@ -1,0 +1,270 @@
+// Package httpapi serves Granary's HTTP/JSON API (see package api for the
+// shapes) over a task service such as *tasks.Manager.
+//
+//	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: httpapi.New(manager, httpapi.DefaultConfig())}
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// TaskService is what the API needs of a task manager.
+type TaskService interface {
+	Submit(ctx context.Context, sub tasks.Submission) (store.Record, bool, error)
+	Get(ctx context.Context, id string) (store.Record, error)
+	Wait(ctx context.Context, id string, after uint64) (store.Record, error)
+	List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error)
+	Cancel(ctx context.Context, id, reason string) (store.Record, error)
+	Member() string
+}
+
+// Config configures the API handler.
+type Config struct {
+	// Logger receives one debug line per request and errors; nil discards.
+	Logger *slog.Logger
+	// Health checks the node for GET /healthz; nil always answers ok.
+	Health func(ctx context.Context) error
+	// MaxWait caps ?wait= on long polls.
+	MaxWait time.Duration
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		// 5 minutes: below the idle time-outs of common proxies and load
+		// balancers (AWS ALB: 60s by default, raise it for long polls), and
+		// clients simply poll again.
+		MaxWait: 5 * time.Minute,
+		// A payload may be up to tasks.MaxPayloadBytes; JSON escaping can
+		// double it, plus the envelope.
+		MaxBodyBytes: 2*tasks.MaxPayloadBytes + 64<<10,
+	}
+}
+
+type handler struct {
+	svc TaskService
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(svc TaskService, cfg Config) http.Handler {
+	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h.mux.HandleFunc("POST /v1/tasks", h.submit)
+	h.mux.HandleFunc("GET /v1/tasks", h.list)
+	h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
+	h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
+	h.mux.HandleFunc("GET /healthz", h.health)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, fmt.Errorf("%w: no route for %s %s", api.ErrNotFound, r.Method, r.URL.Path))
+	})
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	h.mux.ServeHTTP(sw, r)
+	h.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(start))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
+	var req api.SubmitRequest
+	if err := h.decode(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sub, err := Submission(req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rec, created, err := h.svc.Submit(r.Context(), sub)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	h.reply(w, code, api.FromTask(rec.Task, rec.Revision))
+}
+
+// Submission converts an API request into a task submission. Errors wrap
+// api.ErrInvalidArgument.
+func Submission(req api.SubmitRequest) (tasks.Submission, error) {
+	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID}
+	if len(req.Payload) > 0 && string(req.Payload) != "null" {
+		sub.Payload = []byte(req.Payload)
+	}
+	if p := req.Policy; p != nil {
+		o := &sub.Overrides
+		o.MaxAttempts, o.BackoffMultiplier = p.MaxAttempts, p.BackoffMultiplier
+		o.BackoffInitial, o.BackoffMax = dur(p.BackoffInitial), dur(p.BackoffMax)
+		o.AttemptTimeout, o.HeartbeatTimeout, o.ScheduleToClose = dur(p.AttemptTimeout), dur(p.HeartbeatTimeout), dur(p.Deadline)
+		if p.Jitter != nil {
+			j, err := supervisor.ParseJitter(*p.Jitter)
+			if err != nil {
+				return sub, fmt.Errorf("%w: policy.jitter: %w", api.ErrInvalidArgument, err)
+			}
+			o.Jitter = &j
+		}
+	}
+	return sub, nil
+}
+
+
+func dur(d *api.Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := time.Duration(*d)
+	return &v
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	if q.Get("wait") == "" && q.Get("index") == "" {
+		rec, err := h.svc.Get(r.Context(), id)
+		h.answer(w, r, rec, err)
+		return
+	}
+	wait := h.cfg.MaxWait
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			h.fail(w, r, fmt.Errorf("%w: wait=%q is not a duration such as 30s", api.ErrInvalidArgument, s))
+			return
+		}
+		wait = min(d, h.cfg.MaxWait)
+	}
+	var index uint64
+	if s := q.Get("index"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("%w: index=%q is not a revision number", api.ErrInvalidArgument, s))
+			return
+		}
+		index = v
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	rec, err := h.svc.Wait(ctx, id, index)
+	h.answer(w, r, rec, err)
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	var states []messages.TaskState
+	for _, s := range r.URL.Query()["state"] {
+		for _, name := range strings.Split(s, ",") {
+			st, err := api.ParseState(strings.TrimSpace(name))
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			states = append(states, st)
+		}
+	}
+	recs, err := h.svc.List(r.Context(), states...)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := api.TaskList{Tasks: make([]*api.Status, 0, len(recs)), Count: len(recs)}
+	for _, rec := range recs {
+		out.Tasks = append(out.Tasks, api.FromTask(rec.Task, rec.Revision))
+	}
+	h.reply(w, http.StatusOK, out)
+}
+
+func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
+	rec, err := h.svc.Cancel(r.Context(), r.PathValue("id"), r.URL.Query().Get("reason"))
+	h.answer(w, r, rec, err)
+}
+
+func (h *handler) health(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := h.cfg.Health(ctx); err != nil {
+			h.fail(w, r, fmt.Errorf("%w: %w", api.ErrUnavailable, err))
+			return
+		}
+	}
+	h.reply(w, http.StatusOK, api.Health{Status: "ok", Member: h.svc.Member()})
+}
+
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, rec store.Record, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, http.StatusOK, api.FromTask(rec.Task, rec.Revision))
+}
+
+// decode reads a JSON body strictly: unknown fields, trailing data and
+// oversized bodies are invalid arguments with a message saying which.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("%w: request body over %d bytes", api.ErrInvalidArgument, tooBig.Limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty request body, want a JSON object", api.ErrInvalidArgument)
+		}
+		return fmt.Errorf("%w: malformed JSON body: %w", api.ErrInvalidArgument, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: unexpected data after the JSON body", api.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := api.ToWire(err)
+	if status >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	h.reply(w, status, body)
+}
+
+func (h *handler) reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
