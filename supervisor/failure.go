@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -72,4 +73,47 @@ func DefaultDecider(f Failure) Directive {
 	default:
 		return Restart
 	}
+}
+
+// FailureFromReason converts a failure reason — the value protoactor-go
+// reports for a failed child, or an error a handler returned or Recover
+// produced — into a Failure:
+//
+//   - a Failure or *Failure is used as is (At defaults to now);
+//   - a *PanicError anywhere in an error's chain gives CausePanic and keeps
+//     its stack;
+//   - a runtime.Error (nil dereference, index out of range, ...) can only
+//     come from a panic, so it gives CausePanic, without a stack;
+//   - any other error gives CauseError;
+//   - any other value is what an actor panicked with (protoactor recovers
+//     panics and passes the raw value), so it gives CausePanic.
+//
+// protoactor recovers panics after the stack has unwound, so a stack is only
+// available when the actor caught the panic itself with Recover and
+// escalated the *PanicError.
+func FailureFromReason(reason any, now time.Time) Failure {
+	var f Failure
+	switch r := reason.(type) {
+	case Failure:
+		f = r
+	case *Failure:
+		f = *r
+	case error:
+		var pe *PanicError
+		var re runtime.Error
+		switch {
+		case errors.As(r, &pe):
+			f = Failure{Cause: CausePanic, Err: r, Stack: pe.Stack}
+		case errors.As(r, &re):
+			f = Failure{Cause: CausePanic, Err: &PanicError{Value: r}}
+		default:
+			f = Failure{Cause: CauseError, Err: r}
+		}
+	default:
+		f = Failure{Cause: CausePanic, Err: &PanicError{Value: r}}
+	}
+	if f.At.IsZero() {
+		f.At = now
+	}
+	return f
 }

@@ -1,10 +1,8 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"time"
 
@@ -99,15 +97,12 @@ func (s *actorStrategy) HandleFailure(system *actor.ActorSystem, sup actor.Super
 ) {
 	now := s.opts.now()
 	f := FailureFromReason(reason, now)
-	d, targets, discard := s.decide(system, sup, child, f, now)
+	d, targets := s.decide(system, sup, child, f, now)
 	if s.opts.observe != nil {
 		s.opts.observe(child, f, d)
 	}
 	switch d.Directive {
 	case Restart:
-		if len(discard) > 0 {
-			sup.StopChildren(discard...)
-		}
 		restart := func() {
 			publish(system, child, reason, actor.RestartDirective)
 			sup.RestartChildren(targets...)
@@ -133,7 +128,7 @@ func (s *actorStrategy) HandleFailure(system *actor.ActorSystem, sup actor.Super
 }
 
 func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, f Failure, now time.Time,
-) (d Decision, targets, discard []*actor.PID) {
+) (Decision, []*actor.PID) {
 	// Children returns protoactor's internal slice: read it, never keep or
 	// append to it.
 	children := sup.Children()
@@ -156,14 +151,15 @@ func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, 
 			_ = t.Add(Child{ID: pid.Id, Restart: Permanent}) // cannot fail: unique, non-empty
 		}
 	}
-	d = t.Failed(child.Id, f, now, s.opts.rnd())
+	d := t.Failed(child.Id, f, now, s.opts.rnd())
 	if d.Directive == Escalate {
 		// The grandparent restarts or stops this parent, and either way its
 		// children are gone; a restarted parent starts with a fresh budget,
 		// as an Erlang supervisor does.
 		delete(s.parents, sup)
 	}
-	return d, lookup(live, d.Targets), lookup(live, d.Discard)
+	// All children are Permanent, so d.Discard is always empty.
+	return d, lookup(live, d.Targets)
 }
 
 // treeFor returns sup's tree after dropping children that are no longer
@@ -215,46 +211,4 @@ func lookup(live map[string]*actor.PID, ids []string) []*actor.PID {
 
 func publish(system *actor.ActorSystem, child *actor.PID, reason any, directive actor.Directive) {
 	system.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: reason, Directive: directive})
-}
-
-// FailureFromReason converts the reason protoactor-go reports for a failed
-// child into a Failure:
-//
-//   - a Failure or *Failure is used as is (At defaults to now);
-//   - a *PanicError anywhere in an error's chain gives CausePanic and keeps
-//     its stack;
-//   - a runtime.Error (nil dereference, index out of range, ...) can only
-//     come from a panic, so it gives CausePanic, without a stack;
-//   - any other error gives CauseError;
-//   - any other value is what an actor panicked with (protoactor recovers
-//     panics and passes the raw value), so it gives CausePanic.
-//
-// protoactor recovers panics after the stack has unwound, so a stack is only
-// available when the actor caught the panic itself with Recover and
-// escalated the *PanicError.
-func FailureFromReason(reason any, now time.Time) Failure {
-	var f Failure
-	switch r := reason.(type) {
-	case Failure:
-		f = r
-	case *Failure:
-		f = *r
-	case error:
-		var pe *PanicError
-		var re runtime.Error
-		switch {
-		case errors.As(r, &pe):
-			f = Failure{Cause: CausePanic, Err: r, Stack: pe.Stack}
-		case errors.As(r, &re):
-			f = Failure{Cause: CausePanic, Err: &PanicError{Value: r}}
-		default:
-			f = Failure{Cause: CauseError, Err: r}
-		}
-	default:
-		f = Failure{Cause: CausePanic, Err: &PanicError{Value: r}}
-	}
-	if f.At.IsZero() {
-		f.At = now
-	}
-	return f
 }

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -246,7 +247,8 @@ func (t *Tree) restart(s *childState, now time.Time, rnd float64, what string) D
 	n := own + 1
 	d := Decision{Directive: Restart, Restart: n, Delay: t.spec.Backoff.Delay(n, rnd)}
 	d.Targets, d.Discard = t.group(s)
-	d.Reason = fmt.Sprintf("restart %d in %s after %s", n, d.Delay, what)
+	// Concatenation rather than Sprintf: this runs on every restart.
+	d.Reason = "restart " + strconv.Itoa(n) + " in " + d.Delay.String() + " after " + what
 	return d
 }
 

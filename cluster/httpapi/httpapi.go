@@ -142,7 +142,6 @@ func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	return sub, nil
 }
 
-
 func dur(d *api.Duration) *time.Duration {
 	if d == nil {
 		return nil

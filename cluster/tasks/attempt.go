@@ -77,7 +77,9 @@ type (
 	}
 )
 
-func (f *attemptFailed) Error() string { return fmt.Sprintf("attempt %d: %s", f.attempt, f.failure.Error()) }
+func (f *attemptFailed) Error() string {
+	return fmt.Sprintf("attempt %d: %s", f.attempt, f.failure.Error())
+}
 
 // attemptActor runs one attempt of a handler. The handler runs in its own
 // goroutine, so a handler that blocks forever and ignores its context only

@@ -320,6 +320,23 @@ func (m *Manager) Stop(ctx context.Context) error {
 	return err
 }
 
+// Ping does a round trip through the manager's actor, so a wedged actor
+// system fails it even while the process and its HTTP server are alive (the
+// "fake-dead" node of classic HA designs).
+func (m *Manager) Ping(ctx context.Context) error {
+	if m.closing.Load() {
+		return fmt.Errorf("member %s is shutting down", m.member)
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if _, err := m.system.Root.RequestFuture(m.root, &ping{}, timeout).Result(); err != nil {
+		return fmt.Errorf("actor round trip: %w", err)
+	}
+	return nil
+}
+
 // Running is the number of attempts executing now.
 func (m *Manager) Running() int { return int(m.running.Load()) }
 
@@ -348,7 +365,11 @@ func storeErr(err error) error {
 }
 
 // Messages of the root actor.
-type activate struct{ id string }
+type (
+	activate struct{ id string }
+	ping     struct{}
+	pong     struct{}
+)
 
 // rootActor supervises the task actors of this member and routes messages
 // to them by task id.
@@ -385,6 +406,8 @@ func (r *rootActor) Receive(c actor.Context) {
 			return
 		}
 		c.RequestWithCustomSender(pid, msg, c.Sender())
+	case *ping:
+		c.Respond(&pong{})
 	case *drain:
 		r.draining = true
 		for _, pid := range r.children {

@@ -37,7 +37,6 @@ const MaxPayloadBytes = 256 << 10
 
 var taskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
-
 // BuildTask checks a submission against the registry and returns the task
 // to store, pending and owned by member. Every error wraps
 // api.ErrInvalidArgument and says what is wrong; nothing is stored.

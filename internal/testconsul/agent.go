@@ -50,8 +50,9 @@ var errPortTaken = errors.New("a port was taken before the agent could bind it")
 // nodeSeq makes node names unique within the test binary.
 var nodeSeq atomic.Int64
 
-// Agent is a running Consul agent owned by one test. Its methods are safe
-// for concurrent use.
+// Agent is a Consul agent owned by one test. Stop, Kill, PID, HTTPAddr and
+// Client may be called from any goroutine; Restart, like Start, may end the
+// test and so belongs on the test's goroutine.
 type Agent struct {
 	bin       string
 	opts      Options

@@ -223,6 +223,9 @@ func TestFailedTestGetsLogTail(t *testing.T) {
 	t.Cleanup(func() {
 		ftb.mu.Lock()
 		defer ftb.mu.Unlock()
+		if len(ftb.logs) == 0 {
+			t.Fatal("cleanup of a failed test logged nothing")
+		}
 		last := ftb.logs[len(ftb.logs)-1]
 		if !strings.Contains(last, "last 50 lines of") || !strings.Contains(last, "[INFO]") {
 			t.Errorf("cleanup of a failed test did not log the agent's log tail; last log:\n%s", last)

@@ -1,0 +1,65 @@
+# Granary's build. `make run` and `make test` work on a fresh machine with Go:
+# everything else (Consul, code generators, linters) comes from the Go module
+# proxy and is cached.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+STATICCHECK_VERSION := v0.8.2
+# Integration tests start real Consul agents and granary processes; 20m is a
+# bound on a hung test, far above a normal run.
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build run test test-short bench proto proto-check consul lint fmt-check vet clean
+
+all: build
+
+build:
+	$(GO) build -o bin/granary ./cmd/granary
+
+# Builds granary, starts `granary dev` on a throw-away data directory, runs a
+# demo workload (flaky, hung and CPU-bound tasks), prints a summary, stops.
+run: build
+	$(GO) run ./examples/demo --granary bin/granary
+
+# Everything CI checks: formatting, vet, generated code up to date, then all
+# tests with the race detector and coverage, against a real Consul agent.
+test: consul fmt-check vet proto-check
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
+
+# Fast unit tests: no Consul, no subprocesses.
+test-short:
+	$(GO) test -short -race -count=1 ./...
+
+# Benchmarks against raw protoactor-go (and raw Consul KV where the issue
+# asks) in the same run; results go to docs/benchmarks.md.
+bench: build consul
+	$(GO) run ./internal/benchreport -out docs/benchmarks.md
+
+bin/protoc-gen-go: go.mod
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+
+proto: bin/protoc-gen-go
+	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I messages -out messages granary.proto
+
+# Regenerates into a temporary directory and fails if the committed code differs.
+proto-check: bin/protoc-gen-go
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I messages -out "$$tmp" granary.proto; \
+	if ! diff -u messages/granary.pb.go "$$tmp/granary.pb.go"; then \
+		echo "messages/granary.pb.go is stale: run 'make proto' and commit the result" >&2; exit 1; fi
+
+consul:
+	bash internal/scripts/build-consul.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: fmt-check vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+clean:
+	rm -rf bin .granary

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testnode"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func cli(t *testing.T, addr string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, stdin: strings.NewReader(`{"ms":1}`), getenv: func(k string) string {
+		if k == "GRANARY_ADDR" {
+			return addr
+		}
+		return ""
+	}}
+	code := run(e, args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"submit"}, "--kind is required"},
+		{[]string{"submit", "--kind", "echo", "--payload", "{nope"}, "not valid JSON"},
+		{[]string{"submit", "--kind", "echo", "--payload", "1", "--payload-file", "x"}, "not both"},
+		{[]string{"submit", "--kind", "echo", "--max-attempts", "many"}, "invalid value"},
+		{[]string{"submit", "--kind", "echo", "--label", "novalue"}, "not key=value"},
+		{[]string{"status"}, "exactly one task id"},
+		{[]string{"wait"}, "at least one task id"},
+		{[]string{"tasks", "--state", "done"}, `unknown state "done"`},
+		{[]string{"dev", "--log-level", "loud"}, "--log-level"},
+		{[]string{"status", "x", "--addr", "ftp://h"}, "not an http(s) URL"},
+	}
+	for _, c := range cases {
+		r := cli(t, "http://127.0.0.1:1", c.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("granary %v: exit %d, stderr %q; want exit 2 and one line saying %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := cli(t, "", "--help"); r.code != exitOK || !strings.Contains(r.stderr, "granary submit") {
+		t.Errorf("--help: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestCLIAgainstNode drives the client commands against a real node.
+func TestCLIAgainstNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts granary processes")
+	}
+	node := testnode.Dev(t)
+	addr := "http://" + node.HTTP
+
+	r := cli(t, addr, "submit", "--kind", "echo", "--payload", `{"a":1}`, "--id", "cli-1", "--wait", "--json")
+	var list api.TaskList
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &list) != nil || list.Count != 1 || list.Tasks[0].State != api.StateCompleted {
+		t.Fatalf("submit --wait --json: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, addr, "status", "cli-1", "--json")
+	var st map[string]any
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &st) != nil {
+		t.Fatalf("status --json: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, field := range []string{"id", "kind", "state", "attempts", "owner", "epoch", "result", "errors", "submitted_at", "finished_at"} {
+		if _, ok := st[field]; !ok {
+			t.Errorf("status JSON lacks %q: %s", field, r.stdout)
+		}
+	}
+	if r := cli(t, addr, "status", "cli-1"); r.code != exitOK || !strings.Contains(r.stdout, "completed") {
+		t.Errorf("status: exit %d, %s", r.code, r.stdout)
+	}
+
+	// A task that fails for good: exit 1 from wait, listed as a dead letter.
+	r = cli(t, addr, "submit", "--kind", "flaky", "--payload", `{"fail_rate":1,"seed":1}`, "--max-attempts", "2", "--backoff-initial", "5ms", "--wait")
+	if r.code != exitFailed || !strings.Contains(r.stdout, "failed") {
+		t.Fatalf("submit --wait of a failing task: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, addr, "tasks", "--state", "failed", "--json")
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &list) != nil || list.Count != 1 || len(list.Tasks[0].Errors) != 2 {
+		t.Fatalf("tasks --state failed: exit %d, %s", r.code, r.stdout)
+	}
+
+	// Time-out: exit 3. Cancel: exit 0, then wait says cancelled (exit 1).
+	r = cli(t, addr, "submit", "--kind", "sleep", "--payload-file", "-", "--id", "long")
+	if r.code != exitOK || strings.TrimSpace(r.stdout) != "long" {
+		t.Fatalf("submit --payload-file -: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, addr, "submit", "--kind", "sleep", "--payload", `{"ms":600000}`, "--id", "forever")
+	if r.code != exitOK {
+		t.Fatalf("submit: exit %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "wait", "forever", "--timeout", "200ms"); r.code != exitTimeout || !strings.Contains(r.stderr, "timed out") {
+		t.Errorf("wait --timeout: exit %d, %q", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "cancel", "forever"); r.code != exitOK || !strings.Contains(r.stdout, "cancelled") {
+		t.Errorf("cancel: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "wait", "forever", "long"); r.code != exitFailed || !strings.Contains(r.stdout, "cancelled") {
+		t.Errorf("wait on a cancelled and a completed task: exit %d, %s", r.code, r.stdout)
+	}
+
+	// Bad input reaches the node: exit 2, clear message, nothing stored.
+	before := cli(t, addr, "tasks", "--json")
+	for _, args := range [][]string{
+		{"submit", "--kind", "nope"},
+		{"submit", "--kind", "sleep", "--payload", `{"ms":-1}`},
+		{"submit", "--kind", "sleep", "--payload", `{"ms":1}`, "--max-attempts", "0"},
+		{"submit", "--kind", "echo", "--payload", `1`, "--id", "cli-1"},
+	} {
+		if r := cli(t, addr, args...); r.code != exitUsage || r.stderr == "" {
+			t.Errorf("granary %v: exit %d, %q; want exit 2 with a message", args, r.code, r.stderr)
+		}
+	}
+	if after := cli(t, addr, "tasks", "--json"); after.stdout != before.stdout {
+		t.Errorf("bad input changed the task list:\nbefore %s\nafter %s", before.stdout, after.stdout)
+	}
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+)
+
+// clientFlags are the flags every client command takes.
+type clientFlags struct {
+	addr    string
+	json    bool
+	timeout time.Duration
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet, e *env, timeout time.Duration, timeoutHelp string) {
+	def := e.getenv("GRANARY_ADDR")
+	if def == "" {
+		def = client.DefaultAddr
+	}
+	fs.StringVar(&c.addr, "addr", def, "node HTTP address ($GRANARY_ADDR)")
+	fs.BoolVar(&c.json, "json", false, "print JSON for scripts")
+	fs.DurationVar(&c.timeout, "timeout", timeout, timeoutHelp)
+}
+
+func (c *clientFlags) client() (*client.Client, error) {
+	cl, err := client.New(client.Config{Addr: c.addr})
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return cl, nil
+}
+
+func (c *clientFlags) context() (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), c.timeout)
+}
+
+// callErr turns a client error into the CLI's exit codes: invalid input is
+// a usage error (2), a time-out is 3, anything else 1.
+func callErr(err error) error {
+	switch {
+	case errors.Is(err, api.ErrInvalidArgument), errors.Is(err, api.ErrAlreadyExists):
+		return &exitError{code: exitUsage, msg: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &exitError{code: exitTimeout, msg: "timed out: " + err.Error()}
+	}
+	return &exitError{code: exitFailed, msg: err.Error()}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runSubmit(e *env, args []string) error {
+	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [flags]")
+	var cf clientFlags
+	cf.register(fs, e, 0, "give up after this long (0: no limit; with --wait, bounds the wait too)")
+	kind := fs.String("kind", "", "task kind (required)")
+	payload := fs.String("payload", "", "payload as a JSON value")
+	payloadFile := fs.String("payload-file", "", "read the payload from this file (- for stdin)")
+	id := fs.String("id", "", "task id, the idempotency key (default: a random id)")
+	maxAttempts := fs.Int("max-attempts", 0, "attempts in all, the first included")
+	backoffInitial := fs.Duration("backoff-initial", 0, "delay before the first retry")
+	backoffMax := fs.Duration("backoff-max", 0, "cap on the retry delay")
+	backoffMult := fs.Float64("backoff-multiplier", 0, "growth of the retry delay (>= 1)")
+	jitter := fs.String("jitter", "", "retry jitter: none, full or equal")
+	attemptTimeout := fs.Duration("attempt-timeout", 0, "fail an attempt that runs longer (0: none)")
+	heartbeatTimeout := fs.Duration("heartbeat-timeout", 0, "fail an attempt silent for longer (0: none)")
+	deadline := fs.Duration("deadline", 0, "fail the task if not done this long after submission")
+	job := fs.String("job", "", "job id to group the task in")
+	lbl := labels{}
+	fs.Var(lbl, "label", "label key=value (repeatable)")
+	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (flags only; see granary submit -h)", pos[0])
+	}
+	if *kind == "" {
+		return usageErr("--kind is required (see granary submit -h)")
+	}
+	set := setFlags(fs)
+	if set["payload"] && set["payload-file"] {
+		return usageErr("give --payload or --payload-file, not both")
+	}
+	raw := []byte(*payload)
+	if set["payload-file"] {
+		if raw, err = readPayload(e, *payloadFile); err != nil {
+			return err
+		}
+	}
+	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job}
+	if len(lbl) > 0 {
+		req.Labels = lbl
+	}
+	if set["payload"] || set["payload-file"] {
+		if !json.Valid(raw) {
+			return usageErr("the payload is not valid JSON: %.60q", raw)
+		}
+		req.Payload = raw
+	}
+	p := &api.Policy{}
+	if set["max-attempts"] {
+		p.MaxAttempts = maxAttempts
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		dst  **api.Duration
+	}{
+		{"backoff-initial", backoffInitial, &p.BackoffInitial},
+		{"backoff-max", backoffMax, &p.BackoffMax},
+		{"attempt-timeout", attemptTimeout, &p.AttemptTimeout},
+		{"heartbeat-timeout", heartbeatTimeout, &p.HeartbeatTimeout},
+		{"deadline", deadline, &p.Deadline},
+	}
+	for _, d := range durs {
+		if set[d.name] {
+			*d.dst = api.Ptr(api.Duration(*d.v))
+		}
+	}
+	if set["backoff-multiplier"] {
+		p.BackoffMultiplier = backoffMult
+	}
+	if set["jitter"] {
+		p.Jitter = jitter
+	}
+	if *p != (api.Policy{}) {
+		req.Policy = p
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	st, err := c.Submit(ctx, req)
+	if err != nil {
+		return callErr(err)
+	}
+	if *wait {
+		return waitFor(ctx, e, c, cf, []string{st.ID})
+	}
+	if cf.json {
+		return printJSON(e.stdout, st)
+	}
+	fmt.Fprintln(e.stdout, st.ID)
+	return nil
+}
+
+func readPayload(e *env, path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return nil, usageErr("reading the payload from stdin: %v", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("--payload-file: %v", err)
+	}
+	return b, nil
+}
+
+func runStatus(e *env, args []string) error {
+	fs := newFlags(e, "status", "ID [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one task id, got %d (see granary status -h)", len(pos))
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	st, err := c.Get(ctx, pos[0])
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, st)
+	}
+	printStatus(e.stdout, st)
+	return nil
+}
+
+func runCancel(e *env, args []string) error {
+	fs := newFlags(e, "cancel", "ID [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one task id, got %d (see granary cancel -h)", len(pos))
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	st, err := c.Cancel(ctx, pos[0])
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, st)
+	}
+	fmt.Fprintf(e.stdout, "%s cancelled\n", st.ID)
+	return nil
+}
+
+func runTasks(e *env, args []string) error {
+	fs := newFlags(e, "tasks", "[--state S] [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	state := fs.String("state", "", "only tasks in this state: pending, running, retrying, completed, failed, cancelled")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (see granary tasks -h)", pos[0])
+	}
+	var states []string
+	if *state != "" {
+		if _, err := api.ParseState(*state); err != nil {
+			return usageErr("--state: %v", err)
+		}
+		states = []string{*state}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	list, err := c.List(ctx, states...)
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, api.TaskList{Tasks: list, Count: len(list)})
+	}
+	printTable(e.stdout, list)
+	return nil
+}
+
+func runWait(e *env, args []string) error {
+	fs := newFlags(e, "wait", "ID... [--timeout D] [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 0, "give up after this long and exit 3 (0: wait forever)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageErr("name at least one task id (see granary wait -h)")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	return waitFor(ctx, e, c, cf, pos)
+}

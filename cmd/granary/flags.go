@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// newFlags returns a flag set that reports errors as usage errors (exit 2,
+// one line) instead of exiting.
+func newFlags(e *env, name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet("granary "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: granary %s %s\n\nFlags:\n", name, args)
+		fs.SetOutput(e.stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags and positional arguments in any order (flag stops at
+// the first positional one; users write `granary wait ID --timeout 5s`).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, &exitError{code: exitOK}
+			}
+			return nil, usageErr("%v (see granary %s -h)", err, strings.TrimPrefix(fs.Name(), "granary "))
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// setFlags lists the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// labels collects repeated --label k=v flags.
+type labels map[string]string
+
+func (l labels) String() string { return fmt.Sprint(map[string]string(l)) }
+
+func (l labels) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("label %q is not key=value", s)
+	}
+	l[k] = v
+	return nil
+}
+
+// positiveDuration rejects zero and negative durations where they make no sense.
+func positiveDuration(name string, d time.Duration) error {
+	if d <= 0 {
+		return usageErr("--%s must be positive, got %s", name, d)
+	}
+	return nil
+}

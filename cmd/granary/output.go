@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+)
+
+// waitFor waits for every id at once, shows a progress line on a terminal,
+// then prints the final statuses. Exit: 0 all completed, 1 any failed or
+// cancelled, 3 the time-out passed first.
+func waitFor(ctx context.Context, e *env, c *client.Client, cf clientFlags, ids []string) error {
+	var mu sync.Mutex
+	latest := make(map[string]*api.Status, len(ids))
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, 64) // bound concurrent long polls on one node
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := c.Wait(ctx, id, func(s *api.Status) {
+				mu.Lock()
+				latest[id] = s
+				mu.Unlock()
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			mu.Lock()
+			latest[id] = st
+			mu.Unlock()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	start := time.Now()
+	if e.isTerminal && !cf.json {
+		tick := time.NewTicker(200 * time.Millisecond)
+	loop:
+		for {
+			select {
+			case <-done:
+				break loop
+			case <-tick.C:
+				mu.Lock()
+				line := progressLine(ids, latest, time.Since(start))
+				mu.Unlock()
+				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
+			}
+		}
+		tick.Stop()
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	<-done
+
+	final := make([]*api.Status, 0, len(ids))
+	var timedOut, failed bool
+	var otherErr error
+	for i, id := range ids {
+		switch {
+		case errs[i] == nil:
+			final = append(final, latest[id])
+			if latest[id].State != api.StateCompleted {
+				failed = true
+			}
+		case errors.Is(errs[i], context.DeadlineExceeded):
+			timedOut = true
+			if st := latest[id]; st != nil {
+				final = append(final, st)
+			}
+		default:
+			if otherErr == nil {
+				otherErr = fmt.Errorf("%s: %w", id, errs[i])
+			}
+		}
+	}
+	if otherErr != nil {
+		return callErr(otherErr)
+	}
+	if cf.json {
+		if err := printJSON(e.stdout, api.TaskList{Tasks: final, Count: len(final)}); err != nil {
+			return err
+		}
+	} else {
+		for _, st := range final {
+			fmt.Fprintln(e.stdout, summaryLine(st))
+		}
+	}
+	switch {
+	case timedOut:
+		return &exitError{code: exitTimeout, msg: fmt.Sprintf("timed out after %s with %d of %d tasks unfinished", cf.timeout, len(ids)-countTerminal(final), len(ids))}
+	case failed:
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+func countTerminal(list []*api.Status) int {
+	n := 0
+	for _, st := range list {
+		if st.Terminal() {
+			n++
+		}
+	}
+	return n
+}
+
+func progressLine(ids []string, latest map[string]*api.Status, took time.Duration) string {
+	counts := map[string]int{}
+	for _, id := range ids {
+		if st := latest[id]; st != nil {
+			counts[st.State]++
+		} else {
+			counts["unknown"]++
+		}
+	}
+	finished := counts[api.StateCompleted] + counts[api.StateFailed] + counts[api.StateCancelled]
+	line := fmt.Sprintf("waiting: %d/%d finished (%d completed, %d failed, %d cancelled), %d running, %d retrying, %d pending · %s",
+		finished, len(ids), counts[api.StateCompleted], counts[api.StateFailed], counts[api.StateCancelled],
+		counts[api.StateRunning], counts[api.StateRetrying], counts[api.StatePending]+counts["unknown"], took.Round(time.Second))
+	if len(ids) == 1 {
+		if st := latest[ids[0]]; st != nil && st.State == api.StateRunning && st.Progress > 0 {
+			line += fmt.Sprintf(" · %.0f%% %s", st.Progress*100, st.ProgressNote)
+		}
+	}
+	return line
+}
+
+// summaryLine is one task on one line.
+func summaryLine(st *api.Status) string {
+	s := fmt.Sprintf("%s\t%s\t%s\tattempts=%d", st.ID, st.Kind, st.State, st.Attempts)
+	switch {
+	case st.State == api.StateCompleted && len(st.Result) > 0:
+		s += "\tresult=" + clip(string(st.Result), 200)
+	case st.Error != "":
+		s += "\terror=" + clip(st.Error, 200)
+	}
+	return s
+}
+
+func printStatus(w io.Writer, st *api.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("id", st.ID)
+	row("kind", st.Kind)
+	row("state", st.State)
+	row("attempts", fmt.Sprintf("%d of %d", st.Attempts, deref(st.Policy.MaxAttempts)))
+	row("owner", fmt.Sprintf("%s (epoch %d)", st.Owner, st.Epoch))
+	row("submitted", st.SubmittedAt.Format(time.RFC3339Nano))
+	if st.StartedAt != nil {
+		row("started", st.StartedAt.Format(time.RFC3339Nano))
+	}
+	if st.NextAttemptAt != nil {
+		row("next attempt", st.NextAttemptAt.Format(time.RFC3339Nano))
+	}
+	if st.FinishedAt != nil {
+		row("finished", st.FinishedAt.Format(time.RFC3339Nano))
+	}
+	if st.State == api.StateRunning {
+		row("progress", fmt.Sprintf("%.0f%% %s", st.Progress*100, st.ProgressNote))
+	}
+	if len(st.Result) > 0 {
+		row("result", clip(string(st.Result), 2000))
+	}
+	if st.ResultBase64 != "" {
+		row("result (base64)", clip(st.ResultBase64, 2000))
+	}
+	row("error", st.Error)
+	_ = tw.Flush()
+	if len(st.Errors) > 0 {
+		fmt.Fprintln(w, "failed attempts:")
+		for _, e := range st.Errors {
+			fmt.Fprintf(w, "  #%d %s %s: %s\n", e.Attempt, e.At.Format(time.RFC3339Nano), e.Cause, clip(e.Message, 300))
+		}
+	}
+}
+
+func printTable(w io.Writer, list []*api.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tATTEMPTS\tSUBMITTED\tERROR")
+	for _, st := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st.ID, st.Kind, st.State, st.Attempts, st.SubmittedAt.Format(time.RFC3339), clip(st.Error, 80))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "%d tasks\n", len(list))
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,196 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/store/boltstore"
+	"github.com/granary-rt/granary/cluster/tasks"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Callers is the number of concurrent clients in the throughput benchmarks.
+const Callers = 32
+
+// devNode is an in-process single node: the task manager over a bbolt store
+// in a temporary directory, served over real HTTP on loopback.
+type devNode struct {
+	m   *tasks.Manager
+	srv *httptest.Server
+	st  *boltstore.Store
+	dir string
+}
+
+func startDevNode(b *testing.B) *devNode {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "granary-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(dir, "tasks.db")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := actors.NewRegistry()
+	echo, err := actors.NewTask("echo", func(_ actors.TaskContext, p []byte) ([]byte, error) { return p, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = reg.RegisterTask(echo)
+	cfg := tasks.DefaultConfig("bench")
+	cfg.Store, cfg.Registry = st, reg
+	m, err := tasks.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return &devNode{m: m, srv: httptest.NewServer(httpapi.New(m, httpapi.DefaultConfig())), st: st, dir: dir}
+}
+
+func (n *devNode) close() {
+	n.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = n.m.Stop(ctx)
+	_ = n.st.Close()
+	_ = os.RemoveAll(n.dir)
+}
+
+// parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
+// the rate as tasks/s.
+func parallel(b *testing.B, body func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, Callers)
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < Callers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				if err := body(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// EchoThroughputClient submits echo tasks through the Go client package and
+// waits for each to complete (submit to committed result), from 32 callers.
+func EchoThroughputClient(b *testing.B) {
+	n := startDevNode(b)
+	defer n.close()
+	c, err := client.New(client.Config{Addr: n.srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	parallel(b, func(i int) error {
+		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("c-%s-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)})
+		if err != nil {
+			return err
+		}
+		st, err = c.Wait(ctx, st.ID, nil)
+		if err == nil && st.State != api.StateCompleted {
+			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
+		}
+		return err
+	})
+}
+
+// EchoThroughputHTTP does the same with plain net/http requests against the
+// HTTP/JSON API: POST /v1/tasks, then GET /v1/tasks/{id}?index=N long polls.
+func EchoThroughputHTTP(b *testing.B) {
+	n := startDevNode(b)
+	defer n.close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: Callers}}
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	parallel(b, func(i int) error {
+		body := fmt.Sprintf(`{"id":"h-%s-%d","kind":"echo","payload":{"n":1}}`, run, i)
+		resp, err := hc.Post(n.srv.URL+"/v1/tasks", "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			return err
+		}
+		var st api.Status
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		for !st.Terminal() {
+			resp, err := hc.Get(fmt.Sprintf("%s/v1/tasks/%s?index=%d&wait=30s", n.srv.URL, st.ID, st.Revision))
+			if err != nil {
+				return err
+			}
+			err = json.NewDecoder(resp.Body).Decode(&st)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+		}
+		if st.State != api.StateCompleted {
+			return fmt.Errorf("task %s ended %s", st.ID, st.State)
+		}
+		return nil
+	})
+}
+
+// BoltWrites is the raw baseline of the embedded store: single-key bbolt
+// writes through Batch (as boltstore does), fsynced, from 32 writers. A task
+// costs four such writes (submit, claim, start, commit).
+func BoltWrites(b *testing.B) {
+	dir, err := os.MkdirTemp("", "granary-bench-bolt-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := bolt.Open(filepath.Join(dir, "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.MaxBatchDelay = boltstore.DefaultConfig("").MaxBatchDelay
+	_ = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("k")); return err })
+	val := make([]byte, 200)
+	parallel(b, func(i int) error {
+		return db.Batch(func(tx *bolt.Tx) error {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], uint64(i))
+			return tx.Bucket([]byte("k")).Put(k[:], val)
+		})
+	})
+}

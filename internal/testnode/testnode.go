@@ -1,0 +1,223 @@
+// Package testnode runs real `granary` processes for integration tests: it
+// builds the binary once per test binary, starts nodes on free loopback
+// ports, kills or stops them by PID, and cleans up in t.Cleanup even when
+// the test fails (printing the node's log tail then).
+package testnode
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/client"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds ./cmd/granary (once per test process) and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "granary-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "granary")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/granary")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/granary: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("testnode: %v", buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("cannot locate the module root")
+	}
+	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Node is one granary process.
+type Node struct {
+	t       testing.TB
+	args    []string
+	HTTP    string // host:port of the HTTP API
+	DataDir string
+	LogPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	mu      sync.Mutex
+	runs    int
+}
+
+// Dev starts `granary dev` on a fresh data directory and waits until it is
+// healthy. Extra args are appended.
+func Dev(t testing.TB, extra ...string) *Node {
+	t.Helper()
+	n := &Node{t: t, HTTP: FreeAddr(t), DataDir: t.TempDir()}
+	n.args = append([]string{"dev", "--data-dir", n.DataDir, "--http", n.HTTP, "--log-level", "debug", "--log-format", "json"}, extra...)
+	n.LogPath = filepath.Join(t.TempDir(), "node.log")
+	t.Cleanup(func() {
+		n.Kill()
+		if t.Failed() {
+			t.Logf("log tail of granary node %s:\n%s", n.HTTP, n.tail(60))
+		}
+	})
+	n.Start()
+	return n
+}
+
+// Start (re)starts the process with the same arguments and data directory,
+// appending to the same log, and waits until it answers /healthz.
+func (n *Node) Start() {
+	n.t.Helper()
+	f, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer f.Close()
+	n.mu.Lock()
+	n.runs++
+	fmt.Fprintf(f, "{\"msg\":\"testnode: start %d\"}\n", n.runs)
+	n.mu.Unlock()
+	cmd := exec.Command(Binary(n.t), n.args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		n.t.Fatalf("testnode: starting granary: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	n.mu.Lock()
+	n.cmd, n.exited = cmd, exited
+	n.mu.Unlock()
+	c := n.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Health(ctx); err != nil {
+		n.t.Fatalf("testnode: node on %s not healthy: %v\n%s", n.HTTP, err, n.tail(40))
+	}
+}
+
+// Client returns a client of this node.
+func (n *Node) Client() *client.Client {
+	c, err := client.New(client.Config{Addr: n.HTTP})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c
+}
+
+// Kill sends SIGKILL to the process (if running) and waits for it to exit.
+func (n *Node) Kill() { n.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM and waits up to timeout for a graceful exit; it fails
+// the test if the process does not exit in time or exits non-zero.
+func (n *Node) Stop(timeout time.Duration) {
+	n.t.Helper()
+	if !n.signal(syscall.SIGTERM, timeout) {
+		n.t.Fatalf("granary did not exit within %s of SIGTERM", timeout)
+	}
+	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+		n.t.Fatalf("granary exited with %d after SIGTERM", code)
+	}
+}
+
+func (n *Node) signal(sig syscall.Signal, timeout time.Duration) bool {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return true
+	}
+	select {
+	case <-exited:
+		return true
+	default:
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-exited
+		return false
+	}
+}
+
+// LogEntries returns the JSON log lines whose msg equals msg, from the
+// run-th start of the node (1-based; 0 for all runs).
+func (n *Node) LogEntries(run int, msg string) []map[string]any {
+	n.t.Helper()
+	data, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var out []map[string]any
+	cur := 0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if s, _ := m["msg"].(string); strings.HasPrefix(s, "testnode: start ") {
+			cur++
+			continue
+		}
+		if m["msg"] == msg && (run == 0 || run == cur) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (n *Node) tail(lines int) string {
+	data, _ := os.ReadFile(n.LogPath)
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
