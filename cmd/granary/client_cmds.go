@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +20,7 @@ type clientFlags struct {
 	timeout time.Duration
 }
 
-func (c *clientFlags) register(fs *flag.FlagSet, e *env, timeout time.Duration, timeoutHelp string) {
+func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeoutHelp string) {
 	def := e.getenv("GRANARY_ADDR")
 	if def == "" {
 		def = client.DefaultAddr

@@ -9,31 +9,39 @@ import (
 	"time"
 )
 
-// newFlags returns a flag set that reports errors as usage errors (exit 2,
-// one line) instead of exiting.
-func newFlags(e *env, name, args string) *flag.FlagSet {
+// flagSet is a command's flags. Errors are usage errors (exit 2, one
+// line); -h prints the full usage.
+type flagSet struct {
+	*flag.FlagSet
+	e    *env
+	args string
+}
+
+func newFlags(e *env, name, args string) *flagSet {
 	fs := flag.NewFlagSet("granary "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: granary %s %s\n\nFlags:\n", name, args)
-		fs.SetOutput(e.stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+	fs.Usage = func() {} // a parse error is one line, not the whole usage
+	return &flagSet{FlagSet: fs, e: e, args: args}
+}
+
+func (fs *flagSet) printUsage() {
+	fmt.Fprintf(fs.e.stderr, "Usage: %s %s\n\nFlags:\n", fs.Name(), fs.args)
+	fs.SetOutput(fs.e.stderr)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // parse parses flags and positional arguments in any order (flag stops at
 // the first positional one; users write `granary wait ID --timeout 5s`).
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func parse(fs *flagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				fs.printUsage()
 				return nil, &exitError{code: exitOK}
 			}
-			return nil, usageErr("%v (see granary %s -h)", err, strings.TrimPrefix(fs.Name(), "granary "))
+			return nil, usageErr("%v (see %s -h)", err, fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -45,7 +53,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // setFlags lists the flags given on the command line.
-func setFlags(fs *flag.FlagSet) map[string]bool {
+func setFlags(fs *flagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set

@@ -99,7 +99,7 @@ func workload(i int) api.SubmitRequest {
 		quick.AttemptTimeout = api.Ptr(api.Duration(300 * time.Millisecond))
 		return api.SubmitRequest{ID: id, Kind: "hang", Policy: quick, Payload: json.RawMessage(`{"succeed_on_attempt":2}`)}
 	default:
-		return api.SubmitRequest{ID: id, Kind: "pi", Payload: json.RawMessage(fmt.Sprintf(`{"samples":%d}`, 200_000+(i%7)*100_000))}
+		return api.SubmitRequest{ID: id, Kind: "pi", Payload: json.RawMessage(fmt.Sprintf(`{"samples":%d}`, 2_000_000+(i%7)*1_000_000))}
 	}
 }
 
@@ -190,7 +190,7 @@ func summarize(final []*api.Status, took time.Duration) {
 		if st.State == api.StateFailed {
 			reason := st.Error
 			if i := strings.Index(reason, "; last error:"); i >= 0 {
-				reason = reason[:i] + "; last error: " + lastCause(st)
+				reason = reason[:i] + "; last cause: " + lastCause(st)
 			}
 			reasons[reason]++
 		}
