@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/granary-rt/granary/supervisor"
@@ -143,6 +144,10 @@ func (s Settings) Check(l Limits) error {
 		return bad("max_attempts must be at most %d, got %d", l.MaxAttempts, s.MaxAttempts)
 	case s.Backoff.Initial < l.MinBackoff:
 		return bad("backoff_initial must be at least %s, got %s", l.MinBackoff, s.Backoff.Initial)
+	case !(s.Backoff.Multiplier >= 1) || math.IsInf(s.Backoff.Multiplier, 0):
+		return bad("backoff_multiplier must be a number >= 1, got %v", s.Backoff.Multiplier)
+	case s.Backoff.Max < s.Backoff.Initial:
+		return bad("backoff_max (%s) must be at least backoff_initial (%s)", s.Backoff.Max, s.Backoff.Initial)
 	case s.Backoff.Max > l.MaxBackoff:
 		return bad("backoff_max must be at most %s, got %s", l.MaxBackoff, s.Backoff.Max)
 	case s.AttemptTimeout < 0:
