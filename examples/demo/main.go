@@ -65,12 +65,7 @@ func run(bin, addr string, n int, timeout time.Duration) error {
 	fmt.Printf("granary node %q at %s is up; submitting %d tasks\n", h.Member, addr, n)
 
 	start := time.Now()
-	ids, err := submit(ctx, c, n)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("submitted %d tasks in %s\n", len(ids), time.Since(start).Round(time.Millisecond))
-	final, err := waitAll(ctx, c, ids, start)
+	final, err := runAll(ctx, c, n, start)
 	if err != nil {
 		return err
 	}
@@ -99,53 +94,33 @@ func workload(i int) api.SubmitRequest {
 		quick.AttemptTimeout = api.Ptr(api.Duration(300 * time.Millisecond))
 		return api.SubmitRequest{ID: id, Kind: "hang", Policy: quick, Payload: json.RawMessage(`{"succeed_on_attempt":2}`)}
 	default:
-		return api.SubmitRequest{ID: id, Kind: "pi", Payload: json.RawMessage(fmt.Sprintf(`{"samples":%d}`, 2_000_000+(i%7)*1_000_000))}
+		return api.SubmitRequest{ID: id, Kind: "pi", Payload: json.RawMessage(fmt.Sprintf(`{"samples":%d}`, 5_000_000+(i%7)*2_500_000))}
 	}
 }
 
-func submit(ctx context.Context, c *client.Client, n int) ([]string, error) {
-	ids := make([]string, n)
-	errs := make(chan error, n)
+// runAll submits every task and waits for each to finish, printing
+// progress once a second.
+func runAll(ctx context.Context, c *client.Client, n int, start time.Time) ([]*api.Status, error) {
+	var mu sync.Mutex
+	states := map[string]string{}
+	final := make([]*api.Status, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	submitSlots := make(chan struct{}, 16) // concurrent submits
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			submitSlots <- struct{}{}
 			st, err := c.Submit(ctx, workload(i))
+			<-submitSlots
 			if err != nil {
-				errs <- err
+				errs[i] = fmt.Errorf("submitting task %d: %w", i, err)
 				return
 			}
-			ids[i] = st.ID
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, fmt.Errorf("submitting: %w", err)
-	}
-	return ids, nil
-}
-
-func waitAll(ctx context.Context, c *client.Client, ids []string, start time.Time) ([]*api.Status, error) {
-	var mu sync.Mutex
-	states := map[string]string{}
-	final := make([]*api.Status, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			final[i], errs[i] = c.Wait(ctx, id, func(s *api.Status) {
+			final[i], errs[i] = c.Wait(ctx, st.ID, func(s *api.Status) {
 				mu.Lock()
-				states[id] = s.State
+				states[s.ID] = s.State
 				mu.Unlock()
 			})
 		}()
@@ -164,10 +139,11 @@ func waitAll(ctx context.Context, c *client.Client, ids []string, start time.Tim
 			for _, s := range states {
 				counts[s]++
 			}
+			submitted := len(states)
 			mu.Unlock()
 			fin := counts[api.StateCompleted] + counts[api.StateFailed] + counts[api.StateCancelled]
-			fmt.Printf("  %5.1fs  %d/%d finished  (completed %d, failed %d; running %d, retrying %d)\n",
-				time.Since(start).Seconds(), fin, len(ids), counts[api.StateCompleted], counts[api.StateFailed],
+			fmt.Printf("  %5.1fs  submitted %d/%d, finished %d  (completed %d, failed %d; running %d, retrying %d)\n",
+				time.Since(start).Seconds(), submitted, n, fin, counts[api.StateCompleted], counts[api.StateFailed],
 				counts[api.StateRunning], counts[api.StateRetrying])
 		}
 	}

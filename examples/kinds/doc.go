@@ -30,6 +30,9 @@
 //
 //	var Pi = actors.MustTask("pi", runPi, validateAs(PiIn.Validate))
 //
+// validateAs is a few lines over actors.WithValidator: it decodes the
+// payload as actors.Task does and calls the check.
+//
 // Handlers are safe to re-run, as at-least-once execution requires: the
 // random ones (flaky, pi) seed their generators from the task id (and
 // attempt), so running the same attempt again makes the same choices.

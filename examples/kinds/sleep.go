@@ -24,7 +24,7 @@ type SleepIn struct {
 // Validate reports whether the sleep is within 0..MaxSleep.
 func (in SleepIn) Validate() error {
 	if in.MS < 0 || in.MS > MaxSleep.Milliseconds() {
-		return fmt.Errorf("ms must be between 0 and %d (%s), got %d", MaxSleep.Milliseconds(), MaxSleep, in.MS)
+		return fmt.Errorf("ms must be between 0 and %d (%gh), got %d", MaxSleep.Milliseconds(), MaxSleep.Hours(), in.MS)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -72,7 +73,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: %s is locked by another process (is another granary node using this data directory?)", cfg.Path)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
@@ -291,7 +292,7 @@ func ownerKey(owner, id string) []byte {
 }
 
 func wrap(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("%w: %w", store.ErrClosed, err)
 	}
 	return err
