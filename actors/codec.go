@@ -29,12 +29,15 @@ func CodecFor[T any]() Codec[T] {
 
 // JSONCodec decodes strictly: unknown fields and trailing data are errors,
 // so a misspelt field is caught at submit time instead of being silently
-// ignored by the handler.
+// ignored by the handler. An empty payload decodes to the zero value.
 type JSONCodec[T any] struct{}
 
 // Decode implements Codec.
 func (JSONCodec[T]) Decode(data []byte) (T, error) {
 	var v T
+	if len(bytes.TrimSpace(data)) == 0 {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {

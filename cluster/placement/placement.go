@@ -1,6 +1,6 @@
 package placement
 
-import "sort"
+import "slices"
 
 // Member is one cluster member as placement sees it.
 type Member struct {
@@ -69,8 +69,15 @@ type candidate struct {
 
 // rankCandidates sorts by preference and drops repeated IDs.
 func rankCandidates(cands []candidate) []string {
-	sort.Slice(cands, func(i, j int) bool {
-		return beats(cands[i].score, cands[i].id, cands[j].score, cands[j].id)
+	slices.SortFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.id == b.id && a.score == b.score:
+			return 0
+		case beats(a.score, a.id, b.score, b.id):
+			return -1
+		default:
+			return 1
+		}
 	})
 	out := make([]string, 0, len(cands))
 	for i, c := range cands {

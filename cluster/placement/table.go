@@ -20,26 +20,20 @@ type tableEntry struct {
 // NewTable builds a Table for members. It keeps no reference to members.
 func NewTable(members []Member) *Table {
 	t := &Table{hosts: make(map[string][]tableEntry)}
+	// An ID listed twice, or a kind listed twice, must not become two
+	// entries: Owner would not notice, but Ranked would repeat the ID.
+	type hosting struct{ kind, id string }
+	seen := make(map[hosting]bool)
 	for _, m := range members {
 		seed := memberSeed(m.ID)
 		for _, kind := range m.Kinds {
-			if !t.contains(kind, m.ID) {
+			if h := (hosting{kind, m.ID}); !seen[h] {
+				seen[h] = true
 				t.hosts[kind] = append(t.hosts[kind], tableEntry{id: m.ID, seed: seed})
 			}
 		}
 	}
 	return t
-}
-
-// contains stops an ID listed twice (or a kind listed twice) from becoming
-// two entries; only Ranked would notice, but it must not.
-func (t *Table) contains(kind, id string) bool {
-	for _, e := range t.hosts[kind] {
-		if e.id == id {
-			return true
-		}
-	}
-	return false
 }
 
 // Owner is Owner(members, kind, identity) for the table's members.

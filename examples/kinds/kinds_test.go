@@ -256,7 +256,7 @@ func TestValidateRejectsBadPayloads(t *testing.T) {
 	}{
 		{kinds.Echo, `{nope`, "not valid JSON"},
 		{kinds.Echo, `1 2`, "not valid JSON"},
-		{kinds.Sleep, ``, "EOF"},
+		{kinds.Pi, ``, "samples must be between"},
 		{kinds.Sleep, `{"ms":-1}`, "ms must be between 0 and 86400000 (24h), got -1"},
 		{kinds.Sleep, `{"ms":86400001}`, "ms must be between 0 and 86400000"},
 		{kinds.Sleep, `{"ms":"x"}`, "cannot unmarshal"},

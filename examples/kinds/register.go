@@ -25,7 +25,17 @@ func Register(reg *actors.Registry) error {
 			errs = append(errs, fmt.Errorf("registering stock kind %s: %w", k.Name(), err))
 		}
 	}
+	for _, k := range Grains() {
+		if err := reg.RegisterGrain(k); err != nil {
+			errs = append(errs, fmt.Errorf("registering stock grain kind %s: %w", k.Name(), err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Grains returns the stock grain kinds.
+func Grains() []*actors.GrainKind {
+	return []*actors.GrainKind{Counter, WhoAmI}
 }
 
 // validateAs is a submit-time check on the decoded payload. It decodes with

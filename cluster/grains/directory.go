@@ -1,0 +1,62 @@
+package grains
+
+import (
+	"context"
+	"sync"
+)
+
+// Directory records which member holds each activation. Claim must be
+// atomic: of several members claiming one identity, one wins and the others
+// learn the winner.
+type Directory interface {
+	// Claim makes member the holder of (kind, identity) unless another member
+	// holds it; it returns the holder either way.
+	Claim(ctx context.Context, kind, identity, member string) (holder string, err error)
+	// Release gives up member's claim; releasing a claim held by another
+	// member does nothing.
+	Release(ctx context.Context, kind, identity, member string) error
+}
+
+// LocalDirectory is an in-memory Directory for a single node and tests.
+type LocalDirectory struct {
+	mu      sync.Mutex
+	holders map[string]string
+}
+
+// Claim implements Directory.
+func (d *LocalDirectory) Claim(_ context.Context, kind, identity, member string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.holders == nil {
+		d.holders = map[string]string{}
+	}
+	k := kind + "/" + identity
+	if h, ok := d.holders[k]; ok {
+		return h, nil
+	}
+	d.holders[k] = member
+	return member, nil
+}
+
+// Release implements Directory.
+func (d *LocalDirectory) Release(_ context.Context, kind, identity, member string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := kind + "/" + identity
+	if d.holders[k] == member {
+		delete(d.holders, k)
+	}
+	return nil
+}
+
+// ReleaseAll drops every claim of member, as a Consul session's invalidation
+// does when a member dies. Tests use it to simulate that.
+func (d *LocalDirectory) ReleaseAll(member string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, h := range d.holders {
+		if h == member {
+			delete(d.holders, k)
+		}
+	}
+}

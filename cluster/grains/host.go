@@ -1,0 +1,383 @@
+package grains
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+var (
+	// ErrNoHost: no live member hosts the kind; retried until the deadline.
+	ErrNoHost = errors.New("no live member hosts this grain kind")
+	// ErrUnavailable: the call could not be delivered before its deadline;
+	// the message was not processed.
+	ErrUnavailable = errors.New("grain unavailable")
+	// ErrInvalidArgument: unknown kind or a request the kind rejects.
+	ErrInvalidArgument = errors.New("invalid grain request")
+	// ErrHandler: the grain processed the message and returned an error.
+	ErrHandler = errors.New("grain handler failed")
+)
+
+// RouterName is the name of a member's router actor. It carries the member
+// id, so several members can share one actor system in tests, and a request
+// reaching a restarted process under the same address but another member id
+// is not delivered (dead letter) rather than misrouted.
+func RouterName(member string) string { return "grains-" + member }
+
+// Member is a cluster member as grain routing sees it.
+type Member struct {
+	ID    string
+	Addr  string // actor system address (host:port of remoting)
+	Kinds []string
+}
+
+// Config configures a Host.
+type Config struct {
+	// Member is this member's id. Required.
+	Member string
+	// Registry holds the grain kinds. Required.
+	Registry *actors.Registry
+	// Kinds are the grain kinds this member hosts; nil hosts all registered.
+	Kinds []string
+	// System is the actor system (with remoting started in a cluster). Required.
+	System *actor.ActorSystem
+	// Directory records activation holders. Required.
+	Directory Directory
+	// Fenced reports self-fencing; a fenced member processes nothing. Nil: never.
+	Fenced func() bool
+	// IdleTimeout deactivates an activation that received nothing for this long.
+	IdleTimeout time.Duration
+	// CallTimeout bounds a call whose context has no deadline.
+	CallTimeout time.Duration
+	// Retry is the backoff between tries of an undelivered call.
+	Retry supervisor.Backoff
+	// DirectoryTimeout bounds one directory claim or release.
+	DirectoryTimeout time.Duration
+	// Logger receives structured logs; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the documented defaults for member.
+func DefaultConfig(member string) Config {
+	return Config{
+		Member: member,
+		// 5 minutes, like Akka's passivation default magnitude: an idle grain
+		// costs memory and a directory entry; reactivating costs one claim.
+		IdleTimeout: 5 * time.Minute,
+		// 10s matches protoactor's default request time-out.
+		CallTimeout: 10 * time.Second,
+		// 20ms doubling to 1s with full jitter: a failover takes ~2s, so a few
+		// quick tries find the new owner as soon as it exists.
+		Retry: supervisor.Backoff{Initial: 20 * time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: supervisor.JitterFull},
+		// 5s: a Consul write takes ms; longer means Consul is in trouble and
+		// the caller should retry elsewhere.
+		DirectoryTimeout: 5 * time.Second,
+	}
+}
+
+// Validate reports an unusable configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Member == "":
+		return errors.New("grains: Config.Member is required")
+	case c.Registry == nil || c.System == nil || c.Directory == nil:
+		return errors.New("grains: Config.Registry, System and Directory are required")
+	case c.IdleTimeout <= 0 || c.CallTimeout <= 0 || c.DirectoryTimeout <= 0:
+		return errors.New("grains: time-outs must be positive")
+	}
+	return c.Retry.Validate()
+}
+
+// Host routes grain calls and hosts this member's activations.
+type Host struct {
+	cfg    Config
+	log    *slog.Logger
+	sys    *actor.ActorSystem
+	router *actor.PID
+	hosted map[string]bool
+
+	mu    sync.Mutex
+	view  []Member
+	addr  map[string]string        // member id -> address
+	table *placement.Table         // placement over view
+	gone  map[string]chan struct{} // closed when the member leaves the view
+	cache map[string]string        // kind/identity -> holder learned from NOT_OWNER
+
+	active  atomic.Int64
+	leaving atomic.Bool
+}
+
+// New creates a Host; Start spawns its router.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Host{cfg: cfg, log: cfg.Logger, sys: cfg.System, hosted: map[string]bool{},
+		addr: map[string]string{}, gone: map[string]chan struct{}{}, cache: map[string]string{}}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	kinds := cfg.Kinds
+	if kinds == nil {
+		kinds = cfg.Registry.GrainKinds()
+	}
+	for _, k := range kinds {
+		if _, err := cfg.Registry.Grain(k); err != nil {
+			return nil, fmt.Errorf("grains: hosted kind: %w", err)
+		}
+		h.hosted[k] = true
+	}
+	h.table = placement.NewTable(nil)
+	return h, nil
+}
+
+// HostedKinds lists the grain kinds this member hosts.
+func (h *Host) HostedKinds() []string {
+	out := make([]string, 0, len(h.hosted))
+	for k := range h.hosted {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start spawns the router actor.
+func (h *Host) Start() error {
+	pid, err := h.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &router{h: h, active: map[string]*actor.PID{}, keys: map[string]string{}}
+	}), RouterName(h.cfg.Member))
+	if err != nil {
+		return fmt.Errorf("grains: spawning the router: %w", err)
+	}
+	h.router = pid
+	return nil
+}
+
+// SetView replaces the membership view. Calls in flight to members that
+// left fail over at once.
+func (h *Host) SetView(members []Member) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := map[string]bool{}
+	pm := make([]placement.Member, 0, len(members))
+	h.addr = map[string]string{}
+	for _, m := range members {
+		now[m.ID] = true
+		h.addr[m.ID] = m.Addr
+		pm = append(pm, placement.Member{ID: m.ID, Kinds: m.Kinds})
+	}
+	for id, ch := range h.gone {
+		if !now[id] {
+			close(ch)
+			delete(h.gone, id)
+		}
+	}
+	for k, holder := range h.cache {
+		if !now[holder] {
+			delete(h.cache, k)
+		}
+	}
+	h.view = members
+	h.table = placement.NewTable(pm)
+}
+
+// View is the current membership view.
+func (h *Host) View() []Member {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Member(nil), h.view...)
+}
+
+// Activations is the number of live activations on this member.
+func (h *Host) Activations() int { return int(h.active.Load()) }
+
+// route picks the member to send (kind, identity) to: a holder learned from
+// the directory, else the placement owner.
+func (h *Host) route(kind, identity string) (id, addr string, gone <-chan struct{}, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok = h.cache[kind+"/"+identity]
+	if !ok {
+		if id, ok = h.table.Owner(kind, identity); !ok {
+			return "", "", nil, false
+		}
+	}
+	addr, ok = h.addr[id]
+	if !ok {
+		return "", "", nil, false
+	}
+	ch, exists := h.gone[id]
+	if !exists {
+		ch = make(chan struct{})
+		h.gone[id] = ch
+	}
+	return id, addr, ch, true
+}
+
+func (h *Host) learn(kind, identity, holder string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, live := h.addr[holder]; live && holder != "" {
+		h.cache[kind+"/"+identity] = holder
+	} else {
+		delete(h.cache, kind+"/"+identity)
+	}
+}
+
+func (h *Host) forget(kind, identity string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.cache, kind+"/"+identity)
+}
+
+// Call delivers payload to the grain (kind, identity) and returns its answer.
+// It retries with backoff while the message was certainly not processed
+// (no owner yet, owner gone, redirected, fenced, leaving), within ctx's
+// deadline (or CallTimeout). A handler's error comes back as ErrHandler with
+// the response; a time-out while the owner may be processing is not retried.
+func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) (*messages.GrainResponse, error) {
+	gk, err := h.cfg.Registry.Grain(kind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	if identity == "" {
+		return nil, fmt.Errorf("%w: empty identity", ErrInvalidArgument)
+	}
+	if err := gk.Validate(payload); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.cfg.CallTimeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
+	req := &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano()}
+	var last error
+	for try := 1; ; try++ {
+		resp, err := h.send(ctx, req)
+		switch {
+		case err == nil && resp.GetError() == nil:
+			return resp, nil
+		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER:
+			return resp, fmt.Errorf("%w: %s", ErrHandler, resp.GetError().GetMessage())
+		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT:
+			return nil, fmt.Errorf("%w: %s", ErrInvalidArgument, resp.GetError().GetMessage())
+		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_NOT_OWNER:
+			h.learn(kind, identity, resp.GetError().GetHolder())
+			last = fmt.Errorf("redirected to %s", resp.GetError().GetHolder())
+			if try%4 != 0 { // follow a redirect at once, but not in a tight loop
+				continue
+			}
+		case err == nil:
+			h.forget(kind, identity)
+			last = errors.New(resp.GetError().GetMessage())
+		case errors.Is(err, errMaybeProcessed):
+			return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
+		default:
+			h.forget(kind, identity)
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %s/%s after %d tries: %v: %w", ErrUnavailable, kind, identity, try, last, ctx.Err())
+		case <-time.After(h.cfg.Retry.Delay(try, mrand.Float64())):
+		}
+	}
+}
+
+// errMaybeProcessed: the owner got the message but did not answer in time.
+var errMaybeProcessed = errors.New("no answer before the deadline; the grain may have processed the message")
+
+// send makes one try. Errors other than errMaybeProcessed mean the message
+// was not processed.
+func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (*messages.GrainResponse, error) {
+	member, addr, gone, ok := h.route(req.Kind, req.Identity)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoHost, req.Kind)
+	}
+	deadline, _ := ctx.Deadline()
+	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), req, time.Until(deadline))
+	type result struct {
+		v   interface{}
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { v, err := fut.Result(); done <- result{v, err} }()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			if errors.Is(r.err, actor.ErrDeadLetter) {
+				return nil, fmt.Errorf("member %s has no grain router", member)
+			}
+			return nil, errMaybeProcessed
+		}
+		switch v := r.v.(type) {
+		case *messages.GrainResponse:
+			return v, nil
+		case *actor.DeadLetterResponse:
+			return nil, fmt.Errorf("not delivered to member %s", member)
+		default:
+			return nil, fmt.Errorf("unexpected answer %T from member %s", r.v, member)
+		}
+	case <-gone:
+		return nil, fmt.Errorf("member %s left the cluster during the call", member)
+	case <-ctx.Done():
+		return nil, errMaybeProcessed
+	}
+}
+
+// Stop deactivates every activation on this member (releasing their
+// claims) and refuses new ones, waiting until ctx ends at most.
+func (h *Host) Stop(ctx context.Context) error {
+	h.leaving.Store(true)
+	if h.router == nil {
+		return nil
+	}
+	h.sys.Root.Send(h.router, &deactivateAll{reason: "member leaving"})
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for h.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("grains: %d activations still live: %w", h.active.Load(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Fence deactivates every activation at once: the member lost (or may have
+// lost) its claims. New activations are refused while fenced() holds.
+func (h *Host) Fence() {
+	if h.router != nil {
+		h.sys.Root.Send(h.router, &deactivateAll{reason: "member self-fenced"})
+	}
+}
+
+func (h *Host) fenced() bool {
+	return h.leaving.Load() || (h.cfg.Fenced != nil && h.cfg.Fenced())
+}
+
+func newActivationID() string {
+	var b [8]byte
+	_, _ = cryptoRead(b[:])
+	return "a-" + hex.EncodeToString(b[:])
+}
+
+var cryptoRead = rand.Read

@@ -1,0 +1,214 @@
+package grains
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+type deactivateAll struct{ reason string }
+
+// router is the member's entry point for grain requests: it forwards each to
+// the identity's activation, creating it on first use.
+type router struct {
+	h      *Host
+	active map[string]*actor.PID // kind/identity -> activation
+	keys   map[string]string     // activation PID id -> kind/identity
+}
+
+func (r *router) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *messages.GrainRequest:
+		r.route(c, msg)
+	case *deactivateAll:
+		for _, pid := range r.active {
+			c.Send(pid, msg)
+		}
+	case *actor.Terminated:
+		if key, ok := r.keys[msg.Who.Id]; ok {
+			delete(r.keys, msg.Who.Id)
+			if r.active[key].Equal(msg.Who) {
+				delete(r.active, key)
+			}
+		}
+	}
+}
+
+func (r *router) route(c actor.Context, req *messages.GrainRequest) {
+	if r.h.fenced() {
+		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", r.h.cfg.Member), ""))
+		return
+	}
+	kind, err := r.h.cfg.Registry.Grain(req.GetKind())
+	if err != nil {
+		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT, err.Error(), ""))
+		return
+	}
+	if !r.h.hosted[req.GetKind()] {
+		// The caller's view is stale or wrong: this member does not host it.
+		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s does not host grain kind %s", r.h.cfg.Member, req.GetKind()), ""))
+		return
+	}
+	key := req.GetKind() + "/" + req.GetIdentity()
+	pid, ok := r.active[key]
+	if !ok {
+		a := &activation{h: r.h, kind: kind, identity: req.GetIdentity(), id: newActivationID()}
+		pid = c.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(stopOnFailure)))
+		r.active[key] = pid
+		r.keys[pid.Id] = key
+	}
+	c.Forward(pid)
+}
+
+// stopOnFailure: an activation that crashes outside its handler is stopped,
+// not restarted; the next message activates the grain afresh.
+var stopOnFailure = actor.NewOneForOneStrategy(0, time.Second, func(interface{}) actor.Directive { return actor.StopDirective })
+
+func grainErr(code messages.GrainErrorCode, msg, holder string) *messages.GrainResponse {
+	return &messages.GrainResponse{Error: &messages.GrainError{Code: code, Message: msg, Holder: holder}}
+}
+
+// activation is one grain instance. It claims the identity in the directory
+// before processing anything; a member that does not get the claim answers
+// every message with the holder and stops.
+type activation struct {
+	h        *Host
+	kind     *actors.GrainKind
+	identity string
+	id       string
+	grain    actors.Grain
+	claimed  bool
+	refusal  *messages.GrainResponse
+	log      *slog.Logger
+}
+
+func (a *activation) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *actor.Started:
+		a.log = a.h.log.With("grain", a.kind.Name(), "identity", a.identity, "activation", a.id)
+		a.activate(c)
+	case *messages.GrainRequest:
+		a.handle(c, msg)
+	case *actor.ReceiveTimeout:
+		a.log.Debug("grain idle; deactivating")
+		c.Poison(c.Self())
+	case *deactivateAll:
+		a.refusal = grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, msg.reason, "")
+		c.Stop(c.Self())
+	case *actor.Stopping:
+		a.deactivate()
+	}
+}
+
+func (a *activation) activate(c actor.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
+	defer cancel()
+	holder, err := a.h.cfg.Directory.Claim(ctx, a.kind.Name(), a.identity, a.h.cfg.Member)
+	switch {
+	case err != nil:
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "claiming the activation: "+err.Error(), ""))
+		return
+	case holder != a.h.cfg.Member:
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_NOT_OWNER, "activation held by "+holder, holder))
+		return
+	}
+	a.claimed = true
+	a.h.active.Add(1)
+	a.grain = a.kind.New()
+	if act, ok := a.grain.(actors.Activator); ok {
+		gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))
+		var actErr error
+		if perr := supervisor.Recover(func() { actErr = act.OnActivate(gc) }); perr != nil {
+			actErr = perr
+		}
+		cancel()
+		if actErr != nil {
+			a.grain = nil // never activated: no OnDeactivate
+			a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "activation failed: "+actErr.Error(), ""))
+			return
+		}
+	}
+	a.log.Debug("grain activated")
+	c.SetReceiveTimeout(a.h.cfg.IdleTimeout)
+}
+
+// refuse answers queued and later messages with resp until the activation
+// has stopped (Poison lets the queued ones through first).
+func (a *activation) refuse(c actor.Context, resp *messages.GrainResponse) {
+	a.refusal = resp
+	c.Poison(c.Self())
+}
+
+func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
+	if a.refusal != nil {
+		c.Respond(a.refusal)
+		return
+	}
+	if a.h.fenced() {
+		// Self-fenced: the claim may already belong to another member.
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", a.h.cfg.Member), ""))
+		c.Respond(a.refusal)
+		return
+	}
+	gc, cancel := a.context(time.Unix(0, req.GetDeadlineUnixNano()))
+	defer cancel()
+	var out []byte
+	var err error
+	if perr := supervisor.Recover(func() { out, err = a.grain.Receive(gc, req.GetPayload()) }); perr != nil {
+		// A panic may have left the grain's state half-updated: answer and
+		// deactivate, so the next message starts from a fresh activation.
+		a.log.Warn("grain panicked; deactivating", "err", perr)
+		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, perr.Error(), ""))
+		a.refusal = grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "activation deactivated after a panic", "")
+		c.Poison(c.Self())
+		return
+	}
+	if err != nil {
+		c.Respond(&messages.GrainResponse{Member: a.h.cfg.Member, ActivationId: a.id,
+			Error: &messages.GrainError{Code: messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, Message: err.Error()}})
+		return
+	}
+	c.Respond(&messages.GrainResponse{Payload: out, Member: a.h.cfg.Member, ActivationId: a.id})
+}
+
+func (a *activation) deactivate() {
+	if !a.claimed {
+		return
+	}
+	a.claimed = false
+	defer a.h.active.Add(-1)
+	if d, ok := a.grain.(actors.Deactivator); ok {
+		gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))
+		_ = supervisor.Recover(func() { d.OnDeactivate(gc) })
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
+	defer cancel()
+	if err := a.h.cfg.Directory.Release(ctx, a.kind.Name(), a.identity, a.h.cfg.Member); err != nil {
+		a.log.Warn("releasing the activation claim failed; it ends with the member's session", "err", err)
+	}
+	a.log.Debug("grain deactivated")
+}
+
+// grainContext implements actors.GrainContext.
+type grainContext struct {
+	context.Context
+	a *activation
+}
+
+func (a *activation) context(deadline time.Time) (*grainContext, context.CancelFunc) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	return &grainContext{Context: ctx, a: a}, cancel
+}
+
+func (g *grainContext) Identity() string     { return g.a.identity }
+func (g *grainContext) Kind() string         { return g.a.kind.Name() }
+func (g *grainContext) ActivationID() string { return g.a.id }
+func (g *grainContext) MemberID() string     { return g.a.h.cfg.Member }
+func (g *grainContext) Logger() *slog.Logger { return g.a.log }

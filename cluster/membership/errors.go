@@ -1,0 +1,17 @@
+package membership
+
+import "errors"
+
+// Sentinel errors. Functions wrap them with %w and a precise message; match
+// them with errors.Is.
+var (
+	// ErrInvalidConfig is returned by Config.Validate, and by Join for a
+	// configuration Validate rejects or a Consul client that cannot be built
+	// from Config.Consul (for example an unreadable CA file).
+	ErrInvalidConfig = errors.New("membership: invalid config")
+
+	// ErrUnavailable is returned by Join when its context ended before the
+	// node was registered, held a session and saw itself in the view. The
+	// error also carries the last Consul error, if there was one.
+	ErrUnavailable = errors.New("membership: consul unavailable")
+)

@@ -1,0 +1,63 @@
+package kinds
+
+import (
+	"fmt"
+
+	"github.com/granary-rt/granary/actors"
+)
+
+// CounterReq is a request to the counter grain: {"op":"add","n":1} or {"op":"get"}.
+type CounterReq struct {
+	Op string `json:"op"`
+	N  int64  `json:"n,omitempty"`
+}
+
+// CounterResp is the counter's answer, with where it was computed.
+type CounterResp struct {
+	Value      int64  `json:"value"`
+	Member     string `json:"member"`
+	Activation string `json:"activation"`
+}
+
+// counter keeps one number per identity, in memory: a new activation (after
+// idle deactivation or a lost member) starts again from zero. Durable state
+// belongs in a task or an external store.
+type counter struct{ value int64 }
+
+func (c *counter) Receive(ctx actors.GrainContext, req CounterReq) (CounterResp, error) {
+	switch req.Op {
+	case "add":
+		c.value += req.N
+	case "get":
+	default:
+		return CounterResp{}, fmt.Errorf("counter: unknown op %q (add or get)", req.Op)
+	}
+	return CounterResp{Value: c.value, Member: ctx.MemberID(), Activation: ctx.ActivationID()}, nil
+}
+
+// Counter is the stock stateful grain: a number per identity.
+var Counter = mustGrain(actors.GrainOf("counter", func() actors.TypedGrain[CounterReq, CounterResp] { return &counter{} }))
+
+// WhoAmIResp says which member and activation answered.
+type WhoAmIResp struct {
+	Member     string `json:"member"`
+	Activation string `json:"activation"`
+	Identity   string `json:"identity"`
+}
+
+type whoami struct{}
+
+func (whoami) Receive(ctx actors.GrainContext, _ struct{}) (WhoAmIResp, error) {
+	return WhoAmIResp{Member: ctx.MemberID(), Activation: ctx.ActivationID(), Identity: ctx.Identity()}, nil
+}
+
+// WhoAmI answers with the member and activation hosting the identity: the
+// probe the placement and failover tests use.
+var WhoAmI = mustGrain(actors.GrainOf("whoami", func() actors.TypedGrain[struct{}, WhoAmIResp] { return whoami{} }))
+
+func mustGrain(k *actors.GrainKind, err error) *actors.GrainKind {
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
