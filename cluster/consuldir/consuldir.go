@@ -1,0 +1,95 @@
+// Package consuldir is the grain directory of a Consul cluster: the holder
+// of each activation is a Consul KV lock held by the member's session.
+//
+// A claim is an acquire of granary/<cluster>/grains/<kind>/<identity> with
+// the member's session; of several members claiming one identity, Consul
+// lets exactly one acquire it, and the others read the holder from the key.
+// The member's session is tied to its health checks with behaviour
+// "delete": when the member dies or is cut off, Consul invalidates the
+// session and deletes every key it held, so its identities can be claimed
+// by survivors without anyone cleaning up.
+//
+//	dir := consuldir.New(consulClient, "prod", membership.Session)
+//	holder, err := dir.Claim(ctx, "counter", "alice", "node-1")
+package consuldir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/hashicorp/consul/api"
+)
+
+var (
+	// ErrNoSession: the member has no valid session (it is fenced or just
+	// starting); it may not claim anything.
+	ErrNoSession = errors.New("member has no Consul session")
+	// ErrContended: the key is free but could not be acquired (Consul's
+	// lock-delay after the previous holder's session ended, or a race);
+	// claim again after a short backoff.
+	ErrContended = errors.New("activation claim contended; retry")
+)
+
+// Directory implements grains.Directory on Consul KV.
+type Directory struct {
+	kv      *api.KV
+	prefix  string
+	session func() string
+}
+
+// New returns the directory of cluster; session returns the member's
+// current session id ("" when it has none).
+func New(c *api.Client, cluster string, session func() string) *Directory {
+	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", session: session}
+}
+
+// Key is the KV key of an activation.
+func (d *Directory) Key(kind, identity string) string {
+	return d.prefix + kind + "/" + url.PathEscape(identity)
+}
+
+// Claim implements grains.Directory.
+func (d *Directory) Claim(ctx context.Context, kind, identity, member string) (string, error) {
+	sess := d.session()
+	if sess == "" {
+		return "", ErrNoSession
+	}
+	key := d.Key(kind, identity)
+	ok, _, err := d.kv.Acquire(&api.KVPair{Key: key, Value: []byte(member), Session: sess}, (&api.WriteOptions{}).WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("consuldir: acquiring %s: %w", key, err)
+	}
+	if ok {
+		return member, nil
+	}
+	pair, _, err := d.kv.Get(key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("consuldir: reading %s: %w", key, err)
+	}
+	if pair == nil || pair.Session == "" {
+		return "", fmt.Errorf("%w: %s", ErrContended, key)
+	}
+	return string(pair.Value), nil
+}
+
+// Release implements grains.Directory: it deletes the key only while this
+// member's session still holds it, in one transaction.
+func (d *Directory) Release(ctx context.Context, kind, identity, member string) error {
+	sess := d.session()
+	if sess == "" {
+		return nil // the session is gone, and with it (behaviour delete) the key
+	}
+	key := d.Key(kind, identity)
+	ok, resp, _, err := d.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVCheckSession, Key: key, Session: sess},
+		{Verb: api.KVDelete, Key: key},
+	}, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("consuldir: releasing %s: %w", key, err)
+	}
+	_ = ok // not ok: another session holds it now, or it is gone; nothing to do
+	_ = resp
+	return nil
+}

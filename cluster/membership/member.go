@@ -1,0 +1,172 @@
+package membership
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// HealthPath is the path Consul's HTTP check polls on every member's
+// HTTPAddr. The handler behind it should do a real round trip through the
+// actor system, so a node whose actors are wedged fails the check while its
+// process lives; any 2xx answer counts as healthy.
+const HealthPath = "/healthz"
+
+// Names used in Consul.
+const (
+	servicePrefix = "granary-"
+	// metaHTTPAddr and metaKinds are service meta keys (Consul allows
+	// letters, digits, '_' and '-').
+	metaHTTPAddr = "http_addr"
+	metaKinds    = "kinds"
+	// kindSeparator joins kinds in the metaKinds value.
+	kindSeparator = ","
+	// serfHealthCheck is the agent's own liveness check: a session tied to
+	// it dies with the machine or the agent, not only with the node.
+	serfHealthCheck = "serfHealth"
+)
+
+// Member is one healthy node of the cluster.
+type Member struct {
+	ID       string   // node id
+	Addr     string   // node-to-node host:port (granary node --bind)
+	HTTPAddr string   // HTTP API host:port
+	Kinds    []string // kinds this member hosts, sorted
+}
+
+// Hosts reports whether m hosts kind.
+func (m Member) Hosts(kind string) bool {
+	_, found := slices.BinarySearch(m.Kinds, kind)
+	return found
+}
+
+// View is the set of healthy members at one moment, as Consul reports it:
+// members whose every check (lease TTL, /healthz, the agent's serfHealth)
+// passes.
+type View struct {
+	// Version grows by one with every change the watcher observes. It is a
+	// local counter, not Consul's index, because Consul's index goes back
+	// to small numbers when a dev agent restarts.
+	Version uint64
+	// Members are sorted by ID.
+	Members []Member
+}
+
+// Member returns the member with the given id.
+func (v View) Member(id string) (Member, bool) {
+	i, found := slices.BinarySearchFunc(v.Members, id, func(m Member, id string) int { return cmp.Compare(m.ID, id) })
+	if !found {
+		return Member{}, false
+	}
+	return v.Members[i], true
+}
+
+// IDs lists the members' ids in order.
+func (v View) IDs() []string {
+	ids := make([]string, len(v.Members))
+	for i, m := range v.Members {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// clone returns a deep copy, so callers can keep or modify what they get.
+func (v View) clone() View {
+	out := View{Version: v.Version, Members: make([]Member, len(v.Members))}
+	for i, m := range v.Members {
+		m.Kinds = slices.Clone(m.Kinds)
+		out.Members[i] = m
+	}
+	return out
+}
+
+func memberEqual(a, b Member) bool {
+	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && slices.Equal(a.Kinds, b.Kinds)
+}
+
+// membersFromEntries turns the answer of a health query into sorted
+// members. Should two Consul agents each register a service with the same
+// id (two nodes configured with one NodeID), the one on the
+// alphabetically first Consul node wins, so every observer agrees; dups
+// counts the losers.
+func membersFromEntries(entries []*api.ServiceEntry) (members []Member, dups int) {
+	type candidate struct {
+		node string
+		m    Member
+	}
+	cands := make([]candidate, 0, len(entries))
+	for _, e := range entries {
+		if e == nil || e.Service == nil {
+			continue
+		}
+		node, nodeAddr := "", ""
+		if e.Node != nil {
+			node, nodeAddr = e.Node.Node, e.Node.Address
+		}
+		cands = append(cands, candidate{node: node, m: memberFromService(e.Service, nodeAddr)})
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.m.ID, b.m.ID), cmp.Compare(a.node, b.node))
+	})
+	members = make([]Member, 0, len(cands))
+	for _, c := range cands {
+		if n := len(members); n > 0 && members[n-1].ID == c.m.ID {
+			dups++
+			continue
+		}
+		members = append(members, c.m)
+	}
+	return members, dups
+}
+
+// memberFromService reads a member from its Consul service. A service
+// registered without an address takes its node's, as Consul itself does.
+func memberFromService(s *api.AgentService, nodeAddr string) Member {
+	host := s.Address
+	if host == "" {
+		host = nodeAddr
+	}
+	return Member{
+		ID:       s.ID,
+		Addr:     net.JoinHostPort(host, strconv.Itoa(s.Port)),
+		HTTPAddr: s.Meta[metaHTTPAddr],
+		Kinds:    parseKinds(s.Meta[metaKinds]),
+	}
+}
+
+// parseKinds splits the metaKinds value into sorted kinds.
+func parseKinds(v string) []string {
+	if v == "" {
+		return []string{}
+	}
+	kinds := strings.Split(v, kindSeparator)
+	slices.Sort(kinds)
+	return slices.Compact(kinds)
+}
+
+// viewDiff names the members that appeared, left, or changed their
+// addresses or kinds between two sorted member lists.
+func viewDiff(before, after []Member) (joined, left, changed []string) {
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		switch {
+		case j == len(after) || (i < len(before) && before[i].ID < after[j].ID):
+			left = append(left, before[i].ID)
+			i++
+		case i == len(before) || after[j].ID < before[i].ID:
+			joined = append(joined, after[j].ID)
+			j++
+		default:
+			if !memberEqual(before[i], after[j]) {
+				changed = append(changed, after[j].ID)
+			}
+			i++
+			j++
+		}
+	}
+	return joined, left, changed
+}

@@ -1,0 +1,191 @@
+package membership
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// viewHub holds the latest view and fans it out to subscribers. Sends
+// never block the publisher: each subscriber has a buffer of one, and a
+// view the subscriber has not taken yet is replaced by the newer one.
+type viewHub struct {
+	mu     sync.Mutex
+	view   View
+	subs   map[chan View]struct{}
+	closed bool
+}
+
+func newViewHub() *viewHub {
+	return &viewHub{subs: make(map[chan View]struct{})}
+}
+
+// publish installs members as the new view if they differ from the
+// current ones. It returns the previous and the new view and whether the
+// members changed; an unchanged list keeps the version.
+func (h *viewHub) publish(members []Member) (before, after View, changed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	before = h.view
+	if h.closed || (h.view.Version > 0 && slices.EqualFunc(h.view.Members, members, memberEqual)) {
+		return before, before, false
+	}
+	h.view = View{Version: h.view.Version + 1, Members: members}
+	for ch := range h.subs {
+		offer(ch, h.view.clone())
+	}
+	return before, h.view, true
+}
+
+// offer puts v into ch, replacing a view still waiting there. Only the hub
+// sends on ch, under its lock, so after the drain the send cannot block.
+func offer(ch chan View, v View) {
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- v
+}
+
+// current returns a copy of the latest view.
+func (h *viewHub) current() View {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.view.clone()
+}
+
+// subscribe returns a channel that receives the current view at once (if
+// there is one) and every later one, latest-wins, and a cancel function
+// that closes it. After close, the channel comes back closed.
+func (h *viewHub) subscribe() (<-chan View, func()) {
+	ch := make(chan View, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	h.subs[ch] = struct{}{}
+	if h.view.Version > 0 {
+		ch <- h.view.clone()
+	}
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.subs[ch]; ok {
+			delete(h.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// close ends every subscription; later publishes are ignored.
+func (h *viewHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	for ch := range h.subs {
+		close(ch)
+	}
+	h.subs = nil
+}
+
+// nextWaitIndex is the index for the next blocking query after one that
+// was sent with prev and answered with got, following Consul's advice: an
+// index that went backwards (the agent restarted with new state, or the
+// query now reaches another server) resets to 0, so the next query answers
+// at once with a fresh index instead of blocking for the full wait; an
+// answered index of 0 becomes 1, so queries keep blocking instead of
+// spinning.
+func nextWaitIndex(prev, got uint64) uint64 {
+	switch {
+	case got < prev:
+		return 0
+	case got == 0:
+		return 1
+	}
+	return got
+}
+
+// runViewWatch follows the healthy members of the service with blocking
+// queries and publishes every change. Errors never end it: it backs off
+// with jitter and tries again until Leave.
+func (m *Membership) runViewWatch() {
+	var index uint64
+	failures := 0
+	for m.ctx.Err() == nil {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(m.ctx)
+		entries, meta, err := m.watch.Health().Service(m.service, "", true, q)
+		if err != nil {
+			if m.ctx.Err() != nil {
+				return
+			}
+			failures++
+			m.logFailure("watch members", failures, err)
+			// After a failure the agent we reach next may be a new
+			// incarnation whose index is far below ours; a blocking query
+			// with the old index would then sit out the whole WatchWait
+			// before showing its state. Starting over from 0 costs one
+			// non-blocking read.
+			index = 0
+			delay := m.cfg.Retry.Delay(failures, rand.Float64())
+			if !m.pause(delay, m.reconnectKick) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			m.log.Info("watching members again", "failures", failures)
+			failures = 0
+		}
+		index = nextWaitIndex(index, meta.LastIndex)
+		m.publishMembers(entries)
+	}
+}
+
+// publishMembers installs the members in entries and logs what changed.
+func (m *Membership) publishMembers(entries []*api.ServiceEntry) {
+	members, dups := membersFromEntries(entries)
+	before, after, changed := m.views.publish(members)
+	if !changed {
+		return
+	}
+	joined, left, updated := viewDiff(before.Members, after.Members)
+	m.log.Info("view changed", "version", after.Version, "members", after.IDs(),
+		"joined", joined, "left", left, "updated", updated)
+	if dups > 0 {
+		m.log.Warn("several Consul agents register the same node id; members disagree on their NodeID configuration",
+			"duplicates", dups)
+	}
+}
+
+// pause waits for d, a kick on kick, or shutdown, and reports whether the
+// membership is still running.
+func (m *Membership) pause(d time.Duration, kick <-chan struct{}) bool {
+	if d <= 0 {
+		return m.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-m.ctx.Done():
+		return false
+	case <-t.C:
+	case <-kick:
+	}
+	return m.ctx.Err() == nil
+}
+
+// kick wakes the goroutine waiting on ch, if any; kicks do not queue up.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
