@@ -8,6 +8,8 @@
 //	GET    /v1/tasks/{id}         Status; ?wait=30s&index=N blocks until the task's revision passes N
 //	GET    /v1/tasks?state=S      TaskList
 //	DELETE /v1/tasks/{id}         Status of the cancelled task
+//	POST   /v1/grains/{kind}/{id} any JSON request -> GrainReply (calls the grain through any member)
+//	GET    /v1/members            MemberList
 //	GET    /healthz               Health
 //
 // Errors answer with ErrorBody and a status code matching its Code.

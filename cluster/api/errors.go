@@ -22,6 +22,12 @@ var (
 	// ErrUnavailable: the node is stopping or its store is unreachable; the
 	// request may be retried.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrHandler: a grain processed the message and returned an error (or
+	// panicked). Not retried.
+	ErrHandler = errors.New("handler error")
+	// ErrDeadlineExceeded: the deadline passed while the request may have
+	// been processed (a grain that did not answer in time). Not retried.
+	ErrDeadlineExceeded = errors.New("deadline exceeded")
 	// ErrInternal: a bug or an unexpected failure on the node.
 	ErrInternal = errors.New("internal error")
 )
@@ -37,6 +43,8 @@ var codes = []struct {
 	{ErrAlreadyExists, "already_exists", http.StatusConflict},
 	{ErrFailedPrecondition, "failed_precondition", http.StatusConflict},
 	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable},
+	{ErrHandler, "handler_error", http.StatusUnprocessableEntity},
+	{ErrDeadlineExceeded, "deadline_exceeded", http.StatusGatewayTimeout},
 	{ErrInternal, "internal", http.StatusInternalServerError},
 }
 

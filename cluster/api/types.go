@@ -94,6 +94,38 @@ type TaskList struct {
 type Health struct {
 	Status string `json:"status"`
 	Member string `json:"member"`
+	// Activations is the number of grain activations on the member.
+	Activations int `json:"activations"`
+}
+
+// GrainReply is the body of POST /v1/grains/{kind}/{id}.
+type GrainReply struct {
+	// Result is the grain's answer when it is JSON.
+	Result json.RawMessage `json:"result,omitempty"`
+	// ResultBase64 is the grain's answer when it is not JSON.
+	ResultBase64 string `json:"result_base64,omitempty"`
+	// Member hosts the activation that answered.
+	Member string `json:"member"`
+	// ActivationID is unique to that activation.
+	ActivationID string `json:"activation_id"`
+}
+
+// Member is one cluster member in GET /v1/members.
+type Member struct {
+	ID       string   `json:"id"`
+	Addr     string   `json:"addr"`
+	HTTPAddr string   `json:"http_addr"`
+	Kinds    []string `json:"kinds"`
+	Healthy  bool     `json:"healthy"`
+	// Activations is the member's grain activation count (-1: it did not
+	// answer).
+	Activations int `json:"activations"`
+}
+
+// MemberList is the body of GET /v1/members.
+type MemberList struct {
+	Members []Member `json:"members"`
+	Count   int      `json:"count"`
 }
 
 // The task states as they appear in JSON.

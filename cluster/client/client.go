@@ -23,6 +23,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -32,8 +33,16 @@ import (
 // Config configures a Client.
 type Config struct {
 	// Addr is the node's HTTP address, e.g. http://127.0.0.1:8080 (a bare
-	// host:port gets http://). Empty uses $GRANARY_ADDR, else DefaultAddr.
+	// host:port gets http://). Empty uses $GRANARY_ADDR, else DefaultAddr,
+	// unless Addrs or Discover is set.
 	Addr string
+	// Addrs are several nodes' HTTP addresses: a call that cannot reach one
+	// tries the next.
+	Addrs []string
+	// Discover returns the HTTP addresses of the cluster's healthy nodes
+	// (for example from Consul, see membership.DiscoverHTTP). It is asked
+	// at the first call and again whenever every known node failed.
+	Discover func(ctx context.Context) ([]string, error)
 	// HTTPClient sends the requests; nil uses one without an overall
 	// time-out (every call takes its deadline from its context).
 	HTTPClient *http.Client
@@ -65,28 +74,38 @@ func DefaultConfig() Config {
 	}
 }
 
-// Client talks to one node. It is safe for concurrent use.
+// Client talks to a node, or to several in turn. It is safe for concurrent
+// use.
 type Client struct {
-	base *url.URL
 	http *http.Client
 	cfg  Config
+
+	mu    sync.Mutex
+	nodes []*url.URL
+	next  int
 }
 
 // New returns a client; zero Config fields take DefaultConfig's values.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
-	if cfg.Addr == "" {
-		cfg.Addr = os.Getenv("GRANARY_ADDR")
+	addrs := cfg.Addrs
+	if cfg.Addr != "" {
+		addrs = append([]string{cfg.Addr}, addrs...)
 	}
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
+	if len(addrs) == 0 && cfg.Discover == nil {
+		addr := os.Getenv("GRANARY_ADDR")
+		if addr == "" {
+			addr = DefaultAddr
+		}
+		addrs = []string{addr}
 	}
-	if !strings.Contains(cfg.Addr, "://") {
-		cfg.Addr = "http://" + cfg.Addr
-	}
-	u, err := url.Parse(cfg.Addr)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("client: address %q is not an http(s) URL such as %s", cfg.Addr, DefaultAddr)
+	nodes := make([]*url.URL, 0, len(addrs))
+	for _, a := range addrs {
+		u, err := parseAddr(a)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, u)
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Transport: &http.Transport{
@@ -107,11 +126,81 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PollWait <= 0 {
 		cfg.PollWait = def.PollWait
 	}
-	return &Client{base: u, http: cfg.HTTPClient, cfg: cfg}, nil
+	return &Client{http: cfg.HTTPClient, cfg: cfg, nodes: nodes}, nil
 }
 
-// Addr is the node address the client talks to.
-func (c *Client) Addr() string { return c.base.String() }
+func parseAddr(addr string) (*url.URL, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("client: address %q is not an http(s) URL such as %s", addr, DefaultAddr)
+	}
+	return u, nil
+}
+
+// Addr is the node address the client talks to now.
+func (c *Client) Addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.nodes) == 0 {
+		return ""
+	}
+	return c.nodes[c.next%len(c.nodes)].String()
+}
+
+// node returns the node to try next.
+func (c *Client) node(ctx context.Context) (*url.URL, error) {
+	c.mu.Lock()
+	empty := len(c.nodes) == 0
+	c.mu.Unlock()
+	if empty {
+		if err := c.discover(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.nodes) == 0 {
+		return nil, fmt.Errorf("%w: no healthy granary node found", api.ErrUnavailable)
+	}
+	return c.nodes[c.next%len(c.nodes)], nil
+}
+
+// failed moves on from a node that did not answer; after a full round it
+// asks Discover again.
+func (c *Client) failed(ctx context.Context, u *url.URL) {
+	c.mu.Lock()
+	if len(c.nodes) > 0 && c.nodes[c.next%len(c.nodes)] == u {
+		c.next++
+	}
+	round := len(c.nodes) == 0 || c.next%len(c.nodes) == 0
+	c.mu.Unlock()
+	if round && c.cfg.Discover != nil {
+		_ = c.discover(ctx)
+	}
+}
+
+func (c *Client) discover(ctx context.Context) error {
+	if c.cfg.Discover == nil {
+		return nil
+	}
+	addrs, err := c.cfg.Discover(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: discovering nodes: %w", api.ErrUnavailable, err)
+	}
+	nodes := make([]*url.URL, 0, len(addrs))
+	for _, a := range addrs {
+		if u, err := parseAddr(a); err == nil {
+			nodes = append(nodes, u)
+		}
+	}
+	c.mu.Lock()
+	c.nodes, c.next = nodes, 0
+	c.mu.Unlock()
+	return nil
+}
 
 // Submit submits a task. An empty ID is filled in before sending, so a
 // retry after a lost answer is idempotent.
@@ -193,14 +282,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			return fmt.Errorf("%w: encoding the request: %w", api.ErrInvalidArgument, err)
 		}
 	}
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawQuery = q.Encode()
 	giveUp := time.Now().Add(c.cfg.RetryFor)
 	for try := 1; ; try++ {
-		err := c.once(ctx, method, u.String(), body, out)
-		if err == nil || !retryable(err) {
-			return err
+		node, err := c.node(ctx)
+		if err == nil {
+			u := *node
+			u.Path = strings.TrimSuffix(u.Path, "/") + path
+			u.RawQuery = q.Encode()
+			err = c.once(ctx, method, u.String(), body, out)
+			if err == nil || !retryable(err) {
+				return err
+			}
+			c.failed(ctx, node)
 		}
 		if time.Now().After(giveUp) {
 			return fmt.Errorf("%w (gave up after %d tries in %s)", err, try, c.cfg.RetryFor)

@@ -342,6 +342,24 @@ func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (*messages.
 	}
 }
 
+type ping struct{}
+
+// Ping does a round trip through the member's router actor, so a wedged
+// actor system fails health checks while the process is alive.
+func (h *Host) Ping(ctx context.Context) error {
+	if h.router == nil {
+		return errors.New("grains: not started")
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if _, err := h.sys.Root.RequestFuture(h.router, &ping{}, timeout).Result(); err != nil {
+		return fmt.Errorf("grain router round trip: %w", err)
+	}
+	return nil
+}
+
 // Stop deactivates every activation on this member (releasing their
 // claims) and refuses new ones, waiting until ctx ends at most.
 func (h *Host) Stop(ctx context.Context) error {

@@ -26,6 +26,8 @@ func (r *router) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *messages.GrainRequest:
 		r.route(c, msg)
+	case *ping:
+		c.Respond(msg)
 	case *deactivateAll:
 		for _, pid := range r.active {
 			c.Send(pid, msg)

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/messages"
@@ -33,8 +35,21 @@ type TaskService interface {
 	Member() string
 }
 
+// GrainService calls grains for POST /v1/grains/{kind}/{id}.
+type GrainService interface {
+	Call(ctx context.Context, kind, identity string, payload []byte) (*messages.GrainResponse, error)
+}
+
 // Config configures the API handler.
 type Config struct {
+	// Member names this node in /healthz when there is no task service.
+	Member string
+	// Grains serves grain calls; nil answers them 404.
+	Grains GrainService
+	// Members lists the cluster for GET /v1/members; nil answers 404.
+	Members func(ctx context.Context) ([]api.Member, error)
+	// Activations counts this member's grain activations for /healthz.
+	Activations func() int
 	// Logger receives one debug line per request and errors; nil discards.
 	Logger *slog.Logger
 	// Health checks the node for GET /healthz; nil always answers ok.
@@ -65,17 +80,25 @@ type handler struct {
 	mux *http.ServeMux
 }
 
-// New returns the API handler.
+// New returns the API handler. A nil svc serves no task routes (a cluster
+// node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
 	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h.mux.HandleFunc("POST /v1/tasks", h.submit)
-	h.mux.HandleFunc("GET /v1/tasks", h.list)
-	h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
-	h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
+	if svc != nil {
+		h.mux.HandleFunc("POST /v1/tasks", h.submit)
+		h.mux.HandleFunc("GET /v1/tasks", h.list)
+		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
+		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
+		if h.cfg.Member == "" {
+			h.cfg.Member = svc.Member()
+		}
+	}
 	h.mux.HandleFunc("GET /healthz", h.health)
+	h.mux.HandleFunc("POST /v1/grains/{kind}/{id}", h.grain)
+	h.mux.HandleFunc("GET /v1/members", h.members)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: no route for %s %s", api.ErrNotFound, r.Method, r.URL.Path))
 	})
@@ -220,7 +243,69 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.reply(w, http.StatusOK, api.Health{Status: "ok", Member: h.svc.Member()})
+	hl := api.Health{Status: "ok", Member: h.cfg.Member}
+	if h.cfg.Activations != nil {
+		hl.Activations = h.cfg.Activations()
+	}
+	h.reply(w, http.StatusOK, hl)
+}
+
+func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Grains == nil {
+		h.fail(w, r, fmt.Errorf("%w: this node serves no grains", api.ErrNotFound))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: reading the request: %w", api.ErrInvalidArgument, err))
+		return
+	}
+	if len(body) > 0 && !json.Valid(body) {
+		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON", api.ErrInvalidArgument))
+		return
+	}
+	resp, err := h.cfg.Grains.Call(r.Context(), r.PathValue("kind"), r.PathValue("id"), body)
+	if err != nil {
+		h.fail(w, r, grainErr(err))
+		return
+	}
+	out := api.GrainReply{Member: resp.GetMember(), ActivationID: resp.GetActivationId()}
+	if p := resp.GetPayload(); json.Valid(p) {
+		out.Result = p
+	} else if len(p) > 0 {
+		out.ResultBase64 = base64.StdEncoding.EncodeToString(p)
+	}
+	h.reply(w, http.StatusOK, out)
+}
+
+// grainErr maps grain call errors onto the API's error codes.
+func grainErr(err error) error {
+	switch {
+	case errors.Is(err, grains.ErrInvalidArgument):
+		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	case errors.Is(err, grains.ErrHandler):
+		return fmt.Errorf("%w: %w", api.ErrHandler, err)
+	case errors.Is(err, grains.ErrUnavailable), errors.Is(err, grains.ErrNoHost):
+		// Not processed: safe for the client to try another node.
+		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The grain may have processed it: no retry.
+		return fmt.Errorf("%w: %w", api.ErrDeadlineExceeded, err)
+	}
+	return err
+}
+
+func (h *handler) members(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Members == nil {
+		h.fail(w, r, fmt.Errorf("%w: this node is not in a cluster", api.ErrNotFound))
+		return
+	}
+	ms, err := h.cfg.Members(r.Context())
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: %w", api.ErrUnavailable, err))
+		return
+	}
+	h.reply(w, http.StatusOK, api.MemberList{Members: ms, Count: len(ms)})
 }
 
 func (h *handler) answer(w http.ResponseWriter, r *http.Request, rec store.Record, err error) {

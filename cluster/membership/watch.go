@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -120,8 +121,10 @@ func (m *Membership) runViewWatch() {
 	var index uint64
 	failures := 0
 	for m.ctx.Err() == nil {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(m.ctx)
-		entries, meta, err := m.watch.Health().Service(m.service, "", true, q)
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.blockingTimeout())
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(ctx)
+		entries, meta, err := m.consul.Health().Service(m.service, "", true, q)
+		cancel()
 		if err != nil {
 			if m.ctx.Err() != nil {
 				return

@@ -112,6 +112,18 @@ func TestCLIAgainstNode(t *testing.T) {
 		t.Errorf("wait on a cancelled and a completed task: exit %d, %s", r.code, r.stdout)
 	}
 
+	// Grains on the single node: state kept per identity.
+	cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":2}`)
+	if r := cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":3}`); r.code != exitOK || !strings.Contains(r.stdout, `"value":5`) {
+		t.Errorf("call counter: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"mul"}`); r.code != exitFailed || !strings.Contains(r.stderr, "unknown op") {
+		t.Errorf("call with a request the grain rejects: exit %d, %s", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "call", "--kind", "nope", "--id", "c1"); r.code != exitUsage {
+		t.Errorf("call of an unknown kind: exit %d, %s", r.code, r.stderr)
+	}
+
 	// Bad input reaches the node: exit 2, clear message, nothing stored.
 	before := cli(t, addr, "tasks", "--json")
 	for _, args := range [][]string{

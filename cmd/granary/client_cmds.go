@@ -11,13 +11,18 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/membership"
+	consul "github.com/hashicorp/consul/api"
 )
 
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
 	addr    string
+	consul  string
+	cluster string
 	json    bool
 	timeout time.Duration
+	set     func() map[string]bool
 }
 
 func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeoutHelp string) {
@@ -26,12 +31,33 @@ func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeo
 		def = client.DefaultAddr
 	}
 	fs.StringVar(&c.addr, "addr", def, "node HTTP address ($GRANARY_ADDR)")
+	fs.StringVar(&c.cluster, "cluster", "", "find the cluster's nodes through Consul instead of --addr")
+	fs.StringVar(&c.consul, "consul", "", "Consul HTTP address for --cluster (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
+	c.set = func() map[string]bool { return setFlags(fs) }
 	fs.BoolVar(&c.json, "json", false, "print JSON for scripts")
 	fs.DurationVar(&c.timeout, "timeout", timeout, timeoutHelp)
 }
 
 func (c *clientFlags) client() (*client.Client, error) {
-	cl, err := client.New(client.Config{Addr: c.addr})
+	cfg := client.Config{Addr: c.addr}
+	set := c.set()
+	if c.cluster != "" {
+		ccfg := consul.DefaultConfig()
+		if c.consul != "" {
+			ccfg.Address = c.consul
+		}
+		cc, err := consul.NewClient(ccfg)
+		if err != nil {
+			return nil, usageErr("--consul: %v", err)
+		}
+		cfg.Discover = membership.DiscoverHTTP(cc, c.cluster)
+		if !set["addr"] {
+			cfg.Addr = ""
+		}
+	} else if set["consul"] {
+		return nil, usageErr("--consul needs --cluster NAME")
+	}
+	cl, err := client.New(cfg)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
@@ -287,4 +313,76 @@ func runWait(e *env, args []string) error {
 	ctx, cancel := cf.context()
 	defer cancel()
 	return waitFor(ctx, e, c, cf, pos)
+}
+
+func runCall(e *env, args []string) error {
+	fs := newFlags(e, "call", "--kind K --id IDENTITY [--payload JSON] [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "the call's deadline")
+	kind := fs.String("kind", "", "grain kind (required)")
+	id := fs.String("id", "", "grain identity (required)")
+	payload := fs.String("payload", "", "request as a JSON value (default: none)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (see granary call -h)", pos[0])
+	}
+	if *kind == "" || *id == "" {
+		return usageErr("--kind and --id are required (see granary call -h)")
+	}
+	if *payload != "" && !json.Valid([]byte(*payload)) {
+		return usageErr("the payload is not valid JSON: %.60q", *payload)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	reply, err := c.CallRaw(ctx, *kind, *id, []byte(*payload))
+	if err != nil {
+		if errors.Is(err, api.ErrDeadlineExceeded) {
+			return &exitError{code: exitTimeout, msg: err.Error()}
+		}
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, reply)
+	}
+	if len(reply.Result) > 0 {
+		fmt.Fprintln(e.stdout, string(reply.Result))
+	} else {
+		fmt.Fprintln(e.stdout, reply.ResultBase64)
+	}
+	return nil
+}
+
+func runMembers(e *env, args []string) error {
+	fs := newFlags(e, "members", "[--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (see granary members -h)", pos[0])
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	ms, err := c.Members(ctx)
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, api.MemberList{Members: ms, Count: len(ms)})
+	}
+	printMembers(e.stdout, ms)
+	return nil
 }

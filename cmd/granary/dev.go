@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
@@ -67,8 +68,10 @@ func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
 		return err
 	}
 	defer st.Close()
+	sys := tasks.NewActorSystem(log)
+	defer sys.Shutdown()
 	mcfg := tasks.DefaultConfig(cfg.member)
-	mcfg.Store, mcfg.Registry, mcfg.Logger, mcfg.RecoverAll = st, reg, log, true
+	mcfg.Store, mcfg.Registry, mcfg.Logger, mcfg.RecoverAll, mcfg.System = st, reg, log, true, sys
 	m, err := tasks.New(mcfg)
 	if err != nil {
 		return err
@@ -76,8 +79,25 @@ func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
 	if err := m.Start(context.Background()); err != nil {
 		return err
 	}
+	// Grains live in this process too: one member, an in-memory directory.
+	gcfg := grains.DefaultConfig(cfg.member)
+	gcfg.Registry, gcfg.System, gcfg.Directory, gcfg.Logger = reg, sys, &grains.LocalDirectory{}, log
+	host, err := grains.New(gcfg)
+	if err != nil {
+		return err
+	}
+	if err := host.Start(); err != nil {
+		return err
+	}
+	host.SetView([]grains.Member{{ID: cfg.member, Addr: sys.Address(), Kinds: host.HostedKinds()}})
 	hcfg := httpapi.DefaultConfig()
-	hcfg.Logger, hcfg.Health = log, m.Ping
+	hcfg.Logger, hcfg.Grains, hcfg.Activations = log, host, host.Activations
+	hcfg.Health = func(ctx context.Context) error {
+		if err := m.Ping(ctx); err != nil {
+			return err
+		}
+		return host.Ping(ctx)
+	}
 	// Long polls end when the server shuts down, so shutdown is not held up
 	// by clients waiting for tasks.
 	baseCtx, cancelRequests := context.WithCancel(context.Background())
@@ -106,6 +126,7 @@ func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
 	// Refuse new work first, then let running attempts finish, then close
 	// the API (waking long polls) and the store.
 	drainErr := m.Stop(ctx)
+	_ = host.Stop(ctx)
 	if drainErr != nil {
 		log.Warn("drain cut short; interrupted attempts resume on next start", "err", drainErr)
 	}

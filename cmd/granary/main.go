@@ -45,11 +45,14 @@ type command struct {
 
 var commands = []command{
 	{"dev", "[--data-dir DIR] [--http ADDR]", "run a single embedded node: actor system, durable store, HTTP API", runDev},
+	{"node", "--cluster NAME --bind HOST:PORT --http HOST:PORT [--consul ADDR] [--kinds a,b] [--node-id ID]", "run a cluster member discovered through Consul", runNode},
 	{"submit", "--kind K [--payload JSON | --payload-file F] [flags]", "submit a task; prints its id (--json: its status)", runSubmit},
 	{"status", "ID [--json]", "show a task's status", runStatus},
 	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
 	{"tasks", "[--state S] [--json]", "list tasks, optionally in one state", runTasks},
 	{"cancel", "ID [--json]", "cancel a task", runCancel},
+	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
+	{"members", "[--json]", "list the cluster's healthy members", runMembers},
 }
 
 // env is what commands read and write, so tests can run them in-process.
@@ -102,7 +105,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  granary %-7s %s\n      %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080).")
+	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
+	fmt.Fprintln(w, "or any healthy member of a cluster with --cluster NAME [--consul ADDR].")
 	fmt.Fprintln(w, "Run granary COMMAND -h for a command's flags.")
 }
 

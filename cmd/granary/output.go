@@ -215,3 +215,21 @@ func deref(p *int) int {
 	}
 	return *p
 }
+
+func printMembers(w io.Writer, ms []api.Member) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDR\tHTTP\tHEALTH\tACTIVATIONS\tKINDS")
+	for _, m := range ms {
+		health := "passing"
+		if !m.Healthy {
+			health = "critical"
+		}
+		acts := fmt.Sprint(m.Activations)
+		if m.Activations < 0 {
+			acts = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Addr, m.HTTPAddr, health, acts, strings.Join(m.Kinds, ","))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "%d members\n", len(ms))
+}

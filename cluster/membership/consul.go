@@ -1,0 +1,69 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// newConsulClient builds the Consul client from base (nil: api's defaults
+// and CONSUL_* variables). It returns the transport if the membership
+// created it, so Leave can close its idle connections, and the address for
+// logs.
+func newConsulClient(base *api.Config) (*api.Client, *http.Transport, string, error) {
+	var cfg api.Config
+	var owned *http.Transport
+	if base == nil {
+		cfg = *api.DefaultConfig()
+		owned = cfg.Transport
+	} else {
+		cfg = *base
+		if cfg.HttpClient == nil && cfg.Transport == nil {
+			// The same pooled transport api.NewClient would create, but
+			// ours to close.
+			cfg.Transport = api.DefaultConfig().Transport
+			owned = cfg.Transport
+		}
+	}
+	addr := cfg.Address
+	client, err := api.NewClient(&cfg)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%w: consul client: %w", ErrInvalidConfig, err)
+	}
+	if addr == "" {
+		addr = api.DefaultConfig().Address
+	}
+	return client, owned, addr, nil
+}
+
+// logFailure logs the nth consecutive failure of op against Consul: the
+// first three, then every power of two, so an outage of an hour costs a
+// dozen lines rather than thousands while the count still shows it lasts.
+func (m *Membership) logFailure(op string, n int, err error) {
+	if n > 3 && n&(n-1) != 0 {
+		return
+	}
+	m.log.Warn("consul request failed", "op", op, "failures", n, "err", err)
+}
+
+// pauseCtx waits for d or until ctx ends, and reports whether ctx is still
+// live.
+func pauseCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// containsFold reports whether s contains substr, ignoring case.
+func containsFold(s, substr string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(substr))
+}

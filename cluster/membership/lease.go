@@ -1,0 +1,198 @@
+package membership
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// renewOutput is the TTL check's output, shown in Consul's UI. It never
+// changes, so renewals cause no catalog writes.
+const renewOutput = "lease renewed by granary"
+
+// leaseLoop counts consecutive failures of the lease loop.
+type leaseLoop struct {
+	consulFailures  int // registration or renewal errors in a row
+	sessionFailures int // session creation errors in a row
+}
+
+// runLease keeps the node registered and its lease renewed, and gets it a
+// session whenever it has none. It never gives up: Consul being
+// unreachable or restarted only makes it retry.
+func (m *Membership) runLease() {
+	var l leaseLoop
+	for {
+		wait := m.leaseStep(&l)
+		if !m.pause(wait, m.renewKick) {
+			return
+		}
+	}
+}
+
+// leaseStep does one round of the lease loop and returns how long to wait
+// before the next.
+func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
+	began := time.Now()
+	if !m.isRegistered() {
+		if err := m.register(); err != nil {
+			return m.consulFailed(l, "register", err)
+		}
+	}
+	sentAt := m.cfg.Clock()
+	err := m.renew()
+	switch {
+	case isNotFound(err):
+		// The agent forgot the check: a dev agent restarted, someone
+		// deregistered the node, or deregister_critical_service_after
+		// reaped it during a long partition. The session was tied to the
+		// check, so it is gone too.
+		m.log.Warn("registration lost; registering again", "err", err)
+		m.registrationLost()
+		return 0
+	case err != nil:
+		return m.consulFailed(l, "renew lease", err)
+	}
+	m.renewed(sentAt)
+	if l.consulFailures > 0 {
+		m.log.Info("consul answers again", "failures", l.consulFailures)
+		l.consulFailures = 0
+		kick(m.reconnectKick)
+	}
+	if m.needsSession() {
+		if err := m.acquireSession(); err != nil {
+			l.sessionFailures++
+			if isCriticalCheck(err) {
+				// Expected while /healthz fails or right after a renewal
+				// revived the TTL check, before the catalog has caught up.
+				m.log.Debug("session refused: a check is not passing yet", "err", err)
+			} else {
+				m.logFailure("create session", l.sessionFailures, err)
+			}
+			return min(m.cfg.Retry.Delay(l.sessionFailures, rand.Float64()), m.cfg.RenewInterval)
+		}
+		l.sessionFailures = 0
+	}
+	return m.cfg.RenewInterval - time.Since(began)
+}
+
+// consulFailed records a failed registration or renewal and returns the
+// delay before the next attempt: backoff with jitter, but never longer
+// than RenewInterval, since the lease keeps running out meanwhile.
+func (m *Membership) consulFailed(l *leaseLoop, op string, err error) time.Duration {
+	l.consulFailures++
+	m.mu.Lock()
+	m.lastConsulErr = err
+	m.mu.Unlock()
+	m.logFailure(op, l.consulFailures, err)
+	return min(m.cfg.Retry.Delay(l.consulFailures, rand.Float64()), m.cfg.RenewInterval)
+}
+
+func (m *Membership) isRegistered() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.registered
+}
+
+// register (re)registers the service with its two checks. The TTL check
+// starts passing, so registering also starts the lease; the HTTP check
+// starts critical (Consul's default) until /healthz answers, so a node
+// that cannot serve it never looks healthy, not even briefly.
+func (m *Membership) register() error {
+	ctx, cancel := m.requestContext()
+	defer cancel()
+	sentAt := m.cfg.Clock()
+	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
+	if err := m.consul.Agent().ServiceRegisterOpts(m.registration(), opts); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.registered = true
+	m.mu.Unlock()
+	m.renewed(sentAt)
+	m.log.Info("registered", "service", m.service, "ttl_check", m.ttlCheckID, "http_check", m.httpCheckID)
+	return nil
+}
+
+// registration is the service definition Join registers.
+func (m *Membership) registration() *api.AgentServiceRegistration {
+	host, portStr, _ := net.SplitHostPort(m.cfg.Addr) // Validate checked it
+	port, _ := strconv.Atoi(portStr)
+	deregister := m.cfg.DeregisterCriticalAfter.String()
+	return &api.AgentServiceRegistration{
+		ID:      m.cfg.NodeID,
+		Name:    m.service,
+		Address: host,
+		Port:    port,
+		Meta: map[string]string{
+			metaHTTPAddr: m.cfg.HTTPAddr,
+			metaKinds:    strings.Join(m.cfg.Kinds, kindSeparator),
+		},
+		Checks: api.AgentServiceChecks{
+			{
+				CheckID:                        m.ttlCheckID,
+				Name:                           "granary lease",
+				Notes:                          "renewed every " + m.cfg.RenewInterval.String() + " by the node",
+				TTL:                            m.cfg.TTL.String(),
+				Status:                         api.HealthPassing,
+				DeregisterCriticalServiceAfter: deregister,
+			},
+			{
+				CheckID:                        m.httpCheckID,
+				Name:                           "granary health",
+				Notes:                          "an actor round trip on the node",
+				HTTP:                           "http://" + m.cfg.HTTPAddr + HealthPath,
+				Method:                         "GET",
+				Interval:                       m.cfg.HTTPCheckInterval.String(),
+				Timeout:                        m.cfg.HTTPCheckTimeout.String(),
+				DeregisterCriticalServiceAfter: deregister,
+			},
+		},
+	}
+}
+
+// renew passes the TTL check once.
+func (m *Membership) renew() error {
+	ctx, cancel := m.requestContext()
+	defer cancel()
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	return m.consul.Agent().UpdateTTLOpts(m.ttlCheckID, renewOutput, api.HealthPassing, q)
+}
+
+// renewed records a successful renewal sent at sentAt. Renewals can finish
+// out of order (a slow one after a fast one); the newest send time wins.
+func (m *Membership) renewed(sentAt time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sentAt.After(m.lastRenew) {
+		m.lastRenew = sentAt
+	}
+}
+
+// registrationLost forgets the registration and, with it, the session.
+func (m *Membership) registrationLost() {
+	m.mu.Lock()
+	m.registered = false
+	m.dropSessionLocked()
+	m.mu.Unlock()
+	kick(m.fenceKick)
+}
+
+// deregister removes the service and its checks. A registration that is
+// already gone counts as success.
+func (m *Membership) deregister(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
+	defer cancel()
+	err := m.consul.Agent().ServiceDeregisterOpts(m.cfg.NodeID, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	m.mu.Lock()
+	m.registered = false
+	m.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/consuldir"
+	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/examples/kinds"
+	consul "github.com/hashicorp/consul/api"
+)
+
+// runNode runs one member of a Consul-discovered cluster.
+func runNode(e *env, args []string) error {
+	fs := newFlags(e, "node", "--cluster NAME --bind HOST:PORT --http HOST:PORT [flags]")
+	cluster := fs.String("cluster", "", "cluster name (required); members of one cluster share it")
+	consulAddr := fs.String("consul", "", "Consul HTTP address (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
+	bind := fs.String("bind", "", "node-to-node address HOST:PORT (required); other members dial it")
+	httpAddr := fs.String("http", "", "HTTP API address HOST:PORT (required); Consul's health check polls it")
+	kindList := fs.String("kinds", "", "comma-separated kinds this node hosts (default: all registered)")
+	nodeID := fs.String("node-id", "", "member id (default: derived from the hostname and --bind port)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long activations may take to hand off")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (see granary node -h)", pos[0])
+	}
+	switch {
+	case *cluster == "":
+		return usageErr("--cluster is required")
+	case *bind == "":
+		return usageErr("--bind is required")
+	case *httpAddr == "":
+		return usageErr("--http is required")
+	}
+	bindHost, bindPort, err := splitHostPort("bind", *bind)
+	if err != nil {
+		return err
+	}
+	if _, _, err := splitHostPort("http", *httpAddr); err != nil {
+		return err
+	}
+	if err := positiveDuration("drain-timeout", *drain); err != nil {
+		return err
+	}
+	log, err := newLogger(e, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	reg := actors.NewRegistry()
+	if err := kinds.Register(reg); err != nil {
+		return err
+	}
+	hosted, err := hostedKinds(reg, *kindList)
+	if err != nil {
+		return err
+	}
+	id := *nodeID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", strings.ToLower(host), bindPort)
+	}
+	ccfg := consul.DefaultConfig()
+	if *consulAddr != "" {
+		ccfg.Address = *consulAddr
+	}
+	return serveNode(log, reg, nodeConfig{
+		cluster: *cluster, id: id, bindHost: bindHost, bindPort: bindPort, bind: *bind,
+		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain,
+	})
+}
+
+type nodeConfig struct {
+	cluster, id, bindHost, bind, http string
+	bindPort                          int
+	hosted                            []string
+	consul                            *consul.Config
+	drain                             time.Duration
+}
+
+func splitHostPort(flag, addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil || host == "" || port <= 0 || port > 65535 {
+		return "", 0, usageErr("--%s %q: want HOST:PORT with a concrete host and port", flag, addr)
+	}
+	return host, port, nil
+}
+
+// hostedKinds checks --kinds against the registry.
+func hostedKinds(reg *actors.Registry, list string) ([]string, error) {
+	all := append(reg.TaskKinds(), reg.GrainKinds()...)
+	if strings.TrimSpace(list) == "" {
+		return all, nil
+	}
+	known := map[string]bool{}
+	for _, k := range all {
+		known[k] = true
+	}
+	var out []string
+	for _, k := range strings.Split(list, ",") {
+		k = strings.TrimSpace(k)
+		if !known[k] {
+			return nil, usageErr("--kinds: unknown kind %q (known: %s)", k, strings.Join(all, ", "))
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err error) {
+	log = log.With("member", cfg.id)
+	ln, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		return fmt.Errorf("cannot listen on --http %s: %w", cfg.http, err)
+	}
+	defer ln.Close()
+
+	sys := tasks.NewActorSystem(log)
+	rem := remote.NewRemote(sys, remote.Configure(cfg.bindHost, cfg.bindPort))
+	if err := startRemote(rem); err != nil {
+		return fmt.Errorf("cannot listen on --bind %s: %w", cfg.bind, err)
+	}
+	defer rem.Shutdown(true)
+
+	var mem *membership.Membership
+	var memMu sync.Mutex
+	fenced := func() bool {
+		memMu.Lock()
+		defer memMu.Unlock()
+		return mem == nil || mem.Fenced()
+	}
+	session := func() string {
+		memMu.Lock()
+		defer memMu.Unlock()
+		if mem == nil {
+			return ""
+		}
+		return mem.Session()
+	}
+	consulClient, err := consul.NewClient(cfg.consul)
+	if err != nil {
+		return fmt.Errorf("consul client: %w", err)
+	}
+	var hostedGrains []string
+	for _, k := range cfg.hosted {
+		if _, err := reg.Grain(k); err == nil {
+			hostedGrains = append(hostedGrains, k)
+		}
+	}
+	gcfg := grains.DefaultConfig(cfg.id)
+	gcfg.Registry, gcfg.System, gcfg.Kinds, gcfg.Logger = reg, sys, hostedGrains, log
+	gcfg.Directory = consuldir.New(consulClient, cfg.cluster, session)
+	gcfg.Fenced = fenced
+	host, err := grains.New(gcfg)
+	if err != nil {
+		return err
+	}
+	if err := host.Start(); err != nil {
+		return err
+	}
+
+	hcfg := httpapi.DefaultConfig()
+	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = cfg.id, log, host, host.Activations
+	hcfg.Health = host.Ping
+	hcfg.Members = func(ctx context.Context) ([]api.Member, error) {
+		memMu.Lock()
+		m := mem
+		memMu.Unlock()
+		if m == nil {
+			return nil, errors.New("not joined yet")
+		}
+		return membersOf(ctx, m.View()), nil
+	}
+	baseCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	srv := &http.Server{Handler: httpapi.New(nil, hcfg), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return baseCtx }}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	mcfg := membership.DefaultConfig()
+	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = cfg.cluster, cfg.id, cfg.bind, cfg.http, cfg.hosted
+	mcfg.Consul, mcfg.Logger = cfg.consul, log
+	mcfg.OnFence = func() {
+		log.Warn("self-fenced: lease with Consul lapsed; deactivating every grain")
+		host.Fence()
+	}
+	mcfg.OnUnfence = func() { log.Info("lease restored; taking activations again") }
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	joinCtx, cancelJoin := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sig:
+			cancelJoin()
+		case <-joinCtx.Done():
+		}
+	}()
+	log.Info("joining the cluster through Consul", "cluster", cfg.cluster, "consul", cfg.consul.Address, "bind", cfg.bind, "http", cfg.http, "kinds", cfg.hosted)
+	m, err := membership.Join(joinCtx, mcfg)
+	cancelJoin()
+	if err != nil {
+		return fmt.Errorf("joining cluster %s: %w", cfg.cluster, err)
+	}
+	memMu.Lock()
+	mem = m
+	memMu.Unlock()
+	views, stopViews := m.Watch()
+	viewsDone := make(chan struct{})
+	go func() {
+		defer close(viewsDone)
+		host.SetView(toGrainMembers(m.View()))
+		for v := range views {
+			host.SetView(toGrainMembers(v))
+		}
+	}()
+	log.Info("granary node started", "members", len(m.View().Members))
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+
+	select {
+	case s := <-sig:
+		log.Info("leaving the cluster", "signal", s.String(), "activations", host.Activations())
+	case err := <-serveErr:
+		return fmt.Errorf("HTTP server: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.drain)
+	defer cancel()
+	// Hand off: deactivate grains (releasing their claims) so callers find
+	// them on the remaining members, then leave Consul, then close the API.
+	if err := host.Stop(ctx); err != nil {
+		log.Warn("deactivation cut short", "err", err)
+	}
+	if err := m.Leave(ctx); err != nil {
+		log.Warn("leaving Consul failed; the registration expires by itself", "err", err)
+	}
+	stopViews()
+	<-viewsDone
+	cancelRequests()
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShut()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	log.Info("granary node stopped")
+	return nil
+}
+
+// startRemote starts gRPC remoting, turning its panic on a taken port into
+// an error.
+func startRemote(r *remote.Remote) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	r.Start()
+	return nil
+}
+
+func toGrainMembers(v membership.View) []grains.Member {
+	out := make([]grains.Member, 0, len(v.Members))
+	for _, m := range v.Members {
+		out = append(out, grains.Member{ID: m.ID, Addr: m.Addr, Kinds: m.Kinds})
+	}
+	return out
+}
+
+// membersOf lists the healthy members, asking each for its activation
+// count (a member that does not answer within a second shows -1).
+func membersOf(ctx context.Context, view membership.View) []api.Member {
+	out := make([]api.Member, len(view.Members))
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, m := range view.Members {
+		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Healthy: true, Activations: -1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := client.New(client.Config{Addr: m.HTTPAddr, RetryFor: time.Millisecond})
+			if err != nil {
+				return
+			}
+			if h, err := c.Health(ctx); err == nil {
+				out[i].Activations = h.Activations
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
