@@ -57,6 +57,7 @@ type Membership struct {
 	leaveMu      sync.Mutex // serialises Leave
 	sessionsGone bool       // Leave destroyed our sessions
 	deregistered bool       // Leave removed the registration
+	leaveLogged  bool       // Leave completed once
 }
 
 // Join registers this node in Consul, starts renewing its lease, creates
@@ -236,10 +237,13 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if m.transport != nil {
-		m.transport.CloseIdleConnections()
+	if !m.leaveLogged {
+		m.leaveLogged = true
+		if m.transport != nil {
+			m.transport.CloseIdleConnections()
+		}
+		m.log.Info("left")
 	}
-	m.log.Info("left")
 	return nil
 }
 

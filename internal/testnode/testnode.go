@@ -81,7 +81,10 @@ type Node struct {
 	t       testing.TB
 	args    []string
 	HTTP    string // host:port of the HTTP API
+	Bind    string // host:port of node-to-node remoting (cluster nodes)
+	ID      string // member id (cluster nodes)
 	DataDir string
+	joined  bool // wait for cluster membership on start
 	LogPath string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -100,6 +103,27 @@ func Dev(t testing.TB, extra ...string) *Node {
 		n.Kill()
 		if t.Failed() {
 			t.Logf("log tail of granary node %s:\n%s", n.HTTP, n.tail(60))
+		}
+	})
+	n.Start()
+	return n
+}
+
+// ClusterNode starts `granary node` as member id of cluster, with Consul at
+// consulAddr, on free loopback ports, and waits until it has joined (its
+// /v1/members lists it). Extra args are appended.
+func ClusterNode(t testing.TB, cluster, consulAddr, id string, extra ...string) *Node {
+	t.Helper()
+	n := &Node{t: t, HTTP: FreeAddr(t), DataDir: t.TempDir(), ID: id}
+	n.Bind = FreeAddr(t)
+	n.args = append([]string{"node", "--cluster", cluster, "--consul", consulAddr, "--bind", n.Bind, "--http", n.HTTP,
+		"--node-id", id, "--log-level", "debug", "--log-format", "json"}, extra...)
+	n.LogPath = filepath.Join(t.TempDir(), id+".log")
+	n.joined = true
+	t.Cleanup(func() {
+		n.Kill()
+		if t.Failed() {
+			t.Logf("log tail of granary node %s:\n%s", id, n.tail(80))
 		}
 	})
 	n.Start()
@@ -135,6 +159,18 @@ func (n *Node) Start() {
 	defer cancel()
 	if _, err := c.Health(ctx); err != nil {
 		n.t.Fatalf("testnode: node on %s not healthy: %v\n%s", n.HTTP, err, n.tail(40))
+	}
+	for n.joined {
+		ms, err := c.Members(ctx)
+		for _, m := range ms {
+			if m.ID == n.ID {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			n.t.Fatalf("testnode: %s did not join within 30s (%v)\n%s", n.ID, err, n.tail(40))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
