@@ -23,21 +23,36 @@ type Deactivator interface {
 
 // GrainKind is a registered kind of grain.
 type GrainKind struct {
-	name     string
-	factory  func() Grain
-	validate func([]byte) error
+	name      string
+	factory   func() Grain
+	validate  func([]byte) error
+	singleton bool
 }
+
+// GrainOption configures a grain kind.
+type GrainOption func(*GrainKind)
+
+// Singleton makes the kind a cluster singleton (a leader role): at most one
+// activation in the whole cluster, whatever identity a call names. The
+// members hosting the kind stand by warm; one holds a Consul session lock
+// and runs the activation, activated eagerly and never deactivated for
+// idleness; when its session ends, a standby takes the lock and activates.
+func Singleton() GrainOption { return func(k *GrainKind) { k.singleton = true } }
 
 // NewGrain defines an untyped grain kind; factory makes a fresh instance
 // for each activation.
-func NewGrain(name string, factory func() Grain) (*GrainKind, error) {
+func NewGrain(name string, factory func() Grain, opts ...GrainOption) (*GrainKind, error) {
 	if !kindName.MatchString(name) {
 		return nil, fmt.Errorf("%w: name %q must match %s", ErrInvalidKind, name, kindName)
 	}
 	if factory == nil {
 		return nil, fmt.Errorf("%w: %s: nil factory", ErrInvalidKind, name)
 	}
-	return &GrainKind{name: name, factory: factory, validate: func([]byte) error { return nil }}, nil
+	k := &GrainKind{name: name, factory: factory, validate: func([]byte) error { return nil }}
+	for _, o := range opts {
+		o(k)
+	}
+	return k, nil
 }
 
 // TypedGrain is a grain whose requests and replies are Go types (strict
@@ -48,9 +63,9 @@ type TypedGrain[Req, Resp any] interface {
 
 // GrainOf defines a typed grain kind. A request that does not decode into
 // Req is rejected before it reaches the grain.
-func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp]) (*GrainKind, error) {
+func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp], opts ...GrainOption) (*GrainKind, error) {
 	in, out := CodecFor[Req](), CodecFor[Resp]()
-	k, err := NewGrain(name, func() Grain { return typedGrain[Req, Resp]{g: factory(), in: in, out: out} })
+	k, err := NewGrain(name, func() Grain { return typedGrain[Req, Resp]{g: factory(), in: in, out: out} }, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +106,9 @@ func (t typedGrain[Req, Resp]) OnDeactivate(ctx GrainContext) {
 
 // Name is the kind's name.
 func (k *GrainKind) Name() string { return k.name }
+
+// IsSingleton reports whether the kind is a cluster singleton.
+func (k *GrainKind) IsSingleton() bool { return k.singleton }
 
 // New makes a fresh grain instance for an activation.
 func (k *GrainKind) New() Grain { return k.factory() }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -92,4 +93,21 @@ func (d *Directory) Release(ctx context.Context, kind, identity, member string) 
 	_ = ok // not ok: another session holds it now, or it is gone; nothing to do
 	_ = resp
 	return nil
+}
+
+// Wait implements grains.Watcher with a blocking query on the key.
+func (d *Directory) Wait(ctx context.Context, kind, identity string, index uint64) (string, uint64, error) {
+	key := d.Key(kind, identity)
+	pair, meta, err := d.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
+	if err != nil {
+		return "", 0, fmt.Errorf("consuldir: watching %s: %w", key, err)
+	}
+	next := meta.LastIndex
+	if next < index || next == 0 {
+		next = 1 // Consul's index went back (restart): start over, per its docs
+	}
+	if pair == nil || pair.Session == "" {
+		return "", next, nil
+	}
+	return string(pair.Value), next, nil
 }

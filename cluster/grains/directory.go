@@ -17,10 +17,42 @@ type Directory interface {
 	Release(ctx context.Context, kind, identity, member string) error
 }
 
-// LocalDirectory is an in-memory Directory for a single node and tests.
+// LocalDirectory is an in-memory Directory (and Watcher) for a single node
+// and tests.
 type LocalDirectory struct {
 	mu      sync.Mutex
 	holders map[string]string
+	version uint64
+	changed chan struct{} // closed and replaced on every change
+}
+
+// bump records a change; the caller holds mu.
+func (d *LocalDirectory) bump() {
+	d.version++
+	if d.changed != nil {
+		close(d.changed)
+	}
+	d.changed = make(chan struct{})
+}
+
+// Wait implements Watcher.
+func (d *LocalDirectory) Wait(ctx context.Context, kind, identity string, index uint64) (string, uint64, error) {
+	for {
+		d.mu.Lock()
+		if d.changed == nil {
+			d.changed = make(chan struct{})
+		}
+		holder, version, ch := d.holders[kind+"/"+identity], d.version+1, d.changed
+		d.mu.Unlock()
+		if index == 0 || version != index {
+			return holder, version, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", 0, ctx.Err()
+		}
+	}
 }
 
 // Claim implements Directory.
@@ -35,6 +67,7 @@ func (d *LocalDirectory) Claim(_ context.Context, kind, identity, member string)
 		return h, nil
 	}
 	d.holders[k] = member
+	d.bump()
 	return member, nil
 }
 
@@ -45,6 +78,7 @@ func (d *LocalDirectory) Release(_ context.Context, kind, identity, member strin
 	k := kind + "/" + identity
 	if d.holders[k] == member {
 		delete(d.holders, k)
+		d.bump()
 	}
 	return nil
 }
@@ -59,4 +93,5 @@ func (d *LocalDirectory) ReleaseAll(member string) {
 			delete(d.holders, k)
 		}
 	}
+	d.bump()
 }

@@ -35,7 +35,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T) *cluster {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := testutil.Logger(t, slog.LevelInfo)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	t.Cleanup(sys.Shutdown)
 	return &cluster{t: t, sys: sys, dir: &grains.LocalDirectory{}}
@@ -69,6 +69,9 @@ func (n *node) member() grains.Member {
 // activations stop, and the directory drops its claims (what Consul does
 // when the member's session is invalidated).
 func (c *cluster) kill(n *node) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = n.host.Stop(ctx) // a dead process runs no standby loops either
 	_ = c.sys.Root.PoisonFuture(actor.NewPID(c.sys.Address(), grains.RouterName(n.id))).Wait()
 	c.dir.ReleaseAll(n.id)
 }
@@ -304,5 +307,63 @@ func TestFencedMemberRefuses(t *testing.T) {
 	}
 	if holder, _ := dir.Claim(context.Background(), "whoami", "x", "other"); holder != "other" {
 		t.Fatalf("the fenced member still holds the claim (%s)", holder)
+	}
+}
+
+type leaderReply struct {
+	Member     string `json:"member"`
+	Activation string `json:"activation"`
+}
+
+func leaderOf(t *testing.T, n *node) leaderReply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := n.host.Call(ctx, "leader", "any-identity", nil)
+	if err != nil {
+		t.Fatalf("leader call via %s: %v", n.id, err)
+	}
+	var r leaderReply
+	_ = json.Unmarshal(resp.GetPayload(), &r)
+	return r
+}
+
+// TestSingletonTakeover: the singleton is activated eagerly on one member,
+// every caller reaches that one activation, and when its member dies a
+// standby takes over without any call to trigger it.
+func TestSingletonTakeover(t *testing.T) {
+	c := newCluster(t)
+	nodes := []*node{c.node("n1", nil), c.node("n2", nil), c.node("n3", nil)}
+	setViews(nodes, nodes...)
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
+		total := 0
+		for _, n := range nodes {
+			total += n.host.Activations()
+		}
+		return total == 1, fmt.Sprintf("%d activations before any call, want the eager singleton", total)
+	})
+	first := leaderOf(t, nodes[0])
+	for _, n := range nodes[1:] {
+		if r := leaderOf(t, n); r != first {
+			t.Fatalf("via %s the leader is %+v, via n1 %+v: two singletons", n.id, r, first)
+		}
+	}
+	var holder *node
+	var rest []*node
+	for _, n := range nodes {
+		if n.id == first.Member {
+			holder = n
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	c.kill(holder)
+	setViews(rest, rest...)
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
+		return rest[0].host.Activations()+rest[1].host.Activations() == 1, "no standby took over"
+	})
+	second := leaderOf(t, rest[0])
+	if second.Member == first.Member || second.Activation == first.Activation || leaderOf(t, rest[1]) != second {
+		t.Fatalf("after the holder died: %+v (was %+v)", second, first)
 	}
 }

@@ -118,8 +118,9 @@ type Host struct {
 	gone  map[string]chan struct{} // closed when the member leaves the view
 	cache map[string]string        // kind/identity -> holder learned from NOT_OWNER
 
-	active  atomic.Int64
-	leaving atomic.Bool
+	active   atomic.Int64
+	leaving  atomic.Bool
+	electors *electors
 }
 
 // New creates a Host; Start spawns its router.
@@ -165,6 +166,7 @@ func (h *Host) Start() error {
 		return fmt.Errorf("grains: spawning the router: %w", err)
 	}
 	h.router = pid
+	h.startSingletons()
 	return nil
 }
 
@@ -255,6 +257,9 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
+	if gk.IsSingleton() {
+		identity = SingletonIdentity
+	}
 	if identity == "" {
 		return nil, fmt.Errorf("%w: empty identity", ErrInvalidArgument)
 	}
@@ -293,13 +298,22 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 			h.forget(kind, identity)
 			last = err
 		}
+		delay := h.cfg.Retry.Delay(try, mrand.Float64())
+		if time.Until(deadline) <= delay+minTry {
+			// No time for another try: say why the last one failed.
+			return nil, fmt.Errorf("%w: %s/%s after %d tries: %v: %w", ErrUnavailable, kind, identity, try, last, context.DeadlineExceeded)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %s/%s after %d tries: %v: %w", ErrUnavailable, kind, identity, try, last, ctx.Err())
-		case <-time.After(h.cfg.Retry.Delay(try, mrand.Float64())):
+		case <-time.After(delay):
 		}
 	}
 }
+
+// minTry is the least time worth starting another try with: a try cut off
+// by the deadline cannot tell "not processed" from "processed, no answer".
+const minTry = 50 * time.Millisecond
 
 // errMaybeProcessed: the owner got the message but did not answer in time.
 var errMaybeProcessed = errors.New("no answer before the deadline; the grain may have processed the message")
@@ -367,6 +381,7 @@ func (h *Host) Stop(ctx context.Context) error {
 	if h.router == nil {
 		return nil
 	}
+	h.stopSingletons()
 	h.sys.Root.Send(h.router, &deactivateAll{reason: "member leaving"})
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

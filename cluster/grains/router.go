@@ -12,7 +12,15 @@ import (
 	"github.com/granary-rt/granary/supervisor"
 )
 
-type deactivateAll struct{ reason string }
+type (
+	deactivateAll struct{ reason string }
+	// retireMe asks the router to stop routing to an activation.
+	retireMe struct{ pid *actor.PID }
+	// retire is the router's last message to an activation: everything
+	// forwarded before it has been answered, so the activation may stop
+	// without losing a request in its mailbox.
+	retire struct{ reason string }
+)
 
 // router is the member's entry point for grain requests: it forwards each to
 // the identity's activation, creating it on first use.
@@ -28,14 +36,26 @@ func (r *router) Receive(c actor.Context) {
 		r.route(c, msg)
 	case *ping:
 		c.Respond(msg)
-	case *deactivateAll:
-		for _, pid := range r.active {
-			c.Send(pid, msg)
+	case *activate:
+		// A singleton whose lock this member holds: activate it eagerly.
+		kind, err := r.h.cfg.Registry.Grain(msg.kind)
+		if _, ok := r.active[msg.kind+"/"+SingletonIdentity]; !ok && err == nil && !r.h.fenced() {
+			r.spawn(c, kind, SingletonIdentity)
 		}
+	case *deactivateAll:
+		for key, pid := range r.active {
+			delete(r.active, key)
+			c.Send(pid, &retire{reason: msg.reason})
+		}
+	case *retireMe:
+		if key, ok := r.keys[msg.pid.Id]; ok && samePID(r.active[key], msg.pid) {
+			delete(r.active, key)
+		}
+		c.Send(msg.pid, &retire{})
 	case *actor.Terminated:
 		if key, ok := r.keys[msg.Who.Id]; ok {
 			delete(r.keys, msg.Who.Id)
-			if r.active[key].Equal(msg.Who) {
+			if samePID(r.active[key], msg.Who) {
 				delete(r.active, key)
 			}
 		}
@@ -57,16 +77,28 @@ func (r *router) route(c actor.Context, req *messages.GrainRequest) {
 		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s does not host grain kind %s", r.h.cfg.Member, req.GetKind()), ""))
 		return
 	}
-	key := req.GetKind() + "/" + req.GetIdentity()
+	identity := req.GetIdentity()
+	if kind.IsSingleton() {
+		identity = SingletonIdentity
+	}
+	key := req.GetKind() + "/" + identity
 	pid, ok := r.active[key]
 	if !ok {
-		a := &activation{h: r.h, kind: kind, identity: req.GetIdentity(), id: newActivationID()}
-		pid = c.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(stopOnFailure)))
-		r.active[key] = pid
-		r.keys[pid.Id] = key
+		pid = r.spawn(c, kind, identity)
 	}
 	c.Forward(pid)
 }
+
+func (r *router) spawn(c actor.Context, kind *actors.GrainKind, identity string) *actor.PID {
+	a := &activation{h: r.h, kind: kind, identity: identity, id: newActivationID()}
+	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(stopOnFailure)))
+	key := kind.Name() + "/" + identity
+	r.active[key] = pid
+	r.keys[pid.Id] = key
+	return pid
+}
+
+func samePID(a, b *actor.PID) bool { return a != nil && b != nil && a.Equal(b) }
 
 // stopOnFailure: an activation that crashes outside its handler is stopped,
 // not restarted; the next message activates the grain afresh.
@@ -87,6 +119,7 @@ type activation struct {
 	grain    actors.Grain
 	claimed  bool
 	refusal  *messages.GrainResponse
+	retiring bool
 	log      *slog.Logger
 }
 
@@ -99,9 +132,11 @@ func (a *activation) Receive(c actor.Context) {
 		a.handle(c, msg)
 	case *actor.ReceiveTimeout:
 		a.log.Debug("grain idle; deactivating")
-		c.Poison(c.Self())
-	case *deactivateAll:
-		a.refusal = grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, msg.reason, "")
+		a.retire(c, nil)
+	case *retire:
+		if msg.reason != "" {
+			a.refusal = grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, msg.reason, "")
+		}
 		c.Stop(c.Self())
 	case *actor.Stopping:
 		a.deactivate()
@@ -137,14 +172,28 @@ func (a *activation) activate(c actor.Context) {
 		}
 	}
 	a.log.Debug("grain activated")
-	c.SetReceiveTimeout(a.h.cfg.IdleTimeout)
+	if !a.kind.IsSingleton() { // a singleton stays up while its member holds the lock
+		c.SetReceiveTimeout(a.h.cfg.IdleTimeout)
+	}
 }
 
-// refuse answers queued and later messages with resp until the activation
-// has stopped (Poison lets the queued ones through first).
+// refuse answers every later message with resp and retires the activation.
 func (a *activation) refuse(c actor.Context, resp *messages.GrainResponse) {
 	a.refusal = resp
-	c.Poison(c.Self())
+	a.retire(c, resp)
+}
+
+// retire asks the router to stop routing here; the activation stops when
+// the router's retire message arrives, after every request forwarded
+// before it. With resp nil it keeps serving until then.
+func (a *activation) retire(c actor.Context, resp *messages.GrainResponse) {
+	if resp != nil {
+		a.refusal = resp
+	}
+	if !a.retiring {
+		a.retiring = true
+		c.Send(c.Parent(), &retireMe{pid: c.Self()})
+	}
 }
 
 func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
@@ -167,8 +216,7 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		// deactivate, so the next message starts from a fresh activation.
 		a.log.Warn("grain panicked; deactivating", "err", perr)
 		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, perr.Error(), ""))
-		a.refusal = grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "activation deactivated after a panic", "")
-		c.Poison(c.Self())
+		a.retire(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "activation deactivated after a panic", ""))
 		return
 	}
 	if err != nil {

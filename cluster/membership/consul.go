@@ -50,17 +50,39 @@ func (m *Membership) logFailure(op string, n int, err error) {
 	m.log.Warn("consul request failed", "op", op, "failures", n, "err", err)
 }
 
-// pauseCtx waits for d or until ctx ends, and reports whether ctx is still
-// live.
-func pauseCtx(ctx context.Context, d time.Duration) bool {
+// sleep waits for d, a receive on wake, or the end of ctx, and reports
+// whether ctx is still live. A closed wake channel ends the wait at once.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-wake:
 	}
+	return ctx.Err() == nil
+}
+
+// consulBack returns a channel that is closed the next time the lease loop
+// reaches Consul after failures. Watchers backing off wait on it too, so
+// they resume as soon as Consul answers rather than when their backoff
+// (up to Retry.Max) runs out.
+func (m *Membership) consulBack() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reconnected
+}
+
+// signalConsulBack wakes everything waiting on consulBack.
+func (m *Membership) signalConsulBack() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	close(m.reconnected)
+	m.reconnected = make(chan struct{})
 }
 
 // containsFold reports whether s contains substr, ignoring case.

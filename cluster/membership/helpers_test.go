@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -361,4 +362,20 @@ func sessionGone(agent *testconsul.Agent, id string) func() (bool, string) {
 		}
 		return true, ""
 	}
+}
+
+// assertNoGoroutines fails the test if any goroutine still runs code of a
+// Membership: Leave (or a failed Join) must have stopped them all.
+func assertNoGoroutines(t testing.TB) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "cluster/membership.(*Membership)") {
+				return false, "goroutine still running:\n" + g
+			}
+		}
+		return true, ""
+	})
 }

@@ -28,7 +28,7 @@ func (m *Membership) runLease() {
 	var l leaseLoop
 	for {
 		wait := m.leaseStep(&l)
-		if !m.pause(wait, m.renewKick) {
+		if !sleep(m.ctx, wait, m.renewKick) {
 			return
 		}
 	}
@@ -38,10 +38,12 @@ func (m *Membership) runLease() {
 // before the next.
 func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 	began := time.Now()
+	justRegistered := false
 	if !m.isRegistered() {
 		if err := m.register(); err != nil {
 			return m.consulFailed(l, "register", err)
 		}
+		justRegistered = true
 	}
 	sentAt := m.cfg.Clock()
 	err := m.renew()
@@ -51,8 +53,13 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 		// deregistered the node, or deregister_critical_service_after
 		// reaped it during a long partition. The session was tied to the
 		// check, so it is gone too.
-		m.log.Warn("registration lost; registering again", "err", err)
 		m.registrationLost()
+		if justRegistered {
+			// Consul accepted the registration yet does not know the
+			// check: retrying at once would only spin.
+			return m.consulFailed(l, "renew after registering", err)
+		}
+		m.log.Warn("registration lost; registering again", "err", err)
 		return 0
 	case err != nil:
 		return m.consulFailed(l, "renew lease", err)
@@ -61,11 +68,14 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 	if l.consulFailures > 0 {
 		m.log.Info("consul answers again", "failures", l.consulFailures)
 		l.consulFailures = 0
-		kick(m.reconnectKick)
+		m.signalConsulBack()
 	}
 	if m.needsSession() {
 		if err := m.acquireSession(); err != nil {
 			l.sessionFailures++
+			m.mu.Lock()
+			m.lastConsulErr = err
+			m.mu.Unlock()
 			if isCriticalCheck(err) {
 				// Expected while /healthz fails or right after a renewal
 				// revived the TTL check, before the catalog has caught up.

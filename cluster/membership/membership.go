@@ -36,9 +36,8 @@ type Membership struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine started through goFunc
 
-	fenceKick     chan struct{} // wakes the fence watchdog
-	renewKick     chan struct{} // wakes the lease loop
-	reconnectKick chan struct{} // Consul answers again: the view watcher may stop backing off
+	fenceKick chan struct{} // wakes the fence watchdog
+	renewKick chan struct{} // wakes the lease loop
 
 	views *viewHub
 
@@ -53,6 +52,7 @@ type Membership struct {
 	joinedCh      chan struct{}      // closed when joined turns true
 	left          bool               // Leave (or a failed Join) stopped the goroutines
 	lastConsulErr error              // for Join's error message
+	reconnected   chan struct{}      // see consulBack
 
 	leaveMu      sync.Mutex // serialises Leave
 	sessionsGone bool       // Leave destroyed our sessions
@@ -113,24 +113,24 @@ func newMembership(cfg Config) (*Membership, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	checkPrefix := "granary:" + cfg.Cluster + ":" + cfg.NodeID
 	return &Membership{
-		cfg:           cfg,
-		log:           cfg.Logger.With("component", "membership", "cluster", cfg.Cluster, "node", cfg.NodeID),
-		service:       servicePrefix + cfg.Cluster,
-		ttlCheckID:    checkPrefix + ":lease",
-		httpCheckID:   checkPrefix + ":health",
-		sessionName:   "granary/" + cfg.Cluster + "/" + cfg.NodeID,
-		consul:        client,
-		consulAddr:    addr,
-		transport:     transport,
-		ctx:           ctx,
-		cancel:        cancel,
-		fenceKick:     make(chan struct{}, 1),
-		renewKick:     make(chan struct{}, 1),
-		reconnectKick: make(chan struct{}, 1),
-		views:         newViewHub(),
-		mustPurge:     true, // a previous run of this node may have left a session
-		fenced:        true,
-		joinedCh:      make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "membership", "cluster", cfg.Cluster, "node", cfg.NodeID),
+		service:     servicePrefix + cfg.Cluster,
+		ttlCheckID:  checkPrefix + ":lease",
+		httpCheckID: checkPrefix + ":health",
+		sessionName: "granary/" + cfg.Cluster + "/" + cfg.NodeID,
+		consul:      client,
+		consulAddr:  addr,
+		transport:   transport,
+		ctx:         ctx,
+		cancel:      cancel,
+		fenceKick:   make(chan struct{}, 1),
+		renewKick:   make(chan struct{}, 1),
+		reconnected: make(chan struct{}),
+		views:       newViewHub(),
+		mustPurge:   true, // a previous run of this node may have left a session
+		fenced:      true,
+		joinedCh:    make(chan struct{}),
 	}, nil
 }
 

@@ -88,14 +88,18 @@ func TestThreeMembersJoinAndLeave(t *testing.T) {
 	if fenced, _, _ := n3.fences(time.Time{}); fenced != 0 {
 		t.Errorf("Leave called OnFence %d times; a graceful leave is not a fence", fenced)
 	}
+	for _, n := range []*testNode{n1, n2} {
+		if err := n.m.Leave(testutil.Context(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertNoGoroutines(t)
 	services, _, err := agent.Client().Health().Service(servicePrefix+testCluster, "", false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range services {
-		if s.Service.ID == "n3" {
-			t.Error("n3 is still registered after Leave")
-		}
+		t.Errorf("%s is still registered after Leave", s.Service.ID)
 	}
 }
 
@@ -344,6 +348,7 @@ func TestJoinGivesUp(t *testing.T) {
 		t.Fatalf("Join = %v, %v; want ErrUnavailable wrapping the deadline", m, err)
 	}
 	t.Logf("Join error: %v", err)
+	assertNoGoroutines(t)
 }
 
 // TestJoinUnhealthyNodeGivesUp: Consul answers, but the node's /healthz
@@ -366,6 +371,7 @@ func TestJoinUnhealthyNodeGivesUp(t *testing.T) {
 	if _, ok := services["sick"]; ok {
 		t.Error("a failed Join left its service registered")
 	}
+	assertNoGoroutines(t)
 }
 
 func TestJoinRejectsInvalidConfig(t *testing.T) {

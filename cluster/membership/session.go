@@ -120,6 +120,7 @@ func (m *Membership) watchSession(ctx context.Context, id string) {
 	var index uint64
 	failures := 0
 	for ctx.Err() == nil {
+		back := m.consulBack()
 		qctx, cancel := context.WithTimeout(ctx, m.cfg.blockingTimeout())
 		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(qctx)
 		entry, meta, err := m.consul.Session().Info(id, q)
@@ -131,7 +132,7 @@ func (m *Membership) watchSession(ctx context.Context, id string) {
 			failures++
 			m.logFailure("watch session", failures, err)
 			index = 0 // see runViewWatch
-			if !pauseCtx(ctx, m.cfg.Retry.Delay(failures, rand.Float64())) {
+			if !sleep(ctx, m.cfg.Retry.Delay(failures, rand.Float64()), back) {
 				return
 			}
 			continue

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -121,6 +120,7 @@ func (m *Membership) runViewWatch() {
 	var index uint64
 	failures := 0
 	for m.ctx.Err() == nil {
+		back := m.consulBack()
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.blockingTimeout())
 		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(ctx)
 		entries, meta, err := m.consul.Health().Service(m.service, "", true, q)
@@ -138,7 +138,7 @@ func (m *Membership) runViewWatch() {
 			// non-blocking read.
 			index = 0
 			delay := m.cfg.Retry.Delay(failures, rand.Float64())
-			if !m.pause(delay, m.reconnectKick) {
+			if !sleep(m.ctx, delay, back) {
 				return
 			}
 			continue
@@ -166,23 +166,6 @@ func (m *Membership) publishMembers(entries []*api.ServiceEntry) {
 		m.log.Warn("several Consul agents register the same node id; members disagree on their NodeID configuration",
 			"duplicates", dups)
 	}
-}
-
-// pause waits for d, a kick on kick, or shutdown, and reports whether the
-// membership is still running.
-func (m *Membership) pause(d time.Duration, kick <-chan struct{}) bool {
-	if d <= 0 {
-		return m.ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-m.ctx.Done():
-		return false
-	case <-t.C:
-	case <-kick:
-	}
-	return m.ctx.Err() == nil
 }
 
 // kick wakes the goroutine waiting on ch, if any; kicks do not queue up.

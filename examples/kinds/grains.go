@@ -2,6 +2,7 @@ package kinds
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/granary-rt/granary/actors"
 )
@@ -61,3 +62,27 @@ func mustGrain(k *actors.GrainKind, err error) *actors.GrainKind {
 	}
 	return k
 }
+
+// LeaderResp says which member holds the leader role, and since when.
+type LeaderResp struct {
+	Member     string    `json:"member"`
+	Activation string    `json:"activation"`
+	Since      time.Time `json:"since"`
+}
+
+type leader struct{ since time.Time }
+
+func (l *leader) OnActivate(ctx actors.GrainContext) error {
+	l.since = time.Now()
+	ctx.Logger().Info("leader role taken", "member", ctx.MemberID())
+	return nil
+}
+
+func (l *leader) Receive(ctx actors.GrainContext, _ struct{}) (LeaderResp, error) {
+	return LeaderResp{Member: ctx.MemberID(), Activation: ctx.ActivationID(), Since: l.since}, nil
+}
+
+// Leader is the stock singleton: one activation in the whole cluster, held
+// through a Consul session lock; members hosting it stand by and take over
+// when the holder dies. It answers with the holder and when it took over.
+var Leader = mustGrain(actors.GrainOf("leader", func() actors.TypedGrain[struct{}, LeaderResp] { return &leader{} }, actors.Singleton()))

@@ -35,7 +35,7 @@ func Register(reg *actors.Registry) error {
 
 // Grains returns the stock grain kinds.
 func Grains() []*actors.GrainKind {
-	return []*actors.GrainKind{Counter, WhoAmI}
+	return []*actors.GrainKind{Counter, WhoAmI, Leader}
 }
 
 // validateAs is a submit-time check on the decoded payload. It decodes with
