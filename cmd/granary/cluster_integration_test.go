@@ -299,3 +299,75 @@ func TestRolesHostOnlyTheirKinds(t *testing.T) {
 		t.Fatalf("members %+v", ms)
 	}
 }
+
+type leaderReply struct {
+	Member     string `json:"member"`
+	Activation string `json:"activation"`
+}
+
+func leaderVia(ctx context.Context, c *client.Client) (leaderReply, error) {
+	r, err := c.CallRaw(ctx, "leader", "x", nil)
+	if err != nil {
+		return leaderReply{}, err
+	}
+	var l leaderReply
+	err = json.Unmarshal(r.Result, &l)
+	return l, err
+}
+
+// TestSingletonTakeover kills the holder of the leader singleton: a standby
+// takes over by itself, and at no time do two members answer as leader.
+func TestSingletonTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
+	ctx := testutil.Context(t, 2*time.Minute)
+	var first leaderReply
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		seen := map[leaderReply]bool{}
+		for _, nd := range nodes {
+			l, err := leaderVia(ctx, nd.Client())
+			if err != nil {
+				return false, err.Error()
+			}
+			seen[l] = true
+			first = l
+		}
+		return len(seen) == 1, fmt.Sprintf("members name %d different leaders", len(seen))
+	})
+	var holder *testnode.Node
+	var rest []*testnode.Node
+	for _, nd := range nodes {
+		if nd.ID == first.Member {
+			holder = nd
+		} else {
+			rest = append(rest, nd)
+		}
+	}
+	killed := time.Now()
+	holder.Kill()
+	var second leaderReply
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		l, err := leaderVia(short, rest[0].Client())
+		if err != nil || l.Member == first.Member {
+			return false, fmt.Sprintf("leader %+v, %v", l, err)
+		}
+		second = l
+		return true, ""
+	})
+	t.Logf("singleton takeover after kill -9 of the holder: %s", time.Since(killed).Round(time.Millisecond))
+	for _, nd := range rest {
+		l, err := leaderVia(ctx, nd.Client())
+		if err != nil || l != second {
+			t.Fatalf("%s names leader %+v (%v), %s names %+v: two leaders", nd.ID, l, err, rest[0].ID, second)
+		}
+	}
+	// The standby took over without a call: its log says when.
+	if len(rest[0].LogEntries(0, "singleton lock taken; activating"))+len(rest[1].LogEntries(0, "singleton lock taken; activating")) == 0 {
+		t.Error("no standby logged taking the singleton lock")
+	}
+}
