@@ -82,11 +82,12 @@
 //	same moment  Consul invalidates the session, releasing its locks
 //	+ms          every watcher's blocking query returns: the node leaves all views
 //
-// Measured on loopback (one dev agent, -race, two shared cores): a killed
-// node (refused /healthz and no renewals) left the other views 0.8-0.9s
-// after the kill; a node cut off from Consul while /healthz still answered
-// (only the TTL can tell) fenced itself 1.6-1.8s after the cut and left the
-// other views 0.2s later, 1.8-2.0s after the cut.
+// Measured on loopback (one dev agent, -race, two shared cores, 9 runs
+// each): a killed node (refused /healthz and no renewals) left the other
+// views 0.46-1.41s after the kill, depending on where the HTTP check's
+// interval stood; a node cut off from Consul while /healthz still answered
+// (only the TTL can tell) fenced itself 1.40-1.80s after the cut and left
+// the other views 0.20-0.24s later, 1.62-2.01s after the cut.
 //
 // A partitioned node sees the same timeline from the inside: it fences at
 // FenceAfter (1.75s) after its last successful renewal, at most 1.81s,
@@ -107,6 +108,11 @@
 //     lease loop retries quickly (100ms, growing to RenewInterval).
 //   - A zero LockDelay is omitted by the api package and becomes Consul's
 //     15s default, so Validate refuses it.
+//   - After a server agent restarts, even agent-local calls such as a
+//     check update hang until the agent's first anti-entropy sync, seconds
+//     after its HTTP port opens; meanwhile the restored TTL checks expire.
+//     Nodes therefore fence during a Consul restart of more than about
+//     FenceAfter and recover one to four seconds after Consul is back.
 //   - A node restarted within its TTL would find the previous run's
 //     session still valid (its checks pass again) and holding its locks;
 //     Join destroys every session carrying this node's session name first.

@@ -117,14 +117,13 @@ func (m *Membership) evaluateFence() {
 		close(m.joinedCh)
 		callback = nil
 	}
-	joined := m.joined
 	session := m.session
 	m.mu.Unlock()
 
 	switch {
 	case firstJoin:
 		m.log.Debug("lease and session acquired", "session", session)
-	case action == fenceStart && joined:
+	case action == fenceStart: // never before the first session: the node starts fenced
 		m.log.Warn("self-fencing: stop executing and committing durable work",
 			"reason", reason, "last_renew_age", in.now.Sub(in.lastRenew).Round(time.Millisecond),
 			"fence_after", m.cfg.FenceAfter)

@@ -1,0 +1,308 @@
+// Package consulstore is the task store of a Consul cluster: every task is
+// one KV entry under granary/<cluster>/tasks/, written with check-and-set
+// on its ModifyIndex, which is the record's revision. Unfinished tasks are
+// also indexed by owner under granary/<cluster>/owners/<member>/<id>, so a
+// dead member's tasks are found with one key listing, not a scan.
+//
+// Each write is one Consul transaction that moves the record and its index
+// entries together; a stale writer's transaction fails as a whole.
+package consulstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config configures the store.
+type Config struct {
+	// Cluster names the key prefix granary/<Cluster>/.
+	Cluster string
+	// WatchWait is the wait of each blocking query in Watch.
+	WatchWait time.Duration
+}
+
+// DefaultConfig returns the defaults for cluster.
+func DefaultConfig(cluster string) Config {
+	return Config{
+		Cluster: cluster,
+		// 30s: a blocking query costs nothing while it waits; shorter only
+		// adds idle round trips, longer risks proxies cutting the connection.
+		WatchWait: 30 * time.Second,
+	}
+}
+
+// Store is a store.Store on Consul KV.
+type Store struct {
+	kv     *api.KV
+	cfg    Config
+	prefix string
+	closed atomic.Bool
+
+	// last remembers, per task, the owner and state of the revision this
+	// process wrote or read last, so an update at that revision needs no
+	// extra read to maintain the owner index.
+	mu   sync.Mutex
+	last map[string]known
+}
+
+type known struct {
+	rev   uint64
+	owner string
+	open  bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store using c.
+func New(c *api.Client, cfg Config) (*Store, error) {
+	if cfg.Cluster == "" || strings.ContainsAny(cfg.Cluster, "/ ") {
+		return nil, fmt.Errorf("consulstore: cluster name %q must be non-empty without '/' or spaces", cfg.Cluster)
+	}
+	if cfg.WatchWait <= 0 {
+		cfg.WatchWait = DefaultConfig(cfg.Cluster).WatchWait
+	}
+	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}}, nil
+}
+
+func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
+
+func (s *Store) ownerKey(owner, id string) string {
+	return s.prefix + "owners/" + url.PathEscape(owner) + "/" + url.PathEscape(id)
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+func open(t *messages.Task) bool {
+	return !store.Terminal(t.GetStatus().GetState()) && t.GetStatus().GetOwner() != ""
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Record{}, false, err
+	}
+	id := t.GetSpec().GetId()
+	body, err := proto.Marshal(t)
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.taskKey(id), Value: body, Index: 0}}
+	if open(t) {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.ownerKey(t.GetStatus().GetOwner(), id)})
+	}
+	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return store.Record{}, false, wrap(err)
+	}
+	if !ok {
+		rec, err := s.Get(ctx, id)
+		if err != nil {
+			return store.Record{}, false, err
+		}
+		return rec, false, nil
+	}
+	rev := resp.Results[0].ModifyIndex
+	s.remember(id, rev, t)
+	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Record{}, err
+	}
+	pair, _, err := s.kv.Get(s.taskKey(id), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return store.Record{}, wrap(err)
+	}
+	if pair == nil {
+		return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+	}
+	return s.decode(pair)
+}
+
+func (s *Store) decode(pair *api.KVPair) (store.Record, error) {
+	t := &messages.Task{}
+	if err := proto.Unmarshal(pair.Value, t); err != nil {
+		return store.Record{}, fmt.Errorf("consulstore: corrupt record %s: %w", pair.Key, err)
+	}
+	s.remember(t.GetSpec().GetId(), pair.ModifyIndex, t)
+	return store.Record{Task: t, Revision: pair.ModifyIndex}, nil
+}
+
+func (s *Store) remember(id string, rev uint64, t *messages.Task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if store.Terminal(t.GetStatus().GetState()) {
+		delete(s.last, id) // no more updates expected: keep the map small
+		return
+	}
+	s.last[id] = known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t)}
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Record{}, err
+	}
+	id := t.GetSpec().GetId()
+	s.mu.Lock()
+	old, ok := s.last[id]
+	s.mu.Unlock()
+	if !ok || old.rev != rev {
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return store.Record{}, err
+		}
+		if cur.Revision != rev {
+			return store.Record{}, fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
+		}
+		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task)}
+	}
+	body, err := proto.Marshal(t)
+	if err != nil {
+		return store.Record{}, err
+	}
+	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.taskKey(id), Value: body, Index: rev}}
+	newOwnerKey := ""
+	if open(t) {
+		newOwnerKey = s.ownerKey(t.GetStatus().GetOwner(), id)
+	}
+	if old.open && s.ownerKey(old.owner, id) != newOwnerKey {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.ownerKey(old.owner, id)})
+	}
+	if newOwnerKey != "" && (!old.open || old.owner != t.GetStatus().GetOwner()) {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: newOwnerKey})
+	}
+	okTxn, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return store.Record{}, wrap(err)
+	}
+	if !okTxn {
+		s.forget(id)
+		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return store.Record{}, err
+		}
+		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
+	}
+	newRev := resp.Results[0].ModifyIndex
+	s.remember(id, newRev, t)
+	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
+}
+
+func (s *Store) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.last, id)
+}
+
+// List implements store.Store. An owner filter reads the owner index; other
+// filters scan every task.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []store.Record
+	if f.Owner != "" {
+		prefix := s.prefix + "owners/" + url.PathEscape(f.Owner) + "/"
+		keys, _, err := s.kv.Keys(prefix, "", (&api.QueryOptions{}).WithContext(ctx))
+		if err != nil {
+			return nil, wrap(err)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			id, err := url.PathUnescape(strings.TrimPrefix(k, prefix))
+			if err != nil {
+				continue
+			}
+			rec, err := s.Get(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if f.Match(rec.Task) {
+				out = append(out, rec)
+				if f.Limit > 0 && len(out) >= f.Limit {
+					break
+				}
+			}
+		}
+		return out, nil
+	}
+	pairs, _, err := s.kv.List(s.prefix+"tasks/", (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	for _, p := range pairs {
+		rec, err := s.decode(p)
+		if err != nil {
+			return nil, err
+		}
+		if f.Match(rec.Task) {
+			out = append(out, rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Task.GetSpec().GetId() < out[j].Task.GetSpec().GetId() })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Watch implements store.Store with Consul blocking queries.
+func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Record, error) {
+	key := s.taskKey(id)
+	index := after
+	for {
+		if err := s.check(ctx); err != nil {
+			return store.Record{}, err
+		}
+		pair, meta, err := s.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: s.cfg.WatchWait}).WithContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return store.Record{}, ctx.Err()
+			}
+			return store.Record{}, wrap(err)
+		}
+		if pair == nil {
+			return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
+		}
+		if pair.ModifyIndex > after {
+			return s.decode(pair)
+		}
+		index = meta.LastIndex
+		if index < after {
+			index = after // Consul's index went back (restart): keep waiting from ours
+		}
+	}
+}
+
+// Close implements store.Store; the Consul client stays usable.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+// wrap marks Consul errors (unreachable, no leader) as transient.
+func wrap(err error) error {
+	return fmt.Errorf("consulstore: %w", err)
+}
