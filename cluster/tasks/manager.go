@@ -16,6 +16,8 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Config configures a Manager.
@@ -41,6 +43,17 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Events, when set, are told of lifecycle steps (metrics, tests).
 	Events Events
+	// Fenced reports self-fencing: while it holds, task actors write
+	// nothing and stop, and no task is activated. Nil: never fenced.
+	Fenced func() bool
+	// Owner picks the member that owns a new task (placement); nil or ""
+	// keeps it on this member. The owner's watcher of its owner index
+	// activates it.
+	Owner func(kind, id string) string
+	// Forward cancels a task on its owning member when that member is not
+	// this one; ok false means the owner is not live (the cancel is then
+	// written here, fencing the dead owner out). Nil: always written here.
+	Forward func(ctx context.Context, owner, id, reason string) (ok bool, err error)
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -195,7 +208,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("tasks: listing unfinished tasks: %w", err)
 	}
 	for _, r := range recs {
-		m.system.Root.Send(m.root, &activate{id: r.Task.GetSpec().GetId()})
+		m.system.Root.Send(m.root, &activate{id: r.Task.GetSpec().GetId(), adopt: m.cfg.RecoverAll})
 	}
 	if len(recs) > 0 {
 		m.log.Info("resuming unfinished tasks", "count", len(recs))
@@ -214,7 +227,13 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if m.closing.Load() {
 		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
 	}
-	t, err := BuildTask(m.registry, sub, m.member, m.now())
+	owner := m.member
+	if m.cfg.Owner != nil {
+		if o := m.cfg.Owner(sub.Kind, sub.ID); o != "" {
+			owner = o
+		}
+	}
+	t, err := BuildTask(m.registry, sub, owner, m.now())
 	if err != nil {
 		return store.Record{}, false, err
 	}
@@ -228,9 +247,29 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 		}
 		return m.withLive(rec), false, nil
 	}
-	m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId()})
+	if owner == m.member {
+		m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId()})
+	}
 	return rec, true, nil
 }
+
+// Activate starts the task actor of id on this member unless it runs
+// already. With adopt, the task is claimed even if another member owns it:
+// the reconciler adopts the tasks of members that left the cluster.
+func (m *Manager) Activate(id string, adopt bool) {
+	m.system.Root.Send(m.root, &activate{id: id, adopt: adopt})
+}
+
+// Fence stops every task actor of this member at once (their attempts are
+// cancelled and nothing more is written): the member lost its lease, and
+// another member may claim its tasks.
+func (m *Manager) Fence() {
+	if m.root != nil {
+		m.system.Root.Send(m.root, &suspendAll{})
+	}
+}
+
+func (m *Manager) fenced() bool { return m.cfg.Fenced != nil && m.cfg.Fenced() }
 
 // Get returns a task, with the live progress of a running attempt.
 func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
@@ -276,6 +315,17 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 	if store.Terminal(rec.Task.GetStatus().GetState()) {
 		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, id, api.StateName(rec.Task.GetStatus().GetState()))
 	}
+	if owner := rec.Task.GetStatus().GetOwner(); owner != m.member {
+		if m.cfg.Forward != nil {
+			if ok, err := m.cfg.Forward(ctx, owner, id, reason); ok {
+				if err != nil {
+					return store.Record{}, err
+				}
+				return m.Get(ctx, id)
+			}
+		}
+		return m.cancelHere(ctx, rec, reason)
+	}
 	timeout := m.cfg.StoreTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -285,11 +335,50 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 		return store.Record{}, fmt.Errorf("%w: cancelling %s: %w", api.ErrUnavailable, id, err)
 	}
 	reply := res.(*cancelReply)
+	if errors.Is(reply.err, errNotActive) {
+		return m.cancelHere(ctx, rec, reason)
+	}
 	if reply.err != nil {
 		return store.Record{}, reply.err
 	}
 	return reply.rec, nil
 }
+
+// cancelHere writes the cancellation directly, for a task no live actor
+// owns. The check-and-set on the revision makes a concurrent owner's write
+// fail, and that owner stops when it re-reads a finished task.
+func (m *Manager) cancelHere(ctx context.Context, rec store.Record, reason string) (store.Record, error) {
+	if m.fenced() {
+		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
+	}
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	for tries := 0; tries < 5; tries++ {
+		next := proto.Clone(rec.Task).(*messages.Task)
+		next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
+		next.Status.Error = reason
+		next.Status.FinishedAt = timestamppb.New(m.now())
+		next.Status.NextAttemptAt = nil
+		out, err := m.store.Update(ctx, next, rec.Revision)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return store.Record{}, storeErr(err)
+		}
+		if rec, err = m.store.Get(ctx, rec.Task.GetSpec().GetId()); err != nil {
+			return store.Record{}, storeErr(err)
+		}
+		if store.Terminal(rec.Task.GetStatus().GetState()) {
+			return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, rec.Task.GetSpec().GetId(), api.StateName(rec.Task.GetStatus().GetState()))
+		}
+	}
+	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, rec.Task.GetSpec().GetId())
+}
+
+// errNotActive: no task actor of this member holds the task.
+var errNotActive = errors.New("task not active on this member")
 
 // Stop drains the member: it refuses new submissions, starts no new
 // attempts, and waits for running attempts to end until ctx is done; then it
@@ -366,7 +455,11 @@ func storeErr(err error) error {
 
 // Messages of the root actor.
 type (
-	activate struct{ id string }
+	activate struct {
+		id    string
+		adopt bool
+	}
+	suspendAll struct{}
 	ping     struct{}
 	pong     struct{}
 )
@@ -383,13 +476,13 @@ type rootActor struct {
 func (r *rootActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *activate:
-		if r.draining {
+		if r.draining || r.m.fenced() {
 			return
 		}
 		if _, ok := r.children[msg.id]; ok {
 			return
 		}
-		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &taskActor{m: r.m, id: msg.id} }), "task-"+msg.id)
+		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &taskActor{m: r.m, id: msg.id, adopt: msg.adopt} }), "task-"+msg.id)
 		if err != nil {
 			r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
 			return
@@ -402,12 +495,16 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *cancelTask:
 		pid, ok := r.children[msg.id]
 		if !ok {
-			c.Respond(&cancelReply{err: fmt.Errorf("%w: task %s is not active on member %s", api.ErrUnavailable, msg.id, r.m.member)})
+			c.Respond(&cancelReply{err: errNotActive})
 			return
 		}
 		c.RequestWithCustomSender(pid, msg, c.Sender())
 	case *ping:
 		c.Respond(&pong{})
+	case *suspendAll:
+		for _, pid := range r.children {
+			c.Stop(pid)
+		}
 	case *drain:
 		r.draining = true
 		for _, pid := range r.children {

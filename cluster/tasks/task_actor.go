@@ -39,6 +39,8 @@ var (
 	errLostClaim = errors.New("lost the claim on the task")
 	// errFinished: the task reached a terminal state under another writer.
 	errFinished = errors.New("task already finished")
+	// errFenced: this member fenced itself; it writes nothing.
+	errFenced = errors.New("member is fenced")
 )
 
 // taskActor is the task grain: it owns one task on this member, supervises
@@ -62,6 +64,9 @@ type taskActor struct {
 	// unclaimed: the task was loaded pending; the first attempt's write
 	// claims it.
 	unclaimed bool
+	// adopt: claim the task even if another member owns it (its owner left
+	// the cluster).
+	adopt bool
 	log       *slog.Logger
 }
 
@@ -99,6 +104,11 @@ func (a *taskActor) load() {
 	a.rec = rec
 	st := rec.Task.GetStatus()
 	if store.Terminal(st.GetState()) {
+		a.stop()
+		return
+	}
+	if st.GetOwner() != a.m.member && !a.adopt {
+		a.log.Debug("task owned by another member; not taking it", "owner", st.GetOwner())
 		a.stop()
 		return
 	}
@@ -350,6 +360,9 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
 	defer cancel()
 	for tries := 0; ; tries++ {
+		if a.m.fenced() {
+			return errFenced
+		}
 		next := proto.Clone(a.rec.Task).(*messages.Task)
 		mutate(next)
 		rec, err := a.m.store.Update(ctx, next, a.rec.Revision)
@@ -380,7 +393,7 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 // store unreachable) fails the actor, and its supervisor restarts it, which
 // reloads the task from the store.
 func (a *taskActor) writeFailed(what string, err error) {
-	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) {
+	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) {
 		a.log.Warn("task no longer ours; stopping without writing", "step", what, "err", err)
 		a.stop()
 		return

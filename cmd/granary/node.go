@@ -23,6 +23,9 @@ import (
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/cluster/reconciler"
+	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/examples/kinds"
 	consul "github.com/hashicorp/consul/api"
@@ -182,6 +185,35 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 		return err
 	}
 
+	// Durable tasks: the Consul task store, this member's task manager, and
+	// the reconciler that adopts the tasks of members that leave.
+	st, err := consulstore.New(consulClient, consulstore.DefaultConfig(cfg.cluster))
+	if err != nil {
+		return err
+	}
+	view := func() membership.View {
+		memMu.Lock()
+		defer memMu.Unlock()
+		if mem == nil {
+			return membership.View{}
+		}
+		return mem.View()
+	}
+	tcfg := tasks.DefaultConfig(cfg.id)
+	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
+	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
+	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) { return forwardCancel(ctx, view(), owner, id) }
+	mgr, err := tasks.New(tcfg)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		return err
+	}
+	rcfg := reconciler.DefaultConfig(cfg.id)
+	rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger = st, mgr, fenced, log
+	recon := reconciler.New(rcfg)
+
 	hcfg := httpapi.DefaultConfig()
 	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = cfg.id, log, host, host.Activations
 	hcfg.Health = host.Ping
@@ -196,7 +228,7 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	}
 	baseCtx, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
-	srv := &http.Server{Handler: httpapi.New(nil, hcfg), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: httpapi.New(mgr, hcfg), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return baseCtx }}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -205,10 +237,14 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = cfg.cluster, cfg.id, cfg.bind, cfg.http, cfg.hosted
 	mcfg.Consul, mcfg.Logger = cfg.consul, log
 	mcfg.OnFence = func() {
-		log.Warn("self-fenced: lease with Consul lapsed; deactivating every grain")
+		log.Warn("self-fenced: lease or session with Consul lost; stopping every grain and task")
 		host.Fence()
+		mgr.Fence()
 	}
-	mcfg.OnUnfence = func() { log.Info("lease restored; taking activations again") }
+	mcfg.OnUnfence = func() {
+		log.Info("lease restored; taking activations and tasks again")
+		recon.Kick()
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -232,11 +268,16 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	memMu.Unlock()
 	views, stopViews := m.Watch()
 	viewsDone := make(chan struct{})
+	apply := func(v membership.View) {
+		host.SetView(toGrainMembers(v))
+		recon.SetView(toPlacement(v))
+	}
+	apply(m.View())
+	recon.Start()
 	go func() {
 		defer close(viewsDone)
-		host.SetView(toGrainMembers(m.View()))
 		for v := range views {
-			host.SetView(toGrainMembers(v))
+			apply(v)
 		}
 	}()
 	log.Info("granary node started", "members", len(m.View().Members))
@@ -254,6 +295,10 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	// them on the remaining members, then leave Consul, then close the API.
 	if err := host.Stop(ctx); err != nil {
 		log.Warn("deactivation cut short", "err", err)
+	}
+	recon.Stop()
+	if err := mgr.Stop(ctx); err != nil {
+		log.Warn("drain cut short; interrupted attempts resume on other members", "err", err)
 	}
 	if err := m.Leave(ctx); err != nil {
 		log.Warn("leaving Consul failed; the registration expires by itself", "err", err)
@@ -280,6 +325,41 @@ func startRemote(r *remote.Remote) (err error) {
 	}()
 	r.Start()
 	return nil
+}
+
+func toPlacement(v membership.View) []placement.Member {
+	out := make([]placement.Member, 0, len(v.Members))
+	for _, m := range v.Members {
+		out = append(out, placement.Member{ID: m.ID, Kinds: m.Kinds})
+	}
+	return out
+}
+
+// taskOwner places a new task among the live members hosting its kind
+// ("" when none: it stays with the member that took the submit).
+func taskOwner(v membership.View, kind, id string) string {
+	owner, _ := placement.Owner(reconciler.TaskMembers(toPlacement(v)), "task:"+kind, id)
+	return owner
+}
+
+// forwardCancel asks the owning member to cancel the task, so its running
+// attempt stops at once; ok is false when the owner is not live.
+func forwardCancel(ctx context.Context, v membership.View, owner, id string) (bool, error) {
+	m, ok := v.Member(owner)
+	if !ok || m.HTTPAddr == "" {
+		return false, nil
+	}
+	c, err := client.New(client.Config{Addr: m.HTTPAddr, RetryFor: time.Second})
+	if err != nil {
+		return false, nil
+	}
+	if _, err := c.Cancel(ctx, id); err != nil {
+		if errors.Is(err, api.ErrUnavailable) {
+			return false, nil
+		}
+		return true, err
+	}
+	return true, nil
 }
 
 func toGrainMembers(v membership.View) []grains.Member {

@@ -1,0 +1,252 @@
+// Package reconciler is the failover half of the task manager: it finds the
+// unfinished tasks of members that left the cluster and has the survivors
+// adopt them, each taking the share that placement assigns it, and it
+// activates the tasks this member owns in the store (submitted elsewhere and
+// placed here, or adopted).
+//
+// Adoption is safe under disagreement: a task actor claims its task with a
+// check-and-set that bumps the epoch, so if two survivors both adopt a task,
+// one claim wins and the other actor stops. Only members absent from the
+// Consul view are adopted from; such a member has fenced itself (its lease
+// lapsed) before Consul dropped it.
+package reconciler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// Index is what the reconciler reads from the task store.
+type Index interface {
+	Owners(ctx context.Context) ([]string, error)
+	List(ctx context.Context, f store.Filter) ([]store.Record, error)
+	WatchOwned(ctx context.Context, owner string, index uint64) ([]string, uint64, error)
+}
+
+// Activator starts task actors on this member.
+type Activator interface {
+	Activate(id string, adopt bool)
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	Member string
+	Index  Index
+	Tasks  Activator
+	// Fenced: while it holds, nothing is activated or adopted.
+	Fenced func() bool
+	// Sweep is the interval of the periodic search for orphaned tasks, on
+	// top of the search at every view change.
+	Sweep time.Duration
+	// Retry paces retries after store errors.
+	Retry  supervisor.Backoff
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig(member string) Config {
+	return Config{
+		Member: member,
+		// 10s: view changes trigger a search at once; the sweep only catches
+		// orphans whose owner died while no member was watching (the whole
+		// cluster restarted), where seconds do not matter.
+		Sweep: 10 * time.Second,
+		// 100ms doubling to 5s with full jitter, like membership's retries:
+		// Consul errors are usually a leader election of about a second.
+		Retry: supervisor.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2, Max: 5 * time.Second, Jitter: supervisor.JitterFull},
+	}
+}
+
+// Plan is the pure failover decision: of the orphaned tasks (owned by
+// members not in live), the ids that placement assigns to self among the
+// live members hosting each task's kind, sorted.
+func Plan(self string, live []placement.Member, orphans []store.Record) []string {
+	table := placement.NewTable(live)
+	alive := map[string]bool{}
+	for _, m := range live {
+		alive[m.ID] = true
+	}
+	var out []string
+	for _, r := range orphans {
+		st := r.Task.GetStatus()
+		if store.Terminal(st.GetState()) || alive[st.GetOwner()] {
+			continue
+		}
+		if owner, ok := table.Owner("task:"+r.Task.GetSpec().GetKind(), r.Task.GetSpec().GetId()); ok && owner == self {
+			out = append(out, r.Task.GetSpec().GetId())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TaskMembers turns members hosting task kinds into placement members
+// whose kinds carry the "task:" prefix Plan uses, so task and grain kinds
+// of the same name do not mix.
+func TaskMembers(members []placement.Member) []placement.Member {
+	out := make([]placement.Member, 0, len(members))
+	for _, m := range members {
+		kinds := make([]string, 0, len(m.Kinds))
+		for _, k := range m.Kinds {
+			kinds = append(kinds, "task:"+k)
+		}
+		out = append(out, placement.Member{ID: m.ID, Kinds: kinds})
+	}
+	return out
+}
+
+// Reconciler runs the two loops.
+type Reconciler struct {
+	cfg    Config
+	log    *slog.Logger
+	mu     sync.Mutex
+	live   []placement.Member // with "task:" kinds
+	kick   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a reconciler; Start runs it.
+func New(cfg Config) *Reconciler {
+	r := &Reconciler{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return r
+}
+
+// SetView gives the reconciler the live members (with their plain kinds);
+// a change triggers a search for orphaned tasks.
+func (r *Reconciler) SetView(members []placement.Member) {
+	r.mu.Lock()
+	r.live = TaskMembers(members)
+	r.mu.Unlock()
+	r.Kick()
+}
+
+// Kick asks for a search now (after unfencing, for instance).
+func (r *Reconciler) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the loops until Stop.
+func (r *Reconciler) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); r.ownedLoop(ctx) }()
+	go func() { defer r.wg.Done(); r.sweepLoop(ctx) }()
+}
+
+// Stop ends the loops and waits for them; safe to call twice.
+func (r *Reconciler) Stop() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+}
+
+func (r *Reconciler) fenced() bool { return r.cfg.Fenced != nil && r.cfg.Fenced() }
+
+// ownedLoop activates every task this member owns, as the owner index
+// changes.
+func (r *Reconciler) ownedLoop(ctx context.Context) {
+	var index uint64
+	for try := 1; ctx.Err() == nil; {
+		ids, next, err := r.cfg.Index.WatchOwned(ctx, r.cfg.Member, index)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("watching owned tasks", "err", err)
+			}
+			pause(ctx, r.cfg.Retry.Delay(try, rand.Float64()))
+			try, index = try+1, 0
+			continue
+		}
+		try, index = 1, next
+		if r.fenced() {
+			index = 0 // look again once unfenced
+			pause(ctx, 200*time.Millisecond)
+			continue
+		}
+		for _, id := range ids {
+			r.cfg.Tasks.Activate(id, false)
+		}
+	}
+}
+
+// sweepLoop adopts orphaned tasks at every view change and periodically.
+func (r *Reconciler) sweepLoop(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.Sweep)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-tick.C:
+		}
+		if r.fenced() {
+			continue
+		}
+		if err := r.sweep(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("searching for orphaned tasks", "err", err)
+			r.Kick()
+			pause(ctx, r.cfg.Retry.Delay(1, rand.Float64()))
+		}
+	}
+}
+
+func (r *Reconciler) sweep(ctx context.Context) error {
+	r.mu.Lock()
+	live := r.live
+	r.mu.Unlock()
+	if len(live) == 0 {
+		return nil
+	}
+	alive := map[string]bool{}
+	for _, m := range live {
+		alive[m.ID] = true
+	}
+	owners, err := r.cfg.Index.Owners(ctx)
+	if err != nil {
+		return err
+	}
+	for _, owner := range owners {
+		if alive[owner] {
+			continue
+		}
+		orphans, err := r.cfg.Index.List(ctx, store.Filter{Owner: owner})
+		if err != nil {
+			return err
+		}
+		mine := Plan(r.cfg.Member, live, orphans)
+		if len(mine) > 0 {
+			r.log.Info("adopting tasks of a member that left", "from", owner, "tasks", len(mine), "orphans", len(orphans))
+		}
+		for _, id := range mine {
+			r.cfg.Tasks.Activate(id, true)
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
