@@ -11,6 +11,8 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/internal/netproxy"
+	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -156,5 +158,95 @@ func TestTaskBadInputAtEveryEntryPoint(t *testing.T) {
 	all, err := c.List(ctx)
 	if err != nil || len(all) != 0 {
 		t.Fatalf("%d tasks stored after bad input (%v)", len(all), err)
+	}
+}
+
+// TestPartitionedOwnerNeverCommits cuts the owner of running tasks off from
+// Consul: it fences and commits nothing more; a survivor adopts each task
+// with a higher epoch and commits it.
+func TestPartitionedOwnerNeverCommits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	proxy, err := netproxy.New("127.0.0.1:0", agent.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	n1 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n1")
+	n2 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n2")
+	cut := testnode.ClusterNode(t, "it", proxy.Addr(), "n3")
+	waitMembers(t, []*testnode.Node{n1, n2, cut}, 3)
+	ctx := testutil.Context(t, 2*time.Minute)
+	// Submit sleeps until a few are owned (and running) on the node to cut.
+	var theirs []string
+	for i := 0; len(theirs) < 5 && i < 200; i++ {
+		st, err := n1.Client().Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("s-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":3000}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Owner == cut.ID {
+			theirs = append(theirs, st.ID)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		for _, id := range theirs {
+			st, err := n1.Client().Get(ctx, id)
+			if err != nil || st.State != api.StateRunning || st.Owner != cut.ID {
+				return false, fmt.Sprintf("%s: %+v %v", id, st, err)
+			}
+		}
+		return true, ""
+	})
+	proxy.Sever()
+	finals := waitAll(t, ctx, n1.Client(), theirs)
+	for _, id := range theirs {
+		st := finals[id]
+		if st.State != api.StateCompleted || st.Owner == cut.ID || st.Epoch < 2 {
+			t.Errorf("%s: %s by %s at epoch %d; want completed by a survivor with a higher epoch", id, st.State, st.Owner, st.Epoch)
+		}
+		if len(st.Errors) == 0 || st.Errors[0].Cause != "member_lost" {
+			t.Errorf("%s: errors %+v; want the cut-off attempt counted as member_lost", id, st.Errors)
+		}
+	}
+	for _, e := range cut.LogEntries(0, "task finished") {
+		for _, id := range theirs {
+			if e["task"] == id {
+				t.Errorf("the cut-off node committed %s", id)
+			}
+		}
+	}
+}
+
+// TestTasksSurviveConsulRestart restarts the disk-backed Consul server in
+// the middle of a run: nothing is lost and the nodes recover by themselves.
+func TestTasksSurviveConsulRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})
+	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
+	ctx := testutil.Context(t, 3*time.Minute)
+	var ids []string
+	for i := 0; i < 200; i++ {
+		st, err := nodes[i%3].Client().Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("r-%d", i), Kind: "sleep",
+			Payload: json.RawMessage(fmt.Sprintf(`{"ms":%d}`, 200+(i%20)*150))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, st.ID)
+	}
+	agent.Restart(t)
+	finals := waitAll(t, ctx, nodes[0].Client(), ids)
+	for _, id := range ids {
+		if st := finals[id]; st.State != api.StateCompleted {
+			t.Errorf("%s ended %s: %s", id, st.State, st.Error)
+		}
+	}
+	for _, nd := range nodes {
+		if _, err := nd.Client().Health(ctx); err != nil {
+			t.Errorf("%s is down after the Consul restart: %v", nd.ID, err)
+		}
 	}
 }
