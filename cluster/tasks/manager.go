@@ -460,8 +460,8 @@ type (
 		adopt bool
 	}
 	suspendAll struct{}
-	ping     struct{}
-	pong     struct{}
+	ping       struct{}
+	pong       struct{}
 )
 
 // rootActor supervises the task actors of this member and routes messages

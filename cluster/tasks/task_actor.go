@@ -67,7 +67,7 @@ type taskActor struct {
 	// adopt: claim the task even if another member owns it (its owner left
 	// the cluster).
 	adopt bool
-	log       *slog.Logger
+	log   *slog.Logger
 }
 
 func (a *taskActor) Receive(c actor.Context) {

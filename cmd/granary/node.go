@@ -202,7 +202,9 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg := tasks.DefaultConfig(cfg.id)
 	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
 	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
-	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) { return forwardCancel(ctx, view(), owner, id) }
+	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) {
+		return forwardCancel(ctx, view(), owner, id)
+	}
 	mgr, err := tasks.New(tcfg)
 	if err != nil {
 		return err

@@ -12,8 +12,8 @@ import (
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/internal/netproxy"
-	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 

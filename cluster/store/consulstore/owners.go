@@ -69,4 +69,3 @@ func (s *Store) TaskKinds(ctx context.Context, ids []string) (map[string]string,
 	}
 	return out, nil
 }
-
