@@ -206,7 +206,7 @@ func TestPartitionedNodeFences(t *testing.T) {
 		}
 		return len(taken) == len(mine), fmt.Sprintf("%d of %d identities taken over", len(taken), len(mine))
 	})
-	if len(cut.LogEntries(0, "self-fenced: lease with Consul lapsed; deactivating every grain")) == 0 {
+	if len(cut.LogEntries(0, "self-fenced: lease or session with Consul lost; stopping every grain and task")) == 0 {
 		t.Error("the cut-off node did not log that it fenced itself")
 	}
 	proxy.Restore()

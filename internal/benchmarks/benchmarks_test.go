@@ -7,3 +7,8 @@ func BenchmarkEchoThroughput(b *testing.B) {
 	b.Run("http", EchoThroughputHTTP)
 	b.Run("raw_bolt_write", BoltWrites)
 }
+
+func BenchmarkDurableThroughput(b *testing.B) {
+	b.Run("granary_two_nodes", DurableThroughput)
+	b.Run("raw_consul_kv_put", ConsulKVWrites)
+}

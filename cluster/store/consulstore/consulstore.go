@@ -55,7 +55,11 @@ type Store struct {
 	// extra read to maintain the owner index.
 	mu   sync.Mutex
 	last map[string]known
+
+	batch *batcher
 }
+
+var errStopped = errors.New("consulstore: store closed")
 
 type known struct {
 	rev   uint64
@@ -73,7 +77,7 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.WatchWait <= 0 {
 		cfg.WatchWait = DefaultConfig(cfg.Cluster).WatchWait
 	}
-	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}}, nil
+	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: newBatcher(c.KV())}, nil
 }
 
 func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
@@ -107,18 +111,18 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	if open(t) {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.ownerKey(t.GetStatus().GetOwner(), id)})
 	}
-	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return store.Record{}, false, wrap(err)
+	res := s.batch.do(ctx, ops)
+	if res.err != nil {
+		return store.Record{}, false, wrap(res.err)
 	}
-	if !ok {
+	if !res.ok {
 		rec, err := s.Get(ctx, id)
 		if err != nil {
 			return store.Record{}, false, err
 		}
 		return rec, false, nil
 	}
-	rev := resp.Results[0].ModifyIndex
+	rev := res.index
 	s.remember(id, rev, t)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
 }
@@ -191,18 +195,19 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	if newOwnerKey != "" && (!old.open || old.owner != t.GetStatus().GetOwner()) {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: newOwnerKey})
 	}
-	okTxn, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return store.Record{}, wrap(err)
+	res := s.batch.do(ctx, ops)
+	if res.err != nil {
+		s.forget(id)
+		return store.Record{}, wrap(res.err)
 	}
-	if !okTxn {
+	if !res.ok {
 		s.forget(id)
 		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
 			return store.Record{}, err
 		}
 		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
-	newRev := resp.Results[0].ModifyIndex
+	newRev := res.index
 	s.remember(id, newRev, t)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
 }
@@ -296,9 +301,11 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 	}
 }
 
-// Close implements store.Store; the Consul client stays usable.
+// Close implements store.Store: it stops the write batcher; the Consul
+// client stays usable.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.batch.close()
 	return nil
 }
 

@@ -1,0 +1,189 @@
+package consulstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Writes of many tasks share Consul transactions: under load, each
+// transaction carries up to maxBatchOps operations from concurrent callers,
+// so one Raft commit (and fsync) serves many task writes. A transaction is
+// all-or-nothing, so when one caller's check-and-set fails, that caller
+// gets its conflict and the others are sent again without it.
+const (
+	// maxBatchOps is Consul's limit of operations in one transaction.
+	maxBatchOps = 64
+	// maxBatchBytes keeps a transaction well under Consul's 512 KiB
+	// request limit (txn_max_req_len).
+	maxBatchBytes = 256 << 10
+	// batchWorkers transactions may be in flight at once, so a slow commit
+	// does not stall every writer.
+	batchWorkers = 4
+	// txnTimeout bounds one transaction: a healthy Consul commits in
+	// milliseconds; longer means no leader, and callers should hear so.
+	txnTimeout = 10 * time.Second
+)
+
+// write is one caller's share of a transaction: its operations succeed or
+// fail together. The first operation is the check-and-set on the task.
+type write struct {
+	ctx  context.Context
+	ops  api.KVTxnOps
+	done chan writeResult
+}
+
+type writeResult struct {
+	ok    bool   // the check-and-set held
+	index uint64 // the task key's new ModifyIndex
+	err   error  // Consul could not be reached, or similar
+}
+
+type batcher struct {
+	kv    *api.KV
+	queue chan *write
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+func newBatcher(kv *api.KV) *batcher {
+	b := &batcher{kv: kv, queue: make(chan *write, 4*maxBatchOps), stop: make(chan struct{})}
+	for i := 0; i < batchWorkers; i++ {
+		b.wg.Add(1)
+		go b.run()
+	}
+	return b
+}
+
+// do submits ops as one unit and waits for its outcome.
+func (b *batcher) do(ctx context.Context, ops api.KVTxnOps) writeResult {
+	w := &write{ctx: ctx, ops: ops, done: make(chan writeResult, 1)}
+	select {
+	case b.queue <- w:
+	case <-ctx.Done():
+		return writeResult{err: ctx.Err()}
+	case <-b.stop:
+		return writeResult{err: errStopped}
+	}
+	select {
+	case r := <-w.done:
+		return r
+	case <-ctx.Done():
+		// The transaction may still commit; the caller treats this like any
+		// lost answer and reads again before deciding.
+		return writeResult{err: ctx.Err()}
+	}
+}
+
+func (b *batcher) close() {
+	b.once.Do(func() { close(b.stop) })
+	b.wg.Wait()
+}
+
+func (b *batcher) run() {
+	defer b.wg.Done()
+	for {
+		var first *write
+		select {
+		case first = <-b.queue:
+		case <-b.stop:
+			return
+		}
+		batch := []*write{first}
+		ops, size := len(first.ops), opsSize(first.ops)
+	fill:
+		for ops < maxBatchOps {
+			select {
+			case w := <-b.queue:
+				if ops+len(w.ops) > maxBatchOps || size+opsSize(w.ops) > maxBatchBytes {
+					b.send(batch)
+					batch, ops, size = []*write{w}, len(w.ops), opsSize(w.ops)
+					continue
+				}
+				batch = append(batch, w)
+				ops, size = ops+len(w.ops), size+opsSize(w.ops)
+			default:
+				break fill
+			}
+		}
+		b.send(batch)
+	}
+}
+
+// send commits the batch, dropping writes whose check-and-set fails and
+// retrying the rest, until every write has its answer.
+func (b *batcher) send(batch []*write) {
+	for len(batch) > 0 {
+		live := batch[:0]
+		for _, w := range batch {
+			if w.ctx.Err() != nil {
+				w.done <- writeResult{err: w.ctx.Err()}
+				continue
+			}
+			live = append(live, w)
+		}
+		batch = live
+		if len(batch) == 0 {
+			return
+		}
+		var ops api.KVTxnOps
+		owner := make([]int, 0, maxBatchOps) // op index -> write index
+		for i, w := range batch {
+			ops = append(ops, w.ops...)
+			for range w.ops {
+				owner = append(owner, i)
+			}
+		}
+		// The transaction serves many callers: no single caller's context
+		// may cancel it.
+		ctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
+		ok, resp, _, err := b.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+		cancel()
+		if err != nil {
+			for _, w := range batch {
+				w.done <- writeResult{err: err}
+			}
+			return
+		}
+		if ok {
+			at := 0
+			for _, w := range batch {
+				w.done <- writeResult{ok: true, index: resp.Results[at].ModifyIndex}
+				at += len(w.ops)
+			}
+			return
+		}
+		failed := map[int]bool{}
+		for _, e := range resp.Errors {
+			if e.OpIndex >= 0 && e.OpIndex < len(owner) {
+				failed[owner[e.OpIndex]] = true
+			}
+		}
+		if len(failed) == 0 { // cannot tell whose write failed: fail them one by one
+			for _, w := range batch {
+				b.send([]*write{w})
+			}
+			return
+		}
+		rest := batch[:0]
+		for i, w := range batch {
+			if failed[i] {
+				w.done <- writeResult{ok: false}
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		batch = rest
+	}
+}
+
+func opsSize(ops api.KVTxnOps) int {
+	n := 0
+	for _, op := range ops {
+		n += len(op.Key) + len(op.Value) + 64
+	}
+	return n
+}
