@@ -2,6 +2,7 @@ package consulstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -149,10 +150,20 @@ func (b *batcher) send(batch []*write) {
 			return
 		}
 		if ok {
+			// Results come only from operations that return an entry (set,
+			// cas); each write's first operation is its check-and-set.
 			at := 0
 			for _, w := range batch {
+				if at >= len(resp.Results) {
+					w.done <- writeResult{err: errors.New("consulstore: transaction answered with too few results")}
+					continue
+				}
 				w.done <- writeResult{ok: true, index: resp.Results[at].ModifyIndex}
-				at += len(w.ops)
+				for _, op := range w.ops {
+					if op.Verb == api.KVSet || op.Verb == api.KVCAS {
+						at++
+					}
+				}
 			}
 			return
 		}

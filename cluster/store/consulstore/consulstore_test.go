@@ -1,12 +1,17 @@
 package consulstore_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/store/storetest"
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,4 +25,69 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestBatchedWritesKeepTheirOwnResults moves many tasks between owners
+// concurrently, so transactions mix creates, owner changes (delete + set)
+// and plain updates, and checks every task and the owner index after.
+func TestBatchedWritesKeepTheirOwnResults(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("batch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const n = 120
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("t%03d", i)
+			rec, _, err := s.Create(ctx, storetest.NewTask(id, "m1"))
+			if err != nil {
+				t.Errorf("Create %s: %v", id, err)
+				return
+			}
+			for step := 0; step < 3; step++ {
+				next := proto.Clone(rec.Task).(*messages.Task)
+				next.Status.Owner = fmt.Sprintf("m%d", 2+(i+step)%2)
+				next.Status.Epoch++
+				if step == 2 && i%2 == 0 {
+					next.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+				}
+				got, err := s.Update(ctx, next, rec.Revision)
+				if err != nil {
+					t.Errorf("Update %s step %d: %v", id, step, err)
+					return
+				}
+				if got.Revision <= rec.Revision {
+					t.Errorf("%s: revision %d after %d", id, got.Revision, rec.Revision)
+				}
+				rec = got
+			}
+			stored, err := s.Get(ctx, id)
+			if err != nil || stored.Revision != rec.Revision || stored.Task.GetStatus().GetEpoch() != 3 {
+				t.Errorf("%s stored at %d epoch %d (%v), want %d and 3", id, stored.Revision, stored.Task.GetStatus().GetEpoch(), err, rec.Revision)
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, owner := range []string{"m1", "m2", "m3"} {
+		recs, err := s.List(ctx, store.Filter{Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Task.GetStatus().GetOwner() != owner || store.Terminal(r.Task.GetStatus().GetState()) {
+				t.Errorf("owner index of %s lists %s (owner %s, %s)", owner, r.Task.GetSpec().GetId(), r.Task.GetStatus().GetOwner(), r.Task.GetStatus().GetState())
+			}
+		}
+		total += len(recs)
+	}
+	if total != n/2 {
+		t.Fatalf("owner index holds %d unfinished tasks, want %d", total, n/2)
+	}
 }
