@@ -295,6 +295,53 @@ func (x *GrainResponse) GetError() *GrainError {
 	return nil
 }
 
+// ActivateTask tells a member's task manager that it owns a task it has not
+// started yet (submitted through another member). It is a hint: the owner's
+// watch of its owner index finds the task anyway, only later.
+type ActivateTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateTask) Reset() {
+	*x = ActivateTask{}
+	mi := &file_grain_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateTask) ProtoMessage() {}
+
+func (x *ActivateTask) ProtoReflect() protoreflect.Message {
+	mi := &file_grain_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateTask.ProtoReflect.Descriptor instead.
+func (*ActivateTask) Descriptor() ([]byte, []int) {
+	return file_grain_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ActivateTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 var File_grain_proto protoreflect.FileDescriptor
 
 const file_grain_proto_rawDesc = "" +
@@ -315,7 +362,9 @@ const file_grain_proto_rawDesc = "" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12#\n" +
 	"\ractivation_id\x18\x03 \x01(\tR\factivationId\x12,\n" +
-	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error*\xb9\x01\n" +
+	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"\x1e\n" +
+	"\fActivateTask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id*\xb9\x01\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
@@ -336,12 +385,13 @@ func file_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_grain_proto_goTypes = []any{
 	(GrainErrorCode)(0),   // 0: granary.v1.GrainErrorCode
 	(*GrainRequest)(nil),  // 1: granary.v1.GrainRequest
 	(*GrainError)(nil),    // 2: granary.v1.GrainError
 	(*GrainResponse)(nil), // 3: granary.v1.GrainResponse
+	(*ActivateTask)(nil),  // 4: granary.v1.ActivateTask
 }
 var file_grain_proto_depIdxs = []int32{
 	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
@@ -364,7 +414,7 @@ func file_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grain_proto_rawDesc), len(file_grain_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

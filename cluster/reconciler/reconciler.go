@@ -47,6 +47,11 @@ type Config struct {
 	// Sweep is the interval of the periodic search for orphaned tasks, on
 	// top of the search at every view change.
 	Sweep time.Duration
+	// OwnedEvery is the least time between two listings of this member's
+	// owner index. Members hint each other of new tasks directly; the
+	// listing is the safety net, and each one returns every owned task, so
+	// it must not run on every change of a busy index.
+	OwnedEvery time.Duration
 	// Retry paces retries after store errors.
 	Retry  supervisor.Backoff
 	Logger *slog.Logger
@@ -60,6 +65,8 @@ func DefaultConfig(member string) Config {
 		// orphans whose owner died while no member was watching (the whole
 		// cluster restarted), where seconds do not matter.
 		Sweep: 10 * time.Second,
+		// 1s: a task whose hint was lost starts within a second.
+		OwnedEvery: time.Second,
 		// 100ms doubling to 5s with full jitter, like membership's retries:
 		// Consul errors are usually a leader election of about a second.
 		Retry: supervisor.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2, Max: 5 * time.Second, Jitter: supervisor.JitterFull},
@@ -160,10 +167,11 @@ func (r *Reconciler) Stop() {
 
 func (r *Reconciler) fenced() bool { return r.cfg.Fenced != nil && r.cfg.Fenced() }
 
-// ownedLoop activates every task this member owns, as the owner index
-// changes.
+// ownedLoop activates the tasks this member owns as they appear in the
+// owner index (each once: the listing repeats every owned task).
 func (r *Reconciler) ownedLoop(ctx context.Context) {
 	var index uint64
+	known := map[string]bool{}
 	for try := 1; ctx.Err() == nil; {
 		ids, next, err := r.cfg.Index.WatchOwned(ctx, r.cfg.Member, index)
 		if err != nil {
@@ -176,13 +184,20 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 		}
 		try, index = 1, next
 		if r.fenced() {
-			index = 0 // look again once unfenced
+			index = 0 // look again once unfenced, and activate everything again
+			clear(known)
 			pause(ctx, 200*time.Millisecond)
 			continue
 		}
+		seen := make(map[string]bool, len(ids))
 		for _, id := range ids {
-			r.cfg.Tasks.Activate(id, false)
+			seen[id] = true
+			if !known[id] {
+				r.cfg.Tasks.Activate(id, false)
+			}
 		}
+		known = seen
+		pause(ctx, r.cfg.OwnedEvery)
 	}
 }
 

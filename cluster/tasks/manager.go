@@ -50,6 +50,9 @@ type Config struct {
 	// keeps it on this member. The owner's watcher of its owner index
 	// activates it.
 	Owner func(kind, id string) string
+	// Notify tells another member that it owns a new task (best effort; the
+	// owner's watch of the owner index is the safety net). Nil: no hint.
+	Notify func(owner, id string)
 	// Forward cancels a task on its owning member when that member is not
 	// this one; ok false means the owner is not live (the cancel is then
 	// written here, fencing the dead owner out). Nil: always written here.
@@ -195,7 +198,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return &rootActor{m: m, children: map[string]*actor.PID{}} },
 		actor.WithSupervisor(strategy))
-	m.root, err = m.system.Root.SpawnNamed(props, "tasks-"+m.member)
+	m.root, err = m.system.Root.SpawnNamed(props, RootName(m.member))
 	if err != nil {
 		return fmt.Errorf("tasks: spawning the task manager: %w", err)
 	}
@@ -215,6 +218,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RootName is the name of a member's task manager actor; other members send
+// it *messages.ActivateTask.
+func RootName(member string) string { return "tasks-" + member }
 
 // Member is this manager's member id.
 func (m *Manager) Member() string { return m.member }
@@ -249,6 +256,8 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	}
 	if owner == m.member {
 		m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId()})
+	} else if m.cfg.Notify != nil {
+		m.cfg.Notify(owner, t.GetSpec().GetId())
 	}
 	return rec, true, nil
 }
@@ -499,6 +508,10 @@ func (r *rootActor) Receive(c actor.Context) {
 			return
 		}
 		c.RequestWithCustomSender(pid, msg, c.Sender())
+	case *messages.ActivateTask:
+		if !r.draining && !r.m.fenced() {
+			c.Send(c.Self(), &activate{id: msg.GetId()})
+		}
 	case *ping:
 		c.Respond(&pong{})
 	case *suspendAll:

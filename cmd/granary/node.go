@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
@@ -28,6 +29,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/examples/kinds"
+	"github.com/granary-rt/granary/messages"
 	consul "github.com/hashicorp/consul/api"
 )
 
@@ -202,6 +204,11 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg := tasks.DefaultConfig(cfg.id)
 	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
 	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
+	tcfg.Notify = func(owner, id string) {
+		if m, ok := view().Member(owner); ok {
+			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(owner)), &messages.ActivateTask{Id: id})
+		}
+	}
 	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) {
 		return forwardCancel(ctx, view(), owner, id)
 	}

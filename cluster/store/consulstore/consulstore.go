@@ -57,6 +57,9 @@ type Store struct {
 	last map[string]known
 
 	batch *batcher
+	// local wakes Watch calls on tasks this process writes, so a waiter on
+	// the owner sees a change without a round trip through Consul.
+	local store.Notifier
 }
 
 var errStopped = errors.New("consulstore: store closed")
@@ -124,6 +127,7 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	}
 	rev := res.index
 	s.remember(id, rev, t)
+	s.local.Notify(id)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
 }
 
@@ -209,7 +213,16 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	}
 	newRev := res.index
 	s.remember(id, newRev, t)
+	s.local.Notify(id)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
+}
+
+// lastRev is the revision this process last wrote or read of the task (0
+// if it knows none).
+func (s *Store) lastRev(id string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[id].rev
 }
 
 func (s *Store) forget(id string) {
@@ -273,7 +286,8 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 	return out, nil
 }
 
-// Watch implements store.Store with Consul blocking queries.
+// Watch implements store.Store with Consul blocking queries, woken early
+// by this process's own writes of the task.
 func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Record, error) {
 	key := s.taskKey(id)
 	index := after
@@ -281,7 +295,24 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 		if err := s.check(ctx); err != nil {
 			return store.Record{}, err
 		}
-		pair, meta, err := s.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: s.cfg.WatchWait}).WithContext(ctx))
+		localChange := s.local.Wait(id)
+		if s.lastRev(id) > after {
+			return s.Get(ctx, id)
+		}
+		qctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-localChange:
+				cancel()
+			case <-qctx.Done():
+			}
+		}()
+		pair, meta, err := s.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: s.cfg.WatchWait}).WithContext(qctx))
+		local := qctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if local {
+			continue // this process wrote the task: read it above
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return store.Record{}, ctx.Err()
