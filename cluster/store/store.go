@@ -59,6 +59,9 @@ type Store interface {
 	Update(ctx context.Context, t *messages.Task, rev uint64) (Record, error)
 	// List returns the tasks matching f, ordered by id.
 	List(ctx context.Context, f Filter) ([]Record, error)
+	// Delete removes a finished task if its stored revision is still rev;
+	// ErrConflict otherwise, ErrNotFound if it is gone.
+	Delete(ctx context.Context, id string, rev uint64) error
 	// Watch blocks until the task's revision is greater than after, then
 	// returns it; it returns ctx's error when ctx ends first.
 	Watch(ctx context.Context, id string, after uint64) (Record, error)

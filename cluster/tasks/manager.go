@@ -50,6 +50,13 @@ type Config struct {
 	// keeps it on this member. The owner's watcher of its owner index
 	// activates it.
 	Owner func(kind, id string) string
+	// Retention is how long finished tasks (results, dead letters) are kept.
+	Retention time.Duration
+	// JanitorEvery is the interval of retention sweeps.
+	JanitorEvery time.Duration
+	// Janitor reports whether this member sweeps (one member of a cluster
+	// should); nil: it does.
+	Janitor func() bool
 	// Notify tells another member that it owns a new task (best effort; the
 	// owner's watch of the owner index is the safety net). Nil: no hint.
 	Notify func(owner, id string)
@@ -68,6 +75,13 @@ func DefaultConfig(member string) Config {
 		// that a wedged store fails the task actor, whose supervisor then
 		// retries with backoff, instead of blocking it forever.
 		StoreTimeout: 10 * time.Second,
+		// 7 days, like a week of dead letters to inspect: long enough to
+		// read results and debug failures after a weekend, short enough
+		// that the store does not grow without bound.
+		Retention: 7 * 24 * time.Hour,
+		// 10 minutes: a sweep lists every finished task; retention is
+		// days, so minutes of lag cost nothing.
+		JanitorEvery: 10 * time.Minute,
 	}
 }
 
@@ -82,6 +96,8 @@ func (c Config) Validate() error {
 		return errors.New("tasks: Config.Registry is required")
 	case c.StoreTimeout <= 0:
 		return errors.New("tasks: Config.StoreTimeout must be positive")
+	case c.Retention <= 0 || c.JanitorEvery <= 0:
+		return errors.New("tasks: Config.Retention and JanitorEvery must be positive")
 	}
 	return nil
 }
@@ -130,6 +146,9 @@ type Manager struct {
 	log      *slog.Logger
 	now      func() time.Time
 	hooks    Events
+
+	janitorStop chan struct{}
+	janitorDone chan struct{}
 
 	live     sync.Map // task id -> *taskContext of the running attempt
 	running  atomic.Int64
@@ -216,6 +235,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if len(recs) > 0 {
 		m.log.Info("resuming unfinished tasks", "count", len(recs))
 	}
+	m.janitorStop, m.janitorDone = make(chan struct{}), make(chan struct{})
+	go func() { defer close(m.janitorDone); m.runJanitor(m.janitorStop) }()
 	return nil
 }
 
@@ -400,6 +421,8 @@ func (m *Manager) Stop(ctx context.Context) error {
 		if m.root == nil {
 			return
 		}
+		close(m.janitorStop)
+		<-m.janitorDone
 		m.system.Root.Send(m.root, &drain{})
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()

@@ -309,3 +309,28 @@ func TestResumesAfterRestart(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRetentionDeletesOldFinishedTasks(t *testing.T) {
+	h := newHarness(t, "")
+	old := h.submit("ok", `1`, actors.Overrides{})
+	h.await(old)
+	running := h.submit("slow", ``, actors.Overrides{})
+	recs, err := h.store.List(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(8 * 24 * time.Hour)
+	expired := tasks.Expired(recs, later, 7*24*time.Hour)
+	if len(expired) != 1 || expired[0].Task.GetSpec().GetId() != old {
+		t.Fatalf("expired %d tasks, want only the finished one", len(expired))
+	}
+	if got := tasks.Expired(recs, time.Now(), 7*24*time.Hour); len(got) != 0 {
+		t.Fatalf("%d tasks expired right after finishing", len(got))
+	}
+	if err := h.store.Delete(context.Background(), old, expired[0].Revision); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Get(context.Background(), running); err != nil {
+		t.Fatalf("the running task went with the sweep: %v", err)
+	}
+}

@@ -204,6 +204,8 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg := tasks.DefaultConfig(cfg.id)
 	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
 	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
+	// One member sweeps expired tasks: the placement owner of "janitor".
+	tcfg.Janitor = func() bool { return janitor(view()) == cfg.id }
 	tcfg.Notify = func(owner, id string) {
 		if m, ok := view().Member(owner); ok {
 			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(owner)), &messages.ActivateTask{Id: id})
@@ -349,6 +351,16 @@ func toPlacement(v membership.View) []placement.Member {
 func taskOwner(v membership.View, kind, id string) string {
 	owner, _ := placement.Owner(reconciler.TaskMembers(toPlacement(v)), "task:"+kind, id)
 	return owner
+}
+
+// janitor picks the member that runs retention sweeps.
+func janitor(v membership.View) string {
+	members := make([]placement.Member, 0, len(v.Members))
+	for _, m := range v.Members {
+		members = append(members, placement.Member{ID: m.ID, Kinds: []string{"janitor"}})
+	}
+	id, _ := placement.Owner(members, "janitor", "janitor")
+	return id
 }
 
 // forwardCancel asks the owning member to cancel the task, so its running

@@ -178,6 +178,44 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	return rec, nil
 }
 
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var outcome error
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		outcome = nil
+		tasks := tx.Bucket(bucketTasks)
+		v := tasks.Get([]byte(id))
+		if v == nil {
+			outcome = fmt.Errorf("%w: %s", store.ErrNotFound, id)
+			return nil
+		}
+		old, err := decode(v)
+		if err != nil {
+			return err
+		}
+		if old.Revision != rev {
+			outcome = fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, old.Revision, rev)
+			return nil
+		}
+		if owner := old.Task.GetStatus().GetOwner(); owner != "" {
+			if err := tx.Bucket(bucketOwners).Delete(ownerKey(owner, id)); err != nil {
+				return err
+			}
+		}
+		return tasks.Delete([]byte(id))
+	})
+	if err == nil {
+		err = outcome
+	}
+	if err == nil {
+		s.notifier.Notify(id)
+	}
+	return wrap(err)
+}
+
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {

@@ -154,13 +154,17 @@ func (b *batcher) send(batch []*write) {
 			// cas); each write's first operation is its check-and-set.
 			at := 0
 			for _, w := range batch {
+				if !returnsEntry(w.ops[0].Verb) { // a delete: nothing to report
+					w.done <- writeResult{ok: true}
+					continue
+				}
 				if at >= len(resp.Results) {
 					w.done <- writeResult{err: errors.New("consulstore: transaction answered with too few results")}
 					continue
 				}
 				w.done <- writeResult{ok: true, index: resp.Results[at].ModifyIndex}
 				for _, op := range w.ops {
-					if op.Verb == api.KVSet || op.Verb == api.KVCAS {
+					if returnsEntry(op.Verb) {
 						at++
 					}
 				}
@@ -198,3 +202,7 @@ func opsSize(ops api.KVTxnOps) int {
 	}
 	return n
 }
+
+// returnsEntry reports whether a transaction operation adds an entry to the
+// results (deletes and checks add none).
+func returnsEntry(verb api.KVOp) bool { return verb == api.KVSet || verb == api.KVCAS }

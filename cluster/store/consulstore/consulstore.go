@@ -231,6 +231,33 @@ func (s *Store) forget(id string) {
 	delete(s.last, id)
 }
 
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if cur.Revision != rev {
+		return fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
+	}
+	ops := api.KVTxnOps{{Verb: api.KVDeleteCAS, Key: s.taskKey(id), Index: rev}}
+	if owner := cur.Task.GetStatus().GetOwner(); owner != "" {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.ownerKey(owner, id)})
+	}
+	res := s.batch.do(ctx, ops)
+	s.forget(id)
+	switch {
+	case res.err != nil:
+		return wrap(res.err)
+	case !res.ok:
+		return fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
+	}
+	return nil
+}
+
 // List implements store.Store. An owner filter reads the owner index; other
 // filters scan every task.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {

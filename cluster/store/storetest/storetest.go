@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchEndsWithContext", testWatchCtx},
 		{"ConcurrentCreateOneWins", testConcurrentCreate},
 		{"ConcurrentUpdateOneWins", testConcurrentUpdate},
+		{"DeleteChecksRevision", testDelete},
 		{"ClosedStore", testClosed},
 	}
 	for _, tc := range tests {
@@ -291,6 +292,31 @@ func testConcurrentUpdate(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d claims at one revision: %d won, want exactly 1", n, wins)
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	rec := mustCreate(t, s, NewTask("a", "m1"))
+	done := setState(t, s, rec, "m1", messages.TaskState_TASK_STATE_COMPLETED)
+	if err := s.Delete(ctx(t), "a", rec.Revision); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Delete at a stale revision: %v, want ErrConflict", err)
+	}
+	if err := s.Delete(ctx(t), "a", done.Revision); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := s.Get(ctx(t), "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx(t), "a", done.Revision); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Delete: %v, want ErrNotFound", err)
+	}
+	// A pending task's owner index entry goes with it.
+	b := mustCreate(t, s, NewTask("b", "m1"))
+	if err := s.Delete(ctx(t), "b", b.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.List(ctx(t), store.Filter{Owner: "m1"}); err != nil || len(recs) != 0 {
+		t.Fatalf("owner index after Delete: %v, %v", ids(recs), err)
 	}
 }
 
