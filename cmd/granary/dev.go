@@ -31,6 +31,7 @@ func runDev(e *env, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long running attempts may finish before they are cut off")
+	retention := fs.Duration("retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +42,9 @@ func runDev(e *env, args []string) error {
 	if err := positiveDuration("drain-timeout", *drainTimeout); err != nil {
 		return err
 	}
+	if err := positiveDuration("retention", *retention); err != nil {
+		return err
+	}
 	log, err := newLogger(e, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -49,12 +53,12 @@ func runDev(e *env, args []string) error {
 	if err := kinds.Register(reg); err != nil {
 		return err
 	}
-	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: *drainTimeout})
+	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: *drainTimeout, retention: *retention})
 }
 
 type devConfig struct {
 	dataDir, httpAddr, member string
-	drain                     time.Duration
+	drain, retention          time.Duration
 }
 
 func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
@@ -72,6 +76,7 @@ func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
 	defer sys.Shutdown()
 	mcfg := tasks.DefaultConfig(cfg.member)
 	mcfg.Store, mcfg.Registry, mcfg.Logger, mcfg.RecoverAll, mcfg.System = st, reg, log, true, sys
+	mcfg.Retention = cfg.retention
 	m, err := tasks.New(mcfg)
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ func runNode(e *env, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long activations may take to hand off")
+	retention := fs.Duration("retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -70,6 +71,9 @@ func runNode(e *env, args []string) error {
 	if err := positiveDuration("drain-timeout", *drain); err != nil {
 		return err
 	}
+	if err := positiveDuration("retention", *retention); err != nil {
+		return err
+	}
 	log, err := newLogger(e, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func runNode(e *env, args []string) error {
 	}
 	return serveNode(log, reg, nodeConfig{
 		cluster: *cluster, id: id, bindHost: bindHost, bindPort: bindPort, bind: *bind,
-		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain,
+		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain, retention: *retention,
 	})
 }
 
@@ -102,7 +106,7 @@ type nodeConfig struct {
 	bindPort                          int
 	hosted                            []string
 	consul                            *consul.Config
-	drain                             time.Duration
+	drain, retention                  time.Duration
 }
 
 func splitHostPort(flag, addr string) (string, int, error) {
@@ -203,6 +207,7 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	}
 	tcfg := tasks.DefaultConfig(cfg.id)
 	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
+	tcfg.Retention = cfg.retention
 	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
 	// One member sweeps expired tasks: the placement owner of "janitor".
 	tcfg.Janitor = func() bool { return janitor(view()) == cfg.id }
