@@ -34,7 +34,10 @@ type Index interface {
 
 // Activator starts task actors on this member.
 type Activator interface {
+	// Activate starts the actor of a task this member owns.
 	Activate(id string, adopt bool)
+	// Adopt starts the actor of an orphaned task, as read from the store.
+	Adopt(rec store.Record)
 }
 
 // Config configures a Reconciler.
@@ -250,8 +253,12 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 		if len(mine) > 0 {
 			r.log.Info("adopting tasks of a member that left", "from", owner, "tasks", len(mine), "orphans", len(orphans))
 		}
+		byID := make(map[string]store.Record, len(orphans))
+		for _, rec := range orphans {
+			byID[rec.Task.GetSpec().GetId()] = rec
+		}
 		for _, id := range mine {
-			r.cfg.Tasks.Activate(id, true)
+			r.cfg.Tasks.Adopt(byID[id])
 		}
 	}
 	return nil

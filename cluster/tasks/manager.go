@@ -290,6 +290,12 @@ func (m *Manager) Activate(id string, adopt bool) {
 	m.system.Root.Send(m.root, &activate{id: id, adopt: adopt})
 }
 
+// Adopt starts a task actor for a task read from the store (whose owner left
+// the cluster); the actor claims it without reading it again.
+func (m *Manager) Adopt(rec store.Record) {
+	m.system.Root.Send(m.root, &activate{id: rec.Task.GetSpec().GetId(), adopt: true, rec: &rec})
+}
+
 // Fence stops every task actor of this member at once (their attempts are
 // cancelled and nothing more is written): the member lost its lease, and
 // another member may claim its tasks.
@@ -490,6 +496,7 @@ type (
 	activate struct {
 		id    string
 		adopt bool
+		rec   *store.Record // as just read, saving the task actor a read
 	}
 	suspendAll struct{}
 	ping       struct{}
@@ -514,7 +521,14 @@ func (r *rootActor) Receive(c actor.Context) {
 		if _, ok := r.children[msg.id]; ok {
 			return
 		}
-		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &taskActor{m: r.m, id: msg.id, adopt: msg.adopt} }), "task-"+msg.id)
+		var incarnated atomic.Bool
+		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+			a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt}
+			if !incarnated.Swap(true) {
+				a.preloaded = msg.rec // a restarted actor reads the store again
+			}
+			return a
+		}), "task-"+msg.id)
 		if err != nil {
 			r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
 			return

@@ -67,7 +67,9 @@ type taskActor struct {
 	// adopt: claim the task even if another member owns it (its owner left
 	// the cluster).
 	adopt bool
-	log   *slog.Logger
+	// preloaded is the record as the adopter read it, if any.
+	preloaded *store.Record
+	log       *slog.Logger
 }
 
 func (a *taskActor) Receive(c actor.Context) {
@@ -95,11 +97,16 @@ func (a *taskActor) Receive(c actor.Context) {
 // load reads the task, claims it with a higher epoch, and resumes it where
 // the store says it was.
 func (a *taskActor) load() {
-	rec, err := a.m.store.Get(context.Background(), a.id)
-	if err != nil {
-		a.log.Error("cannot load task", "err", err)
-		a.stop()
-		return
+	var rec store.Record
+	if a.preloaded != nil {
+		rec, a.preloaded = *a.preloaded, nil // if stale, the claim's check-and-set says so
+	} else {
+		var err error
+		if rec, err = a.m.store.Get(context.Background(), a.id); err != nil {
+			a.log.Error("cannot load task", "err", err)
+			a.stop()
+			return
+		}
 	}
 	a.rec = rec
 	st := rec.Task.GetStatus()

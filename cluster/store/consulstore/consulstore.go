@@ -265,39 +265,54 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		return nil, err
 	}
 	var out []store.Record
+	var want map[string]bool // ids from the owner index, nil: every task
 	if f.Owner != "" {
 		prefix := s.prefix + "owners/" + url.PathEscape(f.Owner) + "/"
 		keys, _, err := s.kv.Keys(prefix, "", (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return nil, wrap(err)
 		}
-		sort.Strings(keys)
+		want = make(map[string]bool, len(keys))
 		for _, k := range keys {
-			id, err := url.PathUnescape(strings.TrimPrefix(k, prefix))
-			if err != nil {
-				continue
-			}
-			rec, err := s.Get(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if f.Match(rec.Task) {
-				out = append(out, rec)
-				if f.Limit > 0 && len(out) >= f.Limit {
-					break
-				}
+			if id, err := url.PathUnescape(strings.TrimPrefix(k, prefix)); err == nil {
+				want[id] = true
 			}
 		}
-		return out, nil
+		if len(want) == 0 {
+			return nil, nil
+		}
+		if len(want) <= smallOwnerList {
+			for _, id := range sortedIDs(want) {
+				rec, err := s.Get(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if f.Match(rec.Task) {
+					out = append(out, rec)
+				}
+			}
+			if f.Limit > 0 && len(out) > f.Limit {
+				out = out[:f.Limit]
+			}
+			return out, nil
+		}
+		// Many tasks (a dead member's, at failover): one listing of every
+		// task beats thousands of single reads.
 	}
 	pairs, _, err := s.kv.List(s.prefix+"tasks/", (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, wrap(err)
 	}
 	for _, p := range pairs {
+		if want != nil {
+			id, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.prefix+"tasks/"))
+			if err != nil || !want[id] {
+				continue
+			}
+		}
 		rec, err := s.decode(p)
 		if err != nil {
 			return nil, err
@@ -311,6 +326,19 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		out = out[:f.Limit]
 	}
 	return out, nil
+}
+
+// smallOwnerList is the owner-index size up to which List reads tasks one
+// by one rather than listing them all.
+const smallOwnerList = 64
+
+func sortedIDs(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Watch implements store.Store with Consul blocking queries, woken early

@@ -91,3 +91,39 @@ func TestBatchedWritesKeepTheirOwnResults(t *testing.T) {
 		t.Fatalf("owner index holds %d unfinished tasks, want %d", total, n/2)
 	}
 }
+
+// TestListManyOwnedTasks covers the listing path used at failover, when a
+// member owned more tasks than are worth reading one by one.
+func TestListManyOwnedTasks(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("many"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 150; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := "dead"
+			if i%3 == 0 {
+				owner = "alive"
+			}
+			if _, _, err := s.Create(ctx, storetest.NewTask(fmt.Sprintf("t%03d", i), owner)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	recs, err := s.List(ctx, store.Filter{Owner: "dead"})
+	if err != nil || len(recs) != 100 {
+		t.Fatalf("List(owner dead) = %d tasks, %v; want 100", len(recs), err)
+	}
+	for _, r := range recs {
+		if r.Task.GetStatus().GetOwner() != "dead" {
+			t.Fatalf("listed %s owned by %s", r.Task.GetSpec().GetId(), r.Task.GetStatus().GetOwner())
+		}
+	}
+}
