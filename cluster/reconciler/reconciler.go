@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/placement"
@@ -121,6 +122,7 @@ type Reconciler struct {
 	mu     sync.Mutex
 	live   []placement.Member // with "task:" kinds
 	kick   chan struct{}
+	rescan atomic.Bool // forget which owned tasks were activated
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -143,8 +145,10 @@ func (r *Reconciler) SetView(members []placement.Member) {
 	r.Kick()
 }
 
-// Kick asks for a search now (after unfencing, for instance).
+// Kick asks for a search for orphans now and for activating every owned
+// task again (after unfencing, for instance).
 func (r *Reconciler) Kick() {
+	r.rescan.Store(true)
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -176,6 +180,9 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 	var index uint64
 	known := map[string]bool{}
 	for try := 1; ctx.Err() == nil; {
+		if r.rescan.Swap(false) {
+			clear(known)
+		}
 		ids, next, err := r.cfg.Index.WatchOwned(ctx, r.cfg.Member, index)
 		if err != nil {
 			if ctx.Err() == nil {

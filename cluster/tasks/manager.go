@@ -305,6 +305,14 @@ func (m *Manager) Fence() {
 	}
 }
 
+// Resume restarts the task actors that Fence stopped, once the member holds
+// its lease again; a task another member claimed meanwhile is left to it.
+func (m *Manager) Resume() {
+	if m.root != nil {
+		m.system.Root.Send(m.root, &resume{})
+	}
+}
+
 func (m *Manager) fenced() bool { return m.cfg.Fenced != nil && m.cfg.Fenced() }
 
 // Get returns a task, with the live progress of a running attempt.
@@ -491,6 +499,27 @@ func storeErr(err error) error {
 	return err
 }
 
+// spawn starts the task actor of msg.id.
+func (r *rootActor) spawn(c actor.Context, msg *activate) {
+	var incarnated atomic.Bool
+	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt}
+		if !incarnated.Swap(true) {
+			a.preloaded = msg.rec // a restarted actor reads the store again
+		}
+		return a
+	}), "task-"+msg.id)
+	if err != nil {
+		r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
+		return
+	}
+	r.children[msg.id] = pid
+	if r.byPID == nil {
+		r.byPID = map[string]string{}
+	}
+	r.byPID[pid.Id] = msg.id
+}
+
 // Messages of the root actor.
 type (
 	activate struct {
@@ -499,6 +528,7 @@ type (
 		rec   *store.Record // as just read, saving the task actor a read
 	}
 	suspendAll struct{}
+	resume     struct{}
 	ping       struct{}
 	pong       struct{}
 )
@@ -510,6 +540,9 @@ type rootActor struct {
 	children map[string]*actor.PID
 	byPID    map[string]string
 	draining bool
+	// suspended holds the tasks whose actors a fence stopped: they are
+	// started again as soon as the fence lifts (and their old actor is gone).
+	suspended map[string]bool
 }
 
 func (r *rootActor) Receive(c actor.Context) {
@@ -521,23 +554,7 @@ func (r *rootActor) Receive(c actor.Context) {
 		if _, ok := r.children[msg.id]; ok {
 			return
 		}
-		var incarnated atomic.Bool
-		pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-			a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt}
-			if !incarnated.Swap(true) {
-				a.preloaded = msg.rec // a restarted actor reads the store again
-			}
-			return a
-		}), "task-"+msg.id)
-		if err != nil {
-			r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
-			return
-		}
-		r.children[msg.id] = pid
-		if r.byPID == nil {
-			r.byPID = map[string]string{}
-		}
-		r.byPID[pid.Id] = msg.id
+		r.spawn(c, msg)
 	case *cancelTask:
 		pid, ok := r.children[msg.id]
 		if !ok {
@@ -552,8 +569,19 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *ping:
 		c.Respond(&pong{})
 	case *suspendAll:
-		for _, pid := range r.children {
+		if r.suspended == nil {
+			r.suspended = map[string]bool{}
+		}
+		for id, pid := range r.children {
+			r.suspended[id] = true
 			c.Stop(pid)
+		}
+	case *resume:
+		for id := range r.suspended {
+			if _, live := r.children[id]; !live {
+				delete(r.suspended, id)
+				r.spawn(c, &activate{id: id})
+			}
 		}
 	case *drain:
 		r.draining = true
@@ -564,6 +592,10 @@ func (r *rootActor) Receive(c actor.Context) {
 		if id, ok := r.byPID[msg.Who.Id]; ok {
 			delete(r.byPID, msg.Who.Id)
 			delete(r.children, id)
+			if r.suspended[id] && !r.m.fenced() && !r.draining {
+				delete(r.suspended, id)
+				r.spawn(c, &activate{id: id})
+			}
 		}
 	}
 }

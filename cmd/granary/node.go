@@ -259,6 +259,7 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	}
 	mcfg.OnUnfence = func() {
 		log.Info("lease restored; taking activations and tasks again")
+		mgr.Resume()
 		recon.Kick()
 	}
 

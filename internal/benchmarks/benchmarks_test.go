@@ -1,6 +1,9 @@
 package benchmarks
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func BenchmarkEchoThroughput(b *testing.B) {
 	b.Run("client", EchoThroughputClient)
@@ -11,4 +14,10 @@ func BenchmarkEchoThroughput(b *testing.B) {
 func BenchmarkDurableThroughput(b *testing.B) {
 	b.Run("granary_two_nodes", DurableThroughput)
 	b.Run("raw_consul_kv_put", ConsulKVWrites)
+}
+
+func BenchmarkFailoverAtScale(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("tasks_%d", n), func(b *testing.B) { FailoverAtScale(b, n) })
+	}
 }

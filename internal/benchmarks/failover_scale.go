@@ -1,0 +1,85 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
+)
+
+// FailoverAtScale measures the failover of a member owning n unfinished
+// tasks: it starts one node, submits n long sleep tasks (all owned by it),
+// starts two more nodes (running work is not reshuffled onto them), kills
+// the first with SIGKILL and times until every task is running again on a
+// survivor. It reports the seconds as "s_failover"; b.N is ignored (one
+// failover per call).
+func FailoverAtScale(b *testing.B, n int) {
+	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
+	victim := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "v", "--log-level", "warn")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := victim.Client()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	sem := make(chan struct{}, 32)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("scale-%05d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`)})
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	waitRunning(b, ctx, c, n, func(st *api.Status) bool { return st.Owner == "v" })
+	s1 := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s1", "--log-level", "warn")
+	testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s2", "--log-level", "warn")
+	b.ResetTimer()
+	killed := time.Now()
+	victim.Kill()
+	waitRunning(b, ctx, s1.Client(), n, func(st *api.Status) bool { return st.Owner != "v" && st.Attempts == 2 })
+	took := time.Since(killed)
+	b.StopTimer()
+	b.ReportMetric(took.Seconds(), "s_failover")
+}
+
+// waitRunning polls until n tasks are running and pass ok.
+func waitRunning(b *testing.B, ctx context.Context, c interface {
+	List(context.Context, ...string) ([]*api.Status, error)
+}, n int, ok func(*api.Status) bool) {
+	b.Helper()
+	for {
+		list, err := c.List(ctx, api.StateRunning)
+		count := 0
+		for _, st := range list {
+			if ok(st) {
+				count++
+			}
+		}
+		if err == nil && count >= n {
+			return
+		}
+		if ctx.Err() != nil {
+			b.Fatalf("only %d of %d tasks running (%v)", count, n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
