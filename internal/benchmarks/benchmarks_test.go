@@ -21,3 +21,8 @@ func BenchmarkFailoverAtScale(b *testing.B) {
 		b.Run(fmt.Sprintf("tasks_%d", n), func(b *testing.B) { FailoverAtScale(b, n) })
 	}
 }
+
+func BenchmarkFootprint(b *testing.B) {
+	b.Run("memory_per_running_task", MemoryPerRunningTask)
+	b.Run("store_bytes_per_completed_task", StoreBytesPerCompletedTask)
+}

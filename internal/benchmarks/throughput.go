@@ -39,6 +39,16 @@ type devNode struct {
 
 func startDevNode(b *testing.B) *devNode {
 	b.Helper()
+	echo, err := actors.NewTask("echo", func(_ actors.TaskContext, p []byte) ([]byte, error) { return p, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return startDevNodeWith(b, echo)
+}
+
+// startDevNodeWith starts an in-process node running the given kinds.
+func startDevNodeWith(b *testing.B, kinds ...*actors.TaskKind) *devNode {
+	b.Helper()
 	dir, err := os.MkdirTemp("", "granary-bench-")
 	if err != nil {
 		b.Fatal(err)
@@ -48,11 +58,11 @@ func startDevNode(b *testing.B) *devNode {
 		b.Fatal(err)
 	}
 	reg := actors.NewRegistry()
-	echo, err := actors.NewTask("echo", func(_ actors.TaskContext, p []byte) ([]byte, error) { return p, nil })
-	if err != nil {
-		b.Fatal(err)
+	for _, k := range kinds {
+		if err := reg.RegisterTask(k); err != nil {
+			b.Fatal(err)
+		}
 	}
-	_ = reg.RegisterTask(echo)
 	cfg := tasks.DefaultConfig("bench")
 	cfg.Store, cfg.Registry = st, reg
 	m, err := tasks.New(cfg)

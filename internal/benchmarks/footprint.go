@@ -1,0 +1,102 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/store/consulstore"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/examples/kinds"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/messages"
+)
+
+// MemoryPerRunningTask measures the memory (heap and goroutine stacks) a
+// node spends on each unfinished
+// task whose attempt is running (task actor, attempt actor, handler
+// goroutine, timers): b.N long `sleep` tasks on an in-process manager,
+// measured after GC before and after. Reports "B/task".
+func MemoryPerRunningTask(b *testing.B) {
+	n := startDevNodeWith(b, kinds.Sleep)
+	defer n.close()
+	ctx := context.Background()
+	before := heap()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := n.m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("m-%d", i), Kind: "sleep", Payload: []byte(`{"ms":3600000}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n.m.Running() < b.N && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.StopTimer()
+	if n.m.Running() < b.N {
+		b.Fatalf("only %d of %d attempts running", n.m.Running(), b.N)
+	}
+	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
+}
+
+func heap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse // goroutine stacks count: each attempt has one
+}
+
+// StoreBytesPerCompletedTask stores b.N completed `echo` tasks (as the
+// task manager leaves them: spec, status, result) in Consul KV and reports
+// the bytes of their keys and values per task ("B/task").
+func StoreBytesPerCompletedTask(b *testing.B) {
+	agent := testconsul.Start(b, testconsul.Options{})
+	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("size"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	reg := actors.NewRegistry()
+	if err := reg.RegisterTask(kinds.Echo); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t, err := tasks.BuildTask(reg, tasks.Submission{ID: fmt.Sprintf("c-%06d", i), Kind: "echo", Payload: json.RawMessage(`{"order":12345,"customer":"c-42"}`)}, "m1", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, _, err := s.Create(ctx, t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := rec.Task
+		done.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+		done.Status.Attempts, done.Status.Epoch, done.Status.Result = 1, 1, done.Spec.Payload
+		done.Status.StartedAt, done.Status.FinishedAt = done.Status.SubmittedAt, done.Status.SubmittedAt
+		if _, err := s.Update(ctx, done, rec.Revision); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	pairs, _, err := agent.Client().KV().List("granary/size/", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0
+	for _, p := range pairs {
+		total += len(p.Key) + len(p.Value)
+	}
+	recs, _ := s.List(ctx, store.Filter{Unfinished: true})
+	if len(recs) != 0 {
+		b.Fatalf("%d tasks left unfinished", len(recs))
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "B/task")
+}
