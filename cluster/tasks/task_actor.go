@@ -61,8 +61,8 @@ type taskActor struct {
 	live     *taskContext
 	retry    *time.Timer
 	draining bool
-	// unclaimed: the task was loaded pending; the first attempt's write
-	// claims it.
+	// unclaimed: the task was loaded but not yet claimed; the next write
+	// claims it (owner this member, epoch + 1) along with its own change.
 	unclaimed bool
 	// adopt: claim the task even if another member owns it (its owner left
 	// the cluster).
@@ -147,27 +147,19 @@ func (a *taskActor) load() {
 	}
 	a.tree.Replay(attemptChild, times...)
 
-	if st.GetState() == messages.TaskState_TASK_STATE_PENDING {
-		// A fresh task is claimed by the write that starts its first
-		// attempt: one store write fewer on the hot path.
-		a.unclaimed = true
-		a.begin()
-		return
-	}
-	prevOwner := st.GetOwner()
-	if err := a.write(claim(a.m.member)); err != nil {
-		a.writeFailed("claim", err)
-		return
-	}
-	a.log.Debug("task claimed", "epoch", a.rec.Task.GetStatus().GetEpoch(), "state", st.GetState())
-
+	// The task is claimed by the next write it needs anyway (starting an
+	// attempt, or recording the attempt lost with its previous owner): one
+	// store write fewer per task, which counts at failover.
+	a.unclaimed = true
 	switch st.GetState() {
+	case messages.TaskState_TASK_STATE_PENDING:
+		a.begin()
 	case messages.TaskState_TASK_STATE_RUNNING:
 		// The attempt in flight died with its member (or with this node's
 		// previous process): it counts as failed.
 		a.failed(supervisor.Failure{
 			Cause: supervisor.CauseMemberLost,
-			Err:   fmt.Errorf("attempt interrupted: member %s stopped while running it", prevOwner),
+			Err:   fmt.Errorf("attempt interrupted: member %s stopped while running it", st.GetOwner()),
 			At:    a.m.now(),
 		}, int(st.GetAttempts()))
 	default: // retrying
@@ -194,11 +186,7 @@ func (a *taskActor) begin() {
 		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded before attempt %d could start", a.rec.Task.GetStatus().GetAttempts()+1), nil)
 		return
 	}
-	unclaimed := a.unclaimed
 	if err := a.write(func(t *messages.Task) {
-		if unclaimed {
-			claim(a.m.member)(t)
-		}
 		t.Status.State = messages.TaskState_TASK_STATE_RUNNING
 		t.Status.Attempts++
 		t.Status.StartedAt = timestamppb.New(now)
@@ -208,7 +196,6 @@ func (a *taskActor) begin() {
 		a.writeFailed("start attempt", err)
 		return
 	}
-	a.unclaimed = false
 	n := int(a.rec.Task.GetStatus().GetAttempts())
 	parent := context.Background()
 	cancel := context.CancelFunc(func() {})
@@ -371,9 +358,16 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 			return errFenced
 		}
 		next := proto.Clone(a.rec.Task).(*messages.Task)
+		if a.unclaimed {
+			claim(a.m.member)(next)
+		}
 		mutate(next)
 		rec, err := a.m.store.Update(ctx, next, a.rec.Revision)
 		if err == nil {
+			if a.unclaimed {
+				a.unclaimed = false
+				a.log.Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
+			}
 			a.rec = rec
 			return nil
 		}
