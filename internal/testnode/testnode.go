@@ -39,17 +39,22 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "granary-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "granary")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/granary")
+		// Build beside the project (bin/ is git-ignored) and rename into
+		// place, so concurrent test binaries never see a half-written file
+		// and no copies pile up in the temporary directory.
+		final := filepath.Join(root, "bin", "granary-test")
+		tmp := fmt.Sprintf("%s.%d.tmp", final, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/granary")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/granary: %v\n%s", err, out)
+			return
 		}
+		if err := os.Rename(tmp, final); err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = final
 	})
 	if buildErr != nil {
 		t.Fatalf("testnode: %v", buildErr)
