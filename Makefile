@@ -8,7 +8,9 @@ STATICCHECK_VERSION := v0.8.2
 # Integration tests start real Consul agents and granary processes; 20m is a
 # bound on a hung test, far above a normal run.
 TEST_TIMEOUT ?= 20m
-PROTOS := granary.proto grain.proto
+# Paths are relative to the repository root: protobuf registers each file
+# under this path, and a bare "grain.proto" would clash with protoactor-go's.
+PROTOS := messages/granary.proto messages/grain.proto
 
 .PHONY: all build run test test-short bench proto proto-check consul lint fmt-check vet clean
 
@@ -40,13 +42,13 @@ bin/protoc-gen-go: go.mod
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 
 proto: bin/protoc-gen-go
-	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I messages -out messages $(PROTOS)
+	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I . -out . $(PROTOS)
 
 # Regenerates into a temporary directory and fails if the committed code differs.
 proto-check: bin/protoc-gen-go
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I messages -out "$$tmp" $(PROTOS); \
-	for f in $(PROTOS:.proto=.pb.go); do diff -u messages/$$f "$$tmp/$$f" || stale=1; done; \
+	$(GO) run ./internal/tools/protogen -plugin bin/protoc-gen-go -I . -out "$$tmp" $(PROTOS); \
+	for f in $(PROTOS:.proto=.pb.go); do diff -u $$f "$$tmp/$$f" || stale=1; done; \
 	if [ -n "$${stale:-}" ]; then \
 		echo "messages/*.pb.go are stale: run 'make proto' and commit the result" >&2; exit 1; fi
 

@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        (unknown)
-// source: grain.proto
+// source: messages/grain.proto
 
 package messages
 
@@ -73,11 +73,11 @@ func (x GrainErrorCode) String() string {
 }
 
 func (GrainErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_grain_proto_enumTypes[0].Descriptor()
+	return file_messages_grain_proto_enumTypes[0].Descriptor()
 }
 
 func (GrainErrorCode) Type() protoreflect.EnumType {
-	return &file_grain_proto_enumTypes[0]
+	return &file_messages_grain_proto_enumTypes[0]
 }
 
 func (x GrainErrorCode) Number() protoreflect.EnumNumber {
@@ -86,7 +86,7 @@ func (x GrainErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GrainErrorCode.Descriptor instead.
 func (GrainErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_grain_proto_rawDescGZIP(), []int{0}
+	return file_messages_grain_proto_rawDescGZIP(), []int{0}
 }
 
 // GrainRequest asks the member that owns (kind, identity) to deliver payload
@@ -106,7 +106,7 @@ type GrainRequest struct {
 
 func (x *GrainRequest) Reset() {
 	*x = GrainRequest{}
-	mi := &file_grain_proto_msgTypes[0]
+	mi := &file_messages_grain_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -118,7 +118,7 @@ func (x *GrainRequest) String() string {
 func (*GrainRequest) ProtoMessage() {}
 
 func (x *GrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grain_proto_msgTypes[0]
+	mi := &file_messages_grain_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -131,7 +131,7 @@ func (x *GrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainRequest.ProtoReflect.Descriptor instead.
 func (*GrainRequest) Descriptor() ([]byte, []int) {
-	return file_grain_proto_rawDescGZIP(), []int{0}
+	return file_messages_grain_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *GrainRequest) GetKind() string {
@@ -175,7 +175,7 @@ type GrainError struct {
 
 func (x *GrainError) Reset() {
 	*x = GrainError{}
-	mi := &file_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +187,7 @@ func (x *GrainError) String() string {
 func (*GrainError) ProtoMessage() {}
 
 func (x *GrainError) ProtoReflect() protoreflect.Message {
-	mi := &file_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +200,7 @@ func (x *GrainError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainError.ProtoReflect.Descriptor instead.
 func (*GrainError) Descriptor() ([]byte, []int) {
-	return file_grain_proto_rawDescGZIP(), []int{1}
+	return file_messages_grain_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *GrainError) GetCode() GrainErrorCode {
@@ -239,7 +239,7 @@ type GrainResponse struct {
 
 func (x *GrainResponse) Reset() {
 	*x = GrainResponse{}
-	mi := &file_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +251,7 @@ func (x *GrainResponse) String() string {
 func (*GrainResponse) ProtoMessage() {}
 
 func (x *GrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +264,7 @@ func (x *GrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainResponse.ProtoReflect.Descriptor instead.
 func (*GrainResponse) Descriptor() ([]byte, []int) {
-	return file_grain_proto_rawDescGZIP(), []int{2}
+	return file_messages_grain_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GrainResponse) GetPayload() []byte {
@@ -307,7 +307,7 @@ type ActivateTask struct {
 
 func (x *ActivateTask) Reset() {
 	*x = ActivateTask{}
-	mi := &file_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +319,7 @@ func (x *ActivateTask) String() string {
 func (*ActivateTask) ProtoMessage() {}
 
 func (x *ActivateTask) ProtoReflect() protoreflect.Message {
-	mi := &file_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +332,7 @@ func (x *ActivateTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateTask.ProtoReflect.Descriptor instead.
 func (*ActivateTask) Descriptor() ([]byte, []int) {
-	return file_grain_proto_rawDescGZIP(), []int{3}
+	return file_messages_grain_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ActivateTask) GetId() string {
@@ -342,11 +342,11 @@ func (x *ActivateTask) GetId() string {
 	return ""
 }
 
-var File_grain_proto protoreflect.FileDescriptor
+var File_messages_grain_proto protoreflect.FileDescriptor
 
-const file_grain_proto_rawDesc = "" +
+const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
-	"\vgrain.proto\x12\n" +
+	"\x14messages/grain.proto\x12\n" +
 	"granary.v1\"\x86\x01\n" +
 	"\fGrainRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
@@ -373,27 +373,27 @@ const file_grain_proto_rawDesc = "" +
 	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04B(Z&github.com/granary-rt/granary/messagesb\x06proto3"
 
 var (
-	file_grain_proto_rawDescOnce sync.Once
-	file_grain_proto_rawDescData []byte
+	file_messages_grain_proto_rawDescOnce sync.Once
+	file_messages_grain_proto_rawDescData []byte
 )
 
-func file_grain_proto_rawDescGZIP() []byte {
-	file_grain_proto_rawDescOnce.Do(func() {
-		file_grain_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_grain_proto_rawDesc), len(file_grain_proto_rawDesc)))
+func file_messages_grain_proto_rawDescGZIP() []byte {
+	file_messages_grain_proto_rawDescOnce.Do(func() {
+		file_messages_grain_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)))
 	})
-	return file_grain_proto_rawDescData
+	return file_messages_grain_proto_rawDescData
 }
 
-var file_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_grain_proto_goTypes = []any{
+var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_messages_grain_proto_goTypes = []any{
 	(GrainErrorCode)(0),   // 0: granary.v1.GrainErrorCode
 	(*GrainRequest)(nil),  // 1: granary.v1.GrainRequest
 	(*GrainError)(nil),    // 2: granary.v1.GrainError
 	(*GrainResponse)(nil), // 3: granary.v1.GrainResponse
 	(*ActivateTask)(nil),  // 4: granary.v1.ActivateTask
 }
-var file_grain_proto_depIdxs = []int32{
+var file_messages_grain_proto_depIdxs = []int32{
 	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
 	2, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
 	2, // [2:2] is the sub-list for method output_type
@@ -403,27 +403,27 @@ var file_grain_proto_depIdxs = []int32{
 	0, // [0:2] is the sub-list for field type_name
 }
 
-func init() { file_grain_proto_init() }
-func file_grain_proto_init() {
-	if File_grain_proto != nil {
+func init() { file_messages_grain_proto_init() }
+func file_messages_grain_proto_init() {
+	if File_messages_grain_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grain_proto_rawDesc), len(file_grain_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_grain_proto_goTypes,
-		DependencyIndexes: file_grain_proto_depIdxs,
-		EnumInfos:         file_grain_proto_enumTypes,
-		MessageInfos:      file_grain_proto_msgTypes,
+		GoTypes:           file_messages_grain_proto_goTypes,
+		DependencyIndexes: file_messages_grain_proto_depIdxs,
+		EnumInfos:         file_messages_grain_proto_enumTypes,
+		MessageInfos:      file_messages_grain_proto_msgTypes,
 	}.Build()
-	File_grain_proto = out.File
-	file_grain_proto_goTypes = nil
-	file_grain_proto_depIdxs = nil
+	File_messages_grain_proto = out.File
+	file_messages_grain_proto_goTypes = nil
+	file_messages_grain_proto_depIdxs = nil
 }

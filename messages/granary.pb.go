@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        (unknown)
-// source: granary.proto
+// source: messages/granary.proto
 
 package messages
 
@@ -70,11 +70,11 @@ func (x Jitter) String() string {
 }
 
 func (Jitter) Descriptor() protoreflect.EnumDescriptor {
-	return file_granary_proto_enumTypes[0].Descriptor()
+	return file_messages_granary_proto_enumTypes[0].Descriptor()
 }
 
 func (Jitter) Type() protoreflect.EnumType {
-	return &file_granary_proto_enumTypes[0]
+	return &file_messages_granary_proto_enumTypes[0]
 }
 
 func (x Jitter) Number() protoreflect.EnumNumber {
@@ -83,7 +83,7 @@ func (x Jitter) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Jitter.Descriptor instead.
 func (Jitter) EnumDescriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{0}
+	return file_messages_granary_proto_rawDescGZIP(), []int{0}
 }
 
 // TaskState is where a task is in its lifecycle.
@@ -138,11 +138,11 @@ func (x TaskState) String() string {
 }
 
 func (TaskState) Descriptor() protoreflect.EnumDescriptor {
-	return file_granary_proto_enumTypes[1].Descriptor()
+	return file_messages_granary_proto_enumTypes[1].Descriptor()
 }
 
 func (TaskState) Type() protoreflect.EnumType {
-	return &file_granary_proto_enumTypes[1]
+	return &file_messages_granary_proto_enumTypes[1]
 }
 
 func (x TaskState) Number() protoreflect.EnumNumber {
@@ -151,7 +151,7 @@ func (x TaskState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskState.Descriptor instead.
 func (TaskState) EnumDescriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{1}
+	return file_messages_granary_proto_rawDescGZIP(), []int{1}
 }
 
 // RetryPolicy says how often and how fast a failed attempt runs again. It is
@@ -175,7 +175,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_granary_proto_msgTypes[0]
+	mi := &file_messages_granary_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +187,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_granary_proto_msgTypes[0]
+	mi := &file_messages_granary_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +200,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{0}
+	return file_messages_granary_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -265,7 +265,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_granary_proto_msgTypes[1]
+	mi := &file_messages_granary_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +277,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_granary_proto_msgTypes[1]
+	mi := &file_messages_granary_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +290,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{1}
+	return file_messages_granary_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *TaskSpec) GetId() string {
@@ -378,7 +378,7 @@ type AttemptError struct {
 
 func (x *AttemptError) Reset() {
 	*x = AttemptError{}
-	mi := &file_granary_proto_msgTypes[2]
+	mi := &file_messages_granary_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +390,7 @@ func (x *AttemptError) String() string {
 func (*AttemptError) ProtoMessage() {}
 
 func (x *AttemptError) ProtoReflect() protoreflect.Message {
-	mi := &file_granary_proto_msgTypes[2]
+	mi := &file_messages_granary_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +403,7 @@ func (x *AttemptError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptError.ProtoReflect.Descriptor instead.
 func (*AttemptError) Descriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{2}
+	return file_messages_granary_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AttemptError) GetAttempt() int32 {
@@ -483,7 +483,7 @@ type TaskStatus struct {
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_granary_proto_msgTypes[3]
+	mi := &file_messages_granary_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +495,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_granary_proto_msgTypes[3]
+	mi := &file_messages_granary_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +508,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{3}
+	return file_messages_granary_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TaskStatus) GetState() TaskState {
@@ -620,7 +620,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_granary_proto_msgTypes[4]
+	mi := &file_messages_granary_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +632,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_granary_proto_msgTypes[4]
+	mi := &file_messages_granary_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +645,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_granary_proto_rawDescGZIP(), []int{4}
+	return file_messages_granary_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Task) GetSpec() *TaskSpec {
@@ -662,11 +662,11 @@ func (x *Task) GetStatus() *TaskStatus {
 	return nil
 }
 
-var File_granary_proto protoreflect.FileDescriptor
+var File_messages_granary_proto protoreflect.FileDescriptor
 
-const file_granary_proto_rawDesc = "" +
+const file_messages_granary_proto_rawDesc = "" +
 	"\n" +
-	"\rgranary.proto\x12\n" +
+	"\x16messages/granary.proto\x12\n" +
 	"granary.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12B\n" +
@@ -732,20 +732,20 @@ const file_granary_proto_rawDesc = "" +
 	"\x14TASK_STATE_CANCELLED\x10\x06B(Z&github.com/granary-rt/granary/messagesb\x06proto3"
 
 var (
-	file_granary_proto_rawDescOnce sync.Once
-	file_granary_proto_rawDescData []byte
+	file_messages_granary_proto_rawDescOnce sync.Once
+	file_messages_granary_proto_rawDescData []byte
 )
 
-func file_granary_proto_rawDescGZIP() []byte {
-	file_granary_proto_rawDescOnce.Do(func() {
-		file_granary_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_granary_proto_rawDesc), len(file_granary_proto_rawDesc)))
+func file_messages_granary_proto_rawDescGZIP() []byte {
+	file_messages_granary_proto_rawDescOnce.Do(func() {
+		file_messages_granary_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_messages_granary_proto_rawDesc), len(file_messages_granary_proto_rawDesc)))
 	})
-	return file_granary_proto_rawDescData
+	return file_messages_granary_proto_rawDescData
 }
 
-var file_granary_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
-var file_granary_proto_goTypes = []any{
+var file_messages_granary_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_messages_granary_proto_goTypes = []any{
 	(Jitter)(0),                   // 0: granary.v1.Jitter
 	(TaskState)(0),                // 1: granary.v1.TaskState
 	(*RetryPolicy)(nil),           // 2: granary.v1.RetryPolicy
@@ -757,7 +757,7 @@ var file_granary_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
-var file_granary_proto_depIdxs = []int32{
+var file_messages_granary_proto_depIdxs = []int32{
 	8,  // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
 	8,  // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
 	0,  // 2: granary.v1.RetryPolicy.jitter:type_name -> granary.v1.Jitter
@@ -783,27 +783,27 @@ var file_granary_proto_depIdxs = []int32{
 	0,  // [0:18] is the sub-list for field type_name
 }
 
-func init() { file_granary_proto_init() }
-func file_granary_proto_init() {
-	if File_granary_proto != nil {
+func init() { file_messages_granary_proto_init() }
+func file_messages_granary_proto_init() {
+	if File_messages_granary_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_granary_proto_rawDesc), len(file_granary_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_granary_proto_rawDesc), len(file_messages_granary_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_granary_proto_goTypes,
-		DependencyIndexes: file_granary_proto_depIdxs,
-		EnumInfos:         file_granary_proto_enumTypes,
-		MessageInfos:      file_granary_proto_msgTypes,
+		GoTypes:           file_messages_granary_proto_goTypes,
+		DependencyIndexes: file_messages_granary_proto_depIdxs,
+		EnumInfos:         file_messages_granary_proto_enumTypes,
+		MessageInfos:      file_messages_granary_proto_msgTypes,
 	}.Build()
-	File_granary_proto = out.File
-	file_granary_proto_goTypes = nil
-	file_granary_proto_depIdxs = nil
+	File_messages_granary_proto = out.File
+	file_messages_granary_proto_goTypes = nil
+	file_messages_granary_proto_depIdxs = nil
 }

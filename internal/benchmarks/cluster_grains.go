@@ -1,0 +1,108 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/cluster/tasks"
+)
+
+// echoGrain answers every message with the message itself.
+type echoGrain struct{}
+
+func (echoGrain) Receive(_ actors.GrainContext, msg []byte) ([]byte, error) { return msg, nil }
+
+// GranaryPair is two grains.Host members, "a" and "b", each on its own actor
+// system with gRPC remoting on loopback, as two `granary node` processes
+// wire them but without Consul: they share one LocalDirectory, which is
+// only touched when an identity activates. Calls go from a to identities
+// that b owns.
+type GranaryPair struct {
+	systems [2]*actor.ActorSystem
+	remotes [2]*remote.Remote
+	caller  *grains.Host
+	ids     []string
+}
+
+// StartGranaryPair starts the pair and activates its identities.
+func StartGranaryPair(ctx context.Context) (*GranaryPair, error) {
+	reg := actors.NewRegistry()
+	echo, err := actors.NewGrain("echo", func() actors.Grain { return echoGrain{} })
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.RegisterGrain(echo); err != nil {
+		return nil, err
+	}
+	p := &GranaryPair{}
+	dir := &grains.LocalDirectory{}
+	quiet := slog.New(slog.DiscardHandler)
+	var hosts [2]*grains.Host
+	var view []grains.Member
+	for i, id := range []string{"a", "b"} {
+		sys := tasks.NewActorSystem(quiet) // the system `granary node` runs
+		p.systems[i] = sys
+		p.remotes[i] = remote.NewRemote(sys, remote.Configure("127.0.0.1", 0))
+		p.remotes[i].Start()
+		cfg := grains.DefaultConfig(id)
+		cfg.Registry, cfg.System, cfg.Directory, cfg.Logger = reg, sys, dir, quiet
+		h, err := grains.New(cfg)
+		if err == nil {
+			err = h.Start()
+		}
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		hosts[i] = h
+		view = append(view, grains.Member{ID: id, Addr: sys.Address(), Kinds: h.HostedKinds()})
+	}
+	for _, h := range hosts {
+		h.SetView(view)
+	}
+	p.caller = hosts[0]
+	members := []placement.Member{{ID: "a", Kinds: []string{"echo"}}, {ID: "b", Kinds: []string{"echo"}}}
+	for i := 0; len(p.ids) < callIdentities; i++ {
+		id := fmt.Sprintf("echo-%d", i)
+		if owner, _ := placement.Owner(members, "echo", id); owner == "b" {
+			p.ids = append(p.ids, id)
+		}
+	}
+	for i := range p.ids { // activate outside the measurement
+		if err := p.Call(ctx, i); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("granary pair warm-up: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Call implements Caller.
+func (p *GranaryPair) Call(ctx context.Context, i int) error {
+	resp, err := p.caller.Call(ctx, "echo", p.ids[i%len(p.ids)], echoPayload)
+	if err != nil {
+		return err
+	}
+	if resp.GetMember() != "b" || !bytes.Equal(resp.GetPayload(), echoPayload) {
+		return fmt.Errorf("unexpected answer from %s: %q", resp.GetMember(), resp.GetPayload())
+	}
+	return nil
+}
+
+// Close stops both members' remoting and actor systems.
+func (p *GranaryPair) Close() {
+	for i, r := range p.remotes {
+		if r != nil {
+			r.Shutdown(false)
+			p.systems[i].Shutdown()
+		}
+	}
+}
