@@ -299,8 +299,12 @@ func (x *GrainResponse) GetError() *GrainError {
 // started yet (submitted through another member). It is a hint: the owner's
 // watch of its owner index finds the task anyway, only later.
 type ActivateTask struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// task is the record as the submitting member stored it, and revision its
+	// store revision, so the owner need not read it back (optional).
+	Task          *Task  `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,12 +346,26 @@ func (x *ActivateTask) GetId() string {
 	return ""
 }
 
+func (x *ActivateTask) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *ActivateTask) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_messages_grain_proto protoreflect.FileDescriptor
 
 const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x14messages/grain.proto\x12\n" +
-	"granary.v1\"\x86\x01\n" +
+	"granary.v1\x1a\x16messages/granary.proto\"\x86\x01\n" +
 	"\fGrainRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x18\n" +
@@ -362,9 +380,11 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12#\n" +
 	"\ractivation_id\x18\x03 \x01(\tR\factivationId\x12,\n" +
-	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"\x1e\n" +
+	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"`\n" +
 	"\fActivateTask\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*\xb9\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x04task\x18\x02 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision*\xb9\x01\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
@@ -392,15 +412,17 @@ var file_messages_grain_proto_goTypes = []any{
 	(*GrainError)(nil),    // 2: granary.v1.GrainError
 	(*GrainResponse)(nil), // 3: granary.v1.GrainResponse
 	(*ActivateTask)(nil),  // 4: granary.v1.ActivateTask
+	(*Task)(nil),          // 5: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
 	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
 	2, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -408,6 +430,7 @@ func file_messages_grain_proto_init() {
 	if File_messages_grain_proto != nil {
 		return
 	}
+	file_messages_granary_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -57,9 +57,10 @@ type Config struct {
 	// Janitor reports whether this member sweeps (one member of a cluster
 	// should); nil: it does.
 	Janitor func() bool
-	// Notify tells another member that it owns a new task (best effort; the
-	// owner's watch of the owner index is the safety net). Nil: no hint.
-	Notify func(owner, id string)
+	// Notify tells another member that it owns a new task, as stored (best
+	// effort; the owner's watch of the owner index is the safety net). Nil:
+	// no hint.
+	Notify func(owner string, rec store.Record)
 	// Forward cancels a task on its owning member when that member is not
 	// this one; ok false means the owner is not live (the cancel is then
 	// written here, fencing the dead owner out). Nil: always written here.
@@ -276,9 +277,10 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 		return m.withLive(rec), false, nil
 	}
 	if owner == m.member {
-		m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId()})
+		pre := rec
+		m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId(), rec: &pre})
 	} else if m.cfg.Notify != nil {
-		m.cfg.Notify(owner, t.GetSpec().GetId())
+		m.cfg.Notify(owner, rec)
 	}
 	return rec, true, nil
 }
@@ -564,7 +566,11 @@ func (r *rootActor) Receive(c actor.Context) {
 		c.RequestWithCustomSender(pid, msg, c.Sender())
 	case *messages.ActivateTask:
 		if !r.draining && !r.m.fenced() {
-			c.Send(c.Self(), &activate{id: msg.GetId()})
+			a := &activate{id: msg.GetId()}
+			if msg.GetTask() != nil {
+				a.rec = &store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()}
+			}
+			c.Send(c.Self(), a)
 		}
 	case *ping:
 		c.Respond(&pong{})

@@ -26,6 +26,7 @@ import (
 	"github.com/granary-rt/granary/cluster/membership"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/reconciler"
+	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/examples/kinds"
@@ -211,9 +212,10 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
 	// One member sweeps expired tasks: the placement owner of "janitor".
 	tcfg.Janitor = func() bool { return janitor(view()) == cfg.id }
-	tcfg.Notify = func(owner, id string) {
+	tcfg.Notify = func(owner string, rec store.Record) {
 		if m, ok := view().Member(owner); ok {
-			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(owner)), &messages.ActivateTask{Id: id})
+			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(owner)),
+				&messages.ActivateTask{Id: rec.Task.GetSpec().GetId(), Task: rec.Task, Revision: rec.Revision})
 		}
 	}
 	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) {

@@ -68,6 +68,7 @@ type known struct {
 	rev   uint64
 	owner string
 	open  bool
+	task  *messages.Task // as of rev; Watch answers from it without a read
 }
 
 var _ store.Store = (*Store)(nil)
@@ -162,7 +163,7 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task) {
 		delete(s.last, id) // no more updates expected: keep the map small
 		return
 	}
-	s.last[id] = known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t)}
+	s.last[id] = known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), task: proto.Clone(t).(*messages.Task)}
 }
 
 // Update implements store.Store.
@@ -217,12 +218,12 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
 }
 
-// lastRev is the revision this process last wrote or read of the task (0
-// if it knows none).
-func (s *Store) lastRev(id string) uint64 {
+// lastKnown is what this process last wrote or read of an unfinished task.
+func (s *Store) lastKnown(id string) (known, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.last[id].rev
+	k, ok := s.last[id]
+	return k, ok
 }
 
 func (s *Store) forget(id string) {
@@ -351,8 +352,8 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 			return store.Record{}, err
 		}
 		localChange := s.local.Wait(id)
-		if s.lastRev(id) > after {
-			return s.Get(ctx, id)
+		if k, ok := s.lastKnown(id); ok && k.rev > after {
+			return store.Record{Task: proto.Clone(k.task).(*messages.Task), Revision: k.rev}, nil
 		}
 		qctx, cancel := context.WithCancel(ctx)
 		go func() {
