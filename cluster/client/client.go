@@ -3,6 +3,7 @@
 // is built on it.
 //
 //	c, err := client.New(client.Config{Addr: "http://127.0.0.1:8080"})
+//	c, err := client.New(client.Config{Cluster: "prod"}) // any healthy node, found through Consul
 //	st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"hi":1}`)})
 //	st, err = c.Wait(ctx, st.ID, nil) // until completed, failed or cancelled
 //
@@ -27,7 +28,9 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/membership"
 	"github.com/granary-rt/granary/supervisor"
+	consulapi "github.com/hashicorp/consul/api"
 )
 
 // Config configures a Client.
@@ -43,6 +46,11 @@ type Config struct {
 	// (for example from Consul, see membership.DiscoverHTTP). It is asked
 	// at the first call and again whenever every known node failed.
 	Discover func(ctx context.Context) ([]string, error)
+	// Cluster, when set, discovers the healthy nodes of that cluster through
+	// Consul (Consul's settings from ConsulConfig, nil: the CONSUL_*
+	// environment), unless Discover is set.
+	Cluster      string
+	ConsulConfig *consulapi.Config
 	// HTTPClient sends the requests; nil uses one without an overall
 	// time-out (every call takes its deadline from its context).
 	HTTPClient *http.Client
@@ -88,6 +96,17 @@ type Client struct {
 // New returns a client; zero Config fields take DefaultConfig's values.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
+	if cfg.Cluster != "" && cfg.Discover == nil {
+		cc := cfg.ConsulConfig
+		if cc == nil {
+			cc = consulapi.DefaultConfig()
+		}
+		consul, err := consulapi.NewClient(cc)
+		if err != nil {
+			return nil, fmt.Errorf("client: Consul: %w", err)
+		}
+		cfg.Discover = membership.DiscoverHTTP(consul, cfg.Cluster)
+	}
 	addrs := cfg.Addrs
 	if cfg.Addr != "" {
 		addrs = append([]string{cfg.Addr}, addrs...)

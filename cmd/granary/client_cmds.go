@@ -11,7 +11,6 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/cluster/membership"
 	consul "github.com/hashicorp/consul/api"
 )
 
@@ -42,15 +41,10 @@ func (c *clientFlags) client() (*client.Client, error) {
 	cfg := client.Config{Addr: c.addr}
 	set := c.set()
 	if c.cluster != "" {
-		ccfg := consul.DefaultConfig()
+		cfg.Cluster, cfg.ConsulConfig = c.cluster, consul.DefaultConfig()
 		if c.consul != "" {
-			ccfg.Address = c.consul
+			cfg.ConsulConfig.Address = c.consul
 		}
-		cc, err := consul.NewClient(ccfg)
-		if err != nil {
-			return nil, usageErr("--consul: %v", err)
-		}
-		cfg.Discover = membership.DiscoverHTTP(cc, c.cluster)
 		if !set["addr"] {
 			cfg.Addr = ""
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
+	consulapi "github.com/hashicorp/consul/api"
 )
 
 type who struct {
@@ -370,4 +371,34 @@ func TestSingletonTakeover(t *testing.T) {
 	if len(rest[0].LogEntries(0, "singleton lock taken; activating"))+len(rest[1].LogEntries(0, "singleton lock taken; activating")) == 0 {
 		t.Error("no standby logged taking the singleton lock")
 	}
+}
+
+// TestClientDiscoversThroughConsul: a Go client given only the cluster name
+// finds a node through Consul, and moves to another when that node dies.
+func TestClientDiscoversThroughConsul(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	nodes := startCluster(t, 2, agent.HTTPAddr(), nil)
+	cc := consulapi.DefaultConfig()
+	cc.Address = agent.HTTPAddr()
+	c, err := client.New(client.Config{Cluster: "it", ConsulConfig: cc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testutil.Context(t, time.Minute)
+	if _, err := whoami(ctx, c, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	using := c.Addr()
+	for _, nd := range nodes {
+		if "http://"+nd.HTTP == using {
+			nd.Kill()
+		}
+	}
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, err := whoami(ctx, c, "d2")
+		return err == nil && c.Addr() != using, fmt.Sprintf("client at %s: %v", c.Addr(), err)
+	})
 }

@@ -47,6 +47,7 @@ func runNode(e *env, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long activations may take to hand off")
 	retention := fs.Duration("retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
+	idle := fs.Duration("idle-timeout", grains.DefaultConfig("").IdleTimeout, "deactivate a grain that received nothing for this long")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -75,6 +76,9 @@ func runNode(e *env, args []string) error {
 	if err := positiveDuration("retention", *retention); err != nil {
 		return err
 	}
+	if err := positiveDuration("idle-timeout", *idle); err != nil {
+		return err
+	}
 	log, err := newLogger(e, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -98,7 +102,7 @@ func runNode(e *env, args []string) error {
 	}
 	return serveNode(log, reg, nodeConfig{
 		cluster: *cluster, id: id, bindHost: bindHost, bindPort: bindPort, bind: *bind,
-		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain, retention: *retention,
+		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain, retention: *retention, idle: *idle,
 	})
 }
 
@@ -107,7 +111,7 @@ type nodeConfig struct {
 	bindPort                          int
 	hosted                            []string
 	consul                            *consul.Config
-	drain, retention                  time.Duration
+	drain, retention, idle            time.Duration
 }
 
 func splitHostPort(flag, addr string) (string, int, error) {
@@ -183,6 +187,7 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	gcfg := grains.DefaultConfig(cfg.id)
 	gcfg.Registry, gcfg.System, gcfg.Kinds, gcfg.Logger = reg, sys, hostedGrains, log
 	gcfg.Directory = consuldir.New(consulClient, cfg.cluster, session)
+	gcfg.IdleTimeout = cfg.idle
 	gcfg.Fenced = fenced
 	host, err := grains.New(gcfg)
 	if err != nil {

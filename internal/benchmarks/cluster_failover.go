@@ -22,6 +22,9 @@ const (
 	// RecoveryCap bounds one run: an identity that has not answered from
 	// a survivor by then counts as not recovered.
 	RecoveryCap = 30 * time.Second
+	// startTimeout bounds a member's start and the wait until members see
+	// each other: seconds normally, so 30s means something is broken.
+	startTimeout = 30 * time.Second
 )
 
 // clusterMember is one member process as the kill -9 harness drives it.
@@ -81,7 +84,7 @@ func KillFailover(b *testing.B) {
 		b.Fatalf("raw protoactor: %v", err)
 	}
 	st.report(b, "raw-")
-	b.ReportMetric(float64(rawPanics(b)), "raw-panics")
+	b.ReportMetric(float64(rawPanics(b, raw)), "raw-panics")
 }
 
 // failoverRuns makes runs kill -9 runs, killing members in turn.
@@ -166,7 +169,7 @@ func failoverRun(ctx context.Context, run int, members []clusterMember, victim c
 
 // waitSeen waits until every member sees want members.
 func waitSeen(ctx context.Context, members []clusterMember, want int) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for {
 		ok := true

@@ -1,0 +1,62 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/internal/testnode"
+)
+
+// granaryMember is a `granary node` process with default settings.
+type granaryMember struct {
+	node *testnode.Node
+	c    *client.Client // one client, so calls reuse its connections
+}
+
+// startGranaryMembers starts n nodes of cluster and waits until each sees
+// all of them.
+func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []clusterMember {
+	b.Helper()
+	var out []clusterMember
+	for i := range n {
+		node := testnode.ClusterNode(b, cluster, consulAddr, fmt.Sprintf("n%d", i+1), "--log-level", "warn")
+		c, err := client.New(client.Config{Addr: node.HTTP})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, &granaryMember{node: node, c: c})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := waitSeen(ctx, out, n); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+func (m *granaryMember) name() string { return m.node.ID }
+
+func (m *granaryMember) whoami(ctx context.Context, identity string) (string, error) {
+	r, err := m.c.CallRaw(ctx, "whoami", identity, nil)
+	if err != nil {
+		return "", err
+	}
+	var w struct {
+		Member string `json:"member"`
+	}
+	if err := json.Unmarshal(r.Result, &w); err != nil {
+		return "", err
+	}
+	return w.Member, nil
+}
+
+func (m *granaryMember) members(ctx context.Context) (int, error) {
+	ms, err := m.c.Members(ctx)
+	return len(ms), err
+}
+
+func (m *granaryMember) kill()    { m.node.Kill() }
+func (m *granaryMember) restart() { m.node.Start() }
