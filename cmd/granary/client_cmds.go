@@ -198,35 +198,19 @@ func readPayload(e *env, path string) ([]byte, error) {
 }
 
 func runStatus(e *env, args []string) error {
-	fs := newFlags(e, "status", "ID [--json]")
-	var cf clientFlags
-	cf.register(fs, e, 30*time.Second, "give up after this long")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("want exactly one task id, got %d (see granary status -h)", len(pos))
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := cf.context()
-	defer cancel()
-	st, err := c.Get(ctx, pos[0])
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, st)
-	}
-	printStatus(e.stdout, st)
-	return nil
+	return runOneTask(e, args, "status", (*client.Client).Get, printStatus)
 }
 
 func runCancel(e *env, args []string) error {
-	fs := newFlags(e, "cancel", "ID [--json]")
+	return runOneTask(e, args, "cancel", (*client.Client).Cancel, func(w io.Writer, st *api.Status) {
+		fmt.Fprintf(w, "%s cancelled\n", st.ID)
+	})
+}
+
+// runOneTask is a client command on one task id: call, then print the
+// status as JSON or for people.
+func runOneTask(e *env, args []string, name string, call func(*client.Client, context.Context, string) (*api.Status, error), human func(io.Writer, *api.Status)) error {
+	fs := newFlags(e, name, "ID [--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	pos, err := parse(fs, args)
@@ -234,7 +218,7 @@ func runCancel(e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageErr("want exactly one task id, got %d (see granary cancel -h)", len(pos))
+		return usageErr("want exactly one task id, got %d (see granary %s -h)", len(pos), name)
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -242,14 +226,14 @@ func runCancel(e *env, args []string) error {
 	}
 	ctx, cancel := cf.context()
 	defer cancel()
-	st, err := c.Cancel(ctx, pos[0])
+	st, err := call(c, ctx, pos[0])
 	if err != nil {
 		return callErr(err)
 	}
 	if cf.json {
 		return printJSON(e.stdout, st)
 	}
-	fmt.Fprintf(e.stdout, "%s cancelled\n", st.ID)
+	human(e.stdout, st)
 	return nil
 }
 

@@ -50,6 +50,23 @@ func startCluster(t *testing.T, n int, consulAddr string, extra map[int][]string
 	return nodes
 }
 
+// partitionableCluster starts Consul and three nodes, the third reaching
+// Consul through a proxy the test can sever.
+func partitionableCluster(t *testing.T) (n1, n2, cut *testnode.Node, proxy *netproxy.Proxy) {
+	t.Helper()
+	agent := testconsul.Start(t, testconsul.Options{})
+	proxy, err := netproxy.New("127.0.0.1:0", agent.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	n1 = testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n1")
+	n2 = testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n2")
+	cut = testnode.ClusterNode(t, "it", proxy.Addr(), "n3")
+	waitMembers(t, []*testnode.Node{n1, n2, cut}, 3)
+	return n1, n2, cut, proxy
+}
+
 func waitMembers(t *testing.T, nodes []*testnode.Node, want int) {
 	t.Helper()
 	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
@@ -148,17 +165,8 @@ func TestPartitionedNodeFences(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	proxy, err := netproxy.New("127.0.0.1:0", agent.HTTPAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	n1 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n1")
-	n2 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n2")
-	cut := testnode.ClusterNode(t, "it", proxy.Addr(), "n3")
+	n1, n2, cut, proxy := partitionableCluster(t)
 	nodes := []*testnode.Node{n1, n2, cut}
-	waitMembers(t, nodes, 3)
 	ctx := testutil.Context(t, 3*time.Minute)
 	var mine []string
 	for i := 0; len(mine) < 10 && i < 500; i++ {

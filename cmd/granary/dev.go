@@ -28,10 +28,8 @@ func runDev(e *env, args []string) error {
 	dataDir := fs.String("data-dir", ".granary", "directory of the durable task store")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
 	nodeID := fs.String("node-id", "dev", "member id recorded as the owner of tasks")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long running attempts may finish before they are cut off")
-	retention := fs.Duration("retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
+	var sf serverFlags
+	sf.register(fs, "on SIGTERM, how long running attempts may finish before they are cut off")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -39,13 +37,7 @@ func runDev(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q (see granary dev -h)", pos[0])
 	}
-	if err := positiveDuration("drain-timeout", *drainTimeout); err != nil {
-		return err
-	}
-	if err := positiveDuration("retention", *retention); err != nil {
-		return err
-	}
-	log, err := newLogger(e, *logLevel, *logFormat)
+	log, err := sf.logger(e)
 	if err != nil {
 		return err
 	}
@@ -53,7 +45,7 @@ func runDev(e *env, args []string) error {
 	if err := kinds.Register(reg); err != nil {
 		return err
 	}
-	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: *drainTimeout, retention: *retention})
+	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: sf.drain, retention: sf.retention})
 }
 
 type devConfig struct {

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/granary-rt/granary/cluster/tasks"
 )
 
 // flagSet is a command's flags. Errors are usage errors (exit 2, one
@@ -79,4 +82,27 @@ func positiveDuration(name string, d time.Duration) error {
 		return usageErr("--%s must be positive, got %s", name, d)
 	}
 	return nil
+}
+
+// serverFlags are the flags shared by the runtime commands (dev, node).
+type serverFlags struct {
+	logLevel, logFormat string
+	drain, retention    time.Duration
+}
+
+func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
+	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&sf.drain, "drain-timeout", 30*time.Second, drainHelp)
+	fs.DurationVar(&sf.retention, "retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
+}
+
+// logger checks the shared flags and returns the logger they ask for.
+func (sf *serverFlags) logger(e *env) (*slog.Logger, error) {
+	for name, d := range map[string]time.Duration{"drain-timeout": sf.drain, "retention": sf.retention} {
+		if err := positiveDuration(name, d); err != nil {
+			return nil, err
+		}
+	}
+	return newLogger(e, sf.logLevel, sf.logFormat)
 }

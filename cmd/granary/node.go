@@ -43,10 +43,8 @@ func runNode(e *env, args []string) error {
 	httpAddr := fs.String("http", "", "HTTP API address HOST:PORT (required); Consul's health check polls it")
 	kindList := fs.String("kinds", "", "comma-separated kinds this node hosts (default: all registered)")
 	nodeID := fs.String("node-id", "", "member id (default: derived from the hostname and --bind port)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long activations may take to hand off")
-	retention := fs.Duration("retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
+	var sf serverFlags
+	sf.register(fs, "on SIGTERM, how long grains may hand off and running attempts finish")
 	idle := fs.Duration("idle-timeout", grains.DefaultConfig("").IdleTimeout, "deactivate a grain that received nothing for this long")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -70,16 +68,10 @@ func runNode(e *env, args []string) error {
 	if _, _, err := splitHostPort("http", *httpAddr); err != nil {
 		return err
 	}
-	if err := positiveDuration("drain-timeout", *drain); err != nil {
-		return err
-	}
-	if err := positiveDuration("retention", *retention); err != nil {
-		return err
-	}
 	if err := positiveDuration("idle-timeout", *idle); err != nil {
 		return err
 	}
-	log, err := newLogger(e, *logLevel, *logFormat)
+	log, err := sf.logger(e)
 	if err != nil {
 		return err
 	}
@@ -102,7 +94,7 @@ func runNode(e *env, args []string) error {
 	}
 	return serveNode(log, reg, nodeConfig{
 		cluster: *cluster, id: id, bindHost: bindHost, bindPort: bindPort, bind: *bind,
-		http: *httpAddr, hosted: hosted, consul: ccfg, drain: *drain, retention: *retention, idle: *idle,
+		http: *httpAddr, hosted: hosted, consul: ccfg, drain: sf.drain, retention: sf.retention, idle: *idle,
 	})
 }
 

@@ -11,9 +11,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/internal/netproxy"
 	"github.com/granary-rt/granary/internal/testconsul"
-	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
@@ -168,16 +166,7 @@ func TestPartitionedOwnerNeverCommits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	proxy, err := netproxy.New("127.0.0.1:0", agent.HTTPAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	n1 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n1")
-	n2 := testnode.ClusterNode(t, "it", agent.HTTPAddr(), "n2")
-	cut := testnode.ClusterNode(t, "it", proxy.Addr(), "n3")
-	waitMembers(t, []*testnode.Node{n1, n2, cut}, 3)
+	n1, _, cut, proxy := partitionableCluster(t)
 	ctx := testutil.Context(t, 2*time.Minute)
 	// Submit sleeps until a few are owned (and running) on the node to cut.
 	var theirs []string
