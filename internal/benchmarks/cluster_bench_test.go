@@ -49,3 +49,7 @@ func BenchmarkGrainCall(b *testing.B) {
 // BenchmarkKillFailover runs the kill -9 failover comparison once (b.N is
 // ignored); it needs bin/consul (`make consul`).
 func BenchmarkKillFailover(b *testing.B) { KillFailover(b) }
+
+// BenchmarkSingletonTakeover runs the leader takeover runs once (b.N is
+// ignored); it needs bin/consul.
+func BenchmarkSingletonTakeover(b *testing.B) { SingletonTakeover(b) }

@@ -71,11 +71,16 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// callIdentities is how many distinct identities the call benchmarks use:
+// CallIdentities is how many distinct identities the call benchmarks use:
 // more than Callers, so concurrent callers mostly hit different
 // activations, as they would in a real workload.
-const callIdentities = 64
+const CallIdentities = 64
 
-// echoPayload is the request body both sides echo: a small JSON document,
+// echoJSON is the request body both sides echo: a small JSON document,
 // what a typical grain call carries.
-var echoPayload = []byte(`{"op":"echo","n":12345,"who":"bench"}`)
+const echoJSON = `{"op":"echo","n":12345,"who":"bench"}`
+
+// EchoPayloadBytes is the size of the echoed payload.
+const EchoPayloadBytes = len(echoJSON)
+
+var echoPayload = []byte(echoJSON)

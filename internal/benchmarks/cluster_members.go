@@ -18,9 +18,9 @@ type granaryMember struct {
 
 // startGranaryMembers starts n nodes of cluster and waits until each sees
 // all of them.
-func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []clusterMember {
+func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []*granaryMember {
 	b.Helper()
-	var out []clusterMember
+	var out []*granaryMember
 	for i := range n {
 		node := testnode.ClusterNode(b, cluster, consulAddr, fmt.Sprintf("n%d", i+1), "--log-level", "warn")
 		c, err := client.New(client.Config{Addr: node.HTTP})
@@ -31,7 +31,7 @@ func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []clus
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := waitSeen(ctx, out, n); err != nil {
+	if err := waitSeen(ctx, asMembers(out), n); err != nil {
 		b.Fatal(err)
 	}
 	return out
@@ -58,5 +58,14 @@ func (m *granaryMember) members(ctx context.Context) (int, error) {
 	return len(ms), err
 }
 
-func (m *granaryMember) kill()    { m.node.Kill() }
-func (m *granaryMember) restart() { m.node.Start() }
+func (m *granaryMember) kill()  { m.node.Kill() }
+func (m *granaryMember) start() { m.node.Start() }
+
+// asMembers converts a slice of one member type for the generic harness.
+func asMembers[M clusterMember](ms []M) []clusterMember {
+	out := make([]clusterMember, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}

@@ -50,7 +50,7 @@ func StartRawPair(ctx context.Context) (*RawPair, error) {
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(p.members[0].MemberList.Members().Members())
 	owner := p.members[1].ActorSystem.Address()
-	for i := 0; len(p.ids) < callIdentities; i++ {
+	for i := 0; len(p.ids) < CallIdentities; i++ {
 		id := fmt.Sprintf("echo-%d", i)
 		if rdv.GetByClusterIdentity(cluster.NewClusterIdentity(id, "echo")) == owner {
 			p.ids = append(p.ids, id)

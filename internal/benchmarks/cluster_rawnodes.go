@@ -64,20 +64,20 @@ type rawMember struct {
 
 // startRawMembers starts n rawnode members of cluster and waits until each
 // sees all of them.
-func startRawMembers(b *testing.B, consulAddr, cluster string, n int) []clusterMember {
+func startRawMembers(b *testing.B, consulAddr, cluster string, n int) []*rawMember {
 	b.Helper()
-	var out []clusterMember
+	var out []*rawMember
 	for i := range n {
 		m := &rawMember{b: b, consulAddr: consulAddr, cluster: cluster,
 			log: filepath.Join(b.TempDir(), fmt.Sprintf("rawnode-%d.log", i+1)),
 			hc:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 		b.Cleanup(m.kill)
-		m.restart()
+		m.start()
 		out = append(out, m)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := waitSeen(ctx, out, n); err != nil {
+	if err := waitSeen(ctx, asMembers(out), n); err != nil {
 		b.Fatal(err)
 	}
 	return out
@@ -85,7 +85,7 @@ func startRawMembers(b *testing.B, consulAddr, cluster string, n int) []clusterM
 
 func (m *rawMember) name() string { return m.bind }
 
-func (m *rawMember) restart() {
+func (m *rawMember) start() {
 	m.b.Helper()
 	m.bind, m.http = testnode.FreeAddr(m.b), testnode.FreeAddr(m.b)
 	f, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -156,10 +156,10 @@ func (m *rawMember) get(ctx context.Context, path string) ([]byte, error) {
 
 // rawPanics counts the panics in the raw members' logs: protoactor's Consul
 // provider panics when its watch fails, and a panicking member dies.
-func rawPanics(b *testing.B, members []clusterMember) int {
+func rawPanics(b *testing.B, members []*rawMember) int {
 	n := 0
-	for _, cm := range members {
-		data, err := os.ReadFile(cm.(*rawMember).log)
+	for _, m := range members {
+		data, err := os.ReadFile(m.log)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -37,12 +37,12 @@ func SingletonTakeover(b *testing.B) {
 
 // takeoverRun kills the leader's holder and returns the time until another
 // member answers as leader; it restarts the killed member before returning.
-func takeoverRun(ctx context.Context, members []clusterMember) (time.Duration, error) {
+func takeoverRun(ctx context.Context, members []*granaryMember) (time.Duration, error) {
 	holder, err := leaderOf(ctx, members[0])
 	if err != nil {
 		return 0, err
 	}
-	var victim, via clusterMember
+	var victim, via *granaryMember
 	for _, m := range members {
 		switch {
 		case m.name() == holder:
@@ -71,13 +71,13 @@ func takeoverRun(ctx context.Context, members []clusterMember) (time.Duration, e
 		pause(ctx, 10*time.Millisecond)
 	}
 	took := time.Since(killed)
-	victim.restart()
-	return took, waitSeen(ctx, members, len(members))
+	victim.start()
+	return took, waitSeen(ctx, asMembers(members), len(members))
 }
 
 // leaderOf asks m which member holds the leader role.
-func leaderOf(ctx context.Context, m clusterMember) (string, error) {
-	r, err := m.(*granaryMember).c.CallRaw(ctx, "leader", "x", nil)
+func leaderOf(ctx context.Context, m *granaryMember) (string, error) {
+	r, err := m.c.CallRaw(ctx, "leader", "x", nil)
 	if err != nil {
 		return "", err
 	}
