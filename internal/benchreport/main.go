@@ -28,6 +28,9 @@ type config struct {
 	callRounds int // rounds of the grain call comparison
 	calls      int // sequential grain calls per round
 	concurrent int // grain calls per round with benchmarks.Callers callers
+
+	durableRounds, durableTasks int // durable throughput comparison
+	scaleRuns, scaleTasks       int // failover at scale
 }
 
 func main() {
@@ -40,6 +43,10 @@ func main() {
 	flag.IntVar(&cfg.callRounds, "call-rounds", 9, "rounds of the grain call comparison; the median is reported")
 	flag.IntVar(&cfg.calls, "calls", 3000, "sequential grain calls per round")
 	flag.IntVar(&cfg.concurrent, "concurrent-calls", 30000, "grain calls per round with 32 concurrent callers")
+	flag.IntVar(&cfg.durableRounds, "durable-rounds", 2, "rounds of the durable throughput comparison")
+	flag.IntVar(&cfg.durableTasks, "durable-tasks", 2000, "tasks (and raw puts) per durable throughput round")
+	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
+	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.Parse()
 	testing.Init()
 	if err := run(cfg); err != nil {
@@ -66,6 +73,7 @@ func run(cfg config) error {
 		func() (string, error) { return grainCallSection(ctx, cfg) },
 		failoverSection,
 		placementSection,
+		func() (string, error) { return durableSection(cfg) },
 	} {
 		md, err := s()
 		if err != nil {
@@ -76,8 +84,8 @@ func run(cfg config) error {
 
 	took := time.Since(began).Round(time.Second)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -scale-runs %d -scale-tasks %d`) on %s; the run took %s.\n",
+		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.scaleRuns, cfg.scaleTasks, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
 	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
 	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
 	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
