@@ -1,0 +1,23 @@
+// Package tasks is Granary's task manager: it turns submissions into durable
+// task records and runs each task under a supervision tree.
+//
+//	tasks (root actor; restarts a crashed task actor with backoff)
+//	└── task actor, one per unfinished task this member owns
+//	    └── attempt actor, one at a time, running the handler
+//
+// The task actor is the supervisor of its attempts: it implements
+// actor.SupervisorStrategy, so a failed attempt (error, panic, attempt or
+// heartbeat time-out, deadline) reaches its HandleFailure through
+// protoactor-go's supervision path, and supervisor.Tree decides: retry after
+// backoff, stop as failed (permanent error, deadline) or give up when the
+// restart budget (max attempts) is spent.
+//
+// Every change of a task is a check-and-set on its store revision, made only
+// by the member whose claim (epoch) stands, so a stale owner can never
+// commit: execution is at-least-once, the committed result exactly-once.
+//
+//	m, _ := tasks.New(tasks.Config{Member: "n1", Store: st, Registry: reg, StoreTimeout: 10 * time.Second, ...})
+//	_ = m.Start(ctx)                        // resumes this member's unfinished tasks
+//	rec, created, err := m.Submit(ctx, tasks.Submission{Kind: "resize", Payload: p})
+//	rec, err = m.Wait(ctx, id, rec.Revision) // the next change
+package tasks
