@@ -258,7 +258,14 @@ type TaskSpec struct {
 	// labels are free-form metadata for the caller.
 	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// job_id groups tasks supervised together (empty: a standalone task).
-	JobId         string `protobuf:"bytes,9,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobId string `protobuf:"bytes,9,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// job_strategy is the job's supervision strategy: one_for_one (a task
+	// failing for good fails the job, the others run on), one_for_all (it
+	// also stops the job's other unfinished tasks) or rest_for_one (it stops
+	// the unfinished tasks of later stages).
+	JobStrategy string `protobuf:"bytes,10,opt,name=job_strategy,json=jobStrategy,proto3" json:"job_strategy,omitempty"`
+	// job_stage orders a rest_for_one job's tasks (a pipeline's stages).
+	JobStage      int32 `protobuf:"varint,11,opt,name=job_stage,json=jobStage,proto3" json:"job_stage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,6 +361,20 @@ func (x *TaskSpec) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *TaskSpec) GetJobStrategy() string {
+	if x != nil {
+		return x.JobStrategy
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetJobStage() int32 {
+	if x != nil {
+		return x.JobStage
+	}
+	return 0
 }
 
 // AttemptError records one failed attempt.
@@ -674,7 +695,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\xd6\x03\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x96\x04\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -684,7 +705,10 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x11heartbeat_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x10heartbeatTimeout\x12E\n" +
 	"\x11schedule_to_close\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0fscheduleToClose\x128\n" +
 	"\x06labels\x18\b \x03(\v2 .granary.v1.TaskSpec.LabelsEntryR\x06labels\x12\x15\n" +
-	"\x06job_id\x18\t \x01(\tR\x05jobId\x1a9\n" +
+	"\x06job_id\x18\t \x01(\tR\x05jobId\x12!\n" +
+	"\fjob_strategy\x18\n" +
+	" \x01(\tR\vjobStrategy\x12\x1b\n" +
+	"\tjob_stage\x18\v \x01(\x05R\bjobStage\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +

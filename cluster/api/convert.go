@@ -67,6 +67,8 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		Deadline:      optTime(st.GetDeadline()),
 		Labels:        spec.GetLabels(),
 		JobID:         spec.GetJobId(),
+		JobStrategy:   spec.GetJobStrategy(),
+		JobStage:      int(spec.GetJobStage()),
 	}
 	if r := st.GetResult(); len(r) > 0 {
 		if json.Valid(r) {

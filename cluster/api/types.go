@@ -22,6 +22,11 @@ type SubmitRequest struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// JobID groups the task into a job.
 	JobID string `json:"job_id,omitempty"`
+	// JobStrategy is the job's supervision strategy: one_for_one (default),
+	// one_for_all or rest_for_one. Every task of a job must name the same.
+	JobStrategy string `json:"job_strategy,omitempty"`
+	// JobStage orders the tasks of a rest_for_one job.
+	JobStage int `json:"job_stage,omitempty"`
 }
 
 // Policy is the submit-time override of a kind's supervision settings, and
@@ -69,6 +74,22 @@ type Status struct {
 	Policy        Policy            `json:"policy"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	JobID         string            `json:"job_id,omitempty"`
+	JobStrategy   string            `json:"job_strategy,omitempty"`
+	JobStage      int               `json:"job_stage,omitempty"`
+}
+
+// JobStatus is the body of GET /v1/jobs/{id}: a job is the tasks sharing a
+// job id, supervised together.
+type JobStatus struct {
+	ID       string `json:"id"`
+	Strategy string `json:"strategy"`
+	// State is running until every task finished; then completed if all
+	// completed, else failed (or cancelled if no task failed).
+	State string `json:"state"`
+	// Error names the task whose failure failed the job, and why.
+	Error  string         `json:"error,omitempty"`
+	Counts map[string]int `json:"counts"`
+	Tasks  []*Status      `json:"tasks"`
 }
 
 // Terminal reports whether the task has ended.

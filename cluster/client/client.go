@@ -280,8 +280,23 @@ func (c *Client) List(ctx context.Context, states ...string) ([]*api.Status, err
 
 // Cancel cancels a task and returns its final status.
 func (c *Client) Cancel(ctx context.Context, id string) (*api.Status, error) {
+	return c.CancelWithReason(ctx, id, "")
+}
+
+// CancelWithReason cancels a task, recording why in its error.
+func (c *Client) CancelWithReason(ctx context.Context, id, reason string) (*api.Status, error) {
+	var q url.Values
+	if reason != "" {
+		q = url.Values{"reason": {reason}}
+	}
 	var st api.Status
-	return &st, c.do(ctx, http.MethodDelete, "/v1/tasks/"+url.PathEscape(id), nil, nil, &st)
+	return &st, c.do(ctx, http.MethodDelete, "/v1/tasks/"+url.PathEscape(id), q, nil, &st)
+}
+
+// Job returns a job: its state, cause and tasks.
+func (c *Client) Job(ctx context.Context, id string) (*api.JobStatus, error) {
+	var j api.JobStatus
+	return &j, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, nil, &j)
 }
 
 // Health asks the node whether it is healthy.

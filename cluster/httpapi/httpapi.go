@@ -32,6 +32,7 @@ type TaskService interface {
 	Wait(ctx context.Context, id string, after uint64) (store.Record, error)
 	List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error)
 	Cancel(ctx context.Context, id, reason string) (store.Record, error)
+	Job(ctx context.Context, id string) ([]store.Record, tasks.JobSummary, error)
 	Member() string
 }
 
@@ -92,6 +93,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 		h.mux.HandleFunc("GET /v1/tasks", h.list)
 		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
+		h.mux.HandleFunc("GET /v1/jobs/{id}", h.job)
 		if h.cfg.Member == "" {
 			h.cfg.Member = svc.Member()
 		}
@@ -145,7 +147,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 // Submission converts an API request into a task submission. Errors wrap
 // api.ErrInvalidArgument.
 func Submission(req api.SubmitRequest) (tasks.Submission, error) {
-	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID}
+	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID, JobStrategy: req.JobStrategy, JobStage: req.JobStage}
 	if len(req.Payload) > 0 && string(req.Payload) != "null" {
 		sub.Payload = []byte(req.Payload)
 	}
@@ -232,6 +234,20 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 	rec, err := h.svc.Cancel(r.Context(), r.PathValue("id"), r.URL.Query().Get("reason"))
 	h.answer(w, r, rec, err)
+}
+
+func (h *handler) job(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	recs, sum, err := h.svc.Job(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts, Tasks: make([]*api.Status, 0, len(recs))}
+	for _, rec := range recs {
+		out.Tasks = append(out.Tasks, api.FromTask(rec.Task, rec.Revision))
+	}
+	h.reply(w, http.StatusOK, out)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {

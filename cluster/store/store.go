@@ -43,6 +43,8 @@ type Filter struct {
 	Owner string
 	// Unfinished keeps tasks not in a terminal state.
 	Unfinished bool
+	// JobID keeps the tasks of one job (found by a scan).
+	JobID string
 	// Limit caps the number of records (0: no cap).
 	Limit int
 }
@@ -83,6 +85,9 @@ func Terminal(s messages.TaskState) bool {
 func (f Filter) Match(t *messages.Task) bool {
 	st := t.GetStatus().GetState()
 	if f.Unfinished && Terminal(st) {
+		return false
+	}
+	if f.JobID != "" && t.GetSpec().GetJobId() != f.JobID {
 		return false
 	}
 	if f.Owner != "" && (Terminal(st) || t.GetStatus().GetOwner() != f.Owner) {

@@ -150,6 +150,7 @@ type Manager struct {
 
 	janitorStop chan struct{}
 	janitorDone chan struct{}
+	jobs        sync.WaitGroup // job escalations in flight
 
 	live     sync.Map // task id -> *taskContext of the running attempt
 	running  atomic.Int64
@@ -264,6 +265,9 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	}
 	t, err := BuildTask(m.registry, sub, owner, m.now())
 	if err != nil {
+		return store.Record{}, false, err
+	}
+	if err := m.checkJob(ctx, t); err != nil {
 		return store.Record{}, false, err
 	}
 	rec, created, err = m.store.Create(ctx, t)
@@ -449,6 +453,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			case <-tick.C:
 			}
 		}
+		m.jobs.Wait() // escalations cancel through the actors: before they stop
 		_ = m.system.Root.PoisonFuture(m.root).Wait()
 		if m.ownSys {
 			m.system.Shutdown()

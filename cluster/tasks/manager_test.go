@@ -334,3 +334,89 @@ func TestRetentionDeletesOldFinishedTasks(t *testing.T) {
 		t.Fatalf("the running task went with the sweep: %v", err)
 	}
 }
+
+func (h *harness) submitJob(id, kind, job, strategy string, stage int) {
+	h.t.Helper()
+	_, _, err := h.m.Submit(testutil.Context(h.t, 10*time.Second), tasks.Submission{ID: id, Kind: kind, JobID: job, JobStrategy: strategy, JobStage: stage})
+	if err != nil {
+		h.t.Fatalf("Submit(%s in job %s): %v", id, job, err)
+	}
+}
+
+func (h *harness) running(id string) {
+	h.t.Helper()
+	testutil.Eventually(h.t, 10*time.Second, func() (bool, string) {
+		rec, err := h.m.Get(context.Background(), id)
+		return err == nil && rec.Task.GetStatus().GetState() == messages.TaskState_TASK_STATE_RUNNING, fmt.Sprintf("%s not running (%v)", id, err)
+	})
+}
+
+// TestJobStrategies: a task of a job failing for good fails the job; the
+// strategy says which of its other unfinished tasks are stopped.
+func TestJobStrategies(t *testing.T) {
+	h := newHarness(t, "")
+	cases := []struct {
+		strategy string
+		stopped  []bool // for the tasks at stages 0 and 2 (stage 1 fails)
+	}{
+		{"one_for_one", []bool{false, false}},
+		{"one_for_all", []bool{true, true}},
+		{"rest_for_one", []bool{false, true}},
+	}
+	for _, c := range cases {
+		t.Run(c.strategy, func(t *testing.T) {
+			job := "job-" + c.strategy
+			first, last := job+"-0", job+"-2"
+			h.submitJob(first, "slow", job, c.strategy, 0)
+			h.submitJob(last, "slow", job, c.strategy, 2)
+			h.running(first)
+			h.running(last)
+			h.submitJob(job+"-1", "perm", job, c.strategy, 1)
+			h.await(job + "-1")
+			for i, id := range []string{first, last} {
+				if c.stopped[i] {
+					task := h.await(id)
+					if task.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED || !strings.Contains(task.GetStatus().GetError(), "job "+job+" failed") {
+						t.Fatalf("%s: %s %q; want cancelled by the job's failure", id, task.GetStatus().GetState(), task.GetStatus().GetError())
+					}
+					continue
+				}
+				rec, err := h.m.Get(context.Background(), id)
+				if err != nil || rec.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_RUNNING {
+					t.Fatalf("%s: %v (%v); want still running", id, rec.Task.GetStatus().GetState(), err)
+				}
+			}
+			_, sum, err := h.m.Job(context.Background(), job)
+			if err != nil || sum.State != api.StateFailed || !strings.Contains(sum.Cause, job+"-1 failed: permanent error") || sum.Strategy != c.strategy {
+				t.Fatalf("job summary %+v, %v", sum, err)
+			}
+			_, _, err = h.m.Submit(context.Background(), tasks.Submission{ID: job + "-3", Kind: "ok", JobID: job, JobStrategy: c.strategy})
+			if !errors.Is(err, api.ErrFailedPrecondition) {
+				t.Fatalf("submit to a failed job: %v, want ErrFailedPrecondition", err)
+			}
+		})
+	}
+	if _, _, err := h.m.Submit(context.Background(), tasks.Submission{Kind: "ok", JobID: "job-one_for_all", JobStrategy: "rest_for_one"}); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("submit with another strategy than the job's: %v, want ErrInvalidArgument", err)
+	}
+	if _, _, err := h.m.Submit(context.Background(), tasks.Submission{Kind: "ok", JobStrategy: "one_for_all"}); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("a strategy without a job: %v, want ErrInvalidArgument", err)
+	}
+	if _, _, err := h.m.Job(context.Background(), "no-such-job"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("Job(unknown): %v, want ErrNotFound", err)
+	}
+}
+
+func TestJobCompletes(t *testing.T) {
+	h := newHarness(t, "")
+	for i := 0; i < 3; i++ {
+		h.submitJob(fmt.Sprintf("jc-%d", i), "ok", "jc", "one_for_all", 0)
+	}
+	for i := 0; i < 3; i++ {
+		h.await(fmt.Sprintf("jc-%d", i))
+	}
+	_, sum, err := h.m.Job(context.Background(), "jc")
+	if err != nil || sum.State != api.StateCompleted || sum.Counts[api.StateCompleted] != 3 {
+		t.Fatalf("job summary %+v, %v", sum, err)
+	}
+}

@@ -29,6 +29,10 @@ type Submission struct {
 	Labels map[string]string
 	// JobID groups the task into a job.
 	JobID string
+	// JobStrategy is the job's strategy (one_for_one if empty).
+	JobStrategy string
+	// JobStage orders the tasks of a rest_for_one job.
+	JobStage int
 }
 
 // MaxPayloadBytes bounds a payload: tasks are stored as one record, and a
@@ -68,6 +72,20 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if sub.JobID != "" && !taskID.MatchString(sub.JobID) {
 		return nil, invalid(fmt.Errorf("job id %q must match %s", sub.JobID, taskID))
 	}
+	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0) {
+		return nil, invalid(fmt.Errorf("a job strategy or stage needs a job id"))
+	}
+	if sub.JobID != "" {
+		if sub.JobStrategy == "" {
+			sub.JobStrategy = supervisor.OneForOne.String()
+		}
+		if _, err := supervisor.ParseStrategy(sub.JobStrategy); err != nil {
+			return nil, invalid(fmt.Errorf("job strategy %q: want one_for_one, one_for_all or rest_for_one", sub.JobStrategy))
+		}
+		if sub.JobStage < 0 || sub.JobStage > 1<<20 {
+			return nil, invalid(fmt.Errorf("job stage must be between 0 and %d, got %d", 1<<20, sub.JobStage))
+		}
+	}
 	status := &messages.TaskStatus{
 		State:       messages.TaskState_TASK_STATE_PENDING,
 		Owner:       member,
@@ -93,6 +111,8 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 			ScheduleToClose:  durationpb.New(s.ScheduleToClose),
 			Labels:           maps.Clone(sub.Labels),
 			JobId:            sub.JobID,
+			JobStrategy:      sub.JobStrategy,
+			JobStage:         int32(sub.JobStage),
 		},
 		Status: status,
 	}, nil

@@ -344,6 +344,9 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 	}
 	a.log.Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
 	a.m.hooks.taskFinished(a.id, state)
+	if state == messages.TaskState_TASK_STATE_FAILED {
+		a.m.escalate(proto.Clone(a.rec.Task).(*messages.Task))
+	}
 	a.stop()
 }
 

@@ -112,6 +112,21 @@ func TestCLIAgainstNode(t *testing.T) {
 		t.Errorf("wait on a cancelled and a completed task: exit %d, %s", r.code, r.stdout)
 	}
 
+	// A job: the failing task fails it, and one_for_all stops the other.
+	cli(t, addr, "submit", "--kind", "sleep", "--payload", `{"ms":600000}`, "--id", "j-a", "--job", "j", "--job-strategy", "one_for_all")
+	if r := cli(t, addr, "submit", "--kind", "flaky", "--payload", `{"fail_rate":1}`, "--max-attempts", "1", "--id", "j-b", "--job", "j", "--job-strategy", "one_for_all", "--wait"); r.code != exitFailed {
+		t.Fatalf("the failing job task: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	cli(t, addr, "wait", "j-a", "--timeout", "20s")
+	r = cli(t, addr, "job", "status", "j", "--json")
+	var job api.JobStatus
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &job) != nil || job.State != api.StateFailed || job.Counts[api.StateCancelled] != 1 || !strings.Contains(job.Error, "j-b failed") {
+		t.Fatalf("job status --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "job", "status", "nope"); r.code != exitFailed || !strings.Contains(r.stderr, "no task in job") {
+		t.Errorf("job status of an unknown job: exit %d %s", r.code, r.stderr)
+	}
+
 	// Grains on the single node: state kept per identity.
 	cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":2}`)
 	if r := cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":3}`); r.code != exitOK || !strings.Contains(r.stdout, `"value":5`) {

@@ -100,6 +100,8 @@ func runSubmit(e *env, args []string) error {
 	heartbeatTimeout := fs.Duration("heartbeat-timeout", 0, "fail an attempt silent for longer (0: none)")
 	deadline := fs.Duration("deadline", 0, "fail the task if not done this long after submission")
 	job := fs.String("job", "", "job id to group the task in")
+	jobStrategy := fs.String("job-strategy", "", "the job's strategy: one_for_one (default), one_for_all or rest_for_one")
+	stage := fs.Int("stage", 0, "the task's stage in a rest_for_one job")
 	lbl := labels{}
 	fs.Var(lbl, "label", "label key=value (repeatable)")
 	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
@@ -123,7 +125,7 @@ func runSubmit(e *env, args []string) error {
 			return err
 		}
 	}
-	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job}
+	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage}
 	if len(lbl) > 0 {
 		req.Labels = lbl
 	}
@@ -362,5 +364,40 @@ func runMembers(e *env, args []string) error {
 		return printJSON(e.stdout, api.MemberList{Members: ms, Count: len(ms)})
 	}
 	printMembers(e.stdout, ms)
+	return nil
+}
+
+func runJob(e *env, args []string) error {
+	if len(args) == 0 || args[0] != "status" {
+		return usageErr("want: granary job status JOB [--json]")
+	}
+	fs := newFlags(e, "job status", "JOB [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one job id, got %d (see granary job status -h)", len(pos))
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	j, err := c.Job(ctx, pos[0])
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, j)
+	}
+	fmt.Fprintf(e.stdout, "job %s (%s): %s\n", j.ID, j.Strategy, j.State)
+	if j.Error != "" {
+		fmt.Fprintf(e.stdout, "cause: %s\n", j.Error)
+	}
+	printTable(e.stdout, j.Tasks)
 	return nil
 }

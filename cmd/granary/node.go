@@ -216,7 +216,7 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 		}
 	}
 	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) {
-		return forwardCancel(ctx, view(), owner, id)
+		return forwardCancel(ctx, view(), owner, id, reason)
 	}
 	mgr, err := tasks.New(tcfg)
 	if err != nil {
@@ -370,7 +370,7 @@ func janitor(v membership.View) string {
 
 // forwardCancel asks the owning member to cancel the task, so its running
 // attempt stops at once; ok is false when the owner is not live.
-func forwardCancel(ctx context.Context, v membership.View, owner, id string) (bool, error) {
+func forwardCancel(ctx context.Context, v membership.View, owner, id, reason string) (bool, error) {
 	m, ok := v.Member(owner)
 	if !ok || m.HTTPAddr == "" {
 		return false, nil
@@ -379,7 +379,7 @@ func forwardCancel(ctx context.Context, v membership.View, owner, id string) (bo
 	if err != nil {
 		return false, nil
 	}
-	if _, err := c.Cancel(ctx, id); err != nil {
+	if _, err := c.CancelWithReason(ctx, id, reason); err != nil {
 		if errors.Is(err, api.ErrUnavailable) {
 			return false, nil
 		}

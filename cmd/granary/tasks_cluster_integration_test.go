@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,5 +238,48 @@ func TestTasksSurviveConsulRestart(t *testing.T) {
 		if _, err := nd.Client().Health(ctx); err != nil {
 			t.Errorf("%s is down after the Consul restart: %v", nd.ID, err)
 		}
+	}
+}
+
+// TestJobFailsAcrossMembers: a one_for_all job's tasks are spread over three
+// members; when one fails for good, the others are stopped wherever they run.
+func TestJobFailsAcrossMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
+	c := nodes[0].Client()
+	ctx := testutil.Context(t, 2*time.Minute)
+	owners := map[string]bool{}
+	var ids []string
+	for i := 0; i < 9; i++ {
+		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("job-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`), JobID: "pipeline", JobStrategy: "one_for_all"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[st.Owner] = true
+		ids = append(ids, st.ID)
+	}
+	if len(owners) < 2 {
+		t.Fatalf("the job's tasks all landed on %v; the test needs several members", owners)
+	}
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		running, err := c.List(ctx, api.StateRunning)
+		return err == nil && len(running) == len(ids), fmt.Sprintf("%d of %d running (%v)", len(running), len(ids), err)
+	})
+	_, err := c.Submit(ctx, api.SubmitRequest{ID: "job-fail", Kind: "flaky", Payload: json.RawMessage(`{"fail_rate":1}`), JobID: "pipeline", JobStrategy: "one_for_all", Policy: &api.Policy{MaxAttempts: api.Ptr(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finals := waitAll(t, ctx, c, ids)
+	for _, id := range ids {
+		if st := finals[id]; st.State != api.StateCancelled || !strings.Contains(st.Error, "job pipeline failed") {
+			t.Errorf("%s on %s: %s %q; want cancelled by the job's failure", id, st.Owner, st.State, st.Error)
+		}
+	}
+	job, err := nodes[1].Client().Job(ctx, "pipeline")
+	if err != nil || job.State != api.StateFailed || !strings.Contains(job.Error, "job-fail failed") {
+		t.Fatalf("job status %+v, %v", job, err)
 	}
 }
