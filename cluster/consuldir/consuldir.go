@@ -83,15 +83,15 @@ func (d *Directory) Release(ctx context.Context, kind, identity, member string) 
 		return nil // the session is gone, and with it (behaviour delete) the key
 	}
 	key := d.Key(kind, identity)
-	ok, resp, _, err := d.kv.Txn(api.KVTxnOps{
+	// When the check fails (another session holds the key now, or it is
+	// gone) the transaction does nothing, which is what a release should do.
+	_, _, _, err := d.kv.Txn(api.KVTxnOps{
 		{Verb: api.KVCheckSession, Key: key, Session: sess},
 		{Verb: api.KVDelete, Key: key},
 	}, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("consuldir: releasing %s: %w", key, err)
 	}
-	_ = ok // not ok: another session holds it now, or it is gone; nothing to do
-	_ = resp
 	return nil
 }
 
