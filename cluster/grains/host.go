@@ -113,10 +113,10 @@ type Host struct {
 
 	mu    sync.Mutex
 	view  []Member
-	addr  map[string]string        // member id -> address
-	table *placement.Table         // placement over view
-	gone  map[string]chan struct{} // closed when the member leaves the view
-	cache map[string]string        // kind/identity -> holder learned from NOT_OWNER
+	addr  map[string]string                  // member id -> address
+	table *placement.Table                   // placement over view
+	calls map[string]map[*actor.PID]struct{} // member id -> futures of calls in flight to it
+	cache map[string]string                  // kind/identity -> holder learned from NOT_OWNER
 
 	active   atomic.Int64
 	leaving  atomic.Bool
@@ -129,7 +129,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, sys: cfg.System, hosted: map[string]bool{},
-		addr: map[string]string{}, gone: map[string]chan struct{}{}, cache: map[string]string{}}
+		addr: map[string]string{}, calls: map[string]map[*actor.PID]struct{}{}, cache: map[string]string{}}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -183,10 +183,14 @@ func (h *Host) SetView(members []Member) {
 		h.addr[m.ID] = m.Addr
 		pm = append(pm, placement.Member{ID: m.ID, Kinds: m.Kinds})
 	}
-	for id, ch := range h.gone {
+	for id, futures := range h.calls {
 		if !now[id] {
-			close(ch)
-			delete(h.gone, id)
+			// Answer the calls waiting on a member that left: they fail
+			// over now instead of waiting out their time-out.
+			for f := range futures {
+				h.sys.Root.Send(f, &memberLeft{member: id})
+			}
+			delete(h.calls, id)
 		}
 	}
 	for k, holder := range h.cache {
@@ -210,25 +214,43 @@ func (h *Host) Activations() int { return int(h.active.Load()) }
 
 // route picks the member to send (kind, identity) to: a holder learned from
 // the directory, else the placement owner.
-func (h *Host) route(kind, identity string) (id, addr string, gone <-chan struct{}, ok bool) {
+func (h *Host) route(kind, identity string) (id, addr string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id, ok = h.cache[kind+"/"+identity]
 	if !ok {
 		if id, ok = h.table.Owner(kind, identity); !ok {
-			return "", "", nil, false
+			return "", "", false
 		}
 	}
 	addr, ok = h.addr[id]
-	if !ok {
-		return "", "", nil, false
+	return id, addr, ok
+}
+
+// memberLeft answers a call whose member left the view.
+type memberLeft struct{ member string }
+
+// track registers a call's future under its member, unless the member has
+// already left the view.
+func (h *Host) track(member string, f *actor.PID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, live := h.addr[member]; !live {
+		return false
 	}
-	ch, exists := h.gone[id]
-	if !exists {
-		ch = make(chan struct{})
-		h.gone[id] = ch
+	set := h.calls[member]
+	if set == nil {
+		set = map[*actor.PID]struct{}{}
+		h.calls[member] = set
 	}
-	return id, addr, ch, true
+	set[f] = struct{}{}
+	return true
+}
+
+func (h *Host) untrack(member string, f *actor.PID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.calls[member], f)
 }
 
 func (h *Host) learn(kind, identity, holder string) {
@@ -321,38 +343,34 @@ var errMaybeProcessed = errors.New("no answer before the deadline; the grain may
 // send makes one try. Errors other than errMaybeProcessed mean the message
 // was not processed.
 func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (*messages.GrainResponse, error) {
-	member, addr, gone, ok := h.route(req.Kind, req.Identity)
+	member, addr, ok := h.route(req.Kind, req.Identity)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNoHost, req.Kind)
 	}
 	deadline, _ := ctx.Deadline()
 	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), req, time.Until(deadline))
-	type result struct {
-		v   interface{}
-		err error
+	// The caller waits on the future itself (no helper goroutine); a view
+	// change that drops the member answers the future with memberLeft.
+	if !h.track(member, fut.PID()) {
+		return nil, fmt.Errorf("member %s left the cluster", member)
 	}
-	done := make(chan result, 1)
-	go func() { v, err := fut.Result(); done <- result{v, err} }()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			if errors.Is(r.err, actor.ErrDeadLetter) {
-				return nil, fmt.Errorf("member %s has no grain router", member)
-			}
-			return nil, errMaybeProcessed
+	defer h.untrack(member, fut.PID())
+	v, err := fut.Result()
+	if err != nil {
+		if errors.Is(err, actor.ErrDeadLetter) {
+			return nil, fmt.Errorf("member %s has no grain router", member)
 		}
-		switch v := r.v.(type) {
-		case *messages.GrainResponse:
-			return v, nil
-		case *actor.DeadLetterResponse:
-			return nil, fmt.Errorf("not delivered to member %s", member)
-		default:
-			return nil, fmt.Errorf("unexpected answer %T from member %s", r.v, member)
-		}
-	case <-gone:
-		return nil, fmt.Errorf("member %s left the cluster during the call", member)
-	case <-ctx.Done():
 		return nil, errMaybeProcessed
+	}
+	switch v := v.(type) {
+	case *messages.GrainResponse:
+		return v, nil
+	case *memberLeft:
+		return nil, fmt.Errorf("member %s left the cluster during the call", v.member)
+	case *actor.DeadLetterResponse:
+		return nil, fmt.Errorf("not delivered to member %s", member)
+	default:
+		return nil, fmt.Errorf("unexpected answer %T from member %s", v, member)
 	}
 }
 
