@@ -259,15 +259,23 @@ type TaskSpec struct {
 	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// job_id groups tasks supervised together (empty: a standalone task).
 	JobId string `protobuf:"bytes,9,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// job_strategy is the job's supervision strategy: one_for_one (a task
-	// failing for good fails the job, the others run on), one_for_all (it
-	// also stops the job's other unfinished tasks) or rest_for_one (it stops
-	// the unfinished tasks of later stages).
+	// job_strategy is the job's supervision strategy, applied when a task
+	// fails for good: one_for_one (only that task is concerned), one_for_all
+	// (the job's other unfinished tasks too) or rest_for_one (the unfinished
+	// tasks of later stages too). The concerned tasks restart while the job's
+	// restart budget lasts; then the job fails and they are stopped.
 	JobStrategy string `protobuf:"bytes,10,opt,name=job_strategy,json=jobStrategy,proto3" json:"job_strategy,omitempty"`
 	// job_stage orders a rest_for_one job's tasks (a pipeline's stages).
-	JobStage      int32 `protobuf:"varint,11,opt,name=job_stage,json=jobStage,proto3" json:"job_stage,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	JobStage int32 `protobuf:"varint,11,opt,name=job_stage,json=jobStage,proto3" json:"job_stage,omitempty"`
+	// job_max_restarts is the job's restart budget: how often a task failing
+	// for good restarts the job (the failed task with a fresh retry budget,
+	// plus the tasks its strategy names) before the job fails instead. 0: the
+	// first task failing for good fails the job.
+	JobMaxRestarts int32 `protobuf:"varint,12,opt,name=job_max_restarts,json=jobMaxRestarts,proto3" json:"job_max_restarts,omitempty"`
+	// job_restart_period is the budget's sliding window (0: the job's life).
+	JobRestartPeriod *durationpb.Duration `protobuf:"bytes,13,opt,name=job_restart_period,json=jobRestartPeriod,proto3" json:"job_restart_period,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -375,6 +383,20 @@ func (x *TaskSpec) GetJobStage() int32 {
 		return x.JobStage
 	}
 	return 0
+}
+
+func (x *TaskSpec) GetJobMaxRestarts() int32 {
+	if x != nil {
+		return x.JobMaxRestarts
+	}
+	return 0
+}
+
+func (x *TaskSpec) GetJobRestartPeriod() *durationpb.Duration {
+	if x != nil {
+		return x.JobRestartPeriod
+	}
+	return nil
 }
 
 // AttemptError records one failed attempt.
@@ -497,7 +519,12 @@ type TaskStatus struct {
 	// progress is the last fraction in [0,1] the handler reported.
 	Progress float64 `protobuf:"fixed64,13,opt,name=progress,proto3" json:"progress,omitempty"`
 	// progress_note is the handler's note with that progress.
-	ProgressNote  string `protobuf:"bytes,14,opt,name=progress_note,json=progressNote,proto3" json:"progress_note,omitempty"`
+	ProgressNote string `protobuf:"bytes,14,opt,name=progress_note,json=progressNote,proto3" json:"progress_note,omitempty"`
+	// budget_base is the attempt count at the task's last job restart: the
+	// retry budget (max_attempts) counts only the attempts after it.
+	BudgetBase int32 `protobuf:"varint,15,opt,name=budget_base,json=budgetBase,proto3" json:"budget_base,omitempty"`
+	// job_restarts counts the job restarts this task went through.
+	JobRestarts   int32 `protobuf:"varint,16,opt,name=job_restarts,json=jobRestarts,proto3" json:"job_restarts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -630,6 +657,173 @@ func (x *TaskStatus) GetProgressNote() string {
 	return ""
 }
 
+func (x *TaskStatus) GetBudgetBase() int32 {
+	if x != nil {
+		return x.BudgetBase
+	}
+	return 0
+}
+
+func (x *TaskStatus) GetJobRestarts() int32 {
+	if x != nil {
+		return x.JobRestarts
+	}
+	return 0
+}
+
+// JobRestart is one restart of a job.
+type JobRestart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	At    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// task is the task whose failure restarted the job.
+	Task string `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	// error is that task's last error.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobRestart) Reset() {
+	*x = JobRestart{}
+	mi := &file_messages_granary_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobRestart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobRestart) ProtoMessage() {}
+
+func (x *JobRestart) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_granary_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobRestart.ProtoReflect.Descriptor instead.
+func (*JobRestart) Descriptor() ([]byte, []int) {
+	return file_messages_granary_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *JobRestart) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *JobRestart) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *JobRestart) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Job is a job's supervision record: the history its restart budget is
+// counted over. It exists once a job restarted, or failed with a restart
+// budget; a job's state is otherwise derived from its tasks.
+type Job struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Strategy string                 `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// restarts are the job's restarts, oldest first.
+	Restarts []*JobRestart `protobuf:"bytes,3,rep,name=restarts,proto3" json:"restarts,omitempty"`
+	// failed: the job's restart budget ran out; no task of it restarts again.
+	Failed bool `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
+	// cause says why the job failed.
+	Cause         string                 `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Job) Reset() {
+	*x = Job{}
+	mi := &file_messages_granary_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Job) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Job) ProtoMessage() {}
+
+func (x *Job) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_granary_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Job.ProtoReflect.Descriptor instead.
+func (*Job) Descriptor() ([]byte, []int) {
+	return file_messages_granary_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Job) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Job) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *Job) GetRestarts() []*JobRestart {
+	if x != nil {
+		return x.Restarts
+	}
+	return nil
+}
+
+func (x *Job) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+func (x *Job) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *Job) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
 // Task is one record of the task store.
 type Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -641,7 +835,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_messages_granary_proto_msgTypes[4]
+	mi := &file_messages_granary_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +847,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_granary_proto_msgTypes[4]
+	mi := &file_messages_granary_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +860,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_messages_granary_proto_rawDescGZIP(), []int{4}
+	return file_messages_granary_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Task) GetSpec() *TaskSpec {
@@ -695,7 +889,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x96\x04\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x89\x05\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -708,7 +902,9 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x06job_id\x18\t \x01(\tR\x05jobId\x12!\n" +
 	"\fjob_strategy\x18\n" +
 	" \x01(\tR\vjobStrategy\x12\x1b\n" +
-	"\tjob_stage\x18\v \x01(\x05R\bjobStage\x1a9\n" +
+	"\tjob_stage\x18\v \x01(\x05R\bjobStage\x12(\n" +
+	"\x10job_max_restarts\x18\f \x01(\x05R\x0ejobMaxRestarts\x12G\n" +
+	"\x12job_restart_period\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10jobRestartPeriod\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
@@ -718,7 +914,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x04 \x01(\tR\x05stack\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
-	"\x06member\x18\x06 \x01(\tR\x06member\"\xd5\x04\n" +
+	"\x06member\x18\x06 \x01(\tR\x06member\"\x99\x05\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -737,7 +933,23 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x06errors\x18\v \x03(\v2\x18.granary.v1.AttemptErrorR\x06errors\x126\n" +
 	"\bdeadline\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x1a\n" +
 	"\bprogress\x18\r \x01(\x01R\bprogress\x12#\n" +
-	"\rprogress_note\x18\x0e \x01(\tR\fprogressNote\"`\n" +
+	"\rprogress_note\x18\x0e \x01(\tR\fprogressNote\x12\x1f\n" +
+	"\vbudget_base\x18\x0f \x01(\x05R\n" +
+	"budgetBase\x12!\n" +
+	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\"b\n" +
+	"\n" +
+	"JobRestart\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xce\x01\n" +
+	"\x03Job\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x122\n" +
+	"\brestarts\x18\x03 \x03(\v2\x16.granary.v1.JobRestartR\brestarts\x12\x16\n" +
+	"\x06failed\x18\x04 \x01(\bR\x06failed\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x129\n" +
+	"\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"`\n" +
 	"\x04Task\x12(\n" +
 	"\x04spec\x18\x01 \x01(\v2\x14.granary.v1.TaskSpecR\x04spec\x12.\n" +
 	"\x06status\x18\x02 \x01(\v2\x16.granary.v1.TaskStatusR\x06status*T\n" +
@@ -768,7 +980,7 @@ func file_messages_granary_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_granary_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_messages_granary_proto_goTypes = []any{
 	(Jitter)(0),                   // 0: granary.v1.Jitter
 	(TaskState)(0),                // 1: granary.v1.TaskState
@@ -776,35 +988,41 @@ var file_messages_granary_proto_goTypes = []any{
 	(*TaskSpec)(nil),              // 3: granary.v1.TaskSpec
 	(*AttemptError)(nil),          // 4: granary.v1.AttemptError
 	(*TaskStatus)(nil),            // 5: granary.v1.TaskStatus
-	(*Task)(nil),                  // 6: granary.v1.Task
-	nil,                           // 7: granary.v1.TaskSpec.LabelsEntry
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*JobRestart)(nil),            // 6: granary.v1.JobRestart
+	(*Job)(nil),                   // 7: granary.v1.Job
+	(*Task)(nil),                  // 8: granary.v1.Task
+	nil,                           // 9: granary.v1.TaskSpec.LabelsEntry
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_messages_granary_proto_depIdxs = []int32{
-	8,  // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
-	8,  // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
+	10, // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
+	10, // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
 	0,  // 2: granary.v1.RetryPolicy.jitter:type_name -> granary.v1.Jitter
 	2,  // 3: granary.v1.TaskSpec.retry:type_name -> granary.v1.RetryPolicy
-	8,  // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
-	8,  // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
-	8,  // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
-	7,  // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
-	9,  // 8: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
-	1,  // 9: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
-	9,  // 10: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
-	9,  // 12: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
-	9,  // 13: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 14: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
-	9,  // 15: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	3,  // 16: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 17: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	10, // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	10, // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
+	10, // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
+	9,  // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
+	10, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
+	11, // 9: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
+	1,  // 10: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
+	11, // 11: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
+	11, // 12: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
+	11, // 13: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
+	11, // 14: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 15: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
+	11, // 16: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
+	11, // 17: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	6,  // 18: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	11, // 19: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 20: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 21: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }
@@ -818,7 +1036,7 @@ func file_messages_granary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_granary_proto_rawDesc), len(file_messages_granary_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

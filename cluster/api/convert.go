@@ -69,6 +69,8 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		JobID:         spec.GetJobId(),
 		JobStrategy:   spec.GetJobStrategy(),
 		JobStage:      int(spec.GetJobStage()),
+		BudgetBase:    int(st.GetBudgetBase()),
+		JobRestarts:   int(st.GetJobRestarts()),
 	}
 	if r := st.GetResult(); len(r) > 0 {
 		if json.Valid(r) {

@@ -8,6 +8,7 @@
 //	GET    /v1/tasks/{id}         Status; ?wait=30s&index=N blocks until the task's revision passes N
 //	GET    /v1/tasks?state=S      TaskList
 //	DELETE /v1/tasks/{id}         Status of the cancelled task
+//	POST   /v1/tasks/{id}/restart RestartRequest (optional) -> Status: the attempt stopped, run again with a fresh retry budget
 //	GET    /v1/jobs/{id}          JobStatus (the tasks sharing a job id)
 //	POST   /v1/grains/{kind}/{id} any JSON request -> GrainReply (calls the grain through any member)
 //	GET    /v1/members            MemberList

@@ -27,6 +27,18 @@ type SubmitRequest struct {
 	JobStrategy string `json:"job_strategy,omitempty"`
 	// JobStage orders the tasks of a rest_for_one job.
 	JobStage int `json:"job_stage,omitempty"`
+	// JobMaxRestarts is the job's restart budget: how often a task failing
+	// for good restarts the job before the job fails (0, the default: the
+	// first such failure fails the job). Every task of a job must name the
+	// same budget.
+	JobMaxRestarts int `json:"job_max_restarts,omitempty"`
+	// JobRestartPeriod is the budget's sliding window (absent: the job's life).
+	JobRestartPeriod *Duration `json:"job_restart_period,omitempty"`
+}
+
+// RestartRequest is the optional body of POST /v1/tasks/{id}/restart.
+type RestartRequest struct {
+	Reason string `json:"reason,omitempty"`
 }
 
 // Policy is the submit-time override of a kind's supervision settings, and
@@ -76,6 +88,11 @@ type Status struct {
 	JobID         string            `json:"job_id,omitempty"`
 	JobStrategy   string            `json:"job_strategy,omitempty"`
 	JobStage      int               `json:"job_stage,omitempty"`
+	// BudgetBase is the attempt count at the task's last job restart: its
+	// retry budget counts the attempts after it.
+	BudgetBase int `json:"budget_base,omitempty"`
+	// JobRestarts counts the job restarts this task went through.
+	JobRestarts int `json:"job_restarts,omitempty"`
 }
 
 // JobStatus is the body of GET /v1/jobs/{id}: a job is the tasks sharing a
@@ -89,7 +106,21 @@ type JobStatus struct {
 	// Error names the task whose failure failed the job, and why.
 	Error  string         `json:"error,omitempty"`
 	Counts map[string]int `json:"counts"`
+	// Restarts counts the job's restarts; MaxRestarts is its budget within
+	// RestartPeriod (absent: the job's life).
+	Restarts      int           `json:"restarts"`
+	MaxRestarts   int           `json:"max_restarts"`
+	RestartPeriod *Duration     `json:"restart_period,omitempty"`
+	RestartLog    []JobRestart  `json:"restart_log,omitempty"`
 	Tasks  []*Status      `json:"tasks"`
+}
+
+// JobRestart is one restart of a job: when, and which task's failure
+// caused it.
+type JobRestart struct {
+	At    time.Time `json:"at"`
+	Task  string    `json:"task"`
+	Error string    `json:"error"`
 }
 
 // Terminal reports whether the task has ended.

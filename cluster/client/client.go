@@ -293,6 +293,15 @@ func (c *Client) CancelWithReason(ctx context.Context, id, reason string) (*api.
 	return &st, c.do(ctx, http.MethodDelete, "/v1/tasks/"+url.PathEscape(id), q, nil, &st)
 }
 
+// Restart stops a task's running attempt and runs it again at once with a
+// fresh retry budget (what a job restart does to its tasks); a finished task
+// is api.ErrFailedPrecondition. A retry after a lost answer may restart the
+// attempt a second time.
+func (c *Client) Restart(ctx context.Context, id, reason string) (*api.Status, error) {
+	var st api.Status
+	return &st, c.do(ctx, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/restart", nil, api.RestartRequest{Reason: reason}, &st)
+}
+
 // Job returns a job: its state, cause and tasks.
 func (c *Client) Job(ctx context.Context, id string) (*api.JobStatus, error) {
 	var j api.JobStatus

@@ -32,6 +32,7 @@ type TaskService interface {
 	Wait(ctx context.Context, id string, after uint64) (store.Record, error)
 	List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error)
 	Cancel(ctx context.Context, id, reason string) (store.Record, error)
+	Restart(ctx context.Context, id, reason string) (store.Record, error)
 	Job(ctx context.Context, id string) ([]store.Record, tasks.JobSummary, error)
 	Member() string
 }
@@ -93,6 +94,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 		h.mux.HandleFunc("GET /v1/tasks", h.list)
 		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
+		h.mux.HandleFunc("POST /v1/tasks/{id}/restart", h.restart)
 		h.mux.HandleFunc("GET /v1/jobs/{id}", h.job)
 		if h.cfg.Member == "" {
 			h.cfg.Member = svc.Member()
@@ -147,7 +149,11 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 // Submission converts an API request into a task submission. Errors wrap
 // api.ErrInvalidArgument.
 func Submission(req api.SubmitRequest) (tasks.Submission, error) {
-	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID, JobStrategy: req.JobStrategy, JobStage: req.JobStage}
+	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID, JobStrategy: req.JobStrategy, JobStage: req.JobStage,
+		JobMaxRestarts: req.JobMaxRestarts}
+	if req.JobRestartPeriod != nil {
+		sub.JobRestartPeriod = time.Duration(*req.JobRestartPeriod)
+	}
 	if len(req.Payload) > 0 && string(req.Payload) != "null" {
 		sub.Payload = []byte(req.Payload)
 	}
@@ -236,6 +242,18 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, rec, err)
 }
 
+func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
+	var req api.RestartRequest
+	if r.ContentLength != 0 {
+		if err := h.decode(w, r, &req); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	rec, err := h.svc.Restart(r.Context(), r.PathValue("id"), req.Reason)
+	h.answer(w, r, rec, err)
+}
+
 func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	recs, sum, err := h.svc.Job(r.Context(), id)
@@ -243,7 +261,15 @@ func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	out := api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts, Tasks: make([]*api.Status, 0, len(recs))}
+	out := api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts, Tasks: make([]*api.Status, 0, len(recs)),
+		Restarts: len(sum.Restarts), MaxRestarts: sum.MaxRestarts}
+	if sum.RestartPeriod > 0 {
+		d := api.Duration(sum.RestartPeriod)
+		out.RestartPeriod = &d
+	}
+	for _, r := range sum.Restarts {
+		out.RestartLog = append(out.RestartLog, api.JobRestart{At: r.GetAt().AsTime(), Task: r.GetTask(), Error: r.GetError()})
+	}
 	for _, rec := range recs {
 		out.Tasks = append(out.Tasks, api.FromTask(rec.Task, rec.Revision))
 	}

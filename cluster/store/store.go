@@ -69,6 +69,23 @@ type Store interface {
 	Watch(ctx context.Context, id string, after uint64) (Record, error)
 	// Close releases the store. It is safe to call twice.
 	Close() error
+
+	// GetJob returns a job's supervision record, or ErrNotFound.
+	GetJob(ctx context.Context, id string) (JobRecord, error)
+	// PutJob writes a job record if its stored revision is still rev (0:
+	// only if none exists), and returns the new record; ErrConflict otherwise.
+	PutJob(ctx context.Context, j *messages.Job, rev uint64) (JobRecord, error)
+	// ListJobs returns every job record, ordered by id.
+	ListJobs(ctx context.Context) ([]JobRecord, error)
+	// DeleteJob removes a job record if its stored revision is still rev;
+	// ErrConflict otherwise, ErrNotFound if it is gone.
+	DeleteJob(ctx context.Context, id string, rev uint64) error
+}
+
+// JobRecord is a stored job supervision record with its revision.
+type JobRecord struct {
+	Job      *messages.Job
+	Revision uint64
 }
 
 // Terminal reports whether a state is final.

@@ -1,30 +1,49 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// A job is the set of tasks sharing a job id, supervised together. Each
-// task keeps its own retry budget; when a task fails for good (its budget
-// spent, a permanent error, its deadline), the failure escalates to the job,
-// which fails with that cause, and the job's strategy says what happens to
-// its other unfinished tasks:
+// A job is the set of tasks sharing a job id, supervised together: the job
+// is a supervisor whose children are its tasks. Each task keeps its own
+// retry budget; when a task fails for good (its budget spent), the failure
+// escalates to the job. While the job's own restart budget lasts
+// (job_max_restarts within job_restart_period), the job restarts: the
+// failed task starts again with a fresh retry budget, and so do the tasks
+// its strategy names:
 //
-//	one_for_one   they run on
-//	one_for_all   they are stopped (cancelled with the job's cause)
-//	rest_for_one  those of later stages are stopped; earlier stages run on
+//	one_for_one   only the failed task
+//	one_for_all   every unfinished task of the job
+//	rest_for_one  the unfinished tasks of later stages (a pipeline)
+//
+// Completed tasks never run again: their committed result stands. When the
+// budget is spent (0 by default), or the failure is one a restart cannot
+// mend (a permanent error, the deadline), the job fails with that cause and
+// the strategy's tasks are stopped instead of restarted.
 
-// JobSummary is the state of a job, derived from its tasks.
+// JobSummary is the state of a job, derived from its tasks and its job
+// record.
 type JobSummary struct {
 	Strategy string
+	// MaxRestarts and RestartPeriod are the job's restart budget.
+	MaxRestarts   int
+	RestartPeriod time.Duration
+	// Restarts are the job's restarts so far, oldest first.
+	Restarts []*messages.JobRestart
 	// State is running until every task finished; then completed when all
 	// completed, failed when one failed, else cancelled.
 	State string
@@ -33,14 +52,17 @@ type JobSummary struct {
 	Counts map[string]int
 }
 
-// Summarize is the pure job rule over a job's tasks.
-func Summarize(recs []store.Record) JobSummary {
+// Summarize is the pure job rule over a job's tasks and its record (nil:
+// the job never restarted).
+func Summarize(recs []store.Record, job *messages.Job) JobSummary {
 	s := JobSummary{Counts: map[string]int{}}
 	var firstFail *messages.Task
 	for _, r := range recs {
 		t := r.Task
 		if s.Strategy == "" {
 			s.Strategy = t.GetSpec().GetJobStrategy()
+			s.MaxRestarts = int(t.GetSpec().GetJobMaxRestarts())
+			s.RestartPeriod = t.GetSpec().GetJobRestartPeriod().AsDuration()
 		}
 		s.Counts[api.StateName(t.GetStatus().GetState())]++
 		if t.GetStatus().GetState() == messages.TaskState_TASK_STATE_FAILED &&
@@ -49,7 +71,10 @@ func Summarize(recs []store.Record) JobSummary {
 		}
 	}
 	finished := s.Counts[api.StateCompleted] + s.Counts[api.StateFailed] + s.Counts[api.StateCancelled]
+	s.Restarts = job.GetRestarts()
 	switch {
+	case job.GetFailed():
+		s.State, s.Cause = api.StateFailed, job.GetCause()
 	case firstFail != nil:
 		s.State = api.StateFailed
 		s.Cause = fmt.Sprintf("task %s failed: %s", firstFail.GetSpec().GetId(), firstFail.GetStatus().GetError())
@@ -95,7 +120,23 @@ func (m *Manager) Job(ctx context.Context, id string) ([]store.Record, JobSummar
 	if len(recs) == 0 {
 		return nil, JobSummary{}, fmt.Errorf("%w: no task in job %s", api.ErrNotFound, id)
 	}
-	return recs, Summarize(recs), nil
+	job, err := m.jobRecord(ctx, id)
+	if err != nil {
+		return nil, JobSummary{}, err
+	}
+	return recs, Summarize(recs, job), nil
+}
+
+// jobRecord reads a job's record; nil if it has none.
+func (m *Manager) jobRecord(ctx context.Context, id string) (*messages.Job, error) {
+	jr, err := m.store.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return jr.Job, nil
 }
 
 // checkJob refuses a new task for a job that uses another strategy or has
@@ -115,9 +156,17 @@ func (m *Manager) checkJob(ctx context.Context, t *messages.Task) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	sum := Summarize(recs)
+	rec, err := m.jobRecord(ctx, job)
+	if err != nil {
+		return err
+	}
+	sum := Summarize(recs, rec)
 	if sum.Strategy != t.GetSpec().GetJobStrategy() {
 		return fmt.Errorf("%w: job %s uses strategy %s, not %s", api.ErrInvalidArgument, job, sum.Strategy, t.GetSpec().GetJobStrategy())
+	}
+	if spec := t.GetSpec(); sum.MaxRestarts != int(spec.GetJobMaxRestarts()) || sum.RestartPeriod != spec.GetJobRestartPeriod().AsDuration() {
+		return fmt.Errorf("%w: job %s has a restart budget of %d in %s, not %d in %s", api.ErrInvalidArgument, job,
+			sum.MaxRestarts, periodText(sum.RestartPeriod), spec.GetJobMaxRestarts(), periodText(spec.GetJobRestartPeriod().AsDuration()))
 	}
 	if sum.State == api.StateFailed {
 		return fmt.Errorf("%w: job %s has failed (%s)", api.ErrFailedPrecondition, job, sum.Cause)
@@ -151,6 +200,193 @@ func (m *Manager) escalate(failed *messages.Task) {
 		for _, id := range stop {
 			if _, err := m.Cancel(ctx, id, reason); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
 				m.log.Warn("job escalation: cancelling a task failed", "job", job, "task", id, "err", err)
+			}
+		}
+	}()
+}
+
+func periodText(d time.Duration) string {
+	if d == 0 {
+		return "the job's life"
+	}
+	return d.String()
+}
+
+// JobPlan is the job supervisor's decision after one of its tasks failed
+// for good.
+type JobPlan struct {
+	// Restart: the job restarts Targets (the failed task among them, the
+	// rest in start order). Otherwise the job fails with Cause.
+	Restart bool
+	Targets []string
+	Cause   string
+	// Job is the job record to write with check-and-set before acting on
+	// the plan (nil: nothing to write).
+	Job *messages.Job
+}
+
+// restartable reports whether a failure is one a job restart may mend: not
+// a permanent error, the deadline, or a cancellation.
+func restartable(f supervisor.Failure) bool {
+	return !supervisor.IsPermanent(f.Err) && f.Cause != supervisor.CauseDeadline && f.Cause != supervisor.CauseCancelled
+}
+
+// PlanJob is the pure job supervisor. job is the job's record (nil: it has
+// none yet), tasks the job's tasks as stored, failed the task that failed
+// for good with its last failure f. The job is a supervision tree whose
+// children are its unfinished tasks in stage and id order; its budget and
+// strategy come from the failed task's spec.
+func PlanJob(job *messages.Job, tasks []store.Record, failed *messages.Task, f supervisor.Failure, now time.Time) JobPlan {
+	spec := failed.GetSpec()
+	what := fmt.Sprintf("task %s failed: %s", spec.GetId(), describe(f))
+	if job.GetFailed() {
+		return JobPlan{Cause: job.GetCause()}
+	}
+	for _, r := range tasks {
+		if r.Task.GetSpec().GetId() != spec.GetId() && r.Task.GetStatus().GetState() == messages.TaskState_TASK_STATE_FAILED {
+			return JobPlan{Cause: fmt.Sprintf("job %s had already failed (task %s failed); %s", spec.GetJobId(), r.Task.GetSpec().GetId(), what)}
+		}
+	}
+	if spec.GetJobMaxRestarts() <= 0 {
+		return JobPlan{Cause: what}
+	}
+	next := &messages.Job{Id: spec.GetJobId(), Strategy: spec.GetJobStrategy()}
+	if job != nil {
+		next = proto.Clone(job).(*messages.Job)
+	}
+	next.UpdatedAt = timestamppb.New(now)
+	if !restartable(f) {
+		next.Failed, next.Cause = true, what+" (a restart cannot mend it)"
+		return JobPlan{Cause: next.Cause, Job: next}
+	}
+	strategy, _ := supervisor.ParseStrategy(spec.GetJobStrategy())
+	children := jobChildren(tasks, failed)
+	tree, err := supervisor.NewTree(supervisor.Spec{
+		Strategy: strategy,
+		Budget:   supervisor.Budget{MaxRestarts: int(spec.GetJobMaxRestarts()), Period: spec.GetJobRestartPeriod().AsDuration()},
+		// Every failure that reaches the job already passed restartable.
+		Decider: func(supervisor.Failure) supervisor.Directive { return supervisor.Restart },
+	}, children...)
+	if err != nil {
+		next.Failed, next.Cause = true, fmt.Sprintf("%s; job supervisor: %v", what, err)
+		return JobPlan{Cause: next.Cause, Job: next}
+	}
+	for _, r := range tasks {
+		if id := r.Task.GetSpec().GetId(); id != spec.GetId() && store.Terminal(r.Task.GetStatus().GetState()) {
+			tree.Exited(id, now) // finished children are not restarted
+		}
+	}
+	for _, r := range next.GetRestarts() {
+		tree.Replay(spec.GetId(), r.GetAt().AsTime())
+	}
+	d := tree.Failed(spec.GetId(), f, now, 0)
+	if d.Directive != supervisor.Restart {
+		// The tree appends the failure, which what already names.
+		reason, _, _ := strings.Cut(d.Reason, "; last failure:")
+		next.Failed, next.Cause = true, fmt.Sprintf("%s; job %s gave up: %s", what, spec.GetJobId(), strings.Replace(reason, "supervisor's", "job's", 1))
+		return JobPlan{Cause: next.Cause, Job: next}
+	}
+	next.Restarts = append(next.Restarts, &messages.JobRestart{At: timestamppb.New(now), Task: spec.GetId(), Error: describe(f)})
+	targets := []string{spec.GetId()}
+	for _, id := range d.Targets {
+		if id == spec.GetId() {
+			continue
+		}
+		// A pipeline restarts the stages after the failed one; tasks of the
+		// same stage run side by side and are left alone.
+		if strategy == supervisor.RestForOne && stageOf(tasks, id) <= spec.GetJobStage() {
+			continue
+		}
+		targets = append(targets, id)
+	}
+	return JobPlan{Restart: true, Targets: targets, Job: next}
+}
+
+// jobChildren are the job's tasks as children of its supervisor, in start
+// order: by stage, then id. The failed task is among them even if the
+// listing missed it.
+func jobChildren(tasks []store.Record, failed *messages.Task) []supervisor.Child {
+	type child struct {
+		id    string
+		stage int32
+	}
+	var cs []child
+	seen := false
+	for _, r := range tasks {
+		id := r.Task.GetSpec().GetId()
+		seen = seen || id == failed.GetSpec().GetId()
+		cs = append(cs, child{id, r.Task.GetSpec().GetJobStage()})
+	}
+	if !seen {
+		cs = append(cs, child{failed.GetSpec().GetId(), failed.GetSpec().GetJobStage()})
+	}
+	slices.SortFunc(cs, func(a, b child) int { return cmp.Or(cmp.Compare(a.stage, b.stage), cmp.Compare(a.id, b.id)) })
+	out := make([]supervisor.Child, len(cs))
+	for i, c := range cs {
+		out[i] = supervisor.Child{ID: c.id, Restart: supervisor.Transient}
+	}
+	return out
+}
+
+func stageOf(tasks []store.Record, id string) int32 {
+	for _, r := range tasks {
+		if r.Task.GetSpec().GetId() == id {
+			return r.Task.GetSpec().GetJobStage()
+		}
+	}
+	return 0
+}
+
+// superviseJob asks the job supervisor what to do about failed, which
+// failed for good with f, and records the decision in the job record
+// (check-and-set: two tasks failing at once each get their own decision,
+// both counted against the budget).
+func (m *Manager) superviseJob(ctx context.Context, failed *messages.Task, f supervisor.Failure) (JobPlan, error) {
+	job := failed.GetSpec().GetJobId()
+	for tries := 0; ; tries++ {
+		var rec *messages.Job
+		var rev uint64
+		jr, err := m.store.GetJob(ctx, job)
+		switch {
+		case err == nil:
+			rec, rev = jr.Job, jr.Revision
+		case !errors.Is(err, store.ErrNotFound):
+			return JobPlan{}, err
+		}
+		tasks, err := m.store.List(ctx, store.Filter{JobID: job})
+		if err != nil {
+			return JobPlan{}, err
+		}
+		plan := PlanJob(rec, tasks, failed, f, m.now())
+		if plan.Job == nil {
+			return plan, nil
+		}
+		_, err = m.store.PutJob(ctx, plan.Job, rev)
+		if err == nil {
+			return plan, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || tries >= 5 {
+			return JobPlan{}, err
+		}
+	}
+}
+
+// restartSiblings restarts the tasks a job restart names, on whichever
+// member owns them. It runs off the task actor and is tracked so Stop waits
+// for it.
+func (m *Manager) restartSiblings(job string, ids []string, reason string) {
+	if len(ids) == 0 {
+		return
+	}
+	m.jobs.Add(1)
+	go func() {
+		defer m.jobs.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+		defer cancel()
+		m.log.Info("job restarting tasks", "job", job, "tasks", len(ids), "reason", reason)
+		for _, id := range ids {
+			if _, err := m.Restart(ctx, id, reason); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
+				m.log.Warn("job restart: restarting a task failed", "job", job, "task", id, "err", err)
 			}
 		}
 	}()

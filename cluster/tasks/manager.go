@@ -61,10 +61,11 @@ type Config struct {
 	// effort; the owner's watch of the owner index is the safety net). Nil:
 	// no hint.
 	Notify func(owner string, rec store.Record)
-	// Forward cancels a task on its owning member when that member is not
-	// this one; ok false means the owner is not live (the cancel is then
-	// written here, fencing the dead owner out). Nil: always written here.
-	Forward func(ctx context.Context, owner, id, reason string) (ok bool, err error)
+	// Forward sends a control request (cancel, restart) to the task's
+	// owning member when that member is not this one; ok false means the
+	// owner is not live (the change is then written here, check-and-set, and
+	// the dead owner's claim loses). Nil: always written here.
+	Forward func(ctx context.Context, owner string, c Control) (ok bool, err error)
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -355,38 +356,89 @@ func (m *Manager) List(ctx context.Context, states ...messages.TaskState) ([]sto
 	return recs, nil
 }
 
+// Control is a request to the member that owns a task.
+type Control struct {
+	Op     ControlOp
+	ID     string
+	Reason string
+}
+
+// ControlOp is what a Control asks for.
+type ControlOp int
+
+const (
+	// OpCancel stops the running attempt and marks the task cancelled.
+	OpCancel ControlOp = iota
+	// OpRestart stops the running attempt and starts the task again at
+	// once with a fresh retry budget (a job restart).
+	OpRestart
+)
+
+func (o ControlOp) String() string {
+	if o == OpRestart {
+		return "restart"
+	}
+	return "cancel"
+}
+
 // Cancel stops the task's running attempt and marks it cancelled. A task
 // already finished is api.ErrFailedPrecondition.
 func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, error) {
-	rec, err := m.store.Get(ctx, id)
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	return m.control(ctx, Control{Op: OpCancel, ID: id, Reason: reason})
+}
+
+// Restart stops the task's running attempt, if any, and runs the task
+// again at once with a fresh retry budget: what a job restart does to the
+// tasks its strategy names. Its attempts and error history are kept; the
+// interrupted attempt is recorded with cause job_restart. A task already
+// finished is api.ErrFailedPrecondition: a committed result never runs again.
+func (m *Manager) Restart(ctx context.Context, id, reason string) (store.Record, error) {
+	if reason == "" {
+		reason = "restarted by request"
+	}
+	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason})
+}
+
+// control carries out c on the task's owner: its task actor here, the
+// owning member through Forward, or a check-and-set write here when no live
+// member holds the task.
+func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) {
+	rec, err := m.store.Get(ctx, c.ID)
 	if err != nil {
 		return store.Record{}, storeErr(err)
 	}
 	if store.Terminal(rec.Task.GetStatus().GetState()) {
-		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, id, api.StateName(rec.Task.GetStatus().GetState()))
+		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, c.ID, api.StateName(rec.Task.GetStatus().GetState()))
 	}
 	if owner := rec.Task.GetStatus().GetOwner(); owner != m.member {
 		if m.cfg.Forward != nil {
-			if ok, err := m.cfg.Forward(ctx, owner, id, reason); ok {
+			if ok, err := m.cfg.Forward(ctx, owner, c); ok {
 				if err != nil {
 					return store.Record{}, err
 				}
-				return m.Get(ctx, id)
+				return m.Get(ctx, c.ID)
 			}
 		}
-		return m.cancelHere(ctx, rec, reason)
+		return m.controlHere(ctx, rec, c)
 	}
 	timeout := m.cfg.StoreTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	res, err := m.system.Root.RequestFuture(m.root, &cancelTask{id: id, reason: reason}, timeout).Result()
+	res, err := m.system.Root.RequestFuture(m.root, &controlTask{c}, timeout).Result()
 	if err != nil {
-		return store.Record{}, fmt.Errorf("%w: cancelling %s: %w", api.ErrUnavailable, id, err)
+		return store.Record{}, fmt.Errorf("%w: %s of %s: %w", api.ErrUnavailable, c.Op, c.ID, err)
 	}
-	reply := res.(*cancelReply)
+	reply := res.(*controlReply)
 	if errors.Is(reply.err, errNotActive) {
-		return m.cancelHere(ctx, rec, reason)
+		out, err := m.controlHere(ctx, rec, c)
+		if err == nil && c.Op == OpRestart {
+			m.Activate(c.ID, false) // it is ours: run it
+		}
+		return out, err
 	}
 	if reply.err != nil {
 		return store.Record{}, reply.err
@@ -394,22 +446,24 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 	return reply.rec, nil
 }
 
-// cancelHere writes the cancellation directly, for a task no live actor
-// owns. The check-and-set on the revision makes a concurrent owner's write
-// fail, and that owner stops when it re-reads a finished task.
-func (m *Manager) cancelHere(ctx context.Context, rec store.Record, reason string) (store.Record, error) {
+// controlHere writes c's change directly, for a task no live actor owns.
+// The check-and-set on the revision makes a concurrent owner's write fail,
+// and that owner re-reads before deciding again.
+func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) (store.Record, error) {
 	if m.fenced() {
 		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
 	}
-	if reason == "" {
-		reason = "cancelled by request"
-	}
 	for tries := 0; tries < 5; tries++ {
 		next := proto.Clone(rec.Task).(*messages.Task)
-		next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
-		next.Status.Error = reason
-		next.Status.FinishedAt = timestamppb.New(m.now())
-		next.Status.NextAttemptAt = nil
+		now := m.now()
+		if c.Op == OpRestart {
+			restartStatus(next.Status, now, c.Reason, m.member)
+		} else {
+			next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
+			next.Status.Error = c.Reason
+			next.Status.FinishedAt = timestamppb.New(now)
+			next.Status.NextAttemptAt = nil
+		}
 		out, err := m.store.Update(ctx, next, rec.Revision)
 		if err == nil {
 			return out, nil
@@ -426,6 +480,32 @@ func (m *Manager) cancelHere(ctx context.Context, rec store.Record, reason strin
 	}
 	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, rec.Task.GetSpec().GetId())
 }
+
+// restartStatus is the pure status change of a restart: an attempt in
+// flight is recorded as interrupted (cause job_restart), the task is due at
+// once, and its retry budget counts from here.
+func restartStatus(st *messages.TaskStatus, now time.Time, reason, member string) {
+	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+		st.Errors = append(st.Errors, &messages.AttemptError{
+			Attempt: st.GetAttempts(),
+			Cause:   CauseJobRestart,
+			Message: reason,
+			At:      timestamppb.New(now),
+			Member:  member,
+		})
+	}
+	if st.GetState() != messages.TaskState_TASK_STATE_PENDING {
+		st.State = messages.TaskState_TASK_STATE_RETRYING
+		st.NextAttemptAt = timestamppb.New(now)
+	}
+	st.BudgetBase = st.GetAttempts()
+	st.JobRestarts++
+	st.Progress, st.ProgressNote = 0, ""
+}
+
+// CauseJobRestart is the cause recorded for an attempt that a job restart
+// interrupted: it did not fail, its job restarted it.
+const CauseJobRestart = "job_restart"
 
 // errNotActive: no task actor of this member holds the task.
 var errNotActive = errors.New("task not active on this member")
@@ -562,10 +642,10 @@ func (r *rootActor) Receive(c actor.Context) {
 			return
 		}
 		r.spawn(c, msg)
-	case *cancelTask:
-		pid, ok := r.children[msg.id]
+	case *controlTask:
+		pid, ok := r.children[msg.ID]
 		if !ok {
-			c.Respond(&cancelReply{err: errNotActive})
+			c.Respond(&controlReply{err: errNotActive})
 			return
 		}
 		c.RequestWithCustomSender(pid, msg, c.Sender())

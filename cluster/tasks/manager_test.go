@@ -65,6 +65,15 @@ func testKinds(t *testing.T) *actors.Registry {
 		<-ctx.Done() // stops heartbeating, waits to be cancelled
 		return nil, ctx.Err()
 	}, fast, actors.WithHeartbeatTimeout(50*time.Millisecond)))
+	// first_blocks blocks its first attempt until it is stopped, then
+	// succeeds: a task that completes once its job restarts it.
+	must(actors.NewTask("first_blocks", func(ctx actors.TaskContext, _ []byte) ([]byte, error) {
+		if ctx.Attempt() == 1 {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return []byte(`"done"`), nil
+	}, fast))
 	must(actors.NewTask("slow", func(ctx actors.TaskContext, _ []byte) ([]byte, error) {
 		ctx.Progress(0.5, "half way")
 		<-ctx.Done()

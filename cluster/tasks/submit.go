@@ -33,7 +33,16 @@ type Submission struct {
 	JobStrategy string
 	// JobStage orders the tasks of a rest_for_one job.
 	JobStage int
+	// JobMaxRestarts is the job's restart budget (0: a task failing for
+	// good fails the job), within JobRestartPeriod (0: the job's life).
+	JobMaxRestarts   int
+	JobRestartPeriod time.Duration
 }
+
+// MaxJobRestarts bounds a job's restart budget: each restart reruns tasks,
+// and a job that needs more than this should rethink its tasks' retry
+// budgets instead.
+const MaxJobRestarts = 1000
 
 // MaxPayloadBytes bounds a payload: tasks are stored as one record, and a
 // record over half a megabyte would not fit Consul's 512 KiB value limit.
@@ -72,8 +81,8 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if sub.JobID != "" && !taskID.MatchString(sub.JobID) {
 		return nil, invalid(fmt.Errorf("job id %q must match %s", sub.JobID, taskID))
 	}
-	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0) {
-		return nil, invalid(fmt.Errorf("a job strategy or stage needs a job id"))
+	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0 || sub.JobMaxRestarts != 0 || sub.JobRestartPeriod != 0) {
+		return nil, invalid(fmt.Errorf("a job strategy, stage or restart budget needs a job id"))
 	}
 	if sub.JobID != "" {
 		if sub.JobStrategy == "" {
@@ -84,6 +93,15 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 		}
 		if sub.JobStage < 0 || sub.JobStage > 1<<20 {
 			return nil, invalid(fmt.Errorf("job stage must be between 0 and %d, got %d", 1<<20, sub.JobStage))
+		}
+		if sub.JobMaxRestarts < 0 || sub.JobMaxRestarts > MaxJobRestarts {
+			return nil, invalid(fmt.Errorf("job max restarts must be between 0 and %d, got %d", MaxJobRestarts, sub.JobMaxRestarts))
+		}
+		if sub.JobRestartPeriod < 0 {
+			return nil, invalid(fmt.Errorf("job restart period must not be negative, got %s", sub.JobRestartPeriod))
+		}
+		if sub.JobRestartPeriod != 0 && sub.JobMaxRestarts == 0 {
+			return nil, invalid(fmt.Errorf("a job restart period needs job max restarts above 0"))
 		}
 	}
 	status := &messages.TaskStatus{
@@ -113,9 +131,18 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 			JobId:            sub.JobID,
 			JobStrategy:      sub.JobStrategy,
 			JobStage:         int32(sub.JobStage),
+			JobMaxRestarts:   int32(sub.JobMaxRestarts),
+			JobRestartPeriod: jobPeriod(sub.JobRestartPeriod),
 		},
 		Status: status,
 	}, nil
+}
+
+func jobPeriod(d time.Duration) *durationpb.Duration {
+	if d == 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 // sameRequest reports whether a resubmission asks for the task that is

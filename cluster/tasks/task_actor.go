@@ -23,9 +23,9 @@ const attemptChild = "attempt"
 type (
 	// startAttempt starts the next attempt (sent at once or after backoff).
 	startAttempt struct{ after int }
-	// cancelTask cancels the task; the reply is a *cancelReply.
-	cancelTask  struct{ id, reason string }
-	cancelReply struct {
+	// controlTask cancels or restarts the task; the reply is a *controlReply.
+	controlTask  struct{ Control }
+	controlReply struct {
 		rec store.Record
 		err error
 	}
@@ -84,8 +84,12 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 	case *attemptSucceeded:
 		a.succeeded(msg)
-	case *cancelTask:
-		c.Respond(a.cancel(msg.reason))
+	case *controlTask:
+		if msg.Op == OpRestart {
+			c.Respond(a.restart(msg.Reason))
+		} else {
+			c.Respond(a.cancel(msg.Reason))
+		}
 	case *drain:
 		a.draining = true
 		a.stopRetryTimer()
@@ -132,13 +136,15 @@ func (a *taskActor) load() {
 	a.tree = tree
 	// Restore the budget and backoff: every attempt after the first was a
 	// restart, and a retrying task's next restart was already decided.
-	restarts := int(st.GetAttempts()) - 1
+	// Attempts before the last job restart do not count: it gave the task
+	// a fresh budget.
+	restarts := int(st.GetAttempts()-st.GetBudgetBase()) - 1
 	if st.GetState() == messages.TaskState_TASK_STATE_RETRYING {
 		restarts++
 	}
 	var times []time.Time
-	for i, e := range st.GetErrors() {
-		if i < restarts {
+	for _, e := range st.GetErrors() {
+		if e.GetAttempt() > st.GetBudgetBase() && len(times) < restarts {
 			times = append(times, e.GetAt().AsTime())
 		}
 	}
@@ -292,11 +298,57 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
 	case f.Cause == supervisor.CauseDeadline:
 		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
+	case d.Directive == supervisor.Escalate && a.rec.Task.GetSpec().GetJobMaxRestarts() > 0:
+		a.escalateToJob(f, entry, attempt)
 	case d.Directive == supervisor.Escalate:
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s", attempt, a.rec.Task.GetSpec().GetRetry().GetMaxAttempts(), describe(f)), entry)
+		a.finish(messages.TaskState_TASK_STATE_FAILED, a.gaveUp(f, attempt), entry)
 	default:
 		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("stopped after attempt %d: %s; last error: %s", attempt, d.Reason, describe(f)), entry)
 	}
+}
+
+func (a *taskActor) gaveUp(f supervisor.Failure, attempt int) string {
+	return fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s",
+		attempt-int(a.rec.Task.GetStatus().GetBudgetBase()), a.rec.Task.GetSpec().GetRetry().GetMaxAttempts(), describe(f))
+}
+
+// escalateToJob hands a task that failed for good to its job's supervisor:
+// while the job's restart budget lasts, the task runs again with a fresh
+// budget and the job restarts the tasks its strategy names; then the task
+// fails, and so does the job.
+func (a *taskActor) escalateToJob(f supervisor.Failure, entry *messages.AttemptError, attempt int) {
+	if a.m.fenced() {
+		a.writeFailed("job escalation", errFenced)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*a.m.cfg.StoreTimeout)
+	plan, err := a.m.superviseJob(ctx, a.rec.Task, f)
+	cancel()
+	if err != nil {
+		// The store failed under the job supervisor: the actor restarts,
+		// reloads the task and asks again.
+		a.writeFailed("job escalation", err)
+		return
+	}
+	if !plan.Restart {
+		a.finish(messages.TaskState_TASK_STATE_FAILED, a.gaveUp(f, attempt)+"; "+plan.Cause, entry)
+		return
+	}
+	now := a.m.now()
+	job := a.rec.Task.GetSpec().GetJobId()
+	reason := fmt.Sprintf("job %s restarted (%s) after task %s failed: %s", job, a.rec.Task.GetSpec().GetJobStrategy(), a.id, describe(f))
+	if err := a.write(func(t *messages.Task) {
+		t.Status.Errors = append(t.Status.Errors, entry)
+		t.Status.State = messages.TaskState_TASK_STATE_RETRYING // the attempt is recorded: entry
+		restartStatus(t.Status, now, reason, a.m.member)
+	}); err != nil {
+		a.writeFailed("job restart", err)
+		return
+	}
+	a.log.Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(plan.Targets))
+	a.freshBudget()
+	a.scheduleAt(now)
+	a.m.restartSiblings(job, plan.Targets[1:], reason)
 }
 
 // succeeded commits the result, fenced by the claim's epoch: a write that
@@ -310,16 +362,45 @@ func (a *taskActor) succeeded(msg *attemptSucceeded) {
 	a.finish(messages.TaskState_TASK_STATE_COMPLETED, "", nil, msg.result)
 }
 
-func (a *taskActor) cancel(reason string) *cancelReply {
-	if reason == "" {
-		reason = "cancelled by request"
+func (a *taskActor) cancel(reason string) *controlReply {
+	a.stopAttempt()
+	a.finish(messages.TaskState_TASK_STATE_CANCELLED, reason, nil)
+	return &controlReply{rec: a.rec}
+}
+
+// restart stops the running attempt and starts the task again at once with
+// a fresh retry budget: its job restarted it.
+func (a *taskActor) restart(reason string) *controlReply {
+	if a.tree == nil {
+		return &controlReply{err: errNotActive}
 	}
+	a.stopAttempt()
+	now := a.m.now()
+	if err := a.write(func(t *messages.Task) { restartStatus(t.Status, now, reason, a.m.member) }); err != nil {
+		a.writeFailed("job restart", err)
+		return &controlReply{err: err}
+	}
+	a.log.Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts())
+	a.freshBudget()
+	if a.rec.Task.GetStatus().GetState() == messages.TaskState_TASK_STATE_RETRYING {
+		a.scheduleAt(now)
+	}
+	return &controlReply{rec: a.rec}
+}
+
+// freshBudget gives the task a new retry budget (after a job restart).
+func (a *taskActor) freshBudget() {
+	spec, _ := settingsOf(a.rec.Task.GetSpec())
+	if tree, err := supervisor.NewTree(spec, supervisor.Child{ID: attemptChild, Restart: supervisor.Transient}); err == nil {
+		a.tree = tree
+	}
+}
+
+func (a *taskActor) stopAttempt() {
 	if a.attempt != nil {
 		a.c().Stop(a.attempt)
 		a.attempt, a.live = nil, nil
 	}
-	a.finish(messages.TaskState_TASK_STATE_CANCELLED, reason, nil)
-	return &cancelReply{rec: a.rec}
 }
 
 // finish writes a terminal state and stops the actor.

@@ -102,6 +102,8 @@ func runSubmit(e *env, args []string) error {
 	job := fs.String("job", "", "job id to group the task in")
 	jobStrategy := fs.String("job-strategy", "", "the job's strategy: one_for_one (default), one_for_all or rest_for_one")
 	stage := fs.Int("stage", 0, "the task's stage in a rest_for_one job")
+	jobRestarts := fs.Int("job-max-restarts", 0, "the job's restart budget: how often a task failing for good restarts the job before it fails (0: it fails at once)")
+	jobPeriod := fs.Duration("job-restart-period", 0, "the window of the job's restart budget (0: the job's life)")
 	lbl := labels{}
 	fs.Var(lbl, "label", "label key=value (repeatable)")
 	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
@@ -125,7 +127,11 @@ func runSubmit(e *env, args []string) error {
 			return err
 		}
 	}
-	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage}
+	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts}
+	if *jobPeriod != 0 {
+		d := api.Duration(*jobPeriod)
+		req.JobRestartPeriod = &d
+	}
 	if len(lbl) > 0 {
 		req.Labels = lbl
 	}
@@ -206,6 +212,15 @@ func runStatus(e *env, args []string) error {
 func runCancel(e *env, args []string) error {
 	return runOneTask(e, args, "cancel", (*client.Client).Cancel, func(w io.Writer, st *api.Status) {
 		fmt.Fprintf(w, "%s cancelled\n", st.ID)
+	})
+}
+
+func runRestart(e *env, args []string) error {
+	restart := func(c *client.Client, ctx context.Context, id string) (*api.Status, error) {
+		return c.Restart(ctx, id, "restarted by request")
+	}
+	return runOneTask(e, args, "restart", restart, func(w io.Writer, st *api.Status) {
+		fmt.Fprintf(w, "%s restarted (attempts so far: %d)\n", st.ID, st.Attempts)
 	})
 }
 
@@ -395,6 +410,16 @@ func runJob(e *env, args []string) error {
 		return printJSON(e.stdout, j)
 	}
 	fmt.Fprintf(e.stdout, "job %s (%s): %s\n", j.ID, j.Strategy, j.State)
+	if j.MaxRestarts > 0 || j.Restarts > 0 {
+		window := "the job's life"
+		if j.RestartPeriod != nil {
+			window = time.Duration(*j.RestartPeriod).String()
+		}
+		fmt.Fprintf(e.stdout, "restarts: %d (budget %d in %s)\n", j.Restarts, j.MaxRestarts, window)
+		for _, r := range j.RestartLog {
+			fmt.Fprintf(e.stdout, "  %s  after task %s: %s\n", r.At.Format(time.RFC3339), r.Task, r.Error)
+		}
+	}
 	if j.Error != "" {
 		fmt.Fprintf(e.stdout, "cause: %s\n", j.Error)
 	}

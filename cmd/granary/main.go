@@ -51,6 +51,7 @@ var commands = []command{
 	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
 	{"tasks", "[--state S] [--json]", "list tasks, optionally in one state", runTasks},
 	{"cancel", "ID [--json]", "cancel a task", runCancel},
+	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
 	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},

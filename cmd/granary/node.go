@@ -215,8 +215,8 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 				&messages.ActivateTask{Id: rec.Task.GetSpec().GetId(), Task: rec.Task, Revision: rec.Revision})
 		}
 	}
-	tcfg.Forward = func(ctx context.Context, owner, id, reason string) (bool, error) {
-		return forwardCancel(ctx, view(), owner, id, reason)
+	tcfg.Forward = func(ctx context.Context, owner string, c tasks.Control) (bool, error) {
+		return forwardControl(ctx, view(), owner, c)
 	}
 	mgr, err := tasks.New(tcfg)
 	if err != nil {
@@ -370,7 +370,9 @@ func janitor(v membership.View) string {
 
 // forwardCancel asks the owning member to cancel the task, so its running
 // attempt stops at once; ok is false when the owner is not live.
-func forwardCancel(ctx context.Context, v membership.View, owner, id, reason string) (bool, error) {
+// forwardControl sends a cancel or restart to the member that owns the
+// task, through its HTTP API; ok false means that member is not live.
+func forwardControl(ctx context.Context, v membership.View, owner string, ctl tasks.Control) (bool, error) {
 	m, ok := v.Member(owner)
 	if !ok || m.HTTPAddr == "" {
 		return false, nil
@@ -379,7 +381,12 @@ func forwardCancel(ctx context.Context, v membership.View, owner, id, reason str
 	if err != nil {
 		return false, nil
 	}
-	if _, err := c.CancelWithReason(ctx, id, reason); err != nil {
+	if ctl.Op == tasks.OpRestart {
+		_, err = c.Restart(ctx, ctl.ID, ctl.Reason)
+	} else {
+		_, err = c.CancelWithReason(ctx, ctl.ID, ctl.Reason)
+	}
+	if err != nil {
 		if errors.Is(err, api.ErrUnavailable) {
 			return false, nil
 		}

@@ -28,6 +28,7 @@ import (
 var (
 	bucketTasks  = []byte("tasks")  // id -> revision (8 bytes, big endian) + Task
 	bucketOwners = []byte("owners") // owner \x00 id -> nothing, for unfinished tasks only
+	bucketJobs   = []byte("jobs")   // job id -> revision (8 bytes, big endian) + Job
 )
 
 // Config configures the store.
@@ -80,7 +81,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	db.MaxBatchDelay = cfg.MaxBatchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTasks, bucketOwners} {
+		for _, b := range [][]byte{bucketTasks, bucketOwners, bucketJobs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -117,6 +117,12 @@ func (b *batcher) run() {
 // send commits the batch, dropping writes whose check-and-set fails and
 // retrying the rest, until every write has its answer.
 func (b *batcher) send(batch []*write) {
+	var again []*write
+	defer func() {
+		for _, w := range again {
+			b.send([]*write{w})
+		}
+	}()
 	for len(batch) > 0 {
 		live := batch[:0]
 		for _, w := range batch {
@@ -183,16 +189,40 @@ func (b *batcher) send(batch []*write) {
 			}
 			return
 		}
+		// A write whose key an earlier write of the same batch also touched
+		// may have failed only because of that write, which the failed
+		// transaction rolled back: it is not a conflict yet. It goes alone,
+		// once the rest has committed.
+		first := map[string]int{}
+		for i, w := range batch {
+			for _, op := range w.ops {
+				if _, ok := first[op.Key]; !ok {
+					first[op.Key] = i
+				}
+			}
+		}
 		rest := batch[:0]
 		for i, w := range batch {
-			if failed[i] {
+			switch {
+			case failed[i] && touchedBefore(first, w, i):
+				again = append(again, w)
+			case failed[i]:
 				w.done <- writeResult{ok: false}
-			} else {
+			default:
 				rest = append(rest, w)
 			}
 		}
 		batch = rest
 	}
+}
+
+func touchedBefore(first map[string]int, w *write, i int) bool {
+	for _, op := range w.ops {
+		if first[op.Key] < i {
+			return true
+		}
+	}
+	return false
 }
 
 func opsSize(ops api.KVTxnOps) int {

@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdateOneWins", testConcurrentUpdate},
 		{"DeleteChecksRevision", testDelete},
 		{"ClosedStore", testClosed},
+		{"JobRecords", testJobRecords},
+		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,255 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func jobTask(id string, stage int32, state messages.TaskState, strategy string, maxRestarts int32) store.Record {
+	return store.Record{Task: &messages.Task{
+		Spec:   &messages.TaskSpec{Id: id, Kind: "k", JobId: "j", JobStrategy: strategy, JobStage: stage, JobMaxRestarts: maxRestarts},
+		Status: &messages.TaskStatus{State: state},
+	}}
+}
+
+const (
+	running   = messages.TaskState_TASK_STATE_RUNNING
+	retrying  = messages.TaskState_TASK_STATE_RETRYING
+	pending   = messages.TaskState_TASK_STATE_PENDING
+	completed = messages.TaskState_TASK_STATE_COMPLETED
+	failed    = messages.TaskState_TASK_STATE_FAILED
+)
+
+var boom = supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("boom"), At: t0}
+
+// pipeline is a job of five tasks: a0 (stage 0, completed), b0 (stage 0),
+// c1 (stage 1, the one that fails), d1 (stage 1), e2 (stage 2, pending).
+func pipeline(strategy string, maxRestarts int32) []store.Record {
+	return []store.Record{
+		jobTask("a0", 0, completed, strategy, maxRestarts),
+		jobTask("b0", 0, running, strategy, maxRestarts),
+		jobTask("c1", 1, running, strategy, maxRestarts),
+		jobTask("d1", 1, retrying, strategy, maxRestarts),
+		jobTask("e2", 2, pending, strategy, maxRestarts),
+	}
+}
+
+func TestPlanJobTargetsFollowTheStrategy(t *testing.T) {
+	for _, c := range []struct {
+		strategy string
+		want     []string
+	}{
+		{"one_for_one", []string{"c1"}},
+		{"one_for_all", []string{"c1", "b0", "d1", "e2"}}, // never a0: its result is committed
+		{"rest_for_one", []string{"c1", "e2"}},            // later stages only; d1 runs beside c1
+	} {
+		t.Run(c.strategy, func(t *testing.T) {
+			job := pipeline(c.strategy, 2)
+			plan := tasks.PlanJob(nil, job, job[2].Task, boom, t0)
+			if !plan.Restart || !slices.Equal(plan.Targets, c.want) {
+				t.Fatalf("plan = restart %v targets %v (%s); want restart %v", plan.Restart, plan.Targets, plan.Cause, c.want)
+			}
+			if plan.Job == nil || len(plan.Job.GetRestarts()) != 1 || plan.Job.GetRestarts()[0].GetTask() != "c1" || plan.Job.GetFailed() {
+				t.Fatalf("job record to write = %v; want one restart caused by c1", plan.Job)
+			}
+		})
+	}
+}
+
+func TestPlanJobBudget(t *testing.T) {
+	job := pipeline("one_for_all", 2)
+	rec := (*messages.Job)(nil)
+	for i := range 2 {
+		plan := tasks.PlanJob(rec, job, job[2].Task, boom, t0.Add(time.Duration(i)*time.Minute))
+		if !plan.Restart {
+			t.Fatalf("restart %d of a budget of 2 refused: %s", i+1, plan.Cause)
+		}
+		rec = plan.Job
+	}
+	plan := tasks.PlanJob(rec, job, job[3].Task, boom, t0.Add(3*time.Minute))
+	if plan.Restart || plan.Job == nil || !plan.Job.GetFailed() || !strings.Contains(plan.Cause, "restart budget exhausted") ||
+		!strings.Contains(plan.Cause, "task d1 failed: error: boom") {
+		t.Fatalf("third failure: plan %+v; want the job to fail with its budget exhausted", plan)
+	}
+	if again := tasks.PlanJob(plan.Job, job, job[1].Task, boom, t0.Add(4*time.Minute)); again.Restart || again.Cause != plan.Job.GetCause() || again.Job != nil {
+		t.Fatalf("a failure after the job failed: %+v; want the job's cause, nothing to write", again)
+	}
+
+	// With a window, restarts that left it no longer count.
+	for _, r := range job {
+		r.Task.Spec.JobRestartPeriod = durationpb.New(time.Minute)
+	}
+	windowed := &messages.Job{Id: "j", Restarts: []*messages.JobRestart{{At: timestamppb.New(t0)}, {At: timestamppb.New(t0.Add(10 * time.Second))}}}
+	if p := tasks.PlanJob(windowed, job, job[2].Task, boom, t0.Add(30*time.Second)); p.Restart {
+		t.Fatalf("two restarts 30s ago in a 1m window of 2: restarted anyway")
+	}
+	if p := tasks.PlanJob(windowed, job, job[2].Task, boom, t0.Add(2*time.Minute)); !p.Restart {
+		t.Fatalf("restarts older than the window still counted: %s", p.Cause)
+	}
+}
+
+func TestPlanJobFailsWithoutRestart(t *testing.T) {
+	job := pipeline("one_for_all", 0)
+	if p := tasks.PlanJob(nil, job, job[2].Task, boom, t0); p.Restart || p.Job != nil || p.Cause != "task c1 failed: error: boom" {
+		t.Fatalf("no budget: %+v; want the job to fail, no record written", p)
+	}
+	job = pipeline("one_for_all", 3)
+	perm := supervisor.Failure{Cause: supervisor.CauseError, Err: actors.Permanentf("bad input"), At: t0}
+	if p := tasks.PlanJob(nil, job, job[2].Task, perm, t0); p.Restart || p.Job == nil || !p.Job.GetFailed() {
+		t.Fatalf("permanent error: %+v; want the job failed for good", p)
+	}
+	deadline := supervisor.Failure{Cause: supervisor.CauseDeadline, Err: context.DeadlineExceeded, At: t0}
+	if p := tasks.PlanJob(nil, job, job[2].Task, deadline, t0); p.Restart {
+		t.Fatalf("deadline: restarted")
+	}
+	job[1].Task.Status.State = failed
+	if p := tasks.PlanJob(nil, job, job[2].Task, boom, t0); p.Restart || !strings.Contains(p.Cause, "already failed (task b0 failed)") {
+		t.Fatalf("a task of the job already failed: %+v; want no restart", p)
+	}
+}
+
+func (h *harness) submitSub(sub tasks.Submission) {
+	h.t.Helper()
+	if _, _, err := h.m.Submit(testutil.Context(h.t, 10*time.Second), sub); err != nil {
+		h.t.Fatalf("Submit(%s in job %s): %v", sub.ID, sub.JobID, err)
+	}
+}
+
+func (h *harness) get(id string) *messages.Task {
+	h.t.Helper()
+	rec, err := h.m.Get(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rec.Task
+}
+
+func causes(t *messages.Task) []string {
+	var out []string
+	for _, e := range t.GetStatus().GetErrors() {
+		out = append(out, fmt.Sprintf("%d:%s", e.GetAttempt(), e.GetCause()))
+	}
+	return out
+}
+
+// TestJobRestartsItsTasks: a task failing for good restarts its job while
+// the budget lasts: it runs again with a fresh retry budget, and the tasks
+// its strategy names are stopped and run again.
+func TestJobRestartsItsTasks(t *testing.T) {
+	h := newHarness(t, "")
+	for _, strategy := range []string{"one_for_all", "rest_for_one"} {
+		t.Run(strategy, func(t *testing.T) {
+			job := "jr-" + strategy
+			sub := func(id, kind, payload string, stage int) tasks.Submission {
+				return tasks.Submission{ID: job + "-" + id, Kind: kind, Payload: []byte(payload), JobID: job, JobStrategy: strategy, JobStage: stage, JobMaxRestarts: 1}
+			}
+			h.submitSub(sub("early", "slow", "", 0))
+			h.submitSub(sub("later", "first_blocks", "", 2))
+			h.running(job + "-early")
+			h.running(job + "-later")
+			// flaky fails its three attempts (max_attempts 3), then the
+			// job restarts it with a fresh budget and attempt 4 succeeds.
+			h.submitSub(sub("flaky", "flaky", `{"succeed_on":4}`, 1))
+
+			f := h.await(job + "-flaky")
+			st := f.GetStatus()
+			if st.GetState() != completed || st.GetAttempts() != 4 || st.GetBudgetBase() != 3 || st.GetJobRestarts() != 1 ||
+				!slices.Equal(causes(f), []string{"1:error", "2:error", "3:error"}) {
+				t.Fatalf("flaky: %v attempts %d base %d job restarts %d errors %v; want completed on attempt 4 after one job restart",
+					st.GetState(), st.GetAttempts(), st.GetBudgetBase(), st.GetJobRestarts(), causes(f))
+			}
+			// The later stage was restarted (under both strategies): its
+			// first attempt was stopped, the second completed.
+			l := h.await(job + "-later")
+			if l.GetStatus().GetState() != completed || l.GetStatus().GetAttempts() != 2 || !slices.Equal(causes(l), []string{"1:" + tasks.CauseJobRestart}) {
+				t.Fatalf("later stage: %v attempts %d errors %v; want restarted once by the job, then completed",
+					l.GetStatus().GetState(), l.GetStatus().GetAttempts(), causes(l))
+			}
+			e := h.get(job + "-early")
+			wantEarly := int32(1) // rest_for_one leaves earlier stages alone
+			if strategy == "one_for_all" {
+				wantEarly = 2
+			}
+			if e.GetStatus().GetAttempts() != wantEarly || e.GetStatus().GetState() != running {
+				t.Fatalf("early stage: %v attempts %d errors %v; want running, attempt %d", e.GetStatus().GetState(), e.GetStatus().GetAttempts(), causes(e), wantEarly)
+			}
+			_, sum, err := h.m.Job(context.Background(), job)
+			if err != nil || sum.State != api.StateRunning || len(sum.Restarts) != 1 || sum.Restarts[0].GetTask() != job+"-flaky" || sum.MaxRestarts != 1 {
+				t.Fatalf("job summary %+v, %v; want running after one restart", sum, err)
+			}
+			if _, err := h.m.Cancel(context.Background(), job+"-early", ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestJobFailsWhenItsBudgetIsSpent: once the job's restarts are used up,
+// the next task failing for good fails the job, and the strategy's tasks
+// are stopped.
+func TestJobFailsWhenItsBudgetIsSpent(t *testing.T) {
+	h := newHarness(t, "")
+	job := "spent"
+	sub := func(id, kind, payload string) tasks.Submission {
+		return tasks.Submission{ID: id, Kind: kind, Payload: []byte(payload), JobID: job, JobStrategy: "one_for_all", JobMaxRestarts: 2}
+	}
+	h.submitSub(sub("spent-other", "slow", ""))
+	h.running("spent-other")
+	h.submitSub(sub("spent-flaky", "flaky", `{"succeed_on":100}`))
+	f := h.await("spent-flaky")
+	st := f.GetStatus()
+	if st.GetState() != failed || st.GetAttempts() != 9 || st.GetJobRestarts() != 2 || !strings.Contains(st.GetError(), "job spent gave up: restart budget exhausted") {
+		t.Fatalf("flaky: %v after %d attempts, %d job restarts: %q; want failed after 3x3 attempts with the job's budget spent",
+			st.GetState(), st.GetAttempts(), st.GetJobRestarts(), st.GetError())
+	}
+	o := h.await("spent-other")
+	if o.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED || o.GetStatus().GetAttempts() != 3 || o.GetStatus().GetJobRestarts() != 2 {
+		t.Fatalf("other task: %v after %d attempts, %d job restarts; want restarted twice, then cancelled with the job",
+			o.GetStatus().GetState(), o.GetStatus().GetAttempts(), o.GetStatus().GetJobRestarts())
+	}
+	_, sum, err := h.m.Job(context.Background(), job)
+	if err != nil || sum.State != api.StateFailed || len(sum.Restarts) != 2 || !strings.Contains(sum.Cause, "restart budget exhausted") {
+		t.Fatalf("job summary %+v, %v", sum, err)
+	}
+	// A task naming another budget than its job's is refused.
+	if _, _, err := h.m.Submit(context.Background(), tasks.Submission{Kind: "ok", JobID: job, JobStrategy: "one_for_all", JobMaxRestarts: 5}); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("submit with another budget: %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestRestartOfAFinishedTaskIsRefused(t *testing.T) {
+	h := newHarness(t, "")
+	id := h.submit("ok", `1`, actors.Overrides{})
+	h.await(id)
+	if _, err := h.m.Restart(context.Background(), id, ""); !errors.Is(err, api.ErrFailedPrecondition) {
+		t.Fatalf("Restart of a completed task: %v, want ErrFailedPrecondition", err)
+	}
+	for _, bad := range []tasks.Submission{
+		{Kind: "ok", JobMaxRestarts: 1},
+		{Kind: "ok", JobID: "j", JobMaxRestarts: -1},
+		{Kind: "ok", JobID: "j", JobMaxRestarts: tasks.MaxJobRestarts + 1},
+		{Kind: "ok", JobID: "j", JobRestartPeriod: time.Minute},
+		{Kind: "ok", JobID: "j", JobMaxRestarts: 1, JobRestartPeriod: -time.Second},
+	} {
+		if _, _, err := h.m.Submit(context.Background(), bad); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Fatalf("Submit(%+v) = %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+}
