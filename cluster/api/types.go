@@ -108,11 +108,11 @@ type JobStatus struct {
 	Counts map[string]int `json:"counts"`
 	// Restarts counts the job's restarts; MaxRestarts is its budget within
 	// RestartPeriod (absent: the job's life).
-	Restarts      int           `json:"restarts"`
-	MaxRestarts   int           `json:"max_restarts"`
-	RestartPeriod *Duration     `json:"restart_period,omitempty"`
-	RestartLog    []JobRestart  `json:"restart_log,omitempty"`
-	Tasks  []*Status      `json:"tasks"`
+	Restarts      int          `json:"restarts"`
+	MaxRestarts   int          `json:"max_restarts"`
+	RestartPeriod *Duration    `json:"restart_period,omitempty"`
+	RestartLog    []JobRestart `json:"restart_log,omitempty"`
+	Tasks         []*Status    `json:"tasks"`
 }
 
 // JobRestart is one restart of a job: when, and which task's failure
