@@ -12,6 +12,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -251,5 +252,62 @@ func TestRestartOfAFinishedTaskIsRefused(t *testing.T) {
 		if _, _, err := h.m.Submit(context.Background(), bad); !errors.Is(err, api.ErrInvalidArgument) {
 			t.Fatalf("Submit(%+v) = %v, want ErrInvalidArgument", bad, err)
 		}
+	}
+}
+
+func TestExpiredJobs(t *testing.T) {
+	at := func(id string, d time.Duration) store.JobRecord {
+		return store.JobRecord{Job: &messages.Job{Id: id, UpdatedAt: timestamppb.New(t0.Add(-d))}}
+	}
+	jobs := []store.JobRecord{at("old-empty", 2*time.Hour), at("old-live", 2*time.Hour), at("new-empty", time.Minute)}
+	got := tasks.ExpiredJobs(jobs, map[string]bool{"old-live": true}, t0, time.Hour)
+	if len(got) != 1 || got[0].Job.GetId() != "old-empty" {
+		t.Fatalf("ExpiredJobs = %v; want only old-empty", got)
+	}
+}
+
+// TestJanitorSweepsTasksAndJobRecords runs the janitor with a clock moved
+// past retention: finished tasks go, and so does the record of a job left
+// without tasks; unfinished tasks stay.
+func TestJanitorSweepsTasksAndJobRecords(t *testing.T) {
+	h := newHarness(t, "")
+	job := "swept"
+	h.submitSub(tasks.Submission{ID: "swept-flaky", Kind: "flaky", Payload: []byte(`{"succeed_on":4}`), JobID: job, JobMaxRestarts: 1})
+	h.await("swept-flaky")
+	if _, err := h.store.GetJob(context.Background(), job); err != nil {
+		t.Fatalf("the job restarted but has no record: %v", err)
+	}
+	slow := h.submit("slow", ``, actors.Overrides{})
+	h.running(slow)
+	h.close()
+
+	s, err := boltstore.Open(boltstore.DefaultConfig(h.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cfg := tasks.DefaultConfig("m1")
+	cfg.Store, cfg.Registry = s, testKinds(t)
+	cfg.Retention, cfg.JanitorEvery = time.Hour, 10*time.Millisecond
+	cfg.Clock = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	m, err := tasks.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = m.Stop(ctx)
+	})
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, terr := s.Get(context.Background(), "swept-flaky")
+		_, jerr := s.GetJob(context.Background(), job)
+		return errors.Is(terr, store.ErrNotFound) && errors.Is(jerr, store.ErrNotFound), fmt.Sprintf("task: %v, job record: %v", terr, jerr)
+	})
+	if _, err := s.Get(context.Background(), slow); err != nil {
+		t.Fatalf("the unfinished task went with the sweep: %v", err)
 	}
 }

@@ -283,3 +283,70 @@ func TestJobFailsAcrossMembers(t *testing.T) {
 		t.Fatalf("job status %+v, %v", job, err)
 	}
 }
+
+// TestJobRestartsAcrossMembers: a task failing for good restarts its
+// one_for_all job; the job's other tasks are restarted on the members that
+// own them (the restart is forwarded), keep their owner, and run again with
+// the interrupted attempt recorded as job_restart.
+func TestJobRestartsAcrossMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
+	c := nodes[0].Client()
+	ctx := testutil.Context(t, 2*time.Minute)
+	owners := map[string]string{}
+	for i := 0; i < 6; i++ {
+		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("rj-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`),
+			JobID: "restarting", JobStrategy: "one_for_all", JobMaxRestarts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[st.ID] = st.Owner
+	}
+	if distinct := countDistinct(owners); distinct < 2 {
+		t.Fatalf("the job's tasks all landed on one member (%v); the test needs several", owners)
+	}
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		running, err := c.List(ctx, api.StateRunning)
+		return err == nil && len(running) == len(owners), fmt.Sprintf("%d of %d running (%v)", len(running), len(owners), err)
+	})
+	// Its only attempt hangs: the task fails for good, and the job restarts.
+	// The job gives it a fresh budget, and attempt 2 succeeds.
+	timeout := api.Duration(300 * time.Millisecond)
+	_, err := c.Submit(ctx, api.SubmitRequest{ID: "rj-hang", Kind: "hang", Payload: json.RawMessage(`{"succeed_on_attempt":2}`),
+		JobID: "restarting", JobStrategy: "one_for_all", JobMaxRestarts: 1, Policy: &api.Policy{MaxAttempts: api.Ptr(1), AttemptTimeout: &timeout}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := waitAll(t, ctx, c, []string{"rj-hang"})["rj-hang"]
+	if hang.State != api.StateCompleted || hang.Attempts != 2 || hang.JobRestarts != 1 || len(hang.Errors) != 1 || hang.Errors[0].Cause != "attempt_timeout" {
+		t.Fatalf("rj-hang: %s after %d attempts, %d job restarts, errors %+v; want completed on attempt 2 after one job restart", hang.State, hang.Attempts, hang.JobRestarts, hang.Errors)
+	}
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		for id, owner := range owners {
+			st, err := nodes[2].Client().Get(ctx, id)
+			if err != nil {
+				return false, err.Error()
+			}
+			if st.State != api.StateRunning || st.Attempts != 2 || st.JobRestarts != 1 || st.Owner != owner ||
+				len(st.Errors) != 1 || st.Errors[0].Cause != "job_restart" || st.Errors[0].Member != owner {
+				return false, fmt.Sprintf("%s: %s attempt %d, %d job restarts, owner %s (was %s), errors %+v", id, st.State, st.Attempts, st.JobRestarts, st.Owner, owner, st.Errors)
+			}
+		}
+		return true, ""
+	})
+	job, err := nodes[1].Client().Job(ctx, "restarting")
+	if err != nil || job.State != api.StateRunning || job.Restarts != 1 || job.MaxRestarts != 1 || len(job.RestartLog) != 1 || job.RestartLog[0].Task != "rj-hang" {
+		t.Fatalf("job status %+v, %v; want running after one restart caused by rj-hang", job, err)
+	}
+}
+
+func countDistinct(m map[string]string) int {
+	seen := map[string]bool{}
+	for _, v := range m {
+		seen[v] = true
+	}
+	return len(seen)
+}
