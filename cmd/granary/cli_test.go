@@ -127,6 +127,29 @@ func TestCLIAgainstNode(t *testing.T) {
 		t.Errorf("job status of an unknown job: exit %d %s", r.code, r.stderr)
 	}
 
+	// A job with a restart budget: the hung task fails for good, the job
+	// restarts it (attempt 2 succeeds) and restarts the other task too.
+	cli(t, addr, "submit", "--kind", "sleep", "--payload", `{"ms":600000}`, "--id", "r-a", "--job", "r", "--job-strategy", "one_for_all", "--job-max-restarts", "1", "--job-restart-period", "1h")
+	if r := cli(t, addr, "submit", "--kind", "hang", "--payload", `{"succeed_on_attempt":2}`, "--max-attempts", "1", "--attempt-timeout", "200ms",
+		"--id", "r-b", "--job", "r", "--job-strategy", "one_for_all", "--job-max-restarts", "1", "--job-restart-period", "1h", "--wait"); r.code != exitOK {
+		t.Fatalf("the job task the job restarts: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "job", "status", "r"); r.code != exitOK || !strings.Contains(r.stdout, "restarts: 1 (budget 1 in 1h0m0s)") || !strings.Contains(r.stdout, "after task r-b") {
+		t.Errorf("job status after a restart: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "submit", "--kind", "echo", "--job", "r", "--job-strategy", "one_for_all", "--job-max-restarts", "2"); r.code != exitUsage || !strings.Contains(r.stderr, "restart budget of 1 in 1h0m0s") {
+		t.Errorf("submit with another restart budget than the job's: exit %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "submit", "--kind", "echo", "--job-max-restarts", "2"); r.code != exitUsage || !strings.Contains(r.stderr, "needs a job id") {
+		t.Errorf("a restart budget without a job: exit %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "restart", "r-a", "--json"); r.code != exitOK || !strings.Contains(r.stdout, `"job_restarts": 2`) {
+		t.Errorf("restart: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "restart", "r-b"); r.code != exitFailed || !strings.Contains(r.stderr, "already completed") {
+		t.Errorf("restart of a completed task: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	// Grains on the single node: state kept per identity.
 	cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":2}`)
 	if r := cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":3}`); r.code != exitOK || !strings.Contains(r.stdout, `"value":5`) {
