@@ -12,6 +12,14 @@
 // backoff, stop as failed (permanent error, deadline) or give up when the
 // restart budget (max attempts) is spent.
 //
+// Tasks sharing a job id form one more level of the tree: the job is the
+// supervisor of its tasks (PlanJob, pure, over supervisor.Tree). A task
+// that gives up escalates to its job, which restarts it with a fresh budget,
+// together with the tasks its strategy names (one_for_one, one_for_all,
+// rest_for_one), while the job's own restart budget lasts; then the job
+// fails and those tasks are stopped. Restarts and cancels of tasks owned by
+// other members are forwarded to them (Config.Forward).
+//
 // Every change of a task is a check-and-set on its store revision, made only
 // by the member whose claim (epoch) stands, so a stale owner can never
 // commit: execution is at-least-once, the committed result exactly-once.

@@ -311,3 +311,16 @@ func TestJanitorSweepsTasksAndJobRecords(t *testing.T) {
 		t.Fatalf("the unfinished task went with the sweep: %v", err)
 	}
 }
+
+// A rest_for_one pipeline with a budget of one restart: the first failure
+// of stage 1 restarts it and the later stage; the second fails the job.
+func ExamplePlanJob() {
+	job := pipeline("rest_for_one", 1)
+	plan := tasks.PlanJob(nil, job, job[2].Task, boom, t0)
+	fmt.Println(plan.Restart, plan.Targets)
+	plan = tasks.PlanJob(plan.Job, job, job[2].Task, boom, t0.Add(time.Minute))
+	fmt.Println(plan.Restart, plan.Cause)
+	// Output:
+	// true [c1 e2]
+	// false task c1 failed: error: boom; job j gave up: restart budget exhausted: 1 restarts, max 1 restarts over the job's lifetime
+}
