@@ -2,7 +2,10 @@
 // one KV entry under granary/<cluster>/tasks/, written with check-and-set
 // on its ModifyIndex, which is the record's revision. Unfinished tasks are
 // also indexed by owner under granary/<cluster>/owners/<member>/<id>, so a
-// dead member's tasks are found with one key listing, not a scan.
+// dead member's tasks are found with one key listing, not a scan; and by
+// job under granary/<cluster>/jobtasks/<job>/<id>, so are a job's. Job
+// records (the job supervisor's restart history) live under
+// granary/<cluster>/jobs/<job>.
 //
 // Each write is one Consul transaction that moves the record and its index
 // entries together; a stale writer's transaction fails as a whole.
@@ -90,6 +93,14 @@ func (s *Store) ownerKey(owner, id string) string {
 	return s.prefix + "owners/" + url.PathEscape(owner) + "/" + url.PathEscape(id)
 }
 
+// jobTasksPrefix holds one empty key per task of a job, written with the
+// task, so a job's tasks are found without a scan.
+func (s *Store) jobTasksPrefix(job string) string {
+	return s.prefix + "jobtasks/" + url.PathEscape(job) + "/"
+}
+
+func (s *Store) jobTaskKey(job, id string) string { return s.jobTasksPrefix(job) + url.PathEscape(id) }
+
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
@@ -114,6 +125,9 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.taskKey(id), Value: body, Index: 0}}
 	if open(t) {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.ownerKey(t.GetStatus().GetOwner(), id)})
+	}
+	if job := t.GetSpec().GetJobId(); job != "" {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.jobTaskKey(job, id)})
 	}
 	res := s.batch.do(ctx, ops)
 	if res.err != nil {
@@ -248,6 +262,9 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if owner := cur.Task.GetStatus().GetOwner(); owner != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.ownerKey(owner, id)})
 	}
+	if job := cur.Task.GetSpec().GetJobId(); job != "" {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.jobTaskKey(job, id)})
+	}
 	res := s.batch.do(ctx, ops)
 	s.forget(id)
 	switch {
@@ -259,16 +276,22 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	return nil
 }
 
-// List implements store.Store. An owner filter reads the owner index; other
-// filters scan every task.
+// List implements store.Store. An owner filter reads the owner index, a
+// job filter the job index; other filters scan every task.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	var out []store.Record
-	var want map[string]bool // ids from the owner index, nil: every task
-	if f.Owner != "" {
-		prefix := s.prefix + "owners/" + url.PathEscape(f.Owner) + "/"
+	var want map[string]bool // ids from an index, nil: every task
+	prefix := ""
+	switch {
+	case f.Owner != "":
+		prefix = s.prefix + "owners/" + url.PathEscape(f.Owner) + "/"
+	case f.JobID != "":
+		prefix = s.jobTasksPrefix(f.JobID)
+	}
+	if prefix != "" {
 		keys, _, err := s.kv.Keys(prefix, "", (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return nil, wrap(err)
@@ -300,8 +323,8 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			}
 			return out, nil
 		}
-		// Many tasks (a dead member's, at failover): one listing of every
-		// task beats thousands of single reads.
+		// Many tasks (a dead member's, at failover; a big job): one listing
+		// of every task beats thousands of single reads.
 	}
 	pairs, _, err := s.kv.List(s.prefix+"tasks/", (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {

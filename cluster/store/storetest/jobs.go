@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -91,5 +92,39 @@ func testJobConcurrentPut(t *testing.T, s store.Store) {
 	}
 	if won != 1 {
 		t.Fatalf("%d concurrent PutJob calls at one revision succeeded, want 1", won)
+	}
+}
+
+// testListByJob: a job's tasks are listed, however many, and a deleted
+// task leaves the listing.
+func testListByJob(t *testing.T, s store.Store) {
+	c := ctx(t)
+	const n = 70 // more than a store may read one by one
+	var last store.Record
+	for i := range n {
+		task := NewTask(fmt.Sprintf("big-%03d", i), "m1")
+		task.Spec.JobId = "big"
+		last = mustCreate(t, s, task)
+	}
+	small := NewTask("small-1", "m2")
+	small.Spec.JobId = "small"
+	mustCreate(t, s, small)
+	mustCreate(t, s, NewTask("alone", "m1"))
+	recs, err := s.List(c, store.Filter{JobID: "big"})
+	if err != nil || len(recs) != n || recs[0].Task.GetSpec().GetId() != "big-000" {
+		t.Fatalf("List(job big) = %d records, %v; want %d in id order", len(recs), err, n)
+	}
+	if recs, err := s.List(c, store.Filter{JobID: "small"}); err != nil || !equal(ids(recs), []string{"small-1"}) {
+		t.Fatalf("List(job small) = %v, %v", ids(recs), err)
+	}
+	if recs, err := s.List(c, store.Filter{JobID: "big", Limit: 3}); err != nil || len(recs) != 3 {
+		t.Fatalf("List(job big, limit 3) = %d records, %v", len(recs), err)
+	}
+	done := setState(t, s, last, "m1", messages.TaskState_TASK_STATE_COMPLETED)
+	if err := s.Delete(c, done.Task.GetSpec().GetId(), done.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.List(c, store.Filter{JobID: "big"}); err != nil || len(recs) != n-1 {
+		t.Fatalf("List(job big) after a delete = %d records, %v; want %d", len(recs), err, n-1)
 	}
 }

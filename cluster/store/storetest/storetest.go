@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteChecksRevision", testDelete},
 		{"ClosedStore", testClosed},
 		{"JobRecords", testJobRecords},
+		{"ListByJob", testListByJob},
 		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
 	}
 	for _, tc := range tests {
