@@ -181,11 +181,7 @@ func (m *Manager) escalate(failed *messages.Task) {
 	if failed.GetSpec().GetJobId() == "" {
 		return
 	}
-	m.jobs.Add(1)
-	go func() {
-		defer m.jobs.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
-		defer cancel()
+	m.jobWork(func(ctx context.Context) {
 		job := failed.GetSpec().GetJobId()
 		recs, err := m.store.List(ctx, store.Filter{JobID: job})
 		if err != nil {
@@ -202,7 +198,7 @@ func (m *Manager) escalate(failed *messages.Task) {
 				m.log.Warn("job escalation: cancelling a task failed", "job", job, "task", id, "err", err)
 			}
 		}
-	}()
+	})
 }
 
 func periodText(d time.Duration) string {
@@ -378,16 +374,25 @@ func (m *Manager) restartSiblings(job string, ids []string, reason string) {
 	if len(ids) == 0 {
 		return
 	}
-	m.jobs.Add(1)
-	go func() {
-		defer m.jobs.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
-		defer cancel()
+	m.jobWork(func(ctx context.Context) {
 		m.log.Info("job restarting tasks", "job", job, "tasks", len(ids), "reason", reason)
 		for _, id := range ids {
 			if _, err := m.Restart(ctx, id, reason); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
 				m.log.Warn("job restart: restarting a task failed", "job", job, "task", id, "err", err)
 			}
 		}
+	})
+}
+
+// jobWork runs job supervision work off the task actors (it reads the job
+// and controls tasks that may live on other members), bounded in time and
+// tracked so Stop waits for it.
+func (m *Manager) jobWork(fn func(ctx context.Context)) {
+	m.jobs.Add(1)
+	go func() {
+		defer m.jobs.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+		defer cancel()
+		fn(ctx)
 	}()
 }
