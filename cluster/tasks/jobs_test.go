@@ -324,3 +324,29 @@ func ExamplePlanJob() {
 	// true [c1 e2]
 	// false task c1 failed: error: boom; job j gave up: restart budget exhausted: 1 restarts, max 1 restarts over the job's lifetime
 }
+
+// TestRestartOfATaskNoLiveMemberOwns: the restart is written directly,
+// check-and-set, for the member that adopts the task to carry out.
+func TestRestartOfATaskNoLiveMemberOwns(t *testing.T) {
+	h := newHarness(t, "")
+	task := &messages.Task{
+		Spec: &messages.TaskSpec{Id: "orphan", Kind: "ok", Payload: []byte(`1`), Retry: &messages.RetryPolicy{MaxAttempts: 3}},
+		Status: &messages.TaskStatus{State: running, Owner: "ghost", Epoch: 4, Attempts: 2,
+			Errors: []*messages.AttemptError{{Attempt: 1, Cause: "error", Message: "first"}}},
+	}
+	if _, _, err := h.store.Create(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := h.m.Restart(context.Background(), "orphan", "job j restarted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rec.Task.GetStatus()
+	if st.GetState() != retrying || st.GetOwner() != "ghost" || st.GetEpoch() != 4 || st.GetBudgetBase() != 2 || st.GetJobRestarts() != 1 ||
+		!slices.Equal(causes(rec.Task), []string{"1:error", "2:" + tasks.CauseJobRestart}) || st.GetErrors()[1].GetMessage() != "job j restarted" {
+		t.Fatalf("restart written for a dead owner: %v", st)
+	}
+	if st.GetNextAttemptAt().AsTime().After(time.Now()) {
+		t.Fatalf("restarted task due at %v, want at once", st.GetNextAttemptAt().AsTime())
+	}
+}
