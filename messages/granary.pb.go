@@ -734,13 +734,16 @@ func (x *JobRestart) GetError() string {
 	return ""
 }
 
-// Job is a job's supervision record: the history its restart budget is
-// counted over. It exists once a job restarted, or failed with a restart
-// budget; a job's state is otherwise derived from its tasks.
+// Job is a job's supervision record, written when its first task is
+// submitted: its strategy and restart budget, which every later task must
+// match, the restarts the budget is counted over, and whether it failed.
 type Job struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Strategy string                 `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// max_restarts and restart_period are the job's restart budget.
+	MaxRestarts   int32                `protobuf:"varint,7,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
+	RestartPeriod *durationpb.Duration `protobuf:"bytes,8,opt,name=restart_period,json=restartPeriod,proto3" json:"restart_period,omitempty"`
 	// restarts are the job's restarts, oldest first.
 	Restarts []*JobRestart `protobuf:"bytes,3,rep,name=restarts,proto3" json:"restarts,omitempty"`
 	// failed: the job's restart budget ran out; no task of it restarts again.
@@ -794,6 +797,20 @@ func (x *Job) GetStrategy() string {
 		return x.Strategy
 	}
 	return ""
+}
+
+func (x *Job) GetMaxRestarts() int32 {
+	if x != nil {
+		return x.MaxRestarts
+	}
+	return 0
+}
+
+func (x *Job) GetRestartPeriod() *durationpb.Duration {
+	if x != nil {
+		return x.RestartPeriod
+	}
+	return nil
 }
 
 func (x *Job) GetRestarts() []*JobRestart {
@@ -941,10 +958,12 @@ const file_messages_granary_proto_rawDesc = "" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xce\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xb3\x02\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
-	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x122\n" +
+	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12!\n" +
+	"\fmax_restarts\x18\a \x01(\x05R\vmaxRestarts\x12@\n" +
+	"\x0erestart_period\x18\b \x01(\v2\x19.google.protobuf.DurationR\rrestartPeriod\x122\n" +
 	"\brestarts\x18\x03 \x03(\v2\x16.granary.v1.JobRestartR\brestarts\x12\x16\n" +
 	"\x06failed\x18\x04 \x01(\bR\x06failed\x12\x14\n" +
 	"\x05cause\x18\x05 \x01(\tR\x05cause\x129\n" +
@@ -1014,15 +1033,16 @@ var file_messages_granary_proto_depIdxs = []int32{
 	4,  // 15: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
 	11, // 16: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
 	11, // 17: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	6,  // 18: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	11, // 19: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 20: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 21: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	10, // 18: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	6,  // 19: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	11, // 20: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 21: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 22: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }

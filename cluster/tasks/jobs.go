@@ -53,7 +53,7 @@ type JobSummary struct {
 }
 
 // Summarize is the pure job rule over a job's tasks and its record (nil:
-// the job never restarted).
+// none, as for a job submitted before job records existed).
 func Summarize(recs []store.Record, job *messages.Job) JobSummary {
 	s := JobSummary{Counts: map[string]int{}}
 	var firstFail *messages.Task
@@ -72,6 +72,9 @@ func Summarize(recs []store.Record, job *messages.Job) JobSummary {
 	}
 	finished := s.Counts[api.StateCompleted] + s.Counts[api.StateFailed] + s.Counts[api.StateCancelled]
 	s.Restarts = job.GetRestarts()
+	if job != nil {
+		s.Strategy, s.MaxRestarts, s.RestartPeriod = job.GetStrategy(), int(job.GetMaxRestarts()), job.GetRestartPeriod().AsDuration()
+	}
 	switch {
 	case job.GetFailed():
 		s.State, s.Cause = api.StateFailed, job.GetCause()
@@ -142,36 +145,70 @@ func (m *Manager) jobRecord(ctx context.Context, id string) (*messages.Job, erro
 // checkJob refuses a new task for a job that uses another strategy or has
 // already failed.
 func (m *Manager) checkJob(ctx context.Context, t *messages.Task) error {
-	job := t.GetSpec().GetJobId()
-	if job == "" {
+	spec := t.GetSpec()
+	if spec.GetJobId() == "" {
 		return nil
 	}
-	if _, err := m.store.Get(ctx, t.GetSpec().GetId()); err == nil {
-		return nil // a resubmission: Create answers with the stored task
-	}
-	recs, err := m.store.List(ctx, store.Filter{JobID: job})
-	if err != nil {
-		return storeErr(err)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	rec, err := m.jobRecord(ctx, job)
+	jr, err := m.ensureJob(ctx, spec)
 	if err != nil {
 		return err
 	}
-	sum := Summarize(recs, rec)
-	if sum.Strategy != t.GetSpec().GetJobStrategy() {
-		return fmt.Errorf("%w: job %s uses strategy %s, not %s", api.ErrInvalidArgument, job, sum.Strategy, t.GetSpec().GetJobStrategy())
+	job := jr.Job
+	if job.GetStrategy() != spec.GetJobStrategy() {
+		return fmt.Errorf("%w: job %s uses strategy %s, not %s", api.ErrInvalidArgument, spec.GetJobId(), job.GetStrategy(), spec.GetJobStrategy())
 	}
-	if spec := t.GetSpec(); sum.MaxRestarts != int(spec.GetJobMaxRestarts()) || sum.RestartPeriod != spec.GetJobRestartPeriod().AsDuration() {
-		return fmt.Errorf("%w: job %s has a restart budget of %d in %s, not %d in %s", api.ErrInvalidArgument, job,
-			sum.MaxRestarts, periodText(sum.RestartPeriod), spec.GetJobMaxRestarts(), periodText(spec.GetJobRestartPeriod().AsDuration()))
+	if job.GetMaxRestarts() != spec.GetJobMaxRestarts() || job.GetRestartPeriod().AsDuration() != spec.GetJobRestartPeriod().AsDuration() {
+		return fmt.Errorf("%w: job %s has a restart budget of %d in %s, not %d in %s", api.ErrInvalidArgument, spec.GetJobId(),
+			job.GetMaxRestarts(), periodText(job.GetRestartPeriod().AsDuration()), spec.GetJobMaxRestarts(), periodText(spec.GetJobRestartPeriod().AsDuration()))
 	}
-	if sum.State == api.StateFailed {
-		return fmt.Errorf("%w: job %s has failed (%s)", api.ErrFailedPrecondition, job, sum.Cause)
+	if job.GetFailed() {
+		if _, err := m.store.Get(ctx, spec.GetId()); err == nil {
+			return nil // a resubmission: Create answers with the stored task
+		}
+		return fmt.Errorf("%w: job %s has failed (%s)", api.ErrFailedPrecondition, spec.GetJobId(), job.GetCause())
 	}
 	return nil
+}
+
+// ensureJob returns the record of spec's job, creating it from spec if the
+// job has none: the first task of a job sets its strategy and budget, so
+// checking a new task costs one read, not a listing of the job.
+func (m *Manager) ensureJob(ctx context.Context, spec *messages.TaskSpec) (store.JobRecord, error) {
+	for tries := 0; ; tries++ {
+		jr, err := m.store.GetJob(ctx, spec.GetJobId())
+		if err == nil {
+			return jr, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.JobRecord{}, storeErr(err)
+		}
+		job := &messages.Job{Id: spec.GetJobId(), Strategy: spec.GetJobStrategy(), MaxRestarts: spec.GetJobMaxRestarts(),
+			RestartPeriod: spec.GetJobRestartPeriod(), UpdatedAt: timestamppb.New(m.now())}
+		jr, err = m.store.PutJob(ctx, job, 0)
+		if err == nil {
+			return jr, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || tries >= 3 {
+			return store.JobRecord{}, storeErr(err) // a conflict: another submit created it; read it
+		}
+	}
+}
+
+// markJobFailed records in the job's record that the job failed, unless it
+// already says so.
+func (m *Manager) markJobFailed(ctx context.Context, failed *messages.Task, cause string) error {
+	for tries := 0; ; tries++ {
+		jr, err := m.ensureJob(ctx, failed.GetSpec())
+		if err != nil || jr.Job.GetFailed() {
+			return err
+		}
+		next := proto.Clone(jr.Job).(*messages.Job)
+		next.Failed, next.Cause, next.UpdatedAt = true, cause, timestamppb.New(m.now())
+		_, err = m.store.PutJob(ctx, next, jr.Revision)
+		if err == nil || !errors.Is(err, store.ErrConflict) || tries >= 5 {
+			return err
+		}
+	}
 }
 
 // escalate applies the job strategy after one of its tasks failed for good.
@@ -183,6 +220,10 @@ func (m *Manager) escalate(failed *messages.Task) {
 	}
 	m.jobWork(func(ctx context.Context) {
 		job := failed.GetSpec().GetJobId()
+		cause := fmt.Sprintf("task %s failed: %s", failed.GetSpec().GetId(), failed.GetStatus().GetError())
+		if err := m.markJobFailed(ctx, failed, cause); err != nil {
+			m.log.Warn("job escalation: recording the job's failure failed", "job", job, "err", err)
+		}
 		recs, err := m.store.List(ctx, store.Filter{JobID: job})
 		if err != nil {
 			m.log.Warn("job escalation: listing the job failed", "job", job, "err", err)
@@ -246,7 +287,7 @@ func PlanJob(job *messages.Job, tasks []store.Record, failed *messages.Task, f s
 	if spec.GetJobMaxRestarts() <= 0 {
 		return JobPlan{Cause: what}
 	}
-	next := &messages.Job{Id: spec.GetJobId(), Strategy: spec.GetJobStrategy()}
+	next := &messages.Job{Id: spec.GetJobId(), Strategy: spec.GetJobStrategy(), MaxRestarts: spec.GetJobMaxRestarts(), RestartPeriod: spec.GetJobRestartPeriod()}
 	if job != nil {
 		next = proto.Clone(job).(*messages.Job)
 	}

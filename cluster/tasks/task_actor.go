@@ -405,6 +405,15 @@ func (a *taskActor) stopAttempt() {
 
 // finish writes a terminal state and stops the actor.
 func (a *taskActor) finish(state messages.TaskState, reason string, entry *messages.AttemptError, result ...[]byte) {
+	if state == messages.TaskState_TASK_STATE_FAILED && a.rec.Task.GetSpec().GetJobId() != "" && !a.m.fenced() {
+		// The job's record says it failed before the task does, so whoever
+		// sees the failed task also finds the job closed to new tasks.
+		ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
+		if err := a.m.markJobFailed(ctx, a.rec.Task, fmt.Sprintf("task %s failed: %s", a.id, reason)); err != nil {
+			a.log.Warn("recording the job's failure failed; the escalation tries again", "err", err)
+		}
+		cancel()
+	}
 	now := a.m.now()
 	err := a.write(func(t *messages.Task) {
 		t.Status.State = state
