@@ -24,5 +24,6 @@ func BenchmarkFailoverAtScale(b *testing.B) {
 
 func BenchmarkFootprint(b *testing.B) {
 	b.Run("memory_per_running_task", MemoryPerRunningTask)
+	b.Run("memory_per_pending_task", MemoryPerPendingTask)
 	b.Run("store_bytes_per_completed_task", StoreBytesPerCompletedTask)
 }

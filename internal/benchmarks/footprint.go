@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/granary-rt/granary/examples/kinds"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // MemoryPerRunningTask measures the memory (heap and goroutine stacks) a
@@ -40,6 +42,42 @@ func MemoryPerRunningTask(b *testing.B) {
 	b.StopTimer()
 	if n.m.Running() < b.N {
 		b.Fatalf("only %d of %d attempts running", n.m.Running(), b.N)
+	}
+	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
+}
+
+// MemoryPerPendingTask measures the memory a node spends on each
+// unfinished task waiting for its next attempt (task actor and retry
+// timer, no attempt running): b.N tasks whose first attempt failed and
+// whose retry is an hour away. Reports "B/task".
+func MemoryPerPendingTask(b *testing.B) {
+	later, err := actors.NewTask("later", func(actors.TaskContext, []byte) ([]byte, error) {
+		return nil, errors.New("not yet")
+	}, actors.WithSettings(actors.Settings{MaxAttempts: 2, Backoff: supervisor.Backoff{Initial: time.Hour, Multiplier: 1, Max: time.Hour}}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := startDevNodeWith(b, later)
+	defer n.close()
+	ctx := context.Background()
+	before := heap()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := n.m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("p-%d", i), Kind: "later"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waiting := 0
+	for deadline := time.Now().Add(time.Minute); waiting < b.N && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		recs, err := n.st.List(ctx, store.Filter{States: []messages.TaskState{messages.TaskState_TASK_STATE_RETRYING}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		waiting = len(recs)
+	}
+	b.StopTimer()
+	if waiting < b.N || n.m.Running() != 0 {
+		b.Fatalf("%d of %d tasks waiting to retry, %d running", waiting, b.N, n.m.Running())
 	}
 	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
 }

@@ -45,6 +45,10 @@ func durableSection(cfg config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	pending, err := benchmark(benchmarks.MemoryPerPendingTask, "2000x", "-bench Footprint/memory_per_pending ./internal/benchmarks")
+	if err != nil {
+		return "", err
+	}
 	size, err := benchmark(benchmarks.StoreBytesPerCompletedTask, "2000x", "-bench Footprint/store ./internal/benchmarks")
 	if err != nil {
 		return "", err
@@ -57,13 +61,14 @@ func durableSection(cfg config) (string, error) {
 		o, r, o/r, verdict(o/r >= 0.5))
 	fmt.Fprintf(&b, "| failover of a member owning %d running tasks, kill -9 → all running on survivors | p50 %.2f s, worst %.2f s (%d runs) | | p50 ≤ 5 s %s |\n",
 		cfg.scaleTasks, medianOf(scale), scale[len(scale)-1], len(scale), verdict(medianOf(scale) <= 5))
+	fmt.Fprintf(&b, "| memory per pending task, waiting for its next attempt (heap + stacks) | %.0f B | | |\n", pending.Extra["B/task"])
 	fmt.Fprintf(&b, "| memory per running task (heap + stacks) | %.0f B | | |\n", mem.Extra["B/task"])
 	fmt.Fprintf(&b, "| store size per completed `echo` task (keys + values in Consul KV) | %.0f B | | |\n", size.Extra["B/task"])
 	fmt.Fprintf(&b, `
 How measured:
 - **throughput**: two `+"`granary node`"+` processes and one disk-backed Consul server (bin/consul, -server) on this machine; %d tasks per round submitted by 32 concurrent callers through the Go client, each waiting for its committed result; the baseline is %d single-key puts of 300 bytes from 32 writers against a server started the same way. %d rounds, alternating; medians. All of it shares the 2 cores: Consul takes most of the CPU, so the figure is CPU-bound here.
 - **failover at scale**: one node receives %d `+"`sleep`"+` tasks (10 minutes each) and runs them all; two more nodes join (running work is not reshuffled onto them); the first is killed with SIGKILL; the time runs until every task is running again (second attempt) on a survivor. %d runs.
-- **memory**: 2000 long `+"`sleep`"+` tasks running on an in-process node (bbolt store); heap in use plus goroutine stacks after GC, before and after, divided by the number of tasks.
+- **memory**: on an in-process node (bbolt store), 2000 tasks whose first attempt failed and whose retry is an hour away (pending: a task actor and a timer each), or 2000 long `+"`sleep`"+` tasks running (plus the attempt actor and the handler's goroutine); heap in use plus goroutine stacks after GC, before and after, divided by the number of tasks.
 - **store size**: 2000 completed `+"`echo`"+` tasks (a 34-byte payload and the same result) as the task manager leaves them in Consul KV.
 `, cfg.durableTasks, cfg.durableTasks, cfg.durableRounds, cfg.scaleTasks, cfg.scaleRuns)
 	return b.String(), nil
