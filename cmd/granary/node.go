@@ -89,6 +89,11 @@ func runNode(e *env, args []string) error {
 		id = fmt.Sprintf("%s-%d", strings.ToLower(host), bindPort)
 	}
 	ccfg := consul.DefaultConfig()
+	// Task waits, the owner-index watch and membership hold blocking
+	// queries while batched writes run beside them; the pooled transport
+	// keeps only GOMAXPROCS+1 idle connections, so under load the rest
+	// would be closed and dialled again for every request.
+	ccfg.Transport.MaxIdleConnsPerHost = 128
 	if *consulAddr != "" {
 		ccfg.Address = *consulAddr
 	}

@@ -95,6 +95,7 @@ type Node struct {
 	exited  chan struct{}
 	mu      sync.Mutex
 	runs    int
+	client  *client.Client
 }
 
 // Dev starts `granary dev` on a fresh data directory and waits until it is
@@ -181,11 +182,16 @@ func (n *Node) Start() {
 
 // Client returns a client of this node.
 func (n *Node) Client() *client.Client {
-	c, err := client.New(client.Config{Addr: n.HTTP})
-	if err != nil {
-		n.t.Fatal(err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.client == nil {
+		c, err := client.New(client.Config{Addr: n.HTTP})
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		n.client = c // one connection pool per node, as an application would keep
 	}
-	return c
+	return n.client
 }
 
 // Kill sends SIGKILL to the process (if running) and waits for it to exit.
