@@ -303,8 +303,11 @@ type ActivateTask struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// task is the record as the submitting member stored it, and revision its
 	// store revision, so the owner need not read it back (optional).
-	Task          *Task  `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
-	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	Task     *Task  `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// from is the submitting member: the owner sends it the task's changes
+	// (TaskChanged), so clients waiting there need not ask the store.
+	From          string `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -360,6 +363,203 @@ func (x *ActivateTask) GetRevision() uint64 {
 	return 0
 }
 
+func (x *ActivateTask) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+// TaskChanged tells a member a task's new state, as committed by its owner
+// (a hint, like ActivateTask: revision is the store's, so a stale one is
+// recognised and ignored).
+type TaskChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Revision      uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskChanged) Reset() {
+	*x = TaskChanged{}
+	mi := &file_messages_grain_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskChanged) ProtoMessage() {}
+
+func (x *TaskChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskChanged.ProtoReflect.Descriptor instead.
+func (*TaskChanged) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskChanged) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *TaskChanged) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// SubmitTask asks the member that owns a task by placement to store it,
+// claimed and running, and to start it: the submitting member forwards
+// submissions to their owner, so a task costs one write fewer.
+type SubmitTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// task is validated and built by the submitting member.
+	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// from is the submitting member, told of the task's changes.
+	From          string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitTask) Reset() {
+	*x = SubmitTask{}
+	mi := &file_messages_grain_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitTask) ProtoMessage() {}
+
+func (x *SubmitTask) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitTask.ProtoReflect.Descriptor instead.
+func (*SubmitTask) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SubmitTask) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *SubmitTask) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+// SubmitTaskReply answers SubmitTask: the stored task, or an error with the
+// code of the HTTP API (invalid_argument, already_exists, unavailable, ...).
+type SubmitTaskReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Revision      uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Created       bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	ErrorCode     string                 `protobuf:"bytes,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitTaskReply) Reset() {
+	*x = SubmitTaskReply{}
+	mi := &file_messages_grain_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitTaskReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitTaskReply) ProtoMessage() {}
+
+func (x *SubmitTaskReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitTaskReply.ProtoReflect.Descriptor instead.
+func (*SubmitTaskReply) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SubmitTaskReply) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *SubmitTaskReply) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *SubmitTaskReply) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *SubmitTaskReply) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *SubmitTaskReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_messages_grain_proto protoreflect.FileDescriptor
 
 const file_messages_grain_proto_rawDesc = "" +
@@ -380,11 +580,26 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12#\n" +
 	"\ractivation_id\x18\x03 \x01(\tR\factivationId\x12,\n" +
-	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"`\n" +
+	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"t\n" +
 	"\fActivateTask\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04task\x18\x02 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision*\xb9\x01\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\"O\n" +
+	"\vTaskChanged\x12$\n" +
+	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\"F\n" +
+	"\n" +
+	"SubmitTask\x12$\n" +
+	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\"\xa2\x01\n" +
+	"\x0fSubmitTaskReply\x12$\n" +
+	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x04 \x01(\tR\terrorCode\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error*\xb9\x01\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
@@ -405,24 +620,30 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_messages_grain_proto_goTypes = []any{
-	(GrainErrorCode)(0),   // 0: granary.v1.GrainErrorCode
-	(*GrainRequest)(nil),  // 1: granary.v1.GrainRequest
-	(*GrainError)(nil),    // 2: granary.v1.GrainError
-	(*GrainResponse)(nil), // 3: granary.v1.GrainResponse
-	(*ActivateTask)(nil),  // 4: granary.v1.ActivateTask
-	(*Task)(nil),          // 5: granary.v1.Task
+	(GrainErrorCode)(0),     // 0: granary.v1.GrainErrorCode
+	(*GrainRequest)(nil),    // 1: granary.v1.GrainRequest
+	(*GrainError)(nil),      // 2: granary.v1.GrainError
+	(*GrainResponse)(nil),   // 3: granary.v1.GrainResponse
+	(*ActivateTask)(nil),    // 4: granary.v1.ActivateTask
+	(*TaskChanged)(nil),     // 5: granary.v1.TaskChanged
+	(*SubmitTask)(nil),      // 6: granary.v1.SubmitTask
+	(*SubmitTaskReply)(nil), // 7: granary.v1.SubmitTaskReply
+	(*Task)(nil),            // 8: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
 	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
 	2, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	5, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	8, // 3: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	8, // 4: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	8, // 5: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -437,7 +658,7 @@ func file_messages_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

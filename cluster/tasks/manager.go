@@ -61,6 +61,18 @@ type Config struct {
 	// effort; the owner's watch of the owner index is the safety net). Nil:
 	// no hint.
 	Notify func(owner string, rec store.Record)
+	// SubmitTo asks the owning member to store and start a task this member
+	// built (SubmitOwned there); an error wrapping ErrOwnerUnreachable makes
+	// Submit store it here instead, pending, for the owner to claim. Nil:
+	// always stored here.
+	SubmitTo func(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error)
+	// Push tells the member that submitted a task (another than its owner)
+	// of the task's new state, as committed (best effort: that member
+	// expects it for HandoffWait, then asks the store). Nil: no push.
+	Push func(member string, rec store.Record)
+	// HandoffWait is how long a member that handed a task to another owner
+	// waits for that owner's Push before its waiters ask the store.
+	HandoffWait time.Duration
 	// Forward sends a control request (cancel, restart) to the task's
 	// owning member when that member is not this one; ok false means the
 	// owner is not live (the change is then written here, check-and-set, and
@@ -84,6 +96,10 @@ func DefaultConfig(member string) Config {
 		// 10 minutes: a sweep lists every finished task; retention is
 		// days, so minutes of lag cost nothing.
 		JanitorEvery: 10 * time.Minute,
+		// 2s: a short task is done well within it, and its waiters hear of
+		// it from the owner without a Consul query; if the owner dies, they
+		// learn of it no later than failover would move the task anyway.
+		HandoffWait: 2 * time.Second,
 	}
 }
 
@@ -271,6 +287,21 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if err := m.checkJob(ctx, t); err != nil {
 		return store.Record{}, false, err
 	}
+	id := t.GetSpec().GetId()
+	switch {
+	case owner == m.member && !m.fenced():
+		return m.createOwned(ctx, t, "")
+	case owner != m.member && m.cfg.SubmitTo != nil:
+		m.expectPush(id)
+		rec, created, err := m.cfg.SubmitTo(ctx, owner, t)
+		if err == nil || errors.Is(err, api.ErrAlreadyExists) || errors.Is(err, api.ErrInvalidArgument) {
+			return rec, created, err
+		}
+		// Unreachable, shutting down, fenced, or of another view: store it
+		// here, pending, for its owner (or whoever the reconciler picks) to
+		// claim. If the owner did store it after all, Create finds it.
+		m.log.Debug("owner did not take the task; storing it for the owner to claim", "task", id, "owner", owner, "err", err)
+	}
 	rec, created, err = m.store.Create(ctx, t)
 	if err != nil {
 		return store.Record{}, false, storeErr(err)
@@ -283,10 +314,65 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	}
 	if owner == m.member {
 		pre := rec
-		m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId(), rec: &pre})
+		m.system.Root.Send(m.root, &activate{id: id, rec: &pre})
 	} else if m.cfg.Notify != nil {
+		m.expectPush(id)
 		m.cfg.Notify(owner, rec)
 	}
+	return rec, true, nil
+}
+
+// ErrOwnerUnreachable: Config.SubmitTo could not reach the owner, and the
+// task was not stored there (as far as this member can tell).
+var ErrOwnerUnreachable = errors.New("owner unreachable")
+
+// expectPush tells the store that the owner of task id will push its
+// changes here, so waiters need not ask the store for a while.
+func (m *Manager) expectPush(id string) {
+	if obs, ok := m.store.(observer); ok && m.cfg.Push != nil && m.cfg.HandoffWait > 0 {
+		obs.Expect(id, m.now().Add(m.cfg.HandoffWait))
+	}
+}
+
+// SubmitOwned stores a task another member built for this one, its owner by
+// placement, and starts it (Config.SubmitTo on that member calls it here).
+// from is that member, told of the task's changes.
+func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+	switch {
+	case m.closing.Load():
+		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
+	case m.fenced():
+		return store.Record{}, false, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
+	case t.GetStatus().GetOwner() != m.member:
+		return store.Record{}, false, fmt.Errorf("%w: task %s is for member %s, not %s", api.ErrFailedPrecondition, t.GetSpec().GetId(), t.GetStatus().GetOwner(), m.member)
+	}
+	if _, err := m.registry.Task(t.GetSpec().GetKind()); err != nil {
+		return store.Record{}, false, fmt.Errorf("%w: %w", api.ErrFailedPrecondition, err)
+	}
+	return m.createOwned(ctx, t, from)
+}
+
+// createOwned stores a task claimed by this member and running its first
+// attempt, then starts that attempt: one write where creating it pending
+// and claiming it would take two. Execution stays at-least-once: if this
+// member dies before or during the attempt, whoever resumes the task finds
+// it running and counts the attempt lost.
+func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+	st := t.GetStatus()
+	st.State, st.Owner, st.Epoch, st.Attempts = messages.TaskState_TASK_STATE_RUNNING, m.member, 1, 1
+	st.StartedAt = timestamppb.New(m.now())
+	rec, created, err := m.store.Create(ctx, t)
+	if err != nil {
+		return store.Record{}, false, storeErr(err)
+	}
+	if !created {
+		if !sameRequest(rec.Task, t) {
+			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, t.GetSpec().GetId())
+		}
+		return m.withLive(rec), false, nil
+	}
+	pre := rec
+	m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId(), rec: &pre, from: from, born: true})
 	return rec, true, nil
 }
 
@@ -507,6 +593,22 @@ func restartStatus(st *messages.TaskStatus, now time.Time, reason, member string
 // interrupted: it did not fail, its job restarted it.
 const CauseJobRestart = "job_restart"
 
+// observer is a store that can take the state of a task as another member
+// committed it (consulstore): the owner's hint, or its push to the member
+// that submitted the task.
+type observer interface {
+	Observe(rec store.Record)
+	Expect(id string, until time.Time)
+}
+
+// observe hands a record another member sent to the store, if it takes
+// such records.
+func (m *Manager) observe(rec store.Record) {
+	if obs, ok := m.store.(observer); ok && rec.Task.GetSpec().GetId() != "" && rec.Revision > 0 {
+		obs.Observe(rec)
+	}
+}
+
 // errNotActive: no task actor of this member holds the task.
 var errNotActive = errors.New("task not active on this member")
 
@@ -590,9 +692,10 @@ func storeErr(err error) error {
 func (r *rootActor) spawn(c actor.Context, msg *activate) {
 	var incarnated atomic.Bool
 	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt}
+		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt, replyTo: msg.from}
 		if !incarnated.Swap(true) {
 			a.preloaded = msg.rec // a restarted actor reads the store again
+			a.born = msg.born && msg.rec != nil
 		}
 		return a
 	}), "task-"+msg.id)
@@ -613,6 +716,8 @@ type (
 		id    string
 		adopt bool
 		rec   *store.Record // as just read, saving the task actor a read
+		from  string        // the member that submitted it, told of its changes
+		born  bool          // rec was created here claimed and running
 	}
 	suspendAll struct{}
 	resume     struct{}
@@ -651,11 +756,35 @@ func (r *rootActor) Receive(c actor.Context) {
 		c.RequestWithCustomSender(pid, msg, c.Sender())
 	case *messages.ActivateTask:
 		if !r.draining && !r.m.fenced() {
-			a := &activate{id: msg.GetId()}
+			a := &activate{id: msg.GetId(), from: msg.GetFrom()}
 			if msg.GetTask() != nil {
 				a.rec = &store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()}
+				r.m.observe(*a.rec) // the store then needs no read to update it
 			}
 			c.Send(c.Self(), a)
+		}
+	case *messages.SubmitTask:
+		// The store write must not hold up this actor: answer from a
+		// goroutine, to the sender (a future on the submitting member).
+		sender, m := c.Sender(), r.m
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+			defer cancel()
+			reply := &messages.SubmitTaskReply{}
+			rec, created, err := m.SubmitOwned(ctx, msg.GetTask(), msg.GetFrom())
+			if err != nil {
+				_, body := api.ToWire(err)
+				reply.ErrorCode, reply.Error = body.Error.Code, body.Error.Message
+			} else {
+				reply.Task, reply.Revision, reply.Created = rec.Task, rec.Revision, created
+			}
+			if sender != nil {
+				m.system.Root.Send(sender, reply)
+			}
+		}()
+	case *messages.TaskChanged:
+		if msg.GetTask() != nil {
+			r.m.observe(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
 		}
 	case *ping:
 		c.Respond(&pong{})

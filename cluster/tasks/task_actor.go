@@ -69,6 +69,14 @@ type taskActor struct {
 	adopt bool
 	// preloaded is the record as the adopter read it, if any.
 	preloaded *store.Record
+	// replyTo is the member that submitted the task, if another: it is
+	// told of every change this actor commits (Config.Push).
+	replyTo string
+	// born: this member created the task already claimed, with its first
+	// attempt counted (Manager.Submit), and this actor starts that attempt
+	// without another write. Only the first incarnation: a restarted actor
+	// finds the attempt interrupted.
+	born bool
 	log       *slog.Logger
 }
 
@@ -153,6 +161,10 @@ func (a *taskActor) load() {
 	}
 	a.tree.Replay(attemptChild, times...)
 
+	if a.born && st.GetState() == messages.TaskState_TASK_STATE_RUNNING && st.GetOwner() == a.m.member && st.GetAttempts() == 1 && st.GetEpoch() == 1 {
+		a.startAttempt() // created claimed and running: attempt 1 is due
+		return
+	}
 	// The task is claimed by the next write it needs anyway (starting an
 	// attempt, or recording the attempt lost with its previous owner): one
 	// store write fewer per task, which counts at failover.
@@ -202,6 +214,12 @@ func (a *taskActor) begin() {
 		a.writeFailed("start attempt", err)
 		return
 	}
+	a.startAttempt()
+}
+
+// startAttempt spawns the attempt actor of the attempt the store already
+// counts.
+func (a *taskActor) startAttempt() {
 	n := int(a.rec.Task.GetStatus().GetAttempts())
 	parent := context.Background()
 	cancel := context.CancelFunc(func() {})
@@ -462,6 +480,9 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 				a.log.Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
 			}
 			a.rec = rec
+			if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
+				a.m.cfg.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
+			}
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) || tries >= 5 {

@@ -217,7 +217,15 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg.Notify = func(owner string, rec store.Record) {
 		if m, ok := view().Member(owner); ok {
 			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(owner)),
-				&messages.ActivateTask{Id: rec.Task.GetSpec().GetId(), Task: rec.Task, Revision: rec.Revision})
+				&messages.ActivateTask{Id: rec.Task.GetSpec().GetId(), Task: rec.Task, Revision: rec.Revision, From: cfg.id})
+		}
+	}
+	tcfg.SubmitTo = func(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error) {
+		return submitTo(ctx, sys, view(), cfg.id, owner, t)
+	}
+	tcfg.Push = func(member string, rec store.Record) {
+		if m, ok := view().Member(member); ok {
+			sys.Root.Send(actor.NewPID(m.Addr, tasks.RootName(member)), &messages.TaskChanged{Task: rec.Task, Revision: rec.Revision})
 		}
 	}
 	tcfg.Forward = func(ctx context.Context, owner string, c tasks.Control) (bool, error) {
@@ -375,6 +383,33 @@ func janitor(v membership.View) string {
 
 // forwardCancel asks the owning member to cancel the task, so its running
 // attempt stops at once; ok is false when the owner is not live.
+// submitTo hands a task to the member that owns it, over remoting, to be
+// stored claimed and started there; tasks.ErrOwnerUnreachable if it cannot
+// be asked.
+func submitTo(ctx context.Context, sys *actor.ActorSystem, v membership.View, self, owner string, t *messages.Task) (store.Record, bool, error) {
+	m, ok := v.Member(owner)
+	if !ok {
+		return store.Record{}, false, fmt.Errorf("%w: %s is not in the view", tasks.ErrOwnerUnreachable, owner)
+	}
+	// Leave half of the caller's time for storing the task here instead.
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)/2 < timeout {
+		timeout = time.Until(dl) / 2
+	}
+	res, err := sys.Root.RequestFuture(actor.NewPID(m.Addr, tasks.RootName(owner)), &messages.SubmitTask{Task: t, From: self}, timeout).Result()
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("%w: %w", tasks.ErrOwnerUnreachable, err)
+	}
+	reply, ok := res.(*messages.SubmitTaskReply)
+	if !ok {
+		return store.Record{}, false, fmt.Errorf("%w: unexpected answer %T", tasks.ErrOwnerUnreachable, res)
+	}
+	if reply.GetErrorCode() != "" {
+		return store.Record{}, false, api.FromWire(0, api.ErrorBody{Error: api.ErrorDetail{Code: reply.GetErrorCode(), Message: reply.GetError()}})
+	}
+	return store.Record{Task: reply.GetTask(), Revision: reply.GetRevision()}, reply.GetCreated(), nil
+}
+
 // forwardControl sends a cancel or restart to the member that owns the
 // task, through its HTTP API; ok false means that member is not live.
 func forwardControl(ctx context.Context, v membership.View, owner string, ctl tasks.Control) (bool, error) {

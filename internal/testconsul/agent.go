@@ -308,7 +308,9 @@ func (a *Agent) args() []string {
 		// recommends for production.
 		"-hcl=performance { raft_multiplier = 1 }",
 		// Tests must not phone home to checkpoint.hashicorp.com.
-		"-hcl=disable_update_check = true", "-hcl=enable_debug = true",
+		"-hcl=disable_update_check = true",
+		// /debug/pprof on the HTTP port, to profile Consul under a benchmark.
+		"-hcl=enable_debug = true",
 	)
 }
 

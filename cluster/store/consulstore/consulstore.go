@@ -58,6 +58,16 @@ type Store struct {
 	// extra read to maintain the owner index.
 	mu   sync.Mutex
 	last map[string]known
+	// finished keeps the last finishedCap tasks this process saw finish, so
+	// a waiter on the member that committed a task hears of it without a
+	// read from Consul.
+	finished     map[string]known
+	finishedRing []string
+	finishedNext int
+	// expect holds tasks whose changes another member will tell this one
+	// (Observe) until the time given: Watch waits for that before it asks
+	// Consul.
+	expect map[string]time.Time
 
 	batch *batcher
 	// local wakes Watch calls on tasks this process writes, so a waiter on
@@ -66,6 +76,10 @@ type Store struct {
 }
 
 var errStopped = errors.New("consulstore: store closed")
+
+// finishedCap bounds the finished tasks a store remembers for waiters: a
+// few seconds of tasks at full speed, a few hundred kilobytes.
+const finishedCap = 4096
 
 type known struct {
 	rev   uint64
@@ -84,7 +98,8 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.WatchWait <= 0 {
 		cfg.WatchWait = DefaultConfig(cfg.Cluster).WatchWait
 	}
-	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: newBatcher(c.KV())}, nil
+	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
+		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV())}, nil
 }
 
 func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
@@ -175,6 +190,14 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task) {
 	defer s.mu.Unlock()
 	if store.Terminal(t.GetStatus().GetState()) {
 		delete(s.last, id) // no more updates expected: keep the map small
+		if _, ok := s.finished[id]; !ok {
+			if old := s.finishedRing[s.finishedNext]; old != "" {
+				delete(s.finished, old)
+			}
+			s.finishedRing[s.finishedNext] = id
+			s.finishedNext = (s.finishedNext + 1) % len(s.finishedRing)
+		}
+		s.finished[id] = known{rev: rev, task: proto.Clone(t).(*messages.Task)}
 		return
 	}
 	s.last[id] = known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), task: proto.Clone(t).(*messages.Task)}
@@ -232,11 +255,73 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
 }
 
-// lastKnown is what this process last wrote or read of an unfinished task.
+// Observe records a task's state as another member committed it (its
+// owner, telling the member that submitted it), and wakes its waiters. A
+// record older than what this process knows is ignored: revisions order
+// them.
+func (s *Store) Observe(rec store.Record) {
+	id := rec.Task.GetSpec().GetId()
+	if k, ok := s.lastKnown(id); ok && k.rev >= rec.Revision {
+		return
+	}
+	s.remember(id, rec.Revision, rec.Task)
+	if store.Terminal(rec.Task.GetStatus().GetState()) {
+		s.unexpect(id)
+	}
+	s.local.Notify(id)
+}
+
+// Expect says that another member will Observe the changes of task id
+// until the given time: Watch waits for them instead of asking Consul.
+func (s *Store) Expect(id string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expect == nil {
+		s.expect = map[string]time.Time{}
+	}
+	now := time.Now()
+	if len(s.expect) >= maxExpected {
+		for k, t := range s.expect { // drop what has lapsed
+			if now.After(t) {
+				delete(s.expect, k)
+			}
+		}
+		if len(s.expect) >= maxExpected {
+			return // still full: those waiters ask Consul
+		}
+	}
+	s.expect[id] = until
+}
+
+// maxExpected bounds the tasks a store expects news of.
+const maxExpected = 1 << 16
+
+func (s *Store) expected(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.expect[id]
+	if ok && time.Now().After(t) {
+		delete(s.expect, id)
+		return time.Time{}, false
+	}
+	return t, ok
+}
+
+func (s *Store) unexpect(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.expect, id)
+}
+
+// lastKnown is what this process last wrote or read of a task: unfinished,
+// or among the last finishedCap to finish.
 func (s *Store) lastKnown(id string) (known, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.last[id]
+	if k, ok := s.last[id]; ok {
+		return k, ok
+	}
+	k, ok := s.finished[id]
 	return k, ok
 }
 
@@ -244,6 +329,7 @@ func (s *Store) forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.last, id)
+	delete(s.finished, id) // its ring slot is reused in turn
 }
 
 // Delete implements store.Store.
@@ -377,6 +463,19 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 		localChange := s.local.Wait(id)
 		if k, ok := s.lastKnown(id); ok && k.rev > after {
 			return store.Record{Task: proto.Clone(k.task).(*messages.Task), Revision: k.rev}, nil
+		}
+		if until, ok := s.expected(id); ok {
+			// Another member will tell of the change: wait for it first, and
+			// ask Consul only if it does not come in time.
+			t := time.NewTimer(time.Until(until))
+			select {
+			case <-localChange:
+			case <-t.C:
+				s.unexpect(id)
+			case <-ctx.Done():
+			}
+			t.Stop()
+			continue
 		}
 		qctx, cancel := context.WithCancel(ctx)
 		go func() {
