@@ -77,7 +77,7 @@ type taskActor struct {
 	// without another write. Only the first incarnation: a restarted actor
 	// finds the attempt interrupted.
 	born bool
-	log       *slog.Logger
+	log  *slog.Logger
 }
 
 func (a *taskActor) Receive(c actor.Context) {
