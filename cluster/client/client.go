@@ -249,7 +249,20 @@ func (c *Client) Watch(ctx context.Context, id string, index uint64, wait time.D
 // onChange (if not nil) with every status it sees on the way. It watches
 // with long polls, not a polling loop.
 func (c *Client) Wait(ctx context.Context, id string, onChange func(*api.Status)) (*api.Status, error) {
-	var index uint64
+	return c.waitFrom(ctx, id, 0, onChange)
+}
+
+// WaitFrom is Wait from a status already in hand, such as Submit's answer:
+// it returns at once if that status is final, and otherwise waits for the
+// changes after it, which saves a round trip.
+func (c *Client) WaitFrom(ctx context.Context, st *api.Status, onChange func(*api.Status)) (*api.Status, error) {
+	if st.Terminal() {
+		return st, nil
+	}
+	return c.waitFrom(ctx, st.ID, st.Revision, onChange)
+}
+
+func (c *Client) waitFrom(ctx context.Context, id string, index uint64, onChange func(*api.Status)) (*api.Status, error) {
 	for {
 		st, err := c.Watch(ctx, id, index, c.cfg.PollWait)
 		if err != nil {

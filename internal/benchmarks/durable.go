@@ -31,7 +31,7 @@ func DurableThroughput(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		st, err = clients[i%2].Wait(ctx, st.ID, nil)
+		st, err = clients[i%2].WaitFrom(ctx, st, nil)
 		if err == nil && st.State != api.StateCompleted {
 			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
 		}

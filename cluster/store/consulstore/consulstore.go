@@ -34,6 +34,9 @@ type Config struct {
 	Cluster string
 	// WatchWait is the wait of each blocking query in Watch.
 	WatchWait time.Duration
+	// LocalWait is how long Watch waits for this process's own next write
+	// of a task it wrote last (it owns the task) before it asks Consul.
+	LocalWait time.Duration
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -43,6 +46,11 @@ func DefaultConfig(cluster string) Config {
 		// 30s: a blocking query costs nothing while it waits; shorter only
 		// adds idle round trips, longer risks proxies cutting the connection.
 		WatchWait: 30 * time.Second,
+		// 2s: the owner's next write of a short task comes well within it,
+		// so its waiters cost Consul nothing; if another member took the
+		// task meanwhile, they hear of it at most this much later, which is
+		// less than failover takes anyway.
+		LocalWait: 2 * time.Second,
 	}
 }
 
@@ -86,6 +94,9 @@ type known struct {
 	owner string
 	open  bool
 	task  *messages.Task // as of rev; Watch answers from it without a read
+	// wrote: this process wrote rev, at this time (it owns the task), so
+	// the next change will most likely be its own too.
+	wrote time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -97,6 +108,9 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	}
 	if cfg.WatchWait <= 0 {
 		cfg.WatchWait = DefaultConfig(cfg.Cluster).WatchWait
+	}
+	if cfg.LocalWait < 0 {
+		cfg.LocalWait = 0
 	}
 	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV())}, nil
@@ -156,7 +170,7 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 		return rec, false, nil
 	}
 	rev := res.index
-	s.remember(id, rev, t)
+	s.remember(id, rev, t, true)
 	s.local.Notify(id)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
 }
@@ -181,11 +195,11 @@ func (s *Store) decode(pair *api.KVPair) (store.Record, error) {
 	if err := proto.Unmarshal(pair.Value, t); err != nil {
 		return store.Record{}, fmt.Errorf("consulstore: corrupt record %s: %w", pair.Key, err)
 	}
-	s.remember(t.GetSpec().GetId(), pair.ModifyIndex, t)
+	s.remember(t.GetSpec().GetId(), pair.ModifyIndex, t, false)
 	return store.Record{Task: t, Revision: pair.ModifyIndex}, nil
 }
 
-func (s *Store) remember(id string, rev uint64, t *messages.Task) {
+func (s *Store) remember(id string, rev uint64, t *messages.Task, wrote bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if store.Terminal(t.GetStatus().GetState()) {
@@ -200,7 +214,11 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task) {
 		s.finished[id] = known{rev: rev, task: proto.Clone(t).(*messages.Task)}
 		return
 	}
-	s.last[id] = known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), task: proto.Clone(t).(*messages.Task)}
+	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), task: proto.Clone(t).(*messages.Task)}
+	if wrote {
+		k.wrote = time.Now()
+	}
+	s.last[id] = k
 }
 
 // Update implements store.Store.
@@ -250,7 +268,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
 	newRev := res.index
-	s.remember(id, newRev, t)
+	s.remember(id, newRev, t, true)
 	s.local.Notify(id)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
 }
@@ -264,7 +282,7 @@ func (s *Store) Observe(rec store.Record) {
 	if k, ok := s.lastKnown(id); ok && k.rev >= rec.Revision {
 		return
 	}
-	s.remember(id, rec.Revision, rec.Task)
+	s.remember(id, rec.Revision, rec.Task, false)
 	if store.Terminal(rec.Task.GetStatus().GetState()) {
 		s.unexpect(id)
 	}
@@ -464,9 +482,14 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 		if k, ok := s.lastKnown(id); ok && k.rev > after {
 			return store.Record{Task: proto.Clone(k.task).(*messages.Task), Revision: k.rev}, nil
 		}
-		if until, ok := s.expected(id); ok {
-			// Another member will tell of the change: wait for it first, and
-			// ask Consul only if it does not come in time.
+		until, ok := s.expected(id)
+		if k, mine := s.lastKnown(id); !ok && mine && !k.wrote.IsZero() && s.cfg.LocalWait > 0 {
+			until, ok = k.wrote.Add(s.cfg.LocalWait), time.Now().Before(k.wrote.Add(s.cfg.LocalWait))
+		}
+		if ok {
+			// The change will most likely be known here first (this process
+			// owns the task, or its owner will tell): wait for it, and ask
+			// Consul only if it does not come in time.
 			t := time.NewTimer(time.Until(until))
 			select {
 			case <-localChange:
