@@ -252,6 +252,24 @@ func (c *Client) Wait(ctx context.Context, id string, onChange func(*api.Status)
 	return c.waitFrom(ctx, id, 0, onChange)
 }
 
+// SubmitAndWait submits a task and waits for it to finish in the same
+// request (the node holds it up to the client's PollWait, then the client
+// goes on waiting with long polls): one round trip for a short task.
+func (c *Client) SubmitAndWait(ctx context.Context, req api.SubmitRequest, onChange func(*api.Status)) (*api.Status, error) {
+	if req.ID == "" {
+		req.ID = api.NewID() // a retried submit must not create a second task
+	}
+	var st api.Status
+	q := url.Values{"wait": {c.cfg.PollWait.String()}}
+	if err := c.do(ctx, http.MethodPost, "/v1/tasks", q, req, &st); err != nil {
+		return nil, err
+	}
+	if onChange != nil {
+		onChange(&st)
+	}
+	return c.WaitFrom(ctx, &st, onChange)
+}
+
 // WaitFrom is Wait from a status already in hand, such as Submit's answer:
 // it returns at once if that status is final, and otherwise waits for the
 // changes after it, which saves a round trip.

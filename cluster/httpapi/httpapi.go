@@ -134,6 +134,14 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	var wait time.Duration
+	if s := r.URL.Query().Get("wait"); s != "" {
+		if wait, err = time.ParseDuration(s); err != nil || wait < 0 {
+			h.fail(w, r, fmt.Errorf("%w: wait=%q is not a duration such as 30s", api.ErrInvalidArgument, s))
+			return
+		}
+		wait = min(wait, h.cfg.MaxWait)
+	}
 	rec, created, err := h.svc.Submit(r.Context(), sub)
 	if err != nil {
 		h.fail(w, r, err)
@@ -142,6 +150,19 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
+	}
+	if wait > 0 {
+		// ?wait=D: answer when the task has finished, or with its state
+		// after D; the task is stored either way.
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		for !store.Terminal(rec.Task.GetStatus().GetState()) && ctx.Err() == nil {
+			next, err := h.svc.Wait(ctx, rec.Task.GetSpec().GetId(), rec.Revision)
+			if err != nil {
+				break // the task is stored: answer with what is known
+			}
+			rec = next
+		}
 	}
 	h.reply(w, code, api.FromTask(rec.Task, rec.Revision))
 }

@@ -27,11 +27,7 @@ func DurableThroughput(b *testing.B) {
 	ctx := context.Background()
 	run := time.Now().UnixNano()
 	parallel(b, func(i int) error {
-		st, err := clients[i%2].Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)})
-		if err != nil {
-			return err
-		}
-		st, err = clients[i%2].WaitFrom(ctx, st, nil)
+		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
 		if err == nil && st.State != api.StateCompleted {
 			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
 		}
