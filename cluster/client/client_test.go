@@ -192,3 +192,35 @@ func TestUnreachableNodeIsUnavailable(t *testing.T) {
 		t.Fatal("New accepted an ftp:// address")
 	}
 }
+
+// TestSubmitAndWait: one request stores the task and answers once it has
+// finished; a task that outlasts the node's hold is waited on further; a
+// bad wait is refused before anything is stored.
+func TestSubmitAndWait(t *testing.T) {
+	c, srv := start(t)
+	ctx := testutil.Context(t, 20*time.Second)
+	var seen []string
+	st, err := c.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"a":1}`)}, func(s *api.Status) { seen = append(seen, s.State) })
+	if err != nil || st.State != api.StateCompleted || string(st.Result) != `{"a":1}` || len(seen) != 1 {
+		t.Fatalf("SubmitAndWait = %+v, %v (states seen %v); want completed in one answer", st, err, seen)
+	}
+	short, err := client.New(client.Config{Addr: srv.URL, PollWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = short.SubmitAndWait(ctx, api.SubmitRequest{Kind: "sleep", Payload: json.RawMessage(`{"ms":300}`)}, nil)
+	if err != nil || st.State != api.StateCompleted {
+		t.Fatalf("SubmitAndWait of a task longer than the hold = %+v, %v", st, err)
+	}
+	resp, err := http.Post(srv.URL+"/v1/tasks?wait=soon", "application/json", strings.NewReader(`{"id":"bad-wait","kind":"echo"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("wait=soon answered %d, want 400", resp.StatusCode)
+	}
+	if _, err := c.Get(ctx, "bad-wait"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("a submit refused for its wait was stored: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
@@ -125,5 +126,77 @@ func TestListManyOwnedTasks(t *testing.T) {
 		if r.Task.GetStatus().GetOwner() != "dead" {
 			t.Fatalf("listed %s owned by %s", r.Task.GetSpec().GetId(), r.Task.GetStatus().GetOwner())
 		}
+	}
+}
+
+// TestWatchHearsOfObservedChanges: a task handed to another member is
+// expected to be told of (Expect); its owner's record arrives through
+// Observe and wakes Watch with no Consul query; an older record is ignored;
+// once the expectation lapses, Watch asks Consul.
+func TestWatchHearsOfObservedChanges(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	cfg := consulstore.DefaultConfig("observe")
+	owner, err := consulstore.New(agent.Client(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	submitter, err := consulstore.New(agent.Client(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer submitter.Close()
+	ctx := context.Background()
+	rec, _, err := owner.Create(ctx, storetest.NewTask("handed", "owner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitter.Expect("handed", time.Now().Add(time.Minute))
+	done := proto.Clone(rec.Task).(*messages.Task)
+	done.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+	committed, err := owner.Update(ctx, done, rec.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan store.Record, 1)
+	go func() {
+		r, err := submitter.Watch(ctx, "handed", rec.Revision)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("Watch answered %v before it was told, while a push was expected", r.Task.GetStatus().GetState())
+	case <-time.After(300 * time.Millisecond):
+	}
+	submitter.Observe(rec) // older than anything Watch waits for: ignored
+	submitter.Observe(committed)
+	select {
+	case r := <-got:
+		if r.Revision != committed.Revision || r.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_COMPLETED {
+			t.Fatalf("Watch = %v@%d, want completed@%d", r.Task.GetStatus().GetState(), r.Revision, committed.Revision)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not wake on the observed change")
+	}
+
+	// Nobody tells: once the expectation lapses, Watch asks Consul.
+	rec2, _, err := owner.Create(ctx, storetest.NewTask("silent", "owner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitter.Expect("silent", time.Now().Add(200*time.Millisecond))
+	next := proto.Clone(rec2.Task).(*messages.Task)
+	next.Status.State = messages.TaskState_TASK_STATE_RUNNING
+	if _, err := owner.Update(ctx, next, rec2.Revision); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r, err := submitter.Watch(wctx, "silent", rec2.Revision)
+	if err != nil || r.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_RUNNING {
+		t.Fatalf("Watch after the expectation lapsed = %v, %v; want running, read from Consul", r.Task.GetStatus().GetState(), err)
 	}
 }
