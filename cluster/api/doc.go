@@ -4,7 +4,7 @@
 //
 // The HTTP API in one page:
 //
-//	POST   /v1/tasks              SubmitRequest -> Status (201 created, 200 when the id already existed)
+//	POST   /v1/tasks              SubmitRequest -> Status (201 created, 200 when the id already existed); ?wait=30s answers once it finished
 //	GET    /v1/tasks/{id}         Status; ?wait=30s&index=N blocks until the task's revision passes N
 //	GET    /v1/tasks?state=S      TaskList
 //	DELETE /v1/tasks/{id}         Status of the cancelled task
