@@ -86,13 +86,16 @@ func (n *devNode) close() {
 
 // parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
 // the rate as tasks/s.
-func parallel(b *testing.B, body func(i int) error) {
+func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, body) }
+
+// parallelN is parallel with the given number of callers.
+func parallelN(b *testing.B, callers int, body func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, Callers)
+	errs := make(chan error, callers)
 	b.ResetTimer()
 	start := time.Now()
-	for w := 0; w < Callers; w++ {
+	for w := 0; w < callers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
