@@ -12,7 +12,6 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -281,26 +280,9 @@ func TestJanitorSweepsTasksAndJobRecords(t *testing.T) {
 	h.running(slow)
 	h.close()
 
-	s, err := boltstore.Open(boltstore.DefaultConfig(h.path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	cfg := tasks.DefaultConfig("m1")
-	cfg.Store, cfg.Registry = s, testKinds(t)
-	cfg.Retention, cfg.JanitorEvery = time.Hour, 10*time.Millisecond
-	cfg.Clock = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	m, err := tasks.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = m.Stop(ctx)
+	_, s := startManager(t, "m1", h.path, func(cfg *tasks.Config) {
+		cfg.Retention, cfg.JanitorEvery = time.Hour, 10*time.Millisecond
+		cfg.Clock = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	})
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		_, terr := s.Get(context.Background(), "swept-flaky")

@@ -20,14 +20,23 @@ import (
 // newMember starts a manager for member with the given placement and
 // hand-off, on a store of its own.
 func newMember(t *testing.T, member string, owner func(kind, id string) string, submitTo func(context.Context, string, *messages.Task) (store.Record, bool, error)) (*tasks.Manager, store.Store) {
+	return startManager(t, member, filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+		cfg.Owner, cfg.SubmitTo = owner, submitTo
+	})
+}
+
+// startManager starts a manager for member on the bbolt store at path,
+// its configuration adjusted by edit; both end with the test.
+func startManager(t *testing.T, member, path string, edit func(*tasks.Config)) (*tasks.Manager, store.Store) {
 	t.Helper()
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
+	s, err := boltstore.Open(boltstore.DefaultConfig(path))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := tasks.DefaultConfig(member)
-	cfg.Store, cfg.Registry, cfg.Owner, cfg.SubmitTo = s, testKinds(t), owner, submitTo
+	cfg.Store, cfg.Registry = s, testKinds(t)
 	cfg.Logger = testutil.Logger(t, slog.LevelDebug)
+	edit(&cfg)
 	m, err := tasks.New(cfg)
 	if err != nil {
 		t.Fatal(err)
