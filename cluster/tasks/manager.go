@@ -422,7 +422,11 @@ func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
 func (m *Manager) Wait(ctx context.Context, id string, after uint64) (store.Record, error) {
 	rec, err := m.store.Watch(ctx, id, after)
 	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-		return m.Get(context.WithoutCancel(ctx), id)
+		// The wait is over: answer with the current state, read within the
+		// store's time bound (the caller's context has ended).
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.StoreTimeout)
+		defer cancel()
+		return m.Get(gctx, id)
 	}
 	if err != nil {
 		return store.Record{}, storeErr(err)

@@ -114,10 +114,19 @@ func (a *taskActor) load() {
 		rec, a.preloaded = *a.preloaded, nil // if stale, the claim's check-and-set says so
 	} else {
 		var err error
-		if rec, err = a.m.store.Get(context.Background(), a.id); err != nil {
-			a.log.Error("cannot load task", "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
+		rec, err = a.m.store.Get(ctx, a.id)
+		cancel()
+		if errors.Is(err, store.ErrNotFound) {
+			a.log.Warn("task gone from the store; not running it", "err", err)
 			a.stop()
 			return
+		}
+		if err != nil {
+			// The store is unreachable (Consul restarting, say): fail, and
+			// the supervisor starts this actor again with backoff. Stopping
+			// would leave the task owned here with nobody running it.
+			panic(fmt.Errorf("task %s: loading it: %w", a.id, err))
 		}
 	}
 	a.rec = rec

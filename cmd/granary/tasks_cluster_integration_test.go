@@ -132,6 +132,9 @@ func waitAll(t *testing.T, ctx context.Context, c *client.Client, ids []string) 
 		}()
 	}
 	wg.Wait()
+	if len(out) != len(ids) {
+		t.Fatalf("%d of %d tasks did not finish in time", len(ids)-len(out), len(ids))
+	}
 	return out
 }
 
