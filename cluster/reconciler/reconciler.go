@@ -179,9 +179,14 @@ func (r *Reconciler) fenced() bool { return r.cfg.Fenced != nil && r.cfg.Fenced(
 func (r *Reconciler) ownedLoop(ctx context.Context) {
 	var index uint64
 	known := map[string]bool{}
+	forgot := time.Now()
 	for try := 1; ctx.Err() == nil; {
-		if r.rescan.Swap(false) {
+		// Now and then activate every owned task again (a no-op for those
+		// running here), so a task whose actor stopped without finishing
+		// it cannot stay owned with nobody running it.
+		if r.rescan.Swap(false) || time.Since(forgot) > reactivateEvery {
 			clear(known)
+			forgot = time.Now()
 		}
 		ids, next, err := r.cfg.Index.WatchOwned(ctx, r.cfg.Member, index)
 		if err != nil {
@@ -210,6 +215,10 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 		pause(ctx, r.cfg.OwnedEvery)
 	}
 }
+
+// reactivateEvery is how often ownedLoop activates every owned task again:
+// a backstop that costs one message per owned task.
+const reactivateEvery = 30 * time.Second
 
 // sweepLoop adopts orphaned tasks at every view change and periodically.
 func (r *Reconciler) sweepLoop(ctx context.Context) {
