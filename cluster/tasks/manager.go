@@ -170,6 +170,7 @@ type Manager struct {
 	jobs        sync.WaitGroup // job escalations in flight
 
 	live     sync.Map // task id -> *taskContext of the running attempt
+	creating sync.Map // task id -> struct{}: being created here claimed and running
 	running  atomic.Int64
 	closing  atomic.Bool
 	stopOnce sync.Once
@@ -361,18 +362,28 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 	st := t.GetStatus()
 	st.State, st.Owner, st.Epoch, st.Attempts = messages.TaskState_TASK_STATE_RUNNING, m.member, 1, 1
 	st.StartedAt = timestamppb.New(m.now())
+	id := t.GetSpec().GetId()
+	// Until the actor of the new task is spawned, an activation from the
+	// owner-index watch (which may see the task first) waits: it would
+	// take the task for one interrupted in flight.
+	m.creating.Store(id, struct{}{})
 	rec, created, err := m.store.Create(ctx, t)
+	if err != nil || !created {
+		m.creating.Delete(id)
+		m.system.Root.Send(m.root, &notBorn{id: id})
+	}
 	if err != nil {
 		return store.Record{}, false, storeErr(err)
 	}
 	if !created {
 		if !sameRequest(rec.Task, t) {
-			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, t.GetSpec().GetId())
+			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, id)
 		}
 		return m.withLive(rec), false, nil
 	}
 	pre := rec
-	m.system.Root.Send(m.root, &activate{id: t.GetSpec().GetId(), rec: &pre, from: from, born: true})
+	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
+	m.creating.Delete(id) // after the send: the actor's activation comes first
 	return rec, true, nil
 }
 
@@ -725,8 +736,10 @@ type (
 	}
 	suspendAll struct{}
 	resume     struct{}
-	ping       struct{}
-	pong       struct{}
+	// notBorn: createOwned did not create the task.
+	notBorn struct{ id string }
+	ping    struct{}
+	pong    struct{}
 )
 
 // rootActor supervises the task actors of this member and routes messages
@@ -739,6 +752,9 @@ type rootActor struct {
 	// suspended holds the tasks whose actors a fence stopped: they are
 	// started again as soon as the fence lifts (and their old actor is gone).
 	suspended map[string]bool
+	// deferred holds activations that arrived while their task was being
+	// created here (Manager.createOwned), until it is.
+	deferred map[string]*activate
 }
 
 func (r *rootActor) Receive(c actor.Context) {
@@ -750,7 +766,22 @@ func (r *rootActor) Receive(c actor.Context) {
 		if _, ok := r.children[msg.id]; ok {
 			return
 		}
+		if _, ok := r.m.creating.Load(msg.id); ok && !msg.born {
+			if r.deferred == nil {
+				r.deferred = map[string]*activate{}
+			}
+			r.deferred[msg.id] = msg // its creator's activation comes next
+			return
+		}
+		delete(r.deferred, msg.id)
 		r.spawn(c, msg)
+	case *notBorn:
+		// The creation did not happen (or found the task stored already):
+		// an activation that waited for it goes ahead.
+		if a, ok := r.deferred[msg.id]; ok {
+			delete(r.deferred, msg.id)
+			c.Send(c.Self(), a)
+		}
 	case *controlTask:
 		pid, ok := r.children[msg.ID]
 		if !ok {
