@@ -82,6 +82,14 @@ type Store interface {
 	DeleteJob(ctx context.Context, id string, rev uint64) error
 }
 
+// Prober is an optional Store capability: whether a task is stored, told
+// more cheaply than by reading it (a store may answer many callers with one
+// request). The task manager asks before it runs a new task's first attempt
+// ahead of storing it, so a resubmitted task is not run again.
+type Prober interface {
+	Exists(ctx context.Context, id string) (bool, error)
+}
+
 // JobRecord is a stored job supervision record with its revision.
 type JobRecord struct {
 	Job      *messages.Job

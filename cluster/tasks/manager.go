@@ -73,6 +73,14 @@ type Config struct {
 	// HandoffWait is how long a member that handed a task to another owner
 	// waits for that owner's Push before its waiters ask the store.
 	HandoffWait time.Duration
+	// HoldFirstWrite: a task created on its owner runs its first attempt
+	// at once and is first written when that attempt ends or HoldFirstWrite
+	// has passed, whichever comes first, so a task that finishes within it
+	// is written once, finished, instead of twice (running, then
+	// finished). Its submit is answered once that write lands. 0: the task
+	// is written running before its attempt starts. Needs a store.Prober,
+	// which keeps a resubmitted task from running again.
+	HoldFirstWrite time.Duration
 	// Forward sends a control request (cancel, restart) to the task's
 	// owning member when that member is not this one; ok false means the
 	// owner is not live (the change is then written here, check-and-set, and
@@ -100,6 +108,11 @@ func DefaultConfig(member string) Config {
 		// it from the owner without a Consul query; if the owner dies, they
 		// learn of it no later than failover would move the task anyway.
 		HandoffWait: 2 * time.Second,
+		// 10ms: lookups, fan-out pieces and other short tasks finish within
+		// it and cost one store write instead of two, which halves the
+		// store's load for them; a longer task's submit is answered 10ms
+		// later, about one Consul write under load, small against its run.
+		HoldFirstWrite: 10 * time.Millisecond,
 	}
 }
 
@@ -116,6 +129,8 @@ func (c Config) Validate() error {
 		return errors.New("tasks: Config.StoreTimeout must be positive")
 	case c.Retention <= 0 || c.JanitorEvery <= 0:
 		return errors.New("tasks: Config.Retention and JanitorEvery must be positive")
+	case c.HoldFirstWrite < 0:
+		return errors.New("tasks: Config.HoldFirstWrite must not be negative")
 	}
 	return nil
 }
@@ -295,6 +310,9 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	case owner != m.member && m.cfg.SubmitTo != nil:
 		m.expectPush(id)
 		rec, created, err := m.cfg.SubmitTo(ctx, owner, t)
+		if err == nil {
+			m.observe(rec) // the owner's answer may be the finished task
+		}
 		if err == nil || errors.Is(err, api.ErrAlreadyExists) || errors.Is(err, api.ErrInvalidArgument) {
 			return rec, created, err
 		}
@@ -354,10 +372,15 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 }
 
 // createOwned stores a task claimed by this member and running its first
-// attempt, then starts that attempt: one write where creating it pending
+// attempt, and starts that attempt: one write where creating it pending
 // and claiming it would take two. Execution stays at-least-once: if this
 // member dies before or during the attempt, whoever resumes the task finds
 // it running and counts the attempt lost.
+//
+// With Config.HoldFirstWrite and a store that can tell cheaply whether the
+// task exists, the attempt starts first and the task actor writes the task
+// when the attempt ends or the hold is over (see runFirst); the answer
+// waits for that write either way, so the task is durable when it comes.
 func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	st := t.GetStatus()
 	st.State, st.Owner, st.Epoch, st.Attempts = messages.TaskState_TASK_STATE_RUNNING, m.member, 1, 1
@@ -366,24 +389,88 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 	// Until the actor of the new task is spawned, an activation from the
 	// owner-index watch (which may see the task first) waits: it would
 	// take the task for one interrupted in flight.
-	m.creating.Store(id, struct{}{})
+	if _, busy := m.creating.LoadOrStore(id, struct{}{}); busy {
+		// The same task is being created here already (a retried submit):
+		// the store's check-and-set decides, and this one runs nothing.
+		rec, created, err := m.store.Create(ctx, t)
+		if err == nil && created {
+			pre := rec // the first creator failed to store it: run it
+			m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
+		}
+		return m.created(t, rec, created, err)
+	}
+	if rec, created, err, ok := m.runFirst(ctx, t, from); ok {
+		return m.created(t, rec, created, err)
+	}
 	rec, created, err := m.store.Create(ctx, t)
 	if err != nil || !created {
 		m.creating.Delete(id)
 		m.system.Root.Send(m.root, &notBorn{id: id})
+		return m.created(t, rec, created, err)
 	}
+	pre := rec
+	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
+	m.creating.Delete(id) // after the send: the actor's activation comes first
+	return rec, true, nil
+}
+
+// runFirst starts a new task's first attempt before the task is stored:
+// its actor writes it when the attempt ends or Config.HoldFirstWrite has
+// passed, and createOwned answers with that write's outcome. ok is false
+// when it cannot (no hold, no store.Prober, or the task may exist): the
+// task is then written first.
+func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (rec store.Record, created bool, err error, ok bool) {
+	id := t.GetSpec().GetId()
+	p, can := m.store.(store.Prober)
+	if m.cfg.HoldFirstWrite <= 0 || !can {
+		return store.Record{}, false, nil, false
+	}
+	if exists, err := p.Exists(ctx, id); err != nil || exists {
+		// Stored already (a resubmission: Create finds it, and nothing
+		// runs again), or the store cannot tell: write first.
+		return store.Record{}, false, nil, false
+	}
+	answer := make(chan firstWrite, 1)
+	pre := store.Record{Task: t}
+	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true, unstored: answer})
+	// Until the first write is answered, a resubmission of the same task
+	// here goes straight to the store (createOwned).
+	defer func() {
+		m.creating.Delete(id)
+		m.system.Root.Send(m.root, &notBorn{id: id}) // an activation that waited goes ahead
+	}()
+	select {
+	case w := <-answer:
+		if errors.Is(w.err, errNotStarted) {
+			return store.Record{}, false, nil, false
+		}
+		return w.rec, w.created, w.err, true
+	case <-ctx.Done():
+		// The write may still land; the caller retries with the same id
+		// and finds the task.
+		return store.Record{}, false, ctx.Err(), true
+	}
+}
+
+// firstWrite is the outcome of a task actor's first write of a task that
+// runFirst started unstored.
+type firstWrite struct {
+	rec     store.Record
+	created bool
+	err     error
+}
+
+// created turns a creation's outcome into Submit's answer.
+func (m *Manager) created(t *messages.Task, rec store.Record, created bool, err error) (store.Record, bool, error) {
 	if err != nil {
 		return store.Record{}, false, storeErr(err)
 	}
 	if !created {
 		if !sameRequest(rec.Task, t) {
-			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, id)
+			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, t.GetSpec().GetId())
 		}
 		return m.withLive(rec), false, nil
 	}
-	pre := rec
-	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
-	m.creating.Delete(id) // after the send: the actor's activation comes first
 	return rec, true, nil
 }
 
@@ -711,6 +798,7 @@ func (r *rootActor) spawn(c actor.Context, msg *activate) {
 		if !incarnated.Swap(true) {
 			a.preloaded = msg.rec // a restarted actor reads the store again
 			a.born = msg.born && msg.rec != nil
+			a.firstWrite = msg.unstored
 		}
 		return a
 	}), "task-"+msg.id)
@@ -725,6 +813,17 @@ func (r *rootActor) spawn(c actor.Context, msg *activate) {
 	r.byPID[pid.Id] = msg.id
 }
 
+// errNotStarted: the root did not start the actor of a task runFirst
+// handed it (one is running already); the task is written first instead.
+var errNotStarted = errors.New("task actor not started")
+
+// notStarted answers runFirst when its activation is dropped.
+func (a *activate) notStarted(err error) {
+	if a.unstored != nil {
+		a.unstored <- firstWrite{err: err}
+	}
+}
+
 // Messages of the root actor.
 type (
 	activate struct {
@@ -733,6 +832,9 @@ type (
 		rec   *store.Record // as just read, saving the task actor a read
 		from  string        // the member that submitted it, told of its changes
 		born  bool          // rec was created here claimed and running
+		// unstored: rec is not stored yet; the actor runs its first
+		// attempt, writes it, and sends the outcome here (runFirst).
+		unstored chan<- firstWrite
 	}
 	suspendAll struct{}
 	resume     struct{}
@@ -755,15 +857,31 @@ type rootActor struct {
 	// deferred holds activations that arrived while their task was being
 	// created here (Manager.createOwned), until it is.
 	deferred map[string]*activate
+	// after holds activations of tasks created here while an actor of the
+	// same task was still running, until it stops.
+	after map[string]*activate
 }
 
 func (r *rootActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *activate:
 		if r.draining || r.m.fenced() {
+			msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
 			return
 		}
 		if _, ok := r.children[msg.id]; ok {
+			switch {
+			case msg.unstored != nil:
+				msg.notStarted(errNotStarted)
+			case msg.born:
+				// Created here while an earlier actor of the task is still
+				// stopping (its own creation lost the race): start once
+				// that one is gone.
+				if r.after == nil {
+					r.after = map[string]*activate{}
+				}
+				r.after[msg.id] = msg
+			}
 			return
 		}
 		if _, ok := r.m.creating.Load(msg.id); ok && !msg.born {
@@ -847,6 +965,10 @@ func (r *rootActor) Receive(c actor.Context) {
 		if id, ok := r.byPID[msg.Who.Id]; ok {
 			delete(r.byPID, msg.Who.Id)
 			delete(r.children, id)
+			if a, ok := r.after[id]; ok {
+				delete(r.after, id)
+				c.Send(c.Self(), a)
+			}
 			if r.suspended[id] && !r.m.fenced() && !r.draining {
 				delete(r.suspended, id)
 				r.spawn(c, &activate{id: id})

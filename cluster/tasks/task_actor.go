@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
@@ -31,6 +32,8 @@ type (
 	}
 	// drain stops starting attempts: the node is shutting down.
 	drain struct{}
+	// storeNow: the hold on a new task's first write is over (runFirst).
+	storeNow struct{}
 )
 
 var (
@@ -77,8 +80,22 @@ type taskActor struct {
 	// without another write. Only the first incarnation: a restarted actor
 	// finds the attempt interrupted.
 	born bool
-	log  *slog.Logger
+	// firstWrite, set while the task is not stored yet (unstored), hears
+	// the outcome of its first write, which creates it: Manager.runFirst
+	// started the first attempt ahead of it. hold ends the wait for the
+	// attempt: the task is then written running.
+	firstWrite chan<- firstWrite
+	unstored   bool
+	hold       *time.Timer
+	log        *slog.Logger
 }
+
+// errFirstWrite: the first write of a task started unstored failed.
+var errFirstWrite = errors.New("storing the new task failed")
+
+// errNotStored: a task actor stopped before it stored its new task.
+// It is unavailable: the submit may be retried, here or elsewhere.
+var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped or fenced itself first", api.ErrUnavailable)
 
 func (a *taskActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
@@ -98,11 +115,20 @@ func (a *taskActor) Receive(c actor.Context) {
 		} else {
 			c.Respond(a.cancel(msg.Reason))
 		}
+	case *storeNow:
+		if a.unstored {
+			if err := a.write(func(*messages.Task) {}); err != nil {
+				a.writeFailed("store new task", err)
+			}
+		}
 	case *drain:
 		a.draining = true
 		a.stopRetryTimer()
 	case *actor.Stopping:
 		a.stopRetryTimer()
+		a.answerFirst(firstWrite{err: errNotStored})
+	case *actor.Restarting:
+		a.answerFirst(firstWrite{err: errNotStored})
 	}
 }
 
@@ -110,6 +136,7 @@ func (a *taskActor) Receive(c actor.Context) {
 // the store says it was.
 func (a *taskActor) load() {
 	var rec store.Record
+	a.unstored = a.firstWrite != nil && a.preloaded != nil
 	if a.preloaded != nil {
 		rec, a.preloaded = *a.preloaded, nil // if stale, the claim's check-and-set says so
 	} else {
@@ -171,6 +198,12 @@ func (a *taskActor) load() {
 	a.tree.Replay(attemptChild, times...)
 
 	if a.born && st.GetState() == messages.TaskState_TASK_STATE_RUNNING && st.GetOwner() == a.m.member && st.GetAttempts() == 1 && st.GetEpoch() == 1 {
+		if a.unstored {
+			// Not stored yet: the first write waits for the attempt's end
+			// or the hold, whichever comes first.
+			self, system := a.self, a.c().ActorSystem()
+			a.hold = time.AfterFunc(a.m.cfg.HoldFirstWrite, func() { system.Root.Send(self, &storeNow{}) })
+		}
 		a.startAttempt() // created claimed and running: attempt 1 is due
 		return
 	}
@@ -473,6 +506,9 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 func (a *taskActor) write(mutate func(t *messages.Task)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
 	defer cancel()
+	if a.unstored {
+		return a.create(ctx, mutate)
+	}
 	for tries := 0; ; tries++ {
 		if a.m.fenced() {
 			return errFenced
@@ -512,12 +548,50 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 	}
 }
 
+// create is the first write of a task started unstored: it creates the
+// task as mutate leaves it (finished, if its attempt is done) and answers
+// runFirst.
+func (a *taskActor) create(ctx context.Context, mutate func(t *messages.Task)) error {
+	a.unstored = false
+	if a.hold != nil {
+		a.hold.Stop()
+	}
+	if a.m.fenced() {
+		a.answerFirst(firstWrite{err: fmt.Errorf("%w: %w", errNotStored, errFenced)})
+		return errFenced
+	}
+	next := proto.Clone(a.rec.Task).(*messages.Task)
+	mutate(next)
+	rec, created, err := a.m.store.Create(ctx, next)
+	a.answerFirst(firstWrite{rec: rec, created: created, err: err})
+	switch {
+	case err != nil:
+		// The caller hears of it. Had the write landed after all (its
+		// answer lost), the owner-index watch finds the task running here
+		// with no actor, and resumes it.
+		return fmt.Errorf("%w: %w", errFirstWrite, err)
+	case !created:
+		// Stored meanwhile by another submit: that one runs it.
+		return fmt.Errorf("%w: created meanwhile by another submit", errLostClaim)
+	}
+	a.rec = rec // no push: runFirst's answer carries the record
+	return nil
+}
+
+// answerFirst tells runFirst the outcome of the first write, once.
+func (a *taskActor) answerFirst(w firstWrite) {
+	if a.firstWrite != nil {
+		a.firstWrite <- w
+		a.firstWrite = nil
+	}
+}
+
 // writeFailed handles a write that did not land. Losing the claim or
 // finding the task finished ends this actor quietly; any other error (the
 // store unreachable) fails the actor, and its supervisor restarts it, which
 // reloads the task from the store.
 func (a *taskActor) writeFailed(what string, err error) {
-	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) {
+	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) || errors.Is(err, errFirstWrite) {
 		a.log.Warn("task no longer ours; stopping without writing", "step", what, "err", err)
 		a.stop()
 		return

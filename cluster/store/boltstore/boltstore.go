@@ -65,7 +65,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Prober = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database in cfg.Path.
 func Open(cfg Config) (*Store, error) {
@@ -141,6 +144,19 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 		return err
 	})
 	return rec, wrap(err)
+}
+
+// Exists implements store.Prober.
+func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketTasks).Get([]byte(id)) != nil
+		return nil
+	})
+	return found, wrap(err)
 }
 
 // Update implements store.Store.

@@ -78,6 +78,7 @@ type Store struct {
 	expect map[string]time.Time
 
 	batch *batcher
+	probe *prober
 	// local wakes Watch calls on tasks this process writes, so a waiter on
 	// the owner sees a change without a round trip through Consul.
 	local store.Notifier
@@ -99,7 +100,10 @@ type known struct {
 	wrote time.Time
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Prober = (*Store)(nil)
+)
 
 // New returns a store using c.
 func New(c *api.Client, cfg Config) (*Store, error) {
@@ -113,7 +117,7 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 		cfg.LocalWait = 0
 	}
 	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
-		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV())}, nil
+		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV()), probe: newProber(c.KV())}, nil
 }
 
 func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
@@ -173,6 +177,22 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	s.remember(id, rev, t, true)
 	s.local.Notify(id)
 	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
+}
+
+// Exists implements store.Prober: a task this process knows of is answered
+// at once; others share a read-only transaction with concurrent checks.
+func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	if _, ok := s.lastKnown(id); ok {
+		return true, nil
+	}
+	found, err := s.probe.exists(ctx, s.taskKey(id))
+	if err != nil {
+		return false, wrap(err)
+	}
+	return found, nil
 }
 
 // Get implements store.Store.
@@ -538,6 +558,7 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.batch.close()
+	s.probe.close()
 	return nil
 }
 

@@ -200,3 +200,40 @@ func TestWatchHearsOfObservedChanges(t *testing.T) {
 		t.Fatalf("Watch after the expectation lapsed = %v, %v; want running, read from Consul", r.Task.GetStatus().GetState(), err)
 	}
 }
+
+// TestExistsSharesReads checks many tasks at once from a store that did
+// not write them, so the answers come from shared Consul transactions:
+// each check must get its own key's answer.
+func TestExistsSharesReads(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	writer, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	ctx := context.Background()
+	const n = 200
+	for i := 0; i < n; i += 3 {
+		if _, _, err := writer.Create(ctx, storetest.NewTask(fmt.Sprintf("p%03d", i), "m1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("p%03d", i)
+			found, err := reader.Exists(ctx, id)
+			if err != nil || found != (i%3 == 0) {
+				t.Errorf("Exists(%s) = %v, %v; want %v", id, found, err, i%3 == 0)
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JobRecords", testJobRecords},
 		{"ListByJob", testListByJob},
 		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
+		{"Exists", testExists},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +81,21 @@ func testCreateIdempotent(t *testing.T, s store.Store) {
 	}
 	if again.Revision != first.Revision || !proto.Equal(again.Task, first.Task) {
 		t.Fatalf("second Create returned %v@%d, want the first %v@%d", again.Task, again.Revision, first.Task, first.Revision)
+	}
+}
+
+// testExists checks store.Prober, for stores that have it.
+func testExists(t *testing.T, s store.Store) {
+	p, ok := s.(store.Prober)
+	if !ok {
+		t.Skipf("%T has no Exists (store.Prober is optional)", s)
+	}
+	if found, err := p.Exists(ctx(t), "e1"); err != nil || found {
+		t.Fatalf("Exists(missing) = %v, %v; want false", found, err)
+	}
+	mustCreate(t, s, NewTask("e1", "m1"))
+	if found, err := p.Exists(ctx(t), "e1"); err != nil || !found {
+		t.Fatalf("Exists(stored) = %v, %v; want true", found, err)
 	}
 }
 

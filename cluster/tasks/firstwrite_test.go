@@ -1,0 +1,182 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/messages"
+)
+
+// countingStore counts the writes of tasks and can fail creations.
+type countingStore struct {
+	store.Store
+	creates, updates atomic.Int32
+	failCreate       atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *countingStore) Create(ctx context.Context, t *messages.Task) (store.Record, bool, error) {
+	if s.failCreate.Load() {
+		return store.Record{}, false, errStoreDown
+	}
+	s.creates.Add(1)
+	return s.Store.Create(ctx, t)
+}
+
+func (s *countingStore) Update(ctx context.Context, t *messages.Task, rev uint64) (store.Record, error) {
+	s.updates.Add(1)
+	return s.Store.Update(ctx, t, rev)
+}
+
+func (s *countingStore) Exists(ctx context.Context, id string) (bool, error) {
+	return s.Store.(store.Prober).Exists(ctx, id)
+}
+
+type firstWriteHarness struct {
+	m      *tasks.Manager
+	s      *countingStore
+	fenced atomic.Bool
+	mu     sync.Mutex
+	runs   map[string]int
+}
+
+func (h *firstWriteHarness) started(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.runs[id]
+}
+
+// newFirstWrite starts a manager whose store counts writes, with the
+// given hold on first writes.
+func newFirstWrite(t *testing.T, hold time.Duration) *firstWriteHarness {
+	h := &firstWriteHarness{runs: map[string]int{}}
+	h.m, _ = startManager(t, "m1", filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+		h.s = &countingStore{Store: cfg.Store}
+		cfg.Store, cfg.HoldFirstWrite = h.s, hold
+		cfg.Fenced = h.fenced.Load
+		cfg.Events.AttemptStarted = func(id string, _ int) { h.mu.Lock(); h.runs[id]++; h.mu.Unlock() }
+	})
+	return h
+}
+
+// A task whose first attempt ends within the hold is written once,
+// finished, and its submit answers with the result; submitted again, it
+// is not run again.
+func TestQuickTaskIsWrittenOnceFinished(t *testing.T) {
+	h := newFirstWrite(t, time.Minute)
+	ctx := testutil.Context(t, 10*time.Second)
+	rec, created, err := h.m.Submit(ctx, tasks.Submission{ID: "q1", Kind: "ok", Payload: []byte(`7`)})
+	if err != nil || !created {
+		t.Fatalf("Submit = created %v, %v", created, err)
+	}
+	st := rec.Task.GetStatus()
+	if st.GetState() != completed || string(st.GetResult()) != "7" || st.GetEpoch() != 1 || st.GetAttempts() != 1 {
+		t.Fatalf("Submit answered %v; want completed with result 7 by attempt 1 at epoch 1", st)
+	}
+	if c, u := h.s.creates.Load(), h.s.updates.Load(); c != 1 || u != 0 {
+		t.Fatalf("%d creations and %d updates; want the task written once", c, u)
+	}
+	stored, err := h.s.Get(ctx, "q1")
+	if err != nil || stored.Revision != rec.Revision || stored.Task.GetStatus().GetState() != completed {
+		t.Fatalf("stored %v at %d, %v; want the completed task at revision %d", stored.Task.GetStatus(), stored.Revision, err, rec.Revision)
+	}
+	again, created, err := h.m.Submit(ctx, tasks.Submission{ID: "q1", Kind: "ok", Payload: []byte(`7`)})
+	if err != nil || created || again.Revision != rec.Revision {
+		t.Fatalf("resubmission = created %v at %d, %v; want the stored task", created, again.Revision, err)
+	}
+	if n := h.started("q1"); n != 1 {
+		t.Fatalf("the task ran %d times; want once", n)
+	}
+	if _, _, err := h.m.Submit(ctx, tasks.Submission{ID: "q1", Kind: "ok", Payload: []byte(`8`)}); !errors.Is(err, api.ErrAlreadyExists) {
+		t.Fatalf("another task under a taken id: %v, want ErrAlreadyExists", err)
+	}
+	if n := h.started("q1"); n != 1 {
+		t.Fatalf("the task ran %d times; want once", n)
+	}
+}
+
+// A task still running when the hold ends is written running then, which
+// answers its submit; it finishes with a second write.
+func TestLongTaskIsWrittenRunningAfterTheHold(t *testing.T) {
+	h := newFirstWrite(t, 20*time.Millisecond)
+	ctx := testutil.Context(t, 10*time.Second)
+	rec, created, err := h.m.Submit(ctx, tasks.Submission{ID: "l1", Kind: "slow"})
+	if err != nil || !created || rec.Task.GetStatus().GetState() != running {
+		t.Fatalf("Submit = %v, created %v, %v; want it stored running", rec.Task.GetStatus(), created, err)
+	}
+	if stored, err := h.s.Get(ctx, "l1"); err != nil || stored.Task.GetStatus().GetState() != running || stored.Task.GetStatus().GetOwner() != "m1" {
+		t.Fatalf("stored %v, %v; want running, owned by m1", stored.Task.GetStatus(), err)
+	}
+	if _, err := h.m.Cancel(ctx, "l1", "test over"); err != nil {
+		t.Fatal(err)
+	}
+	if c, u := h.s.creates.Load(), h.s.updates.Load(); c != 1 || u != 1 {
+		t.Fatalf("%d creations and %d updates; want one of each", c, u)
+	}
+}
+
+// A first write that fails reaches the caller as an error, and nothing is
+// stored; the same submit succeeds once the store is back.
+func TestFailedFirstWriteReachesTheCaller(t *testing.T) {
+	h := newFirstWrite(t, time.Minute)
+	ctx := testutil.Context(t, 10*time.Second)
+	h.s.failCreate.Store(true)
+	if _, _, err := h.m.Submit(ctx, tasks.Submission{ID: "f1", Kind: "ok", Payload: []byte(`1`)}); !errors.Is(err, errStoreDown) {
+		t.Fatalf("Submit with the store down: %v, want its error", err)
+	}
+	if _, err := h.s.Get(ctx, "f1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the task was stored: %v", err)
+	}
+	h.s.failCreate.Store(false)
+	rec, created, err := h.m.Submit(ctx, tasks.Submission{ID: "f1", Kind: "ok", Payload: []byte(`1`)})
+	if err != nil || !created {
+		t.Fatalf("Submit again = created %v, %v; want it stored", created, err)
+	}
+	for !store.Terminal(rec.Task.GetStatus().GetState()) {
+		if rec, err = h.m.Wait(ctx, "f1", rec.Revision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := rec.Task.GetStatus(); st.GetState() != completed || string(st.GetResult()) != "1" {
+		t.Fatalf("the task ended %v; want completed with result 1", st)
+	}
+}
+
+// A member that fences itself while a new task runs unstored writes
+// nothing: the submit fails as unavailable, to be retried elsewhere.
+func TestFencedBeforeFirstWriteStoresNothing(t *testing.T) {
+	h := newFirstWrite(t, time.Hour)
+	ctx := testutil.Context(t, 10*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := h.m.Submit(ctx, tasks.Submission{ID: "x1", Kind: "slow"})
+		done <- err
+	}()
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) { return h.started("x1") == 1, "attempt not started" })
+	h.fenced.Store(true)
+	h.m.Fence()
+	select {
+	case err := <-done:
+		if !errors.Is(err, api.ErrUnavailable) {
+			t.Fatalf("Submit while fencing: %v, want ErrUnavailable", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Submit did not return after the fence")
+	}
+	if _, err := h.s.Get(ctx, "x1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the task was stored: %v", err)
+	}
+	if c := h.s.creates.Load(); c != 0 {
+		t.Fatalf("%d creations; want none", c)
+	}
+}
