@@ -62,6 +62,15 @@ type Config struct {
 	RetryFor time.Duration
 	// PollWait is how long one long poll of Wait may hang on the node.
 	PollWait time.Duration
+	// Route sends each submit straight to the member that owns the task by
+	// placement, as the cluster's member list (GET /v1/members) says. A
+	// node that takes a submit for another member hands it over, so routing
+	// saves that hop, and a stale list costs only the hop. It needs every
+	// member's HTTP address reachable from the client; off, all calls go to
+	// the configured nodes.
+	Route bool
+	// RouteRefresh is how often a routing client reads the member list.
+	RouteRefresh time.Duration
 }
 
 // DefaultAddr is the address `granary dev` listens on by default.
@@ -79,6 +88,9 @@ func DefaultConfig() Config {
 		// 15s rides out a node restart (a few seconds) without leaving a
 		// user staring at a CLI that will never connect.
 		RetryFor: 15 * time.Second,
+		// 5s: members join and leave over seconds, and a stale list costs
+		// one hop per submit, not a wrong answer.
+		RouteRefresh: 5 * time.Second,
 	}
 }
 
@@ -91,6 +103,7 @@ type Client struct {
 	mu    sync.Mutex
 	nodes []*url.URL
 	next  int
+	route router
 }
 
 // New returns a client; zero Config fields take DefaultConfig's values.
@@ -144,6 +157,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.PollWait <= 0 {
 		cfg.PollWait = def.PollWait
+	}
+	if cfg.RouteRefresh <= 0 {
+		cfg.RouteRefresh = def.RouteRefresh
 	}
 	return &Client{http: cfg.HTTPClient, cfg: cfg, nodes: nodes}, nil
 }
@@ -228,7 +244,7 @@ func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) (*api.Status
 		req.ID = api.NewID()
 	}
 	var st api.Status
-	return &st, c.do(ctx, http.MethodPost, "/v1/tasks", nil, req, &st)
+	return &st, c.doPrefer(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", nil, req, &st)
 }
 
 // Get returns a task's status.
@@ -261,7 +277,7 @@ func (c *Client) SubmitAndWait(ctx context.Context, req api.SubmitRequest, onCha
 	}
 	var st api.Status
 	q := url.Values{"wait": {c.cfg.PollWait.String()}}
-	if err := c.do(ctx, http.MethodPost, "/v1/tasks", q, req, &st); err != nil {
+	if err := c.doPrefer(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", q, req, &st); err != nil {
 		return nil, err
 	}
 	if onChange != nil {
@@ -349,6 +365,12 @@ func (c *Client) Health(ctx context.Context) (*api.Health, error) {
 // or answers unavailable, until ctx ends. Every call of this API is
 // idempotent (submits carry their id), so a retry is safe.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	return c.doPrefer(ctx, nil, method, path, q, in, out)
+}
+
+// doPrefer is do that tries the node prefer first, once (nil: none); if it
+// cannot be reached, the call goes on as do.
+func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path string, q url.Values, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -356,14 +378,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			return fmt.Errorf("%w: encoding the request: %w", api.ErrInvalidArgument, err)
 		}
 	}
+	if prefer != nil {
+		err := c.once(ctx, method, at(prefer, path, q), body, out)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		c.route.stale()
+	}
 	giveUp := time.Now().Add(c.cfg.RetryFor)
 	for try := 1; ; try++ {
 		node, err := c.node(ctx)
 		if err == nil {
-			u := *node
-			u.Path = strings.TrimSuffix(u.Path, "/") + path
-			u.RawQuery = q.Encode()
-			err = c.once(ctx, method, u.String(), body, out)
+			err = c.once(ctx, method, at(node, path, q), body, out)
 			if err == nil || !retryable(err) {
 				return err
 			}
@@ -379,6 +405,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		case <-time.After(delay):
 		}
 	}
+}
+
+// at is the URL of path on node.
+func at(node *url.URL, path string, q url.Values) string {
+	u := *node
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) error {

@@ -49,7 +49,10 @@ type Config struct {
 	// Grains serves grain calls; nil answers them 404.
 	Grains GrainService
 	// Members lists the cluster for GET /v1/members; nil answers 404.
-	Members func(ctx context.Context) ([]api.Member, error)
+	// Without activations, it skips asking each member for its grain
+	// activation count (reported as -1): clients that route submits ask
+	// often and need only the members and their kinds.
+	Members func(ctx context.Context, activations bool) ([]api.Member, error)
 	// Activations counts this member's grain activations for /healthz.
 	Activations func() int
 	// Logger receives one debug line per request and errors; nil discards.
@@ -363,7 +366,16 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: this node is not in a cluster", api.ErrNotFound))
 		return
 	}
-	ms, err := h.cfg.Members(r.Context())
+	activations := true
+	switch v := r.URL.Query().Get("activations"); v {
+	case "", "true", "1":
+	case "false", "0":
+		activations = false
+	default:
+		h.fail(w, r, fmt.Errorf("%w: activations=%q: want true or false", api.ErrInvalidArgument, v))
+		return
+	}
+	ms, err := h.cfg.Members(r.Context(), activations)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("%w: %w", api.ErrUnavailable, err))
 		return

@@ -30,7 +30,38 @@ func Hosts(m Member, kind string) bool {
 // The answer depends only on the set of member IDs hosting kind, never on
 // the order of members; listing the same ID twice is harmless.
 func Owner(members []Member, kind, identity string) (id string, ok bool) {
-	key := keyHash(kind, identity)
+	return owner(members, kind, keyHash(kind, identity))
+}
+
+// TaskKind is the placement kind of task kind: tasks place under their own
+// kinds, so a task kind and a grain kind of the same name do not mix.
+func TaskKind(kind string) string { return "task:" + kind }
+
+// TaskMembers turns members, with the kinds they host, into members of
+// the task kinds (TaskKind) they host.
+func TaskMembers(members []Member) []Member {
+	out := make([]Member, 0, len(members))
+	for _, m := range members {
+		kinds := make([]string, 0, len(m.Kinds))
+		for _, k := range m.Kinds {
+			kinds = append(kinds, TaskKind(k))
+		}
+		out = append(out, Member{ID: m.ID, Kinds: kinds})
+	}
+	return out
+}
+
+// TaskOwner picks the member that owns a new task of kind with id among
+// members listed with the kinds they host: Owner(TaskMembers(members),
+// TaskKind(kind), id), without building the task members. Nodes place
+// submitted tasks with it, and clients that send each submit straight to
+// its owner.
+func TaskOwner(members []Member, kind, id string) (string, bool) {
+	return owner(members, kind, keyHash(TaskKind(kind), id))
+}
+
+// owner is the member hosting kind with the highest score for key.
+func owner(members []Member, kind string, key uint64) (id string, ok bool) {
 	var best uint64
 	for _, m := range members {
 		if !Hosts(m, kind) {

@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"testing"
@@ -213,5 +214,21 @@ func TestHashPrimitives(t *testing.T) {
 	}
 	if keyHash("a/b", "c") == keyHash("a", "b/c") {
 		t.Error(`keyHash("a/b", "c") == keyHash("a", "b/c")`)
+	}
+}
+
+// TaskOwner places a task as Owner does among the task members, for
+// every key, including members that do not host the kind.
+func TestTaskOwnerMatchesOwnerOfTaskMembers(t *testing.T) {
+	members := []Member{{ID: "a", Kinds: []string{"echo", "sleep"}}, {ID: "b", Kinds: []string{"echo"}}, {ID: "c", Kinds: []string{"sleep"}}, {ID: "d"}}
+	for i := 0; i < 2000; i++ {
+		for _, kind := range []string{"echo", "sleep", "none"} {
+			id := fmt.Sprintf("t-%d", i)
+			got, gotOK := TaskOwner(members, kind, id)
+			want, wantOK := Owner(TaskMembers(members), TaskKind(kind), id)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("TaskOwner(%s, %s) = %q %v; Owner of the task members = %q %v", kind, id, got, gotOK, want, wantOK)
+			}
+		}
 	}
 }

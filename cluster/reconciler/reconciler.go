@@ -92,7 +92,7 @@ func Plan(self string, live []placement.Member, orphans []store.Record) []string
 		if store.Terminal(st.GetState()) || alive[st.GetOwner()] {
 			continue
 		}
-		if owner, ok := table.Owner("task:"+r.Task.GetSpec().GetKind(), r.Task.GetSpec().GetId()); ok && owner == self {
+		if owner, ok := table.Owner(placement.TaskKind(r.Task.GetSpec().GetKind()), r.Task.GetSpec().GetId()); ok && owner == self {
 			out = append(out, r.Task.GetSpec().GetId())
 		}
 	}
@@ -101,18 +101,9 @@ func Plan(self string, live []placement.Member, orphans []store.Record) []string
 }
 
 // TaskMembers turns members hosting task kinds into placement members
-// whose kinds carry the "task:" prefix Plan uses, so task and grain kinds
-// of the same name do not mix.
+// whose kinds carry the "task:" prefix Plan uses (placement.TaskMembers).
 func TaskMembers(members []placement.Member) []placement.Member {
-	out := make([]placement.Member, 0, len(members))
-	for _, m := range members {
-		kinds := make([]string, 0, len(m.Kinds))
-		for _, k := range m.Kinds {
-			kinds = append(kinds, "task:"+k)
-		}
-		out = append(out, placement.Member{ID: m.ID, Kinds: kinds})
-	}
-	return out
+	return placement.TaskMembers(members)
 }
 
 // Reconciler runs the two loops.

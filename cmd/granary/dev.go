@@ -45,12 +45,13 @@ func runDev(e *env, args []string) error {
 	if err := kinds.Register(reg); err != nil {
 		return err
 	}
-	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: sf.drain, retention: sf.retention})
+	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: sf.drain, retention: sf.retention, pprof: sf.pprof})
 }
 
 type devConfig struct {
 	dataDir, httpAddr, member string
 	drain, retention          time.Duration
+	pprof                     bool
 }
 
 func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
@@ -100,7 +101,7 @@ func serveDev(log *slog.Logger, reg *actors.Registry, cfg devConfig) error {
 	baseCtx, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	srv := &http.Server{
-		Handler:           httpapi.New(m, hcfg),
+		Handler:           withPprof(cfg.pprof, httpapi.New(m, hcfg)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -88,6 +90,7 @@ func positiveDuration(name string, d time.Duration) error {
 type serverFlags struct {
 	logLevel, logFormat string
 	drain, retention    time.Duration
+	pprof               bool
 }
 
 func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
@@ -95,6 +98,22 @@ func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&sf.drain, "drain-timeout", 30*time.Second, drainHelp)
 	fs.DurationVar(&sf.retention, "retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
+	fs.BoolVar(&sf.pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals)")
+}
+
+// withPprof adds Go's profiles to h when --pprof asks for them.
+func withPprof(on bool, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }
 
 // logger checks the shared flags and returns the logger they ask for.

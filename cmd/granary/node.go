@@ -99,7 +99,7 @@ func runNode(e *env, args []string) error {
 	}
 	return serveNode(log, reg, nodeConfig{
 		cluster: *cluster, id: id, bindHost: bindHost, bindPort: bindPort, bind: *bind,
-		http: *httpAddr, hosted: hosted, consul: ccfg, drain: sf.drain, retention: sf.retention, idle: *idle,
+		http: *httpAddr, hosted: hosted, consul: ccfg, drain: sf.drain, retention: sf.retention, idle: *idle, pprof: sf.pprof,
 	})
 }
 
@@ -109,6 +109,7 @@ type nodeConfig struct {
 	hosted                            []string
 	consul                            *consul.Config
 	drain, retention, idle            time.Duration
+	pprof                             bool
 }
 
 func splitHostPort(flag, addr string) (string, int, error) {
@@ -245,18 +246,18 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	hcfg := httpapi.DefaultConfig()
 	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = cfg.id, log, host, host.Activations
 	hcfg.Health = host.Ping
-	hcfg.Members = func(ctx context.Context) ([]api.Member, error) {
+	hcfg.Members = func(ctx context.Context, activations bool) ([]api.Member, error) {
 		memMu.Lock()
 		m := mem
 		memMu.Unlock()
 		if m == nil {
 			return nil, errors.New("not joined yet")
 		}
-		return membersOf(ctx, m.View()), nil
+		return membersOf(ctx, m.View(), activations), nil
 	}
 	baseCtx, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
-	srv := &http.Server{Handler: httpapi.New(mgr, hcfg), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: withPprof(cfg.pprof, httpapi.New(mgr, hcfg)), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return baseCtx }}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -367,7 +368,7 @@ func toPlacement(v membership.View) []placement.Member {
 // taskOwner places a new task among the live members hosting its kind
 // ("" when none: it stays with the member that took the submit).
 func taskOwner(v membership.View, kind, id string) string {
-	owner, _ := placement.Owner(reconciler.TaskMembers(toPlacement(v)), "task:"+kind, id)
+	owner, _ := placement.TaskOwner(toPlacement(v), kind, id)
 	return owner
 }
 
@@ -443,15 +444,21 @@ func toGrainMembers(v membership.View) []grains.Member {
 	return out
 }
 
-// membersOf lists the healthy members, asking each for its activation
-// count (a member that does not answer within a second shows -1).
-func membersOf(ctx context.Context, view membership.View) []api.Member {
+// membersOf lists the healthy members; with activations, it asks each
+// for its activation count (a member that does not answer within a second,
+// or is not asked, shows -1).
+func membersOf(ctx context.Context, view membership.View, activations bool) []api.Member {
 	out := make([]api.Member, len(view.Members))
+	for i, m := range view.Members {
+		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Healthy: true, Activations: -1}
+	}
+	if !activations {
+		return out
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, m := range view.Members {
-		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Healthy: true, Activations: -1}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -352,4 +354,72 @@ func countDistinct(m map[string]string) int {
 		seen[v] = true
 	}
 	return len(seen)
+}
+
+// TestRoutedSubmits: a client that routes sends each submit to its owner,
+// learned from GET /v1/members?activations=false; every task completes on
+// the member placement picks, exactly once.
+func TestRoutedSubmits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	nodes := startCluster(t, 2, agent.HTTPAddr(), nil)
+	ctx := testutil.Context(t, time.Minute)
+	c, err := client.New(client.Config{Addr: nodes[0].HTTP, Route: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.Members(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("members = %v, %v", list, err)
+	}
+	var members []placement.Member
+	for _, m := range list {
+		members = append(members, placement.Member{ID: m.ID, Kinds: m.Kinds})
+	}
+	owners := map[string]int{}
+	for i := 0; i < 100; i++ {
+		id := fmt.Sprintf("routed-%d", i)
+		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: id, Kind: "echo", Payload: json.RawMessage(`{"i":1}`)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := placement.TaskOwner(members, "echo", id)
+		if st.State != api.StateCompleted || st.Owner != want || st.Attempts != 1 || st.Epoch != 1 {
+			t.Fatalf("%s ended %s on %s after %d attempts at epoch %d; want completed on %s by attempt 1 at epoch 1", id, st.State, st.Owner, st.Attempts, st.Epoch, want)
+		}
+		owners[st.Owner]++
+	}
+	if len(owners) != 2 {
+		t.Fatalf("owners %v: placement used one member only, the test proves little", owners)
+	}
+	// The member list for routers skips activation counts; a bad value is
+	// refused.
+	var fast api.MemberList
+	if err := getJSON(ctx, "http://"+nodes[1].HTTP+"/v1/members?activations=false", &fast); err != nil || fast.Count != 2 || fast.Members[0].Activations != -1 {
+		t.Fatalf("members?activations=false = %+v, %v; want both members without counts", fast, err)
+	}
+	if err := getJSON(ctx, "http://"+nodes[1].HTTP+"/v1/members?activations=maybe", &fast); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("members?activations=maybe: %v, want invalid argument", err)
+	}
+}
+
+// getJSON GETs u and decodes its JSON answer, or the API error it carries.
+func getJSON(ctx context.Context, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		return api.FromWire(resp.StatusCode, eb)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -29,7 +29,8 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 	n1 := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "b1", "--log-level", "warn")
 	n2 := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "b2", "--log-level", "warn")
 	// One client per node, shared by the callers as an application would
-	// share it: a client per call would dial a connection per call.
+	// share it: a client per call would dial a connection per call. The
+	// clients route: each submit goes straight to its owner.
 	clients := [2]*client.Client{clientFor(b, n1.HTTP, callers), clientFor(b, n2.HTTP, callers)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
@@ -44,9 +45,21 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 
 // clientFor is a client of one node that keeps a connection per caller.
 func clientFor(b *testing.B, addr string, callers int) *client.Client {
-	c, err := client.New(client.Config{Addr: addr, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}})
+	c, err := client.New(client.Config{Addr: addr, Route: true, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}})
 	if err != nil {
 		b.Fatal(err)
+	}
+	// Learn the members before the clock starts.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ms, err := c.Members(context.Background())
+		if err == nil && len(ms) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the nodes do not list each other: %v, %v", ms, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return c
 }
