@@ -24,6 +24,14 @@
 // by the member whose claim (epoch) stands, so a stale owner can never
 // commit: execution is at-least-once, the committed result exactly-once.
 //
+// A task created on its owner runs its first attempt before it is written
+// (Config.HoldFirstWrite): once the store says the id is new
+// (store.Prober), the attempt starts, and the task actor's first write
+// creates the task as the attempt left it, finished if it ended within the
+// hold, running otherwise. The submit is answered with that write, so it is
+// still durable when it returns, and a short task costs one write instead
+// of two.
+//
 //	m, _ := tasks.New(tasks.Config{Member: "n1", Store: st, Registry: reg, StoreTimeout: 10 * time.Second, ...})
 //	_ = m.Start(ctx)                        // resumes this member's unfinished tasks
 //	rec, created, err := m.Submit(ctx, tasks.Submission{Kind: "resize", Payload: p})

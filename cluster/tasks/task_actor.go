@@ -239,14 +239,20 @@ func claim(member string) func(t *messages.Task) {
 func (a *taskActor) c() actor.Context { return a.ctx }
 
 // begin starts the next attempt: durable first (state running, attempt
-// count), then the attempt actor.
-func (a *taskActor) begin() {
+// count), then the attempt actor. failed, if set, is the previous
+// attempt's failure, recorded in the same write.
+func (a *taskActor) begin(failed ...*messages.AttemptError) {
 	now := a.m.now()
 	if dl := a.deadline(); !dl.IsZero() && !now.Before(dl) {
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded before attempt %d could start", a.rec.Task.GetStatus().GetAttempts()+1), nil)
+		var entry *messages.AttemptError
+		if len(failed) > 0 {
+			entry = failed[0]
+		}
+		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded before attempt %d could start", a.rec.Task.GetStatus().GetAttempts()+1), entry)
 		return
 	}
 	if err := a.write(func(t *messages.Task) {
+		t.Status.Errors = append(t.Status.Errors, failed...)
 		t.Status.State = messages.TaskState_TASK_STATE_RUNNING
 		t.Status.Attempts++
 		t.Status.StartedAt = timestamppb.New(now)
@@ -344,6 +350,13 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 		}
 	}
 	switch {
+	case d.Directive == supervisor.Restart && f.Cause == supervisor.CauseMemberLost && !a.draining:
+		// The attempt died with its member, not through a fault of the
+		// task: the next one starts at once, in the write that records the
+		// loss (one write per adopted task at failover, not two). The
+		// restart budget still counts it, and detecting a lost member takes
+		// seconds, so a task that kills its members cannot loop fast.
+		a.begin(entry)
 	case d.Directive == supervisor.Restart:
 		if err := a.write(func(t *messages.Task) {
 			t.Status.State = messages.TaskState_TASK_STATE_RETRYING
