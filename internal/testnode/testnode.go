@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -71,14 +72,24 @@ func moduleRoot() (string, error) {
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
+//
+// The address is a random one of 127.0.0.0/8 other than 127.0.0.1, whose
+// ports nothing else takes: on 127.0.0.1 the port found free could be taken
+// (by a connection's local end, or another test's agent) before the node
+// binds it, and the node would fail with "address already in use".
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testnode: %v", err)
+	var err error
+	for try := 0; try < 10; try++ {
+		ip := fmt.Sprintf("127.%d.%d.%d", 1+rand.IntN(254), rand.IntN(256), 1+rand.IntN(254))
+		var l net.Listener
+		if l, err = net.Listen("tcp", ip+":0"); err == nil {
+			defer l.Close()
+			return l.Addr().String()
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("testnode: no free loopback address: %v", err)
+	return ""
 }
 
 // Node is one granary process.
