@@ -66,11 +66,14 @@ func clientFor(b *testing.B, addr string, callers int) *client.Client {
 
 // ConsulKVWrites is the raw baseline: single-key Consul KV puts from 32
 // writers against a disk-backed server like DurableThroughput's.
-func ConsulKVWrites(b *testing.B) {
+func ConsulKVWrites(b *testing.B) { ConsulKVWritesN(b, Callers) }
+
+// ConsulKVWritesN is ConsulKVWrites with the given number of writers.
+func ConsulKVWritesN(b *testing.B, writers int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	kv := agent.Client().KV()
 	val := make([]byte, 300) // about a task record's size
-	parallel(b, func(i int) error {
+	parallelN(b, writers, func(i int) error {
 		_, err := kv.Put(&consul.KVPair{Key: fmt.Sprintf("bench/k%d", i), Value: val}, nil)
 		return err
 	})
