@@ -3,6 +3,9 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,6 +24,7 @@ type countingStore struct {
 	store.Store
 	creates, updates atomic.Int32
 	failCreate       atomic.Bool
+	onCreate         func(id string)
 }
 
 var errStoreDown = errors.New("store down")
@@ -30,6 +34,9 @@ func (s *countingStore) Create(ctx context.Context, t *messages.Task) (store.Rec
 		return store.Record{}, false, errStoreDown
 	}
 	s.creates.Add(1)
+	if s.onCreate != nil {
+		s.onCreate(t.GetSpec().GetId())
+	}
 	return s.Store.Create(ctx, t)
 }
 
@@ -48,6 +55,7 @@ type firstWriteHarness struct {
 	fenced atomic.Bool
 	mu     sync.Mutex
 	runs   map[string]int
+	order  []string // "start <id>" and "create <id>", as they happen
 }
 
 func (h *firstWriteHarness) started(id string) int {
@@ -64,7 +72,13 @@ func newFirstWrite(t *testing.T, hold time.Duration) *firstWriteHarness {
 		h.s = &countingStore{Store: cfg.Store}
 		cfg.Store, cfg.HoldFirstWrite = h.s, hold
 		cfg.Fenced = h.fenced.Load
-		cfg.Events.AttemptStarted = func(id string, _ int) { h.mu.Lock(); h.runs[id]++; h.mu.Unlock() }
+		cfg.Events.AttemptStarted = func(id string, _ int) {
+			h.mu.Lock()
+			h.runs[id]++
+			h.order = append(h.order, "start "+id)
+			h.mu.Unlock()
+		}
+		h.s.onCreate = func(id string) { h.mu.Lock(); h.order = append(h.order, "create "+id); h.mu.Unlock() }
 	})
 	return h
 }
@@ -178,5 +192,41 @@ func TestFencedBeforeFirstWriteStoresNothing(t *testing.T) {
 	}
 	if c := h.s.creates.Load(); c != 0 {
 		t.Fatalf("%d creations; want none", c)
+	}
+}
+
+// A kind whose tasks outlast the hold stops holding: its next tasks are
+// written running before their attempt starts, so their submits are not
+// held up.
+func TestSlowKindIsWrittenFirst(t *testing.T) {
+	h := newFirstWrite(t, 20*time.Millisecond)
+	ctx := testutil.Context(t, 20*time.Second)
+	for i := 0; i < 6; i++ {
+		id := fmt.Sprintf("slow-%d", i)
+		if _, _, err := h.m.Submit(ctx, tasks.Submission{ID: id, Kind: "slow"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.m.Cancel(ctx, id, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := h.m.Submit(ctx, tasks.Submission{ID: "slow-next", Kind: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) { return h.started("slow-next") == 1, "attempt not started" })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := ""
+	for _, e := range h.order {
+		if strings.HasSuffix(e, " slow-next") {
+			first = e
+			break
+		}
+	}
+	if first != "create slow-next" {
+		t.Fatalf("the next slow task's first event was %q, want its creation before its attempt (order %v)", first, h.order)
+	}
+	if !slices.Contains(h.order, "start slow-0") || slices.Index(h.order, "start slow-0") > slices.Index(h.order, "create slow-0") {
+		t.Fatalf("the first slow task was not started before its write: %v", h.order)
 	}
 }

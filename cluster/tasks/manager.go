@@ -77,9 +77,11 @@ type Config struct {
 	// at once and is first written when that attempt ends or HoldFirstWrite
 	// has passed, whichever comes first, so a task that finishes within it
 	// is written once, finished, instead of twice (running, then
-	// finished). Its submit is answered once that write lands. 0: the task
-	// is written running before its attempt starts. Needs a store.Prober,
-	// which keeps a resubmitted task from running again.
+	// finished). Its submit is answered once that write lands. Kinds whose
+	// tasks mostly outlast the hold stop holding (their submits would only
+	// wait longer) and look again now and then. 0: the task is written
+	// running before its attempt starts. Needs a store.Prober, which keeps
+	// a resubmitted task from running again.
 	HoldFirstWrite time.Duration
 	// Forward sends a control request (cancel, restart) to the task's
 	// owning member when that member is not this one; ok false means the
@@ -186,6 +188,7 @@ type Manager struct {
 
 	live     sync.Map // task id -> *taskContext of the running attempt
 	creating sync.Map // task id -> struct{}: being created here claimed and running
+	holds    holdLearner
 	running  atomic.Int64
 	closing  atomic.Bool
 	stopOnce sync.Once
@@ -417,12 +420,13 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 // runFirst starts a new task's first attempt before the task is stored:
 // its actor writes it when the attempt ends or Config.HoldFirstWrite has
 // passed, and createOwned answers with that write's outcome. ok is false
-// when it cannot (no hold, no store.Prober, or the task may exist): the
-// task is then written first.
+// when it cannot (no hold, no store.Prober, the task may exist, or tasks of
+// its kind mostly outlast the hold, see holdLearner): the task is then
+// written first.
 func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (rec store.Record, created bool, err error, ok bool) {
 	id := t.GetSpec().GetId()
 	p, can := m.store.(store.Prober)
-	if m.cfg.HoldFirstWrite <= 0 || !can {
+	if m.cfg.HoldFirstWrite <= 0 || !can || !m.holds.hold(t.GetSpec().GetKind()) {
 		return store.Record{}, false, nil, false
 	}
 	if exists, err := p.Exists(ctx, id); err != nil || exists {

@@ -567,7 +567,9 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 func (a *taskActor) create(ctx context.Context, mutate func(t *messages.Task)) error {
 	a.unstored = false
 	if a.hold != nil {
-		a.hold.Stop()
+		// Stopped before it fired: the attempt ended within the hold.
+		a.m.holds.observe(a.rec.Task.GetSpec().GetKind(), a.hold.Stop())
+		a.hold = nil
 	}
 	if a.m.fenced() {
 		a.answerFirst(firstWrite{err: fmt.Errorf("%w: %w", errNotStored, errFenced)})
