@@ -524,7 +524,10 @@ type TaskStatus struct {
 	// retry budget (max_attempts) counts only the attempts after it.
 	BudgetBase int32 `protobuf:"varint,15,opt,name=budget_base,json=budgetBase,proto3" json:"budget_base,omitempty"`
 	// job_restarts counts the job restarts this task went through.
-	JobRestarts   int32 `protobuf:"varint,16,opt,name=job_restarts,json=jobRestarts,proto3" json:"job_restarts,omitempty"`
+	JobRestarts int32 `protobuf:"varint,16,opt,name=job_restarts,json=jobRestarts,proto3" json:"job_restarts,omitempty"`
+	// last_restart is the request id of the last restart applied: the same
+	// restart asked again (a retry after a lost answer) changes nothing.
+	LastRestart   string `protobuf:"bytes,17,opt,name=last_restart,json=lastRestart,proto3" json:"last_restart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -669,6 +672,13 @@ func (x *TaskStatus) GetJobRestarts() int32 {
 		return x.JobRestarts
 	}
 	return 0
+}
+
+func (x *TaskStatus) GetLastRestart() string {
+	if x != nil {
+		return x.LastRestart
+	}
+	return ""
 }
 
 // JobRestart is one restart of a job.
@@ -931,7 +941,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x04 \x01(\tR\x05stack\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
-	"\x06member\x18\x06 \x01(\tR\x06member\"\x99\x05\n" +
+	"\x06member\x18\x06 \x01(\tR\x06member\"\xbc\x05\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -953,7 +963,8 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\rprogress_note\x18\x0e \x01(\tR\fprogressNote\x12\x1f\n" +
 	"\vbudget_base\x18\x0f \x01(\x05R\n" +
 	"budgetBase\x12!\n" +
-	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\"b\n" +
+	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\x12!\n" +
+	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +

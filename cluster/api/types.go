@@ -39,6 +39,10 @@ type SubmitRequest struct {
 // RestartRequest is the optional body of POST /v1/tasks/{id}/restart.
 type RestartRequest struct {
 	Reason string `json:"reason,omitempty"`
+	// RequestID makes the restart idempotent: a restart with the id of the
+	// task's last applied restart changes nothing (the client sets a new
+	// one per call and keeps it across its retries).
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Policy is the submit-time override of a kind's supervision settings, and

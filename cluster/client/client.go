@@ -342,11 +342,19 @@ func (c *Client) CancelWithReason(ctx context.Context, id, reason string) (*api.
 
 // Restart stops a task's running attempt and runs it again at once with a
 // fresh retry budget (what a job restart does to its tasks); a finished task
-// is api.ErrFailedPrecondition. A retry after a lost answer may restart the
-// attempt a second time.
+// is api.ErrFailedPrecondition. It sends a new request id, kept across its
+// retries, so a retry after a lost answer does not restart the task again.
 func (c *Client) Restart(ctx context.Context, id, reason string) (*api.Status, error) {
+	return c.RestartOnce(ctx, id, reason, api.NewID())
+}
+
+// RestartOnce is Restart under a request id of the caller's: a restart
+// with the id of the task's last applied restart changes nothing, so a
+// caller that retries Restart itself keeps the id across its tries.
+// (Restart picks one id per call; its own retries keep it.)
+func (c *Client) RestartOnce(ctx context.Context, id, reason, requestID string) (*api.Status, error) {
 	var st api.Status
-	return &st, c.do(ctx, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/restart", nil, api.RestartRequest{Reason: reason}, &st)
+	return &st, c.do(ctx, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/restart", nil, api.RestartRequest{Reason: reason, RequestID: requestID}, &st)
 }
 
 // Job returns a job: its state, cause and tasks.

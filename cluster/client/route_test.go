@@ -142,3 +142,39 @@ func TestRouteFallsBackWhenTheOwnerIsDown(t *testing.T) {
 		t.Fatalf("n1 took %v, want [%s]", got, onN2)
 	}
 }
+
+// Restart sends a request id, the same on every try of one call, so a
+// retry after a lost answer does not restart the task again.
+func TestRestartKeepsItsRequestIDAcrossRetries(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req api.RestartRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		seen = append(seen, req.RequestID)
+		tries := len(seen)
+		mu.Unlock()
+		if tries == 1 { // the first answer is lost
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.ErrorDetail{Code: "unavailable", Message: "try again"}})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(api.Status{ID: "t", State: api.StateRetrying})
+	}))
+	defer srv.Close()
+	c, err := client.New(client.Config{Addr: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for call := 0; call < 2; call++ {
+		if _, err := c.Restart(testutil.Context(t, 5*time.Second), "t", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0] == "" || seen[0] != seen[1] || seen[2] == seen[1] {
+		t.Fatalf("request ids %q: want one id kept across the retry of the first call, another for the second call", seen)
+	}
+}

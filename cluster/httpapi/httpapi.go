@@ -32,7 +32,7 @@ type TaskService interface {
 	Wait(ctx context.Context, id string, after uint64) (store.Record, error)
 	List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error)
 	Cancel(ctx context.Context, id, reason string) (store.Record, error)
-	Restart(ctx context.Context, id, reason string) (store.Record, error)
+	Restart(ctx context.Context, id, reason, requestID string) (store.Record, error)
 	Job(ctx context.Context, id string) ([]store.Record, tasks.JobSummary, error)
 	Member() string
 }
@@ -274,7 +274,7 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec, err := h.svc.Restart(r.Context(), r.PathValue("id"), req.Reason)
+	rec, err := h.svc.Restart(r.Context(), r.PathValue("id"), req.Reason, req.RequestID)
 	h.answer(w, r, rec, err)
 }
 

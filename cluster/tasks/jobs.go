@@ -417,8 +417,11 @@ func (m *Manager) restartSiblings(job string, ids []string, reason string) {
 	}
 	m.jobWork(func(ctx context.Context) {
 		m.log.Info("job restarting tasks", "job", job, "tasks", len(ids), "reason", reason)
+		// One request id for this job restart: a restart forwarded again
+		// after a lost answer does not restart a task twice.
+		req := api.NewID()
 		for _, id := range ids {
-			if _, err := m.Restart(ctx, id, reason); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
+			if _, err := m.Restart(ctx, id, reason, req); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
 				m.log.Warn("job restart: restarting a task failed", "job", job, "task", id, "err", err)
 			}
 		}

@@ -238,7 +238,7 @@ func TestRestartOfAFinishedTaskIsRefused(t *testing.T) {
 	h := newHarness(t, "")
 	id := h.submit("ok", `1`, actors.Overrides{})
 	h.await(id)
-	if _, err := h.m.Restart(context.Background(), id, ""); !errors.Is(err, api.ErrFailedPrecondition) {
+	if _, err := h.m.Restart(context.Background(), id, "", ""); !errors.Is(err, api.ErrFailedPrecondition) {
 		t.Fatalf("Restart of a completed task: %v, want ErrFailedPrecondition", err)
 	}
 	for _, bad := range []tasks.Submission{
@@ -319,9 +319,15 @@ func TestRestartOfATaskNoLiveMemberOwns(t *testing.T) {
 	if _, _, err := h.store.Create(context.Background(), task); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := h.m.Restart(context.Background(), "orphan", "job j restarted")
+	rec, err := h.m.Restart(context.Background(), "orphan", "job j restarted", "r1")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Asked again under the same request id (a retry after a lost
+	// answer): nothing changes.
+	again, err := h.m.Restart(context.Background(), "orphan", "job j restarted", "r1")
+	if err != nil || again.Revision != rec.Revision {
+		t.Fatalf("the same restart again = revision %d, %v; want the task unchanged at %d", again.Revision, err, rec.Revision)
 	}
 	st := rec.Task.GetStatus()
 	if st.GetState() != retrying || st.GetOwner() != "ghost" || st.GetEpoch() != 4 || st.GetBudgetBase() != 2 || st.GetJobRestarts() != 1 ||
@@ -330,5 +336,37 @@ func TestRestartOfATaskNoLiveMemberOwns(t *testing.T) {
 	}
 	if st.GetNextAttemptAt().AsTime().After(time.Now()) {
 		t.Fatalf("restarted task due at %v, want at once", st.GetNextAttemptAt().AsTime())
+	}
+}
+
+// TestRestartIsIdempotentByRequestID: a running task restarted twice under
+// one request id restarts once; another id restarts it again.
+func TestRestartIsIdempotentByRequestID(t *testing.T) {
+	h := newHarness(t, "")
+	id := h.submit("slow", ``, actors.Overrides{})
+	h.running(id)
+	ctx := testutil.Context(t, 10*time.Second)
+	first, err := h.m.Restart(ctx, id, "by test", "req-1")
+	if err != nil || first.Task.GetStatus().GetJobRestarts() != 1 {
+		t.Fatalf("Restart = %v, %v; want one restart", first.Task.GetStatus(), err)
+	}
+	for i := 0; i < 2; i++ {
+		again, err := h.m.Restart(ctx, id, "by test", "req-1")
+		if err != nil || again.Task.GetStatus().GetJobRestarts() != 1 || again.Revision < first.Revision {
+			t.Fatalf("the same restart again = %v, %v; want it applied once", again.Task.GetStatus(), err)
+		}
+	}
+	h.running(id)
+	other, err := h.m.Restart(ctx, id, "by test", "req-2")
+	if err != nil || other.Task.GetStatus().GetJobRestarts() != 2 {
+		t.Fatalf("another restart = %v, %v; want a second restart", other.Task.GetStatus(), err)
+	}
+	if _, err := h.m.Cancel(ctx, id, "test over"); err != nil {
+		t.Fatal(err)
+	}
+	// After the task finished, a retry of an applied restart still answers
+	// with the task, not an error.
+	if rec, err := h.m.Restart(ctx, id, "by test", "req-2"); err != nil || rec.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED {
+		t.Fatalf("retried restart of a finished task = %v, %v; want the task as it is", rec.Task.GetStatus(), err)
 	}
 }

@@ -553,6 +553,8 @@ type Control struct {
 	Op     ControlOp
 	ID     string
 	Reason string
+	// RequestID makes a restart idempotent (see Manager.Restart).
+	RequestID string
 }
 
 // ControlOp is what a Control asks for.
@@ -587,11 +589,20 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 // tasks its strategy names. Its attempts and error history are kept; the
 // interrupted attempt is recorded with cause job_restart. A task already
 // finished is api.ErrFailedPrecondition: a committed result never runs again.
-func (m *Manager) Restart(ctx context.Context, id, reason string) (store.Record, error) {
+//
+// requestID, if set, makes it idempotent: a restart with the id of the
+// task's last applied restart returns the task unchanged, even if it has
+// finished since.
+func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (store.Record, error) {
 	if reason == "" {
 		reason = "restarted by request"
 	}
-	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason})
+	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason, RequestID: requestID})
+}
+
+// applied reports whether c is a restart the task has applied already.
+func (c Control) applied(st *messages.TaskStatus) bool {
+	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID
 }
 
 // control carries out c on the task's owner: its task actor here, the
@@ -601,6 +612,9 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	rec, err := m.store.Get(ctx, c.ID)
 	if err != nil {
 		return store.Record{}, storeErr(err)
+	}
+	if c.applied(rec.Task.GetStatus()) {
+		return m.withLive(rec), nil // a retry of a restart that took effect
 	}
 	if store.Terminal(rec.Task.GetStatus().GetState()) {
 		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, c.ID, api.StateName(rec.Task.GetStatus().GetState()))
@@ -646,10 +660,13 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
 	}
 	for tries := 0; tries < 5; tries++ {
+		if c.applied(rec.Task.GetStatus()) {
+			return rec, nil
+		}
 		next := proto.Clone(rec.Task).(*messages.Task)
 		now := m.now()
 		if c.Op == OpRestart {
-			restartStatus(next.Status, now, c.Reason, m.member)
+			restartStatus(next.Status, now, c.Reason, m.member, c.RequestID)
 		} else {
 			next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
 			next.Status.Error = c.Reason
@@ -676,7 +693,7 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 // restartStatus is the pure status change of a restart: an attempt in
 // flight is recorded as interrupted (cause job_restart), the task is due at
 // once, and its retry budget counts from here.
-func restartStatus(st *messages.TaskStatus, now time.Time, reason, member string) {
+func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, requestID string) {
 	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
 		st.Errors = append(st.Errors, &messages.AttemptError{
 			Attempt: st.GetAttempts(),
@@ -692,6 +709,9 @@ func restartStatus(st *messages.TaskStatus, now time.Time, reason, member string
 	}
 	st.BudgetBase = st.GetAttempts()
 	st.JobRestarts++
+	if requestID != "" {
+		st.LastRestart = requestID
+	}
 	st.Progress, st.ProgressNote = 0, ""
 }
 

@@ -111,7 +111,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.succeeded(msg)
 	case *controlTask:
 		if msg.Op == OpRestart {
-			c.Respond(a.restart(msg.Reason))
+			c.Respond(a.restart(msg.Control))
 		} else {
 			c.Respond(a.cancel(msg.Reason))
 		}
@@ -413,7 +413,7 @@ func (a *taskActor) escalateToJob(f supervisor.Failure, entry *messages.AttemptE
 	if err := a.write(func(t *messages.Task) {
 		t.Status.Errors = append(t.Status.Errors, entry)
 		t.Status.State = messages.TaskState_TASK_STATE_RETRYING // the attempt is recorded: entry
-		restartStatus(t.Status, now, reason, a.m.member)
+		restartStatus(t.Status, now, reason, a.m.member, "")
 	}); err != nil {
 		a.writeFailed("job restart", err)
 		return
@@ -443,13 +443,17 @@ func (a *taskActor) cancel(reason string) *controlReply {
 
 // restart stops the running attempt and starts the task again at once with
 // a fresh retry budget: its job restarted it.
-func (a *taskActor) restart(reason string) *controlReply {
+func (a *taskActor) restart(c Control) *controlReply {
 	if a.tree == nil {
 		return &controlReply{err: errNotActive}
 	}
+	if c.applied(a.rec.Task.GetStatus()) {
+		return &controlReply{rec: a.rec} // asked again: applied already
+	}
+	reason := c.Reason
 	a.stopAttempt()
 	now := a.m.now()
-	if err := a.write(func(t *messages.Task) { restartStatus(t.Status, now, reason, a.m.member) }); err != nil {
+	if err := a.write(func(t *messages.Task) { restartStatus(t.Status, now, reason, a.m.member, c.RequestID) }); err != nil {
 		a.writeFailed("job restart", err)
 		return &controlReply{err: err}
 	}

@@ -423,7 +423,11 @@ func forwardControl(ctx context.Context, v membership.View, owner string, ctl ta
 		return false, nil
 	}
 	if ctl.Op == tasks.OpRestart {
-		_, err = c.Restart(ctx, ctl.ID, ctl.Reason)
+		req := ctl.RequestID
+		if req == "" {
+			req = api.NewID() // kept across the client's retries
+		}
+		_, err = c.RestartOnce(ctx, ctl.ID, ctl.Reason, req)
 	} else {
 		_, err = c.CancelWithReason(ctx, ctl.ID, ctl.Reason)
 	}
