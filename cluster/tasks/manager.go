@@ -438,14 +438,20 @@ func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (
 	pre := store.Record{Task: t}
 	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true, unstored: answer})
 	// Until the first write is answered, a resubmission of the same task
-	// here goes straight to the store (createOwned).
+	// here goes straight to the store (createOwned). Then an activation
+	// that waited goes ahead; unless the task is written first after all,
+	// and createOwned, still marking it as being created, does that.
+	writeFirst := false
 	defer func() {
-		m.creating.Delete(id)
-		m.system.Root.Send(m.root, &notBorn{id: id}) // an activation that waited goes ahead
+		if !writeFirst {
+			m.creating.Delete(id)
+			m.system.Root.Send(m.root, &notBorn{id: id})
+		}
 	}()
 	select {
 	case w := <-answer:
 		if errors.Is(w.err, errNotStarted) {
+			writeFirst = true
 			return store.Record{}, false, nil, false
 		}
 		return w.rec, w.created, w.err, true
