@@ -367,13 +367,12 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	activations := true
-	switch v := r.URL.Query().Get("activations"); v {
-	case "", "true", "1":
-	case "false", "0":
-		activations = false
-	default:
-		h.fail(w, r, fmt.Errorf("%w: activations=%q: want true or false", api.ErrInvalidArgument, v))
-		return
+	if v := r.URL.Query().Get("activations"); v != "" {
+		var err error
+		if activations, err = strconv.ParseBool(v); err != nil {
+			h.fail(w, r, fmt.Errorf("%w: activations=%q: want true or false", api.ErrInvalidArgument, v))
+			return
+		}
 	}
 	ms, err := h.cfg.Members(r.Context(), activations)
 	if err != nil {

@@ -400,16 +400,16 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 			pre := rec // the first creator failed to store it: run it
 			m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
 		}
-		return m.created(t, rec, created, err)
+		return m.submitAnswer(t, rec, created, err)
 	}
-	if rec, created, err, ok := m.runFirst(ctx, t, from); ok {
-		return m.created(t, rec, created, err)
+	if rec, created, err := m.runFirst(ctx, t, from); !errors.Is(err, errWriteFirst) {
+		return m.submitAnswer(t, rec, created, err)
 	}
 	rec, created, err := m.store.Create(ctx, t)
 	if err != nil || !created {
 		m.creating.Delete(id)
 		m.system.Root.Send(m.root, &notBorn{id: id})
-		return m.created(t, rec, created, err)
+		return m.submitAnswer(t, rec, created, err)
 	}
 	pre := rec
 	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
@@ -419,20 +419,20 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 
 // runFirst starts a new task's first attempt before the task is stored:
 // its actor writes it when the attempt ends or Config.HoldFirstWrite has
-// passed, and createOwned answers with that write's outcome. ok is false
-// when it cannot (no hold, no store.Prober, the task may exist, or tasks of
-// its kind mostly outlast the hold, see holdLearner): the task is then
-// written first.
-func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (rec store.Record, created bool, err error, ok bool) {
+// passed, and createOwned answers with that write's outcome. It returns
+// errWriteFirst when it cannot (no hold, no store.Prober, the task may
+// exist, tasks of its kind mostly outlast the hold (see holdLearner), or
+// an actor of the task still runs): the task is then written first.
+func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	id := t.GetSpec().GetId()
 	p, can := m.store.(store.Prober)
 	if m.cfg.HoldFirstWrite <= 0 || !can || !m.holds.hold(t.GetSpec().GetKind()) {
-		return store.Record{}, false, nil, false
+		return store.Record{}, false, errWriteFirst
 	}
 	if exists, err := p.Exists(ctx, id); err != nil || exists {
 		// Stored already (a resubmission: Create finds it, and nothing
 		// runs again), or the store cannot tell: write first.
-		return store.Record{}, false, nil, false
+		return store.Record{}, false, errWriteFirst
 	}
 	answer := make(chan firstWrite, 1)
 	pre := store.Record{Task: t}
@@ -450,15 +450,12 @@ func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (
 	}()
 	select {
 	case w := <-answer:
-		if errors.Is(w.err, errNotStarted) {
-			writeFirst = true
-			return store.Record{}, false, nil, false
-		}
-		return w.rec, w.created, w.err, true
+		writeFirst = errors.Is(w.err, errWriteFirst)
+		return w.rec, w.created, w.err
 	case <-ctx.Done():
 		// The write may still land; the caller retries with the same id
 		// and finds the task.
-		return store.Record{}, false, ctx.Err(), true
+		return store.Record{}, false, ctx.Err()
 	}
 }
 
@@ -470,8 +467,8 @@ type firstWrite struct {
 	err     error
 }
 
-// created turns a creation's outcome into Submit's answer.
-func (m *Manager) created(t *messages.Task, rec store.Record, created bool, err error) (store.Record, bool, error) {
+// submitAnswer turns a creation's outcome into Submit's answer.
+func (m *Manager) submitAnswer(t *messages.Task, rec store.Record, created bool, err error) (store.Record, bool, error) {
 	if err != nil {
 		return store.Record{}, false, storeErr(err)
 	}
@@ -843,9 +840,10 @@ func (r *rootActor) spawn(c actor.Context, msg *activate) {
 	r.byPID[pid.Id] = msg.id
 }
 
-// errNotStarted: the root did not start the actor of a task runFirst
-// handed it (one is running already); the task is written first instead.
-var errNotStarted = errors.New("task actor not started")
+// errWriteFirst: runFirst did not start the task's attempt ahead of its
+// first write (or the root did not start the actor it handed over, one
+// being still running); createOwned writes the task first instead.
+var errWriteFirst = errors.New("task to be written before it runs")
 
 // notStarted answers runFirst when its activation is dropped.
 func (a *activate) notStarted(err error) {
@@ -902,7 +900,7 @@ func (r *rootActor) Receive(c actor.Context) {
 		if _, ok := r.children[msg.id]; ok {
 			switch {
 			case msg.unstored != nil:
-				msg.notStarted(errNotStarted)
+				msg.notStarted(errWriteFirst)
 			case msg.born:
 				// Created here while an earlier actor of the task is still
 				// stopping (its own creation lost the race): start once

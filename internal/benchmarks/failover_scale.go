@@ -75,7 +75,7 @@ func FailoverAtScale(b *testing.B, n int) {
 // members other than gone.
 func waitOwned(b *testing.B, ctx context.Context, kv *consul.KV, prefix, gone string, n int) {
 	b.Helper()
-	for {
+	pollCount(b, ctx, 20*time.Millisecond, "tasks owned by survivors", n, func() (int, error) {
 		keys, _, err := kv.Keys(prefix, "", (&consul.QueryOptions{}).WithContext(ctx))
 		count := 0
 		for _, k := range keys {
@@ -83,14 +83,8 @@ func waitOwned(b *testing.B, ctx context.Context, kv *consul.KV, prefix, gone st
 				count++
 			}
 		}
-		if err == nil && count >= n {
-			return
-		}
-		if ctx.Err() != nil {
-			b.Fatalf("only %d of %d tasks owned by survivors (%v)", count, n, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return count, err
+	})
 }
 
 // waitRunning polls until n tasks are running and pass ok.
@@ -98,7 +92,7 @@ func waitRunning(b *testing.B, ctx context.Context, c interface {
 	List(context.Context, ...string) ([]*api.Status, error)
 }, n int, ok func(*api.Status) bool) {
 	b.Helper()
-	for {
+	pollCount(b, ctx, 100*time.Millisecond, "tasks running", n, func() (int, error) {
 		list, err := c.List(ctx, api.StateRunning)
 		count := 0
 		for _, st := range list {
@@ -106,12 +100,22 @@ func waitRunning(b *testing.B, ctx context.Context, c interface {
 				count++
 			}
 		}
-		if err == nil && count >= n {
+		return count, err
+	})
+}
+
+// pollCount calls count every interval until it reaches n without error,
+// and fails the benchmark when ctx ends first.
+func pollCount(b *testing.B, ctx context.Context, every time.Duration, what string, n int, count func() (int, error)) {
+	b.Helper()
+	for {
+		got, err := count()
+		if err == nil && got >= n {
 			return
 		}
 		if ctx.Err() != nil {
-			b.Fatalf("only %d of %d tasks running (%v)", count, n, err)
+			b.Fatalf("only %d of %d %s (%v)", got, n, what, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 }

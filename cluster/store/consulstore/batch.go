@@ -3,7 +3,6 @@ package consulstore
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -45,31 +44,21 @@ type writeResult struct {
 }
 
 type batcher struct {
-	kv    *api.KV
-	queue chan *write
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	kv *api.KV
+	g  *gatherer[*write]
 }
 
 func newBatcher(kv *api.KV) *batcher {
-	b := &batcher{kv: kv, queue: make(chan *write, 4*maxBatchOps), stop: make(chan struct{})}
-	for i := 0; i < batchWorkers; i++ {
-		b.wg.Add(1)
-		go b.run()
-	}
+	b := &batcher{kv: kv}
+	b.g = newGatherer(batchWorkers, func(w *write) (int, int) { return len(w.ops), opsSize(w.ops) }, b.send)
 	return b
 }
 
 // do submits ops as one unit and waits for its outcome.
 func (b *batcher) do(ctx context.Context, ops api.KVTxnOps) writeResult {
 	w := &write{ctx: ctx, ops: ops, done: make(chan writeResult, 1)}
-	select {
-	case b.queue <- w:
-	case <-ctx.Done():
-		return writeResult{err: ctx.Err()}
-	case <-b.stop:
-		return writeResult{err: errStopped}
+	if err := b.g.put(ctx, w); err != nil {
+		return writeResult{err: err}
 	}
 	select {
 	case r := <-w.done:
@@ -81,40 +70,7 @@ func (b *batcher) do(ctx context.Context, ops api.KVTxnOps) writeResult {
 	}
 }
 
-func (b *batcher) close() {
-	b.once.Do(func() { close(b.stop) })
-	b.wg.Wait()
-}
-
-func (b *batcher) run() {
-	defer b.wg.Done()
-	for {
-		var first *write
-		select {
-		case first = <-b.queue:
-		case <-b.stop:
-			return
-		}
-		batch := []*write{first}
-		ops, size := len(first.ops), opsSize(first.ops)
-	fill:
-		for ops < maxBatchOps {
-			select {
-			case w := <-b.queue:
-				if ops+len(w.ops) > maxBatchOps || size+opsSize(w.ops) > maxBatchBytes {
-					b.send(batch)
-					batch, ops, size = []*write{w}, len(w.ops), opsSize(w.ops)
-					continue
-				}
-				batch = append(batch, w)
-				ops, size = ops+len(w.ops), size+opsSize(w.ops)
-			default:
-				break fill
-			}
-		}
-		b.send(batch)
-	}
-}
+func (b *batcher) close() { b.g.close() }
 
 // send commits the batch, dropping writes whose check-and-set fails and
 // retrying the rest, until every write has its answer.

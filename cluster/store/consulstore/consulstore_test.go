@@ -33,11 +33,7 @@ func TestConformance(t *testing.T) {
 // and plain updates, and checks every task and the owner index after.
 func TestBatchedWritesKeepTheirOwnResults(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("batch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t, agent, consulstore.DefaultConfig("batch"))
 	ctx := context.Background()
 	const n = 120
 	var wg sync.WaitGroup
@@ -97,11 +93,7 @@ func TestBatchedWritesKeepTheirOwnResults(t *testing.T) {
 // member owned more tasks than are worth reading one by one.
 func TestListManyOwnedTasks(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("many"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t, agent, consulstore.DefaultConfig("many"))
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := 0; i < 150; i++ {
@@ -136,16 +128,8 @@ func TestListManyOwnedTasks(t *testing.T) {
 func TestWatchHearsOfObservedChanges(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	cfg := consulstore.DefaultConfig("observe")
-	owner, err := consulstore.New(agent.Client(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	submitter, err := consulstore.New(agent.Client(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer submitter.Close()
+	owner := newStore(t, agent, cfg)
+	submitter := newStore(t, agent, cfg)
 	ctx := context.Background()
 	rec, _, err := owner.Create(ctx, storetest.NewTask("handed", "owner"))
 	if err != nil {
@@ -206,16 +190,8 @@ func TestWatchHearsOfObservedChanges(t *testing.T) {
 // each check must get its own key's answer.
 func TestExistsSharesReads(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	writer, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("probe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
-	reader, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("probe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	writer := newStore(t, agent, consulstore.DefaultConfig("probe"))
+	reader := newStore(t, agent, consulstore.DefaultConfig("probe"))
 	ctx := context.Background()
 	const n = 200
 	for i := 0; i < n; i += 3 {
@@ -236,4 +212,15 @@ func TestExistsSharesReads(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// newStore is a store on agent with cfg, closed when the test ends.
+func newStore(t *testing.T, agent *testconsul.Agent, cfg consulstore.Config) *consulstore.Store {
+	t.Helper()
+	s, err := consulstore.New(agent.Client(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }

@@ -3,7 +3,6 @@ package consulstore
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -27,30 +26,20 @@ type probeResult struct {
 }
 
 type prober struct {
-	kv    *api.KV
-	queue chan *probe
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	kv *api.KV
+	g  *gatherer[*probe]
 }
 
 func newProber(kv *api.KV) *prober {
-	p := &prober{kv: kv, queue: make(chan *probe, 4*maxBatchOps), stop: make(chan struct{})}
-	for i := 0; i < probeWorkers; i++ {
-		p.wg.Add(1)
-		go p.run()
-	}
+	p := &prober{kv: kv}
+	p.g = newGatherer(probeWorkers, func(q *probe) (int, int) { return 1, len(q.key) + 64 }, p.send)
 	return p
 }
 
 func (p *prober) exists(ctx context.Context, key string) (bool, error) {
 	q := &probe{ctx: ctx, key: key, found: make(chan probeResult, 1)}
-	select {
-	case p.queue <- q:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-p.stop:
-		return false, errStopped
+	if err := p.g.put(ctx, q); err != nil {
+		return false, err
 	}
 	select {
 	case r := <-q.found:
@@ -60,33 +49,7 @@ func (p *prober) exists(ctx context.Context, key string) (bool, error) {
 	}
 }
 
-func (p *prober) close() {
-	p.once.Do(func() { close(p.stop) })
-	p.wg.Wait()
-}
-
-func (p *prober) run() {
-	defer p.wg.Done()
-	for {
-		var first *probe
-		select {
-		case first = <-p.queue:
-		case <-p.stop:
-			return
-		}
-		batch := []*probe{first}
-	fill:
-		for len(batch) < maxBatchOps {
-			select {
-			case q := <-p.queue:
-				batch = append(batch, q)
-			default:
-				break fill
-			}
-		}
-		p.send(batch)
-	}
-}
+func (p *prober) close() { p.g.close() }
 
 func (p *prober) send(batch []*probe) {
 	live := batch[:0]
