@@ -50,6 +50,11 @@ type Filter struct {
 }
 
 // Store is the task store. Implementations are safe for concurrent use.
+//
+// A store keeps no reference to the tasks passed to it or returned by it:
+// they are the caller's. The record Create or Update returns may hold the
+// very task passed in (it is the task as stored), so a caller that keeps
+// changing that task must not keep the record too.
 type Store interface {
 	// Create stores t unless a task with its id exists. It returns the stored
 	// record, and whether this call created it.

@@ -20,7 +20,8 @@ type taskContext struct {
 	context.Context
 	id, kind string
 	attempt  int
-	logger   *slog.Logger
+	base     *slog.Logger // Logger adds the attempt's attributes to it
+	logger   atomic.Pointer[slog.Logger]
 	now      func() time.Time
 	lastBeat atomic.Int64 // unix nanoseconds
 	progress atomic.Pointer[progress]
@@ -36,7 +37,19 @@ var _ actors.TaskContext = (*taskContext)(nil)
 func (c *taskContext) TaskID() string       { return c.id }
 func (c *taskContext) Kind() string         { return c.kind }
 func (c *taskContext) Attempt() int         { return c.attempt }
-func (c *taskContext) Logger() *slog.Logger { return c.logger }
+
+// Logger is built on first use: most handlers never log, and a logger's
+// attributes are formatted when it is made.
+func (c *taskContext) Logger() *slog.Logger {
+	if l := c.logger.Load(); l != nil {
+		return l
+	}
+	l := c.base.With("task", c.id, "kind", c.kind, "attempt", c.attempt)
+	if !c.logger.CompareAndSwap(nil, l) {
+		return c.logger.Load()
+	}
+	return l
+}
 func (c *taskContext) Heartbeat()           { c.lastBeat.Store(c.now().UnixNano()) }
 
 func (c *taskContext) Progress(fraction float64, note string) {

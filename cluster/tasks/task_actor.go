@@ -87,7 +87,7 @@ type taskActor struct {
 	firstWrite chan<- firstWrite
 	unstored   bool
 	hold       *time.Timer
-	log        *slog.Logger
+	log        *slog.Logger // see logger
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -101,7 +101,6 @@ func (a *taskActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.self = c, c.Self()
-		a.log = a.m.log.With("task", a.id)
 		a.load()
 	case *startAttempt:
 		if msg.after == int(a.rec.Task.GetStatus().GetAttempts()) && a.attempt == nil && !a.draining {
@@ -145,7 +144,7 @@ func (a *taskActor) load() {
 		rec, err = a.m.store.Get(ctx, a.id)
 		cancel()
 		if errors.Is(err, store.ErrNotFound) {
-			a.log.Warn("task gone from the store; not running it", "err", err)
+			a.logger().Warn("task gone from the store; not running it", "err", err)
 			a.stop()
 			return
 		}
@@ -163,7 +162,7 @@ func (a *taskActor) load() {
 		return
 	}
 	if st.GetOwner() != a.m.member && !a.adopt {
-		a.log.Debug("task owned by another member; not taking it", "owner", st.GetOwner())
+		a.logger().Debug("task owned by another member; not taking it", "owner", st.GetOwner())
 		a.stop()
 		return
 	}
@@ -238,6 +237,16 @@ func claim(member string) func(t *messages.Task) {
 
 func (a *taskActor) c() actor.Context { return a.ctx }
 
+// logger is the actor's logger, made on first use: a logger's attributes
+// are formatted when it is made, and most tasks log nothing at the
+// default level.
+func (a *taskActor) logger() *slog.Logger {
+	if a.log == nil {
+		a.log = a.m.log.With("task", a.id)
+	}
+	return a.log
+}
+
 // begin starts the next attempt: durable first (state running, attempt
 // count), then the attempt actor. failed, if set, is the previous
 // attempt's failure, recorded in the same write.
@@ -280,11 +289,11 @@ func (a *taskActor) startAttempt() {
 		id:      a.id,
 		kind:    a.kind.Name(),
 		attempt: n,
-		logger:  a.m.log.With("task", a.id, "kind", a.kind.Name(), "attempt", n),
+		base:    a.m.log,
 		now:     a.m.now,
 	}
 	a.live = tc
-	a.log.Debug("attempt started", "attempt", n, "kind", a.kind.Name())
+	a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
 	a.m.hooks.attemptStarted(a.id, n)
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &attemptActor{
@@ -300,7 +309,7 @@ func (a *taskActor) startAttempt() {
 	})
 	pid, err := a.c().SpawnNamed(props, fmt.Sprintf("%s-%d", attemptChild, n))
 	if err != nil {
-		a.log.Error("cannot spawn attempt", "err", err)
+		a.logger().Error("cannot spawn attempt", "err", err)
 		a.stop()
 		return
 	}
@@ -341,7 +350,7 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 		At:      timestamppb.New(f.At),
 		Member:  a.m.member,
 	}
-	a.log.Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
+	a.logger().Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
 	next := now.Add(d.Delay)
 	if d.Directive == supervisor.Restart && !a.draining {
 		if dl := a.deadline(); !dl.IsZero() && !next.Before(dl) {
@@ -418,7 +427,7 @@ func (a *taskActor) escalateToJob(f supervisor.Failure, entry *messages.AttemptE
 		a.writeFailed("job restart", err)
 		return
 	}
-	a.log.Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(plan.Targets))
+	a.logger().Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(plan.Targets))
 	a.freshBudget()
 	a.scheduleAt(now)
 	a.m.restartSiblings(job, plan.Targets[1:], reason)
@@ -457,7 +466,7 @@ func (a *taskActor) restart(c Control) *controlReply {
 		a.writeFailed("job restart", err)
 		return &controlReply{err: err}
 	}
-	a.log.Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts())
+	a.logger().Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts())
 	a.freshBudget()
 	if a.rec.Task.GetStatus().GetState() == messages.TaskState_TASK_STATE_RETRYING {
 		a.scheduleAt(now)
@@ -487,7 +496,7 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 		// sees the failed task also finds the job closed to new tasks.
 		ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
 		if err := a.m.markJobFailed(ctx, a.rec.Task, fmt.Sprintf("task %s failed: %s", a.id, reason)); err != nil {
-			a.log.Warn("recording the job's failure failed; the escalation tries again", "err", err)
+			a.logger().Warn("recording the job's failure failed; the escalation tries again", "err", err)
 		}
 		cancel()
 	}
@@ -509,7 +518,7 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 		a.writeFailed("finish", err)
 		return
 	}
-	a.log.Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
+	a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
 	a.m.hooks.taskFinished(a.id, state)
 	if state == messages.TaskState_TASK_STATE_FAILED {
 		a.m.escalate(proto.Clone(a.rec.Task).(*messages.Task))
@@ -539,7 +548,7 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		if err == nil {
 			if a.unclaimed {
 				a.unclaimed = false
-				a.log.Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
+				a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
 			}
 			a.rec = rec
 			if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
@@ -579,7 +588,10 @@ func (a *taskActor) create(ctx context.Context, mutate func(t *messages.Task)) e
 		a.answerFirst(firstWrite{err: fmt.Errorf("%w: %w", errNotStored, errFenced)})
 		return errFenced
 	}
-	next := proto.Clone(a.rec.Task).(*messages.Task)
+	// Changed in place, not copied: nothing else changes or keeps the task
+	// before it is stored (runFirst's caller reads its spec only after the
+	// answer), and if it is not stored this actor stops.
+	next := a.rec.Task
 	mutate(next)
 	rec, created, err := a.m.store.Create(ctx, next)
 	a.answerFirst(firstWrite{rec: rec, created: created, err: err})
@@ -611,7 +623,7 @@ func (a *taskActor) answerFirst(w firstWrite) {
 // reloads the task from the store.
 func (a *taskActor) writeFailed(what string, err error) {
 	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) || errors.Is(err, errFirstWrite) {
-		a.log.Warn("task no longer ours; stopping without writing", "step", what, "err", err)
+		a.logger().Warn("task no longer ours; stopping without writing", "step", what, "err", err)
 		a.stop()
 		return
 	}

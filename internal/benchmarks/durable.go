@@ -34,7 +34,11 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 	clients := [2]*client.Client{clientFor(b, n1.HTTP, callers), clientFor(b, n2.HTTP, callers)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
-	parallelN(b, callers, func(i int) error {
+	cpu := &cpuMeter{}
+	cpu.add("caller", 0)
+	cpu.add("nodes", n1.PID(), n2.PID())
+	cpu.add("consul", agent.PID())
+	parallelN(b, callers, cpu, func(i int) error {
 		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
 		if err == nil && st.State != api.StateCompleted {
 			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
@@ -73,7 +77,10 @@ func ConsulKVWritesN(b *testing.B, writers int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	kv := agent.Client().KV()
 	val := make([]byte, 300) // about a task record's size
-	parallelN(b, writers, func(i int) error {
+	cpu := &cpuMeter{}
+	cpu.add("caller", 0)
+	cpu.add("consul", agent.PID())
+	parallelN(b, writers, cpu, func(i int) error {
 		_, err := kv.Put(&consul.KVPair{Key: fmt.Sprintf("bench/k%d", i), Value: val}, nil)
 		return err
 	})

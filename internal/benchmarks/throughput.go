@@ -86,14 +86,16 @@ func (n *devNode) close() {
 
 // parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
 // the rate as tasks/s.
-func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, body) }
+func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, nil, body) }
 
-// parallelN is parallel with the given number of callers.
-func parallelN(b *testing.B, callers int, body func(i int) error) {
+// parallelN is parallel with the given number of callers; cpu (if not nil)
+// measures the timed section.
+func parallelN(b *testing.B, callers int, cpu *cpuMeter, body func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
 	b.ResetTimer()
+	cpu.begin()
 	start := time.Now()
 	for w := 0; w < callers; w++ {
 		wg.Add(1)
@@ -114,6 +116,7 @@ func parallelN(b *testing.B, callers int, body func(i int) error) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
+	cpu.report(b)
 	close(errs)
 	if err := <-errs; err != nil {
 		b.Fatal(err)

@@ -205,6 +205,16 @@ func (n *Node) Client() *client.Client {
 	return n.client
 }
 
+// PID is the process id of the node's latest run (0 before it started).
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Kill sends SIGKILL to the process (if running) and waits for it to exit.
 func (n *Node) Kill() { n.signal(syscall.SIGKILL, 10*time.Second) }
 

@@ -94,7 +94,9 @@ type known struct {
 	rev   uint64
 	owner string
 	open  bool
-	task  *messages.Task // as of rev; Watch answers from it without a read
+	// body is the task as of rev, marshalled (as written or read, so
+	// keeping it costs nothing): Watch answers from it without a read.
+	body []byte
 	// wrote: this process wrote rev, at this time (it owns the task), so
 	// the next change will most likely be its own too.
 	wrote time.Time
@@ -174,9 +176,9 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 		return rec, false, nil
 	}
 	rev := res.index
-	s.remember(id, rev, t, true)
+	s.remember(id, rev, t, body, true)
 	s.local.Notify(id)
-	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: rev}, true, nil
+	return store.Record{Task: t, Revision: rev}, true, nil // the store keeps body, not t
 }
 
 // Exists implements store.Prober: a task this process knows of is answered
@@ -215,11 +217,12 @@ func (s *Store) decode(pair *api.KVPair) (store.Record, error) {
 	if err := proto.Unmarshal(pair.Value, t); err != nil {
 		return store.Record{}, fmt.Errorf("consulstore: corrupt record %s: %w", pair.Key, err)
 	}
-	s.remember(t.GetSpec().GetId(), pair.ModifyIndex, t, false)
+	s.remember(t.GetSpec().GetId(), pair.ModifyIndex, t, pair.Value, false)
 	return store.Record{Task: t, Revision: pair.ModifyIndex}, nil
 }
 
-func (s *Store) remember(id string, rev uint64, t *messages.Task, wrote bool) {
+// remember records t, marshalled as body, at rev.
+func (s *Store) remember(id string, rev uint64, t *messages.Task, body []byte, wrote bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if store.Terminal(t.GetStatus().GetState()) {
@@ -231,10 +234,10 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task, wrote bool) {
 			s.finishedRing[s.finishedNext] = id
 			s.finishedNext = (s.finishedNext + 1) % len(s.finishedRing)
 		}
-		s.finished[id] = known{rev: rev, task: proto.Clone(t).(*messages.Task)}
+		s.finished[id] = known{rev: rev, body: body}
 		return
 	}
-	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), task: proto.Clone(t).(*messages.Task)}
+	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), body: body}
 	if wrote {
 		k.wrote = time.Now()
 	}
@@ -288,9 +291,9 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
 	newRev := res.index
-	s.remember(id, newRev, t, true)
+	s.remember(id, newRev, t, body, true)
 	s.local.Notify(id)
-	return store.Record{Task: proto.Clone(t).(*messages.Task), Revision: newRev}, nil
+	return store.Record{Task: t, Revision: newRev}, nil // the store keeps body, not t
 }
 
 // Observe records a task's state as another member committed it (its
@@ -302,7 +305,11 @@ func (s *Store) Observe(rec store.Record) {
 	if k, ok := s.lastKnown(id); ok && k.rev >= rec.Revision {
 		return
 	}
-	s.remember(id, rec.Revision, rec.Task, false)
+	body, err := proto.Marshal(rec.Task)
+	if err != nil {
+		return // unmarshalled from a push, so it marshals; if not, waiters ask Consul
+	}
+	s.remember(id, rec.Revision, rec.Task, body, false)
 	if store.Terminal(rec.Task.GetStatus().GetState()) {
 		s.unexpect(id)
 	}
@@ -500,7 +507,10 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 		}
 		localChange := s.local.Wait(id)
 		if k, ok := s.lastKnown(id); ok && k.rev > after {
-			return store.Record{Task: proto.Clone(k.task).(*messages.Task), Revision: k.rev}, nil
+			t := &messages.Task{}
+			if err := proto.Unmarshal(k.body, t); err == nil {
+				return store.Record{Task: t, Revision: k.rev}, nil
+			}
 		}
 		until, ok := s.expected(id)
 		if k, mine := s.lastKnown(id); !ok && mine && !k.wrote.IsZero() && s.cfg.LocalWait > 0 {
