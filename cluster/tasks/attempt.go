@@ -34,9 +34,9 @@ type progress struct {
 
 var _ actors.TaskContext = (*taskContext)(nil)
 
-func (c *taskContext) TaskID() string       { return c.id }
-func (c *taskContext) Kind() string         { return c.kind }
-func (c *taskContext) Attempt() int         { return c.attempt }
+func (c *taskContext) TaskID() string { return c.id }
+func (c *taskContext) Kind() string   { return c.kind }
+func (c *taskContext) Attempt() int   { return c.attempt }
 
 // Logger is built on first use: most handlers never log, and a logger's
 // attributes are formatted when it is made.
@@ -50,7 +50,7 @@ func (c *taskContext) Logger() *slog.Logger {
 	}
 	return l
 }
-func (c *taskContext) Heartbeat()           { c.lastBeat.Store(c.now().UnixNano()) }
+func (c *taskContext) Heartbeat() { c.lastBeat.Store(c.now().UnixNano()) }
 
 func (c *taskContext) Progress(fraction float64, note string) {
 	if math.IsNaN(fraction) {
