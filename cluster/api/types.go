@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -205,13 +206,18 @@ func IsTerminal(state string) bool {
 // Duration is a time.Duration that reads and writes Go duration strings.
 type Duration time.Duration
 
-// MarshalJSON writes the duration as a string such as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+// MarshalText writes the duration as a string such as "1.5s" (JSON
+// quotes it). It is MarshalText rather than MarshalJSON because
+// encoding/json re-parses what a MarshalJSON returns, and every task
+// status carries several durations.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // UnmarshalJSON reads a Go duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : n-1]) // a string without escapes, as durations are
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration must be a string such as \"1.5s\", got %s", b)
 	}
 	v, err := time.ParseDuration(s)

@@ -237,6 +237,10 @@ func claim(member string) func(t *messages.Task) {
 
 func (a *taskActor) c() actor.Context { return a.ctx }
 
+// debug reports whether debug logs are on: the logs every task writes
+// are debug logs, and with them off not even their logger is made.
+func (a *taskActor) debug() bool { return a.m.log.Enabled(context.Background(), slog.LevelDebug) }
+
 // logger is the actor's logger, made on first use: a logger's attributes
 // are formatted when it is made, and most tasks log nothing at the
 // default level.
@@ -293,7 +297,9 @@ func (a *taskActor) startAttempt() {
 		now:     a.m.now,
 	}
 	a.live = tc
-	a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
+	if a.debug() {
+		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
+	}
 	a.m.hooks.attemptStarted(a.id, n)
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &attemptActor{
@@ -518,7 +524,9 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 		a.writeFailed("finish", err)
 		return
 	}
-	a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
+	if a.debug() {
+		a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
+	}
 	a.m.hooks.taskFinished(a.id, state)
 	if state == messages.TaskState_TASK_STATE_FAILED {
 		a.m.escalate(proto.Clone(a.rec.Task).(*messages.Task))
@@ -548,7 +556,9 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		if err == nil {
 			if a.unclaimed {
 				a.unclaimed = false
-				a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
+				if a.debug() {
+					a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
+				}
 			}
 			a.rec = rec
 			if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
