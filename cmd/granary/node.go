@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -212,7 +213,18 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	tcfg := tasks.DefaultConfig(cfg.id)
 	tcfg.Store, tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Fenced = st, reg, sys, log, fenced
 	tcfg.Retention = cfg.retention
-	tcfg.Owner = func(kind, id string) string { return taskOwner(view(), kind, id) }
+	// Every submit places its task among the live members hosting its kind
+	// ("" when none: it stays with the member that took the submit). The
+	// members as placement sees them are kept from the last view rather
+	// than copied from it per submit.
+	var placed atomic.Pointer[[]placement.Member]
+	tcfg.Owner = func(kind, id string) string {
+		if ms := placed.Load(); ms != nil {
+			owner, _ := placement.TaskOwner(*ms, kind, id)
+			return owner
+		}
+		return ""
+	}
 	// One member sweeps expired tasks: the placement owner of "janitor".
 	tcfg.Janitor = func() bool { return janitor(view()) == cfg.id }
 	tcfg.Notify = func(owner string, rec store.Record) {
@@ -300,7 +312,9 @@ func serveNode(log *slog.Logger, reg *actors.Registry, cfg nodeConfig) (err erro
 	viewsDone := make(chan struct{})
 	apply := func(v membership.View) {
 		host.SetView(toGrainMembers(v))
-		recon.SetView(toPlacement(v))
+		ms := toPlacement(v)
+		placed.Store(&ms)
+		recon.SetView(ms)
 	}
 	apply(m.View())
 	recon.Start()
@@ -363,13 +377,6 @@ func toPlacement(v membership.View) []placement.Member {
 		out = append(out, placement.Member{ID: m.ID, Kinds: m.Kinds})
 	}
 	return out
-}
-
-// taskOwner places a new task among the live members hosting its kind
-// ("" when none: it stays with the member that took the submit).
-func taskOwner(v membership.View, kind, id string) string {
-	owner, _ := placement.TaskOwner(toPlacement(v), kind, id)
-	return owner
 }
 
 // janitor picks the member that runs retention sweeps.
