@@ -9,6 +9,31 @@ import (
 	"time"
 )
 
+// SubmitBatchRequest is the body of POST /v1/tasks:batch: several submits
+// in one request. Each is answered as if sent alone.
+type SubmitBatchRequest struct {
+	Tasks []SubmitRequest `json:"tasks"`
+}
+
+// MaxBatch is the most tasks one batch may hold: it bounds the work one
+// request starts at once.
+const MaxBatch = 256
+
+// SubmitBatchResponse is the answer to POST /v1/tasks:batch: one result per
+// task, in the order of the request.
+type SubmitBatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult is one task's answer within a batch: the HTTP status code
+// its own POST /v1/tasks would have had, and its status (201, 200) or its
+// error.
+type BatchResult struct {
+	Code  int          `json:"code"`
+	Task  *Status      `json:"task,omitempty"`
+	Error *ErrorDetail `json:"error,omitempty"`
+}
+
 // SubmitRequest is the body of POST /v1/tasks.
 type SubmitRequest struct {
 	// ID is the idempotency key; empty lets the server pick one.

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -71,6 +72,15 @@ type Config struct {
 	Route bool
 	// RouteRefresh is how often a routing client reads the member list.
 	RouteRefresh time.Duration
+	// Coalesce lets concurrent submits to the same node share requests
+	// (POST /v1/tasks:batch): a submit goes out at once, alone, when the
+	// node has no more than a few of this client's submits in flight;
+	// otherwise it waits for one of them to finish and goes out with the
+	// others that queued meanwhile. Each submit still gets its own answer
+	// and error. It saves the node and the client a request per task when
+	// many goroutines submit at once; a node without the batch route gets
+	// the submits one by one.
+	Coalesce bool
 }
 
 // DefaultAddr is the address `granary dev` listens on by default.
@@ -104,6 +114,10 @@ type Client struct {
 	nodes []*url.URL
 	next  int
 	route router
+	// coalescers holds, per submit URL, the queue of submits sharing
+	// requests (Config.Coalesce).
+	coalescers map[string]*coalescer
+	noBatch    atomic.Bool // a node answered that it has no batch route
 }
 
 // New returns a client; zero Config fields take DefaultConfig's values.
@@ -387,7 +401,7 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 		}
 	}
 	if prefer != nil {
-		err := c.once(ctx, method, at(prefer, path, q), body, out)
+		err := c.send(ctx, method, prefer, path, q, body, out)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -397,7 +411,7 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 	for try := 1; ; try++ {
 		node, err := c.node(ctx)
 		if err == nil {
-			err = c.once(ctx, method, at(node, path, q), body, out)
+			err = c.send(ctx, method, node, path, q, body, out)
 			if err == nil || !retryable(err) {
 				return err
 			}
@@ -424,9 +438,26 @@ func at(node *url.URL, path string, q url.Values) string {
 }
 
 func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) error {
+	code, data, err := c.roundTrip(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	if code >= 300 {
+		var eb api.ErrorBody
+		_ = json.Unmarshal(data, &eb)
+		return api.FromWire(code, eb)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%w: undecodable answer to %s %s: %w", api.ErrInternal, method, u, err)
+	}
+	return nil
+}
+
+// roundTrip sends one request and reads the answer's status code and body.
+func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+		return 0, nil, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -434,24 +465,16 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return 0, nil, ctx.Err()
 		}
-		return fmt.Errorf("%w: %s %s: %w", api.ErrUnavailable, method, u, err)
+		return 0, nil, fmt.Errorf("%w: %s %s: %w", api.ErrUnavailable, method, u, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%w: reading the answer to %s %s: %w", api.ErrUnavailable, method, u, err)
+		return 0, nil, fmt.Errorf("%w: reading the answer to %s %s: %w", api.ErrUnavailable, method, u, err)
 	}
-	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
-		_ = json.Unmarshal(data, &eb)
-		return api.FromWire(resp.StatusCode, eb)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%w: undecodable answer to %s %s: %w", api.ErrInternal, method, u, err)
-	}
-	return nil
+	return resp.StatusCode, data, nil
 }
 
 func retryable(err error) bool {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -63,6 +64,8 @@ type Config struct {
 	MaxWait time.Duration
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
+	// MaxBatchBytes caps the body of a batch of submits.
+	MaxBatchBytes int64
 }
 
 // DefaultConfig returns the documented defaults.
@@ -75,6 +78,11 @@ func DefaultConfig() Config {
 		// A payload may be up to tasks.MaxPayloadBytes; JSON escaping can
 		// double it, plus the envelope.
 		MaxBodyBytes: 2*tasks.MaxPayloadBytes + 64<<10,
+		// 8 MiB: a batch of small tasks is a few kilobytes; this lets a
+		// batch carry some large payloads without letting one request pin
+		// much memory (api.MaxBatch tasks of the largest payload would
+		// not fit; a client sends those alone).
+		MaxBatchBytes: 8 << 20,
 	}
 }
 
@@ -89,11 +97,15 @@ type handler struct {
 // node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
 	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if h.cfg.MaxBatchBytes <= 0 {
+		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if svc != nil {
 		h.mux.HandleFunc("POST /v1/tasks", h.submit)
+		h.mux.HandleFunc("POST /v1/tasks:batch", h.submitBatch)
 		h.mux.HandleFunc("GET /v1/tasks", h.list)
 		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
@@ -128,36 +140,54 @@ func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter
 
 func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	var req api.SubmitRequest
-	if err := h.decode(w, r, &req); err != nil {
+	if err := h.decode(w, r, &req, h.cfg.MaxBodyBytes); err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	wait, err := h.submitWait(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	code, st, err := h.submitOne(r.Context(), req, wait)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, code, st)
+}
+
+// submitWait reads ?wait= of a submit, capped at MaxWait.
+func (h *handler) submitWait(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait")
+	if s == "" {
+		return 0, nil
+	}
+	wait, err := time.ParseDuration(s)
+	if err != nil || wait < 0 {
+		return 0, fmt.Errorf("%w: wait=%q is not a duration such as 30s", api.ErrInvalidArgument, s)
+	}
+	return min(wait, h.cfg.MaxWait), nil
+}
+
+// submitOne submits one task and answers with its HTTP status (201 created,
+// 200 found) and its status: with wait, when the task has finished or
+// after wait, whichever is first; the task is stored either way.
+func (h *handler) submitOne(ctx context.Context, req api.SubmitRequest, wait time.Duration) (int, *api.Status, error) {
 	sub, err := Submission(req)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	var wait time.Duration
-	if s := r.URL.Query().Get("wait"); s != "" {
-		if wait, err = time.ParseDuration(s); err != nil || wait < 0 {
-			h.fail(w, r, fmt.Errorf("%w: wait=%q is not a duration such as 30s", api.ErrInvalidArgument, s))
-			return
-		}
-		wait = min(wait, h.cfg.MaxWait)
-	}
-	rec, created, err := h.svc.Submit(r.Context(), sub)
+	rec, created, err := h.svc.Submit(ctx, sub)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
 	}
 	if wait > 0 {
-		// ?wait=D: answer when the task has finished, or with its state
-		// after D; the task is stored either way.
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		ctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
 		for !store.Terminal(rec.Task.GetStatus().GetState()) && ctx.Err() == nil {
 			next, err := h.svc.Wait(ctx, rec.Task.GetSpec().GetId(), rec.Revision)
@@ -167,7 +197,50 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 			rec = next
 		}
 	}
-	h.reply(w, code, api.FromTask(rec.Task, rec.Revision))
+	return code, api.FromTask(rec.Task, rec.Revision), nil
+}
+
+// submitBatch submits several tasks in one request (POST /v1/tasks:batch,
+// body {"tasks": [...]}, ?wait= as for one). Each task is submitted as if
+// alone, all at once, and the answer has one result per task, in order:
+// its HTTP status code and its status, or its error. A task that is
+// invalid gets its error and nothing is stored for it; the others go on.
+// The answer comes when every task has its result.
+func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
+	var req api.SubmitBatchRequest
+	if err := h.decode(w, r, &req, h.cfg.MaxBatchBytes); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if n := len(req.Tasks); n == 0 || n > api.MaxBatch {
+		h.fail(w, r, fmt.Errorf("%w: a batch holds 1 to %d tasks, got %d", api.ErrInvalidArgument, api.MaxBatch, n))
+		return
+	}
+	wait, err := h.submitWait(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := api.SubmitBatchResponse{Results: make([]api.BatchResult, len(req.Tasks))}
+	var wg sync.WaitGroup
+	for i, t := range req.Tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, st, err := h.submitOne(r.Context(), t, wait)
+			if err != nil {
+				status, body := api.ToWire(err)
+				if status >= 500 {
+					h.log.Error("batched submit failed", "task", t.ID, "err", err)
+				}
+				out.Results[i] = api.BatchResult{Code: status, Error: &body.Error}
+				return
+			}
+			out.Results[i] = api.BatchResult{Code: code, Task: st}
+		}()
+	}
+	wg.Wait()
+	h.reply(w, http.StatusOK, out)
 }
 
 // Submission converts an API request into a task submission. Errors wrap
@@ -269,7 +342,7 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 	var req api.RestartRequest
 	if r.ContentLength != 0 {
-		if err := h.decode(w, r, &req); err != nil {
+		if err := h.decode(w, r, &req, h.cfg.MaxBodyBytes); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -392,8 +465,8 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request, rec store.Recor
 
 // decode reads a JSON body strictly: unknown fields, trailing data and
 // oversized bodies are invalid arguments with a message saying which.
-func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -30,7 +30,8 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 	n2 := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "b2", "--log-level", "warn")
 	// One client per node, shared by the callers as an application would
 	// share it: a client per call would dial a connection per call. The
-	// clients route: each submit goes straight to its owner.
+	// clients route (each submit goes straight to its owner) and coalesce
+	// (concurrent submits to one node share requests).
 	clients := [2]*client.Client{clientFor(b, n1.HTTP, callers), clientFor(b, n2.HTTP, callers)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
@@ -49,7 +50,7 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 
 // clientFor is a client of one node that keeps a connection per caller.
 func clientFor(b *testing.B, addr string, callers int) *client.Client {
-	c, err := client.New(client.Config{Addr: addr, Route: true, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}})
+	c, err := client.New(client.Config{Addr: addr, Route: true, Coalesce: true, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}})
 	if err != nil {
 		b.Fatal(err)
 	}
