@@ -64,7 +64,13 @@ func (c *Client) send(ctx context.Context, method string, node *url.URL, path st
 		if c.coalescers == nil {
 			c.coalescers = map[string]*coalescer{}
 		}
-		k = &coalescer{c: c, one: one, many: at(node, path+":batch", q)}
+		// A batch goes without ?wait=: with it, the node would answer a
+		// batch when its slowest task finished, keeping every caller of the
+		// batch waiting for it. Without it the answer comes once every task
+		// is stored (a short task already finished: see HoldFirstWrite),
+		// and SubmitAndWait waits on for the tasks still running, each on
+		// its own.
+		k = &coalescer{c: c, one: one, many: at(node, path+":batch", nil)}
 		c.coalescers[one] = k
 	}
 	c.mu.Unlock()

@@ -308,3 +308,53 @@ func TestBatchBadInput(t *testing.T) {
 		t.Fatalf("stored after the batches: %+v (%v), want only b-1", all, err)
 	}
 }
+
+// TestCoalescedSlowTaskHoldsNobody: SubmitAndWait callers whose submits
+// share a request with slow tasks get their answers when their own tasks
+// finish, not when the slowest of the batch does.
+func TestCoalescedSlowTaskHoldsNobody(t *testing.T) {
+	_, srv := start(t)
+	p, addr := newCountingProxy(t, srv.URL, 4)
+	cc, err := client.New(client.Config{Addr: addr, Coalesce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n, slowMS = 60, 2000
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var lastFast time.Time
+	firstSlow := time.Now().Add(time.Hour)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`1`)}
+			slow := i%6 == 0
+			if slow {
+				req = api.SubmitRequest{Kind: "sleep", Payload: json.RawMessage(fmt.Sprintf(`{"ms":%d}`, slowMS))}
+			}
+			st, err := cc.SubmitAndWait(ctx, req, nil)
+			if err != nil || st.State != api.StateCompleted {
+				t.Errorf("submit %d: %+v, %v", i, st, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if slow && st.FinishedAt.Before(firstSlow) {
+				firstSlow = *st.FinishedAt
+			}
+			if now := time.Now(); !slow && now.After(lastFast) {
+				lastFast = now
+			}
+		}()
+	}
+	wg.Wait()
+	if p.count("/v1/tasks:batch") == 0 {
+		t.Fatal("no submits were batched")
+	}
+	if !lastFast.Before(firstSlow) {
+		t.Errorf("the last quick task's caller returned at %s, after the first slow task finished at %s: a batch held it", lastFast.Format(time.StampMicro), firstSlow.Format(time.StampMicro))
+	}
+}

@@ -205,7 +205,9 @@ func (h *handler) submitOne(ctx context.Context, req api.SubmitRequest, wait tim
 // alone, all at once, and the answer has one result per task, in order:
 // its HTTP status code and its status, or its error. A task that is
 // invalid gets its error and nothing is stored for it; the others go on.
-// The answer comes when every task has its result.
+// The answer comes when every task has its result: with ?wait=, when the
+// slowest has finished (or the wait is over), which is why the Go client
+// batches without it.
 func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
 	var req api.SubmitBatchRequest
 	if err := h.decode(w, r, &req, h.cfg.MaxBatchBytes); err != nil {

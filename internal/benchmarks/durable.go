@@ -39,7 +39,7 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 	cpu.add("caller", 0)
 	cpu.add("nodes", n1.PID(), n2.PID())
 	cpu.add("consul", agent.PID())
-	parallelN(b, callers, cpu, func(i int) error {
+	parallelN(b, callers, durableWarmup, cpu, func(i int) error {
 		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
 		if err == nil && st.State != api.StateCompleted {
 			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
@@ -47,6 +47,12 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 		return err
 	})
 }
+
+// durableWarmup tasks (or puts) run before the clock starts, on both
+// sides: a fresh Consul server and fresh nodes spend their first seconds
+// growing heaps, stacks, connection pools and batches, which a short round
+// would otherwise count against whichever side has more of them.
+const durableWarmup = 2000
 
 // clientFor is a client of one node that keeps a connection per caller.
 func clientFor(b *testing.B, addr string, callers int) *client.Client {
@@ -81,7 +87,7 @@ func ConsulKVWritesN(b *testing.B, writers int) {
 	cpu := &cpuMeter{}
 	cpu.add("caller", 0)
 	cpu.add("consul", agent.PID())
-	parallelN(b, writers, cpu, func(i int) error {
+	parallelN(b, writers, durableWarmup, cpu, func(i int) error {
 		_, err := kv.Put(&consul.KVPair{Key: fmt.Sprintf("bench/k%d", i), Value: val}, nil)
 		return err
 	})

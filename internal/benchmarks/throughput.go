@@ -86,24 +86,42 @@ func (n *devNode) close() {
 
 // parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
 // the rate as tasks/s.
-func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, nil, body) }
+func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, 0, nil, body) }
 
-// parallelN is parallel with the given number of callers; cpu (if not nil)
-// measures the timed section.
-func parallelN(b *testing.B, callers int, cpu *cpuMeter, body func(i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
+// parallelN is parallel with the given number of callers, after warm
+// untimed calls (body(i) for i in [b.N, b.N+warm)) that bring connections,
+// batches and heaps to their working size; cpu (if not nil) measures the
+// timed section.
+func parallelN(b *testing.B, callers, warm int, cpu *cpuMeter, body func(i int) error) {
+	if err := runAll(callers, b.N, b.N+warm, body); err != nil {
+		b.Fatalf("warming up: %v", err)
+	}
 	b.ResetTimer()
 	cpu.begin()
 	start := time.Now()
+	err := runAll(callers, 0, b.N, body)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
+	cpu.report(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// runAll calls body(i) for i in [from, to) on callers goroutines; the first
+// error stops its goroutine and is returned.
+func runAll(callers, from, to int, body func(i int) error) error {
+	next := atomic.Int64{}
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
 	for w := 0; w < callers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= b.N {
+				if i >= to {
 					return
 				}
 				if err := body(i); err != nil {
@@ -114,13 +132,8 @@ func parallelN(b *testing.B, callers int, cpu *cpuMeter, body func(i int) error)
 		}()
 	}
 	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
-	cpu.report(b)
 	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
+	return <-errs
 }
 
 // EchoThroughputClient submits echo tasks through the Go client package and
