@@ -34,6 +34,17 @@ type BatchResult struct {
 	Error *ErrorDetail `json:"error,omitempty"`
 }
 
+// Err is the task's error, wrapping its sentinel (nil if it was submitted).
+func (r BatchResult) Err() error {
+	switch {
+	case r.Code >= 300 && r.Error != nil:
+		return FromWire(r.Code, ErrorBody{Error: *r.Error})
+	case r.Code >= 300 || r.Task == nil:
+		return fmt.Errorf("%w: a batch result (code %d) has neither its task nor its error", ErrInternal, r.Code)
+	}
+	return nil
+}
+
 // SubmitRequest is the body of POST /v1/tasks.
 type SubmitRequest struct {
 	// ID is the idempotency key; empty lets the server pick one.

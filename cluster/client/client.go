@@ -261,6 +261,32 @@ func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) (*api.Status
 	return &st, c.doPrefer(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", nil, req, &st)
 }
 
+// SubmitBatch submits up to api.MaxBatch tasks in one request
+// (POST /v1/tasks:batch) and returns one result per task, in order: its
+// status, or its own error (api.BatchResult.Err). Tasks without an id get
+// one first, so a batch retried after a lost answer finds the tasks it
+// created. The error is the request's, when no task has its result.
+func (c *Client) SubmitBatch(ctx context.Context, reqs []api.SubmitRequest) ([]api.BatchResult, error) {
+	if len(reqs) == 0 || len(reqs) > api.MaxBatch {
+		return nil, fmt.Errorf("%w: a batch holds 1 to %d tasks, got %d", api.ErrInvalidArgument, api.MaxBatch, len(reqs))
+	}
+	body := api.SubmitBatchRequest{Tasks: make([]api.SubmitRequest, len(reqs))}
+	for i, r := range reqs {
+		if r.ID == "" {
+			r.ID = api.NewID()
+		}
+		body.Tasks[i] = r
+	}
+	var out api.SubmitBatchResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/tasks:batch", nil, body, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(reqs) {
+		return nil, fmt.Errorf("%w: a batch of %d tasks answered with %d results", api.ErrInternal, len(reqs), len(out.Results))
+	}
+	return out.Results, nil
+}
+
 // Get returns a task's status.
 func (c *Client) Get(ctx context.Context, id string) (*api.Status, error) {
 	var st api.Status

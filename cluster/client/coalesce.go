@@ -199,14 +199,7 @@ func (k *coalescer) sendBatch(batch []*queued) {
 			continue
 		}
 		r := resp.Results[i]
-		switch {
-		case r.Code >= 300 && r.Error != nil:
-			q.done <- answer{err: api.FromWire(r.Code, api.ErrorBody{Error: *r.Error})}
-		case r.Code >= 300 || r.Task == nil:
-			q.done <- answer{err: fmt.Errorf("%w: batch result %d (code %d) has neither its task nor its error", api.ErrInternal, i, r.Code)}
-		default:
-			q.done <- answer{st: r.Task}
-		}
+		q.done <- answer{st: r.Task, err: r.Err()}
 	}
 }
 

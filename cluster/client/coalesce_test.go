@@ -358,3 +358,30 @@ func TestCoalescedSlowTaskHoldsNobody(t *testing.T) {
 		t.Errorf("the last quick task's caller returned at %s, after the first slow task finished at %s: a batch held it", lastFast.Format(time.StampMicro), firstSlow.Format(time.StampMicro))
 	}
 }
+
+// TestSubmitBatch: one request, one result per task in order; tasks
+// without an id get one; a batch too large is refused before sending.
+func TestSubmitBatch(t *testing.T) {
+	c, _ := start(t)
+	ctx := context.Background()
+	res, err := c.SubmitBatch(ctx, []api.SubmitRequest{
+		{Kind: "echo", Payload: json.RawMessage(`1`)},
+		{ID: "sb-2", Kind: "nope"},
+		{ID: "sb-3", Kind: "echo", Payload: json.RawMessage(`3`)},
+	})
+	if err != nil || len(res) != 3 {
+		t.Fatalf("SubmitBatch: %v, %d results", err, len(res))
+	}
+	if res[0].Err() != nil || res[0].Code != http.StatusCreated || !strings.HasPrefix(res[0].Task.ID, "t-") {
+		t.Errorf("task without id: %+v, %v", res[0], res[0].Err())
+	}
+	if err := res[1].Err(); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Errorf("unknown kind: %v, want invalid_argument", err)
+	}
+	if res[2].Err() != nil || res[2].Task.ID != "sb-3" {
+		t.Errorf("sb-3: %+v", res[2])
+	}
+	if _, err := c.SubmitBatch(ctx, make([]api.SubmitRequest, api.MaxBatch+1)); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Errorf("a batch of %d: %v, want invalid_argument", api.MaxBatch+1, err)
+	}
+}

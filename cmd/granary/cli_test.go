@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -176,5 +179,88 @@ func TestCLIAgainstNode(t *testing.T) {
 	}
 	if after := cli(t, addr, "tasks", "--json"); after.stdout != before.stdout {
 		t.Errorf("bad input changed the task list:\nbefore %s\nafter %s", before.stdout, after.stdout)
+	}
+}
+
+// TestSubmitFrom: granary submit --from FILE checks every line first (a bad
+// one submits nothing), then submits in batches, reports each line that
+// the node refused, and is idempotent by the ids in the file.
+func TestSubmitFrom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts granary processes")
+	}
+	node := testnode.Dev(t)
+	addr := "http://" + node.HTTP
+	dir := t.TempDir()
+	write := func(name string, lines ...string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	countTasks := func() int {
+		t.Helper()
+		r := cli(t, addr, "tasks", "--json")
+		var list api.TaskList
+		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &list) != nil {
+			t.Fatalf("tasks --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		return list.Count
+	}
+
+	bad := write("bad.jsonl", `{"kind":"echo","payload":1}`, `{"kind":"echo",`, `{"kind":"echo"}`)
+	if r := cli(t, addr, "submit", "--from", bad); r.code != exitUsage || !strings.Contains(r.stderr, "line 2") || !strings.Contains(r.stderr, "nothing was submitted") {
+		t.Errorf("a malformed line: exit %d, %q", r.code, r.stderr)
+	}
+	typo := write("typo.jsonl", `{"kind":"echo","paylod":1}`)
+	if r := cli(t, addr, "submit", "--from", typo); r.code != exitUsage || !strings.Contains(r.stderr, `unknown field "paylod"`) {
+		t.Errorf("an unknown field: exit %d, %q", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "submit", "--from", bad, "--kind", "echo"); r.code != exitUsage || !strings.Contains(r.stderr, "--kind does not go with it") {
+		t.Errorf("--from with --kind: exit %d, %q", r.code, r.stderr)
+	}
+	if r := cli(t, addr, "submit", "--from", filepath.Join(dir, "missing")); r.code != exitUsage || !strings.Contains(r.stderr, "no such file") {
+		t.Errorf("a missing file: exit %d, %q", r.code, r.stderr)
+	}
+	if n := countTasks(); n != 0 {
+		t.Fatalf("%d tasks stored after bad input, want 0", n)
+	}
+
+	// 300 good tasks (two batches), one of an unknown kind, a blank line.
+	lines := make([]string, 0, 302)
+	for i := range 300 {
+		lines = append(lines, fmt.Sprintf(`{"id":"f-%d","kind":"echo","payload":{"i":%d}}`, i, i))
+	}
+	lines = append(lines[:150], append([]string{"", `{"id":"f-bad","kind":"nope"}`}, lines[150:]...)...)
+	good := write("good.jsonl", lines...)
+	r := cli(t, addr, "submit", "--from", good, "--json")
+	var out []fromResult
+	if r.code != exitFailed || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out) != 301 || !strings.Contains(r.stderr, "1 of 301 tasks were not submitted") {
+		t.Fatalf("submit --from with one refused line: exit %d, %d results, %.300s %s", r.code, len(out), r.stdout, r.stderr)
+	}
+	for _, fr := range out {
+		switch {
+		case fr.ID == "f-bad":
+			if fr.Line != 152 || !strings.Contains(fr.Error, `unknown kind "nope"`) {
+				t.Errorf("the refused line: %+v", fr)
+			}
+		case fr.Code != 201 || fr.Error != "" || fr.Task == nil || fr.Task.ID != fr.ID:
+			t.Errorf("line %d: %+v", fr.Line, fr)
+		}
+	}
+	if n := countTasks(); n != 300 {
+		t.Errorf("%d tasks stored, want 300", n)
+	}
+	// Again, waiting: nothing new is created, and every task is completed.
+	again := write("again.jsonl", lines[:10]...)
+	if r := cli(t, addr, "submit", "--from", again, "--wait"); r.code != exitOK || strings.Count(r.stdout, "completed") != 10 {
+		t.Errorf("submit --from again --wait: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "submit", "--from", again); r.code != exitOK || strings.Count(r.stdout, "already submitted") != 10 {
+		t.Errorf("submit --from again: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := countTasks(); n != 300 {
+		t.Errorf("%d tasks stored after resubmitting, want 300", n)
 	}
 }

@@ -46,7 +46,7 @@ type command struct {
 var commands = []command{
 	{"dev", "[--data-dir DIR] [--http ADDR]", "run a single embedded node: actor system, durable store, HTTP API", runDev},
 	{"node", "--cluster NAME --bind HOST:PORT --http HOST:PORT [--consul ADDR] [--kinds a,b] [--node-id ID]", "run a cluster member discovered through Consul", runNode},
-	{"submit", "--kind K [--payload JSON | --payload-file F] [flags]", "submit a task; prints its id (--json: its status)", runSubmit},
+	{"submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE", "submit a task, or a file of them (one JSON request per line); prints ids (--json: statuses)", runSubmit},
 	{"status", "ID [--json]", "show a task's status", runStatus},
 	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
 	{"tasks", "[--state S] [--json]", "list tasks, optionally in one state", runTasks},
