@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListByJob", testListByJob},
 		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
 		{"Exists", testExists},
+		{"KeepsNoReference", testKeepsNoReference},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,5 +349,34 @@ func testClosed(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx(t), "a"); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Get after Close error = %v, want ErrClosed", err)
+	}
+}
+
+// testKeepsNoReference: a store keeps no reference to the tasks passed to
+// it or returned by it (see store.Store): changing them afterwards changes
+// nothing stored, nor what a waiter or a reader gets.
+func testKeepsNoReference(t *testing.T, s store.Store) {
+	in := NewTask("ref", "m1")
+	rec := mustCreate(t, s, in)
+	in.Status.Owner, in.Spec.Payload = "changed-input", []byte("x")
+	rec.Task.Status.Owner = "changed-record"
+	got, err := s.Get(ctx(t), "ref")
+	if err != nil || got.Task.GetStatus().GetOwner() != "m1" || string(got.Task.GetSpec().GetPayload()) != `{"x":1}` {
+		t.Fatalf("after changing the created task: %v, %v; want owner m1 and the payload as stored", got.Task, err)
+	}
+	next := proto.Clone(got.Task).(*messages.Task)
+	next.Status.State = messages.TaskState_TASK_STATE_RUNNING
+	upd, err := s.Update(ctx(t), next, got.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Status.State, upd.Task.Status.State = messages.TaskState_TASK_STATE_FAILED, messages.TaskState_TASK_STATE_FAILED
+	w, err := s.Watch(ctx(t), "ref", got.Revision)
+	if err != nil || w.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_RUNNING {
+		t.Fatalf("Watch after changing the updated task: %v, %v; want running", w.Task, err)
+	}
+	w.Task.Status.Owner = "changed-watch"
+	if again, err := s.Get(ctx(t), "ref"); err != nil || again.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_RUNNING || again.Task.GetStatus().GetOwner() != "m1" {
+		t.Fatalf("Get after changing what Watch returned: %v, %v; want running, owned by m1", again.Task, err)
 	}
 }
