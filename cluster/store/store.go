@@ -43,7 +43,8 @@ type Filter struct {
 	Owner string
 	// Unfinished keeps tasks not in a terminal state.
 	Unfinished bool
-	// JobID keeps the tasks of one job (found by a scan).
+	// JobID keeps the tasks of one job (found through an index of the
+	// job's tasks where the store has one).
 	JobID string
 	// Limit caps the number of records (0: no cap).
 	Limit int

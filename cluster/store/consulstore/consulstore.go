@@ -436,15 +436,12 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		if len(want) == 0 {
 			return nil, nil
 		}
-		if len(want) <= smallOwnerList {
-			for _, id := range sortedIDs(want) {
-				rec, err := s.Get(ctx, id)
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return nil, err
-				}
+		if f.JobID != "" || len(want) <= smallOwnerList {
+			recs, err := s.getMany(ctx, sortedIDs(want))
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
 				if f.Match(rec.Task) {
 					out = append(out, rec)
 				}
@@ -454,8 +451,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			}
 			return out, nil
 		}
-		// Many tasks (a dead member's, at failover; a big job): one listing
-		// of every task beats thousands of single reads.
+		// Many tasks of one member (a dead member's, at failover): those
+		// are most of the tasks not yet cleaned up, and one listing of
+		// every task beats hundreds of read transactions.
 	}
 	pairs, _, err := s.kv.List(s.prefix+"tasks/", (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
@@ -483,8 +481,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 	return out, nil
 }
 
-// smallOwnerList is the owner-index size up to which List reads tasks one
-// by one rather than listing them all.
+// smallOwnerList is the owner-index size up to which List reads a member's
+// tasks by id (getMany) rather than listing every task. A job's tasks are
+// always read by id: a job is a small part of all tasks.
 const smallOwnerList = 64
 
 func sortedIDs(set map[string]bool) []string {

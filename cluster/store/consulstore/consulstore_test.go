@@ -121,6 +121,61 @@ func TestListManyOwnedTasks(t *testing.T) {
 	}
 }
 
+// TestListReadsIndexedTasksByID: a job's tasks, and a member's few, are
+// read by id in transactions of many reads, in id order; an index entry
+// whose task is gone (deleted behind the store's back) is left out, and
+// the rest are still read.
+func TestListReadsIndexedTasksByID(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	s := newStore(t, agent, consulstore.DefaultConfig("byid"))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 250; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			task := storetest.NewTask(fmt.Sprintf("t%03d", i), "m1")
+			if i < 150 {
+				task.Spec.JobId = "big"
+			}
+			if i >= 200 {
+				task.Status.Owner = "few"
+			}
+			if _, _, err := s.Create(ctx, task); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Gone behind the store's back: the job's 70th task and one of "few".
+	for _, id := range []string{"t070", "t210"} {
+		if _, err := agent.Client().KV().Delete("granary/byid/tasks/"+id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.List(ctx, store.Filter{JobID: "big"})
+	if err != nil || len(recs) != 149 {
+		t.Fatalf("List(job big) = %d tasks, %v; want 149", len(recs), err)
+	}
+	for i, r := range recs {
+		want := i
+		if i >= 70 {
+			want++
+		}
+		if id := r.Task.GetSpec().GetId(); id != fmt.Sprintf("t%03d", want) || r.Task.GetSpec().GetJobId() != "big" {
+			t.Fatalf("job listing, item %d: %s of job %q", i, id, r.Task.GetSpec().GetJobId())
+		}
+	}
+	few, err := s.List(ctx, store.Filter{Owner: "few", Limit: 10})
+	if err != nil || len(few) != 10 || few[0].Task.GetSpec().GetId() != "t200" || few[9].Task.GetSpec().GetId() != "t209" {
+		t.Fatalf("List(owner few, limit 10) = %d tasks, %v", len(few), err)
+	}
+	all, err := s.List(ctx, store.Filter{Owner: "few"})
+	if err != nil || len(all) != 49 {
+		t.Fatalf("List(owner few) = %d tasks, %v; want 49", len(all), err)
+	}
+}
+
 // TestWatchHearsOfObservedChanges: a task handed to another member is
 // expected to be told of (Expect); its owner's record arrives through
 // Observe and wakes Watch with no Consul query; an older record is ignored;
