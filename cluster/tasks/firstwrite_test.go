@@ -230,3 +230,74 @@ func TestSlowKindIsWrittenFirst(t *testing.T) {
 		t.Fatalf("the first slow task was not started before its write: %v", h.order)
 	}
 }
+
+// watchingStore calls after(id) once it has created a task: the owner-index
+// watch seeing the task the moment it is stored.
+type watchingStore struct {
+	store.Store
+	after func(id string)
+}
+
+func (s *watchingStore) Create(ctx context.Context, t *messages.Task) (store.Record, bool, error) {
+	rec, created, err := s.Store.Create(ctx, t)
+	if err == nil && created {
+		s.after(t.GetSpec().GetId())
+	}
+	return rec, created, err
+}
+
+// TestWatchDuringCreationStartsNoSecondActor: a task written first (no
+// hold) is activated by the owner-index watch as soon as it is stored,
+// before its creator's own activation reaches the root. That activation
+// must wait for the creator's, not start a second actor, which would take
+// the new task for one interrupted in flight and run it again.
+func TestWatchDuringCreationStartsNoSecondActor(t *testing.T) {
+	var m atomic.Pointer[tasks.Manager]
+	var mu sync.Mutex
+	starts := map[string][]int{}
+	mgr, _ := startManager(t, "m1", filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+		cfg.HoldFirstWrite = 0 // written first, then activated
+		cfg.Store = &watchingStore{Store: cfg.Store, after: func(id string) { m.Load().Activate(id, false) }}
+		cfg.Events.AttemptStarted = func(id string, n int) {
+			mu.Lock()
+			starts[id] = append(starts[id], n)
+			mu.Unlock()
+		}
+	})
+	m.Store(mgr)
+	ctx := testutil.Context(t, 20*time.Second)
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := mgr.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("w-%d", i), Kind: "slow"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Every task's first attempt starts; a second actor would start a
+	// second attempt right after it (its load counts the first as lost).
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(starts) == n, fmt.Sprintf("%d of %d tasks started an attempt", len(starts), n)
+	})
+	if err := mgr.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := mgr.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, rec := range recs {
+		st := rec.Task.GetStatus()
+		if id := rec.Task.GetSpec().GetId(); st.GetAttempts() != 1 || len(st.GetErrors()) != 0 || !slices.Equal(starts[id], []int{1}) {
+			t.Errorf("task %s: %d attempts, errors %v, attempts started %v; want attempt 1 only", id, st.GetAttempts(), st.GetErrors(), starts[id])
+		}
+	}
+}

@@ -412,8 +412,11 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 		return m.submitAnswer(t, rec, created, err)
 	}
 	pre := rec
+	// The root actor ends the mark of the task as being created when it
+	// handles this activation (rootActor.created): an activation from the
+	// owner-index watch, which saw the stored task and may reach the root
+	// first, waits for it instead of starting a second actor.
 	m.system.Root.Send(m.root, &activate{id: id, rec: &pre, from: from, born: true})
-	m.creating.Delete(id) // after the send: the actor's activation comes first
 	return rec, true, nil
 }
 
@@ -846,6 +849,18 @@ func (r *rootActor) spawn(c actor.Context, msg *activate) {
 var errWriteFirst = errors.New("task to be written before it runs")
 
 // notStarted answers runFirst when its activation is dropped.
+// created ends the mark of a task createOwned stored as being created,
+// once its activation is handled: started, or refused (one queued behind
+// an earlier actor of the task keeps the mark until it starts). Until
+// then, an activation from the owner-index watch waits (deferred), rather
+// than start a second actor that would take the new task for one
+// interrupted in flight and run it again.
+func (r *rootActor) created(msg *activate) {
+	if msg.born && msg.unstored == nil {
+		r.m.creating.Delete(msg.id)
+	}
+}
+
 func (a *activate) notStarted(err error) {
 	if a.unstored != nil {
 		a.unstored <- firstWrite{err: err}
@@ -895,6 +910,7 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *activate:
 		if r.draining || r.m.fenced() {
 			msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
+			r.created(msg)
 			return
 		}
 		if _, ok := r.children[msg.id]; ok {
@@ -919,8 +935,9 @@ func (r *rootActor) Receive(c actor.Context) {
 			r.deferred[msg.id] = msg // its creator's activation comes next
 			return
 		}
-		delete(r.deferred, msg.id)
+		delete(r.deferred, msg.id) // the actor about to start serves it
 		r.spawn(c, msg)
+		r.created(msg)
 	case *notBorn:
 		// The creation did not happen (or found the task stored already):
 		// an activation that waited for it goes ahead.
