@@ -25,6 +25,9 @@ var (
 	ErrConflict = errors.New("task changed concurrently")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrUnavailable: the store could not be reached, or refused the call
+	// for now (overloaded, no leader); the call may be retried.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Record is a stored task with its revision. Revisions grow with every

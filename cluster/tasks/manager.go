@@ -814,7 +814,7 @@ func storeErr(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
-	case errors.Is(err, store.ErrClosed):
+	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
 	}
 	return err

@@ -15,6 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -572,6 +575,32 @@ func (s *Store) Close() error {
 }
 
 // wrap marks Consul errors (unreachable, no leader) as transient.
+// wrap marks an error of Consul's: store.ErrUnavailable when Consul could
+// not be reached or refused the call for now, so that callers retry.
 func wrap(err error) error {
+	if transient(err) {
+		return fmt.Errorf("consulstore: %w: %w", store.ErrUnavailable, err)
+	}
 	return fmt.Errorf("consulstore: %w", err)
+}
+
+// transient reports whether err is Consul unreachable (a transport error)
+// or answering 429 (too many requests or connections from this client) or
+// 5xx (no leader, restarting): worth retrying, unlike a 4xx answer or the
+// caller's own context ending.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var se api.StatusError
+	if errors.As(err, &se) {
+		return se.Code == http.StatusTooManyRequests || se.Code >= 500
+	}
+	var sep *api.StatusError
+	if errors.As(err, &sep) && sep != nil {
+		return sep.Code == http.StatusTooManyRequests || sep.Code >= 500
+	}
+	var ne net.Error
+	var ue *url.Error
+	return errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
