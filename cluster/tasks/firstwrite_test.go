@@ -301,3 +301,77 @@ func TestWatchDuringCreationStartsNoSecondActor(t *testing.T) {
 		}
 	}
 }
+
+// outageStore makes the next Update calls fail as if Consul were
+// unreachable; with land, each such write lands before its answer is lost.
+type outageStore struct {
+	store.Store
+	fail    atomic.Int32
+	land    atomic.Bool
+	updates atomic.Int32
+}
+
+func (s *outageStore) Update(ctx context.Context, t *messages.Task, rev uint64) (store.Record, error) {
+	s.updates.Add(1)
+	if s.fail.Add(-1) >= 0 {
+		if s.land.Load() {
+			if _, err := s.Store.Update(ctx, t, rev); err != nil {
+				return store.Record{}, err
+			}
+		}
+		return store.Record{}, fmt.Errorf("%w: connection refused (test outage)", store.ErrUnavailable)
+	}
+	return s.Store.Update(ctx, t, rev)
+}
+
+// TestCommitRidesOutAShortStoreOutage: a commit that finds the store
+// unavailable is tried again, and the attempt is not counted lost; a write
+// that landed with its answer lost is recognized, not applied twice.
+func TestCommitRidesOutAShortStoreOutage(t *testing.T) {
+	for _, land := range []bool{false, true} {
+		t.Run(fmt.Sprintf("landed=%v", land), func(t *testing.T) {
+			var s *outageStore
+			finished := make(chan struct{}, 1)
+			m, _ := startManager(t, "m1", filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+				s = &outageStore{Store: cfg.Store}
+				cfg.Store, cfg.HoldFirstWrite = s, 0 // created first, committed by an update
+				// Told once the commit's write has returned to the actor.
+				cfg.Events.TaskFinished = func(string, messages.TaskState) { finished <- struct{}{} }
+			})
+			s.land.Store(land)
+			s.fail.Store(3)
+			ctx := testutil.Context(t, 20*time.Second)
+			rec, _, err := m.Submit(ctx, tasks.Submission{ID: "o1", Kind: "ok", Payload: []byte(`5`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for !store.Terminal(rec.Task.GetStatus().GetState()) {
+				if rec, err = m.Wait(ctx, "o1", rec.Revision); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case <-finished:
+			case <-ctx.Done():
+				t.Fatal("the task actor never saw its commit through")
+			}
+			stored, err := m.Get(ctx, "o1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := stored.Task.GetStatus()
+			if st.GetState() != completed || st.GetAttempts() != 1 || len(st.GetErrors()) != 0 || string(st.GetResult()) != "5" || stored.Revision != rec.Revision {
+				t.Fatalf("after the outage: %v at revision %d (completed at %d); want completed by attempt 1 with no error, written once", st, stored.Revision, rec.Revision)
+			}
+			// Not landed: 3 failures and the write that succeeds. Landed:
+			// the first lands unanswered, the retry conflicts and reads it back.
+			want := int32(4)
+			if land {
+				want = 2
+			}
+			if u := s.updates.Load(); u != want {
+				t.Fatalf("%d updates, want %d", u, want)
+			}
+		})
+	}
+}

@@ -537,13 +537,21 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 // write applies mutate with check-and-set. A conflict is re-read: another
 // member's claim (a new epoch) or a terminal state ends this actor's
 // ownership; any other concurrent change is merged by applying mutate again.
+//
+// A store that cannot be reached for now (store.ErrUnavailable: Consul
+// restarting, no leader) is tried again with backoff within StoreTimeout,
+// rather than failing the actor, whose restart would count its running
+// attempt as lost and run it again. Such a write may have landed with its
+// answer lost: the retry then conflicts, and the record read back is the
+// one it sent.
 func (a *taskActor) write(mutate func(t *messages.Task)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
 	defer cancel()
 	if a.unstored {
 		return a.create(ctx, mutate)
 	}
-	for tries := 0; ; tries++ {
+	var sent *messages.Task // a write that may have landed unanswered
+	for tries, waits := 0, 0; ; {
 		if a.m.fenced() {
 			return errFenced
 		}
@@ -554,24 +562,33 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		mutate(next)
 		rec, err := a.m.store.Update(ctx, next, a.rec.Revision)
 		if err == nil {
-			if a.unclaimed {
-				a.unclaimed = false
-				if a.debug() {
-					a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
-				}
-			}
-			a.rec = rec
-			if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
-				a.m.cfg.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
-			}
+			a.wrote(rec)
 			return nil
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			sent = next
+			if waits++; !pause(ctx, storeRetry.Delay(waits, rand.Float64())) {
+				return err
+			}
+			continue
 		}
 		if !errors.Is(err, store.ErrConflict) || tries >= 5 {
 			return err
 		}
+		tries++
 		fresh, gerr := a.m.store.Get(ctx, a.id)
+		if errors.Is(gerr, store.ErrUnavailable) {
+			if waits++; !pause(ctx, storeRetry.Delay(waits, rand.Float64())) {
+				return gerr
+			}
+			continue // the write conflicts again, and the read is retried
+		}
 		if gerr != nil {
 			return gerr
+		}
+		if sent != nil && proto.Equal(fresh.Task, sent) {
+			a.wrote(fresh) // it landed; only its answer was lost
+			return nil
 		}
 		cur, mine := fresh.Task.GetStatus(), a.rec.Task.GetStatus()
 		if cur.GetEpoch() != mine.GetEpoch() || cur.GetOwner() != mine.GetOwner() {
@@ -581,6 +598,38 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 			return fmt.Errorf("%w: %s", errFinished, cur.GetState())
 		}
 		a.rec = fresh
+	}
+}
+
+// wrote records a write that landed: the task is claimed if it was not,
+// and the member that submitted it hears of the change.
+func (a *taskActor) wrote(rec store.Record) {
+	if a.unclaimed {
+		a.unclaimed = false
+		if a.debug() {
+			a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
+		}
+	}
+	a.rec = rec
+	if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
+		a.m.cfg.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
+	}
+}
+
+// storeRetry spaces the tries of a write while the store is unavailable:
+// 50ms doubling to 1s, full jitter, so that the tasks of a member do not
+// all try again at once when Consul is back.
+var storeRetry = supervisor.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: supervisor.JitterFull}
+
+// pause waits d, or until ctx ends (false).
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
