@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -130,4 +131,17 @@ func scale(d time.Duration, rnd float64) time.Duration {
 		return d
 	}
 	return min(time.Duration(rnd*float64(d)), d)
+}
+
+// Sleep waits d (a delay from Delay, say) or until ctx ends, and reports
+// whether the whole delay passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

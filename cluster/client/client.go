@@ -446,11 +446,8 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 		if time.Now().After(giveUp) {
 			return fmt.Errorf("%w (gave up after %d tries in %s)", err, try, c.cfg.RetryFor)
 		}
-		delay := c.cfg.Retry.Delay(try, rand.Float64())
-		select {
-		case <-ctx.Done():
+		if !supervisor.Sleep(ctx, c.cfg.Retry.Delay(try, rand.Float64())) {
 			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
-		case <-time.After(delay):
 		}
 	}
 }
@@ -468,15 +465,23 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	if err != nil {
 		return err
 	}
-	if code >= 300 {
-		var eb api.ErrorBody
-		_ = json.Unmarshal(data, &eb)
-		return api.FromWire(code, eb)
+	if err := wireErr(code, data); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%w: undecodable answer to %s %s: %w", api.ErrInternal, method, u, err)
 	}
 	return nil
+}
+
+// wireErr is the error an answer carries (nil for a 2xx answer).
+func wireErr(code int, data []byte) error {
+	if code < 300 {
+		return nil
+	}
+	var eb api.ErrorBody
+	_ = json.Unmarshal(data, &eb)
+	return api.FromWire(code, eb)
 }
 
 // roundTrip sends one request and reads the answer's status code and body.

@@ -180,10 +180,8 @@ func (k *coalescer) sendBatch(batch []*queued) {
 		k.sendEach(batch)
 		return
 	}
-	if err == nil && code >= 300 {
-		var eb api.ErrorBody
-		_ = json.Unmarshal(data, &eb)
-		err = api.FromWire(code, eb)
+	if err == nil {
+		err = wireErr(code, data)
 	}
 	var resp api.SubmitBatchResponse
 	if err == nil {

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,38 +19,46 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/internal/testutil"
 )
 
-// countingProxy forwards to target, counting requests by path. Until hold
-// requests are in flight (or 300ms have passed) it holds them, so that the
-// client's senders are all busy and the other submits queue behind them.
+// countingProxy forwards to target, counting requests by path. It holds
+// every request until releaseWhen sees all the test's submits either in a
+// held request or queued in the client: the client's senders are then all
+// busy, and the other submits wait behind them to share requests.
 type countingProxy struct {
 	mu      sync.Mutex
 	paths   map[string]int
-	hold    int
-	held    int
+	held    int // submits in held requests
 	release chan struct{}
 	once    sync.Once
 	// intercept, if set, may answer a request itself (true) instead.
 	intercept func(w http.ResponseWriter, r *http.Request, fwd http.Handler) bool
 }
 
-func newCountingProxy(t *testing.T, target string, hold int) (*countingProxy, string) {
+func newCountingProxy(t *testing.T, target string) (*countingProxy, string) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &countingProxy{paths: map[string]int{}, hold: hold, release: make(chan struct{})}
+	p := &countingProxy{paths: map[string]int{}, release: make(chan struct{})}
 	fwd := httputil.NewSingleHostReverseProxy(u)
-	go func() { time.Sleep(300 * time.Millisecond); p.open() }()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		submits := 0
+		switch r.URL.Path {
+		case "/v1/tasks":
+			submits = 1
+		case "/v1/tasks:batch":
+			var b api.SubmitBatchRequest
+			_ = json.Unmarshal(body, &b)
+			submits = len(b.Tasks)
+		}
 		p.mu.Lock()
 		p.paths[r.URL.Path]++
-		p.held++
-		if p.held >= p.hold {
-			p.open()
-		}
+		p.held += submits
 		p.mu.Unlock()
 		<-p.release
 		if p.intercept != nil && p.intercept(w, r, fwd) {
@@ -58,7 +67,27 @@ func newCountingProxy(t *testing.T, target string, hold int) (*countingProxy, st
 		fwd.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(p.open) // a test that fails early must not leave requests held
 	return p, srv.URL
+}
+
+// releaseWhen lets the held requests go once n submits of c are held or
+// queued (at once if it has already let them go).
+func (p *countingProxy) releaseWhen(t *testing.T, c *client.Client, n int) {
+	t.Helper()
+	select {
+	case <-p.release:
+		return
+	default:
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		p.mu.Lock()
+		held := p.held
+		p.mu.Unlock()
+		queued := client.QueuedSubmits(c)
+		return held+queued >= n, fmt.Sprintf("%d submits held and %d queued, want %d", held, queued, n)
+	})
+	p.open()
 }
 
 func (p *countingProxy) open() { p.once.Do(func() { close(p.release) }) }
@@ -74,7 +103,7 @@ func (p *countingProxy) count(path string) int {
 // nothing stored for it), created once for a repeated id.
 func TestCoalescedSubmits(t *testing.T) {
 	c, srv := start(t)
-	p, addr := newCountingProxy(t, srv.URL, 4)
+	p, addr := newCountingProxy(t, srv.URL)
 	cc, err := client.New(client.Config{Addr: addr, Coalesce: true})
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +133,7 @@ func TestCoalescedSubmits(t *testing.T) {
 			out[i] = outcome{st, err}
 		}()
 	}
+	p.releaseWhen(t, cc, n)
 	wg.Wait()
 	for i, o := range out {
 		switch i % 10 {
@@ -144,7 +174,7 @@ func TestCoalescedSubmits(t *testing.T) {
 // and nothing runs twice.
 func TestCoalescedSubmitsSurviveALostAnswer(t *testing.T) {
 	c, srv := start(t)
-	p, addr := newCountingProxy(t, srv.URL, 4)
+	p, addr := newCountingProxy(t, srv.URL)
 	var dropped atomic.Bool
 	p.intercept = func(w http.ResponseWriter, r *http.Request, fwd http.Handler) bool {
 		if r.URL.Path != "/v1/tasks:batch" || !dropped.CompareAndSwap(false, true) {
@@ -186,6 +216,7 @@ func TestCoalescedSubmitsSurviveALostAnswer(t *testing.T) {
 			errs[i] = err
 		}()
 	}
+	p.releaseWhen(t, cc, n)
 	wg.Wait()
 	if !dropped.Load() {
 		t.Fatal("no batch was sent, so none was lost")
@@ -213,7 +244,7 @@ func TestCoalescedSubmitsSurviveALostAnswer(t *testing.T) {
 // the submits one by one, and the client stops trying batches.
 func TestCoalesceWithoutBatchRoute(t *testing.T) {
 	_, srv := start(t)
-	p, addr := newCountingProxy(t, srv.URL, 4)
+	p, addr := newCountingProxy(t, srv.URL)
 	p.intercept = func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
 		if r.URL.Path == "/v1/tasks:batch" {
 			http.NotFound(w, r)
@@ -240,6 +271,7 @@ func TestCoalesceWithoutBatchRoute(t *testing.T) {
 				}
 			}()
 		}
+		p.releaseWhen(t, cc, 50)
 		wg.Wait()
 		if failed.Load() > 0 {
 			return
@@ -314,7 +346,7 @@ func TestBatchBadInput(t *testing.T) {
 // finish, not when the slowest of the batch does.
 func TestCoalescedSlowTaskHoldsNobody(t *testing.T) {
 	_, srv := start(t)
-	p, addr := newCountingProxy(t, srv.URL, 4)
+	p, addr := newCountingProxy(t, srv.URL)
 	cc, err := client.New(client.Config{Addr: addr, Coalesce: true})
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +382,7 @@ func TestCoalescedSlowTaskHoldsNobody(t *testing.T) {
 			}
 		}()
 	}
+	p.releaseWhen(t, cc, n)
 	wg.Wait()
 	if p.count("/v1/tasks:batch") == 0 {
 		t.Fatal("no submits were batched")

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // SingletonIdentity is the one identity of a singleton kind: calls naming
@@ -63,12 +65,12 @@ func (h *Host) standBy(ctx context.Context, w Watcher, kind string) {
 	var index uint64
 	for try := 1; ctx.Err() == nil; {
 		if h.fenced() {
-			h.pause(ctx, 100*time.Millisecond)
+			supervisor.Sleep(ctx, 100*time.Millisecond)
 			continue
 		}
 		holder, next, err := w.Wait(ctx, kind, SingletonIdentity, index)
 		if err != nil {
-			h.pause(ctx, h.cfg.Retry.Delay(try, rand.Float64()))
+			supervisor.Sleep(ctx, h.cfg.Retry.Delay(try, rand.Float64()))
 			try++
 			index = 0
 			continue
@@ -79,7 +81,7 @@ func (h *Host) standBy(ctx context.Context, w Watcher, kind string) {
 			holder, err = h.cfg.Directory.Claim(cctx, kind, SingletonIdentity, h.cfg.Member)
 			cancel()
 			if err != nil {
-				h.pause(ctx, h.cfg.Retry.Delay(1, rand.Float64()))
+				supervisor.Sleep(ctx, h.cfg.Retry.Delay(1, rand.Float64()))
 				index = 0
 				continue
 			}
@@ -90,14 +92,5 @@ func (h *Host) standBy(ctx context.Context, w Watcher, kind string) {
 		if holder == h.cfg.Member {
 			h.sys.Root.Send(h.router, &activate{kind: kind})
 		}
-	}
-}
-
-func (h *Host) pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

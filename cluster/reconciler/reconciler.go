@@ -100,12 +100,6 @@ func Plan(self string, live []placement.Member, orphans []store.Record) []string
 	return out
 }
 
-// TaskMembers turns members hosting task kinds into placement members
-// whose kinds carry the "task:" prefix Plan uses (placement.TaskMembers).
-func TaskMembers(members []placement.Member) []placement.Member {
-	return placement.TaskMembers(members)
-}
-
 // Reconciler runs the two loops.
 type Reconciler struct {
 	cfg    Config
@@ -131,7 +125,7 @@ func New(cfg Config) *Reconciler {
 // a change triggers a search for orphaned tasks.
 func (r *Reconciler) SetView(members []placement.Member) {
 	r.mu.Lock()
-	r.live = TaskMembers(members)
+	r.live = placement.TaskMembers(members)
 	r.mu.Unlock()
 	r.Kick()
 }
@@ -184,7 +178,7 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 			if ctx.Err() == nil {
 				r.log.Warn("watching owned tasks", "err", err)
 			}
-			pause(ctx, r.cfg.Retry.Delay(try, rand.Float64()))
+			supervisor.Sleep(ctx, r.cfg.Retry.Delay(try, rand.Float64()))
 			try, index = try+1, 0
 			continue
 		}
@@ -192,7 +186,7 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 		if r.fenced() {
 			index = 0 // look again once unfenced, and activate everything again
 			clear(known)
-			pause(ctx, 200*time.Millisecond)
+			supervisor.Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
 		seen := make(map[string]bool, len(ids))
@@ -203,7 +197,7 @@ func (r *Reconciler) ownedLoop(ctx context.Context) {
 			}
 		}
 		known = seen
-		pause(ctx, r.cfg.OwnedEvery)
+		supervisor.Sleep(ctx, r.cfg.OwnedEvery)
 	}
 }
 
@@ -228,7 +222,7 @@ func (r *Reconciler) sweepLoop(ctx context.Context) {
 		if err := r.sweep(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("searching for orphaned tasks", "err", err)
 			r.Kick()
-			pause(ctx, r.cfg.Retry.Delay(1, rand.Float64()))
+			supervisor.Sleep(ctx, r.cfg.Retry.Delay(1, rand.Float64()))
 		}
 	}
 }
@@ -269,13 +263,4 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -18,7 +18,7 @@ func rec(id, kind, owner string, st messages.TaskState) store.Record {
 }
 
 func TestPlanSplitsOrphansAmongSurvivors(t *testing.T) {
-	live := reconciler.TaskMembers([]placement.Member{
+	live := placement.TaskMembers([]placement.Member{
 		{ID: "a", Kinds: []string{"echo", "pi"}},
 		{ID: "b", Kinds: []string{"echo"}},
 		{ID: "c", Kinds: []string{"echo"}},

@@ -325,14 +325,8 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 		m.log.Debug("owner did not take the task; storing it for the owner to claim", "task", id, "owner", owner, "err", err)
 	}
 	rec, created, err = m.store.Create(ctx, t)
-	if err != nil {
-		return store.Record{}, false, storeErr(err)
-	}
-	if !created {
-		if !sameRequest(rec.Task, t) {
-			return store.Record{}, false, fmt.Errorf("%w: task %s exists with a different kind, payload or job", api.ErrAlreadyExists, t.GetSpec().GetId())
-		}
-		return m.withLive(rec), false, nil
+	if err != nil || !created {
+		return m.submitAnswer(t, rec, created, err)
 	}
 	if owner == m.member {
 		pre := rec

@@ -567,7 +567,7 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		}
 		if errors.Is(err, store.ErrUnavailable) {
 			sent = next
-			if waits++; !pause(ctx, storeRetry.Delay(waits, rand.Float64())) {
+			if waits++; !supervisor.Sleep(ctx, storeRetry.Delay(waits, rand.Float64())) {
 				return err
 			}
 			continue
@@ -578,7 +578,7 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		tries++
 		fresh, gerr := a.m.store.Get(ctx, a.id)
 		if errors.Is(gerr, store.ErrUnavailable) {
-			if waits++; !pause(ctx, storeRetry.Delay(waits, rand.Float64())) {
+			if waits++; !supervisor.Sleep(ctx, storeRetry.Delay(waits, rand.Float64())) {
 				return gerr
 			}
 			continue // the write conflicts again, and the read is retried
@@ -620,18 +620,6 @@ func (a *taskActor) wrote(rec store.Record) {
 // 50ms doubling to 1s, full jitter, so that the tasks of a member do not
 // all try again at once when Consul is back.
 var storeRetry = supervisor.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: supervisor.JitterFull}
-
-// pause waits d, or until ctx ends (false).
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // create is the first write of a task started unstored: it creates the
 // task as mutate leaves it (finished, if its attempt is done) and answers

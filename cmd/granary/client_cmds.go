@@ -264,6 +264,7 @@ func submitFrom(e *env, cf clientFlags, path string, wait bool) error {
 	}
 	ctx, cancel := cf.context()
 	defer cancel()
+	progress := e.isTerminal && !cf.json && len(reqs) > api.MaxBatch
 	out := make([]fromResult, 0, len(reqs))
 	var ids []string
 	failed := 0
@@ -283,11 +284,11 @@ func submitFrom(e *env, cf clientFlags, path string, wait bool) error {
 			}
 			out = append(out, fr)
 		}
-		if e.isTerminal && !cf.json && len(reqs) > api.MaxBatch {
+		if progress {
 			fmt.Fprintf(e.stderr, "\r\033[Ksubmitted %d/%d", end, len(reqs))
 		}
 	}
-	if e.isTerminal && !cf.json && len(reqs) > api.MaxBatch {
+	if progress {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}
 	notSubmitted := func() error {

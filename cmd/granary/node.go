@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -430,11 +431,9 @@ func forwardControl(ctx context.Context, v membership.View, owner string, ctl ta
 		return false, nil
 	}
 	if ctl.Op == tasks.OpRestart {
-		req := ctl.RequestID
-		if req == "" {
-			req = api.NewID() // kept across the client's retries
-		}
-		_, err = c.RestartOnce(ctx, ctl.ID, ctl.Reason, req)
+		// A restart without a request id gets one, kept across the
+		// client's retries.
+		_, err = c.RestartOnce(ctx, ctl.ID, ctl.Reason, cmp.Or(ctl.RequestID, api.NewID()))
 	} else {
 		_, err = c.CancelWithReason(ctx, ctl.ID, ctl.Reason)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // Failover knobs, shared by Granary and the raw protoactor-go baseline.
@@ -168,7 +169,7 @@ func failoverRun(ctx context.Context, run int, members []clusterMember, victim c
 					took = time.Since(killed)
 					break
 				}
-				pause(cctx, 10*time.Millisecond)
+				supervisor.Sleep(cctx, 10*time.Millisecond)
 			}
 			mu.Lock()
 			r.took, r.tries = max(r.took, took), r.tries+tries
@@ -198,15 +199,6 @@ func waitSeen(ctx context.Context, members []clusterMember, want int) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("members do not see %d members: %w", want, ctx.Err())
 		}
-		pause(ctx, 50*time.Millisecond)
-	}
-}
-
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+		supervisor.Sleep(ctx, 50*time.Millisecond)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/internal/testnode"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 var (
@@ -110,7 +111,7 @@ func (m *rawMember) start() {
 		if ctx.Err() != nil {
 			m.b.Fatalf("rawnode on %s did not start (log %s)", m.http, m.log)
 		}
-		pause(ctx, 50*time.Millisecond)
+		supervisor.Sleep(ctx, 50*time.Millisecond)
 	}
 }
 

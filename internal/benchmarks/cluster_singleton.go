@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // SingletonTakeover measures the takeover of the stock `leader` singleton
@@ -68,7 +69,7 @@ func takeoverRun(ctx context.Context, members []*granaryMember) (time.Duration, 
 		if time.Since(killed) > RecoveryCap {
 			return 0, fmt.Errorf("no member took the leader role within %s of killing %s", RecoveryCap, holder)
 		}
-		pause(ctx, 10*time.Millisecond)
+		supervisor.Sleep(ctx, 10*time.Millisecond)
 	}
 	took := time.Since(killed)
 	victim.start()

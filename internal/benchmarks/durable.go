@@ -60,7 +60,8 @@ func clientFor(b *testing.B, addr string, callers int) *client.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Learn the members before the clock starts.
+	// The nodes must list each other before the clock starts, or the
+	// client would have only one member to route to.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ms, err := c.Members(context.Background())
