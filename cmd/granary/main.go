@@ -1,118 +1,17 @@
-// Command granary is Granary's runtime binary and CLI.
-//
-//	granary dev                      run a single embedded node (no Consul needed)
-//	granary submit --kind K ...      submit a task
-//	granary status ID                show a task
-//	granary wait ID...               wait for tasks to finish
-//	granary tasks [--state S]        list tasks
-//	granary cancel ID                cancel a task
-//
-// Exit codes: 0 success; 1 a task failed or was cancelled, or the command
-// failed; 2 usage error or invalid input (nothing was changed); 3 timed out.
+// Command granary is Granary's stock runtime binary and CLI: the whole CLI
+// of package app with the stock example kinds (echo, sleep, flaky, hang,
+// pi, wordcount; the counter, whoami and leader grains). An application
+// with kinds of its own has a main just like this one.
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"os"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cmd/granary/app"
+	"github.com/granary-rt/granary/examples/kinds"
 )
-
-// Exit codes of the CLI contract.
-const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
-	exitTimeout = 3
-)
-
-// exitError carries an exit code and a one-line message.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
-}
-
-type command struct {
-	name, args, summary string
-	run                 func(env *env, args []string) error
-}
-
-var commands = []command{
-	{"dev", "[--data-dir DIR] [--http ADDR]", "run a single embedded node: actor system, durable store, HTTP API", runDev},
-	{"node", "--cluster NAME --bind HOST:PORT --http HOST:PORT [--consul ADDR] [--kinds a,b] [--node-id ID]", "run a cluster member discovered through Consul", runNode},
-	{"submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE", "submit a task, or a file of them (one JSON request per line); prints ids (--json: statuses)", runSubmit},
-	{"status", "ID [--json]", "show a task's status", runStatus},
-	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
-	{"tasks", "[--state S] [--json]", "list tasks, optionally in one state", runTasks},
-	{"cancel", "ID [--json]", "cancel a task", runCancel},
-	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
-	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
-	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
-	{"members", "[--json]", "list the cluster's healthy members", runMembers},
-}
-
-// env is what commands read and write, so tests can run them in-process.
-type env struct {
-	stdout, stderr io.Writer
-	stdin          io.Reader
-	getenv         func(string) string
-	isTerminal     bool // stderr is a terminal: show progress
-}
 
 func main() {
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv, isTerminal: isTerminal(os.Stderr)}
-	os.Exit(run(e, os.Args[1:]))
-}
-
-func run(e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			err := c.run(e, args[1:])
-			if err == nil {
-				return exitOK
-			}
-			var ee *exitError
-			if errors.As(err, &ee) {
-				if ee.msg != "" {
-					fmt.Fprintf(e.stderr, "granary %s: %s\n", c.name, ee.msg)
-				}
-				return ee.code
-			}
-			fmt.Fprintf(e.stderr, "granary %s: %v\n", c.name, err)
-			return exitFailed
-		}
-	}
-	fmt.Fprintf(e.stderr, "granary: unknown command %q (run granary --help)\n", args[0])
-	return exitUsage
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "granary: a fault-tolerant compute runtime of supervised virtual actors")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  granary %-7s %s\n      %s\n", c.name, c.args, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
-	fmt.Fprintln(w, "or any healthy member of a cluster with --cluster NAME [--consul ADDR].")
-	fmt.Fprintln(w, "Run granary COMMAND -h for a command's flags.")
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	reg := actors.NewRegistry()
+	app.Must(kinds.Register(reg))
+	app.Main(reg)
 }

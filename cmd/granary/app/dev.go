@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
-	"github.com/granary-rt/granary/examples/kinds"
 )
 
 // runDev runs one embedded node: every task kind, a bbolt store in the data
@@ -41,10 +40,7 @@ func runDev(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := actors.NewRegistry()
-	if err := kinds.Register(reg); err != nil {
-		return err
-	}
+	reg := e.reg
 	return serveDev(log, reg, devConfig{dataDir: *dataDir, httpAddr: *httpAddr, member: *nodeID, drain: sf.drain, retention: sf.retention, pprof: sf.pprof})
 }
 

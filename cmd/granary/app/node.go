@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"cmp"
@@ -31,7 +31,6 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
-	"github.com/granary-rt/granary/examples/kinds"
 	"github.com/granary-rt/granary/messages"
 	consul "github.com/hashicorp/consul/api"
 )
@@ -77,10 +76,7 @@ func runNode(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := actors.NewRegistry()
-	if err := kinds.Register(reg); err != nil {
-		return err
-	}
+	reg := e.reg
 	hosted, err := hostedKinds(reg, *kindList)
 	if err != nil {
 		return err

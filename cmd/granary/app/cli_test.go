@@ -1,9 +1,11 @@
-package main
+package app
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/examples/kinds"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,7 @@ func cli(t *testing.T, addr string, args ...string) result {
 			return addr
 		}
 		return ""
-	}}
+	}, reg: stockKinds(t)}
 	code := run(e, args)
 	return result{code, out.String(), errOut.String()}
 }
@@ -263,4 +265,14 @@ func TestSubmitFrom(t *testing.T) {
 	if n := countTasks(); n != 300 {
 		t.Errorf("%d tasks stored after resubmitting, want 300", n)
 	}
+}
+
+// stockKinds is the registry of the stock binary.
+func stockKinds(t testing.TB) *actors.Registry {
+	t.Helper()
+	reg := actors.NewRegistry()
+	if err := kinds.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

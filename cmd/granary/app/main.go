@@ -1,0 +1,158 @@
+// Package app is the whole `granary` CLI as a library: an application's
+// main registers its kinds and calls Main, and its binary answers `node`,
+// `dev`, `submit`, `call`, `wait`, … exactly like the stock binary:
+//
+//	func main() {
+//		reg := actors.NewRegistry()
+//		app.Must(reg.RegisterTask(resize))
+//		app.Must(reg.RegisterGrain(cart))
+//		app.Main(reg)
+//	}
+//
+// Commands:
+//
+//	granary dev                      run a single embedded node (no Consul needed)
+//	granary submit --kind K ...      submit a task
+//	granary status ID                show a task
+//	granary wait ID...               wait for tasks to finish
+//	granary tasks [--state S]        list tasks
+//	granary cancel ID                cancel a task
+//
+// Exit codes: 0 success; 1 a task failed or was cancelled, or the command
+// failed; 2 usage error or invalid input (nothing was changed); 3 timed out.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/granary-rt/granary/actors"
+)
+
+// Exit codes of the CLI contract.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitTimeout = 3
+)
+
+// exitError carries an exit code and a one-line message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(env *env, args []string) error
+}
+
+var commands = []command{
+	{"dev", "[--data-dir DIR] [--http ADDR]", "run a single embedded node: actor system, durable store, HTTP API", runDev},
+	{"node", "--cluster NAME --bind HOST:PORT --http HOST:PORT [--consul ADDR] [--kinds a,b] [--node-id ID]", "run a cluster member discovered through Consul", runNode},
+	{"submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE", "submit a task, or a file of them (one JSON request per line); prints ids (--json: statuses)", runSubmit},
+	{"status", "ID [--json]", "show a task's status", runStatus},
+	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
+	{"tasks", "[--state S] [--json]", "list tasks, optionally in one state", runTasks},
+	{"cancel", "ID [--json]", "cancel a task", runCancel},
+	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
+	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
+	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
+	{"members", "[--json]", "list the cluster's healthy members", runMembers},
+}
+
+// env is what commands read and write, so tests can run them in-process.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+	isTerminal     bool // stderr is a terminal: show progress
+	// reg holds the kinds `node` and `dev` host: the application's.
+	reg *actors.Registry
+}
+
+// Main runs the granary CLI with the application's kinds in reg (the
+// commands `node` and `dev` host them; client commands ignore them) on
+// os.Args, and exits the process with the CLI's exit code. It does not
+// return.
+func Main(reg *actors.Registry) {
+	os.Exit(Run(reg, os.Args[1:]))
+}
+
+// Run is Main without the exit: it runs one command line (without the
+// program name) and returns the exit code (0 success; 1 a task failed or
+// the command failed; 2 usage error or invalid input; 3 timed out).
+func Run(reg *actors.Registry, args []string) int {
+	if reg == nil {
+		reg = actors.NewRegistry()
+	}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv, isTerminal: isTerminal(os.Stderr), reg: reg}
+	return run(e, args)
+}
+
+// Must is for an application's main: it prints err (a kind that could
+// not be defined or registered, say) and exits with the usage code 2, so
+// a bad registration stops the binary before anything starts.
+func Must(err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+		os.Exit(exitUsage)
+	}
+}
+
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(e, args[1:])
+			if err == nil {
+				return exitOK
+			}
+			var ee *exitError
+			if errors.As(err, &ee) {
+				if ee.msg != "" {
+					fmt.Fprintf(e.stderr, "granary %s: %s\n", c.name, ee.msg)
+				}
+				return ee.code
+			}
+			fmt.Fprintf(e.stderr, "granary %s: %v\n", c.name, err)
+			return exitFailed
+		}
+	}
+	fmt.Fprintf(e.stderr, "granary: unknown command %q (run granary --help)\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "granary: a fault-tolerant compute runtime of supervised virtual actors")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  granary %-7s %s\n      %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
+	fmt.Fprintln(w, "or any healthy member of a cluster with --cluster NAME [--consul ADDR].")
+	fmt.Fprintln(w, "Run granary COMMAND -h for a command's flags.")
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
