@@ -89,6 +89,88 @@ func (GrainErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_messages_grain_proto_rawDescGZIP(), []int{0}
 }
 
+// ErrorCode classifies an error that one member answers another. Each
+// code maps to one sentinel error of package cluster/api, so errors.Is
+// works across members as it does within one.
+type ErrorCode int32
+
+const (
+	// ERROR_CODE_UNSPECIFIED: no error.
+	ErrorCode_ERROR_CODE_UNSPECIFIED ErrorCode = 0
+	// ERROR_CODE_INVALID_ARGUMENT: malformed, unknown kind, a payload the
+	// kind rejects, a policy outside the kind's limits. Nothing changed.
+	ErrorCode_ERROR_CODE_INVALID_ARGUMENT ErrorCode = 1
+	// ERROR_CODE_NOT_FOUND: no such task.
+	ErrorCode_ERROR_CODE_NOT_FOUND ErrorCode = 2
+	// ERROR_CODE_ALREADY_EXISTS: the id is taken by a different task.
+	ErrorCode_ERROR_CODE_ALREADY_EXISTS ErrorCode = 3
+	// ERROR_CODE_FAILED_PRECONDITION: not in the task's state.
+	ErrorCode_ERROR_CODE_FAILED_PRECONDITION ErrorCode = 4
+	// ERROR_CODE_UNAVAILABLE: the member cannot now (stopping, fenced,
+	// store unreachable); safe to retry.
+	ErrorCode_ERROR_CODE_UNAVAILABLE ErrorCode = 5
+	// ERROR_CODE_HANDLER: a handler ran and returned an error.
+	ErrorCode_ERROR_CODE_HANDLER ErrorCode = 6
+	// ERROR_CODE_DEADLINE_EXCEEDED: the deadline passed while the request
+	// may have been processed.
+	ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED ErrorCode = 7
+	// ERROR_CODE_INTERNAL: a bug or an unexpected failure.
+	ErrorCode_ERROR_CODE_INTERNAL ErrorCode = 8
+)
+
+// Enum value maps for ErrorCode.
+var (
+	ErrorCode_name = map[int32]string{
+		0: "ERROR_CODE_UNSPECIFIED",
+		1: "ERROR_CODE_INVALID_ARGUMENT",
+		2: "ERROR_CODE_NOT_FOUND",
+		3: "ERROR_CODE_ALREADY_EXISTS",
+		4: "ERROR_CODE_FAILED_PRECONDITION",
+		5: "ERROR_CODE_UNAVAILABLE",
+		6: "ERROR_CODE_HANDLER",
+		7: "ERROR_CODE_DEADLINE_EXCEEDED",
+		8: "ERROR_CODE_INTERNAL",
+	}
+	ErrorCode_value = map[string]int32{
+		"ERROR_CODE_UNSPECIFIED":         0,
+		"ERROR_CODE_INVALID_ARGUMENT":    1,
+		"ERROR_CODE_NOT_FOUND":           2,
+		"ERROR_CODE_ALREADY_EXISTS":      3,
+		"ERROR_CODE_FAILED_PRECONDITION": 4,
+		"ERROR_CODE_UNAVAILABLE":         5,
+		"ERROR_CODE_HANDLER":             6,
+		"ERROR_CODE_DEADLINE_EXCEEDED":   7,
+		"ERROR_CODE_INTERNAL":            8,
+	}
+)
+
+func (x ErrorCode) Enum() *ErrorCode {
+	p := new(ErrorCode)
+	*p = x
+	return p
+}
+
+func (x ErrorCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_grain_proto_enumTypes[1].Descriptor()
+}
+
+func (ErrorCode) Type() protoreflect.EnumType {
+	return &file_messages_grain_proto_enumTypes[1]
+}
+
+func (x ErrorCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorCode.Descriptor instead.
+func (ErrorCode) EnumDescriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{1}
+}
+
 // GrainRequest asks the member that owns (kind, identity) to deliver payload
 // to the grain's activation.
 type GrainRequest struct {
@@ -482,15 +564,15 @@ func (x *SubmitTask) GetFrom() string {
 	return ""
 }
 
-// SubmitTaskReply answers SubmitTask: the stored task, or an error with the
-// code of the HTTP API (invalid_argument, already_exists, unavailable, ...).
+// SubmitTaskReply answers SubmitTask: the stored task, or an error.
 type SubmitTaskReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	Revision      uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
-	Created       bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
-	ErrorCode     string                 `protobuf:"bytes,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
-	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Task     *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Revision uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Created  bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	// error is the error's message for people, with a code.
+	Error         string    `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Code          ErrorCode `protobuf:"varint,6,opt,name=code,proto3,enum=granary.v1.ErrorCode" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,18 +628,18 @@ func (x *SubmitTaskReply) GetCreated() bool {
 	return false
 }
 
-func (x *SubmitTaskReply) GetErrorCode() string {
-	if x != nil {
-		return x.ErrorCode
-	}
-	return ""
-}
-
 func (x *SubmitTaskReply) GetError() string {
 	if x != nil {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *SubmitTaskReply) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_UNSPECIFIED
 }
 
 var File_messages_grain_proto protoreflect.FileDescriptor
@@ -592,20 +674,30 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
 	"SubmitTask\x12$\n" +
 	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x12\n" +
-	"\x04from\x18\x02 \x01(\tR\x04from\"\xa2\x01\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\"\xc0\x01\n" +
 	"\x0fSubmitTaskReply\x12$\n" +
 	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x18\n" +
-	"\acreated\x18\x03 \x01(\bR\acreated\x12\x1d\n" +
-	"\n" +
-	"error_code\x18\x04 \x01(\tR\terrorCode\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error*\xb9\x01\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12)\n" +
+	"\x04code\x18\x06 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04codeJ\x04\b\x04\x10\x05R\n" +
+	"error_code*\xb9\x01\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
 	"\x1aGRAIN_ERROR_CODE_NOT_OWNER\x10\x02\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNAVAILABLE\x10\x03\x12%\n" +
-	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04B(Z&github.com/granary-rt/granary/messagesb\x06proto3"
+	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04*\x94\x02\n" +
+	"\tErrorCode\x12\x1a\n" +
+	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x18\n" +
+	"\x14ERROR_CODE_NOT_FOUND\x10\x02\x12\x1d\n" +
+	"\x19ERROR_CODE_ALREADY_EXISTS\x10\x03\x12\"\n" +
+	"\x1eERROR_CODE_FAILED_PRECONDITION\x10\x04\x12\x1a\n" +
+	"\x16ERROR_CODE_UNAVAILABLE\x10\x05\x12\x16\n" +
+	"\x12ERROR_CODE_HANDLER\x10\x06\x12 \n" +
+	"\x1cERROR_CODE_DEADLINE_EXCEEDED\x10\a\x12\x17\n" +
+	"\x13ERROR_CODE_INTERNAL\x10\bB(Z&github.com/granary-rt/granary/messagesb\x06proto3"
 
 var (
 	file_messages_grain_proto_rawDescOnce sync.Once
@@ -619,31 +711,33 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 	return file_messages_grain_proto_rawDescData
 }
 
-var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_messages_grain_proto_goTypes = []any{
 	(GrainErrorCode)(0),     // 0: granary.v1.GrainErrorCode
-	(*GrainRequest)(nil),    // 1: granary.v1.GrainRequest
-	(*GrainError)(nil),      // 2: granary.v1.GrainError
-	(*GrainResponse)(nil),   // 3: granary.v1.GrainResponse
-	(*ActivateTask)(nil),    // 4: granary.v1.ActivateTask
-	(*TaskChanged)(nil),     // 5: granary.v1.TaskChanged
-	(*SubmitTask)(nil),      // 6: granary.v1.SubmitTask
-	(*SubmitTaskReply)(nil), // 7: granary.v1.SubmitTaskReply
-	(*Task)(nil),            // 8: granary.v1.Task
+	(ErrorCode)(0),          // 1: granary.v1.ErrorCode
+	(*GrainRequest)(nil),    // 2: granary.v1.GrainRequest
+	(*GrainError)(nil),      // 3: granary.v1.GrainError
+	(*GrainResponse)(nil),   // 4: granary.v1.GrainResponse
+	(*ActivateTask)(nil),    // 5: granary.v1.ActivateTask
+	(*TaskChanged)(nil),     // 6: granary.v1.TaskChanged
+	(*SubmitTask)(nil),      // 7: granary.v1.SubmitTask
+	(*SubmitTaskReply)(nil), // 8: granary.v1.SubmitTaskReply
+	(*Task)(nil),            // 9: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
 	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
-	2, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	8, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	8, // 3: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
-	8, // 4: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
-	8, // 5: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	3, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
+	9, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	9, // 3: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	9, // 4: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	9, // 5: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	1, // 6: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -657,7 +751,7 @@ func file_messages_grain_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,

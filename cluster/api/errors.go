@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/granary-rt/granary/messages"
 )
 
 var (
@@ -32,20 +34,48 @@ var (
 	ErrInternal = errors.New("internal error")
 )
 
-// codes maps each sentinel to its wire code and HTTP status.
+// codes maps each sentinel to its wire code and HTTP status, and to its
+// code between members (protobuf).
 var codes = []struct {
 	err    error
 	code   string
 	status int
+	proto  messages.ErrorCode
 }{
-	{ErrInvalidArgument, "invalid_argument", http.StatusBadRequest},
-	{ErrNotFound, "not_found", http.StatusNotFound},
-	{ErrAlreadyExists, "already_exists", http.StatusConflict},
-	{ErrFailedPrecondition, "failed_precondition", http.StatusConflict},
-	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable},
-	{ErrHandler, "handler_error", http.StatusUnprocessableEntity},
-	{ErrDeadlineExceeded, "deadline_exceeded", http.StatusGatewayTimeout},
-	{ErrInternal, "internal", http.StatusInternalServerError},
+	{ErrInvalidArgument, "invalid_argument", http.StatusBadRequest, messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT},
+	{ErrNotFound, "not_found", http.StatusNotFound, messages.ErrorCode_ERROR_CODE_NOT_FOUND},
+	{ErrAlreadyExists, "already_exists", http.StatusConflict, messages.ErrorCode_ERROR_CODE_ALREADY_EXISTS},
+	{ErrFailedPrecondition, "failed_precondition", http.StatusConflict, messages.ErrorCode_ERROR_CODE_FAILED_PRECONDITION},
+	{ErrUnavailable, "unavailable", http.StatusServiceUnavailable, messages.ErrorCode_ERROR_CODE_UNAVAILABLE},
+	{ErrHandler, "handler_error", http.StatusUnprocessableEntity, messages.ErrorCode_ERROR_CODE_HANDLER},
+	{ErrDeadlineExceeded, "deadline_exceeded", http.StatusGatewayTimeout, messages.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED},
+	{ErrInternal, "internal", http.StatusInternalServerError, messages.ErrorCode_ERROR_CODE_INTERNAL},
+}
+
+// ToCode classifies err for an answer to another member: the code of the
+// sentinel it wraps (ERROR_CODE_INTERNAL if none), and its message.
+func ToCode(err error) (messages.ErrorCode, string) {
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return c.proto, err.Error()
+		}
+	}
+	return messages.ErrorCode_ERROR_CODE_INTERNAL, err.Error()
+}
+
+// FromCode turns another member's error answer back into an error
+// wrapping its sentinel; nil for ERROR_CODE_UNSPECIFIED. A code this
+// member does not know (a newer peer's) is ErrInternal.
+func FromCode(code messages.ErrorCode, msg string) error {
+	if code == messages.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		return nil
+	}
+	for _, c := range codes {
+		if c.proto == code {
+			return &WireError{Sentinel: c.err, Message: msg}
+		}
+	}
+	return &WireError{Sentinel: ErrInternal, Message: fmt.Sprintf("%s (error code %d)", msg, code)}
 }
 
 // ErrorBody is the JSON body of every error answer.

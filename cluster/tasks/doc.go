@@ -18,7 +18,7 @@
 // together with the tasks its strategy names (one_for_one, one_for_all,
 // rest_for_one), while the job's own restart budget lasts; then the job
 // fails and those tasks are stopped. Restarts and cancels of tasks owned by
-// other members are forwarded to them (Config.Forward).
+// other members are forwarded to them (Peers.Forward).
 //
 // Every change of a task is a check-and-set on its store revision, made only
 // by the member whose claim (epoch) stands, so a stale owner can never

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,19 +58,10 @@ type Config struct {
 	// Janitor reports whether this member sweeps (one member of a cluster
 	// should); nil: it does.
 	Janitor func() bool
-	// Notify tells another member that it owns a new task, as stored (best
-	// effort; the owner's watch of the owner index is the safety net). Nil:
-	// no hint.
-	Notify func(owner string, rec store.Record)
-	// SubmitTo asks the owning member to store and start a task this member
-	// built (SubmitOwned there); an error wrapping ErrOwnerUnreachable makes
-	// Submit store it here instead, pending, for the owner to claim. Nil:
-	// always stored here.
-	SubmitTo func(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error)
-	// Push tells the member that submitted a task (another than its owner)
-	// of the task's new state, as committed (best effort: that member
-	// expects it for HandoffWait, then asks the store). Nil: no push.
-	Push func(member string, rec store.Record)
+	// Peers reaches the other members: hands new tasks to their owners,
+	// tells submitters of their tasks' changes, forwards cancels and
+	// restarts. Nil: a single member; every task is stored and run here.
+	Peers Peers
 	// HandoffWait is how long a member that handed a task to another owner
 	// waits for that owner's Push before its waiters ask the store.
 	HandoffWait time.Duration
@@ -83,11 +75,6 @@ type Config struct {
 	// running before its attempt starts. Needs a store.Prober, which keeps
 	// a resubmitted task from running again.
 	HoldFirstWrite time.Duration
-	// Forward sends a control request (cancel, restart) to the task's
-	// owning member when that member is not this one; ok false means the
-	// owner is not live (the change is then written here, check-and-set, and
-	// the dead owner's claim loses). Nil: always written here.
-	Forward func(ctx context.Context, owner string, c Control) (ok bool, err error)
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -263,9 +250,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.cfg.RecoverAll {
 		f = store.Filter{Unfinished: true}
 	}
-	recs, err := m.store.List(ctx, f)
+	recs, err := m.listToResume(ctx, f)
 	if err != nil {
-		return fmt.Errorf("tasks: listing unfinished tasks: %w", err)
+		return err
 	}
 	for _, r := range recs {
 		m.system.Root.Send(m.root, &activate{id: r.Task.GetSpec().GetId(), adopt: m.cfg.RecoverAll})
@@ -276,6 +263,29 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.janitorStop, m.janitorDone = make(chan struct{}), make(chan struct{})
 	go func() { defer close(m.janitorDone); m.runJanitor(m.janitorStop) }()
 	return nil
+}
+
+// listToResume lists the tasks Start resumes. A store that cannot be
+// reached yet (Consul starting, or down while this member starts) is
+// waited for with backoff until ctx ends, saying so in the log: a member
+// started before its store joins when the store is back.
+func (m *Manager) listToResume(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	for try := 1; ; try++ {
+		recs, err := m.store.List(ctx, f)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+			if err != nil {
+				err = fmt.Errorf("tasks: listing unfinished tasks: %w", err)
+			}
+			return recs, err
+		}
+		wait := storeRetry.Delay(try, rand.Float64())
+		if try%10 == 1 { // about every 10s once backed off: say it, do not flood
+			m.log.Warn("task store unavailable; waiting for it to list this member's tasks", "try", try, "retry_in", wait.String(), "err", err)
+		}
+		if !supervisor.Sleep(ctx, wait) {
+			return nil, fmt.Errorf("tasks: listing unfinished tasks: %w (gave up: %w)", err, ctx.Err())
+		}
+	}
 }
 
 // RootName is the name of a member's task manager actor; other members send
@@ -310,9 +320,9 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	switch {
 	case owner == m.member && !m.fenced():
 		return m.createOwned(ctx, t, "")
-	case owner != m.member && m.cfg.SubmitTo != nil:
+	case owner != m.member && m.cfg.Peers != nil:
 		m.expectPush(id)
-		rec, created, err := m.cfg.SubmitTo(ctx, owner, t)
+		rec, created, err := m.cfg.Peers.SubmitTo(ctx, owner, t)
 		if err == nil {
 			m.observe(rec) // the owner's answer may be the finished task
 		}
@@ -331,27 +341,23 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if owner == m.member {
 		pre := rec
 		m.system.Root.Send(m.root, &activate{id: id, rec: &pre})
-	} else if m.cfg.Notify != nil {
+	} else if m.cfg.Peers != nil {
 		m.expectPush(id)
-		m.cfg.Notify(owner, rec)
+		m.cfg.Peers.Notify(owner, rec)
 	}
 	return rec, true, nil
 }
 
-// ErrOwnerUnreachable: Config.SubmitTo could not reach the owner, and the
-// task was not stored there (as far as this member can tell).
-var ErrOwnerUnreachable = errors.New("owner unreachable")
-
 // expectPush tells the store that the owner of task id will push its
 // changes here, so waiters need not ask the store for a while.
 func (m *Manager) expectPush(id string) {
-	if obs, ok := m.store.(observer); ok && m.cfg.Push != nil && m.cfg.HandoffWait > 0 {
+	if obs, ok := m.store.(observer); ok && m.cfg.Peers != nil && m.cfg.HandoffWait > 0 {
 		obs.Expect(id, m.now().Add(m.cfg.HandoffWait))
 	}
 }
 
 // SubmitOwned stores a task another member built for this one, its owner by
-// placement, and starts it (Config.SubmitTo on that member calls it here).
+// placement, and starts it (Peers.SubmitTo on that member calls it here).
 // from is that member, told of the task's changes.
 func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	switch {
@@ -606,7 +612,7 @@ func (c Control) applied(st *messages.TaskStatus) bool {
 }
 
 // control carries out c on the task's owner: its task actor here, the
-// owning member through Forward, or a check-and-set write here when no live
+// owning member through Peers.Forward, or a check-and-set write here when no live
 // member holds the task.
 func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) {
 	rec, err := m.store.Get(ctx, c.ID)
@@ -620,8 +626,8 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, c.ID, api.StateName(rec.Task.GetStatus().GetState()))
 	}
 	if owner := rec.Task.GetStatus().GetOwner(); owner != m.member {
-		if m.cfg.Forward != nil {
-			if ok, err := m.cfg.Forward(ctx, owner, c); ok {
+		if m.cfg.Peers != nil {
+			if ok, err := m.cfg.Peers.Forward(ctx, owner, c); ok {
 				if err != nil {
 					return store.Record{}, err
 				}
@@ -965,8 +971,7 @@ func (r *rootActor) Receive(c actor.Context) {
 			reply := &messages.SubmitTaskReply{}
 			rec, created, err := m.SubmitOwned(ctx, msg.GetTask(), msg.GetFrom())
 			if err != nil {
-				_, body := api.ToWire(err)
-				reply.ErrorCode, reply.Error = body.Error.Code, body.Error.Message
+				reply.Code, reply.Error = api.ToCode(err)
 			} else {
 				reply.Task, reply.Revision, reply.Created = rec.Task, rec.Revision, created
 			}

@@ -21,8 +21,24 @@ import (
 // hand-off, on a store of its own.
 func newMember(t *testing.T, member string, owner func(kind, id string) string, submitTo func(context.Context, string, *messages.Task) (store.Record, bool, error)) (*tasks.Manager, store.Store) {
 	return startManager(t, member, filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
-		cfg.Owner, cfg.SubmitTo = owner, submitTo
+		cfg.Owner = owner
+		if submitTo != nil {
+			cfg.Peers = submitOnly(submitTo)
+		}
 	})
+}
+
+// submitOnly is a tasks.Peers that only hands submits over: hints go
+// nowhere and no owner is live for a forwarded control.
+type submitOnly func(context.Context, string, *messages.Task) (store.Record, bool, error)
+
+func (f submitOnly) SubmitTo(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error) {
+	return f(ctx, owner, t)
+}
+func (submitOnly) Notify(string, store.Record) {}
+func (submitOnly) Push(string, store.Record)   {}
+func (submitOnly) Forward(context.Context, string, tasks.Control) (bool, error) {
+	return false, nil
 }
 
 // startManager starts a manager for member on the bbolt store at path,

@@ -73,7 +73,7 @@ type taskActor struct {
 	// preloaded is the record as the adopter read it, if any.
 	preloaded *store.Record
 	// replyTo is the member that submitted the task, if another: it is
-	// told of every change this actor commits (Config.Push).
+	// told of every change this actor commits (Peers.Push).
 	replyTo string
 	// born: this member created the task already claimed, with its first
 	// attempt counted (Manager.Submit), and this actor starts that attempt
@@ -611,8 +611,8 @@ func (a *taskActor) wrote(rec store.Record) {
 		}
 	}
 	a.rec = rec
-	if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Push != nil {
-		a.m.cfg.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
+	if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Peers != nil {
+		a.m.cfg.Peers.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
 	}
 }
 

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/pprof"
+
 	"strings"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/cluster/node"
 )
 
 // flagSet is a command's flags. Errors are usage errors (exit 2, one
@@ -86,42 +85,30 @@ func positiveDuration(name string, d time.Duration) error {
 	return nil
 }
 
-// serverFlags are the flags shared by the runtime commands (dev, node).
+// serverFlags are the flags shared by the runtime commands (dev, node),
+// set straight into the node's configuration.
 type serverFlags struct {
+	cfg                 *node.Config
 	logLevel, logFormat string
-	drain, retention    time.Duration
-	pprof               bool
 }
 
 func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&sf.drain, "drain-timeout", 30*time.Second, drainHelp)
-	fs.DurationVar(&sf.retention, "retention", tasks.DefaultConfig("").Retention, "how long finished tasks are kept")
-	fs.BoolVar(&sf.pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals)")
-}
-
-// withPprof adds Go's profiles to h when --pprof asks for them.
-func withPprof(on bool, h http.Handler) http.Handler {
-	if !on {
-		return h
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/", h)
-	return mux
+	fs.DurationVar(&sf.cfg.DrainTimeout, "drain-timeout", sf.cfg.DrainTimeout, drainHelp)
+	fs.DurationVar(&sf.cfg.Retention, "retention", sf.cfg.Retention, "how long finished tasks are kept")
+	fs.BoolVar(&sf.cfg.Pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals)")
 }
 
 // logger checks the shared flags and returns the logger they ask for.
 func (sf *serverFlags) logger(e *env) (*slog.Logger, error) {
-	for name, d := range map[string]time.Duration{"drain-timeout": sf.drain, "retention": sf.retention} {
+	for name, d := range map[string]time.Duration{"drain-timeout": sf.cfg.DrainTimeout, "retention": sf.cfg.Retention, "idle-timeout": sf.cfg.IdleTimeout} {
 		if err := positiveDuration(name, d); err != nil {
 			return nil, err
 		}
+	}
+	if sf.cfg.JoinTimeout < 0 {
+		return nil, usageErr("--join-timeout must not be negative, got %s", sf.cfg.JoinTimeout)
 	}
 	return newLogger(e, sf.logLevel, sf.logFormat)
 }

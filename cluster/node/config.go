@@ -1,0 +1,219 @@
+package node
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/tasks"
+	consul "github.com/hashicorp/consul/api"
+)
+
+// ErrInvalidConfig wraps every error of Config.Validate, so a caller can
+// tell a configuration mistake (fix the flags) from a failure at run time.
+var ErrInvalidConfig = errors.New("invalid node configuration")
+
+// Config configures a Node. Start from DefaultConfig, set Registry, and
+// for a cluster member Cluster, Consul and BindAddr. Consul nil is the
+// embedded mode: one member, tasks in a bbolt file under DataDir, grains
+// in this process; `granary dev` is that mode, `granary node` the other.
+type Config struct {
+	// Registry holds the task and grain kinds the node can host: the
+	// application's. Required. Register every kind before New.
+	Registry *actors.Registry
+	// Kinds are the kinds this node hosts, a subset of Registry; nil or
+	// empty hosts all of them. A node receives activations and tasks only
+	// of the kinds it hosts, which is how roles are made.
+	Kinds []string
+
+	// NodeID is this member's id: the owner recorded on its tasks and its
+	// Consul service id. Empty: "dev" when embedded; in a cluster the
+	// host name and BindAddr's port, which is unique per machine and
+	// stable across restarts (a restarted member finds its own tasks).
+	NodeID string
+	// Cluster names the cluster; members of one cluster share it, and it
+	// separates clusters that share a Consul. Required with Consul.
+	Cluster string
+	// Consul configures the Consul client (address, token, TLS), as
+	// ConsulConfig makes it from Consul's own CONSUL_* variables. Nil: the
+	// embedded mode.
+	Consul *consul.Config
+	// BindAddr is the node-to-node address, host:port, that the other
+	// members dial: a concrete host, not 0.0.0.0. Port 0 picks a free one
+	// (Addr tells which). Required with Consul; unused when embedded.
+	BindAddr string
+	// HTTPAddr is the address of the HTTP API, host:port; Consul's health
+	// check polls its /healthz. Port 0 picks a free one (HTTPAddr tells).
+	HTTPAddr string
+	// DataDir holds the embedded mode's task store (tasks.db). Unused in
+	// a cluster, whose tasks live in Consul KV.
+	DataDir string
+
+	// IdleTimeout deactivates a grain that received nothing for this long.
+	IdleTimeout time.Duration
+	// Retention is how long finished tasks (results, dead letters) are kept.
+	Retention time.Duration
+	// DrainTimeout bounds Stop: how long grains may hand off and running
+	// attempts may finish before they are cut off (a cut-off attempt runs
+	// again, on another member or at the next start).
+	DrainTimeout time.Duration
+	// JoinTimeout bounds how long Start waits for Consul (to list this
+	// member's tasks and to join); 0 waits until Start's context ends.
+	JoinTimeout time.Duration
+
+	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP address.
+	Pprof bool
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns an embedded node's configuration with Granary's
+// defaults; set Registry, and Cluster, Consul and BindAddr for a member
+// of a cluster.
+func DefaultConfig() Config {
+	return Config{
+		// Loopback: an API without authentication must not be reachable
+		// from other hosts unless the operator says so; 8080 is what the
+		// CLI's --addr defaults to, so `granary submit` finds it.
+		HTTPAddr: "127.0.0.1:8080",
+		// A directory beside where the node runs, like `granary dev`'s, so
+		// a restarted dev node finds its tasks again.
+		DataDir: ".granary",
+		// 5 minutes: an idle grain costs memory and a directory entry;
+		// reactivating it costs one claim (grains.DefaultConfig's reason).
+		IdleTimeout: grains.DefaultConfig("").IdleTimeout,
+		// 7 days of results and dead letters (tasks.DefaultConfig's reason).
+		Retention: tasks.DefaultConfig("").Retention,
+		// 30s: Kubernetes' default termination grace period, so a node
+		// stopped by it drains within the time it is given.
+		DrainTimeout: 30 * time.Second,
+		// 0: wait for Consul as long as the caller does. A process
+		// supervisor that restarts a node which gave up achieves nothing
+		// more, and the node logs what it is waiting for meanwhile.
+		JoinTimeout: 0,
+	}
+}
+
+// Embedded reports whether the configuration is the embedded mode.
+func (c Config) Embedded() bool { return c.Consul == nil }
+
+// Validate reports a configuration that cannot work, wrapping
+// ErrInvalidConfig, before anything starts.
+func (c Config) Validate() error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c.Registry == nil {
+		return fail("Registry is required")
+	}
+	if _, err := c.hostedKinds(); err != nil {
+		return fail("%v", err)
+	}
+	if _, _, err := splitHostPort(c.HTTPAddr); err != nil {
+		return fail("HTTPAddr %q: %v", c.HTTPAddr, err)
+	}
+	for name, d := range map[string]time.Duration{"IdleTimeout": c.IdleTimeout, "Retention": c.Retention, "DrainTimeout": c.DrainTimeout} {
+		if d <= 0 {
+			return fail("%s must be positive, got %s", name, d)
+		}
+	}
+	if c.JoinTimeout < 0 {
+		return fail("JoinTimeout must not be negative, got %s", c.JoinTimeout)
+	}
+	if c.Embedded() {
+		if c.DataDir == "" {
+			return fail("DataDir is required when embedded (no Consul)")
+		}
+		return nil
+	}
+	if c.Cluster == "" {
+		return fail("Cluster is required with Consul")
+	}
+	host, _, err := splitHostPort(c.BindAddr)
+	if err != nil {
+		return fail("BindAddr %q: %v", c.BindAddr, err)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return fail("BindAddr %q: other members dial this address; give a concrete host, not %s", c.BindAddr, host)
+	}
+	return nil
+}
+
+// hostedKinds checks Kinds against the registry and returns the kinds the
+// node hosts.
+func (c Config) hostedKinds() ([]string, error) {
+	all := append(c.Registry.TaskKinds(), c.Registry.GrainKinds()...)
+	if len(c.Kinds) == 0 {
+		if len(all) == 0 {
+			return nil, errors.New("the registry holds no kinds: register the application's kinds before New")
+		}
+		return all, nil
+	}
+	known := map[string]bool{}
+	for _, k := range all {
+		known[k] = true
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(c.Kinds))
+	for _, k := range c.Kinds {
+		if !known[k] {
+			return nil, fmt.Errorf("kind %q is not registered (registered: %s)", k, strings.Join(all, ", "))
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// memberID is NodeID or its default.
+func (c Config) memberID() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	if c.Embedded() {
+		return "dev"
+	}
+	host, _ := os.Hostname()
+	_, port, _ := splitHostPort(c.BindAddr)
+	return fmt.Sprintf("%s-%d", strings.ToLower(cmp.Or(host, "node")), port)
+}
+
+// splitHostPort checks host:port with a host and a port in 0..65535.
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, errors.New("want HOST:PORT")
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || host == "" || port < 0 || port > 65535 {
+		return "", 0, errors.New("want HOST:PORT with a host and a port")
+	}
+	return host, port, nil
+}
+
+// ConsulConfig is consul/api's DefaultConfig, which reads Consul's own
+// environment variables (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN,
+// CONSUL_CACERT, …), with a connection pool sized for a node; addr, when
+// not empty, overrides the address.
+func ConsulConfig(addr string) *consul.Config {
+	c := consul.DefaultConfig()
+	// Task waits, the owner-index watch and membership hold blocking
+	// queries while batched writes run beside them; the pooled transport
+	// keeps only GOMAXPROCS+1 idle connections, so under load the rest
+	// would be closed and dialled again for every request.
+	c.Transport.MaxIdleConnsPerHost = 128
+	if addr != "" {
+		c.Address = addr
+	}
+	return c
+}

@@ -1,0 +1,473 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/consuldir"
+	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/cluster/reconciler"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/store/boltstore"
+	"github.com/granary-rt/granary/cluster/store/consulstore"
+	"github.com/granary-rt/granary/cluster/tasks"
+	consul "github.com/hashicorp/consul/api"
+)
+
+var (
+	// ErrStarted: Start was called on a node that was started before (a
+	// stopped node is not started again: make a new one).
+	ErrStarted = errors.New("node: already started")
+	// ErrNotStarted: the node has not been started, or did not start.
+	ErrNotStarted = errors.New("node: not started")
+)
+
+// shutdownHTTP bounds the HTTP server's shutdown after the drain: long
+// polls are woken by then, so it waits only for answers being written.
+const shutdownHTTP = 5 * time.Second
+
+// Node is one Granary member: the application's kinds hosted on an actor
+// system, its task manager over a durable store, its grain host, the HTTP
+// API, and (in a cluster) membership through Consul and the reconciler
+// that adopts the tasks of members that leave.
+type Node struct {
+	cfg    Config
+	id     string
+	hosted []string
+	log    *slog.Logger
+
+	mu      sync.Mutex // serialises Start and Stop
+	started bool
+	stopped bool
+	stopErr error
+
+	ln             net.Listener
+	sys            *actor.ActorSystem
+	rem            *remote.Remote
+	st             store.Store
+	closeStore     func() error
+	host           *grains.Host
+	mgr            *tasks.Manager
+	recon          *reconciler.Reconciler
+	srv            *http.Server
+	serveErr       chan error
+	cancelRequests context.CancelFunc
+	client         *client.Client
+
+	// mem is the cluster membership once joined (nil embedded or before).
+	mem atomic.Pointer[membership.Membership]
+	// placed is the members as task placement sees them, from the last
+	// view, so a submit need not copy the view.
+	placed    atomic.Pointer[[]placement.Member]
+	stopViews func()
+	viewsDone chan struct{}
+}
+
+// New checks cfg and returns a node that is not started yet.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	hosted, _ := cfg.hostedKinds()
+	n := &Node{cfg: cfg, id: cfg.memberID(), hosted: hosted, log: cfg.Logger}
+	if n.log == nil {
+		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	n.log = n.log.With("member", n.id)
+	return n, nil
+}
+
+// ID is this member's id.
+func (n *Node) ID() string { return n.id }
+
+// Addr is the node-to-node address other members dial, once started; ""
+// when embedded (there are no other members).
+func (n *Node) Addr() string {
+	if n.rem == nil {
+		return ""
+	}
+	return n.sys.Address()
+}
+
+// HTTPAddr is the address the HTTP API listens on, once started (with the
+// port chosen when Config.HTTPAddr asked for port 0).
+func (n *Node) HTTPAddr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Client is a client of this node's API, for in-process calls, once
+// started; it is the Go client every other process uses, so what works
+// through it works from anywhere.
+func (n *Node) Client() *client.Client { return n.client }
+
+// Start brings the node up and returns once it serves: embedded, at once;
+// in a cluster, once it has joined through Consul, waiting for Consul (with
+// backoff, logging what it waits for) until ctx ends or JoinTimeout passes.
+// On an error, whatever had started is stopped again.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return ErrStarted
+	}
+	n.started = true
+	defer func() {
+		if err != nil {
+			n.stopped = true
+			n.teardown(context.Background())
+		}
+	}()
+	if n.cfg.JoinTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.JoinTimeout)
+		defer cancel()
+	}
+	if n.ln, err = net.Listen("tcp", n.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("node: cannot listen on the HTTP address %s: %w", n.cfg.HTTPAddr, err)
+	}
+	n.sys = tasks.NewActorSystem(n.log)
+	var cc *consul.Client
+	if !n.cfg.Embedded() {
+		if err := n.startRemote(); err != nil {
+			return err
+		}
+		if cc, err = consul.NewClient(n.cfg.Consul); err != nil {
+			return fmt.Errorf("node: consul client: %w", err)
+		}
+	}
+	if err := n.startGrains(cc); err != nil {
+		return err
+	}
+	if err := n.startTasks(ctx, cc); err != nil {
+		return err
+	}
+	n.serveHTTP()
+	if n.client, err = client.New(client.Config{Addr: n.HTTPAddr()}); err != nil {
+		return err
+	}
+	if n.cfg.Embedded() {
+		n.host.SetView([]grains.Member{{ID: n.id, Addr: n.sys.Address(), Kinds: n.host.HostedKinds()}})
+		n.log.Info("granary node started (embedded)", "http", "http://"+n.HTTPAddr(), "data_dir", n.cfg.DataDir,
+			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
+		return nil
+	}
+	return n.join(ctx)
+}
+
+// startRemote starts gRPC remoting on BindAddr, turning protoactor's panic
+// on a taken port into an error.
+func (n *Node) startRemote() (err error) {
+	host, port, _ := splitHostPort(n.cfg.BindAddr)
+	r := remote.NewRemote(n.sys, remote.Configure(host, port))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("node: cannot listen on the bind address %s: %v", n.cfg.BindAddr, p)
+		}
+	}()
+	r.Start()
+	n.rem = r
+	return nil
+}
+
+// startGrains starts the grain host: its directory of activations is
+// Consul in a cluster, this process when embedded.
+func (n *Node) startGrains(cc *consul.Client) error {
+	gcfg := grains.DefaultConfig(n.id)
+	gcfg.Registry, gcfg.System, gcfg.Logger, gcfg.IdleTimeout = n.cfg.Registry, n.sys, n.log, n.cfg.IdleTimeout
+	gcfg.Kinds = n.hostedOf(n.cfg.Registry.GrainKinds())
+	if n.cfg.Embedded() {
+		gcfg.Directory = &grains.LocalDirectory{}
+	} else {
+		gcfg.Directory = consuldir.New(cc, n.cfg.Cluster, n.session)
+		gcfg.Fenced = n.fenced
+	}
+	host, err := grains.New(gcfg)
+	if err != nil {
+		return err
+	}
+	n.host = host
+	return host.Start()
+}
+
+// startTasks opens the task store (Consul KV in a cluster, bbolt when
+// embedded), starts the task manager, and in a cluster makes the
+// reconciler that adopts the tasks of members that leave.
+func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
+	tcfg := tasks.DefaultConfig(n.id)
+	tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Retention = n.cfg.Registry, n.sys, n.log, n.cfg.Retention
+	var index reconciler.Index // the owner index, in a cluster
+	if n.cfg.Embedded() {
+		bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(n.cfg.DataDir, "tasks.db")))
+		if err != nil {
+			return fmt.Errorf("node: opening the task store in %s: %w", n.cfg.DataDir, err)
+		}
+		n.st, n.closeStore = bs, bs.Close
+		// The store is this node's alone: every unfinished task is its own.
+		tcfg.RecoverAll = true
+	} else {
+		cs, err := consulstore.New(cc, consulstore.DefaultConfig(n.cfg.Cluster))
+		if err != nil {
+			return err
+		}
+		n.st, index = cs, cs
+		tcfg.Fenced = n.fenced
+		tcfg.Owner = n.taskOwner
+		// One member sweeps expired tasks: the placement owner of "janitor".
+		tcfg.Janitor = func() bool { return janitor(n.view()) == n.id }
+		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view}
+	}
+	tcfg.Store = n.st
+	mgr, err := tasks.New(tcfg)
+	if err != nil {
+		return err
+	}
+	n.mgr = mgr
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	if index != nil {
+		rcfg := reconciler.DefaultConfig(n.id)
+		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger = index, mgr, n.fenced, n.log
+		n.recon = reconciler.New(rcfg)
+	}
+	return nil
+}
+
+// serveHTTP serves the API (and the profiles, if asked) on the listener.
+func (n *Node) serveHTTP() {
+	hcfg := httpapi.DefaultConfig()
+	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = n.id, n.log, n.host, n.host.Activations
+	hcfg.Members = n.members
+	if n.cfg.Embedded() {
+		hcfg.Health = func(ctx context.Context) error {
+			if err := n.mgr.Ping(ctx); err != nil {
+				return err
+			}
+			return n.host.Ping(ctx)
+		}
+	} else {
+		hcfg.Health = n.host.Ping
+	}
+	// Long polls end when the node stops, so shutdown is not held up by
+	// clients waiting for tasks.
+	baseCtx, cancel := context.WithCancel(context.Background())
+	n.cancelRequests = cancel
+	n.srv = &http.Server{
+		Handler:           withPprof(n.cfg.Pprof, httpapi.New(n.mgr, hcfg)),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+	}
+	n.serveErr = make(chan error, 1)
+	go func() {
+		if err := n.srv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
+			n.serveErr <- fmt.Errorf("node: HTTP server: %w", err)
+		}
+	}()
+}
+
+// join joins the cluster through Consul, then follows its views.
+func (n *Node) join(ctx context.Context) error {
+	mcfg := membership.DefaultConfig()
+	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = n.cfg.Cluster, n.id, n.sys.Address(), n.HTTPAddr(), n.hosted
+	mcfg.Consul, mcfg.Logger = n.cfg.Consul, n.log
+	mcfg.OnFence = func() {
+		n.log.Warn("self-fenced: lease or session with Consul lost; stopping every grain and task")
+		n.host.Fence()
+		n.mgr.Fence()
+	}
+	mcfg.OnUnfence = func() {
+		n.log.Info("lease restored; taking activations and tasks again")
+		n.mgr.Resume()
+		n.recon.Kick()
+	}
+	n.log.Info("joining the cluster through Consul", "cluster", n.cfg.Cluster, "consul", n.cfg.Consul.Address,
+		"bind", n.sys.Address(), "http", n.HTTPAddr(), "kinds", n.hosted)
+	m, err := membership.Join(ctx, mcfg)
+	if err != nil {
+		return fmt.Errorf("node: joining cluster %s: %w", n.cfg.Cluster, err)
+	}
+	n.mem.Store(m)
+	views, stop := m.Watch()
+	n.stopViews, n.viewsDone = stop, make(chan struct{})
+	n.applyView(m.View())
+	n.recon.Start()
+	go func() {
+		defer close(n.viewsDone)
+		for v := range views {
+			n.applyView(v)
+		}
+	}()
+	n.log.Info("granary node started", "members", len(m.View().Members),
+		"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
+	return nil
+}
+
+// applyView gives a new view of the cluster to grain routing, task
+// placement and the reconciler. Only the view goroutine calls it (and
+// join, before that goroutine starts).
+func (n *Node) applyView(v membership.View) {
+	n.host.SetView(toGrainMembers(v))
+	ms := toPlacement(v)
+	n.placed.Store(&ms)
+	n.recon.SetView(ms)
+}
+
+// Failed receives an error if the node fails on its own after Start: its
+// HTTP server stopped other than through Stop. The caller should then
+// Stop the node; a process exits non-zero.
+func (n *Node) Failed() <-chan error { return n.serveErr }
+
+// Stop leaves gracefully, within ctx and DrainTimeout: grains are
+// deactivated (releasing their claims) so callers find them on other
+// members, running attempts may finish (those cut off run again
+// elsewhere or at the next start), the member leaves Consul, then the API
+// closes, waking long polls. Safe to call twice; the second call returns
+// the first's result.
+func (n *Node) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.started {
+		return ErrNotStarted
+	}
+	if n.stopped {
+		return n.stopErr
+	}
+	n.stopped = true
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.DrainTimeout)
+	defer cancel()
+	n.log.Info("stopping", "activations", n.host.Activations(), "running_attempts", n.mgr.Running(), "drain_timeout", n.cfg.DrainTimeout.String())
+	n.stopErr = n.teardown(ctx)
+	n.log.Info("granary node stopped")
+	return n.stopErr
+}
+
+// teardown stops whatever has started, in the order of a graceful leave;
+// what never started is skipped. It returns the drain's error: attempts
+// or activations cut off by ctx.
+func (n *Node) teardown(ctx context.Context) error {
+	var errs []error
+	if n.host != nil {
+		if err := n.host.Stop(ctx); err != nil {
+			n.log.Warn("deactivation cut short", "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if n.recon != nil {
+		n.recon.Stop()
+	}
+	if n.mgr != nil {
+		if err := n.mgr.Stop(ctx); err != nil {
+			n.log.Warn("drain cut short; interrupted attempts run again", "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if m := n.mem.Load(); m != nil {
+		if err := m.Leave(ctx); err != nil {
+			n.log.Warn("leaving Consul failed; the registration expires by itself", "err", err)
+		}
+	}
+	if n.stopViews != nil {
+		n.stopViews()
+		<-n.viewsDone
+	}
+	if n.srv != nil {
+		n.cancelRequests()
+		shut, cancel := context.WithTimeout(context.Background(), shutdownHTTP)
+		defer cancel()
+		if err := n.srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Warn("HTTP shutdown", "err", err)
+		}
+	} else if n.ln != nil {
+		n.ln.Close()
+	}
+	if n.rem != nil {
+		n.rem.Shutdown(true)
+	}
+	if n.sys != nil {
+		n.sys.Shutdown()
+	}
+	if n.closeStore != nil {
+		if err := n.closeStore(); err != nil {
+			errs = append(errs, fmt.Errorf("node: closing the task store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fenced reports self-fencing; a member that has not joined yet counts as
+// fenced: it may not act for the cluster before it is part of it.
+func (n *Node) fenced() bool {
+	m := n.mem.Load()
+	return m == nil || m.Fenced()
+}
+
+func (n *Node) session() string {
+	if m := n.mem.Load(); m != nil {
+		return m.Session()
+	}
+	return ""
+}
+
+func (n *Node) view() membership.View {
+	if m := n.mem.Load(); m != nil {
+		return m.View()
+	}
+	return membership.View{}
+}
+
+// taskOwner places a new task among the live members hosting its kind; ""
+// (none known yet) keeps it with this member.
+func (n *Node) taskOwner(kind, id string) string {
+	if ms := n.placed.Load(); ms != nil {
+		owner, _ := placement.TaskOwner(*ms, kind, id)
+		return owner
+	}
+	return ""
+}
+
+// hostedOf keeps the kinds of all that this node hosts; never nil, which
+// grains.Config.Kinds would read as "all".
+func (n *Node) hostedOf(all []string) []string {
+	out := []string{}
+	for _, k := range all {
+		if slices.Contains(n.hosted, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// withPprof adds Go's profiles to h when asked for.
+func withPprof(on bool, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
+}

@@ -1,0 +1,38 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+)
+
+// Peers is how a task manager reaches the other members of its cluster.
+// The manager decides what to send and to whom; an implementation only
+// carries it (package node's sends protobuf messages over protoactor
+// remoting). Hints (Notify, Push) are best effort: each has a safety net
+// in the store, so a lost one costs latency, never a task.
+type Peers interface {
+	// SubmitTo asks owner to store a task this member built and start it
+	// (Manager.SubmitOwned there). An error wrapping ErrOwnerUnreachable
+	// means owner could not be asked or did not answer: Submit then
+	// stores the task here, pending, for the owner to claim. Any other
+	// error is the owner's answer and reaches the caller.
+	SubmitTo(ctx context.Context, owner string, t *messages.Task) (rec store.Record, created bool, err error)
+	// Notify tells owner that it owns a new task, as stored. The owner's
+	// watch of its owner index finds the task without it, only later.
+	Notify(owner string, rec store.Record)
+	// Push tells member, which took a task's submit for another owner, of
+	// the task's new state as committed, so its waiters need not ask the
+	// store (they do after Config.HandoffWait without one).
+	Push(member string, rec store.Record)
+	// Forward sends a cancel or restart to the task's owning member; ok
+	// false means the owner is not live, and the change is then written
+	// here, check-and-set, so the dead owner's claim loses.
+	Forward(ctx context.Context, owner string, c Control) (ok bool, err error)
+}
+
+// ErrOwnerUnreachable: Peers.SubmitTo could not reach the owner, and the
+// task was not stored there (as far as this member can tell).
+var ErrOwnerUnreachable = errors.New("owner unreachable")
