@@ -401,7 +401,11 @@ func (n *Node) teardown(ctx context.Context) error {
 		n.ln.Close()
 	}
 	if n.rem != nil {
-		n.rem.Shutdown(true)
+		// Not graceful: protoactor's graceful shutdown stops its endpoint
+		// manager by writing fields that its endpoint goroutines read
+		// unguarded (a data race the race detector reports). Grains and
+		// tasks have drained by now, so only the server needs to stop.
+		n.rem.Shutdown(false)
 	}
 	if n.sys != nil {
 		n.sys.Shutdown()

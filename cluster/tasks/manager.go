@@ -755,8 +755,10 @@ func (m *Manager) Stop(ctx context.Context) error {
 		if m.root == nil {
 			return
 		}
-		close(m.janitorStop)
-		<-m.janitorDone
+		if m.janitorStop != nil { // nil when Start failed before starting it
+			close(m.janitorStop)
+			<-m.janitorDone
+		}
 		m.system.Root.Send(m.root, &drain{})
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
