@@ -327,4 +327,3 @@ func TestJoinTimeout(t *testing.T) {
 		t.Fatalf("Start without Consul = %v after %v; want a deadline error after about JoinTimeout", err, time.Since(began))
 	}
 }
-
