@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +14,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/cluster/httpapi"
-	"github.com/granary-rt/granary/cluster/store/boltstore"
-	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/cluster/node"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
@@ -25,7 +22,7 @@ type sleepIn struct {
 	MS int `json:"ms"`
 }
 
-func start(t *testing.T) (*client.Client, *httptest.Server) {
+func start(t *testing.T) (*client.Client, *server) {
 	t.Helper()
 	reg := actors.NewRegistry()
 	echo, _ := actors.NewTask("echo", func(_ actors.TaskContext, p []byte) ([]byte, error) { return p, nil }, actors.WithValidator(actors.ValidJSON))
@@ -43,33 +40,30 @@ func start(t *testing.T) (*client.Client, *httptest.Server) {
 			t.Fatal(err)
 		}
 	}
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
+	cfg := node.DefaultConfig()
+	cfg.Registry, cfg.NodeID, cfg.DataDir, cfg.HTTPAddr = reg, "m1", t.TempDir(), "127.0.0.1:0"
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := tasks.DefaultConfig("m1")
-	cfg.Store, cfg.Registry = s, reg
-	m, err := tasks.New(cfg)
-	if err != nil {
+	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.New(m, httpapi.DefaultConfig()))
 	t.Cleanup(func() {
-		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = m.Stop(ctx)
-		_ = s.Close()
+		_ = n.Stop(ctx)
 	})
+	srv := &server{URL: "http://" + n.HTTPAddr()}
 	c, err := client.New(client.Config{Addr: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, srv
 }
+
+// server is where a test's node serves its API.
+type server struct{ URL string }
 
 func TestSubmitWaitList(t *testing.T) {
 	c, _ := start(t)

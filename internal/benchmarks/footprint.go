@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
@@ -22,7 +23,7 @@ import (
 // MemoryPerRunningTask measures the memory (heap and goroutine stacks) a
 // node spends on each unfinished
 // task whose attempt is running (task actor, attempt actor, handler
-// goroutine, timers): b.N long `sleep` tasks on an in-process manager,
+// goroutine, timers): b.N long `sleep` tasks on an in-process node,
 // measured after GC before and after. Reports "B/task".
 func MemoryPerRunningTask(b *testing.B) {
 	n := startDevNodeWith(b, kinds.Sleep)
@@ -31,17 +32,19 @@ func MemoryPerRunningTask(b *testing.B) {
 	before := heap()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := n.m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("m-%d", i), Kind: "sleep", Payload: []byte(`{"ms":3600000}`)}); err != nil {
+		if _, err := n.c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("m-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":3600000}`)}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for n.m.Running() < b.N && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	running, err := 0, error(nil)
+	for deadline := time.Now().Add(time.Minute); running < b.N && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if running, err = n.count(ctx, "running"); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.StopTimer()
-	if n.m.Running() < b.N {
-		b.Fatalf("only %d of %d attempts running", n.m.Running(), b.N)
+	if running < b.N {
+		b.Fatalf("only %d of %d tasks running", running, b.N)
 	}
 	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
 }
@@ -63,21 +66,19 @@ func MemoryPerPendingTask(b *testing.B) {
 	before := heap()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := n.m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("p-%d", i), Kind: "later"}); err != nil {
+		if _, err := n.c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("p-%d", i), Kind: "later"}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	waiting := 0
 	for deadline := time.Now().Add(time.Minute); waiting < b.N && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		recs, err := n.st.List(ctx, store.Filter{States: []messages.TaskState{messages.TaskState_TASK_STATE_RETRYING}})
-		if err != nil {
+		if waiting, err = n.count(ctx, "retrying"); err != nil {
 			b.Fatal(err)
 		}
-		waiting = len(recs)
 	}
 	b.StopTimer()
-	if waiting < b.N || n.m.Running() != 0 {
-		b.Fatalf("%d of %d tasks waiting to retry, %d running", waiting, b.N, n.m.Running())
+	if running, err := n.count(ctx, "running"); waiting < b.N || running != 0 || err != nil {
+		b.Fatalf("%d of %d tasks waiting to retry, %d running (%v)", waiting, b.N, running, err)
 	}
 	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
 }

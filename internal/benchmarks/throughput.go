@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,21 +18,21 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/node"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
-	"github.com/granary-rt/granary/cluster/tasks"
 	bolt "go.etcd.io/bbolt"
 )
 
 // Callers is the number of concurrent clients in the throughput benchmarks.
 const Callers = 32
 
-// devNode is an in-process single node: the task manager over a bbolt store
-// in a temporary directory, served over real HTTP on loopback.
+// devNode is an in-process embedded node (node.New, as `granary dev`
+// runs it) over a bbolt store in a temporary directory, served over real
+// HTTP on loopback.
 type devNode struct {
-	m   *tasks.Manager
-	srv *httptest.Server
-	st  *boltstore.Store
+	n   *node.Node
+	url string
+	c   *client.Client
 	dir string
 }
 
@@ -53,35 +52,35 @@ func startDevNodeWith(b *testing.B, kinds ...*actors.TaskKind) *devNode {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(dir, "tasks.db")))
-	if err != nil {
-		b.Fatal(err)
-	}
 	reg := actors.NewRegistry()
 	for _, k := range kinds {
 		if err := reg.RegisterTask(k); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cfg := tasks.DefaultConfig("bench")
-	cfg.Store, cfg.Registry = st, reg
-	m, err := tasks.New(cfg)
+	cfg := node.DefaultConfig()
+	cfg.Registry, cfg.NodeID, cfg.DataDir, cfg.HTTPAddr = reg, "bench", dir, "127.0.0.1:0"
+	n, err := node.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := m.Start(context.Background()); err != nil {
+	if err := n.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return &devNode{m: m, srv: httptest.NewServer(httpapi.New(m, httpapi.DefaultConfig())), st: st, dir: dir}
+	return &devNode{n: n, url: "http://" + n.HTTPAddr(), c: n.Client(), dir: dir}
 }
 
 func (n *devNode) close() {
-	n.srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = n.m.Stop(ctx)
-	_ = n.st.Close()
+	_ = n.n.Stop(ctx)
 	_ = os.RemoveAll(n.dir)
+}
+
+// count is the number of tasks in state on the node.
+func (n *devNode) count(ctx context.Context, state string) (int, error) {
+	sts, err := n.c.List(ctx, state)
+	return len(sts), err
 }
 
 // parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
@@ -141,7 +140,7 @@ func runAll(callers, from, to int, body func(i int) error) error {
 func EchoThroughputClient(b *testing.B) {
 	n := startDevNode(b)
 	defer n.close()
-	c, err := client.New(client.Config{Addr: n.srv.URL})
+	c, err := client.New(client.Config{Addr: n.url})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,7 +168,7 @@ func EchoThroughputHTTP(b *testing.B) {
 	run := fmt.Sprintf("%d", time.Now().UnixNano())
 	parallel(b, func(i int) error {
 		body := fmt.Sprintf(`{"id":"h-%s-%d","kind":"echo","payload":{"n":1}}`, run, i)
-		resp, err := hc.Post(n.srv.URL+"/v1/tasks", "application/json", bytes.NewBufferString(body))
+		resp, err := hc.Post(n.url+"/v1/tasks", "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			return err
 		}
@@ -180,7 +179,7 @@ func EchoThroughputHTTP(b *testing.B) {
 			return err
 		}
 		for !st.Terminal() {
-			resp, err := hc.Get(fmt.Sprintf("%s/v1/tasks/%s?index=%d&wait=30s", n.srv.URL, st.ID, st.Revision))
+			resp, err := hc.Get(fmt.Sprintf("%s/v1/tasks/%s?index=%d&wait=30s", n.url, st.ID, st.Revision))
 			if err != nil {
 				return err
 			}
