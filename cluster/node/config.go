@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/tasks"
@@ -48,11 +49,20 @@ type Config struct {
 	Consul *consul.Config
 	// BindAddr is the node-to-node address, host:port, that the other
 	// members dial: a concrete host, not 0.0.0.0. Port 0 picks a free one
-	// (Addr tells which). Required with Consul; unused when embedded.
+	// (Addr tells which). Required with Consul (unless System is set);
+	// unused when embedded.
 	BindAddr string
 	// HTTPAddr is the address of the HTTP API, host:port; Consul's health
 	// check polls its /healthz. Port 0 picks a free one (HTTPAddr tells).
 	HTTPAddr string
+	// System, when set, is the actor system the node runs on instead of
+	// one of its own: the caller has started it (with gRPC remoting, for
+	// a cluster member) and shuts it down, and BindAddr is unused. Several
+	// members of one process can share one, as tests do: protoactor sets
+	// gRPC's process-wide logger each time a remote starts, which races
+	// with the gRPC connections of remotes already running. Nil: the node
+	// makes its own, with remoting on BindAddr in a cluster.
+	System *actor.ActorSystem
 	// DataDir holds the embedded mode's task store (tasks.db). Unused in
 	// a cluster, whose tasks live in Consul KV.
 	DataDir string
@@ -137,6 +147,9 @@ func (c Config) Validate() error {
 	if c.Cluster == "" {
 		return fail("Cluster is required with Consul")
 	}
+	if c.System != nil {
+		return nil
+	}
 	host, _, err := splitHostPort(c.BindAddr)
 	if err != nil {
 		return fail("BindAddr %q: %v", c.BindAddr, err)
@@ -185,6 +198,9 @@ func (c Config) memberID() string {
 	}
 	host, _ := os.Hostname()
 	_, port, _ := splitHostPort(c.BindAddr)
+	if c.System != nil {
+		_, port, _ = splitHostPort(c.System.Address())
+	}
 	return fmt.Sprintf("%s-%d", strings.ToLower(cmp.Or(host, "node")), port)
 }
 

@@ -60,6 +60,7 @@ type Node struct {
 
 	ln             net.Listener
 	sys            *actor.ActorSystem
+	ownSys         bool // made here (not Config.System): shut down here
 	rem            *remote.Remote
 	st             store.Store
 	closeStore     func() error
@@ -100,7 +101,7 @@ func (n *Node) ID() string { return n.id }
 // Addr is the node-to-node address other members dial, once started; ""
 // when embedded (there are no other members).
 func (n *Node) Addr() string {
-	if n.rem == nil {
+	if n.cfg.Embedded() || n.sys == nil {
 		return ""
 	}
 	return n.sys.Address()
@@ -145,12 +146,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.ln, err = net.Listen("tcp", n.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("node: cannot listen on the HTTP address %s: %w", n.cfg.HTTPAddr, err)
 	}
-	n.sys = tasks.NewActorSystem(n.log)
 	var cc *consul.Client
-	if !n.cfg.Embedded() {
-		if err := n.startRemote(); err != nil {
-			return err
+	if n.sys = n.cfg.System; n.sys == nil {
+		n.sys, n.ownSys = tasks.NewActorSystem(n.log), true
+		if !n.cfg.Embedded() {
+			if err := n.startRemote(); err != nil {
+				return err
+			}
 		}
+	}
+	if !n.cfg.Embedded() {
 		if cc, err = consul.NewClient(n.cfg.Consul); err != nil {
 			return fmt.Errorf("node: consul client: %w", err)
 		}
@@ -407,7 +412,7 @@ func (n *Node) teardown(ctx context.Context) error {
 		// tasks have drained by now, so only the server needs to stop.
 		n.rem.Shutdown(false)
 	}
-	if n.sys != nil {
+	if n.ownSys {
 		n.sys.Shutdown()
 	}
 	if n.closeStore != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/node"
+	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -199,36 +200,15 @@ func TestStartFailsCleanly(t *testing.T) {
 	}
 }
 
-// cluster starts members named ids of one cluster in this process.
-func cluster(t *testing.T, consulAddr string, ids ...string) []*node.Node {
-	t.Helper()
-	reg := appKinds(t)
-	out := make([]*node.Node, len(ids))
-	for i, id := range ids {
-		cfg := node.DefaultConfig()
-		cfg.Registry, cfg.NodeID, cfg.Cluster = reg, id, "inproc"
-		cfg.Consul = node.ConsulConfig(consulAddr)
-		cfg.BindAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-		cfg.DrainTimeout = 5 * time.Second
-		cfg.Logger = testutil.Logger(t, slog.LevelInfo)
-		out[i] = start(t, cfg)
-	}
-	return out
-}
-
 // TestClusterInProcess: three members in one process (each its own actor
 // system and ports) with a real Consul: tasks submitted through one are
 // placed on all and complete; grain identities spread over the members;
 // a member that stops hands its identities to the others.
 func TestClusterInProcess(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	nodes := cluster(t, agent.HTTPAddr(), "n1", "n2", "n3")
+	nodes := testcluster.Start(t, agent.HTTPAddr(), appKinds(t), 3, nil)
 	ctx := testutil.Context(t, 60*time.Second)
 	c := nodes[0].Client()
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		ms, err := c.Members(ctx)
-		return err == nil && len(ms) == 3, fmt.Sprintf("members %+v, %v", ms, err)
-	})
 	ran := map[string]int{}
 	for i := range 30 {
 		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("r%02d", i), Kind: "resize", Payload: json.RawMessage(`{"tiles":1}`)})
@@ -244,6 +224,7 @@ func TestClusterInProcess(t *testing.T) {
 		t.Fatalf("30 tasks ran on %v; placement should use all three members", ran)
 	}
 	// Identities spread over the members; remember one that n2 holds.
+	n2 := nodes[1].ID()
 	var onN2 string
 	held := map[string]int{}
 	for i := range 30 {
@@ -253,7 +234,7 @@ func TestClusterInProcess(t *testing.T) {
 			t.Fatalf("call %s: %v", id, err)
 		}
 		held[w.Member]++
-		if w.Member == "n2" && onN2 == "" {
+		if w.Member == n2 && onN2 == "" {
 			onN2 = id
 		}
 	}
@@ -261,12 +242,12 @@ func TestClusterInProcess(t *testing.T) {
 		t.Fatalf("30 identities held by %v; want all three members", held)
 	}
 	if err := nodes[1].Stop(ctx); err != nil {
-		t.Fatalf("stopping n2: %v", err)
+		t.Fatalf("stopping %s: %v", n2, err)
 	}
 	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
 		var w whereOut
 		err := c.CallJSON(ctx, "where", onN2, struct{}{}, &w)
-		return err == nil && w.Member != "n2", fmt.Sprintf("%s answered by %+v, %v", onN2, w, err)
+		return err == nil && w.Member != n2, fmt.Sprintf("%s answered by %+v, %v", onN2, w, err)
 	})
 }
 
@@ -275,11 +256,7 @@ func TestClusterInProcess(t *testing.T) {
 func TestStartWaitsForConsul(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})
 	agent.Stop()
-	cfg := node.DefaultConfig()
-	cfg.Registry, cfg.NodeID, cfg.Cluster = appKinds(t), "late", "waits"
-	cfg.Consul = node.ConsulConfig(agent.HTTPAddr())
-	cfg.BindAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Logger = testutil.Logger(t, slog.LevelInfo)
+	cfg := testcluster.Config(t, agent.HTTPAddr(), appKinds(t), "late")
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -312,10 +289,7 @@ func TestJoinTimeout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a time-out")
 	}
-	cfg := node.DefaultConfig()
-	cfg.Registry, cfg.Cluster, cfg.NodeID = appKinds(t), "nowhere", "n1"
-	cfg.Consul = node.ConsulConfig("127.0.0.1:1") // nothing listens on port 1
-	cfg.BindAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := testcluster.Config(t, "127.0.0.1:1", appKinds(t), "nowhere") // nothing listens on port 1
 	cfg.JoinTimeout = time.Second
 	n, err := node.New(cfg)
 	if err != nil {

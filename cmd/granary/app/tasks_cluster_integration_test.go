@@ -1,19 +1,15 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -67,7 +63,7 @@ func TestDurableTasksSurviveKill(t *testing.T) {
 	})
 	victim := nodes[2]
 	victim.Kill()
-	finals := waitAll(t, ctx, c, ids)
+	finals := testcluster.WaitAll(t, ctx, c, ids)
 	completed, failed, lost := 0, 0, 0
 	for _, id := range ids {
 		st := finals[id]
@@ -109,35 +105,6 @@ func TestDurableTasksSurviveKill(t *testing.T) {
 		t.Error("no attempt was lost with the killed member: the kill proved nothing")
 	}
 	t.Logf("%d completed, %d failed for good, %d attempts lost with the killed member", completed, failed, lost)
-}
-
-func waitAll(t *testing.T, ctx context.Context, c *client.Client, ids []string) map[string]*api.Status {
-	t.Helper()
-	var mu sync.Mutex
-	out := map[string]*api.Status{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, err := c.Wait(ctx, id, nil)
-			if err != nil {
-				t.Errorf("waiting for %s: %v", id, err)
-				return
-			}
-			mu.Lock()
-			out[id] = st
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if len(out) != len(ids) {
-		t.Fatalf("%d of %d tasks did not finish in time", len(ids)-len(out), len(ids))
-	}
-	return out
 }
 
 // TestTaskBadInputAtEveryEntryPoint: malformed submissions through a
@@ -195,7 +162,7 @@ func TestPartitionedOwnerNeverCommits(t *testing.T) {
 		return true, ""
 	})
 	proxy.Sever()
-	finals := waitAll(t, ctx, n1.Client(), theirs)
+	finals := testcluster.WaitAll(t, ctx, n1.Client(), theirs)
 	for _, id := range theirs {
 		st := finals[id]
 		if st.State != api.StateCompleted || st.Owner == cut.ID || st.Epoch < 2 {
@@ -233,7 +200,7 @@ func TestTasksSurviveConsulRestart(t *testing.T) {
 		ids = append(ids, st.ID)
 	}
 	agent.Restart(t)
-	finals := waitAll(t, ctx, nodes[0].Client(), ids)
+	finals := testcluster.WaitAll(t, ctx, nodes[0].Client(), ids)
 	for _, id := range ids {
 		if st := finals[id]; st.State != api.StateCompleted {
 			t.Errorf("%s ended %s: %s", id, st.State, st.Error)
@@ -244,182 +211,4 @@ func TestTasksSurviveConsulRestart(t *testing.T) {
 			t.Errorf("%s is down after the Consul restart: %v", nd.ID, err)
 		}
 	}
-}
-
-// TestJobFailsAcrossMembers: a one_for_all job's tasks are spread over three
-// members; when one fails for good, the others are stopped wherever they run.
-func TestJobFailsAcrossMembers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts Consul and granary processes")
-	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
-	c := nodes[0].Client()
-	ctx := testutil.Context(t, 2*time.Minute)
-	owners := map[string]bool{}
-	var ids []string
-	for i := 0; i < 9; i++ {
-		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("job-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`), JobID: "pipeline", JobStrategy: "one_for_all"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		owners[st.Owner] = true
-		ids = append(ids, st.ID)
-	}
-	if len(owners) < 2 {
-		t.Fatalf("the job's tasks all landed on %v; the test needs several members", owners)
-	}
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		running, err := c.List(ctx, api.StateRunning)
-		return err == nil && len(running) == len(ids), fmt.Sprintf("%d of %d running (%v)", len(running), len(ids), err)
-	})
-	_, err := c.Submit(ctx, api.SubmitRequest{ID: "job-fail", Kind: "flaky", Payload: json.RawMessage(`{"fail_rate":1}`), JobID: "pipeline", JobStrategy: "one_for_all", Policy: &api.Policy{MaxAttempts: api.Ptr(1)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	finals := waitAll(t, ctx, c, ids)
-	for _, id := range ids {
-		if st := finals[id]; st.State != api.StateCancelled || !strings.Contains(st.Error, "job pipeline failed") {
-			t.Errorf("%s on %s: %s %q; want cancelled by the job's failure", id, st.Owner, st.State, st.Error)
-		}
-	}
-	job, err := nodes[1].Client().Job(ctx, "pipeline")
-	if err != nil || job.State != api.StateFailed || !strings.Contains(job.Error, "job-fail failed") {
-		t.Fatalf("job status %+v, %v", job, err)
-	}
-}
-
-// TestJobRestartsAcrossMembers: a task failing for good restarts its
-// one_for_all job; the job's other tasks are restarted on the members that
-// own them (the restart is forwarded), keep their owner, and run again with
-// the interrupted attempt recorded as job_restart.
-func TestJobRestartsAcrossMembers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts Consul and granary processes")
-	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	nodes := startCluster(t, 3, agent.HTTPAddr(), nil)
-	c := nodes[0].Client()
-	ctx := testutil.Context(t, 2*time.Minute)
-	owners := map[string]string{}
-	for i := 0; i < 6; i++ {
-		st, err := c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("rj-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`),
-			JobID: "restarting", JobStrategy: "one_for_all", JobMaxRestarts: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		owners[st.ID] = st.Owner
-	}
-	if distinct := countDistinct(owners); distinct < 2 {
-		t.Fatalf("the job's tasks all landed on one member (%v); the test needs several", owners)
-	}
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		running, err := c.List(ctx, api.StateRunning)
-		return err == nil && len(running) == len(owners), fmt.Sprintf("%d of %d running (%v)", len(running), len(owners), err)
-	})
-	// Its only attempt hangs: the task fails for good, and the job restarts.
-	// The job gives it a fresh budget, and attempt 2 succeeds.
-	timeout := api.Duration(300 * time.Millisecond)
-	_, err := c.Submit(ctx, api.SubmitRequest{ID: "rj-hang", Kind: "hang", Payload: json.RawMessage(`{"succeed_on_attempt":2}`),
-		JobID: "restarting", JobStrategy: "one_for_all", JobMaxRestarts: 1, Policy: &api.Policy{MaxAttempts: api.Ptr(1), AttemptTimeout: &timeout}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hang := waitAll(t, ctx, c, []string{"rj-hang"})["rj-hang"]
-	if hang.State != api.StateCompleted || hang.Attempts != 2 || hang.JobRestarts != 1 || len(hang.Errors) != 1 || hang.Errors[0].Cause != "attempt_timeout" {
-		t.Fatalf("rj-hang: %s after %d attempts, %d job restarts, errors %+v; want completed on attempt 2 after one job restart", hang.State, hang.Attempts, hang.JobRestarts, hang.Errors)
-	}
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		for id, owner := range owners {
-			st, err := nodes[2].Client().Get(ctx, id)
-			if err != nil {
-				return false, err.Error()
-			}
-			if st.State != api.StateRunning || st.Attempts != 2 || st.JobRestarts != 1 || st.Owner != owner ||
-				len(st.Errors) != 1 || st.Errors[0].Cause != "job_restart" || st.Errors[0].Member != owner {
-				return false, fmt.Sprintf("%s: %s attempt %d, %d job restarts, owner %s (was %s), errors %+v", id, st.State, st.Attempts, st.JobRestarts, st.Owner, owner, st.Errors)
-			}
-		}
-		return true, ""
-	})
-	job, err := nodes[1].Client().Job(ctx, "restarting")
-	if err != nil || job.State != api.StateRunning || job.Restarts != 1 || job.MaxRestarts != 1 || len(job.RestartLog) != 1 || job.RestartLog[0].Task != "rj-hang" {
-		t.Fatalf("job status %+v, %v; want running after one restart caused by rj-hang", job, err)
-	}
-}
-
-func countDistinct(m map[string]string) int {
-	seen := map[string]bool{}
-	for _, v := range m {
-		seen[v] = true
-	}
-	return len(seen)
-}
-
-// TestRoutedSubmits: a client that routes sends each submit to its owner,
-// learned from GET /v1/members?activations=false; every task completes on
-// the member placement picks, exactly once.
-func TestRoutedSubmits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts Consul and granary processes")
-	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	nodes := startCluster(t, 2, agent.HTTPAddr(), nil)
-	ctx := testutil.Context(t, time.Minute)
-	c, err := client.New(client.Config{Addr: nodes[0].HTTP, Route: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.Members(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("members = %v, %v", list, err)
-	}
-	var members []placement.Member
-	for _, m := range list {
-		members = append(members, placement.Member{ID: m.ID, Kinds: m.Kinds})
-	}
-	owners := map[string]int{}
-	for i := 0; i < 100; i++ {
-		id := fmt.Sprintf("routed-%d", i)
-		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: id, Kind: "echo", Payload: json.RawMessage(`{"i":1}`)}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := placement.TaskOwner(members, "echo", id)
-		if st.State != api.StateCompleted || st.Owner != want || st.Attempts != 1 || st.Epoch != 1 {
-			t.Fatalf("%s ended %s on %s after %d attempts at epoch %d; want completed on %s by attempt 1 at epoch 1", id, st.State, st.Owner, st.Attempts, st.Epoch, want)
-		}
-		owners[st.Owner]++
-	}
-	if len(owners) != 2 {
-		t.Fatalf("owners %v: placement used one member only, the test proves little", owners)
-	}
-	// The member list for routers skips activation counts; a bad value is
-	// refused.
-	var fast api.MemberList
-	if err := getJSON(ctx, "http://"+nodes[1].HTTP+"/v1/members?activations=false", &fast); err != nil || fast.Count != 2 || fast.Members[0].Activations != -1 {
-		t.Fatalf("members?activations=false = %+v, %v; want both members without counts", fast, err)
-	}
-	if err := getJSON(ctx, "http://"+nodes[1].HTTP+"/v1/members?activations=maybe", &fast); !errors.Is(err, api.ErrInvalidArgument) {
-		t.Fatalf("members?activations=maybe: %v, want invalid argument", err)
-	}
-}
-
-// getJSON GETs u and decodes its JSON answer, or the API error it carries.
-func getJSON(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return api.FromWire(resp.StatusCode, eb)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
