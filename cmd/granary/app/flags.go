@@ -22,7 +22,7 @@ type flagSet struct {
 }
 
 func newFlags(e *env, name, args string) *flagSet {
-	fs := flag.NewFlagSet("granary "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(e.name()+" "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // a parse error is one line, not the whole usage
 	return &flagSet{FlagSet: fs, e: e, args: args}

@@ -79,6 +79,16 @@ type env struct {
 	isTerminal     bool // stderr is a terminal: show progress
 	// reg holds the kinds `node` and `dev` host: the application's.
 	reg *actors.Registry
+	// prog names the binary in messages: the application's own name.
+	prog string
+}
+
+// name is the binary's name in messages ("granary" unless told).
+func (e *env) name() string {
+	if e.prog == "" {
+		return "granary"
+	}
+	return e.prog
 }
 
 // Main runs the granary CLI with the application's kinds in reg (the
@@ -96,7 +106,8 @@ func Run(reg *actors.Registry, args []string) int {
 	if reg == nil {
 		reg = actors.NewRegistry()
 	}
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv, isTerminal: isTerminal(os.Stderr), reg: reg}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv, isTerminal: isTerminal(os.Stderr), reg: reg,
+		prog: filepath.Base(os.Args[0])}
 	return run(e, args)
 }
 
@@ -112,7 +123,7 @@ func Must(err error) {
 
 func run(e *env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stderr)
+		usage(e.stderr, e.name())
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -127,29 +138,29 @@ func run(e *env, args []string) int {
 			var ee *exitError
 			if errors.As(err, &ee) {
 				if ee.msg != "" {
-					fmt.Fprintf(e.stderr, "granary %s: %s\n", c.name, ee.msg)
+					fmt.Fprintf(e.stderr, "%s %s: %s\n", e.name(), c.name, ee.msg)
 				}
 				return ee.code
 			}
-			fmt.Fprintf(e.stderr, "granary %s: %v\n", c.name, err)
+			fmt.Fprintf(e.stderr, "%s %s: %v\n", e.name(), c.name, err)
 			return exitFailed
 		}
 	}
-	fmt.Fprintf(e.stderr, "granary: unknown command %q (run granary --help)\n", args[0])
+	fmt.Fprintf(e.stderr, "%s: unknown command %q (run %s --help)\n", e.name(), args[0], e.name())
 	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "granary: a fault-tolerant compute runtime of supervised virtual actors")
+func usage(w io.Writer, prog string) {
+	fmt.Fprintf(w, "%s: a Granary runtime, a fault-tolerant compute runtime of supervised virtual actors\n", prog)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  granary %-7s %s\n      %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %s %-7s %s\n      %s\n", prog, c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
 	fmt.Fprintln(w, "or any healthy member of a cluster with --cluster NAME [--consul ADDR].")
-	fmt.Fprintln(w, "Run granary COMMAND -h for a command's flags.")
+	fmt.Fprintf(w, "Run %s COMMAND -h for a command's flags.\n", prog)
 }
 
 func isTerminal(f *os.File) bool {

@@ -30,7 +30,7 @@ func runNode(e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("unexpected argument %q (see granary node -h)", pos[0])
+		return usageErr("unexpected argument %q (see %s -h)", pos[0], fs.Name())
 	}
 	for flag, v := range map[string]string{"cluster": cfg.Cluster, "bind": cfg.BindAddr, "http": cfg.HTTPAddr} {
 		if v == "" {
@@ -58,7 +58,7 @@ func runDev(e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("unexpected argument %q (see granary dev -h)", pos[0])
+		return usageErr("unexpected argument %q (see %s -h)", pos[0], fs.Name())
 	}
 	return serve(e, &sf, cfg)
 }
