@@ -58,7 +58,12 @@ type Config struct {
 	System *actor.ActorSystem
 	// Directory records activation holders. Required.
 	Directory Directory
-	// Fenced reports self-fencing; a fenced member processes nothing. Nil: never.
+	// Fenced reports self-fencing; a fenced member processes nothing. Nil:
+	// never. It is asked on every message, before routing, before the
+	// handler and again before the reply (a process pause can fall between
+	// any two), so it must answer from the lease's validity at the moment
+	// it is called, not from a flag a background tick sets
+	// (membership.Membership.Fenced does), and be cheap: no allocation.
 	Fenced func() bool
 	// IdleTimeout deactivates an activation that received nothing for this long.
 	IdleTimeout time.Duration
@@ -118,8 +123,12 @@ type Host struct {
 	calls map[string]map[*actor.PID]struct{} // member id -> futures of calls in flight to it
 	cache map[string]string                  // kind/identity -> holder learned from NOT_OWNER
 
-	active   atomic.Int64
-	leaving  atomic.Bool
+	active  atomic.Int64
+	leaving atomic.Bool
+	// fences counts Fence calls. An activation claimed before the latest
+	// one may have lost its claim even if the member is unfenced again by
+	// the time it looks (a handler that outlasted a fence and an unfence).
+	fences   atomic.Uint64
 	electors *electors
 }
 
@@ -416,13 +425,23 @@ func (h *Host) Stop(ctx context.Context) error {
 // Fence deactivates every activation at once: the member lost (or may have
 // lost) its claims. New activations are refused while fenced() holds.
 func (h *Host) Fence() {
+	h.fences.Add(1)
 	if h.router != nil {
 		h.sys.Root.Send(h.router, &deactivateAll{reason: "member self-fenced"})
 	}
 }
 
+// fenced reports whether this member takes no new work: it is leaving, or
+// it may have lost its claims (leaseLost).
 func (h *Host) fenced() bool {
-	return h.leaving.Load() || (h.cfg.Fenced != nil && h.cfg.Fenced())
+	return h.leaving.Load() || h.leaseLost()
+}
+
+// leaseLost reports whether the member may no longer hold its claims, so
+// another member may be answering for its identities. Unlike leaving, it
+// also forbids finishing work already begun.
+func (h *Host) leaseLost() bool {
+	return h.cfg.Fenced != nil && h.cfg.Fenced()
 }
 
 func newActivationID() string {

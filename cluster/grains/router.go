@@ -116,6 +116,7 @@ type activation struct {
 	kind     *actors.GrainKind
 	identity string
 	id       string
+	epoch    uint64 // Host.fences when the activation claimed its identity
 	grain    actors.Grain
 	claimed  bool
 	refusal  *messages.GrainResponse
@@ -146,6 +147,7 @@ func (a *activation) Receive(c actor.Context) {
 func (a *activation) activate(c actor.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
 	defer cancel()
+	a.epoch = a.h.fences.Load()
 	holder, err := a.h.cfg.Directory.Claim(ctx, a.kind.Name(), a.identity, a.h.cfg.Member)
 	switch {
 	case err != nil:
@@ -201,10 +203,9 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		c.Respond(a.refusal)
 		return
 	}
-	if a.h.fenced() {
+	if a.h.fenced() || a.fencedSinceClaim() {
 		// Self-fenced: the claim may already belong to another member.
-		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", a.h.cfg.Member), ""))
-		c.Respond(a.refusal)
+		a.fence(c)
 		return
 	}
 	gc, cancel := a.context(time.Unix(0, req.GetDeadlineUnixNano()))
@@ -215,16 +216,46 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		// A panic may have left the grain's state half-updated: answer and
 		// deactivate, so the next message starts from a fresh activation.
 		a.log.Warn("grain panicked; deactivating", "err", perr)
-		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, perr.Error(), ""))
+		a.reply(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, perr.Error(), ""))
 		a.retire(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "activation deactivated after a panic", ""))
 		return
 	}
 	if err != nil {
-		c.Respond(&messages.GrainResponse{Member: a.h.cfg.Member, ActivationId: a.id,
+		a.reply(c, &messages.GrainResponse{Member: a.h.cfg.Member, ActivationId: a.id,
 			Error: &messages.GrainError{Code: messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, Message: err.Error()}})
 		return
 	}
-	c.Respond(&messages.GrainResponse{Payload: out, Member: a.h.cfg.Member, ActivationId: a.id})
+	a.reply(c, &messages.GrainResponse{Payload: out, Member: a.h.cfg.Member, ActivationId: a.id})
+}
+
+// reply sends the handler's answer unless the member fenced while the
+// handler ran. The process can pause between the check before the handler
+// and this point; by the time it runs again Consul may have released the
+// claim and another member's activation may have answered for the identity.
+// An answer from this one would then contradict it, so it is replaced by
+// UNAVAILABLE (the caller retries, and reaches the new holder) and the
+// activation deactivates: its state may have diverged from the new one's.
+// A member that is merely leaving still holds its claims and answers.
+func (a *activation) reply(c actor.Context, resp *messages.GrainResponse) {
+	if a.h.leaseLost() || a.fencedSinceClaim() {
+		a.log.Warn("member fenced while the grain handled a message; its answer is dropped and the activation deactivated")
+		a.fence(c)
+		return
+	}
+	c.Respond(resp)
+}
+
+// fencedSinceClaim reports whether the member fenced after this
+// activation claimed its identity: the claim may be lost although the
+// member may be unfenced again (with a new session, not holding it).
+func (a *activation) fencedSinceClaim() bool { return a.h.fences.Load() != a.epoch }
+
+// fence answers the current message, and every later one, with
+// UNAVAILABLE and deactivates the activation: its member may no longer
+// hold the claim.
+func (a *activation) fence(c actor.Context) {
+	a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", a.h.cfg.Member), ""))
+	c.Respond(a.refusal)
 }
 
 func (a *activation) deactivate() {

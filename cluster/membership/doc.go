@@ -68,6 +68,22 @@
 // (OnUnfence). It rejoins every view by itself. Whenever Fenced is false,
 // Session is non-empty.
 //
+// # Fencing across pauses
+//
+// A process can stop at any instruction for longer than its lease (GC, a
+// stopped VM, SIGSTOP) and wake up with every goroutine believing what it
+// believed before. The watchdog's flag, and the OnFence call, come on its
+// next tick, after whatever else the scheduler runs first. So Fenced,
+// CheckLease and Session never answer from the flag alone: they also
+// compare, at the moment they are called, the monotonic time since the
+// send time of the last renewal Consul acknowledged with FenceAfter. Ask
+// right before each effect (handle a message, reply, commit); it costs an
+// atomic load and a clock read. A renewal sent after the lease had expired
+// revives nothing: Consul may have invalidated the session meanwhile, so
+// the node stays fenced until the watchdog fences it and a new session
+// unfences it. What remains is a pause between the check and its effect;
+// durable effects are check-and-set against the claim for that reason.
+//
 // # Defaults and the failover timeline
 //
 // TTL 2s, RenewInterval 500ms, FenceAfter 1.75s, HTTP check every 1s with a

@@ -14,4 +14,9 @@ var (
 	// node was registered, held a session and saw itself in the view. The
 	// error also carries the last Consul error, if there was one.
 	ErrUnavailable = errors.New("membership: consul unavailable")
+
+	// ErrFenced is returned by CheckLease while the node must not act: its
+	// lease has expired by the monotonic clock (a pause, a partition), it
+	// is fenced, holds no session, or has left.
+	ErrFenced = errors.New("membership: fenced")
 )

@@ -14,9 +14,23 @@ func leaseExpired(lastRenew, now time.Time, fenceAfter time.Duration) bool {
 	return now.Sub(lastRenew) >= fenceAfter
 }
 
+// renewalLapsed reports whether a renewal sent at sentAt came too late to
+// extend the lease of the renewal before it, sent at lastRenew: the lease
+// had already expired by the time it was sent, so Consul may have declared
+// the node critical in between, invalidated its session and handed its
+// claims to other members. Such a renewal starts a new lease; it must not
+// revive the old session (the node fences and gets a new one). This is
+// what a pause longer than the lease looks like from inside: the first
+// renewal after waking up succeeds, yet everything the node held is gone.
+// A zero lastRenew (never renewed) lapses nothing: the node starts fenced.
+func renewalLapsed(lastRenew, sentAt time.Time, fenceAfter time.Duration) bool {
+	return !lastRenew.IsZero() && leaseExpired(lastRenew, sentAt, fenceAfter)
+}
+
 // fenceInput is everything decideFence looks at.
 type fenceInput struct {
 	fenced     bool      // the node is fenced now
+	lapsed     bool      // a renewal came after the lease had expired (renewalLapsed)
 	lastRenew  time.Time // send time of the last successful renewal
 	session    string    // the session the node believes valid, "" if none
 	now        time.Time
@@ -35,13 +49,15 @@ const (
 // Reasons decideFence gives for fenceStart, as logged.
 const (
 	reasonLeaseExpired = "lease expired"
+	reasonLeaseLapsed  = "lease lapsed before its last renewal"
 	reasonNoSession    = "session lost"
 )
 
 // decideFence is the pure core of self-fencing. An unfenced node fences as
-// soon as its lease has expired or it has lost its session (Consul
-// invalidated it, or the registration it was tied to vanished): in both
-// cases the rest of the cluster may already treat it as dead. A fenced node
+// soon as its lease has expired, or lapsed and was renewed since, or it has
+// lost its session (Consul invalidated it, or the registration it was tied
+// to vanished): in each case the rest of the cluster may already treat it
+// as dead. A fenced node
 // unfences only with a fresh lease and a session; the shell clears the
 // session when it fences, so that session is always a new one.
 func decideFence(in fenceInput) (fenceAction, string) {
@@ -50,6 +66,8 @@ func decideFence(in fenceInput) (fenceAction, string) {
 		switch {
 		case expired:
 			return fenceStart, reasonLeaseExpired
+		case in.lapsed:
+			return fenceStart, reasonLeaseLapsed
 		case in.session == "":
 			return fenceStart, reasonNoSession
 		}
@@ -65,6 +83,9 @@ func decideFence(in fenceInput) (fenceAction, string) {
 // the renewal loop, so the node fences on time even while a renewal request
 // hangs. It is the only goroutine that changes the fenced state and the
 // only one that calls OnFence and OnUnfence, which keeps them in order.
+// Its flag is for those callbacks only: after a pause, the tick comes late,
+// so callers asking whether they may act get their answer from the lease
+// at that moment instead (see leaseValid).
 func (m *Membership) runFenceWatchdog() {
 	tick := time.NewTicker(m.cfg.fenceCheckInterval())
 	defer tick.Stop()
@@ -84,6 +105,7 @@ func (m *Membership) evaluateFence() {
 	m.mu.Lock()
 	in := fenceInput{
 		fenced:     m.fenced,
+		lapsed:     m.lapsed,
 		lastRenew:  m.lastRenew,
 		session:    m.session,
 		now:        m.cfg.Clock(),
@@ -97,6 +119,7 @@ func (m *Membership) evaluateFence() {
 		return
 	case fenceStart:
 		m.fenced = true
+		m.lapsed = false // the fence covers it: unfencing needs a new session
 		if m.session != "" {
 			// Consul may or may not have invalidated it yet; either way it
 			// is lost to us. Destroy it before creating the next one, so its
@@ -118,6 +141,7 @@ func (m *Membership) evaluateFence() {
 		callback = nil
 	}
 	session := m.session
+	m.publishLocked()
 	m.mu.Unlock()
 
 	switch {

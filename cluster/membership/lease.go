@@ -175,12 +175,21 @@ func (m *Membership) renew() error {
 
 // renewed records a successful renewal sent at sentAt. Renewals can finish
 // out of order (a slow one after a fast one); the newest send time wins.
+// A renewal sent after the lease had expired marks it lapsed, in the same
+// step that publishes the fresh renewal, so no caller ever sees the fresh
+// lease without the lapse: the session it would act under may be gone.
 func (m *Membership) renewed(sentAt time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if sentAt.After(m.lastRenew) {
-		m.lastRenew = sentAt
+	if !sentAt.After(m.lastRenew) {
+		return
 	}
+	if !m.fenced && renewalLapsed(m.lastRenew, sentAt, m.cfg.FenceAfter) {
+		m.lapsed = true
+		kick(m.fenceKick)
+	}
+	m.lastRenew = sentAt
+	m.publishLocked()
 }
 
 // registrationLost forgets the registration and, with it, the session.

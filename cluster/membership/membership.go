@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -41,6 +42,11 @@ type Membership struct {
 
 	views *viewHub
 
+	// lease answers Fenced, Session and CheckLease without m.mu: one atomic
+	// load and a clock read. publishLocked replaces it whenever one of its
+	// inputs below changes; nil until the first change means fenced.
+	lease atomic.Pointer[leaseState]
+
 	mu            sync.Mutex
 	lastRenew     time.Time          // send time of the last successful renewal
 	registered    bool               // false: the lease loop registers before renewing
@@ -48,6 +54,7 @@ type Membership struct {
 	stopSession   context.CancelFunc // stops the watcher of session
 	mustPurge     bool               // sessions of ours may exist in Consul that we do not hold
 	fenced        bool               // starts true: a node is fenced until it holds a session
+	lapsed        bool               // a renewal came after the lease expired; the watchdog fences on it
 	joined        bool               // the first session arrived (Join's goal)
 	joinedCh      chan struct{}      // closed when joined turns true
 	left          bool               // Leave (or a failed Join) stopped the goroutines
@@ -183,26 +190,35 @@ func (m *Membership) Watch() (<-chan View, func()) { return m.views.subscribe() 
 
 // Session returns the id of the node's current Consul session, for locks
 // that must be released when the node dies (activation locks, singleton
-// leadership). It is "" while the node is fenced and after Leave. When
-// Consul invalidates a session, or the node fences, the node creates a new
-// one once it can, so callers must re-read it and re-acquire their locks
-// after OnUnfence.
+// leadership). It is "" whenever Fenced is true, including after Leave.
+// When Consul invalidates a session, or the node fences, the node creates a
+// new one once it can, so callers must re-read it and re-acquire their
+// locks after OnUnfence.
 func (m *Membership) Session() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.fenced || m.left {
+	if !leaseValid(m.lease.Load(), m.cfg.Clock(), m.cfg.FenceAfter) {
 		return ""
 	}
 	return m.session
 }
 
-// Fenced reports whether the node must not execute or commit durable work:
-// its lease may have lapsed, its session was lost, or it has left. Whenever
-// Fenced is false, Session is non-empty.
+// Fenced reports whether the node must not act now: handle a message,
+// reply, start or commit work that another member may also be doing. It is
+// true while the node is fenced, holds no session or has left, and also as
+// soon as the last renewal Consul acknowledged is FenceAfter old by the
+// monotonic clock, before the fence watchdog has noticed: after a process
+// pause longer than the lease, the first instruction to run sees it. It
+// takes no lock and allocates nothing; call it right before each effect.
+// Whenever Fenced is false, Session is non-empty.
 func (m *Membership) Fenced() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.fenced || m.left
+	return !leaseValid(m.lease.Load(), m.cfg.Clock(), m.cfg.FenceAfter)
+}
+
+// CheckLease is Fenced with the reason: nil while the node may act, else
+// an error wrapping ErrFenced that says why (lease age, no session...).
+func (m *Membership) CheckLease() error {
+	return checkLease(m.lease.Load(), m.cfg.Clock(), m.cfg.FenceAfter)
 }
 
 // Leave takes the node out of the cluster gracefully: it stops the
@@ -251,6 +267,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 func (m *Membership) stop() {
 	m.mu.Lock()
 	m.left = true
+	m.publishLocked()
 	if m.stopSession != nil {
 		m.stopSession()
 		m.stopSession = nil

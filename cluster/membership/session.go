@@ -64,6 +64,7 @@ func (m *Membership) acquireSession() error {
 		return nil // Leave destroys every session of ours after we return
 	}
 	m.session = id
+	m.publishLocked()
 	watchCtx, stop := context.WithCancel(m.ctx)
 	m.stopSession = stop
 	m.mu.Unlock()
@@ -105,6 +106,7 @@ func (m *Membership) purgeSessions(ctx context.Context) error {
 // The caller holds m.mu.
 func (m *Membership) dropSessionLocked() {
 	m.session = ""
+	m.publishLocked()
 	if m.stopSession != nil {
 		m.stopSession()
 		m.stopSession = nil
