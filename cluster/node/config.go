@@ -52,6 +52,10 @@ type Config struct {
 	// (Addr tells which). Required with Consul (unless System is set);
 	// unused when embedded.
 	BindAddr string
+	// AdvertiseAddr is the node-to-node address the other members are told
+	// to dial, when it is not BindAddr: a proxy, a NAT or a container's
+	// port mapping in front of it. Empty: BindAddr (with the port chosen).
+	AdvertiseAddr string
 	// HTTPAddr is the address of the HTTP API, host:port; Consul's health
 	// check polls its /healthz. Port 0 picks a free one (HTTPAddr tells).
 	HTTPAddr string
@@ -154,8 +158,15 @@ func (c Config) Validate() error {
 	if err != nil {
 		return fail("BindAddr %q: %v", c.BindAddr, err)
 	}
+	if c.AdvertiseAddr != "" {
+		advHost, advPort, err := splitHostPort(c.AdvertiseAddr)
+		if err != nil || advPort == 0 {
+			return fail("AdvertiseAddr %q: want HOST:PORT with a port", c.AdvertiseAddr)
+		}
+		host = advHost
+	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		return fail("BindAddr %q: other members dial this address; give a concrete host, not %s", c.BindAddr, host)
+		return fail("BindAddr %q: other members dial this address; give a concrete host, not %s (or set AdvertiseAddr)", c.BindAddr, host)
 	}
 	return nil
 }

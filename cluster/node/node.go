@@ -183,7 +183,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 // on a taken port into an error.
 func (n *Node) startRemote() (err error) {
 	host, port, _ := splitHostPort(n.cfg.BindAddr)
-	r := remote.NewRemote(n.sys, remote.Configure(host, port))
+	var opts []remote.ConfigOption
+	if n.cfg.AdvertiseAddr != "" {
+		opts = append(opts, remote.WithAdvertisedHost(n.cfg.AdvertiseAddr))
+	}
+	r := remote.NewRemote(n.sys, remote.Configure(host, port, opts...))
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("node: cannot listen on the bind address %s: %v", n.cfg.BindAddr, p)

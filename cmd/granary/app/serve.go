@@ -18,6 +18,7 @@ func runNode(e *env, args []string) error {
 	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name (required); members of one cluster share it")
 	consulAddr := fs.String("consul", "", "Consul HTTP address (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
 	fs.StringVar(&cfg.BindAddr, "bind", "", "node-to-node address HOST:PORT (required); other members dial it")
+	fs.StringVar(&cfg.AdvertiseAddr, "advertise", "", "node-to-node address HOST:PORT other members dial, when not --bind (a proxy or NAT in front of it)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "", "HTTP API address HOST:PORT (required); Consul's health check polls it")
 	kindList := fs.String("kinds", "", "comma-separated kinds this node hosts (default: all registered)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "member id (default: derived from the hostname and --bind port)")
