@@ -80,6 +80,10 @@ type Store struct {
 	// Consul.
 	expect map[string]time.Time
 
+	// consistentUntil (Unix ns): reads are consistent until then, after a
+	// transient failure (fresh.go).
+	consistentUntil atomic.Int64
+
 	batch *batcher
 	probe *prober
 	// local wakes Watch calls on tasks this process writes, so a waiter on
@@ -169,7 +173,7 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	}
 	res := s.batch.do(ctx, ops)
 	if res.err != nil {
-		return store.Record{}, false, wrap(res.err)
+		return store.Record{}, false, s.wrap(res.err)
 	}
 	if !res.ok {
 		rec, err := s.Get(ctx, id)
@@ -195,7 +199,7 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 	}
 	found, err := s.probe.exists(ctx, s.taskKey(id))
 	if err != nil {
-		return false, wrap(err)
+		return false, s.wrap(err)
 	}
 	return found, nil
 }
@@ -205,17 +209,34 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Record{}, err
 	}
-	pair, _, err := s.kv.Get(s.taskKey(id), (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return store.Record{}, wrap(err)
-	}
-	if pair == nil {
-		return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
-	}
-	return s.decode(pair)
+	var rec store.Record
+	err := s.fresh(ctx, func(q *api.QueryOptions) error {
+		pair, _, err := s.kv.Get(s.taskKey(id), q)
+		switch {
+		case err != nil:
+			return s.wrap(err)
+		case pair == nil:
+			if _, ok := s.lastKnown(id); ok && !q.RequireConsistent {
+				return fmt.Errorf("%w: task %s missing", errStale, id)
+			}
+			s.forget(id) // deleted (by a retention sweep, say)
+			return fmt.Errorf("%w: %s", store.ErrNotFound, id)
+		}
+		rec, err = s.decode(pair, q.RequireConsistent)
+		return err
+	})
+	return rec, err
 }
 
-func (s *Store) decode(pair *api.KVPair) (store.Record, error) {
+// decode reads a task as Consul answered it; errStale if this process
+// knows a later revision of it, unless the answer was consistent (then it
+// is Consul's truth, even if Consul itself lost data).
+func (s *Store) decode(pair *api.KVPair, consistent bool) (store.Record, error) {
+	if !consistent {
+		if err := s.checkFresh(pair); err != nil {
+			return store.Record{}, err
+		}
+	}
 	t := &messages.Task{}
 	if err := proto.Unmarshal(pair.Value, t); err != nil {
 		return store.Record{}, fmt.Errorf("consulstore: corrupt record %s: %w", pair.Key, err)
@@ -228,6 +249,12 @@ func (s *Store) decode(pair *api.KVPair) (store.Record, error) {
 func (s *Store) remember(id string, rev uint64, t *messages.Task, body []byte, wrote bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k, ok := s.last[id]; ok && k.rev > rev {
+		return // what this process knows is never replaced by an older revision
+	}
+	if k, ok := s.finished[id]; ok && k.rev > rev {
+		return
+	}
 	if store.Terminal(t.GetStatus().GetState()) {
 		delete(s.last, id) // no more updates expected: keep the map small
 		if _, ok := s.finished[id]; !ok {
@@ -284,7 +311,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	res := s.batch.do(ctx, ops)
 	if res.err != nil {
 		s.forget(id)
-		return store.Record{}, wrap(res.err)
+		return store.Record{}, s.wrap(res.err)
 	}
 	if !res.ok {
 		s.forget(id)
@@ -403,7 +430,7 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	s.forget(id)
 	switch {
 	case res.err != nil:
-		return wrap(res.err)
+		return s.wrap(res.err)
 	case !res.ok:
 		return fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
@@ -426,9 +453,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		prefix = s.jobTasksPrefix(f.JobID)
 	}
 	if prefix != "" {
-		keys, _, err := s.kv.Keys(prefix, "", (&api.QueryOptions{}).WithContext(ctx))
+		keys, _, err := s.kv.Keys(prefix, "", s.readOptions(ctx, false))
 		if err != nil {
-			return nil, wrap(err)
+			return nil, s.wrap(err)
 		}
 		want = make(map[string]bool, len(keys))
 		for _, k := range keys {
@@ -458,24 +485,31 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		// are most of the tasks not yet cleaned up, and one listing of
 		// every task beats hundreds of read transactions.
 	}
-	pairs, _, err := s.kv.List(s.prefix+"tasks/", (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return nil, wrap(err)
-	}
-	for _, p := range pairs {
-		if want != nil {
-			id, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.prefix+"tasks/"))
-			if err != nil || !want[id] {
-				continue
+	err := s.fresh(ctx, func(q *api.QueryOptions) error {
+		out = out[:0]
+		pairs, _, err := s.kv.List(s.prefix+"tasks/", q)
+		if err != nil {
+			return s.wrap(err)
+		}
+		for _, p := range pairs {
+			if want != nil {
+				id, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.prefix+"tasks/"))
+				if err != nil || !want[id] {
+					continue
+				}
+			}
+			rec, err := s.decode(p, q.RequireConsistent)
+			if err != nil {
+				return err
+			}
+			if f.Match(rec.Task) {
+				out = append(out, rec)
 			}
 		}
-		rec, err := s.decode(p)
-		if err != nil {
-			return nil, err
-		}
-		if f.Match(rec.Task) {
-			out = append(out, rec)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Task.GetSpec().GetId() < out[j].Task.GetSpec().GetId() })
 	if f.Limit > 0 && len(out) > f.Limit {
@@ -540,7 +574,9 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 			case <-qctx.Done():
 			}
 		}()
-		pair, meta, err := s.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: s.cfg.WatchWait}).WithContext(qctx))
+		q := s.readOptions(qctx, false)
+		q.WaitIndex, q.WaitTime = index, s.cfg.WatchWait
+		pair, meta, err := s.kv.Get(key, q)
 		local := qctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if local {
@@ -550,13 +586,18 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 			if ctx.Err() != nil {
 				return store.Record{}, ctx.Err()
 			}
-			return store.Record{}, wrap(err)
+			return store.Record{}, s.wrap(err)
 		}
 		if pair == nil {
 			return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 		}
 		if pair.ModifyIndex > after {
-			return s.decode(pair)
+			rec, err := s.decode(pair, q.RequireConsistent)
+			if !errors.Is(err, errStale) {
+				return rec, err
+			}
+			s.suspect() // behind what this process knows: ask again, consistently
+			continue
 		}
 		index = meta.LastIndex
 		if index < after {
@@ -584,13 +625,29 @@ func wrap(err error) error {
 	return fmt.Errorf("consulstore: %w", err)
 }
 
-// transient reports whether err is Consul unreachable (a transport error)
-// or answering 429 (too many requests or connections from this client) or
-// 5xx (no leader, restarting): worth retrying, unlike a 4xx answer or the
-// caller's own context ending.
+// wrap is the package's wrap that also notes a transient failure: the
+// reads that follow it are consistent for a while (see readOptions).
+func (s *Store) wrap(err error) error {
+	if transient(err) {
+		s.suspect()
+	}
+	return wrap(err)
+}
+
+// transient reports whether err is Consul unreachable (a transport error),
+// answering 429 (too many requests or connections from this client) or
+// 5xx (no leader, leadership lost, restarting), not answering before the
+// deadline, or a transaction failing for one of those reasons: worth
+// retrying, unlike a 4xx answer or the caller giving up (cancel).
 func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true // Consul did not answer in time: it may later
+	}
+	if txnTransient(err) {
+		return true
 	}
 	var se api.StatusError
 	if errors.As(err, &se) {

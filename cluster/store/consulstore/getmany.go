@@ -19,7 +19,15 @@ const readWorkers = 4
 // Consul answers from its state store without Raft. Ids with no task are
 // left out. It serves listings from an index (a job's tasks, a member's),
 // which would otherwise take a read per task or a scan of every task.
-func (s *Store) getMany(ctx context.Context, ids []string) ([]store.Record, error) {
+func (s *Store) getMany(ctx context.Context, ids []string) (out []store.Record, err error) {
+	err = s.fresh(ctx, func(q *api.QueryOptions) error {
+		out, err = s.getManyWith(q, ids)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) getManyWith(q *api.QueryOptions, ids []string) ([]store.Record, error) {
 	var chunks [][]string
 	for len(ids) > 0 {
 		n := min(len(ids), maxBatchOps)
@@ -35,7 +43,7 @@ func (s *Store) getMany(ctx context.Context, ids []string) ([]store.Record, erro
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = s.getChunk(ctx, chunk)
+			results[i], errs[i] = s.getChunk(q, chunk)
 		}()
 	}
 	wg.Wait()
@@ -52,20 +60,20 @@ func (s *Store) getMany(ctx context.Context, ids []string) ([]store.Record, erro
 // getChunk reads up to maxBatchOps tasks in one transaction. A read of a
 // missing key fails the whole transaction, naming it: such ids are dropped
 // and the rest read again.
-func (s *Store) getChunk(ctx context.Context, ids []string) ([]store.Record, error) {
+func (s *Store) getChunk(q *api.QueryOptions, ids []string) ([]store.Record, error) {
 	for len(ids) > 0 {
 		ops := make(api.KVTxnOps, len(ids))
 		for i, id := range ids {
 			ops[i] = &api.KVTxnOp{Verb: api.KVGet, Key: s.taskKey(id)}
 		}
-		ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+		ok, resp, _, err := s.kv.Txn(ops, q)
 		if err != nil {
-			return nil, wrap(err)
+			return nil, s.wrap(err)
 		}
 		if ok {
 			out := make([]store.Record, 0, len(resp.Results))
 			for _, pair := range resp.Results {
-				rec, err := s.decode(pair)
+				rec, err := s.decode(pair, q.RequireConsistent)
 				if err != nil {
 					return nil, err
 				}

@@ -24,9 +24,9 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.JobRecord, error) 
 	if err := s.check(ctx); err != nil {
 		return store.JobRecord{}, err
 	}
-	pair, _, err := s.kv.Get(s.jobKey(id), (&api.QueryOptions{}).WithContext(ctx))
+	pair, _, err := s.kv.Get(s.jobKey(id), s.readOptions(ctx, false))
 	if err != nil {
-		return store.JobRecord{}, wrap(err)
+		return store.JobRecord{}, s.wrap(err)
 	}
 	if pair == nil {
 		return store.JobRecord{}, fmt.Errorf("%w: job %s", store.ErrNotFound, id)
@@ -46,7 +46,7 @@ func (s *Store) PutJob(ctx context.Context, j *messages.Job, rev uint64) (store.
 	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.jobKey(j.GetId()), Value: body, Index: rev}}
 	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return store.JobRecord{}, wrap(err)
+		return store.JobRecord{}, s.wrap(err)
 	}
 	if !ok || resp == nil || len(resp.Results) == 0 {
 		return store.JobRecord{}, fmt.Errorf("%w: job %s changed since revision %d", store.ErrConflict, j.GetId(), rev)
@@ -59,9 +59,9 @@ func (s *Store) ListJobs(ctx context.Context) ([]store.JobRecord, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	pairs, _, err := s.kv.List(s.prefix+"jobs/", (&api.QueryOptions{}).WithContext(ctx))
+	pairs, _, err := s.kv.List(s.prefix+"jobs/", s.readOptions(ctx, false))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, s.wrap(err)
 	}
 	out := make([]store.JobRecord, 0, len(pairs))
 	for _, p := range pairs {
@@ -93,7 +93,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string, rev uint64) error {
 	}
 	ok, _, err := s.kv.DeleteCAS(&api.KVPair{Key: s.jobKey(id), ModifyIndex: rev}, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
-		return wrap(err)
+		return s.wrap(err)
 	}
 	if ok {
 		return nil

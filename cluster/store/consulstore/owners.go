@@ -15,9 +15,9 @@ func (s *Store) Owners(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	prefix := s.prefix + "owners/"
-	keys, _, err := s.kv.Keys(prefix, "/", (&api.QueryOptions{}).WithContext(ctx))
+	keys, _, err := s.kv.Keys(prefix, "/", s.readOptions(ctx, false))
 	if err != nil {
-		return nil, wrap(err)
+		return nil, s.wrap(err)
 	}
 	var out []string
 	for _, k := range keys {
@@ -41,7 +41,7 @@ func (s *Store) WatchOwned(ctx context.Context, owner string, index uint64) ([]s
 	prefix := s.prefix + "owners/" + url.PathEscape(owner) + "/"
 	keys, meta, err := s.kv.Keys(prefix, "", (&api.QueryOptions{WaitIndex: index, WaitTime: s.cfg.WatchWait}).WithContext(ctx))
 	if err != nil {
-		return nil, 0, wrap(err)
+		return nil, 0, s.wrap(err)
 	}
 	ids := make([]string, 0, len(keys))
 	for _, k := range keys {
