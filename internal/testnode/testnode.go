@@ -1,7 +1,9 @@
 // Package testnode runs real `granary` processes for integration tests: it
 // builds the binary once per test binary, starts nodes on free loopback
 // ports, kills or stops them by PID, and cleans up in t.Cleanup even when
-// the test fails (printing the node's log tail then).
+// the test fails (printing the node's log tail then). An application's
+// binary (its own main calling app.Main, possibly its own module) runs the
+// same way: Build it, then DevOf or ClusterNodeOf.
 package testnode
 
 import (
@@ -25,42 +27,65 @@ import (
 	"github.com/granary-rt/granary/cluster/client"
 )
 
+// builds holds one build per main package, so each is built once per
+// test process however many tests ask for it.
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	buildsMu sync.Mutex
+	builds   = map[string]*build{}
 )
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Binary builds ./cmd/granary (once per test process) and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		// Build beside the project (bin/ is git-ignored) and rename into
-		// place, so concurrent test binaries never see a half-written file
-		// and no copies pile up in the temporary directory.
-		final := filepath.Join(root, "bin", "granary-test")
-		tmp := fmt.Sprintf("%s.%d.tmp", final, os.Getpid())
-		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/granary")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/granary: %v\n%s", err, out)
-			return
-		}
-		if err := os.Rename(tmp, final); err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = final
-	})
-	if buildErr != nil {
-		t.Fatalf("testnode: %v", buildErr)
+	return Build(t, "cmd/granary", "granary-test")
+}
+
+// Build builds the main package in dir, relative to the module root, once
+// per test process, to bin/name, and returns its path. go build runs in
+// dir, so a directory with its own go.mod (an application such as
+// examples/orders) is built as that module, with its own go.mod and go.sum,
+// exactly as its team would build it.
+func Build(t testing.TB, dir, name string) string {
+	t.Helper()
+	buildsMu.Lock()
+	b := builds[dir]
+	if b == nil {
+		b = &build{}
+		builds[dir] = b
 	}
-	return buildPath
+	buildsMu.Unlock()
+	b.once.Do(func() { b.path, b.err = goBuild(dir, name) })
+	if b.err != nil {
+		t.Fatalf("testnode: %v", b.err)
+	}
+	return b.path
+}
+
+func goBuild(dir, name string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	// Build beside the project (bin/ is git-ignored) and rename into
+	// place, so concurrent test binaries never see a half-written file
+	// and no copies pile up in the temporary directory.
+	final := filepath.Join(root, "bin", name)
+	tmp := fmt.Sprintf("%s.%d.tmp", final, os.Getpid())
+	cmd := exec.Command("go", "build", "-o", tmp, ".")
+	cmd.Dir = filepath.Join(root, dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build in %s: %v\n%s", dir, err, out)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", err
+	}
+	return final, nil
 }
 
 func moduleRoot() (string, error) {
@@ -92,9 +117,10 @@ func FreeAddr(t testing.TB) string {
 	return ""
 }
 
-// Node is one granary process.
+// Node is one granary process: the stock binary, or an application's.
 type Node struct {
 	t       testing.TB
+	bin     string // the binary to run; empty: the stock granary (Binary)
 	args    []string
 	HTTP    string // host:port of the HTTP API
 	Bind    string // host:port of node-to-node remoting (cluster nodes)
@@ -113,7 +139,14 @@ type Node struct {
 // healthy. Extra args are appended.
 func Dev(t testing.TB, extra ...string) *Node {
 	t.Helper()
-	n := &Node{t: t, HTTP: FreeAddr(t), DataDir: t.TempDir()}
+	return DevOf(t, "", extra...)
+}
+
+// DevOf is Dev with the binary at bin: an application built with Build,
+// whose main is app.Main with its own kinds (empty: the stock granary).
+func DevOf(t testing.TB, bin string, extra ...string) *Node {
+	t.Helper()
+	n := &Node{t: t, bin: bin, HTTP: FreeAddr(t), DataDir: t.TempDir()}
 	n.args = append([]string{"dev", "--data-dir", n.DataDir, "--http", n.HTTP, "--log-level", "debug", "--log-format", "json"}, extra...)
 	n.LogPath = filepath.Join(t.TempDir(), "node.log")
 	t.Cleanup(func() {
@@ -131,7 +164,14 @@ func Dev(t testing.TB, extra ...string) *Node {
 // /v1/members lists it). Extra args are appended.
 func ClusterNode(t testing.TB, cluster, consulAddr, id string, extra ...string) *Node {
 	t.Helper()
-	n := &Node{t: t, HTTP: FreeAddr(t), DataDir: t.TempDir(), ID: id}
+	return ClusterNodeOf(t, "", cluster, consulAddr, id, extra...)
+}
+
+// ClusterNodeOf is ClusterNode with the binary at bin: an application
+// built with Build (empty: the stock granary).
+func ClusterNodeOf(t testing.TB, bin, cluster, consulAddr, id string, extra ...string) *Node {
+	t.Helper()
+	n := &Node{t: t, bin: bin, HTTP: FreeAddr(t), DataDir: t.TempDir(), ID: id}
 	n.Bind = FreeAddr(t)
 	n.args = append([]string{"node", "--cluster", cluster, "--consul", consulAddr, "--bind", n.Bind, "--http", n.HTTP,
 		"--node-id", id, "--log-level", "debug", "--log-format", "json"}, extra...)
@@ -160,11 +200,15 @@ func (n *Node) Start() {
 	n.runs++
 	fmt.Fprintf(f, "{\"msg\":\"testnode: start %d\"}\n", n.runs)
 	n.mu.Unlock()
-	cmd := exec.Command(Binary(n.t), n.args...)
+	bin := n.bin
+	if bin == "" {
+		bin = Binary(n.t)
+	}
+	cmd := exec.Command(bin, n.args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		n.t.Fatalf("testnode: starting granary: %v", err)
+		n.t.Fatalf("testnode: starting %s: %v", filepath.Base(bin), err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
