@@ -24,24 +24,6 @@ func (c *Client) CallRaw(ctx context.Context, kind, identity string, request []b
 	return &out, c.do(ctx, http.MethodPost, path, nil, json.RawMessage(request), &out)
 }
 
-// CallJSON sends req, encoded as JSON, to a grain whose kind takes JSON
-// (a typed kind of Go structs) and decodes its answer into reply (a
-// pointer; nil ignores the answer). Errors are CallRaw's.
-func (c *Client) CallJSON(ctx context.Context, kind, identity string, req, reply any) error {
-	in, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("%w: encoding the request: %w", api.ErrInvalidArgument, err)
-	}
-	out, err := c.CallRaw(ctx, kind, identity, in)
-	if err != nil || reply == nil {
-		return err
-	}
-	if err := json.Unmarshal(out.Result, reply); err != nil {
-		return fmt.Errorf("%w: decoding the grain's reply: %w", api.ErrInternal, err)
-	}
-	return nil
-}
-
 // Call sends a proto message to a grain whose kind takes that message type
 // and decodes the reply into a new message of the same type as reply.
 func (c *Client) Call(ctx context.Context, kind, identity string, msg proto.Message, reply proto.Message) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/node"
 	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
@@ -161,8 +162,7 @@ func TestEmbedded(t *testing.T) {
 	if _, err := c.Submit(ctx, api.SubmitRequest{Kind: "nosuch"}); !errors.Is(err, api.ErrInvalidArgument) {
 		t.Fatalf("unknown kind: %v, want invalid argument", err)
 	}
-	var w whereOut
-	if err := c.CallJSON(ctx, "where", "x", struct{}{}, &w); err != nil || w.Member != "dev" {
+	if w, _, err := client.CallTyped[struct{}, whereOut](ctx, c, "where", "x", struct{}{}); err != nil || w.Member != "dev" {
 		t.Fatalf("grain call: %+v, %v", w, err)
 	}
 	ms, err := c.Members(ctx)
@@ -228,9 +228,9 @@ func TestClusterInProcess(t *testing.T) {
 	var onN2 string
 	held := map[string]int{}
 	for i := range 30 {
-		var w whereOut
 		id := fmt.Sprintf("g%02d", i)
-		if err := c.CallJSON(ctx, "where", id, struct{}{}, &w); err != nil {
+		w, _, err := client.CallTyped[struct{}, whereOut](ctx, c, "where", id, struct{}{})
+		if err != nil {
 			t.Fatalf("call %s: %v", id, err)
 		}
 		held[w.Member]++
@@ -245,8 +245,7 @@ func TestClusterInProcess(t *testing.T) {
 		t.Fatalf("stopping %s: %v", n2, err)
 	}
 	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		var w whereOut
-		err := c.CallJSON(ctx, "where", onN2, struct{}{}, &w)
+		w, _, err := client.CallTyped[struct{}, whereOut](ctx, c, "where", onN2, struct{}{})
 		return err == nil && w.Member != n2, fmt.Sprintf("%s answered by %+v, %v", onN2, w, err)
 	})
 }
