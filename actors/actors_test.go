@@ -182,3 +182,29 @@ func ExampleTask() {
 	// square 3
 	// true
 }
+
+func (in addIn) Validate() error {
+	if in.A < 0 || in.B < 0 {
+		return fmt.Errorf("A and B must not be negative, got %d and %d", in.A, in.B)
+	}
+	return nil
+}
+
+// TestWithCheck: a typed kind's check refuses a payload that decodes but
+// is wrong, with the check's words, and lets a good one through.
+func TestWithCheck(t *testing.T) {
+	add := actors.MustTask("add", func(_ actors.TaskContext, in addIn) (int, error) { return in.A + in.B, nil },
+		actors.WithCheck(addIn.Validate))
+	if err := add.Validate([]byte(`{"A":1,"B":2}`)); err != nil {
+		t.Fatalf("a good payload: %v", err)
+	}
+	if err := add.Validate([]byte(`{"A":-1,"B":2}`)); !errors.Is(err, actors.ErrInvalidPayload) || !strings.Contains(err.Error(), "must not be negative") {
+		t.Fatalf("a negative A: %v; want ErrInvalidPayload with the check's words", err)
+	}
+	if err := add.Validate([]byte(`{"C":1}`)); !errors.Is(err, actors.ErrInvalidPayload) {
+		t.Fatalf("a payload that does not decode: %v", err)
+	}
+	if _, err := actors.Task("bad", func(_ actors.TaskContext, in addIn) (int, error) { return 0, nil }, actors.WithCheck[addIn](nil)); !errors.Is(err, actors.ErrInvalidKind) {
+		t.Fatalf("a nil check: %v, want ErrInvalidKind", err)
+	}
+}

@@ -74,6 +74,25 @@ func WithValidator(check func(payload []byte) error) KindOption {
 	}
 }
 
+// WithCheck adds a submit-time check of the decoded payload: a typed
+// kind's In type usually has a Validate method to pass here
+// (WithCheck(ResizeIn.Validate)), so a bad payload is refused at the door,
+// nothing stored, instead of failing when the task runs. It decodes with
+// the codec Task uses, so it sees what the handler will see.
+func WithCheck[T any](check func(T) error) KindOption {
+	if check == nil {
+		return func(*kindOptions) error { return fmt.Errorf("%w: nil check", ErrInvalidKind) }
+	}
+	codec := CodecFor[T]()
+	return WithValidator(func(p []byte) error {
+		v, err := codec.Decode(p)
+		if err != nil {
+			return err
+		}
+		return check(v)
+	})
+}
+
 var kindName = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
 
 // NewTask defines an untyped task kind. Payloads are opaque bytes; add a

@@ -28,7 +28,7 @@
 //
 //	func (in PiIn) Validate() error { ... } // "samples must be between 1 and 1000000000, got 0"
 //
-//	var Pi = actors.MustTask("pi", runPi, validateAs(PiIn.Validate))
+//	var Pi = actors.MustTask("pi", runPi, actors.WithCheck(PiIn.Validate))
 //
 // validateAs is a few lines over actors.WithValidator: it decodes the
 // payload as actors.Task does and calls the check.

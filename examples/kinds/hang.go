@@ -31,7 +31,7 @@ func (in HangIn) Validate() error {
 // abandoned (it leaks, which is the point being demonstrated), and the
 // retry runs. Do not copy the blocking part into real handlers.
 var Hang = actors.MustTask("hang", runHang,
-	validateAs(HangIn.Validate),
+	actors.WithCheck(HangIn.Validate),
 	// 2s makes the demo usable without flags: a hung attempt is noticed
 	// quickly, and nothing in this kind does real work that could need
 	// longer. A submit may still override it.

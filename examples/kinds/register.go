@@ -38,21 +38,6 @@ func Grains() []*actors.GrainKind {
 	return []*actors.GrainKind{Counter, WhoAmI, Leader}
 }
 
-// validateAs is a submit-time check on the decoded payload. It decodes with
-// the same codec actors.Task uses, so it sees exactly what the handler will
-// see; the payload is decoded twice at submit, which is cheap next to
-// storing it.
-func validateAs[T any](check func(T) error) actors.KindOption {
-	codec := actors.CodecFor[T]()
-	return actors.WithValidator(func(p []byte) error {
-		v, err := codec.Decode(p)
-		if err != nil {
-			return err
-		}
-		return check(v)
-	})
-}
-
 // rngFor returns a generator seeded only from its arguments, so a handler
 // drawing from it makes the same choices every time it runs with them: the
 // property that makes an at-least-once rerun harmless. The numbers are

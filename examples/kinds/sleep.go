@@ -42,7 +42,7 @@ type SleepOut struct {
 // a heartbeat time-out: a sleep may legitimately run for a day, but a
 // stuck one is caught within seconds.
 var Sleep = actors.MustTask("sleep", runSleep,
-	validateAs(SleepIn.Validate),
+	actors.WithCheck(SleepIn.Validate),
 	// No attempt time-out: a healthy attempt ends by itself within
 	// MaxSleep, which the payload check enforces, and the 10-minute default
 	// would fail every sleep longer than that.

@@ -51,7 +51,7 @@ var ErrGatewayTimeout = errors.New("payment gateway timed out")
 // id and sent as the gateway's idempotency key, so a rerun never charges
 // twice.
 var Charge = actors.MustTask("charge", runCharge,
-	check(ChargeIn.Validate),
+	actors.WithCheck(ChargeIn.Validate),
 	// A payment gateway answers within seconds; 30s is a stuck call.
 	actors.WithAttemptTimeout(30*time.Second),
 )

@@ -31,21 +31,6 @@ func Register(reg *actors.Registry) error {
 	return errors.Join(errs...)
 }
 
-// check turns a payload type's Validate method into a submit-time check,
-// so a bad order is refused at the door (nothing stored) instead of
-// failing when it runs. It decodes with the codec actors.Task uses, so it
-// sees what the handler will see.
-func check[T any](validate func(T) error) actors.KindOption {
-	codec := actors.CodecFor[T]()
-	return actors.WithValidator(func(p []byte) error {
-		v, err := codec.Decode(p)
-		if err != nil {
-			return err
-		}
-		return validate(v)
-	})
-}
-
 // keyOf is the idempotency key of a task's side effect: the same on every
 // attempt and every node, different between tasks.
 func keyOf(taskID string) string { return fmt.Sprintf("%016x", hash64(taskID)) }

@@ -32,7 +32,7 @@ type ReserveOut struct {
 // is derived from the task id, so a rerun asks the inventory for the same
 // reservation instead of taking the stock twice.
 var Reserve = actors.MustTask("reserve", runReserve,
-	check(ReserveIn.Validate),
+	actors.WithCheck(ReserveIn.Validate),
 	// An inventory lookup answers in milliseconds; 30s is a stuck call.
 	actors.WithAttemptTimeout(30*time.Second),
 )

@@ -49,7 +49,7 @@ type ShipOut struct {
 // tracking number is derived from the task id, so the carrier sees one
 // parcel however many attempts it took.
 var Ship = actors.MustTask("ship", runShip,
-	check(ShipIn.Validate),
+	actors.WithCheck(ShipIn.Validate),
 	// MaxUnits of packing is a minute: twice that is a stuck attempt.
 	actors.WithAttemptTimeout(2*MaxUnits*PackTimePerUnit),
 	// 5s is 25 missed reports: only a wedged attempt misses that many.
