@@ -1,0 +1,170 @@
+package chaos
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Config is one campaign.
+type Config struct {
+	// Seed drives the fault schedule and the workload's draws; the same
+	// seed replays the same schedule.
+	Seed uint64
+	// Duration is how long faults go on at least; they go on longer until
+	// the Required ones have all happened.
+	Duration time.Duration
+	// Required is how many faults of each kind happen at least.
+	Required map[FaultKind]int
+	// Members is the cluster's size: at least three, so that with one
+	// member down a quorum of members serves.
+	Members int
+	// MaxTasks bounds the tasks submitted.
+	MaxTasks int
+	// Settle bounds how long the cluster may take to recover from a fault
+	// (every member seeing every member healthy); longer is a violation.
+	Settle time.Duration
+	// Drain bounds how long, after the last fault, every acknowledged task
+	// may take to end.
+	Drain time.Duration
+	// Replay is the command line that replays this campaign, printed with
+	// the seed.
+	Replay string
+}
+
+// Result is what a campaign did and found.
+type Result struct {
+	Config   Config
+	Elapsed  time.Duration // faults, from the first to the cluster settled after the last
+	Faults   map[FaultKind]int
+	Tasks    int // acknowledged submits
+	Unacked  int // tasks no submit of which was acknowledged
+	Jobs     int
+	Reads    int
+	Calls    int
+	Counters int
+	// Adopted counts the tasks that ended under a later claim than their
+	// first (epoch above 1): the faults moved them between members.
+	Adopted int
+	// CallsFailed counts the grain calls that failed (after the client's
+	// retries): the faults reached the callers.
+	CallsFailed int
+	Violations  []Violation
+}
+
+// Summary is the campaign's one-line summary.
+func (r Result) Summary() string {
+	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d jobs=%d reads=%d calls=%d calls_failed=%d counter_adds=%d kills=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
+		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Counters,
+		r.Faults[Kill], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
+		r.Faults[RestartConsul], len(r.Violations))
+}
+
+// Run runs a campaign: it starts the cluster and the workload, injects
+// faults one at a time from the seed's schedule, letting the cluster
+// settle after each, stops the workload, drains every task, and checks
+// the history.
+func Run(t *testing.T, cfg Config) Result {
+	t.Helper()
+	t.Logf("chaos: seed=%d (replay: %s)", cfg.Seed, cfg.Replay)
+	c := StartCluster(t, cfg.Members)
+	h := NewHistory()
+	w := StartWorkload(c, h, cfg.Seed, cfg.MaxTasks)
+	stopped := false
+	defer func() {
+		if !stopped {
+			w.Stop()
+		}
+	}()
+
+	res := Result{Config: cfg, Faults: map[FaultKind]int{}}
+	sched := NewSchedule(cfg.Seed, cfg.Members, cfg.Required)
+	began := time.Now()
+	for i := 1; sched.RequiredLeft() > 0 || time.Since(began) < cfg.Duration; i++ {
+		f := sched.Next()
+		t.Logf("chaos: fault %d at %s: %s", i, time.Since(began).Round(time.Millisecond), f)
+		c.Inject(t, f)
+		res.Faults[f.Kind]++
+		settleBegan := time.Now()
+		if why := c.waitSettled(cfg.Settle); why != "" {
+			res.Violations = append(res.Violations, Violation{CheckSettle, fmt.Sprintf("after fault %d (%s) the cluster did not settle within %v: %s", i, f, cfg.Settle, why)})
+			break
+		}
+		t.Logf("chaos: fault %d settled in %s", i, time.Since(settleBegan).Round(time.Millisecond))
+		time.Sleep(f.Rest) // the schedule's rest between faults
+	}
+	res.Elapsed = time.Since(began)
+	w.Stop()
+	stopped = true
+	if why := c.waitSettled(cfg.Settle); why != "" {
+		res.Violations = append(res.Violations, Violation{CheckSettle, "after the last fault: " + why})
+	}
+	if e := w.HarnessError(); e != "" {
+		t.Fatalf("chaos: the harness sent something wrong: %s", e)
+	}
+
+	drainBegan := time.Now()
+	finals := w.Drain(time.Now().Add(cfg.Drain))
+	t.Logf("chaos: drained %d tasks in %s", len(finals), time.Since(drainBegan).Round(time.Millisecond))
+
+	acked := h.Acked()
+	res.Tasks, res.Unacked, res.Jobs = len(acked), len(h.Unacked()), len(h.Jobs())
+	reads := h.Reads()
+	res.Reads, res.Calls, res.Counters = len(reads), w.Calls(), len(h.Counters())
+	for _, f := range finals {
+		if f.Last != nil && f.Last.Epoch > 1 {
+			res.Adopted++
+		}
+	}
+	for _, a := range h.Calls.Answers() {
+		if a.Err != "" {
+			res.CallsFailed++
+		}
+	}
+	res.Violations = append(res.Violations, CheckLostTasks(acked, finals, h)...)
+	res.Violations = append(res.Violations, CheckCommits(reads)...)
+	res.Violations = append(res.Violations, CheckReadsForward(reads)...)
+	for _, s := range h.Calls.StaleAnswers() {
+		res.Violations = append(res.Violations, Violation{CheckTwoActive, s.String()})
+	}
+	res.Violations = append(res.Violations, CheckCounters(h.Counters())...)
+	res.Violations = append(res.Violations, CheckCommitLogs(c.CommitLogs(t))...)
+	return res
+}
+
+// CommitLogs maps every task some member's log says it finished to those
+// members (one entry per "task finished" line, with the member's run).
+func (c *Cluster) CommitLogs(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, m := range c.Members {
+		for _, e := range m.Node.LogEntries(0, "task finished") {
+			id, _ := e["task"].(string)
+			out[id] = append(out[id], fmt.Sprintf("%s (epoch %v, at %v)", m.ID, e["epoch"], e["time"]))
+		}
+	}
+	return out
+}
+
+// Report logs the summary and fails the test with the evidence of every
+// violation, at most perCheck of each check.
+func Report(t *testing.T, res Result, perCheck int) {
+	t.Helper()
+	t.Log(res.Summary())
+	if len(res.Violations) == 0 {
+		return
+	}
+	shown := map[string]int{}
+	for _, v := range res.Violations {
+		shown[v.Check]++
+		if shown[v.Check] <= perCheck {
+			t.Errorf("chaos violation %s", v)
+		}
+	}
+	var counts []string
+	for k, n := range shown {
+		counts = append(counts, fmt.Sprintf("%s=%d", k, n))
+	}
+	t.Errorf("%s\nviolations by check: %s\nreplay the schedule with: %s", res.Summary(), strings.Join(counts, " "), res.Config.Replay)
+}

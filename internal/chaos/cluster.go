@@ -1,0 +1,128 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/internal/netproxy"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
+)
+
+// clusterName is the Granary cluster the campaign runs.
+const clusterName = "chaos"
+
+// Member is one `granary node` process with the two proxies the campaign
+// severs: Consul reaches it only through consul, the other members only
+// through peers.
+type Member struct {
+	ID     string
+	Node   *testnode.Node
+	Consul *netproxy.Proxy // member -> Consul
+	Peers  *netproxy.Proxy // other members -> this member (--advertise)
+	// Client talks to this member only, so every answer is known to come
+	// from it. It gives up on an unreachable member after a few seconds.
+	Client *client.Client
+	run    atomic.Int64
+}
+
+// Run is the member's process run: 1 after its first start, +1 per restart.
+func (m *Member) Run() int { return int(m.run.Load()) }
+
+// Restart starts the member's process again (after a kill), with the same
+// arguments and data directory.
+func (m *Member) Restart() {
+	m.Node.Start()
+	m.run.Add(1)
+}
+
+// Cluster is the campaign's Consul server and members.
+type Cluster struct {
+	Consul  *testconsul.Agent
+	Members []*Member
+}
+
+// memberRetryFor bounds how long one call retries an unreachable member
+// before the workload records the failure and moves on: long enough for a
+// member that is restarting or re-registering, short enough that a worker
+// does not stand still through a whole fault.
+const memberRetryFor = 3 * time.Second
+
+// StartCluster starts a disk-backed Consul server and n members, each
+// behind its own pair of proxies, and waits until every member sees all.
+func StartCluster(t *testing.T, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{Consul: testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		consul := newProxy(t, "127.0.0.1:0", c.Consul.HTTPAddr())
+		bind := testnode.FreeAddr(t)
+		peers := newProxy(t, "127.0.0.1:0", bind)
+		// --bind again: the last flag wins, so the node listens where the
+		// peers proxy forwards, and members dial it through the proxy.
+		nd := testnode.ClusterNode(t, clusterName, consul.Addr(), id, "--bind", bind, "--advertise", peers.Addr())
+		cl, err := client.New(client.Config{Addr: nd.HTTP, RetryFor: memberRetryFor, PollWait: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Member{ID: id, Node: nd, Consul: consul, Peers: peers, Client: cl}
+		m.run.Store(1)
+		c.Members = append(c.Members, m)
+	}
+	if why := c.waitSettled(60 * time.Second); why != "" {
+		t.Fatalf("chaos: the cluster did not form: %s", why)
+	}
+	return c
+}
+
+func newProxy(t *testing.T, listen, target string) *netproxy.Proxy {
+	t.Helper()
+	p, err := netproxy.New(listen, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// waitSettled polls until every member answers and sees every member
+// healthy; it returns "" then, or why not when timeout passes.
+func (c *Cluster) waitSettled(timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		why := c.settled()
+		if why == "" {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return why
+		}
+		time.Sleep(100 * time.Millisecond) // polling pace
+	}
+}
+
+// settled is "" when every member sees every member healthy, else why not.
+func (c *Cluster) settled() string {
+	for _, m := range c.Members {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ms, err := m.Client.Members(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Sprintf("%s: %v", m.ID, err)
+		}
+		healthy := 0
+		for _, x := range ms {
+			if x.Healthy {
+				healthy++
+			}
+		}
+		if healthy != len(c.Members) {
+			return fmt.Sprintf("%s sees %d healthy members of %d: %+v", m.ID, healthy, len(c.Members), ms)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,86 @@
+// Package chaos is Granary's own fault campaign (issue #11): real
+// processes, faults from a seeded schedule, and a history of every
+// operation checked at the end, in the manner of Jepsen.
+//
+// # The cluster
+//
+// A disk-backed Consul server (testconsul Server mode) and three `granary
+// node` processes (testnode). Each member reaches Consul through its own
+// netproxy, and is advertised to the other members (--advertise) through
+// another, so the campaign can cut a member off from Consul, or the other
+// members off from it, without touching the process.
+//
+// # The faults
+//
+// One at a time, drawn from a generator seeded by the campaign's seed: the
+// required faults first in an order the seed picks, then random ones until
+// the duration has passed. After each, the campaign waits until every
+// member sees every member healthy again (longer than Config.Settle is a
+// violation), then rests one to three seconds. At most one member is ever
+// down, paused or cut off, so a quorum of members always serves.
+//
+//	kill             kill -9 a member, 0.5-3s down, start it again (same data directory)
+//	pause            SIGSTOP a member for 3-6s, longer than its 2s lease, then SIGCONT
+//	partition-consul sever a member's Consul proxy for 3-6s: it fences itself
+//	partition-peers  sever the proxy the other members reach a member through, for 3-6s
+//	consul-restart   restart the Consul server; its Raft data is kept
+//
+// # The workload
+//
+// While the faults go on, through members picked at random (each call goes
+// to one member only, so every answer is known to come from it):
+// submitters send tasks — flaky (30% failures, 10% panics, four
+// attempts), hang (the first attempt hangs past a 1s attempt time-out),
+// sleep (0.2-2.5s) — and now and then a job of three tasks under a random
+// strategy (one_for_one, one_for_all, rest_for_one); every submit carries
+// its id, and one that fails is tried on the other members with the same
+// id. Readers read acknowledged tasks and jobs. Callers call whoami (200
+// identities) and add 1 to counters (20 identities). When the faults end,
+// the workload stops and the drain reads every acknowledged task until it
+// is terminal.
+//
+// # The checks
+//
+// Every submit, every status any member answered and every grain call is
+// recorded with the member it went to and when it was sent and answered.
+// At the end, all of these must hold:
+//
+//  1. No acknowledged task is lost: it exists and is completed, failed or
+//     cancelled within Config.Drain after the faults stop.
+//  2. No commit changes: every terminal read of a task shows the same
+//     state, result, error, attempt count and finishing time.
+//  3. No read goes back in time: through one member, a read sent after
+//     another was answered returns no older revision, and no unfinished
+//     state after a finished one.
+//  4. No identity is answered by two activations at once: no call sent
+//     after a newer activation answered is answered by the one it replaced
+//     (faulttest.History.StaleAnswers), and within one counter activation
+//     every increment reads a new value, greater than that of every
+//     increment answered before it was sent.
+//  5. Commits happen once: at most one "task finished" entry per task in
+//     all the members' logs.
+//
+// A violation fails the test with its evidence (the reads, calls, submits
+// or log entries that show it) and the command that replays the seed.
+//
+// # Running it
+//
+// The short version (about 60s of faults: a kill, a pause, a partition and
+// a Consul restart at least) runs in `go test ./...`, and is skipped under
+// -short. The long version (at least 10 kills, 2 pauses, 2 partitions of
+// each kind and a Consul restart, 4 minutes of faults by default) is
+// `make chaos`, or:
+//
+//	go test ./internal/chaos -run 'TestChaos$' -v -timeout 30m -chaos.long
+//
+// Every run logs its seed first and its summary last:
+//
+//	chaos: seed=… duration=… tasks=… calls=… kills=… pauses=… partitions=… consul_restarts=… violations=0
+//
+// To replay a run, pass its seed (and the same duration): -chaos.seed N
+// -chaos.duration D, or CHAOS_SEED=N CHAOS_DURATION=D (CHAOS_LONG=1 for
+// the long version). The seed fixes the schedule (which faults, to which
+// member, for how long) and the workload's draws; the processes' timing is
+// the machine's, so a replay reproduces the faults, not every
+// interleaving.
+package chaos

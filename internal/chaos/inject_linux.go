@@ -1,0 +1,39 @@
+package chaos
+
+import (
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/internal/faulttest"
+)
+
+// Inject applies f to the cluster and undoes it after its hold. It runs on
+// the test's goroutine: restarting a process may end the test.
+func (c *Cluster) Inject(t *testing.T, f Fault) {
+	t.Helper()
+	switch f.Kind {
+	case RestartConsul:
+		c.Consul.Restart(t)
+		return
+	}
+	m := c.Members[f.Member]
+	switch f.Kind {
+	case Kill:
+		m.Node.Kill()
+		time.Sleep(f.Hold) // the fault's chosen down time
+		m.Restart()
+	case Pause:
+		pid := m.Node.PID()
+		faulttest.Pause(t, pid)
+		time.Sleep(f.Hold) // the fault's chosen pause
+		faulttest.Resume(t, pid)
+	case PartitionConsul:
+		m.Consul.Sever()
+		time.Sleep(f.Hold) // the fault's chosen partition
+		m.Consul.Restore()
+	case PartitionPeers:
+		m.Peers.Sever()
+		time.Sleep(f.Hold) // the fault's chosen partition
+		m.Peers.Restore()
+	}
+}
