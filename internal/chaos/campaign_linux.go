@@ -50,13 +50,18 @@ type Result struct {
 	// CallsFailed counts the grain calls that failed (after the client's
 	// retries): the faults reached the callers.
 	CallsFailed int
-	Violations  []Violation
+	// Reactivated counts the grain identities answered by more than one
+	// activation: the faults moved them.
+	Reactivated int
+	// LoggedCommits counts the "task finished" log entries check 5 counts.
+	LoggedCommits int
+	Violations    []Violation
 }
 
 // Summary is the campaign's one-line summary.
 func (r Result) Summary() string {
-	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d jobs=%d reads=%d calls=%d calls_failed=%d counter_adds=%d kills=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
-		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Counters,
+	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
+		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
 		r.Faults[Kill], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
 		r.Faults[RestartConsul], len(r.Violations))
 }
@@ -117,9 +122,20 @@ func Run(t *testing.T, cfg Config) Result {
 			res.Adopted++
 		}
 	}
+	activations := map[string]map[string]bool{}
 	for _, a := range h.Calls.Answers() {
 		if a.Err != "" {
 			res.CallsFailed++
+			continue
+		}
+		if activations[a.Identity] == nil {
+			activations[a.Identity] = map[string]bool{}
+		}
+		activations[a.Identity][a.Activation] = true
+	}
+	for _, acts := range activations {
+		if len(acts) > 1 {
+			res.Reactivated++
 		}
 	}
 	res.Violations = append(res.Violations, CheckLostTasks(acked, finals, h)...)
@@ -129,7 +145,15 @@ func Run(t *testing.T, cfg Config) Result {
 		res.Violations = append(res.Violations, Violation{CheckTwoActive, s.String()})
 	}
 	res.Violations = append(res.Violations, CheckCounters(h.Counters())...)
-	res.Violations = append(res.Violations, CheckCommitLogs(c.CommitLogs(t))...)
+	commits := c.CommitLogs(t)
+	for _, by := range commits {
+		res.LoggedCommits += len(by)
+	}
+	if res.LoggedCommits == 0 && res.Tasks > 0 {
+		// Check 5 would pass without looking at anything.
+		t.Fatalf("chaos: no member logged a \"task finished\" entry for %d tasks: did the message or the log level change?", res.Tasks)
+	}
+	res.Violations = append(res.Violations, CheckCommitLogs(commits)...)
 	return res
 }
 
