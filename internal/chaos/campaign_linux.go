@@ -114,6 +114,15 @@ func Run(t *testing.T, cfg Config) Result {
 	t.Logf("chaos: drained %d tasks in %s", len(finals), time.Since(drainBegan).Round(time.Millisecond))
 
 	acked := h.Acked()
+	for i, id := range h.Unacked() {
+		if i == 5 {
+			break
+		}
+		// Not a violation (the caller was told nothing), but worth seeing.
+		for _, s := range h.SubmitsOf(id) {
+			t.Logf("chaos: unacknowledged %s: submit via %s sent %s answered %s: %s", id, s.Via, stamp(s.Sent), stamp(s.Answered), s.Err)
+		}
+	}
 	res.Tasks, res.Unacked, res.Jobs = len(acked), len(h.Unacked()), len(h.Jobs())
 	reads := h.Reads()
 	res.Reads, res.Calls, res.Counters = len(reads), w.Calls(), len(h.Counters())
