@@ -512,7 +512,9 @@ type TaskStatus struct {
 	Result []byte `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
 	// error says why a failed or cancelled task ended.
 	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
-	// errors has one entry per failed attempt, oldest first.
+	// errors has one entry per failed attempt, oldest first; past the
+	// record's limits, the first and the last few are kept and the rest are
+	// counted in errors_omitted.
 	Errors []*AttemptError `protobuf:"bytes,11,rep,name=errors,proto3" json:"errors,omitempty"`
 	// deadline is the absolute schedule-to-close deadline (unset: none).
 	Deadline *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=deadline,proto3" json:"deadline,omitempty"`
@@ -527,7 +529,11 @@ type TaskStatus struct {
 	JobRestarts int32 `protobuf:"varint,16,opt,name=job_restarts,json=jobRestarts,proto3" json:"job_restarts,omitempty"`
 	// last_restart is the request id of the last restart applied: the same
 	// restart asked again (a retry after a lost answer) changes nothing.
-	LastRestart   string `protobuf:"bytes,17,opt,name=last_restart,json=lastRestart,proto3" json:"last_restart,omitempty"`
+	LastRestart string `protobuf:"bytes,17,opt,name=last_restart,json=lastRestart,proto3" json:"last_restart,omitempty"`
+	// errors_omitted counts the failed attempts left out of errors (between
+	// the first and the last ones kept), so the record stays within what
+	// the store can hold however many attempts fail.
+	ErrorsOmitted int32 `protobuf:"varint,18,opt,name=errors_omitted,json=errorsOmitted,proto3" json:"errors_omitted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -679,6 +685,13 @@ func (x *TaskStatus) GetLastRestart() string {
 		return x.LastRestart
 	}
 	return ""
+}
+
+func (x *TaskStatus) GetErrorsOmitted() int32 {
+	if x != nil {
+		return x.ErrorsOmitted
+	}
+	return 0
 }
 
 // JobRestart is one restart of a job.
@@ -941,7 +954,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x04 \x01(\tR\x05stack\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
-	"\x06member\x18\x06 \x01(\tR\x06member\"\xbc\x05\n" +
+	"\x06member\x18\x06 \x01(\tR\x06member\"\xe3\x05\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -964,7 +977,8 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\vbudget_base\x18\x0f \x01(\x05R\n" +
 	"budgetBase\x12!\n" +
 	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\x12!\n" +
-	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\"b\n" +
+	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\x12%\n" +
+	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +

@@ -58,6 +58,7 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		Revision:      revision,
 		Error:         st.GetError(),
 		Errors:        make([]AttemptError, 0, len(st.GetErrors())),
+		ErrorsOmitted: int(st.GetErrorsOmitted()),
 		Progress:      st.GetProgress(),
 		ProgressNote:  st.GetProgressNote(),
 		SubmittedAt:   st.GetSubmittedAt().AsTime(),

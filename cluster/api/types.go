@@ -115,8 +115,11 @@ type Status struct {
 	ResultBase64 string `json:"result_base64,omitempty"`
 	// Error says why a failed or cancelled task ended.
 	Error string `json:"error,omitempty"`
-	// Errors has one entry per failed attempt, oldest first.
+	// Errors has one entry per failed attempt, oldest first: all of them,
+	// or the first and the last few of a long history, with ErrorsOmitted
+	// counting those left out between them.
 	Errors        []AttemptError    `json:"errors"`
+	ErrorsOmitted int               `json:"errors_omitted,omitempty"`
 	Progress      float64           `json:"progress"`
 	ProgressNote  string            `json:"progress_note,omitempty"`
 	SubmittedAt   time.Time         `json:"submitted_at"`

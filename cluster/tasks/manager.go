@@ -65,6 +65,9 @@ type Config struct {
 	// HandoffWait is how long a member that handed a task to another owner
 	// waits for that owner's Push before its waiters ask the store.
 	HandoffWait time.Duration
+	// MaxRecordBytes bounds a task's stored record (see fit): the store's
+	// value limit, less room. Tests set it small.
+	MaxRecordBytes int
 	// HoldFirstWrite: a task created on its owner runs its first attempt
 	// at once and is first written when that attempt ends or HoldFirstWrite
 	// has passed, whichever comes first, so a task that finishes within it
@@ -102,6 +105,10 @@ func DefaultConfig(member string) Config {
 		// store's load for them; a longer task's submit is answered 10ms
 		// later, about one Consul write under load, small against its run.
 		HoldFirstWrite: 10 * time.Millisecond,
+		// What Consul's 512 KiB value limit leaves (MaxRecordBytes); the
+		// embedded store keeps the same, so what runs in dev runs in a
+		// cluster.
+		MaxRecordBytes: MaxRecordBytes,
 	}
 }
 
@@ -120,6 +127,8 @@ func (c Config) Validate() error {
 		return errors.New("tasks: Config.Retention and JanitorEvery must be positive")
 	case c.HoldFirstWrite < 0:
 		return errors.New("tasks: Config.HoldFirstWrite must not be negative")
+	case c.MaxRecordBytes < 4<<10:
+		return errors.New("tasks: Config.MaxRecordBytes must be at least 4 KiB")
 	}
 	return nil
 }
@@ -587,6 +596,9 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 	if reason == "" {
 		reason = "cancelled by request"
 	}
+	if err := checkText("cancel reason", reason, MaxReasonBytes); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
 	return m.control(ctx, Control{Op: OpCancel, ID: id, Reason: reason})
 }
 
@@ -602,6 +614,12 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (store.Record, error) {
 	if reason == "" {
 		reason = "restarted by request"
+	}
+	if err := checkText("restart reason", reason, MaxReasonBytes); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	if err := checkText("restart request id", requestID, 128); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
 	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason, RequestID: requestID})
 }

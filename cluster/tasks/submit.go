@@ -93,6 +93,9 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if err := kind.Validate(sub.Payload); err != nil {
 		return nil, invalid(err)
 	}
+	if err := checkLabels(sub.Labels); err != nil {
+		return nil, invalid(err)
+	}
 	s, err := kind.Resolve(sub.Overrides)
 	if err != nil {
 		return nil, invalid(err)

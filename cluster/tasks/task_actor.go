@@ -524,6 +524,7 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 		a.writeFailed("finish", err)
 		return
 	}
+	state = a.rec.Task.GetStatus().GetState() // completed may have become failed: result_too_large
 	if a.debug() {
 		a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
 	}
@@ -560,6 +561,9 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 			claim(a.m.member)(next)
 		}
 		mutate(next)
+		if err := fit(next, a.m.cfg.MaxRecordBytes); err != nil {
+			return err
+		}
 		rec, err := a.m.store.Update(ctx, next, a.rec.Revision)
 		if err == nil {
 			a.wrote(rec)
@@ -640,6 +644,10 @@ func (a *taskActor) create(ctx context.Context, mutate func(t *messages.Task)) e
 	// answer), and if it is not stored this actor stops.
 	next := a.rec.Task
 	mutate(next)
+	if err := fit(next, a.m.cfg.MaxRecordBytes); err != nil {
+		a.answerFirst(firstWrite{err: fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)})
+		return err
+	}
 	rec, created, err := a.m.store.Create(ctx, next)
 	a.answerFirst(firstWrite{rec: rec, created: created, err: err})
 	switch {
@@ -671,6 +679,12 @@ func (a *taskActor) answerFirst(w firstWrite) {
 func (a *taskActor) writeFailed(what string, err error) {
 	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) || errors.Is(err, errFirstWrite) {
 		a.logger().Warn("task no longer ours; stopping without writing", "step", what, "err", err)
+		a.stop()
+		return
+	}
+	if errors.Is(err, errRecordTooLarge) {
+		// No write of it can ever land: restarting would only loop.
+		a.logger().Error("task record cannot fit the store; its actor stops", "step", what, "err", err)
 		a.stop()
 		return
 	}
