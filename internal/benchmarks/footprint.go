@@ -46,7 +46,7 @@ func MemoryPerRunningTask(b *testing.B) {
 	if running < b.N {
 		b.Fatalf("only %d of %d tasks running", running, b.N)
 	}
-	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
+	reportPerTask(b, before)
 }
 
 // MemoryPerPendingTask measures the memory a node spends on each
@@ -80,7 +80,18 @@ func MemoryPerPendingTask(b *testing.B) {
 	if running, err := n.count(ctx, "running"); waiting < b.N || running != 0 || err != nil {
 		b.Fatalf("%d of %d tasks waiting to retry, %d running (%v)", waiting, b.N, running, err)
 	}
-	b.ReportMetric(float64(heap()-before)/float64(b.N), "B/task")
+	reportPerTask(b, before)
+}
+
+// reportPerTask reports the heap and stacks grown since before, per task;
+// a heap that shrank means something else was freed meanwhile, and the
+// figure would be meaningless.
+func reportPerTask(b *testing.B, before uint64) {
+	after := heap()
+	if after < before {
+		b.Fatalf("the heap shrank by %d bytes while %d tasks were added: something else was freed meanwhile", before-after, b.N)
+	}
+	b.ReportMetric(float64(after-before)/float64(b.N), "B/task")
 }
 
 func heap() uint64 {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,6 +35,10 @@ type devNode struct {
 	url string
 	c   *client.Client
 	dir string
+	// goroutines were running before the node started: close waits for
+	// the node's to end, so what a benchmark measures next is not the
+	// previous node's leftovers being freed.
+	goroutines int
 }
 
 func startDevNode(b *testing.B) *devNode {
@@ -58,6 +63,7 @@ func startDevNodeWith(b *testing.B, kinds ...*actors.TaskKind) *devNode {
 			b.Fatal(err)
 		}
 	}
+	goroutines := runtime.NumGoroutine()
 	cfg := node.DefaultConfig()
 	cfg.Registry, cfg.NodeID, cfg.DataDir, cfg.HTTPAddr = reg, "bench", dir, "127.0.0.1:0"
 	n, err := node.New(cfg)
@@ -67,7 +73,7 @@ func startDevNodeWith(b *testing.B, kinds ...*actors.TaskKind) *devNode {
 	if err := n.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return &devNode{n: n, url: "http://" + n.HTTPAddr(), c: n.Client(), dir: dir}
+	return &devNode{n: n, url: "http://" + n.HTTPAddr(), c: n.Client(), dir: dir, goroutines: goroutines}
 }
 
 func (n *devNode) close() {
@@ -75,6 +81,11 @@ func (n *devNode) close() {
 	defer cancel()
 	_ = n.n.Stop(ctx)
 	_ = os.RemoveAll(n.dir)
+	// Attempts cut off by the stop end a little later (a few goroutines of
+	// the HTTP client may idle on): wait, within a bound.
+	for deadline := time.Now().Add(30 * time.Second); runtime.NumGoroutine() > n.goroutines+16 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // count is the number of tasks in state on the node.
