@@ -15,6 +15,15 @@ var (
 	// error also carries the last Consul error, if there was one.
 	ErrUnavailable = errors.New("membership: consul unavailable")
 
+	// ErrNotAllowed is returned by Join when Consul refuses the node for
+	// its ACLs (403: no token, or a token without the rights the README's
+	// policy lists). Retrying would not help: fix the token.
+	ErrNotAllowed = errors.New("membership: consul refused: not allowed")
+
+	// ErrDuplicateNode is returned by Join when another live process is a
+	// member under the same node id.
+	ErrDuplicateNode = errors.New("membership: node id already in use")
+
 	// ErrFenced is returned by CheckLease while the node must not act: its
 	// lease has expired by the monotonic clock (a pause, a partition), it
 	// is fenced, holds no session, or has left.

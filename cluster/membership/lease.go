@@ -72,6 +72,7 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 	}
 	if m.needsSession() {
 		if err := m.acquireSession(); err != nil {
+			m.refused("create a session", err)
 			l.sessionFailures++
 			m.mu.Lock()
 			m.lastConsulErr = err
@@ -94,6 +95,7 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 // delay before the next attempt: backoff with jitter, but never longer
 // than RenewInterval, since the lease keeps running out meanwhile.
 func (m *Membership) consulFailed(l *leaseLoop, op string, err error) time.Duration {
+	m.refused(op, err)
 	l.consulFailures++
 	m.mu.Lock()
 	m.lastConsulErr = err
@@ -141,6 +143,7 @@ func (m *Membership) registration() *api.AgentServiceRegistration {
 		Meta: map[string]string{
 			metaHTTPAddr: m.cfg.HTTPAddr,
 			metaKinds:    strings.Join(m.cfg.Kinds, kindSeparator),
+			metaInstance: m.instance,
 		},
 		Checks: api.AgentServiceChecks{
 			{

@@ -59,6 +59,8 @@ type Membership struct {
 	joinedCh      chan struct{}      // closed when joined turns true
 	left          bool               // Leave (or a failed Join) stopped the goroutines
 	lastConsulErr error              // for Join's error message
+	instance      string             // this process's registration (metaInstance)
+	fatal         chan error         // a refusal that ends Join (ErrNotAllowed)
 	reconnected   chan struct{}      // see consulBack
 
 	leaveMu      sync.Mutex // serialises Leave
@@ -89,6 +91,13 @@ func Join(ctx context.Context, cfg Config) (*Membership, error) {
 	m.log.Info("joining", "consul", m.consulAddr, "service", m.service,
 		"addr", cfg.Addr, "http_addr", cfg.HTTPAddr, "kinds", m.cfg.Kinds, "ttl", cfg.TTL)
 
+	if err := m.checkUnique(ctx); err != nil {
+		m.cancel()
+		if m.transport != nil {
+			m.transport.CloseIdleConnections()
+		}
+		return nil, err
+	}
 	m.goFunc(m.runLease)
 	m.goFunc(m.runFenceWatchdog)
 	m.goFunc(m.runViewWatch)
@@ -138,6 +147,8 @@ func newMembership(cfg Config) (*Membership, error) {
 		mustPurge:   true, // a previous run of this node may have left a session
 		fenced:      true,
 		joinedCh:    make(chan struct{}),
+		instance:    newInstanceID(),
+		fatal:       make(chan error, 1),
 	}, nil
 }
 
@@ -157,6 +168,8 @@ func (m *Membership) awaitJoined(ctx context.Context) error {
 	}
 	select {
 	case <-m.joinedCh:
+	case err := <-m.fatal:
+		return err
 	case <-ctx.Done():
 		return fail()
 	}

@@ -153,6 +153,7 @@ func (a *Agent) setPorts(p agentPorts) error {
 		Address:    a.HTTPAddr(),
 		Scheme:     "http",
 		HttpClient: &http.Client{Transport: a.transport},
+		Token:      a.opts.ACLToken,
 	})
 	if err != nil {
 		return fmt.Errorf("testconsul: api client: %w", err)
@@ -288,6 +289,9 @@ func (a *Agent) args() []string {
 		args = append(args, "-dev")
 	case Server:
 		args = append(args, "-server", "-bootstrap-expect=1", "-data-dir="+a.opts.DataDir)
+	}
+	if tok := a.opts.ACLToken; tok != "" {
+		args = append(args, fmt.Sprintf(`-hcl=acl { enabled = true default_policy = "deny" enable_token_persistence = true tokens { initial_management = %q agent = %q } }`, tok, tok))
 	}
 	return append(args,
 		"-node="+a.node,

@@ -44,6 +44,11 @@ type Options struct {
 	// StartTimeout bounds the wait for a leader and a successful KV write.
 	// Default: 60s.
 	StartTimeout time.Duration
+	// ACLToken, when set, turns on Consul's ACLs in default-deny mode, as
+	// production clusters run, with this token as the initial management
+	// token (and the agent's own). Client uses it; anything else must
+	// bring a token of its own.
+	ACLToken string
 }
 
 const (

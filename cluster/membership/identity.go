@@ -1,0 +1,151 @@
+package membership
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// NodePolicy is the Consul ACL policy a Granary node needs, in Consul's
+// rules language: its service and checks (granary-<cluster>), reading the
+// other members and the agents' nodes, sessions (its lease and activation
+// locks), and the cluster's keys (tasks, indexes, jobs, the grain
+// directory). The README lists it; TestConsulACLs joins with exactly it.
+const NodePolicy = `service_prefix "granary-" { policy = "write" }
+node_prefix "" { policy = "read" }
+agent_prefix "" { policy = "read" }
+session_prefix "" { policy = "write" }
+key_prefix "granary/" { policy = "write" }
+`
+
+// metaInstance is the service meta key of the process that registered a
+// member: a random id per Membership, so a member can tell its own
+// registration (or a previous run's) from another process's under the
+// same node id.
+const metaInstance = "instance"
+
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// duplicateVerdict is what checkUnique concludes from one look at the
+// registrations under this node id.
+type duplicateVerdict int
+
+const (
+	unique      duplicateVerdict = iota // nobody else holds the id
+	lapsing                             // another registration whose lease may be lapsing (a run killed moments ago)
+	duplicateOf                         // another process renews a lease under the id
+)
+
+// judgeDuplicate is the pure core of checkUnique: entries are the
+// registrations of the cluster's service, firstSeen when another live
+// registration under the id was first seen (zero: not yet), now the time.
+// A live registration of another instance may be a previous run of this
+// node killed moments ago, whose lease lapses within the TTL: it is
+// waited for. One still renewed after wait is another process.
+func judgeDuplicate(entries []*api.ServiceEntry, nodeID, instance, ttlCheckID string, firstSeen, now time.Time, wait time.Duration) (duplicateVerdict, string) {
+	for _, e := range entries {
+		if e.Service == nil || e.Service.ID != nodeID || e.Service.Meta[metaInstance] == instance {
+			continue
+		}
+		for _, c := range e.Checks {
+			if c.CheckID != ttlCheckID || c.Status != api.HealthPassing {
+				continue
+			}
+			who := fmt.Sprintf("instance %s on Consul node %s (%s:%d)", e.Service.Meta[metaInstance], e.Node.Node, e.Service.Address, e.Service.Port)
+			if !firstSeen.IsZero() && now.Sub(firstSeen) >= wait {
+				return duplicateOf, who
+			}
+			return lapsing, who
+		}
+	}
+	return unique, ""
+}
+
+// checkUnique refuses to join under a node id that another live process
+// holds: it would take that member's registration, and the two would
+// fence each other in turn. It waits up to two TTLs for a registration
+// that may be a previous run's (killed, its lease not yet lapsed), and
+// for Consul while it cannot be reached, until ctx ends.
+func (m *Membership) checkUnique(ctx context.Context) error {
+	var firstSeen time.Time
+	wait := 2 * m.cfg.TTL
+	for failures := 0; ; {
+		q := (&api.QueryOptions{}).WithContext(ctx)
+		entries, _, err := m.consul.Health().Service(m.service, "", false, q)
+		if err != nil {
+			if isForbidden(err) {
+				return notAllowed("reading the cluster's registrations", err)
+			}
+			failures++
+			m.mu.Lock()
+			m.lastConsulErr = err
+			m.mu.Unlock()
+			m.logFailure("check the node id is free", failures, err)
+			if !sleep(ctx, m.cfg.Retry.Delay(failures, rand.Float64()), nil) {
+				return fmt.Errorf("%w: join %s: %w (last consul error: %v)", ErrUnavailable, m.cfg.NodeID, context.Cause(ctx), err)
+			}
+			continue
+		}
+		now := m.cfg.Clock()
+		verdict, who := judgeDuplicate(entries, m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
+		switch verdict {
+		case unique:
+			return nil
+		case duplicateOf:
+			return fmt.Errorf("%w: node id %s is taken by a live member (%s) that has renewed its lease for %s; give this node another --node-id",
+				ErrDuplicateNode, m.cfg.NodeID, who, wait)
+		}
+		if firstSeen.IsZero() {
+			firstSeen = now
+			m.log.Warn("another registration holds this node id; waiting for its lease to lapse (a previous run?)", "holder", who, "wait", wait.String())
+		}
+		if !sleep(ctx, m.cfg.RenewInterval, nil) {
+			return fmt.Errorf("%w: join %s: %w", ErrUnavailable, m.cfg.NodeID, context.Cause(ctx))
+		}
+	}
+}
+
+// isForbidden reports Consul refusing a request for want of permission:
+// an ACL token without the rights, or no token where ACLs deny by default.
+func isForbidden(err error) bool {
+	if se, ok := asStatusError(err); ok {
+		return se.Code == 403
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "Permission denied") || strings.Contains(msg, "ACL not found")
+}
+
+// notAllowed is the error of a request Consul refused for its ACLs.
+func notAllowed(what string, err error) error {
+	return fmt.Errorf("%w: %s: %v; the node's Consul token (CONSUL_HTTP_TOKEN, or CONSUL_HTTP_TOKEN_FILE) lacks a permission of the policy in the README (\"Securing a cluster\")",
+		ErrNotAllowed, what, err)
+}
+
+// refused reports a permanent refusal while joining, so Join fails with
+// it at once instead of retrying forever; after the node joined, the
+// lease loop goes on retrying (a token may be fixed) and fencing applies.
+func (m *Membership) refused(what string, err error) {
+	if !isForbidden(err) {
+		return
+	}
+	m.mu.Lock()
+	joined := m.joined
+	m.mu.Unlock()
+	if joined {
+		return
+	}
+	select {
+	case m.fatal <- notAllowed(what, err):
+	default:
+	}
+}

@@ -1,0 +1,134 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testutil"
+)
+
+func TestJudgeDuplicate(t *testing.T) {
+	entry := func(id, instance, status string) *api.ServiceEntry {
+		return &api.ServiceEntry{
+			Node:    &api.Node{Node: "agent-1"},
+			Service: &api.AgentService{ID: id, Address: "127.0.0.1", Port: 7000, Meta: map[string]string{metaInstance: instance}},
+			Checks:  api.HealthChecks{{CheckID: "lease:" + id, Status: status}},
+		}
+	}
+	t0 := time.Unix(1000, 0)
+	wait := 4 * time.Second
+	for _, tc := range []struct {
+		name      string
+		entries   []*api.ServiceEntry
+		firstSeen time.Time
+		now       time.Time
+		want      duplicateVerdict
+	}{
+		{"nobody", nil, time.Time{}, t0, unique},
+		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, time.Time{}, t0, unique},
+		{"our own registration", []*api.ServiceEntry{entry("n1", "me", api.HealthPassing)}, time.Time{}, t0, unique},
+		{"a lapsed lease (a run killed)", []*api.ServiceEntry{entry("n1", "old", api.HealthCritical)}, time.Time{}, t0, unique},
+		{"a live lease, first seen", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, time.Time{}, t0, lapsing},
+		{"a live lease, within the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, t0, t0.Add(wait - time.Millisecond), lapsing},
+		{"a live lease after the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, t0, t0.Add(wait), duplicateOf},
+	} {
+		got, _ := judgeDuplicate(tc.entries, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
+		if got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestDuplicateNodeIDRefused: a second process joining under a live
+// member's node id is refused (it would take over the registration and the
+// two would fence each other), and the first member is left alone; a node
+// that comes back under the id of a run that died without leaving joins
+// once that run's lease lapses.
+func TestDuplicateNodeIDRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs a Consul agent")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	first := joinNode(t, agent, "n1", nodeOptions{})
+
+	second := testConfig(t, "n1", agent.HTTPAddr(), startHealth(t).addr)
+	began := time.Now()
+	m, err := Join(testutil.Context(t, joinTimeout), second)
+	if err == nil {
+		_ = m.Leave(context.Background())
+		t.Fatal("a second member joined under a live member's node id")
+	}
+	if !errors.Is(err, ErrDuplicateNode) || !strings.Contains(err.Error(), "--node-id") {
+		t.Fatalf("second join: %v, want ErrDuplicateNode saying to pick another --node-id", err)
+	}
+	t.Logf("refused after %v: %v", time.Since(began).Round(time.Millisecond), err)
+	if first.m.Fenced() {
+		t.Fatal("the first member was fenced by the refused one")
+	}
+	if ok, why := seesExactly(first, "n1"); !ok {
+		t.Fatal(why)
+	}
+
+	// A run that dies without leaving: its goroutines stop, its
+	// registration stays with a passing lease until the TTL runs out.
+	crashed := testConfig(t, "n2", agent.HTTPAddr(), startHealth(t).addr)
+	m, err = Join(testutil.Context(t, joinTimeout), crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cancel()
+	m.wg.Wait()
+	again := testConfig(t, "n2", agent.HTTPAddr(), startHealth(t).addr)
+	m, err = Join(testutil.Context(t, joinTimeout), again)
+	if err != nil {
+		t.Fatalf("rejoin under the id of a run that died: %v", err)
+	}
+	_ = m.Leave(context.Background())
+}
+
+// TestConsulACLs: against Consul with ACLs denying by default, a node
+// without a token fails to join at once with ErrNotAllowed (not an
+// endless retry), and one whose token carries the README's minimal policy
+// joins.
+func TestConsulACLs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs a Consul agent")
+	}
+	agent := testconsul.Start(t, testconsul.Options{ACLToken: "root-token-for-tests"})
+	h := startHealth(t)
+	cfg := testConfig(t, "n1", agent.HTTPAddr(), h.addr)
+	began := time.Now()
+	if m, err := Join(testutil.Context(t, joinTimeout), cfg); !errors.Is(err, ErrNotAllowed) {
+		if m != nil {
+			_ = m.Leave(context.Background())
+		}
+		t.Fatalf("join without a token: %v, want ErrNotAllowed", err)
+	} else if time.Since(began) > 10*time.Second {
+		t.Fatalf("join without a token took %v to fail", time.Since(began))
+	}
+
+	acl := agent.Client().ACL()
+	policy, _, err := acl.PolicyCreate(&api.ACLPolicy{Name: "granary-node", Rules: NodePolicy}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := acl.TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: policy.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Consul.Token = tok.SecretID
+	m, err := Join(testutil.Context(t, joinTimeout), cfg)
+	if err != nil {
+		t.Fatalf("join with the minimal policy: %v", err)
+	}
+	defer func() { _ = m.Leave(context.Background()) }()
+	if m.Fenced() || m.Session() == "" {
+		t.Fatal("joined but fenced or without a session")
+	}
+}

@@ -1,0 +1,62 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/node"
+	"github.com/granary-rt/granary/internal/testcluster"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testutil"
+	consul "github.com/hashicorp/consul/api"
+)
+
+// TestConsulACLPolicy: on Consul with ACLs denying by default, members
+// whose token carries exactly membership.NodePolicy (the README's
+// policy) run tasks and grains; a member without a token fails to start
+// at once, saying Consul refused it, instead of retrying forever.
+func TestConsulACLPolicy(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{ACLToken: "root-token-for-tests"})
+	acl := agent.Client().ACL()
+	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := acl.TokenCreate(&consul.ACLToken{Policies: []*consul.ACLTokenPolicyLink{{ID: policy.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	denied := testcluster.Config(t, agent.HTTPAddr(), appKinds(t), "no-token")
+	n, err := node.New(denied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	err = n.Start(testutil.Context(t, 60*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "Permission denied") || time.Since(began) > 15*time.Second {
+		_ = n.Stop(context.Background())
+		t.Fatalf("a member without a token: %v after %v; want a prompt refusal", err, time.Since(began))
+	}
+
+	nodes := testcluster.Start(t, agent.HTTPAddr(), appKinds(t), 2, func(_ int, cfg *node.Config) {
+		cfg.Consul.Token = tok.SecretID
+	})
+	ctx := testutil.Context(t, 60*time.Second)
+	c := nodes[0].Client()
+	for _, id := range []string{"a1", "a2", "a3", "a4"} {
+		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: id, Kind: "resize", Payload: json.RawMessage(`{"tiles":2}`)}, nil)
+		if err != nil || st.State != api.StateCompleted {
+			t.Fatalf("task %s with the minimal policy: %+v, %v", id, st, err)
+		}
+	}
+	if w, _, err := client.CallTyped[struct{}, whereOut](ctx, c, "where", "acl", struct{}{}); err != nil || w.Member == "" {
+		t.Fatalf("grain call with the minimal policy: %+v, %v", w, err)
+	}
+}
