@@ -14,6 +14,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,8 +55,21 @@ type Config struct {
 	Cluster      string
 	ConsulConfig *consulapi.Config
 	// HTTPClient sends the requests; nil uses one without an overall
-	// time-out (every call takes its deadline from its context).
+	// time-out (every call takes its deadline from its context), with
+	// TLSConfig. Set, it brings its own TLS settings: TLSConfig and CAFile
+	// must then be empty.
 	HTTPClient *http.Client
+	// TLSConfig verifies the nodes' API certificates (its RootCAs). Set, or
+	// with CAFile, addresses without a scheme are https://.
+	TLSConfig *tls.Config
+	// CAFile is a PEM file of the CA that signed the nodes' API
+	// certificates, trusted besides the system's CAs; empty uses
+	// $GRANARY_CA (none if unset).
+	CAFile string
+	// Token is the bearer token sent with every request (a read or a
+	// write token of the nodes' lists); empty uses $GRANARY_TOKEN (none if
+	// unset). A node without tokens ignores it.
+	Token string
 	// Retry is the backoff between tries of a call that did not reach the
 	// node or found it unavailable. Calls retry until their context ends.
 	Retry supervisor.Backoff
@@ -82,6 +97,15 @@ type Config struct {
 	// the submits one by one.
 	Coalesce bool
 }
+
+var (
+	// ErrUnauthenticated: the node wants a bearer token (Config.Token,
+	// $GRANARY_TOKEN) and got none, or one it does not know (HTTP 401).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the token's role does not allow the call: a
+	// read token on a write route (HTTP 403).
+	ErrPermissionDenied = errors.New("permission denied")
+)
 
 // DefaultAddr is the address `granary dev` listens on by default.
 const DefaultAddr = "http://127.0.0.1:8080"
@@ -114,6 +138,10 @@ type Client struct {
 	nodes []*url.URL
 	next  int
 	route router
+	// token is the Authorization header's value ("" without a token).
+	token string
+	// secure: addresses without a scheme are https://.
+	secure bool
 	// coalescers holds, per submit URL, the queue of submits sharing
 	// requests (Config.Coalesce).
 	coalescers map[string]*coalescer
@@ -134,6 +162,16 @@ func New(cfg Config) (*Client, error) {
 		}
 		cfg.Discover = membership.DiscoverHTTP(consul, cfg.Cluster)
 	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("GRANARY_TOKEN")
+	}
+	if cfg.CAFile == "" {
+		cfg.CAFile = os.Getenv("GRANARY_CA")
+	}
+	tlsCfg, err := clientTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	addrs := cfg.Addrs
 	if cfg.Addr != "" {
 		addrs = append([]string{cfg.Addr}, addrs...)
@@ -145,9 +183,10 @@ func New(cfg Config) (*Client, error) {
 		}
 		addrs = []string{addr}
 	}
+	secure := tlsCfg != nil
 	nodes := make([]*url.URL, 0, len(addrs))
 	for _, a := range addrs {
-		u, err := parseAddr(a)
+		u, err := parseAddr(a, secure)
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +197,7 @@ func New(cfg Config) (*Client, error) {
 			Proxy:               http.ProxyFromEnvironment,
 			MaxIdleConnsPerHost: 64, // keep connections of concurrent callers alive
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     tlsCfg,
 		}}
 	}
 	if cfg.Retry.IsZero() {
@@ -175,12 +215,52 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RouteRefresh <= 0 {
 		cfg.RouteRefresh = def.RouteRefresh
 	}
-	return &Client{http: cfg.HTTPClient, cfg: cfg, nodes: nodes}, nil
+	c := &Client{http: cfg.HTTPClient, cfg: cfg, nodes: nodes, secure: secure}
+	if cfg.Token != "" {
+		c.token = "Bearer " + cfg.Token
+	}
+	return c, nil
 }
 
-func parseAddr(addr string) (*url.URL, error) {
+// clientTLS is the TLS configuration of the client's own HTTP client: nil
+// when none is asked for (plain http:// by default).
+func clientTLS(cfg Config) (*tls.Config, error) {
+	if cfg.TLSConfig == nil && cfg.CAFile == "" {
+		return nil, nil
+	}
+	if cfg.HTTPClient != nil {
+		return nil, errors.New("client: HTTPClient brings its own TLS settings: give it or TLSConfig/CAFile, not both")
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSConfig != nil {
+		tc = cfg.TLSConfig.Clone()
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: CA file: %w", err)
+		}
+		if tc.RootCAs == nil {
+			if tc.RootCAs, err = x509.SystemCertPool(); err != nil {
+				tc.RootCAs = x509.NewCertPool()
+			}
+		}
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+	}
+	return tc, nil
+}
+
+// parseAddr reads a node's address; one without a scheme is https:// if
+// secure, else http://.
+func parseAddr(addr string, secure bool) (*url.URL, error) {
 	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
+		if secure {
+			addr = "https://" + addr
+		} else {
+			addr = "http://" + addr
+		}
 	}
 	u, err := url.Parse(addr)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -241,7 +321,7 @@ func (c *Client) discover(ctx context.Context) error {
 	}
 	nodes := make([]*url.URL, 0, len(addrs))
 	for _, a := range addrs {
-		if u, err := parseAddr(a); err == nil {
+		if u, err := parseAddr(a, c.secure); err == nil {
 			nodes = append(nodes, u)
 		}
 	}
@@ -481,6 +561,12 @@ func wireErr(code int, data []byte) error {
 	}
 	var eb api.ErrorBody
 	_ = json.Unmarshal(data, &eb)
+	switch code {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: %s", ErrUnauthenticated, eb.Error.Message)
+	case http.StatusForbidden:
+		return fmt.Errorf("%w: %s", ErrPermissionDenied, eb.Error.Message)
+	}
 	return api.FromWire(code, eb)
 }
 
@@ -492,6 +578,9 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -57,7 +57,7 @@ func (c *Client) refreshRoute() {
 	addrs := map[string]*url.URL{}
 	if err == nil {
 		for _, m := range list.Members {
-			u, perr := parseAddr(m.HTTPAddr)
+			u, perr := parseAddr(m.HTTPAddr, c.secure)
 			if !m.Healthy || m.HTTPAddr == "" || perr != nil {
 				continue
 			}
