@@ -743,6 +743,43 @@ func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, reque
 // interrupted: it did not fail, its job restarted it.
 const CauseJobRestart = "job_restart"
 
+// PushChecker is a Peers that can check a change another member pushed
+// (Peers.Push) against the store before waiters see it: any member could
+// send one, and only what the store holds is the task's state.
+type PushChecker interface {
+	// CheckPush returns the task as the store holds it, at rec's revision
+	// or a later one, without remembering it anywhere (the caller hands it
+	// to the store's Observe); an error if the store does not hold rec's
+	// revision yet (a forged push, or a store read that lags behind).
+	CheckPush(ctx context.Context, rec store.Record) (store.Record, error)
+}
+
+// checkPush shows waiters a pushed change once the store confirms it:
+// what they see is the store's record, not the push's. A push the store
+// does not confirm is dropped; waiters then ask the store themselves after
+// HandoffWait, as when a push is lost. Without a PushChecker, the store is
+// read here (consulstore remembers what it reads without waking waiters,
+// so they see it at HandoffWait at the latest).
+func (m *Manager) checkPush(rec store.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+	defer cancel()
+	var got store.Record
+	var err error
+	if pc, ok := m.cfg.Peers.(PushChecker); ok {
+		got, err = pc.CheckPush(ctx, rec)
+	} else {
+		got, err = m.store.Get(ctx, rec.Task.GetSpec().GetId())
+		if err == nil && got.Revision < rec.Revision {
+			err = fmt.Errorf("the store holds revision %d", got.Revision)
+		}
+	}
+	if err != nil {
+		m.log.Debug("a pushed change the store does not hold; ignored", "task", rec.Task.GetSpec().GetId(), "revision", rec.Revision, "err", err)
+		return
+	}
+	m.observe(got)
+}
+
 // observer is a store that can take the state of a task as another member
 // committed it (consulstore): the owner's hint, or its push to the member
 // that submitted the task.
@@ -973,13 +1010,12 @@ func (r *rootActor) Receive(c actor.Context) {
 		}
 		c.RequestWithCustomSender(pid, msg, c.Sender())
 	case *messages.ActivateTask:
-		if !r.draining && !r.m.fenced() {
-			a := &activate{id: msg.GetId(), from: msg.GetFrom()}
-			if msg.GetTask() != nil {
-				a.rec = &store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()}
-				r.m.observe(*a.rec) // the store then needs no read to update it
-			}
-			c.Send(c.Self(), a)
+		// Only the id is believed: the task actor reads the task from the
+		// store (a record sent along could claim any spec or state). A
+		// Notify is the slow path (the owner was unreachable at submit),
+		// so the read costs little.
+		if !r.draining && !r.m.fenced() && validID(msg.GetId()) {
+			c.Send(c.Self(), &activate{id: msg.GetId(), from: msg.GetFrom()})
 		}
 	case *messages.SubmitTask:
 		// The store write must not hold up this actor: answer from a
@@ -989,7 +1025,12 @@ func (r *rootActor) Receive(c actor.Context) {
 			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
 			defer cancel()
 			reply := &messages.SubmitTaskReply{}
-			rec, created, err := m.SubmitOwned(ctx, msg.GetTask(), msg.GetFrom())
+			t, err := CheckTask(m.registry, msg.GetTask(), msg.GetTask().GetStatus().GetOwner())
+			var rec store.Record
+			var created bool
+			if err == nil {
+				rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom())
+			}
 			if err != nil {
 				reply.Code, reply.Error = api.ToCode(err)
 			} else {
@@ -1000,8 +1041,8 @@ func (r *rootActor) Receive(c actor.Context) {
 			}
 		}()
 	case *messages.TaskChanged:
-		if msg.GetTask() != nil {
-			r.m.observe(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
+		if validID(msg.GetTask().GetSpec().GetId()) && msg.GetRevision() > 0 {
+			go r.m.checkPush(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
 		}
 	case *ping:
 		c.Respond(&pong{})

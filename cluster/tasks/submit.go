@@ -203,3 +203,49 @@ func settingsOf(spec *messages.TaskSpec) (supervisor.Spec, supervisor.Watchdog) 
 			HeartbeatTimeout: spec.GetHeartbeatTimeout().AsDuration(),
 		}
 }
+
+// CheckTask checks a task another member built and sent here (a
+// SubmitTask over remoting) exactly as BuildTask checks a client's
+// submission: the id's form, a known kind, the payload, the policy within
+// the kind's limits, the job's settings. It returns the task rebuilt from
+// the sent spec, pending and owned by owner; of the sent status only the
+// submission time is kept, so nothing else a peer claims (state, attempts,
+// a result) is stored. Every error wraps api.ErrInvalidArgument.
+func CheckTask(reg *actors.Registry, t *messages.Task, owner string) (*messages.Task, error) {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", api.ErrInvalidArgument, fmt.Sprintf(format, args...))
+	}
+	spec := t.GetSpec()
+	if !validID(spec.GetId()) { // BuildTask would give an empty id a new one
+		return nil, invalid("task id %q must match %s", spec.GetId(), taskIDPattern)
+	}
+	submitted := t.GetStatus().GetSubmittedAt()
+	if err := submitted.CheckValid(); err != nil {
+		return nil, invalid("task %s has no valid submission time: %v", spec.GetId(), err)
+	}
+	r := spec.GetRetry()
+	jitter, ok := supervisor.Jitter(0), false
+	for j, p := range jitterToProto {
+		if p == r.GetJitter() {
+			jitter, ok = j, true
+		}
+	}
+	if !ok {
+		return nil, invalid("task %s: unknown jitter %v", spec.GetId(), r.GetJitter())
+	}
+	maxAttempts, multiplier := int(r.GetMaxAttempts()), r.GetBackoffMultiplier()
+	initial, backoffMax := r.GetBackoffInitial().AsDuration(), r.GetBackoffMax().AsDuration()
+	attempt, heartbeat := spec.GetAttemptTimeout().AsDuration(), spec.GetHeartbeatTimeout().AsDuration()
+	deadline := spec.GetScheduleToClose().AsDuration()
+	sub := Submission{
+		ID: spec.GetId(), Kind: spec.GetKind(), Payload: spec.GetPayload(), Labels: spec.GetLabels(),
+		JobID: spec.GetJobId(), JobStrategy: spec.GetJobStrategy(), JobStage: int(spec.GetJobStage()),
+		JobMaxRestarts: int(spec.GetJobMaxRestarts()), JobRestartPeriod: spec.GetJobRestartPeriod().AsDuration(),
+		// Every setting as sent, so the kind's limits check all of them.
+		Overrides: actors.Overrides{
+			MaxAttempts: &maxAttempts, BackoffInitial: &initial, BackoffMultiplier: &multiplier, BackoffMax: &backoffMax,
+			Jitter: &jitter, AttemptTimeout: &attempt, HeartbeatTimeout: &heartbeat, ScheduleToClose: &deadline,
+		},
+	}
+	return BuildTask(reg, sub, owner, submitted.AsTime())
+}
