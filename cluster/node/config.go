@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/tasks"
 	consul "github.com/hashicorp/consul/api"
 )
@@ -83,7 +84,36 @@ type Config struct {
 	// member's tasks and to join); 0 waits until Start's context ends.
 	JoinTimeout time.Duration
 
-	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP address.
+	// ClusterCA, ClusterCert and ClusterKey are PEM files: the cluster's
+	// CA, and this member's certificate and key, signed by it, naming the
+	// host other members dial (BindAddr's, or AdvertiseAddr's). Set (all
+	// three), node-to-node remoting is mutual TLS: a peer without a
+	// certificate of the cluster CA is refused during the handshake,
+	// before any message is read. Empty: plaintext remoting, which
+	// checkExposure allows on loopback only (or with Insecure). Unused when
+	// embedded or with System.
+	ClusterCA, ClusterCert, ClusterKey string
+	// TLSCert and TLSKey are PEM files of the HTTP API's certificate and
+	// key. Set, the API is served over TLS; plain HTTP on the same port
+	// answers only /healthz (Consul's HTTP check polls it over plain
+	// HTTP). Members call each other's APIs trusting the system's CAs, the
+	// cluster CA and their own certificate: sign the members' API
+	// certificates with one of those.
+	TLSCert, TLSKey string
+	// Tokens are the API's bearer tokens and their roles
+	// (httpapi.LoadTokens); nil serves every request. /healthz stays open
+	// (it tells a caller without a token only whether the node is healthy);
+	// in a cluster, members call each other's APIs with the first write
+	// token, so the members of a cluster share their token lists.
+	Tokens *httpapi.Tokens
+	// Insecure lets the node listen beyond loopback without TLS and tokens
+	// on the HTTP API, or without a cluster CA on BindAddr. Without it, New
+	// refuses such a configuration: anyone who reaches the port could
+	// submit, cancel and read tasks, or forge members' messages.
+	Insecure bool
+
+	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP address
+	// (with Tokens, to write tokens only).
 	Pprof bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -142,6 +172,14 @@ func (c Config) Validate() error {
 	if c.JoinTimeout < 0 {
 		return fail("JoinTimeout must not be negative, got %s", c.JoinTimeout)
 	}
+	if err := c.checkSecurityFiles(); err != nil {
+		return fail("%v", err)
+	}
+	if c.Embedded() || c.System != nil {
+		if err := c.checkExposure(); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if c.Embedded() {
 		if c.DataDir == "" {
 			return fail("DataDir is required when embedded (no Consul)")
@@ -167,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		return fail("BindAddr %q: other members dial this address; give a concrete host, not %s (or set AdvertiseAddr)", c.BindAddr, host)
+	}
+	if err := c.checkExposure(); err != nil {
+		return fail("%v", err)
 	}
 	return nil
 }

@@ -26,13 +26,13 @@ func (n *Node) members(ctx context.Context, activations bool) ([]api.Member, err
 	if m == nil {
 		return nil, api.ErrUnavailable
 	}
-	return membersOf(ctx, m.View(), activations), nil
+	return membersOf(ctx, m.View(), activations, n.memberClient), nil
 }
 
 // membersOf lists the healthy members; with activations, it asks each
 // for its activation count (a member that does not answer in time, or is
 // not asked, shows -1).
-func membersOf(ctx context.Context, view membership.View, activations bool) []api.Member {
+func membersOf(ctx context.Context, view membership.View, activations bool, clientOf func(httpAddr string, retryFor time.Duration) (*client.Client, error)) []api.Member {
 	out := make([]api.Member, len(view.Members))
 	for i, m := range view.Members {
 		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Healthy: true, Activations: -1}
@@ -47,7 +47,7 @@ func membersOf(ctx context.Context, view membership.View, activations bool) []ap
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := client.New(client.Config{Addr: m.HTTPAddr, RetryFor: time.Millisecond})
+			c, err := clientOf(m.HTTPAddr, time.Millisecond)
 			if err != nil {
 				return
 			}
@@ -74,6 +74,13 @@ func toPlacement(v membership.View) []placement.Member {
 		out = append(out, placement.Member{ID: m.ID, Kinds: m.Kinds})
 	}
 	return out
+}
+
+// memberClient is a client of another member's API at httpAddr, with
+// this member's credentials: its internal token (the first write token)
+// over TLS when the API has a certificate; the connections are shared.
+func (n *Node) memberClient(httpAddr string, retryFor time.Duration) (*client.Client, error) {
+	return client.New(client.Config{Addr: n.memberURL(httpAddr), Token: n.cfg.Tokens.Internal(), HTTPClient: n.memberHTTP, RetryFor: retryFor})
 }
 
 // janitor picks the member that runs retention sweeps: the placement

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,7 @@ const shutdownHTTP = 5 * time.Second
 // that adopts the tasks of members that leave.
 type Node struct {
 	cfg    Config
+	sec    security
 	id     string
 	hosted []string
 	log    *slog.Logger
@@ -71,6 +73,8 @@ type Node struct {
 	serveErr       chan error
 	cancelRequests context.CancelFunc
 	client         *client.Client
+	// memberHTTP calls the other members' APIs.
+	memberHTTP *http.Client
 
 	// mem is the cluster membership once joined (nil embedded or before).
 	mem atomic.Pointer[membership.Membership]
@@ -87,7 +91,12 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	hosted, _ := cfg.hostedKinds()
-	n := &Node{cfg: cfg, id: cfg.memberID(), hosted: hosted, log: cfg.Logger}
+	sec, err := loadSecurity(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	n := &Node{cfg: cfg, sec: sec, id: cfg.memberID(), hosted: hosted, log: cfg.Logger}
+	n.memberHTTP = n.newMemberHTTP()
 	if n.log == nil {
 		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -167,12 +176,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.serveHTTP()
-	if n.client, err = client.New(client.Config{Addr: n.HTTPAddr()}); err != nil {
+	ccfg := client.Config{Addr: n.memberURL(n.HTTPAddr()), Token: n.cfg.Tokens.Internal()}
+	if n.sec.api != nil {
+		ccfg.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: n.sec.memberRoots}
+	}
+	if n.client, err = client.New(ccfg); err != nil {
 		return err
 	}
 	if n.cfg.Embedded() {
 		n.host.SetView([]grains.Member{{ID: n.id, Addr: n.sys.Address(), Kinds: n.host.HostedKinds()}})
-		n.log.Info("granary node started (embedded)", "http", "http://"+n.HTTPAddr(), "data_dir", n.cfg.DataDir,
+		n.log.Info("granary node started (embedded)", "http", n.memberURL(n.HTTPAddr()), "data_dir", n.cfg.DataDir,
 			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
 		return nil
 	}
@@ -183,7 +196,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 // on a taken port into an error.
 func (n *Node) startRemote() (err error) {
 	host, port, _ := splitHostPort(n.cfg.BindAddr)
-	var opts []remote.ConfigOption
+	opts := n.sec.remoteOptions()
 	if n.cfg.AdvertiseAddr != "" {
 		opts = append(opts, remote.WithAdvertisedHost(n.cfg.AdvertiseAddr))
 	}
@@ -243,7 +256,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		tcfg.Owner = n.taskOwner
 		// One member sweeps expired tasks: the placement owner of "janitor".
 		tcfg.Janitor = func() bool { return janitor(n.view()) == n.id }
-		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view}
+		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view, kv: cc.KV(), cluster: n.cfg.Cluster, client: n.memberClient}
 	}
 	tcfg.Store = n.st
 	mgr, err := tasks.New(tcfg)
@@ -282,13 +295,17 @@ func (n *Node) serveHTTP() {
 	baseCtx, cancel := context.WithCancel(context.Background())
 	n.cancelRequests = cancel
 	n.srv = &http.Server{
-		Handler:           withPprof(n.cfg.Pprof, httpapi.New(n.mgr, hcfg)),
+		Handler:           n.apiHandler(httpapi.New(n.mgr, hcfg)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 	}
 	n.serveErr = make(chan error, 1)
+	ln := n.ln
+	if n.sec.api != nil {
+		ln = newSniffListener(n.ln, n.sec.api)
+	}
 	go func() {
-		if err := n.srv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			n.serveErr <- fmt.Errorf("node: HTTP server: %w", err)
 		}
 	}()

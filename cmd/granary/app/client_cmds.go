@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -19,7 +20,10 @@ import (
 
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
-	addr    string
+	e         *env
+	tokenFile string
+	ca        string
+	addr      string
 	consul  string
 	cluster string
 	json    bool
@@ -32,7 +36,10 @@ func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeo
 	if def == "" {
 		def = client.DefaultAddr
 	}
-	fs.StringVar(&c.addr, "addr", def, "node HTTP address ($GRANARY_ADDR)")
+	fs.StringVar(&c.addr, "addr", def, "node HTTP address ($GRANARY_ADDR); https://HOST:PORT for a node with --tls-cert")
+	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the bearer token to send (default $GRANARY_TOKEN)")
+	fs.StringVar(&c.ca, "ca", e.getenv("GRANARY_CA"), "PEM CA that signed the nodes' API certificates ($GRANARY_CA); addresses without a scheme are then https://")
+	c.e = e
 	fs.StringVar(&c.cluster, "cluster", "", "find the cluster's nodes through Consul instead of --addr")
 	fs.StringVar(&c.consul, "consul", "", "Consul HTTP address for --cluster (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
 	c.set = func() map[string]bool { return setFlags(fs) }
@@ -41,7 +48,16 @@ func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeo
 }
 
 func (c *clientFlags) client() (*client.Client, error) {
-	cfg := client.Config{Addr: c.addr}
+	cfg := client.Config{Addr: c.addr, CAFile: c.ca, Token: c.e.getenv("GRANARY_TOKEN")}
+	if c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return nil, usageErr("--token-file: %v", err)
+		}
+		if cfg.Token = strings.TrimSpace(string(b)); cfg.Token == "" {
+			return nil, usageErr("--token-file %s is empty", c.tokenFile)
+		}
+	}
 	set := c.set()
 	if c.cluster != "" {
 		cfg.Cluster, cfg.ConsulConfig = c.cluster, consul.DefaultConfig()
@@ -76,6 +92,10 @@ func callErr(err error) error {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &exitError{code: exitTimeout, msg: "timed out: " + err.Error()}
+	case errors.Is(err, client.ErrUnauthenticated):
+		return &exitError{code: exitFailed, msg: err.Error() + " (give a token: $GRANARY_TOKEN or --token-file)"}
+	case errors.Is(err, client.ErrPermissionDenied):
+		return &exitError{code: exitFailed, msg: err.Error() + " (this needs a write token)"}
 	}
 	return &exitError{code: exitFailed, msg: err.Error()}
 }
@@ -203,7 +223,7 @@ func runSubmit(e *env, args []string) error {
 }
 
 // fromFlags are the flags that go with submit --from.
-var fromFlags = map[string]bool{"from": true, "wait": true, "json": true, "timeout": true, "addr": true, "cluster": true, "consul": true}
+var fromFlags = map[string]bool{"from": true, "wait": true, "json": true, "timeout": true, "addr": true, "cluster": true, "consul": true, "token-file": true, "ca": true}
 
 // fromResult is one line's outcome of submit --from, for --json.
 type fromResult struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/node"
 )
 
@@ -90,6 +91,7 @@ func positiveDuration(name string, d time.Duration) error {
 type serverFlags struct {
 	cfg                 *node.Config
 	logLevel, logFormat string
+	tokensFile          string
 }
 
 func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
@@ -97,7 +99,30 @@ func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&sf.cfg.DrainTimeout, "drain-timeout", sf.cfg.DrainTimeout, drainHelp)
 	fs.DurationVar(&sf.cfg.Retention, "retention", sf.cfg.Retention, "how long finished tasks are kept")
-	fs.BoolVar(&sf.cfg.Pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals)")
+	fs.BoolVar(&sf.cfg.Pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals; with --tokens, to write tokens only)")
+	fs.StringVar(&sf.cfg.TLSCert, "tls-cert", "", "PEM certificate of the HTTP API: serve it over TLS (with --tls-key)")
+	fs.StringVar(&sf.cfg.TLSKey, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&sf.tokensFile, "tokens", "", "file of the API's bearer tokens, one 'read TOKEN' or 'write TOKEN' a line, # comments (default: $GRANARY_WRITE_TOKEN and $GRANARY_READ_TOKEN; none: no authentication)")
+	fs.BoolVar(&sf.cfg.Insecure, "insecure", false, "listen beyond loopback without TLS and tokens (anyone who reaches the ports may submit, cancel and read tasks)")
+}
+
+// tokens loads the API's tokens: --tokens, else $GRANARY_WRITE_TOKEN and
+// $GRANARY_READ_TOKEN, else none.
+func (sf *serverFlags) tokens(e *env) error {
+	var err error
+	switch {
+	case sf.tokensFile != "":
+		sf.cfg.Tokens, err = httpapi.LoadTokens(sf.tokensFile)
+	case e.getenv("GRANARY_WRITE_TOKEN") != "" || e.getenv("GRANARY_READ_TOKEN") != "":
+		sf.cfg.Tokens, err = httpapi.NewTokens(splitList(e.getenv("GRANARY_READ_TOKEN")), splitList(e.getenv("GRANARY_WRITE_TOKEN")))
+		if err != nil {
+			err = fmt.Errorf("$GRANARY_WRITE_TOKEN, $GRANARY_READ_TOKEN: %w", err)
+		}
+	}
+	if err != nil {
+		return usageErr("--tokens: %v", err)
+	}
+	return nil
 }
 
 // logger checks the shared flags and returns the logger they ask for.
@@ -109,6 +134,9 @@ func (sf *serverFlags) logger(e *env) (*slog.Logger, error) {
 	}
 	if sf.cfg.JoinTimeout < 0 {
 		return nil, usageErr("--join-timeout must not be negative, got %s", sf.cfg.JoinTimeout)
+	}
+	if err := sf.tokens(e); err != nil {
+		return nil, err
 	}
 	return newLogger(e, sf.logLevel, sf.logFormat)
 }

@@ -23,6 +23,9 @@ func runNode(e *env, args []string) error {
 	kindList := fs.String("kinds", "", "comma-separated kinds this node hosts (default: all registered)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "member id (default: derived from the hostname and --bind port)")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up when Consul cannot be reached for this long at start (0: wait until it can, logging what it waits for)")
+	fs.StringVar(&cfg.ClusterCA, "cluster-ca", "", "PEM CA of the cluster: node-to-node remoting is mutual TLS, and peers without a certificate it signed are refused (with --cluster-cert, --cluster-key)")
+	fs.StringVar(&cfg.ClusterCert, "cluster-cert", "", "PEM certificate of this member, signed by --cluster-ca, naming the --bind (or --advertise) host")
+	fs.StringVar(&cfg.ClusterKey, "cluster-key", "", "PEM key of --cluster-cert")
 	sf := serverFlags{cfg: &cfg}
 	sf.register(fs, "on SIGTERM, how long grains may hand off and running attempts finish")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "deactivate a grain that received nothing for this long")

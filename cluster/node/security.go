@@ -1,0 +1,341 @@
+package node
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/granary-rt/granary/cluster/httpapi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// security is what Config's certificate files hold, loaded once by New.
+type security struct {
+	// cluster is the mutual TLS of remoting (nil: plaintext).
+	clusterServer, clusterClient *tls.Config
+	// api serves the HTTP API over TLS (nil: plain HTTP).
+	api *tls.Config
+	// memberRoots verifies the other members' API certificates when this
+	// member calls their APIs: the system's CAs, the cluster CA, and this
+	// member's own API certificate (for its own client).
+	memberRoots *x509.CertPool
+}
+
+// loadSecurity reads the certificate files of cfg.
+func loadSecurity(cfg Config) (security, error) {
+	var s security
+	if cfg.ClusterCA != "" {
+		pool, err := loadPool(cfg.ClusterCA)
+		if err != nil {
+			return s, fmt.Errorf("ClusterCA: %w", err)
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.ClusterCert, cfg.ClusterKey)
+		if err != nil {
+			return s, fmt.Errorf("ClusterCert and ClusterKey: %w", err)
+		}
+		if err := verifyLeaf(cert, pool); err != nil {
+			return s, fmt.Errorf("ClusterCert: %w", err)
+		}
+		s.clusterServer = &tls.Config{
+			MinVersion:   tls.VersionTLS13,
+			Certificates: []tls.Certificate{cert},
+			// A peer without a certificate of the cluster CA fails the
+			// handshake: gRPC reads no message from it.
+			ClientAuth: tls.RequireAndVerifyClientCert,
+			ClientCAs:  pool,
+		}
+		s.clusterClient = &tls.Config{
+			MinVersion:   tls.VersionTLS13,
+			Certificates: []tls.Certificate{cert},
+			RootCAs:      pool,
+		}
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if cfg.ClusterCA != "" {
+		pem, _ := os.ReadFile(cfg.ClusterCA) // read above
+		roots.AppendCertsFromPEM(pem)
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return s, fmt.Errorf("TLSCert and TLSKey: %w", err)
+		}
+		if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+			roots.AddCert(leaf)
+		}
+		s.api = &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+			NextProtos:   []string{"http/1.1"},
+		}
+	}
+	s.memberRoots = roots
+	return s, nil
+}
+
+func loadPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// verifyLeaf checks that cert was signed by a CA of pool: a member whose
+// own certificate its peers would refuse should not start.
+func verifyLeaf(cert tls.Certificate, pool *x509.CertPool) error {
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return err
+	}
+	inter := x509.NewCertPool()
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(c)
+		}
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return fmt.Errorf("not signed by the cluster CA: %w", err)
+	}
+	return nil
+}
+
+// remoteOptions are the gRPC options of remoting: mutual TLS when the
+// cluster has a CA, plaintext otherwise (loopback, or Insecure).
+func (s security) remoteOptions() []remote.ConfigOption {
+	if s.clusterServer == nil {
+		return nil
+	}
+	return []remote.ConfigOption{
+		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(s.clusterServer))),
+		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(s.clusterClient))),
+	}
+}
+
+// isLoopback reports a host only this machine can reach: localhost or a
+// loopback IP. Names and unspecified addresses (0.0.0.0, ::) are not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkExposure refuses a node that listens beyond loopback without
+// authentication, unless Insecure says so.
+func (c Config) checkExposure() error {
+	if c.Insecure {
+		return nil
+	}
+	if host, _, _ := splitHostPort(c.HTTPAddr); !isLoopback(host) && (c.TLSCert == "" || c.Tokens == nil) {
+		return fmt.Errorf("HTTPAddr %s is not a loopback address: anyone who reaches it could submit, cancel and read tasks; "+
+			"give the API a certificate (TLSCert, TLSKey: --tls-cert, --tls-key) and tokens (Tokens: --tokens), or accept that with Insecure (--insecure)", c.HTTPAddr)
+	}
+	if c.Embedded() || c.System != nil {
+		return nil
+	}
+	exposed := c.BindAddr
+	if host, _, _ := splitHostPort(c.BindAddr); isLoopback(host) {
+		exposed = ""
+	}
+	if host, _, err := splitHostPort(c.AdvertiseAddr); err == nil && !isLoopback(host) {
+		exposed = c.AdvertiseAddr // a proxy in front of BindAddr reaches beyond loopback
+	}
+	if exposed != "" && c.ClusterCA == "" {
+		return fmt.Errorf("node-to-node address %s is not a loopback address: anyone who reaches it could send members tasks and changes; "+
+			"give the members certificates of a cluster CA (ClusterCA, ClusterCert, ClusterKey: --cluster-ca, --cluster-cert, --cluster-key), or accept that with Insecure (--insecure)", exposed)
+	}
+	return nil
+}
+
+// checkSecurityFiles checks that certificate settings come in whole sets.
+func (c Config) checkSecurityFiles() error {
+	cluster := []string{c.ClusterCA, c.ClusterCert, c.ClusterKey}
+	if n := countSet(cluster...); n != 0 && n != 3 {
+		return errors.New("ClusterCA, ClusterCert and ClusterKey go together: give all three or none")
+	}
+	if countSet(c.TLSCert, c.TLSKey) == 1 {
+		return errors.New("TLSCert and TLSKey go together: give both or neither")
+	}
+	if c.ClusterCA != "" && (c.Embedded() || c.System != nil) {
+		return errors.New("ClusterCA is for this node's own remoting in a cluster: unused when embedded or with System (whose remoting its maker configures)")
+	}
+	if c.Tokens != nil && !c.Embedded() && c.Tokens.Internal() == "" {
+		return errors.New("Tokens hold no write token: members call each other's APIs with the first write token")
+	}
+	return nil
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// tlsFirstByte is a TLS handshake record's first byte.
+const tlsFirstByte = 0x16
+
+// sniffTimeout bounds how long a new connection may stay silent before
+// its first byte tells TLS from plain HTTP (ReadHeaderTimeout's bound).
+const sniffTimeout = 10 * time.Second
+
+// sniffListener serves TLS and plain HTTP on one port: a connection whose
+// first byte opens a TLS handshake is TLS, any other is plain, which
+// httpsOnly then restricts to /healthz. Consul's HTTP check polls
+// http://HTTPAddr/healthz and cannot be told otherwise. Each connection is
+// sniffed on its own goroutine, so a silent one holds up no other.
+type sniffListener struct {
+	net.Listener
+	tls   *tls.Config
+	conns chan net.Conn
+	errc  chan error
+	done  chan struct{}
+}
+
+func newSniffListener(l net.Listener, cfg *tls.Config) *sniffListener {
+	s := &sniffListener{Listener: l, tls: cfg, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{})}
+	go s.acceptLoop()
+	return s
+}
+
+func (s *sniffListener) acceptLoop() {
+	for {
+		c, err := s.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.errc <- err
+			return
+		}
+		go s.sniff(c)
+	}
+}
+
+func (s *sniffListener) sniff(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	var first [1]byte
+	if _, err := c.Read(first[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	var out net.Conn = &peekedConn{Conn: c, first: first[0], has: true}
+	if first[0] == tlsFirstByte {
+		out = tls.Server(out, s.tls)
+	}
+	select {
+	case s.conns <- out:
+	case <-s.done:
+		c.Close()
+	}
+}
+
+func (s *sniffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.conns:
+		return c, nil
+	case err := <-s.errc:
+		s.errc <- err // every later Accept fails alike
+		return nil, err
+	case <-s.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (s *sniffListener) Close() error {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	return s.Listener.Close()
+}
+
+// peekedConn gives back the byte sniffed off a connection.
+type peekedConn struct {
+	net.Conn
+	first byte
+	has   bool
+}
+
+func (p *peekedConn) Read(b []byte) (int, error) {
+	if p.has && len(b) > 0 {
+		b[0], p.has = p.first, false
+		return 1, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// httpsOnly serves plain-HTTP requests (r.TLS nil) only /healthz, without
+// the credentials they carry (a token sent in the clear is not honoured),
+// and refuses the rest: the API is served over TLS.
+func httpsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path != "/healthz" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_argument","message":"this node serves its API over HTTPS only: use https://"}}` + "\n"))
+			return
+		}
+		r.Header.Del("Authorization")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiHandler is the API as served: tokens checked (httpapi.RequireTokens)
+// around the routes and the profiles, and plain HTTP limited to /healthz
+// when the API has a certificate.
+func (n *Node) apiHandler(h http.Handler) http.Handler {
+	h = httpapi.RequireTokens(n.cfg.Tokens, withPprof(n.cfg.Pprof, h))
+	if n.sec.api != nil {
+		h = httpsOnly(h)
+	}
+	return h
+}
+
+// memberHTTP is the HTTP client this member calls the other members'
+// APIs with (Peers.Forward, activation counts): one connection pool,
+// trusting memberRoots.
+func (n *Node) newMemberHTTP() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: n.sec.memberRoots},
+	}}
+}
+
+// memberURL is the base URL of a member's API at its HTTP address.
+func (n *Node) memberURL(httpAddr string) string {
+	if n.sec.api != nil {
+		return "https://" + httpAddr
+	}
+	return "http://" + httpAddr
+}
