@@ -56,7 +56,9 @@ func TestParseTokens(t *testing.T) {
 // telling an anonymous caller nothing beyond its status.
 func TestRequireTokens(t *testing.T) {
 	api := httpapi.New(nil, httpapi.Config{Member: "member-7", Activations: func() int { return 42 },
-		Members: func(_ context.Context, _ bool) ([]capi.Member, error) { return []capi.Member{{ID: "member-7", Addr: "10.0.0.7:7000"}}, nil }})
+		Members: func(_ context.Context, _ bool) ([]capi.Member, error) {
+			return []capi.Member{{ID: "member-7", Addr: "10.0.0.7:7000"}}, nil
+		}})
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("GET /v1/tasks/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })

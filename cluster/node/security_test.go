@@ -218,4 +218,3 @@ func get(t *testing.T, c *http.Client, url, token string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
-

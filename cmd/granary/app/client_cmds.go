@@ -24,11 +24,11 @@ type clientFlags struct {
 	tokenFile string
 	ca        string
 	addr      string
-	consul  string
-	cluster string
-	json    bool
-	timeout time.Duration
-	set     func() map[string]bool
+	consul    string
+	cluster   string
+	json      bool
+	timeout   time.Duration
+	set       func() map[string]bool
 }
 
 func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeoutHelp string) {
