@@ -4,6 +4,7 @@
 //
 //	c, err := client.New(client.Config{Addr: "http://127.0.0.1:8080"})
 //	c, err := client.New(client.Config{Cluster: "prod"}) // any healthy node, found through Consul
+//	c, err := client.New(client.Config{Addr: "10.0.0.1:8080", CAFile: "ca.pem", Token: tok}) // a secured node: https://, a bearer token
 //	st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"hi":1}`)})
 //	st, err = c.Wait(ctx, st.ID, nil) // until completed, failed or cancelled
 //

@@ -2,6 +2,9 @@
 // shapes) over a task service such as *tasks.Manager.
 //
 //	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: httpapi.New(manager, httpapi.DefaultConfig())}
+//
+// RequireTokens puts bearer tokens with read and write roles in front of
+// it (RoleFor says which route needs which).
 package httpapi
 
 import (
