@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 20m
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
 PROTOS := messages/granary.proto messages/grain.proto
 
-.PHONY: all build run test test-short bench proto proto-check consul lint fmt-check vet clean
+.PHONY: all build run test test-short bench fuzz proto proto-check consul lint fmt-check vet clean
 
 all: build
 
@@ -37,6 +37,18 @@ test-short:
 # asks) in the same run; results go to docs/benchmarks.md.
 bench: build consul
 	$(GO) run ./internal/benchreport -out docs/benchmarks.md
+
+# Every fuzz target in turn for FUZZTIME each (`make test` runs their seed
+# corpora only). A failing input lands in the package's testdata/fuzz/,
+# where `go test` replays it from then on: commit it with the fix.
+FUZZTIME ?= 1m
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$t"; \
+			$(GO) test -run XXX -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg || exit 1; \
+		done; \
+	done
 
 bin/protoc-gen-go: go.mod
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go

@@ -55,9 +55,10 @@ var errRecordTooLarge = errors.New("task record too large for the store")
 // fit bounds what a write is about to store in t, in place, so that it
 // fits within max bytes: texts are made valid UTF-8 (protobuf refuses to
 // marshal anything else) and cut to their limits; a long error history
-// keeps its first and last entries and counts the rest; a result too large
-// is discarded and the task fails with cause result_too_large. It is pure:
-// the same task in, the same task out.
+// keeps its first and last entries (fewer of the last ones if their texts
+// are long) and counts the rest; a result too large is discarded and the
+// task fails with cause result_too_large. It is pure: the same task in,
+// the same task out.
 func fit(t *messages.Task, max int) error {
 	st := t.GetStatus()
 	if st == nil {
@@ -95,12 +96,16 @@ func fit(t *messages.Task, max int) error {
 			return nil
 		}
 	}
-	// Still too large: the history goes, but for its last entry.
-	if n := len(st.Errors); n > 1 {
-		st.ErrorsOmitted += int32(n - 1)
-		st.Errors = st.Errors[n-1:]
+	// Still too large (long texts in many entries): drop entries from
+	// the middle of the history, the oldest of the last ones first, down
+	// to the last one alone.
+	for len(st.Errors) > 1 && size > max {
+		i := min(keepFirstErrors, len(st.Errors)-2)
+		st.Errors = append(st.Errors[:i], st.Errors[i+1:]...)
+		st.ErrorsOmitted++
+		size = proto.Size(t)
 	}
-	if size = proto.Size(t); size > max {
+	if size > max {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", errRecordTooLarge, size, max)
 	}
 	return nil
