@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +140,12 @@ func TestHandlerErrorIsNotRetried(t *testing.T) {
 	for _, c := range []struct{ kind, payload string }{{"nope", `{}`}, {"counter", `{"op":1}`}} {
 		if _, err := n.host.Call(context.Background(), c.kind, "x", []byte(c.payload)); !errors.Is(err, grains.ErrInvalidArgument) {
 			t.Errorf("Call(%s, %s): %v, want ErrInvalidArgument", c.kind, c.payload, err)
+		}
+	}
+	// Identities are as strict as task ids: they name Consul keys.
+	for _, id := range []string{"", "../evil", "a b", "a/b", strings.Repeat("x", 129)} {
+		if _, err := n.host.Call(context.Background(), "counter", id, []byte(`{"op":"get"}`)); !errors.Is(err, grains.ErrInvalidArgument) {
+			t.Errorf("Call(counter, %q): %v, want ErrInvalidArgument", id, err)
 		}
 	}
 }

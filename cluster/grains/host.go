@@ -16,6 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
@@ -291,8 +292,9 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 	if gk.IsSingleton() {
 		identity = SingletonIdentity
 	}
-	if identity == "" {
-		return nil, fmt.Errorf("%w: empty identity", ErrInvalidArgument)
+	if !api.ValidID(identity) {
+		// Identities name Consul keys and travel in URL paths.
+		return nil, fmt.Errorf("%w: identity %.140q must match %s", ErrInvalidArgument, identity, api.IDPattern)
 	}
 	if err := gk.Validate(payload); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)

@@ -116,6 +116,9 @@ func ToStop(job []store.Record, failed *messages.Task) []string {
 
 // Job returns a job's tasks and summary; api.ErrNotFound if it has none.
 func (m *Manager) Job(ctx context.Context, id string) ([]store.Record, JobSummary, error) {
+	if err := checkID("job", id); err != nil {
+		return nil, JobSummary{}, err
+	}
 	recs, err := m.store.List(ctx, store.Filter{JobID: id})
 	if err != nil {
 		return nil, JobSummary{}, storeErr(err)

@@ -192,3 +192,48 @@ func TestResultTooLargeForConsul(t *testing.T) {
 		t.Fatalf("a 360 KB result: %v %q", st.GetState(), st.GetError())
 	}
 }
+
+// spyStore fails the test when any id that is not a valid task id reaches
+// the store.
+type spyStore struct {
+	store.Store
+	t *testing.T
+}
+
+func (s spyStore) Get(ctx context.Context, id string) (store.Record, error) {
+	if !api.ValidID(id) {
+		s.t.Errorf("the store was asked for %q", id)
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// TestBadIDsNeverReachTheStore: an id no task can have ("../evil", a
+// space, 200 bytes) is refused as an invalid argument by every read and
+// control, before the store (Consul refuses such keys as a failure, which
+// clients would retry).
+func TestBadIDsNeverReachTheStore(t *testing.T) {
+	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	m := startWith(t, spyStore{Store: s, t: t}, tasks.MaxRecordBytes)
+	ctx := testutil.Context(t, 10*time.Second)
+	for _, id := range []string{"../evil/id", "a b", strings.Repeat("x", 200), "", "\xff"} {
+		if _, err := m.Get(ctx, id); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("Get(%q) = %v", id, err)
+		}
+		if _, err := m.Wait(ctx, id, 0); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("Wait(%q) = %v", id, err)
+		}
+		if _, err := m.Cancel(ctx, id, ""); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("Cancel(%q) = %v", id, err)
+		}
+		if _, err := m.Restart(ctx, id, "", ""); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("Restart(%q) = %v", id, err)
+		}
+		if _, _, err := m.Job(ctx, id); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("Job(%q) = %v", id, err)
+		}
+	}
+}

@@ -525,8 +525,21 @@ func (m *Manager) Resume() {
 
 func (m *Manager) fenced() bool { return m.cfg.Fenced != nil && m.cfg.Fenced() }
 
+// checkID refuses an id that no task or job can have before it reaches
+// the store (where "../x" would read another prefix, or be refused as
+// a failure of the store).
+func checkID(what, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: %s id %.140q must match %s", api.ErrInvalidArgument, what, id, taskIDPattern)
+	}
+	return nil
+}
+
 // Get returns a task, with the live progress of a running attempt.
 func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
+	if err := checkID("task", id); err != nil {
+		return store.Record{}, err
+	}
 	rec, err := m.store.Get(ctx, id)
 	if err != nil {
 		return store.Record{}, storeErr(err)
@@ -537,6 +550,9 @@ func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
 // Wait returns the task once its revision passes after (at once if it
 // already has), or its current state when ctx ends first.
 func (m *Manager) Wait(ctx context.Context, id string, after uint64) (store.Record, error) {
+	if err := checkID("task", id); err != nil {
+		return store.Record{}, err
+	}
 	rec, err := m.store.Watch(ctx, id, after)
 	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 		// The wait is over: answer with the current state, read within the
@@ -633,6 +649,9 @@ func (c Control) applied(st *messages.TaskStatus) bool {
 // owning member through Peers.Forward, or a check-and-set write here when no live
 // member holds the task.
 func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) {
+	if err := checkID("task", c.ID); err != nil {
+		return store.Record{}, err
+	}
 	rec, err := m.store.Get(ctx, c.ID)
 	if err != nil {
 		return store.Record{}, storeErr(err)

@@ -47,27 +47,11 @@ const MaxJobRestarts = 1000
 // record over half a megabyte would not fit Consul's 512 KiB value limit.
 const MaxPayloadBytes = 256 << 10
 
-// taskIDPattern is the form of task and job ids: validID checks it by
-// hand, because every submit checks one and a regexp costs more than the
-// rest of the checks together.
-const taskIDPattern = `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`
+// taskIDPattern is the form of task and job ids (api.IDPattern).
+const taskIDPattern = api.IDPattern
 
 // validID reports whether id matches taskIDPattern.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case i > 0 && (c == '_' || c == '.' || c == ':' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validID(id string) bool { return api.ValidID(id) }
 
 // BuildTask checks a submission against the registry and returns the task
 // to store, pending and owned by member. Every error wraps
