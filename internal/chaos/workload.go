@@ -140,6 +140,9 @@ func taskRequest(rng *rand.Rand, id string) api.SubmitRequest {
 func (w *Workload) submitJob(rng *rand.Rand, job string) {
 	strategy := []string{"one_for_one", "one_for_all", "rest_for_one"}[rng.IntN(3)]
 	for i := range jobTasks {
+		if w.ctx.Err() != nil {
+			break
+		}
 		req := api.SubmitRequest{ID: fmt.Sprintf("%s-%d", job, i), JobID: job, JobStrategy: strategy, JobStage: i}
 		if rng.IntN(2) == 0 {
 			req.Kind = "flaky"
@@ -170,11 +173,15 @@ func (w *Workload) submit(rng *rand.Rand, req api.SubmitRequest) {
 		if err != nil {
 			s.Err = err.Error()
 			w.h.AddSubmit(s)
-			if errors.Is(err, api.ErrInvalidArgument) || errors.Is(err, api.ErrAlreadyExists) {
+			switch {
+			case errors.Is(err, api.ErrInvalidArgument) || errors.Is(err, api.ErrAlreadyExists):
 				w.harnessError(fmt.Sprintf("submit %s via %s: %v", req.ID, m.ID, err))
 				return
-			}
-			if w.ctx.Err() != nil {
+			case w.ctx.Err() != nil:
+				return
+			case !errors.Is(err, api.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded):
+				// An answer, not a failure to get one: a job that has
+				// already failed takes no more tasks.
 				return
 			}
 			continue
