@@ -24,4 +24,3 @@ func ValidID(id string) bool {
 	}
 	return true
 }
-
