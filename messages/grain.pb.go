@@ -116,6 +116,9 @@ const (
 	ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED ErrorCode = 7
 	// ERROR_CODE_INTERNAL: a bug or an unexpected failure.
 	ErrorCode_ERROR_CODE_INTERNAL ErrorCode = 8
+	// ERROR_CODE_RESOURCE_EXHAUSTED: the member is at its limit of work in
+	// flight; nothing was done. Retry after a moment.
+	ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED ErrorCode = 9
 )
 
 // Enum value maps for ErrorCode.
@@ -130,6 +133,7 @@ var (
 		6: "ERROR_CODE_HANDLER",
 		7: "ERROR_CODE_DEADLINE_EXCEEDED",
 		8: "ERROR_CODE_INTERNAL",
+		9: "ERROR_CODE_RESOURCE_EXHAUSTED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":         0,
@@ -141,6 +145,7 @@ var (
 		"ERROR_CODE_HANDLER":             6,
 		"ERROR_CODE_DEADLINE_EXCEEDED":   7,
 		"ERROR_CODE_INTERNAL":            8,
+		"ERROR_CODE_RESOURCE_EXHAUSTED":  9,
 	}
 )
 
@@ -687,7 +692,7 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
 	"\x1aGRAIN_ERROR_CODE_NOT_OWNER\x10\x02\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNAVAILABLE\x10\x03\x12%\n" +
-	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04*\x94\x02\n" +
+	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04*\xb7\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x18\n" +
@@ -697,7 +702,8 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\x05\x12\x16\n" +
 	"\x12ERROR_CODE_HANDLER\x10\x06\x12 \n" +
 	"\x1cERROR_CODE_DEADLINE_EXCEEDED\x10\a\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\bB(Z&github.com/granary-rt/granary/messagesb\x06proto3"
+	"\x13ERROR_CODE_INTERNAL\x10\b\x12!\n" +
+	"\x1dERROR_CODE_RESOURCE_EXHAUSTED\x10\tB(Z&github.com/granary-rt/granary/messagesb\x06proto3"
 
 var (
 	file_messages_grain_proto_rawDescOnce sync.Once

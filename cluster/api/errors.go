@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/granary-rt/granary/messages"
 )
@@ -32,6 +33,10 @@ var (
 	ErrDeadlineExceeded = errors.New("deadline exceeded")
 	// ErrInternal: a bug or an unexpected failure on the node.
 	ErrInternal = errors.New("internal error")
+	// ErrResourceExhausted: the node is at its limit of requests in flight
+	// and did nothing (HTTP 429, with Retry-After). Retried after the
+	// delay the node asks for.
+	ErrResourceExhausted = errors.New("resource exhausted")
 )
 
 // codes maps each sentinel to its wire code and HTTP status, and to its
@@ -50,6 +55,7 @@ var codes = []struct {
 	{ErrHandler, "handler_error", http.StatusUnprocessableEntity, messages.ErrorCode_ERROR_CODE_HANDLER},
 	{ErrDeadlineExceeded, "deadline_exceeded", http.StatusGatewayTimeout, messages.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED},
 	{ErrInternal, "internal", http.StatusInternalServerError, messages.ErrorCode_ERROR_CODE_INTERNAL},
+	{ErrResourceExhausted, "resource_exhausted", http.StatusTooManyRequests, messages.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED},
 }
 
 // ToCode classifies err for an answer to another member: the code of the
@@ -121,6 +127,10 @@ func FromWire(status int, body ErrorBody) error {
 type WireError struct {
 	Sentinel error
 	Message  string
+	// RetryAfter is how long the node asked the client to wait before
+	// trying again (Retry-After), with ErrResourceExhausted; 0 if it did
+	// not say.
+	RetryAfter time.Duration
 }
 
 func (e *WireError) Error() string { return e.Message }

@@ -14,6 +14,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -527,7 +528,7 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 		if time.Now().After(giveUp) {
 			return fmt.Errorf("%w (gave up after %d tries in %s)", err, try, c.cfg.RetryFor)
 		}
-		if !supervisor.Sleep(ctx, c.cfg.Retry.Delay(try, rand.Float64())) {
+		if !supervisor.Sleep(ctx, c.retryDelay(try, err)) {
 			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
 		}
 	}
@@ -595,9 +596,43 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: reading the answer to %s %s: %w", api.ErrUnavailable, method, u, err)
 	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// The node is at its limit and did nothing: try again after the
+		// delay it asks for (retried like unavailable, by every caller).
+		var eb api.ErrorBody
+		_ = json.Unmarshal(data, &eb)
+		return 0, nil, &api.WireError{Sentinel: api.ErrResourceExhausted, Message: cmp.Or(eb.Error.Message, "node busy"),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	}
 	return resp.StatusCode, data, nil
 }
 
+// maxRetryAfter bounds how long a node's Retry-After makes a call wait
+// between tries (the call's context bounds it too).
+const maxRetryAfter = 30 * time.Second
+
+// retryAfter reads a Retry-After header in seconds (0 if absent or not
+// a number of seconds), at most maxRetryAfter.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, maxRetryAfter)
+}
+
+// retryDelay is the wait before the next try: the backoff's, or longer if
+// the node asked for it.
+func (c *Client) retryDelay(try int, err error) time.Duration {
+	d := c.cfg.Retry.Delay(try, rand.Float64())
+	var we *api.WireError
+	if errors.As(err, &we) && we.RetryAfter > d {
+		d = we.RetryAfter
+	}
+	return d
+}
+
 func retryable(err error) bool {
-	return errors.Is(err, api.ErrUnavailable) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return (errors.Is(err, api.ErrUnavailable) || errors.Is(err, api.ErrResourceExhausted)) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,5 +217,40 @@ func TestSubmitAndWait(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "bad-wait"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("a submit refused for its wait was stored: %v", err)
+	}
+}
+
+// TestRetryAfter: a node at its limit answers 429 with Retry-After; the
+// client waits as asked (not its own shorter backoff) and tries again.
+func TestRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var tries []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tries = append(tries, time.Now())
+		n := len(tries)
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"error":{"code":"resource_exhausted","message":"busy"}}`))
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"t1","kind":"echo","state":"pending"}`))
+	}))
+	defer srv.Close()
+	c, err := client.New(client.Config{Addr: srv.URL, RetryFor: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Submit(testutil.Context(t, 10*time.Second), api.SubmitRequest{ID: "t1", Kind: "echo"})
+	if err != nil || st.ID != "t1" {
+		t.Fatalf("Submit after a 429: %+v, %v", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tries) != 2 || tries[1].Sub(tries[0]) < 900*time.Millisecond {
+		t.Fatalf("%d tries, %v apart; want 2, a second apart as asked", len(tries), tries[len(tries)-1].Sub(tries[0]))
 	}
 }

@@ -69,6 +69,13 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBatchBytes caps the body of a batch of submits.
 	MaxBatchBytes int64
+	// MaxInflight bounds the requests served at once, long polls aside;
+	// past it the node answers 429 with Retry-After (0: no bound).
+	MaxInflight int
+	// MaxWaiters bounds the long polls (?wait=, ?index=) held at once.
+	MaxWaiters int
+	// RetryAfter is what a 429 tells the client to wait (whole seconds).
+	RetryAfter time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -86,20 +93,31 @@ func DefaultConfig() Config {
 		// much memory (api.MaxBatch tasks of the largest payload would
 		// not fit; a client sends those alone).
 		MaxBatchBytes: 8 << 20,
+		// 1024: a node does a few thousand tasks a second on 2 cores, so
+		// 1024 in flight is a queue of a few hundred milliseconds; taking
+		// more would only make every caller wait longer.
+		MaxInflight: 1024,
+		// 10,000: a long poll costs a goroutine and a connection, not
+		// Consul's (waiters share the store's blocking queries), so many
+		// fit; the bound keeps a flood of them from exhausting memory.
+		MaxWaiters: 10000,
+		// 1s: about how long the work in flight takes to drain.
+		RetryAfter: time.Second,
 	}
 }
 
 type handler struct {
-	svc TaskService
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	svc   TaskService
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	admit *admission
 }
 
 // New returns the API handler. A nil svc serves no task routes (a cluster
 // node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
-	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg)}
 	if h.cfg.MaxBatchBytes <= 0 {
 		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
 	}
@@ -130,7 +148,12 @@ func New(svc TaskService, cfg Config) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	h.mux.ServeHTTP(sw, r)
+	if release, ok := h.admit.admit(r); ok {
+		defer release()
+		h.mux.ServeHTTP(sw, r)
+	} else {
+		h.refuse(sw, r)
+	}
 	h.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(start))
 }
 

@@ -83,6 +83,9 @@ type Config struct {
 	// JoinTimeout bounds how long Start waits for Consul (to list this
 	// member's tasks and to join); 0 waits until Start's context ends.
 	JoinTimeout time.Duration
+	// MaxHTTPConns caps the HTTP API's open connections; past it, the
+	// oldest connection not serving a request is closed (0: no cap).
+	MaxHTTPConns int
 
 	// ClusterCA, ClusterCert and ClusterKey are PEM files: the cluster's
 	// CA, and this member's certificate and key, signed by it, naming the
@@ -143,6 +146,12 @@ func DefaultConfig() Config {
 		// supervisor that restarts a node which gave up achieves nothing
 		// more, and the node logs what it is waiting for meanwhile.
 		JoinTimeout: 0,
+		// 4096: far more than clients, members and Consul's check need
+		// (they keep a few connections each), far fewer than the file
+		// descriptors a process gets (Go raises the soft limit to the
+		// hard one, 1M on most Linux systems), and about 40 MiB of
+		// buffers and goroutines at most.
+		MaxHTTPConns: 4096,
 	}
 }
 
@@ -168,6 +177,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return fail("%s must be positive, got %s", name, d)
 		}
+	}
+	if c.MaxHTTPConns < 0 {
+		return fail("MaxHTTPConns must not be negative, got %d", c.MaxHTTPConns)
 	}
 	if c.JoinTimeout < 0 {
 		return fail("JoinTimeout must not be negative, got %s", c.JoinTimeout)
@@ -280,6 +292,13 @@ func ConsulConfig(addr string) *consul.Config {
 	// keeps only GOMAXPROCS+1 idle connections, so under load the rest
 	// would be closed and dialled again for every request.
 	c.Transport.MaxIdleConnsPerHost = 128
+	// But never more than 96 at once: Consul accepts 200 connections per
+	// client address (http_max_conns_per_client), and past that refuses
+	// everything from it, lease renewals of every member on the host
+	// included. Requests beyond 96 wait for a connection instead; waiters
+	// hold at most consulstore's MaxWatches (32) of them, and the lease is
+	// renewed over connections of its own.
+	c.Transport.MaxConnsPerHost = 96
 	if addr != "" {
 		c.Address = addr
 	}

@@ -294,11 +294,7 @@ func (n *Node) serveHTTP() {
 	// clients waiting for tasks.
 	baseCtx, cancel := context.WithCancel(context.Background())
 	n.cancelRequests = cancel
-	n.srv = &http.Server{
-		Handler:           n.apiHandler(httpapi.New(n.mgr, hcfg)),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-	}
+	n.srv = n.newHTTPServer(n.apiHandler(httpapi.New(n.mgr, hcfg)), baseCtx)
 	n.serveErr = make(chan error, 1)
 	ln := n.ln
 	if n.sec.api != nil {
@@ -315,7 +311,15 @@ func (n *Node) serveHTTP() {
 func (n *Node) join(ctx context.Context) error {
 	mcfg := membership.DefaultConfig()
 	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = n.cfg.Cluster, n.id, n.sys.Address(), n.HTTPAddr(), n.hosted
-	mcfg.Consul, mcfg.Logger = n.cfg.Consul, n.log
+	// The lease is renewed over connections of its own, which no load on
+	// the store's (writes, waiters) can take: a member whose renewals
+	// queued behind them would fence itself. Without a transport or an
+	// HTTP client of the caller's, membership makes its own.
+	lease := *n.cfg.Consul
+	if lease.HttpClient == nil {
+		lease.Transport = nil
+	}
+	mcfg.Consul, mcfg.Logger = &lease, n.log
 	mcfg.OnFence = func() {
 		n.log.Warn("self-fenced: lease or session with Consul lost; stopping every grain and task")
 		n.host.Fence()

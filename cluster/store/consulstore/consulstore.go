@@ -40,6 +40,10 @@ type Config struct {
 	// LocalWait is how long Watch waits for this process's own next write
 	// of a task it wrote last (it owns the task) before it asks Consul.
 	LocalWait time.Duration
+	// MaxWatches bounds the blocking queries Watch holds open at once.
+	// Waiters on one task share one query; waiters on more tasks than
+	// this wait for a turn (woken sooner by changes this process sees).
+	MaxWatches int
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -54,6 +58,11 @@ func DefaultConfig(cluster string) Config {
 		// task meanwhile, they hear of it at most this much later, which is
 		// less than failover takes anyway.
 		LocalWait: 2 * time.Second,
+		// 32: each blocking query holds a connection to the agent, and
+		// Consul accepts 200 per client address (http_max_conns_per_client)
+		// from every member on a host together; 32 leaves the rest to
+		// writes, reads and other members, however many clients wait.
+		MaxWatches: 32,
 	}
 }
 
@@ -89,6 +98,10 @@ type Store struct {
 	// local wakes Watch calls on tasks this process writes, so a waiter on
 	// the owner sees a change without a round trip through Consul.
 	local store.Notifier
+	// watchSlots holds a token per blocking query in flight (MaxWatches);
+	// watching (under mu) the tasks one is in flight for.
+	watchSlots chan struct{}
+	watching   map[string]bool
 }
 
 var errStopped = errors.New("consulstore: store closed")
@@ -125,8 +138,12 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.LocalWait < 0 {
 		cfg.LocalWait = 0
 	}
+	if cfg.MaxWatches <= 0 {
+		cfg.MaxWatches = DefaultConfig(cfg.Cluster).MaxWatches
+	}
 	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
-		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV()), probe: newProber(c.KV())}, nil
+		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV()), probe: newProber(c.KV()),
+		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}}, nil
 }
 
 func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
@@ -530,80 +547,6 @@ func sortedIDs(set map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Watch implements store.Store with Consul blocking queries, woken early
-// by this process's own writes of the task.
-func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Record, error) {
-	key := s.taskKey(id)
-	index := after
-	for {
-		if err := s.check(ctx); err != nil {
-			return store.Record{}, err
-		}
-		localChange := s.local.Wait(id)
-		if k, ok := s.lastKnown(id); ok && k.rev > after {
-			t := &messages.Task{}
-			if err := proto.Unmarshal(k.body, t); err == nil {
-				return store.Record{Task: t, Revision: k.rev}, nil
-			}
-		}
-		until, ok := s.expected(id)
-		if k, mine := s.lastKnown(id); !ok && mine && !k.wrote.IsZero() && s.cfg.LocalWait > 0 {
-			until, ok = k.wrote.Add(s.cfg.LocalWait), time.Now().Before(k.wrote.Add(s.cfg.LocalWait))
-		}
-		if ok {
-			// The change will most likely be known here first (this process
-			// owns the task, or its owner will tell): wait for it, and ask
-			// Consul only if it does not come in time.
-			t := time.NewTimer(time.Until(until))
-			select {
-			case <-localChange:
-			case <-t.C:
-				s.unexpect(id)
-			case <-ctx.Done():
-			}
-			t.Stop()
-			continue
-		}
-		qctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-localChange:
-				cancel()
-			case <-qctx.Done():
-			}
-		}()
-		q := s.readOptions(qctx, false)
-		q.WaitIndex, q.WaitTime = index, s.cfg.WatchWait
-		pair, meta, err := s.kv.Get(key, q)
-		local := qctx.Err() != nil && ctx.Err() == nil
-		cancel()
-		if local {
-			continue // this process wrote the task: read it above
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return store.Record{}, ctx.Err()
-			}
-			return store.Record{}, s.wrap(err)
-		}
-		if pair == nil {
-			return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
-		}
-		if pair.ModifyIndex > after {
-			rec, err := s.decode(pair, q.RequireConsistent)
-			if !errors.Is(err, errStale) {
-				return rec, err
-			}
-			s.suspect() // behind what this process knows: ask again, consistently
-			continue
-		}
-		index = meta.LastIndex
-		if index < after {
-			index = after // Consul's index went back (restart): keep waiting from ours
-		}
-	}
 }
 
 // Close implements store.Store: it stops the write batcher; the Consul
