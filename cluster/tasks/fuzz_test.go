@@ -118,3 +118,46 @@ func FuzzFit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckTask: whatever bytes a peer sends as a SubmitTask, the task it
+// carries is refused with an invalid-argument error or rebuilt into one
+// that a client could have submitted: it marshals and fits as it is.
+func FuzzCheckTask(f *testing.F) {
+	reg := actors.NewRegistry()
+	if err := reg.RegisterTask(actors.MustTask("typed", func(_ actors.TaskContext, in fuzzIn) (fuzzIn, error) { return in, nil })); err != nil {
+		f.Fatal(err)
+	}
+	good, err := BuildTask(reg, Submission{ID: "t1", Kind: "typed", Payload: []byte(`{"n":1}`), Labels: map[string]string{"a": "b"}}, "m1", time.Unix(1e9, 0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := proto.Marshal(&messages.SubmitTask{Task: good, From: "m2"})
+	f.Add(b)
+	forged := proto.Clone(good).(*messages.Task)
+	forged.Spec.Id, forged.Spec.Retry.MaxAttempts = "../evil/id with space", 1000000
+	forged.Status.State, forged.Status.Result = messages.TaskState_TASK_STATE_COMPLETED, []byte(`"made up"`)
+	b, _ = proto.Marshal(&messages.SubmitTask{Task: forged})
+	f.Add(b)
+	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var msg messages.SubmitTask
+		if proto.Unmarshal(data, &msg) != nil {
+			return
+		}
+		task, err := CheckTask(reg, msg.GetTask(), "m1")
+		if err != nil {
+			if !errors.Is(err, api.ErrInvalidArgument) {
+				t.Fatalf("CheckTask refused with %v, not an invalid argument", err)
+			}
+			return
+		}
+		st := task.GetStatus()
+		if st.GetState() != messages.TaskState_TASK_STATE_PENDING || st.GetAttempts() != 0 || len(st.GetResult()) != 0 || st.GetOwner() != "m1" {
+			t.Fatalf("a peer's task kept claims of its own: %v", st)
+		}
+		before := proto.Clone(task)
+		if err := fit(task, MaxRecordBytes); err != nil || !proto.Equal(before, task) {
+			t.Fatalf("a checked task does not fit as it is: %v", err)
+		}
+	})
+}
