@@ -60,3 +60,38 @@ func TestConsulACLPolicy(t *testing.T) {
 		t.Fatalf("grain call with the minimal policy: %+v, %v", w, err)
 	}
 }
+
+// TestConsulOverTLS: Consul as operators run it, ACLs denying by default
+// and its API over TLS only, configured the way Consul's own tools are,
+// through CONSUL_HTTP_SSL, CONSUL_CACERT and CONSUL_HTTP_TOKEN: members
+// whose token carries membership.NodePolicy run tasks and grains.
+func TestConsulOverTLS(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{ACLToken: "root-token-for-tests", TLS: true})
+	acl := agent.Client().ACL()
+	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := acl.TokenCreate(&consul.ACLToken{Policies: []*consul.ACLTokenPolicyLink{{ID: policy.ID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONSUL_HTTP_SSL", "true")
+	t.Setenv("CONSUL_CACERT", agent.CAFile())
+	t.Setenv("CONSUL_HTTP_TOKEN", tok.SecretID)
+	nodes := testcluster.Start(t, agent.HTTPAddr(), appKinds(t), 2, nil)
+	if nodes[0].Client() == nil || nodes[1].ID() == "" {
+		t.Fatal("members did not start")
+	}
+	ctx := testutil.Context(t, 60*time.Second)
+	c := nodes[1].Client()
+	for _, id := range []string{"s1", "s2", "s3"} {
+		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: id, Kind: "resize", Payload: json.RawMessage(`{"tiles":1}`)}, nil)
+		if err != nil || st.State != api.StateCompleted {
+			t.Fatalf("task %s over TLS to Consul: %+v, %v", id, st, err)
+		}
+	}
+	if w, _, err := client.CallTyped[struct{}, whereOut](ctx, c, "where", "tls", struct{}{}); err != nil || w.Member == "" {
+		t.Fatalf("grain call over TLS to Consul: %+v, %v", w, err)
+	}
+}

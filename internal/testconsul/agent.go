@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/granary-rt/granary/internal/testpki"
 )
 
 const (
@@ -55,6 +57,7 @@ var nodeSeq atomic.Int64
 // test and so belongs on the test's goroutine.
 type Agent struct {
 	bin       string
+	tls       *tlsFiles // with Options.TLS
 	opts      Options
 	node      string
 	logPath   string
@@ -140,18 +143,44 @@ func newAgent(t testing.TB, bin string, opts Options) *Agent {
 			IdleConnTimeout:     30 * time.Second,
 		},
 	}
+	if opts.TLS {
+		ca := testpki.NewCA(t)
+		cert := ca.Issue(t, "consul", opts.BindAddr)
+		a.tls = &tlsFiles{ca: ca.CertFile, cert: cert.CertFile, key: cert.KeyFile}
+	}
 	// Registered after every t.TempDir call for this agent, so it runs
 	// before they are removed: the agent stops before its data goes.
 	t.Cleanup(func() { a.cleanup(t) })
 	return a
 }
 
+// tlsFiles are the PEM files of an agent serving TLS.
+type tlsFiles struct{ ca, cert, key string }
+
+// CAFile is the PEM file of the CA that signed the agent's certificate
+// (Options.TLS), for clients to trust; "" without TLS.
+func (a *Agent) CAFile() string {
+	if a.tls == nil {
+		return ""
+	}
+	return a.tls.ca
+}
+
 // setPorts assigns the agent's ports and points its client at them.
 func (a *Agent) setPorts(p agentPorts) error {
 	a.ports = p
+	scheme := "http"
+	if a.tls != nil {
+		scheme = "https"
+		tc, err := api.SetupTLSConfig(&api.TLSConfig{CAFile: a.tls.ca})
+		if err != nil {
+			return fmt.Errorf("testconsul: TLS client: %w", err)
+		}
+		a.transport.TLSClientConfig = tc
+	}
 	c, err := api.NewClient(&api.Config{
 		Address:    a.HTTPAddr(),
-		Scheme:     "http",
+		Scheme:     scheme,
 		HttpClient: &http.Client{Transport: a.transport},
 		Token:      a.opts.ACLToken,
 	})
@@ -290,6 +319,12 @@ func (a *Agent) args() []string {
 	case Server:
 		args = append(args, "-server", "-bootstrap-expect=1", "-data-dir="+a.opts.DataDir)
 	}
+	httpPort := "-http-port=" + strconv.Itoa(a.ports.http)
+	httpsPort := "-https-port=-1"
+	if f := a.tls; f != nil {
+		httpPort, httpsPort = "-http-port=-1", "-https-port="+strconv.Itoa(a.ports.http)
+		args = append(args, fmt.Sprintf(`-hcl=tls { defaults { ca_file = %q cert_file = %q key_file = %q verify_incoming = false } }`, f.ca, f.cert, f.key))
+	}
 	if tok := a.opts.ACLToken; tok != "" {
 		args = append(args, fmt.Sprintf(`-hcl=acl { enabled = true default_policy = "deny" enable_token_persistence = true tokens { initial_management = %q agent = %q } }`, tok, tok))
 	}
@@ -298,14 +333,14 @@ func (a *Agent) args() []string {
 		"-bind="+bind,
 		"-client="+bind,
 		"-advertise="+bind,
-		"-http-port="+strconv.Itoa(a.ports.http),
+		httpPort,
 		"-serf-lan-port="+strconv.Itoa(a.ports.serfLAN),
 		"-serf-wan-port="+strconv.Itoa(a.ports.serfWAN),
 		"-server-port="+strconv.Itoa(a.ports.server),
 		"-dns-port=-1",
 		"-grpc-port=-1",
 		"-grpc-tls-port=-1",
-		"-https-port=-1",
+		httpsPort,
 		"-log-level=info",
 		// The default multiplier of 5 makes a disk-backed server wait about
 		// 9s to elect itself instead of about 2s; 1 is also what Consul

@@ -49,6 +49,10 @@ type Options struct {
 	// token (and the agent's own). Client uses it; anything else must
 	// bring a token of its own.
 	ACLToken string
+	// TLS serves the agent's HTTP API over TLS only (HTTPAddr is then an
+	// https address), with a certificate of a CA made for the test
+	// (Agent.CAFile). Client trusts it; anything else must too.
+	TLS bool
 }
 
 const (
