@@ -15,7 +15,8 @@ import (
 // connections are held at once. Seen before them: a body sent a byte every
 // 5s, or idle keep-alive connections, held for minutes; 20,000 of them
 // exhausted the process's file descriptors and /healthz timed out.
-const (
+// (Variables only so that a test can shorten them.)
+var (
 	// readHeaderTimeout: a request's line and headers are a few hundred
 	// bytes; 10s is generous on any network.
 	readHeaderTimeout = 10 * time.Second
