@@ -34,7 +34,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 	t.Cleanup(func() { _ = n.Stop(testutil.Context(t, 5*time.Second)) })
 
 	for name, start := range map[string]string{
-		"a trickling body":  "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+		"a trickling body":   "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
 		"unfinished headers": "GET /healthz HTTP/1.1\r\nHost: x\r\n",
 	} {
 		c, err := net.Dial("tcp", n.HTTPAddr())
