@@ -15,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -146,8 +147,9 @@ func (m *Manager) jobRecord(ctx context.Context, id string) (*messages.Job, erro
 }
 
 // checkJob refuses a new task for a job that uses another strategy or has
-// already failed.
-func (m *Manager) checkJob(ctx context.Context, t *messages.Task) error {
+// already failed. A task whose submission named no strategy or no restart
+// budget joins with the job's (written into t's spec).
+func (m *Manager) checkJob(ctx context.Context, t *messages.Task, sub Submission) error {
 	spec := t.GetSpec()
 	if spec.GetJobId() == "" {
 		return nil
@@ -157,18 +159,39 @@ func (m *Manager) checkJob(ctx context.Context, t *messages.Task) error {
 		return err
 	}
 	job := jr.Job
-	if job.GetStrategy() != spec.GetJobStrategy() {
-		return fmt.Errorf("%w: job %s uses strategy %s, not %s", api.ErrInvalidArgument, spec.GetJobId(), job.GetStrategy(), spec.GetJobStrategy())
-	}
-	if job.GetMaxRestarts() != spec.GetJobMaxRestarts() || job.GetRestartPeriod().AsDuration() != spec.GetJobRestartPeriod().AsDuration() {
-		return fmt.Errorf("%w: job %s has a restart budget of %d in %s, not %d in %s", api.ErrInvalidArgument, spec.GetJobId(),
-			job.GetMaxRestarts(), periodText(job.GetRestartPeriod().AsDuration()), spec.GetJobMaxRestarts(), periodText(spec.GetJobRestartPeriod().AsDuration()))
+	if err := JoinJob(job, spec, sub.JobStrategy != "", sub.JobMaxRestarts != 0 || sub.JobRestartPeriod != 0); err != nil {
+		return err
 	}
 	if job.GetFailed() {
 		if _, err := m.store.Get(ctx, spec.GetId()); err == nil {
 			return nil // a resubmission: Create answers with the stored task
 		}
 		return fmt.Errorf("%w: job %s has failed (%s)", api.ErrFailedPrecondition, spec.GetJobId(), job.GetCause())
+	}
+	return nil
+}
+
+// JoinJob is the pure rule of a task joining a job: every task of a job
+// runs under the job's strategy and restart budget, as its record holds
+// them. A task that did not name a strategy (namedStrategy false) or a
+// budget (namedBudget false) takes the job's, written into spec; one that
+// named another is refused (api.ErrInvalidArgument).
+func JoinJob(job *messages.Job, spec *messages.TaskSpec, namedStrategy, namedBudget bool) error {
+	if !namedStrategy {
+		spec.JobStrategy = job.GetStrategy()
+	}
+	if !namedBudget {
+		spec.JobMaxRestarts, spec.JobRestartPeriod = job.GetMaxRestarts(), nil
+		if p := job.GetRestartPeriod(); p != nil {
+			spec.JobRestartPeriod = durationpb.New(p.AsDuration())
+		}
+	}
+	if job.GetStrategy() != spec.GetJobStrategy() {
+		return fmt.Errorf("%w: job %s uses strategy %s, not %s", api.ErrInvalidArgument, spec.GetJobId(), job.GetStrategy(), spec.GetJobStrategy())
+	}
+	if job.GetMaxRestarts() != spec.GetJobMaxRestarts() || job.GetRestartPeriod().AsDuration() != spec.GetJobRestartPeriod().AsDuration() {
+		return fmt.Errorf("%w: job %s has a restart budget of %d in %s, not %d in %s", api.ErrInvalidArgument, spec.GetJobId(),
+			job.GetMaxRestarts(), periodText(job.GetRestartPeriod().AsDuration()), spec.GetJobMaxRestarts(), periodText(spec.GetJobRestartPeriod().AsDuration()))
 	}
 	return nil
 }

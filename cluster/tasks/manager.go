@@ -322,7 +322,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if err != nil {
 		return store.Record{}, false, err
 	}
-	if err := m.checkJob(ctx, t); err != nil {
+	if err := m.checkJob(ctx, t, sub); err != nil {
 		return store.Record{}, false, err
 	}
 	id := t.GetSpec().GetId()
