@@ -10,9 +10,14 @@
 // NOT_OWNER with the holder, and the caller goes there. Activations already
 // running stay where they are when members join; new ones use new members.
 //
-//	host, _ := grains.New(grains.Config{Member: "n1", Registry: reg, System: sys, Directory: dir, Members: view})
+//	cfg := grains.DefaultConfig("n1")
+//	cfg.Registry, cfg.System, cfg.Directory = reg, sys, dir
+//	host, _ := grains.New(cfg)
 //	_ = host.Start()
+//	host.SetView([]grains.Member{{ID: "n1", Addr: sys.Address(), Kinds: host.HostedKinds()}}) // membership's view, on every change
 //	resp, err := host.Call(ctx, "counter", "alice", []byte(`{"op":"add","n":1}`))
+//
+// Example (example_test.go) runs this on one member.
 //
 // Delivery: a call is retried only when its message was certainly not
 // processed (the member is gone, not the owner, fenced or leaving); a
