@@ -27,6 +27,7 @@ type GrainKind struct {
 	factory   func() Grain
 	validate  func([]byte) error
 	singleton bool
+	durable   bool // GrainWithState: its state is stored
 }
 
 // GrainOption configures a grain kind.

@@ -18,7 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -35,15 +38,16 @@ var (
 
 // Directory implements grains.Directory on Consul KV.
 type Directory struct {
-	kv      *api.KV
-	prefix  string
-	session func() string
+	kv          *api.KV
+	prefix      string
+	statePrefix string // granary/<cluster>/grainstate/: durable grain state
+	session     func() string
 }
 
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).
 func New(c *api.Client, cluster string, session func() string) *Directory {
-	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", session: session}
+	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/", session: session}
 }
 
 // Key is the KV key of an activation.
@@ -110,4 +114,66 @@ func (d *Directory) Wait(ctx context.Context, kind, identity string, index uint6
 		return "", next, nil
 	}
 	return string(pair.Value), next, nil
+}
+
+// stateKey is the KV key of a grain's durable state.
+func (d *Directory) stateKey(kind, identity string) string {
+	return d.statePrefix + kind + "/" + url.PathEscape(identity)
+}
+
+// LoadState implements grains.StateStore. The read is consistent: an
+// activation taking over after a failover must see the last state its
+// predecessor stored, even from a Consul leader elected meanwhile.
+func (d *Directory) LoadState(ctx context.Context, kind, identity string) ([]byte, uint64, error) {
+	pair, _, err := d.kv.Get(d.stateKey(kind, identity), (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("consuldir: reading the state of %s/%s: %w", kind, identity, err)
+	}
+	if pair == nil {
+		return nil, 0, nil
+	}
+	return pair.Value, pair.ModifyIndex, nil
+}
+
+// SaveState implements grains.StateStore in one transaction that checks
+// this member's session still holds the identity's claim and sets the
+// state with check-and-set on its version: a member whose session Consul
+// has invalidated (paused, partitioned, declared dead) writes nothing.
+func (d *Directory) SaveState(ctx context.Context, kind, identity, _ string, data []byte, version uint64) (uint64, error) {
+	sess := d.session()
+	if sess == "" {
+		return 0, fmt.Errorf("%w: %w", store.ErrConflict, ErrNoSession)
+	}
+	key := d.stateKey(kind, identity)
+	ok, resp, _, err := d.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVCheckSession, Key: d.Key(kind, identity), Session: sess},
+		{Verb: api.KVCAS, Key: key, Value: data, Index: version},
+	}, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("consuldir: storing the state of %s/%s: %w", kind, identity, err)
+	}
+	if !ok {
+		var why []string
+		if resp != nil {
+			for _, e := range resp.Errors {
+				why = append(why, e.What)
+			}
+		}
+		return 0, fmt.Errorf("%w: the claim on %s/%s is no longer this member's, or its state changed since version %d (%s)",
+			store.ErrConflict, kind, identity, version, strings.Join(why, "; "))
+	}
+	for _, r := range resp.Results {
+		if r != nil && r.Key == key {
+			return r.ModifyIndex, nil
+		}
+	}
+	return 0, fmt.Errorf("consuldir: storing the state of %s/%s: no result for %s", kind, identity, key)
+}
+
+// DeleteState implements grains.StateStore.
+func (d *Directory) DeleteState(ctx context.Context, kind, identity string) error {
+	if _, err := d.kv.Delete(d.stateKey(kind, identity), (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return fmt.Errorf("consuldir: deleting the state of %s/%s: %w", kind, identity, err)
+	}
+	return nil
 }

@@ -55,6 +55,13 @@ func (d *LocalDirectory) Wait(ctx context.Context, kind, identity string, index 
 	}
 }
 
+// holder is who holds (kind, identity), "" if nobody.
+func (d *LocalDirectory) holder(kind, identity string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.holders[kind+"/"+identity]
+}
+
 // Claim implements Directory.
 func (d *LocalDirectory) Claim(_ context.Context, kind, identity, member string) (string, error) {
 	d.mu.Lock()

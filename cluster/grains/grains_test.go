@@ -30,27 +30,35 @@ type node struct {
 // router (named after the member). Cross-process behaviour over gRPC is
 // covered by the granary node integration tests.
 type cluster struct {
-	t   *testing.T
-	sys *actor.ActorSystem
-	dir *grains.LocalDirectory
+	t     *testing.T
+	sys   *actor.ActorSystem
+	dir   *grains.LocalDirectory
+	state *grains.LocalState
 }
 
 func newCluster(t *testing.T) *cluster {
 	quiet := testutil.Logger(t, slog.LevelInfo)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	t.Cleanup(sys.Shutdown)
-	return &cluster{t: t, sys: sys, dir: &grains.LocalDirectory{}}
+	dir := &grains.LocalDirectory{}
+	return &cluster{t: t, sys: sys, dir: dir, state: &grains.LocalState{Directory: dir}}
 }
 
 func (c *cluster) node(id string, hosted []string) *node {
-	t := c.t
-	t.Helper()
+	c.t.Helper()
 	reg := actors.NewRegistry()
 	if err := kinds.Register(reg); err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
+	return c.nodeWith(id, hosted, reg)
+}
+
+// nodeWith starts member id hosting the kinds of reg.
+func (c *cluster) nodeWith(id string, hosted []string, reg *actors.Registry) *node {
+	t := c.t
+	t.Helper()
 	cfg := grains.DefaultConfig(id)
-	cfg.Registry, cfg.System, cfg.Directory, cfg.Kinds = reg, c.sys, c.dir, hosted
+	cfg.Registry, cfg.System, cfg.Directory, cfg.State, cfg.Kinds = reg, c.sys, c.dir, c.state, hosted
 	cfg.Logger = testutil.Logger(t, slog.LevelWarn)
 	h, err := grains.New(cfg)
 	if err != nil {

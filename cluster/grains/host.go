@@ -59,6 +59,9 @@ type Config struct {
 	System *actor.ActorSystem
 	// Directory records activation holders. Required.
 	Directory Directory
+	// State stores the state of durable grain kinds (GrainWithState),
+	// fenced by the directory's claims. Nil: such kinds are refused.
+	State StateStore
 	// Fenced reports self-fencing; a fenced member processes nothing. Nil:
 	// never. It is asked on every message, before routing, before the
 	// handler and again before the reply (a process pause can fall between

@@ -122,6 +122,10 @@ type activation struct {
 	refusal  *messages.GrainResponse
 	retiring bool
 	log      *slog.Logger
+	// state is the grain's state as last stored (durable kinds), at
+	// stateVersion.
+	state        []byte
+	stateVersion uint64
 }
 
 func (a *activation) Receive(c actor.Context) {
@@ -160,6 +164,9 @@ func (a *activation) activate(c actor.Context) {
 	a.claimed = true
 	a.h.active.Add(1)
 	a.grain = a.kind.New()
+	if !a.loadState(c) {
+		return
+	}
 	if act, ok := a.grain.(actors.Activator); ok {
 		gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))
 		var actErr error
@@ -221,8 +228,18 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		return
 	}
 	if err != nil {
+		a.revertState() // a failed call changes nothing
 		a.reply(c, &messages.GrainResponse{Member: a.h.cfg.Member, ActivationId: a.id,
 			Error: &messages.GrainError{Code: messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, Message: err.Error()}})
+		return
+	}
+	if a.h.leaseLost() || a.fencedSinceClaim() {
+		a.fence(c) // no write after the lease lapsed (the write is fenced too)
+		return
+	}
+	if resp := a.saveState(c); resp != nil {
+		resp.Member, resp.ActivationId = a.h.cfg.Member, a.id
+		a.reply(c, resp)
 		return
 	}
 	a.reply(c, &messages.GrainResponse{Payload: out, Member: a.h.cfg.Member, ActivationId: a.id})

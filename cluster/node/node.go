@@ -65,6 +65,7 @@ type Node struct {
 	ownSys         bool // made here (not Config.System): shut down here
 	rem            *remote.Remote
 	st             store.Store
+	bolt           *boltstore.Store // embedded: tasks and grain state
 	closeStore     func() error
 	host           *grains.Host
 	mgr            *tasks.Manager
@@ -169,6 +170,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("node: consul client: %w", err)
 		}
 	}
+	if n.cfg.Embedded() {
+		// One file holds this node's tasks and its grains' state.
+		bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(n.cfg.DataDir, "tasks.db")))
+		if err != nil {
+			return fmt.Errorf("node: opening the store in %s: %w", n.cfg.DataDir, err)
+		}
+		n.bolt, n.closeStore = bs, bs.Close
+	}
 	if err := n.startGrains(cc); err != nil {
 		return err
 	}
@@ -218,10 +227,12 @@ func (n *Node) startGrains(cc *consul.Client) error {
 	gcfg.Registry, gcfg.System, gcfg.Logger, gcfg.IdleTimeout = n.cfg.Registry, n.sys, n.log, n.cfg.IdleTimeout
 	gcfg.Kinds = n.hostedOf(n.cfg.Registry.GrainKinds())
 	if n.cfg.Embedded() {
-		gcfg.Directory = &grains.LocalDirectory{}
+		gcfg.Directory, gcfg.State = &grains.LocalDirectory{}, n.bolt
 	} else {
-		gcfg.Directory = consuldir.New(cc, n.cfg.Cluster, n.session)
-		gcfg.Fenced = n.fenced
+		// Claims and durable state live side by side in Consul KV, so a
+		// state write can check its claim in the same transaction.
+		dir := consuldir.New(cc, n.cfg.Cluster, n.session)
+		gcfg.Directory, gcfg.State, gcfg.Fenced = dir, dir, n.fenced
 	}
 	host, err := grains.New(gcfg)
 	if err != nil {
@@ -239,11 +250,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Retention = n.cfg.Registry, n.sys, n.log, n.cfg.Retention
 	var index reconciler.Index // the owner index, in a cluster
 	if n.cfg.Embedded() {
-		bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(n.cfg.DataDir, "tasks.db")))
-		if err != nil {
-			return fmt.Errorf("node: opening the task store in %s: %w", n.cfg.DataDir, err)
-		}
-		n.st, n.closeStore = bs, bs.Close
+		n.st = n.bolt
 		// The store is this node's alone: every unfinished task is its own.
 		tcfg.RecoverAll = true
 	} else {

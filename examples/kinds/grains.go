@@ -20,24 +20,30 @@ type CounterResp struct {
 	Activation string `json:"activation"`
 }
 
-// counter keeps one number per identity, in memory: a new activation (after
-// idle deactivation or a lost member) starts again from zero. Durable state
-// belongs in a task or an external store.
-type counter struct{ value int64 }
-
-func (c *counter) Receive(ctx actors.GrainContext, req CounterReq) (CounterResp, error) {
-	switch req.Op {
-	case "add":
-		c.value += req.N
-	case "get":
-	default:
-		return CounterResp{}, fmt.Errorf("counter: unknown op %q (add or get)", req.Op)
-	}
-	return CounterResp{Value: c.value, Member: ctx.MemberID(), Activation: ctx.ActivationID()}, nil
+// counterState is the counter's durable state.
+type counterState struct {
+	Value int64 `json:"value"`
 }
 
-// Counter is the stock stateful grain: a number per identity.
-var Counter = mustGrain(actors.GrainOf("counter", func() actors.TypedGrain[CounterReq, CounterResp] { return &counter{} }))
+// counter keeps one number per identity, durably: the runtime stores the
+// state it returns before the reply leaves, so a count a caller saw
+// survives deactivation and the loss of the member (the next activation,
+// anywhere, loads it).
+type counter struct{}
+
+func (counter) Receive(ctx actors.GrainContext, st counterState, req CounterReq) (counterState, CounterResp, error) {
+	switch req.Op {
+	case "add":
+		st.Value += req.N
+	case "get":
+	default:
+		return st, CounterResp{}, fmt.Errorf("counter: unknown op %q (add or get)", req.Op)
+	}
+	return st, CounterResp{Value: st.Value, Member: ctx.MemberID(), Activation: ctx.ActivationID()}, nil
+}
+
+// Counter is the stock stateful grain: a durable number per identity.
+var Counter = mustGrain(actors.GrainWithState("counter", func() actors.StatefulGrain[CounterReq, CounterResp, counterState] { return counter{} }))
 
 // WhoAmIResp says which member and activation answered.
 type WhoAmIResp struct {

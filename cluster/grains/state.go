@@ -1,0 +1,170 @@
+package grains
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+)
+
+// StateStore keeps the durable state of grains (kinds made with
+// actors.GrainWithState). Each identity's state has a version that grows
+// with every write; a write names the version it replaces, and, where the
+// store knows claims (Consul), the member whose claim on the identity it
+// is made under. Both are checked in the write itself, so an activation
+// that lost its claim — its member paused, partitioned or declared dead —
+// can never overwrite what its successor stored.
+type StateStore interface {
+	// LoadState returns the stored state and its version; nil and 0 when
+	// none is stored.
+	LoadState(ctx context.Context, kind, identity string) (data []byte, version uint64, err error)
+	// SaveState stores data if the stored version is still version (0:
+	// none stored) and member still holds the identity's claim, and
+	// returns the new version; an error wrapping store.ErrConflict
+	// otherwise (the activation deactivates; the next one loads what is
+	// stored).
+	SaveState(ctx context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error)
+	// DeleteState removes the stored state (none stored is no error). An
+	// activation holding it finds out at its next write (a conflict), and
+	// its successor starts from the zero state.
+	DeleteState(ctx context.Context, kind, identity string) error
+}
+
+// ErrStateTooLarge: a grain's state is larger than the store holds.
+var ErrStateTooLarge = errors.New("grain state too large")
+
+// MaxStateBytes bounds a grain's stored state: a state is one Consul KV
+// value, written in a transaction whose body Consul caps at 512 KiB with
+// the value in base64 (as task records, see tasks.MaxRecordBytes).
+const MaxStateBytes = 360 << 10
+
+// loadState gives a durable grain its stored state, before its first
+// message; ok false: the activation was refused (the caller retries).
+func (a *activation) loadState(c actor.Context) bool {
+	d, ok := a.grain.(actors.Durable)
+	if !ok {
+		return true
+	}
+	if a.h.cfg.State == nil {
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT,
+			fmt.Sprintf("grain kind %s keeps durable state, and member %s has no state store", a.kind.Name(), a.h.cfg.Member), ""))
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
+	defer cancel()
+	data, version, err := a.h.cfg.State.LoadState(ctx, a.kind.Name(), a.identity)
+	if err != nil {
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "loading the grain's state: "+err.Error(), ""))
+		return false
+	}
+	if err := d.LoadState(data); err != nil {
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored state: "+err.Error(), ""))
+		return false
+	}
+	a.state, a.stateVersion = data, version
+	return true
+}
+
+// saveState stores a durable grain's state after a message, before its
+// answer leaves. It returns nil when the state is stored or unchanged,
+// else the answer to give instead: the grain then holds its last stored
+// state again, and after a conflict (its claim lost, or its state changed
+// elsewhere) or a failed write (which may have landed) the activation
+// deactivates, so the next message reloads what is stored.
+func (a *activation) saveState(c actor.Context) *messages.GrainResponse {
+	d, ok := a.grain.(actors.Durable)
+	if !ok {
+		return nil
+	}
+	data, err := d.State()
+	if err != nil {
+		a.revertState()
+		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's state: "+err.Error(), "")
+	}
+	if bytes.Equal(data, a.state) {
+		return nil
+	}
+	if len(data) > MaxStateBytes {
+		a.revertState()
+		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, fmt.Sprintf("%v: the state would be %d bytes, the limit is %d; the grain keeps its last stored state",
+			ErrStateTooLarge, len(data), MaxStateBytes), "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
+	defer cancel()
+	version, err := a.h.cfg.State.SaveState(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion)
+	if err == nil {
+		a.state, a.stateVersion = data, version
+		return nil
+	}
+	a.revertState()
+	a.log.Warn("storing the grain's state failed; deactivating", "err", err)
+	resp := grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "storing the grain's state: "+err.Error(), "")
+	a.retire(c, resp)
+	return resp
+}
+
+// revertState gives the grain its last stored state again.
+func (a *activation) revertState() {
+	if d, ok := a.grain.(actors.Durable); ok {
+		if err := d.LoadState(a.state); err != nil {
+			a.log.Error("restoring the grain's stored state failed", "err", err)
+		}
+	}
+}
+
+// LocalState is an in-memory StateStore for a single process and tests.
+// With Directory set, a write checks that the writer holds the identity's
+// claim there, as Consul's does.
+type LocalState struct {
+	Directory *LocalDirectory
+
+	mu      sync.Mutex
+	states  map[string]localState
+	version uint64
+}
+
+type localState struct {
+	data    []byte
+	version uint64
+}
+
+// LoadState implements StateStore.
+func (l *LocalState) LoadState(_ context.Context, kind, identity string) ([]byte, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.states[kind+"/"+identity]
+	return bytes.Clone(s.data), s.version, nil
+}
+
+// SaveState implements StateStore.
+func (l *LocalState) SaveState(_ context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error) {
+	if l.Directory != nil && l.Directory.holder(kind, identity) != member {
+		return 0, fmt.Errorf("%w: %s does not hold %s/%s", store.ErrConflict, member, kind, identity)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := kind + "/" + identity
+	if cur := l.states[key].version; cur != version {
+		return 0, fmt.Errorf("%w: %s is at version %d, not %d", store.ErrConflict, key, cur, version)
+	}
+	if l.states == nil {
+		l.states = map[string]localState{}
+	}
+	l.version++
+	l.states[key] = localState{data: bytes.Clone(data), version: l.version}
+	return l.version, nil
+}
+
+// DeleteState implements StateStore.
+func (l *LocalState) DeleteState(_ context.Context, kind, identity string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.states, kind+"/"+identity)
+	return nil
+}
