@@ -187,8 +187,12 @@ type GrainRequest struct {
 	Payload []byte `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
 	// deadline_unix_nano is the caller's deadline; the grain's context ends then.
 	DeadlineUnixNano int64 `protobuf:"varint,4,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// request_id names the request across the caller's retries: a grain
+	// with durable state applies a request id once, and answers a retry of
+	// it with the answer it stored (empty: no such promise).
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GrainRequest) Reset() {
@@ -249,6 +253,121 @@ func (x *GrainRequest) GetDeadlineUnixNano() int64 {
 	return 0
 }
 
+func (x *GrainRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// GrainStateRecord is a durable grain's stored state: the state as the
+// kind encodes it, and the last requests that changed it, with their
+// answers, so a retried request is answered without being applied again.
+type GrainStateRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         []byte                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Applied       []*AppliedRequest      `protobuf:"bytes,2,rep,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrainStateRecord) Reset() {
+	*x = GrainStateRecord{}
+	mi := &file_messages_grain_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrainStateRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrainStateRecord) ProtoMessage() {}
+
+func (x *GrainStateRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrainStateRecord.ProtoReflect.Descriptor instead.
+func (*GrainStateRecord) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GrainStateRecord) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *GrainStateRecord) GetApplied() []*AppliedRequest {
+	if x != nil {
+		return x.Applied
+	}
+	return nil
+}
+
+// AppliedRequest is a request a durable grain applied, and its answer.
+type AppliedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reply         []byte                 `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppliedRequest) Reset() {
+	*x = AppliedRequest{}
+	mi := &file_messages_grain_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppliedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppliedRequest) ProtoMessage() {}
+
+func (x *AppliedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppliedRequest.ProtoReflect.Descriptor instead.
+func (*AppliedRequest) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AppliedRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AppliedRequest) GetReply() []byte {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
 // GrainError is a failed call.
 type GrainError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -262,7 +381,7 @@ type GrainError struct {
 
 func (x *GrainError) Reset() {
 	*x = GrainError{}
-	mi := &file_messages_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +393,7 @@ func (x *GrainError) String() string {
 func (*GrainError) ProtoMessage() {}
 
 func (x *GrainError) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +406,7 @@ func (x *GrainError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainError.ProtoReflect.Descriptor instead.
 func (*GrainError) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{1}
+	return file_messages_grain_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GrainError) GetCode() GrainErrorCode {
@@ -326,7 +445,7 @@ type GrainResponse struct {
 
 func (x *GrainResponse) Reset() {
 	*x = GrainResponse{}
-	mi := &file_messages_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +457,7 @@ func (x *GrainResponse) String() string {
 func (*GrainResponse) ProtoMessage() {}
 
 func (x *GrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +470,7 @@ func (x *GrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainResponse.ProtoReflect.Descriptor instead.
 func (*GrainResponse) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{2}
+	return file_messages_grain_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GrainResponse) GetPayload() []byte {
@@ -401,7 +520,7 @@ type ActivateTask struct {
 
 func (x *ActivateTask) Reset() {
 	*x = ActivateTask{}
-	mi := &file_messages_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +532,7 @@ func (x *ActivateTask) String() string {
 func (*ActivateTask) ProtoMessage() {}
 
 func (x *ActivateTask) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +545,7 @@ func (x *ActivateTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateTask.ProtoReflect.Descriptor instead.
 func (*ActivateTask) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{3}
+	return file_messages_grain_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ActivateTask) GetId() string {
@@ -470,7 +589,7 @@ type TaskChanged struct {
 
 func (x *TaskChanged) Reset() {
 	*x = TaskChanged{}
-	mi := &file_messages_grain_proto_msgTypes[4]
+	mi := &file_messages_grain_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +601,7 @@ func (x *TaskChanged) String() string {
 func (*TaskChanged) ProtoMessage() {}
 
 func (x *TaskChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[4]
+	mi := &file_messages_grain_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +614,7 @@ func (x *TaskChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskChanged.ProtoReflect.Descriptor instead.
 func (*TaskChanged) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{4}
+	return file_messages_grain_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskChanged) GetTask() *Task {
@@ -527,7 +646,7 @@ type SubmitTask struct {
 
 func (x *SubmitTask) Reset() {
 	*x = SubmitTask{}
-	mi := &file_messages_grain_proto_msgTypes[5]
+	mi := &file_messages_grain_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +658,7 @@ func (x *SubmitTask) String() string {
 func (*SubmitTask) ProtoMessage() {}
 
 func (x *SubmitTask) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[5]
+	mi := &file_messages_grain_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +671,7 @@ func (x *SubmitTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitTask.ProtoReflect.Descriptor instead.
 func (*SubmitTask) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{5}
+	return file_messages_grain_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitTask) GetTask() *Task {
@@ -584,7 +703,7 @@ type SubmitTaskReply struct {
 
 func (x *SubmitTaskReply) Reset() {
 	*x = SubmitTaskReply{}
-	mi := &file_messages_grain_proto_msgTypes[6]
+	mi := &file_messages_grain_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +715,7 @@ func (x *SubmitTaskReply) String() string {
 func (*SubmitTaskReply) ProtoMessage() {}
 
 func (x *SubmitTaskReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[6]
+	mi := &file_messages_grain_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +728,7 @@ func (x *SubmitTaskReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitTaskReply.ProtoReflect.Descriptor instead.
 func (*SubmitTaskReply) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{6}
+	return file_messages_grain_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitTaskReply) GetTask() *Task {
@@ -652,12 +771,20 @@ var File_messages_grain_proto protoreflect.FileDescriptor
 const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x14messages/grain.proto\x12\n" +
-	"granary.v1\x1a\x16messages/granary.proto\"\x86\x01\n" +
+	"granary.v1\x1a\x16messages/granary.proto\"\xa5\x01\n" +
 	"\fGrainRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12,\n" +
-	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\"n\n" +
+	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"^\n" +
+	"\x10GrainStateRecord\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\fR\x05state\x124\n" +
+	"\aapplied\x18\x02 \x03(\v2\x1a.granary.v1.AppliedRequestR\aapplied\"6\n" +
+	"\x0eAppliedRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05reply\x18\x02 \x01(\fR\x05reply\"n\n" +
 	"\n" +
 	"GrainError\x12.\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1a.granary.v1.GrainErrorCodeR\x04code\x12\x18\n" +
@@ -718,32 +845,35 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_messages_grain_proto_goTypes = []any{
-	(GrainErrorCode)(0),     // 0: granary.v1.GrainErrorCode
-	(ErrorCode)(0),          // 1: granary.v1.ErrorCode
-	(*GrainRequest)(nil),    // 2: granary.v1.GrainRequest
-	(*GrainError)(nil),      // 3: granary.v1.GrainError
-	(*GrainResponse)(nil),   // 4: granary.v1.GrainResponse
-	(*ActivateTask)(nil),    // 5: granary.v1.ActivateTask
-	(*TaskChanged)(nil),     // 6: granary.v1.TaskChanged
-	(*SubmitTask)(nil),      // 7: granary.v1.SubmitTask
-	(*SubmitTaskReply)(nil), // 8: granary.v1.SubmitTaskReply
-	(*Task)(nil),            // 9: granary.v1.Task
+	(GrainErrorCode)(0),      // 0: granary.v1.GrainErrorCode
+	(ErrorCode)(0),           // 1: granary.v1.ErrorCode
+	(*GrainRequest)(nil),     // 2: granary.v1.GrainRequest
+	(*GrainStateRecord)(nil), // 3: granary.v1.GrainStateRecord
+	(*AppliedRequest)(nil),   // 4: granary.v1.AppliedRequest
+	(*GrainError)(nil),       // 5: granary.v1.GrainError
+	(*GrainResponse)(nil),    // 6: granary.v1.GrainResponse
+	(*ActivateTask)(nil),     // 7: granary.v1.ActivateTask
+	(*TaskChanged)(nil),      // 8: granary.v1.TaskChanged
+	(*SubmitTask)(nil),       // 9: granary.v1.SubmitTask
+	(*SubmitTaskReply)(nil),  // 10: granary.v1.SubmitTaskReply
+	(*Task)(nil),             // 11: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
-	0, // 0: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
-	3, // 1: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	9, // 2: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	9, // 3: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
-	9, // 4: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
-	9, // 5: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
-	1, // 6: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	4,  // 0: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
+	0,  // 1: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
+	5,  // 2: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
+	11, // 3: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	11, // 4: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	11, // 5: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	11, // 6: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	1,  // 7: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -758,7 +888,7 @@ func file_messages_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

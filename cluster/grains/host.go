@@ -288,6 +288,16 @@ func (h *Host) forget(kind, identity string) {
 // deadline (or CallTimeout). A handler's error comes back as ErrHandler with
 // the response; a time-out while the owner may be processing is not retried.
 func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) (*messages.GrainResponse, error) {
+	return h.CallOnce(ctx, kind, identity, "", payload)
+}
+
+// CallOnce is Call with a request id, which the caller keeps across its
+// own retries: a grain with durable state applies each request id once,
+// and answers a retry with the answer it stored. Empty: Call.
+func (h *Host) CallOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (*messages.GrainResponse, error) {
+	if requestID != "" && !api.ValidID(requestID) {
+		return nil, fmt.Errorf("%w: request id %.140q must match %s", ErrInvalidArgument, requestID, api.IDPattern)
+	}
 	gk, err := h.cfg.Registry.Grain(kind)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -308,7 +318,7 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 		defer cancel()
 	}
 	deadline, _ := ctx.Deadline()
-	req := &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano()}
+	req := &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano(), RequestId: requestID}
 	var last error
 	for try := 1; ; try++ {
 		resp, err := h.send(ctx, req)

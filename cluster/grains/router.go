@@ -122,9 +122,9 @@ type activation struct {
 	refusal  *messages.GrainResponse
 	retiring bool
 	log      *slog.Logger
-	// state is the grain's state as last stored (durable kinds), at
-	// stateVersion.
-	state        []byte
+	// record is the grain's stored record (durable kinds: its state and
+	// the last requests applied), at stateVersion.
+	record       *messages.GrainStateRecord
 	stateVersion uint64
 }
 
@@ -215,6 +215,12 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		a.fence(c)
 		return
 	}
+	if reply, ok := a.appliedReply(req); ok {
+		// A retry of a request applied before (its answer was lost): the
+		// same answer, without applying it again.
+		a.reply(c, &messages.GrainResponse{Payload: reply, Member: a.h.cfg.Member, ActivationId: a.id})
+		return
+	}
 	gc, cancel := a.context(time.Unix(0, req.GetDeadlineUnixNano()))
 	defer cancel()
 	var out []byte
@@ -237,7 +243,7 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 		a.fence(c) // no write after the lease lapsed (the write is fenced too)
 		return
 	}
-	if resp := a.saveState(c); resp != nil {
+	if resp := a.saveState(c, req, out); resp != nil {
 		resp.Member, resp.ActivationId = a.h.cfg.Member, a.id
 		a.reply(c, resp)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 // StateStore keeps the durable state of grains (kinds made with
@@ -44,6 +45,12 @@ var ErrStateTooLarge = errors.New("grain state too large")
 // the value in base64 (as task records, see tasks.MaxRecordBytes).
 const MaxStateBytes = 360 << 10
 
+// keepApplied is how many of the last requests that changed a durable
+// grain's state are kept, with their answers, in its stored record: a
+// client retries a request within seconds, long before 32 others of the
+// same identity have changed it.
+const keepApplied = 32
+
 // loadState gives a durable grain its stored state, before its first
 // message; ok false: the activation was refused (the caller retries).
 func (a *activation) loadState(c actor.Context) bool {
@@ -63,32 +70,64 @@ func (a *activation) loadState(c actor.Context) bool {
 		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "loading the grain's state: "+err.Error(), ""))
 		return false
 	}
-	if err := d.LoadState(data); err != nil {
+	rec := &messages.GrainStateRecord{}
+	if err := proto.Unmarshal(data, rec); err != nil {
+		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored record: "+err.Error(), ""))
+		return false
+	}
+	if err := d.LoadState(rec.GetState()); err != nil {
 		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored state: "+err.Error(), ""))
 		return false
 	}
-	a.state, a.stateVersion = data, version
+	a.record, a.stateVersion = rec, version
 	return true
 }
 
-// saveState stores a durable grain's state after a message, before its
-// answer leaves. It returns nil when the state is stored or unchanged,
-// else the answer to give instead: the grain then holds its last stored
-// state again, and after a conflict (its claim lost, or its state changed
-// elsewhere) or a failed write (which may have landed) the activation
-// deactivates, so the next message reloads what is stored.
-func (a *activation) saveState(c actor.Context) *messages.GrainResponse {
+// appliedReply is the stored answer to a request this grain already
+// applied (a client's retry after a lost answer), if any.
+func (a *activation) appliedReply(req *messages.GrainRequest) ([]byte, bool) {
+	if a.record == nil || req.GetRequestId() == "" {
+		return nil, false
+	}
+	for _, r := range a.record.GetApplied() {
+		if r.GetId() == req.GetRequestId() {
+			return r.GetReply(), true
+		}
+	}
+	return nil, false
+}
+
+// saveState stores a durable grain's state after a message, with the
+// request's id and answer, before the answer leaves. It returns nil when
+// the state is stored or unchanged, else the answer to give instead: the
+// grain then holds its last stored state again, and after a conflict (its
+// claim lost, or its state changed elsewhere) or a failed write (which may
+// have landed) the activation deactivates, so the next message reloads
+// what is stored.
+func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, reply []byte) *messages.GrainResponse {
 	d, ok := a.grain.(actors.Durable)
 	if !ok {
 		return nil
 	}
-	data, err := d.State()
+	state, err := d.State()
 	if err != nil {
 		a.revertState()
 		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's state: "+err.Error(), "")
 	}
-	if bytes.Equal(data, a.state) {
-		return nil
+	if bytes.Equal(state, a.record.GetState()) {
+		return nil // unchanged: a retry would change nothing either
+	}
+	next := &messages.GrainStateRecord{State: state, Applied: a.record.GetApplied()}
+	if id := req.GetRequestId(); id != "" {
+		next.Applied = append(next.Applied, &messages.AppliedRequest{Id: id, Reply: reply})
+		if n := len(next.Applied); n > keepApplied {
+			next.Applied = next.Applied[n-keepApplied:]
+		}
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(next)
+	if err != nil {
+		a.revertState()
+		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's record: "+err.Error(), "")
 	}
 	if len(data) > MaxStateBytes {
 		a.revertState()
@@ -99,7 +138,7 @@ func (a *activation) saveState(c actor.Context) *messages.GrainResponse {
 	defer cancel()
 	version, err := a.h.cfg.State.SaveState(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion)
 	if err == nil {
-		a.state, a.stateVersion = data, version
+		a.record, a.stateVersion = next, version
 		return nil
 	}
 	a.revertState()
@@ -112,7 +151,7 @@ func (a *activation) saveState(c actor.Context) *messages.GrainResponse {
 // revertState gives the grain its last stored state again.
 func (a *activation) revertState() {
 	if d, ok := a.grain.(actors.Durable); ok {
-		if err := d.LoadState(a.state); err != nil {
+		if err := d.LoadState(a.record.GetState()); err != nil {
 			a.log.Error("restoring the grain's stored state failed", "err", err)
 		}
 	}

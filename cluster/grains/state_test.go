@@ -9,6 +9,8 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestStateOutlivesActivations: the stock counter's count, acknowledged to
@@ -98,8 +100,12 @@ func TestFailedCallsChangeNothing(t *testing.T) {
 		t.Fatalf("after two failed calls: %s, %v; want only the stored entry, a=2", out, err)
 	}
 	data, _, err := c.state.LoadState(context.Background(), "ledger", "l1")
-	if err != nil || string(data) != `{"entries":{"a":2}}` {
-		t.Fatalf("stored: %s, %v", data, err)
+	rec := &messages.GrainStateRecord{}
+	if err == nil {
+		err = proto.Unmarshal(data, rec)
+	}
+	if err != nil || string(rec.GetState()) != `{"entries":{"a":2}}` {
+		t.Fatalf("stored: %s, %v", rec.GetState(), err)
 	}
 }
 
@@ -129,5 +135,37 @@ func TestLostClaimWritesNothing(t *testing.T) {
 	}
 	if got := call(t, n2, "counter", "x", `{"op":"add","n":10}`); got.Value != 11 {
 		t.Fatalf("after the old activation's attempt: %+v, want 11 (1 + 10)", got)
+	}
+}
+
+// TestRequestsApplyOnce: a request id is applied once: a retry of it (its
+// answer lost) gets the same answer without being applied again, on the
+// same activation or on its successor after a failover.
+func TestRequestsApplyOnce(t *testing.T) {
+	c := newCluster(t)
+	n1 := c.node("n1", nil)
+	setViews([]*node{n1}, n1)
+	add := func(n *node, id string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := n.host.CallOnce(ctx, "counter", "once", id, []byte(`{"op":"add","n":1}`))
+		if err != nil {
+			t.Fatalf("add %s: %v", id, err)
+		}
+		return string(resp.GetPayload())
+	}
+	first := add(n1, "req-1")
+	if again := add(n1, "req-1"); again != first {
+		t.Fatalf("a retry of req-1 answered %s, first %s", again, first)
+	}
+	add(n1, "req-2")
+	c.kill(n1)
+	n2 := c.node("n2", nil)
+	setViews([]*node{n2}, n2)
+	if again := add(n2, "req-1"); again != first {
+		t.Fatalf("a retry of req-1 on the successor answered %s, first %s", again, first)
+	}
+	if got := call(t, n2, "counter", "once", `{"op":"get"}`); got.Value != 2 {
+		t.Fatalf("count %d after req-1 (three times) and req-2; want 2", got.Value)
 	}
 }
