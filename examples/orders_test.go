@@ -60,6 +60,29 @@ func TestOrdersApplication(t *testing.T) {
 	t.Run("declined checkout fails the job", func(t *testing.T) { testDeclinedCheckout(t, ctx, c) })
 	t.Run("ship survives kill -9 of its node", func(t *testing.T) {
 		nodes := map[string]*testnode.Node{a.ID: a, b.ID: b}
+		// Carts on both nodes: the ones on the node killed below must keep
+		// their items (durable grain state), read from the survivor.
+		carts := map[string]string{}
+		for i := range 8 {
+			id := fmt.Sprintf("k%d", i)
+			reply, err := c.CallRaw(ctx, "cart", id, []byte(`{"op":"add","sku":"pear","qty":2}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			carts[id] = reply.Member
+		}
+		defer func() {
+			for id, member := range carts {
+				var v cartView
+				reply, err := c.CallRaw(ctx, "cart", id, []byte(`{"op":"list"}`))
+				if err == nil {
+					err = json.Unmarshal(reply.Result, &v)
+				}
+				if err != nil || fmt.Sprint(v.Items) != "[{pear 2}]" {
+					t.Errorf("cart %s (was on %s) after the kill: %+v, %v; want its 2 pears", id, member, v, err)
+				}
+			}
+		}()
 		checkout(t, ctx, c, "order-3", func(ship *api.Status) {
 			victim := nodes[ship.Owner]
 			delete(nodes, ship.Owner)

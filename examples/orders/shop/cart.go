@@ -35,46 +35,46 @@ type CartView struct {
 // grow a cart without end.
 const maxCartQty = 1000
 
-// cart is one shopper's cart. Its state lives in the activation's memory
-// only: a cart whose activation ends (idle for the node's --idle-timeout,
-// or its node died) starts again empty. Durable grain state, loaded on
-// activation and written before the reply, is a later issue of Granary's;
-// until then an order's items travel in its tasks' payloads, which are
-// durable, so a checkout never depends on a cart surviving.
-type cart struct {
-	items map[string]int
+// CartState is a cart's durable state: the quantity of each product.
+type CartState struct {
+	Items map[string]int `json:"items,omitempty"`
 }
 
-func newCart() actors.TypedGrain[CartReq, CartView] { return &cart{items: map[string]int{}} }
+// cart is one shopper's cart. Its state is durable (GrainWithState): the
+// runtime loads it before the activation's first message and stores it
+// before each answer leaves, fenced by the activation's claim, so a cart a
+// shopper saw survives idle deactivation and the loss of its node.
+type cart struct{}
 
-// Receive handles one request; the grain runs one at a time, so the map
-// needs no lock. Calls are delivered at most once to the handler (Granary
-// retries only calls that were certainly not processed), so an add is
-// never counted twice.
-func (c *cart) Receive(ctx actors.GrainContext, req CartReq) (CartView, error) {
+// Receive handles one request; the grain runs one at a time. It returns
+// the state to store; a failed request changes nothing.
+func (cart) Receive(ctx actors.GrainContext, st CartState, req CartReq) (CartState, CartView, error) {
+	if st.Items == nil {
+		st.Items = map[string]int{}
+	}
 	switch req.Op {
 	case CartAdd:
 		if err := checkSKU(req.SKU); err != nil {
-			return CartView{}, err
+			return st, CartView{}, err
 		}
-		if req.Qty < 1 || c.items[req.SKU]+req.Qty > maxCartQty {
-			return CartView{}, fmt.Errorf("qty must be at least 1 and a cart holds at most %d of a product (it has %d %s)", maxCartQty, c.items[req.SKU], req.SKU)
+		if req.Qty < 1 || st.Items[req.SKU]+req.Qty > maxCartQty {
+			return st, CartView{}, fmt.Errorf("qty must be at least 1 and a cart holds at most %d of a product (it has %d %s)", maxCartQty, st.Items[req.SKU], req.SKU)
 		}
-		c.items[req.SKU] += req.Qty
+		st.Items[req.SKU] += req.Qty
 	case CartList:
 	case CartClear:
-		clear(c.items)
+		st.Items = nil
 	default:
-		return CartView{}, fmt.Errorf("unknown op %q (add, list or clear)", req.Op)
+		return st, CartView{}, fmt.Errorf("unknown op %q (add, list or clear)", req.Op)
 	}
-	v := CartView{Cart: ctx.Identity(), Items: c.sorted(), Member: ctx.MemberID()}
+	v := CartView{Cart: ctx.Identity(), Items: sorted(st.Items), Member: ctx.MemberID()}
 	v.TotalCents = Total(v.Items)
-	return v, nil
+	return st, v, nil
 }
 
-func (c *cart) sorted() []Item {
-	out := make([]Item, 0, len(c.items))
-	for sku, qty := range c.items {
+func sorted(items map[string]int) []Item {
+	out := make([]Item, 0, len(items))
+	for sku, qty := range items {
 		out = append(out, Item{SKU: sku, Qty: qty})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
@@ -82,4 +82,4 @@ func (c *cart) sorted() []Item {
 }
 
 // Cart is the cart grain kind: one cart per identity (a customer id).
-var Cart = mustGrain(actors.GrainOf("cart", newCart))
+var Cart = mustGrain(actors.GrainWithState("cart", func() actors.StatefulGrain[CartReq, CartView, CartState] { return cart{} }))
