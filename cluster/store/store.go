@@ -49,7 +49,18 @@ type Filter struct {
 	// JobID keeps the tasks of one job (found through an index of the
 	// job's tasks where the store has one).
 	JobID string
-	// Limit caps the number of records (0: no cap).
+	// Kind keeps the tasks of one kind.
+	Kind string
+	// Labels keeps the tasks carrying every one of these labels.
+	Labels map[string]string
+	// Order is the order of the records: by id (the zero value), or
+	// newest first.
+	Order Order
+	// After keeps the tasks after this position in Order: the last task of
+	// the previous page (nil: from the start).
+	After *Position
+	// Limit caps the number of records (0: no cap): the first Limit in
+	// Order of those matching.
 	Limit int
 }
 
@@ -68,7 +79,9 @@ type Store interface {
 	// Update replaces the task if its stored revision is still rev, and
 	// returns the new record; ErrConflict otherwise.
 	Update(ctx context.Context, t *messages.Task, rev uint64) (Record, error)
-	// List returns the tasks matching f, ordered by id.
+	// List returns the tasks matching f, in f.Order, at most f.Limit of
+	// them (the first, after f.After). The filters are applied as the
+	// store reads, so what does not match costs no memory.
 	List(ctx context.Context, f Filter) ([]Record, error)
 	// Delete removes a finished task if its stored revision is still rev;
 	// ErrConflict otherwise, ErrNotFound if it is gone.
@@ -114,8 +127,8 @@ func Terminal(s messages.TaskState) bool {
 	return false
 }
 
-// Match reports whether t passes f's state filters (Owner is the index's
-// business and is checked by implementations).
+// Match reports whether t passes f's filters and comes after f.After (the
+// order and the limit are Page's business).
 func (f Filter) Match(t *messages.Task) bool {
 	st := t.GetStatus().GetState()
 	if f.Unfinished && Terminal(st) {
@@ -125,6 +138,17 @@ func (f Filter) Match(t *messages.Task) bool {
 		return false
 	}
 	if f.Owner != "" && (Terminal(st) || t.GetStatus().GetOwner() != f.Owner) {
+		return false
+	}
+	if f.Kind != "" && t.GetSpec().GetKind() != f.Kind {
+		return false
+	}
+	for k, v := range f.Labels {
+		if got, ok := t.GetSpec().GetLabels()[k]; !ok || got != v {
+			return false
+		}
+	}
+	if f.After != nil && !f.Order.Before(*f.After, PositionOf(t)) {
 		return false
 	}
 	if len(f.States) == 0 {

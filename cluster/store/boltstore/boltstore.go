@@ -233,48 +233,50 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	return wrap(err)
 }
 
-// List implements store.Store.
+// List implements store.Store. An owner filter reads the owner index;
+// in id order the scan starts at f.After and stops when the page is full.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []store.Record
-	full := func() bool { return f.Limit > 0 && len(out) >= f.Limit }
+	page := store.NewPage(f)
+	// Both the tasks and the owner index are kept in id order.
+	stopEarly := f.Order == store.ByID
 	err := s.db.View(func(tx *bolt.Tx) error {
 		tasks := tx.Bucket(bucketTasks)
+		var prefix []byte
+		c := tasks.Cursor()
 		if f.Owner != "" {
-			prefix := ownerKey(f.Owner, "")
-			c := tx.Bucket(bucketOwners).Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && !full(); k, _ = c.Next() {
-				v := tasks.Get(k[len(prefix):])
-				if v == nil {
+			prefix = ownerKey(f.Owner, "")
+			c = tx.Bucket(bucketOwners).Cursor()
+		}
+		start := prefix
+		if f.After != nil && f.Order == store.ByID {
+			start = append(append([]byte{}, prefix...), f.After.ID...)
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if stopEarly && page.Full() {
+				return nil
+			}
+			if prefix != nil {
+				if v = tasks.Get(k[len(prefix):]); v == nil {
 					continue
 				}
-				rec, err := decode(v)
-				if err != nil {
-					return err
-				}
-				if f.Match(rec.Task) {
-					out = append(out, rec)
-				}
-			}
-			return nil
-		}
-		return tasks.ForEach(func(_, v []byte) error {
-			if full() {
-				return nil
 			}
 			rec, err := decode(v)
 			if err != nil {
 				return err
 			}
 			if f.Match(rec.Task) {
-				out = append(out, rec)
+				page.Offer(rec)
 			}
-			return nil
-		})
+		}
+		return nil
 	})
-	return out, wrap(err)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return page.Records(), nil
 }
 
 // Watch implements store.Store.

@@ -455,12 +455,12 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 }
 
 // List implements store.Store. An owner filter reads the owner index, a
-// job filter the job index; other filters scan every task.
+// job filter the job index; other filters scan every task (one listing),
+// keeping only the page asked for.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	var out []store.Record
 	var want map[string]bool // ids from an index, nil: every task
 	prefix := ""
 	switch {
@@ -488,22 +488,21 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			if err != nil {
 				return nil, err
 			}
+			page := store.NewPage(f)
 			for _, rec := range recs {
 				if f.Match(rec.Task) {
-					out = append(out, rec)
+					page.Offer(rec)
 				}
 			}
-			if f.Limit > 0 && len(out) > f.Limit {
-				out = out[:f.Limit]
-			}
-			return out, nil
+			return page.Records(), nil
 		}
 		// Many tasks of one member (a dead member's, at failover): those
 		// are most of the tasks not yet cleaned up, and one listing of
 		// every task beats hundreds of read transactions.
 	}
+	var page *store.Page
 	err := s.fresh(ctx, func(q *api.QueryOptions) error {
-		out = out[:0]
+		page = store.NewPage(f)
 		pairs, _, err := s.kv.List(s.prefix+"tasks/", q)
 		if err != nil {
 			return s.wrap(err)
@@ -520,7 +519,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 				return err
 			}
 			if f.Match(rec.Task) {
-				out = append(out, rec)
+				page.Offer(rec)
 			}
 		}
 		return nil
@@ -528,11 +527,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Task.GetSpec().GetId() < out[j].Task.GetSpec().GetId() })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	return page.Records(), nil
 }
 
 // smallOwnerList is the owner-index size up to which List reads a member's

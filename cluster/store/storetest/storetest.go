@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevisionsGrow", testRevisionsGrow},
 		{"OwnerIndex", testOwnerIndex},
 		{"ListFilters", testListFilters},
+		{"ListPages", testListPages},
 		{"WatchWakesOnChange", testWatch},
 		{"WatchEndsWithContext", testWatchCtx},
 		{"ConcurrentCreateOneWins", testConcurrentCreate},
