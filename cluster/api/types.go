@@ -184,6 +184,9 @@ type AttemptError struct {
 type TaskList struct {
 	Tasks []*Status `json:"tasks"`
 	Count int       `json:"count"`
+	// Next is the cursor of the next page of GET /v1/tasks (?cursor=),
+	// empty on the last page.
+	Next string `json:"next,omitempty"`
 }
 
 // Health is the body of GET /healthz.

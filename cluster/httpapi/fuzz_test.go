@@ -26,6 +26,13 @@ type echoIn struct {
 // fuzzServer is the real API over a real task manager and store, as a
 // node serves it: what a fuzzed request reaches is what a client's would.
 func fuzzServer(f *testing.F) *httptest.Server {
+	srv, _ := apiServer(f, httpapi.DefaultConfig())
+	return srv
+}
+
+// apiServer serves the API with cfg over a real task manager and store
+// (and its registry as cfg.Registry, if nil): echo and sleep tasks.
+func apiServer(f testing.TB, hcfg httpapi.Config) (*httptest.Server, *tasks.Manager) {
 	reg := actors.NewRegistry()
 	for _, k := range []*actors.TaskKind{
 		actors.MustTask("echo", func(_ actors.TaskContext, in echoIn) (echoIn, error) { return in, nil }),
@@ -54,7 +61,10 @@ func fuzzServer(f *testing.F) *httptest.Server {
 	if err := m.Start(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(m, httpapi.DefaultConfig()))
+	if hcfg.Registry == nil {
+		hcfg.Registry = reg
+	}
+	srv := httptest.NewServer(httpapi.New(m, hcfg))
 	f.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -62,7 +72,7 @@ func fuzzServer(f *testing.F) *httptest.Server {
 		_ = m.Stop(ctx)
 		_ = s.Close()
 	})
-	return srv
+	return srv, m
 }
 
 // FuzzAPI sends arbitrary requests to the API: whatever the body, query

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/store"
@@ -34,7 +35,7 @@ type TaskService interface {
 	Submit(ctx context.Context, sub tasks.Submission) (store.Record, bool, error)
 	Get(ctx context.Context, id string) (store.Record, error)
 	Wait(ctx context.Context, id string, after uint64) (store.Record, error)
-	List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error)
+	Find(ctx context.Context, f store.Filter) ([]store.Record, error)
 	Cancel(ctx context.Context, id, reason string) (store.Record, error)
 	Restart(ctx context.Context, id, reason, requestID string) (store.Record, error)
 	Job(ctx context.Context, id string) ([]store.Record, tasks.JobSummary, error)
@@ -59,6 +60,10 @@ type Config struct {
 	Members func(ctx context.Context, activations bool) ([]api.Member, error)
 	// Activations counts this member's grain activations for /healthz.
 	Activations func() int
+	// Registry holds the kinds GET /v1/kinds lists; nil answers it 404.
+	Registry *actors.Registry
+	// Kinds names the kinds of Registry this node hosts (nil: all).
+	Kinds []string
 	// Logger receives one debug line per request and errors; nil discards.
 	Logger *slog.Logger
 	// Health checks the node for GET /healthz; nil always answers ok.
@@ -139,11 +144,38 @@ func New(svc TaskService, cfg Config) http.Handler {
 	h.mux.HandleFunc("GET /healthz", h.health)
 	h.mux.HandleFunc("POST /v1/grains/{kind}/{id}", h.grain)
 	h.mux.HandleFunc("GET /v1/members", h.members)
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, fmt.Errorf("%w: no route for %s %s", api.ErrNotFound, r.Method, r.URL.Path))
-	})
+	h.mux.HandleFunc("GET /v1/kinds", h.kinds)
+	h.mux.HandleFunc("/", h.noRoute)
 	return h
 }
+
+// methods are the methods noRoute tries on a path to tell 405 from 404.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// noRoute answers a request no route took: 405 with the methods the path
+// takes (Allow) if it names a route, else 404. ServeMux would answer 405
+// itself, but the catch-all route that gives 404s this API's error body
+// takes every method first.
+func (h *handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		h.fail(w, r, fmt.Errorf("%w: no route for %s %s", api.ErrNotFound, r.Method, r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	h.reply(w, http.StatusMethodNotAllowed, api.ErrorBody{Error: api.ErrorDetail{Code: CodeMethodNotAllowed,
+		Message: fmt.Sprintf("%s %s: the method is not allowed; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", "))}})
+}
+
+// CodeMethodNotAllowed is the error code of a 405 answer.
+const CodeMethodNotAllowed = "method_not_allowed"
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -336,30 +368,6 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rec, err := h.svc.Wait(ctx, id, index)
 	h.answer(w, r, rec, err)
-}
-
-func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	var states []messages.TaskState
-	for _, s := range r.URL.Query()["state"] {
-		for _, name := range strings.Split(s, ",") {
-			st, err := api.ParseState(strings.TrimSpace(name))
-			if err != nil {
-				h.fail(w, r, err)
-				return
-			}
-			states = append(states, st)
-		}
-	}
-	recs, err := h.svc.List(r.Context(), states...)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := api.TaskList{Tasks: make([]*api.Status, 0, len(recs)), Count: len(recs)}
-	for _, rec := range recs {
-		out.Tasks = append(out.Tasks, api.FromTask(rec.Task, rec.Revision))
-	}
-	h.reply(w, http.StatusOK, out)
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {

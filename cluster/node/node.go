@@ -287,6 +287,7 @@ func (n *Node) serveHTTP() {
 	hcfg := httpapi.DefaultConfig()
 	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = n.id, n.log, n.host, n.host.Activations
 	hcfg.Members = n.members
+	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
 	if n.cfg.Embedded() {
 		hcfg.Health = func(ctx context.Context) error {
 			if err := n.mgr.Ping(ctx); err != nil {

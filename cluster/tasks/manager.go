@@ -567,9 +567,21 @@ func (m *Manager) Wait(ctx context.Context, id string, after uint64) (store.Reco
 	return m.withLive(rec), nil
 }
 
-// List returns the tasks in the given states (all when none).
+// List returns the tasks in the given states (all when none), by id.
 func (m *Manager) List(ctx context.Context, states ...messages.TaskState) ([]store.Record, error) {
-	recs, err := m.store.List(ctx, store.Filter{States: states})
+	return m.Find(ctx, store.Filter{States: states})
+}
+
+// Find returns the tasks f selects, in its order and up to its limit (see
+// store.Filter), with the live progress of running attempts. The filters
+// go to the store, which applies them as it reads.
+func (m *Manager) Find(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	if f.JobID != "" {
+		if err := checkID("job", f.JobID); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := m.store.List(ctx, f)
 	if err != nil {
 		return nil, storeErr(err)
 	}
