@@ -78,6 +78,11 @@ type Config struct {
 	// RetryFor bounds how long one call keeps retrying an unreachable or
 	// unavailable node, within its context's deadline.
 	RetryFor time.Duration
+	// OnRetry, when set, hears of every try that failed and will be tried
+	// again (before the wait), so a program can tell its user what it is
+	// waiting for instead of staying silent for RetryFor. It runs on the
+	// caller's goroutine and should return quickly.
+	OnRetry func(RetryNotice)
 	// PollWait is how long one long poll of Wait may hang on the node.
 	PollWait time.Duration
 	// Route sends each submit straight to the member that owns the task by
@@ -98,6 +103,23 @@ type Config struct {
 	// many goroutines submit at once; a node without the batch route gets
 	// the submits one by one.
 	Coalesce bool
+}
+
+// RetryNotice describes a call that failed and is about to be tried again.
+type RetryNotice struct {
+	// Method and Path name the call.
+	Method, Path string
+	// Node is the address that failed (empty: none was found to try).
+	Node string
+	// Try counts the tries so far, this one included.
+	Try int
+	// Err is why the try failed.
+	Err error
+	// Delay is the wait before the next try.
+	Delay time.Duration
+	// GiveUp is when the call stops trying: RetryFor after its first try,
+	// or its context's deadline if that is sooner.
+	GiveUp time.Time
 }
 
 var (
@@ -434,17 +456,83 @@ func (c *Client) waitFrom(ctx context.Context, id string, index uint64, onChange
 	}
 }
 
-// List returns the tasks in the given states (all when none).
+// List returns every task in the given states (all when none), newest
+// first, reading page after page (ListPage with the largest pages).
 func (c *Client) List(ctx context.Context, states ...string) ([]*api.Status, error) {
-	var q url.Values
-	if len(states) > 0 {
-		q = url.Values{"state": {strings.Join(states, ",")}}
+	return c.ListAll(ctx, ListOptions{States: states})
+}
+
+// ListOptions select the tasks of ListPage and ListAll. Zero fields
+// select everything.
+type ListOptions struct {
+	// States keeps the tasks in one of these states.
+	States []string
+	// Kind keeps the tasks of one kind.
+	Kind string
+	// Labels keeps the tasks carrying every one of these labels.
+	Labels map[string]string
+	// JobID keeps the tasks of one job.
+	JobID string
+	// Limit is the page size (0: the node's default, 100; at most 1000).
+	Limit int
+	// Cursor starts the page after the one that answered it (TaskList.Next).
+	Cursor string
+}
+
+func (o ListOptions) query() url.Values {
+	q := url.Values{}
+	if len(o.States) > 0 {
+		q.Set("state", strings.Join(o.States, ","))
 	}
+	if o.Kind != "" {
+		q.Set("kind", o.Kind)
+	}
+	for k, v := range o.Labels {
+		q.Add("label", k+"="+v)
+	}
+	if o.JobID != "" {
+		q.Set("job", o.JobID)
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Cursor != "" {
+		q.Set("cursor", o.Cursor)
+	}
+	return q
+}
+
+// ListPage returns one page of the tasks o selects, newest first (by
+// submission time); its Next, if not empty, is the Cursor of the next page.
+func (c *Client) ListPage(ctx context.Context, o ListOptions) (*api.TaskList, error) {
 	var out api.TaskList
-	if err := c.do(ctx, http.MethodGet, "/v1/tasks", q, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/tasks", o.query(), nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Tasks, nil
+	return &out, nil
+}
+
+// maxPage is the page size ListAll asks for: the node's largest.
+const maxPage = 1000
+
+// ListAll returns every task o selects, newest first, following the pages'
+// cursors from o.Cursor (o.Limit: the page size, default the largest).
+func (c *Client) ListAll(ctx context.Context, o ListOptions) ([]*api.Status, error) {
+	if o.Limit <= 0 {
+		o.Limit = maxPage
+	}
+	var all []*api.Status
+	for {
+		page, err := c.ListPage(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Tasks...)
+		if page.Next == "" {
+			return all, nil
+		}
+		o.Cursor = page.Next
+	}
 }
 
 // Cancel cancels a task and returns its final status.
@@ -518,17 +606,27 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 	giveUp := time.Now().Add(c.cfg.RetryFor)
 	for try := 1; ; try++ {
 		node, err := c.node(ctx)
+		tried := ""
 		if err == nil {
 			err = c.send(ctx, method, node, path, q, body, out)
 			if err == nil || !retryable(err) {
 				return err
 			}
+			tried = node.String()
 			c.failed(ctx, node)
 		}
 		if time.Now().After(giveUp) {
 			return fmt.Errorf("%w (gave up after %d tries in %s)", err, try, c.cfg.RetryFor)
 		}
-		if !supervisor.Sleep(ctx, c.retryDelay(try, err)) {
+		delay := c.retryDelay(try, err)
+		if c.cfg.OnRetry != nil {
+			end := giveUp
+			if dl, ok := ctx.Deadline(); ok && dl.Before(end) {
+				end = dl
+			}
+			c.cfg.OnRetry(RetryNotice{Method: method, Path: path, Node: tried, Try: try, Err: err, Delay: delay, GiveUp: end})
+		}
+		if !supervisor.Sleep(ctx, delay) {
 			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
 		}
 	}

@@ -17,11 +17,17 @@ import (
 // node, which routes it to the grain's activation anywhere in the cluster.
 // The call's deadline comes from ctx. Undelivered calls are retried (by the
 // node, and by this client against other nodes); a grain's error comes back
-// wrapping api.ErrHandler and is never retried.
+// wrapping api.ErrHandler and is never retried. An empty request sends no
+// body: the grain gets an empty message, which a typed grain decodes as its
+// request type's zero value.
 func (c *Client) CallRaw(ctx context.Context, kind, identity string, request []byte) (*api.GrainReply, error) {
 	var out api.GrainReply
 	path := "/v1/grains/" + url.PathEscape(kind) + "/" + url.PathEscape(identity)
-	return &out, c.do(ctx, http.MethodPost, path, nil, json.RawMessage(request), &out)
+	var in any
+	if len(request) > 0 {
+		in = json.RawMessage(request)
+	}
+	return &out, c.do(ctx, http.MethodPost, path, nil, in, &out)
 }
 
 // Call sends a proto message to a grain whose kind takes that message type
@@ -68,4 +74,13 @@ func (c *Client) Members(ctx context.Context) ([]api.Member, error) {
 		return nil, err
 	}
 	return out.Members, nil
+}
+
+// Kinds lists the task and grain kinds the node hosts, with their defaults.
+func (c *Client) Kinds(ctx context.Context) ([]api.Kind, error) {
+	var out api.KindList
+	if err := c.do(ctx, http.MethodGet, "/v1/kinds", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Kinds, nil
 }
