@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // TaskContext is what a task handler runs with. It is a context.Context
@@ -45,4 +46,25 @@ type GrainContext interface {
 	MemberID() string
 	// Logger is a structured logger carrying the kind, identity and activation.
 	Logger() *slog.Logger
+
+	// SetReminder sets the grain's durable reminder name (replacing one of
+	// that name) to fire after the delay, then every period (0: once),
+	// with payload; the grain must be a ReminderHandler. It is stored with
+	// the grain's state when the handler returns, in the same fenced
+	// write, so a handler that fails sets nothing. Call it only from the
+	// grain's handlers.
+	SetReminder(name string, after, period time.Duration, payload []byte) error
+	// CancelReminder removes the reminder name (none: no error), stored
+	// as SetReminder is.
+	CancelReminder(name string) error
+	// Reminders lists the grain's reminders, by name, each with its next
+	// due time, as they will be stored when the handler returns.
+	Reminders() []Reminder
+	// SetTimer sets the activation's timer name (replacing one of that
+	// name) to fire after the delay, then every period (0: once), into
+	// the activation's mailbox; the grain must be a TimerHandler. Timers
+	// are not stored: they end with the activation.
+	SetTimer(name string, after, period time.Duration, payload []byte) error
+	// CancelTimer stops the timer name (none: nothing).
+	CancelTimer(name string)
 }

@@ -190,7 +190,11 @@ type GrainRequest struct {
 	// request_id names the request across the caller's retries: a grain
 	// with durable state applies a request id once, and answers a retry of
 	// it with the answer it stored (empty: no such promise).
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// reminder, when set, fires the grain's reminder of that name instead of
+	// delivering payload: the member that owns the reminder's shard sends it
+	// when the reminder is due.
+	Reminder      *ReminderFire `protobuf:"bytes,6,opt,name=reminder,proto3" json:"reminder,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -260,20 +264,86 @@ func (x *GrainRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *GrainRequest) GetReminder() *ReminderFire {
+	if x != nil {
+		return x.Reminder
+	}
+	return nil
+}
+
+// ReminderFire asks a grain's activation to fire its reminder name, due at
+// due_unix_nano. The pair is the firing's identity: a grain whose stored
+// reminder is no longer due then (fired already, moved, cancelled) does
+// not fire it again, and answers when it is due now.
+type ReminderFire struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DueUnixNano   int64                  `protobuf:"varint,2,opt,name=due_unix_nano,json=dueUnixNano,proto3" json:"due_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReminderFire) Reset() {
+	*x = ReminderFire{}
+	mi := &file_messages_grain_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReminderFire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReminderFire) ProtoMessage() {}
+
+func (x *ReminderFire) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReminderFire.ProtoReflect.Descriptor instead.
+func (*ReminderFire) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReminderFire) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReminderFire) GetDueUnixNano() int64 {
+	if x != nil {
+		return x.DueUnixNano
+	}
+	return 0
+}
+
 // GrainStateRecord is a durable grain's stored state: the state as the
 // kind encodes it, and the last requests that changed it, with their
 // answers, so a retried request is answered without being applied again.
 type GrainStateRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         []byte                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	Applied       []*AppliedRequest      `protobuf:"bytes,2,rep,name=applied,proto3" json:"applied,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	State   []byte                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Applied []*AppliedRequest      `protobuf:"bytes,2,rep,name=applied,proto3" json:"applied,omitempty"`
+	// reminders are the grain's durable reminders, stored with its state so
+	// that setting one and changing the state are one write, fenced alike.
+	Reminders     []*StoredReminder `protobuf:"bytes,3,rep,name=reminders,proto3" json:"reminders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GrainStateRecord) Reset() {
 	*x = GrainStateRecord{}
-	mi := &file_messages_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +355,7 @@ func (x *GrainStateRecord) String() string {
 func (*GrainStateRecord) ProtoMessage() {}
 
 func (x *GrainStateRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[1]
+	mi := &file_messages_grain_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +368,7 @@ func (x *GrainStateRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainStateRecord.ProtoReflect.Descriptor instead.
 func (*GrainStateRecord) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{1}
+	return file_messages_grain_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GrainStateRecord) GetState() []byte {
@@ -315,6 +385,83 @@ func (x *GrainStateRecord) GetApplied() []*AppliedRequest {
 	return nil
 }
 
+func (x *GrainStateRecord) GetReminders() []*StoredReminder {
+	if x != nil {
+		return x.Reminders
+	}
+	return nil
+}
+
+// StoredReminder is a grain's reminder: it fires at due_unix_nano, then
+// every period_nanos (0: once), with payload.
+type StoredReminder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DueUnixNano   int64                  `protobuf:"varint,2,opt,name=due_unix_nano,json=dueUnixNano,proto3" json:"due_unix_nano,omitempty"`
+	PeriodNanos   int64                  `protobuf:"varint,3,opt,name=period_nanos,json=periodNanos,proto3" json:"period_nanos,omitempty"`
+	Payload       []byte                 `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredReminder) Reset() {
+	*x = StoredReminder{}
+	mi := &file_messages_grain_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredReminder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredReminder) ProtoMessage() {}
+
+func (x *StoredReminder) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredReminder.ProtoReflect.Descriptor instead.
+func (*StoredReminder) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StoredReminder) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StoredReminder) GetDueUnixNano() int64 {
+	if x != nil {
+		return x.DueUnixNano
+	}
+	return 0
+}
+
+func (x *StoredReminder) GetPeriodNanos() int64 {
+	if x != nil {
+		return x.PeriodNanos
+	}
+	return 0
+}
+
+func (x *StoredReminder) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 // AppliedRequest is a request a durable grain applied, and its answer.
 type AppliedRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -326,7 +473,7 @@ type AppliedRequest struct {
 
 func (x *AppliedRequest) Reset() {
 	*x = AppliedRequest{}
-	mi := &file_messages_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +485,7 @@ func (x *AppliedRequest) String() string {
 func (*AppliedRequest) ProtoMessage() {}
 
 func (x *AppliedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[2]
+	mi := &file_messages_grain_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +498,7 @@ func (x *AppliedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedRequest.ProtoReflect.Descriptor instead.
 func (*AppliedRequest) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{2}
+	return file_messages_grain_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AppliedRequest) GetId() string {
@@ -381,7 +528,7 @@ type GrainError struct {
 
 func (x *GrainError) Reset() {
 	*x = GrainError{}
-	mi := &file_messages_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -393,7 +540,7 @@ func (x *GrainError) String() string {
 func (*GrainError) ProtoMessage() {}
 
 func (x *GrainError) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[3]
+	mi := &file_messages_grain_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -406,7 +553,7 @@ func (x *GrainError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainError.ProtoReflect.Descriptor instead.
 func (*GrainError) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{3}
+	return file_messages_grain_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GrainError) GetCode() GrainErrorCode {
@@ -437,15 +584,18 @@ type GrainResponse struct {
 	// member hosts the activation that answered.
 	Member string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
 	// activation_id is unique to that activation.
-	ActivationId  string      `protobuf:"bytes,3,opt,name=activation_id,json=activationId,proto3" json:"activation_id,omitempty"`
-	Error         *GrainError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ActivationId string      `protobuf:"bytes,3,opt,name=activation_id,json=activationId,proto3" json:"activation_id,omitempty"`
+	Error        *GrainError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// next_due_unix_nano answers a ReminderFire: when the reminder is due
+	// next (0: it is gone).
+	NextDueUnixNano int64 `protobuf:"varint,5,opt,name=next_due_unix_nano,json=nextDueUnixNano,proto3" json:"next_due_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GrainResponse) Reset() {
 	*x = GrainResponse{}
-	mi := &file_messages_grain_proto_msgTypes[4]
+	mi := &file_messages_grain_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +607,7 @@ func (x *GrainResponse) String() string {
 func (*GrainResponse) ProtoMessage() {}
 
 func (x *GrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[4]
+	mi := &file_messages_grain_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +620,7 @@ func (x *GrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainResponse.ProtoReflect.Descriptor instead.
 func (*GrainResponse) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{4}
+	return file_messages_grain_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GrainResponse) GetPayload() []byte {
@@ -501,6 +651,13 @@ func (x *GrainResponse) GetError() *GrainError {
 	return nil
 }
 
+func (x *GrainResponse) GetNextDueUnixNano() int64 {
+	if x != nil {
+		return x.NextDueUnixNano
+	}
+	return 0
+}
+
 // ActivateTask tells a member's task manager that it owns a task it has not
 // started yet (submitted through another member). It is a hint: the owner's
 // watch of its owner index finds the task anyway, only later.
@@ -520,7 +677,7 @@ type ActivateTask struct {
 
 func (x *ActivateTask) Reset() {
 	*x = ActivateTask{}
-	mi := &file_messages_grain_proto_msgTypes[5]
+	mi := &file_messages_grain_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +689,7 @@ func (x *ActivateTask) String() string {
 func (*ActivateTask) ProtoMessage() {}
 
 func (x *ActivateTask) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[5]
+	mi := &file_messages_grain_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +702,7 @@ func (x *ActivateTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateTask.ProtoReflect.Descriptor instead.
 func (*ActivateTask) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{5}
+	return file_messages_grain_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActivateTask) GetId() string {
@@ -589,7 +746,7 @@ type TaskChanged struct {
 
 func (x *TaskChanged) Reset() {
 	*x = TaskChanged{}
-	mi := &file_messages_grain_proto_msgTypes[6]
+	mi := &file_messages_grain_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +758,7 @@ func (x *TaskChanged) String() string {
 func (*TaskChanged) ProtoMessage() {}
 
 func (x *TaskChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[6]
+	mi := &file_messages_grain_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +771,7 @@ func (x *TaskChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskChanged.ProtoReflect.Descriptor instead.
 func (*TaskChanged) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{6}
+	return file_messages_grain_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskChanged) GetTask() *Task {
@@ -646,7 +803,7 @@ type SubmitTask struct {
 
 func (x *SubmitTask) Reset() {
 	*x = SubmitTask{}
-	mi := &file_messages_grain_proto_msgTypes[7]
+	mi := &file_messages_grain_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +815,7 @@ func (x *SubmitTask) String() string {
 func (*SubmitTask) ProtoMessage() {}
 
 func (x *SubmitTask) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[7]
+	mi := &file_messages_grain_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +828,7 @@ func (x *SubmitTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitTask.ProtoReflect.Descriptor instead.
 func (*SubmitTask) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{7}
+	return file_messages_grain_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitTask) GetTask() *Task {
@@ -703,7 +860,7 @@ type SubmitTaskReply struct {
 
 func (x *SubmitTaskReply) Reset() {
 	*x = SubmitTaskReply{}
-	mi := &file_messages_grain_proto_msgTypes[8]
+	mi := &file_messages_grain_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +872,7 @@ func (x *SubmitTaskReply) String() string {
 func (*SubmitTaskReply) ProtoMessage() {}
 
 func (x *SubmitTaskReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_grain_proto_msgTypes[8]
+	mi := &file_messages_grain_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +885,7 @@ func (x *SubmitTaskReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitTaskReply.ProtoReflect.Descriptor instead.
 func (*SubmitTaskReply) Descriptor() ([]byte, []int) {
-	return file_messages_grain_proto_rawDescGZIP(), []int{8}
+	return file_messages_grain_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitTaskReply) GetTask() *Task {
@@ -771,17 +928,27 @@ var File_messages_grain_proto protoreflect.FileDescriptor
 const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x14messages/grain.proto\x12\n" +
-	"granary.v1\x1a\x16messages/granary.proto\"\xa5\x01\n" +
+	"granary.v1\x1a\x16messages/granary.proto\"\xdb\x01\n" +
 	"\fGrainRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12,\n" +
 	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"^\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x124\n" +
+	"\breminder\x18\x06 \x01(\v2\x18.granary.v1.ReminderFireR\breminder\"F\n" +
+	"\fReminderFire\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
+	"\rdue_unix_nano\x18\x02 \x01(\x03R\vdueUnixNano\"\x98\x01\n" +
 	"\x10GrainStateRecord\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\fR\x05state\x124\n" +
-	"\aapplied\x18\x02 \x03(\v2\x1a.granary.v1.AppliedRequestR\aapplied\"6\n" +
+	"\aapplied\x18\x02 \x03(\v2\x1a.granary.v1.AppliedRequestR\aapplied\x128\n" +
+	"\treminders\x18\x03 \x03(\v2\x1a.granary.v1.StoredReminderR\treminders\"\x85\x01\n" +
+	"\x0eStoredReminder\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
+	"\rdue_unix_nano\x18\x02 \x01(\x03R\vdueUnixNano\x12!\n" +
+	"\fperiod_nanos\x18\x03 \x01(\x03R\vperiodNanos\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"6\n" +
 	"\x0eAppliedRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05reply\x18\x02 \x01(\fR\x05reply\"n\n" +
@@ -789,12 +956,13 @@ const file_messages_grain_proto_rawDesc = "" +
 	"GrainError\x12.\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1a.granary.v1.GrainErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06holder\x18\x03 \x01(\tR\x06holder\"\x94\x01\n" +
+	"\x06holder\x18\x03 \x01(\tR\x06holder\"\xc1\x01\n" +
 	"\rGrainResponse\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12#\n" +
 	"\ractivation_id\x18\x03 \x01(\tR\factivationId\x12,\n" +
-	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\"t\n" +
+	"\x05error\x18\x04 \x01(\v2\x16.granary.v1.GrainErrorR\x05error\x12+\n" +
+	"\x12next_due_unix_nano\x18\x05 \x01(\x03R\x0fnextDueUnixNano\"t\n" +
 	"\fActivateTask\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04task\x18\x02 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
@@ -845,35 +1013,39 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_messages_grain_proto_goTypes = []any{
 	(GrainErrorCode)(0),      // 0: granary.v1.GrainErrorCode
 	(ErrorCode)(0),           // 1: granary.v1.ErrorCode
 	(*GrainRequest)(nil),     // 2: granary.v1.GrainRequest
-	(*GrainStateRecord)(nil), // 3: granary.v1.GrainStateRecord
-	(*AppliedRequest)(nil),   // 4: granary.v1.AppliedRequest
-	(*GrainError)(nil),       // 5: granary.v1.GrainError
-	(*GrainResponse)(nil),    // 6: granary.v1.GrainResponse
-	(*ActivateTask)(nil),     // 7: granary.v1.ActivateTask
-	(*TaskChanged)(nil),      // 8: granary.v1.TaskChanged
-	(*SubmitTask)(nil),       // 9: granary.v1.SubmitTask
-	(*SubmitTaskReply)(nil),  // 10: granary.v1.SubmitTaskReply
-	(*Task)(nil),             // 11: granary.v1.Task
+	(*ReminderFire)(nil),     // 3: granary.v1.ReminderFire
+	(*GrainStateRecord)(nil), // 4: granary.v1.GrainStateRecord
+	(*StoredReminder)(nil),   // 5: granary.v1.StoredReminder
+	(*AppliedRequest)(nil),   // 6: granary.v1.AppliedRequest
+	(*GrainError)(nil),       // 7: granary.v1.GrainError
+	(*GrainResponse)(nil),    // 8: granary.v1.GrainResponse
+	(*ActivateTask)(nil),     // 9: granary.v1.ActivateTask
+	(*TaskChanged)(nil),      // 10: granary.v1.TaskChanged
+	(*SubmitTask)(nil),       // 11: granary.v1.SubmitTask
+	(*SubmitTaskReply)(nil),  // 12: granary.v1.SubmitTaskReply
+	(*Task)(nil),             // 13: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
-	4,  // 0: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
-	0,  // 1: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
-	5,  // 2: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	11, // 3: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	11, // 4: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
-	11, // 5: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
-	11, // 6: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
-	1,  // 7: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: granary.v1.GrainRequest.reminder:type_name -> granary.v1.ReminderFire
+	6,  // 1: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
+	5,  // 2: granary.v1.GrainStateRecord.reminders:type_name -> granary.v1.StoredReminder
+	0,  // 3: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
+	7,  // 4: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
+	13, // 5: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	13, // 6: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	13, // 7: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	13, // 8: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	1,  // 9: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -888,7 +1060,7 @@ func file_messages_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -134,6 +134,9 @@ type Host struct {
 	// the time it looks (a handler that outlasted a fence and an unfence).
 	fences   atomic.Uint64
 	electors *electors
+	// sched fires the due reminders of the shards this member owns; nil
+	// when the state store keeps no reminder index.
+	sched *scheduler
 }
 
 // New creates a Host; Start spawns its router.
@@ -157,6 +160,9 @@ func New(cfg Config) (*Host, error) {
 		h.hosted[k] = true
 	}
 	h.table = placement.NewTable(nil)
+	if rs, ok := cfg.State.(ReminderStore); ok {
+		h.sched = newScheduler(h, rs)
+	}
 	return h, nil
 }
 
@@ -180,6 +186,9 @@ func (h *Host) Start() error {
 	}
 	h.router = pid
 	h.startSingletons()
+	if h.sched != nil {
+		h.sched.start()
+	}
 	return nil
 }
 
@@ -213,6 +222,9 @@ func (h *Host) SetView(members []Member) {
 	}
 	h.view = members
 	h.table = placement.NewTable(pm)
+	if h.sched != nil {
+		h.sched.send(ownShards{shards: ownedShards(members, h.cfg.Member)})
+	}
 }
 
 // View is the current membership view.
@@ -318,7 +330,14 @@ func (h *Host) CallOnce(ctx context.Context, kind, identity, requestID string, p
 		defer cancel()
 	}
 	deadline, _ := ctx.Deadline()
-	req := &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano(), RequestId: requestID}
+	return h.deliver(ctx, &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano(), RequestId: requestID})
+}
+
+// deliver sends req, retrying while it was certainly not processed, until
+// ctx's deadline (which it must have).
+func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest) (*messages.GrainResponse, error) {
+	kind, identity := req.GetKind(), req.GetIdentity()
+	deadline, _ := ctx.Deadline()
 	var last error
 	for try := 1; ; try++ {
 		resp, err := h.send(ctx, req)
@@ -422,6 +441,9 @@ func (h *Host) Stop(ctx context.Context) error {
 	h.leaving.Store(true)
 	if h.router == nil {
 		return nil
+	}
+	if h.sched != nil {
+		h.sched.stop()
 	}
 	h.stopSingletons()
 	h.sys.Root.Send(h.router, &deactivateAll{reason: "member leaving"})

@@ -126,15 +126,32 @@ type activation struct {
 	// the last requests applied), at stateVersion.
 	record       *messages.GrainStateRecord
 	stateVersion uint64
+	// reminders are the grain's reminders as its handlers left them,
+	// stored with the record by saveState.
+	reminders []*messages.StoredReminder
+	self      *actor.PID
+	timers    map[string]*grainTimer
+	timerGen  uint64
+	// lastRequest is when the activation last got a request: timers do
+	// not keep it from going idle.
+	lastRequest time.Time
 }
 
 func (a *activation) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:
 		a.log = a.h.log.With("grain", a.kind.Name(), "identity", a.identity, "activation", a.id)
+		a.self, a.lastRequest = c.Self(), time.Now()
 		a.activate(c)
 	case *messages.GrainRequest:
-		a.handle(c, msg)
+		a.lastRequest = time.Now()
+		if msg.GetReminder() != nil {
+			a.fireReminder(c, msg)
+		} else {
+			a.handle(c, msg)
+		}
+	case *timerFired:
+		a.onTimer(c, msg)
 	case *actor.ReceiveTimeout:
 		a.log.Debug("grain idle; deactivating")
 		a.retire(c, nil)
@@ -175,8 +192,14 @@ func (a *activation) activate(c actor.Context) {
 		}
 		cancel()
 		if actErr != nil {
+			a.stopTimers()
 			a.grain = nil // never activated: no OnDeactivate
 			a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "activation failed: "+actErr.Error(), ""))
+			return
+		}
+		// Reminders set in OnActivate are stored before any message.
+		if resp := a.saveState(c, nil, nil); resp != nil {
+			a.refuse(c, resp)
 			return
 		}
 	}
@@ -205,14 +228,23 @@ func (a *activation) retire(c actor.Context, resp *messages.GrainResponse) {
 	}
 }
 
-func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
+// admit reports whether the activation takes a request; if not, it has
+// answered it.
+func (a *activation) admit(c actor.Context) bool {
 	if a.refusal != nil {
 		c.Respond(a.refusal)
-		return
+		return false
 	}
 	if a.h.fenced() || a.fencedSinceClaim() {
 		// Self-fenced: the claim may already belong to another member.
 		a.fence(c)
+		return false
+	}
+	return true
+}
+
+func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
+	if !a.admit(c) {
 		return
 	}
 	if reply, ok := a.appliedReply(req); ok {
@@ -277,8 +309,12 @@ func (a *activation) fencedSinceClaim() bool { return a.h.fences.Load() != a.epo
 // UNAVAILABLE and deactivates the activation: its member may no longer
 // hold the claim.
 func (a *activation) fence(c actor.Context) {
-	a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", a.h.cfg.Member), ""))
+	a.refuse(c, a.fencedResponse())
 	c.Respond(a.refusal)
+}
+
+func (a *activation) fencedResponse() *messages.GrainResponse {
+	return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("member %s is fenced or leaving", a.h.cfg.Member), "")
 }
 
 func (a *activation) deactivate() {
@@ -287,6 +323,7 @@ func (a *activation) deactivate() {
 	}
 	a.claimed = false
 	defer a.h.active.Add(-1)
+	a.stopTimers()
 	if d, ok := a.grain.(actors.Deactivator); ok {
 		gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))
 		_ = supervisor.Recover(func() { d.OnDeactivate(gc) })

@@ -54,10 +54,10 @@ const keepApplied = 32
 // loadState gives a durable grain its stored state, before its first
 // message; ok false: the activation was refused (the caller retries).
 func (a *activation) loadState(c actor.Context) bool {
-	d, ok := a.grain.(actors.Durable)
-	if !ok {
+	if !a.keepsRecord() {
 		return true
 	}
+	d, durable := a.grain.(actors.Durable)
 	if a.h.cfg.State == nil {
 		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT,
 			fmt.Sprintf("grain kind %s keeps durable state, and member %s has no state store", a.kind.Name(), a.h.cfg.Member), ""))
@@ -75,11 +75,13 @@ func (a *activation) loadState(c actor.Context) bool {
 		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored record: "+err.Error(), ""))
 		return false
 	}
-	if err := d.LoadState(rec.GetState()); err != nil {
-		a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored state: "+err.Error(), ""))
-		return false
+	if durable {
+		if err := d.LoadState(rec.GetState()); err != nil {
+			a.refuse(c, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "the grain's stored state: "+err.Error(), ""))
+			return false
+		}
 	}
-	a.record, a.stateVersion = rec, version
+	a.record, a.stateVersion, a.reminders = rec, version, rec.GetReminders()
 	return true
 }
 
@@ -105,19 +107,22 @@ func (a *activation) appliedReply(req *messages.GrainRequest) ([]byte, bool) {
 // have landed) the activation deactivates, so the next message reloads
 // what is stored.
 func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, reply []byte) *messages.GrainResponse {
-	d, ok := a.grain.(actors.Durable)
-	if !ok {
+	if !a.keepsRecord() {
 		return nil
 	}
-	state, err := d.State()
-	if err != nil {
-		a.revertState()
-		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's state: "+err.Error(), "")
+	state := a.record.GetState()
+	if d, ok := a.grain.(actors.Durable); ok {
+		var err error
+		if state, err = d.State(); err != nil {
+			a.revertState()
+			return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's state: "+err.Error(), "")
+		}
 	}
-	if bytes.Equal(state, a.record.GetState()) {
+	changes := indexChanges(a.record.GetReminders(), a.reminders)
+	if bytes.Equal(state, a.record.GetState()) && len(changes) == 0 {
 		return nil // unchanged: a retry would change nothing either
 	}
-	next := &messages.GrainStateRecord{State: state, Applied: a.record.GetApplied()}
+	next := &messages.GrainStateRecord{State: state, Applied: a.record.GetApplied(), Reminders: a.reminders}
 	if id := req.GetRequestId(); id != "" {
 		next.Applied = append(next.Applied, &messages.AppliedRequest{Id: id, Reply: reply})
 		if n := len(next.Applied); n > keepApplied {
@@ -136,9 +141,15 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
 	defer cancel()
-	version, err := a.h.cfg.State.SaveState(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion)
+	var version uint64
+	if rs, ok := a.h.cfg.State.(ReminderStore); ok && len(changes) > 0 {
+		version, err = rs.SaveStateIndexed(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion, changes)
+	} else {
+		version, err = a.h.cfg.State.SaveState(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion)
+	}
 	if err == nil {
 		a.record, a.stateVersion = next, version
+		a.h.reminded(a.kind.Name(), a.identity, changes)
 		return nil
 	}
 	a.revertState()
@@ -148,8 +159,9 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 	return resp
 }
 
-// revertState gives the grain its last stored state again.
+// revertState gives the grain its last stored state and reminders again.
 func (a *activation) revertState() {
+	a.reminders = a.record.GetReminders()
 	if d, ok := a.grain.(actors.Durable); ok {
 		if err := d.LoadState(a.record.GetState()); err != nil {
 			a.log.Error("restoring the grain's stored state failed", "err", err)
@@ -166,6 +178,7 @@ type LocalState struct {
 	mu      sync.Mutex
 	states  map[string]localState
 	version uint64
+	index   localIndex
 }
 
 type localState struct {
@@ -205,5 +218,15 @@ func (l *LocalState) DeleteState(_ context.Context, kind, identity string) error
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.states, kind+"/"+identity)
+	var gone []IndexChange
+	for _, e := range l.index.entries[ReminderShard(kind, identity)] {
+		if e.Kind == kind && e.Identity == identity {
+			gone = append(gone, IndexChange{Name: e.Name})
+		}
+	}
+	if len(gone) > 0 {
+		l.version++
+		l.indexLocked(kind, identity, gone)
+	}
 	return nil
 }

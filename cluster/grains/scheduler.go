@@ -1,0 +1,223 @@
+package grains
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/granary-rt/granary/messages"
+)
+
+// scheduler fires the due reminders of the shards of the reminder index
+// this member owns. One goroutine (run) owns the queue; a watch goroutine
+// per owned shard feeds it the shard's index entries, one blocking query
+// at a time; firings are calls through the Host, so a grain is activated
+// wherever it is placed.
+type scheduler struct {
+	h      *Host
+	rs     ReminderStore
+	log    *slog.Logger
+	events chan any
+	slots  chan struct{} // bounds firings in flight
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// Events of the scheduler's loop.
+type (
+	ownShards   struct{ shards map[int]bool }
+	shardLoaded struct {
+		shard   int
+		entries []IndexEntry
+	}
+	indexHint struct {
+		kind, identity string
+		changes        []IndexChange
+	}
+	fireDone struct {
+		f    firing
+		next time.Time
+		err  error
+	}
+)
+
+// maxFiring bounds the firings in flight: each is a call and a durable
+// write; 256 keeps a burst of due reminders from queueing behind each
+// other while bounding the goroutines and Consul transactions at once.
+const maxFiring = 256
+
+func newScheduler(h *Host, rs ReminderStore) *scheduler {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &scheduler{h: h, rs: rs, log: h.log.With("component", "reminders"), events: make(chan any, 1024),
+		slots: make(chan struct{}, maxFiring), ctx: ctx, cancel: cancel}
+}
+
+func (s *scheduler) start() {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.run() }()
+}
+
+// stop ends every goroutine of the scheduler and waits for them; it is
+// safe to call twice.
+func (s *scheduler) stop() {
+	s.stopOnce.Do(s.cancel)
+	s.wg.Wait()
+}
+
+// send gives the loop an event, unless the scheduler stopped.
+func (s *scheduler) send(ev any) {
+	select {
+	case s.events <- ev:
+	case <-s.ctx.Done():
+	}
+}
+
+func (s *scheduler) run() {
+	q := newReminderQueue()
+	owned := map[int]context.CancelFunc{}
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			for _, cancel := range owned {
+				cancel()
+			}
+			return
+		case ev := <-s.events:
+			switch ev := ev.(type) {
+			case ownShards:
+				s.own(q, owned, ev.shards)
+			case shardLoaded:
+				if owned[ev.shard] != nil {
+					q.load(ev.shard, ev.entries)
+				}
+			case indexHint:
+				if owned[ReminderShard(ev.kind, ev.identity)] != nil {
+					q.change(ev.kind, ev.identity, ev.changes)
+				}
+			case fireDone:
+				q.fired(ev.f, ev.next, ev.err, time.Now())
+			}
+		case <-wake.C:
+		}
+		fire, next := q.due(time.Now())
+		for _, f := range fire {
+			s.fire(f)
+		}
+		if next.IsZero() {
+			wake.Reset(time.Hour)
+		} else {
+			wake.Reset(time.Until(next))
+		}
+	}
+}
+
+// own starts watching the shards newly owned and forgets the others.
+func (s *scheduler) own(q *reminderQueue, owned map[int]context.CancelFunc, shards map[int]bool) {
+	for shard, cancel := range owned {
+		if !shards[shard] {
+			cancel()
+			delete(owned, shard)
+		}
+	}
+	q.drop(func(shard int) bool { return shards[shard] })
+	for shard := range shards {
+		if owned[shard] == nil {
+			ctx, cancel := context.WithCancel(s.ctx)
+			owned[shard] = cancel
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.watch(ctx, shard) }()
+		}
+	}
+}
+
+// watch feeds the loop shard's index entries each time they change.
+func (s *scheduler) watch(ctx context.Context, shard int) {
+	var index uint64
+	for tries := 0; ; {
+		entries, next, err := s.rs.WatchReminders(ctx, shard, index)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			tries++
+			s.log.Warn("reading the reminder index failed; retrying", "shard", shard, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(fireBackoff(tries)):
+			}
+			continue
+		}
+		tries = 0
+		if next == index {
+			continue // the wait ended with no change
+		}
+		index = next
+		select {
+		case s.events <- shardLoaded{shard: shard, entries: entries}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// fire calls the grain with the firing, in its own goroutine, and tells
+// the loop the outcome.
+func (s *scheduler) fire(f firing) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		}
+		next, err := s.h.fireReminder(s.ctx, f.IndexEntry)
+		<-s.slots
+		if err != nil && s.ctx.Err() == nil {
+			lvl := slog.LevelDebug
+			if errors.Is(err, ErrInvalidArgument) {
+				lvl = slog.LevelWarn
+			}
+			s.log.Log(s.ctx, lvl, "firing a reminder failed; retrying", "grain", f.Kind, "identity", f.Identity, "reminder", f.Name, "err", err)
+		}
+		s.send(fireDone{f: f, next: next, err: err})
+	}()
+}
+
+// fireReminder asks the grain to fire its reminder e, due at e.Due, and
+// returns when the reminder is due next as the grain stored it (zero: it
+// is gone).
+func (h *Host) fireReminder(ctx context.Context, e IndexEntry) (time.Time, error) {
+	if _, err := h.cfg.Registry.Grain(e.Kind); err != nil {
+		return time.Time{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	resp, err := h.deliver(ctx, &messages.GrainRequest{Kind: e.Kind, Identity: e.Identity, DeadlineUnixNano: deadline.UnixNano(),
+		Reminder: &messages.ReminderFire{Name: e.Name, DueUnixNano: e.Due.UnixNano()}})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if resp.GetNextDueUnixNano() == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, resp.GetNextDueUnixNano()), nil
+}
+
+// reminded tells this member's scheduler of a grain's write to its
+// reminders; if the member owns the shard it need not wait for its watch.
+func (h *Host) reminded(kind, identity string, changes []IndexChange) {
+	if h.sched != nil && len(changes) > 0 {
+		h.sched.send(indexHint{kind: kind, identity: identity, changes: changes})
+	}
+}
