@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -41,13 +40,17 @@ type Directory struct {
 	kv          *api.KV
 	prefix      string
 	statePrefix string // granary/<cluster>/grainstate/: durable grain state
-	session     func() string
+	// reminderPrefix is granary/<cluster>/reminders/: the grains'
+	// reminders by shard (reminders.go).
+	reminderPrefix string
+	session        func() string
 }
 
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).
 func New(c *api.Client, cluster string, session func() string) *Directory {
-	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/", session: session}
+	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/",
+		reminderPrefix: "granary/" + cluster + "/reminders/", session: session}
 }
 
 // Key is the KV key of an activation.
@@ -140,27 +143,26 @@ func (d *Directory) LoadState(ctx context.Context, kind, identity string) ([]byt
 // state with check-and-set on its version: a member whose session Consul
 // has invalidated (paused, partitioned, declared dead) writes nothing.
 func (d *Directory) SaveState(ctx context.Context, kind, identity, _ string, data []byte, version uint64) (uint64, error) {
+	return d.saveState(ctx, kind, identity, data, version, nil)
+}
+
+// saveState is SaveState's transaction, with more operations in it.
+func (d *Directory) saveState(ctx context.Context, kind, identity string, data []byte, version uint64, more api.KVTxnOps) (uint64, error) {
 	sess := d.session()
 	if sess == "" {
 		return 0, fmt.Errorf("%w: %w", store.ErrConflict, ErrNoSession)
 	}
 	key := d.stateKey(kind, identity)
-	ok, resp, _, err := d.kv.Txn(api.KVTxnOps{
+	ops := append(api.KVTxnOps{
 		{Verb: api.KVCheckSession, Key: d.Key(kind, identity), Session: sess},
 		{Verb: api.KVCAS, Key: key, Value: data, Index: version},
-	}, (&api.QueryOptions{}).WithContext(ctx))
+	}, more...)
+	ok, resp, _, err := d.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("consuldir: storing the state of %s/%s: %w", kind, identity, err)
 	}
 	if !ok {
-		var why []string
-		if resp != nil {
-			for _, e := range resp.Errors {
-				why = append(why, e.What)
-			}
-		}
-		return 0, fmt.Errorf("%w: the claim on %s/%s is no longer this member's, or its state changed since version %d (%s)",
-			store.ErrConflict, kind, identity, version, strings.Join(why, "; "))
+		return 0, errConflict(kind, identity, version, resp)
 	}
 	for _, r := range resp.Results {
 		if r != nil && r.Key == key {
@@ -172,7 +174,15 @@ func (d *Directory) SaveState(ctx context.Context, kind, identity, _ string, dat
 
 // DeleteState implements grains.StateStore.
 func (d *Directory) DeleteState(ctx context.Context, kind, identity string) error {
-	if _, err := d.kv.Delete(d.stateKey(kind, identity), (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+	// The grain's reminders go with its record.
+	ok, _, _, err := d.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVDelete, Key: d.stateKey(kind, identity)},
+		{Verb: api.KVDeleteTree, Key: d.grainRemindersPrefix(kind, identity)},
+	}, (&api.QueryOptions{}).WithContext(ctx))
+	if err == nil && !ok {
+		err = errors.New("transaction refused")
+	}
+	if err != nil {
 		return fmt.Errorf("consuldir: deleting the state of %s/%s: %w", kind, identity, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/grains/remindertest"
+	"github.com/granary-rt/granary/cluster/grains/statetest"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
@@ -256,4 +257,21 @@ func TestTimersFireInActivationAndDieWithIt(t *testing.T) {
 	if got := len(rec.Firings("t")); got != after {
 		t.Fatalf("%d timer firings after the activation ended", got-after)
 	}
+}
+
+// TestLocalStateConformance: the in-memory store passes the suite of
+// state stores, its reminder index included.
+func TestLocalStateConformance(t *testing.T) {
+	statetest.Run(t, func(t *testing.T) statetest.Store {
+		dir := &grains.LocalDirectory{}
+		return statetest.Store{
+			StateStore: &grains.LocalState{Directory: dir},
+			Claim: func(t *testing.T, kind, identity string) {
+				if h, _ := dir.Claim(context.Background(), kind, identity, "m1"); h != "m1" {
+					t.Fatalf("claim %s/%s: held by %s", kind, identity, h)
+				}
+			},
+			Lose: func(*testing.T, string, string) { dir.ReleaseAll("m1") },
+		}
+	})
 }

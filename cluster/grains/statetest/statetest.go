@@ -41,6 +41,16 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	for _, tc := range reminderTests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			rs, ok := s.StateStore.(grains.ReminderStore)
+			if !ok {
+				t.Skip("this store keeps no reminder index")
+			}
+			tc.fn(t, s, rs)
+		})
+	}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -40,6 +40,11 @@ func (s *Store) LoadState(ctx context.Context, kind, identity string) ([]byte, u
 // version (0: none stored). This store serves one member (granary dev),
 // whose directory is in its memory, so there is no claim to check.
 func (s *Store) SaveState(ctx context.Context, kind, identity, _ string, data []byte, version uint64) (uint64, error) {
+	return s.saveState(ctx, kind, identity, data, version, nil)
+}
+
+// saveState is SaveState, running more in the same transaction.
+func (s *Store) saveState(ctx context.Context, kind, identity string, data []byte, version uint64, more func(*bolt.Tx) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -63,7 +68,13 @@ func (s *Store) SaveState(ctx context.Context, kind, identity, _ string, data []
 		v := make([]byte, 8+len(data))
 		binary.BigEndian.PutUint64(v, next)
 		copy(v[8:], data)
-		return b.Put(key, v)
+		if err := b.Put(key, v); err != nil {
+			return err
+		}
+		if more != nil {
+			return more(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, wrap(err)
@@ -77,6 +88,9 @@ func (s *Store) DeleteState(ctx context.Context, kind, identity string) error {
 		return err
 	}
 	return wrap(s.db.Update(func(tx *bolt.Tx) error {
+		if err := deleteReminders(tx, kind, identity); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketGrainState)
 		if b == nil {
 			return nil
