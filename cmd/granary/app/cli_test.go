@@ -203,7 +203,7 @@ func TestSubmitFrom(t *testing.T) {
 	}
 	countTasks := func() int {
 		t.Helper()
-		r := cli(t, addr, "tasks", "--json")
+		r := cli(t, addr, "tasks", "--all", "--json")
 		var list api.TaskList
 		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &list) != nil {
 			t.Fatalf("tasks --json: exit %d %s %s", r.code, r.stdout, r.stderr)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/httpapi"
 	consul "github.com/hashicorp/consul/api"
 )
 
@@ -29,6 +30,7 @@ type clientFlags struct {
 	json      bool
 	timeout   time.Duration
 	set       func() map[string]bool
+	cmd       string // the command, for messages: "granary submit"
 }
 
 func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeoutHelp string) {
@@ -39,7 +41,7 @@ func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeo
 	fs.StringVar(&c.addr, "addr", def, "node HTTP address ($GRANARY_ADDR); https://HOST:PORT for a node with --tls-cert")
 	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the bearer token to send (default $GRANARY_TOKEN)")
 	fs.StringVar(&c.ca, "ca", e.getenv("GRANARY_CA"), "PEM CA that signed the nodes' API certificates ($GRANARY_CA); addresses without a scheme are then https://")
-	c.e = e
+	c.e, c.cmd = e, fs.Name()
 	fs.StringVar(&c.cluster, "cluster", "", "find the cluster's nodes through Consul instead of --addr")
 	fs.StringVar(&c.consul, "consul", "", "Consul HTTP address for --cluster (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
 	c.set = func() map[string]bool { return setFlags(fs) }
@@ -59,6 +61,9 @@ func (c *clientFlags) client() (*client.Client, error) {
 		}
 	}
 	set := c.set()
+	if c.e.isTerminal {
+		cfg.OnRetry = c.retryNotice()
+	}
 	if c.cluster != "" {
 		cfg.Cluster, cfg.ConsulConfig = c.cluster, consul.DefaultConfig()
 		if c.consul != "" {
@@ -75,6 +80,46 @@ func (c *clientFlags) client() (*client.Client, error) {
 		return nil, usageErr("%v", err)
 	}
 	return cl, nil
+}
+
+// retryNotice tells a user at a terminal what a call that does not get
+// through is doing (on stderr, so --json output stays clean), at most once a
+// second, instead of leaving them in silence until it gives up.
+func (c *clientFlags) retryNotice() func(client.RetryNotice) {
+	var last time.Time
+	return func(n client.RetryNotice) {
+		if time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		where := n.Node
+		if where == "" {
+			where = "no node"
+		}
+		left := time.Until(n.GiveUp).Round(time.Second)
+		fmt.Fprintf(c.e.stderr, "%s: %s: %s; retrying (try %d) until %s, %s left (--timeout bounds it)\n",
+			c.cmd, where, clip(rootCause(n.Err), 160), n.Try, n.GiveUp.Format("15:04:05"), left)
+	}
+}
+
+// rootCause is the innermost error of a chain: "connect: connection
+// refused" rather than the whole request that met it.
+func rootCause(err error) string {
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				err = next
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				err = errs[len(errs)-1] // the cause comes last: "%w: ...: %w"
+				continue
+			}
+		}
+		return err.Error()
+	}
 }
 
 func (c *clientFlags) context() (context.Context, context.CancelFunc) {
@@ -412,23 +457,36 @@ func runOneTask(e *env, args []string, name string, call func(*client.Client, co
 }
 
 func runTasks(e *env, args []string) error {
-	fs := newFlags(e, "tasks", "[--state S] [--json]")
+	fs := newFlags(e, "tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	state := fs.String("state", "", "only tasks in this state: pending, running, retrying, completed, failed, cancelled")
+	kind := fs.String("kind", "", "only tasks of this kind")
+	lbl := labels{}
+	fs.Var(lbl, "label", "only tasks with label key=value (repeatable: all of them)")
+	job := fs.String("job", "", "only the tasks of this job")
+	limit := fs.Int("limit", httpapi.DefaultListLimit, fmt.Sprintf("tasks per page, newest first (at most %d)", httpapi.MaxListLimit))
+	cursor := fs.String("cursor", "", "start after the page that printed this cursor")
+	all := fs.Bool("all", false, "every task, page after page (--limit is then the page size)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("unexpected argument %q (see granary tasks -h)", pos[0])
+		return usageErr("unexpected argument %q (see %s tasks -h)", pos[0], e.name())
 	}
-	var states []string
+	if *limit < 1 || *limit > httpapi.MaxListLimit {
+		return usageErr("--limit must be 1 to %d, got %d", httpapi.MaxListLimit, *limit)
+	}
+	opts := client.ListOptions{Kind: *kind, JobID: *job, Limit: *limit, Cursor: *cursor}
+	if len(lbl) > 0 {
+		opts.Labels = lbl
+	}
 	if *state != "" {
 		if _, err := api.ParseState(*state); err != nil {
 			return usageErr("--state: %v", err)
 		}
-		states = []string{*state}
+		opts.States = []string{*state}
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -436,14 +494,23 @@ func runTasks(e *env, args []string) error {
 	}
 	ctx, cancel := cf.context()
 	defer cancel()
-	list, err := c.List(ctx, states...)
-	if err != nil {
+	var page *api.TaskList
+	if *all {
+		list, err := c.ListAll(ctx, opts)
+		if err != nil {
+			return callErr(err)
+		}
+		page = &api.TaskList{Tasks: list, Count: len(list)}
+	} else if page, err = c.ListPage(ctx, opts); err != nil {
 		return callErr(err)
 	}
 	if cf.json {
-		return printJSON(e.stdout, api.TaskList{Tasks: list, Count: len(list)})
+		return printJSON(e.stdout, page)
 	}
-	printTable(e.stdout, list)
+	printTable(e.stdout, page.Tasks)
+	if page.Next != "" {
+		fmt.Fprintf(e.stdout, "more: %s tasks ... --cursor %s (or --all)\n", e.name(), page.Next)
+	}
 	return nil
 }
 
@@ -539,14 +606,46 @@ func runMembers(e *env, args []string) error {
 	return nil
 }
 
+func runKinds(e *env, args []string) error {
+	fs := newFlags(e, "kinds", "[--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (see %s kinds -h)", pos[0], e.name())
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	ks, err := c.Kinds(ctx)
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, api.KindList{Kinds: ks, Count: len(ks)})
+	}
+	printKinds(e.stdout, ks)
+	return nil
+}
+
 func runJob(e *env, args []string) error {
-	if len(args) == 0 || args[0] != "status" {
-		return usageErr("want: granary job status JOB [--json]")
+	help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+	if !help && (len(args) == 0 || args[0] != "status") {
+		return usageErr("want: %s job status JOB [--json]", e.name())
 	}
 	fs := newFlags(e, "job status", "JOB [--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	pos, err := parse(fs, args[1:])
+	if help {
+		pos, err = parse(fs, args)
+	}
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,27 @@ func newFlags(e *env, name, args string) *flagSet {
 	return &flagSet{FlagSet: fs, e: e, args: args}
 }
 
+// printUsage is flag's PrintDefaults with flags written as users (and the
+// README) write them: --name, not -name.
 func (fs *flagSet) printUsage() {
-	fmt.Fprintf(fs.e.stderr, "Usage: %s %s\n\nFlags:\n", fs.Name(), fs.args)
-	fs.SetOutput(fs.e.stderr)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	w := fs.e.stderr
+	fmt.Fprintf(w, "Usage: %s %s\n\nFlags:\n", fs.Name(), fs.args)
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch {
+		case f.DefValue == "" || f.DefValue == "0" || f.DefValue == "0s" || f.DefValue == "false" || f.DefValue == "map[]":
+		case typ == "string":
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		default:
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parse parses flags and positional arguments in any order (flag stops at

@@ -17,6 +17,8 @@
 //	granary wait ID...               wait for tasks to finish
 //	granary tasks [--state S]        list tasks
 //	granary cancel ID                cancel a task
+//	granary kinds                    list the kinds a node hosts
+//	granary version                  print the version
 //
 // Exit codes: 0 success; 1 a task failed or was cancelled, or the command
 // failed; 2 usage error or invalid input (nothing was changed); 3 timed out.
@@ -69,6 +71,8 @@ var commands = []command{
 	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},
+	{"kinds", "[--json]", "list the task and grain kinds a node hosts, with their defaults", runKinds},
+	{"version", "", "print the version of this binary and of Granary in it", runVersion},
 }
 
 // env is what commands read and write, so tests can run them in-process.
@@ -122,12 +126,18 @@ func Must(err error) {
 }
 
 func run(e *env, args []string) int {
+	if len(args) == 2 && args[0] == "help" {
+		return run(e, []string{args[1], "--help"}) // granary help CMD: that command's help
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stderr, e.name())
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -160,7 +170,7 @@ func usage(w io.Writer, prog string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
 	fmt.Fprintln(w, "or any healthy member of a cluster with --cluster NAME [--consul ADDR].")
-	fmt.Fprintf(w, "Run %s COMMAND -h for a command's flags.\n", prog)
+	fmt.Fprintf(w, "Run %s help COMMAND (or %s COMMAND -h) for a command's flags.\n", prog, prog)
 }
 
 func isTerminal(f *os.File) bool {

@@ -233,3 +233,52 @@ func printMembers(w io.Writer, ms []api.Member) {
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d members\n", len(ms))
 }
+
+func printKinds(w io.Writer, ks []api.Kind) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tTYPE\tDEFAULTS")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Type, kindDefaults(k))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "%d kinds\n", len(ks))
+}
+
+// kindDefaults is a kind's defaults on one line, named as submit's flags.
+func kindDefaults(k api.Kind) string {
+	if k.Type == api.KindGrain {
+		var s []string
+		if k.Singleton {
+			s = append(s, "singleton")
+		}
+		if k.Durable {
+			s = append(s, "durable state")
+		}
+		if len(s) == 0 {
+			return "-"
+		}
+		return strings.Join(s, ", ")
+	}
+	p := k.Defaults
+	if p == nil {
+		return "-"
+	}
+	s := []string{fmt.Sprintf("max-attempts=%d", deref(p.MaxAttempts))}
+	dur := func(name string, d *api.Duration) {
+		if d != nil {
+			s = append(s, fmt.Sprintf("%s=%s", name, time.Duration(*d)))
+		}
+	}
+	dur("backoff-initial", p.BackoffInitial)
+	dur("backoff-max", p.BackoffMax)
+	if p.BackoffMultiplier != nil {
+		s = append(s, fmt.Sprintf("backoff-multiplier=%g", *p.BackoffMultiplier))
+	}
+	if p.Jitter != nil {
+		s = append(s, "jitter="+*p.Jitter)
+	}
+	dur("attempt-timeout", p.AttemptTimeout)
+	dur("heartbeat-timeout", p.HeartbeatTimeout)
+	dur("deadline", p.Deadline)
+	return strings.Join(s, " ")
+}

@@ -133,7 +133,18 @@ func newLogger(e *env, level, format string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
 	case "json":
+		opts.ReplaceAttr = durationText
 		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 	}
 	return nil, usageErr("--log-format %q: want text or json", format)
+}
+
+// durationText writes durations as Go writes them ("1.5s"), as the text
+// format does, instead of the JSON handler's nanoseconds, which nobody reads
+// at a glance and which look like counts to log tools.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
