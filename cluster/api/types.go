@@ -197,6 +197,18 @@ type Health struct {
 	Activations int `json:"activations"`
 }
 
+// GrainState is the body of GET /v1/grains/{kind}/{id}/state: a durable
+// grain's state as last stored (version 0 and no state: none stored).
+type GrainState struct {
+	Kind     string `json:"kind"`
+	Identity string `json:"identity"`
+	Version  uint64 `json:"version"`
+	// State is the state when it is JSON (kinds of Go types); StateBase64
+	// when it is not (proto messages are stored in binary).
+	State       json.RawMessage `json:"state,omitempty"`
+	StateBase64 string          `json:"state_base64,omitempty"`
+}
+
 // GrainReply is the body of POST /v1/grains/{kind}/{id}.
 type GrainReply struct {
 	// Result is the grain's answer when it is JSON.

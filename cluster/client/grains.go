@@ -16,18 +16,42 @@ import (
 // CallRaw sends a JSON request to the grain (kind, identity) through the
 // node, which routes it to the grain's activation anywhere in the cluster.
 // The call's deadline comes from ctx. Undelivered calls are retried (by the
-// node, and by this client against other nodes); a grain's error comes back
-// wrapping api.ErrHandler and is never retried. An empty request sends no
-// body: the grain gets an empty message, which a typed grain decodes as its
-// request type's zero value.
+// node, and by this client against other nodes) under one request id, so
+// a grain with durable state applies the call once however often it is
+// retried; a grain's error comes back wrapping api.ErrHandler and is never
+// retried.
 func (c *Client) CallRaw(ctx context.Context, kind, identity string, request []byte) (*api.GrainReply, error) {
+	return c.CallRawOnce(ctx, kind, identity, api.NewID(), request)
+}
+
+// CallRawOnce is CallRaw with the caller's own request id, for a caller
+// that retries a call itself (after a restart, say): a grain with durable
+// state answers a request id it applied with the answer it stored.
+func (c *Client) CallRawOnce(ctx context.Context, kind, identity, requestID string, request []byte) (*api.GrainReply, error) {
 	var out api.GrainReply
 	path := "/v1/grains/" + url.PathEscape(kind) + "/" + url.PathEscape(identity)
 	var in any
 	if len(request) > 0 {
 		in = json.RawMessage(request)
 	}
-	return &out, c.do(ctx, http.MethodPost, path, nil, in, &out)
+	var q url.Values
+	if requestID != "" {
+		q = url.Values{"request_id": {requestID}}
+	}
+	return &out, c.do(ctx, http.MethodPost, path, q, in, &out)
+}
+
+// GrainState reads a durable grain's state as last stored.
+func (c *Client) GrainState(ctx context.Context, kind, identity string) (*api.GrainState, error) {
+	var out api.GrainState
+	return &out, c.do(ctx, http.MethodGet, "/v1/grains/"+url.PathEscape(kind)+"/"+url.PathEscape(identity)+"/state", nil, nil, &out)
+}
+
+// ClearGrainState deletes a durable grain's state: its next activation
+// starts from the zero state.
+func (c *Client) ClearGrainState(ctx context.Context, kind, identity string) error {
+	var out api.GrainState
+	return c.do(ctx, http.MethodDelete, "/v1/grains/"+url.PathEscape(kind)+"/"+url.PathEscape(identity)+"/state", nil, nil, &out)
 }
 
 // Call sends a proto message to a grain whose kind takes that message type

@@ -42,9 +42,11 @@ type TaskService interface {
 	Member() string
 }
 
-// GrainService calls grains for POST /v1/grains/{kind}/{id}.
+// GrainService calls grains for POST /v1/grains/{kind}/{id}. requestID
+// (?request_id=, kept by the client across its retries) makes a durable
+// grain apply the call once.
 type GrainService interface {
-	Call(ctx context.Context, kind, identity string, payload []byte) (*messages.GrainResponse, error)
+	CallOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (*messages.GrainResponse, error)
 }
 
 // Config configures the API handler.
@@ -53,6 +55,9 @@ type Config struct {
 	Member string
 	// Grains serves grain calls; nil answers them 404.
 	Grains GrainService
+	// GrainState reads and clears durable grains' state (GET and DELETE
+	// /v1/grains/{kind}/{id}/state); nil answers them 404.
+	GrainState grains.StateStore
 	// Members lists the cluster for GET /v1/members; nil answers 404.
 	// Without activations, it skips asking each member for its grain
 	// activation count (reported as -1): clients that route submits ask
@@ -143,6 +148,8 @@ func New(svc TaskService, cfg Config) http.Handler {
 	}
 	h.mux.HandleFunc("GET /healthz", h.health)
 	h.mux.HandleFunc("POST /v1/grains/{kind}/{id}", h.grain)
+	h.mux.HandleFunc("GET /v1/grains/{kind}/{id}/state", h.grainState)
+	h.mux.HandleFunc("DELETE /v1/grains/{kind}/{id}/state", h.clearGrainState)
 	h.mux.HandleFunc("GET /v1/members", h.members)
 	h.mux.HandleFunc("GET /v1/kinds", h.kinds)
 	h.mux.HandleFunc("/", h.noRoute)
@@ -448,7 +455,7 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON", api.ErrInvalidArgument))
 		return
 	}
-	resp, err := h.cfg.Grains.Call(r.Context(), r.PathValue("kind"), r.PathValue("id"), body)
+	resp, err := h.cfg.Grains.CallOnce(r.Context(), r.PathValue("kind"), r.PathValue("id"), r.URL.Query().Get("request_id"), body)
 	if err != nil {
 		h.fail(w, r, grainErr(err))
 		return

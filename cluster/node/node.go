@@ -66,6 +66,7 @@ type Node struct {
 	rem            *remote.Remote
 	st             store.Store
 	bolt           *boltstore.Store // embedded: tasks and grain state
+	grainState     grains.StateStore
 	closeStore     func() error
 	host           *grains.Host
 	mgr            *tasks.Manager
@@ -227,13 +228,14 @@ func (n *Node) startGrains(cc *consul.Client) error {
 	gcfg.Registry, gcfg.System, gcfg.Logger, gcfg.IdleTimeout = n.cfg.Registry, n.sys, n.log, n.cfg.IdleTimeout
 	gcfg.Kinds = n.hostedOf(n.cfg.Registry.GrainKinds())
 	if n.cfg.Embedded() {
-		gcfg.Directory, gcfg.State = &grains.LocalDirectory{}, n.bolt
+		gcfg.Directory, n.grainState = &grains.LocalDirectory{}, n.bolt
 	} else {
 		// Claims and durable state live side by side in Consul KV, so a
 		// state write can check its claim in the same transaction.
 		dir := consuldir.New(cc, n.cfg.Cluster, n.session)
-		gcfg.Directory, gcfg.State, gcfg.Fenced = dir, dir, n.fenced
+		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
+	gcfg.State = n.grainState
 	host, err := grains.New(gcfg)
 	if err != nil {
 		return err
@@ -288,6 +290,7 @@ func (n *Node) serveHTTP() {
 	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = n.id, n.log, n.host, n.host.Activations
 	hcfg.Members = n.members
 	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
+	hcfg.GrainState = n.grainState
 	if n.cfg.Embedded() {
 		hcfg.Health = func(ctx context.Context) error {
 			if err := n.mgr.Ping(ctx); err != nil {

@@ -70,6 +70,7 @@ var commands = []command{
 	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
 	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
+	{"grain", "state KIND ID [--json] | clear KIND ID", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},
 	{"kinds", "[--json]", "list the task and grain kinds a node hosts, with their defaults", runKinds},
 	{"version", "", "print the version of this binary and of Granary in it", runVersion},
