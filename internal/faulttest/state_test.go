@@ -137,3 +137,90 @@ func TestPausedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	}
 	t.Logf("queued increments answered after the wake: %v (each applied once, by a holder of the claim)", applied)
 }
+
+// TestKillDuringIncrements is issue #13's kill test: streams of increments
+// to durable counters, each through the Go client (which retries a call
+// under the same request id), while the member holding the counters is
+// killed with SIGKILL. Afterwards every acknowledged increment is in the
+// counts, none is applied twice, and the counts go on from a survivor.
+func TestKillDuringIncrements(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and three granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	var nodes []*testnode.Node
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, testnode.ClusterNode(t, "gkill", agent.HTTPAddr(), id))
+	}
+	waitMembers(t, nodes, 3)
+	victim, via := nodes[0], nodes[1]
+	hc := &http.Client{Timeout: 20 * time.Second}
+	var ids []string
+	for i := 0; len(ids) < 4 && i < 200; i++ {
+		id := fmt.Sprintf("k%d", i)
+		a, err := addOnce(hc, victim, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Member == victim.ID {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < 4 {
+		t.Fatalf("only %d counters landed on %s", len(ids), victim.ID)
+	}
+	const perStream = 150
+	c := via.Client()
+	ctx := testutil.Context(t, 3*time.Minute)
+	acked := make([]int64, len(ids))
+	failed := make([]int, len(ids))
+	killAt := make(chan struct{})
+	var streams sync.WaitGroup
+	for i, id := range ids {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			for n := range perStream {
+				if i == 0 && n == perStream/3 {
+					close(killAt)
+				}
+				reply, err := c.CallRaw(ctx, "counter", id, []byte(`{"op":"add","n":1}`))
+				if err != nil {
+					failed[i]++
+					t.Logf("%s: increment %d not acknowledged: %v", id, n, err)
+					continue
+				}
+				var a counterAnswer
+				if err := json.Unmarshal(reply.Result, &a); err != nil {
+					t.Error(err)
+					return
+				}
+				acked[i]++
+				if a.Value != acked[i]+int64(failed[i]) && failed[i] == 0 {
+					t.Errorf("%s: increment %d read %d; with every earlier one acknowledged, want %d", id, n, a.Value, acked[i])
+					return
+				}
+			}
+		}()
+	}
+	<-killAt
+	victim.Kill()
+	streams.Wait()
+	for i, id := range ids {
+		reply, err := c.CallRaw(ctx, "counter", id, []byte(`{"op":"get"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a counterAnswer
+		_ = json.Unmarshal(reply.Result, &a)
+		if a.Member == victim.ID {
+			t.Errorf("%s answered by the killed member", id)
+		}
+		// Unacknowledged increments may or may not have been applied;
+		// acknowledged ones are in, each once.
+		if a.Value < acked[i] || a.Value > acked[i]+int64(failed[i]) {
+			t.Errorf("%s: count %d after %d acknowledged and %d unacknowledged increments", id, a.Value, acked[i], failed[i])
+		}
+	}
+	t.Logf("acknowledged %v, unacknowledged %v (of %d each), with %s killed a third of the way", acked, failed, perStream, victim.ID)
+}
