@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/netproxy"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
@@ -223,4 +224,97 @@ func TestKillDuringIncrements(t *testing.T) {
 		}
 	}
 	t.Logf("acknowledged %v, unacknowledged %v (of %d each), with %s killed a third of the way", acked, failed, perStream, victim.ID)
+}
+
+// TestPartitionedGrainNeverOverwritesItsSuccessor: as the pause test, with
+// the member holding durable counters cut from Consul (a severed TCP proxy)
+// instead of stopped: survivors take the counters over from their stored
+// counts; increments sent to the cut-off member meanwhile and after the
+// link heals are applied at most once, never by its old activations, and
+// the final counts account for every increment answered.
+func TestPartitionedGrainNeverOverwritesItsSuccessor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Consul and three granary processes")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	proxy, err := netproxy.New("127.0.0.1:0", agent.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	cut := testnode.ClusterNode(t, "gpart", proxy.Addr(), "n1")
+	survivor := testnode.ClusterNode(t, "gpart", agent.HTTPAddr(), "n2")
+	third := testnode.ClusterNode(t, "gpart", agent.HTTPAddr(), "n3")
+	nodes := []*testnode.Node{cut, survivor, third}
+	waitMembers(t, nodes, 3)
+	hc := &http.Client{Timeout: 20 * time.Second}
+	old := map[string]string{}
+	for i := 0; len(old) < 4 && i < 200; i++ {
+		id := fmt.Sprintf("p%d", i)
+		a, err := addOnce(hc, cut, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Member == cut.ID {
+			old[id] = a.Activation
+		} else if _, err := addOnce(hc, third, id, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(old) < 4 {
+		t.Fatalf("only %d counters landed on %s", len(old), cut.ID)
+	}
+	proxy.Sever()
+	applied := map[string]int{}
+	var mu sync.Mutex
+	var sent sync.WaitGroup
+	send := func(id string) {
+		defer sent.Done()
+		a, err := addOnce(hc, cut, id, 100)
+		if err != nil {
+			return
+		}
+		if a.Activation == old[id] {
+			t.Errorf("%s: the cut-off member's old activation %s answered an increment", id, a.Activation)
+		}
+		mu.Lock()
+		applied[id]++
+		mu.Unlock()
+	}
+	for id := range old {
+		testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+			sent.Add(1)
+			go send(id) // to the cut-off member, while the survivors take over
+			a, err := addOnce(hc, survivor, id, 10)
+			if err != nil {
+				return false, err.Error()
+			}
+			if a.Member == cut.ID {
+				return false, "still answered by the cut-off member"
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if want := int64(11 + 100*applied[id]); a.Value != want {
+				t.Fatalf("%s: the survivor's first increment read %d, want %d", id, a.Value, want)
+			}
+			return true, ""
+		})
+	}
+	proxy.Restore()
+	for id := range old {
+		sent.Add(1)
+		send(id) // right after the link heals
+	}
+	sent.Wait()
+	waitMembers(t, nodes, 3)
+	for id := range old {
+		a, err := addOnce(hc, survivor, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(11 + 100*applied[id]); a.Value != want {
+			t.Errorf("%s: count %d, want %d (1 + 10 + 100 for each of the %d increments answered through the cut-off member)", id, a.Value, want, applied[id])
+		}
+	}
+	t.Logf("increments answered through the cut-off member: %v", applied)
 }
