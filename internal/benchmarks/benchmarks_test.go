@@ -14,6 +14,7 @@ func BenchmarkEchoThroughput(b *testing.B) {
 func BenchmarkDurableThroughput(b *testing.B) {
 	b.Run("granary_two_nodes", DurableThroughput)
 	b.Run("granary_two_nodes_128_callers", func(b *testing.B) { DurableThroughputCallers(b, 128) })
+	b.Run("granary_two_nodes_128_callers_tls", func(b *testing.B) { DurableThroughputSecure(b, 128) })
 	b.Run("raw_consul_kv_put", ConsulKVWrites)
 	b.Run("raw_consul_kv_put_128_writers", func(b *testing.B) { ConsulKVWritesN(b, 128) })
 }

@@ -9,7 +9,8 @@ import (
 
 // BenchmarkGrainCall compares a grain call between two members on loopback
 // with raw protoactor-go's cluster.Request, sequentially and with Callers
-// concurrent callers. For profiles:
+// concurrent callers, and with the members' remoting on mutual TLS
+// (granary_tls). For profiles:
 //
 //	go test -run '^$' -bench 'GrainCall/granary' -cpuprofile cpu.out ./internal/benchmarks
 func BenchmarkGrainCall(b *testing.B) {
@@ -18,6 +19,7 @@ func BenchmarkGrainCall(b *testing.B) {
 		start func(context.Context) (Caller, error)
 	}{
 		{"granary", func(ctx context.Context) (Caller, error) { return StartGranaryPair(ctx) }},
+		{"granary_tls", func(ctx context.Context) (Caller, error) { return StartGranaryPairTLS(ctx, b) }},
 		{"raw_protoactor", func(ctx context.Context) (Caller, error) { return StartRawPair(ctx) }},
 	}
 	for _, side := range sides {
@@ -40,6 +42,7 @@ func BenchmarkGrainCall(b *testing.B) {
 					b.ReportMetric(float64(st.P50.Nanoseconds()), "p50-ns")
 					b.ReportMetric(float64(st.P99.Nanoseconds()), "p99-ns")
 					b.ReportMetric(st.Rate, "calls/s")
+					b.ReportMetric(float64(st.CPU.Nanoseconds()), "cpu-ns/call")
 				})
 			}
 		})

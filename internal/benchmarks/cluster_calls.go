@@ -21,6 +21,10 @@ type Caller interface {
 type CallStats struct {
 	P50, P99 time.Duration // latency of one call, start to answer
 	Rate     float64       // calls per second over the whole batch
+	// CPU is this process's CPU time (both members and the callers) per
+	// call: it moves much less than rates and latencies do when the
+	// machine's neighbours are busy.
+	CPU time.Duration
 }
 
 // MeasureCalls makes n calls from callers goroutines and times each one.
@@ -29,6 +33,10 @@ func MeasureCalls(ctx context.Context, c Caller, n, callers int) (CallStats, err
 	lat := make([][]time.Duration, callers)
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
+	cpu0, err := cpuTime(0)
+	if err != nil {
+		return CallStats{}, err
+	}
 	start := time.Now()
 	for w := range callers {
 		wg.Add(1)
@@ -52,6 +60,10 @@ func MeasureCalls(ctx context.Context, c Caller, n, callers int) (CallStats, err
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, err := cpuTime(0)
+	if err != nil {
+		return CallStats{}, err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return CallStats{}, err
@@ -59,7 +71,7 @@ func MeasureCalls(ctx context.Context, c Caller, n, callers int) (CallStats, err
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	return CallStats{P50: percentile(all, 0.50), P99: percentile(all, 0.99), Rate: float64(n) / elapsed.Seconds()}, nil
+	return CallStats{P50: percentile(all, 0.50), P99: percentile(all, 0.99), Rate: float64(n) / elapsed.Seconds(), CPU: (cpu1 - cpu0) / time.Duration(n)}, nil
 }
 
 // percentile of sorted durations (nearest rank).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
@@ -34,6 +35,20 @@ type GranaryPair struct {
 
 // StartGranaryPair starts the pair and activates its identities.
 func StartGranaryPair(ctx context.Context) (*GranaryPair, error) {
+	return startGranaryPair(ctx, [2][]remote.ConfigOption{})
+}
+
+// StartGranaryPairTLS is StartGranaryPair with both members' remoting on
+// mutual TLS, as `granary node --cluster-ca --cluster-cert --cluster-key`
+// configures it, with certificates of a fresh testpki CA (in tb's
+// temporary directory, loaded before it returns).
+func StartGranaryPairTLS(ctx context.Context, tb testing.TB) (*GranaryPair, error) {
+	sec := newClusterSecurity(tb)
+	return startGranaryPair(ctx, [2][]remote.ConfigOption{sec.remoteOptions(tb, "a"), sec.remoteOptions(tb, "b")})
+}
+
+// startGranaryPair starts the pair, member i's remoting with remoteOpts[i].
+func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption) (*GranaryPair, error) {
 	reg := actors.NewRegistry()
 	echo, err := actors.NewGrain("echo", func() actors.Grain { return echoGrain{} })
 	if err != nil {
@@ -50,7 +65,7 @@ func StartGranaryPair(ctx context.Context) (*GranaryPair, error) {
 	for i, id := range []string{"a", "b"} {
 		sys := tasks.NewActorSystem(quiet) // the system `granary node` runs
 		p.systems[i] = sys
-		p.remotes[i] = remote.NewRemote(sys, remote.Configure("127.0.0.1", 0))
+		p.remotes[i] = remote.NewRemote(sys, remote.Configure("127.0.0.1", 0, remoteOpts[i]...))
 		p.remotes[i].Start()
 		cfg := grains.DefaultConfig(id)
 		cfg.Registry, cfg.System, cfg.Directory, cfg.Logger = reg, sys, dir, quiet

@@ -24,20 +24,34 @@ func DurableThroughput(b *testing.B) { DurableThroughputCallers(b, Callers) }
 // DurableThroughputCallers is DurableThroughput with the given number of
 // concurrent callers: a task waits for two durable writes in turn where a
 // raw put waits for one, so it takes more callers to keep Consul as busy.
-func DurableThroughputCallers(b *testing.B, callers int) {
+func DurableThroughputCallers(b *testing.B, callers int) { durableThroughput(b, callers, false) }
+
+// DurableThroughputSecure is DurableThroughputCallers on a secured
+// cluster, as README's "Securing a cluster" sets one up: the members'
+// remoting is mutual TLS from a cluster CA, their APIs serve TLS and want
+// a bearer token, and the callers' clients trust the CA and send a write
+// token.
+func DurableThroughputSecure(b *testing.B, callers int) { durableThroughput(b, callers, true) }
+
+func durableThroughput(b *testing.B, callers int, secure bool) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
-	n1 := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "b1", "--log-level", "warn")
-	n2 := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "b2", "--log-level", "warn")
+	var n1, n2 durableNode
+	if secure {
+		sec := newClusterSecurity(b)
+		n1, n2 = sec.node(b, agent.HTTPAddr(), "b1"), sec.node(b, agent.HTTPAddr(), "b2")
+	} else {
+		n1, n2 = plainNode(b, agent.HTTPAddr(), "b1", callers), plainNode(b, agent.HTTPAddr(), "b2", callers)
+	}
 	// One client per node, shared by the callers as an application would
 	// share it: a client per call would dial a connection per call. The
 	// clients route (each submit goes straight to its owner) and coalesce
 	// (concurrent submits to one node share requests).
-	clients := [2]*client.Client{clientFor(b, n1.HTTP, callers), clientFor(b, n2.HTTP, callers)}
+	clients := [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
 	cpu := &cpuMeter{}
 	cpu.add("caller", 0)
-	cpu.add("nodes", n1.PID(), n2.PID())
+	cpu.add("nodes", n1.pid, n2.pid)
 	cpu.add("consul", agent.PID())
 	parallelN(b, callers, durableWarmup, cpu, func(i int) error {
 		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
@@ -48,15 +62,33 @@ func DurableThroughputCallers(b *testing.B, callers int) {
 	})
 }
 
+// durableNode is a `granary node` process of the durable benchmarks and
+// how its callers' client reaches it.
+type durableNode struct {
+	pid    int
+	client client.Config
+}
+
+// plainNode starts a node without TLS or tokens, as `granary node` runs on
+// loopback by default.
+func plainNode(b *testing.B, consulAddr, id string, callers int) durableNode {
+	n := testnode.ClusterNode(b, "bench", consulAddr, id, "--log-level", "warn")
+	// A connection per caller kept alive.
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}
+	return durableNode{pid: n.PID(), client: client.Config{Addr: n.HTTP, HTTPClient: hc}}
+}
+
 // durableWarmup tasks (or puts) run before the clock starts, on both
 // sides: a fresh Consul server and fresh nodes spend their first seconds
 // growing heaps, stacks, connection pools and batches, which a short round
 // would otherwise count against whichever side has more of them.
 const durableWarmup = 2000
 
-// clientFor is a client of one node that keeps a connection per caller.
-func clientFor(b *testing.B, addr string, callers int) *client.Client {
-	c, err := client.New(client.Config{Addr: addr, Route: true, Coalesce: true, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}})
+// clientFor is a routing, coalescing client made from cfg, once both
+// nodes list each other.
+func clientFor(b *testing.B, cfg client.Config) *client.Client {
+	cfg.Route, cfg.Coalesce = true, true
+	c, err := client.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
