@@ -1,6 +1,7 @@
 package consuldir_test
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/granary-rt/granary/cluster/grains/statetest"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/hashicorp/consul/api"
 )
 
 // TestStateConformance: grain state on Consul KV, each write fenced by
@@ -37,4 +39,34 @@ func TestStateConformance(t *testing.T) {
 			},
 		}
 	})
+}
+
+// TestEmptyReminderShardWatchSleeps: a watch of a shard with no reminders
+// does not wake at every write elsewhere in Consul (Consul answers a
+// blocking query on an empty prefix at the index of the whole KV store;
+// 64 such watches per member once halved the cluster's task throughput).
+func TestEmptyReminderShardWatchSleeps(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	c := agent.Client()
+	dir := consuldir.New(c, "quiet", func() string { return "" })
+	ctx := testutil.Context(t, 20*time.Second)
+	entries, index, err := dir.WatchReminders(ctx, 7, 0)
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("first listing of an empty shard: %v, %v", entries, err)
+	}
+	woke := make(chan error, 1)
+	wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	go func() {
+		_, _, err := dir.WatchReminders(wctx, 7, index)
+		woke <- err
+	}()
+	for i := range 20 { // writes elsewhere while it waits
+		if _, err := c.KV().Put(&api.KVPair{Key: fmt.Sprintf("granary/quiet/tasks/t%d", i), Value: []byte("x")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-woke; err == nil {
+		t.Fatal("the watch of an empty shard woke at writes to other keys")
+	}
 }
