@@ -9,7 +9,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
-	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"google.golang.org/protobuf/proto"
 )
@@ -195,22 +194,8 @@ func (l *LocalState) LoadState(_ context.Context, kind, identity string) ([]byte
 }
 
 // SaveState implements StateStore.
-func (l *LocalState) SaveState(_ context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error) {
-	if l.Directory != nil && l.Directory.holder(kind, identity) != member {
-		return 0, fmt.Errorf("%w: %s does not hold %s/%s", store.ErrConflict, member, kind, identity)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	key := kind + "/" + identity
-	if cur := l.states[key].version; cur != version {
-		return 0, fmt.Errorf("%w: %s is at version %d, not %d", store.ErrConflict, key, cur, version)
-	}
-	if l.states == nil {
-		l.states = map[string]localState{}
-	}
-	l.version++
-	l.states[key] = localState{data: bytes.Clone(data), version: l.version}
-	return l.version, nil
+func (l *LocalState) SaveState(ctx context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error) {
+	return l.SaveStateIndexed(ctx, kind, identity, member, data, version, nil)
 }
 
 // DeleteState implements StateStore.
