@@ -37,7 +37,9 @@ var (
 
 // Directory implements grains.Directory on Consul KV.
 type Directory struct {
-	kv          *api.KV
+	kv *api.KV
+	// watchKV serves the blocking queries (WatchWith); kv by default.
+	watchKV     *api.KV
 	prefix      string
 	statePrefix string // granary/<cluster>/grainstate/: durable grain state
 	// reminderPrefix is granary/<cluster>/reminders/: the grains'
@@ -49,8 +51,17 @@ type Directory struct {
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).
 func New(c *api.Client, cluster string, session func() string) *Directory {
-	return &Directory{kv: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/",
+	return &Directory{kv: c.KV(), watchKV: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/",
 		reminderPrefix: "granary/" + cluster + "/reminders/", session: session}
+}
+
+// WatchWith makes the directory's blocking queries (holder and reminder
+// watches, which each hold a connection for up to 30s) use w instead of
+// the client given to New, so they never take the connections its claims
+// and state writes need. It returns d.
+func (d *Directory) WatchWith(w *api.Client) *Directory {
+	d.watchKV = w.KV()
+	return d
 }
 
 // Key is the KV key of an activation.
@@ -105,7 +116,7 @@ func (d *Directory) Release(ctx context.Context, kind, identity, member string) 
 // Wait implements grains.Watcher with a blocking query on the key.
 func (d *Directory) Wait(ctx context.Context, kind, identity string, index uint64) (string, uint64, error) {
 	key := d.Key(kind, identity)
-	pair, meta, err := d.kv.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
+	pair, meta, err := d.watchKV.Get(key, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
 	if err != nil {
 		return "", 0, fmt.Errorf("consuldir: watching %s: %w", key, err)
 	}

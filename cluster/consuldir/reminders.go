@@ -61,7 +61,7 @@ func (d *Directory) WatchReminders(ctx context.Context, shard int, index uint64)
 			return nil, 0, err
 		}
 	}
-	pairs, meta, err := d.kv.List(prefix, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
+	pairs, meta, err := d.watchKV.List(prefix, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
 	if err != nil {
 		return nil, 0, fmt.Errorf("consuldir: listing the reminders of shard %d: %w", shard, err)
 	}

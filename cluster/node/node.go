@@ -233,6 +233,21 @@ func (n *Node) startGrains(cc *consul.Client) error {
 		// Claims and durable state live side by side in Consul KV, so a
 		// state write can check its claim in the same transaction.
 		dir := consuldir.New(cc, n.cfg.Cluster, n.session)
+		// Its watches (a blocking query per reminder shard this member
+		// fires, up to 64) hold connections for up to 30s each: on the
+		// store's capped pool they once left grain claims waiting for a
+		// connection for 20s after a member died. They get a pool of their
+		// own.
+		watches := *n.cfg.Consul
+		if watches.HttpClient == nil {
+			watches.Transport = consul.DefaultConfig().Transport
+			watches.Transport.MaxIdleConnsPerHost = 64
+		}
+		wc, err := consul.NewClient(&watches)
+		if err != nil {
+			return fmt.Errorf("node: consul client for watches: %w", err)
+		}
+		dir.WatchWith(wc)
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
 	gcfg.State = n.grainState
