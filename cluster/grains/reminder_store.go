@@ -13,10 +13,11 @@ import (
 
 // ReminderShards is the number of shards of the reminder index. It is
 // part of the stored layout (an index entry's key names its shard), so it
-// never changes. 64: a member of a three-member cluster owns ~21 shards,
-// one blocking query each, and a change re-reads one shard, 1/64 of the
-// reminders, never all of them.
-const ReminderShards = 64
+// never changes. 32: each shard a member owns holds one blocking query,
+// that is one connection to its Consul agent, which takes 200 per client
+// address in all (http_max_conns_per_client): a member alone owns all 32,
+// and a change re-reads one shard, 1/32 of the reminders, never all.
+const ReminderShards = 32
 
 // ReminderShard is the shard of the reminder index that (kind, identity)'s
 // reminders are in.

@@ -346,6 +346,8 @@ func (a *Agent) args() []string {
 		// 9s to elect itself instead of about 2s; 1 is also what Consul
 		// recommends for production.
 		"-hcl=performance { raft_multiplier = 1 }",
+		// Options.MaxConnsPerClient says why tests raise it.
+		fmt.Sprintf("-hcl=limits { http_max_conns_per_client = %d }", a.opts.MaxConnsPerClient),
 		// Tests must not phone home to checkpoint.hashicorp.com.
 		"-hcl=disable_update_check = true",
 		// /debug/pprof on the HTTP port, to profile Consul under a benchmark.

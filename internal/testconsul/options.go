@@ -49,6 +49,12 @@ type Options struct {
 	// token (and the agent's own). Client uses it; anything else must
 	// bring a token of its own.
 	ACLToken string
+	// MaxConnsPerClient is Consul's http_max_conns_per_client. Default
+	// 1000: every member of a test cluster reaches the agent from one
+	// loopback address and so shares the limit, which production members,
+	// one a host, each have to themselves; a test of that limit sets
+	// Consul's own default, 200.
+	MaxConnsPerClient int
 	// TLS serves the agent's HTTP API over TLS only (HTTPAddr is then an
 	// https address), with a certificate of a CA made for the test
 	// (Agent.CAFile). Client trusts it; anything else must too.
@@ -81,6 +87,9 @@ func (o Options) withDefaults(t testing.TB) (Options, error) {
 		}
 	default:
 		return o, fmt.Errorf("%w: unknown %v", errBadOptions, o.Mode)
+	}
+	if o.MaxConnsPerClient == 0 {
+		o.MaxConnsPerClient = 1000
 	}
 	if o.BindAddr == "" {
 		o.BindAddr = defaultBindAddr

@@ -27,7 +27,8 @@ func TestLoadCannotTakeAMemberOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
+	// Consul's own per-address limit: the load must not reach it.
+	agent := testconsul.Start(t, testconsul.Options{MaxConnsPerClient: 200})
 	nodes := startCluster(t, 2, agent.HTTPAddr(), nil)
 	target, other := nodes[0], nodes[1]
 	ctx := testutil.Context(t, 3*time.Minute)
