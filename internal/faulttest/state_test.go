@@ -47,6 +47,45 @@ func addOnce(hc *http.Client, n *testnode.Node, id string, by int) (counterAnswe
 	return a, err
 }
 
+// countersOn finds want counter identities held by n, each at 1 (those
+// that land elsewhere are put back to 0 through other and not followed);
+// it returns identity -> the activation holding it on n.
+func countersOn(t *testing.T, hc *http.Client, n, other *testnode.Node, prefix string, want int) map[string]string {
+	t.Helper()
+	held := map[string]string{}
+	for i := 0; len(held) < want && i < 200; i++ {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		a, err := addOnce(hc, n, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Member == n.ID {
+			held[id] = a.Activation
+		} else if _, err := addOnce(hc, other, id, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(held) < want {
+		t.Fatalf("only %d counters landed on %s", len(held), n.ID)
+	}
+	return held
+}
+
+// checkCounts checks each counter of ids reads 1 + 10 + 100 for each of
+// its extra increments answered (applied), read through n.
+func checkCounts(t *testing.T, hc *http.Client, n *testnode.Node, ids map[string]string, applied map[string]int) {
+	t.Helper()
+	for id := range ids {
+		a, err := addOnce(hc, n, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(11 + 100*applied[id]); a.Value != want {
+			t.Errorf("%s: count %d, want %d (1 + 10 + 100 for each of the %d increments of 100 answered)", id, a.Value, want, applied[id])
+		}
+	}
+}
+
 // TestPausedGrainNeverOverwritesItsSuccessor is issue #13's fencing of
 // grain state: the member holding durable counters is stopped (SIGSTOP)
 // past its lease with increments queued in its sockets; survivors take the
@@ -68,22 +107,7 @@ func TestPausedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	// Counters held by the member to pause, each at 1.
-	old := map[string]string{} // identity -> its activation there
-	for i := 0; len(old) < 4 && i < 200; i++ {
-		id := fmt.Sprintf("g%d", i)
-		a, err := addOnce(hc, paused, id, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Member == paused.ID {
-			old[id] = a.Activation
-		} else if _, err := addOnce(hc, nodes[2], id, -1); err != nil { // put it back to 0; not followed
-			t.Fatal(err)
-		}
-	}
-	if len(old) < 4 {
-		t.Fatalf("only %d counters landed on %s", len(old), paused.ID)
-	}
+	old := countersOn(t, hc, paused, nodes[2], "g", 4)
 
 	Pause(t, paused.PID())
 	var queued sync.WaitGroup
@@ -127,15 +151,7 @@ func TestPausedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	Resume(t, paused.PID())
 	queued.Wait()
 	waitMembers(t, nodes, 3)
-	for id := range old {
-		a, err := addOnce(hc, survivor, id, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := int64(11 + 100*applied[id]); a.Value != want {
-			t.Errorf("%s: count %d, want %d (1 + 10 + 100 for each of the %d queued increments answered)", id, a.Value, want, applied[id])
-		}
-	}
+	checkCounts(t, hc, survivor, old, applied)
 	t.Logf("queued increments answered after the wake: %v (each applied once, by a holder of the claim)", applied)
 }
 
@@ -248,22 +264,7 @@ func TestPartitionedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	nodes := []*testnode.Node{cut, survivor, third}
 	waitMembers(t, nodes, 3)
 	hc := &http.Client{Timeout: 20 * time.Second}
-	old := map[string]string{}
-	for i := 0; len(old) < 4 && i < 200; i++ {
-		id := fmt.Sprintf("p%d", i)
-		a, err := addOnce(hc, cut, id, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.Member == cut.ID {
-			old[id] = a.Activation
-		} else if _, err := addOnce(hc, third, id, -1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(old) < 4 {
-		t.Fatalf("only %d counters landed on %s", len(old), cut.ID)
-	}
+	old := countersOn(t, hc, cut, third, "p", 4)
 	proxy.Sever()
 	applied := map[string]int{}
 	var mu sync.Mutex
@@ -307,14 +308,6 @@ func TestPartitionedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	}
 	sent.Wait()
 	waitMembers(t, nodes, 3)
-	for id := range old {
-		a, err := addOnce(hc, survivor, id, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := int64(11 + 100*applied[id]); a.Value != want {
-			t.Errorf("%s: count %d, want %d (1 + 10 + 100 for each of the %d increments answered through the cut-off member)", id, a.Value, want, applied[id])
-		}
-	}
+	checkCounts(t, hc, survivor, old, applied)
 	t.Logf("increments answered through the cut-off member: %v", applied)
 }

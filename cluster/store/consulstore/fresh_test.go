@@ -42,9 +42,20 @@ type recorded struct {
 }
 
 func newBehindProxy(t *testing.T, agent *testconsul.Agent) (*behindProxy, *api.Client) {
+	p := &behindProxy{proxy: proxyTo(agent), recorded: map[string]recorded{}}
+	return p, clientThrough(t, p)
+}
+
+// proxyTo is a reverse proxy to agent's HTTP API.
+func proxyTo(agent *testconsul.Agent) *httputil.ReverseProxy {
 	target, _ := url.Parse("http://" + agent.HTTPAddr())
-	p := &behindProxy{proxy: httputil.NewSingleHostReverseProxy(target), recorded: map[string]recorded{}}
-	srv := httptest.NewServer(p)
+	return httputil.NewSingleHostReverseProxy(target)
+}
+
+// clientThrough is a Consul client whose requests h serves (a proxy in
+// front of an agent), for the test's life.
+func clientThrough(t *testing.T, h http.Handler) *api.Client {
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg := api.DefaultConfig()
 	cfg.Address = srv.Listener.Addr().String()
@@ -52,7 +63,7 @@ func newBehindProxy(t *testing.T, agent *testconsul.Agent) (*behindProxy, *api.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, c
+	return c
 }
 
 func (p *behindProxy) set(replay bool, failing string) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"github.com/granary-rt/granary/cluster/store/storetest"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/messages"
-	"github.com/hashicorp/consul/api"
 )
 
 // queryCounter proxies to Consul and counts the blocking queries in
@@ -44,16 +41,8 @@ func (q *queryCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // has to learn of the change from Consul.
 func TestWatchersShareQueries(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	target, _ := url.Parse("http://" + agent.HTTPAddr())
-	counter := &queryCounter{proxy: httputil.NewSingleHostReverseProxy(target)}
-	srv := httptest.NewServer(counter)
-	t.Cleanup(srv.Close)
-	cfg := api.DefaultConfig()
-	cfg.Address = srv.Listener.Addr().String()
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	counter := &queryCounter{proxy: proxyTo(agent)}
+	c := clientThrough(t, counter)
 	scfg := consulstore.DefaultConfig("watch")
 	scfg.MaxWatches = 8
 	watcher, err := consulstore.New(c, scfg)

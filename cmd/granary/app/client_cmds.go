@@ -579,35 +579,23 @@ func runCall(e *env, args []string) error {
 }
 
 func runMembers(e *env, args []string) error {
-	fs := newFlags(e, "members", "[--json]")
-	var cf clientFlags
-	cf.register(fs, e, 30*time.Second, "give up after this long")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErr("unexpected argument %q (see granary members -h)", pos[0])
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := cf.context()
-	defer cancel()
-	ms, err := c.Members(ctx)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, api.MemberList{Members: ms, Count: len(ms)})
-	}
-	printMembers(e.stdout, ms)
-	return nil
+	return runList(e, args, "members", func(ctx context.Context, c *client.Client) (any, func(io.Writer), error) {
+		ms, err := c.Members(ctx)
+		return api.MemberList{Members: ms, Count: len(ms)}, func(w io.Writer) { printMembers(w, ms) }, err
+	})
 }
 
 func runKinds(e *env, args []string) error {
-	fs := newFlags(e, "kinds", "[--json]")
+	return runList(e, args, "kinds", func(ctx context.Context, c *client.Client) (any, func(io.Writer), error) {
+		ks, err := c.Kinds(ctx)
+		return api.KindList{Kinds: ks, Count: len(ks)}, func(w io.Writer) { printKinds(w, ks) }, err
+	})
+}
+
+// runList is a command that takes no argument but --json and the client
+// flags, and prints what get fetches: as JSON, or as get's table.
+func runList(e *env, args []string, name string, get func(context.Context, *client.Client) (any, func(io.Writer), error)) error {
+	fs := newFlags(e, name, "[--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	pos, err := parse(fs, args)
@@ -615,7 +603,7 @@ func runKinds(e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("unexpected argument %q (see %s kinds -h)", pos[0], e.name())
+		return usageErr("unexpected argument %q (see %s %s -h)", pos[0], e.name(), name)
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -623,14 +611,14 @@ func runKinds(e *env, args []string) error {
 	}
 	ctx, cancel := cf.context()
 	defer cancel()
-	ks, err := c.Kinds(ctx)
+	out, table, err := get(ctx, c)
 	if err != nil {
 		return callErr(err)
 	}
 	if cf.json {
-		return printJSON(e.stdout, api.KindList{Kinds: ks, Count: len(ks)})
+		return printJSON(e.stdout, out)
 	}
-	printKinds(e.stdout, ks)
+	table(e.stdout)
 	return nil
 }
 
