@@ -85,6 +85,12 @@ type Config struct {
 	OnRetry func(RetryNotice)
 	// PollWait is how long one long poll of Wait may hang on the node.
 	PollWait time.Duration
+	// ProgressEvery is how often a Wait with an onChange asks again while
+	// the task runs, so that its live progress (which moves without the
+	// task's revision) reaches onChange; negative: never, and onChange
+	// hears only of revisions. A Wait without onChange long-polls
+	// revisions alone either way.
+	ProgressEvery time.Duration
 	// Route sends each submit straight to the member that owns the task by
 	// placement, as the cluster's member list (GET /v1/members) says. A
 	// node that takes a submit for another member hands it over, so routing
@@ -143,6 +149,10 @@ func DefaultConfig() Config {
 		// 30s: long enough that waiting costs a request every 30s, short
 		// enough for proxies with a 60s idle time-out.
 		PollWait: 30 * time.Second,
+		// 500ms: a person watching a progress line sees it move twice a
+		// second; only waits with an onChange pay the extra requests, and
+		// only while their task runs.
+		ProgressEvery: 500 * time.Millisecond,
 		// 15s rides out a node restart (a few seconds) without leaving a
 		// user staring at a CLI that will never connect.
 		RetryFor: 15 * time.Second,
@@ -232,6 +242,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = def.RetryFor
+	}
+	if cfg.ProgressEvery == 0 {
+		cfg.ProgressEvery = def.ProgressEvery
 	}
 	if cfg.PollWait <= 0 {
 		cfg.PollWait = def.PollWait
@@ -397,6 +410,14 @@ func (c *Client) Get(ctx context.Context, id string) (*api.Status, error) {
 	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), nil, nil, &st)
 }
 
+// GetLocal is Get answered from the node's own knowledge: a running
+// attempt's progress as that node knows it, without the node asking the
+// member running the attempt (members use it to ask each other).
+func (c *Client) GetLocal(ctx context.Context, id string) (*api.Status, error) {
+	var st api.Status
+	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), url.Values{"local": {"1"}}, nil, &st)
+}
+
 // Watch long-polls: it returns when the task's revision passes index, or
 // after wait with the current status.
 func (c *Client) Watch(ctx context.Context, id string, index uint64, wait time.Duration) (*api.Status, error) {
@@ -406,10 +427,12 @@ func (c *Client) Watch(ctx context.Context, id string, index uint64, wait time.D
 }
 
 // Wait blocks until the task is completed, failed or cancelled, calling
-// onChange (if not nil) with every status it sees on the way. It watches
-// with long polls, not a polling loop.
+// onChange (if not nil) with every status it sees on the way: each new
+// revision, and while the task runs, each change of its live progress
+// (asked for every Config.ProgressEvery). It watches with long polls,
+// not a polling loop.
 func (c *Client) Wait(ctx context.Context, id string, onChange func(*api.Status)) (*api.Status, error) {
-	return c.waitFrom(ctx, id, 0, onChange)
+	return c.waitFrom(ctx, id, nil, onChange)
 }
 
 // SubmitAndWait submits a task and waits for it to finish in the same
@@ -437,22 +460,31 @@ func (c *Client) WaitFrom(ctx context.Context, st *api.Status, onChange func(*ap
 	if st.Terminal() {
 		return st, nil
 	}
-	return c.waitFrom(ctx, st.ID, st.Revision, onChange)
+	return c.waitFrom(ctx, st.ID, st, onChange)
 }
 
-func (c *Client) waitFrom(ctx context.Context, id string, index uint64, onChange func(*api.Status)) (*api.Status, error) {
+// waitFrom waits from last, the status the caller has seen (nil: none).
+func (c *Client) waitFrom(ctx context.Context, id string, last *api.Status, onChange func(*api.Status)) (*api.Status, error) {
+	var index uint64
+	if last != nil {
+		index = last.Revision
+	}
 	for {
-		st, err := c.Watch(ctx, id, index, c.cfg.PollWait)
+		wait := c.cfg.PollWait
+		if onChange != nil && c.cfg.ProgressEvery > 0 && (last == nil || last.State == api.StateRunning) {
+			wait = min(wait, c.cfg.ProgressEvery)
+		}
+		st, err := c.Watch(ctx, id, index, wait)
 		if err != nil {
 			return nil, err
 		}
-		if onChange != nil && st.Revision != index {
+		if onChange != nil && (last == nil || st.Revision != last.Revision || st.Progress != last.Progress || st.ProgressNote != last.ProgressNote) {
 			onChange(st)
 		}
 		if st.Terminal() {
 			return st, nil
 		}
-		index = st.Revision
+		index, last = st.Revision, st
 	}
 }
 

@@ -348,6 +348,12 @@ func dur(d *api.Duration) *time.Duration {
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
+	if q.Get("local") != "" {
+		// A member asking for what this one knows of the task, its live
+		// progress included, without it asking a third (see
+		// tasks.LocalOnly).
+		r = r.WithContext(tasks.LocalOnly(r.Context()))
+	}
 	if q.Get("wait") == "" && q.Get("index") == "" {
 		rec, err := h.svc.Get(r.Context(), id)
 		h.answer(w, r, rec, err)

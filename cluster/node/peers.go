@@ -39,8 +39,9 @@ type peers struct {
 }
 
 var (
-	_ tasks.Peers       = (*peers)(nil)
-	_ tasks.PushChecker = (*peers)(nil)
+	_ tasks.Peers          = (*peers)(nil)
+	_ tasks.PushChecker    = (*peers)(nil)
+	_ tasks.ProgressReader = (*peers)(nil)
 )
 
 // root is the task manager actor of member, if it is in the view.
@@ -113,6 +114,28 @@ func (p *peers) Forward(ctx context.Context, owner string, ctl tasks.Control) (b
 		return true, err
 	}
 	return true, nil
+}
+
+// Progress asks owner's API for its own knowledge of a running attempt
+// (GET /v1/tasks/{id}?local=1), once: the caller has a stored status to
+// fall back on.
+func (p *peers) Progress(ctx context.Context, owner, id string) (int32, float64, string, error) {
+	m, ok := p.view().Member(owner)
+	if !ok || m.HTTPAddr == "" {
+		return 0, 0, "", fmt.Errorf("%w: %s is not in the view", tasks.ErrOwnerUnreachable, owner)
+	}
+	c, err := p.client(m.HTTPAddr, time.Millisecond)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	st, err := c.GetLocal(ctx, id)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	if st.State != api.StateRunning {
+		return 0, 0, "", fmt.Errorf("task %s is %s on %s", id, st.State, owner)
+	}
+	return int32(st.Attempts), st.Progress, st.ProgressNote, nil
 }
 
 // CheckPush reads the pushed task's record from Consul KV, where

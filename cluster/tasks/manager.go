@@ -535,7 +535,8 @@ func checkID(what, id string) error {
 	return nil
 }
 
-// Get returns a task, with the live progress of a running attempt.
+// Get returns a task, with the live progress of a running attempt (asked
+// of the member running it, unless ctx is LocalOnly).
 func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
 	if err := checkID("task", id); err != nil {
 		return store.Record{}, err
@@ -544,7 +545,48 @@ func (m *Manager) Get(ctx context.Context, id string) (store.Record, error) {
 	if err != nil {
 		return store.Record{}, storeErr(err)
 	}
-	return m.withLive(rec), nil
+	return m.withLiveAnywhere(ctx, rec), nil
+}
+
+type localOnlyKey struct{}
+
+// LocalOnly marks ctx so that Get and Wait answer with this member's own
+// knowledge of a running attempt's progress, without asking the member
+// running it: what members use when they ask each other
+// (ProgressReader), and what the API's ?local=1 asks for.
+func LocalOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, localOnlyKey{}, true)
+}
+
+// liveProgressTimeout bounds asking another member for a running
+// attempt's progress: a healthy member answers in a millisecond or two,
+// and a caller is better served by the stored status at once than by a
+// progress figure after a long wait for a member in trouble.
+const liveProgressTimeout = 500 * time.Millisecond
+
+// withLiveAnywhere is withLive, and for an attempt that runs on another
+// member, that member's live progress (ProgressReader), if it answers
+// within liveProgressTimeout for the attempt the record names.
+func (m *Manager) withLiveAnywhere(ctx context.Context, rec store.Record) store.Record {
+	rec = m.withLive(rec)
+	st := rec.Task.GetStatus()
+	owner, id := st.GetOwner(), rec.Task.GetSpec().GetId()
+	if st.GetState() != messages.TaskState_TASK_STATE_RUNNING || owner == "" || owner == m.member || ctx.Value(localOnlyKey{}) != nil {
+		return rec
+	}
+	pr, ok := m.cfg.Peers.(ProgressReader)
+	if !ok {
+		return rec
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), liveProgressTimeout)
+	defer cancel()
+	attempt, f, note, err := pr.Progress(pctx, owner, id)
+	if err != nil || attempt != st.GetAttempts() {
+		return rec
+	}
+	rec.Task = proto.Clone(rec.Task).(*messages.Task)
+	rec.Task.Status.Progress, rec.Task.Status.ProgressNote = f, note
+	return rec
 }
 
 // Wait returns the task once its revision passes after (at once if it
@@ -564,7 +606,7 @@ func (m *Manager) Wait(ctx context.Context, id string, after uint64) (store.Reco
 	if err != nil {
 		return store.Record{}, storeErr(err)
 	}
-	return m.withLive(rec), nil
+	return m.withLiveAnywhere(ctx, rec), nil
 }
 
 // List returns the tasks in the given states (all when none), by id.

@@ -33,6 +33,19 @@ type Peers interface {
 	Forward(ctx context.Context, owner string, c Control) (ok bool, err error)
 }
 
+// ProgressReader is a Peers that can read a running attempt's live
+// progress from the member running it. Progress lives in that member's
+// memory (a handler reports it far more often than a store should be
+// written), so a member answering for a task another member runs asks
+// it: a waiter anywhere sees progress, not only on the owner.
+type ProgressReader interface {
+	// Progress is what owner knows of task id's running attempt: its
+	// number, fraction and note. It must ask owner for its own knowledge
+	// only (LocalOnly), so that two members with different views never
+	// ask each other in turn.
+	Progress(ctx context.Context, owner, id string) (attempt int32, fraction float64, note string, err error)
+}
+
 // ErrOwnerUnreachable: Peers.SubmitTo could not reach the owner, and the
 // task was not stored there (as far as this member can tell).
 var ErrOwnerUnreachable = errors.New("owner unreachable")

@@ -64,6 +64,10 @@ func (c *clientFlags) client() (*client.Client, error) {
 	if c.e.isTerminal {
 		cfg.OnRetry = c.retryNotice()
 	}
+	if !c.e.isTerminal || c.json {
+		// Nobody sees a progress line: waits long-poll revisions only.
+		cfg.ProgressEvery = -1
+	}
 	if c.cluster != "" {
 		cfg.Cluster, cfg.ConsulConfig = c.cluster, consul.DefaultConfig()
 		if c.consul != "" {
