@@ -194,7 +194,11 @@ type GrainRequest struct {
 	// reminder, when set, fires the grain's reminder of that name instead of
 	// delivering payload: the member that owns the reminder's shard sends it
 	// when the reminder is due.
-	Reminder      *ReminderFire `protobuf:"bytes,6,opt,name=reminder,proto3" json:"reminder,omitempty"`
+	Reminder *ReminderFire `protobuf:"bytes,6,opt,name=reminder,proto3" json:"reminder,omitempty"`
+	// trace_context is the caller's W3C trace context (traceparent,
+	// tracestate, baggage), so the activation's receive joins the call's
+	// trace (empty: the caller does not trace).
+	TraceContext  map[string]string `protobuf:"bytes,7,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +271,13 @@ func (x *GrainRequest) GetRequestId() string {
 func (x *GrainRequest) GetReminder() *ReminderFire {
 	if x != nil {
 		return x.Reminder
+	}
+	return nil
+}
+
+func (x *GrainRequest) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -928,7 +939,7 @@ var File_messages_grain_proto protoreflect.FileDescriptor
 const file_messages_grain_proto_rawDesc = "" +
 	"\n" +
 	"\x14messages/grain.proto\x12\n" +
-	"granary.v1\x1a\x16messages/granary.proto\"\xdb\x01\n" +
+	"granary.v1\x1a\x16messages/granary.proto\"\xed\x02\n" +
 	"\fGrainRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x18\n" +
@@ -936,7 +947,11 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x124\n" +
-	"\breminder\x18\x06 \x01(\v2\x18.granary.v1.ReminderFireR\breminder\"F\n" +
+	"\breminder\x18\x06 \x01(\v2\x18.granary.v1.ReminderFireR\breminder\x12O\n" +
+	"\rtrace_context\x18\a \x03(\v2*.granary.v1.GrainRequest.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"F\n" +
 	"\fReminderFire\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rdue_unix_nano\x18\x02 \x01(\x03R\vdueUnixNano\"\x98\x01\n" +
@@ -1013,7 +1028,7 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_messages_grain_proto_goTypes = []any{
 	(GrainErrorCode)(0),      // 0: granary.v1.GrainErrorCode
 	(ErrorCode)(0),           // 1: granary.v1.ErrorCode
@@ -1028,24 +1043,26 @@ var file_messages_grain_proto_goTypes = []any{
 	(*TaskChanged)(nil),      // 10: granary.v1.TaskChanged
 	(*SubmitTask)(nil),       // 11: granary.v1.SubmitTask
 	(*SubmitTaskReply)(nil),  // 12: granary.v1.SubmitTaskReply
-	(*Task)(nil),             // 13: granary.v1.Task
+	nil,                      // 13: granary.v1.GrainRequest.TraceContextEntry
+	(*Task)(nil),             // 14: granary.v1.Task
 }
 var file_messages_grain_proto_depIdxs = []int32{
 	3,  // 0: granary.v1.GrainRequest.reminder:type_name -> granary.v1.ReminderFire
-	6,  // 1: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
-	5,  // 2: granary.v1.GrainStateRecord.reminders:type_name -> granary.v1.StoredReminder
-	0,  // 3: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
-	7,  // 4: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	13, // 5: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	13, // 6: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
-	13, // 7: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
-	13, // 8: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
-	1,  // 9: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 1: granary.v1.GrainRequest.trace_context:type_name -> granary.v1.GrainRequest.TraceContextEntry
+	6,  // 2: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
+	5,  // 3: granary.v1.GrainStateRecord.reminders:type_name -> granary.v1.StoredReminder
+	0,  // 4: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
+	7,  // 5: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
+	14, // 6: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	14, // 7: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	14, // 8: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	14, // 9: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	1,  // 10: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -1060,7 +1077,7 @@ func file_messages_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

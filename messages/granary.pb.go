@@ -274,8 +274,12 @@ type TaskSpec struct {
 	JobMaxRestarts int32 `protobuf:"varint,12,opt,name=job_max_restarts,json=jobMaxRestarts,proto3" json:"job_max_restarts,omitempty"`
 	// job_restart_period is the budget's sliding window (0: the job's life).
 	JobRestartPeriod *durationpb.Duration `protobuf:"bytes,13,opt,name=job_restart_period,json=jobRestartPeriod,proto3" json:"job_restart_period,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// trace_context is the W3C trace context (traceparent, tracestate) of the
+	// submit, so every attempt, on whichever member, continues the task's
+	// trace (empty: tracing was off at the submit).
+	TraceContext  map[string]string `protobuf:"bytes,14,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -395,6 +399,13 @@ func (x *TaskSpec) GetJobMaxRestarts() int32 {
 func (x *TaskSpec) GetJobRestartPeriod() *durationpb.Duration {
 	if x != nil {
 		return x.JobRestartPeriod
+	}
+	return nil
+}
+
+func (x *TaskSpec) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -929,7 +940,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x89\x05\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x97\x06\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -944,8 +955,12 @@ const file_messages_granary_proto_rawDesc = "" +
 	" \x01(\tR\vjobStrategy\x12\x1b\n" +
 	"\tjob_stage\x18\v \x01(\x05R\bjobStage\x12(\n" +
 	"\x10job_max_restarts\x18\f \x01(\x05R\x0ejobMaxRestarts\x12G\n" +
-	"\x12job_restart_period\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10jobRestartPeriod\x1a9\n" +
+	"\x12job_restart_period\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10jobRestartPeriod\x12K\n" +
+	"\rtrace_context\x18\x0e \x03(\v2&.granary.v1.TaskSpec.TraceContextEntryR\ftraceContext\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
 	"\fAttemptError\x12\x18\n" +
@@ -1024,7 +1039,7 @@ func file_messages_granary_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_granary_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_messages_granary_proto_goTypes = []any{
 	(Jitter)(0),                   // 0: granary.v1.Jitter
 	(TaskState)(0),                // 1: granary.v1.TaskState
@@ -1036,38 +1051,40 @@ var file_messages_granary_proto_goTypes = []any{
 	(*Job)(nil),                   // 7: granary.v1.Job
 	(*Task)(nil),                  // 8: granary.v1.Task
 	nil,                           // 9: granary.v1.TaskSpec.LabelsEntry
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	nil,                           // 10: granary.v1.TaskSpec.TraceContextEntry
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_messages_granary_proto_depIdxs = []int32{
-	10, // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
-	10, // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
+	11, // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
+	11, // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
 	0,  // 2: granary.v1.RetryPolicy.jitter:type_name -> granary.v1.Jitter
 	2,  // 3: granary.v1.TaskSpec.retry:type_name -> granary.v1.RetryPolicy
-	10, // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
-	10, // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
-	10, // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
+	11, // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	11, // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
+	11, // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
 	9,  // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
-	10, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
-	11, // 9: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
-	1,  // 10: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
-	11, // 11: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
-	11, // 12: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
-	11, // 13: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
-	11, // 14: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 15: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
-	11, // 16: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	11, // 17: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	10, // 18: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
-	6,  // 19: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	11, // 20: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 21: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 22: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	11, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
+	10, // 9: granary.v1.TaskSpec.trace_context:type_name -> granary.v1.TaskSpec.TraceContextEntry
+	12, // 10: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
+	1,  // 11: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
+	12, // 12: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
+	12, // 13: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
+	12, // 14: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
+	12, // 15: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 16: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
+	12, // 17: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
+	12, // 18: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	11, // 19: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	6,  // 20: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	12, // 21: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 22: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 23: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }
@@ -1081,7 +1098,7 @@ func file_messages_granary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_granary_proto_rawDesc), len(file_messages_granary_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
