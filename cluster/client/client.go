@@ -34,8 +34,11 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/supervisor"
 	consulapi "github.com/hashicorp/consul/api"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Client.
@@ -713,6 +716,10 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", c.token)
+	}
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		// The caller traces: the node continues its trace.
+		tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

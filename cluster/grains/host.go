@@ -18,8 +18,10 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/placement"
+	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"go.opentelemetry.io/otel/trace"
 )
 
 var (
@@ -79,6 +81,9 @@ type Config struct {
 	DirectoryTimeout time.Duration
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
+	// TracerProvider records the spans of grain calls (tracing.go); nil
+	// records none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the documented defaults for member.
@@ -137,6 +142,8 @@ type Host struct {
 	// sched fires the due reminders of the shards this member owns; nil
 	// when the state store keeps no reminder index.
 	sched *scheduler
+	// tracer is nil while tracing is off.
+	tracer trace.Tracer
 }
 
 // New creates a Host; Start spawns its router.
@@ -160,6 +167,7 @@ func New(cfg Config) (*Host, error) {
 		h.hosted[k] = true
 	}
 	h.table = placement.NewTable(nil)
+	h.tracer = tracing.Tracer(cfg.TracerProvider, "cluster/grains")
 	if rs, ok := cfg.State.(ReminderStore); ok {
 		h.sched = newScheduler(h, rs)
 	}
@@ -288,6 +296,18 @@ func (h *Host) learn(kind, identity, holder string) {
 	}
 }
 
+// cached reports whether calls to (kind, identity) go to a holder learned
+// from a redirect rather than to the placement owner.
+func (h *Host) cached(kind, identity string) bool {
+	if h.tracer == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.cache[kind+"/"+identity]
+	return ok
+}
+
 func (h *Host) forget(kind, identity string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -307,6 +327,13 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 // own retries: a grain with durable state applies each request id once,
 // and answers a retry with the answer it stored. Empty: Call.
 func (h *Host) CallOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (*messages.GrainResponse, error) {
+	if h.tracer != nil {
+		return h.tracedCall(ctx, kind, identity, requestID, payload)
+	}
+	return h.callOnce(ctx, kind, identity, requestID, payload)
+}
+
+func (h *Host) callOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (*messages.GrainResponse, error) {
 	if requestID != "" && !api.ValidID(requestID) {
 		return nil, fmt.Errorf("%w: request id %.140q must match %s", ErrInvalidArgument, requestID, api.IDPattern)
 	}
@@ -385,11 +412,20 @@ var errMaybeProcessed = errors.New("no answer before the deadline; the grain may
 
 // send makes one try. Errors other than errMaybeProcessed mean the message
 // was not processed.
-func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (*messages.GrainResponse, error) {
+func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (resp *messages.GrainResponse, err error) {
 	member, addr, ok := h.route(req.Kind, req.Identity)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNoHost, req.Kind)
 	}
+	if req, span := h.traceRoute(ctx, req, member, h.cached(req.Kind, req.Identity)); span != nil {
+		defer func() { endGrainSpan(span, resp, err) }()
+		return h.sendTo(ctx, req, member, addr)
+	}
+	return h.sendTo(ctx, req, member, addr)
+}
+
+// sendTo makes one try at member, at addr.
+func (h *Host) sendTo(ctx context.Context, req *messages.GrainRequest, member, addr string) (*messages.GrainResponse, error) {
 	deadline, _ := ctx.Deadline()
 	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), req, time.Until(deadline))
 	// The caller waits on the future itself (no helper goroutine); a view

@@ -10,6 +10,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type (
@@ -135,6 +136,10 @@ type activation struct {
 	// lastRequest is when the activation last got a request: timers do
 	// not keep it from going idle.
 	lastRequest time.Time
+	// traceCtx and span are the receive span of the request being
+	// handled, while tracing (tracing.go).
+	traceCtx context.Context
+	span     trace.Span
 }
 
 func (a *activation) Receive(c actor.Context) {
@@ -244,6 +249,9 @@ func (a *activation) admit(c actor.Context) bool {
 }
 
 func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
+	if a.h.tracer != nil {
+		defer a.traceReceive(req)()
+	}
 	if !a.admit(c) {
 		return
 	}
@@ -297,6 +305,7 @@ func (a *activation) reply(c actor.Context, resp *messages.GrainResponse) {
 		a.fence(c)
 		return
 	}
+	a.noteReply(resp)
 	c.Respond(resp)
 }
 
@@ -344,7 +353,7 @@ type grainContext struct {
 }
 
 func (a *activation) context(deadline time.Time) (*grainContext, context.CancelFunc) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(a.parentContext(), deadline)
 	return &grainContext{Context: ctx, a: a}, cancel
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TaskService is what the API needs of a task manager.
@@ -86,6 +87,8 @@ type Config struct {
 	MaxWaiters int
 	// RetryAfter is what a 429 tells the client to wait (whole seconds).
 	RetryAfter time.Duration
+	// TracerProvider serves each request in a span (Trace); nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the documented defaults.
@@ -153,7 +156,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 	h.mux.HandleFunc("GET /v1/members", h.members)
 	h.mux.HandleFunc("GET /v1/kinds", h.kinds)
 	h.mux.HandleFunc("/", h.noRoute)
-	return h
+	return Trace(cfg.TracerProvider, h)
 }
 
 // methods are the methods noRoute tries on a path to tell 405 from 404.

@@ -17,6 +17,7 @@ import (
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/tasks"
 	consul "github.com/hashicorp/consul/api"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrInvalidConfig wraps every error of Config.Validate, so a caller can
@@ -120,6 +121,11 @@ type Config struct {
 	Pprof bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// TracerProvider records the node's spans (tasks, grain calls, HTTP
+	// requests), which the node leaves to its caller to flush. Nil: the
+	// node builds one from OpenTelemetry's environment variables
+	// (tracing.New: off unless they ask), and flushes it on Stop.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns an embedded node's configuration with Granary's

@@ -29,7 +29,9 @@ import (
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/cluster/tracing"
 	consul "github.com/hashicorp/consul/api"
+	"go.opentelemetry.io/otel/trace"
 )
 
 var (
@@ -85,6 +87,10 @@ type Node struct {
 	placed    atomic.Pointer[[]placement.Member]
 	stopViews func()
 	viewsDone chan struct{}
+	// tp is the tracer provider the node's parts get (nil: tracing off);
+	// tracing, the one it built from the environment, flushed on Stop.
+	tp      trace.TracerProvider
+	tracing *tracing.Provider
 }
 
 // New checks cfg and returns a node that is not started yet.
@@ -179,6 +185,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		n.bolt, n.closeStore = bs, bs.Close
 	}
+	if err := n.startTracing(ctx); err != nil {
+		return err
+	}
 	if err := n.startGrains(cc); err != nil {
 		return err
 	}
@@ -250,7 +259,7 @@ func (n *Node) startGrains(cc *consul.Client) error {
 		dir.WatchWith(wc)
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
-	gcfg.State = n.grainState
+	gcfg.State, gcfg.TracerProvider = n.grainState, n.tp
 	host, err := grains.New(gcfg)
 	if err != nil {
 		return err
@@ -282,7 +291,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		tcfg.Janitor = func() bool { return janitor(n.view()) == n.id }
 		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view, kv: cc.KV(), cluster: n.cfg.Cluster, client: n.memberClient}
 	}
-	tcfg.Store = n.st
+	tcfg.Store, tcfg.TracerProvider = n.st, n.tp
 	mgr, err := tasks.New(tcfg)
 	if err != nil {
 		return err
@@ -305,7 +314,7 @@ func (n *Node) serveHTTP() {
 	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = n.id, n.log, n.host, n.host.Activations
 	hcfg.Members = n.members
 	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
-	hcfg.GrainState = n.grainState
+	hcfg.GrainState, hcfg.TracerProvider = n.grainState, n.tp
 	if n.cfg.Embedded() {
 		hcfg.Health = func(ctx context.Context) error {
 			if err := n.mgr.Ping(ctx); err != nil {
@@ -471,6 +480,7 @@ func (n *Node) teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node: closing the task store: %w", err))
 		}
 	}
+	n.stopTracing()
 	return errors.Join(errs...)
 }
 

@@ -15,8 +15,10 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -78,6 +80,9 @@ type Config struct {
 	// running before its attempt starts. Needs a store.Prober, which keeps
 	// a resubmitted task from running again.
 	HoldFirstWrite time.Duration
+	// TracerProvider records the spans of the tasks' lives (see
+	// tracing.go); nil records none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -177,6 +182,7 @@ type Manager struct {
 	log      *slog.Logger
 	now      func() time.Time
 	hooks    Events
+	tracer   trace.Tracer // nil: tracing off
 
 	janitorStop chan struct{}
 	janitorDone chan struct{}
@@ -204,6 +210,7 @@ func New(cfg Config) (*Manager, error) {
 		log:      cfg.Logger,
 		now:      cfg.Clock,
 		hooks:    cfg.Events,
+		tracer:   tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -309,6 +316,8 @@ func (m *Manager) Member() string { return m.member }
 // submission under a taken id is api.ErrAlreadyExists. The task is durable
 // when Submit returns.
 func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record, created bool, err error) {
+	ctx, span := m.traceSubmit(ctx, sub)
+	defer func() { endSpan(span, err) }()
 	if m.closing.Load() {
 		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
 	}
@@ -322,6 +331,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if err != nil {
 		return store.Record{}, false, err
 	}
+	m.stampTrace(ctx, t)
 	if err := m.checkJob(ctx, t, sub); err != nil {
 		return store.Record{}, false, err
 	}

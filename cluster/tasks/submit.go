@@ -8,6 +8,7 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -231,5 +232,9 @@ func CheckTask(reg *actors.Registry, t *messages.Task, owner string) (*messages.
 			Jitter: &jitter, AttemptTimeout: &attempt, HeartbeatTimeout: &heartbeat, ScheduleToClose: &deadline,
 		},
 	}
-	return BuildTask(reg, sub, owner, submitted.AsTime())
+	out, err := BuildTask(reg, sub, owner, submitted.AsTime())
+	if err == nil {
+		out.Spec.TraceContext = tracing.ForRecord(spec.GetTraceContext()) // the submit's trace, bounded
+	}
+	return out, err
 }

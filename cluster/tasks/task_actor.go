@@ -14,6 +14,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -88,6 +89,7 @@ type taskActor struct {
 	unstored   bool
 	hold       *time.Timer
 	log        *slog.Logger // see logger
+	span       trace.Span   // the running attempt's, while tracing (tracing.go)
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -125,6 +127,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.stopRetryTimer()
 	case *actor.Stopping:
 		a.stopRetryTimer()
+		a.endAttempt("interrupted", nil)
 		a.answerFirst(firstWrite{err: errNotStored})
 	case *actor.Restarting:
 		a.answerFirst(firstWrite{err: errNotStored})
@@ -165,6 +168,9 @@ func (a *taskActor) load() {
 		a.logger().Debug("task owned by another member; not taking it", "owner", st.GetOwner())
 		a.stop()
 		return
+	}
+	if st.GetOwner() != a.m.member {
+		defer a.traceAdopt(st)()
 	}
 	spec, wd := settingsOf(rec.Task.GetSpec())
 	a.watchdog = wd
@@ -282,7 +288,7 @@ func (a *taskActor) begin(failed ...*messages.AttemptError) {
 // counts.
 func (a *taskActor) startAttempt() {
 	n := int(a.rec.Task.GetStatus().GetAttempts())
-	parent := context.Background()
+	parent := a.traceAttempt(n)
 	cancel := context.CancelFunc(func() {})
 	if dl := a.deadline(); !dl.IsZero() {
 		parent, cancel = context.WithDeadline(parent, dl)
@@ -340,6 +346,7 @@ func (a *taskActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, ch
 	default:
 		f = supervisor.Failure{Cause: supervisor.CausePanic, Err: fmt.Errorf("%v", r), At: a.m.now()}
 	}
+	a.endAttempt("failed", &f)
 	a.failed(f, n)
 }
 
@@ -448,9 +455,11 @@ func (a *taskActor) succeeded(msg *attemptSucceeded) {
 	a.c().Stop(a.attempt)
 	a.attempt, a.live = nil, nil
 	a.finish(messages.TaskState_TASK_STATE_COMPLETED, "", nil, msg.result)
+	a.endAttempt("completed", nil) // after the commit, its child
 }
 
 func (a *taskActor) cancel(reason string) *controlReply {
+	a.endAttempt("cancelled", nil)
 	a.stopAttempt()
 	a.finish(messages.TaskState_TASK_STATE_CANCELLED, reason, nil)
 	return &controlReply{rec: a.rec}
@@ -466,6 +475,7 @@ func (a *taskActor) restart(c Control) *controlReply {
 		return &controlReply{rec: a.rec} // asked again: applied already
 	}
 	reason := c.Reason
+	a.endAttempt("restarted", nil)
 	a.stopAttempt()
 	now := a.m.now()
 	if err := a.write(func(t *messages.Task) { restartStatus(t.Status, now, reason, a.m.member, c.RequestID) }); err != nil {
@@ -507,6 +517,7 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 		cancel()
 	}
 	now := a.m.now()
+	committed := a.traceCommit(state)
 	err := a.write(func(t *messages.Task) {
 		t.Status.State = state
 		t.Status.Error = reason
@@ -520,6 +531,7 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 			t.Status.Progress = 1
 		}
 	})
+	committed(err)
 	if err != nil {
 		a.writeFailed("finish", err)
 		return
