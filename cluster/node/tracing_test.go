@@ -96,7 +96,7 @@ func memberProvider(t *testing.T, exp *tracetest.InMemoryExporter) *sdktrace.Tra
 }
 
 // failoverKind fails its first attempt, blocks in the second until its
-// member stops it, and completes the third.
+// member stops it, and completes the third, in a span of its own.
 func failoverKind(running chan<- struct{}) *actors.TaskKind {
 	return actors.MustTask("traced", func(tc actors.TaskContext, _ struct{}) (string, error) {
 		switch tc.Attempt() {
@@ -107,6 +107,10 @@ func failoverKind(running chan<- struct{}) *actors.TaskKind {
 			<-tc.Done()
 			return "", tc.Err()
 		}
+		// The handler's context carries its attempt's span: its own spans
+		// are the attempt's children.
+		_, span := trace.SpanFromContext(tc).TracerProvider().Tracer("handler").Start(tc, "handler.work")
+		span.End()
 		return "done", nil
 	})
 }
@@ -222,6 +226,13 @@ func checkFailoverTrace(ss spanSet, tid trace.TraceID, root trace.Span, owner, s
 		return fail("the adoption does not name the previous owner")
 	}
 	if why := childOf(adopt, submit); why != "" {
+		return fail(why)
+	}
+	work, why := ss.one(tid, "handler.work")
+	if why != "" {
+		return fail(why)
+	}
+	if why := childOf(work, third); why != "" {
 		return fail(why)
 	}
 	commit, why := ss.one(tid, "task.commit", "granary.member="+survivor)
