@@ -11,8 +11,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Trace wraps next so that every request but /healthz (polled by Consul
-// every few seconds) is served inside a server span named by its route
+// Trace wraps next so that every request but /healthz and /metrics
+// (polled every few seconds by Consul and Prometheus: thousands of spans a
+// day that say nothing) is served inside a server span named by its route
 // ("POST /v1/tasks"), the child of the W3C traceparent the request
 // carries, if any, and the parent of whatever the request does (a task's
 // submit, a grain call). A nil tp returns next itself: tracing off costs
@@ -23,7 +24,7 @@ func Trace(tp trace.TracerProvider, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -35,8 +36,9 @@ func Trace(tp trace.TracerProvider, next http.Handler) http.Handler {
 		r = r.WithContext(ctx)
 		next.ServeHTTP(sw, r)
 		// The mux names the route on the request it served: the span's
-		// name is the route, never the path (which holds ids).
-		if r.Pattern != "" && !strings.HasSuffix(r.Pattern, " /") {
+		// name is the route, never the path (which holds ids); a request
+		// no route took (the catch-all "/") keeps the method alone.
+		if r.Pattern != "" && r.Pattern != "/" {
 			span.SetName(r.Pattern)
 			span.SetAttributes(attribute.String("http.route", strings.TrimPrefix(r.Pattern, r.Method+" ")))
 		}
@@ -54,6 +56,13 @@ type traceWriter struct {
 }
 
 func (t *traceWriter) WriteHeader(code int) { t.status = code; t.ResponseWriter.WriteHeader(code) }
+
+// Flush passes a flush on (long polls, event streams).
+func (t *traceWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
 
 // Unwrap lets http.ResponseController reach the connection (flushes of
 // long polls and event streams).
