@@ -33,6 +33,9 @@
 //		tp = p
 //	}
 //
+// OTEL_PROPAGATORS is not read: the members of a cluster must agree on
+// the format, and W3C is what the API and the messages carry.
+//
 // Nothing here is process-global: no otel.SetTracerProvider, no global
 // propagator. Each member has its own provider, so several members in one
 // process (as tests run them) keep their spans apart.
