@@ -1,0 +1,69 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CallCode is the outcome of a grain call, the code label of
+// granary_grain_calls_total.
+type CallCode uint8
+
+// The outcomes of a grain call.
+const (
+	CallOK               CallCode = iota // answered
+	CallHandler                          // the grain's handler returned an error or panicked
+	CallInvalidArgument                  // refused: unknown kind, bad identity or payload
+	CallUnavailable                      // no owner answered in time (failover, fenced, leaving)
+	CallNoHost                           // no live member hosts the kind
+	CallDeadlineExceeded                 // the caller's deadline passed
+	CallCanceled                         // the caller gave up
+	CallError                            // anything else
+	numCallCodes
+)
+
+var callCodeNames = [numCallCodes]string{"ok", "handler", "invalid_argument", "unavailable", "no_host", "deadline_exceeded", "canceled", "error"}
+
+func (c CallCode) String() string {
+	if c < numCallCodes {
+		return callCodeNames[c]
+	}
+	return "error"
+}
+
+// GrainKind is the instruments of one grain kind, resolved once, so a
+// call's record is two atomic operations. Nil records nothing.
+type GrainKind struct {
+	calls    [numCallCodes]prometheus.Counter
+	duration prometheus.Observer
+}
+
+// Grain returns the instruments of a grain kind (made on first use, then
+// cached). Pass only registered kinds.
+func (m *Metrics) Grain(kind string) *GrainKind {
+	if m == nil {
+		return nil
+	}
+	if k, ok := m.grainKinds.Load(kind); ok {
+		return k.(*GrainKind)
+	}
+	k := &GrainKind{duration: m.grainDuration.WithLabelValues(kind)}
+	for c := range numCallCodes {
+		k.calls[c] = m.grainCalls.WithLabelValues(kind, c.String())
+	}
+	actual, _ := m.grainKinds.LoadOrStore(kind, k)
+	return actual.(*GrainKind)
+}
+
+// Call records a call that ended with code after took.
+func (k *GrainKind) Call(code CallCode, took time.Duration) {
+	if k == nil {
+		return
+	}
+	if code >= numCallCodes {
+		code = CallError
+	}
+	k.calls[code].Inc()
+	k.duration.Observe(took.Seconds())
+}
