@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
@@ -84,6 +85,9 @@ type Config struct {
 	// TracerProvider records the spans of grain calls (tracing.go); nil
 	// records none, at no cost.
 	TracerProvider trace.TracerProvider
+	// Metrics counts and times the calls made through this host and reads
+	// its activations by kind; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig returns the documented defaults for member.
@@ -133,6 +137,7 @@ type Host struct {
 	cache map[string]string                  // kind/identity -> holder learned from NOT_OWNER
 
 	active  atomic.Int64
+	byKind  kindCounts
 	leaving atomic.Bool
 	// fences counts Fence calls. An activation claimed before the latest
 	// one may have lost its claim even if the member is unfenced again by
@@ -168,6 +173,8 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.table = placement.NewTable(nil)
 	h.tracer = tracing.Tracer(cfg.TracerProvider, "cluster/grains")
+	h.byKind = newKindCounts(h.hosted)
+	cfg.Metrics.ReadActivations(h.readActivations)
 	if rs, ok := cfg.State.(ReminderStore); ok {
 		h.sched = newScheduler(h, rs)
 	}
@@ -326,7 +333,11 @@ func (h *Host) Call(ctx context.Context, kind, identity string, payload []byte) 
 // CallOnce is Call with a request id, which the caller keeps across its
 // own retries: a grain with durable state applies each request id once,
 // and answers a retry with the answer it stored. Empty: Call.
-func (h *Host) CallOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (*messages.GrainResponse, error) {
+func (h *Host) CallOnce(ctx context.Context, kind, identity, requestID string, payload []byte) (_ *messages.GrainResponse, err error) {
+	if h.cfg.Metrics != nil {
+		start := time.Now()
+		defer func() { h.observeCall(kind, start, err) }()
+	}
 	if h.tracer != nil {
 		return h.tracedCall(ctx, kind, identity, requestID, payload)
 	}

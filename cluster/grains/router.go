@@ -185,6 +185,7 @@ func (a *activation) activate(c actor.Context) {
 	}
 	a.claimed = true
 	a.h.active.Add(1)
+	a.h.byKind.add(a.kind.Name(), 1)
 	a.grain = a.kind.New()
 	if !a.loadState(c) {
 		return
@@ -332,6 +333,7 @@ func (a *activation) deactivate() {
 	}
 	a.claimed = false
 	defer a.h.active.Add(-1)
+	defer a.h.byKind.add(a.kind.Name(), -1)
 	a.stopTimers()
 	if d, ok := a.grain.(actors.Deactivator); ok {
 		gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))

@@ -188,7 +188,9 @@ func RequireTokens(tokens *Tokens, next http.Handler) http.Handler {
 		have := tokens.Role(bearer(r))
 		switch {
 		case have == RoleNone && need == RoleNone:
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), anonymousKey{}, true)))
+			anon := r.WithContext(context.WithValue(r.Context(), anonymousKey{}, true))
+			next.ServeHTTP(w, anon)
+			r.Pattern = anon.Pattern // the route that served it, for metrics
 		case have == RoleNone:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="granary"`)
 			deny(w, http.StatusUnauthorized, CodeUnauthenticated, "a bearer token is required (Authorization: Bearer TOKEN)")

@@ -94,16 +94,38 @@ func (s *storeInstruments) done(op int, start time.Time, err error) {
 }
 
 // Store returns st with every operation counted and timed; with m nil, st
-// itself. The result is a store.Prober if st is one.
+// itself. The result has st's optional abilities: store.Prober (counted)
+// and taking records other members push (Observe, Expect).
 func (m *Metrics) Store(st store.Store) store.Store {
 	if m == nil {
 		return st
 	}
 	s := &instrumentedStore{Store: st, m: m.store}
-	if p, ok := st.(store.Prober); ok {
+	p, probes := st.(store.Prober)
+	o, observes := st.(peerObserver)
+	switch {
+	case probes && observes:
+		return &struct {
+			*instrumentedProber
+			peerObserver
+		}{&instrumentedProber{instrumentedStore: s, p: p}, o}
+	case probes:
 		return &instrumentedProber{instrumentedStore: s, p: p}
+	case observes:
+		return &struct {
+			*instrumentedStore
+			peerObserver
+		}{s, o}
 	}
 	return s
+}
+
+// peerObserver is consulstore's ability to take the records other members
+// push (the task manager looks for it): passed through, not counted, as
+// it makes no round trip.
+type peerObserver interface {
+	Observe(rec store.Record)
+	Expect(id string, until time.Time)
 }
 
 type instrumentedStore struct {

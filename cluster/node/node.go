@@ -23,6 +23,7 @@ import (
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/membership"
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/reconciler"
 	"github.com/granary-rt/granary/cluster/store"
@@ -79,6 +80,12 @@ type Node struct {
 	client         *client.Client
 	// memberHTTP calls the other members' APIs.
 	memberHTTP *http.Client
+	// metrics are the node's instruments; nil with Config.Metrics off.
+	metrics *metrics.Metrics
+	health  memberHealth
+	// leaseHTTP is the transport of membership's Consul client: made here
+	// (to count its round trips), closed here after leaving.
+	leaseHTTP *http.Transport
 
 	// mem is the cluster membership once joined (nil embedded or before).
 	mem atomic.Pointer[membership.Membership]
@@ -103,12 +110,17 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	n := &Node{cfg: cfg, sec: sec, id: cfg.memberID(), hosted: hosted, log: cfg.Logger}
+	n := &Node{cfg: cfg, sec: sec, id: cfg.memberID(), hosted: hosted, log: cfg.Logger, metrics: newMetrics(cfg)}
 	n.memberHTTP = n.newMemberHTTP()
 	if n.log == nil {
 		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	n.log = n.log.With("member", n.id)
+	n.metrics.ReadMembers(n.health.read)
+	n.metrics.ReadFenced(func() bool { return !n.cfg.Embedded() && n.fenced() })
+	if n.cfg.Embedded() {
+		n.health.update(membership.View{Members: []membership.Member{{ID: n.id}}}, time.Now()) // a cluster of one
+	}
 	return n, nil
 }
 
@@ -173,7 +185,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 	if !n.cfg.Embedded() {
-		if cc, err = consul.NewClient(n.cfg.Consul); err != nil {
+		ccfg, err := n.consulConfig(n.cfg.Consul)
+		if err == nil {
+			cc, err = consul.NewClient(ccfg)
+		}
+		if err != nil {
 			return fmt.Errorf("node: consul client: %w", err)
 		}
 	}
@@ -252,14 +268,18 @@ func (n *Node) startGrains(cc *consul.Client) error {
 			watches.Transport = consul.DefaultConfig().Transport
 			watches.Transport.MaxIdleConnsPerHost = 64
 		}
-		wc, err := consul.NewClient(&watches)
+		wcfg, err := n.consulConfig(&watches)
+		var wc *consul.Client
+		if err == nil {
+			wc, err = consul.NewClient(wcfg)
+		}
 		if err != nil {
 			return fmt.Errorf("node: consul client for watches: %w", err)
 		}
 		dir.WatchWith(wc)
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
-	gcfg.State, gcfg.TracerProvider = n.grainState, n.tp
+	gcfg.State, gcfg.TracerProvider, gcfg.Metrics = n.grainState, n.tp, n.metrics
 	host, err := grains.New(gcfg)
 	if err != nil {
 		return err
@@ -291,7 +311,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		tcfg.Janitor = func() bool { return janitor(n.view()) == n.id }
 		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view, kv: cc.KV(), cluster: n.cfg.Cluster, client: n.memberClient}
 	}
-	tcfg.Store, tcfg.TracerProvider = n.st, n.tp
+	tcfg.Store, tcfg.TracerProvider, tcfg.Metrics = n.metrics.Store(n.st), n.tp, n.metrics
 	mgr, err := tasks.New(tcfg)
 	if err != nil {
 		return err
@@ -302,7 +322,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	}
 	if index != nil {
 		rcfg := reconciler.DefaultConfig(n.id)
-		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger = index, mgr, n.fenced, n.log
+		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger, rcfg.Metrics = index, mgr, n.fenced, n.log, n.metrics
 		n.recon = reconciler.New(rcfg)
 	}
 	return nil
@@ -353,8 +373,16 @@ func (n *Node) join(ctx context.Context) error {
 	lease := *n.cfg.Consul
 	if lease.HttpClient == nil {
 		lease.Transport = nil
+		if n.metrics != nil {
+			n.leaseHTTP = consul.DefaultConfig().Transport
+			lease.Transport = n.leaseHTTP
+		}
 	}
-	mcfg.Consul, mcfg.Logger = &lease, n.log
+	leaseCfg, err := n.consulConfig(&lease)
+	if err != nil {
+		return fmt.Errorf("node: consul client for the lease: %w", err)
+	}
+	mcfg.Consul, mcfg.Logger = leaseCfg, n.log
 	mcfg.OnFence = func() {
 		n.log.Warn("self-fenced: lease or session with Consul lost; stopping every grain and task")
 		n.host.Fence()
@@ -391,6 +419,9 @@ func (n *Node) join(ctx context.Context) error {
 // placement and the reconciler. Only the view goroutine calls it (and
 // join, before that goroutine starts).
 func (n *Node) applyView(v membership.View) {
+	if n.metrics != nil {
+		n.health.update(v, time.Now())
+	}
 	n.host.SetView(toGrainMembers(v))
 	ms := toPlacement(v)
 	n.placed.Store(&ms)
@@ -450,6 +481,9 @@ func (n *Node) teardown(ctx context.Context) error {
 		if err := m.Leave(ctx); err != nil {
 			n.log.Warn("leaving Consul failed; the registration expires by itself", "err", err)
 		}
+	}
+	if n.leaseHTTP != nil {
+		n.leaseHTTP.CloseIdleConnections()
 	}
 	if n.stopViews != nil {
 		n.stopViews()

@@ -313,11 +313,11 @@ func httpsOnly(next http.Handler) http.Handler {
 // around the routes and the profiles, and plain HTTP limited to /healthz
 // when the API has a certificate.
 func (n *Node) apiHandler(h http.Handler) http.Handler {
-	h = httpapi.RequireTokens(n.cfg.Tokens, withPprof(n.cfg.Pprof, h))
+	h = httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, h)))
 	if n.sec.api != nil {
 		h = httpsOnly(h)
 	}
-	return h
+	return n.metrics.HTTP(h)
 }
 
 // memberHTTP is the HTTP client this member calls the other members'

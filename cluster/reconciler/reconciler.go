@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/supervisor"
@@ -59,6 +60,9 @@ type Config struct {
 	// Retry paces retries after store errors.
 	Retry  supervisor.Backoff
 	Logger *slog.Logger
+	// Metrics counts adopted tasks and times their adoption from the view
+	// that lost their owner; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig returns the documented defaults.
@@ -105,7 +109,8 @@ type Reconciler struct {
 	cfg    Config
 	log    *slog.Logger
 	mu     sync.Mutex
-	live   []placement.Member // with "task:" kinds
+	live   []placement.Member   // with "task:" kinds
+	lostAt map[string]time.Time // members that left the view, when; back or adopted from: forgotten
 	kick   chan struct{}
 	rescan atomic.Bool // forget which owned tasks were activated
 	cancel context.CancelFunc
@@ -125,7 +130,9 @@ func New(cfg Config) *Reconciler {
 // a change triggers a search for orphaned tasks.
 func (r *Reconciler) SetView(members []placement.Member) {
 	r.mu.Lock()
-	r.live = placement.TaskMembers(members)
+	live := placement.TaskMembers(members)
+	r.noteDepartures(r.live, live, time.Now())
+	r.live = live
 	r.mu.Unlock()
 	r.Kick()
 }
@@ -258,9 +265,52 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 		for _, rec := range orphans {
 			byID[rec.Task.GetSpec().GetId()] = rec
 		}
+		lostFor := r.lostFor(owner)
 		for _, id := range mine {
 			r.cfg.Tasks.Adopt(byID[id])
+			r.cfg.Metrics.Adopted(byID[id].Task.GetSpec().GetKind(), lostFor)
 		}
 	}
 	return nil
+}
+
+// noteDepartures records when members of old missing from live left, and
+// forgets those back in live. Called with mu held.
+func (r *Reconciler) noteDepartures(old, live []placement.Member, now time.Time) {
+	if r.cfg.Metrics == nil {
+		return
+	}
+	if r.lostAt == nil {
+		r.lostAt = map[string]time.Time{}
+	}
+	in := make(map[string]bool, len(live))
+	for _, m := range live {
+		in[m.ID] = true
+		delete(r.lostAt, m.ID)
+	}
+	for _, m := range old {
+		if _, known := r.lostAt[m.ID]; !in[m.ID] && !known {
+			r.lostAt[m.ID] = now
+		}
+	}
+	// Members that never come back are forgotten after a while: the
+	// adoption time of a task found much later says nothing about failover.
+	for id, at := range r.lostAt {
+		if now.Sub(at) > forgetLostAfter {
+			delete(r.lostAt, id)
+		}
+	}
+}
+
+// forgetLostAfter bounds how long a departed member's leaving time is kept.
+const forgetLostAfter = 15 * time.Minute
+
+// lostFor is how long ago the view lost member (0: not seen leaving).
+func (r *Reconciler) lostFor(member string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if at, ok := r.lostAt[member]; ok {
+		return time.Since(at)
+	}
+	return 0
 }

@@ -231,6 +231,9 @@ func (m *Manager) markJobFailed(ctx context.Context, failed *messages.Task, caus
 		next := proto.Clone(jr.Job).(*messages.Job)
 		next.Failed, next.Cause, next.UpdatedAt = true, cause, timestamppb.New(m.now())
 		_, err = m.store.PutJob(ctx, next, jr.Revision)
+		if err == nil {
+			m.metrics.JobFailed(next.GetStrategy())
+		}
 		if err == nil || !errors.Is(err, store.ErrConflict) || tries >= 5 {
 			return err
 		}
@@ -426,6 +429,9 @@ func (m *Manager) superviseJob(ctx context.Context, failed *messages.Task, f sup
 		}
 		_, err = m.store.PutJob(ctx, plan.Job, rev)
 		if err == nil {
+			if plan.Restart {
+				m.metrics.JobRestarted(plan.Job.GetStrategy())
+			}
 			return plan, nil
 		}
 		if !errors.Is(err, store.ErrConflict) || tries >= 5 {

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
@@ -83,6 +84,9 @@ type Config struct {
 	// TracerProvider records the spans of the tasks' lives (see
 	// tracing.go); nil records none, at no cost.
 	TracerProvider trace.TracerProvider
+	// Metrics receives the tasks' metrics (submits, attempts, supervisor
+	// decisions, jobs, owned tasks by state); nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -192,6 +196,8 @@ type Manager struct {
 	creating sync.Map // task id -> struct{}: being created here claimed and running
 	holds    holdLearner
 	running  atomic.Int64
+	metrics  *metrics.Metrics
+	owned    ownedCounts
 	closing  atomic.Bool
 	stopOnce sync.Once
 }
@@ -211,7 +217,9 @@ func New(cfg Config) (*Manager, error) {
 		now:      cfg.Clock,
 		hooks:    cfg.Events,
 		tracer:   tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
+		metrics:  cfg.Metrics,
 	}
+	cfg.Metrics.ReadOwnedTasks(m.readOwned)
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -318,6 +326,11 @@ func (m *Manager) Member() string { return m.member }
 func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record, created bool, err error) {
 	ctx, span := m.traceSubmit(ctx, sub)
 	defer func() { endSpan(span, err) }()
+	defer func() {
+		if created && err == nil {
+			m.metrics.Task(sub.Kind).Submitted()
+		}
+	}()
 	if m.closing.Load() {
 		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
 	}

@@ -90,6 +90,8 @@ type taskActor struct {
 	hold       *time.Timer
 	log        *slog.Logger // see logger
 	span       trace.Span   // the running attempt's, while tracing (tracing.go)
+	// obs is what this actor reports to metrics (metrics.go).
+	obs actorMetrics
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -129,9 +131,12 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.stopRetryTimer()
 		a.endAttempt("interrupted", nil)
 		a.answerFirst(firstWrite{err: errNotStored})
+		a.obs.gone = true
 	case *actor.Restarting:
 		a.answerFirst(firstWrite{err: errNotStored})
+		a.obs.gone = true
 	}
+	a.countState()
 }
 
 // load reads the task, claims it with a higher epoch, and resumes it where
@@ -183,6 +188,7 @@ func (a *taskActor) load() {
 		return
 	}
 	a.tree = tree
+	a.obs.kind = a.m.metrics.Task(a.kind.Name())
 	// Restore the budget and backoff: every attempt after the first was a
 	// restart, and a retrying task's next restart was already decided.
 	// Attempts before the last job restart do not count: it gave the task
@@ -307,6 +313,7 @@ func (a *taskActor) startAttempt() {
 		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
 	}
 	a.m.hooks.attemptStarted(a.id, n)
+	a.attemptStarted()
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &attemptActor{
 			ctx:      tc,
@@ -355,6 +362,7 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 	now := a.m.now()
 	d := a.tree.Failed(attemptChild, f, now, rand.Float64())
 	a.m.hooks.attemptFailed(a.id, attempt, f.Cause)
+	a.attemptFailed(f.Cause, d.Directive)
 	entry := &messages.AttemptError{
 		Attempt: int32(attempt),
 		Cause:   f.Cause.String(),
@@ -454,6 +462,7 @@ func (a *taskActor) succeeded(msg *attemptSucceeded) {
 	}
 	a.c().Stop(a.attempt)
 	a.attempt, a.live = nil, nil
+	a.attemptSucceeded()
 	a.finish(messages.TaskState_TASK_STATE_COMPLETED, "", nil, msg.result)
 	a.endAttempt("completed", nil) // after the commit, its child
 }
@@ -500,6 +509,7 @@ func (a *taskActor) freshBudget() {
 
 func (a *taskActor) stopAttempt() {
 	if a.attempt != nil {
+		a.attemptFailed(supervisor.CauseCancelled, -1)
 		a.c().Stop(a.attempt)
 		a.attempt, a.live = nil, nil
 	}

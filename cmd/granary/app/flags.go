@@ -116,6 +116,7 @@ func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
 	fs.DurationVar(&sf.cfg.DrainTimeout, "drain-timeout", sf.cfg.DrainTimeout, drainHelp)
 	fs.DurationVar(&sf.cfg.Retention, "retention", sf.cfg.Retention, "how long finished tasks are kept")
 	fs.BoolVar(&sf.cfg.Pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals; with --tokens, to write tokens only)")
+	fs.BoolVar(&sf.cfg.Metrics, "metrics", sf.cfg.Metrics, "serve Prometheus metrics at /metrics on the HTTP address (with --tokens, to read tokens); --metrics=false records none")
 	fs.StringVar(&sf.cfg.TLSCert, "tls-cert", "", "PEM certificate of the HTTP API: serve it over TLS (with --tls-key)")
 	fs.StringVar(&sf.cfg.TLSKey, "tls-key", "", "PEM key of --tls-cert")
 	fs.StringVar(&sf.tokensFile, "tokens", "", "file of the API's bearer tokens, one 'read TOKEN' or 'write TOKEN' a line, # comments (default: $GRANARY_WRITE_TOKEN and $GRANARY_READ_TOKEN; none: no authentication)")
