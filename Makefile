@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 20m
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
 PROTOS := messages/granary.proto messages/grain.proto
 
-.PHONY: all build run test test-short bench fuzz proto proto-check consul lint fmt-check vet clean
+.PHONY: all build run test test-short bench fuzz proto proto-check consul prometheus lint fmt-check vet clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 
 # Everything CI checks: formatting, vet, generated code up to date, then all
 # tests with the race detector and coverage, against a real Consul agent.
-test: consul fmt-check vet proto-check
+test: consul prometheus fmt-check vet proto-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
 
 # Fast unit tests: no Consul, no subprocesses.
@@ -66,6 +66,11 @@ proto-check: bin/protoc-gen-go
 
 consul:
 	bash internal/scripts/build-consul.sh
+
+# Debian's prometheus package, for the metrics kill test (internal/promserver),
+# installed only when no prometheus binary is found; its service is not started.
+prometheus:
+	bash internal/scripts/install-prometheus.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -175,6 +175,9 @@ func New(cfg Config) (*Host, error) {
 	h.tracer = tracing.Tracer(cfg.TracerProvider, "cluster/grains")
 	h.byKind = newKindCounts(h.hosted)
 	cfg.Metrics.ReadActivations(h.readActivations)
+	for _, kind := range cfg.Registry.GrainKinds() {
+		cfg.Metrics.Grain(kind) // series at 0 from the start, for rate() and increase()
+	}
 	if rs, ok := cfg.State.(ReminderStore); ok {
 		h.sched = newScheduler(h, rs)
 	}

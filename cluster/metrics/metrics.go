@@ -63,9 +63,9 @@ func New(cfg Config) *Metrics {
 	m.decisions = counter("granary_supervisor_decisions_total", "Supervisor decisions on failed attempts, by the failure's cause and the directive (restart is a restart).", "cause", "directive")
 	m.jobRestarts = counter("granary_job_restarts_total", "Job restarts decided on this member, by the job's strategy.", "strategy")
 	m.jobFailures = counter("granary_job_failures_total", "Jobs that failed (restart budget spent) on this member, by strategy.", "strategy")
-	m.adopted = counter("granary_failover_tasks_adopted_total", "Tasks of members that left the cluster adopted by this member.", "kind")
+	m.adopted = counter("granary_failover_tasks_adopted_total", "Tasks of members that left the cluster claimed by this member.", "kind")
 	m.adoption = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "granary_failover_adoption_seconds",
-		Help:    "Seconds from this member's view losing a task's owner to this member adopting the task (the owner's detection, its lease TTL or health check, comes before).",
+		Help:    "Seconds from this member's view losing a task's owner to this member taking up the task (the owner's detection, its lease TTL or health check, comes before).",
 		Buckets: cfg.AdoptionBuckets})
 	m.grainCalls = counter("granary_grain_calls_total", "Grain calls made through this member, by kind and outcome code.", "kind", "code")
 	m.grainDuration = histogram("granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.", cfg.CallBuckets, "kind")

@@ -47,7 +47,8 @@ func exercise(m *Metrics) {
 	m.Decision(supervisor.CausePanic, supervisor.Restart)
 	m.JobRestarted("one_for_all")
 	m.JobFailed("one_for_all")
-	m.Adopted("resize", time.Second)
+	m.Task("resize").Adopted()
+	m.AdoptionDelay(time.Second)
 	m.Grain("counter").Call(CallOK, time.Millisecond)
 	_, _ = m.Store(&fakeStore{}).Get(context.Background(), "t1")
 	m.ReadOwnedTasks(func(report func(string, int)) { report("running", 2) })
@@ -131,8 +132,9 @@ granary_task_attempt_duration_seconds_count{kind="resize",outcome="succeeded"} 1
 
 func TestFailoverInstruments(t *testing.T) {
 	m := newMetrics(t)
-	m.Adopted("resize", 1500*time.Millisecond)
-	m.Adopted("resize", 0) // loss time unknown: counted, not timed
+	m.Task("resize").Adopted()
+	m.Task("resize").Adopted()
+	m.AdoptionDelay(1500 * time.Millisecond)
 	if got := testutil.ToFloat64(m.adopted.WithLabelValues("resize")); got != 2 {
 		t.Errorf("adopted = %v, want 2", got)
 	}
@@ -140,7 +142,7 @@ func TestFailoverInstruments(t *testing.T) {
 		t.Fatalf("adoption histogram has %d series", n)
 	}
 	want := `
-# HELP granary_failover_adoption_seconds Seconds from this member's view losing a task's owner to this member adopting the task (the owner's detection, its lease TTL or health check, comes before).
+# HELP granary_failover_adoption_seconds Seconds from this member's view losing a task's owner to this member taking up the task (the owner's detection, its lease TTL or health check, comes before).
 # TYPE granary_failover_adoption_seconds histogram
 granary_failover_adoption_seconds_bucket{le="0.25"} 0
 granary_failover_adoption_seconds_bucket{le="0.5"} 0
@@ -184,7 +186,8 @@ func TestNilIsOff(t *testing.T) {
 	m.Task("k").AttemptSucceeded(time.Second)
 	m.Task("k").AttemptFailed(supervisor.CauseError, time.Second)
 	m.Grain("g").Call(CallOK, time.Second)
-	m.Adopted("k", time.Second)
+	m.Task("k").Adopted()
+	m.AdoptionDelay(time.Second)
 	m.Decision(supervisor.CauseError, supervisor.Restart)
 	m.JobRestarted("one_for_one")
 	m.JobFailed("one_for_one")

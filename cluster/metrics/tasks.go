@@ -86,14 +86,17 @@ func (k *TaskKind) AttemptFailed(cause supervisor.Cause, ran time.Duration) {
 	}
 }
 
-// Adopted counts a task adopted from a member that left, lostFor after
-// this member's view lost that member (0: not known, not timed).
-func (m *Metrics) Adopted(kind string, lostFor time.Duration) {
-	if m == nil {
-		return
+// Adopted counts a task this member claimed from a member that left.
+func (k *TaskKind) Adopted() {
+	if k != nil {
+		k.adopted.Inc()
 	}
-	m.Task(kind).adopted.Inc()
-	if lostFor > 0 {
+}
+
+// AdoptionDelay records, for a task handed to its actor for adoption, the
+// time since this member's view lost the task's owner.
+func (m *Metrics) AdoptionDelay(lostFor time.Duration) {
+	if m != nil {
 		m.adoption.Observe(lostFor.Seconds())
 	}
 }

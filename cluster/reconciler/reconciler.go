@@ -60,8 +60,8 @@ type Config struct {
 	// Retry paces retries after store errors.
 	Retry  supervisor.Backoff
 	Logger *slog.Logger
-	// Metrics counts adopted tasks and times their adoption from the view
-	// that lost their owner; nil records nothing.
+	// Metrics times each adoption from the view that lost the task's
+	// owner (the task actor counts the claims); nil records nothing.
 	Metrics *metrics.Metrics
 }
 
@@ -265,10 +265,12 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 		for _, rec := range orphans {
 			byID[rec.Task.GetSpec().GetId()] = rec
 		}
-		lostFor := r.lostFor(owner)
+		lostFor, seen := r.lostFor(owner)
 		for _, id := range mine {
 			r.cfg.Tasks.Adopt(byID[id])
-			r.cfg.Metrics.Adopted(byID[id].Task.GetSpec().GetKind(), lostFor)
+			if seen {
+				r.cfg.Metrics.AdoptionDelay(lostFor)
+			}
 		}
 	}
 	return nil
@@ -305,12 +307,13 @@ func (r *Reconciler) noteDepartures(old, live []placement.Member, now time.Time)
 // forgetLostAfter bounds how long a departed member's leaving time is kept.
 const forgetLostAfter = 15 * time.Minute
 
-// lostFor is how long ago the view lost member (0: not seen leaving).
-func (r *Reconciler) lostFor(member string) time.Duration {
+// lostFor is how long ago the view lost member; false if it was not
+// seen leaving (it left before this member started, say).
+func (r *Reconciler) lostFor(member string) (time.Duration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if at, ok := r.lostAt[member]; ok {
-		return time.Since(at)
+		return time.Since(at), true
 	}
-	return 0
+	return 0, false
 }

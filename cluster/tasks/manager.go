@@ -220,6 +220,9 @@ func New(cfg Config) (*Manager, error) {
 		metrics:  cfg.Metrics,
 	}
 	cfg.Metrics.ReadOwnedTasks(m.readOwned)
+	for _, kind := range cfg.Registry.TaskKinds() {
+		cfg.Metrics.Task(kind) // series at 0 from the start, so rate() and increase() see the first events
+	}
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -40,6 +40,17 @@ type actorMetrics struct {
 	started time.Time          // when the running attempt started (zero: none timed)
 	counted messages.TaskState // the state this actor is counted under in ownedCounts
 	gone    bool               // stopping or restarting: counted under none
+	// adopting: the task was loaded owned by another member, to adopt;
+	// its claim is counted as an adoption.
+	adopting bool
+}
+
+// claimed counts an adoption once its claim has landed.
+func (a *taskActor) claimed() {
+	if a.obs.adopting {
+		a.obs.adopting = false
+		a.obs.kind.Adopted()
+	}
 }
 
 // countState moves this actor's entry in the owned counts to its task's

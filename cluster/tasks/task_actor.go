@@ -189,6 +189,7 @@ func (a *taskActor) load() {
 	}
 	a.tree = tree
 	a.obs.kind = a.m.metrics.Task(a.kind.Name())
+	a.obs.adopting = a.adopt && st.GetOwner() != a.m.member
 	// Restore the budget and backoff: every attempt after the first was a
 	// restart, and a retrying task's next restart was already decided.
 	// Attempts before the last job restart do not count: it gave the task
@@ -632,6 +633,7 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 func (a *taskActor) wrote(rec store.Record) {
 	if a.unclaimed {
 		a.unclaimed = false
+		a.claimed()
 		if a.debug() {
 			a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
 		}
