@@ -15,6 +15,7 @@ func BenchmarkDurableThroughput(b *testing.B) {
 	b.Run("granary_two_nodes", DurableThroughput)
 	b.Run("granary_two_nodes_128_callers", func(b *testing.B) { DurableThroughputCallers(b, 128) })
 	b.Run("granary_two_nodes_128_callers_tls", func(b *testing.B) { DurableThroughputSecure(b, 128) })
+	b.Run("granary_two_nodes_128_callers_metrics_off", func(b *testing.B) { DurableThroughputMetrics(b, 128, false) })
 	b.Run("raw_consul_kv_put", ConsulKVWrites)
 	b.Run("raw_consul_kv_put_128_writers", func(b *testing.B) { ConsulKVWritesN(b, 128) })
 }

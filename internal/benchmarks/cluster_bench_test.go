@@ -20,6 +20,7 @@ func BenchmarkGrainCall(b *testing.B) {
 	}{
 		{"granary", func(ctx context.Context) (Caller, error) { return StartGranaryPair(ctx) }},
 		{"granary_tls", func(ctx context.Context) (Caller, error) { return StartGranaryPairTLS(ctx, b) }},
+		{"granary_metrics", func(ctx context.Context) (Caller, error) { return StartGranaryPairMetrics(ctx) }},
 		{"raw_protoactor", func(ctx context.Context) (Caller, error) { return StartRawPair(ctx) }},
 	}
 	for _, side := range sides {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/tasks"
 )
@@ -35,7 +36,14 @@ type GranaryPair struct {
 
 // StartGranaryPair starts the pair and activates its identities.
 func StartGranaryPair(ctx context.Context) (*GranaryPair, error) {
-	return startGranaryPair(ctx, [2][]remote.ConfigOption{})
+	return startGranaryPair(ctx, [2][]remote.ConfigOption{}, false)
+}
+
+// StartGranaryPairMetrics is StartGranaryPair with each member's grain
+// host instrumented (grains.Config.Metrics), as `granary node` runs by
+// default.
+func StartGranaryPairMetrics(ctx context.Context) (*GranaryPair, error) {
+	return startGranaryPair(ctx, [2][]remote.ConfigOption{}, true)
 }
 
 // StartGranaryPairTLS is StartGranaryPair with both members' remoting on
@@ -44,11 +52,12 @@ func StartGranaryPair(ctx context.Context) (*GranaryPair, error) {
 // temporary directory, loaded before it returns).
 func StartGranaryPairTLS(ctx context.Context, tb testing.TB) (*GranaryPair, error) {
 	sec := newClusterSecurity(tb)
-	return startGranaryPair(ctx, [2][]remote.ConfigOption{sec.remoteOptions(tb, "a"), sec.remoteOptions(tb, "b")})
+	return startGranaryPair(ctx, [2][]remote.ConfigOption{sec.remoteOptions(tb, "a"), sec.remoteOptions(tb, "b")}, false)
 }
 
-// startGranaryPair starts the pair, member i's remoting with remoteOpts[i].
-func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption) (*GranaryPair, error) {
+// startGranaryPair starts the pair, member i's remoting with remoteOpts[i],
+// each member with metrics of its own if instrumented.
+func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption, instrumented bool) (*GranaryPair, error) {
 	reg := actors.NewRegistry()
 	echo, err := actors.NewGrain("echo", func() actors.Grain { return echoGrain{} })
 	if err != nil {
@@ -69,6 +78,9 @@ func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption) 
 		p.remotes[i].Start()
 		cfg := grains.DefaultConfig(id)
 		cfg.Registry, cfg.System, cfg.Directory, cfg.Logger = reg, sys, dir, quiet
+		if instrumented {
+			cfg.Metrics = metrics.New(metrics.DefaultConfig())
+		}
 		h, err := grains.New(cfg)
 		if err == nil {
 			err = h.Start()

@@ -26,6 +26,12 @@ func DurableThroughput(b *testing.B) { DurableThroughputCallers(b, Callers) }
 // raw put waits for one, so it takes more callers to keep Consul as busy.
 func DurableThroughputCallers(b *testing.B, callers int) { durableThroughput(b, callers, false) }
 
+// DurableThroughputMetrics is DurableThroughputCallers with the nodes'
+// Prometheus metrics on (the default) or off (--metrics=false).
+func DurableThroughputMetrics(b *testing.B, callers int, on bool) {
+	durableThroughput(b, callers, false, fmt.Sprintf("--metrics=%t", on))
+}
+
 // DurableThroughputSecure is DurableThroughputCallers on a secured
 // cluster, as README's "Securing a cluster" sets one up: the members'
 // remoting is mutual TLS from a cluster CA, their APIs serve TLS and want
@@ -33,14 +39,14 @@ func DurableThroughputCallers(b *testing.B, callers int) { durableThroughput(b, 
 // token.
 func DurableThroughputSecure(b *testing.B, callers int) { durableThroughput(b, callers, true) }
 
-func durableThroughput(b *testing.B, callers int, secure bool) {
+func durableThroughput(b *testing.B, callers int, secure bool, nodeArgs ...string) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	var n1, n2 durableNode
 	if secure {
 		sec := newClusterSecurity(b)
 		n1, n2 = sec.node(b, agent.HTTPAddr(), "b1"), sec.node(b, agent.HTTPAddr(), "b2")
 	} else {
-		n1, n2 = plainNode(b, agent.HTTPAddr(), "b1", callers), plainNode(b, agent.HTTPAddr(), "b2", callers)
+		n1, n2 = plainNode(b, agent.HTTPAddr(), "b1", callers, nodeArgs...), plainNode(b, agent.HTTPAddr(), "b2", callers, nodeArgs...)
 	}
 	// One client per node, shared by the callers as an application would
 	// share it: a client per call would dial a connection per call. The
@@ -71,8 +77,8 @@ type durableNode struct {
 
 // plainNode starts a node without TLS or tokens, as `granary node` runs on
 // loopback by default.
-func plainNode(b *testing.B, consulAddr, id string, callers int) durableNode {
-	n := testnode.ClusterNode(b, "bench", consulAddr, id, "--log-level", "warn")
+func plainNode(b *testing.B, consulAddr, id string, callers int, args ...string) durableNode {
+	n := testnode.ClusterNode(b, "bench", consulAddr, id, append([]string{"--log-level", "warn"}, args...)...)
 	// A connection per caller kept alive.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}
 	return durableNode{pid: n.PID(), client: client.Config{Addr: n.HTTP, HTTPClient: hc}}

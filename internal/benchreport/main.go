@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ type config struct {
 	concurrent int // grain calls per round with benchmarks.Callers callers
 
 	durableRounds, durableTasks int // durable throughput comparison
+	metricsRounds               int // rounds of metrics on and off
+	only                        string
 	scaleRuns, scaleTasks       int // failover at scale
 }
 
@@ -45,6 +48,8 @@ func main() {
 	flag.IntVar(&cfg.concurrent, "concurrent-calls", 30000, "grain calls per round with 32 concurrent callers")
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
+	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 4, "rounds of durable throughput with metrics on and off each")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, failover, placement, durable, metrics) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.Parse()
@@ -68,14 +73,21 @@ func run(cfg config) error {
 	defer cancel()
 
 	var sections []string
-	for _, s := range []func() (string, error){
-		func() (string, error) { return singleNodeSection(cfg) },
-		func() (string, error) { return grainCallSection(ctx, cfg) },
-		failoverSection,
-		placementSection,
-		func() (string, error) { return durableSection(cfg) },
+	for _, s := range []struct {
+		name string
+		run  func() (string, error)
+	}{
+		{"single", func() (string, error) { return singleNodeSection(cfg) }},
+		{"calls", func() (string, error) { return grainCallSection(ctx, cfg) }},
+		{"failover", failoverSection},
+		{"placement", placementSection},
+		{"durable", func() (string, error) { return durableSection(cfg) }},
+		{"metrics", func() (string, error) { return metricsSection(ctx, cfg) }},
 	} {
-		md, err := s()
+		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
+			continue
+		}
+		md, err := s.run()
 		if err != nil {
 			return err
 		}
@@ -83,9 +95,13 @@ func run(cfg config) error {
 	}
 
 	took := time.Since(began).Round(time.Second)
+	if cfg.only != "" { // a partial run does not replace the report
+		fmt.Printf("\n%s\n(-only %s: %s not written; took %s)\n", strings.Join(sections, "\n"), cfg.only, cfg.out, took)
+		return nil
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -scale-runs %d -scale-tasks %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.scaleRuns, cfg.scaleTasks, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d`) on %s; the run took %s.\n",
+		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
 	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
 	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
 	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
