@@ -4,7 +4,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // unrouted is the route label of a request answered before any route
@@ -29,8 +32,7 @@ func (m *Metrics) HTTP(next http.Handler) http.Handler {
 		if route == "" {
 			route = unrouted
 		}
-		m.httpRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-		m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.httpRoutes.get(route).record(sw.status, time.Since(start))
 	})
 }
 
@@ -77,14 +79,15 @@ func (m *Metrics) Consul(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := rt.RoundTrip(r)
-		endpoint := consulEndpoint(r.URL.Path)
-		code := "error"
+		status := 0 // no answer: code "error"
 		if err == nil {
-			code = strconv.Itoa(resp.StatusCode)
+			status = resp.StatusCode
 		}
-		m.consulRequests.WithLabelValues(endpoint, code).Inc()
-		if !r.URL.Query().Has("index") {
-			m.consulDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		ep := m.consulEndpoints.get(consulEndpoint(r.URL.Path))
+		if blocking(r.URL.RawQuery) {
+			ep.count(status)
+		} else {
+			ep.record(status, time.Since(start))
 		}
 		return resp, err
 	})
@@ -94,16 +97,79 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// blocking reports a blocking query (?index=): it waits for a change, so
+// its time is not a latency.
+func blocking(rawQuery string) bool {
+	return strings.HasPrefix(rawQuery, "index=") || strings.Contains(rawQuery, "&index=")
+}
+
 // consulEndpoint is "/v1/kv" of "/v1/kv/granary/x/tasks/t1": the first two
 // segments (three under /v1/agent, /v1/health, /v1/session, /v1/catalog,
-// whose second segment is the operation: /v1/health/service).
+// /v1/status, whose third segment is the operation: /v1/health/service).
+// It is a prefix of path: no allocation.
 func consulEndpoint(path string) string {
-	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
-	switch {
-	case len(segs) < 2 || segs[0] != "v1":
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
 		return "other"
-	case len(segs) >= 3 && (segs[1] == "agent" || segs[1] == "health" || segs[1] == "session" || segs[1] == "catalog" || segs[1] == "status"):
-		return "/v1/" + segs[1] + "/" + segs[2]
 	}
-	return "/v1/" + segs[1]
+	end := strings.IndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
+	}
+	if end == 0 {
+		return "other"
+	}
+	switch rest[:end] {
+	case "agent", "health", "session", "catalog", "status":
+		if end < len(rest) {
+			if op := strings.IndexByte(rest[end+1:], '/'); op >= 0 {
+				end += 1 + op
+			} else {
+				end = len(rest)
+			}
+		}
+	}
+	return path[:len("/v1/")+end]
+}
+
+// labelled are the children of a counter by (label, status code) and of a
+// histogram by label, resolved on first use and cached, so a request's
+// record is a map read and atomic adds.
+type labelled struct {
+	counter   *prometheus.CounterVec
+	histogram *prometheus.HistogramVec
+	by        sync.Map // label value -> *labelChildren
+}
+
+type labelChildren struct {
+	l     *labelled
+	value string
+	took  prometheus.Observer
+	codes sync.Map // status code (int; 0: no answer) -> prometheus.Counter
+}
+
+func (l *labelled) get(value string) *labelChildren {
+	if c, ok := l.by.Load(value); ok {
+		return c.(*labelChildren)
+	}
+	c, _ := l.by.LoadOrStore(value, &labelChildren{l: l, value: value, took: l.histogram.WithLabelValues(value)})
+	return c.(*labelChildren)
+}
+
+func (c *labelChildren) count(status int) {
+	if n, ok := c.codes.Load(status); ok {
+		n.(prometheus.Counter).Inc()
+		return
+	}
+	code := "error"
+	if status > 0 {
+		code = strconv.Itoa(status)
+	}
+	n, _ := c.codes.LoadOrStore(status, c.l.counter.WithLabelValues(c.value, code))
+	n.(prometheus.Counter).Inc()
+}
+
+func (c *labelChildren) record(status int, took time.Duration) {
+	c.count(status)
+	c.took.Observe(took.Seconds())
 }

@@ -30,11 +30,13 @@ type Metrics struct {
 
 	store *storeInstruments
 
-	consulRequests *prometheus.CounterVec
-	consulDuration *prometheus.HistogramVec
+	consulRequests  *prometheus.CounterVec
+	consulDuration  *prometheus.HistogramVec
+	consulEndpoints *labelled
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	httpRoutes   *labelled
 
 	ownedTasks, activations, members, fenced *readAtScrape
 
@@ -74,6 +76,8 @@ func New(cfg Config) *Metrics {
 	m.consulDuration = histogram("granary_consul_request_duration_seconds", "Latency of Consul round trips, blocking queries (?index=) excluded.", cfg.StoreBuckets, "endpoint")
 	m.httpRequests = counter("granary_http_requests_total", "HTTP API requests, by route pattern and status code.", "route", "code")
 	m.httpDuration = histogram("granary_http_request_duration_seconds", "Latency of HTTP API requests (long polls included), by route pattern.", cfg.HTTPBuckets, "route")
+	m.consulEndpoints = &labelled{counter: m.consulRequests, histogram: m.consulDuration}
+	m.httpRoutes = &labelled{counter: m.httpRequests, histogram: m.httpDuration}
 	m.ownedTasks = newReadAtScrape("granary_tasks_owned", "Unfinished tasks whose actor runs on this member, by state.", "state")
 	m.activations = newReadAtScrape("granary_grain_activations", "Grain activations on this member, by kind.", "kind")
 	m.members = newReadAtScrape("granary_members", "Cluster members as this member sees them, by health (healthy; lost: left the view in the last 15 minutes and not back).", "health")
