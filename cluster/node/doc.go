@@ -43,4 +43,9 @@
 // the API closes. Several nodes can run in one process (each with its own
 // actor system and ports), which is how tests make multi-member clusters
 // without a process per member.
+//
+// Every node serves Prometheus metrics at GET /metrics on its HTTP address
+// (Config.Metrics, on by default; a read token with Tokens), from a
+// registry of its own (package metrics), never the process-wide default,
+// so nodes sharing a process each report their own.
 package node
