@@ -33,8 +33,10 @@ func Trace(tp trace.TracerProvider, next http.Handler) http.Handler {
 			attribute.String("http.method", r.Method), attribute.String("url.path", r.URL.Path)))
 		defer span.End()
 		sw := &traceWriter{ResponseWriter: w, status: http.StatusOK}
+		outer := r
 		r = r.WithContext(ctx)
 		next.ServeHTTP(sw, r)
+		outer.Pattern = r.Pattern // the route, for the middleware outside (metrics)
 		// The mux names the route on the request it served: the span's
 		// name is the route, never the path (which holds ids); a request
 		// no route took (the catch-all "/") keeps the method alone.

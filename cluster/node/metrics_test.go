@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // scrape reads GET /metrics of the node at httpAddr as Prometheus would,
@@ -100,9 +103,21 @@ func checkAll(t *testing.T, mfs map[string]*dto.MetricFamily, want []expect) {
 // TestMetricsEndpoint: a node with tokens serves /metrics to a read token
 // (not without one); after a task, a failing task and a grain call every
 // family of the node's paths is there, with values that match, and no
-// label carries a task id, grain identity or raw path.
+// label carries a task id, grain identity or raw path. With tracing on too:
+// its middleware serves a copy of each request, and the route must still
+// reach the metrics.
 func TestMetricsEndpoint(t *testing.T) {
+	t.Run("tracing_off", func(t *testing.T) { testMetricsEndpoint(t, nil) })
+	t.Run("tracing_on", func(t *testing.T) {
+		tp := sdktrace.NewTracerProvider()
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		testMetricsEndpoint(t, tp)
+	})
+}
+
+func testMetricsEndpoint(t *testing.T, tp trace.TracerProvider) {
 	cfg := embedded(t)
+	cfg.TracerProvider = tp
 	tokens, err := httpapi.NewTokens([]string{readToken}, []string{writeToken})
 	if err != nil {
 		t.Fatal(err)
