@@ -431,6 +431,8 @@ func (m *Manager) superviseJob(ctx context.Context, failed *messages.Task, f sup
 		if err == nil {
 			if plan.Restart {
 				m.metrics.JobRestarted(plan.Job.GetStrategy())
+			} else if plan.Job.GetFailed() && !rec.GetFailed() {
+				m.metrics.JobFailed(plan.Job.GetStrategy())
 			}
 			return plan, nil
 		}
