@@ -57,9 +57,13 @@ func metricsSection(ctx context.Context, cfg config) (string, error) {
 	}
 	defer instrumented.Close()
 	var rows strings.Builder
-	for _, mode := range []struct{ callers, n int }{{1, cfg.calls}, {benchmarks.Callers, cfg.concurrent}} {
+	// Three times the grain call section's rounds, of a third of its calls:
+	// the machine's noise comes in bursts of seconds, and a difference of a
+	// few percent shows only in pairs of rounds close together.
+	rounds := 3 * cfg.callRounds
+	for _, mode := range []struct{ callers, n int }{{1, cfg.calls / 3}, {benchmarks.Callers, cfg.concurrent / 3}} {
 		var o, f []benchmarks.CallStats
-		for round := range cfg.callRounds {
+		for round := range rounds {
 			sides := []struct {
 				c   benchmarks.Caller
 				out *[]benchmarks.CallStats
@@ -99,7 +103,7 @@ func metricsSection(ctx context.Context, cfg config) (string, error) {
 How measured: metrics on is what `+"`granary node`"+` does by default (package cluster/metrics: every submit, attempt, store operation, Consul round trip, HTTP request and grain call counted and timed on the member's own Prometheus registry; gauges read at scrape time); off is `+"`--metrics=false`"+` (node.Config.Metrics false: nothing recorded, no /metrics). Nothing scrapes during the runs: a scrape costs the member one serialisation of its registry, every scrape interval, not per operation.
 - **durable throughput**: the durable tasks section's 128-caller benchmark (two `+"`granary node`"+` processes, a disk-backed Consul server, %d tasks per round after 2000 untimed), %d rounds of on and off, alternating which goes first; the figures are medians over rounds, the ratios medians of each round's ratio (on and off ran back to back, so a round's pair shares the machine's state). CPU per task is the two nodes' user + system time over the timed section ÷ its tasks: it is the steadier figure when the machine's neighbours are busy.
 - **grain calls**: the grain call section's pair (two grains.Host members with gRPC remoting on loopback, an echo grain), one pair with each host given metrics of its own (grains.Config.Metrics) and one without, %d alternating rounds of %d calls (1 caller) or %d calls (%d callers); medians, the ratios medians of each round's. CPU/call is this process's CPU time over a round ÷ its calls.
-`, cfg.durableTasks, cfg.metricsRounds, cfg.callRounds, cfg.calls, cfg.concurrent, benchmarks.Callers)
+`, cfg.durableTasks, cfg.metricsRounds, rounds, cfg.calls/3, cfg.concurrent/3, benchmarks.Callers)
 	return b.String(), nil
 }
 
