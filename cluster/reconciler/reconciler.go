@@ -110,7 +110,7 @@ type Reconciler struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	live   []placement.Member   // with "task:" kinds
-	lostAt map[string]time.Time // members that left the view, when; back or adopted from: forgotten
+	lostAt map[string]time.Time // members that left the view, when; forgotten once back, or after forgetLostAfter
 	kick   chan struct{}
 	rescan atomic.Bool // forget which owned tasks were activated
 	cancel context.CancelFunc
