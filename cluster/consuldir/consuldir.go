@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/kvtxn"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -46,14 +47,21 @@ type Directory struct {
 	// reminders by shard (reminders.go).
 	reminderPrefix string
 	session        func() string
+	// batch shares transactions among concurrent state writes of many
+	// grains, as task writes share them (kvtxn).
+	batch *kvtxn.Batcher
 }
 
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).
 func New(c *api.Client, cluster string, session func() string) *Directory {
 	return &Directory{kv: c.KV(), watchKV: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/",
-		reminderPrefix: "granary/" + cluster + "/reminders/", session: session}
+		reminderPrefix: "granary/" + cluster + "/reminders/", session: session, batch: kvtxn.New(c.KV(), kvtxn.DefaultConfig())}
 }
+
+// Close stops the goroutines that share state writes among grains; the
+// directory writes no state afterwards. Safe to call twice.
+func (d *Directory) Close() { d.batch.Close() }
 
 // WatchWith makes the directory's blocking queries (holder and reminder
 // watches, which each hold a connection for up to 30s) use w instead of
@@ -168,14 +176,17 @@ func (d *Directory) saveState(ctx context.Context, kind, identity string, data [
 		{Verb: api.KVCheckSession, Key: d.Key(kind, identity), Session: sess},
 		{Verb: api.KVCAS, Key: key, Value: data, Index: version},
 	}, more...)
-	ok, resp, _, err := d.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return 0, fmt.Errorf("consuldir: storing the state of %s/%s: %w", kind, identity, err)
+	// Concurrent writes of many grains share a transaction; each keeps
+	// its own session check and check-and-set, and one refused write does
+	// not fail the others (kvtxn).
+	res := d.batch.Do(ctx, ops)
+	if res.Err != nil {
+		return 0, fmt.Errorf("consuldir: storing the state of %s/%s: %w", kind, identity, res.Err)
 	}
-	if !ok {
-		return 0, errConflict(kind, identity, version, resp)
+	if !res.OK {
+		return 0, errConflict(kind, identity, version, res.Errors)
 	}
-	for _, r := range resp.Results {
+	for _, r := range res.Results {
 		if r != nil && r.Key == key {
 			return r.ModifyIndex, nil
 		}

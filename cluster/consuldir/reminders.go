@@ -102,12 +102,10 @@ func (d *Directory) anchor(ctx context.Context, prefix string) error {
 var _ grains.ReminderStore = (*Directory)(nil)
 
 // errConflict is a refused transaction's error.
-func errConflict(kind, identity string, version uint64, resp *api.KVTxnResponse) error {
+func errConflict(kind, identity string, version uint64, errs []*api.TxnError) error {
 	var why []string
-	if resp != nil {
-		for _, e := range resp.Errors {
-			why = append(why, e.What)
-		}
+	for _, e := range errs {
+		why = append(why, e.What)
 	}
 	return fmt.Errorf("%w: the claim on %s/%s is no longer this member's, or its state changed since version %d (%s)",
 		store.ErrConflict, kind, identity, version, strings.Join(why, "; "))

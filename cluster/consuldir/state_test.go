@@ -2,13 +2,16 @@ package consuldir_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/consuldir"
 	"github.com/granary-rt/granary/cluster/grains/statetest"
+	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/hashicorp/consul/api"
@@ -68,5 +71,72 @@ func TestEmptyReminderShardWatchSleeps(t *testing.T) {
 	}
 	if err := <-woke; err == nil {
 		t.Fatal("the watch of an empty shard woke at writes to other keys")
+	}
+}
+
+// TestConcurrentStateWritesOfManyGrains: state writes of many grains at
+// once share transactions, and the two that must be refused — one grain
+// whose claim another member holds (this member is fenced out of it), one
+// written over a stale version — are refused alone: every other grain's
+// write commits, with its own version.
+func TestConcurrentStateWritesOfManyGrains(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	c := agent.Client()
+	ctx := testutil.Context(t, 30*time.Second)
+	mine, theirs := session(t, c), session(t, c)
+	dir := consuldir.New(c, "many", func() string { return mine })
+	t.Cleanup(dir.Close)
+	other := consuldir.New(c, "many", func() string { return theirs })
+	t.Cleanup(other.Close)
+	const grains, fenced, stale = 200, 17, 101
+	id := func(i int) string { return fmt.Sprintf("g%d", i) }
+	for i := range grains {
+		d, member := dir, "m1"
+		if i == fenced {
+			d, member = other, "m2"
+		}
+		if h, err := d.Claim(ctx, "counter", id(i), member); err != nil || h != member {
+			t.Fatalf("claim %s: %q, %v", id(i), h, err)
+		}
+	}
+	v0, err := dir.SaveState(ctx, "counter", id(stale), "m1", []byte("first"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := make([]uint64, grains)
+	errs := make([]error, grains)
+	var wg sync.WaitGroup
+	for i := range grains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			version := uint64(0)
+			if i == stale {
+				version = v0 + 1000 // not what is stored
+			}
+			versions[i], errs[i] = dir.SaveState(ctx, "counter", id(i), "m1", []byte("v-"+id(i)), version)
+		}()
+	}
+	wg.Wait()
+	for i := range grains {
+		data, version, err := dir.LoadState(ctx, "counter", id(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case fenced, stale:
+			if !errors.Is(errs[i], store.ErrConflict) {
+				t.Errorf("%s: the write was not refused: %v", id(i), errs[i])
+			}
+			if want := map[int]string{fenced: "", stale: "first"}[i]; string(data) != want {
+				t.Errorf("%s holds %q after a refused write, want %q", id(i), data, want)
+			}
+		default:
+			if errs[i] != nil {
+				t.Errorf("%s: %v (another grain's refusal failed it?)", id(i), errs[i])
+			} else if string(data) != "v-"+id(i) || version != versions[i] {
+				t.Errorf("%s holds %q at version %d; the write answered version %d", id(i), data, version, versions[i])
+			}
+		}
 	}
 }

@@ -70,6 +70,7 @@ type Node struct {
 	st             store.Store
 	bolt           *boltstore.Store // embedded: tasks and grain state
 	grainState     grains.StateStore
+	closeDir       func() // stops the grain directory's write batching; nil when embedded
 	closeStore     func() error
 	host           *grains.Host
 	mgr            *tasks.Manager
@@ -277,6 +278,7 @@ func (n *Node) startGrains(cc *consul.Client) error {
 			return fmt.Errorf("node: consul client for watches: %w", err)
 		}
 		dir.WatchWith(wc)
+		n.closeDir = dir.Close
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
 	gcfg.State, gcfg.TracerProvider, gcfg.Metrics = n.grainState, n.tp, n.metrics
@@ -467,6 +469,9 @@ func (n *Node) teardown(ctx context.Context) error {
 			n.log.Warn("deactivation cut short", "err", err)
 			errs = append(errs, err)
 		}
+	}
+	if n.closeDir != nil {
+		n.closeDir()
 	}
 	if n.recon != nil {
 		n.recon.Stop()

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/granary-rt/granary/messages"
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/protobuf/proto"
@@ -93,7 +94,7 @@ type Store struct {
 	// transient failure (fresh.go).
 	consistentUntil atomic.Int64
 
-	batch *batcher
+	batch *kvtxn.Batcher
 	probe *prober
 	// local wakes Watch calls on tasks this process writes, so a waiter on
 	// the owner sees a change without a round trip through Consul.
@@ -103,8 +104,6 @@ type Store struct {
 	watchSlots chan struct{}
 	watching   map[string]bool
 }
-
-var errStopped = errors.New("consulstore: store closed")
 
 // finishedCap bounds the finished tasks a store remembers for waiters: a
 // few seconds of tasks at full speed, a few hundred kilobytes.
@@ -141,8 +140,8 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.MaxWatches <= 0 {
 		cfg.MaxWatches = DefaultConfig(cfg.Cluster).MaxWatches
 	}
-	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
-		finished: map[string]known{}, finishedRing: make([]string, finishedCap), batch: newBatcher(c.KV()), probe: newProber(c.KV()),
+	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.DefaultConfig()),
+		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
 		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}}, nil
 }
 
@@ -188,18 +187,18 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	if job := t.GetSpec().GetJobId(); job != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.jobTaskKey(job, id)})
 	}
-	res := s.batch.do(ctx, ops)
-	if res.err != nil {
-		return store.Record{}, false, s.wrap(res.err)
+	res := s.batch.Do(ctx, ops)
+	if res.Err != nil {
+		return store.Record{}, false, s.wrap(res.Err)
 	}
-	if !res.ok {
+	if !res.OK {
 		rec, err := s.Get(ctx, id)
 		if err != nil {
 			return store.Record{}, false, err
 		}
 		return rec, false, nil
 	}
-	rev := res.index
+	rev := committedIndex(res)
 	s.remember(id, rev, t, body, true)
 	s.local.Notify(id)
 	return store.Record{Task: t, Revision: rev}, true, nil // the store keeps body, not t
@@ -325,19 +324,19 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	if newOwnerKey != "" && (!old.open || old.owner != t.GetStatus().GetOwner()) {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: newOwnerKey})
 	}
-	res := s.batch.do(ctx, ops)
-	if res.err != nil {
+	res := s.batch.Do(ctx, ops)
+	if res.Err != nil {
 		s.forget(id)
-		return store.Record{}, s.wrap(res.err)
+		return store.Record{}, s.wrap(res.Err)
 	}
-	if !res.ok {
+	if !res.OK {
 		s.forget(id)
 		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
 			return store.Record{}, err
 		}
 		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
-	newRev := res.index
+	newRev := committedIndex(res)
 	s.remember(id, newRev, t, body, true)
 	s.local.Notify(id)
 	return store.Record{Task: t, Revision: newRev}, nil // the store keeps body, not t
@@ -443,12 +442,12 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if job := cur.Task.GetSpec().GetJobId(); job != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.jobTaskKey(job, id)})
 	}
-	res := s.batch.do(ctx, ops)
+	res := s.batch.Do(ctx, ops)
 	s.forget(id)
 	switch {
-	case res.err != nil:
-		return s.wrap(res.err)
-	case !res.ok:
+	case res.Err != nil:
+		return s.wrap(res.Err)
+	case !res.OK:
 		return fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
 	return nil
@@ -544,11 +543,20 @@ func sortedIDs(set map[string]bool) []string {
 	return out
 }
 
+// committedIndex is the task key's new ModifyIndex after a committed
+// write whose first operation sets it.
+func committedIndex(res kvtxn.Result) uint64 {
+	if len(res.Results) == 0 {
+		return 0
+	}
+	return res.Results[0].ModifyIndex
+}
+
 // Close implements store.Store: it stops the write batcher; the Consul
 // client stays usable.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	s.batch.close()
+	s.batch.Close()
 	s.probe.close()
 	return nil
 }

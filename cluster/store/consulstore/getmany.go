@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -15,7 +16,7 @@ import (
 const readWorkers = 4
 
 // getMany reads the tasks with these ids, in the order given, in read-only
-// transactions of up to maxBatchOps reads each (Consul's limit), which
+// transactions of up to kvtxn.MaxOps reads each (Consul's limit), which
 // Consul answers from its state store without Raft. Ids with no task are
 // left out. It serves listings from an index (a job's tasks, a member's),
 // which would otherwise take a read per task or a scan of every task.
@@ -30,7 +31,7 @@ func (s *Store) getMany(ctx context.Context, ids []string) (out []store.Record, 
 func (s *Store) getManyWith(q *api.QueryOptions, ids []string) ([]store.Record, error) {
 	var chunks [][]string
 	for len(ids) > 0 {
-		n := min(len(ids), maxBatchOps)
+		n := min(len(ids), kvtxn.MaxOps)
 		chunks, ids = append(chunks, ids[:n]), ids[n:]
 	}
 	results := make([][]store.Record, len(chunks))
@@ -57,7 +58,7 @@ func (s *Store) getManyWith(q *api.QueryOptions, ids []string) ([]store.Record, 
 	return out, nil
 }
 
-// getChunk reads up to maxBatchOps tasks in one transaction. A read of a
+// getChunk reads up to kvtxn.MaxOps tasks in one transaction. A read of a
 // missing key fails the whole transaction, naming it: such ids are dropped
 // and the rest read again.
 func (s *Store) getChunk(q *api.QueryOptions, ids []string) ([]store.Record, error) {

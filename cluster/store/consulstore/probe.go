@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -27,18 +28,18 @@ type probeResult struct {
 
 type prober struct {
 	kv *api.KV
-	g  *gatherer[*probe]
+	g  *kvtxn.Gatherer[*probe]
 }
 
 func newProber(kv *api.KV) *prober {
 	p := &prober{kv: kv}
-	p.g = newGatherer(probeWorkers, func(q *probe) (int, int) { return 1, len(q.key) + 64 }, p.send)
+	p.g = kvtxn.NewGatherer(probeWorkers, func(q *probe) (int, int) { return 1, len(q.key) + 64 }, p.send)
 	return p
 }
 
 func (p *prober) exists(ctx context.Context, key string) (bool, error) {
 	q := &probe{ctx: ctx, key: key, found: make(chan probeResult, 1)}
-	if err := p.g.put(ctx, q); err != nil {
+	if err := p.g.Put(ctx, q); err != nil {
 		return false, err
 	}
 	select {
@@ -49,7 +50,7 @@ func (p *prober) exists(ctx context.Context, key string) (bool, error) {
 	}
 }
 
-func (p *prober) close() { p.g.close() }
+func (p *prober) close() { p.g.Close() }
 
 func (p *prober) send(batch []*probe) {
 	live := batch[:0]
@@ -67,7 +68,7 @@ func (p *prober) send(batch []*probe) {
 	for i, q := range live {
 		ops[i] = &api.KVTxnOp{Verb: api.KVCheckNotExists, Key: q.key}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), kvtxn.DefaultConfig().Timeout)
 	ok, resp, _, err := p.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	cancel()
 	if err == nil && !ok && resp == nil {
