@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,13 @@ import (
 // remindingNode starts member id hosting the reminding kind (hosted nil)
 // or the kinds hosted, its firings going to rec.
 func (c *cluster) remindingNode(id string, rec *remindertest.Recorder, idle time.Duration, hosted ...string) *node {
+	c.t.Helper()
+	return c.remindingNodeWith(id, rec, idle, nil, hosted...)
+}
+
+// remindingNodeWith is remindingNode with more configuration: tweak, if
+// not nil, changes the host's Config before it starts.
+func (c *cluster) remindingNodeWith(id string, rec *remindertest.Recorder, idle time.Duration, tweak func(*grains.Config), hosted ...string) *node {
 	t := c.t
 	t.Helper()
 	reg := actors.NewRegistry()
@@ -34,6 +42,9 @@ func (c *cluster) remindingNode(id string, rec *remindertest.Recorder, idle time
 		cfg.IdleTimeout = idle
 	}
 	cfg.Logger = testutil.Logger(t, slog.LevelWarn)
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	h, err := grains.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +207,61 @@ func TestRemindersOfLostMemberFireOnSurvivor(t *testing.T) {
 			t.Errorf("%s fired %d times", id, n)
 		}
 	}
+}
+
+// TestFencedShardOwnerFiresNothing: the member owning a shard of the
+// reminder index has lost its lease (paused, or cut off from Consul); the
+// grains live on another member, which could take the firings. It fires
+// none of the shard's reminders while fenced — the survivors may own the
+// shard by now — and fires them all once it holds a lease again; the
+// other member's shards fire on time throughout.
+func TestFencedShardOwnerFiresNothing(t *testing.T) {
+	c := newCluster(t)
+	rec := &remindertest.Recorder{}
+	var fenced atomic.Bool
+	host := c.remindingNode("host", rec, 0)
+	owner := c.remindingNodeWith("owner", rec, 0, func(cfg *grains.Config) { cfg.Fenced = fenced.Load }, []string{}...) // hosts no kind
+	setViews([]*node{host, owner}, host, owner)
+	ownerShards := grains.OwnedShards([]grains.Member{host.member(), owner.member()}, "owner")
+	var ofOwner, ofHost []string
+	for i := 0; len(ofOwner) < 5 || len(ofHost) < 5; i++ {
+		id := fmt.Sprintf("f%d", i)
+		if ownerShards[grains.ReminderShard(remindertest.Kind, id)] {
+			ofOwner = append(ofOwner, id)
+		} else {
+			ofHost = append(ofHost, id)
+		}
+	}
+	ofOwner, ofHost = ofOwner[:5], ofHost[:5]
+	for _, id := range append(append([]string(nil), ofOwner...), ofHost...) {
+		if r := command(t, host, id, remindertest.Command{Op: "set", Name: "r", AfterMs: 300}); r.Member != "host" {
+			t.Fatalf("%s is on %s, want host", id, r.Member)
+		}
+	}
+	fenced.Store(true)
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
+		for _, id := range ofHost {
+			if len(rec.Firings(id)) == 0 {
+				return false, id + " (the unfenced member's shard) has not fired"
+			}
+		}
+		return true, ""
+	})
+	time.Sleep(500 * time.Millisecond) // well past due: let a wrongful firing show
+	for _, id := range ofOwner {
+		if fs := rec.Firings(id); len(fs) > 0 {
+			t.Fatalf("%s fired %v late while its shard's owner was fenced", id, fs[0].At.Sub(fs[0].Due))
+		}
+	}
+	fenced.Store(false)
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
+		for _, id := range ofOwner {
+			if len(rec.Firings(id)) != 1 {
+				return false, fmt.Sprintf("%s fired %d times after the fence ended, want 1", id, len(rec.Firings(id)))
+			}
+		}
+		return true, ""
+	})
 }
 
 // TestMissedTicksFireOnce: while no member hosts the kind, a periodic

@@ -52,6 +52,14 @@ type (
 // other while bounding the goroutines and Consul transactions at once.
 const maxFiring = 256
 
+// fencedPoll is how often a fenced member's scheduler looks whether its
+// lease is back: a fence lasts seconds, and its due reminders should fire
+// within a tick of its end, as they would have without it.
+const fencedPoll = 50 * time.Millisecond
+
+// errFenced: the member was fenced when a firing was about to leave.
+var errFenced = errors.New("member fenced; the reminder fires once it holds a lease again")
+
 func newScheduler(h *Host, rs ReminderStore) *scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &scheduler{h: h, rs: rs, log: h.log.With("component", "reminders"), events: make(chan any, 1024),
@@ -106,6 +114,13 @@ func (s *scheduler) run() {
 				q.fired(ev.f, ev.next, ev.err, time.Now())
 			}
 		case <-wake.C:
+		}
+		if s.h.leaseLost() {
+			// A member whose lease lapsed (paused, cut off from Consul) may
+			// have lost its shards to the survivors already: it fires
+			// nothing until it holds a lease again, and looks again soon.
+			wake.Reset(fencedPoll)
+			continue
 		}
 		fire, next := q.due(time.Now())
 		for _, f := range fire {
@@ -180,7 +195,11 @@ func (s *scheduler) fire(f firing) {
 		case <-s.ctx.Done():
 			return
 		}
-		next, err := s.h.fireReminder(s.ctx, f.IndexEntry)
+		var next time.Time
+		err := errFenced
+		if !s.h.leaseLost() { // a pause may have fallen since the loop looked
+			next, err = s.h.fireReminder(s.ctx, f.IndexEntry)
+		}
 		<-s.slots
 		if err != nil && s.ctx.Err() == nil {
 			lvl := slog.LevelDebug

@@ -1,0 +1,4 @@
+package grains
+
+// OwnedShards exposes ownedShards to the package's external tests.
+var OwnedShards = ownedShards
