@@ -34,6 +34,9 @@ type config struct {
 	metricsRounds               int // rounds of metrics on and off
 	only                        string
 	scaleRuns, scaleTasks       int // failover at scale
+
+	stateRounds, stateCalls int // grain state writes against raw puts
+	reminders               int // reminders due within one minute
 }
 
 func main() {
@@ -49,9 +52,12 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 6, "rounds of durable throughput with metrics on and off each")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, failover, placement, durable, metrics) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, failover, placement, durable, metrics, grainstate) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
+	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
+	flag.IntVar(&cfg.stateCalls, "state-calls", 3000, "grain calls (and raw puts) per side and round of the grain state write comparison")
+	flag.IntVar(&cfg.reminders, "reminders", 10000, "reminders due within one minute in the reminder lateness runs")
 	flag.Parse()
 	testing.Init()
 	if err := run(cfg); err != nil {
@@ -83,6 +89,7 @@ func run(cfg config) error {
 		{"placement", placementSection},
 		{"durable", func() (string, error) { return durableSection(cfg) }},
 		{"metrics", func() (string, error) { return metricsSection(ctx, cfg) }},
+		{"grainstate", func() (string, error) { return grainStateSection(cfg) }},
 	} {
 		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
 			continue
