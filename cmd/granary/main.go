@@ -1,6 +1,6 @@
 // Command granary is Granary's stock runtime binary and CLI: the whole CLI
 // of package app with the stock example kinds (echo, sleep, flaky, hang,
-// pi, wordcount; the counter, whoami and leader grains). An application
+// pi, wordcount; the counter, whoami, leader and alarm grains). An application
 // with kinds of its own has a main just like this one.
 package main
 

@@ -35,7 +35,7 @@ func Register(reg *actors.Registry) error {
 
 // Grains returns the stock grain kinds.
 func Grains() []*actors.GrainKind {
-	return []*actors.GrainKind{Counter, WhoAmI, Leader}
+	return []*actors.GrainKind{Counter, WhoAmI, Leader, Alarm}
 }
 
 // rngFor returns a generator seeded only from its arguments, so a handler

@@ -6,8 +6,9 @@ import (
 )
 
 // BenchmarkReminders: 10,000 reminders due within one minute over three
-// members, with no member lost and with one leaving during the minute.
+// `granary node` processes, with no member lost and with one killed
+// (SIGKILL) during the minute.
 func BenchmarkReminders(b *testing.B) {
 	b.Run("10000_in_a_minute", func(b *testing.B) { ReminderLateness(b, 10000, time.Minute, false) })
-	b.Run("10000_in_a_minute_member_stops", func(b *testing.B) { ReminderLateness(b, 10000, time.Minute, true) })
+	b.Run("10000_in_a_minute_member_killed", func(b *testing.B) { ReminderLateness(b, 10000, time.Minute, true) })
 }
