@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,13 +49,13 @@ func ReminderLateness(b *testing.B, n int, window time.Duration, kill bool) {
 	due := func(i int) time.Time { return start.Add(time.Duration(i) * window / time.Duration(n)) }
 	ctx, cancel := context.WithTimeout(context.Background(), setBudget+4*window)
 	defer cancel()
-	err := forEach(ctx, n, func(w, i int) error {
+	err := runAll(setters, 0, n, func(i int) error {
 		req := kinds.AlarmReq{Op: "set", Name: "r", AfterMs: time.Until(due(i)).Milliseconds()}
 		if i%10 == 0 {
 			req.PeriodMs = period.Milliseconds()
 		}
 		payload, _ := json.Marshal(req)
-		if _, err := clients[(i+w)%3].CallRaw(ctx, "alarm", alarmID(i), payload); err != nil {
+		if _, err := clients[i%3].CallRaw(ctx, "alarm", alarmID(i), payload); err != nil {
 			return fmt.Errorf("setting reminder %d: %w", i, err)
 		}
 		return nil
@@ -80,9 +78,9 @@ func ReminderLateness(b *testing.B, n int, window time.Duration, kill bool) {
 	end := start.Add(window + period)
 	time.Sleep(time.Until(end.Add(10 * time.Second)))
 	firings := make([][]kinds.AlarmFiring, n)
-	err = forEach(ctx, n, func(w, i int) error {
+	err = runAll(setters, 0, n, func(i int) error {
 		var resp kinds.AlarmResp
-		r, err := live[(i+w)%len(live)].CallRaw(ctx, "alarm", alarmID(i), []byte(`{"op":"get"}`))
+		r, err := live[i%len(live)].CallRaw(ctx, "alarm", alarmID(i), []byte(`{"op":"get"}`))
 		if err == nil {
 			err = json.Unmarshal(r.Result, &resp)
 		}
@@ -141,29 +139,6 @@ func ReminderLateness(b *testing.B, n int, window time.Duration, kill bool) {
 const setters = 64
 
 func alarmID(i int) string { return fmt.Sprintf("alarm%d", i) }
-
-// forEach runs f(worker, i) for i in [0, n) on setters goroutines and
-// returns the first error.
-func forEach(ctx context.Context, n int, f func(w, i int) error) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, setters)
-	for w := range setters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if err := f(w, i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
 
 // waitMembers waits until each client's node lists want members.
 func waitMembers(b *testing.B, clients []*client.Client, want int) {
