@@ -35,7 +35,7 @@ func remindersSection(cfg config) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Reminder lateness\n\n")
-	fmt.Fprintf(&b, "| %d reminders due within one minute, 3 members | firings | never fired | periodic ticks skipped | lateness p50 | p99 | max | target |\n|---|---|---|---|---|---|---|---|\n", cfg.reminders)
+	fmt.Fprintf(&b, "| %d reminders due within one minute, 3 members | firings due in the window (of periodic reminders) | never fired | periodic ticks skipped | lateness p50 | p99 | max | target |\n|---|---|---|---|---|---|---|---|\n", cfg.reminders)
 	for _, ru := range runs {
 		x := ru.r.Extra
 		p99 := time.Duration(x["late-p99-ms"] * float64(time.Millisecond))
