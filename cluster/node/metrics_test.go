@@ -90,14 +90,25 @@ type expect struct {
 func atLeast(n float64) func(float64) bool { return func(v float64) bool { return v >= n } }
 func exactly(n float64) func(float64) bool { return func(v float64) bool { return v == n } }
 
-func checkAll(t *testing.T, mfs map[string]*dto.MetricFamily, want []expect) {
+// checkAll scrapes until every expectation holds (an attempt's end is
+// counted as its actor finishes, which may be just after a waiter hears of
+// the commit), for up to 10s, and fails with those that never did. It
+// returns the last scrape.
+func checkAll(t *testing.T, scrapeNow func() map[string]*dto.MetricFamily, want []expect) map[string]*dto.MetricFamily {
 	t.Helper()
-	for _, e := range want {
-		v, found := value(mfs, e.family, e.labels)
-		if !found || !e.check(v) {
-			t.Errorf("%s%v = %v (found %v), want %s", e.family, e.labels, v, found, e.what)
+	var mfs map[string]*dto.MetricFamily
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		mfs = scrapeNow()
+		var failed []string
+		for _, e := range want {
+			v, found := value(mfs, e.family, e.labels)
+			if !found || !e.check(v) {
+				failed = append(failed, fmt.Sprintf("%s%v = %v (found %v), want %s", e.family, e.labels, v, found, e.what))
+			}
 		}
-	}
+		return len(failed) == 0, strings.Join(failed, "; ")
+	})
+	return mfs
 }
 
 // TestMetricsEndpoint: a node with tokens serves /metrics to a read token
@@ -144,12 +155,14 @@ func testMetricsEndpoint(t *testing.T, tp trace.TracerProvider) {
 	if code, _ := scrape(t, n.HTTPAddr(), ""); code != http.StatusUnauthorized {
 		t.Fatalf("GET /metrics without a token: %d, want 401", code)
 	}
-	code, mfs := scrape(t, n.HTTPAddr(), readToken)
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics with a read token: %d, want 200", code)
-	}
 	resize, where := map[string]string{"kind": "resize"}, map[string]string{"kind": "where"}
-	checkAll(t, mfs, []expect{
+	mfs := checkAll(t, func() map[string]*dto.MetricFamily {
+		code, mfs := scrape(t, n.HTTPAddr(), readToken)
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics with a read token: %d, want 200", code)
+		}
+		return mfs
+	}, []expect{
 		{"granary_tasks_submitted_total", resize, exactly(2), "2 (two tasks submitted)"},
 		{"granary_task_attempts_started_total", resize, exactly(2), "2"},
 		{"granary_task_attempts_finished_total", map[string]string{"kind": "resize", "outcome": "succeeded"}, exactly(1), "1"},
@@ -217,8 +230,10 @@ func TestMetricsCluster(t *testing.T) {
 		healthy, _ := value(mfs, "granary_members", map[string]string{"health": "healthy"})
 		return healthy == 2, fmt.Sprintf("granary_members{health=healthy} = %v, want 2", healthy)
 	})
-	_, mfs := scrape(t, nodes[0].HTTPAddr(), "")
-	checkAll(t, mfs, []expect{
+	checkAll(t, func() map[string]*dto.MetricFamily {
+		_, mfs := scrape(t, nodes[0].HTTPAddr(), "")
+		return mfs
+	}, []expect{
 		{"granary_member_fenced", nil, exactly(0), "0"},
 		{"granary_consul_requests_total", map[string]string{"endpoint": "/v1/health/service"}, atLeast(1), "the view's watch"},
 		{"granary_consul_requests_total", map[string]string{"endpoint": "/v1/agent/check"}, atLeast(1), "lease renewals"},
