@@ -37,6 +37,8 @@ func (r *router) Receive(c actor.Context) {
 		r.route(c, msg)
 	case *ping:
 		c.Respond(msg)
+	case *census:
+		c.Respond(r.census(msg.sample))
 	case *activate:
 		// A singleton whose lock this member holds: activate it eagerly.
 		kind, err := r.h.cfg.Registry.Grain(msg.kind)

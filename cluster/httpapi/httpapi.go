@@ -89,6 +89,13 @@ type Config struct {
 	RetryAfter time.Duration
 	// TracerProvider serves each request in a span (Trace); nil: no spans.
 	TracerProvider trace.TracerProvider
+	// Self reports on this member for GET /v1/member; nil answers 404.
+	Self func(ctx context.Context) (api.MemberReport, error)
+	// Cluster reports on every member for GET /v1/cluster; nil answers 404.
+	Cluster func(ctx context.Context) (api.ClusterReport, error)
+	// StatsEvery is the least time between two counts of the stored tasks
+	// for GET /v1/tasks:stats (0: DefaultStatsEvery).
+	StatsEvery time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -125,6 +132,7 @@ type handler struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	admit *admission
+	stats *statsCache // GET /v1/tasks:stats (console.go)
 }
 
 // New returns the API handler. A nil svc serves no task routes (a cluster
@@ -155,6 +163,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 	h.mux.HandleFunc("DELETE /v1/grains/{kind}/{id}/state", h.clearGrainState)
 	h.mux.HandleFunc("GET /v1/members", h.members)
 	h.mux.HandleFunc("GET /v1/kinds", h.kinds)
+	h.consoleRoutes()
 	h.mux.HandleFunc("/", h.noRoute)
 	return Trace(cfg.TracerProvider, h)
 }

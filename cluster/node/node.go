@@ -99,6 +99,8 @@ type Node struct {
 	// tracing, the one it built from the environment, flushed on Stop.
 	tp      trace.TracerProvider
 	tracing *tracing.Provider
+	// reports caches GET /v1/cluster's answer (console.go).
+	reports clusterReports
 }
 
 // New checks cfg and returns a node that is not started yet.
@@ -337,6 +339,7 @@ func (n *Node) serveHTTP() {
 	hcfg.Members = n.members
 	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
 	hcfg.GrainState, hcfg.TracerProvider = n.grainState, n.tp
+	hcfg.Self, hcfg.Cluster = n.selfReport, n.clusterReport
 	if n.cfg.Embedded() {
 		hcfg.Health = func(ctx context.Context) error {
 			if err := n.mgr.Ping(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/granary-rt/granary/cluster/console"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -314,6 +315,9 @@ func httpsOnly(next http.Handler) http.Handler {
 // when the API has a certificate.
 func (n *Node) apiHandler(h http.Handler) http.Handler {
 	h = httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, h)))
+	// The web console's assets are served without a token (they hold no
+	// data; its data calls go through the token check above).
+	h = console.Mount(h, console.DefaultConfig())
 	if n.sec.api != nil {
 		h = httpsOnly(h)
 	}

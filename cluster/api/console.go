@@ -1,0 +1,104 @@
+package api
+
+import "time"
+
+// MemberReport is the body of GET /v1/member: what one member says about
+// itself, for the console and operators. It names no address.
+type MemberReport struct {
+	ID string `json:"id"`
+	// Fenced: the member may not act for the cluster now (its lease with
+	// Consul lapsed, or it has not joined yet). Always false embedded.
+	Fenced bool `json:"fenced"`
+	// FenceReason says why it is fenced ("" when it is not).
+	FenceReason string `json:"fence_reason,omitempty"`
+	// LeaseAge is how long ago the last lease renewal Consul acknowledged
+	// was sent; absent embedded (no lease) or before the first renewal.
+	LeaseAge *Duration `json:"lease_age,omitempty"`
+	// Kinds are the task and grain kinds it hosts.
+	Kinds []string `json:"kinds"`
+	// Activations is its grain activation count; ByKind splits it by kind.
+	Activations int               `json:"activations"`
+	ByKind      []KindActivations `json:"activations_by_kind"`
+	Running     int               `json:"running_attempts"`
+	StartedAt   time.Time         `json:"started_at"`
+}
+
+// KindActivations is one grain kind's activations on a member: how many,
+// and up to MaxSampleIdentities of their identities (sorted).
+type KindActivations struct {
+	Kind       string   `json:"kind"`
+	Count      int      `json:"count"`
+	Identities []string `json:"identities,omitempty"`
+}
+
+// MaxSampleIdentities bounds the identities a KindActivations names: a
+// member may hold millions of activations; the console shows a few.
+const MaxSampleIdentities = 20
+
+// ClusterReport is the body of GET /v1/cluster: every member Consul knows,
+// healthy or not, with what each says about itself.
+type ClusterReport struct {
+	// Member is the member that answered.
+	Member  string          `json:"member"`
+	Members []MemberOverall `json:"members"`
+	Count   int             `json:"count"`
+	At      time.Time       `json:"at"`
+}
+
+// MemberOverall is one member in GET /v1/cluster.
+type MemberOverall struct {
+	ID    string   `json:"id"`
+	Kinds []string `json:"kinds"`
+	// Health is "healthy" (every Consul check passes: it is in the view),
+	// "unhealthy" (registered, a check fails: dead, wedged or cut off,
+	// until Consul reaps the registration) or "left".
+	Health string `json:"health"`
+	// Checks says which of its Consul checks fail, and their output.
+	Checks string `json:"checks,omitempty"`
+	// Report is what the member said about itself; nil if it did not
+	// answer in time (Error says why).
+	Report *MemberReport `json:"report,omitempty"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// Member health values of MemberOverall.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// TaskStats is the body of GET /v1/tasks:stats: the stored tasks counted
+// by state and by kind, as of At.
+type TaskStats struct {
+	// Total counts every stored task.
+	Total int `json:"total"`
+	// ByState counts tasks by state; ByKind by kind, then by state.
+	ByState map[string]int            `json:"by_state"`
+	ByKind  map[string]map[string]int `json:"by_kind"`
+	// At is when the counts were taken: the node computes them at most
+	// once per Every, however many ask (they scan every stored task).
+	At    time.Time `json:"at"`
+	Every Duration  `json:"every"`
+	// Took is how long the last count took.
+	Took Duration `json:"took"`
+}
+
+// JobSummary is one job in GET /v1/jobs.
+type JobSummary struct {
+	ID          string    `json:"id"`
+	Strategy    string    `json:"strategy"`
+	Restarts    int       `json:"restarts"`
+	MaxRestarts int       `json:"max_restarts"`
+	Failed      bool      `json:"failed"`
+	Error       string    `json:"error,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// JobList is the body of GET /v1/jobs: job records, most recently updated
+// first, at most ?limit= of them.
+type JobList struct {
+	Jobs  []JobSummary `json:"jobs"`
+	Count int          `json:"count"`
+	// Total counts every job record (Jobs may hold fewer).
+	Total int `json:"total"`
+}

@@ -1,0 +1,925 @@
+// Granary console: plain JavaScript, no framework, no build step.
+//
+// Rules this file keeps:
+//   - Data from the API (labels, errors, stacks, results, identities, ids)
+//     reaches the page only as text: el() creates elements and text nodes;
+//     nothing here assigns innerHTML, outerHTML or insertAdjacentHTML, and no
+//     attribute takes a URL or handler built from data except hash links
+//     made by link(), whose target is encoded.
+//   - Every API call goes through api(), which sends the token and turns
+//     401/403 into the token prompt or a clear message.
+//   - Polls are spaced: at least MIN_POLL_MS apart, at least COST_FACTOR
+//     times the last answer's duration, and none while the tab is hidden.
+"use strict";
+
+const MIN_POLL_MS = 2000;
+const MAX_POLL_MS = 60000;
+const COST_FACTOR = 100; // poll interval >= 100 x answer time: <= 1% of the node's time
+const LONG_POLL = "30s";
+const TOKEN_KEY = "granary.token";
+const STATES = ["pending", "running", "retrying", "completed", "failed", "cancelled"];
+
+// ---------- DOM helpers (text only) ----------
+
+// el(tag, attrs, ...children): children are nodes, strings (text), numbers,
+// arrays, or null/false (skipped). attrs: class, for, type, name, value,
+// id, title, href (only through link()), data-*, and on* functions.
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith("on") && typeof v === "function") {
+        e.addEventListener(k.slice(2), v);
+      } else if (k === "class") {
+        e.className = v;
+      } else if (k === "value") {
+        e.value = v;
+      } else if (k === "checked" || k === "disabled" || k === "selected" || k === "hidden" || k === "open") {
+        e[k] = !!v;
+      } else if (k === "href") {
+        throw new Error("use link() for links");
+      } else {
+        e.setAttribute(k, String(v));
+      }
+    }
+  }
+  append(e, children);
+  return e;
+}
+
+function append(parent, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(parent, c);
+    else if (c instanceof Node) parent.appendChild(c);
+    else parent.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+// link makes an in-console link: #/page/segment... (each segment encoded).
+function link(text, page, ...segments) {
+  const a = document.createElement("a");
+  a.href = "#/" + [page, ...segments.map(encodeURIComponent)].join("/");
+  a.textContent = text;
+  return a;
+}
+
+function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+function badge(text, kind) {
+  return el("span", { class: "badge b-" + (kind || text) }, text);
+}
+
+function when(iso) {
+  if (!iso) return el("span", { class: "muted" }, "—");
+  const t = new Date(iso);
+  if (isNaN(t)) return el("span", { class: "muted" }, String(iso));
+  return el("span", { title: t.toISOString() }, ago(t));
+}
+
+function ago(t) {
+  const s = (Date.now() - t.getTime()) / 1000;
+  const abs = Math.abs(s);
+  let txt;
+  if (abs < 1) txt = "now";
+  else if (abs < 90) txt = Math.round(abs) + "s";
+  else if (abs < 5400) txt = Math.round(abs / 60) + "m";
+  else if (abs < 172800) txt = Math.round(abs / 3600) + "h";
+  else txt = Math.round(abs / 86400) + "d";
+  if (txt === "now") return txt;
+  return s >= 0 ? txt + " ago" : "in " + txt;
+}
+
+function labels(obj) {
+  if (!obj) return null;
+  return Object.keys(obj).sort().map((k) => el("span", { class: "label mono" }, k + "=" + obj[k]));
+}
+
+function kv(pairs) {
+  const dl = el("dl", { class: "kv" });
+  for (const [k, v] of pairs) {
+    if (v === undefined) continue;
+    dl.appendChild(el("dt", null, k));
+    dl.appendChild(el("dd", null, v === null || v === "" ? el("span", { class: "muted" }, "—") : v));
+  }
+  return dl;
+}
+
+function stat(k, v, title) {
+  return el("div", { class: "stat", title: title }, el("div", { class: "v" }, v), el("div", { class: "k" }, k));
+}
+
+// ---------- the API ----------
+
+class APIError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch (e) {
+    return "";
+  }
+}
+
+async function api(method, path, body, signal) {
+  const headers = { Accept: "application/json" };
+  const tok = token();
+  if (tok) headers.Authorization = "Bearer " + tok;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new APIError(0, "unreachable", "the node did not answer (" + e.message + ")");
+  }
+  const text = await resp.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      data = null;
+    }
+  }
+  if (resp.ok) return data;
+  const code = (data && data.error && data.error.code) || "http_" + resp.status;
+  const msg = (data && data.error && data.error.message) || resp.statusText || "HTTP " + resp.status;
+  if (resp.status === 401) {
+    showTokenPanel(tok
+      ? "The node refused this token (401 " + code + "): " + msg + ". Enter a valid read or write token."
+      : "This node's API needs a token (401 " + code + "): " + msg + ". Enter a read or write token.");
+    throw new APIError(401, code, "401 unauthenticated: " + msg);
+  }
+  if (resp.status === 403) {
+    throw new APIError(403, code, "403 permission denied: " + msg + " (this needs a token with more rights: a write token)");
+  }
+  throw new APIError(resp.status, code, resp.status + " " + code + ": " + msg);
+}
+
+function q(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === "") continue;
+    if (Array.isArray(v)) v.forEach((x) => u.append(k, x));
+    else u.append(k, v);
+  }
+  const s = u.toString();
+  return s ? "?" + s : "";
+}
+
+const enc = encodeURIComponent;
+
+// ---------- errors, token, liveness ----------
+
+function showError(msg) {
+  const box = document.getElementById("error");
+  box.textContent = msg;
+  box.hidden = !msg;
+}
+
+function showTokenPanel(reason) {
+  document.getElementById("token-panel").hidden = false;
+  if (reason) document.getElementById("token-reason").textContent = reason;
+  document.getElementById("token-input").focus();
+}
+
+function initToken() {
+  const panel = document.getElementById("token-panel");
+  document.getElementById("token-button").addEventListener("click", () => {
+    panel.hidden = !panel.hidden;
+  });
+  document.getElementById("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = document.getElementById("token-input").value.trim();
+    try {
+      if (v) sessionStorage.setItem(TOKEN_KEY, v);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      showError("cannot keep the token: sessionStorage is not available");
+    }
+    document.getElementById("token-input").value = "";
+    panel.hidden = true;
+    showError("");
+    route();
+  });
+  document.getElementById("token-clear").addEventListener("click", () => {
+    try {
+      sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {}
+    document.getElementById("token-input").value = "";
+    route();
+  });
+}
+
+let lastHeard = 0;
+function heard() {
+  lastHeard = Date.now();
+  tickLive();
+}
+function tickLive() {
+  const live = document.getElementById("live");
+  if (!lastHeard) return;
+  const s = Math.round((Date.now() - lastHeard) / 1000);
+  live.textContent = s < 2 ? "live" : "updated " + s + "s ago";
+  live.classList.toggle("stale", s > 30);
+}
+
+// ---------- polling ----------
+
+// Poller runs fn(signal) now and again after each answer, spaced as the
+// header comment says; stop() ends it. fn throws to report an error,
+// which backs off exponentially up to MAX_POLL_MS.
+class Poller {
+  constructor(fn, opts) {
+    this.fn = fn;
+    this.min = (opts && opts.min) || MIN_POLL_MS;
+    this.longPoll = !!(opts && opts.longPoll);
+    this.stopped = false;
+    this.failures = 0;
+    this.timer = null;
+    this.ctrl = null;
+    this.onVisible = () => {
+      if (!document.hidden && !this.stopped && !this.ctrl && !this.timer) this.run();
+    };
+    document.addEventListener("visibilitychange", this.onVisible);
+    this.run();
+  }
+  async run() {
+    this.timer = null;
+    if (this.stopped) return;
+    if (document.hidden) return; // resumed by visibilitychange
+    this.ctrl = new AbortController();
+    const start = performance.now();
+    let wait;
+    try {
+      await this.fn(this.ctrl.signal);
+      heard();
+      this.failures = 0;
+      // A long poll's answer time is mostly waiting, which costs the node
+      // nothing; another one may follow a second later.
+      wait = this.longPoll ? 1000 : Math.max(this.min, COST_FACTOR * (performance.now() - start));
+    } catch (e) {
+      if (this.stopped || e.name === "AbortError") return;
+      this.failures++;
+      showError(e.message || String(e));
+      wait = Math.min(MAX_POLL_MS, this.min * Math.pow(2, this.failures));
+      if (e.status === 401) wait = MAX_POLL_MS;
+    } finally {
+      this.ctrl = null;
+    }
+    if (!this.stopped) this.timer = setTimeout(() => this.run(), Math.min(wait, MAX_POLL_MS));
+  }
+  now() {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.ctrl) this.ctrl.abort();
+    this.ctrl = null;
+    this.run();
+  }
+  stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.ctrl) this.ctrl.abort();
+    document.removeEventListener("visibilitychange", this.onVisible);
+  }
+}
+
+// ---------- shared data ----------
+
+let kindsCache = null;
+async function kinds() {
+  if (!kindsCache) {
+    const k = await api("GET", "/v1/kinds");
+    kindsCache = k.kinds || [];
+  }
+  return kindsCache;
+}
+
+// keepOpen re-opens the <details> that were open before a redraw (by
+// their data-key), so a live update does not fold what the reader opened.
+function redraw(container, build) {
+  const open = new Set();
+  container.querySelectorAll("details[open][data-key]").forEach((d) => open.add(d.getAttribute("data-key")));
+  const fresh = build();
+  clear(container);
+  append(container, [fresh]);
+  container.querySelectorAll("details[data-key]").forEach((d) => {
+    if (open.has(d.getAttribute("data-key"))) d.open = true;
+  });
+}
+
+function details(key, summary, ...body) {
+  return el("details", { "data-key": key }, el("summary", null, summary), ...body);
+}
+
+// ---------- pages ----------
+
+const pages = {};
+let current = null; // { stop() }
+
+function route() {
+  if (current && current.stop) current.stop();
+  current = null;
+  showError("");
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [pathPart, queryPart] = hash.split("?");
+  const parts = pathPart.split("/").filter(Boolean).map(decodeURIComponent);
+  const name = parts[0] || "cluster";
+  const params = new URLSearchParams(queryPart || "");
+  document.querySelectorAll("#nav a").forEach((a) => {
+    const p = a.getAttribute("data-page");
+    a.classList.toggle("active", p === name || (p === "jobs" && name === "job") || (p === "tasks" && name === "task"));
+  });
+  const main = document.getElementById("main");
+  clear(main);
+  const page = pages[name];
+  if (!page) {
+    main.appendChild(el("p", null, "No such page: ", name));
+    return;
+  }
+  document.title = "Granary · " + name;
+  current = page(main, parts.slice(1), params) || null;
+}
+
+// ----- cluster -----
+pages.cluster = (main) => {
+  main.appendChild(el("h1", null, "Cluster"));
+  const body = el("div");
+  main.appendChild(body);
+  const p = new Poller(async (signal) => {
+    const c = await api("GET", "/v1/cluster", undefined, signal);
+    redraw(body, () => renderCluster(c));
+  });
+  return p;
+};
+
+function renderCluster(c) {
+  const ms = c.members || [];
+  const healthy = ms.filter((m) => m.health === "healthy").length;
+  const fenced = ms.filter((m) => m.report && m.report.fenced).length;
+  const acts = ms.reduce((n, m) => n + (m.report ? m.report.activations : 0), 0);
+  const running = ms.reduce((n, m) => n + (m.report ? m.report.running_attempts : 0), 0);
+  const rows = ms.map((m) => {
+    const r = m.report;
+    return el("tr", { "data-member": m.id },
+      el("td", { class: "mono" }, m.id, m.id === c.member ? el("span", { class: "muted" }, " (this node)") : null),
+      el("td", null, badge(m.health)),
+      el("td", null, r ? (r.fenced ? badge("fenced", "fenced") : badge("no", "ok")) : el("span", { class: "muted" }, "?"),
+        r && r.fence_reason ? el("div", { class: "muted" }, r.fence_reason) : null),
+      el("td", { class: "num" }, r && r.lease_age ? r.lease_age : "—"),
+      el("td", null, (m.kinds || []).join(", ")),
+      el("td", { class: "num" }, r ? String(r.activations) : "—"),
+      el("td", { class: "num" }, r ? String(r.running_attempts) : "—"),
+      el("td", null, r ? when(r.started_at) : "—"),
+      el("td", { class: "muted" }, m.checks || "", m.error ? el("div", null, m.error) : null));
+  });
+  return el("div", null,
+    el("div", { class: "cards" },
+      stat("members", String(ms.length)),
+      stat("healthy", String(healthy)),
+      stat("fenced", String(fenced)),
+      stat("activations", String(acts)),
+      stat("running attempts", String(running))),
+    el("table", { id: "members" },
+      el("thead", null, el("tr", null, ["member", "health", "fenced", "lease age", "kinds", "activations", "running", "up since", "checks"].map((h) => el("th", null, h)))),
+      el("tbody", null, rows)),
+    el("p", { class: "muted" }, "Answered by ", c.member || "?", " ", when(c.at),
+      ". Unhealthy: registered in Consul with a failing check (dead, wedged or cut off) until Consul reaps it. The lease age is how long ago the member's last lease renewal was sent; it fences itself past its fence-after bound."));
+}
+
+// ----- tasks -----
+pages.tasks = (main, _parts, params) => {
+  main.appendChild(el("h1", null, "Tasks"));
+  const statsBox = el("div");
+  main.appendChild(statsBox);
+  // Filters: applied to the hash, so a filtered list can be linked to.
+  const f = {
+    state: params.get("state") || "",
+    kind: params.get("kind") || "",
+    label: params.get("label") || "",
+    job: params.get("job") || "",
+  };
+  const stateSel = el("select", { name: "state" }, el("option", { value: "" }, "any state"),
+    STATES.map((s) => el("option", { value: s, selected: s === f.state }, s)));
+  const kindSel = el("select", { name: "kind" }, el("option", { value: "" }, "any kind"));
+  if (f.kind) kindSel.appendChild(el("option", { value: f.kind, selected: true }, f.kind));
+  kinds().then((ks) => {
+    ks.filter((k) => k.type === "task" && k.name !== f.kind).forEach((k) => kindSel.appendChild(el("option", { value: k.name }, k.name)));
+  }).catch(() => {});
+  const labelIn = el("input", { name: "label", value: f.label, placeholder: "key=value", size: 18 });
+  const jobIn = el("input", { name: "job", value: f.job, placeholder: "job id", size: 14 });
+  const idIn = el("input", { name: "id", placeholder: "task id", size: 22 });
+  main.appendChild(el("form", {
+    class: "inline", id: "task-filters",
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      location.hash = "#/tasks" + q({ state: stateSel.value, kind: kindSel.value, label: labelIn.value.trim(), job: jobIn.value.trim() });
+    },
+  },
+  el("label", null, "state", stateSel), el("label", null, "kind", kindSel), el("label", null, "label", labelIn),
+  el("label", null, "job", jobIn), el("button", { type: "submit" }, "Filter"),
+  el("span", { class: "muted" }, " or open "),
+  el("label", null, "task id", idIn),
+  el("button", {
+    type: "button", class: "secondary",
+    onclick: () => { if (idIn.value.trim()) location.hash = "#/task/" + enc(idIn.value.trim()); },
+  }, "Open")));
+
+  const listBox = el("div");
+  main.appendChild(listBox);
+  const cursors = [""]; // cursors[i] is page i's cursor
+  let pageNo = 0;
+  let prevStats = null;
+  const statsPoll = new Poller(async (signal) => {
+    const s = await api("GET", "/v1/tasks:stats", undefined, signal);
+    const rates = prevStats && s.at !== prevStats.at ? rate(prevStats, s) : (statsBox.rates || null);
+    statsBox.rates = rates;
+    if (!prevStats || s.at !== prevStats.at) prevStats = s;
+    redraw(statsBox, () => renderStats(s, rates));
+  }, { min: 3000 });
+  const listPoll = new Poller(async (signal) => {
+    const l = await api("GET", "/v1/tasks" + q({ state: f.state, kind: f.kind, label: f.label, job: f.job, limit: 25, cursor: cursors[pageNo] }), undefined, signal);
+    redraw(listBox, () => renderTaskList(l));
+  });
+  function renderTaskList(l) {
+    const tasks = l.tasks || [];
+    const pager = el("div", { class: "pager" },
+      el("button", { type: "button", class: "small secondary", disabled: pageNo === 0, onclick: () => { pageNo--; listPoll.now(); } }, "← newer"),
+      el("span", { class: "muted" }, "page " + (pageNo + 1) + " · " + tasks.length + " tasks"),
+      el("button", {
+        type: "button", class: "small secondary", disabled: !l.next,
+        onclick: () => { cursors[pageNo + 1] = l.next; pageNo++; listPoll.now(); },
+      }, "older →"));
+    return el("div", null, pager, taskTable(tasks), tasks.length ? null : el("p", { class: "muted" }, "No task matches."));
+  }
+  return { stop() { statsPoll.stop(); listPoll.stop(); } };
+};
+
+function rate(a, b) {
+  const dt = (new Date(b.at) - new Date(a.at)) / 1000;
+  if (dt <= 0) return null;
+  const r = (k) => Math.max(0, ((b.by_state[k] || 0) - (a.by_state[k] || 0)) / dt);
+  return { submitted: Math.max(0, (b.total - a.total) / dt), completed: r("completed"), failed: r("failed") };
+}
+
+function renderStats(s, rates) {
+  const fmt = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(1)) + "/s";
+  const kindNames = Object.keys(s.by_kind || {}).sort();
+  return el("div", null,
+    el("div", { class: "cards", id: "task-counts" },
+      stat("tasks", String(s.total)),
+      STATES.map((st) => stat(st, String(s.by_state[st] || 0))),
+      stat("submitted", rates ? fmt(rates.submitted) : "…", "new tasks per second between the last two counts (finished tasks removed by retention lower it)"),
+      stat("completed", rates ? fmt(rates.completed) : "…"),
+      stat("failed", rates ? fmt(rates.failed) : "…")),
+    kindNames.length ? el("table", { id: "kind-counts" },
+      el("thead", null, el("tr", null, el("th", null, "kind"), STATES.map((st) => el("th", { class: "num" }, st)))),
+      el("tbody", null, kindNames.map((k) => el("tr", null,
+        el("td", null, link(k, "tasks?kind=" + enc(k))),
+        STATES.map((st) => el("td", { class: "num" }, String((s.by_kind[k] || {})[st] || 0))))))) : null,
+    el("p", { class: "muted" }, "Counted ", when(s.at), " in ", s.took, "; the node counts at most every ", s.every, "."));
+}
+
+function taskTable(tasks) {
+  return el("table", { class: "tasks" },
+    el("thead", null, el("tr", null, ["task", "kind", "state", "attempts", "owner", "progress", "submitted", "job", "labels", "error"].map((h) => el("th", null, h)))),
+    el("tbody", null, tasks.map((t) => el("tr", { "data-task": t.id },
+      el("td", { class: "mono" }, link(t.id, "task", t.id)),
+      el("td", null, t.kind),
+      el("td", null, badge(t.state)),
+      el("td", { class: "num" }, String(t.attempts)),
+      el("td", { class: "mono" }, t.owner || ""),
+      el("td", null, progress(t)),
+      el("td", null, when(t.submitted_at)),
+      el("td", { class: "mono" }, t.job_id ? link(t.job_id, "job", t.job_id) : ""),
+      el("td", null, labels(t.labels)),
+      el("td", { class: "muted" }, t.error ? clip(t.error, 120) : "")))));
+}
+
+function clip(s, n) {
+  s = String(s);
+  return s.length > n ? s.slice(0, n) + "…" : s;
+}
+
+function progress(t) {
+  if (t.state === "completed") return el("progress", { max: 1, value: 1 });
+  if (!t.progress && !t.progress_note) return null;
+  return el("span", null, el("progress", { max: 1, value: t.progress || 0 }), " ", Math.round((t.progress || 0) * 100) + "%");
+}
+
+// ----- one task -----
+pages.task = (main, parts) => {
+  const id = parts[0] || "";
+  main.appendChild(el("h1", null, "Task ", el("span", { class: "mono" }, id)));
+  const actions = el("div", { class: "row" });
+  const body = el("div");
+  main.appendChild(actions);
+  main.appendChild(body);
+  let st = null;
+  const p = new Poller(async (signal) => {
+    const path = "/v1/tasks/" + enc(id) + (st && !isTerminal(st.state) ? q({ index: st.revision, wait: LONG_POLL }) : "");
+    if (st && isTerminal(st.state)) {
+      // A finished task changes only if restarted: look now and then.
+      await sleep(8000, signal);
+    }
+    st = await api("GET", path, undefined, signal);
+    redraw(body, () => renderTask(st));
+    redraw(actions, () => taskActions(st, () => p.now()));
+  }, { longPoll: true });
+  return p;
+};
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener("abort", () => { clearTimeout(t); reject(new DOMException("aborted", "AbortError")); });
+  });
+}
+
+function isTerminal(s) {
+  return s === "completed" || s === "failed" || s === "cancelled";
+}
+
+function taskActions(t, refresh) {
+  const out = el("div", { class: "row" });
+  if (!isTerminal(t.state)) {
+    out.appendChild(el("button", { type: "button", class: "danger", id: "cancel-task", onclick: () => act("DELETE", "/v1/tasks/" + enc(t.id) + q({ reason: "cancelled from the console" }), undefined, refresh) }, "Cancel"));
+    out.appendChild(el("button", { type: "button", class: "secondary", id: "restart-task", onclick: () => act("POST", "/v1/tasks/" + enc(t.id) + "/restart", { reason: "restarted from the console", request_id: newID("r-") }, refresh) }, "Restart now"));
+  }
+  return out;
+}
+
+async function act(method, path, body, refresh) {
+  try {
+    await api(method, path, body);
+    showError("");
+  } catch (e) {
+    showError(e.message);
+  }
+  if (refresh) refresh();
+}
+
+function newID(prefix) {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return prefix + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function renderTask(t) {
+  const out = el("div", { id: "task", "data-state": t.state });
+  out.appendChild(el("div", { class: "card" }, kv([
+    ["state", el("span", { id: "task-state" }, badge(t.state))],
+    ["kind", t.kind],
+    ["owner", el("span", { class: "mono" }, t.owner || "")],
+    ["attempts", String(t.attempts) + (t.policy && t.policy.max_attempts ? " of " + t.policy.max_attempts : "")],
+    ["progress", t.progress || t.progress_note ? el("span", null, progress(t), " ", t.progress_note || "") : null],
+    ["submitted", when(t.submitted_at)],
+    ["started", when(t.started_at)],
+    ["finished", t.finished_at ? when(t.finished_at) : null],
+    ["next attempt", t.next_attempt_at ? when(t.next_attempt_at) : undefined],
+    ["deadline", t.deadline ? when(t.deadline) : undefined],
+    ["job", t.job_id ? el("span", null, link(t.job_id, "job", t.job_id), " · ", t.job_strategy || "one_for_one", " · stage ", String(t.job_stage || 0), t.job_restarts ? " · " + t.job_restarts + " job restarts" : "") : undefined],
+    ["labels", t.labels ? el("span", { id: "task-labels" }, labels(t.labels)) : undefined],
+    ["epoch · revision", t.epoch + " · " + t.revision],
+  ])));
+  if (t.error) out.appendChild(el("div", { class: "card" }, el("h3", null, "Error"), el("pre", { id: "task-error" }, t.error)));
+  if (t.result !== undefined) out.appendChild(el("div", { class: "card" }, el("h3", null, "Result"), el("pre", { id: "task-result" }, JSON.stringify(t.result, null, 2))));
+  if (t.result_base64) out.appendChild(el("div", { class: "card" }, el("h3", null, "Result (base64, not JSON)"), el("pre", null, t.result_base64)));
+  out.appendChild(el("h2", null, "Attempts"));
+  out.appendChild(timeline(t));
+  if (t.policy) {
+    out.appendChild(details("policy", "Supervision policy", el("pre", null, JSON.stringify(t.policy, null, 2))));
+  }
+  return out;
+}
+
+// timeline lists the attempts: each failed one from the error history
+// (member, when it ended, cause, message, stack), then the current or
+// last one (owner, start, end, progress). The store keeps no start time
+// for earlier attempts: each began after the previous one's end and its
+// backoff.
+function timeline(t) {
+  const ol = el("ol", { class: "timeline", id: "attempts" });
+  const errs = t.errors || [];
+  let prevEnd = null;
+  errs.forEach((e, i) => {
+    if (i === 1 && t.errors_omitted) {
+      ol.appendChild(el("li", { class: "muted" }, t.errors_omitted + " more failed attempts not kept"));
+    }
+    ol.appendChild(el("li", { class: "failed", "data-attempt": e.attempt },
+      el("div", { class: "row" }, el("strong", null, "Attempt " + e.attempt), badge(e.cause || "error", "failed"),
+        el("span", { class: "mono" }, e.member || ""), el("span", { class: "muted" }, prevEnd ? "after " : "", prevEnd ? when(prevEnd) : "", " ended "), when(e.at)),
+      el("div", null, e.message || ""),
+      e.stack ? details("stack-" + e.attempt, "stack", el("pre", null, e.stack)) : null));
+    prevEnd = e.at;
+  });
+  const lastFailed = errs.length ? errs[errs.length - 1].attempt : 0;
+  if (t.attempts > lastFailed || t.state === "completed" || t.state === "running") {
+    const n = Math.max(t.attempts, 1);
+    const cls = t.state === "completed" ? "done" : isTerminal(t.state) ? "failed" : "current";
+    ol.appendChild(el("li", { class: cls, "data-attempt": n },
+      el("div", { class: "row" }, el("strong", null, "Attempt " + n), badge(t.state),
+        el("span", { class: "mono" }, t.owner || ""),
+        el("span", { class: "muted" }, "started "), when(t.started_at),
+        t.finished_at ? [el("span", { class: "muted" }, " ended "), when(t.finished_at)] : null),
+      progress(t), t.progress_note ? el("span", { class: "muted" }, " " + t.progress_note) : null));
+  } else if (t.state === "pending" && !t.attempts) {
+    ol.appendChild(el("li", { class: "current" }, "Not started yet."));
+  }
+  if (t.state === "retrying" && t.next_attempt_at) {
+    ol.appendChild(el("li", { class: "current" }, "Next attempt ", when(t.next_attempt_at), " (backoff)"));
+  }
+  return ol;
+}
+
+// ----- jobs -----
+pages.jobs = (main) => {
+  main.appendChild(el("h1", null, "Jobs"));
+  const idIn = el("input", { placeholder: "job id", size: 24 });
+  main.appendChild(el("form", { class: "inline", onsubmit: (ev) => { ev.preventDefault(); if (idIn.value.trim()) location.hash = "#/job/" + enc(idIn.value.trim()); } },
+    el("label", null, "job id", idIn), el("button", { type: "submit" }, "Open")));
+  const body = el("div");
+  main.appendChild(body);
+  return new Poller(async (signal) => {
+    const l = await api("GET", "/v1/jobs" + q({ limit: 100 }), undefined, signal);
+    redraw(body, () => el("div", null,
+      el("table", { id: "jobs" },
+        el("thead", null, el("tr", null, ["job", "strategy", "restarts", "state", "updated", "cause"].map((h) => el("th", null, h)))),
+        el("tbody", null, (l.jobs || []).map((j) => el("tr", null,
+          el("td", { class: "mono" }, link(j.id, "job", j.id)),
+          el("td", null, j.strategy),
+          el("td", { class: "num" }, j.restarts + " of " + j.max_restarts),
+          el("td", null, j.failed ? badge("failed") : badge("supervised", "ok")),
+          el("td", null, when(j.updated_at)),
+          el("td", { class: "muted" }, j.error || ""))))),
+      el("p", { class: "muted" }, (l.count || 0) + " of " + (l.total || 0) + " jobs, most recently changed first.")));
+  });
+};
+
+pages.job = (main, parts) => {
+  const id = parts[0] || "";
+  main.appendChild(el("h1", null, "Job ", el("span", { class: "mono" }, id)));
+  const body = el("div");
+  main.appendChild(body);
+  return new Poller(async (signal) => {
+    const j = await api("GET", "/v1/jobs/" + enc(id), undefined, signal);
+    redraw(body, () => renderJob(j));
+  });
+};
+
+function decision(strategy, r, tasks) {
+  const failed = tasks.find((t) => t.id === r.task);
+  switch (strategy) {
+    case "one_for_all":
+      return "one_for_all: every other unfinished task of the job was restarted with it";
+    case "rest_for_one":
+      return "rest_for_one: the unfinished tasks of stages after " + (failed ? failed.job_stage || 0 : "its stage") + " were restarted with it";
+    default:
+      return strategy + ": the failed task was restarted";
+  }
+}
+
+function renderJob(j) {
+  const tasks = j.tasks || [];
+  const stages = new Map();
+  tasks.forEach((t) => {
+    const s = t.job_stage || 0;
+    if (!stages.has(s)) stages.set(s, []);
+    stages.get(s).push(t);
+  });
+  const stageNos = Array.from(stages.keys()).sort((a, b) => a - b);
+  const counts = Object.entries(j.counts || {}).filter(([, n]) => n > 0).map(([s, n]) => el("span", null, badge(s), " " + n + " "));
+  const attemptNode = (t, e) => el("li", null,
+    el("span", null, "attempt " + e.attempt + " "), badge(e.cause || "error", "failed"), " ", el("span", { class: "mono" }, e.member || ""), " ", when(e.at), " ",
+    el("span", { class: "muted" }, clip(e.message || "", 200)),
+    e.stack ? details("job-stack-" + t.id + "-" + e.attempt, "stack", el("pre", null, e.stack)) : null);
+  const taskNode = (t) => el("li", { "data-task": t.id },
+    el("div", { class: "row" }, link(t.id, "task", t.id), el("span", null, t.kind), badge(t.state),
+      el("span", { class: "muted" }, t.attempts + " attempts" + (t.job_restarts ? ", " + t.job_restarts + " job restarts" : "")), progress(t)),
+    (t.errors || []).length ? el("ul", { class: "tree" }, t.errors.map((e) => attemptNode(t, e))) : null);
+  const stageNode = (s) => el("li", { "data-stage": s }, el("strong", null, "stage " + s), el("ul", { class: "tree" }, stages.get(s).map(taskNode)));
+  const root = el("ul", { class: "tree", id: "job-tree" },
+    el("li", null,
+      el("div", { class: "row" }, el("strong", null, "job " + j.id), badge(j.state), el("span", null, "strategy ", el("strong", null, j.strategy)),
+        el("span", null, "restarts " + j.restarts + " of " + j.max_restarts + (j.restart_period ? " per " + j.restart_period : " (job's life)")), counts),
+      j.error ? el("pre", null, j.error) : null,
+      el("ul", { class: "tree" }, stageNos.map(stageNode))));
+  const log = j.restart_log || [];
+  return el("div", null, root,
+    el("h2", null, "Restarts and the strategy's decisions"),
+    log.length ? el("table", { id: "restart-log" },
+      el("thead", null, el("tr", null, ["when", "failed task", "its error", "decision"].map((h) => el("th", null, h)))),
+      el("tbody", null, log.map((r) => el("tr", null, el("td", null, when(r.at)), el("td", { class: "mono" }, link(r.task, "task", r.task)),
+        el("td", { class: "muted" }, clip(r.error || "", 200)), el("td", null, decision(j.strategy, r, tasks))))))
+      : el("p", { class: "muted" }, "No restart so far."),
+    j.state === "failed" && j.error ? el("p", null, badge("failed"), " the job failed: ", j.error, j.restarts >= j.max_restarts && j.max_restarts > 0 ? " (restart budget spent)" : "") : null);
+}
+
+// ----- failures -----
+pages.failures = (main) => {
+  main.appendChild(el("h1", null, "Failures"));
+  main.appendChild(el("p", { class: "muted" }, "Dead letters: tasks that failed for good, with their error history. Failing: tasks between attempts after a failure; restart runs one now with a fresh retry budget, cancel ends it."));
+  const body = el("div");
+  main.appendChild(body);
+  const p = new Poller(async (signal) => {
+    const [dead, failing] = await Promise.all([
+      api("GET", "/v1/tasks" + q({ state: "failed", limit: 50 }), undefined, signal),
+      api("GET", "/v1/tasks" + q({ state: "retrying", limit: 50 }), undefined, signal),
+    ]);
+    redraw(body, () => el("div", null,
+      el("h2", null, "Failing now (", String(failing.count), failing.next ? "+" : "", ")"),
+      failureList(failing.tasks || [], true, () => p.now()),
+      el("h2", null, "Dead letters (", String(dead.count), dead.next ? "+" : "", ")"),
+      failureList(dead.tasks || [], false, () => p.now())));
+  });
+  return p;
+};
+
+function failureList(tasks, live, refresh) {
+  if (!tasks.length) return el("p", { class: "muted" }, "None.");
+  return el("table", { class: live ? "failing" : "dead-letters" },
+    el("thead", null, el("tr", null, ["task", "kind", "attempts", "last error", "history", ""].map((h) => el("th", null, h)))),
+    el("tbody", null, tasks.map((t) => {
+      const errs = t.errors || [];
+      const last = errs.length ? errs[errs.length - 1] : null;
+      return el("tr", { "data-task": t.id },
+        el("td", { class: "mono" }, link(t.id, "task", t.id), el("div", null, labels(t.labels))),
+        el("td", null, t.kind),
+        el("td", { class: "num" }, String(t.attempts)),
+        el("td", null, last ? el("span", null, badge(last.cause || "error", "failed"), " ", clip(last.message || "", 160)) : clip(t.error || "", 160),
+          el("div", { class: "muted" }, t.finished_at ? ["failed ", when(t.finished_at)] : t.next_attempt_at ? ["next attempt ", when(t.next_attempt_at)] : null)),
+        el("td", null, errs.length ? details("hist-" + t.id, errs.length + (t.errors_omitted ? " (+" + t.errors_omitted + ")" : "") + " errors",
+          el("ol", null, errs.map((e) => el("li", null, "attempt " + e.attempt + " on ", el("span", { class: "mono" }, e.member || "?"), " ", when(e.at), ": ", e.cause, " — ", e.message || "",
+            e.stack ? el("pre", null, e.stack) : null)))) : null),
+        el("td", null, live ? el("div", { class: "row" },
+          el("button", { type: "button", class: "small secondary", "data-action": "restart", onclick: () => act("POST", "/v1/tasks/" + enc(t.id) + "/restart", { reason: "restarted from the console", request_id: newID("r-") }, refresh) }, "Restart"),
+          el("button", { type: "button", class: "small danger", "data-action": "cancel", onclick: () => act("DELETE", "/v1/tasks/" + enc(t.id) + q({ reason: "cancelled from the console" }), undefined, refresh) }, "Cancel"))
+          : el("span", { class: "muted", title: "a finished task does not run again: submit it anew" }, "finished")));
+    })));
+}
+
+// ----- grains -----
+pages.grains = (main) => {
+  main.appendChild(el("h1", null, "Grains"));
+  const body = el("div");
+  main.appendChild(body);
+  main.appendChild(el("h2", null, "Call a grain"));
+  const kindSel = el("select", { name: "kind", id: "grain-kind" });
+  kinds().then((ks) => ks.filter((k) => k.type === "grain").forEach((k) => kindSel.appendChild(el("option", { value: k.name }, k.name + (k.singleton ? " (singleton)" : "") + (k.durable ? " (durable)" : ""))))).catch((e) => showError(e.message));
+  const idIn = el("input", { name: "identity", id: "grain-id", placeholder: "identity", size: 24 });
+  const payload = el("textarea", { name: "payload", id: "grain-payload", rows: 3, cols: 50, placeholder: "JSON payload (optional)" });
+  const out = el("div", { id: "grain-reply" });
+  main.appendChild(el("form", {
+    class: "grid", id: "grain-form",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      clear(out);
+      let body;
+      const text = payload.value.trim();
+      if (text) {
+        try {
+          body = JSON.parse(text);
+        } catch (e) {
+          out.appendChild(el("p", { class: "error" }, "The payload is not JSON: " + e.message));
+          return;
+        }
+      }
+      try {
+        const r = await api("POST", "/v1/grains/" + enc(kindSel.value) + "/" + enc(idIn.value.trim()) + q({ request_id: newID("g-") }), body);
+        out.appendChild(el("div", { class: "card" }, kv([["member", el("span", { class: "mono" }, r.member)], ["activation", el("span", { class: "mono" }, r.activation_id)],
+          ["result", el("pre", null, r.result !== undefined ? JSON.stringify(r.result, null, 2) : r.result_base64 || "")]])));
+        grainsPoll.now();
+      } catch (e) {
+        out.appendChild(el("p", { class: "error" }, e.message));
+      }
+    },
+  }, el("label", null, "kind"), kindSel, el("label", null, "identity"), idIn, el("label", null, "payload"), payload,
+  el("span"), el("div", null, el("button", { type: "submit" }, "Call"))));
+  main.appendChild(out);
+  const grainsPoll = new Poller(async (signal) => {
+    const c = await api("GET", "/v1/cluster", undefined, signal);
+    redraw(body, () => renderGrains(c));
+  });
+  return grainsPoll;
+};
+
+function renderGrains(c) {
+  const ms = (c.members || []).filter((m) => m.report);
+  const kindSet = new Set();
+  ms.forEach((m) => (m.report.activations_by_kind || []).forEach((k) => kindSet.add(k.kind)));
+  const kindNames = Array.from(kindSet).sort();
+  const cell = (m, k) => (m.report.activations_by_kind || []).find((x) => x.kind === k);
+  return el("div", null,
+    el("table", { id: "activations" },
+      el("thead", null, el("tr", null, el("th", null, "kind"), ms.map((m) => el("th", { class: "num mono" }, m.id)), el("th", { class: "num" }, "total"))),
+      el("tbody", null, kindNames.map((k) => el("tr", null, el("td", null, k),
+        ms.map((m) => {
+          const x = cell(m, k);
+          return el("td", { class: "num" }, x ? String(x.count) : "0",
+            x && x.identities && x.identities.length ? details("ids-" + m.id + "-" + k, "ids", el("div", { class: "mono" }, x.identities.join("\n"))) : null);
+        }),
+        el("td", { class: "num" }, String(ms.reduce((n, m) => n + ((cell(m, k) || {}).count || 0), 0))))))),
+    kindNames.length ? null : el("p", { class: "muted" }, "No activations."),
+    el("p", { class: "muted" }, "Activations by kind on each member that answered (", String(ms.length), " of ", String((c.members || []).length), "), ", when(c.at), "."));
+}
+
+// ----- submit -----
+pages.submit = (main, _parts, params) => {
+  main.appendChild(el("h1", null, "Submit a task"));
+  const kindSel = el("select", { name: "kind", id: "submit-kind", required: "" });
+  const defaults = el("pre", { class: "muted", id: "submit-defaults" });
+  const showDefaults = () => {
+    const k = (kindsCache || []).find((x) => x.name === kindSel.value);
+    defaults.textContent = k && k.defaults ? "defaults: " + JSON.stringify(k.defaults) : "";
+  };
+  kindSel.addEventListener("change", showDefaults);
+  kinds().then((ks) => {
+    ks.filter((k) => k.type === "task").forEach((k) => kindSel.appendChild(el("option", { value: k.name, selected: k.name === params.get("kind") }, k.name)));
+    showDefaults();
+  }).catch((e) => showError(e.message));
+  const idIn = el("input", { name: "id", id: "submit-id", placeholder: "empty: a new id", size: 30 });
+  const payload = el("textarea", { name: "payload", id: "submit-payload", rows: 5, cols: 60, placeholder: "JSON, e.g. {\"ms\": 3000}" });
+  const labelsIn = el("textarea", { name: "labels", id: "submit-labels", rows: 2, cols: 60, placeholder: "one key=value a line" });
+  const jobIn = el("input", { name: "job", id: "submit-job", placeholder: "optional job id", size: 24 });
+  const strat = el("select", { name: "strategy", id: "submit-strategy" }, ["", "one_for_one", "one_for_all", "rest_for_one"].map((s) => el("option", { value: s }, s || "(the job's, or one_for_one)")));
+  const stage = el("input", { name: "stage", id: "submit-stage", type: "number", min: 0, value: "0" });
+  const maxAttempts = el("input", { name: "max_attempts", id: "submit-max-attempts", type: "number", min: 1, placeholder: "kind's default" });
+  const out = el("div", { id: "submit-result" });
+  main.appendChild(el("form", {
+    class: "grid", id: "submit-form",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      clear(out);
+      const req = { id: idIn.value.trim() || newID("t-"), kind: kindSel.value };
+      const text = payload.value.trim();
+      if (text) {
+        try {
+          req.payload = JSON.parse(text);
+        } catch (e) {
+          out.appendChild(el("p", { class: "error" }, "The payload is not JSON: " + e.message));
+          return;
+        }
+      }
+      const ls = {};
+      for (const line of labelsIn.value.split("\n")) {
+        if (!line.trim()) continue;
+        const i = line.indexOf("=");
+        if (i <= 0) {
+          out.appendChild(el("p", { class: "error" }, "A label is key=value: " + line));
+          return;
+        }
+        ls[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+      }
+      if (Object.keys(ls).length) req.labels = ls;
+      if (jobIn.value.trim()) {
+        req.job_id = jobIn.value.trim();
+        if (strat.value) req.job_strategy = strat.value;
+        req.job_stage = parseInt(stage.value || "0", 10) || 0;
+      }
+      if (maxAttempts.value) req.policy = { max_attempts: parseInt(maxAttempts.value, 10) };
+      try {
+        const st = await api("POST", "/v1/tasks", req);
+        location.hash = "#/task/" + enc(st.id);
+      } catch (e) {
+        out.appendChild(el("p", { class: "error" }, e.message));
+      }
+    },
+  },
+  el("label", null, "kind"), el("div", null, kindSel, defaults),
+  el("label", null, "id"), idIn,
+  el("label", null, "payload"), payload,
+  el("label", null, "labels"), labelsIn,
+  el("label", null, "job"), jobIn,
+  el("label", null, "job strategy"), strat,
+  el("label", null, "job stage"), stage,
+  el("label", null, "max attempts"), maxAttempts,
+  el("span"), el("div", null, el("button", { type: "submit", id: "submit-button" }, "Submit"))));
+  main.appendChild(out);
+  return null;
+};
+
+// ---------- start ----------
+
+document.addEventListener("DOMContentLoaded", () => {
+  initToken();
+  window.addEventListener("hashchange", route);
+  setInterval(tickLive, 1000);
+  route();
+});

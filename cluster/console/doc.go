@@ -1,0 +1,35 @@
+// Package console serves Granary's web console: a few static pages (HTML,
+// CSS and plain JavaScript, embedded in the binary with go:embed; no
+// framework, no build step, nothing fetched from elsewhere) that every node
+// serves at /ui/ and that read the same HTTP API clients use.
+//
+//	h := console.Mount(apiHandler, console.DefaultConfig()) // /ui/ → the console, GET / → /ui/, the rest → the API
+//
+// Pages (hash routes of one document, so a link to any of them works):
+// the cluster (members, health, kinds, activations, fenced, lease age),
+// tasks (counts by state and kind, rates, a filtered, paged list), a task
+// (its attempts), jobs and a job as its supervision tree, failures
+// (dead letters and failing tasks, with restart and cancel), grains
+// (activations by kind and member, a call form), and a submit form.
+//
+// # Live and cheap
+//
+// Pages poll the API and redraw what changed. A poll waits at least 2s
+// after the previous one and at least 100 times as long as the previous
+// answer took, so a console never keeps a node busy more than about 1% of
+// the time however slow its answers get; polls stop while the tab is
+// hidden. The task page long-polls the task (?index=, ?wait=). The counts
+// of GET /v1/tasks:stats are computed by the node at most once per 2s
+// (and at most 1% of the time) whatever the number of consoles.
+//
+// # Security
+//
+// The assets are served to anyone (they hold no data); every data call is
+// an API call and needs a token when the node has tokens: the console asks
+// for one, keeps it in the tab's sessionStorage and sends it as
+// Authorization: Bearer; 401 and 403 answers are shown as such. Everything
+// that comes from data (labels, errors, stacks, results, identities) is
+// rendered as text through DOM nodes, never as HTML, and the pages carry a
+// strict Content-Security-Policy (default-src 'self', no inline script or
+// style), X-Content-Type-Options: nosniff and frame-ancestors 'none'.
+package console
