@@ -188,10 +188,15 @@ const enc = encodeURIComponent;
 
 // ---------- errors, token, liveness ----------
 
-function showError(msg) {
+// showError shows msg (or hides the box when empty). owner is who shows
+// it: a poller clears only its own message when it succeeds again, so the
+// answer to a button (a 403, say) stays until the next page or action.
+let errorOwner = null;
+function showError(msg, owner) {
   const box = document.getElementById("error");
   box.textContent = msg;
   box.hidden = !msg;
+  errorOwner = msg ? owner || null : null;
 }
 
 function showTokenPanel(reason) {
@@ -272,13 +277,14 @@ class Poller {
       await this.fn(this.ctrl.signal);
       heard();
       this.failures = 0;
+      if (errorOwner === this) showError("");
       // A long poll's answer time is mostly waiting, which costs the node
       // nothing; another one may follow a second later.
       wait = this.longPoll ? 1000 : Math.max(this.min, COST_FACTOR * (performance.now() - start));
     } catch (e) {
       if (this.stopped || e.name === "AbortError") return;
       this.failures++;
-      showError(e.message || String(e));
+      showError(e.message || String(e), this);
       wait = Math.min(MAX_POLL_MS, this.min * Math.pow(2, this.failures));
       if (e.status === 401) wait = MAX_POLL_MS;
     } finally {
@@ -618,17 +624,15 @@ function renderTask(t) {
 function timeline(t) {
   const ol = el("ol", { class: "timeline", id: "attempts" });
   const errs = t.errors || [];
-  let prevEnd = null;
   errs.forEach((e, i) => {
     if (i === 1 && t.errors_omitted) {
       ol.appendChild(el("li", { class: "muted" }, t.errors_omitted + " more failed attempts not kept"));
     }
     ol.appendChild(el("li", { class: "failed", "data-attempt": e.attempt },
       el("div", { class: "row" }, el("strong", null, "Attempt " + e.attempt), badge(e.cause || "error", "failed"),
-        el("span", { class: "mono" }, e.member || ""), el("span", { class: "muted" }, prevEnd ? "after " : "", prevEnd ? when(prevEnd) : "", " ended "), when(e.at)),
+        el("span", { class: "mono" }, e.member || ""), el("span", { class: "muted" }, "ended"), when(e.at)),
       el("div", null, e.message || ""),
       e.stack ? details("stack-" + e.attempt, "stack", el("pre", null, e.stack)) : null));
-    prevEnd = e.at;
   });
   const lastFailed = errs.length ? errs[errs.length - 1].attempt : 0;
   if (t.attempts > lastFailed || t.state === "completed" || t.state === "running") {

@@ -74,6 +74,9 @@ func serve(e *env, sf *serverFlags, cfg node.Config) error {
 	if err != nil {
 		return err
 	}
+	// sf.logger loaded the tokens into the caller's Config, of which cfg is
+	// a copy taken before: without this, --tokens was silently ignored.
+	cfg.Tokens = sf.cfg.Tokens
 	cfg.Registry, cfg.Logger = e.reg, log
 	n, err := node.New(cfg)
 	if err != nil {
