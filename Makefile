@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 20m
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
 PROTOS := messages/granary.proto messages/grain.proto
 
-.PHONY: all build run test test-short bench fuzz proto proto-check consul prometheus lint fmt-check vet clean
+.PHONY: all build run test test-short bench fuzz proto proto-check consul prometheus chromium lint fmt-check vet clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 
 # Everything CI checks: formatting, vet, generated code up to date, then all
 # tests with the race detector and coverage, against a real Consul agent.
-test: consul prometheus fmt-check vet proto-check
+test: consul prometheus chromium fmt-check vet proto-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
 
 # Fast unit tests: no Consul, no subprocesses.
@@ -71,6 +71,11 @@ consul:
 # installed only when no prometheus binary is found; its service is not started.
 prometheus:
 	bash internal/scripts/install-prometheus.sh
+
+# The console's browser test (cluster/console) drives headless Chromium:
+# Debian's chromium package, installed only when no Chromium is found.
+chromium:
+	bash internal/scripts/install-chromium.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
