@@ -91,6 +91,7 @@ func run(cfg config) error {
 		{"metrics", func() (string, error) { return metricsSection(ctx, cfg) }},
 		{"grainstate", func() (string, error) { return grainStateSection(cfg) }},
 		{"reminders", func() (string, error) { return remindersSection(cfg) }},
+		{"console", consoleSection},
 	} {
 		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
 			continue
