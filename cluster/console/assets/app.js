@@ -16,6 +16,7 @@ const MIN_POLL_MS = 2000;
 const MAX_POLL_MS = 60000;
 const COST_FACTOR = 100; // poll interval >= 100 x answer time: <= 1% of the node's time
 const LONG_POLL = "30s";
+const PROGRESS_POLL = "2s";
 const TOKEN_KEY = "granary.token";
 const STATES = ["pending", "running", "retrying", "completed", "failed", "cancelled"];
 
@@ -540,7 +541,11 @@ pages.task = (main, parts) => {
   main.appendChild(body);
   let st = null;
   const p = new Poller(async (signal) => {
-    const path = "/v1/tasks/" + enc(id) + (st && !isTerminal(st.state) ? q({ index: st.revision, wait: LONG_POLL }) : "");
+    // A running attempt's progress lives in its member's memory and
+    // moves no revision: while the task runs, the long poll is short, so
+    // the answer (with the live progress) comes every couple of seconds.
+    const wait = st && st.state === "running" ? PROGRESS_POLL : LONG_POLL;
+    const path = "/v1/tasks/" + enc(id) + (st && !isTerminal(st.state) ? q({ index: st.revision, wait: wait }) : "");
     if (st && isTerminal(st.state)) {
       // A finished task changes only if restarted: look now and then.
       await sleep(8000, signal);
