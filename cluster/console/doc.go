@@ -14,13 +14,17 @@
 //
 // # Live and cheap
 //
-// Pages poll the API and redraw what changed. A poll waits at least 2s
-// after the previous one and at least 100 times as long as the previous
-// answer took, so a console never keeps a node busy more than about 1% of
-// the time however slow its answers get; polls stop while the tab is
-// hidden. The task page long-polls the task (?index=, ?wait=). The counts
-// of GET /v1/tasks:stats are computed by the node at most once per 2s
-// (and at most 1% of the time) whatever the number of consoles.
+// Pages poll the API and redraw what changed. Each poller of a page waits
+// at least 2s between its polls, and all of them pass one gate: one poll
+// at a time, and after a poll whose answers took d, none before 200×d has
+// passed; so however many pollers a page has and however slow the answers
+// get (a listing reads every stored task), a console keeps its node busy
+// at most about 0.5% of the time. Polls stop while the tab is hidden. The
+// first fetch of a page, or one the reader asks for (a button, a page
+// turn), goes at once. The task page long-polls the task (?index=,
+// ?wait=), which costs the node no work while it waits. The counts of
+// GET /v1/tasks:stats are made by the node at most once per 2s (and at
+// most 0.5% of the time) whatever the number of consoles.
 //
 // # Security
 //

@@ -27,9 +27,9 @@ import (
 const DefaultStatsEvery = 2 * time.Second
 
 // statsSlowdown: a count that took d is not redone before statsSlowdown×d,
-// so counting costs the node at most about 1/statsSlowdown of a core
+// so counting costs the node at most about 1/statsSlowdown (0.5%) of a core
 // whatever the number of tasks.
-const statsSlowdown = 100
+const statsSlowdown = 200
 
 // JobLister is what GET /v1/jobs needs of the task service; a service
 // without it answers 404. *tasks.Manager has it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,12 +20,15 @@ import (
 
 // Console overhead knobs.
 const (
-	// ConsoleRounds is how many rounds each side (console open, console
-	// closed) gets; they alternate ABBA so that a drift over the run (the
-	// store grows by every round's tasks) weighs on both alike.
-	ConsoleRounds = 4
-	// ConsoleRound is one round's length.
-	ConsoleRound = 15 * time.Second
+	// ConsolePairs is how many pairs of rounds (console open, console
+	// closed) run; within a pair the order alternates (open first, then
+	// closed first), and the overhead is the median of the pairs'
+	// differences, so drift over the run (the store grows by every
+	// round's tasks) and a neighbour's burst weigh on both sides alike.
+	ConsolePairs = 8
+	// ConsoleRound is one round's length: a page loads, then polls a few
+	// times, as it does for a person looking at it.
+	ConsoleRound = 20 * time.Second
 	// ConsoleBusyRate is the busy workload: echo tasks submitted per
 	// second through the measured node, every round the same.
 	ConsoleBusyRate = 200
@@ -33,20 +37,20 @@ const (
 	ConsoleMaxOverhead = 1.0
 )
 
-// ConsolePages are the pages the browser shows in turn during a round
-// with the console open, each for an equal share of the round.
+// ConsolePages are the pages the browser shows, one per round with the
+// console open, in turn.
 var ConsolePages = []string{"#/tasks", "#/cluster", "#/failures", "#/grains", "#/jobs"}
 
 // ConsoleOverhead measures what a web console open on a busy node costs
 // that node: two `granary node` processes on a real Consul dev agent; a
 // fixed workload of ConsoleBusyRate echo tasks a second submitted through
-// node 1 (the busy node), with headless Chromium showing the console's
-// pages from node 1 (each of ConsolePages in turn) or showing about:blank,
-// in alternating rounds. Node 1's CPU comes from /proc/PID/stat. b.N is
-// ignored; metrics: "with-console-%core" and "without-console-%core"
-// (medians, in percent of one core), "overhead-%core" (their difference),
-// "without-console-range-%core" (how far the closed rounds differ: the
-// noise) and "tasks" (submitted over the run).
+// node 1 (the busy node) all along; headless Chromium showing one of the
+// console's pages from node 1 (ConsolePages in turn) or about:blank, in
+// alternating rounds. Node 1's CPU comes from /proc/PID/stat. b.N is
+// ignored; metrics, in percent of one core: "overhead-%core" (the median
+// of the pairs' differences), "overhead-iqr-%core" (their interquartile
+// range: the noise), "with-console-%core" and "without-console-%core"
+// (medians); and "tasks" (submitted over the run).
 func ConsoleOverhead(b *testing.B) {
 	chrome, err := FindChromium()
 	if err != nil {
@@ -81,64 +85,50 @@ func ConsoleOverhead(b *testing.B) {
 		busyWorkload(work, busy, &submitted, &failed)
 	}()
 	defer func() { stopWork(); wg.Wait() }()
-	// Warm up: the node's caches and Consul's, and a first console load.
-	if err := showConsole(bctx, "http://"+busy.node.HTTP+"/ui/", 5*time.Second); err != nil {
+	base := "http://" + busy.node.HTTP + "/ui/"
+	// Warm up: the node's caches and Consul's, and the browser's.
+	for _, p := range ConsolePages {
+		if err := show(bctx, base+p, time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := show(bctx, "about:blank", 2*time.Second); err != nil {
 		b.Fatal(err)
 	}
-	blank(bctx)
-	var with, without []float64
-	for i := range 2 * ConsoleRounds {
-		open := i%4 == 0 || i%4 == 3 // ABBA: open, closed, closed, open, ...
+	round := func(url string) float64 {
 		before, err := cpuTime(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		if open {
-			if err := showConsole(bctx, "http://"+busy.node.HTTP+"/ui/", ConsoleRound); err != nil {
-				b.Fatal(err)
-			}
-		} else {
-			select {
-			case <-time.After(ConsoleRound):
-			case <-ctx.Done():
-				b.Fatal(ctx.Err())
-			}
+		if err := show(bctx, url, ConsoleRound); err != nil {
+			b.Fatal(err)
 		}
 		used, err := cpuTime(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		pct := 100 * float64(used-before) / float64(time.Since(start))
-		if open {
-			with = append(with, pct)
-			blank(bctx)
+		return 100 * float64(used-before) / float64(time.Since(start))
+	}
+	var with, without, diffs []float64
+	for i := range ConsolePairs {
+		page := base + ConsolePages[i%len(ConsolePages)]
+		var w, wo float64
+		if i%2 == 0 {
+			w, wo = round(page), round("about:blank")
 		} else {
-			without = append(without, pct)
+			wo, w = round("about:blank"), round(page)
 		}
+		with, without, diffs = append(with, w), append(without, wo), append(diffs, w-wo)
 	}
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d submits of the busy workload failed", n)
 	}
-	w, wo := medianFloat(with), medianFloat(without)
-	b.ReportMetric(w, "with-console-%core")
-	b.ReportMetric(wo, "without-console-%core")
-	b.ReportMetric(w-wo, "overhead-%core")
+	b.ReportMetric(quantile(diffs, 0.5), "overhead-%core")
+	b.ReportMetric(quantile(diffs, 0.75)-quantile(diffs, 0.25), "overhead-iqr-%core")
+	b.ReportMetric(quantile(with, 0.5), "with-console-%core")
+	b.ReportMetric(quantile(without, 0.5), "without-console-%core")
 	b.ReportMetric(float64(submitted.Load()), "tasks")
-	b.ReportMetric(spread(without), "without-console-range-%core")
-}
-
-// spread is max - min: how far rounds of one side differ, the noise the
-// overhead is read against.
-func spread(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	lo, hi := xs[0], xs[0]
-	for _, x := range xs {
-		lo, hi = min(lo, x), max(hi, x)
-	}
-	return hi - lo
 }
 
 // busyWorkload submits ConsoleBusyRate echo tasks a second through m
@@ -175,47 +165,37 @@ func busyWorkload(ctx context.Context, m *granaryMember, submitted, failed *atom
 	}
 }
 
-// showConsole shows each of ConsolePages for an equal share of d.
-func showConsole(ctx context.Context, base string, d time.Duration) error {
-	each := d / time.Duration(len(ConsolePages))
-	for _, p := range ConsolePages {
-		start := time.Now()
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := chromedp.Do(nctx, chromedp.Navigate(base+p))
-		cancel()
-		if err != nil {
-			return fmt.Errorf("showing %s%s: %w", base, p, err)
-		}
-		select {
-		case <-time.After(each - time.Since(start)):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// blank closes the console: the tab shows about:blank, which polls nothing.
-func blank(ctx context.Context) {
+// show navigates the tab to url and leaves it there for d (from the
+// start of the navigation).
+func show(ctx context.Context, url string, d time.Duration) error {
+	start := time.Now()
 	nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_ = chromedp.Do(nctx, chromedp.Navigate("about:blank"))
+	err := chromedp.Do(nctx, chromedp.Navigate(url))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("showing %s: %w", url, err)
+	}
+	select {
+	case <-time.After(d - time.Since(start)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-func medianFloat(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	if len(s) == 0 {
+// quantile is the q-quantile of xs (linear between the nearest ranks).
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
 		return 0
 	}
-	if len(s)%2 == 0 {
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
 	}
-	return s[len(s)/2]
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // ErrNoChromium: no Chromium to drive.

@@ -8,13 +8,14 @@
 //     made by link(), whose target is encoded.
 //   - Every API call goes through api(), which sends the token and turns
 //     401/403 into the token prompt or a clear message.
-//   - Polls are spaced: at least MIN_POLL_MS apart, at least COST_FACTOR
-//     times the last answer's duration, and none while the tab is hidden.
+//   - Polls are spaced: each poller's at least MIN_POLL_MS apart, and all
+//     of a page's together by the gate (at most 1/COST_FACTOR of the time
+//     waiting on the node), and none while the tab is hidden.
 "use strict";
 
 const MIN_POLL_MS = 2000;
 const MAX_POLL_MS = 60000;
-const COST_FACTOR = 100; // poll interval >= 100 x answer time: <= 1% of the node's time
+const COST_FACTOR = 200; // polls wait >= 200 x the answer time: the node serves this page <= 0.5% of the time
 const LONG_POLL = "30s";
 const PROGRESS_POLL = "2s";
 const TOKEN_KEY = "granary.token";
@@ -261,6 +262,7 @@ class Poller {
     this.failures = 0;
     this.timer = null;
     this.ctrl = null;
+    this.first = true; // the first fetch of a page is not held back
     this.onVisible = () => {
       if (!document.hidden && !this.stopped && !this.ctrl && !this.timer) this.run();
     };
@@ -272,16 +274,21 @@ class Poller {
     if (this.stopped) return;
     if (document.hidden) return; // resumed by visibilitychange
     this.ctrl = new AbortController();
-    const start = performance.now();
+    const signal = this.ctrl.signal;
     let wait;
     try {
-      await this.fn(this.ctrl.signal);
+      if (this.longPoll) {
+        // A long poll's answer time is mostly waiting, which costs the
+        // node nothing: it is not gated, and the next may follow soon.
+        await this.fn(signal);
+      } else {
+        await gated(this.fn, signal, this.first);
+      }
+      this.first = false;
       heard();
       this.failures = 0;
       if (errorOwner === this) showError("");
-      // A long poll's answer time is mostly waiting, which costs the node
-      // nothing; another one may follow a second later.
-      wait = this.longPoll ? 1000 : Math.max(this.min, COST_FACTOR * (performance.now() - start));
+      wait = this.longPoll ? 1000 : this.min;
     } catch (e) {
       if (this.stopped || e.name === "AbortError") return;
       this.failures++;
@@ -291,13 +298,14 @@ class Poller {
     } finally {
       this.ctrl = null;
     }
-    if (!this.stopped) this.timer = setTimeout(() => this.run(), Math.min(wait, MAX_POLL_MS));
+    if (!this.stopped) this.timer = setTimeout(() => this.run(), wait);
   }
   now() {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     if (this.ctrl) this.ctrl.abort();
     this.ctrl = null;
+    this.first = true; // asked for by the reader (a button, a page turn)
     this.run();
   }
   stop() {
@@ -306,6 +314,33 @@ class Poller {
     if (this.ctrl) this.ctrl.abort();
     document.removeEventListener("visibilitychange", this.onVisible);
   }
+}
+
+// The gate spaces the polls of every poller of the page together: one at
+// a time, and after one that took d ms, none starts before COST_FACTOR x d
+// ms have passed. A poll's time on the node is at most its answer time, so
+// the console keeps the node busy at most 1/COST_FACTOR of the time however
+// many pollers a page has and however slow the answers get (it then polls
+// less often, up to once per MAX_GATE_MS). The first fetch of a page, or
+// one the reader asked for, goes at once (it still counts for the next).
+const MAX_GATE_MS = 600000;
+const gate = { notBefore: 0, chain: Promise.resolve() };
+
+function gated(fn, signal, now) {
+  const turn = gate.chain.then(async () => {
+    if (signal.aborted) throw new DOMException("aborted", "AbortError");
+    const wait = gate.notBefore - Date.now();
+    if (!now && wait > 0) await sleep(Math.min(wait, MAX_GATE_MS), signal);
+    const start = performance.now();
+    try {
+      return await fn(signal);
+    } finally {
+      const took = performance.now() - start;
+      gate.notBefore = Math.max(gate.notBefore, Date.now() + COST_FACTOR * took);
+    }
+  });
+  gate.chain = turn.catch(() => {});
+  return turn;
 }
 
 // ---------- shared data ----------
@@ -748,10 +783,9 @@ pages.failures = (main) => {
   const body = el("div");
   main.appendChild(body);
   const p = new Poller(async (signal) => {
-    const [dead, failing] = await Promise.all([
-      api("GET", "/v1/tasks" + q({ state: "failed", limit: 50 }), undefined, signal),
-      api("GET", "/v1/tasks" + q({ state: "retrying", limit: 50 }), undefined, signal),
-    ]);
+    // One after the other: the gate times them as one poll.
+    const failing = await api("GET", "/v1/tasks" + q({ state: "retrying", limit: 50 }), undefined, signal);
+    const dead = await api("GET", "/v1/tasks" + q({ state: "failed", limit: 50 }), undefined, signal);
     redraw(body, () => el("div", null,
       el("h2", null, "Failing now (", String(failing.count), failing.next ? "+" : "", ")"),
       failureList(failing.tasks || [], true, () => p.now()),
