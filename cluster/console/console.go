@@ -105,6 +105,12 @@ func Mount(api http.Handler, cfg Config) http.Handler {
 			http.Redirect(w, r, cfg.Path, http.StatusFound)
 		})
 	}
-	mux.Handle("/", api)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// Not a route of the console's: the API's own mux names the route
+		// (metrics label requests by it), and a request refused before it
+		// (a missing token) has none.
+		r.Pattern = ""
+		api.ServeHTTP(w, r)
+	})
 	return mux
 }

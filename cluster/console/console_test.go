@@ -15,6 +15,7 @@ import (
 // fakeAPI stands for the API behind the console: it names the path it got.
 var fakeAPI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-API", r.URL.Path)
+	w.Header().Set("X-Pattern", r.Pattern)
 	w.WriteHeader(http.StatusTeapot)
 })
 
@@ -53,8 +54,8 @@ func TestAssetsServedWithStrictHeaders(t *testing.T) {
 		t.Errorf("GET /: %d to %q, want a redirect to /ui/", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	for _, path := range []string{"/v1/tasks", "/healthz", "/v1/tasks/ui", "/uix"} {
-		if resp := get(t, h, http.MethodGet, path); resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-API") != path {
-			t.Errorf("GET %s: %d (%q), want the API's answer", path, resp.StatusCode, resp.Header.Get("X-API"))
+		if resp := get(t, h, http.MethodGet, path); resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-API") != path || resp.Header.Get("X-Pattern") != "" {
+			t.Errorf("GET %s: %d (%q, pattern %q), want the API's answer, no pattern of the console's", path, resp.StatusCode, resp.Header.Get("X-API"), resp.Header.Get("X-Pattern"))
 		}
 	}
 	if resp := get(t, h, http.MethodPost, "/"); resp.StatusCode != http.StatusTeapot {
