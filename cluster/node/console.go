@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,7 +113,7 @@ func (n *Node) makeClusterReport(ctx context.Context) (api.ClusterReport, error)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, r := range regs {
-		mo := api.MemberOverall{ID: r.ID, Kinds: r.Kinds, Health: api.HealthHealthy, Checks: r.Failing}
+		mo := api.MemberOverall{ID: r.ID, Kinds: r.Kinds, Health: api.HealthHealthy, Checks: redactAddrs(r.Failing, r.Member)}
 		if !r.Healthy {
 			mo.Health = api.HealthUnhealthy
 		}
@@ -122,7 +123,7 @@ func (n *Node) makeClusterReport(ctx context.Context) (api.ClusterReport, error)
 			defer wg.Done()
 			rep, err := n.memberReport(ctx, r.Member)
 			if err != nil {
-				out.Members[i].Error = err.Error()
+				out.Members[i].Error = redactAddrs(err.Error(), r.Member)
 				return
 			}
 			out.Members[i].Report = &rep
@@ -154,4 +155,16 @@ func memberReportOf(ctx context.Context, c *client.Client) (api.MemberReport, er
 		return api.MemberReport{}, err
 	}
 	return *rep, nil
+}
+
+// redactAddrs takes m's addresses out of s (a Consul check's output, an
+// error dialling it): GET /v1/cluster needs only a read token, and the
+// cluster's addresses are for write tokens (GET /v1/members).
+func redactAddrs(s string, m membership.Member) string {
+	for _, a := range []struct{ addr, name string }{{m.HTTPAddr, "HTTP"}, {m.Addr, "node-to-node"}} {
+		if a.addr != "" {
+			s = strings.ReplaceAll(s, a.addr, "<"+m.ID+"'s "+a.name+" address>")
+		}
+	}
+	return s
 }
