@@ -128,7 +128,7 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 			next.Applied = next.Applied[n-keepApplied:]
 		}
 	}
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(next)
+	data, err := encodeRecord(next)
 	if err != nil {
 		a.revertState()
 		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "encoding the grain's record: "+err.Error(), "")
