@@ -19,13 +19,30 @@ import (
 
 // TestStateConformance: grain state on Consul KV, each write fenced by
 // the member's claim (a session check in the same transaction).
+// Both ways of sending state writes: through the api client (New) and
+// through an endpoint of the agent (WriteWith).
 func TestStateConformance(t *testing.T) {
+	for _, via := range []string{"client", "endpoint"} {
+		t.Run(via, func(t *testing.T) { stateConformance(t, via) })
+	}
+}
+
+// writeVia makes dir send its state writes through an endpoint of agent
+// when via is "endpoint".
+func writeVia(agent *testconsul.Agent, via string, dir *consuldir.Directory) *consuldir.Directory {
+	if via == "endpoint" {
+		dir.WriteWith(&api.Config{Address: agent.HTTPAddr()})
+	}
+	return dir
+}
+
+func stateConformance(t *testing.T, via string) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
 	var n atomic.Int64
 	statetest.Run(t, func(t *testing.T) statetest.Store {
 		sess := session(t, c)
-		dir := consuldir.New(c, fmt.Sprintf("state%d", n.Add(1)), func() string { return sess })
+		dir := writeVia(agent, via, consuldir.New(c, fmt.Sprintf("state%d", n.Add(1)), func() string { return sess }))
 		return statetest.Store{
 			StateStore: dir,
 			Claim: func(t *testing.T, kind, identity string) {
@@ -80,13 +97,19 @@ func TestEmptyReminderShardWatchSleeps(t *testing.T) {
 // written over a stale version — are refused alone: every other grain's
 // write commits, with its own version.
 func TestConcurrentStateWritesOfManyGrains(t *testing.T) {
+	for _, via := range []string{"client", "endpoint"} {
+		t.Run(via, func(t *testing.T) { concurrentStateWritesOfManyGrains(t, via) })
+	}
+}
+
+func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
 	ctx := testutil.Context(t, 30*time.Second)
 	mine, theirs := session(t, c), session(t, c)
-	dir := consuldir.New(c, "many", func() string { return mine })
+	dir := writeVia(agent, via, consuldir.New(c, "many", func() string { return mine }))
 	t.Cleanup(dir.Close)
-	other := consuldir.New(c, "many", func() string { return theirs })
+	other := writeVia(agent, via, consuldir.New(c, "many", func() string { return theirs }))
 	t.Cleanup(other.Close)
 	const grains, fenced, stale = 200, 17, 101
 	id := func(i int) string { return fmt.Sprintf("g%d", i) }

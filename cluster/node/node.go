@@ -280,6 +280,12 @@ func (n *Node) startGrains(cc *consul.Client) error {
 			return fmt.Errorf("node: consul client for watches: %w", err)
 		}
 		dir.WatchWith(wc)
+		// State writes send their transactions themselves (cheaper than
+		// consul/api's encoding), through the client's transport and its
+		// metrics.
+		if scfg, err := n.consulConfig(n.cfg.Consul); err == nil {
+			dir.WriteWith(scfg)
+		}
 		n.closeDir = dir.Close
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}

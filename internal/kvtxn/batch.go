@@ -32,6 +32,9 @@ type Config struct {
 	Workers int
 	// Timeout bounds one transaction.
 	Timeout time.Duration
+	// Endpoint, when set, is where transactions go, encoded by the
+	// batcher itself (EndpointOf); nil: through consul/api's KV.Txn.
+	Endpoint *Endpoint
 }
 
 // DefaultConfig returns the documented defaults.
@@ -44,6 +47,9 @@ func DefaultConfig() Config {
 		// 10s: a healthy Consul commits in milliseconds; longer means no
 		// leader, and callers should hear so.
 		Timeout: 10 * time.Second,
+		// nil: consul/api's KV.Txn, which implements every way of reaching
+		// Consul; a writer whose records make the encoding count opts in.
+		Endpoint: nil,
 	}
 }
 
@@ -66,9 +72,10 @@ type Result struct {
 
 // Batcher shares transactions among concurrent callers of Do.
 type Batcher struct {
-	kv      *api.KV
-	timeout time.Duration
-	g       *Gatherer[*unit]
+	kv       *api.KV
+	endpoint *Endpoint
+	timeout  time.Duration
+	g        *Gatherer[*unit]
 }
 
 // unit is one caller's share of a transaction.
@@ -88,7 +95,7 @@ func New(kv *api.KV, cfg Config) *Batcher {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = def.Timeout
 	}
-	b := &Batcher{kv: kv, timeout: cfg.Timeout}
+	b := &Batcher{kv: kv, endpoint: cfg.Endpoint, timeout: cfg.Timeout}
 	b.g = NewGatherer(cfg.Workers, func(u *unit) (int, int) { return len(u.ops), opsSize(u.ops) }, b.send)
 	return b
 }
@@ -156,7 +163,7 @@ func (b *Batcher) send(batch []*unit) {
 		// The transaction serves many callers: no single caller's context
 		// may cancel it.
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-		ok, resp, _, err := b.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+		ok, resp, err := b.txn(ctx, ops)
 		cancel()
 		if err != nil {
 			for _, u := range batch {
@@ -210,6 +217,15 @@ func (b *Batcher) send(batch []*unit) {
 		}
 		batch = rest
 	}
+}
+
+// txn sends one transaction through the endpoint, or KV.Txn.
+func (b *Batcher) txn(ctx context.Context, ops api.KVTxnOps) (bool, *api.KVTxnResponse, error) {
+	if b.endpoint != nil {
+		return b.endpoint.txn(ctx, ops)
+	}
+	ok, resp, _, err := b.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+	return ok, resp, err
 }
 
 // answer gives each unit of a committed batch its share of the results.

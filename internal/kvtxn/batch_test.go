@@ -16,14 +16,35 @@ import (
 // a session check on a key no session holds). Those two get their
 // refusal, with the operation's index within the unit; the other three
 // commit, each with its own results.
+// Both ways of sending a transaction: consul/api's KV.Txn and an
+// Endpoint.
 func TestRefusedUnitsDoNotFailTheirBatch(t *testing.T) {
+	for _, via := range []string{"kv.Txn", "endpoint"} {
+		t.Run(via, func(t *testing.T) { refusedUnitsDoNotFailTheirBatch(t, via) })
+	}
+}
+
+// startSender starts an agent and a batcher of cfg on it that sends
+// through KV.Txn or (via "endpoint") an Endpoint of the agent.
+func startSender(t *testing.T, via string, cfg Config) (*api.KV, *Batcher) {
 	agent := testconsul.Start(t, testconsul.Options{})
-	kv := agent.Client().KV()
+	if via == "endpoint" {
+		ep, ok := EndpointOf(&api.Config{Address: agent.HTTPAddr()})
+		if !ok {
+			t.Fatal("no endpoint for a plain address")
+		}
+		cfg.Endpoint = ep
+	}
+	b := New(agent.Client().KV(), cfg)
+	t.Cleanup(b.Close)
+	return agent.Client().KV(), b
+}
+
+func refusedUnitsDoNotFailTheirBatch(t *testing.T, via string) {
+	kv, b := startSender(t, via, DefaultConfig())
 	if _, err := kv.Put(&api.KVPair{Key: "b", Value: []byte("old")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	b := New(kv, DefaultConfig())
-	t.Cleanup(b.Close)
 	units := []*unit{
 		{ops: api.KVTxnOps{{Verb: api.KVSet, Key: "a", Value: []byte("1")}}},
 		{ops: api.KVTxnOps{{Verb: api.KVSet, Key: "b-side", Value: []byte("x")}, {Verb: api.KVCAS, Key: "b", Value: []byte("new"), Index: 1}}}, // stale
@@ -76,10 +97,13 @@ func TestRefusedUnitsDoNotFailTheirBatch(t *testing.T) {
 // TestConcurrentCallersShareTransactions: many callers at once, one of
 // them stale; every other caller's write commits.
 func TestConcurrentCallersShareTransactions(t *testing.T) {
-	agent := testconsul.Start(t, testconsul.Options{})
-	kv := agent.Client().KV()
-	b := New(kv, Config{Workers: 1}) // one worker: the callers queue, and batches form
-	t.Cleanup(b.Close)
+	for _, via := range []string{"kv.Txn", "endpoint"} {
+		t.Run(via, func(t *testing.T) { concurrentCallersShareTransactions(t, via) })
+	}
+}
+
+func concurrentCallersShareTransactions(t *testing.T, via string) {
+	kv, b := startSender(t, via, Config{Workers: 1}) // one worker: the callers queue, and batches form
 	const callers, stale = 100, 37
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
