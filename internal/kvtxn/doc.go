@@ -11,6 +11,10 @@
 // (by OpIndex) get their refusal, and the rest are sent again without
 // them.
 //
+// A batcher sends its transactions through consul/api's KV.Txn, or, with
+// Config.Endpoint (EndpointOf an api.Config), encodes them itself: grain
+// state writes do, where the encoding was a fair share of a write's cost.
+//
 //	b := kvtxn.New(client.KV(), kvtxn.DefaultConfig())
 //	defer b.Close()
 //	res := b.Do(ctx, api.KVTxnOps{{Verb: api.KVCAS, Key: "k", Value: v, Index: 7}})
