@@ -116,7 +116,11 @@ func (e *Endpoint) txn(ctx context.Context, ops api.KVTxnOps) (bool, *api.KVTxnR
 		return false, nil, fmt.Errorf("kvtxn: reading Consul's answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
-		return false, nil, fmt.Errorf("kvtxn: Consul answered %s: %s", resp.Status, bytes.TrimSpace(body.Bytes()))
+		msg := bytes.TrimSpace(body.Bytes())
+		if len(msg) > 512 {
+			msg = msg[:512]
+		}
+		return false, nil, fmt.Errorf("kvtxn: Consul answered %s: %s", resp.Status, msg)
 	}
 	var answer struct {
 		Results []struct{ KV *api.KVPair }
