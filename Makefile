@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 20m
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
 PROTOS := messages/granary.proto messages/grain.proto
 
-.PHONY: all build run test test-short bench fuzz proto proto-check consul prometheus chromium lint fmt-check vet clean
+.PHONY: tidy-check all build run test test-short bench fuzz proto proto-check consul prometheus chromium lint fmt-check vet clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 
 # Everything CI checks: formatting, vet, generated code up to date, then all
 # tests with the race detector and coverage, against a real Consul agent.
-test: consul prometheus chromium fmt-check vet proto-check
+test: consul prometheus chromium fmt-check vet proto-check tidy-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
 
 # Fast unit tests: no Consul, no subprocesses.
@@ -83,6 +83,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# go.mod and go.sum of the main module and of examples/orders (its own
+# module, built by a test) say what the code imports: a stale one fails
+# here with the diff, not in a test's build of the example.
+tidy-check:
+	$(GO) mod tidy -diff
+	cd examples/orders && $(GO) mod tidy -diff
 
 lint: fmt-check vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
