@@ -267,10 +267,13 @@ func seed(t *testing.T, ctx context.Context, c *client.Client) seeded {
 		{Kind: "flaky", Payload: json.RawMessage(`{"fail_rate":1}`), Policy: &api.Policy{MaxAttempts: api.Ptr(1)}},
 		{Kind: "sleep", Payload: json.RawMessage(`{"ms":300000}`)},
 	}
-	for stage, req := range job {
+	// The failing stage goes last: a job that has failed takes no more
+	// tasks, and it can fail before the next submit arrives.
+	for _, stage := range []int{0, 2, 1} {
+		req := job[stage]
 		req.JobID, req.JobStrategy, req.JobStage, req.JobMaxRestarts = "nightly", "rest_for_one", stage, 2
 		if _, err := c.Submit(ctx, req); err != nil {
-			t.Fatal(err)
+			t.Fatalf("job nightly, stage %d: %v", stage, err)
 		}
 	}
 	for i := range 6 {
