@@ -171,6 +171,29 @@ func (m *Manager) checkJob(ctx context.Context, t *messages.Task, sub Submission
 	return nil
 }
 
+// recheckJob closes the window between checkJob and the task's creation:
+// a job whose failure was recorded meanwhile stopped the tasks its
+// escalation listed, and t, not yet stored then, was not among them. Read
+// after t is stored, the job's record shows the failure (or the
+// escalation's listing shows t): t is then cancelled, as checkJob would
+// have refused it.
+func (m *Manager) recheckJob(t *messages.Task) {
+	job, id := t.GetSpec().GetJobId(), t.GetSpec().GetId()
+	if job == "" {
+		return
+	}
+	m.jobWork(func(ctx context.Context) {
+		j, err := m.jobRecord(ctx, job)
+		if err != nil || !j.GetFailed() {
+			return
+		}
+		m.log.Info("a task joined its job as the job failed; cancelling it", "job", job, "task", id)
+		if _, err := m.Cancel(ctx, id, fmt.Sprintf("job %s had failed when this task joined it", job)); err != nil && !errors.Is(err, api.ErrFailedPrecondition) {
+			m.log.Warn("cancelling a task of a failed job failed", "job", job, "task", id, "err", err)
+		}
+	})
+}
+
 // JoinJob is the pure rule of a task joining a job: every task of a job
 // runs under the job's strategy and restart budget, as its record holds
 // them. A task that did not name a strategy (namedStrategy false) or a

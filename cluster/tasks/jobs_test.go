@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -368,5 +370,53 @@ func TestRestartIsIdempotentByRequestID(t *testing.T) {
 	// with the task, not an error.
 	if rec, err := h.m.Restart(ctx, id, "by test", "req-2"); err != nil || rec.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED {
 		t.Fatalf("retried restart of a finished task = %v, %v; want the task as it is", rec.Task.GetStatus(), err)
+	}
+}
+
+// jobFailsAfterCheck is a store on which a job's failure is recorded just
+// after a submit has read the job (checkJob saw it live): the escalation
+// that records it has listed the job's tasks before the new one is stored.
+type jobFailsAfterCheck struct {
+	store.Store
+	job   string
+	armed atomic.Bool
+}
+
+func (s *jobFailsAfterCheck) GetJob(ctx context.Context, id string) (store.JobRecord, error) {
+	jr, err := s.Store.GetJob(ctx, id)
+	if err == nil && id == s.job && s.armed.CompareAndSwap(true, false) {
+		failed := proto.Clone(jr.Job).(*messages.Job)
+		failed.Failed, failed.Cause = true, "task other failed: boom"
+		if _, err := s.Store.PutJob(ctx, failed, jr.Revision); err != nil {
+			return store.JobRecord{}, err
+		}
+	}
+	return jr, err
+}
+
+// TestTaskJoiningAFailingJobIsCancelled: a task whose submit read its job
+// just before the job's failure was recorded is stored after the
+// escalation listed the job's tasks; it is cancelled once stored, as the
+// submit would have been refused a moment later (it ran on in a failed job).
+func TestTaskJoiningAFailingJobIsCancelled(t *testing.T) {
+	var fs *jobFailsAfterCheck
+	h := newHarnessWith(t, "", func(s store.Store) store.Store {
+		fs = &jobFailsAfterCheck{Store: s, job: "racy"}
+		return fs
+	})
+	sub := func(id string, stage int) tasks.Submission {
+		return tasks.Submission{ID: id, Kind: "slow", JobID: "racy", JobStrategy: "rest_for_one", JobStage: stage}
+	}
+	h.submitSub(sub("racy-first", 0))
+	h.running("racy-first")
+	fs.armed.Store(true)
+	h.submitSub(sub("racy-late", 1))
+	got := h.await("racy-late")
+	if got.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED || !strings.Contains(got.GetStatus().GetError(), "job racy had failed") {
+		t.Fatalf("the task that joined as its job failed is %v (%q); want cancelled for the job", got.GetStatus().GetState(), got.GetStatus().GetError())
+	}
+	// Its submit is refused now that the failure is recorded.
+	if _, _, err := h.m.Submit(context.Background(), sub("racy-later", 1)); !errors.Is(err, api.ErrFailedPrecondition) {
+		t.Fatalf("submit to the failed job: %v, want ErrFailedPrecondition", err)
 	}
 }

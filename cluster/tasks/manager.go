@@ -332,6 +332,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	defer func() {
 		if created && err == nil {
 			m.metrics.Task(sub.Kind).Submitted()
+			m.recheckJob(rec.Task)
 		}
 	}()
 	if m.closing.Load() {

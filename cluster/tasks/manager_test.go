@@ -93,6 +93,13 @@ type harness struct {
 
 func newHarness(t *testing.T, path string) *harness {
 	t.Helper()
+	return newHarnessWith(t, path, nil)
+}
+
+// newHarnessWith is newHarness with the manager's store wrapped by wrap
+// (nil: as it is), for tests that interleave store operations.
+func newHarnessWith(t *testing.T, path string, wrap func(store.Store) store.Store) *harness {
+	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "tasks.db")
 	}
@@ -103,6 +110,9 @@ func newHarness(t *testing.T, path string) *harness {
 	h := &harness{t: t, store: s, path: path, runs: map[string]int{}}
 	cfg := tasks.DefaultConfig("m1")
 	cfg.Store, cfg.Registry, cfg.RecoverAll = s, testKinds(t), true
+	if wrap != nil {
+		cfg.Store = wrap(s)
+	}
 	cfg.Logger = testutil.Logger(t, slog.LevelDebug)
 	cfg.Events.AttemptStarted = func(id string, _ int) { h.mu.Lock(); h.runs[id]++; h.mu.Unlock() }
 	h.m, err = tasks.New(cfg)
