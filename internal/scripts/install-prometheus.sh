@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's `prometheus` package if no prometheus binary is found.
 #
-# The metrics kill test (cluster/metrics/promtest) runs a real Prometheus
+# The metrics kill test (internal/promserver) runs a real Prometheus
 # server against three granary processes. It starts the binary itself, with
 # its own configuration and a temporary data directory on a loopback port,
 # so the Debian service is not needed: this script never starts it (and in
