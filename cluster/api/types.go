@@ -207,6 +207,21 @@ type GrainState struct {
 	// when it is not (proto messages are stored in binary).
 	State       json.RawMessage `json:"state,omitempty"`
 	StateBase64 string          `json:"state_base64,omitempty"`
+	// Reminders are the grain's durable reminders, stored with its state.
+	Reminders []Reminder `json:"reminders,omitempty"`
+}
+
+// Reminder is one durable reminder of a grain, in GrainState.
+type Reminder struct {
+	Name string `json:"name"`
+	// Due is when it fires next.
+	Due time.Time `json:"due"`
+	// Period is the time between firings; absent for a one-shot reminder.
+	Period Duration `json:"period,omitempty"`
+	// Payload is what the grain gets when it fires, as JSON when it is
+	// JSON, else in PayloadBase64.
+	Payload       json.RawMessage `json:"payload,omitempty"`
+	PayloadBase64 string          `json:"payload_base64,omitempty"`
 }
 
 // GrainReply is the body of POST /v1/grains/{kind}/{id}.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/messages"
@@ -33,6 +34,15 @@ func (h *handler) grainState(w http.ResponseWriter, r *http.Request) {
 		out.State = st
 	} else if len(st) > 0 {
 		out.StateBase64 = base64.StdEncoding.EncodeToString(st)
+	}
+	for _, rm := range rec.GetReminders() {
+		r := api.Reminder{Name: rm.GetName(), Due: time.Unix(0, rm.GetDueUnixNano()).UTC(), Period: api.Duration(rm.GetPeriodNanos())}
+		if p := rm.GetPayload(); json.Valid(p) {
+			r.Payload = p
+		} else if len(p) > 0 {
+			r.PayloadBase64 = base64.StdEncoding.EncodeToString(p)
+		}
+		out.Reminders = append(out.Reminders, r)
 	}
 	h.reply(w, http.StatusOK, out)
 }

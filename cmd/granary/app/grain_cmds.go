@@ -56,5 +56,17 @@ func runGrain(e *env, args []string) error {
 	default:
 		fmt.Fprintf(e.stdout, "%s\n", st.StateBase64)
 	}
+	for _, r := range st.Reminders {
+		every := "once"
+		if r.Period > 0 {
+			every = "every " + time.Duration(r.Period).String()
+		}
+		payload := string(r.Payload)
+		if payload == "" && r.PayloadBase64 != "" {
+			payload = "base64:" + r.PayloadBase64
+		}
+		fmt.Fprintf(e.stdout, "reminder %s: due %s (in %s), %s %s\n", r.Name, r.Due.Local().Format(time.RFC3339Nano),
+			time.Until(r.Due).Round(time.Millisecond), every, payload)
+	}
 	return nil
 }

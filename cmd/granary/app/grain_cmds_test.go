@@ -48,6 +48,19 @@ func TestGrainStateCommands(t *testing.T) {
 	if r := cli(t, addr, "grain", "state", "counter", "nobody"); r.code != exitOK || !strings.Contains(r.stdout, "no state stored") {
 		t.Fatalf("state of a grain never called: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
+	// A grain's durable reminders are listed with its state.
+	if r := cli(t, addr, "call", "--kind", "alarm", "--id", "a1", "--payload", `{"op":"set","name":"wake","after_ms":3600000,"period_ms":60000}`); r.code != exitOK {
+		t.Fatalf("setting a reminder: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, addr, "grain", "state", "alarm", "a1", "--json")
+	st = api.GrainState{}
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &st) != nil || len(st.Reminders) != 1 || st.Reminders[0].Name != "wake" ||
+		time.Duration(st.Reminders[0].Period) != time.Minute || time.Until(st.Reminders[0].Due) < 50*time.Minute {
+		t.Fatalf("grain state of an alarm: exit %d, %s %s; want its reminder listed", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "grain", "state", "alarm", "a1"); r.code != exitOK || !strings.Contains(r.stdout, "reminder wake: due ") || !strings.Contains(r.stdout, "every 1m0s") {
+		t.Fatalf("grain state of an alarm: exit %d, %s %s; want its reminder listed", r.code, r.stdout, r.stderr)
+	}
 	for _, args := range [][]string{{"grain", "state", "whoami", "x"}, {"grain", "state", "counter", "../x"}, {"grain", "state", "counter"}, {"grain", "frob"}} {
 		if r := cli(t, addr, args...); r.code != exitUsage {
 			t.Errorf("%v: exit %d (%s), want a usage error", args, r.code, r.stderr)
