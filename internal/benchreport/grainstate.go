@@ -17,7 +17,7 @@ const minStateRateRatio = 0.8
 // raw Consul KV puts, in the same run and on the same Consul server.
 func grainStateSection(cfg config) (string, error) {
 	r, err := benchmark(func(b *testing.B) {
-		benchmarks.GrainStateWrites(b, cfg.stateRounds, cfg.stateCalls, benchmarks.Callers)
+		benchmarks.GrainStateWrites(b, cfg.stateRounds, cfg.stateCalls, cfg.stateCallers)
 	}, "1x",
 		"-bench GrainState ./internal/benchmarks")
 	if err != nil {
@@ -27,7 +27,7 @@ func grainStateSection(cfg config) (string, error) {
 	ms := func(k string) string { return us(time.Duration(x[k]) * time.Microsecond) }
 	ratio, latRatio, readRatio := x["write-calls/s"]/x["raw-calls/s"], x["write-p50-µs"]/x["raw-p50-µs"], x["read-calls/s"]/x["write-calls/s"]
 	fmt.Printf("grain state writes, %d callers   granary %.0f calls/s p50 %s   raw Consul KV %.0f puts/s p50 %s   calls/s ratio %.2f×  p50 ratio %.2f×   no-write calls %.0f/s p50 %s\n",
-		benchmarks.Callers, x["write-calls/s"], ms("write-p50-µs"), x["raw-calls/s"], ms("raw-p50-µs"), ratio, latRatio, x["read-calls/s"], ms("read-p50-µs"))
+		cfg.stateCallers, x["write-calls/s"], ms("write-p50-µs"), x["raw-calls/s"], ms("raw-p50-µs"), ratio, latRatio, x["read-calls/s"], ms("read-p50-µs"))
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Grain calls that write durable state\n\n")
@@ -37,7 +37,7 @@ func grainStateSection(cfg config) (string, error) {
 	cpu := func(side string) string {
 		return fmt.Sprintf("%.0f + %.0f + %.0f = %.0f µs", x[side+"-caller-cpu-µs/call"], x[side+"-node-cpu-µs/call"], x[side+"-consul-cpu-µs/call"], total(side))
 	}
-	fmt.Fprintf(&b, "| %d callers | calls/s | p50 | p99 | CPU per call: callers + node + Consul | ratio to raw puts |\n|---|---|---|---|---|---|\n", benchmarks.Callers)
+	fmt.Fprintf(&b, "| %d callers | calls/s | p50 | p99 | CPU per call: callers + node + Consul | ratio to raw puts |\n|---|---|---|---|---|---|\n", cfg.stateCallers)
 	fmt.Fprintf(&b, "| granary: counter `add` (state stored before the answer) | %.0f | %s | %s | %s | calls/s %.2f× (target ≥ %.1f×) %s; p50 %.2f× |\n",
 		x["write-calls/s"], ms("write-p50-µs"), ms("write-p99-µs"), cpu("write"), ratio, minStateRateRatio, verdict(ratio >= minStateRateRatio), latRatio)
 	fmt.Fprintf(&b, "| raw Consul KV put of a %.0f-byte value | %.0f | %s | %s | %s | |\n", x["record-bytes"], x["raw-calls/s"], ms("raw-p50-µs"), ms("raw-p99-µs"), cpu("raw"))
@@ -53,6 +53,6 @@ Why below %.1f×: both sides are bound by this machine's CPU, and the rate ratio
 	}
 	fmt.Fprintf(&b, `
 How measured: one disk-backed Consul server (bin/consul -server) and one `+"`granary node`"+` process on it; %d goroutines of the benchmark process call the stock `+"`counter`"+` grain through the Go client (HTTP on loopback), call i on identity i mod %d, so concurrent calls are mostly of different grains. Each `+"`add`"+` is answered only once the grain's record (its count and the ids and answers of its last 32 requests, %.0f bytes) is stored in Consul KV by a check-and-set that also checks the member's claim on the grain; concurrent writes of many grains share Consul transactions. The raw baseline puts values of the record's size from as many writers to as many keys of the same server. After a warm-up (every grain activated, its record at full size), %d rounds of %d calls per side, the sides taking turns in a rotating order; each figure is the median over rounds. CPU per call is each process group's user + system time over a round, divided by its calls: on this 2-core machine, shared by the callers, the node and Consul, the rates follow it, and a call that writes state costs the read path (HTTP, routing, the grain) plus the write (encoding the record, a Consul transaction) where a raw put costs only the put. Grain calls that write nothing are compared with raw protoactor-go in "Grain call between two members on loopback" above.
-`, benchmarks.Callers, benchmarks.StateIdentities, x["record-bytes"], cfg.stateRounds, cfg.stateCalls)
+`, cfg.stateCallers, benchmarks.StateIdentities, x["record-bytes"], cfg.stateRounds, cfg.stateCalls)
 	return b.String(), nil
 }

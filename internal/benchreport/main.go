@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-rt/granary/internal/benchmarks"
 	"github.com/granary-rt/granary/internal/testconsul"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	scaleRuns, scaleTasks       int // failover at scale
 
 	stateRounds, stateCalls int // grain state writes against raw puts
+	stateCallers            int // their concurrent callers
 	reminders               int // reminders due within one minute
 }
 
@@ -56,6 +58,7 @@ func main() {
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
+	flag.IntVar(&cfg.stateCallers, "state-callers", benchmarks.Callers, "concurrent callers (and raw writers) of the grain state write comparison")
 	flag.IntVar(&cfg.stateCalls, "state-calls", 3000, "grain calls (and raw puts) per side and round of the grain state write comparison")
 	flag.IntVar(&cfg.reminders, "reminders", 10000, "reminders due within one minute in the reminder lateness runs")
 	flag.Parse()
