@@ -31,6 +31,10 @@ type clientFlags struct {
 	timeout   time.Duration
 	set       func() map[string]bool
 	cmd       string // the command, for messages: "granary submit"
+	// manyTasks: the command waits for several tasks, and its progress
+	// line counts states (a running task's own progress shows only when
+	// one is waited for), so its waits need not ask for progress.
+	manyTasks bool
 }
 
 func (c *clientFlags) register(fs *flagSet, e *env, timeout time.Duration, timeoutHelp string) {
@@ -64,7 +68,7 @@ func (c *clientFlags) client() (*client.Client, error) {
 	if c.e.isTerminal {
 		cfg.OnRetry = c.retryNotice()
 	}
-	if !c.e.isTerminal || c.json {
+	if !c.e.isTerminal || c.json || c.manyTasks {
 		// Nobody sees a progress line: waits long-poll revisions only.
 		cfg.ProgressEvery = -1
 	}
@@ -327,6 +331,7 @@ func submitFrom(e *env, cf clientFlags, path string, wait bool) error {
 	if len(reqs) == 0 {
 		return usageErr("--from %s: no tasks in it", path)
 	}
+	cf.manyTasks = len(reqs) > 1
 	c, err := cf.client()
 	if err != nil {
 		return err
@@ -529,6 +534,7 @@ func runWait(e *env, args []string) error {
 	if len(pos) == 0 {
 		return usageErr("name at least one task id (see granary wait -h)")
 	}
+	cf.manyTasks = len(pos) > 1
 	c, err := cf.client()
 	if err != nil {
 		return err
