@@ -83,8 +83,10 @@ func TestOrdersApplication(t *testing.T) {
 				}
 			}
 		}()
+		var victimID string
 		checkout(t, ctx, c, "order-3", func(ship *api.Status) {
 			victim := nodes[ship.Owner]
+			victimID = victim.ID
 			delete(nodes, ship.Owner)
 			// Wait until packing has begun, so the kill interrupts real
 			// work. Only the owner knows the live progress, and progress is
@@ -109,7 +111,7 @@ func TestOrdersApplication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Owner != survivor.ID || st.Attempts != 2 || len(st.Errors) != 1 || st.Errors[0].Cause != "member_lost" {
+		if st.Owner != survivor.ID || st.Attempts != 2 || len(st.Errors) != 1 || st.Errors[0].Cause != "member_lost" || st.Errors[0].Member != victimID {
 			t.Fatalf("order-3-ship ended on %s after %d attempts with errors %+v; want it rerun on %s after its first attempt was lost with its member",
 				st.Owner, st.Attempts, st.Errors, survivor.ID)
 		}

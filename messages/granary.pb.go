@@ -425,7 +425,10 @@ type AttemptError struct {
 	// at is when the failure was observed.
 	At *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
 	// member ran the attempt.
-	Member        string `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
+	Member string `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
+	// started_at is when the attempt started (absent in records written
+	// before it was kept).
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -500,6 +503,13 @@ func (x *AttemptError) GetMember() string {
 		return x.Member
 	}
 	return ""
+}
+
+func (x *AttemptError) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
 }
 
 // TaskStatus is the part of a task its owner advances.
@@ -962,14 +972,16 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
 	"\x11TraceContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xed\x01\n" +
 	"\fAttemptError\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x14\n" +
 	"\x05cause\x18\x02 \x01(\tR\x05cause\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x04 \x01(\tR\x05stack\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
-	"\x06member\x18\x06 \x01(\tR\x06member\"\xe3\x05\n" +
+	"\x06member\x18\x06 \x01(\tR\x06member\x129\n" +
+	"\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xe3\x05\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -1067,24 +1079,25 @@ var file_messages_granary_proto_depIdxs = []int32{
 	11, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
 	10, // 9: granary.v1.TaskSpec.trace_context:type_name -> granary.v1.TaskSpec.TraceContextEntry
 	12, // 10: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
-	1,  // 11: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
-	12, // 12: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
-	12, // 13: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
-	12, // 14: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
-	12, // 15: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 16: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
-	12, // 17: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	12, // 18: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	11, // 19: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
-	6,  // 20: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	12, // 21: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 22: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 23: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	12, // 11: granary.v1.AttemptError.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
+	12, // 13: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
+	12, // 14: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
+	12, // 15: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
+	12, // 16: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 17: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
+	12, // 18: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
+	12, // 19: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	11, // 20: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	6,  // 21: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	12, // 22: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 23: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 24: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }

@@ -88,6 +88,13 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 			Stack:   e.GetStack(),
 			At:      e.GetAt().AsTime(),
 			Member:  e.GetMember(),
+			StartedAt: func() *time.Time {
+				if e.GetStartedAt() == nil {
+					return nil
+				}
+				t := e.GetStartedAt().AsTime()
+				return &t
+			}(),
 		})
 	}
 	r := spec.GetRetry()

@@ -178,6 +178,9 @@ type AttemptError struct {
 	Stack   string    `json:"stack,omitempty"`
 	At      time.Time `json:"at"`
 	Member  string    `json:"member,omitempty"`
+	// StartedAt is when the attempt started (absent in records written
+	// before it was kept).
+	StartedAt *time.Time `json:"started_at,omitempty"`
 }
 
 // TaskList is the body of GET /v1/tasks.

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -820,11 +821,12 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, requestID string) {
 	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
 		st.Errors = append(st.Errors, &messages.AttemptError{
-			Attempt: st.GetAttempts(),
-			Cause:   CauseJobRestart,
-			Message: reason,
-			At:      timestamppb.New(now),
-			Member:  member,
+			Attempt:   st.GetAttempts(),
+			Cause:     CauseJobRestart,
+			Message:   reason,
+			At:        timestamppb.New(now),
+			Member:    cmp.Or(st.GetOwner(), member), // where it ran
+			StartedAt: st.GetStartedAt(),
 		})
 	}
 	if st.GetState() != messages.TaskState_TASK_STATE_PENDING {

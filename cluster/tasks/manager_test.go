@@ -194,6 +194,16 @@ func TestFailurePaths(t *testing.T) {
 			if !strings.Contains(st.GetError(), c.errContains) {
 				t.Fatalf("error %q does not say %q", st.GetError(), c.errContains)
 			}
+			// Each failed attempt keeps where it ran and its start and end,
+			// in order: the console draws its timeline from them.
+			var prevEnd time.Time
+			for _, e := range st.GetErrors() {
+				start, end := e.GetStartedAt().AsTime(), e.GetAt().AsTime()
+				if e.GetStartedAt() == nil || e.GetMember() != "m1" || end.Before(start) || start.Before(prevEnd) {
+					t.Fatalf("attempt %d: member %q, started %v, ended %v (previous ended %v)", e.GetAttempt(), e.GetMember(), e.GetStartedAt(), end, prevEnd)
+				}
+				prevEnd = end
+			}
 			if c.kind == "boom" && !strings.Contains(st.GetErrors()[0].GetStack(), "goroutine") {
 				t.Fatalf("panic entry has no stack: %q", st.GetErrors()[0].GetStack())
 			}

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -364,13 +365,17 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 	d := a.tree.Failed(attemptChild, f, now, rand.Float64())
 	a.m.hooks.attemptFailed(a.id, attempt, f.Cause)
 	a.attemptFailed(f.Cause, d.Directive)
+	// The attempt ran on the task's owner as last recorded: this member,
+	// or for an attempt lost with its member, that member (this one has
+	// not claimed the task yet).
 	entry := &messages.AttemptError{
-		Attempt: int32(attempt),
-		Cause:   f.Cause.String(),
-		Message: errText(f.Err),
-		Stack:   string(f.Stack),
-		At:      timestamppb.New(f.At),
-		Member:  a.m.member,
+		Attempt:   int32(attempt),
+		Cause:     f.Cause.String(),
+		Message:   errText(f.Err),
+		Stack:     string(f.Stack),
+		At:        timestamppb.New(f.At),
+		Member:    cmp.Or(a.rec.Task.GetStatus().GetOwner(), a.m.member),
+		StartedAt: a.rec.Task.GetStatus().GetStartedAt(),
 	}
 	a.logger().Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
 	next := now.Add(d.Delay)

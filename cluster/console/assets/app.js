@@ -670,7 +670,9 @@ function timeline(t) {
     }
     ol.appendChild(el("li", { class: "failed", "data-attempt": e.attempt },
       el("div", { class: "row" }, el("strong", null, "Attempt " + e.attempt), badge(e.cause || "error", "failed"),
-        el("span", { class: "mono" }, e.member || ""), el("span", { class: "muted" }, "ended"), when(e.at)),
+        el("span", { class: "mono" }, e.member || ""),
+        e.started_at ? [el("span", { class: "muted" }, "started"), when(e.started_at)] : null,
+        el("span", { class: "muted" }, "ended"), when(e.at)),
       el("div", null, e.message || ""),
       e.stack ? details("stack-" + e.attempt, "stack", el("pre", null, e.stack)) : null));
   });

@@ -168,8 +168,8 @@ func TestPartitionedOwnerNeverCommits(t *testing.T) {
 		if st.State != api.StateCompleted || st.Owner == cut.ID || st.Epoch < 2 {
 			t.Errorf("%s: %s by %s at epoch %d; want completed by a survivor with a higher epoch", id, st.State, st.Owner, st.Epoch)
 		}
-		if len(st.Errors) == 0 || st.Errors[0].Cause != "member_lost" {
-			t.Errorf("%s: errors %+v; want the cut-off attempt counted as member_lost", id, st.Errors)
+		if len(st.Errors) == 0 || st.Errors[0].Cause != "member_lost" || st.Errors[0].Member != cut.ID || st.Errors[0].StartedAt == nil {
+			t.Errorf("%s: errors %+v; want the cut-off attempt counted as member_lost, on %s, with its start", id, st.Errors, cut.ID)
 		}
 	}
 	for _, e := range cut.LogEntries(0, "task finished") {
