@@ -78,6 +78,7 @@ func serve(e *env, sf *serverFlags, cfg node.Config) error {
 	// a copy taken before: without this, --tokens was silently ignored.
 	cfg.Tokens = sf.cfg.Tokens
 	cfg.Registry, cfg.Logger = e.reg, log
+	logOTelErrors(log)
 	n, err := node.New(cfg)
 	if err != nil {
 		return usageErr("%v", err)

@@ -1,0 +1,46 @@
+package app
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+)
+
+// otelErrorsEvery bounds how often the OpenTelemetry SDK's errors reach the
+// log: a collector that is down fails every export (each batch, every few
+// seconds), and one line per 30s says so without drowning the node's log.
+const otelErrorsEvery = 30 * time.Second
+
+// logOTelErrors routes the errors the OpenTelemetry SDK reports (an
+// exporter that cannot reach its collector, say) to the node's structured
+// log, at most one every otelErrorsEvery with a count of those left out,
+// instead of the SDK's default of plain lines on stderr. The handler is
+// process-wide, which is why the binary sets it and the library does not.
+func logOTelErrors(log *slog.Logger) {
+	otel.SetErrorHandler(&otelErrors{log: log, now: time.Now})
+}
+
+type otelErrors struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+}
+
+func (h *otelErrors) Handle(err error) {
+	h.mu.Lock()
+	now := h.now()
+	if !h.last.IsZero() && now.Sub(h.last) < otelErrorsEvery {
+		h.dropped++
+		h.mu.Unlock()
+		return
+	}
+	dropped := h.dropped
+	h.last, h.dropped = now, 0
+	h.mu.Unlock()
+	h.log.Warn("opentelemetry: traces not exported", "err", err, "errors_not_logged", dropped, "next_in", otelErrorsEvery)
+}
