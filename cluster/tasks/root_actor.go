@@ -1,0 +1,212 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+)
+
+// spawn starts the task actor of msg.id.
+func (r *rootActor) spawn(c actor.Context, msg *activate) {
+	var incarnated atomic.Bool
+	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt, replyTo: msg.from}
+		if !incarnated.Swap(true) {
+			a.preloaded = msg.rec // a restarted actor reads the store again
+			a.born = msg.born && msg.rec != nil
+			a.firstWrite = msg.unstored
+		}
+		return a
+	}), "task-"+msg.id)
+	if err != nil {
+		r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
+		return
+	}
+	r.children[msg.id] = pid
+	if r.byPID == nil {
+		r.byPID = map[string]string{}
+	}
+	r.byPID[pid.Id] = msg.id
+}
+
+// created ends the mark of a task createOwned stored as being created,
+// once its activation is handled: started, or refused (one queued behind
+// an earlier actor of the task keeps the mark until it starts). Until
+// then, an activation from the owner-index watch waits (deferred), rather
+// than start a second actor that would take the new task for one
+// interrupted in flight and run it again.
+func (r *rootActor) created(msg *activate) {
+	if msg.born && msg.unstored == nil {
+		r.m.creating.Delete(msg.id)
+	}
+}
+
+// notStarted answers runFirst when its activation is dropped.
+func (a *activate) notStarted(err error) {
+	if a.unstored != nil {
+		a.unstored <- firstWrite{err: err}
+	}
+}
+
+// Messages of the root actor.
+type (
+	activate struct {
+		id    string
+		adopt bool
+		rec   *store.Record // as just read, saving the task actor a read
+		from  string        // the member that submitted it, told of its changes
+		born  bool          // rec was created here claimed and running
+		// unstored: rec is not stored yet; the actor runs its first
+		// attempt, writes it, and sends the outcome here (runFirst).
+		unstored chan<- firstWrite
+	}
+	suspendAll struct{}
+	resume     struct{}
+	// notBorn: createOwned did not create the task.
+	notBorn struct{ id string }
+	ping    struct{}
+	pong    struct{}
+)
+
+// rootActor supervises the task actors of this member and routes messages
+// to them by task id.
+type rootActor struct {
+	m        *Manager
+	children map[string]*actor.PID
+	byPID    map[string]string
+	draining bool
+	// suspended holds the tasks whose actors a fence stopped: they are
+	// started again as soon as the fence lifts (and their old actor is gone).
+	suspended map[string]bool
+	// deferred holds activations that arrived while their task was being
+	// created here (Manager.createOwned), until it is.
+	deferred map[string]*activate
+	// after holds activations of tasks created here while an actor of the
+	// same task was still running, until it stops.
+	after map[string]*activate
+}
+
+func (r *rootActor) Receive(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *activate:
+		if r.draining || r.m.fenced() {
+			msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
+			r.created(msg)
+			return
+		}
+		if _, ok := r.children[msg.id]; ok {
+			switch {
+			case msg.unstored != nil:
+				msg.notStarted(errWriteFirst)
+			case msg.born:
+				// Created here while an earlier actor of the task is still
+				// stopping (its own creation lost the race): start once
+				// that one is gone.
+				if r.after == nil {
+					r.after = map[string]*activate{}
+				}
+				r.after[msg.id] = msg
+			}
+			return
+		}
+		if _, ok := r.m.creating.Load(msg.id); ok && !msg.born {
+			if r.deferred == nil {
+				r.deferred = map[string]*activate{}
+			}
+			r.deferred[msg.id] = msg // its creator's activation comes next
+			return
+		}
+		delete(r.deferred, msg.id) // the actor about to start serves it
+		r.spawn(c, msg)
+		r.created(msg)
+	case *notBorn:
+		// The creation did not happen (or found the task stored already):
+		// an activation that waited for it goes ahead.
+		if a, ok := r.deferred[msg.id]; ok {
+			delete(r.deferred, msg.id)
+			c.Send(c.Self(), a)
+		}
+	case *controlTask:
+		pid, ok := r.children[msg.ID]
+		if !ok {
+			c.Respond(&controlReply{err: errNotActive})
+			return
+		}
+		c.RequestWithCustomSender(pid, msg, c.Sender())
+	case *messages.ActivateTask:
+		// Only the id is believed: the task actor reads the task from the
+		// store (a record sent along could claim any spec or state). A
+		// Notify is the slow path (the owner was unreachable at submit),
+		// so the read costs little.
+		if !r.draining && !r.m.fenced() && validID(msg.GetId()) {
+			c.Send(c.Self(), &activate{id: msg.GetId(), from: msg.GetFrom()})
+		}
+	case *messages.SubmitTask:
+		// The store write must not hold up this actor: answer from a
+		// goroutine, to the sender (a future on the submitting member).
+		sender, m := c.Sender(), r.m
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+			defer cancel()
+			reply := &messages.SubmitTaskReply{}
+			t, err := CheckTask(m.registry, msg.GetTask(), msg.GetTask().GetStatus().GetOwner())
+			var rec store.Record
+			var created bool
+			if err == nil {
+				rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom())
+			}
+			if err != nil {
+				reply.Code, reply.Error = api.ToCode(err)
+			} else {
+				reply.Task, reply.Revision, reply.Created = rec.Task, rec.Revision, created
+			}
+			if sender != nil {
+				m.system.Root.Send(sender, reply)
+			}
+		}()
+	case *messages.TaskChanged:
+		if validID(msg.GetTask().GetSpec().GetId()) && msg.GetRevision() > 0 {
+			go r.m.checkPush(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
+		}
+	case *ping:
+		c.Respond(&pong{})
+	case *suspendAll:
+		if r.suspended == nil {
+			r.suspended = map[string]bool{}
+		}
+		for id, pid := range r.children {
+			r.suspended[id] = true
+			c.Stop(pid)
+		}
+	case *resume:
+		for id := range r.suspended {
+			if _, live := r.children[id]; !live {
+				delete(r.suspended, id)
+				r.spawn(c, &activate{id: id})
+			}
+		}
+	case *drain:
+		r.draining = true
+		for _, pid := range r.children {
+			c.Send(pid, msg)
+		}
+	case *actor.Terminated:
+		if id, ok := r.byPID[msg.Who.Id]; ok {
+			delete(r.byPID, msg.Who.Id)
+			delete(r.children, id)
+			if a, ok := r.after[id]; ok {
+				delete(r.after, id)
+				c.Send(c.Self(), a)
+			}
+			if r.suspended[id] && !r.m.fenced() && !r.draining {
+				delete(r.suspended, id)
+				r.spawn(c, &activate{id: id})
+			}
+		}
+	}
+}
