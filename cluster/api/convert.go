@@ -73,28 +73,16 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		BudgetBase:    int(st.GetBudgetBase()),
 		JobRestarts:   int(st.GetJobRestarts()),
 	}
-	if r := st.GetResult(); len(r) > 0 {
-		if json.Valid(r) {
-			s.Result = json.RawMessage(r)
-		} else {
-			s.ResultBase64 = base64.StdEncoding.EncodeToString(r)
-		}
-	}
+	s.Result, s.ResultBase64 = JSONOrBase64(st.GetResult())
 	for _, e := range st.GetErrors() {
 		s.Errors = append(s.Errors, AttemptError{
-			Attempt: int(e.GetAttempt()),
-			Cause:   e.GetCause(),
-			Message: e.GetMessage(),
-			Stack:   e.GetStack(),
-			At:      e.GetAt().AsTime(),
-			Member:  e.GetMember(),
-			StartedAt: func() *time.Time {
-				if e.GetStartedAt() == nil {
-					return nil
-				}
-				t := e.GetStartedAt().AsTime()
-				return &t
-			}(),
+			Attempt:   int(e.GetAttempt()),
+			Cause:     e.GetCause(),
+			Message:   e.GetMessage(),
+			Stack:     e.GetStack(),
+			At:        e.GetAt().AsTime(),
+			Member:    e.GetMember(),
+			StartedAt: optTime(e.GetStartedAt()),
 		})
 	}
 	r := spec.GetRetry()
@@ -111,6 +99,19 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		s.Policy.Jitter = Ptr(j)
 	}
 	return s
+}
+
+// JSONOrBase64 is how the API carries bytes that are usually JSON (a
+// result, a grain's answer or state, a reminder's payload): as JSON when
+// they are, else base64 in the field beside it; nothing for none.
+func JSONOrBase64(b []byte) (json.RawMessage, string) {
+	switch {
+	case len(b) == 0:
+		return nil, ""
+	case json.Valid(b):
+		return json.RawMessage(b), ""
+	}
+	return nil, base64.StdEncoding.EncodeToString(b)
 }
 
 func optTime(ts *timestamppb.Timestamp) *time.Time {

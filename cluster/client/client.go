@@ -409,22 +409,24 @@ func (c *Client) SubmitBatch(ctx context.Context, reqs []api.SubmitRequest) ([]a
 
 // Get returns a task's status.
 func (c *Client) Get(ctx context.Context, id string) (*api.Status, error) {
-	var st api.Status
-	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), nil, nil, &st)
+	return c.getTask(ctx, id, nil)
 }
 
 // GetLocal is Get answered from the node's own knowledge: a running
 // attempt's progress as that node knows it, without the node asking the
 // member running the attempt (members use it to ask each other).
 func (c *Client) GetLocal(ctx context.Context, id string) (*api.Status, error) {
-	var st api.Status
-	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), url.Values{"local": {"1"}}, nil, &st)
+	return c.getTask(ctx, id, url.Values{"local": {"1"}})
 }
 
 // Watch long-polls: it returns when the task's revision passes index, or
 // after wait with the current status.
 func (c *Client) Watch(ctx context.Context, id string, index uint64, wait time.Duration) (*api.Status, error) {
-	q := url.Values{"index": {strconv.FormatUint(index, 10)}, "wait": {wait.String()}}
+	return c.getTask(ctx, id, url.Values{"index": {strconv.FormatUint(index, 10)}, "wait": {wait.String()}})
+}
+
+// getTask is GET /v1/tasks/{id} with query q.
+func (c *Client) getTask(ctx context.Context, id string, q url.Values) (*api.Status, error) {
 	var st api.Status
 	return &st, c.do(ctx, http.MethodGet, "/v1/tasks/"+url.PathEscape(id), q, nil, &st)
 }

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -30,18 +28,10 @@ func (h *handler) grainState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.GrainState{Kind: kind, Identity: id, Version: version}
-	if st := rec.GetState(); json.Valid(st) {
-		out.State = st
-	} else if len(st) > 0 {
-		out.StateBase64 = base64.StdEncoding.EncodeToString(st)
-	}
+	out.State, out.StateBase64 = api.JSONOrBase64(rec.GetState())
 	for _, rm := range rec.GetReminders() {
 		r := api.Reminder{Name: rm.GetName(), Due: time.Unix(0, rm.GetDueUnixNano()).UTC(), Period: api.Duration(rm.GetPeriodNanos())}
-		if p := rm.GetPayload(); json.Valid(p) {
-			r.Payload = p
-		} else if len(p) > 0 {
-			r.PayloadBase64 = base64.StdEncoding.EncodeToString(p)
-		}
+		r.Payload, r.PayloadBase64 = api.JSONOrBase64(rm.GetPayload())
 		out.Reminders = append(out.Reminders, r)
 	}
 	h.reply(w, http.StatusOK, out)

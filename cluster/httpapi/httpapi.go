@@ -9,7 +9,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -479,11 +478,7 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.GrainReply{Member: resp.GetMember(), ActivationID: resp.GetActivationId()}
-	if p := resp.GetPayload(); json.Valid(p) {
-		out.Result = p
-	} else if len(p) > 0 {
-		out.ResultBase64 = base64.StdEncoding.EncodeToString(p)
-	}
+	out.Result, out.ResultBase64 = api.JSONOrBase64(resp.GetPayload())
 	h.reply(w, http.StatusOK, out)
 }
 

@@ -62,12 +62,7 @@ func TestPausedMemberNeverAnswersFromALostActivation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and three granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	var nodes []*testnode.Node
-	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes = append(nodes, testnode.ClusterNode(t, "pause", agent.HTTPAddr(), id))
-	}
-	waitMembers(t, nodes, 3)
+	nodes := threeMembers(t, "pause")
 	c := newCaller(t)
 	for round := 1; round <= pauses; round++ {
 		// Each round pauses another process: whether a woken process loses
@@ -288,6 +283,19 @@ func (c *caller) summary(paused string, old map[string]string, stopped time.Time
 	}
 	return fmt.Sprintf("calls to %s sent after it stopped: %d answered by its old activations, %d by survivors' new ones, %d failed (retryable)",
 		paused, fromOld, fromSurvivor, failedCalls)
+}
+
+// threeMembers starts a Consul agent and three `granary node` processes,
+// n1 to n3, of cluster, and waits until each sees all three.
+func threeMembers(t *testing.T, cluster string) []*testnode.Node {
+	t.Helper()
+	agent := testconsul.Start(t, testconsul.Options{})
+	var nodes []*testnode.Node
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, testnode.ClusterNode(t, cluster, agent.HTTPAddr(), id))
+	}
+	waitMembers(t, nodes, 3)
+	return nodes
 }
 
 func waitMembers(t *testing.T, nodes []*testnode.Node, want int) {

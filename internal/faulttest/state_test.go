@@ -97,12 +97,7 @@ func TestPausedGrainNeverOverwritesItsSuccessor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and three granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	var nodes []*testnode.Node
-	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes = append(nodes, testnode.ClusterNode(t, "gstate", agent.HTTPAddr(), id))
-	}
-	waitMembers(t, nodes, 3)
+	nodes := threeMembers(t, "gstate")
 	paused, survivor := nodes[0], nodes[1]
 	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
@@ -164,12 +159,7 @@ func TestKillDuringIncrements(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and three granary processes")
 	}
-	agent := testconsul.Start(t, testconsul.Options{})
-	var nodes []*testnode.Node
-	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes = append(nodes, testnode.ClusterNode(t, "gkill", agent.HTTPAddr(), id))
-	}
-	waitMembers(t, nodes, 3)
+	nodes := threeMembers(t, "gkill")
 	victim, via := nodes[0], nodes[1]
 	hc := &http.Client{Timeout: 20 * time.Second}
 	var ids []string
