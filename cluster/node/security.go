@@ -321,6 +321,10 @@ func (n *Node) apiHandler(h http.Handler) http.Handler {
 	if n.sec.api != nil {
 		h = httpsOnly(h)
 	}
+	// Web pages of other sites: no cross-origin writes, and no DNS
+	// rebinding onto a loopback node that has no tokens.
+	host, _, _ := splitHostPort(n.cfg.HTTPAddr)
+	h = httpapi.GuardBrowsers(h, isLoopback(host) && n.cfg.Tokens == nil)
 	return n.metrics.HTTP(h)
 }
 

@@ -218,3 +218,44 @@ func get(t *testing.T, c *http.Client, url, token string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// TestBrowserAttacks: a loopback node without tokens (granary dev) runs
+// nothing a web page of another site makes the visitor's browser send: no
+// cross-site POST of a task (CSRF) and no request through a DNS name
+// rebound to 127.0.0.1; the node's own clients still work.
+func TestBrowserAttacks(t *testing.T) {
+	n := start(t, embedded(t))
+	base := "http://" + n.HTTPAddr()
+	send := func(method, path, host string, h map[string]string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(`{"kind":"resize","id":"csrf-1","payload":{"tiles":1}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("POST", "/v1/tasks", "", map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}); code != http.StatusForbidden {
+		t.Errorf("cross-site POST of a task: %d, want 403", code)
+	}
+	if code := send("GET", "/v1/tasks", "rebound.evil.example:"+strings.Split(n.HTTPAddr(), ":")[1], nil); code != http.StatusForbidden {
+		t.Errorf("GET through a rebound DNS name: %d, want 403", code)
+	}
+	ctx := testutil.Context(t, 10*time.Second)
+	if _, err := n.Client().Get(ctx, "csrf-1"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("the cross-site task: %v, want not found (never stored)", err)
+	}
+	if _, err := n.Client().Submit(ctx, api.SubmitRequest{Kind: "resize", ID: "cli-1", Payload: []byte(`{"tiles":1}`)}); err != nil {
+		t.Fatalf("the node's own client: %v", err)
+	}
+}
