@@ -1,0 +1,202 @@
+package tasks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Control is a request to the member that owns a task.
+type Control struct {
+	Op     ControlOp
+	ID     string
+	Reason string
+	// RequestID makes a restart idempotent (see Manager.Restart).
+	RequestID string
+}
+
+// ControlOp is what a Control asks for.
+type ControlOp int
+
+const (
+	// OpCancel stops the running attempt and marks the task cancelled.
+	OpCancel ControlOp = iota
+	// OpRestart stops the running attempt and starts the task again at
+	// once with a fresh retry budget (a job restart).
+	OpRestart
+)
+
+func (o ControlOp) String() string {
+	if o == OpRestart {
+		return "restart"
+	}
+	return "cancel"
+}
+
+// Cancel stops the task's running attempt and marks it cancelled. A task
+// already finished is api.ErrFailedPrecondition.
+func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, error) {
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	if err := checkText("cancel reason", reason, MaxReasonBytes); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	return m.control(ctx, Control{Op: OpCancel, ID: id, Reason: reason})
+}
+
+// Restart stops the task's running attempt, if any, and runs the task
+// again at once with a fresh retry budget: what a job restart does to the
+// tasks its strategy names. Its attempts and error history are kept; the
+// interrupted attempt is recorded with cause job_restart. A task already
+// finished is api.ErrFailedPrecondition: a committed result never runs again.
+//
+// requestID, if set, makes it idempotent: a restart with the id of the
+// task's last applied restart returns the task unchanged, even if it has
+// finished since.
+func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (store.Record, error) {
+	if reason == "" {
+		reason = "restarted by request"
+	}
+	if err := checkText("restart reason", reason, MaxReasonBytes); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	if err := checkText("restart request id", requestID, 128); err != nil {
+		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason, RequestID: requestID})
+}
+
+// applied reports whether c is a restart the task has applied already.
+func (c Control) applied(st *messages.TaskStatus) bool {
+	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID
+}
+
+// control carries out c on the task's owner: its task actor here, the
+// owning member through Peers.Forward, or a check-and-set write here when no live
+// member holds the task.
+func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) {
+	if err := checkID("task", c.ID); err != nil {
+		return store.Record{}, err
+	}
+	rec, err := m.store.Get(ctx, c.ID)
+	if err != nil {
+		return store.Record{}, storeErr(err)
+	}
+	if c.applied(rec.Task.GetStatus()) {
+		return m.withLive(rec), nil // a retry of a restart that took effect
+	}
+	if store.Terminal(rec.Task.GetStatus().GetState()) {
+		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, c.ID, api.StateName(rec.Task.GetStatus().GetState()))
+	}
+	if owner := rec.Task.GetStatus().GetOwner(); owner != m.member {
+		if m.cfg.Peers != nil {
+			if ok, err := m.cfg.Peers.Forward(ctx, owner, c); ok {
+				if err != nil {
+					return store.Record{}, err
+				}
+				return m.Get(ctx, c.ID)
+			}
+		}
+		return m.controlHere(ctx, rec, c)
+	}
+	timeout := m.cfg.StoreTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	res, err := m.system.Root.RequestFuture(m.root, &controlTask{c}, timeout).Result()
+	if err != nil {
+		return store.Record{}, fmt.Errorf("%w: %s of %s: %w", api.ErrUnavailable, c.Op, c.ID, err)
+	}
+	reply := res.(*controlReply)
+	if errors.Is(reply.err, errNotActive) {
+		out, err := m.controlHere(ctx, rec, c)
+		if err == nil && c.Op == OpRestart {
+			m.Activate(c.ID, false) // it is ours: run it
+		}
+		return out, err
+	}
+	if reply.err != nil {
+		return store.Record{}, reply.err
+	}
+	return reply.rec, nil
+}
+
+// controlHere writes c's change directly, for a task no live actor owns.
+// The check-and-set on the revision makes a concurrent owner's write fail,
+// and that owner re-reads before deciding again.
+func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) (store.Record, error) {
+	if m.fenced() {
+		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
+	}
+	for tries := 0; tries < 5; tries++ {
+		if c.applied(rec.Task.GetStatus()) {
+			return rec, nil
+		}
+		next := proto.Clone(rec.Task).(*messages.Task)
+		now := m.now()
+		if c.Op == OpRestart {
+			restartStatus(next.Status, now, c.Reason, m.member, c.RequestID)
+		} else {
+			next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
+			next.Status.Error = c.Reason
+			next.Status.FinishedAt = timestamppb.New(now)
+			next.Status.NextAttemptAt = nil
+		}
+		out, err := m.store.Update(ctx, next, rec.Revision)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return store.Record{}, storeErr(err)
+		}
+		if rec, err = m.store.Get(ctx, rec.Task.GetSpec().GetId()); err != nil {
+			return store.Record{}, storeErr(err)
+		}
+		if store.Terminal(rec.Task.GetStatus().GetState()) {
+			return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, rec.Task.GetSpec().GetId(), api.StateName(rec.Task.GetStatus().GetState()))
+		}
+	}
+	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, rec.Task.GetSpec().GetId())
+}
+
+// restartStatus is the pure status change of a restart: an attempt in
+// flight is recorded as interrupted (cause job_restart), the task is due at
+// once, and its retry budget counts from here.
+func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, requestID string) {
+	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+		st.Errors = append(st.Errors, &messages.AttemptError{
+			Attempt:   st.GetAttempts(),
+			Cause:     CauseJobRestart,
+			Message:   reason,
+			At:        timestamppb.New(now),
+			Member:    cmp.Or(st.GetOwner(), member), // where it ran
+			StartedAt: st.GetStartedAt(),
+		})
+	}
+	if st.GetState() != messages.TaskState_TASK_STATE_PENDING {
+		st.State = messages.TaskState_TASK_STATE_RETRYING
+		st.NextAttemptAt = timestamppb.New(now)
+	}
+	st.BudgetBase = st.GetAttempts()
+	st.JobRestarts++
+	if requestID != "" {
+		st.LastRestart = requestID
+	}
+	st.Progress, st.ProgressNote = 0, ""
+}
+
+// CauseJobRestart is the cause recorded for an attempt that a job restart
+// interrupted: it did not fail, its job restarted it.
+const CauseJobRestart = "job_restart"
+
+// errNotActive: no task actor of this member holds the task.
+var errNotActive = errors.New("task not active on this member")

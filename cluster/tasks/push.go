@@ -1,0 +1,70 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+)
+
+// PushChecker is a Peers that can check a change another member pushed
+// (Peers.Push) against the store before waiters see it: any member could
+// send one, and only what the store holds is the task's state.
+type PushChecker interface {
+	// CheckPush returns the task as the store holds it, at rec's revision
+	// or a later one, without remembering it anywhere (the caller hands it
+	// to the store's Observe); an error if the store does not hold rec's
+	// revision yet (a forged push, or a store read that lags behind).
+	CheckPush(ctx context.Context, rec store.Record) (store.Record, error)
+}
+
+// checkPush shows waiters a pushed change once the store confirms it:
+// what they see is the store's record, not the push's. A push the store
+// does not confirm is dropped; waiters then ask the store themselves after
+// HandoffWait, as when a push is lost. Without a PushChecker, the store is
+// read here (consulstore remembers what it reads without waking waiters,
+// so they see it at HandoffWait at the latest).
+func (m *Manager) checkPush(rec store.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+	defer cancel()
+	var got store.Record
+	var err error
+	if pc, ok := m.cfg.Peers.(PushChecker); ok {
+		got, err = pc.CheckPush(ctx, rec)
+	} else {
+		got, err = m.store.Get(ctx, rec.Task.GetSpec().GetId())
+		if err == nil && got.Revision < rec.Revision {
+			err = fmt.Errorf("the store holds revision %d", got.Revision)
+		}
+	}
+	if err != nil {
+		m.log.Debug("a pushed change the store does not hold; ignored", "task", rec.Task.GetSpec().GetId(), "revision", rec.Revision, "err", err)
+		return
+	}
+	m.observe(got)
+}
+
+// observer is a store that can take the state of a task as another member
+// committed it (consulstore): the owner's hint, or its push to the member
+// that submitted the task.
+type observer interface {
+	Observe(rec store.Record)
+	Expect(id string, until time.Time)
+}
+
+// observe hands a record another member sent to the store, if it takes
+// such records.
+func (m *Manager) observe(rec store.Record) {
+	if obs, ok := m.store.(observer); ok && rec.Task.GetSpec().GetId() != "" && rec.Revision > 0 {
+		obs.Observe(rec)
+	}
+}
+
+// expectPush tells the store that the owner of task id will push its
+// changes here, so waiters need not ask the store for a while.
+func (m *Manager) expectPush(id string) {
+	if obs, ok := m.store.(observer); ok && m.cfg.Peers != nil && m.cfg.HandoffWait > 0 {
+		obs.Expect(id, m.now().Add(m.cfg.HandoffWait))
+	}
+}
