@@ -78,7 +78,12 @@ type durableNode struct {
 // plainNode starts a node without TLS or tokens, as `granary node` runs on
 // loopback by default.
 func plainNode(b *testing.B, consulAddr, id string, callers int, args ...string) durableNode {
-	n := testnode.ClusterNode(b, "bench", consulAddr, id, append([]string{"--log-level", "warn"}, args...)...)
+	return plainNodeIn(b, "bench", consulAddr, id, callers, args...)
+}
+
+// plainNodeIn is plainNode in the named cluster.
+func plainNodeIn(b *testing.B, cluster, consulAddr, id string, callers int, args ...string) durableNode {
+	n := testnode.ClusterNode(b, cluster, consulAddr, id, append([]string{"--log-level", "warn"}, args...)...)
 	// A connection per caller kept alive.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}
 	return durableNode{pid: n.PID(), client: client.Config{Addr: n.HTTP, HTTPClient: hc}}

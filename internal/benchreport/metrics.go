@@ -19,32 +19,25 @@ const minMetricsRatio = 0.98
 // and off (--metrics=false), and grain calls between two members with
 // their hosts instrumented and not, in alternating rounds of one run.
 func metricsSection(ctx context.Context, cfg config) (string, error) {
-	times := fmt.Sprintf("%dx", cfg.durableTasks)
-	var on, off []float64
-	cpu := map[bool][]float64{}
-	for i := range cfg.metricsRounds {
-		order := []bool{true, false}
-		if i%2 == 1 {
-			order = []bool{false, true}
+	var on, off []benchmarks.DurableRound
+	_, err := benchmark(func(b *testing.B) {
+		if b.N == 1 {
+			return // testing.Benchmark's probe run: the rounds are all in the run of b.N tasks
 		}
-		for _, metricsOn := range order {
-			r, err := benchmark(func(b *testing.B) { benchmarks.DurableThroughputMetrics(b, manyCallers, metricsOn) }, times,
-				"-bench DurableThroughput/granary_two_nodes_128_callers ./internal/benchmarks")
-			if err != nil {
-				return "", err
-			}
-			if metricsOn {
-				on = append(on, r.Extra["tasks/s"])
-			} else {
-				off = append(off, r.Extra["tasks/s"])
-			}
-			cpu[metricsOn] = append(cpu[metricsOn], r.Extra["nodes-cpu-µs/op"])
-		}
+		on, off = benchmarks.DurableAB(b, manyCallers, cfg.metricsRounds, []string{"--metrics=true"}, []string{"--metrics=false"})
+	}, fmt.Sprintf("%dx", cfg.durableTasks), "(go run ./internal/benchreport -only metrics)")
+	if err != nil {
+		return "", err
 	}
-	dOn, dOff := medianOf(on), medianOf(off)
-	cOn, cOff := medianOf(cpu[true]), medianOf(cpu[false])
-	dRatio, cRatio := pairedRatio(on, off), pairedRatio(cpu[false], cpu[true])
+	rate := func(r benchmarks.DurableRound) float64 { return r.Rate }
+	cpuOf := func(r benchmarks.DurableRound) float64 { return float64(r.NodesCPU.Microseconds()) }
+	dOn, dOff := medianOf(mapRounds(on, rate)), medianOf(mapRounds(off, rate))
+	cOn, cOff := medianOf(mapRounds(on, cpuOf)), medianOf(mapRounds(off, cpuOf))
+	dRatio, cRatio := pairedRatio(mapRounds(on, rate), mapRounds(off, rate)), pairedRatio(mapRounds(off, cpuOf), mapRounds(on, cpuOf))
 	fmt.Printf("durable throughput, metrics  on %8.0f tasks/s (%.0f µs nodes' CPU/task)   off %8.0f (%.0f µs)   ratio %.3f×  CPU off÷on %.3f×\n", dOn, cOn, dOff, cOff, dRatio, cRatio)
+	for i := range on {
+		fmt.Printf("  round %2d: on %6.0f/s %4.0f µs   off %6.0f/s %4.0f µs\n", i+1, on[i].Rate, cpuOf(on[i]), off[i].Rate, cpuOf(off[i]))
+	}
 
 	plain, err := benchmarks.StartGranaryPair(ctx)
 	if err != nil {
@@ -57,10 +50,10 @@ func metricsSection(ctx context.Context, cfg config) (string, error) {
 	}
 	defer instrumented.Close()
 	var rows strings.Builder
-	// Three times the grain call section's rounds, of a third of its calls:
+	// Six times the grain call section's rounds, of a third of its calls:
 	// the machine's noise comes in bursts of seconds, and a difference of a
-	// few percent shows only in pairs of rounds close together.
-	rounds := 3 * cfg.callRounds
+	// few percent shows only in many pairs of rounds close together.
+	rounds := 6 * cfg.callRounds
 	for _, mode := range []struct{ callers, n int }{{1, cfg.calls / 3}, {benchmarks.Callers, cfg.concurrent / 3}} {
 		var o, f []benchmarks.CallStats
 		for round := range rounds {
@@ -101,10 +94,19 @@ func metricsSection(ctx context.Context, cfg config) (string, error) {
 	b.WriteString(rows.String())
 	fmt.Fprintf(&b, `
 How measured: metrics on is what `+"`granary node`"+` does by default (package cluster/metrics: every submit, attempt, store operation, Consul round trip, HTTP request and grain call counted and timed on the member's own Prometheus registry; gauges read at scrape time); off is `+"`--metrics=false`"+` (node.Config.Metrics false: nothing recorded, no /metrics). Nothing scrapes during the runs: a scrape costs the member one serialisation of its registry, every scrape interval, not per operation.
-- **durable throughput**: the durable tasks section's 128-caller benchmark (two `+"`granary node`"+` processes, a disk-backed Consul server, %d tasks per round after 2000 untimed), %d rounds of on and off, alternating which goes first; the figures are medians over rounds, the ratios medians of each round's ratio (on and off ran back to back, so a round's pair shares the machine's state). CPU per task is the two nodes' user + system time over the timed section ÷ its tasks: it is the steadier figure when the machine's neighbours are busy.
+- **durable throughput**: two clusters of two `+"`granary node`"+` processes each, one with metrics on and one off, on one disk-backed Consul server, started once and both warmed with 2000 tasks; then %d rounds of %d tasks from 128 callers on each, alternating which goes first (on off, off on, ...), so that the Consul store's growth and the machine's neighbours fall on both alike; the figures are medians over rounds, the ratios medians of each round pair's ratio. (A fresh Consul server and fresh nodes per round, as the durable section runs, differ from each other by more than the few percent at stake.) CPU per task is the side's two nodes' user + system time over its round ÷ its tasks: it is the steadier figure when the machine's neighbours are busy.
 - **grain calls**: the grain call section's pair (two grains.Host members with gRPC remoting on loopback, an echo grain), one pair with each host given metrics of its own (grains.Config.Metrics) and one without, %d alternating rounds of %d calls (1 caller) or %d calls (%d callers); medians, the ratios medians of each round's. CPU/call is this process's CPU time over a round ÷ its calls.
-`, cfg.durableTasks, cfg.metricsRounds, rounds, cfg.calls/3, cfg.concurrent/3, benchmarks.Callers)
+`, cfg.metricsRounds, cfg.durableTasks, rounds, cfg.calls/3, cfg.concurrent/3, benchmarks.Callers)
 	return b.String(), nil
+}
+
+// mapRounds is f of each round.
+func mapRounds(rs []benchmarks.DurableRound, f func(benchmarks.DurableRound) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
 }
 
 // pairedRatio is the median of a[i]/b[i]: rounds of a and b ran back to
