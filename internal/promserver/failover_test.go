@@ -39,7 +39,10 @@ func one(ctx context.Context, srv *promserver.Server, q string) (float64, string
 // member running the most is killed with SIGKILL; then PromQL over
 // Prometheus' HTTP API must show the killed target down, the survivors
 // adopting every task it ran (counted once each), the attempts it lost,
-// and the time from its loss to the adoptions.
+// and the time from its loss to the adoptions. The same Prometheus
+// evaluates the alerting rules of docs/prometheus: none is pending on the
+// busy, healthy cluster, and after the kill GranaryMemberDown is, for the
+// killed member only, and no other.
 func TestPrometheusSeesFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul, Prometheus and granary processes")
@@ -63,7 +66,7 @@ func TestPrometheusSeesFailover(t *testing.T) {
 		}
 		return true, ""
 	})
-	srv := promserver.Start(t, promserver.Options{Targets: targets})
+	srv := promserver.Start(t, promserver.Options{Targets: targets, RuleFiles: []string{alertRules}})
 	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
 		v, why := one(ctx, srv, `sum(up{job="granary"})`)
 		return v == 3, fmt.Sprintf("targets up: %v %s; want 3", v, why)
@@ -100,6 +103,22 @@ func TestPrometheusSeesFailover(t *testing.T) {
 	if owned == 0 {
 		t.Fatalf("no member runs a task: %v", byInstance)
 	}
+	// The rules have been evaluated on the busy cluster: nothing to say.
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		rules, err := srv.Rules(ctx)
+		if err != nil || len(rules) == 0 {
+			return false, fmt.Sprintf("rules %v, %v; want the alerting rules loaded", rules, err)
+		}
+		for _, r := range rules {
+			if r.Health != "ok" {
+				return false, fmt.Sprintf("rule %s: health %q %s; want ok", r.Name, r.Health, r.LastError)
+			}
+		}
+		return true, ""
+	})
+	if s, err := srv.Query(ctx, `ALERTS`); err != nil || len(s) != 0 {
+		t.Fatalf("alerts on a healthy cluster: %v (%v); want none", s, err)
+	}
 	t.Logf("killing %s (%s), running %v of %d tasks", victim.ID, victim.HTTP, owned, tasks)
 	killed := time.Now()
 	victim.Kill()
@@ -114,6 +133,20 @@ func TestPrometheusSeesFailover(t *testing.T) {
 		return v == owned, fmt.Sprintf("tasks adopted by the survivors: %v %s; want %v, the killed member's", v, why, owned)
 	})
 	t.Logf("every task adopted %s after the kill, as Prometheus saw it", time.Since(killed).Round(100*time.Millisecond))
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		s, err := srv.Query(ctx, `ALERTS`)
+		if err != nil {
+			return false, err.Error()
+		}
+		down := false
+		for _, a := range s {
+			if a.Labels["alertname"] != "GranaryMemberDown" || a.Labels["instance"] != victim.HTTP {
+				t.Fatalf("alert %v after the kill; want only GranaryMemberDown for %s", a.Labels, victim.HTTP)
+			}
+			down = true
+		}
+		return down, fmt.Sprintf("alerts %v; want GranaryMemberDown for %s (pending: it fires after a minute)", s, victim.HTTP)
+	})
 	for _, c := range []struct {
 		q    string
 		ok   func(float64) bool

@@ -23,6 +23,31 @@ import (
 // ErrNoBinary: no prometheus binary was found. Its text says how to get one.
 var ErrNoBinary = errors.New("no prometheus binary: run `make test` (installs Debian's prometheus package) or `apt-get install prometheus`, or set PROMETHEUS_BIN")
 
+// ErrNoPromtool: no promtool binary was found.
+var ErrNoPromtool = errors.New("no promtool binary: run `make test` (installs Debian's prometheus package, which has it) or `apt-get install prometheus`, or set PROMTOOL_BIN")
+
+// Promtool is Prometheus' promtool: $PROMTOOL_BIN, else promtool next to
+// Binary, else promtool on PATH.
+func Promtool() (string, error) {
+	if p := os.Getenv("PROMTOOL_BIN"); p != "" {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o111 == 0 {
+			return "", fmt.Errorf("PROMTOOL_BIN=%s is not an executable file: %w", p, ErrNoPromtool)
+		}
+		return p, nil
+	}
+	if bin, err := Binary(); err == nil {
+		p := filepath.Join(filepath.Dir(bin), "promtool")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		return "", ErrNoPromtool
+	}
+	return p, nil
+}
+
 // Binary is the prometheus binary tests run: $PROMETHEUS_BIN, else
 // prometheus on PATH.
 func Binary() (string, error) {
@@ -50,6 +75,9 @@ type Options struct {
 	// BearerTokenFile, if set, is sent with every scrape, as a production
 	// scrape configuration of nodes with tokens does.
 	BearerTokenFile string
+	// RuleFiles are rule files to load (rule_files:), evaluated every
+	// ScrapeInterval.
+	RuleFiles []string
 }
 
 // Server is a running Prometheus server.
@@ -131,6 +159,12 @@ func config(opts Options) string {
 	var b strings.Builder
 	iv := opts.ScrapeInterval.String()
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n", iv, iv, iv)
+	if len(opts.RuleFiles) > 0 {
+		b.WriteString("rule_files:\n")
+		for _, f := range opts.RuleFiles {
+			fmt.Fprintf(&b, "  - %q\n", f)
+		}
+	}
 	b.WriteString("scrape_configs:\n  - job_name: granary\n")
 	if opts.BearerTokenFile != "" {
 		fmt.Fprintf(&b, "    authorization:\n      credentials_file: %s\n", opts.BearerTokenFile)
@@ -147,6 +181,63 @@ func (s *Server) log() string {
 	return string(data)
 }
 
+// get reads an endpoint of Prometheus' HTTP API into data, its answer's
+// "data" field.
+func (s *Server) get(ctx context.Context, path string, data any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.Addr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("%d %s", resp.StatusCode, body)
+	}
+	if r.Status != "success" {
+		return errors.New(r.Error)
+	}
+	return json.Unmarshal(r.Data, data)
+}
+
+// Rule is a loaded rule as Prometheus reports it (GET /api/v1/rules).
+type Rule struct {
+	Name string `json:"name"`
+	// Health is "ok" once evaluated without error ("unknown" before).
+	Health    string `json:"health"`
+	LastError string `json:"lastError"`
+	// State is an alerting rule's: inactive, pending or firing.
+	State string `json:"state"`
+}
+
+// Rules are the rules Prometheus has loaded, of every group.
+func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
+	var data struct {
+		Groups []struct {
+			Rules []Rule `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := s.get(ctx, "/api/v1/rules", &data); err != nil {
+		return nil, fmt.Errorf("promserver: rules: %w", err)
+	}
+	var out []Rule
+	for _, g := range data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out, nil
+}
+
 // Sample is one series of an instant vector: its labels and value.
 type Sample struct {
 	Labels map[string]string
@@ -156,33 +247,20 @@ type Sample struct {
 // Query evaluates an instant PromQL query now, over the HTTP API
 // (GET /api/v1/query). A scalar result is one Sample without labels.
 func (s *Server) Query(ctx context.Context, q string) ([]Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.Addr+"/api/v1/query?query="+url.QueryEscape(q), nil)
-	if err != nil {
-		return nil, err
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
+	if err := s.get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+		return nil, fmt.Errorf("promserver: %s: %w", q, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("promserver: %s: %d %s", q, resp.StatusCode, body)
-	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("promserver: %s: %s", q, r.Error)
-	}
+	r := struct {
+		Data struct {
+			ResultType string
+			Result     json.RawMessage
+		}
+	}{}
+	r.Data.ResultType, r.Data.Result = data.ResultType, data.Result
 	switch r.Data.ResultType {
 	case "vector":
 		var vec []struct {
