@@ -135,37 +135,19 @@ func (a *attemptActor) Receive(c actor.Context) {
 			a.finish()
 			return
 		}
-		cause := supervisor.CauseError
-		f := supervisor.Failure{Cause: cause, Err: msg.err, At: a.ctx.now()}
-		if p, ok := msg.err.(*supervisor.PanicError); ok {
-			f.Cause, f.Stack = supervisor.CausePanic, p.Stack
-		}
-		a.fail(f)
+		a.fail(handlerFailure(msg.err, a.ctx.now()))
 	case *actor.Stopping:
 		a.finish()
 	}
 }
 
-// check applies the hung-task rule and the task's deadline, and arms the
-// timer for the next check.
+// check applies the task's deadline and the hung-attempt rule
+// (attemptCheck), and arms the timer for the next check.
 func (a *attemptActor) check(c actor.Context) {
 	now := a.ctx.now()
-	if !a.deadline.IsZero() && !now.Before(a.deadline) {
-		a.fail(supervisor.Failure{Cause: supervisor.CauseDeadline, Err: fmt.Errorf("task deadline %s passed during attempt", a.deadline.Format(time.RFC3339Nano)), At: now})
-	}
-	cause, expired, next := a.watchdog.Check(a.started, time.Unix(0, a.ctx.lastBeat.Load()), now)
-	if expired {
-		var err error
-		switch cause {
-		case supervisor.CauseHeartbeatTimeout:
-			err = fmt.Errorf("no heartbeat for %s (heartbeat time-out)", a.watchdog.HeartbeatTimeout)
-		default:
-			err = fmt.Errorf("attempt ran longer than %s (attempt time-out)", a.watchdog.AttemptTimeout)
-		}
-		a.fail(supervisor.Failure{Cause: cause, Err: err, At: now})
-	}
-	if !a.deadline.IsZero() && (next.IsZero() || a.deadline.Before(next)) {
-		next = a.deadline
+	f, next := attemptCheck(a.deadline, a.watchdog, a.started, time.Unix(0, a.ctx.lastBeat.Load()), now)
+	if f != nil {
+		a.fail(*f)
 	}
 	if next.IsZero() {
 		return

@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/granary-rt/granary/supervisor"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 const attemptChild = "attempt"
@@ -108,8 +106,8 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.ctx, a.self = c, c.Self()
 		a.load()
 	case *startAttempt:
-		if msg.after == int(a.rec.Task.GetStatus().GetAttempts()) && a.attempt == nil && !a.draining {
-			a.begin()
+		if timerDue(msg.after, a.rec.Task.GetStatus(), a.attempt != nil, a.draining) {
+			a.begin(nil)
 		}
 	case *attemptSucceeded:
 		a.succeeded(msg)
@@ -166,12 +164,11 @@ func (a *taskActor) load() {
 	}
 	a.rec = rec
 	st := rec.Task.GetStatus()
-	if store.Terminal(st.GetState()) {
-		a.stop()
-		return
-	}
-	if st.GetOwner() != a.m.member && !a.adopt {
-		a.logger().Debug("task owned by another member; not taking it", "owner", st.GetOwner())
+	p := planLoad(st, a.m.member, a.adopt, a.born, a.m.now())
+	if p.step == stepStop {
+		if p.reason != "" {
+			a.logger().Debug(p.reason, "owner", st.GetOwner())
+		}
 		a.stop()
 		return
 	}
@@ -185,58 +182,67 @@ func (a *taskActor) load() {
 		a.kind, err = a.m.registry.Task(rec.Task.GetSpec().GetKind())
 	}
 	if err != nil {
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("cannot run on member %s: %v", a.m.member, err), nil)
+		a.finish(failedFor(fmt.Sprintf("cannot run on member %s: %v", a.m.member, err), nil))
 		return
 	}
 	a.tree = tree
 	a.obs.kind = a.m.metrics.Task(a.kind.Name())
 	a.obs.adopting = a.adopt && st.GetOwner() != a.m.member
-	// Restore the budget and backoff: every attempt after the first was a
-	// restart, and a retrying task's next restart was already decided.
-	// Attempts before the last job restart do not count: it gave the task
-	// a fresh budget.
-	restarts := int(st.GetAttempts()-st.GetBudgetBase()) - 1
-	if st.GetState() == messages.TaskState_TASK_STATE_RETRYING {
-		restarts++
-	}
-	var times []time.Time
-	for _, e := range st.GetErrors() {
-		if e.GetAttempt() > st.GetBudgetBase() && len(times) < restarts {
-			times = append(times, e.GetAt().AsTime())
-		}
-	}
-	for len(times) < restarts {
-		times = append(times, a.m.now())
-	}
-	a.tree.Replay(attemptChild, times...)
-
-	if a.born && st.GetState() == messages.TaskState_TASK_STATE_RUNNING && st.GetOwner() == a.m.member && st.GetAttempts() == 1 && st.GetEpoch() == 1 {
+	a.tree.Replay(attemptChild, replayRestarts(st, a.m.now())...)
+	if p.step == stepRun {
 		if a.unstored {
 			// Not stored yet: the first write waits for the attempt's end
 			// or the hold, whichever comes first.
 			self, system := a.self, a.c().ActorSystem()
 			a.hold = time.AfterFunc(a.m.cfg.HoldFirstWrite, func() { system.Root.Send(self, &storeNow{}) })
 		}
-		a.startAttempt() // created claimed and running: attempt 1 is due
+		a.startAttempt()
 		return
 	}
 	// The task is claimed by the next write it needs anyway (starting an
 	// attempt, or recording the attempt lost with its previous owner): one
 	// store write fewer per task, which counts at failover.
 	a.unclaimed = true
-	switch st.GetState() {
-	case messages.TaskState_TASK_STATE_PENDING:
-		a.begin()
-	case messages.TaskState_TASK_STATE_RUNNING:
-		// The attempt in flight died with its member (or with this node's
-		// previous process): it counts as failed.
-		a.failed(supervisor.Failure{
-			Cause: supervisor.CauseMemberLost,
-			Err:   fmt.Errorf("attempt interrupted: member %s stopped while running it", st.GetOwner()),
-			At:    a.m.now(),
-		}, int(st.GetAttempts()))
-	default: // retrying
-		a.scheduleAt(st.GetNextAttemptAt().AsTime())
+	a.perform(p)
+}
+
+// perform carries out a plan of the task core (core.go).
+func (a *taskActor) perform(p plan) {
+	switch p.step {
+	case stepStop:
+		a.stop()
+	case stepRun:
+		a.startAttempt()
+	case stepStart:
+		if err := a.write(func(t *messages.Task) { startStatus(t.Status, p.at, p.entry) }); err != nil {
+			a.writeFailed("start attempt", err)
+			return
+		}
+		a.startAttempt()
+	case stepRetry:
+		if err := a.write(func(t *messages.Task) { retryStatus(t.Status, p.at, p.entry) }); err != nil {
+			a.writeFailed("record failure", err)
+			return
+		}
+		a.scheduleAt(p.at)
+	case stepSchedule:
+		a.scheduleAt(p.at)
+	case stepFinish:
+		a.finish(p)
+	case stepLost:
+		a.failed(p.failure, p.attempt)
+	case stepEscalate:
+		a.escalateToJob(p)
+	case stepJobRestart:
+		job := a.rec.Task.GetSpec().GetJobId()
+		if err := a.write(func(t *messages.Task) { jobRestartStatus(t.Status, p.at, p.reason, a.m.member, p.entry) }); err != nil {
+			a.writeFailed("job restart", err)
+			return
+		}
+		a.logger().Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(p.siblings)+1)
+		a.freshBudget()
+		a.scheduleAt(p.at)
+		a.m.restartSiblings(job, p.siblings, p.reason)
 	}
 }
 
@@ -265,31 +271,11 @@ func (a *taskActor) logger() *slog.Logger {
 	return a.log
 }
 
-// begin starts the next attempt: durable first (state running, attempt
-// count), then the attempt actor. failed, if set, is the previous
+// begin starts the next attempt, durable first (state running, attempt
+// count), unless the deadline has passed. entry, if set, is the previous
 // attempt's failure, recorded in the same write.
-func (a *taskActor) begin(failed ...*messages.AttemptError) {
-	now := a.m.now()
-	if dl := a.deadline(); !dl.IsZero() && !now.Before(dl) {
-		var entry *messages.AttemptError
-		if len(failed) > 0 {
-			entry = failed[0]
-		}
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded before attempt %d could start", a.rec.Task.GetStatus().GetAttempts()+1), entry)
-		return
-	}
-	if err := a.write(func(t *messages.Task) {
-		t.Status.Errors = append(t.Status.Errors, failed...)
-		t.Status.State = messages.TaskState_TASK_STATE_RUNNING
-		t.Status.Attempts++
-		t.Status.StartedAt = timestamppb.New(now)
-		t.Status.NextAttemptAt = nil
-		t.Status.Progress, t.Status.ProgressNote = 0, ""
-	}); err != nil {
-		a.writeFailed("start attempt", err)
-		return
-	}
-	a.startAttempt()
+func (a *taskActor) begin(entry *messages.AttemptError) {
+	a.perform(planDue(a.rec.Task.GetStatus(), a.m.now(), entry))
 }
 
 // startAttempt spawns the attempt actor of the attempt the store already
@@ -345,16 +331,7 @@ func (a *taskActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, ch
 		return // a previous attempt's late failure
 	}
 	a.attempt, a.live = nil, nil
-	var f supervisor.Failure
-	n := int(a.rec.Task.GetStatus().GetAttempts())
-	switch r := reason.(type) {
-	case *attemptFailed:
-		f, n = r.failure, r.attempt
-	case error:
-		f = supervisor.Failure{Cause: supervisor.CausePanic, Err: r, At: a.m.now()}
-	default:
-		f = supervisor.Failure{Cause: supervisor.CausePanic, Err: fmt.Errorf("%v", r), At: a.m.now()}
-	}
+	f, n := failureOf(reason, int(a.rec.Task.GetStatus().GetAttempts()), a.m.now())
 	a.endAttempt("failed", &f)
 	a.failed(f, n)
 }
@@ -365,73 +342,19 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 	d := a.tree.Failed(attemptChild, f, now, rand.Float64())
 	a.m.hooks.attemptFailed(a.id, attempt, f.Cause)
 	a.attemptFailed(f.Cause, d.Directive)
-	// The attempt ran on the task's owner as last recorded: this member,
-	// or for an attempt lost with its member, that member (this one has
-	// not claimed the task yet).
-	entry := &messages.AttemptError{
-		Attempt:   int32(attempt),
-		Cause:     f.Cause.String(),
-		Message:   errText(f.Err),
-		Stack:     string(f.Stack),
-		At:        timestamppb.New(f.At),
-		Member:    cmp.Or(a.rec.Task.GetStatus().GetOwner(), a.m.member),
-		StartedAt: a.rec.Task.GetStatus().GetStartedAt(),
-	}
 	a.logger().Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
-	next := now.Add(d.Delay)
-	if d.Directive == supervisor.Restart && !a.draining {
-		if dl := a.deadline(); !dl.IsZero() && !next.Before(dl) {
-			a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded: no time left for attempt %d; last error: %s", attempt+1, describe(f)), entry)
-			return
-		}
-	}
-	switch {
-	case d.Directive == supervisor.Restart && f.Cause == supervisor.CauseMemberLost && !a.draining:
-		// The attempt died with its member, not through a fault of the
-		// task: the next one starts at once, in the write that records the
-		// loss (one write per adopted task at failover, not two). The
-		// restart budget still counts it, and detecting a lost member takes
-		// seconds, so a task that kills its members cannot loop fast.
-		a.begin(entry)
-	case d.Directive == supervisor.Restart:
-		if err := a.write(func(t *messages.Task) {
-			t.Status.State = messages.TaskState_TASK_STATE_RETRYING
-			t.Status.NextAttemptAt = timestamppb.New(next)
-			t.Status.Errors = append(t.Status.Errors, entry)
-		}); err != nil {
-			a.writeFailed("record failure", err)
-			return
-		}
-		a.scheduleAt(next)
-	case supervisor.IsPermanent(f.Err):
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
-	case f.Cause == supervisor.CauseDeadline:
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
-	case d.Directive == supervisor.Escalate && a.rec.Task.GetSpec().GetJobMaxRestarts() > 0:
-		a.escalateToJob(f, entry, attempt)
-	case d.Directive == supervisor.Escalate:
-		a.finish(messages.TaskState_TASK_STATE_FAILED, a.gaveUp(f, attempt), entry)
-	default:
-		a.finish(messages.TaskState_TASK_STATE_FAILED, fmt.Sprintf("stopped after attempt %d: %s; last error: %s", attempt, d.Reason, describe(f)), entry)
-	}
+	a.perform(planFailure(a.rec.Task, f, d, attempt, now, a.draining, a.m.member))
 }
 
-func (a *taskActor) gaveUp(f supervisor.Failure, attempt int) string {
-	return fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s",
-		attempt-int(a.rec.Task.GetStatus().GetBudgetBase()), a.rec.Task.GetSpec().GetRetry().GetMaxAttempts(), describe(f))
-}
-
-// escalateToJob hands a task that failed for good to its job's supervisor:
-// while the job's restart budget lasts, the task runs again with a fresh
-// budget and the job restarts the tasks its strategy names; then the task
-// fails, and so does the job.
-func (a *taskActor) escalateToJob(f supervisor.Failure, entry *messages.AttemptError, attempt int) {
+// escalateToJob hands a task that failed for good to its job's supervisor
+// (esc is planFailure's stepEscalate), and carries out planJob's decision.
+func (a *taskActor) escalateToJob(esc plan) {
 	if a.m.fenced() {
 		a.writeFailed("job escalation", errFenced)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*a.m.cfg.StoreTimeout)
-	plan, err := a.m.superviseJob(ctx, a.rec.Task, f)
+	jp, err := a.m.superviseJob(ctx, a.rec.Task, esc.failure)
 	cancel()
 	if err != nil {
 		// The store failed under the job supervisor: the actor restarts,
@@ -439,54 +362,35 @@ func (a *taskActor) escalateToJob(f supervisor.Failure, entry *messages.AttemptE
 		a.writeFailed("job escalation", err)
 		return
 	}
-	if !plan.Restart {
-		a.finish(messages.TaskState_TASK_STATE_FAILED, a.gaveUp(f, attempt)+"; "+plan.Cause, entry)
-		return
-	}
-	now := a.m.now()
-	job := a.rec.Task.GetSpec().GetJobId()
-	reason := fmt.Sprintf("job %s restarted (%s) after task %s failed: %s", job, a.rec.Task.GetSpec().GetJobStrategy(), a.id, describe(f))
-	if err := a.write(func(t *messages.Task) {
-		t.Status.Errors = append(t.Status.Errors, entry)
-		t.Status.State = messages.TaskState_TASK_STATE_RETRYING // the attempt is recorded: entry
-		restartStatus(t.Status, now, reason, a.m.member, "")
-	}); err != nil {
-		a.writeFailed("job restart", err)
-		return
-	}
-	a.logger().Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(plan.Targets))
-	a.freshBudget()
-	a.scheduleAt(now)
-	a.m.restartSiblings(job, plan.Targets[1:], reason)
+	a.perform(planJob(a.rec.Task, esc, jp, a.m.now()))
 }
 
 // succeeded commits the result, fenced by the claim's epoch: a write that
 // finds another epoch in the store is refused, so a stale owner never commits.
 func (a *taskActor) succeeded(msg *attemptSucceeded) {
-	if msg.attempt != int(a.rec.Task.GetStatus().GetAttempts()) || a.attempt == nil {
+	if !isCurrent(msg.attempt, a.rec.Task.GetStatus(), a.attempt != nil) {
 		return
 	}
 	a.c().Stop(a.attempt)
 	a.attempt, a.live = nil, nil
 	a.attemptSucceeded()
-	a.finish(messages.TaskState_TASK_STATE_COMPLETED, "", nil, msg.result)
+	a.finish(plan{step: stepFinish, state: messages.TaskState_TASK_STATE_COMPLETED}, msg.result)
 	a.endAttempt("completed", nil) // after the commit, its child
 }
 
 func (a *taskActor) cancel(reason string) *controlReply {
 	a.endAttempt("cancelled", nil)
 	a.stopAttempt()
-	a.finish(messages.TaskState_TASK_STATE_CANCELLED, reason, nil)
+	a.finish(plan{step: stepFinish, state: messages.TaskState_TASK_STATE_CANCELLED, reason: reason})
 	return &controlReply{rec: a.rec}
 }
 
 // restart stops the running attempt and starts the task again at once with
 // a fresh retry budget: its job restarted it.
 func (a *taskActor) restart(c Control) *controlReply {
-	if a.tree == nil {
-		return &controlReply{err: errNotActive}
-	}
-	if c.applied(a.rec.Task.GetStatus()) {
+	if apply, err := restartVerdict(c, a.rec.Task.GetStatus(), a.tree != nil); err != nil {
+		return &controlReply{err: err}
+	} else if !apply {
 		return &controlReply{rec: a.rec} // asked again: applied already
 	}
 	reason := c.Reason
@@ -499,9 +403,7 @@ func (a *taskActor) restart(c Control) *controlReply {
 	}
 	a.logger().Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts())
 	a.freshBudget()
-	if a.rec.Task.GetStatus().GetState() == messages.TaskState_TASK_STATE_RETRYING {
-		a.scheduleAt(now)
-	}
+	a.perform(planRestarted(a.rec.Task.GetStatus(), now))
 	return &controlReply{rec: a.rec}
 }
 
@@ -522,7 +424,8 @@ func (a *taskActor) stopAttempt() {
 }
 
 // finish writes a terminal state and stops the actor.
-func (a *taskActor) finish(state messages.TaskState, reason string, entry *messages.AttemptError, result ...[]byte) {
+func (a *taskActor) finish(p plan, result ...[]byte) {
+	state, reason := p.state, p.reason
 	if state == messages.TaskState_TASK_STATE_FAILED && a.rec.Task.GetSpec().GetJobId() != "" && !a.m.fenced() {
 		// The job's record says it failed before the task does, so whoever
 		// sees the failed task also finds the job closed to new tasks.
@@ -534,19 +437,11 @@ func (a *taskActor) finish(state messages.TaskState, reason string, entry *messa
 	}
 	now := a.m.now()
 	committed := a.traceCommit(state)
-	err := a.write(func(t *messages.Task) {
-		t.Status.State = state
-		t.Status.Error = reason
-		t.Status.FinishedAt = timestamppb.New(now)
-		t.Status.NextAttemptAt = nil
-		if entry != nil {
-			t.Status.Errors = append(t.Status.Errors, entry)
-		}
-		if len(result) > 0 {
-			t.Status.Result = result[0]
-			t.Status.Progress = 1
-		}
-	})
+	var res []byte
+	if len(result) > 0 {
+		res = result[0]
+	}
+	err := a.write(func(t *messages.Task) { finishStatus(t.Status, state, reason, p.entry, res, now) })
 	committed(err)
 	if err != nil {
 		a.writeFailed("finish", err)
@@ -618,16 +513,13 @@ func (a *taskActor) write(mutate func(t *messages.Task)) error {
 		if gerr != nil {
 			return gerr
 		}
-		if sent != nil && proto.Equal(fresh.Task, sent) {
+		landed, err := conflictVerdict(fresh, a.rec.Task.GetStatus(), sent)
+		if landed {
 			a.wrote(fresh) // it landed; only its answer was lost
 			return nil
 		}
-		cur, mine := fresh.Task.GetStatus(), a.rec.Task.GetStatus()
-		if cur.GetEpoch() != mine.GetEpoch() || cur.GetOwner() != mine.GetOwner() {
-			return fmt.Errorf("%w: now epoch %d owned by %s", errLostClaim, cur.GetEpoch(), cur.GetOwner())
-		}
-		if store.Terminal(cur.GetState()) {
-			return fmt.Errorf("%w: %s", errFinished, cur.GetState())
+		if err != nil {
+			return err
 		}
 		a.rec = fresh
 	}
@@ -706,13 +598,12 @@ func (a *taskActor) answerFirst(w firstWrite) {
 // store unreachable) fails the actor, and its supervisor restarts it, which
 // reloads the task from the store.
 func (a *taskActor) writeFailed(what string, err error) {
-	if errors.Is(err, errLostClaim) || errors.Is(err, errFinished) || errors.Is(err, errFenced) || errors.Is(err, errFirstWrite) {
+	switch writeVerdictOf(err) {
+	case writeLeave:
 		a.logger().Warn("task no longer ours; stopping without writing", "step", what, "err", err)
 		a.stop()
 		return
-	}
-	if errors.Is(err, errRecordTooLarge) {
-		// No write of it can ever land: restarting would only loop.
+	case writeStuck:
 		a.logger().Error("task record cannot fit the store; its actor stops", "step", what, "err", err)
 		a.stop()
 		return
@@ -737,23 +628,9 @@ func (a *taskActor) stopRetryTimer() {
 	}
 }
 
-func (a *taskActor) deadline() time.Time {
-	if d := a.rec.Task.GetStatus().GetDeadline(); d != nil {
-		return d.AsTime()
-	}
-	return time.Time{}
-}
+func (a *taskActor) deadline() time.Time { return deadlineOf(a.rec.Task.GetStatus()) }
 
 func (a *taskActor) stop() {
 	a.stopRetryTimer()
 	a.c().Stop(a.self)
-}
-
-func describe(f supervisor.Failure) string { return f.Cause.String() + ": " + errText(f.Err) }
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

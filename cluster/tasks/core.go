@@ -1,0 +1,455 @@
+package tasks
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The task core: every decision a task's actors make, as pure functions of
+// the task as stored, the event and now (the injected clock). No store, no
+// actor context, no timers, no goroutines: the task actor (task_actor.go)
+// and the attempt actor (attempt.go) are shells that receive an event, ask
+// the core, and carry out its plan (write, spawn, arm a timer, stop).
+//
+//	event                              decision (function)
+//	task loaded or adopted             stop (finished, not ours) | run the attempt
+//	                                   created here | start | count the previous
+//	                                   owner's attempt lost | wait for the
+//	                                   backoff already decided (planLoad); the
+//	                                   restart budget is replayed (replayRestarts)
+//	backoff timer fires                ignore a stale or drained timer (timerDue);
+//	                                   start, or fail if the deadline passed
+//	                                   during the backoff (planDue)
+//	attempt ends with a result         commit, unless it is a stale attempt's
+//	                                   (isCurrent); see finishStatus
+//	attempt fails (error, panic,       with the supervisor's decision on it
+//	hung, deadline, member lost)       (supervisor.Tree.Failed): retry after
+//	                                   backoff | start at once (member lost) |
+//	                                   fail for good (permanent error, deadline,
+//	                                   budget spent, no time left) | escalate
+//	                                   to the job (planFailure)
+//	job supervisor answers             restart with a fresh budget and restart
+//	                                   the siblings | fail (planJob)
+//	cancel                             finish cancelled (finishStatus)
+//	restart (job or request)           not active here | applied already
+//	                                   (request id) | apply (restartVerdict,
+//	                                   restartStatus, planRestarted)
+//	write conflicts                    it landed (answer lost) | claim lost |
+//	                                   finished elsewhere | merge and try
+//	                                   again (conflictVerdict)
+//	write fails                        leave quietly | stop (record too
+//	                                   large) | crash, reload (writeVerdictOf)
+//	watchdog tick                      deadline passed | hung (attempt or
+//	                                   heartbeat time-out) | next check
+//	                                   (attemptCheck)
+//
+// Each piece of mutable state has one owner: the task's record and its
+// supervision tree (restart budget, backoff) belong to its task actor, the
+// attempt's watchdog clock to its attempt actor; the core only reads them
+// and returns what changes.
+
+// step is what a task actor does after a decision of the core.
+type step int
+
+const (
+	// stepNone: nothing to do until the next event.
+	stepNone step = iota
+	// stepStop: stop without writing: the task is not this member's to run.
+	stepStop
+	// stepRun: start the attempt the store already counts (a task created
+	// here, claimed and running), without a write.
+	stepRun
+	// stepStart: write the task running with one attempt more (recording
+	// entry, the previous attempt's failure, if set), then start it.
+	stepStart
+	// stepRetry: write the task retrying, due at at, recording entry, and
+	// arm the backoff timer.
+	stepRetry
+	// stepSchedule: arm the backoff timer for at; nothing to write.
+	stepSchedule
+	// stepFinish: write the terminal state with reason (and entry), then
+	// stop.
+	stepFinish
+	// stepLost: the attempt the store shows running died with its member:
+	// it is decided as a failed attempt (failure, attempt).
+	stepLost
+	// stepEscalate: the task failed for good; its job's supervisor
+	// (PlanJob) decides next, then planJob.
+	stepEscalate
+	// stepJobRestart: write the task retrying with a fresh budget, due at
+	// at (jobRestartStatus), arm the timer, and restart siblings.
+	stepJobRestart
+)
+
+var stepNames = [...]string{"none", "stop", "run", "start", "retry", "schedule", "finish", "lost", "escalate", "job_restart"}
+
+func (s step) String() string {
+	if int(s) < len(stepNames) {
+		return stepNames[s]
+	}
+	return fmt.Sprintf("step(%d)", int(s))
+}
+
+// plan is a decision of the core: a step and what its write records.
+type plan struct {
+	step step
+	// state is the terminal state of stepFinish.
+	state messages.TaskState
+	// reason is the task's error for stepFinish, the restart's reason for
+	// stepJobRestart, why for stepStop.
+	reason string
+	// entry is the failed attempt to record in the step's write.
+	entry *messages.AttemptError
+	// at is when the next attempt is due (stepRetry, stepSchedule,
+	// stepJobRestart) or starts (stepStart).
+	at time.Time
+	// failure and attempt are the failed attempt (stepLost, stepEscalate).
+	failure supervisor.Failure
+	attempt int
+	// siblings are the other tasks its job restarts (stepJobRestart).
+	siblings []string
+}
+
+// failedFor is a terminal failure with its reason and record.
+func failedFor(reason string, entry *messages.AttemptError) plan {
+	return plan{step: stepFinish, state: messages.TaskState_TASK_STATE_FAILED, reason: reason, entry: entry}
+}
+
+// planLoad decides what the actor of a task it just loaded does: member
+// is this member, adopt says the task may be claimed from another owner
+// (which left), born that this member created it claimed and running.
+func planLoad(st *messages.TaskStatus, member string, adopt, born bool, now time.Time) plan {
+	switch {
+	case store.Terminal(st.GetState()):
+		return plan{step: stepStop}
+	case st.GetOwner() != member && !adopt:
+		return plan{step: stepStop, reason: "task owned by another member; not taking it"}
+	case born && st.GetState() == messages.TaskState_TASK_STATE_RUNNING && st.GetOwner() == member && st.GetAttempts() == 1 && st.GetEpoch() == 1:
+		return plan{step: stepRun} // created claimed and running: attempt 1 is due
+	}
+	switch st.GetState() {
+	case messages.TaskState_TASK_STATE_PENDING:
+		return plan{step: stepStart, at: now}
+	case messages.TaskState_TASK_STATE_RUNNING:
+		// The attempt in flight died with its member (or with this node's
+		// previous process): it counts as failed.
+		return plan{step: stepLost, attempt: int(st.GetAttempts()), failure: supervisor.Failure{
+			Cause: supervisor.CauseMemberLost,
+			Err:   fmt.Errorf("attempt interrupted: member %s stopped while running it", st.GetOwner()),
+			At:    now,
+		}}
+	default: // retrying: its next attempt was decided already
+		return plan{step: stepSchedule, at: st.GetNextAttemptAt().AsTime()}
+	}
+}
+
+// replayRestarts returns the restarts that restore a loaded task's retry
+// budget and backoff (supervisor.Tree.Replay): every attempt after the
+// first was a restart, and a retrying task's next restart was already
+// decided. Attempts before the last job restart do not count: it gave the
+// task a fresh budget. A restart with no recorded failure counts at now.
+func replayRestarts(st *messages.TaskStatus, now time.Time) []time.Time {
+	restarts := int(st.GetAttempts()-st.GetBudgetBase()) - 1
+	if st.GetState() == messages.TaskState_TASK_STATE_RETRYING {
+		restarts++
+	}
+	var times []time.Time
+	for _, e := range st.GetErrors() {
+		if e.GetAttempt() > st.GetBudgetBase() && len(times) < restarts {
+			times = append(times, e.GetAt().AsTime())
+		}
+	}
+	for len(times) < restarts {
+		times = append(times, now)
+	}
+	return times
+}
+
+// timerDue reports whether a backoff timer armed after attempt after still
+// starts the next attempt: not if another attempt started meanwhile, one is
+// running, or the member drains.
+func timerDue(after int, st *messages.TaskStatus, running, draining bool) bool {
+	return after == int(st.GetAttempts()) && !running && !draining
+}
+
+// planDue decides on an attempt that is due (at once, or its backoff is
+// over): it starts, unless the task's deadline has passed (during the
+// backoff, say). entry, if set, is the previous attempt's failure,
+// recorded in the same write.
+func planDue(st *messages.TaskStatus, now time.Time, entry *messages.AttemptError) plan {
+	if dl := deadlineOf(st); !dl.IsZero() && !now.Before(dl) {
+		return failedFor(fmt.Sprintf("deadline exceeded before attempt %d could start", st.GetAttempts()+1), entry)
+	}
+	return plan{step: stepStart, at: now, entry: entry}
+}
+
+// planFailure decides on a failed attempt of t, given the supervisor's
+// decision d on it (supervisor.Tree.Failed, which spends the budget and
+// picks the backoff). member is this member; draining, that it starts no
+// more attempts.
+func planFailure(t *messages.Task, f supervisor.Failure, d supervisor.Decision, attempt int, now time.Time, draining bool, member string) plan {
+	st := t.GetStatus()
+	entry := attemptEntry(st, f, attempt, member)
+	next := now.Add(d.Delay)
+	restart := d.Directive == supervisor.Restart
+	if dl := deadlineOf(st); restart && !draining && !dl.IsZero() && !next.Before(dl) {
+		return failedFor(fmt.Sprintf("deadline exceeded: no time left for attempt %d; last error: %s", attempt+1, describe(f)), entry)
+	}
+	switch {
+	case restart && f.Cause == supervisor.CauseMemberLost && !draining:
+		// The attempt died with its member, not through a fault of the
+		// task: the next one starts at once, in the write that records the
+		// loss (one write per adopted task at failover, not two). The
+		// restart budget still counts it, and detecting a lost member takes
+		// seconds, so a task that kills its members cannot loop fast.
+		return planDue(st, now, entry)
+	case restart:
+		return plan{step: stepRetry, at: next, entry: entry}
+	case supervisor.IsPermanent(f.Err):
+		return failedFor(fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
+	case f.Cause == supervisor.CauseDeadline:
+		return failedFor(fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
+	case d.Directive == supervisor.Escalate && t.GetSpec().GetJobMaxRestarts() > 0:
+		return plan{step: stepEscalate, failure: f, attempt: attempt, entry: entry}
+	case d.Directive == supervisor.Escalate:
+		return failedFor(gaveUp(t, f, attempt), entry)
+	default:
+		return failedFor(fmt.Sprintf("stopped after attempt %d: %s; last error: %s", attempt, d.Reason, describe(f)), entry)
+	}
+}
+
+// attemptEntry is the record of a failed attempt. The attempt ran on the
+// task's owner as last recorded: this member, or for an attempt lost with
+// its member, that member (this one has not claimed the task yet).
+func attemptEntry(st *messages.TaskStatus, f supervisor.Failure, attempt int, member string) *messages.AttemptError {
+	return &messages.AttemptError{
+		Attempt:   int32(attempt),
+		Cause:     f.Cause.String(),
+		Message:   errText(f.Err),
+		Stack:     string(f.Stack),
+		At:        timestamppb.New(f.At),
+		Member:    cmp.Or(st.GetOwner(), member),
+		StartedAt: st.GetStartedAt(),
+	}
+}
+
+// gaveUp is the error of a task whose retry budget is spent.
+func gaveUp(t *messages.Task, f supervisor.Failure, attempt int) string {
+	return fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s",
+		attempt-int(t.GetStatus().GetBudgetBase()), t.GetSpec().GetRetry().GetMaxAttempts(), describe(f))
+}
+
+// planJob decides on an escalated failure (esc, from planFailure) once the
+// job's supervisor has planned (PlanJob): while the job's restart budget
+// lasts, the task runs again at once with a fresh budget and the job
+// restarts the other tasks its strategy names; then the task fails.
+func planJob(t *messages.Task, esc plan, jp JobPlan, now time.Time) plan {
+	if !jp.Restart {
+		return failedFor(gaveUp(t, esc.failure, esc.attempt)+"; "+jp.Cause, esc.entry)
+	}
+	reason := fmt.Sprintf("job %s restarted (%s) after task %s failed: %s",
+		t.GetSpec().GetJobId(), t.GetSpec().GetJobStrategy(), t.GetSpec().GetId(), describe(esc.failure))
+	var siblings []string
+	if len(jp.Targets) > 1 {
+		siblings = jp.Targets[1:] // the first is the failed task
+	}
+	return plan{step: stepJobRestart, reason: reason, entry: esc.entry, at: now, siblings: siblings}
+}
+
+// restartVerdict decides a restart request on the task actor: active says
+// the actor runs the task (it loaded and supervises it). It returns apply
+// false with nil for a restart applied already (the same request id).
+func restartVerdict(c Control, st *messages.TaskStatus, active bool) (apply bool, err error) {
+	switch {
+	case !active:
+		return false, errNotActive
+	case c.applied(st):
+		return false, nil // asked again: applied already
+	}
+	return true, nil
+}
+
+// planRestarted is what follows a restart's write (restartStatus): a task
+// it left retrying is due at once.
+func planRestarted(st *messages.TaskStatus, now time.Time) plan {
+	if st.GetState() == messages.TaskState_TASK_STATE_RETRYING {
+		return plan{step: stepSchedule, at: now}
+	}
+	return plan{step: stepNone}
+}
+
+// isCurrent reports whether a result is the running attempt's: a late
+// result of an attempt already stopped or superseded is dropped.
+func isCurrent(attempt int, st *messages.TaskStatus, running bool) bool {
+	return running && attempt == int(st.GetAttempts())
+}
+
+// startStatus is the status change that starts the next attempt, recording
+// the previous one's failure (entry, if set).
+func startStatus(st *messages.TaskStatus, now time.Time, entry *messages.AttemptError) {
+	if entry != nil {
+		st.Errors = append(st.Errors, entry)
+	}
+	st.State = messages.TaskState_TASK_STATE_RUNNING
+	st.Attempts++
+	st.StartedAt = timestamppb.New(now)
+	st.NextAttemptAt = nil
+	st.Progress, st.ProgressNote = 0, ""
+}
+
+// retryStatus is the status change of a failed attempt retried at next.
+func retryStatus(st *messages.TaskStatus, next time.Time, entry *messages.AttemptError) {
+	st.State = messages.TaskState_TASK_STATE_RETRYING
+	st.NextAttemptAt = timestamppb.New(next)
+	st.Errors = append(st.Errors, entry)
+}
+
+// jobRestartStatus is the status change of a task its job restarts after
+// it failed for good: the failed attempt (entry) is recorded, and the task
+// is due at once with a fresh budget.
+func jobRestartStatus(st *messages.TaskStatus, now time.Time, reason, member string, entry *messages.AttemptError) {
+	st.Errors = append(st.Errors, entry)
+	st.State = messages.TaskState_TASK_STATE_RETRYING // the attempt is recorded: entry
+	restartStatus(st, now, reason, member, "")
+}
+
+// finishStatus is the status change to a terminal state: completed with
+// result (nil for a handler that returned none), failed or cancelled with
+// reason. entry, if set, is the last
+// attempt's failure.
+func finishStatus(st *messages.TaskStatus, state messages.TaskState, reason string, entry *messages.AttemptError, result []byte, now time.Time) {
+	st.State = state
+	st.Error = reason
+	st.FinishedAt = timestamppb.New(now)
+	st.NextAttemptAt = nil
+	if entry != nil {
+		st.Errors = append(st.Errors, entry)
+	}
+	if state == messages.TaskState_TASK_STATE_COMPLETED {
+		st.Result = result
+		st.Progress = 1
+	}
+}
+
+// conflictVerdict decides on a write that conflicted, given the record read
+// back (fresh), the status this actor last wrote (mine) and, if set, a
+// write that may have landed with its answer lost (sent). landed: it did,
+// and fresh is the task. Otherwise an error wrapping errLostClaim (another
+// member claimed the task) or errFinished (another writer finished it)
+// ends this actor's ownership; nil means merge: apply the change to fresh
+// and write again.
+func conflictVerdict(fresh store.Record, mine *messages.TaskStatus, sent *messages.Task) (landed bool, err error) {
+	if sent != nil && proto.Equal(fresh.Task, sent) {
+		return true, nil
+	}
+	cur := fresh.Task.GetStatus()
+	if cur.GetEpoch() != mine.GetEpoch() || cur.GetOwner() != mine.GetOwner() {
+		return false, fmt.Errorf("%w: now epoch %d owned by %s", errLostClaim, cur.GetEpoch(), cur.GetOwner())
+	}
+	if store.Terminal(cur.GetState()) {
+		return false, fmt.Errorf("%w: %s", errFinished, cur.GetState())
+	}
+	return false, nil
+}
+
+// writeVerdict is what a task actor does after a write that did not land.
+type writeVerdict int
+
+const (
+	// writeLeave: the task is no longer this actor's (claim lost, finished
+	// elsewhere, member fenced, first write refused): stop quietly.
+	writeLeave writeVerdict = iota
+	// writeStuck: no write of the record can ever land (too large):
+	// restarting would only loop, so stop.
+	writeStuck
+	// writeCrash: the store failed (unreachable): fail the actor; its
+	// supervisor restarts it, which reloads the task.
+	writeCrash
+)
+
+// writeVerdictOf classifies the error of a write that did not land.
+func writeVerdictOf(err error) writeVerdict {
+	switch {
+	case errors.Is(err, errLostClaim), errors.Is(err, errFinished), errors.Is(err, errFenced), errors.Is(err, errFirstWrite):
+		return writeLeave
+	case errors.Is(err, errRecordTooLarge):
+		return writeStuck
+	}
+	return writeCrash
+}
+
+// attemptCheck applies the task's deadline (zero: none) and the hung-
+// attempt rule (the watchdog's attempt and heartbeat time-outs) to a
+// running attempt: the failure that ends it now, if any, and when to check
+// again (zero: never).
+func attemptCheck(deadline time.Time, wd supervisor.Watchdog, started, lastBeat, now time.Time) (*supervisor.Failure, time.Time) {
+	if !deadline.IsZero() && !now.Before(deadline) {
+		return &supervisor.Failure{Cause: supervisor.CauseDeadline, Err: fmt.Errorf("task deadline %s passed during attempt", deadline.Format(time.RFC3339Nano)), At: now}, time.Time{}
+	}
+	cause, expired, next := wd.Check(started, lastBeat, now)
+	if expired {
+		var err error
+		switch cause {
+		case supervisor.CauseHeartbeatTimeout:
+			err = fmt.Errorf("no heartbeat for %s (heartbeat time-out)", wd.HeartbeatTimeout)
+		default:
+			err = fmt.Errorf("attempt ran longer than %s (attempt time-out)", wd.AttemptTimeout)
+		}
+		return &supervisor.Failure{Cause: cause, Err: err, At: now}, time.Time{}
+	}
+	if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
+		next = deadline
+	}
+	return nil, next
+}
+
+// handlerFailure is the failure of a handler that returned err (a
+// recovered panic is a *supervisor.PanicError, with its stack).
+func handlerFailure(err error, now time.Time) supervisor.Failure {
+	f := supervisor.Failure{Cause: supervisor.CauseError, Err: err, At: now}
+	if p, ok := err.(*supervisor.PanicError); ok {
+		f.Cause, f.Stack = supervisor.CausePanic, p.Stack
+	}
+	return f
+}
+
+// failureOf is the failure an attempt actor failed with, as protoactor
+// hands it to the task actor's HandleFailure, and the attempt it ended:
+// its own report (attemptFailed), or a crash of the attempt actor itself,
+// which counts as a panic of the attempt the store counts (attempts).
+func failureOf(reason any, attempts int, now time.Time) (supervisor.Failure, int) {
+	switch r := reason.(type) {
+	case *attemptFailed:
+		return r.failure, r.attempt
+	case error:
+		return supervisor.Failure{Cause: supervisor.CausePanic, Err: r, At: now}, attempts
+	default:
+		return supervisor.Failure{Cause: supervisor.CausePanic, Err: fmt.Errorf("%v", r), At: now}, attempts
+	}
+}
+
+// deadlineOf is the task's schedule-to-close deadline; zero if none.
+func deadlineOf(st *messages.TaskStatus) time.Time {
+	if d := st.GetDeadline(); d != nil {
+		return d.AsTime()
+	}
+	return time.Time{}
+}
+
+// describe is a failure as the task's error quotes it.
+func describe(f supervisor.Failure) string { return f.Cause.String() + ": " + errText(f.Err) }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
