@@ -91,13 +91,14 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	if err != nil {
 		return store.Record{}, storeErr(err)
 	}
-	if c.applied(rec.Task.GetStatus()) {
+	route, err := routeControl(c, rec.Task.GetStatus(), m.member)
+	switch {
+	case err != nil:
+		return store.Record{}, err
+	case route == routeDone:
 		return m.withLive(rec), nil // a retry of a restart that took effect
-	}
-	if store.Terminal(rec.Task.GetStatus().GetState()) {
-		return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, c.ID, api.StateName(rec.Task.GetStatus().GetState()))
-	}
-	if owner := rec.Task.GetStatus().GetOwner(); owner != m.member {
+	case route == routeOwner:
+		owner := rec.Task.GetStatus().GetOwner()
 		if m.cfg.Peers != nil {
 			if ok, err := m.cfg.Peers.Forward(ctx, owner, c); ok {
 				if err != nil {
@@ -142,15 +143,7 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 			return rec, nil
 		}
 		next := proto.Clone(rec.Task).(*messages.Task)
-		now := m.now()
-		if c.Op == OpRestart {
-			restartStatus(next.Status, now, c.Reason, m.member, c.RequestID)
-		} else {
-			next.Status.State = messages.TaskState_TASK_STATE_CANCELLED
-			next.Status.Error = c.Reason
-			next.Status.FinishedAt = timestamppb.New(now)
-			next.Status.NextAttemptAt = nil
-		}
+		controlStatus(next.Status, c, m.now(), m.member)
 		out, err := m.store.Update(ctx, next, rec.Revision)
 		if err == nil {
 			return out, nil
@@ -161,8 +154,8 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 		if rec, err = m.store.Get(ctx, rec.Task.GetSpec().GetId()); err != nil {
 			return store.Record{}, storeErr(err)
 		}
-		if store.Terminal(rec.Task.GetStatus().GetState()) {
-			return store.Record{}, fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, rec.Task.GetSpec().GetId(), api.StateName(rec.Task.GetStatus().GetState()))
+		if st := rec.Task.GetStatus(); store.Terminal(st.GetState()) {
+			return store.Record{}, finishedErr(c.ID, st.GetState())
 		}
 	}
 	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, rec.Task.GetSpec().GetId())

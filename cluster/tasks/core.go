@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
@@ -42,6 +43,10 @@ import (
 //	restart (job or request)           not active here | applied already
 //	                                   (request id) | apply (restartVerdict,
 //	                                   restartStatus, planRestarted)
+//	control at the manager             applied already | refused: finished |
+//	                                   this member's actor | the owner; with
+//	                                   no actor, written here (routeControl,
+//	                                   controlStatus)
 //	write conflicts                    it landed (answer lost) | claim lost |
 //	                                   finished elsewhere | merge and try
 //	                                   again (conflictVerdict)
@@ -275,6 +280,52 @@ func restartVerdict(c Control, st *messages.TaskStatus, active bool) (apply bool
 		return false, nil // asked again: applied already
 	}
 	return true, nil
+}
+
+// controlRoute is where a control request (cancel, restart) goes.
+type controlRoute int
+
+const (
+	// routeDone: a restart the task applied already (same request id):
+	// answer with the task as it is.
+	routeDone controlRoute = iota
+	// routeActor: this member owns the task; its task actor carries the
+	// request out (or, with no actor, a write here: controlStatus).
+	routeActor
+	// routeOwner: another member owns the task: forward the request to it,
+	// or write it here if that member cannot be reached.
+	routeOwner
+)
+
+// routeControl decides where c goes, given the task as stored and this
+// member: a finished task takes no control (api.ErrFailedPrecondition),
+// except the retry of a restart it applied.
+func routeControl(c Control, st *messages.TaskStatus, member string) (controlRoute, error) {
+	switch {
+	case c.applied(st):
+		return routeDone, nil
+	case store.Terminal(st.GetState()):
+		return routeDone, finishedErr(c.ID, st.GetState())
+	case st.GetOwner() != member:
+		return routeOwner, nil
+	}
+	return routeActor, nil
+}
+
+// finishedErr refuses a control of a finished task: a committed result
+// never runs again, and a failure or cancel stands.
+func finishedErr(id string, state messages.TaskState) error {
+	return fmt.Errorf("%w: task %s is already %s", api.ErrFailedPrecondition, id, api.StateName(state))
+}
+
+// controlStatus is the status change c makes when written directly, with
+// no task actor to carry it out (Manager.controlHere).
+func controlStatus(st *messages.TaskStatus, c Control, now time.Time, member string) {
+	if c.Op == OpRestart {
+		restartStatus(st, now, c.Reason, member, c.RequestID)
+		return
+	}
+	finishStatus(st, messages.TaskState_TASK_STATE_CANCELLED, c.Reason, nil, nil, now)
 }
 
 // planRestarted is what follows a restart's write (restartStatus): a task
