@@ -16,6 +16,8 @@ type MemberReport struct {
 	LeaseAge *Duration `json:"lease_age,omitempty"`
 	// Kinds are the task and grain kinds it hosts.
 	Kinds []string `json:"kinds"`
+	// Version is what it is built from (see Member.Version).
+	Version string `json:"version,omitempty"`
 	// Activations is its grain activation count; ByKind splits it by kind.
 	Activations int               `json:"activations"`
 	ByKind      []KindActivations `json:"activations_by_kind"`
@@ -49,6 +51,9 @@ type ClusterReport struct {
 type MemberOverall struct {
 	ID    string   `json:"id"`
 	Kinds []string `json:"kinds"`
+	// Version is what it is built from, as it registered (see
+	// Member.Version): known even when it does not answer.
+	Version string `json:"version,omitempty"`
 	// Health is "healthy" (every Consul check passes: it is in the view),
 	// "unhealthy" (registered, a check fails: dead, wedged or cut off,
 	// until Consul reaps the registration) or "left".

@@ -245,7 +245,11 @@ type Member struct {
 	Addr     string   `json:"addr"`
 	HTTPAddr string   `json:"http_addr"`
 	Kinds    []string `json:"kinds"`
-	Healthy  bool     `json:"healthy"`
+	// Version is what the member is built from (its binary's build
+	// information, or node.Config.Version); absent for members older than
+	// this field.
+	Version string `json:"version,omitempty"`
+	Healthy bool   `json:"healthy"`
 	// Activations is the member's grain activation count (-1: it did not
 	// answer).
 	Activations int `json:"activations"`

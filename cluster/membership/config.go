@@ -70,6 +70,11 @@ type Config struct {
 	// Kinds lists the kinds this node hosts. Order does not matter; members
 	// report them sorted.
 	Kinds []string
+	// Version is what this node is built from, as members list it (the
+	// node passes buildinfo.Current()): a rolling upgrade's mixed versions
+	// show in `granary members` and the console. At most MaxVersionBytes;
+	// empty is allowed.
+	Version string
 
 	// Consul configures the Consul client. Nil means api.DefaultConfig(),
 	// which honours CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT and
@@ -209,6 +214,9 @@ func (c Config) Validate() error {
 	}
 	if err := checkHostPort(c.HTTPAddr); err != nil {
 		bad("HTTPAddr: %v", err)
+	}
+	if len(c.Version) > MaxVersionBytes {
+		bad("Version: %d bytes, at most %d", len(c.Version), MaxVersionBytes)
 	}
 	if err := checkKinds(c.Kinds); err != nil {
 		bad("Kinds: %v", err)

@@ -70,6 +70,7 @@ func TestValidateRejects(t *testing.T) {
 		{"empty kind", func(c *Config) { c.Kinds = []string{""} }, "Kinds"},
 		{"duplicate kind", func(c *Config) { c.Kinds = []string{"a", "a"} }, "Kinds"},
 		{"kinds too long", func(c *Config) { c.Kinds = []string{strings.Repeat("k", 513)} }, "Kinds"},
+		{"version too long", func(c *Config) { c.Version = strings.Repeat("v", MaxVersionBytes+1) }, "Version"},
 		{"zero TTL", func(c *Config) { c.TTL = 0 }, "TTL"},
 		{"FenceAfter equals TTL", func(c *Config) { c.FenceAfter = c.TTL }, "FenceAfter"},
 		{"FenceAfter above TTL", func(c *Config) { c.FenceAfter = 3 * time.Second }, "FenceAfter"},

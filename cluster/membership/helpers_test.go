@@ -133,6 +133,7 @@ func testConfig(t testing.TB, id, consulAddr, httpAddr string) Config {
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", 17000+nodePort.Add(1))
 	cfg.HTTPAddr = httpAddr
 	cfg.Kinds = []string{"whoami", "counter"}
+	cfg.Version = "app v1.2.3 (" + id + ")"
 	cfg.Consul = &api.Config{Address: consulAddr, Scheme: "http"}
 	cfg.Logger = testutil.Logger(t, slog.LevelInfo)
 	return cfg

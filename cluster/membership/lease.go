@@ -144,6 +144,7 @@ func (m *Membership) registration() *api.AgentServiceRegistration {
 			metaHTTPAddr: m.cfg.HTTPAddr,
 			metaKinds:    strings.Join(m.cfg.Kinds, kindSeparator),
 			metaInstance: m.instance,
+			metaVersion:  m.cfg.Version,
 		},
 		Checks: api.AgentServiceChecks{
 			{

@@ -23,6 +23,7 @@ const (
 	// letters, digits, '_' and '-').
 	metaHTTPAddr = "http_addr"
 	metaKinds    = "kinds"
+	metaVersion  = "version"
 	// kindSeparator joins kinds in the metaKinds value.
 	kindSeparator = ","
 	// serfHealthCheck is the agent's own liveness check: a session tied to
@@ -36,7 +37,12 @@ type Member struct {
 	Addr     string   // node-to-node host:port (granary node --bind)
 	HTTPAddr string   // HTTP API host:port
 	Kinds    []string // kinds this member hosts, sorted
+	Version  string   // what the member is built from (Config.Version); "" from members older than it
 }
+
+// MaxVersionBytes bounds Config.Version: Consul keeps service metadata
+// values to 512 bytes.
+const MaxVersionBytes = 256
 
 // Hosts reports whether m hosts kind.
 func (m Member) Hosts(kind string) bool {
@@ -85,7 +91,7 @@ func (v View) clone() View {
 }
 
 func memberEqual(a, b Member) bool {
-	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && slices.Equal(a.Kinds, b.Kinds)
+	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && a.Version == b.Version && slices.Equal(a.Kinds, b.Kinds)
 }
 
 // membersFromEntries turns the answer of a health query into sorted
@@ -135,6 +141,7 @@ func memberFromService(s *api.AgentService, nodeAddr string) Member {
 		Addr:     net.JoinHostPort(host, strconv.Itoa(s.Port)),
 		HTTPAddr: s.Meta[metaHTTPAddr],
 		Kinds:    parseKinds(s.Meta[metaKinds]),
+		Version:  s.Meta[metaVersion],
 	}
 }
 

@@ -35,7 +35,7 @@ func TestThreeMembersJoinAndLeave(t *testing.T) {
 	if !ok {
 		t.Fatal("n2 missing from n1's view")
 	}
-	want := Member{ID: "n2", Addr: n2.m.cfg.Addr, HTTPAddr: n2.health.addr, Kinds: []string{"counter", "whoami"}}
+	want := Member{ID: "n2", Addr: n2.m.cfg.Addr, HTTPAddr: n2.health.addr, Kinds: []string{"counter", "whoami"}, Version: "app v1.2.3 (n2)"}
 	if !memberEqual(got, want) {
 		t.Errorf("n1 sees n2 as %+v, want %+v", got, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/membership"
 	"github.com/granary-rt/granary/cluster/tasks"
 	consul "github.com/hashicorp/consul/api"
 	"go.opentelemetry.io/otel/trace"
@@ -123,6 +124,13 @@ type Config struct {
 	// address (with Tokens, to read tokens and up), from a registry of the
 	// node's own (package metrics). Off, nothing is recorded.
 	Metrics bool
+	// Version is what this member says it is built from, in the members
+	// list and the console, so that a rolling upgrade's mixed versions
+	// show. Empty: the binary's build information (its main package, its
+	// module's version or VCS revision, Granary's version in an
+	// application, the Go version), which is what an operator needs
+	// without anyone setting it. At most 256 bytes.
+	Version string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// TracerProvider records the node's spans (tasks, grain calls, HTTP
@@ -183,6 +191,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.hostedKinds(); err != nil {
 		return fail("%v", err)
+	}
+	if len(c.Version) > membership.MaxVersionBytes {
+		return fail("Version: %d bytes, at most %d", len(c.Version), membership.MaxVersionBytes)
 	}
 	if _, _, err := splitHostPort(c.HTTPAddr); err != nil {
 		return fail("HTTPAddr %q: %v", c.HTTPAddr, err)

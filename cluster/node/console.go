@@ -28,7 +28,7 @@ const clusterReportEvery = time.Second
 
 // selfReport is this member's report on itself.
 func (n *Node) selfReport(ctx context.Context) (api.MemberReport, error) {
-	rep := api.MemberReport{ID: n.id, Kinds: n.hosted, Activations: n.host.Activations(), StartedAt: processStart}
+	rep := api.MemberReport{ID: n.id, Kinds: n.hosted, Version: n.version, Activations: n.host.Activations(), StartedAt: processStart}
 	if rep.Kinds == nil {
 		rep.Kinds = []string{}
 	}
@@ -90,7 +90,7 @@ func (n *Node) makeClusterReport(ctx context.Context) (api.ClusterReport, error)
 	out := api.ClusterReport{Member: n.id, At: time.Now().UTC()}
 	if n.cfg.Embedded() {
 		self, err := n.selfReport(ctx)
-		m := api.MemberOverall{ID: n.id, Kinds: self.Kinds, Health: api.HealthHealthy, Report: &self}
+		m := api.MemberOverall{ID: n.id, Kinds: self.Kinds, Version: n.version, Health: api.HealthHealthy, Report: &self}
 		if err != nil {
 			m.Report, m.Error = nil, err.Error()
 		}
@@ -113,7 +113,7 @@ func (n *Node) makeClusterReport(ctx context.Context) (api.ClusterReport, error)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, r := range regs {
-		mo := api.MemberOverall{ID: r.ID, Kinds: r.Kinds, Health: api.HealthHealthy, Checks: redactAddrs(r.Failing, r.Member)}
+		mo := api.MemberOverall{ID: r.ID, Kinds: r.Kinds, Version: r.Version, Health: api.HealthHealthy, Checks: redactAddrs(r.Failing, r.Member)}
 		if !r.Healthy {
 			mo.Health = api.HealthUnhealthy
 		}

@@ -20,7 +20,7 @@ const activationsTimeout = time.Second
 // cluster of one; a member that has not joined yet knows no cluster.
 func (n *Node) members(ctx context.Context, activations bool) ([]api.Member, error) {
 	if n.cfg.Embedded() {
-		return []api.Member{{ID: n.id, HTTPAddr: n.HTTPAddr(), Kinds: n.hosted, Healthy: true, Activations: n.host.Activations()}}, nil
+		return []api.Member{{ID: n.id, HTTPAddr: n.HTTPAddr(), Kinds: n.hosted, Version: n.version, Healthy: true, Activations: n.host.Activations()}}, nil
 	}
 	m := n.mem.Load()
 	if m == nil {
@@ -35,7 +35,7 @@ func (n *Node) members(ctx context.Context, activations bool) ([]api.Member, err
 func membersOf(ctx context.Context, view membership.View, activations bool, clientOf func(httpAddr string, retryFor time.Duration) (*client.Client, error)) []api.Member {
 	out := make([]api.Member, len(view.Members))
 	for i, m := range view.Members {
-		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Healthy: true, Activations: -1}
+		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Version: m.Version, Healthy: true, Activations: -1}
 	}
 	if !activations {
 		return out

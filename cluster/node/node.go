@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -31,6 +32,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/cluster/tracing"
+	"github.com/granary-rt/granary/internal/buildinfo"
 	consul "github.com/hashicorp/consul/api"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -57,6 +59,8 @@ type Node struct {
 	id     string
 	hosted []string
 	log    *slog.Logger
+	// version is cfg.Version, or the binary's build information.
+	version string
 
 	mu      sync.Mutex // serialises Start and Stop
 	started bool
@@ -114,6 +118,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	n := &Node{cfg: cfg, sec: sec, id: cfg.memberID(), hosted: hosted, log: cfg.Logger, metrics: newMetrics(cfg)}
+	n.version = cmp.Or(cfg.Version, buildinfo.Current())
 	n.memberHTTP = n.newMemberHTTP()
 	if n.log == nil {
 		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -377,6 +382,7 @@ func (n *Node) serveHTTP() {
 func (n *Node) join(ctx context.Context) error {
 	mcfg := membership.DefaultConfig()
 	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = n.cfg.Cluster, n.id, n.sys.Address(), n.HTTPAddr(), n.hosted
+	mcfg.Version = n.version
 	// The lease is renewed over connections of its own, which no load on
 	// the store's (writes, waiters) can take: a member whose renewals
 	// queued behind them would fence itself. Without a transport or an

@@ -218,7 +218,7 @@ func deref(p *int) int {
 
 func printMembers(w io.Writer, ms []api.Member) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDR\tHTTP\tHEALTH\tACTIVATIONS\tKINDS")
+	fmt.Fprintln(tw, "ID\tADDR\tHTTP\tHEALTH\tACTIVATIONS\tVERSION\tKINDS")
 	for _, m := range ms {
 		health := "passing"
 		if !m.Healthy {
@@ -228,7 +228,11 @@ func printMembers(w io.Writer, ms []api.Member) {
 		if m.Activations < 0 {
 			acts = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Addr, m.HTTPAddr, health, acts, strings.Join(m.Kinds, ","))
+		version := m.Version
+		if version == "" {
+			version = "?" // a member older than the field
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Addr, m.HTTPAddr, health, acts, version, strings.Join(m.Kinds, ","))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d members\n", len(ms))

@@ -133,12 +133,12 @@ func TestRoughEdgesOnDev(t *testing.T) {
 
 	// A cluster of one.
 	r = cli(t, addr, "members")
-	if r.code != exitOK || !strings.Contains(r.stdout, "dev") || !strings.Contains(r.stdout, "1 members") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "dev") || !strings.Contains(r.stdout, "1 members") || !strings.Contains(r.stdout, "VERSION") {
 		t.Errorf("members: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = cli(t, addr, "members", "--json")
 	var ml api.MemberList
-	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &ml) != nil || ml.Count != 1 || ml.Members[0].ID != "dev" || !ml.Members[0].Healthy {
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &ml) != nil || ml.Count != 1 || ml.Members[0].ID != "dev" || !ml.Members[0].Healthy || !strings.HasPrefix(ml.Members[0].Version, "granary ") {
 		t.Errorf("members --json: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
 
