@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,22 @@ func TestConsulACLPolicy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Permission denied") || time.Since(began) > 15*time.Second {
 		_ = n.Stop(context.Background())
 		t.Fatalf("a member without a token: %v after %v; want a prompt refusal", err, time.Since(began))
+	}
+
+	// A wrong (or expired, deleted) token: refused at once, with an error
+	// naming Consul's address and the token, not Consul's bare "ACL not
+	// found".
+	wrong := testcluster.Config(t, agent.HTTPAddr(), appKinds(t), "wrong-token")
+	wrong.Consul.Token = "00000000-0000-0000-0000-000000000000"
+	if n, err = node.New(wrong); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	err = n.Start(testutil.Context(t, 60*time.Second))
+	if !errors.Is(err, node.ErrConsulRefused) || !strings.Contains(err.Error(), agent.HTTPAddr()) || !strings.Contains(err.Error(), "CONSUL_HTTP_TOKEN") ||
+		time.Since(began) > 15*time.Second {
+		_ = n.Stop(context.Background())
+		t.Fatalf("a member with a wrong token: %v after %v; want a prompt node.ErrConsulRefused naming Consul's address and CONSUL_HTTP_TOKEN", err, time.Since(began))
 	}
 
 	nodes := testcluster.Start(t, agent.HTTPAddr(), appKinds(t), 2, func(_ int, cfg *node.Config) {

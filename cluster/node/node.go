@@ -215,8 +215,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startGrains(cc); err != nil {
 		return err
 	}
+	if !n.cfg.Embedded() {
+		n.log.Info("reaching Consul", "consul", n.cfg.Consul.Address, "cluster", n.cfg.Cluster, "join_timeout", n.cfg.JoinTimeout)
+	}
 	if err := n.startTasks(ctx, cc); err != nil {
-		return err
+		return n.startErr(ctx, "listing this member's tasks", err)
 	}
 	n.serveHTTP()
 	ccfg := client.Config{Addr: n.memberURL(n.HTTPAddr()), Token: n.cfg.Tokens.Internal()}
@@ -232,7 +235,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
 		return nil
 	}
-	return n.join(ctx)
+	return n.startErr(ctx, "joining", n.join(ctx))
 }
 
 // startRemote starts gRPC remoting on BindAddr, turning protoactor's panic

@@ -299,4 +299,7 @@ func TestJoinTimeout(t *testing.T) {
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 15*time.Second {
 		t.Fatalf("Start without Consul = %v after %v; want a deadline error after about JoinTimeout", err, time.Since(began))
 	}
+	if msg := err.Error(); !strings.Contains(msg, "Consul at 127.0.0.1:1 was not reached within the join timeout (1s)") {
+		t.Fatalf("Start without Consul = %q; want it to name Consul's address and the join timeout", msg)
+	}
 }
