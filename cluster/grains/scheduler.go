@@ -22,6 +22,9 @@ type scheduler struct {
 	log    *slog.Logger
 	events chan any
 	slots  chan struct{} // bounds firings in flight
+	// watchWarn limits the warnings of failing index reads (every shard's
+	// watch fails at once while Consul is away).
+	watchWarn logEvery
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -63,7 +66,7 @@ var errFenced = errors.New("member fenced; the reminder fires once it holds a le
 func newScheduler(h *Host, rs ReminderStore) *scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &scheduler{h: h, rs: rs, log: h.log.With("component", "reminders"), events: make(chan any, 1024),
-		slots: make(chan struct{}, maxFiring), ctx: ctx, cancel: cancel}
+		slots: make(chan struct{}, maxFiring), ctx: ctx, cancel: cancel, watchWarn: logEvery{period: reminderWarnEvery}}
 }
 
 func (s *scheduler) start() {
@@ -163,7 +166,9 @@ func (s *scheduler) watch(ctx context.Context, shard int) {
 		}
 		if err != nil {
 			tries++
-			s.log.Warn("reading the reminder index failed; retrying", "shard", shard, "err", err)
+			if ok, held := s.watchWarn.allow(time.Now()); ok {
+				s.log.Warn("reading the reminder index failed; retrying", "shard", shard, "err", err, "similar_lines_left_out", held)
+			}
 			select {
 			case <-ctx.Done():
 				return

@@ -1,0 +1,74 @@
+package grains
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLogEvery: one line per period gets through, and the next one
+// counts those held back.
+func TestLogEvery(t *testing.T) {
+	l := logEvery{period: 10 * time.Second}
+	t0 := time.Unix(1000, 0)
+	if ok, held := l.allow(t0); !ok || held != 0 {
+		t.Fatalf("first line: %v %d, want through with 0 held", ok, held)
+	}
+	for i := range 31 { // the other shards, failing at once
+		if ok, _ := l.allow(t0.Add(time.Duration(i) * time.Millisecond)); ok {
+			t.Fatalf("line %d within the period got through", i+2)
+		}
+	}
+	if ok, held := l.allow(t0.Add(10 * time.Second)); !ok || held != 31 {
+		t.Fatalf("line after the period: %v %d, want through with 31 held", ok, held)
+	}
+}
+
+type failingReminders struct{ ReminderStore }
+
+func (failingReminders) WatchReminders(context.Context, int, uint64) ([]IndexEntry, uint64, error) {
+	return nil, 0, errors.New("dial tcp 127.0.0.1:8500: connect: connection refused")
+}
+
+// TestSchedulerWarnsOnce: while Consul is away every shard's watch fails
+// and retries; the log gets one warning for all of them, not one per
+// shard and retry (it got hundreds a minute).
+func TestSchedulerWarnsOnce(t *testing.T) {
+	var buf syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &scheduler{rs: failingReminders{}, log: slog.New(slog.NewTextHandler(&buf, nil)), events: make(chan any, 1),
+		ctx: ctx, cancel: cancel, watchWarn: logEvery{period: reminderWarnEvery}}
+	var wg sync.WaitGroup
+	for shard := range 32 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watch(ctx, shard) }()
+	}
+	time.Sleep(500 * time.Millisecond) // a few retries of each watch
+	cancel()
+	wg.Wait()
+	if n := strings.Count(buf.String(), "reading the reminder index failed"); n != 1 {
+		t.Fatalf("%d warnings from 32 failing watches in 500ms, want 1:\n%s", n, buf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
