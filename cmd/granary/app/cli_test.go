@@ -155,6 +155,21 @@ func TestCLIAgainstNode(t *testing.T) {
 		t.Errorf("restart of a completed task: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
+	// The jobs list: r (restarted once, not failed) changed last, then j
+	// (failed).
+	r = cli(t, addr, "jobs", "--json")
+	var jl api.JobList
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &jl) != nil || jl.Count != 2 || jl.Jobs[0].ID != "r" || jl.Jobs[0].Failed || jl.Jobs[0].Restarts != 1 ||
+		jl.Jobs[1].ID != "j" || !jl.Jobs[1].Failed || !strings.Contains(jl.Jobs[1].Error, "j-b failed") {
+		t.Errorf("jobs --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "jobs", "--limit", "1"); r.code != exitOK || !strings.Contains(r.stdout, "STRATEGY") || !strings.Contains(r.stdout, "1 of 2 jobs") || strings.Contains(r.stdout, "j-b failed") {
+		t.Errorf("jobs --limit 1: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, addr, "jobs", "--limit", "0"); r.code != exitUsage || !strings.Contains(r.stderr, "want 1 to 1000") {
+		t.Errorf("jobs --limit 0: exit %d %s", r.code, r.stderr)
+	}
+
 	// Grains on the single node: state kept per identity.
 	cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":2}`)
 	if r := cli(t, addr, "call", "--kind", "counter", "--id", "c1", "--payload", `{"op":"add","n":3}`); r.code != exitOK || !strings.Contains(r.stdout, `"value":5`) {
