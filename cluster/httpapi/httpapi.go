@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
@@ -329,6 +330,15 @@ func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	if req.JobRestartPeriod != nil {
 		sub.JobRestartPeriod = time.Duration(*req.JobRestartPeriod)
 	}
+	if len(req.Kind) > maxKindLen {
+		// No kind has such a name; the message must not echo it whole.
+		return sub, fmt.Errorf("%w: unknown kind %.40q…: kind names are at most %d bytes", api.ErrInvalidArgument, req.Kind, maxKindLen)
+	}
+	if !utf8.Valid(req.Payload) {
+		// JSON text is UTF-8: stored as is, it would make every answer
+		// carrying the payload (or an echo of it) invalid JSON.
+		return sub, fmt.Errorf("%w: the payload is not valid UTF-8", api.ErrInvalidArgument)
+	}
 	if len(req.Payload) > 0 && string(req.Payload) != "null" {
 		sub.Payload = []byte(req.Payload)
 	}
@@ -348,6 +358,9 @@ func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	return sub, nil
 }
 
+// maxKindLen is the longest kind name (actors: ^[a-z][a-z0-9_.-]{0,63}$).
+const maxKindLen = 64
+
 func dur(d *api.Duration) *time.Duration {
 	if d == nil {
 		return nil
@@ -359,11 +372,19 @@ func dur(d *api.Duration) *time.Duration {
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
-	if q.Get("local") != "" {
-		// A member asking for what this one knows of the task, its live
-		// progress included, without it asking a third (see
-		// tasks.LocalOnly).
-		r = r.WithContext(tasks.LocalOnly(r.Context()))
+	if s := q.Get("local"); s != "" {
+		local, err := strconv.ParseBool(s)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("%w: local=%q: want true or false", api.ErrInvalidArgument, s))
+			return
+		}
+		if local {
+			// A member asking for what this one knows of the task, its
+			// live progress included, without it asking a third (see
+			// tasks.LocalOnly). A client may ask it too: it is a read
+			// with less in it, open to the same role as any other.
+			r = r.WithContext(tasks.LocalOnly(r.Context()))
+		}
 	}
 	if q.Get("wait") == "" && q.Get("index") == "" {
 		rec, err := h.svc.Get(r.Context(), id)

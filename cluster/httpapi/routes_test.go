@@ -163,3 +163,35 @@ func TestListPages(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileSubmits: a payload that is not UTF-8 is refused (stored, it
+// made every answer carrying it invalid JSON), a kind of any length is
+// refused without being echoed whole, and ?local= takes only a boolean.
+func TestHostileSubmits(t *testing.T) {
+	srv, _ := apiServer(t, httpapi.DefaultConfig())
+	post := func(body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/v1/tasks", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("{\"kind\":\"echo\",\"id\":\"u8\",\"payload\":{\"text\":\"\xff\xfe\"}}"); code != http.StatusBadRequest || !strings.Contains(body, "UTF-8") {
+		t.Errorf("a payload that is not UTF-8: %d %s, want 400 naming UTF-8", code, body)
+	}
+	if resp, body := send(t, http.MethodGet, srv.URL+"/v1/tasks/u8"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the task with the bad payload: %d %s, want 404 (never stored)", resp.StatusCode, body)
+	}
+	long := strings.Repeat("k", 100000)
+	if code, body := post(`{"kind":"` + long + `"}`); code != http.StatusBadRequest || len(body) > 1000 {
+		t.Errorf("a 100 kB kind: %d and a %d-byte answer, want 400 in under 1000 bytes", code, len(body))
+	}
+	for q, want := range map[string]int{"local=1": http.StatusNotFound, "local=false": http.StatusNotFound, "local=yes-please": http.StatusBadRequest} {
+		if resp, body := send(t, http.MethodGet, srv.URL+"/v1/tasks/nope?"+q); resp.StatusCode != want {
+			t.Errorf("GET ?%s: %d %s, want %d", q, resp.StatusCode, body, want)
+		}
+	}
+}
