@@ -669,10 +669,17 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 	}
 }
 
-// at is the URL of path on node.
+// at is the URL of path on node; path is escaped already (its ids went
+// through url.PathEscape), so it is the URL's raw path: set as Path, its
+// escapes were escaped again, and the node saw "a%2Fb" for the id "a/b".
 func at(node *url.URL, path string, q url.Values) string {
 	u := *node
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	raw := strings.TrimSuffix(u.EscapedPath(), "/") + path
+	if p, err := url.PathUnescape(raw); err == nil {
+		u.Path, u.RawPath = p, raw
+	} else {
+		u.Path, u.RawPath = raw, ""
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
