@@ -15,7 +15,11 @@ func runGrain(e *env, args []string) error {
 	if !help {
 		sub, args = args[0], args[1:]
 	}
-	fs := newFlags(e, "grain "+sub, "KIND ID [--json]")
+	usageArgs := "KIND ID [--json]"
+	if help {
+		usageArgs = "KIND ID [--json]   (or: grain clear KIND ID [--json])"
+	}
+	fs := newFlags(e, "grain "+sub, usageArgs)
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	pos, err := parse(fs, args)
@@ -36,7 +40,7 @@ func runGrain(e *env, args []string) error {
 			return callErr(err)
 		}
 		if cf.json {
-			return printJSON(e.stdout, map[string]string{"kind": pos[0], "identity": pos[1], "cleared": "true"})
+			return printJSON(e.stdout, map[string]any{"kind": pos[0], "identity": pos[1], "cleared": true})
 		}
 		fmt.Fprintf(e.stdout, "%s/%s: state cleared\n", pos[0], pos[1])
 		return nil

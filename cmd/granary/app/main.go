@@ -15,8 +15,13 @@
 //	granary submit --kind K ...      submit a task
 //	granary status ID                show a task
 //	granary wait ID...               wait for tasks to finish
-//	granary tasks [--state S]        list tasks
+//	granary tasks [--state S] ...    list tasks, newest first, a page at a time
 //	granary cancel ID                cancel a task
+//	granary restart ID               run a task again with a fresh retry budget
+//	granary job status JOB           show a job
+//	granary call --kind K --id ID    call a grain
+//	granary grain state KIND ID      show a durable grain's state (or clear it)
+//	granary members                  list the cluster's members
 //	granary kinds                    list the kinds a node hosts
 //	granary version                  print the version
 //
@@ -30,6 +35,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/granary-rt/granary/actors"
 )
@@ -65,13 +71,13 @@ var commands = []command{
 	{"submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE", "submit a task, or a file of them (one JSON request per line); prints ids (--json: statuses)", runSubmit},
 	{"status", "ID [--json]", "show a task's status", runStatus},
 	{"wait", "ID... [--timeout D] [--json]", "wait until tasks finish (exit 0 all completed, 1 any failed or cancelled, 3 timed out)", runWait},
-	{"tasks", "[--state S] [--kind K] [--label k=v] [--job J] [--limit N] [--all] [--json]", "list tasks, newest first, a page at a time (--all: every page)", runTasks},
+	{"tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--json]", "list tasks, newest first, a page at a time (--all: every page)", runTasks},
 	{"cancel", "ID [--json]", "cancel a task", runCancel},
 	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
 	{"jobs", "[--limit N] [--json]", "list jobs, most recently changed first: strategy, failed or not, restarts", runJobs},
 	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
-	{"grain", "state KIND ID [--json] | clear KIND ID", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
+	{"grain", "state KIND ID [--json] | clear KIND ID [--json]", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},
 	{"kinds", "[--json]", "list the task and grain kinds a node hosts, with their defaults", runKinds},
 	{"version", "", "print the version of this binary and of Granary in it", runVersion},
@@ -167,7 +173,7 @@ func usage(w io.Writer, prog string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %s %-7s %s\n      %s\n", prog, c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace(fmt.Sprintf("%s %-7s %s", prog, c.name, c.args)), c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Client commands reach a node through --addr (default $GRANARY_ADDR, else http://127.0.0.1:8080),")
