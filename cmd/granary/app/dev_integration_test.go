@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +145,37 @@ func TestHealthz(t *testing.T) {
 	if err != nil || h.Status != "ok" || h.Member != "dev" {
 		t.Fatalf("healthz = %+v, %v", h, err)
 	}
+}
+
+// TestSecondSignalCutsDrain: a second SIGTERM while the node drains (an
+// operator's second Ctrl-C) stops it at once, not after --drain-timeout;
+// the interrupted attempt runs again after a restart.
+func TestSecondSignalCutsDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts granary processes")
+	}
+	node := testnode.Dev(t, "--drain-timeout", "2m")
+	c := node.Client()
+	ctx := testutil.Context(t, 2*time.Minute)
+	st, err := c.Submit(ctx, api.SubmitRequest{Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		got, err := c.Get(ctx, st.ID)
+		return err == nil && got.State == api.StateRunning, "not running yet"
+	})
+	if err := syscall.Kill(node.PID(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		return len(node.LogEntries(1, "stopping")) > 0, "the node has not begun stopping"
+	})
+	node.Stop(15 * time.Second) // the second SIGTERM; fails the test past 15s (the drain would take 2m)
+	node.Start()
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		got, err := c.Get(ctx, st.ID)
+		return err == nil && got.State == api.StateRunning && got.Attempts == 2,
+			fmt.Sprintf("after a cut drain the task is %+v (%v); want running its second attempt", got, err)
+	})
 }

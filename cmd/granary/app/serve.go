@@ -67,8 +67,9 @@ func runDev(e *env, args []string) error {
 	return serve(e, &sf, cfg)
 }
 
-// serve runs a node until SIGINT or SIGTERM, then stops it gracefully. A
-// configuration the node refuses is a usage error: nothing has started.
+// serve runs a node until SIGINT or SIGTERM, then stops it gracefully (a
+// second signal cuts the drain short). A configuration the node refuses is
+// a usage error: nothing has started.
 func serve(e *env, sf *serverFlags, cfg node.Config) error {
 	log, err := sf.logger(e)
 	if err != nil {
@@ -108,7 +109,21 @@ func serve(e *env, sf *serverFlags, cfg node.Config) error {
 	case failed = <-n.Failed():
 		log.Error("node failed; stopping", "err", failed)
 	}
-	if err := n.Stop(context.Background()); err != nil && failed == nil {
+	// A second signal while stopping (an operator's second Ctrl-C, a
+	// supervisor's repeated SIGTERM) cuts the drain short instead of being
+	// ignored until --drain-timeout: interrupted attempts run again on
+	// restart or elsewhere, as after a drain time-out.
+	stopCtx, stopCancel := context.WithCancel(context.Background())
+	defer stopCancel()
+	go func() {
+		select {
+		case s := <-sig:
+			log.Warn("second signal: cutting the drain short; interrupted attempts run again", "signal", s.String())
+			stopCancel()
+		case <-stopCtx.Done():
+		}
+	}()
+	if err := n.Stop(stopCtx); err != nil && failed == nil {
 		// The drain was cut short: interrupted attempts run again
 		// elsewhere; the node still left cleanly.
 		log.Warn("stopped with work cut off", "err", err)
