@@ -49,6 +49,10 @@ var (
 // polls are woken by then, so it waits only for answers being written.
 const shutdownHTTP = 5 * time.Second
 
+// leaveTimeout bounds leaving Consul (its session and registration) at
+// the end of Stop, after the drain: two round trips to a healthy Consul.
+const leaveTimeout = 5 * time.Second
+
 // Node is one Granary member: the application's kinds hosted on an actor
 // system, its task manager over a durable store, its grain host, the HTTP
 // API, and (in a cluster) membership through Consul and the reconciler
@@ -501,7 +505,13 @@ func (n *Node) teardown(ctx context.Context) error {
 		}
 	}
 	if m := n.mem.Load(); m != nil {
-		if err := m.Leave(ctx); err != nil {
+		// Leaving has a bound of its own: a drain cut short by ctx has
+		// spent it, and a member that leaves is adopted from at once,
+		// while one that fails to leave is adopted from only when its
+		// lease lapses.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+		defer cancel()
+		if err := m.Leave(lctx); err != nil {
 			n.log.Warn("leaving Consul failed; the registration expires by itself", "err", err)
 		}
 	}
