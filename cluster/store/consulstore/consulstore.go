@@ -103,6 +103,17 @@ type Store struct {
 	// watching (under mu) the tasks one is in flight for.
 	watchSlots chan struct{}
 	watching   map[string]bool
+
+	// hourDirs (under mu): the hours whose timedir key this process wrote
+	// (bytime.go). ready: the submission-time index holds every task;
+	// backfilling: a Backfill started by List runs, on bgCtx (ended by
+	// Close, which waits for bg).
+	hourDirs    map[string]bool
+	ready       atomic.Bool
+	backfilling atomic.Bool
+	bgCtx       context.Context
+	bgStop      context.CancelFunc
+	bg          sync.WaitGroup
 }
 
 // finishedCap bounds the finished tasks a store remembers for waiters: a
@@ -119,6 +130,8 @@ type known struct {
 	// wrote: this process wrote rev, at this time (it owns the task), so
 	// the next change will most likely be its own too.
 	wrote time.Time
+	// at is the task's submission time: its place in the time index.
+	at time.Time
 }
 
 var (
@@ -140,9 +153,10 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.MaxWatches <= 0 {
 		cfg.MaxWatches = DefaultConfig(cfg.Cluster).MaxWatches
 	}
+	bgCtx, bgStop := context.WithCancel(context.Background())
 	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.DefaultConfig()),
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
-		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}}, nil
+		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}, nil
 }
 
 func (s *Store) taskKey(id string) string { return s.prefix + "tasks/" + url.PathEscape(id) }
@@ -187,9 +201,14 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	if job := t.GetSpec().GetJobId(); job != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.jobTaskKey(job, id)})
 	}
+	timeOps, hour := s.indexOps(t)
+	ops = append(ops, timeOps...)
 	res := s.batch.Do(ctx, ops)
 	if res.Err != nil {
 		return store.Record{}, false, s.wrap(res.Err)
+	}
+	if res.OK {
+		s.noteHourDir(hour)
 	}
 	if !res.OK {
 		rec, err := s.Get(ctx, id)
@@ -283,7 +302,7 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task, body []byte, w
 		s.finished[id] = known{rev: rev, body: body}
 		return
 	}
-	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), body: body}
+	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), body: body, at: t.GetStatus().GetSubmittedAt().AsTime()}
 	if wrote {
 		k.wrote = time.Now()
 	}
@@ -307,7 +326,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		if cur.Revision != rev {
 			return store.Record{}, fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
 		}
-		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task)}
+		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task), at: cur.Task.GetStatus().GetSubmittedAt().AsTime()}
 	}
 	body, err := proto.Marshal(t)
 	if err != nil {
@@ -324,6 +343,13 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	if newOwnerKey != "" && (!old.open || old.owner != t.GetStatus().GetOwner()) {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: newOwnerKey})
 	}
+	hour := ""
+	if at := t.GetStatus().GetSubmittedAt().AsTime(); !at.Equal(old.at) { // never, as granary writes tasks: move its entry
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.timeKey(store.Position{SubmittedAt: old.at, ID: id})})
+		var timeOps api.KVTxnOps
+		timeOps, hour = s.indexOps(t)
+		ops = append(ops, timeOps...)
+	}
 	res := s.batch.Do(ctx, ops)
 	if res.Err != nil {
 		s.forget(id)
@@ -336,6 +362,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		}
 		return store.Record{}, fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
+	s.noteHourDir(hour)
 	newRev := committedIndex(res)
 	s.remember(id, newRev, t, body, true)
 	s.local.Notify(id)
@@ -442,6 +469,7 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if job := cur.Task.GetSpec().GetJobId(); job != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.jobTaskKey(job, id)})
 	}
+	ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.timeKey(store.PositionOf(cur.Task))})
 	res := s.batch.Do(ctx, ops)
 	s.forget(id)
 	switch {
@@ -454,11 +482,19 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 }
 
 // List implements store.Store. An owner filter reads the owner index, a
-// job filter the job index; other filters scan every task (one listing),
-// keeping only the page asked for.
+// job filter the job index; a page of the newest tasks (NewestFirst with a
+// Limit) walks the submission-time index (bytime.go); other listings scan
+// every task (one listing), keeping only the page asked for.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
+	}
+	if f.Order == store.NewestFirst && f.Limit > 0 && f.Owner == "" && f.JobID == "" && s.indexReady(ctx) {
+		recs, ok, err := s.listNewest(ctx, f)
+		if err != nil || ok {
+			return recs, err
+		}
+		// The filter keeps too few of the tasks walked: read them all.
 	}
 	var want map[string]bool // ids from an index, nil: every task
 	prefix := ""
@@ -556,6 +592,8 @@ func committedIndex(res kvtxn.Result) uint64 {
 // client stays usable.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.bgStop()
+	s.bg.Wait()
 	s.batch.Close()
 	s.probe.close()
 	return nil

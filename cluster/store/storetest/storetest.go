@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OwnerIndex", testOwnerIndex},
 		{"ListFilters", testListFilters},
 		{"ListPages", testListPages},
+		{"ListNewestPages", testListNewestPages},
 		{"WatchWakesOnChange", testWatch},
 		{"WatchEndsWithContext", testWatchCtx},
 		{"ConcurrentCreateOneWins", testConcurrentCreate},

@@ -1,0 +1,530 @@
+package consulstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/kvtxn"
+	"github.com/granary-rt/granary/messages"
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/protobuf/proto"
+)
+
+// The submission-time index answers "the newest N tasks" (GET /v1/tasks)
+// without reading every task. Consul's KV listings have no limit and no
+// start key, so the index is a tree of time buckets that a listing walks
+// newest first, reading only the buckets, and the tasks, a page needs:
+//
+//	granary/<cluster>/timedir/<hour>                               one empty key per hour holding tasks
+//	granary/<cluster>/bytime/<hour>/<MM>/<SS>/<nnnnnnnnn>-<id>     one empty key per task
+//	granary/<cluster>/bytime-ready                                 every task has its entry (backfill done)
+//
+// <hour> is the UTC submission hour as YYYYMMDDHH, MM and SS its minute and
+// second, nnnnnnnnn the nanoseconds, id the task id path-escaped: the task's
+// store.Position, in sortable text. SubmittedAt is set once, at submission.
+//
+// Consistency, like the owner and job indexes: a task's entry is written in
+// the same transaction as its creation and deleted in the same transaction
+// as the task (and moved with it, should an update change its submission
+// time), so a task without an entry cannot be; an entry whose task is gone
+// (a task deleted while a listing walked, or an entry the backfill wrote
+// for a task deleted meanwhile) is skipped, and deleted in a transaction
+// that checks that the task does not exist.
+//
+// The hours are listed from timedir/ (a short listing: one key per hour of
+// the retention, a week being 168); an hour's minutes and a minute's
+// seconds with separator listings (Consul answers with the children only);
+// a second's entries in full. A page of the newest tasks thus costs a
+// handful of short listings, one listing per second it spans and reads of
+// those tasks only (getMany), however many tasks are stored.
+//
+// An hour's timedir key is written by the first Create of that hour in each
+// process (hourDirs remembers it), and by every Create of an hour older
+// than an hour, which makes a prune safe: a walk that finds an hour older
+// than pruneAfter empty deletes its key only if the key has not been
+// written since the walk read the hour (check-and-set on its index, read in
+// the same snapshot as the hour's entries). Member clocks are assumed to
+// agree within an hour.
+//
+// Tasks stored before the index existed have no entry: until bytime-ready
+// is written, List reads every task as before, and the first List starts a
+// backfill in the background (Backfill) that writes the missing entries,
+// then the marker. A member of an older version writing tasks after that
+// (a rolling upgrade) writes them without entries: upgrade every member
+// before the first listing, or delete bytime-ready to index again.
+
+const (
+	hourLayout = "2006010215"
+	// pruneAfter: an hour is pruned from timedir/ once it is older than
+	// this (by the walker's clock). Processes keep writing an hour's key
+	// with every Create once it is older than an hour (hourDirFresh), so a
+	// prune never misses a create that relies on the key written earlier.
+	pruneAfter = 2 * time.Hour
+	// hourDirFresh: a process writes an hour's key only with its first
+	// Create of that hour while the hour is younger than this.
+	hourDirFresh = time.Hour
+
+	// walkMinFetch is the least number of tasks a walk reads at once: one
+	// read transaction holds kvtxn.MaxOps.
+	walkMinFetch = kvtxn.MaxOps
+	// walkMaxFetch caps how many a walk reads at once when the filter
+	// keeps few of them (the batch doubles after each that fills nothing).
+	walkMaxFetch = 4 * kvtxn.MaxOps
+	// walkRecords and walkListings bound a walk (plus the page size, and
+	// twice the page size, respectively): a filter that keeps few tasks
+	// makes the walk read many; past these it gives up and lists every
+	// task in one read, as List did without the index. The bound is what
+	// such a filter costs on top of that read: about 2,000 tasks read by id
+	// (a 100,000-task store read whole is 50 times as much).
+	walkRecords  = 2048
+	walkListings = 256
+	// walkParallel listings of seconds are in flight at once: a sparse
+	// stretch of tasks (one per second) needs one listing per task.
+	walkParallel = 4
+)
+
+func (s *Store) readyKey() string              { return s.prefix + "bytime-ready" }
+func (s *Store) hourDirPrefix() string         { return s.prefix + "timedir/" }
+func (s *Store) hourDirKey(hour string) string { return s.hourDirPrefix() + hour }
+func (s *Store) hourPrefix(hour string) string { return s.prefix + "bytime/" + hour + "/" }
+
+// timePath is a position's place in the index: hour, minute, second, and
+// the leaf (nanoseconds and id).
+type timePath struct {
+	hour, min, sec, leaf string
+}
+
+func pathOf(p store.Position) timePath {
+	at := p.SubmittedAt.UTC()
+	return timePath{
+		hour: at.Format(hourLayout),
+		min:  fmt.Sprintf("%02d", at.Minute()),
+		sec:  fmt.Sprintf("%02d", at.Second()),
+		leaf: fmt.Sprintf("%09d-%s", at.Nanosecond(), url.PathEscape(p.ID)),
+	}
+}
+
+func (s *Store) timeKey(p store.Position) string {
+	tp := pathOf(p)
+	return s.hourPrefix(tp.hour) + tp.min + "/" + tp.sec + "/" + tp.leaf
+}
+
+// positionOfKey reads a position back from an entry's key.
+func (s *Store) positionOfKey(key string) (store.Position, bool) {
+	rest, ok := strings.CutPrefix(key, s.prefix+"bytime/")
+	if !ok {
+		return store.Position{}, false
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) != 4 || len(parts[3]) < 11 || parts[3][9] != '-' {
+		return store.Position{}, false
+	}
+	hour, err := time.Parse(hourLayout, parts[0])
+	if err != nil {
+		return store.Position{}, false
+	}
+	mm, err1 := strconv.Atoi(parts[1])
+	ss, err2 := strconv.Atoi(parts[2])
+	ns, err3 := strconv.Atoi(parts[3][:9])
+	id, err4 := url.PathUnescape(parts[3][10:])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return store.Position{}, false
+	}
+	at := hour.Add(time.Duration(mm)*time.Minute + time.Duration(ss)*time.Second + time.Duration(ns))
+	return store.Position{SubmittedAt: at, ID: id}, true
+}
+
+// indexOps are the operations that give t its entry (and its hour's key,
+// unless this process wrote it already), and the hour to note once they
+// commit ("" for none).
+func (s *Store) indexOps(t *messages.Task) (api.KVTxnOps, string) {
+	p := store.PositionOf(t)
+	ops := api.KVTxnOps{{Verb: api.KVSet, Key: s.timeKey(p)}}
+	hour := pathOf(p).hour
+	fresh := time.Since(p.SubmittedAt) < hourDirFresh
+	s.mu.Lock()
+	known := s.hourDirs[hour]
+	s.mu.Unlock()
+	if known && fresh {
+		return ops, ""
+	}
+	ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.hourDirKey(hour)})
+	if !fresh {
+		return ops, ""
+	}
+	return ops, hour
+}
+
+// noteHourDir remembers that hour's key is written, forgetting hours no
+// longer fresh.
+func (s *Store) noteHourDir(hour string) {
+	if hour == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hourDirs == nil || len(s.hourDirs) > 4 {
+		s.hourDirs = map[string]bool{}
+	}
+	s.hourDirs[hour] = true
+}
+
+// indexReady reports whether the index holds every task: this process saw
+// bytime-ready, or sees it now. When it is missing, a backfill is started
+// in the background (once at a time).
+func (s *Store) indexReady(ctx context.Context) bool {
+	if s.ready.Load() {
+		return true
+	}
+	pair, _, err := s.kv.Get(s.readyKey(), s.readOptions(ctx, false))
+	if err == nil && pair != nil {
+		s.ready.Store(true)
+		return true
+	}
+	if err == nil && s.backfilling.CompareAndSwap(false, true) {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			defer s.backfilling.Store(false)
+			n, err := s.Backfill(s.bgCtx)
+			if err != nil {
+				slog.Warn("consulstore: indexing tasks by submission time failed; listings read every task until it succeeds", "err", err, "indexed", n)
+				return
+			}
+			slog.Info("consulstore: tasks indexed by submission time", "tasks", n)
+		}()
+	}
+	return false
+}
+
+// Backfill gives every stored task its submission-time entry, then writes
+// the marker that lets List use the index; it is a no-op once the marker
+// exists, and safe to run on several members at once (the writes are the
+// same). It returns how many tasks it indexed. List starts it by itself;
+// a caller may run it earlier (at start) to have the index ready sooner.
+func (s *Store) Backfill(ctx context.Context) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	q := s.readOptions(ctx, true)
+	if pair, _, err := s.kv.Get(s.readyKey(), q); err != nil {
+		return 0, s.wrap(err)
+	} else if pair != nil {
+		s.ready.Store(true)
+		return 0, nil
+	}
+	pairs, _, err := s.kv.List(s.prefix+"tasks/", q)
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	var ops api.KVTxnOps
+	hours := map[string]bool{}
+	n := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+		ops = ops[:0]
+		if err != nil {
+			return s.wrap(err)
+		}
+		if !ok {
+			return fmt.Errorf("consulstore: indexing tasks: %v", txnErrors(resp))
+		}
+		return nil
+	}
+	for _, p := range pairs {
+		t := &messages.Task{}
+		if err := proto.Unmarshal(p.Value, t); err != nil {
+			continue // corrupt: List reports it; the index leaves it out
+		}
+		pos := store.PositionOf(t)
+		if id, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.prefix+"tasks/")); err != nil || id != pos.ID {
+			continue
+		}
+		if len(ops)+2 > kvtxn.MaxOps {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.timeKey(pos)})
+		if hour := pathOf(pos).hour; !hours[hour] {
+			hours[hour] = true
+			ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.hourDirKey(hour)})
+		}
+		n++
+	}
+	ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.readyKey(), Value: []byte("1")})
+	if err := flush(); err != nil {
+		return n, err
+	}
+	s.ready.Store(true)
+	return n, nil
+}
+
+// listNewest answers f (NewestFirst, with a Limit) from the index. ok is
+// false when the walk gave up (a filter keeping few tasks): the caller then
+// reads every task.
+func (s *Store) listNewest(ctx context.Context, f store.Filter) (recs []store.Record, ok bool, err error) {
+	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f), batch: walkMinFetch}
+	if f.After != nil {
+		tp := pathOf(*f.After)
+		w.cursor = &tp
+	}
+	done, err := w.walk()
+	if err != nil || !done {
+		return nil, false, err
+	}
+	return w.page.Records(), true, nil
+}
+
+// walker walks the index newest first, gathering the tasks of one page.
+type walker struct {
+	s      *Store
+	ctx    context.Context
+	f      store.Filter
+	cursor *timePath // f.After's place, nil: from the newest
+	page   *store.Page
+
+	pending  []store.Position // entries not read yet, in order
+	kept     int              // records offered to the page
+	batch    int              // how many to read at once
+	fetched  int              // tasks read
+	listings int              // listings made
+}
+
+// errGiveUp ends a walk that passed its bounds.
+var errGiveUp = errors.New("walk bound reached")
+
+// walk returns true when the page is complete (full, or every entry seen),
+// false when it gave up.
+func (w *walker) walk() (bool, error) {
+	hours, err := w.children(w.s.hourDirPrefix(), "")
+	if err != nil {
+		return false, err
+	}
+	for _, hour := range hours {
+		onSpine := w.cursor != nil && hour == w.cursor.hour
+		if w.cursor != nil && hour > w.cursor.hour {
+			continue
+		}
+		if err := w.walkHour(hour, onSpine); err != nil {
+			if errors.Is(err, errGiveUp) {
+				return false, nil
+			}
+			return false, err
+		}
+		if w.page.Full() {
+			return true, nil
+		}
+	}
+	for len(w.pending) > 0 && !w.page.Full() {
+		if err := w.flush(); err != nil {
+			if errors.Is(err, errGiveUp) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (w *walker) walkHour(hour string, onSpine bool) error {
+	prefix := w.s.hourPrefix(hour)
+	mins, err := w.children(prefix, "/")
+	if err != nil {
+		return err
+	}
+	if len(mins) == 0 {
+		w.s.pruneHour(w.ctx, hour)
+		return nil
+	}
+	for _, m := range mins {
+		m = strings.TrimSuffix(m, "/")
+		if onSpine && m > w.cursor.min {
+			continue
+		}
+		spine := onSpine && m == w.cursor.min
+		secs, err := w.children(prefix+m+"/", "/")
+		if err != nil {
+			return err
+		}
+		var want []string
+		for _, sec := range secs {
+			sec = strings.TrimSuffix(sec, "/")
+			if spine && sec > w.cursor.sec {
+				continue
+			}
+			want = append(want, prefix+m+"/"+sec+"/")
+		}
+		for len(want) > 0 {
+			n := min(len(want), walkParallel)
+			if err := w.seconds(want[:n]); err != nil {
+				return err
+			}
+			want = want[n:]
+			if w.page.Full() {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// seconds lists the entries of these seconds (newest first) at once, and
+// takes them in order.
+func (w *walker) seconds(prefixes []string) error {
+	lists := make([][]string, len(prefixes))
+	errs := make([]error, len(prefixes))
+	var wg sync.WaitGroup
+	for i, p := range prefixes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lists[i], _, errs[i] = w.s.kv.Keys(p, "", w.s.readOptions(w.ctx, false))
+		}()
+	}
+	wg.Wait()
+	w.listings += len(prefixes)
+	if err := errors.Join(errs...); err != nil {
+		return w.s.wrap(err)
+	}
+	for _, keys := range lists {
+		var entries []store.Position
+		for _, k := range keys {
+			p, ok := w.s.positionOfKey(k)
+			if !ok {
+				continue
+			}
+			if w.f.After != nil && !store.NewestFirst.Before(*w.f.After, p) {
+				continue
+			}
+			entries = append(entries, p)
+		}
+		sort.Slice(entries, func(i, j int) bool { return store.NewestFirst.Before(entries[i], entries[j]) })
+		w.pending = append(w.pending, entries...)
+		for len(w.pending) >= w.need() {
+			if err := w.flush(); err != nil {
+				return err
+			}
+			if w.page.Full() {
+				return nil
+			}
+		}
+	}
+	return w.bound()
+}
+
+// need is how many entries to gather before reading them.
+func (w *walker) need() int { return max(w.f.Limit-w.kept, w.batch) }
+
+// flush reads the pending entries' tasks (up to need), in order, into the
+// page.
+func (w *walker) flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	n := min(len(w.pending), w.need())
+	take := w.pending[:n]
+	w.pending = w.pending[n:]
+	ids := make([]string, len(take))
+	for i, p := range take {
+		ids[i] = p.ID
+	}
+	recs, err := w.s.getMany(w.ctx, ids)
+	if err != nil {
+		return err
+	}
+	w.fetched += len(ids)
+	byID := make(map[string]store.Record, len(recs))
+	for _, r := range recs {
+		byID[r.Task.GetSpec().GetId()] = r
+	}
+	before := w.kept
+	for _, p := range take {
+		rec, ok := byID[p.ID]
+		if !ok {
+			w.s.healEntry(w.ctx, p) // its task is gone
+			continue
+		}
+		got := store.PositionOf(rec.Task)
+		if got.ID != p.ID || !got.SubmittedAt.Equal(p.SubmittedAt) {
+			continue // moved since the listing: its new entry counts
+		}
+		if w.f.Match(rec.Task) && !w.page.Full() {
+			w.page.Offer(rec)
+			w.kept++
+		}
+	}
+	if w.kept == before {
+		w.batch = min(2*w.batch, walkMaxFetch)
+	}
+	return w.bound()
+}
+
+// bound ends a walk past its bounds (errGiveUp).
+func (w *walker) bound() error {
+	if w.page.Full() {
+		return nil
+	}
+	if w.fetched > walkRecords+w.f.Limit || w.listings > walkListings+2*w.f.Limit {
+		return errGiveUp
+	}
+	return nil
+}
+
+// children lists the keys under prefix (with sep: its children), newest
+// (largest) first, without the prefix.
+func (w *walker) children(prefix, sep string) ([]string, error) {
+	keys, _, err := w.s.kv.Keys(prefix, sep, w.s.readOptions(w.ctx, false))
+	w.listings++
+	if err != nil {
+		return nil, w.s.wrap(err)
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if rest := strings.TrimPrefix(k, prefix); rest != "" && rest != "/" {
+			out = append(out, rest)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return out, nil
+}
+
+// pruneHour deletes an hour's key if the hour is old and still empty, and
+// its key not written since (best effort: a failure leaves one key more
+// for walks to list).
+func (s *Store) pruneHour(ctx context.Context, hour string) {
+	at, err := time.Parse(hourLayout, hour)
+	if err != nil || time.Since(at) < pruneAfter {
+		return
+	}
+	// One snapshot: the hour's key and its entries.
+	ok, resp, _, err := s.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVGet, Key: s.hourDirKey(hour)},
+		{Verb: api.KVGetTree, Key: s.hourPrefix(hour)},
+	}, s.readOptions(ctx, false))
+	if err != nil || !ok || resp == nil || len(resp.Results) != 1 {
+		return // the key is gone, or the hour holds entries
+	}
+	_, _, _, _ = s.kv.Txn(api.KVTxnOps{{Verb: api.KVDeleteCAS, Key: s.hourDirKey(hour), Index: resp.Results[0].ModifyIndex}}, (&api.QueryOptions{}).WithContext(ctx))
+}
+
+// healEntry deletes an entry whose task is gone, in a transaction that
+// checks that it is (best effort).
+func (s *Store) healEntry(ctx context.Context, p store.Position) {
+	_, _, _, _ = s.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVCheckNotExists, Key: s.taskKey(p.ID)},
+		{Verb: api.KVDelete, Key: s.timeKey(p)},
+	}, (&api.QueryOptions{}).WithContext(ctx))
+}
