@@ -29,6 +29,10 @@ var (
 	bucketTasks  = []byte("tasks")  // id -> revision (8 bytes, big endian) + Task
 	bucketOwners = []byte("owners") // owner \x00 id -> nothing, for unfinished tasks only
 	bucketJobs   = []byte("jobs")   // job id -> revision (8 bytes, big endian) + Job
+	// bucketByTime indexes every task by submission time: timeKey -> nothing,
+	// so a page of the newest tasks reads only its tasks. A database from
+	// before it gets it filled when opened (Open).
+	bucketByTime = []byte("bytime")
 )
 
 // Config configures the store.
@@ -89,7 +93,10 @@ func Open(cfg Config) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		if tx.Bucket(bucketByTime) != nil {
+			return nil
+		}
+		return backfill(tx)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -222,6 +229,9 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 				return err
 			}
 		}
+		if err := tx.Bucket(bucketByTime).Delete(timeKey(store.PositionOf(old.Task))); err != nil {
+			return err
+		}
 		return tasks.Delete([]byte(id))
 	})
 	if err == nil {
@@ -234,32 +244,48 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 }
 
 // List implements store.Store. An owner filter reads the owner index;
-// in id order the scan starts at f.After and stops when the page is full.
+// in id order the scan starts at f.After and stops when the page is full,
+// and so does a scan newest first, which reads the time index.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	page := store.NewPage(f)
-	// Both the tasks and the owner index are kept in id order.
-	stopEarly := f.Order == store.ByID
+	// The tasks and the owner index are kept in id order, the time index
+	// newest first.
+	stopEarly := f.Order == store.ByID || f.Owner == ""
 	err := s.db.View(func(tx *bolt.Tx) error {
 		tasks := tx.Bucket(bucketTasks)
 		var prefix []byte
 		c := tasks.Cursor()
-		if f.Owner != "" {
+		start := prefix
+		switch {
+		case f.Owner != "":
 			prefix = ownerKey(f.Owner, "")
 			c = tx.Bucket(bucketOwners).Cursor()
-		}
-		start := prefix
-		if f.After != nil && f.Order == store.ByID {
-			start = append(append([]byte{}, prefix...), f.After.ID...)
+			start = prefix
+			if f.After != nil && f.Order == store.ByID {
+				start = append(append([]byte{}, prefix...), f.After.ID...)
+			}
+		case f.Order == store.NewestFirst:
+			c = tx.Bucket(bucketByTime).Cursor()
+			if f.After != nil {
+				start = timeKey(*f.After)
+			}
+		case f.After != nil:
+			start = []byte(f.After.ID)
 		}
 		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if stopEarly && page.Full() {
 				return nil
 			}
-			if prefix != nil {
+			switch {
+			case prefix != nil:
 				if v = tasks.Get(k[len(prefix):]); v == nil {
+					continue
+				}
+			case f.Order == store.NewestFirst:
+				if v = tasks.Get(k[timeKeyLen:]); v == nil {
 					continue
 				}
 			}
@@ -320,6 +346,17 @@ func put(tx *bolt.Tx, t, old *messages.Task) (store.Record, error) {
 	if err := tasks.Put([]byte(id), v); err != nil {
 		return store.Record{}, err
 	}
+	if at := store.PositionOf(t); old == nil || !store.PositionOf(old).SubmittedAt.Equal(at.SubmittedAt) {
+		byTime := tx.Bucket(bucketByTime)
+		if old != nil {
+			if err := byTime.Delete(timeKey(store.PositionOf(old))); err != nil {
+				return store.Record{}, err
+			}
+		}
+		if err := byTime.Put(timeKey(at), nil); err != nil {
+			return store.Record{}, err
+		}
+	}
 	if old != nil && !store.Terminal(old.GetStatus().GetState()) && old.GetStatus().GetOwner() != "" {
 		if err := owners.Delete(ownerKey(old.GetStatus().GetOwner(), id)); err != nil {
 			return store.Record{}, err
@@ -342,6 +379,36 @@ func decode(v []byte) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("boltstore: corrupt record: %w", err)
 	}
 	return store.Record{Task: t, Revision: binary.BigEndian.Uint64(v)}, nil
+}
+
+// timeKeyLen is the length of a time index key without its id.
+const timeKeyLen = 12
+
+// timeKey is p's key in the time index: its submission time's seconds
+// (offset to sort as unsigned) and nanoseconds, both inverted so that
+// later times come first, then the id, so that a forward scan is in
+// NewestFirst order.
+func timeKey(p store.Position) []byte {
+	k := make([]byte, timeKeyLen, timeKeyLen+len(p.ID))
+	binary.BigEndian.PutUint64(k, ^(uint64(p.SubmittedAt.Unix()) ^ 1<<63))
+	binary.BigEndian.PutUint32(k[8:], ^uint32(p.SubmittedAt.Nanosecond()))
+	return append(k, p.ID...)
+}
+
+// backfill creates the time index and fills it with every stored task (a
+// database from before the index).
+func backfill(tx *bolt.Tx) error {
+	byTime, err := tx.CreateBucket(bucketByTime)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTasks).ForEach(func(_, v []byte) error {
+		rec, err := decode(v)
+		if err != nil {
+			return err
+		}
+		return byTime.Put(timeKey(store.PositionOf(rec.Task)), nil)
+	})
 }
 
 func ownerKey(owner, id string) []byte {

@@ -73,19 +73,17 @@ const (
 	// Create of that hour while the hour is younger than this.
 	hourDirFresh = time.Hour
 
-	// walkMinFetch is the least number of tasks a walk reads at once: one
-	// read transaction holds kvtxn.MaxOps.
+	// A walk first reads as many tasks as the page lacks; once the filter
+	// rejects some, at least walkMinFetch (one read transaction holds
+	// kvtxn.MaxOps), doubling while it keeps rejecting, up to walkMaxFetch.
 	walkMinFetch = kvtxn.MaxOps
-	// walkMaxFetch caps how many a walk reads at once when the filter
-	// keeps few of them (the batch doubles after each that fills nothing).
 	walkMaxFetch = 4 * kvtxn.MaxOps
-	// walkRecords and walkListings bound a walk (plus the page size, and
-	// twice the page size, respectively): a filter that keeps few tasks
-	// makes the walk read many; past these it gives up and lists every
-	// task in one read, as List did without the index. The bound is what
-	// such a filter costs on top of that read: about 2,000 tasks read by id
-	// (a 100,000-task store read whole is 50 times as much).
-	walkRecords  = 2048
+	// Config.WalkRecords (plus the page size) and walkListings (plus twice
+	// the page size) bound a walk: a filter that keeps few tasks makes the
+	// walk read many; past these it gives up and lists every task in one
+	// read, as List did without the index. The bound is what such a filter
+	// costs on top of that read. 256 listings: a page needs one per second
+	// it spans, and a few more.
 	walkListings = 256
 	// walkParallel listings of seconds are in flight at once: a sparse
 	// stretch of tasks (one per second) needs one listing per task.
@@ -276,7 +274,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 // false when the walk gave up (a filter keeping few tasks): the caller then
 // reads every task.
 func (s *Store) listNewest(ctx context.Context, f store.Filter) (recs []store.Record, ok bool, err error) {
-	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f), batch: walkMinFetch}
+	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f)}
 	if f.After != nil {
 		tp := pathOf(*f.After)
 		w.cursor = &tp
@@ -298,7 +296,7 @@ type walker struct {
 
 	pending  []store.Position // entries not read yet, in order
 	kept     int              // records offered to the page
-	batch    int              // how many to read at once
+	batch    int              // how many to read at least at once (grows while the filter keeps few)
 	fetched  int              // tasks read
 	listings int              // listings made
 }
@@ -466,8 +464,8 @@ func (w *walker) flush() error {
 			w.kept++
 		}
 	}
-	if w.kept == before {
-		w.batch = min(2*w.batch, walkMaxFetch)
+	if w.kept-before < len(take) {
+		w.batch = min(max(2*w.batch, walkMinFetch), walkMaxFetch)
 	}
 	return w.bound()
 }
@@ -477,7 +475,7 @@ func (w *walker) bound() error {
 	if w.page.Full() {
 		return nil
 	}
-	if w.fetched > walkRecords+w.f.Limit || w.listings > walkListings+2*w.f.Limit {
+	if w.fetched > w.s.cfg.WalkRecords+w.f.Limit || w.listings > walkListings+2*w.f.Limit {
 		return errGiveUp
 	}
 	return nil

@@ -45,6 +45,10 @@ type Config struct {
 	// Waiters on one task share one query; waiters on more tasks than
 	// this wait for a turn (woken sooner by changes this process sees).
 	MaxWatches int
+	// WalkRecords bounds the tasks a listing of the newest tasks reads
+	// through the submission-time index, beyond its page size, before it
+	// reads every task in one listing instead (a filter that keeps few).
+	WalkRecords int
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -64,6 +68,11 @@ func DefaultConfig(cluster string) Config {
 		// from every member on a host together; 32 leaves the rest to
 		// writes, reads and other members, however many clients wait.
 		MaxWatches: 32,
+		// 2048: a page whose filter keeps one task in 20 still comes from
+		// the index; a filter that keeps almost none costs, on top of the
+		// one listing of every task it ends with, about 32 reads of 64
+		// tasks (2% more than that listing at 100,000 tasks).
+		WalkRecords: 2048,
 	}
 }
 
@@ -152,6 +161,9 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxWatches <= 0 {
 		cfg.MaxWatches = DefaultConfig(cfg.Cluster).MaxWatches
+	}
+	if cfg.WalkRecords <= 0 {
+		cfg.WalkRecords = DefaultConfig(cfg.Cluster).WalkRecords
 	}
 	bgCtx, bgStop := context.WithCancel(context.Background())
 	return &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.DefaultConfig()),

@@ -1,0 +1,329 @@
+package consulstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/store/consulstore"
+	"github.com/granary-rt/granary/cluster/store/storetest"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/messages"
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// readCounter stands between a store and a Consul agent and counts the
+// task records (keys under <prefix>tasks/ with their values) Consul sends,
+// in listings and in transactions alike, and the requests.
+type readCounter struct {
+	next     http.Handler
+	marker   *regexp.Regexp
+	records  atomic.Int64
+	requests atomic.Int64
+}
+
+func newReadCounter(t *testing.T, agent *testconsul.Agent, cluster string) (*readCounter, *api.Client) {
+	proxy := proxyTo(agent)
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		r.Header.Del("Accept-Encoding") // plain answers, to count in
+	}
+	rc := &readCounter{next: proxy, marker: regexp.MustCompile(`"Key":\s*"granary/` + cluster + `/tasks/`)}
+	return rc, clientThrough(t, rc)
+}
+
+func (rc *readCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	rc.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	rc.requests.Add(1)
+	rc.records.Add(int64(len(rc.marker.FindAllIndex(body, -1))))
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// reads runs f and returns the task records and requests it read.
+func (rc *readCounter) reads(f func()) (records, requests int64) {
+	r0, q0 := rc.records.Load(), rc.requests.Load()
+	f()
+	return rc.records.Load() - r0, rc.requests.Load() - q0
+}
+
+// createMany stores n tasks t0000.. submitted a millisecond apart from at,
+// 32 at a time; every seventh is of kind "sleep".
+func createMany(t *testing.T, s store.Store, n int, at time.Time) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			task := storetest.NewTask(fmt.Sprintf("t%04d", i), "m1")
+			task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * time.Millisecond))
+			if i%7 == 0 {
+				task.Spec.Kind = "sleep"
+			}
+			if _, _, err := s.Create(context.Background(), task); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestListNewestReadsOnlyItsPage: a page of the newest tasks reads its own
+// tasks from Consul, not every task (the listing before the index read
+// all 1500 of them); the next page too; a filter that keeps every seventh
+// reads a few pages' worth; a filter that keeps none gives up within its
+// bound and reads every task once, as before.
+func TestListNewestReadsOnlyItsPage(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	rc, client := newReadCounter(t, agent, "reads")
+	s, err := consulstore.New(client, consulstore.DefaultConfig("reads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if _, err := s.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	createMany(t, s, n, at)
+
+	var recs []store.Record
+	list := func(f store.Filter) {
+		recs, err = s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	records, requests := rc.reads(func() { list(store.Filter{Order: store.NewestFirst, Limit: 20}) })
+	t.Logf("page of 20 newest of %d: %d task records read in %d requests", n, records, requests)
+	if len(recs) != 20 || recs[0].Task.GetSpec().GetId() != fmt.Sprintf("t%04d", n-1) || recs[19].Task.GetSpec().GetId() != fmt.Sprintf("t%04d", n-20) {
+		t.Fatalf("page of 20 newest = %v", recs)
+	}
+	if records > 20 {
+		t.Fatalf("a page of 20 read %d task records from Consul, want 20", records)
+	}
+	after := store.PositionOf(recs[19].Task)
+	records, _ = rc.reads(func() { list(store.Filter{Order: store.NewestFirst, Limit: 20, After: &after}) })
+	if len(recs) != 20 || recs[0].Task.GetSpec().GetId() != fmt.Sprintf("t%04d", n-21) || records > 20 {
+		t.Fatalf("second page: %d tasks from %s, %d task records read; want 20 from t%04d, reading 20", len(recs), recs[0].Task.GetSpec().GetId(), records, n-21)
+	}
+
+	records, requests = rc.reads(func() { list(store.Filter{Order: store.NewestFirst, Limit: 10, Kind: "sleep"}) })
+	t.Logf("page of 10 newest of kind sleep (1 in 7): %d task records read in %d requests", records, requests)
+	if len(recs) != 10 || recs[0].Task.GetSpec().GetId() != "t1498" || records > 7*10+2*64 {
+		t.Fatalf("page of 10 of kind sleep: %d tasks from %s, %d task records read", len(recs), recs[0].Task.GetSpec().GetId(), records)
+	}
+
+	records, requests = rc.reads(func() { list(store.Filter{Order: store.NewestFirst, Limit: 10, Kind: "nosuchkind"}) })
+	t.Logf("page of a kind matching none: %d task records read in %d requests", records, requests)
+	if len(recs) != 0 || records > n+2048+10 {
+		t.Fatalf("kind matching none: %d tasks, %d task records read; want none, reading at most %d", len(recs), records, n+2048+10)
+	}
+}
+
+// TestListNewestGivesUpOnRareFilters: a walk past Config.WalkRecords
+// reads every task in one listing instead, and still answers right.
+func TestListNewestGivesUpOnRareFilters(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	rc, client := newReadCounter(t, agent, "rare")
+	cfg := consulstore.DefaultConfig("rare")
+	cfg.WalkRecords = 100
+	s, err := consulstore.New(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if _, err := s.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	createMany(t, s, n, at)
+	rare := storetest.NewTask("rare", "m1")
+	rare.Spec.Kind = "rare"
+	rare.Status.SubmittedAt = timestamppb.New(at.Add(-time.Second)) // the oldest
+	if _, _, err := s.Create(ctx, rare); err != nil {
+		t.Fatal(err)
+	}
+	var recs []store.Record
+	records, requests := rc.reads(func() {
+		recs, err = s.List(ctx, store.Filter{Order: store.NewestFirst, Limit: 5, Kind: "rare"})
+	})
+	t.Logf("a page of a kind only the oldest task is of: %d task records read in %d requests", records, requests)
+	if err != nil || len(recs) != 1 || recs[0].Task.GetSpec().GetId() != "rare" {
+		t.Fatalf("List = %v, %v; want [rare]", recs, err)
+	}
+	if records < n || records > n+100+5+4*64 {
+		t.Fatalf("read %d task records; want the walk's bound and then every task (%d)", records, n)
+	}
+}
+
+// TestListNewestBackfillsOlderTasks: tasks stored before the index (no
+// entries, no marker) are listed at once (by a read of every task), and
+// indexed in the background; once the marker is written, pages walk the
+// index and still hold every task.
+func TestListNewestBackfillsOlderTasks(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	kv := agent.Client().KV()
+	const n = 300
+	at := time.Now().Add(-3 * time.Hour)
+	for i := range n {
+		task := storetest.NewTask(fmt.Sprintf("old%03d", i), "m1")
+		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * 37 * time.Second))
+		body, err := proto.Marshal(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As a store before the index wrote them: the task key only.
+		if _, err := kv.Put(&api.KVPair{Key: "granary/old/tasks/" + task.Spec.Id, Value: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, client := newReadCounter(t, agent, "old")
+	s, err := consulstore.New(client, consulstore.DefaultConfig("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	check := func() int64 {
+		var recs []store.Record
+		records, _ := rc.reads(func() {
+			recs, err = s.List(ctx, store.Filter{Order: store.NewestFirst, Limit: 10})
+		})
+		if err != nil || len(recs) != 10 {
+			t.Fatalf("page of 10 newest: %d tasks, %v", len(recs), err)
+		}
+		for i, r := range recs {
+			if want := fmt.Sprintf("old%03d", n-1-i); r.Task.GetSpec().GetId() != want {
+				t.Fatalf("item %d is %s, want %s", i, r.Task.GetSpec().GetId(), want)
+			}
+		}
+		return records
+	}
+	if records := check(); records < n {
+		t.Fatalf("before the backfill a page read %d task records; want every task (%d) read", records, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pair, _, err := kv.Get("granary/old/bytime-ready", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pair != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index marker was not written within 30s of the first listing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if records := check(); records > 10 {
+		t.Fatalf("after the backfill a page of 10 read %d task records", records)
+	}
+	// Every task, by pages of 37, through the index.
+	seen := 0
+	f := store.Filter{Order: store.NewestFirst, Limit: 37}
+	for {
+		recs, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if want := fmt.Sprintf("old%03d", n-1-seen); r.Task.GetSpec().GetId() != want {
+				t.Fatalf("item %d is %s, want %s", seen, r.Task.GetSpec().GetId(), want)
+			}
+			seen++
+		}
+		if len(recs) < f.Limit {
+			break
+		}
+		p := store.PositionOf(recs[len(recs)-1].Task)
+		f.After = &p
+	}
+	if seen != n {
+		t.Fatalf("pages listed %d tasks, want %d", seen, n)
+	}
+	if got, err := s.Backfill(ctx); err != nil || got != 0 {
+		t.Fatalf("second Backfill = %d, %v; want 0 (marker present)", got, err)
+	}
+}
+
+// TestListNewestSkipsAndHealsOrphans: an entry whose task is gone (deleted
+// behind the store's back) is left out of pages and deleted; an old hour
+// left empty by the janitor loses its key.
+func TestListNewestSkipsAndHealsOrphans(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	kv := agent.Client().KV()
+	s := newStore(t, agent, consulstore.DefaultConfig("heal"))
+	ctx := context.Background()
+	if _, err := s.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	createMany(t, s, 5, at)
+	if _, err := kv.Delete("granary/heal/tasks/t0003", nil); err != nil {
+		t.Fatal(err)
+	}
+	// A task of an old hour, finished and swept.
+	old := storetest.NewTask("swept", "m1")
+	oldAt := time.Now().Add(-5 * time.Hour)
+	old.Status.SubmittedAt = timestamppb.New(oldAt)
+	rec, _, err := s.Create(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := proto.Clone(rec.Task).(*messages.Task)
+	done.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+	if rec, err = s.Update(ctx, done, rec.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "swept", rec.Revision); err != nil {
+		t.Fatal(err)
+	}
+	hourKey := "granary/heal/timedir/" + oldAt.UTC().Format("2006010215")
+	if pair, _, err := kv.Get(hourKey, nil); err != nil || pair == nil {
+		t.Fatalf("the old hour's key %s: %v, %v; want it written with its task", hourKey, pair, err)
+	}
+
+	recs, err := s.List(ctx, store.Filter{Order: store.NewestFirst, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Task.GetSpec().GetId())
+	}
+	if fmt.Sprint(got) != "[t0004 t0002 t0001 t0000]" {
+		t.Fatalf("newest = %v, want [t0004 t0002 t0001 t0000]", got)
+	}
+	keys, _, err := kv.Keys("granary/heal/bytime/", "", nil)
+	if err != nil || len(keys) != 4 {
+		t.Fatalf("index entries after the listing: %v, %v; want 4 (the orphan deleted)", keys, err)
+	}
+	if pair, _, err := kv.Get(hourKey, nil); err != nil || pair != nil {
+		t.Fatalf("the old empty hour's key after a listing: %v, %v; want it pruned", pair, err)
+	}
+}
