@@ -43,14 +43,16 @@ import (
 // The hours are listed from timedir/ (a short listing: one key per hour of
 // the retention, a week being 168); an hour's minutes and a minute's
 // seconds with separator listings (Consul answers with the children only);
-// a second's entries in full. A page of the newest tasks thus costs a
-// handful of short listings, one listing per second it spans and reads of
+// then the entries of a second, a minute or an hour at a time, whichever
+// holds about a page (the walk adapts as it reads: coarser while listings
+// come back nearly empty, finer while they come back crowded). A page of
+// the newest tasks thus costs a handful of short listings and reads of
 // those tasks only (getMany), however many tasks are stored.
 //
 // An hour's timedir key is written by the first Create of that hour in each
 // process (hourDirs remembers it), and by every Create of an hour older
 // than an hour, which makes a prune safe: a walk that finds an hour older
-// than pruneAfter empty deletes its key only if the key has not been
+// than pruneAfter (3h) empty deletes its key only if the key has not been
 // written since the walk read the hour (check-and-set on its index, read in
 // the same snapshot as the hour's entries). Member clocks are assumed to
 // agree within an hour.
@@ -64,11 +66,12 @@ import (
 
 const (
 	hourLayout = "2006010215"
-	// pruneAfter: an hour is pruned from timedir/ once it is older than
-	// this (by the walker's clock). Processes keep writing an hour's key
-	// with every Create once it is older than an hour (hourDirFresh), so a
-	// prune never misses a create that relies on the key written earlier.
-	pruneAfter = 2 * time.Hour
+	// pruneAfter: an hour is pruned from timedir/ once its start is older
+	// than this (by the walker's clock). A process relies on the key it
+	// wrote earlier only for tasks submitted within the last hour
+	// (hourDirFresh), so until two hours after the hour's start; the third
+	// hour is the margin for clocks and for commits still in flight.
+	pruneAfter = 3 * time.Hour
 	// hourDirFresh: a process writes an hour's key only with its first
 	// Create of that hour while the hour is younger than this.
 	hourDirFresh = time.Hour
@@ -85,8 +88,7 @@ const (
 	// costs on top of that read. 256 listings: a page needs one per second
 	// it spans, and a few more.
 	walkListings = 256
-	// walkParallel listings of seconds are in flight at once: a sparse
-	// stretch of tasks (one per second) needs one listing per task.
+	// walkParallel listings of entries are in flight at once.
 	walkParallel = 4
 )
 
@@ -274,7 +276,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 // false when the walk gave up (a filter keeping few tasks): the caller then
 // reads every task.
 func (s *Store) listNewest(ctx context.Context, f store.Filter) (recs []store.Record, ok bool, err error) {
-	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f)}
+	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f), gran: byMinute}
 	if f.After != nil {
 		tp := pathOf(*f.After)
 		w.cursor = &tp
@@ -299,6 +301,7 @@ type walker struct {
 	batch    int              // how many to read at least at once (grows while the filter keeps few)
 	fetched  int              // tasks read
 	listings int              // listings made
+	gran     int              // bySecond, byMinute or byHour
 }
 
 // errGiveUp ends a walk that passed its bounds.
@@ -337,8 +340,35 @@ func (w *walker) walk() (bool, error) {
 	return true, nil
 }
 
+// Granularities of a walk's listings: one listing per second, per minute
+// or per hour of entries. A walk starts by minutes, and goes coarser while
+// its listings come back nearly empty (sparse tasks: a listing per second
+// would cost a round trip per task), finer while they come back crowded (a
+// burst: a minute's listing would hold many more entries than a page).
+const (
+	bySecond = iota
+	byMinute
+	byHour
+)
+
+const (
+	// walkSparse: listings that average fewer entries than this make the
+	// walk list coarser.
+	walkSparse = 16
+	// walkDense: listings that average more entries than this make the
+	// walk list finer.
+	walkDense = 1024
+)
+
 func (w *walker) walkHour(hour string, onSpine bool) error {
 	prefix := w.s.hourPrefix(hour)
+	if w.gran == byHour && !onSpine {
+		n, err := w.leaves([]string{prefix})
+		if err == nil && n == 0 {
+			w.s.pruneHour(w.ctx, hour)
+		}
+		return err
+	}
 	mins, err := w.children(prefix, "/")
 	if err != nil {
 		return err
@@ -347,41 +377,69 @@ func (w *walker) walkHour(hour string, onSpine bool) error {
 		w.s.pruneHour(w.ctx, hour)
 		return nil
 	}
+	var want []string
 	for _, m := range mins {
 		m = strings.TrimSuffix(m, "/")
 		if onSpine && m > w.cursor.min {
 			continue
 		}
-		spine := onSpine && m == w.cursor.min
-		secs, err := w.children(prefix+m+"/", "/")
-		if err != nil {
-			return err
-		}
-		var want []string
-		for _, sec := range secs {
-			sec = strings.TrimSuffix(sec, "/")
-			if spine && sec > w.cursor.sec {
-				continue
-			}
-			want = append(want, prefix+m+"/"+sec+"/")
-		}
-		for len(want) > 0 {
+		want = append(want, m)
+	}
+	for len(want) > 0 {
+		if w.gran >= byMinute {
 			n := min(len(want), walkParallel)
-			if err := w.seconds(want[:n]); err != nil {
+			prefixes := make([]string, n)
+			for i, m := range want[:n] {
+				prefixes[i] = prefix + m + "/"
+			}
+			if _, err := w.leaves(prefixes); err != nil {
 				return err
 			}
 			want = want[n:]
-			if w.page.Full() {
-				return nil
+		} else {
+			if err := w.walkMinute(prefix+want[0]+"/", onSpine && want[0] == w.cursor.min); err != nil {
+				return err
 			}
+			want = want[1:]
+		}
+		if w.page.Full() {
+			return nil
 		}
 	}
 	return nil
 }
 
-// seconds lists the entries of these seconds (newest first) at once, and
-// takes them in order.
-func (w *walker) seconds(prefixes []string) error {
+// walkMinute lists a minute by seconds.
+func (w *walker) walkMinute(prefix string, onSpine bool) error {
+	secs, err := w.children(prefix, "/")
+	if err != nil {
+		return err
+	}
+	var want []string
+	for _, sec := range secs {
+		sec = strings.TrimSuffix(sec, "/")
+		if onSpine && sec > w.cursor.sec {
+			continue
+		}
+		want = append(want, prefix+sec+"/")
+	}
+	for len(want) > 0 {
+		n := min(len(want), walkParallel)
+		if _, err := w.leaves(want[:n]); err != nil {
+			return err
+		}
+		want = want[n:]
+		if w.page.Full() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// leaves lists the entries under these prefixes (newest first, each
+// whole) at once, takes them in order, adjusts the walk's granularity to
+// how many they held, and returns that number.
+func (w *walker) leaves(prefixes []string) (int, error) {
 	lists := make([][]string, len(prefixes))
 	errs := make([]error, len(prefixes))
 	var wg sync.WaitGroup
@@ -395,7 +453,17 @@ func (w *walker) seconds(prefixes []string) error {
 	wg.Wait()
 	w.listings += len(prefixes)
 	if err := errors.Join(errs...); err != nil {
-		return w.s.wrap(err)
+		return 0, w.s.wrap(err)
+	}
+	total := 0
+	for _, keys := range lists {
+		total += len(keys)
+	}
+	switch avg := total / len(prefixes); {
+	case avg < walkSparse && w.gran < byHour:
+		w.gran++
+	case avg > walkDense && w.gran > bySecond:
+		w.gran--
 	}
 	for _, keys := range lists {
 		var entries []store.Position
@@ -413,14 +481,14 @@ func (w *walker) seconds(prefixes []string) error {
 		w.pending = append(w.pending, entries...)
 		for len(w.pending) >= w.need() {
 			if err := w.flush(); err != nil {
-				return err
+				return total, err
 			}
 			if w.page.Full() {
-				return nil
+				return total, nil
 			}
 		}
 	}
-	return w.bound()
+	return total, w.bound()
 }
 
 // need is how many entries to gather before reading them.

@@ -65,6 +65,11 @@ func (rc *readCounter) reads(f func()) (records, requests int64) {
 // createMany stores n tasks t0000.. submitted a millisecond apart from at,
 // 32 at a time; every seventh is of kind "sleep".
 func createMany(t *testing.T, s store.Store, n int, at time.Time) {
+	createSpaced(t, s, n, at, time.Millisecond)
+}
+
+// createSpaced is createMany with tasks step apart.
+func createSpaced(t *testing.T, s store.Store, n int, at time.Time, step time.Duration) {
 	t.Helper()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -75,7 +80,7 @@ func createMany(t *testing.T, s store.Store, n int, at time.Time) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			task := storetest.NewTask(fmt.Sprintf("t%04d", i), "m1")
-			task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * time.Millisecond))
+			task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * step))
 			if i%7 == 0 {
 				task.Spec.Kind = "sleep"
 			}
@@ -139,6 +144,63 @@ func TestListNewestReadsOnlyItsPage(t *testing.T) {
 	t.Logf("page of a kind matching none: %d task records read in %d requests", records, requests)
 	if len(recs) != 0 || records > n+2048+10 {
 		t.Fatalf("kind matching none: %d tasks, %d task records read; want none, reading at most %d", len(recs), records, n+2048+10)
+	}
+}
+
+// TestListNewestAcrossGranularities: a walk that meets a crowded minute
+// (1500 tasks) lists the next by seconds, one that meets sparse tasks
+// lists by hours; pages of every size list every task once, in order.
+func TestListNewestAcrossGranularities(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	s := newStore(t, agent, consulstore.DefaultConfig("gran"))
+	ctx := context.Background()
+	if _, err := s.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// t0000..t0899 in the 36s before a minute, t0900..t2399 in the minute.
+	at := time.Now().Truncate(time.Minute).Add(-5 * time.Minute).Add(-36 * time.Second)
+	createSpaced(t, s, 2400, at, 40*time.Millisecond)
+	// Sparse: one task an hour over two days, before them.
+	var wg sync.WaitGroup
+	for i := range 48 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			task := storetest.NewTask(fmt.Sprintf("s%02d", i), "m1")
+			task.Status.SubmittedAt = timestamppb.New(at.Add(-time.Duration(48-i) * time.Hour))
+			if _, _, err := s.Create(ctx, task); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var want []string
+	for i := 2399; i >= 0; i-- {
+		want = append(want, fmt.Sprintf("t%04d", i))
+	}
+	for i := 47; i >= 0; i-- {
+		want = append(want, fmt.Sprintf("s%02d", i))
+	}
+	for _, limit := range []int{3000, 1100, 333} {
+		var got []string
+		f := store.Filter{Order: store.NewestFirst, Limit: limit}
+		for range 20 {
+			recs, err := s.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				got = append(got, r.Task.GetSpec().GetId())
+			}
+			if len(recs) < limit {
+				break
+			}
+			p := store.PositionOf(recs[len(recs)-1].Task)
+			f.After = &p
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("pages of %d: %d tasks listed, want %d, or out of order", limit, len(got), len(want))
+		}
 	}
 }
 

@@ -3,7 +3,9 @@
 // on its ModifyIndex, which is the record's revision. Unfinished tasks are
 // also indexed by owner under granary/<cluster>/owners/<member>/<id>, so a
 // dead member's tasks are found with one key listing, not a scan; and by
-// job under granary/<cluster>/jobtasks/<job>/<id>, so are a job's. Job
+// job under granary/<cluster>/jobtasks/<job>/<id>, so are a job's. Every
+// task is indexed by submission time under granary/<cluster>/bytime/, so a
+// page of the newest tasks reads only its tasks (bytime.go). Job
 // records (the job supervisor's restart history) live under
 // granary/<cluster>/jobs/<job>.
 //
