@@ -85,8 +85,9 @@ const (
 	// the page size) bound a walk: a filter that keeps few tasks makes the
 	// walk read many; past these it gives up and lists every task in one
 	// read, as List did without the index. The bound is what such a filter
-	// costs on top of that read. 256 listings: a page needs one per second
-	// it spans, and a few more.
+	// costs on top of that read. 256 listings: a page needs a few per hour
+	// it spans (one per minute or second where tasks are dense), and a
+	// sparse stretch is listed an hour at a time.
 	walkListings = 256
 	// walkParallel listings of entries are in flight at once.
 	walkParallel = 4
@@ -190,7 +191,7 @@ func (s *Store) indexReady(ctx context.Context) bool {
 		s.ready.Store(true)
 		return true
 	}
-	if err == nil && s.backfilling.CompareAndSwap(false, true) {
+	if err == nil && !s.closed.Load() && s.backfilling.CompareAndSwap(false, true) {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
