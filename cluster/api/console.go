@@ -23,6 +23,11 @@ type MemberReport struct {
 	ByKind      []KindActivations `json:"activations_by_kind"`
 	Running     int               `json:"running_attempts"`
 	StartedAt   time.Time         `json:"started_at"`
+	// Now is the member's wall clock when it answered: another member
+	// compares it with its own (MemberOverall.ClockSkew), as reminders,
+	// deadlines, backoff after a failover and retention read wall clocks
+	// that different members wrote.
+	Now time.Time `json:"now,omitzero"`
 }
 
 // KindActivations is one grain kind's activations on a member: how many,
@@ -64,6 +69,10 @@ type MemberOverall struct {
 	// answer in time (Error says why).
 	Report *MemberReport `json:"report,omitempty"`
 	Error  string        `json:"error,omitempty"`
+	// ClockSkew is the member's wall clock minus that of the member that
+	// made the report, estimated from the middle of the round trip (absent
+	// for itself, or without a report).
+	ClockSkew *Duration `json:"clock_skew,omitempty"`
 }
 
 // Member health values of MemberOverall.

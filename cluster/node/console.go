@@ -28,7 +28,7 @@ const clusterReportEvery = time.Second
 
 // selfReport is this member's report on itself.
 func (n *Node) selfReport(ctx context.Context) (api.MemberReport, error) {
-	rep := api.MemberReport{ID: n.id, Kinds: n.hosted, Version: n.version, Activations: n.host.Activations(), StartedAt: processStart}
+	rep := api.MemberReport{ID: n.id, Kinds: n.hosted, Version: n.version, Activations: n.host.Activations(), StartedAt: processStart, Now: time.Now().UTC()}
 	if rep.Kinds == nil {
 		rep.Kinds = []string{}
 	}
@@ -121,12 +121,17 @@ func (n *Node) makeClusterReport(ctx context.Context) (api.ClusterReport, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Now()
 			rep, err := n.memberReport(ctx, r.Member)
 			if err != nil {
 				out.Members[i].Error = redactAddrs(err.Error(), r.Member)
 				return
 			}
 			out.Members[i].Report = &rep
+			if r.ID != n.id && !rep.Now.IsZero() {
+				d := api.Duration(skewOf(rep.Now, sent, time.Now()).Round(time.Millisecond))
+				out.Members[i].ClockSkew = &d
+			}
 		}()
 	}
 	wg.Wait()

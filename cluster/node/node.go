@@ -86,6 +86,7 @@ type Node struct {
 	srv            *http.Server
 	serveErr       chan error
 	cancelRequests context.CancelFunc
+	clocks         *clockCheck // the members' clocks against this one's (view goroutine)
 	client         *client.Client
 	// memberHTTP calls the other members' APIs.
 	memberHTTP *http.Client
@@ -428,10 +429,13 @@ func (n *Node) join(ctx context.Context) error {
 	n.stopViews, n.viewsDone = stop, make(chan struct{})
 	n.applyView(m.View())
 	n.recon.Start()
+	n.clocks = newClockCheck(n)
+	n.clocks.check(m.View())
 	go func() {
 		defer close(n.viewsDone)
 		for v := range views {
 			n.applyView(v)
+			n.clocks.check(v)
 		}
 	}()
 	n.log.Info("granary node started", "members", len(m.View().Members),
@@ -521,6 +525,9 @@ func (n *Node) teardown(ctx context.Context) error {
 	if n.stopViews != nil {
 		n.stopViews()
 		<-n.viewsDone
+	}
+	if n.clocks != nil {
+		n.clocks.stop()
 	}
 	if n.srv != nil {
 		n.cancelRequests()
