@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
@@ -226,6 +227,13 @@ func (c Config) Validate() error {
 	if c.Cluster == "" {
 		return fail("Cluster is required with Consul")
 	}
+	if strings.ContainsFunc(c.Cluster, func(r rune) bool { return r == '/' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		// It names the cluster's Consul service and key prefix.
+		return fail("Cluster %q: a cluster name has no '/', spaces or control characters", c.Cluster)
+	}
+	if err := checkConsulAddr(c.Consul.Address); err != nil {
+		return fail("Consul address %q: %v", c.Consul.Address, err)
+	}
 	if c.System != nil {
 		return nil
 	}
@@ -304,6 +312,26 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, errors.New("want HOST:PORT with a host and a port")
 	}
 	return host, port, nil
+}
+
+// checkConsulAddr refuses a Consul address the Consul client would take
+// and then fail on at every request, forever: HOST:PORT, optionally
+// after http:// or https://, or unix:///PATH.
+func checkConsulAddr(addr string) error {
+	if strings.HasPrefix(addr, "unix://") {
+		return nil
+	}
+	rest := addr
+	if scheme, r, ok := strings.Cut(addr, "://"); ok {
+		if scheme != "http" && scheme != "https" {
+			return fmt.Errorf("scheme %q: want http, https or unix", scheme)
+		}
+		rest = r
+	}
+	if _, _, err := splitHostPort(rest); err != nil {
+		return fmt.Errorf("%v (HOST:PORT, http://HOST:PORT or https://HOST:PORT, without a path)", err)
+	}
+	return nil
 }
 
 // ConsulConfig is consul/api's DefaultConfig, which reads Consul's own

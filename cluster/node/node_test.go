@@ -102,6 +102,12 @@ func TestValidate(t *testing.T) {
 		{"cluster without name", func(c *node.Config) { cluster(c); c.Cluster = "" }, "Cluster is required"},
 		{"cluster without bind", func(c *node.Config) { cluster(c); c.BindAddr = "" }, "BindAddr"},
 		{"unspecified bind", func(c *node.Config) { cluster(c); c.BindAddr = "0.0.0.0:7000" }, "concrete host"},
+		{"cluster name with a slash", func(c *node.Config) { cluster(c); c.Cluster = "a/b" }, "cluster name has no '/'"},
+		{"consul address with a path", func(c *node.Config) { cluster(c); c.Consul.Address = "http://127.0.0.1:8500/x" }, "without a path"},
+		{"consul address unparsable", func(c *node.Config) { cluster(c); c.Consul.Address = "nonsense:::" }, "Consul address"},
+		{"consul address scheme", func(c *node.Config) { cluster(c); c.Consul.Address = "ftp://127.0.0.1:8500" }, "want http, https or unix"},
+		{"consul over https", func(c *node.Config) { cluster(c); c.Consul.Address = "https://consul.internal:8501" }, ""},
+		{"consul over a socket", func(c *node.Config) { cluster(c); c.Consul.Address = "unix:///run/consul.sock" }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
