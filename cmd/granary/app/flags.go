@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"strings"
 	"time"
@@ -155,5 +156,16 @@ func (sf *serverFlags) logger(e *env) (*slog.Logger, error) {
 	if err := sf.tokens(e); err != nil {
 		return nil, err
 	}
-	return newLogger(e, sf.logLevel, sf.logFormat)
+	log, err := newLogger(e, sf.logLevel, sf.logFormat)
+	if err != nil {
+		return nil, err
+	}
+	if sf.tokensFile != "" {
+		if st, err := os.Stat(sf.tokensFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			// Like ssh with a private key: anyone who can read the file
+			// holds the cluster's write token.
+			log.Warn("the token file is readable by other users of this host; chmod 600 it", "file", sf.tokensFile, "mode", st.Mode().Perm().String())
+		}
+	}
+	return log, nil
 }
