@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/granary-rt/granary/cluster/api"
 )
@@ -15,13 +16,29 @@ import (
 // Long polls, which mostly wait, have a bound of their own, so waiters
 // never crowd out submits or calls. /healthz is never refused: Consul's
 // health check goes through it, and a busy node is not a dead one.
+//
+// Request bodies have a bound of their own too, in bytes: MaxInflight
+// requests each up to MaxBatchBytes would be gigabytes, enough for a
+// client to run the node out of memory with requests each within its
+// limit.
 type admission struct {
 	work, waits chan struct{}
 	retryAfter  string
+	// bodyBudget bounds the bytes of the bodies of requests being served
+	// (0: no bound); bodies is what they reserved: their Content-Length,
+	// or their route's limit when they do not say.
+	bodyBudget            int64
+	bodyLimit, batchLimit int64
+	mu                    sync.Mutex
+	bodies                int64
 }
 
 func newAdmission(cfg Config) *admission {
-	a := &admission{retryAfter: strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds())))}
+	a := &admission{retryAfter: strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds()))), bodyBudget: cfg.MaxBodyBytesInFlight,
+		bodyLimit: cfg.MaxBodyBytes, batchLimit: cfg.MaxBatchBytes}
+	if a.batchLimit <= 0 {
+		a.batchLimit = DefaultConfig().MaxBatchBytes
+	}
 	if cfg.MaxInflight > 0 {
 		a.work = make(chan struct{}, cfg.MaxInflight)
 	}
@@ -31,10 +48,15 @@ func newAdmission(cfg Config) *admission {
 	return a
 }
 
-// admit takes a slot for r; ok false means the node is at its limit.
-func (a *admission) admit(r *http.Request) (release func(), ok bool) {
+// admit takes a slot for r; ok false means the node is at its limit, and
+// why says which.
+func (a *admission) admit(r *http.Request) (release func(), why string, ok bool) {
 	if r.URL.Path == "/healthz" {
-		return func() {}, true
+		return func() {}, "", true
+	}
+	body, ok := a.reserveBody(r)
+	if !ok {
+		return nil, fmt.Sprintf("the bodies of the requests it serves hold %d bytes at most", a.bodyBudget), false
 	}
 	slots := a.work
 	if r.Method == http.MethodGet {
@@ -43,19 +65,55 @@ func (a *admission) admit(r *http.Request) (release func(), ok bool) {
 		}
 	}
 	if slots == nil {
-		return func() {}, true
+		return func() { a.releaseBody(body) }, "", true
 	}
 	select {
 	case slots <- struct{}{}:
-		return func() { <-slots }, true
+		return func() { <-slots; a.releaseBody(body) }, "", true
 	default:
-		return nil, false
+		a.releaseBody(body)
+		return nil, fmt.Sprintf("it serves %d requests and %d long polls at most", cap(a.work), cap(a.waits)), false
 	}
 }
 
+// reserveBody reserves r's body in the budget: its Content-Length, or
+// when it has none (chunked) the most its route reads.
+func (a *admission) reserveBody(r *http.Request) (int64, bool) {
+	if a.bodyBudget <= 0 || r.ContentLength == 0 || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return 0, true
+	}
+	limit := a.bodyLimit
+	if r.URL.Path == "/v1/tasks:batch" {
+		limit = a.batchLimit
+	}
+	n := limit
+	if r.ContentLength > 0 && (limit <= 0 || r.ContentLength < limit) {
+		n = r.ContentLength
+	}
+	if n <= 0 {
+		return 0, true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.bodies+n > a.bodyBudget {
+		return 0, false
+	}
+	a.bodies += n
+	return n, true
+}
+
+func (a *admission) releaseBody(n int64) {
+	if n == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.bodies -= n
+	a.mu.Unlock()
+}
+
 // refuse answers a request the node has no room for.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request) {
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, why string) {
 	w.Header().Set("Retry-After", h.admit.retryAfter)
-	h.fail(w, r, fmt.Errorf("%w: member %s is serving as many requests as it takes (%d, %d long polls); try again in %ss",
-		api.ErrResourceExhausted, h.cfg.Member, cap(h.admit.work), cap(h.admit.waits), h.admit.retryAfter))
+	h.fail(w, r, fmt.Errorf("%w: member %s is at its limit (%s); try again in %ss",
+		api.ErrResourceExhausted, h.cfg.Member, why, h.admit.retryAfter))
 }

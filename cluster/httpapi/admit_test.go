@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
 )
 
@@ -108,4 +111,69 @@ func TestAdmission(t *testing.T) {
 	if resp := post(); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("a submit after the load: %d", resp.StatusCode)
 	}
+}
+
+// TestBodyBudget: bodies being read count against MaxBodyBytesInFlight by
+// their Content-Length (chunked ones by their route's limit); past it a
+// request is refused 429 before its body is read, and the budget comes
+// back when the requests end. Without it, MaxInflight batches of
+// MaxBatchBytes (gigabytes) were all read at once.
+func TestBodyBudget(t *testing.T) {
+	svc := &blockingService{entered: make(chan string, 10), release: make(chan struct{})}
+	close(svc.release) // submits do not block here
+	cfg := httpapi.DefaultConfig()
+	cfg.MaxBodyBytes, cfg.MaxBatchBytes, cfg.MaxBodyBytesInFlight = 4<<10, 64<<10, 100<<10
+	srv := httptest.NewServer(httpapi.New(svc, cfg))
+	defer srv.Close()
+	// A body that never ends: the server reads it until MaxBatchBytes,
+	// holding its reservation (the route's limit, as it is chunked).
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/tasks:batch", pr)
+		req.ContentLength = -1
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	if _, err := pw.Write([]byte(`{"tasks":[`)); err != nil {
+		t.Fatal(err)
+	}
+	// 64 KiB of 100 are held: a second chunked batch does not fit, a small
+	// submit does.
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/tasks:batch", strings.NewReader(`{"tasks":[]}`))
+		req.ContentLength = -1
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusTooManyRequests, fmt.Sprintf("a second chunked batch: %d, want 429", resp.StatusCode)
+	})
+	resp, err := http.Post(srv.URL+"/v1/tasks", "application/json", strings.NewReader(`{"kind":"k"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		t.Fatalf("a 12-byte submit beside one chunked batch: 429; want it admitted")
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	<-done
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/tasks:batch", strings.NewReader(`{"tasks":[]}`))
+		req.ContentLength = -1
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusBadRequest, fmt.Sprintf("a chunked batch after the first ended: %d, want 400 (empty batch)", resp.StatusCode)
+	})
 }

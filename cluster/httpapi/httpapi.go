@@ -85,6 +85,10 @@ type Config struct {
 	MaxInflight int
 	// MaxWaiters bounds the long polls (?wait=, ?index=) held at once.
 	MaxWaiters int
+	// MaxBodyBytesInFlight bounds the bytes of the request bodies being
+	// served at once (each counts its Content-Length, or its route's limit
+	// when chunked); past it the node answers 429 (0: no bound).
+	MaxBodyBytesInFlight int64
 	// RetryAfter is what a 429 tells the client to wait (whole seconds).
 	RetryAfter time.Duration
 	// TracerProvider serves each request in a span (Trace); nil: no spans.
@@ -121,6 +125,10 @@ func DefaultConfig() Config {
 		// Consul's (waiters share the store's blocking queries), so many
 		// fit; the bound keeps a flood of them from exhausting memory.
 		MaxWaiters: 10000,
+		// 256 MiB: 32 batches of the largest size, or thousands of typical
+		// submits, at once; MaxInflight bodies of MaxBatchBytes each would
+		// be 8 GiB, and a node out of memory serves nobody.
+		MaxBodyBytesInFlight: 256 << 20,
 		// 1s: about how long the work in flight takes to drain.
 		RetryAfter: time.Second,
 	}
@@ -199,11 +207,11 @@ const CodeMethodNotAllowed = "method_not_allowed"
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	if release, ok := h.admit.admit(r); ok {
+	if release, why, ok := h.admit.admit(r); ok {
 		defer release()
 		h.mux.ServeHTTP(sw, r)
 	} else {
-		h.refuse(sw, r)
+		h.refuse(sw, r, why)
 	}
 	h.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(start))
 }
