@@ -141,12 +141,14 @@ type handler struct {
 	mux   *http.ServeMux
 	admit *admission
 	stats *statsCache // GET /v1/tasks:stats (console.go)
+	// unavailable limits the log lines of 503 and 504 answers.
+	unavailable logEvery
 }
 
 // New returns the API handler. A nil svc serves no task routes (a cluster
 // node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
-	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg)}
+	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg), unavailable: logEvery{period: unavailableLogEvery}}
 	if h.cfg.MaxBatchBytes <= 0 {
 		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
 	}
@@ -317,9 +319,7 @@ func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
 			code, st, err := h.submitOne(r.Context(), t, wait)
 			if err != nil {
 				status, body := api.ToWire(err)
-				if status >= 500 {
-					h.log.Error("batched submit failed", "task", t.ID, "err", err)
-				}
+				h.logFailure(status, err, "method", r.Method, "path", r.URL.Path, "task", t.ID)
 				out.Results[i] = api.BatchResult{Code: status, Error: &body.Error}
 				return
 			}
@@ -581,10 +581,24 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, limit in
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := api.ToWire(err)
-	if status >= 500 {
-		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+	h.logFailure(status, err, "method", r.Method, "path", r.URL.Path)
 	h.reply(w, status, body)
+}
+
+// logFailure logs a request that failed on the node's side: an internal
+// error every time; unavailable and deadline answers (the store or the
+// cluster in trouble: they come in floods while it lasts, and clients
+// retry them) at most once per unavailableLogEvery, with a count of those
+// left out.
+func (h *handler) logFailure(status int, err error, attrs ...any) {
+	switch {
+	case status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		if ok, held := h.unavailable.allow(time.Now()); ok {
+			h.log.Warn("request failed; the node answers unavailable while this lasts", append(attrs, "status", status, "err", err, "similar_lines_left_out", held)...)
+		}
+	case status >= 500:
+		h.log.Error("request failed", append(attrs, "status", status, "err", err)...)
+	}
 }
 
 func (h *handler) reply(w http.ResponseWriter, status int, v any) {
