@@ -21,6 +21,11 @@ func TestHelpMatchesCommands(t *testing.T) {
 	if strings.Contains(r.stderr, "version \n") {
 		t.Errorf("granary help has a trailing space after version:\n%q", r.stderr)
 	}
+	r = cli(t, "", "version", "--json")
+	var v struct{ Version, Go string }
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &v) != nil || v.Go == "" {
+		t.Errorf("granary version --json: exit %d %q %s; want JSON with the Go version", r.code, r.stdout, r.stderr)
+	}
 	if r := cli(t, "", "grain", "-h"); !strings.Contains(r.stderr, "grain clear KIND ID") {
 		t.Errorf("granary grain -h does not name clear:\n%s", r.stderr)
 	}

@@ -80,7 +80,7 @@ var commands = []command{
 	{"grain", "state KIND ID [--json] | clear KIND ID [--json]", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},
 	{"kinds", "[--json]", "list the task and grain kinds a node hosts, with their defaults", runKinds},
-	{"version", "", "print the version of this binary and of Granary in it", runVersion},
+	{"version", "[--json]", "print the version of this binary and of Granary in it", runVersion},
 }
 
 // env is what commands read and write, so tests can run them in-process.
