@@ -12,6 +12,14 @@
 // backoff, stop as failed (permanent error, deadline) or give up when the
 // restart budget (max attempts) is spent.
 //
+// The decisions are apart from the effects: what a task does next (start,
+// retry after backoff, fail for good, escalate to its job, resume or adopt
+// it, give it up after a conflict) is a pure function of its stored
+// status, the event and the time, in core.go (planLoad, planDue,
+// planFailure, planJob, conflictVerdict, attemptCheck, ...), tested
+// without actors, stores or timers; the actors only carry out the plans
+// they return (taskActor.perform).
+//
 // Tasks sharing a job id form one more level of the tree: the job is the
 // supervisor of its tasks (PlanJob, pure, over supervisor.Tree). A task
 // that gives up escalates to its job, which restarts it with a fresh budget,

@@ -53,6 +53,50 @@ func (a *activate) notStarted(err error) {
 	}
 }
 
+// admission is what the root actor does with an activation.
+type admission int
+
+const (
+	// admitSpawn: start the task's actor.
+	admitSpawn admission = iota
+	// admitRefuse: the member drains or is fenced: start nothing, and tell
+	// a waiting creator the task is unavailable here.
+	admitRefuse
+	// admitWriteFirst: an actor of the task still runs, so a new task
+	// cannot run ahead of its first write (runFirst): write it first.
+	admitWriteFirst
+	// admitAfter: created here while an earlier actor of the task is still
+	// stopping (its own creation lost the race): start once that one is
+	// gone.
+	admitAfter
+	// admitDefer: the task is being created here (createOwned): wait for
+	// its creator's activation, rather than start a second actor that would
+	// take the new task for one interrupted in flight and run it again.
+	admitDefer
+	// admitDrop: an actor of the task runs already and serves it.
+	admitDrop
+)
+
+// admit is the root actor's pure rule for an activation: born, that this
+// member created the task running; unstored, that it is not stored yet
+// (runFirst); closed, that the member drains or is fenced; live, that an
+// actor of the task runs; creating, that the task is being created here.
+func admit(born, unstored, closed, live, creating bool) admission {
+	switch {
+	case closed:
+		return admitRefuse
+	case live && unstored:
+		return admitWriteFirst
+	case live && born:
+		return admitAfter
+	case live:
+		return admitDrop
+	case creating && !born:
+		return admitDefer
+	}
+	return admitSpawn
+}
+
 // Messages of the root actor.
 type (
 	activate struct {
@@ -94,36 +138,29 @@ type rootActor struct {
 func (r *rootActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *activate:
-		if r.draining || r.m.fenced() {
+		_, live := r.children[msg.id]
+		_, creating := r.m.creating.Load(msg.id)
+		switch admit(msg.born, msg.unstored != nil, r.draining || r.m.fenced(), live, creating) {
+		case admitRefuse:
 			msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
 			r.created(msg)
-			return
-		}
-		if _, ok := r.children[msg.id]; ok {
-			switch {
-			case msg.unstored != nil:
-				msg.notStarted(errWriteFirst)
-			case msg.born:
-				// Created here while an earlier actor of the task is still
-				// stopping (its own creation lost the race): start once
-				// that one is gone.
-				if r.after == nil {
-					r.after = map[string]*activate{}
-				}
-				r.after[msg.id] = msg
+		case admitWriteFirst:
+			msg.notStarted(errWriteFirst)
+		case admitAfter:
+			if r.after == nil {
+				r.after = map[string]*activate{}
 			}
-			return
-		}
-		if _, ok := r.m.creating.Load(msg.id); ok && !msg.born {
+			r.after[msg.id] = msg
+		case admitDefer:
 			if r.deferred == nil {
 				r.deferred = map[string]*activate{}
 			}
 			r.deferred[msg.id] = msg // its creator's activation comes next
-			return
+		case admitSpawn:
+			delete(r.deferred, msg.id) // the actor about to start serves it
+			r.spawn(c, msg)
+			r.created(msg)
 		}
-		delete(r.deferred, msg.id) // the actor about to start serves it
-		r.spawn(c, msg)
-		r.created(msg)
 	case *notBorn:
 		// The creation did not happen (or found the task stored already):
 		// an activation that waited for it goes ahead.
