@@ -209,16 +209,16 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 		return store.Record{}, false, err
 	}
 	id := t.GetSpec().GetId()
-	switch {
-	case owner == m.member && !m.fenced():
+	switch routeSubmit(owner, m.member, m.fenced(), m.cfg.Peers != nil) {
+	case submitOwned:
 		return m.createOwned(ctx, t, "")
-	case owner != m.member && m.cfg.Peers != nil:
+	case submitHandOff:
 		m.expectPush(id)
 		rec, created, err := m.cfg.Peers.SubmitTo(ctx, owner, t)
 		if err == nil {
 			m.observe(rec) // the owner's answer may be the finished task
 		}
-		if err == nil || errors.Is(err, api.ErrAlreadyExists) || errors.Is(err, api.ErrInvalidArgument) {
+		if handOffFinal(err) {
 			return rec, created, err
 		}
 		// Unreachable, shutting down, fenced, or of another view: store it

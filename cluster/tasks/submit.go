@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -150,6 +151,42 @@ func jobPeriod(d time.Duration) *durationpb.Duration {
 		return nil
 	}
 	return durationpb.New(d)
+}
+
+// submitRoute is where a new task goes once placement has named its owner.
+type submitRoute int
+
+const (
+	// submitOwned: this member owns the task and may run it: create it
+	// claimed and running (Manager.createOwned).
+	submitOwned submitRoute = iota
+	// submitHandOff: another member owns it: hand it over (Peers.SubmitTo);
+	// if that member cannot take it (handOffFinal), store it pending.
+	submitHandOff
+	// submitPending: store it pending for its owner to claim: this member
+	// owns it but is fenced, or has no peers to reach the owner with.
+	submitPending
+)
+
+// routeSubmit is the pure rule of where a new task owned by owner goes,
+// from member (fenced or not, with peers or alone).
+func routeSubmit(owner, member string, fenced, peers bool) submitRoute {
+	switch {
+	case owner == member && !fenced:
+		return submitOwned
+	case owner != member && peers:
+		return submitHandOff
+	}
+	return submitPending
+}
+
+// handOffFinal reports whether the owner's answer to a hand-off is the
+// submit's answer: the task taken (err nil), another task under its id,
+// or a task the owner refuses as invalid. Any other error (unreachable,
+// shutting down, fenced, another view of the cluster) has the task stored
+// here, pending, for its owner (or whoever the reconciler picks) to claim.
+func handOffFinal(err error) bool {
+	return err == nil || errors.Is(err, api.ErrAlreadyExists) || errors.Is(err, api.ErrInvalidArgument)
 }
 
 // sameRequest reports whether a resubmission asks for the task that is
