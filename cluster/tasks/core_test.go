@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/actors"
-	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
@@ -194,9 +193,6 @@ func TestPlanDue(t *testing.T) {
 	}
 }
 
-// panicked is a recovered panic with its stack, as supervisor.Recover records it.
-var panicked = &supervisor.PanicError{Value: "boom", Stack: []byte("goroutine 7 [running]:")}
-
 func TestPlanFailure(t *testing.T) {
 	wd := supervisor.Watchdog{AttemptTimeout: time.Second, HeartbeatTimeout: time.Second}
 	cases := []struct {
@@ -373,37 +369,6 @@ func TestPlanJob(t *testing.T) {
 	}
 }
 
-func TestRestartVerdict(t *testing.T) {
-	st := &messages.TaskStatus{State: running, LastRestart: "r1"}
-	cases := []struct {
-		name   string
-		c      Control
-		active bool
-		apply  bool
-		err    error
-	}{
-		{name: "no actor holds the task", c: Control{Op: OpRestart, RequestID: "r2"}, err: errNotActive},
-		{name: "the same request again: applied already", c: Control{Op: OpRestart, RequestID: "r1"}, active: true},
-		{name: "a new request", c: Control{Op: OpRestart, RequestID: "r2"}, active: true, apply: true},
-		{name: "no request id: always applied", c: Control{Op: OpRestart}, active: true, apply: true},
-	}
-	for _, c := range cases {
-		apply, err := restartVerdict(c.c, st, c.active)
-		if apply != c.apply || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
-			t.Errorf("%s: apply %v err %v, want %v %v", c.name, apply, err, c.apply, c.err)
-		}
-	}
-}
-
-func TestPlanRestarted(t *testing.T) {
-	if p := planRestarted(&messages.TaskStatus{State: retrying}, t0); p.step != stepSchedule || !p.at.Equal(t0) {
-		t.Errorf("retrying after a restart: %+v, want due at once", p)
-	}
-	if p := planRestarted(&messages.TaskStatus{State: pending}, t0); p.step != stepNone {
-		t.Errorf("pending after a restart: %+v, want nothing", p)
-	}
-}
-
 func TestIsCurrent(t *testing.T) {
 	st := &messages.TaskStatus{Attempts: 2}
 	if !isCurrent(2, st, true) || isCurrent(1, st, true) || isCurrent(2, st, false) {
@@ -523,65 +488,6 @@ func TestWriteVerdictOf(t *testing.T) {
 	}
 }
 
-func TestAttemptCheck(t *testing.T) {
-	wd := supervisor.Watchdog{AttemptTimeout: 10 * time.Second, HeartbeatTimeout: 3 * time.Second}
-	started := t0
-	cases := []struct {
-		name     string
-		wd       supervisor.Watchdog
-		deadline time.Time
-		beat     time.Time
-		now      time.Time
-		cause    supervisor.Cause // zero: no failure
-		next     time.Time
-	}{
-		{name: "no limits: never checked again", now: t0.Add(time.Hour)},
-		{name: "fresh attempt: next check at the heartbeat time-out", wd: wd, beat: t0, now: t0.Add(time.Second), next: t0.Add(3 * time.Second)},
-		{name: "beating: next check moves with the beat", wd: wd, beat: t0.Add(8 * time.Second), now: t0.Add(9 * time.Second), next: t0.Add(10 * time.Second)},
-		{name: "silent: heartbeat time-out", wd: wd, beat: t0, now: t0.Add(3 * time.Second), cause: supervisor.CauseHeartbeatTimeout},
-		{name: "hung though beating: attempt time-out", wd: wd, beat: t0.Add(9 * time.Second), now: t0.Add(10 * time.Second), cause: supervisor.CauseAttemptTimeout},
-		{name: "the deadline comes first", wd: wd, beat: t0, deadline: t0.Add(2 * time.Second), now: t0.Add(time.Second), next: t0.Add(2 * time.Second)},
-		{name: "deadline passed", wd: wd, beat: t0, deadline: t0.Add(2 * time.Second), now: t0.Add(2 * time.Second), cause: supervisor.CauseDeadline},
-		{name: "deadline passed before a time-out: the deadline names it", wd: wd, beat: t0, deadline: t0.Add(2 * time.Second), now: t0.Add(20 * time.Second), cause: supervisor.CauseDeadline},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f, next := attemptCheck(c.deadline, c.wd, started, c.beat, c.now)
-			switch {
-			case c.cause == 0 && f != nil:
-				t.Fatalf("failed %v, want none", f)
-			case c.cause != 0 && (f == nil || f.Cause != c.cause || !f.At.Equal(c.now)):
-				t.Fatalf("failure %v, want %s at now", f, c.cause)
-			}
-			if !next.Equal(c.next) {
-				t.Errorf("next check %v, want %v", next, c.next)
-			}
-		})
-	}
-}
-
-func TestHandlerFailure(t *testing.T) {
-	if f := handlerFailure(panicked, t0); f.Cause != supervisor.CausePanic || string(f.Stack) != string(panicked.Stack) || !f.At.Equal(t0) {
-		t.Errorf("panic: %+v", f)
-	}
-	if f := handlerFailure(errors.New("flaky"), t0); f.Cause != supervisor.CauseError || f.Stack != nil {
-		t.Errorf("error: %+v", f)
-	}
-}
-
-func TestFailureOf(t *testing.T) {
-	own := &attemptFailed{attempt: 2, failure: supervisor.Failure{Cause: supervisor.CauseHeartbeatTimeout}}
-	if f, n := failureOf(own, 3, t0); n != 2 || f.Cause != supervisor.CauseHeartbeatTimeout {
-		t.Errorf("the attempt's own report: %v attempt %d", f, n)
-	}
-	if f, n := failureOf(errors.New("crash"), 3, t0); n != 3 || f.Cause != supervisor.CausePanic || !f.At.Equal(t0) {
-		t.Errorf("the attempt actor crashed: %v attempt %d", f, n)
-	}
-	if f, n := failureOf("nil map", 3, t0); n != 3 || f.Cause != supervisor.CausePanic || errText(f.Err) != "nil map" {
-		t.Errorf("a panic value: %v attempt %d", f, n)
-	}
-}
-
 // TestCoreLifecycle walks one task through the core alone, applying each
 // plan's status change as the actor would: two failures retried with
 // backoff, the budget spent on the third.
@@ -620,43 +526,5 @@ func TestCoreLifecycle(t *testing.T) {
 	if st.State != failed || st.Attempts != 3 || len(st.Errors) != 3 || !now.Equal(t0.Add(3*time.Second)) ||
 		!strings.HasPrefix(st.Error, "gave up after 3 attempts") {
 		t.Errorf("ended %v at +%v", st, now.Sub(t0))
-	}
-}
-
-func TestRouteControl(t *testing.T) {
-	cases := []struct {
-		name  string
-		c     Control
-		st    *messages.TaskStatus
-		route controlRoute
-		err   error
-	}{
-		{name: "cancel of a task owned here", c: Control{Op: OpCancel, ID: "t1"}, st: &messages.TaskStatus{State: retrying, Owner: "n1"}, route: routeActor},
-		{name: "restart of a task owned elsewhere", c: Control{Op: OpRestart, ID: "t1"}, st: &messages.TaskStatus{State: running, Owner: "n2"}, route: routeOwner},
-		{name: "cancel of a finished task", c: Control{Op: OpCancel, ID: "t1"}, st: &messages.TaskStatus{State: messages.TaskState_TASK_STATE_COMPLETED, Owner: "n1"}, err: api.ErrFailedPrecondition},
-		{name: "a restart retried after the task finished", c: Control{Op: OpRestart, ID: "t1", RequestID: "r1"},
-			st: &messages.TaskStatus{State: messages.TaskState_TASK_STATE_COMPLETED, Owner: "n2", LastRestart: "r1"}, route: routeDone},
-		{name: "a new restart of a finished task", c: Control{Op: OpRestart, ID: "t1", RequestID: "r2"},
-			st: &messages.TaskStatus{State: failed, Owner: "n1", LastRestart: "r1"}, err: api.ErrFailedPrecondition},
-	}
-	for _, c := range cases {
-		route, err := routeControl(c.c, c.st, "n1")
-		if !errors.Is(err, c.err) || (c.err == nil && err != nil) || (err == nil && route != c.route) {
-			t.Errorf("%s: route %d err %v, want %d %v", c.name, route, err, c.route, c.err)
-		}
-	}
-}
-
-func TestControlStatus(t *testing.T) {
-	st := coreTask(retrying, 2, 3).Status
-	st.NextAttemptAt = timestamppb.New(t0.Add(time.Hour))
-	controlStatus(st, Control{Op: OpCancel, Reason: "no longer needed"}, t0, "n1")
-	if st.State != messages.TaskState_TASK_STATE_CANCELLED || st.Error != "no longer needed" || st.NextAttemptAt != nil || !st.FinishedAt.AsTime().Equal(t0) {
-		t.Errorf("cancelled during the backoff: %v", st)
-	}
-	st = coreTask(retrying, 2, 3).Status
-	controlStatus(st, Control{Op: OpRestart, Reason: "job restart", RequestID: "r9"}, t0, "n1")
-	if st.State != retrying || !st.NextAttemptAt.AsTime().Equal(t0) || st.LastRestart != "r9" || st.BudgetBase != 2 || len(st.Errors) != 0 {
-		t.Errorf("restarted during the backoff: %v", st)
 	}
 }

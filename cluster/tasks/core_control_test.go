@@ -1,0 +1,80 @@
+package tasks
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func TestRestartVerdict(t *testing.T) {
+	st := &messages.TaskStatus{State: running, LastRestart: "r1"}
+	cases := []struct {
+		name   string
+		c      Control
+		active bool
+		apply  bool
+		err    error
+	}{
+		{name: "no actor holds the task", c: Control{Op: OpRestart, RequestID: "r2"}, err: errNotActive},
+		{name: "the same request again: applied already", c: Control{Op: OpRestart, RequestID: "r1"}, active: true},
+		{name: "a new request", c: Control{Op: OpRestart, RequestID: "r2"}, active: true, apply: true},
+		{name: "no request id: always applied", c: Control{Op: OpRestart}, active: true, apply: true},
+	}
+	for _, c := range cases {
+		apply, err := restartVerdict(c.c, st, c.active)
+		if apply != c.apply || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Errorf("%s: apply %v err %v, want %v %v", c.name, apply, err, c.apply, c.err)
+		}
+	}
+}
+
+func TestPlanRestarted(t *testing.T) {
+	if p := planRestarted(&messages.TaskStatus{State: retrying}, t0); p.step != stepSchedule || !p.at.Equal(t0) {
+		t.Errorf("retrying after a restart: %+v, want due at once", p)
+	}
+	if p := planRestarted(&messages.TaskStatus{State: pending}, t0); p.step != stepNone {
+		t.Errorf("pending after a restart: %+v, want nothing", p)
+	}
+}
+
+func TestRouteControl(t *testing.T) {
+	cases := []struct {
+		name  string
+		c     Control
+		st    *messages.TaskStatus
+		route controlRoute
+		err   error
+	}{
+		{name: "cancel of a task owned here", c: Control{Op: OpCancel, ID: "t1"}, st: &messages.TaskStatus{State: retrying, Owner: "n1"}, route: routeActor},
+		{name: "restart of a task owned elsewhere", c: Control{Op: OpRestart, ID: "t1"}, st: &messages.TaskStatus{State: running, Owner: "n2"}, route: routeOwner},
+		{name: "cancel of a finished task", c: Control{Op: OpCancel, ID: "t1"}, st: &messages.TaskStatus{State: messages.TaskState_TASK_STATE_COMPLETED, Owner: "n1"}, err: api.ErrFailedPrecondition},
+		{name: "a restart retried after the task finished", c: Control{Op: OpRestart, ID: "t1", RequestID: "r1"},
+			st: &messages.TaskStatus{State: messages.TaskState_TASK_STATE_COMPLETED, Owner: "n2", LastRestart: "r1"}, route: routeDone},
+		{name: "a new restart of a finished task", c: Control{Op: OpRestart, ID: "t1", RequestID: "r2"},
+			st: &messages.TaskStatus{State: failed, Owner: "n1", LastRestart: "r1"}, err: api.ErrFailedPrecondition},
+	}
+	for _, c := range cases {
+		route, err := routeControl(c.c, c.st, "n1")
+		if !errors.Is(err, c.err) || (c.err == nil && err != nil) || (err == nil && route != c.route) {
+			t.Errorf("%s: route %d err %v, want %d %v", c.name, route, err, c.route, c.err)
+		}
+	}
+}
+
+func TestControlStatus(t *testing.T) {
+	st := coreTask(retrying, 2, 3).Status
+	st.NextAttemptAt = timestamppb.New(t0.Add(time.Hour))
+	controlStatus(st, Control{Op: OpCancel, Reason: "no longer needed"}, t0, "n1")
+	if st.State != messages.TaskState_TASK_STATE_CANCELLED || st.Error != "no longer needed" || st.NextAttemptAt != nil || !st.FinishedAt.AsTime().Equal(t0) {
+		t.Errorf("cancelled during the backoff: %v", st)
+	}
+	st = coreTask(retrying, 2, 3).Status
+	controlStatus(st, Control{Op: OpRestart, Reason: "job restart", RequestID: "r9"}, t0, "n1")
+	if st.State != retrying || !st.NextAttemptAt.AsTime().Equal(t0) || st.LastRestart != "r9" || st.BudgetBase != 2 || len(st.Errors) != 0 {
+		t.Errorf("restarted during the backoff: %v", st)
+	}
+}
