@@ -169,7 +169,7 @@ func (a *taskActor) load() {
 		if p.reason != "" {
 			a.logger().Debug(p.reason, "owner", st.GetOwner())
 		}
-		a.stop()
+		a.perform(p)
 		return
 	}
 	if st.GetOwner() != a.m.member {
@@ -189,20 +189,17 @@ func (a *taskActor) load() {
 	a.obs.kind = a.m.metrics.Task(a.kind.Name())
 	a.obs.adopting = a.adopt && st.GetOwner() != a.m.member
 	a.tree.Replay(attemptChild, replayRestarts(st, a.m.now())...)
-	if p.step == stepRun {
-		if a.unstored {
-			// Not stored yet: the first write waits for the attempt's end
-			// or the hold, whichever comes first.
-			self, system := a.self, a.c().ActorSystem()
-			a.hold = time.AfterFunc(a.m.cfg.HoldFirstWrite, func() { system.Root.Send(self, &storeNow{}) })
-		}
-		a.startAttempt()
-		return
+	if p.step == stepRun && a.unstored {
+		// Not stored yet: the first write waits for the attempt's end or
+		// the hold, whichever comes first.
+		self, system := a.self, a.c().ActorSystem()
+		a.hold = time.AfterFunc(a.m.cfg.HoldFirstWrite, func() { system.Root.Send(self, &storeNow{}) })
 	}
-	// The task is claimed by the next write it needs anyway (starting an
-	// attempt, or recording the attempt lost with its previous owner): one
-	// store write fewer per task, which counts at failover.
-	a.unclaimed = true
+	// A task not created here claimed is claimed by the next write it
+	// needs anyway (starting an attempt, or recording the attempt lost
+	// with its previous owner): one store write fewer per task, which
+	// counts at failover.
+	a.unclaimed = p.step != stepRun
 	a.perform(p)
 }
 
