@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"sort"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/granary-rt/granary/messages"
 	"github.com/hashicorp/consul/api"
-	"google.golang.org/protobuf/proto"
 )
 
 // The submission-time index answers "the newest N tasks" (GET /v1/tasks)
@@ -26,7 +24,8 @@ import (
 //
 //	granary/<cluster>/timedir/<hour>                               one empty key per hour holding tasks
 //	granary/<cluster>/bytime/<hour>/<MM>/<SS>/<nnnnnnnnn>-<id>     one empty key per task
-//	granary/<cluster>/bytime-ready                                 every task has its entry (backfill done)
+//	granary/<cluster>/bytime-ready                                 a reconcile completed: listings walk the index
+//	granary/<cluster>/bytime-reconcile                             when the next periodic reconcile is due
 //
 // <hour> is the UTC submission hour as YYYYMMDDHH, MM and SS its minute and
 // second, nnnnnnnnn the nanoseconds, id the task id path-escaped: the task's
@@ -36,7 +35,7 @@ import (
 // the same transaction as its creation and deleted in the same transaction
 // as the task (and moved with it, should an update change its submission
 // time), so a task without an entry cannot be; an entry whose task is gone
-// (a task deleted while a listing walked, or an entry the backfill wrote
+// (a task deleted while a listing walked, or an entry a reconcile wrote
 // for a task deleted meanwhile) is skipped, and deleted in a transaction
 // that checks that the task does not exist.
 //
@@ -57,12 +56,15 @@ import (
 // the same snapshot as the hour's entries). Member clocks are assumed to
 // agree within an hour.
 //
-// Tasks stored before the index existed have no entry: until bytime-ready
-// is written, List reads every task as before, and the first List starts a
-// backfill in the background (Backfill) that writes the missing entries,
-// then the marker. A member of an older version writing tasks after that
-// (a rolling upgrade) writes them without entries: upgrade every member
-// before the first listing, or delete bytime-ready to index again.
+// A task without its entry would be left out of listings: tasks stored
+// before the index existed, and tasks a member of an older version creates
+// during a rolling upgrade. Every store reconciles the index with the
+// tasks in the background (reconcile.go): when it opens, and then
+// periodically, shared by the members (every few minutes, every few
+// seconds while runs find tasks lacking an entry), from key listings
+// only. bytime-ready marks the first complete reconcile: until it exists
+// (a cluster upgraded from a version without the index), List reads every
+// task, so such tasks are listed from the first listing on.
 
 const (
 	hourLayout = "2006010215"
@@ -180,8 +182,8 @@ func (s *Store) noteHourDir(hour string) {
 }
 
 // indexReady reports whether the index holds every task: this process saw
-// bytime-ready, or sees it now. When it is missing, a backfill is started
-// in the background (once at a time).
+// bytime-ready, or sees it now. Until then a listing reads every task; the
+// store's reconcile (reconcile.go) writes the marker.
 func (s *Store) indexReady(ctx context.Context) bool {
 	if s.ready.Load() {
 		return true
@@ -191,86 +193,14 @@ func (s *Store) indexReady(ctx context.Context) bool {
 		s.ready.Store(true)
 		return true
 	}
-	if err == nil && !s.closed.Load() && s.backfilling.CompareAndSwap(false, true) {
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			defer s.backfilling.Store(false)
-			n, err := s.Backfill(s.bgCtx)
-			if err != nil {
-				slog.Warn("consulstore: indexing tasks by submission time failed; listings read every task until it succeeds", "err", err, "indexed", n)
-				return
-			}
-			slog.Info("consulstore: tasks indexed by submission time", "tasks", n)
-		}()
-	}
 	return false
 }
 
-// Backfill gives every stored task its submission-time entry, then writes
-// the marker that lets List use the index; it is a no-op once the marker
-// exists, and safe to run on several members at once (the writes are the
-// same). It returns how many tasks it indexed. List starts it by itself;
-// a caller may run it earlier (at start) to have the index ready sooner.
+// Backfill runs Reconcile and returns how many tasks it indexed (the name
+// of its first version, which indexed a store only once).
 func (s *Store) Backfill(ctx context.Context) (int, error) {
-	if err := s.check(ctx); err != nil {
-		return 0, err
-	}
-	q := s.readOptions(ctx, true)
-	if pair, _, err := s.kv.Get(s.readyKey(), q); err != nil {
-		return 0, s.wrap(err)
-	} else if pair != nil {
-		s.ready.Store(true)
-		return 0, nil
-	}
-	pairs, _, err := s.kv.List(s.prefix+"tasks/", q)
-	if err != nil {
-		return 0, s.wrap(err)
-	}
-	var ops api.KVTxnOps
-	hours := map[string]bool{}
-	n := 0
-	flush := func() error {
-		if len(ops) == 0 {
-			return nil
-		}
-		ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
-		ops = ops[:0]
-		if err != nil {
-			return s.wrap(err)
-		}
-		if !ok {
-			return fmt.Errorf("consulstore: indexing tasks: %v", txnErrors(resp))
-		}
-		return nil
-	}
-	for _, p := range pairs {
-		t := &messages.Task{}
-		if err := proto.Unmarshal(p.Value, t); err != nil {
-			continue // corrupt: List reports it; the index leaves it out
-		}
-		pos := store.PositionOf(t)
-		if id, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.prefix+"tasks/")); err != nil || id != pos.ID {
-			continue
-		}
-		if len(ops)+2 > kvtxn.MaxOps {
-			if err := flush(); err != nil {
-				return n, err
-			}
-		}
-		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.timeKey(pos)})
-		if hour := pathOf(pos).hour; !hours[hour] {
-			hours[hour] = true
-			ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.hourDirKey(hour)})
-		}
-		n++
-	}
-	ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: s.readyKey(), Value: []byte("1")})
-	if err := flush(); err != nil {
-		return n, err
-	}
-	s.ready.Store(true)
-	return n, nil
+	r, err := s.Reconcile(ctx)
+	return r.Indexed, err
 }
 
 // listNewest answers f (NewestFirst, with a Limit) from the index. ok is
@@ -588,10 +518,11 @@ func (s *Store) pruneHour(ctx context.Context, hour string) {
 }
 
 // healEntry deletes an entry whose task is gone, in a transaction that
-// checks that it is (best effort).
-func (s *Store) healEntry(ctx context.Context, p store.Position) {
-	_, _, _, _ = s.kv.Txn(api.KVTxnOps{
+// checks that it is (best effort), and reports whether it did.
+func (s *Store) healEntry(ctx context.Context, p store.Position) bool {
+	ok, _, _, err := s.kv.Txn(api.KVTxnOps{
 		{Verb: api.KVCheckNotExists, Key: s.taskKey(p.ID)},
 		{Verb: api.KVDelete, Key: s.timeKey(p)},
 	}, (&api.QueryOptions{}).WithContext(ctx))
+	return err == nil && ok
 }

@@ -29,6 +29,7 @@ type readCounter struct {
 	marker   *regexp.Regexp
 	records  atomic.Int64
 	requests atomic.Int64
+	bytes    atomic.Int64 // of the answers' bodies
 }
 
 func newReadCounter(t *testing.T, agent *testconsul.Agent, cluster string) (*readCounter, *api.Client) {
@@ -47,6 +48,7 @@ func (rc *readCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.next.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
 	rc.requests.Add(1)
+	rc.bytes.Add(int64(len(body)))
 	rc.records.Add(int64(len(rc.marker.FindAllIndex(body, -1))))
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
@@ -242,11 +244,25 @@ func TestListNewestGivesUpOnRareFilters(t *testing.T) {
 	}
 }
 
-// TestListNewestBackfillsOlderTasks: tasks stored before the index (no
-// entries, no marker) are listed at once (by a read of every task), and
-// indexed in the background; once the marker is written, pages walk the
-// index and still hold every task.
-func TestListNewestBackfillsOlderTasks(t *testing.T) {
+// putOld stores task as a store before the index, or a member of an older
+// version, writes it: the task key only, no index entry.
+func putOld(t *testing.T, kv *api.KV, cluster string, task *messages.Task) {
+	t.Helper()
+	body, err := proto.Marshal(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(&api.KVPair{Key: "granary/" + cluster + "/tasks/" + task.Spec.Id, Value: body}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListNewestIndexesOlderTasks: tasks stored before the index (no
+// entries, no marker) are listed from the first listing on, by a read of
+// every task; a listing starts nothing; a store that opens reconciles the
+// index in the background and writes the marker; from then on pages walk
+// the index and still hold every task.
+func TestListNewestIndexesOlderTasks(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	kv := agent.Client().KV()
 	const n = 300
@@ -254,17 +270,12 @@ func TestListNewestBackfillsOlderTasks(t *testing.T) {
 	for i := range n {
 		task := storetest.NewTask(fmt.Sprintf("old%03d", i), "m1")
 		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * 37 * time.Second))
-		body, err := proto.Marshal(task)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// As a store before the index wrote them: the task key only.
-		if _, err := kv.Put(&api.KVPair{Key: "granary/old/tasks/" + task.Spec.Id, Value: body}, nil); err != nil {
-			t.Fatal(err)
-		}
+		putOld(t, kv, "old", task)
 	}
 	rc, client := newReadCounter(t, agent, "old")
-	s, err := consulstore.New(client, consulstore.DefaultConfig("old"))
+	cfg := consulstore.DefaultConfig("old")
+	cfg.ReconcileEvery = -1 // this one lists only
+	s, err := consulstore.New(client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +297,12 @@ func TestListNewestBackfillsOlderTasks(t *testing.T) {
 		return records
 	}
 	if records := check(); records < n {
-		t.Fatalf("before the backfill a page read %d task records; want every task (%d) read", records, n)
+		t.Fatalf("before the index is reconciled a page read %d task records; want every task (%d) read", records, n)
 	}
+	if pair, _, err := kv.Get("granary/old/bytime-ready", nil); err != nil || pair != nil {
+		t.Fatalf("the marker after a listing: %v, %v; want none (only a reconcile writes it)", pair, err)
+	}
+	newStore(t, agent, consulstore.DefaultConfig("old")) // reconciles as it opens
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pair, _, err := kv.Get("granary/old/bytime-ready", nil)
@@ -298,12 +313,12 @@ func TestListNewestBackfillsOlderTasks(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the index marker was not written within 30s of the first listing")
+			t.Fatal("the index marker was not written within 30s of a store opening")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if records := check(); records > 10 {
-		t.Fatalf("after the backfill a page of 10 read %d task records", records)
+		t.Fatalf("after the reconcile a page of 10 read %d task records", records)
 	}
 	// Every task, by pages of 37, through the index.
 	seen := 0
@@ -329,7 +344,7 @@ func TestListNewestBackfillsOlderTasks(t *testing.T) {
 		t.Fatalf("pages listed %d tasks, want %d", seen, n)
 	}
 	if got, err := s.Backfill(ctx); err != nil || got != 0 {
-		t.Fatalf("second Backfill = %d, %v; want 0 (marker present)", got, err)
+		t.Fatalf("Backfill after the reconcile = %d, %v; want 0 (every task indexed)", got, err)
 	}
 }
 
