@@ -323,7 +323,9 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		// The store is this node's alone: every unfinished task is its own.
 		tcfg.RecoverAll = true
 	} else {
-		cs, err := consulstore.New(cc, consulstore.DefaultConfig(n.cfg.Cluster))
+		scfg := consulstore.DefaultConfig(n.cfg.Cluster)
+		scfg.Logger = n.log // the index's reconciles report there
+		cs, err := consulstore.New(cc, scfg)
 		if err != nil {
 			return err
 		}

@@ -269,7 +269,10 @@ func (s *Store) reconcileLoop() {
 		if !claimed {
 			wait, err := s.claimReconcile(ctx, interval)
 			if err == nil && wait > 0 {
-				timer.Reset(jitter(min(wait, interval)))
+				// Another member ran it, or claimed it: wake when it is due
+				// (a member that finds tasks lacking entries makes it due
+				// soon, and claims it itself then).
+				timer.Reset(jitter(min(wait, every)))
 				continue
 			}
 		}

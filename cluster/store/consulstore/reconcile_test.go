@@ -56,6 +56,25 @@ func oldMemberTask(t *testing.T, kv *api.KV, cluster, id string, at time.Time) {
 	putOld(t, kv, cluster, task)
 }
 
+// waitMarker waits for the cluster's bytime-ready.
+func waitMarker(t *testing.T, kv *api.KV, cluster string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pair, _, err := kv.Get("granary/"+cluster+"/bytime-ready", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pair != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no bytime-ready for cluster %s within 30s", cluster)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestReconcileAtOpenIndexesOlderMembersTasks: a member of an older
 // version creates a task after the index is complete (a rolling upgrade):
 // listings walking the index miss it; a store opening (a member starting)
@@ -100,6 +119,7 @@ func TestReconcilePeriodically(t *testing.T) {
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	createMany(t, s, 10, at)
 	waitListed(t, s, []string{"t0009", "t0008", "t0007", "t0006", "t0005", "t0004", "t0003", "t0002", "t0001", "t0000"}, "tasks created through the store")
+	waitMarker(t, kv, "tick") // listings walk the index from now on
 	oldMemberTask(t, kv, "tick", "late", at.Add(time.Minute))
 	oldMemberTask(t, kv, "tick", "early", at.Add(-time.Minute))
 	if _, err := kv.Delete("granary/tick/tasks/t0004", nil); err != nil {
