@@ -111,6 +111,7 @@ type attemptActor struct {
 	onStop   func()
 }
 
+// Receive starts the handler, runs the watchdog and reports the outcome.
 func (a *attemptActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:

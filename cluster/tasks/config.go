@@ -135,9 +135,13 @@ func (c Config) Validate() error {
 // Events are optional callbacks on lifecycle steps. They run in actor
 // goroutines and must not block.
 type Events struct {
+	// AttemptStarted: attempt (1 for the first) of task is starting.
 	AttemptStarted func(task string, attempt int)
-	AttemptFailed  func(task string, attempt int, cause supervisor.Cause)
-	TaskFinished   func(task string, state messages.TaskState)
+	// AttemptFailed: attempt of task failed with cause; the supervisor
+	// decides next.
+	AttemptFailed func(task string, attempt int, cause supervisor.Cause)
+	// TaskFinished: task reached its terminal state, as committed.
+	TaskFinished func(task string, state messages.TaskState)
 }
 
 func (e Events) attemptStarted(id string, n int) {

@@ -34,6 +34,7 @@ const (
 	OpRestart
 )
 
+// String names the operation as logs and errors say it.
 func (o ControlOp) String() string {
 	if o == OpRestart {
 		return "restart"

@@ -96,6 +96,7 @@ const (
 
 var stepNames = [...]string{"none", "stop", "run", "start", "retry", "schedule", "finish", "lost", "escalate", "job_restart"}
 
+// String names the step, for logs and test failures.
 func (s step) String() string {
 	if int(s) < len(stepNames) {
 		return stepNames[s]

@@ -135,6 +135,8 @@ type rootActor struct {
 	after map[string]*activate
 }
 
+// Receive admits activations (admit), routes controls to task actors and
+// handles the member's fence, resume and drain.
 func (r *rootActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *activate:

@@ -100,6 +100,8 @@ var errFirstWrite = errors.New("storing the new task failed")
 // It is unavailable: the submit may be retried, here or elsewhere.
 var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped or fenced itself first", api.ErrUnavailable)
 
+// Receive handles the task actor's messages; its attempt's failures come
+// to HandleFailure instead.
 func (a *taskActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:
