@@ -15,7 +15,8 @@ type Config struct {
 	AttemptBuckets []float64
 	// CallBuckets bound granary_grain_call_duration_seconds.
 	CallBuckets []float64
-	// StoreBuckets bound granary_store_operation_duration_seconds and
+	// StoreBuckets bound granary_store_operation_duration_seconds,
+	// granary_grain_state_operation_duration_seconds and
 	// granary_consul_request_duration_seconds.
 	StoreBuckets []float64
 	// HTTPBuckets bound granary_http_request_duration_seconds.

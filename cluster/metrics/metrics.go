@@ -29,6 +29,7 @@ type Metrics struct {
 	grainDuration *prometheus.HistogramVec
 
 	store *storeInstruments
+	state *stateInstruments // the grain state store's (grainstate.go)
 
 	consulRequests  *prometheus.CounterVec
 	consulDuration  *prometheus.HistogramVec
@@ -90,6 +91,8 @@ func New(cfg Config) *Metrics {
 		m.store.ops, m.store.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
 		m.ownedTasks, m.activations, m.members, m.fenced,
 	)
+	m.state = newStateInstruments(cfg.StoreBuckets)
+	m.reg.MustRegister(m.state.ops, m.state.duration)
 	return m
 }
 

@@ -51,6 +51,7 @@ func exercise(m *Metrics) {
 	m.AdoptionDelay(time.Second)
 	m.Grain("counter").Call(CallOK, time.Millisecond)
 	_, _ = m.Store(&fakeStore{}).Get(context.Background(), "t1")
+	m.GrainState(StateSave, time.Now(), nil)
 	m.ReadOwnedTasks(func(report func(string, int)) { report("running", 2) })
 	m.ReadActivations(func(report func(string, int)) { report("counter", 1) })
 	m.ReadMembers(func(report func(string, int)) { report("healthy", 3) })

@@ -302,6 +302,9 @@ func (n *Node) startGrains(cc *consul.Client) error {
 		n.closeDir = dir.Close
 		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
 	}
+	// Counted as the task store is (nil metrics: the store itself); the
+	// HTTP API's reads and deletes of a grain's state go through it too.
+	n.grainState = grains.InstrumentState(n.grainState, n.metrics)
 	gcfg.State, gcfg.TracerProvider, gcfg.Metrics = n.grainState, n.tp, n.metrics
 	host, err := grains.New(gcfg)
 	if err != nil {
