@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"reflect"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -43,8 +42,13 @@ func (JSONCodec[T]) Decode(data []byte) (T, error) {
 	if err := dec.Decode(&v); err != nil {
 		return v, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return v, fmt.Errorf("unexpected data after the JSON value")
+	// What follows the value must be JSON whitespace only: what
+	// dec.Token() answering io.EOF says, without its 400ns and its
+	// allocations (every typed grain call and task decodes here, twice).
+	for _, c := range data[dec.InputOffset():] {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return v, fmt.Errorf("unexpected data after the JSON value")
+		}
 	}
 	return v, nil
 }

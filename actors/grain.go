@@ -26,6 +26,7 @@ type GrainKind struct {
 	name      string
 	factory   func() Grain
 	validate  func([]byte) error
+	decode    func([]byte) (any, error) // typed kinds: validate's decode, keeping the value
 	singleton bool
 	durable   bool // GrainWithState: its state is stored
 }
@@ -71,6 +72,7 @@ func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp], o
 		return nil, err
 	}
 	k.validate = func(p []byte) error { _, err := in.Decode(p); return err }
+	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
 	return k, nil
 }
 
@@ -85,11 +87,24 @@ func (t typedGrain[Req, Resp]) Receive(ctx GrainContext, msg []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 	}
+	return t.receive(ctx, req)
+}
+
+func (t typedGrain[Req, Resp]) receive(ctx GrainContext, req Req) ([]byte, error) {
 	resp, err := t.g.Receive(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	return t.out.Encode(resp)
+}
+
+// ReceiveDecoded implements DecodedReceiver.
+func (t typedGrain[Req, Resp]) ReceiveDecoded(ctx GrainContext, req any) ([]byte, error) {
+	r, ok := req.(Req)
+	if !ok {
+		return nil, fmt.Errorf("%w: a %T, not the kind's request type", ErrInvalidPayload, req)
+	}
+	return t.receive(ctx, r)
 }
 
 func (t typedGrain[Req, Resp]) OnActivate(ctx GrainContext) error {
@@ -121,4 +136,28 @@ func (k *GrainKind) Validate(msg []byte) error {
 		return fmt.Errorf("%w for grain kind %s: %w", ErrInvalidPayload, k.name, err)
 	}
 	return nil
+}
+
+// Check is Validate that also returns the decoded request of a typed kind
+// (GrainOf, GrainWithState; nil for an untyped kind), which the runtime
+// hands to an activation in the same process (DecodedReceiver) instead
+// of the bytes: a request is decoded once, not once to check it and again
+// to handle it. The error is Validate's.
+func (k *GrainKind) Check(msg []byte) (any, error) {
+	if k.decode == nil {
+		return nil, k.Validate(msg)
+	}
+	v, err := k.decode(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w for grain kind %s: %w", ErrInvalidPayload, k.name, err)
+	}
+	return v, nil
+}
+
+// DecodedReceiver is implemented by the grains of typed kinds: Receive
+// with the request already decoded by GrainKind.Check. The runtime calls
+// it for a request checked in the same process; req is always the kind's
+// request type.
+type DecodedReceiver interface {
+	ReceiveDecoded(ctx GrainContext, req any) ([]byte, error)
 }

@@ -43,6 +43,7 @@ func GrainWithState[Req, Resp, State any](name string, factory func() StatefulGr
 		return nil, err
 	}
 	k.validate = func(p []byte) error { _, err := in.Decode(p); return err }
+	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
 	k.durable = true
 	return k, nil
 }
@@ -60,6 +61,19 @@ func (s *statefulGrain[Req, Resp, State]) Receive(ctx GrainContext, msg []byte) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 	}
+	return s.receive(ctx, req)
+}
+
+// ReceiveDecoded implements DecodedReceiver.
+func (s *statefulGrain[Req, Resp, State]) ReceiveDecoded(ctx GrainContext, req any) ([]byte, error) {
+	r, ok := req.(Req)
+	if !ok {
+		return nil, fmt.Errorf("%w: a %T, not the kind's request type", ErrInvalidPayload, req)
+	}
+	return s.receive(ctx, r)
+}
+
+func (s *statefulGrain[Req, Resp, State]) receive(ctx GrainContext, req Req) ([]byte, error) {
 	next, resp, err := s.g.Receive(ctx, s.state, req)
 	if err != nil {
 		return nil, err

@@ -149,6 +149,8 @@ type Host struct {
 	sched *scheduler
 	// tracer is nil while tracing is off.
 	tracer trace.Tracer
+	// dispatch runs the router's and the activations' mailboxes.
+	dispatch *warmDispatcher
 }
 
 // New creates a Host; Start spawns its router.
@@ -157,7 +159,8 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, sys: cfg.System, hosted: map[string]bool{},
-		addr: map[string]string{}, calls: map[string]map[*actor.PID]struct{}{}, cache: map[string]string{}}
+		addr: map[string]string{}, calls: map[string]map[*actor.PID]struct{}{}, cache: map[string]string{},
+		dispatch: newWarmDispatcher(dispatchThroughput, dispatchLinger)}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -198,7 +201,7 @@ func (h *Host) HostedKinds() []string {
 func (h *Host) Start() error {
 	pid, err := h.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &router{h: h, active: map[string]*actor.PID{}, keys: map[string]string{}}
-	}), RouterName(h.cfg.Member))
+	}, actor.WithDispatcher(h.dispatch)), RouterName(h.cfg.Member))
 	if err != nil {
 		return fmt.Errorf("grains: spawning the router: %w", err)
 	}
@@ -362,7 +365,8 @@ func (h *Host) callOnce(ctx context.Context, kind, identity, requestID string, p
 		// Identities name Consul keys and travel in URL paths.
 		return nil, fmt.Errorf("%w: identity %.140q must match %s", ErrInvalidArgument, identity, api.IDPattern)
 	}
-	if err := gk.Validate(payload); err != nil {
+	decoded, err := gk.Check(payload) // decoded once: see localRequest
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -371,17 +375,20 @@ func (h *Host) callOnce(ctx context.Context, kind, identity, requestID string, p
 		defer cancel()
 	}
 	deadline, _ := ctx.Deadline()
-	return h.deliver(ctx, &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano(), RequestId: requestID})
+	return h.deliver(ctx, &messages.GrainRequest{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: deadline.UnixNano(), RequestId: requestID}, decoded)
 }
 
 // deliver sends req, retrying while it was certainly not processed, until
-// ctx's deadline (which it must have).
-func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest) (*messages.GrainResponse, error) {
+// ctx's deadline (which it must have). decoded (nil: none) is req's
+// payload as GrainKind.Check decoded it, for the first try only
+// (localRequest).
+func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest, decoded any) (*messages.GrainResponse, error) {
 	kind, identity := req.GetKind(), req.GetIdentity()
 	deadline, _ := ctx.Deadline()
 	var last error
 	for try := 1; ; try++ {
-		resp, err := h.send(ctx, req)
+		resp, err := h.send(ctx, req, decoded)
+		decoded = nil
 		switch {
 		case err == nil && resp.GetError() == nil:
 			return resp, nil
@@ -426,22 +433,22 @@ var errMaybeProcessed = errors.New("no answer before the deadline; the grain may
 
 // send makes one try. Errors other than errMaybeProcessed mean the message
 // was not processed.
-func (h *Host) send(ctx context.Context, req *messages.GrainRequest) (resp *messages.GrainResponse, err error) {
+func (h *Host) send(ctx context.Context, req *messages.GrainRequest, decoded any) (resp *messages.GrainResponse, err error) {
 	member, addr, ok := h.route(req.Kind, req.Identity)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNoHost, req.Kind)
 	}
 	if req, span := h.traceRoute(ctx, req, member, h.cached(req.Kind, req.Identity)); span != nil {
 		defer func() { endGrainSpan(span, resp, err) }()
-		return h.sendTo(ctx, req, member, addr)
+		return h.sendTo(ctx, req, decoded, member, addr)
 	}
-	return h.sendTo(ctx, req, member, addr)
+	return h.sendTo(ctx, req, decoded, member, addr)
 }
 
 // sendTo makes one try at member, at addr.
-func (h *Host) sendTo(ctx context.Context, req *messages.GrainRequest, member, addr string) (*messages.GrainResponse, error) {
+func (h *Host) sendTo(ctx context.Context, req *messages.GrainRequest, decoded any, member, addr string) (*messages.GrainResponse, error) {
 	deadline, _ := ctx.Deadline()
-	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), req, time.Until(deadline))
+	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), h.message(req, decoded, member, addr), time.Until(deadline))
 	// The caller waits on the future itself (no helper goroutine); a view
 	// change that drops the member answers the future with memberLeft.
 	if !h.track(member, fut.PID()) {
@@ -489,6 +496,7 @@ func (h *Host) Ping(ctx context.Context) error {
 // claims) and refuses new ones, waiting until ctx ends at most.
 func (h *Host) Stop(ctx context.Context) error {
 	h.leaving.Store(true)
+	defer h.dispatch.stop()
 	if h.router == nil {
 		return nil
 	}

@@ -35,6 +35,8 @@ func (r *router) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *messages.GrainRequest:
 		r.route(c, msg)
+	case *localRequest:
+		r.route(c, msg.req) // forwards msg itself
 	case *ping:
 		c.Respond(msg)
 	case *census:
@@ -94,7 +96,7 @@ func (r *router) route(c actor.Context, req *messages.GrainRequest) {
 
 func (r *router) spawn(c actor.Context, kind *actors.GrainKind, identity string) *actor.PID {
 	a := &activation{h: r.h, kind: kind, identity: identity, id: newActivationID()}
-	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(stopOnFailure)))
+	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(stopOnFailure), actor.WithDispatcher(r.h.dispatch)))
 	key := kind.Name() + "/" + identity
 	r.active[key] = pid
 	r.keys[pid.Id] = key
@@ -155,8 +157,11 @@ func (a *activation) Receive(c actor.Context) {
 		if msg.GetReminder() != nil {
 			a.fireReminder(c, msg)
 		} else {
-			a.handle(c, msg)
+			a.handle(c, msg, nil)
 		}
+	case *localRequest:
+		a.lastRequest = time.Now()
+		a.handle(c, msg.req, msg.decoded)
 	case *timerFired:
 		a.onTimer(c, msg)
 	case *actor.ReceiveTimeout:
@@ -251,7 +256,9 @@ func (a *activation) admit(c actor.Context) bool {
 	return true
 }
 
-func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
+// handle answers req; decoded (nil: none) is its payload as the caller's
+// GrainKind.Check decoded it, in this process (localRequest).
+func (a *activation) handle(c actor.Context, req *messages.GrainRequest, decoded any) {
 	if a.h.tracer != nil {
 		defer a.traceReceive(req)()
 	}
@@ -268,7 +275,7 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest) {
 	defer cancel()
 	var out []byte
 	var err error
-	if perr := supervisor.Recover(func() { out, err = a.grain.Receive(gc, req.GetPayload()) }); perr != nil {
+	if perr := supervisor.Recover(func() { out, err = a.receive(gc, req, decoded) }); perr != nil {
 		// A panic may have left the grain's state half-updated: answer and
 		// deactivate, so the next message starts from a fresh activation.
 		a.log.Warn("grain panicked; deactivating", "err", perr)

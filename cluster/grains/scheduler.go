@@ -228,7 +228,7 @@ func (h *Host) fireReminder(ctx context.Context, e IndexEntry) (time.Time, error
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	resp, err := h.deliver(ctx, &messages.GrainRequest{Kind: e.Kind, Identity: e.Identity, DeadlineUnixNano: deadline.UnixNano(),
-		Reminder: &messages.ReminderFire{Name: e.Name, DueUnixNano: e.Due.UnixNano()}})
+		Reminder: &messages.ReminderFire{Name: e.Name, DueUnixNano: e.Due.UnixNano()}}, nil)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -492,7 +492,7 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: this node serves no grains", api.ErrNotFound))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("%w: reading the request: %w", api.ErrInvalidArgument, err))
 		return
@@ -506,9 +506,7 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, grainErr(err))
 		return
 	}
-	out := api.GrainReply{Member: resp.GetMember(), ActivationID: resp.GetActivationId()}
-	out.Result, out.ResultBase64 = api.JSONOrBase64(resp.GetPayload())
-	h.reply(w, http.StatusOK, out)
+	h.replyGrain(w, resp) // api.GrainReply, in one pass (grain.go)
 }
 
 // grainErr maps grain call errors onto the API's error codes.

@@ -38,6 +38,8 @@
 //	granary_member_fenced                                     1 while fenced
 //	granary_store_operations_total{op,code}                   task store operations
 //	granary_store_operation_duration_seconds{op}              histogram
+//	granary_grain_state_operations_total{op,code}             grain state store operations (grains.InstrumentState)
+//	granary_grain_state_operation_duration_seconds{op}        histogram
 //	granary_consul_requests_total{endpoint,code}              Consul round trips
 //	granary_consul_request_duration_seconds{endpoint}         histogram, blocking queries excluded
 //	granary_http_requests_total{route,code}                   API requests by route pattern

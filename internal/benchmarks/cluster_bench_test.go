@@ -21,6 +21,8 @@ func BenchmarkGrainCall(b *testing.B) {
 		{"granary", func(ctx context.Context) (Caller, error) { return StartGranaryPair(ctx) }},
 		{"granary_tls", func(ctx context.Context) (Caller, error) { return StartGranaryPairTLS(ctx, b) }},
 		{"granary_metrics", func(ctx context.Context) (Caller, error) { return StartGranaryPairMetrics(ctx) }},
+		{"granary_http", func(ctx context.Context) (Caller, error) { return StartGranaryHTTP(ctx, false) }},
+		{"granary_http_local", func(ctx context.Context) (Caller, error) { return StartGranaryHTTP(ctx, true) }},
 		{"raw_protoactor", func(ctx context.Context) (Caller, error) { return StartRawPair(ctx) }},
 	}
 	for _, side := range sides {

@@ -22,6 +22,29 @@ type echoGrain struct{}
 
 func (echoGrain) Receive(_ actors.GrainContext, msg []byte) ([]byte, error) { return msg, nil }
 
+// echoReq is echoJSON as a Go type.
+type echoReq struct {
+	Op  string `json:"op"`
+	N   int    `json:"n"`
+	Who string `json:"who"`
+}
+
+type typedEchoGrain struct{}
+
+func (typedEchoGrain) Receive(_ actors.GrainContext, req echoReq) (echoReq, error) { return req, nil }
+
+// typedEcho is echoGrain as a typed kind (actors.GrainOf), as the stock
+// grains and most applications' are: its requests decode into echoReq
+// (strict JSON) and its answers encode from it. The pair's members host
+// it; the HTTP benchmark calls it.
+var typedEcho = func() *actors.GrainKind {
+	k, err := actors.GrainOf("typed_echo", func() actors.TypedGrain[echoReq, echoReq] { return typedEchoGrain{} })
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 // GranaryPair is two grains.Host members, "a" and "b", each on its own actor
 // system with gRPC remoting on loopback, as two `granary node` processes
 // wire them but without Consul: they share one LocalDirectory, which is
@@ -66,6 +89,9 @@ func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption, 
 	if err := reg.RegisterGrain(echo); err != nil {
 		return nil, err
 	}
+	if err := reg.RegisterGrain(typedEcho); err != nil {
+		return nil, err
+	}
 	p := &GranaryPair{}
 	dir := &grains.LocalDirectory{}
 	quiet := slog.New(slog.DiscardHandler)
@@ -96,7 +122,7 @@ func startGranaryPair(ctx context.Context, remoteOpts [2][]remote.ConfigOption, 
 		h.SetView(view)
 	}
 	p.caller = hosts[0]
-	members := []placement.Member{{ID: "a", Kinds: []string{"echo"}}, {ID: "b", Kinds: []string{"echo"}}}
+	members := []placement.Member{{ID: "a", Kinds: []string{"echo", "typed_echo"}}, {ID: "b", Kinds: []string{"echo", "typed_echo"}}}
 	for i := 0; len(p.ids) < CallIdentities; i++ {
 		id := fmt.Sprintf("echo-%d", i)
 		if owner, _ := placement.Owner(members, "echo", id); owner == "b" {
