@@ -382,7 +382,7 @@ func (n *Node) serveHTTP() {
 	n.serveErr = make(chan error, 1)
 	ln := n.ln
 	if n.sec.api != nil {
-		ln = newSniffListener(n.ln, n.sec.api)
+		ln = newSniffListener(n.ln, n.sec.api, n.cfg.MaxHTTPConns)
 	}
 	go func() {
 		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

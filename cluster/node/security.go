@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/remote"
@@ -205,22 +207,33 @@ const sniffTimeout = 10 * time.Second
 // first byte opens a TLS handshake is TLS, any other is plain, which
 // httpsOnly then restricts to /healthz. Consul's HTTP check polls
 // http://HTTPAddr/healthz and cannot be told otherwise. Each connection is
-// sniffed on its own goroutine, so a silent one holds up no other.
+// sniffed on its own goroutine, so a silent one holds up no other; at most
+// maxSniffing are sniffed at once, the oldest closed to make room (the
+// server's connection bound, connLimit, sees a connection only once it is
+// sniffed). An accept that fails for want of file descriptors is retried
+// with backoff, as http.Server does: it used to end the listener, and with
+// it the API, for good.
 type sniffListener struct {
 	net.Listener
 	tls   *tls.Config
 	conns chan net.Conn
 	errc  chan error
 	done  chan struct{}
+
+	maxSniffing int
+	mu          sync.Mutex
+	sniffing    map[net.Conn]time.Time // connections whose first byte is awaited
 }
 
-func newSniffListener(l net.Listener, cfg *tls.Config) *sniffListener {
-	s := &sniffListener{Listener: l, tls: cfg, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{})}
+func newSniffListener(l net.Listener, cfg *tls.Config, maxSniffing int) *sniffListener {
+	s := &sniffListener{Listener: l, tls: cfg, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{}),
+		maxSniffing: maxSniffing, sniffing: map[net.Conn]time.Time{}}
 	go s.acceptLoop()
 	return s
 }
 
 func (s *sniffListener) acceptLoop() {
+	var delay time.Duration
 	for {
 		c, err := s.Listener.Accept()
 		if err != nil {
@@ -228,17 +241,64 @@ func (s *sniffListener) acceptLoop() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			if acceptRetryable(err) {
+				// Out of file descriptors (a flood of connections) or a
+				// connection aborted before it was accepted: try again.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-s.done:
+					return
+				}
+			}
 			s.errc <- err
 			return
 		}
+		delay = 0
+		s.track(c)
 		go s.sniff(c)
 	}
+}
+
+// acceptRetryable reports an Accept error that passes: the process or the
+// system out of file descriptors, or a connection aborted in the queue.
+func acceptRetryable(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOBUFS) ||
+		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// track records c as being sniffed, closing the oldest connection being
+// sniffed when maxSniffing are.
+func (s *sniffListener) track(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxSniffing > 0 && len(s.sniffing) >= s.maxSniffing {
+		var oldest net.Conn
+		var since time.Time
+		for o, at := range s.sniffing {
+			if oldest == nil || at.Before(since) {
+				oldest, since = o, at
+			}
+		}
+		delete(s.sniffing, oldest)
+		oldest.Close() // its sniff's Read fails, and it closes it again
+	}
+	s.sniffing[c] = time.Now()
+}
+
+func (s *sniffListener) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.sniffing, c)
+	s.mu.Unlock()
 }
 
 func (s *sniffListener) sniff(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
 	var first [1]byte
-	if _, err := c.Read(first[:]); err != nil {
+	_, err := c.Read(first[:])
+	s.untrack(c)
+	if err != nil {
 		c.Close()
 		return
 	}
