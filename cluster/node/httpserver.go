@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +45,25 @@ func (n *Node) newHTTPServer(h http.Handler, base context.Context) *http.Server 
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ConnState:         limit.track,
+		ErrorLog:          log.New(serverLog{n.log}, "", 0),
 	}
+}
+
+// serverLog writes the HTTP server's own messages (failed TLS handshakes,
+// accept errors, panics in handlers) to the node's structured log: they
+// went to stderr as plain lines, in the middle of a JSON log stream. A
+// failed TLS handshake, which any port scanner or plain-HTTP client on
+// the TLS port causes, is a debug line; the others are warnings.
+type serverLog struct{ log *slog.Logger }
+
+func (s serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "http server", "detail", msg)
+	return len(p), nil
 }
 
 // connLimit caps the server's connections at max. A connection past the
