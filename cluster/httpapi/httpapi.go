@@ -497,8 +497,8 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: reading the request: %w", api.ErrInvalidArgument, err))
 		return
 	}
-	if len(body) > 0 && !json.Valid(body) {
-		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON", api.ErrInvalidArgument))
+	if len(body) > 0 && (!json.Valid(body) || !utf8.Valid(body)) {
+		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON in UTF-8", api.ErrInvalidArgument))
 		return
 	}
 	resp, err := h.cfg.Grains.CallOnce(r.Context(), r.PathValue("kind"), r.PathValue("id"), r.URL.Query().Get("request_id"), body)
