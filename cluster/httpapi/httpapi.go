@@ -4,7 +4,9 @@
 //	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: httpapi.New(manager, httpapi.DefaultConfig())}
 //
 // RequireTokens puts bearer tokens with read and write roles in front of
-// it (RoleFor says which route needs which).
+// it (RoleFor says which route needs which); GuardBrowsers refuses what a
+// web page of another site could make a browser send it (cross-origin
+// writes, DNS rebinding onto a loopback node without tokens).
 package httpapi
 
 import (
