@@ -364,6 +364,15 @@ func (n *Node) serveHTTP() {
 	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
 	hcfg.GrainState, hcfg.TracerProvider = n.grainState, n.tp
 	hcfg.Self, hcfg.Cluster = n.selfReport, n.clusterReport
+	if c := n.cfg.MaxHTTPConns; c > 0 {
+		// Requests held at once stay below the connection cap, so it always
+		// finds an idle connection to close for a newcomer (/healthz,
+		// Consul's check): long polls hold at most half the connections,
+		// other requests a quarter. Long polls filling every connection
+		// shut out /healthz, and the member dropped out of the view.
+		hcfg.MaxWaiters = min(hcfg.MaxWaiters, max(1, c/2))
+		hcfg.MaxInflight = min(hcfg.MaxInflight, max(1, c/4))
+	}
 	if n.cfg.Embedded() {
 		hcfg.Health = func(ctx context.Context) error {
 			if err := n.mgr.Ping(ctx); err != nil {
