@@ -500,6 +500,11 @@ func (h *Host) Stop(ctx context.Context) error {
 	if h.router == nil {
 		return nil
 	}
+	// Last, the router itself: its name is the member's, so a member
+	// started again with the same id on a shared actor system (an
+	// application restarting its node, a Start that failed and is tried
+	// again) could not spawn it while it lingered.
+	defer func() { _ = h.sys.Root.StopFuture(h.router).Wait() }()
 	if h.sched != nil {
 		h.sched.stop()
 	}

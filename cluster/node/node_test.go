@@ -308,4 +308,13 @@ func TestJoinTimeout(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "Consul at 127.0.0.1:1 was not reached within the join timeout (1s)") {
 		t.Fatalf("Start without Consul = %q; want it to name Consul's address and the join timeout", msg)
 	}
+	// The failed Start left nothing behind on the shared actor system: the
+	// application may try again with a new node of the same id.
+	again, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(context.Background()); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start again after a failed Start = %v; want the same deadline error (not a name left taken)", err)
+	}
 }
