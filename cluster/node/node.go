@@ -237,7 +237,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.cfg.Embedded() {
 		n.host.SetView([]grains.Member{{ID: n.id, Addr: n.sys.Address(), Kinds: n.host.HostedKinds()}})
 		n.log.Info("granary node started (embedded)", "http", n.memberURL(n.HTTPAddr()), "data_dir", n.cfg.DataDir,
-			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
+			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds(), "api_auth", n.apiAuth())
 		return nil
 	}
 	return n.startErr(ctx, "joining", n.join(ctx))
@@ -453,7 +453,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 	}()
 	n.log.Info("granary node started", "members", len(m.View().Members),
-		"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds())
+		"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds(), "api_auth", n.apiAuth())
 	return nil
 }
 

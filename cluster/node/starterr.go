@@ -52,3 +52,14 @@ func consulForbidden(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "response code: 403") || strings.Contains(msg, "ACL not found")
 }
+
+// apiAuth says in the start line how clients authenticate to the API:
+// tokens (from --tokens, or $GRANARY_WRITE_TOKEN and $GRANARY_READ_TOKEN,
+// which a shell set up for a remote cluster may carry into a local
+// `granary dev`), or none.
+func (n *Node) apiAuth() string {
+	if n.cfg.Tokens == nil {
+		return "none"
+	}
+	return "bearer tokens"
+}
