@@ -131,10 +131,10 @@ type Host struct {
 
 	mu    sync.Mutex
 	view  []Member
-	addr  map[string]string                  // member id -> address
-	table *placement.Table                   // placement over view
-	calls map[string]map[*actor.PID]struct{} // member id -> futures of calls in flight to it
-	cache map[string]string                  // kind/identity -> holder learned from NOT_OWNER
+	addr  map[string]string              // member id -> address
+	table *placement.Table               // placement over view
+	calls map[string]map[*reply]struct{} // member id -> replies of calls in flight to it
+	cache map[string]string              // kind/identity -> holder learned from NOT_OWNER
 
 	active  atomic.Int64
 	byKind  kindCounts
@@ -159,7 +159,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, sys: cfg.System, hosted: map[string]bool{},
-		addr: map[string]string{}, calls: map[string]map[*actor.PID]struct{}{}, cache: map[string]string{},
+		addr: map[string]string{}, calls: map[string]map[*reply]struct{}{}, cache: map[string]string{},
 		dispatch: newWarmDispatcher(dispatchThroughput, dispatchLinger)}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -226,12 +226,13 @@ func (h *Host) SetView(members []Member) {
 		h.addr[m.ID] = m.Addr
 		pm = append(pm, placement.Member{ID: m.ID, Kinds: m.Kinds})
 	}
-	for id, futures := range h.calls {
+	for id, replies := range h.calls {
 		if !now[id] {
 			// Answer the calls waiting on a member that left: they fail
-			// over now instead of waiting out their time-out.
-			for f := range futures {
-				h.sys.Root.Send(f, &memberLeft{member: id})
+			// over now instead of waiting out their time-out (unless the
+			// member's answer came first: the first answer stands).
+			for r := range replies {
+				r.deliver(&memberLeft{member: id})
 			}
 			delete(h.calls, id)
 		}
@@ -276,9 +277,9 @@ func (h *Host) route(kind, identity string) (id, addr string, ok bool) {
 // memberLeft answers a call whose member left the view.
 type memberLeft struct{ member string }
 
-// track registers a call's future under its member, unless the member has
+// track registers a call's reply under its member, unless the member has
 // already left the view.
-func (h *Host) track(member string, f *actor.PID) bool {
+func (h *Host) track(member string, f *reply) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, live := h.addr[member]; !live {
@@ -286,14 +287,14 @@ func (h *Host) track(member string, f *actor.PID) bool {
 	}
 	set := h.calls[member]
 	if set == nil {
-		set = map[*actor.PID]struct{}{}
+		set = map[*reply]struct{}{}
 		h.calls[member] = set
 	}
 	set[f] = struct{}{}
 	return true
 }
 
-func (h *Host) untrack(member string, f *actor.PID) {
+func (h *Host) untrack(member string, f *reply) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.calls[member], f)
@@ -447,19 +448,18 @@ func (h *Host) send(ctx context.Context, req *messages.GrainRequest, decoded any
 
 // sendTo makes one try at member, at addr.
 func (h *Host) sendTo(ctx context.Context, req *messages.GrainRequest, decoded any, member, addr string) (*messages.GrainResponse, error) {
-	deadline, _ := ctx.Deadline()
-	fut := h.sys.Root.RequestFuture(actor.NewPID(addr, RouterName(member)), h.message(req, decoded, member, addr), time.Until(deadline))
-	// The caller waits on the future itself (no helper goroutine); a view
-	// change that drops the member answers the future with memberLeft.
-	if !h.track(member, fut.PID()) {
+	// The caller waits on the reply itself (no helper goroutine); a view
+	// change that drops the member answers it with memberLeft. Tracked
+	// before it is sent: a member that left already gets nothing.
+	r := newReply(h.sys)
+	if !h.track(member, r) {
+		h.sys.ProcessRegistry.Remove(r.pid)
 		return nil, fmt.Errorf("member %s left the cluster", member)
 	}
-	defer h.untrack(member, fut.PID())
-	v, err := fut.Result()
+	defer h.untrack(member, r)
+	h.sys.Root.RequestWithCustomSender(actor.NewPID(addr, RouterName(member)), h.message(req, decoded, member, addr), r.pid)
+	v, err := r.wait(ctx)
 	if err != nil {
-		if errors.Is(err, actor.ErrDeadLetter) {
-			return nil, fmt.Errorf("member %s has no grain router", member)
-		}
 		return nil, errMaybeProcessed
 	}
 	switch v := v.(type) {
@@ -468,7 +468,7 @@ func (h *Host) sendTo(ctx context.Context, req *messages.GrainRequest, decoded a
 	case *memberLeft:
 		return nil, fmt.Errorf("member %s left the cluster during the call", v.member)
 	case *actor.DeadLetterResponse:
-		return nil, fmt.Errorf("not delivered to member %s", member)
+		return nil, fmt.Errorf("member %s has no grain router", member)
 	default:
 		return nil, fmt.Errorf("unexpected answer %T from member %s", v, member)
 	}
