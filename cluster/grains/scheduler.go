@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/internal/logevery"
 	"github.com/granary-rt/granary/messages"
 )
 
@@ -24,7 +25,7 @@ type scheduler struct {
 	slots  chan struct{} // bounds firings in flight
 	// watchWarn limits the warnings of failing index reads (every shard's
 	// watch fails at once while Consul is away).
-	watchWarn logEvery
+	watchWarn logevery.Limiter
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -66,7 +67,7 @@ var errFenced = errors.New("member fenced; the reminder fires once it holds a le
 func newScheduler(h *Host, rs ReminderStore) *scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &scheduler{h: h, rs: rs, log: h.log.With("component", "reminders"), events: make(chan any, 1024),
-		slots: make(chan struct{}, maxFiring), ctx: ctx, cancel: cancel, watchWarn: logEvery{period: reminderWarnEvery}}
+		slots: make(chan struct{}, maxFiring), ctx: ctx, cancel: cancel, watchWarn: logevery.Limiter{Period: reminderWarnEvery}}
 }
 
 func (s *scheduler) start() {
@@ -166,7 +167,7 @@ func (s *scheduler) watch(ctx context.Context, shard int) {
 		}
 		if err != nil {
 			tries++
-			if ok, held := s.watchWarn.allow(time.Now()); ok {
+			if ok, held := s.watchWarn.Allow(time.Now()); ok {
 				s.log.Warn("reading the reminder index failed; retrying", "shard", shard, "err", err, "similar_lines_left_out", held)
 			}
 			select {
@@ -245,3 +246,8 @@ func (h *Host) reminded(kind, identity string, changes []IndexChange) {
 		h.sched.send(indexHint{kind: kind, identity: identity, changes: changes})
 	}
 }
+
+// reminderWarnEvery is the period of the scheduler's warnings about its
+// index reads failing: one line every 10s says Consul is still away (the
+// 32 shards' watches fail together, each on its own backoff).
+const reminderWarnEvery = 10 * time.Second

@@ -28,6 +28,7 @@ import (
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/internal/logevery"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 	"go.opentelemetry.io/otel/trace"
@@ -144,13 +145,13 @@ type handler struct {
 	admit *admission
 	stats *statsCache // GET /v1/tasks:stats (console.go)
 	// unavailable limits the log lines of 503 and 504 answers.
-	unavailable logEvery
+	unavailable logevery.Limiter
 }
 
 // New returns the API handler. A nil svc serves no task routes (a cluster
 // node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
-	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg), unavailable: logEvery{period: unavailableLogEvery}}
+	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg), unavailable: logevery.Limiter{Period: unavailableLogEvery}}
 	if h.cfg.MaxBatchBytes <= 0 {
 		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
 	}
@@ -593,7 +594,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *handler) logFailure(status int, err error, attrs ...any) {
 	switch {
 	case status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
-		if ok, held := h.unavailable.allow(time.Now()); ok {
+		if ok, held := h.unavailable.Allow(time.Now()); ok {
 			h.log.Warn("request failed; the node answers unavailable while this lasts", append(attrs, "status", status, "err", err, "similar_lines_left_out", held)...)
 		}
 	case status >= 500:
@@ -607,3 +608,8 @@ func (h *handler) reply(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	_ = enc.Encode(v)
 }
+
+// unavailableLogEvery: one line every 10 s says the trouble goes on (every
+// request answers 503 while the store or the cluster is away, at the rate
+// clients retry).
+const unavailableLogEvery = 10 * time.Second

@@ -2,9 +2,9 @@ package app
 
 import (
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/internal/logevery"
 	"go.opentelemetry.io/otel"
 )
 
@@ -19,28 +19,19 @@ const otelErrorsEvery = 30 * time.Second
 // instead of the SDK's default of plain lines on stderr. The handler is
 // process-wide, which is why the binary sets it and the library does not.
 func logOTelErrors(log *slog.Logger) {
-	otel.SetErrorHandler(&otelErrors{log: log, now: time.Now})
+	otel.SetErrorHandler(&otelErrors{log: log, now: time.Now, every: logevery.Limiter{Period: otelErrorsEvery}})
 }
 
 type otelErrors struct {
-	log *slog.Logger
-	now func() time.Time
-
-	mu      sync.Mutex
-	last    time.Time
-	dropped int
+	log   *slog.Logger
+	now   func() time.Time
+	every logevery.Limiter
 }
 
 func (h *otelErrors) Handle(err error) {
-	h.mu.Lock()
-	now := h.now()
-	if !h.last.IsZero() && now.Sub(h.last) < otelErrorsEvery {
-		h.dropped++
-		h.mu.Unlock()
+	ok, dropped := h.every.Allow(h.now())
+	if !ok {
 		return
 	}
-	dropped := h.dropped
-	h.last, h.dropped = now, 0
-	h.mu.Unlock()
 	h.log.Warn("opentelemetry: traces not exported", "err", err, "errors_not_logged", dropped, "next_in", otelErrorsEvery)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/granary-rt/granary/internal/logevery"
 )
 
 // TestOTelErrorsReachTheLogRateLimited: the SDK's export errors become
@@ -14,7 +16,7 @@ import (
 func TestOTelErrorsReachTheLogRateLimited(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	h := &otelErrors{log: slog.New(slog.NewJSONHandler(&buf, nil)), now: func() time.Time { return now }}
+	h := &otelErrors{log: slog.New(slog.NewJSONHandler(&buf, nil)), now: func() time.Time { return now }, every: logevery.Limiter{Period: otelErrorsEvery}}
 	for i := range 5 {
 		h.Handle(errors.New("dial tcp 127.0.0.1:4318: connection refused"))
 		now = now.Add(time.Duration(i+1) * time.Second) // 1+2+3+4 = 10s: within the 30s

@@ -4,30 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/granary-rt/granary/internal/logevery"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// TestLogEvery: one line per period gets through, and the next one
-// counts those held back.
-func TestLogEvery(t *testing.T) {
-	l := logEvery{period: 10 * time.Second}
-	t0 := time.Unix(1000, 0)
-	if ok, held := l.allow(t0); !ok || held != 0 {
-		t.Fatalf("first line: %v %d, want through with 0 held", ok, held)
-	}
-	for i := range 31 { // the other shards, failing at once
-		if ok, _ := l.allow(t0.Add(time.Duration(i) * time.Millisecond)); ok {
-			t.Fatalf("line %d within the period got through", i+2)
-		}
-	}
-	if ok, held := l.allow(t0.Add(10 * time.Second)); !ok || held != 31 {
-		t.Fatalf("line after the period: %v %d, want through with 31 held", ok, held)
-	}
-}
 
 type failingReminders struct{ ReminderStore }
 
@@ -42,7 +25,7 @@ func TestSchedulerWarnsOnce(t *testing.T) {
 	var buf syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &scheduler{rs: failingReminders{}, log: slog.New(slog.NewTextHandler(&buf, nil)), events: make(chan any, 1),
-		ctx: ctx, cancel: cancel, watchWarn: logEvery{period: reminderWarnEvery}}
+		ctx: ctx, cancel: cancel, watchWarn: logevery.Limiter{Period: reminderWarnEvery}}
 	var wg sync.WaitGroup
 	for shard := range 32 {
 		wg.Add(1)
