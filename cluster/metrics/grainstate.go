@@ -2,8 +2,6 @@ package metrics
 
 import (
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // StateOp is an operation of the grain state store (durable grains' state
@@ -32,31 +30,6 @@ func (op StateOp) String() string {
 	return "unknown"
 }
 
-// stateInstruments are every (op, code) child of the grain state store's
-// families, resolved at New, so a record is two atomic operations.
-type stateInstruments struct {
-	ops      *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	count    [numStateOps][numCodes]prometheus.Counter
-	took     [numStateOps]prometheus.Observer
-}
-
-func newStateInstruments(buckets []float64) *stateInstruments {
-	s := &stateInstruments{
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "granary_grain_state_operations_total",
-			Help: "Grain state store operations (durable grains' state and reminder index), by op and outcome code (ok, not_found, conflict: answers; unavailable, closed, canceled, error: errors)."}, []string{"op", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "granary_grain_state_operation_duration_seconds",
-			Help: "Latency of grain state store operations, by op (watch_reminders, a long poll, is not timed).", Buckets: buckets}, []string{"op"}),
-	}
-	for op := range numStateOps {
-		for code := range numCodes {
-			s.count[op][code] = s.ops.WithLabelValues(stateOpNames[op], codeNames[code])
-		}
-		s.took[op] = s.duration.WithLabelValues(stateOpNames[op])
-	}
-	return s
-}
-
 // GrainState records one operation of the grain state store begun at
 // start: counted by op and err's code (as the task store's: store.ErrConflict
 // is conflict, store.ErrNotFound not_found, ...), and timed unless it is
@@ -65,8 +38,5 @@ func (m *Metrics) GrainState(op StateOp, start time.Time, err error) {
 	if m == nil || m.state == nil || op >= numStateOps {
 		return
 	}
-	m.state.count[op][codeOf(err)].Inc()
-	if op != StateWatchReminders {
-		m.state.took[op].Observe(time.Since(start).Seconds())
-	}
+	m.state.done(int(op), start, err)
 }

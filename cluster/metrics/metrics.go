@@ -28,8 +28,8 @@ type Metrics struct {
 	grainCalls    *prometheus.CounterVec
 	grainDuration *prometheus.HistogramVec
 
-	store *storeInstruments
-	state *stateInstruments // the grain state store's (grainstate.go)
+	store *opInstruments
+	state *opInstruments // the grain state store's (grainstate.go)
 
 	consulRequests  *prometheus.CounterVec
 	consulDuration  *prometheus.HistogramVec
@@ -72,7 +72,7 @@ func New(cfg Config) *Metrics {
 		Buckets: cfg.AdoptionBuckets})
 	m.grainCalls = counter("granary_grain_calls_total", "Grain calls made through this member, by kind and outcome code.", "kind", "code")
 	m.grainDuration = histogram("granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.", cfg.CallBuckets, "kind")
-	m.store = newStoreInstruments(cfg.StoreBuckets)
+	m.store = newOpInstruments("granary_store", "Task store", opNames[:], opWatch, cfg.StoreBuckets)
 	m.consulRequests = counter("granary_consul_requests_total", "HTTP round trips to Consul, by endpoint (/v1/kv, /v1/txn, ...) and status code (error: no answer).", "endpoint", "code")
 	m.consulDuration = histogram("granary_consul_request_duration_seconds", "Latency of Consul round trips, blocking queries (?index=) excluded.", cfg.StoreBuckets, "endpoint")
 	m.httpRequests = counter("granary_http_requests_total", "HTTP API requests, by route pattern and status code.", "route", "code")
@@ -91,7 +91,7 @@ func New(cfg Config) *Metrics {
 		m.store.ops, m.store.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
 		m.ownedTasks, m.activations, m.members, m.fenced,
 	)
-	m.state = newStateInstruments(cfg.StoreBuckets)
+	m.state = newOpInstruments("granary_grain_state", "Grain state store (durable grains' state and reminder index)", stateOpNames[:], int(StateWatchReminders), cfg.StoreBuckets)
 	m.reg.MustRegister(m.state.ops, m.state.duration)
 	return m
 }

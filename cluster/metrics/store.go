@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -62,33 +63,49 @@ func codeOf(err error) int {
 	return codeError
 }
 
-// storeInstruments are every (op, code) child, resolved at New.
-type storeInstruments struct {
+// opInstruments are a store's two families (operations by op and code,
+// latency by op) with every (op, code) child resolved at New, so a record
+// is two atomic operations. Both stores, the task store's and the grain
+// state store's, have them.
+type opInstruments struct {
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	count    [numOps][numCodes]prometheus.Counter
-	took     [numOps]prometheus.Observer
+	count    [][numCodes]prometheus.Counter
+	took     []prometheus.Observer
+	untimed  int // the op counted but not timed: a long poll's wait is not latency
 }
 
-func newStoreInstruments(buckets []float64) *storeInstruments {
-	s := &storeInstruments{
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "granary_store_operations_total",
-			Help: "Task store operations, by op and outcome code (ok, not_found, conflict: answers; unavailable, closed, canceled, error: errors)."}, []string{"op", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "granary_store_operation_duration_seconds",
-			Help: "Latency of task store operations, by op (watch, a long poll, is not timed).", Buckets: buckets}, []string{"op"}),
+// newOpInstruments makes the families name_operations_total and
+// name_operation_duration_seconds over ops.
+func newOpInstruments(name, what string, ops []string, untimed int, buckets []float64) *opInstruments {
+	s := &opInstruments{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name + "_operations_total",
+			Help: what + " operations, by op and outcome code (ok, not_found, conflict: answers; unavailable, closed, canceled, error: errors)."}, []string{"op", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name + "_operation_duration_seconds",
+			Help: "Latency of " + lowerFirst(what) + " operations, by op (" + ops[untimed] + ", a long poll, is not timed).", Buckets: buckets}, []string{"op"}),
+		count:   make([][numCodes]prometheus.Counter, len(ops)),
+		took:    make([]prometheus.Observer, len(ops)),
+		untimed: untimed,
 	}
-	for op := range numOps {
+	for op, opName := range ops {
 		for code := range numCodes {
-			s.count[op][code] = s.ops.WithLabelValues(opNames[op], codeNames[code])
+			s.count[op][code] = s.ops.WithLabelValues(opName, codeNames[code])
 		}
-		s.took[op] = s.duration.WithLabelValues(opNames[op])
+		s.took[op] = s.duration.WithLabelValues(opName)
 	}
 	return s
 }
 
-func (s *storeInstruments) done(op int, start time.Time, err error) {
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func (s *opInstruments) done(op int, start time.Time, err error) {
 	s.count[op][codeOf(err)].Inc()
-	if op != opWatch {
+	if op != s.untimed {
 		s.took[op].Observe(time.Since(start).Seconds())
 	}
 }
@@ -130,7 +147,7 @@ type peerObserver interface {
 
 type instrumentedStore struct {
 	store.Store
-	m *storeInstruments
+	m *opInstruments
 }
 
 func (s *instrumentedStore) Create(ctx context.Context, t *messages.Task) (store.Record, bool, error) {
