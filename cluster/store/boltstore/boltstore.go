@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,9 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: %s is locked by another process (is another granary node using this data directory?)", cfg.Path)
+		}
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return nil, fmt.Errorf("boltstore: %w", err) // it names the path already
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
 	}

@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,5 +63,19 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	_, err := boltstore.Open(cfg)
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second Open error = %v, want a clear 'locked by another process'", err)
+	}
+}
+
+// TestOpenErrorNamesThePathOnce: a database that cannot be opened (here a
+// directory in its place, which even root cannot open for writing) says
+// where, once.
+func TestOpenErrorNamesThePathOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := boltstore.Open(boltstore.DefaultConfig(path))
+	if err == nil || strings.Count(err.Error(), path) != 1 {
+		t.Fatalf("Open(%s) = %v; want an error naming the path once", path, err)
 	}
 }
