@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +14,8 @@ import (
 	"github.com/granary-rt/granary/internal/testconsul"
 )
 
-// DurableRound is one timed round of durable tasks on one side of an A/B
-// comparison.
+// DurableRound is one side's share of a timed round of an A/B comparison
+// of durable task throughput.
 type DurableRound struct {
 	// Rate is tasks per second, submit to committed result.
 	Rate float64
@@ -22,68 +24,102 @@ type DurableRound struct {
 }
 
 // DurableAB compares durable task throughput of two node configurations
-// that differ only in args (A's and B's extra `granary node` flags), on
-// one disk-backed Consul server: two clusters of two nodes each, started
-// once, measured in alternating rounds (A B, B A, A B, ...) of b.N tasks
-// from callers callers. Both clusters live through every round, the idle
-// one renewing its lease like any member, and both write into the same
-// Consul, whose store grows as rounds go by; alternating the order spreads
-// that drift evenly, and a round's pair, run back to back, shares the
-// machine's state. Fresh Consul servers and nodes for every round (as the
-// durable section does) add their own noise, which here is larger than
-// the few percent an option such as metrics may cost.
+// that differ only in args (A's and B's extra `granary node` flags): two
+// clusters of two nodes each on one disk-backed Consul server, both under
+// load at the same time, callers callers each, for rounds rounds of d.
+// Each round reports, for each side, the tasks it committed within the
+// round (its rate) and its nodes' CPU per task.
 //
-// It returns the rounds of each side, in order.
-func DurableAB(b *testing.B, callers, rounds int, argsA, argsB []string) (a, bb []DurableRound) {
+// Running both at once is what makes a difference of a percent or two
+// measurable on a shared machine: whatever the neighbours do during a
+// round, they do to both sides, whose ratio keeps only what differs
+// between them. (Rounds of A then B, however short and alternated, differ
+// by 10–20% from round to round here, more than the cost at stake.) The
+// two sides share Consul and the CPU fairly, so a side whose nodes spend
+// more per task commits fewer tasks: the ratio of the rates is the ratio
+// of throughputs on this machine.
+func DurableAB(b *testing.B, callers, rounds int, d time.Duration, argsA, argsB []string) (a, bb []DurableRound) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	type side struct {
+		name    string
 		clients [2]*client.Client
 		pids    []int
-		out     *[]DurableRound
 	}
-	mk := func(name string, args []string, out *[]DurableRound) *side {
+	mk := func(name string, args []string) *side {
 		n1 := plainNodeIn(b, name, agent.HTTPAddr(), name+"1", callers, args...)
 		n2 := plainNodeIn(b, name, agent.HTTPAddr(), name+"2", callers, args...)
-		return &side{clients: [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}, pids: []int{n1.pid, n2.pid}, out: out}
+		return &side{name: name, clients: [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}, pids: []int{n1.pid, n2.pid}}
 	}
-	sa, sb := mk("ab-a", argsA, &a), mk("ab-b", argsB, &bb)
+	sides := [2]*side{mk("ab-a", argsA), mk("ab-b", argsB)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
-	seq := 0
-	one := func(s *side, n int) (DurableRound, error) {
-		base := seq
-		seq += n
-		cpu := cpuGroup{pids: s.pids}
-		cpu.start = cpu.used()
-		start := time.Now()
-		err := runAll(callers, 0, n, func(i int) error {
-			st, err := s.clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("ab-%d-%d", run, base+i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
-			if err == nil && st.State != api.StateCompleted {
-				err = fmt.Errorf("task %s ended %s", st.ID, st.State)
-			}
-			return err
-		})
-		took := time.Since(start)
-		return DurableRound{Rate: float64(n) / took.Seconds(), NodesCPU: (cpu.used() - cpu.start) / time.Duration(n)}, err
-	}
-	for _, s := range []*side{sa, sb} {
-		if _, err := one(s, durableWarmup); err != nil {
-			b.Fatalf("warming up: %v", err)
+	var seq atomic.Int64
+	task := func(s *side, i int64) error {
+		st, err := s.clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("ab-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
+		if err == nil && st.State != api.StateCompleted {
+			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
 		}
+		return err
+	}
+	// round loads both sides for d and counts, per side, the tasks
+	// committed before d was up (the ones in flight then finish
+	// uncounted, so the next round starts from idle sides).
+	round := func(d time.Duration) ([2]DurableRound, error) {
+		var out [2]DurableRound
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*callers)
+		var done [2]atomic.Int64
+		var cpu [2]cpuGroup
+		for k, s := range sides {
+			cpu[k] = cpuGroup{pids: s.pids}
+			cpu[k].start = cpu[k].used()
+		}
+		start := time.Now()
+		end := start.Add(d)
+		for k, s := range sides {
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(end) {
+						if err := task(s, seq.Add(1)); err != nil {
+							errs <- fmt.Errorf("%s: %w", s.name, err)
+							return
+						}
+						if time.Now().Before(end) {
+							done[k].Add(1)
+						}
+					}
+				}()
+			}
+		}
+		time.Sleep(time.Until(end))
+		took := time.Since(start)
+		var used [2]time.Duration
+		for k := range sides {
+			used[k] = cpu[k].used() - cpu[k].start
+		}
+		wg.Wait()
+		close(errs)
+		for k := range sides {
+			n := done[k].Load()
+			out[k].Rate = float64(n) / took.Seconds()
+			if n > 0 {
+				out[k].NodesCPU = used[k] / time.Duration(n)
+			}
+		}
+		return out, <-errs
+	}
+	if _, err := round(2 * time.Second); err != nil { // warm-up, both sides
+		b.Fatalf("warming up: %v", err)
 	}
 	b.ResetTimer()
-	for r := range rounds {
-		order := []*side{sa, sb}
-		if r%2 == 1 {
-			order = []*side{sb, sa}
+	for range rounds {
+		r, err := round(d)
+		if err != nil {
+			b.Fatal(err)
 		}
-		for _, s := range order {
-			res, err := one(s, b.N)
-			if err != nil {
-				b.Fatal(err)
-			}
-			*s.out = append(*s.out, res)
-		}
+		a, bb = append(a, r[0]), append(bb, r[1])
 	}
 	b.StopTimer()
 	return a, bb

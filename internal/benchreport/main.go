@@ -53,7 +53,7 @@ func main() {
 	flag.IntVar(&cfg.concurrent, "concurrent-calls", 30000, "grain calls per round with 32 concurrent callers")
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
-	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off each (the cost is about 1%, within a round pair's noise here: many pairs give a steadier median)")
+	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
 	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
