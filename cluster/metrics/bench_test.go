@@ -41,6 +41,21 @@ func BenchmarkGrainCall(b *testing.B) {
 	}
 }
 
+// BenchmarkGrainCallParallel is BenchmarkGrainCall from 16 goroutines per
+// core, as a busy member records them: the kind's counter and histogram
+// are shared, so their atomic adds contend between cores.
+func BenchmarkGrainCallParallel(b *testing.B) {
+	m := New(DefaultConfig())
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			start := time.Now()
+			m.Grain("counter").Call(CallOK, time.Since(start))
+		}
+	})
+}
+
 func BenchmarkStoreGet(b *testing.B) {
 	st := New(DefaultConfig()).Store(&fakeStore{})
 	ctx := context.Background()
