@@ -17,6 +17,10 @@ const (
 	// NewestFirst orders tasks by submission time, latest first, and
 	// tasks submitted at the same time by id.
 	NewestFirst
+	// OldestFirst orders tasks by submission time, earliest first, and
+	// tasks submitted at the same time by id: with Filter.SubmittedBefore,
+	// the retention sweep's order (the tasks that can be due first).
+	OldestFirst
 )
 
 // Position is where a task stands in an order: what a page's cursor holds.
@@ -34,6 +38,9 @@ func PositionOf(t *messages.Task) Position {
 func (o Order) Before(a, b Position) bool {
 	if o == NewestFirst && !a.SubmittedAt.Equal(b.SubmittedAt) {
 		return a.SubmittedAt.After(b.SubmittedAt)
+	}
+	if o == OldestFirst && !a.SubmittedAt.Equal(b.SubmittedAt) {
+		return a.SubmittedAt.Before(b.SubmittedAt)
 	}
 	return a.ID < b.ID
 }

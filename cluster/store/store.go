@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/granary-rt/granary/messages"
 )
@@ -53,8 +54,13 @@ type Filter struct {
 	Kind string
 	// Labels keeps the tasks carrying every one of these labels.
 	Labels map[string]string
-	// Order is the order of the records: by id (the zero value), or
-	// newest first.
+	// SubmittedBefore keeps the tasks submitted strictly before it (zero:
+	// no bound). With OldestFirst it is answered from the submission-time
+	// index: the store reads only the tasks submitted before it, so the
+	// retention sweep reads the tasks that can be due, not every task.
+	SubmittedBefore time.Time
+	// Order is the order of the records: by id (the zero value), newest
+	// first or oldest first.
 	Order Order
 	// After keeps the tasks after this position in Order: the last task of
 	// the previous page (nil: from the start).
@@ -147,6 +153,9 @@ func (f Filter) Match(t *messages.Task) bool {
 		if got, ok := t.GetSpec().GetLabels()[k]; !ok || got != v {
 			return false
 		}
+	}
+	if !f.SubmittedBefore.IsZero() && !t.GetStatus().GetSubmittedAt().AsTime().Before(f.SubmittedBefore) {
+		return false
 	}
 	if f.After != nil && !f.Order.Before(*f.After, PositionOf(t)) {
 		return false

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
 )
 
 // Expired is the pure retention rule: the finished tasks among recs whose
@@ -34,38 +35,69 @@ func ExpiredJobs(jobs []store.JobRecord, live map[string]bool, now time.Time, re
 	return out
 }
 
+// sweepPage is how many candidates a sweep lists at a time: a page of
+// records in memory however many are due (after an outage of the janitor,
+// say), a few read transactions of Consul's each.
+const sweepPage = 512
+
+// Candidates is the listing of the tasks that can be due for deletion at
+// now: finished ones submitted more than retention ago (a task finishes
+// after its submission, so no other can be past retention), oldest first,
+// a page at a time from after (nil: the oldest). The stores answer it from
+// their submission-time index, reading only those tasks. A task submitted
+// long ago that finished recently is among them and kept by Expired,
+// until a later sweep.
+func Candidates(now time.Time, retention time.Duration, after *store.Position) store.Filter {
+	return store.Filter{
+		States:          []messages.TaskState{messages.TaskState_TASK_STATE_COMPLETED, messages.TaskState_TASK_STATE_FAILED, messages.TaskState_TASK_STATE_CANCELLED},
+		SubmittedBefore: now.Add(-retention),
+		Order:           store.OldestFirst,
+		After:           after,
+		Limit:           sweepPage,
+	}
+}
+
 // sweep deletes the finished tasks past retention, then the records of
 // jobs left without tasks, each with a check-and-set on its revision, and
-// returns how many it deleted.
+// returns how many it deleted. It reads only the candidates (Candidates)
+// and, for each job record past retention, whether its job has a task.
 func (m *Manager) sweep(ctx context.Context) (int, error) {
-	recs, err := m.store.List(ctx, store.Filter{})
-	if err != nil {
-		return 0, err
-	}
 	now := m.now()
-	gone := map[string]bool{}
 	n := 0
-	for _, r := range Expired(recs, now, m.cfg.Retention) {
-		err := m.store.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
-		switch {
-		case err == nil:
-			n++
-			gone[r.Task.GetSpec().GetId()] = true
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-			// another janitor got there first
-		default:
+	var after *store.Position
+	for {
+		recs, err := m.store.List(ctx, Candidates(now, m.cfg.Retention, after))
+		if err != nil {
 			return n, err
 		}
-	}
-	live := map[string]bool{}
-	for _, r := range recs {
-		if !gone[r.Task.GetSpec().GetId()] && r.Task.GetSpec().GetJobId() != "" {
-			live[r.Task.GetSpec().GetJobId()] = true
+		for _, r := range Expired(recs, now, m.cfg.Retention) {
+			err := m.store.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+				// another janitor got there first
+			default:
+				return n, err
+			}
 		}
+		if len(recs) < sweepPage {
+			break
+		}
+		p := store.PositionOf(recs[len(recs)-1].Task)
+		after = &p
 	}
 	jobs, err := m.store.ListJobs(ctx)
 	if err != nil {
 		return n, err
+	}
+	live := map[string]bool{}
+	for _, j := range ExpiredJobs(jobs, nil, now, m.cfg.Retention) {
+		left, err := m.store.List(ctx, store.Filter{JobID: j.Job.GetId(), Limit: 1})
+		if err != nil {
+			return n, err
+		}
+		live[j.Job.GetId()] = len(left) > 0
 	}
 	for _, j := range ExpiredJobs(jobs, live, now, m.cfg.Retention) {
 		err := m.store.DeleteJob(ctx, j.Job.GetId(), j.Revision)

@@ -254,6 +254,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if f.Order == store.OldestFirst && f.Owner == "" {
+		return s.listOldest(f)
+	}
 	page := store.NewPage(f)
 	// The tasks and the owner index are kept in id order, the time index
 	// newest first.
@@ -299,6 +302,56 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			}
 			if f.Match(rec.Task) {
 				page.Offer(rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return page.Records(), nil
+}
+
+// listOldest answers f in OldestFirst order from the time index, read
+// backwards (it is kept newest first): from f.After, or the oldest task,
+// up to f.SubmittedBefore, stopping when the page is full.
+func (s *Store) listOldest(f store.Filter) ([]store.Record, error) {
+	page := store.NewPage(f)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		tasks := tx.Bucket(bucketTasks)
+		c := tx.Bucket(bucketByTime).Cursor()
+		k, _ := c.Last()
+		if f.After != nil {
+			// Tasks submitted at f.After's time sort by id backwards here:
+			// start among them, Match keeps those after f.After.
+			k, _ = c.Seek(timeKey(store.Position{SubmittedAt: f.After.SubmittedAt.Add(-time.Nanosecond)}))
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		}
+		var lastAt time.Time
+		for ; k != nil; k, _ = c.Prev() {
+			at := timeOfKey(k)
+			if !f.SubmittedBefore.IsZero() && !at.Before(f.SubmittedBefore) {
+				return nil
+			}
+			// Ties (one nanosecond) come by id backwards: stop only past them.
+			if page.Full() && at.After(lastAt) {
+				return nil
+			}
+			v := tasks.Get(k[timeKeyLen:])
+			if v == nil {
+				continue
+			}
+			rec, err := decode(v)
+			if err != nil {
+				return err
+			}
+			if f.Match(rec.Task) {
+				page.Offer(rec)
+				lastAt = at
 			}
 		}
 		return nil
@@ -397,6 +450,13 @@ func timeKey(p store.Position) []byte {
 	binary.BigEndian.PutUint64(k, ^(uint64(p.SubmittedAt.Unix()) ^ 1<<63))
 	binary.BigEndian.PutUint32(k[8:], ^uint32(p.SubmittedAt.Nanosecond()))
 	return append(k, p.ID...)
+}
+
+// timeOfKey is the submission time of a time index key.
+func timeOfKey(k []byte) time.Time {
+	sec := int64(^binary.BigEndian.Uint64(k) ^ 1<<63)
+	ns := int64(^binary.BigEndian.Uint32(k[8:]))
+	return time.Unix(sec, ns)
 }
 
 // backfill creates the time index and fills it with every stored task (a

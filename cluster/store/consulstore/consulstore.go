@@ -537,7 +537,9 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 
 // List implements store.Store. An owner filter reads the owner index, a
 // job filter the job index; a page of the newest tasks (NewestFirst with a
-// Limit) walks the submission-time index (bytime.go); other listings scan
+// Limit) walks the submission-time index (bytime.go), and so do the oldest
+// tasks submitted before a time (OldestFirst with SubmittedBefore, the
+// retention sweep's listing: oldest.go); other listings scan
 // every task (one listing), keeping only the page asked for.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := s.check(ctx); err != nil {
@@ -549,6 +551,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			return recs, err
 		}
 		// The filter keeps too few of the tasks walked: read them all.
+	}
+	if f.Order == store.OldestFirst && !f.SubmittedBefore.IsZero() && f.Owner == "" && f.JobID == "" && s.indexReady(ctx) {
+		return s.listOldest(ctx, f)
 	}
 	var want map[string]bool // ids from an index, nil: every task
 	prefix := ""

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListFilters", testListFilters},
 		{"ListPages", testListPages},
 		{"ListNewestPages", testListNewestPages},
+		{"ListOldestBefore", testListOldestBefore},
 		{"WatchWakesOnChange", testWatch},
 		{"WatchEndsWithContext", testWatchCtx},
 		{"ConcurrentCreateOneWins", testConcurrentCreate},
