@@ -57,21 +57,27 @@ func Candidates(now time.Time, retention time.Duration, after *store.Position) s
 	}
 }
 
-// sweep deletes the finished tasks past retention, then the records of
-// jobs left without tasks, each with a check-and-set on its revision, and
-// returns how many it deleted. It reads only the candidates (Candidates)
-// and, for each job record past retention, whether its job has a task.
+// sweep is the janitor's sweep of its store at its clock's now.
 func (m *Manager) sweep(ctx context.Context) (int, error) {
-	now := m.now()
+	return Sweep(ctx, m.store, m.now(), m.cfg.Retention)
+}
+
+// Sweep deletes from st the finished tasks past retention at now, then the
+// records of jobs left without tasks, each with a check-and-set on its
+// revision, and returns how many it deleted. It reads only the candidates
+// (Candidates) and, for each job record past retention, whether its job
+// has a task. Sweeps may run concurrently (a janitor changing hands): a
+// record another deleted first is skipped.
+func Sweep(ctx context.Context, st store.Store, now time.Time, retention time.Duration) (int, error) {
 	n := 0
 	var after *store.Position
 	for {
-		recs, err := m.store.List(ctx, Candidates(now, m.cfg.Retention, after))
+		recs, err := st.List(ctx, Candidates(now, retention, after))
 		if err != nil {
 			return n, err
 		}
-		for _, r := range Expired(recs, now, m.cfg.Retention) {
-			err := m.store.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
+		for _, r := range Expired(recs, now, retention) {
+			err := st.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
 			switch {
 			case err == nil:
 				n++
@@ -87,20 +93,20 @@ func (m *Manager) sweep(ctx context.Context) (int, error) {
 		p := store.PositionOf(recs[len(recs)-1].Task)
 		after = &p
 	}
-	jobs, err := m.store.ListJobs(ctx)
+	jobs, err := st.ListJobs(ctx)
 	if err != nil {
 		return n, err
 	}
 	live := map[string]bool{}
-	for _, j := range ExpiredJobs(jobs, nil, now, m.cfg.Retention) {
-		left, err := m.store.List(ctx, store.Filter{JobID: j.Job.GetId(), Limit: 1})
+	for _, j := range ExpiredJobs(jobs, nil, now, retention) {
+		left, err := st.List(ctx, store.Filter{JobID: j.Job.GetId(), Limit: 1})
 		if err != nil {
 			return n, err
 		}
 		live[j.Job.GetId()] = len(left) > 0
 	}
-	for _, j := range ExpiredJobs(jobs, live, now, m.cfg.Retention) {
-		err := m.store.DeleteJob(ctx, j.Job.GetId(), j.Revision)
+	for _, j := range ExpiredJobs(jobs, live, now, retention) {
+		err := st.DeleteJob(ctx, j.Job.GetId(), j.Revision)
 		switch {
 		case err == nil:
 			n++

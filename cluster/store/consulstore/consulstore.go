@@ -509,9 +509,15 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	cur, err := s.Get(ctx, id)
-	if err != nil {
-		return err
+	// The task as of rev names its index entries: known from the read
+	// that found it (a retention sweep's listing), or read now. Deleting
+	// at rev checks that it is still that task.
+	cur, ok := s.knownAt(id, rev)
+	if !ok {
+		var err error
+		if cur, err = s.Get(ctx, id); err != nil {
+			return err
+		}
 	}
 	if cur.Revision != rev {
 		return fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
@@ -530,9 +536,26 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	case res.Err != nil:
 		return s.wrap(res.Err)
 	case !res.OK:
+		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return fmt.Errorf("%w: %s changed since revision %d", store.ErrConflict, id, rev)
 	}
 	return nil
+}
+
+// knownAt is the task as this process last read or wrote it, if that was
+// at revision rev.
+func (s *Store) knownAt(id string, rev uint64) (store.Record, bool) {
+	k, ok := s.lastKnown(id)
+	if !ok || k.rev != rev || k.body == nil {
+		return store.Record{}, false
+	}
+	t := &messages.Task{}
+	if err := proto.Unmarshal(k.body, t); err != nil {
+		return store.Record{}, false
+	}
+	return store.Record{Task: t, Revision: rev}, true
 }
 
 // List implements store.Store. An owner filter reads the owner index, a
