@@ -2,8 +2,6 @@ package metrics
 
 import (
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // CallCode is the outcome of a grain call, the code label of
@@ -33,10 +31,11 @@ func (c CallCode) String() string {
 }
 
 // GrainKind is the instruments of one grain kind, resolved once, so a
-// call's record is two atomic operations. Nil records nothing.
+// call's record is three atomic adds on its P's shard (sharded.go). Nil
+// records nothing.
 type GrainKind struct {
-	calls    [numCallCodes]prometheus.Counter
-	duration prometheus.Observer
+	family *shardedFamily
+	series *shardedSeries
 }
 
 // Grain returns the instruments of a grain kind (made on first use, then
@@ -48,12 +47,14 @@ func (m *Metrics) Grain(kind string) *GrainKind {
 	if k, ok := m.grainKinds.Load(kind); ok {
 		return k.(*GrainKind)
 	}
-	k := &GrainKind{duration: m.grainDuration.WithLabelValues(kind)}
-	for c := range numCallCodes {
-		k.calls[c] = m.grainCalls.WithLabelValues(kind, c.String())
+	m.grainMu.Lock() // one series per kind, even when callers race
+	defer m.grainMu.Unlock()
+	if k, ok := m.grainKinds.Load(kind); ok {
+		return k.(*GrainKind)
 	}
-	actual, _ := m.grainKinds.LoadOrStore(kind, k)
-	return actual.(*GrainKind)
+	k := &GrainKind{family: m.grains, series: m.grains.add(kind)}
+	m.grainKinds.Store(kind, k)
+	return k
 }
 
 // Call records a call that ended with code after took.
@@ -64,6 +65,5 @@ func (k *GrainKind) Call(code CallCode, took time.Duration) {
 	if code >= numCallCodes {
 		code = CallError
 	}
-	k.calls[code].Inc()
-	k.duration.Observe(took.Seconds())
+	k.family.observe(k.series, int(code), took.Seconds())
 }

@@ -25,8 +25,7 @@ type Metrics struct {
 	adopted          *prometheus.CounterVec
 	adoption         prometheus.Histogram
 
-	grainCalls    *prometheus.CounterVec
-	grainDuration *prometheus.HistogramVec
+	grains *shardedFamily // granary_grain_calls_total and granary_grain_call_duration_seconds
 
 	store *opInstruments
 	state *opInstruments // the grain state store's (grainstate.go)
@@ -41,8 +40,9 @@ type Metrics struct {
 
 	ownedTasks, activations, members, fenced *readAtScrape
 
-	taskKinds  sync.Map // kind -> *TaskKind
-	grainKinds sync.Map // kind -> *GrainKind
+	taskKinds  sync.Map   // kind -> *TaskKind
+	grainKinds sync.Map   // kind -> *GrainKind
+	grainMu    sync.Mutex // serializes making a GrainKind
 }
 
 // New returns a member's instruments on a registry of their own, with Go's
@@ -70,8 +70,9 @@ func New(cfg Config) *Metrics {
 	m.adoption = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "granary_failover_adoption_seconds",
 		Help:    "Seconds from this member's view losing a task's owner to this member taking up the task (the owner's detection, its lease TTL or health check, comes before).",
 		Buckets: cfg.AdoptionBuckets})
-	m.grainCalls = counter("granary_grain_calls_total", "Grain calls made through this member, by kind and outcome code.", "kind", "code")
-	m.grainDuration = histogram("granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.", cfg.CallBuckets, "kind")
+	m.grains = newShardedFamily("granary_grain_calls_total", "Grain calls made through this member, by kind and outcome code.",
+		"granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.",
+		"kind", callCodeNames[:], cfg.CallBuckets)
 	m.store = newOpInstruments("granary_store", "Task store", opNames[:], opWatch, cfg.StoreBuckets)
 	m.consulRequests = counter("granary_consul_requests_total", "HTTP round trips to Consul, by endpoint (/v1/kv, /v1/txn, ...) and status code (error: no answer).", "endpoint", "code")
 	m.consulDuration = histogram("granary_consul_request_duration_seconds", "Latency of Consul round trips, blocking queries (?index=) excluded.", cfg.StoreBuckets, "endpoint")
@@ -87,7 +88,7 @@ func New(cfg Config) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.tasksSubmitted, m.attemptsStarted, m.attemptsFinished, m.attemptDuration, m.decisions,
-		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grainCalls, m.grainDuration,
+		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grains,
 		m.store.ops, m.store.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
 		m.ownedTasks, m.activations, m.members, m.fenced,
 	)

@@ -172,7 +172,7 @@ func TestGrainCalls(t *testing.T) {
 	g.Call(CallUnavailable, time.Second)
 	g.Call(CallCode(200), 0) // out of range: error
 	for code, want := range map[string]float64{"ok": 2, "unavailable": 1, "error": 1, "handler": 0} {
-		if got := testutil.ToFloat64(m.grainCalls.WithLabelValues("counter", code)); got != want {
+		if got := counterValue(t, m, "granary_grain_calls_total", map[string]string{"kind": "counter", "code": code}); got != want {
 			t.Errorf("calls{code=%s} = %v, want %v", code, got, want)
 		}
 	}
