@@ -19,9 +19,9 @@ import (
 // of a record's cost. A record picks the shard of the P it runs on (see
 // shardHint); a scrape adds the shards up (shardedFamily.Collect).
 //
-// A scrape reads the shards while records go on, so it may count a
-// record in a bucket but not yet in _sum (or the reverse); _count is
-// the sum of the buckets, so the buckets and _count always agree.
+// A scrape reads each shard while records go on, and rereads it until
+// it saw no record half done (shardedSeries.read), so that _count, the
+// buckets and _sum agree, as client_golang's histogram guarantees.
 type shardedSeries struct {
 	label   string
 	created time.Time
@@ -29,8 +29,9 @@ type shardedSeries struct {
 }
 
 // seriesShard is one shard: codes counters, then one count per bucket
-// (the last is +Inf), then the float64 bits of the sum, padded to whole
-// cache lines so that two shards never share one.
+// (the last is +Inf), then the float64 bits of the sum, then the count of
+// observations done (bucket and sum both added), padded to whole cache
+// lines so that two shards never share one.
 type seriesShard struct {
 	v []atomic.Uint64
 }
@@ -68,7 +69,7 @@ var (
 )
 
 func newShardedSeries(label string, codes, buckets int) *shardedSeries {
-	words := (codes + buckets + 2 + cacheLine - 1) / cacheLine * cacheLine
+	words := (codes + buckets + 2 + cacheLine - 1) / cacheLine * cacheLine // +2: sum, done
 	s := &shardedSeries{label: label, created: time.Now(), shards: make([]seriesShard, numShards)}
 	for i := range s.shards {
 		// Each shard its own allocation of whole cache lines, plus one
@@ -79,24 +80,56 @@ func newShardedSeries(label string, codes, buckets int) *shardedSeries {
 }
 
 // record adds one to counter code and observes v (seconds) in bucket
-// (the index of v's bucket, len(upper) for +Inf). timed false records
-// the counter only.
-func (s *shardedSeries) record(code, codes, bucket int, v float64, timed bool) {
+// (the index of v's bucket among buckets, the last +Inf).
+func (s *shardedSeries) record(code, codes, buckets, bucket int, v float64) {
 	h := shardPool.Get().(*uint32)
 	sh := s.shards[*h].v
 	shardPool.Put(h)
 	sh[code].Add(1)
-	if !timed {
-		return
-	}
 	sh[codes+bucket].Add(1)
-	sum := &sh[len(sh)-1]
+	sum := &sh[codes+buckets]
 	for {
 		old := sum.Load()
 		if sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
-			return
+			break
 		}
 	}
+	sh[codes+buckets+1].Add(1) // done
+}
+
+// maxRereads bounds read's retries on a shard that records keep busy;
+// after them it returns what it read, consistent or not.
+const maxRereads = 100
+
+// read adds shard sh into counts (codes counters, then buckets) and
+// returns its sum, rereading until the buckets' total equals the
+// observations done before it began. A record adds its bucket, then its
+// sum, then done, and read loads done, then the sum, then the buckets:
+// every observation done is in the buckets read, and every one in the
+// sum read too, so when the totals agree the buckets, _count and _sum
+// hold the same observations. local is scratch of len(counts).
+func (s *shardedSeries) read(sh seriesShard, codes, buckets int, counts, local []uint64) float64 {
+	var sum float64
+	for range maxRereads {
+		done := sh.v[codes+buckets+1].Load()
+		sum = math.Float64frombits(sh.v[codes+buckets].Load())
+		var total uint64
+		for i := codes; i < codes+buckets; i++ {
+			local[i] = sh.v[i].Load()
+			total += local[i]
+		}
+		if total == done {
+			break
+		}
+		runtime.Gosched()
+	}
+	for i := range codes { // after the buckets: may count a call not yet in them
+		local[i] = sh.v[i].Load()
+	}
+	for i, n := range local {
+		counts[i] += n
+	}
+	return sum
 }
 
 // shardedFamily is a counter family with labels (label, code) and a
@@ -149,7 +182,7 @@ func (f *shardedFamily) bucket(v float64) int {
 
 // observe records code and v on s.
 func (f *shardedFamily) observe(s *shardedSeries, code int, v float64) {
-	s.record(code, len(f.codeNames), f.bucket(v), v, true)
+	s.record(code, len(f.codeNames), len(f.upper)+1, f.bucket(v), v)
 }
 
 // Describe implements prometheus.Collector.
@@ -164,15 +197,12 @@ func (f *shardedFamily) Collect(ch chan<- prometheus.Metric) {
 	series := slices.Clone(f.series)
 	f.mu.Unlock()
 	codes, nb := len(f.codeNames), len(f.upper)+1
-	counts := make([]uint64, codes+nb)
+	counts, local := make([]uint64, codes+nb), make([]uint64, codes+nb)
 	for _, s := range series {
 		clear(counts)
 		var sum float64
 		for _, sh := range s.shards {
-			for i := range counts {
-				counts[i] += sh.v[i].Load()
-			}
-			sum += math.Float64frombits(sh.v[len(sh.v)-1].Load())
+			sum += s.read(sh, codes, nb, counts, local)
 		}
 		for c, name := range f.codeNames {
 			ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(f.counter, prometheus.CounterValue, float64(counts[c]), s.created, s.label, name)

@@ -247,3 +247,58 @@ func TestGrainCallAllocatesNothing(t *testing.T) {
 		t.Errorf("Grain(kind).Call allocates %v times per record, want 0", n)
 	}
 }
+
+// TestGrainCallScrapeIsConsistent: a scrape while calls are recorded
+// sees _sum, _count and the buckets hold the same calls, as
+// client_golang's histogram guarantees: every call takes 1/512 s (exact
+// in float64), so _sum must be _count/512 in every scrape.
+func TestGrainCallScrapeIsConsistent(t *testing.T) {
+	m := newMetrics(t)
+	k := m.Grain("counter")
+	const took = 1953125 * time.Nanosecond // 1/512 s
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					k.Call(CallOK, took)
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	deadline := time.Now().Add(time.Second)
+	scrapes, busy := 0, 0
+	for time.Now().Before(deadline) {
+		mfs, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "granary_grain_call_duration_seconds" {
+				continue
+			}
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() > 0 {
+				busy++
+			}
+			if want := float64(h.GetSampleCount()) / 512; h.GetSampleSum() != want {
+				t.Fatalf("scrape %d: _sum %v, want _count %d / 512 = %v", scrapes, h.GetSampleSum(), h.GetSampleCount(), want)
+			}
+			bs := h.GetBucket()
+			if last := bs[len(bs)-1].GetCumulativeCount(); last > h.GetSampleCount() {
+				t.Fatalf("scrape %d: last bucket %d > _count %d", scrapes, last, h.GetSampleCount())
+			}
+		}
+		scrapes++
+	}
+	if busy == 0 {
+		t.Fatal("no scrape saw a call")
+	}
+}
