@@ -42,8 +42,8 @@ func BenchmarkGrainCall(b *testing.B) {
 }
 
 // BenchmarkGrainCallParallel is BenchmarkGrainCall from 16 goroutines per
-// core, as a busy member records them: the kind's counter and histogram
-// are shared, so their atomic adds contend between cores.
+// core, as a busy member records them: the kind's series is shared, so
+// its atomic adds would contend between cores were it not sharded per P.
 func BenchmarkGrainCallParallel(b *testing.B) {
 	m := New(DefaultConfig())
 	b.ReportAllocs()

@@ -49,7 +49,10 @@
 // # Cost
 //
 // Hot paths pay an atomic add: a kind's label children are resolved once
-// (Task, Grain) and the store's at New. Gauges (owned tasks, activations,
+// (Task, Grain) and the store's at New. A grain call, the hottest record,
+// adds to its P's shard of the kind's counters and histogram (sharded.go),
+// so cores recording at once do not contend; a scrape sums the shards
+// into client_golang's const metrics, the same exposition. Gauges (owned tasks, activations,
 // members, fenced) are read from their owners at scrape time (Read…), so
 // the paths that change them pay nothing. `make bench` measures durable
 // task and grain call throughput with metrics on and off in one run.
