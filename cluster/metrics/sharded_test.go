@@ -186,6 +186,23 @@ func TestGrainCallExactSum(t *testing.T) {
 	}
 	if got, want := scrape(t, m.Registry()), scrape(t, ref.reg); got != want {
 		t.Errorf("scrape:\n%s\nwant:\n%s", got, want)
+	} // The protobuf exposition carries created timestamps, as
+	// client_golang's counters and histograms do.
+	for _, reg := range []prometheus.Gatherer{m.Registry(), ref.reg} {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if !strings.HasPrefix(mf.GetName(), "granary_grain_call") {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				if s.GetCounter().GetCreatedTimestamp() == nil && s.GetHistogram().GetCreatedTimestamp() == nil {
+					t.Errorf("%s %v: no created timestamp", mf.GetName(), s.GetLabel())
+				}
+			}
+		}
 	}
 }
 
