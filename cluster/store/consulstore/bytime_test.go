@@ -102,20 +102,14 @@ func createSpaced(t *testing.T, s store.Store, n int, at time.Time, step time.Du
 func TestListNewestReadsOnlyItsPage(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	rc, client := newReadCounter(t, agent, "reads")
-	s, err := consulstore.New(client, consulstore.DefaultConfig("reads"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := indexedStore(t, client, consulstore.DefaultConfig("reads"))
 	ctx := context.Background()
-	if _, err := s.Backfill(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const n = 1500
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
 	createMany(t, s, n, at)
 
 	var recs []store.Record
+	var err error
 	list := func(f store.Filter) {
 		recs, err = s.List(ctx, f)
 		if err != nil {
@@ -213,15 +207,8 @@ func TestListNewestGivesUpOnRareFilters(t *testing.T) {
 	rc, client := newReadCounter(t, agent, "rare")
 	cfg := consulstore.DefaultConfig("rare")
 	cfg.WalkRecords = 100
-	s, err := consulstore.New(client, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := indexedStore(t, client, cfg)
 	ctx := context.Background()
-	if _, err := s.Backfill(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const n = 600
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
 	createMany(t, s, n, at)
@@ -232,6 +219,7 @@ func TestListNewestGivesUpOnRareFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var recs []store.Record
+	var err error
 	records, requests := rc.reads(func() {
 		recs, err = s.List(ctx, store.Filter{Order: store.NewestFirst, Limit: 5, Kind: "rare"})
 	})
@@ -403,4 +391,19 @@ func TestListNewestSkipsAndHealsOrphans(t *testing.T) {
 	if pair, _, err := kv.Get(hourKey, nil); err != nil || pair != nil {
 		t.Fatalf("the old empty hour's key after a listing: %v, %v; want it pruned", pair, err)
 	}
+}
+
+// indexedStore is a store on client with cfg whose index is marked
+// complete (Backfill), closed when the test ends.
+func indexedStore(t *testing.T, client *api.Client, cfg consulstore.Config) *consulstore.Store {
+	t.Helper()
+	s, err := consulstore.New(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Backfill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

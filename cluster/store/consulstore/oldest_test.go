@@ -24,15 +24,8 @@ import (
 func TestSweepReadsOnlyOldTasks(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	rc, client := newReadCounter(t, agent, "sweep")
-	s, err := consulstore.New(client, consulstore.DefaultConfig("sweep"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := indexedStore(t, client, consulstore.DefaultConfig("sweep"))
 	ctx := context.Background()
-	if _, err := s.Backfill(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const recent, old, retention = 1500, 20, 7 * 24 * time.Hour
 	now := time.Now()
 	createMany(t, s, recent, now.Add(-time.Minute))
@@ -61,6 +54,7 @@ func TestSweepReadsOnlyOldTasks(t *testing.T) {
 		}
 	})
 	var deleted int
+	var err error
 	records, requests := rc.reads(func() {
 		deleted, err = tasks.Sweep(ctx, s, now, retention)
 		if err != nil {
