@@ -2,13 +2,18 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"unicode/utf8"
 
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/messages"
 )
 
@@ -21,6 +26,45 @@ import (
 // encoding/json writes for api.GrainReply (TestGrainReplyIsUnchanged,
 // FuzzGrainReply), without json.Valid's pass, the reflection and the
 // copies.
+
+func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Grains == nil {
+		h.fail(w, r, fmt.Errorf("%w: this node serves no grains", api.ErrNotFound))
+		return
+	}
+	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: reading the request: %w", api.ErrInvalidArgument, err))
+		return
+	}
+	if len(body) > 0 && (!json.Valid(body) || !utf8.Valid(body)) {
+		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON in UTF-8", api.ErrInvalidArgument))
+		return
+	}
+	resp, err := h.cfg.Grains.CallOnce(r.Context(), r.PathValue("kind"), r.PathValue("id"), r.URL.Query().Get("request_id"), body)
+	if err != nil {
+		h.fail(w, r, grainErr(err))
+		return
+	}
+	h.replyGrain(w, resp) // api.GrainReply, in one pass (grain.go)
+}
+
+// grainErr maps grain call errors onto the API's error codes.
+func grainErr(err error) error {
+	switch {
+	case errors.Is(err, grains.ErrInvalidArgument):
+		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	case errors.Is(err, grains.ErrHandler):
+		return fmt.Errorf("%w: %w", api.ErrHandler, err)
+	case errors.Is(err, grains.ErrUnavailable), errors.Is(err, grains.ErrNoHost):
+		// Not processed: safe for the client to try another node.
+		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The grain may have processed it: no retry.
+		return fmt.Errorf("%w: %w", api.ErrDeadlineExceeded, err)
+	}
+	return err
+}
 
 // readBody reads a request body of at most limit bytes, as
 // io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) does, but into one

@@ -490,45 +490,6 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, hl)
 }
 
-func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.Grains == nil {
-		h.fail(w, r, fmt.Errorf("%w: this node serves no grains", api.ErrNotFound))
-		return
-	}
-	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
-	if err != nil {
-		h.fail(w, r, fmt.Errorf("%w: reading the request: %w", api.ErrInvalidArgument, err))
-		return
-	}
-	if len(body) > 0 && (!json.Valid(body) || !utf8.Valid(body)) {
-		h.fail(w, r, fmt.Errorf("%w: the request body is not valid JSON in UTF-8", api.ErrInvalidArgument))
-		return
-	}
-	resp, err := h.cfg.Grains.CallOnce(r.Context(), r.PathValue("kind"), r.PathValue("id"), r.URL.Query().Get("request_id"), body)
-	if err != nil {
-		h.fail(w, r, grainErr(err))
-		return
-	}
-	h.replyGrain(w, resp) // api.GrainReply, in one pass (grain.go)
-}
-
-// grainErr maps grain call errors onto the API's error codes.
-func grainErr(err error) error {
-	switch {
-	case errors.Is(err, grains.ErrInvalidArgument):
-		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
-	case errors.Is(err, grains.ErrHandler):
-		return fmt.Errorf("%w: %w", api.ErrHandler, err)
-	case errors.Is(err, grains.ErrUnavailable), errors.Is(err, grains.ErrNoHost):
-		// Not processed: safe for the client to try another node.
-		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// The grain may have processed it: no retry.
-		return fmt.Errorf("%w: %w", api.ErrDeadlineExceeded, err)
-	}
-	return err
-}
-
 func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Members == nil {
 		h.fail(w, r, fmt.Errorf("%w: this node is not in a cluster", api.ErrNotFound))
