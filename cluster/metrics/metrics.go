@@ -74,6 +74,7 @@ func New(cfg Config) *Metrics {
 		"granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.",
 		"kind", callCodeNames[:], cfg.CallBuckets)
 	m.store = newOpInstruments("granary_store", "Task store", opNames[:], opWatch, cfg.StoreBuckets)
+	m.state = newOpInstruments("granary_grain_state", "Grain state store (durable grains' state and reminder index)", stateOpNames[:], int(StateWatchReminders), cfg.StoreBuckets)
 	m.consulRequests = counter("granary_consul_requests_total", "HTTP round trips to Consul, by endpoint (/v1/kv, /v1/txn, ...) and status code (error: no answer).", "endpoint", "code")
 	m.consulDuration = histogram("granary_consul_request_duration_seconds", "Latency of Consul round trips, blocking queries (?index=) excluded.", cfg.StoreBuckets, "endpoint")
 	m.httpRequests = counter("granary_http_requests_total", "HTTP API requests, by route pattern and status code.", "route", "code")
@@ -89,11 +90,9 @@ func New(cfg Config) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.tasksSubmitted, m.attemptsStarted, m.attemptsFinished, m.attemptDuration, m.decisions,
 		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grains,
-		m.store.ops, m.store.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
+		m.store.ops, m.store.duration, m.state.ops, m.state.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
 		m.ownedTasks, m.activations, m.members, m.fenced,
 	)
-	m.state = newOpInstruments("granary_grain_state", "Grain state store (durable grains' state and reminder index)", stateOpNames[:], int(StateWatchReminders), cfg.StoreBuckets)
-	m.reg.MustRegister(m.state.ops, m.state.duration)
 	return m
 }
 
