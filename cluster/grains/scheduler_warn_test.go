@@ -1,15 +1,16 @@
 package grains
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"github.com/granary-rt/granary/internal/logevery"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/granary-rt/granary/internal/logevery"
+	"github.com/granary-rt/granary/internal/testutil"
 )
 
 type failingReminders struct{ ReminderStore }
@@ -22,7 +23,7 @@ func (failingReminders) WatchReminders(context.Context, int, uint64) ([]IndexEnt
 // and retries; the log gets one warning for all of them, not one per
 // shard and retry (it got hundreds a minute).
 func TestSchedulerWarnsOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &scheduler{rs: failingReminders{}, log: slog.New(slog.NewTextHandler(&buf, nil)), events: make(chan any, 1),
 		ctx: ctx, cancel: cancel, watchWarn: logevery.Limiter{Period: reminderWarnEvery}}
@@ -37,21 +38,4 @@ func TestSchedulerWarnsOnce(t *testing.T) {
 	if n := strings.Count(buf.String(), "reading the reminder index failed"); n != 1 {
 		t.Fatalf("%d warnings from 32 failing watches in 500ms, want 1:\n%s", n, buf.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

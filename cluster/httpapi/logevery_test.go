@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/testutil"
 )
 
 // failingService fails every read: unavailable (Consul away), or with an
@@ -30,19 +29,11 @@ func (failingService) Get(_ context.Context, id string) (store.Record, error) {
 	return store.Record{}, fmt.Errorf("%w: consulstore: dial tcp 127.0.0.1:8500: connection refused", api.ErrUnavailable)
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // TestUnavailableLogged: while the store is away, a flood of requests
 // answered 503 logs one line (it logged one per request); internal errors
 // are each logged.
 func TestUnavailableLogged(t *testing.T) {
-	var logs syncBuf
+	var logs testutil.LogBuffer
 	cfg := httpapi.DefaultConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	srv := httptest.NewServer(httpapi.New(failingService{}, cfg))
