@@ -25,8 +25,7 @@ type Deactivator interface {
 type GrainKind struct {
 	name      string
 	factory   func() Grain
-	validate  func([]byte) error
-	decode    func([]byte) (any, error) // typed kinds: validate's decode, keeping the value
+	decode    func([]byte) (any, error) // typed kinds: the request codec's Decode; nil: any payload
 	singleton bool
 	durable   bool // GrainWithState: its state is stored
 }
@@ -50,7 +49,7 @@ func NewGrain(name string, factory func() Grain, opts ...GrainOption) (*GrainKin
 	if factory == nil {
 		return nil, fmt.Errorf("%w: %s: nil factory", ErrInvalidKind, name)
 	}
-	k := &GrainKind{name: name, factory: factory, validate: func([]byte) error { return nil }}
+	k := &GrainKind{name: name, factory: factory}
 	for _, o := range opts {
 		o(k)
 	}
@@ -71,7 +70,6 @@ func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp], o
 	if err != nil {
 		return nil, err
 	}
-	k.validate = func(p []byte) error { _, err := in.Decode(p); return err }
 	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
 	return k, nil
 }
@@ -132,10 +130,8 @@ func (k *GrainKind) New() Grain { return k.factory() }
 // Validate checks a request as a caller would; the error wraps
 // ErrInvalidPayload.
 func (k *GrainKind) Validate(msg []byte) error {
-	if err := k.validate(msg); err != nil {
-		return fmt.Errorf("%w for grain kind %s: %w", ErrInvalidPayload, k.name, err)
-	}
-	return nil
+	_, err := k.Check(msg)
+	return err
 }
 
 // Check is Validate that also returns the decoded request of a typed kind
@@ -145,7 +141,7 @@ func (k *GrainKind) Validate(msg []byte) error {
 // to handle it. The error is Validate's.
 func (k *GrainKind) Check(msg []byte) (any, error) {
 	if k.decode == nil {
-		return nil, k.Validate(msg)
+		return nil, nil
 	}
 	v, err := k.decode(msg)
 	if err != nil {

@@ -42,7 +42,6 @@ func GrainWithState[Req, Resp, State any](name string, factory func() StatefulGr
 	if err != nil {
 		return nil, err
 	}
-	k.validate = func(p []byte) error { _, err := in.Decode(p); return err }
 	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
 	k.durable = true
 	return k, nil
