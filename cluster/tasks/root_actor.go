@@ -140,29 +140,7 @@ type rootActor struct {
 func (r *rootActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *activate:
-		_, live := r.children[msg.id]
-		_, creating := r.m.creating.Load(msg.id)
-		switch admit(msg.born, msg.unstored != nil, r.draining || r.m.fenced(), live, creating) {
-		case admitRefuse:
-			msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
-			r.created(msg)
-		case admitWriteFirst:
-			msg.notStarted(errWriteFirst)
-		case admitAfter:
-			if r.after == nil {
-				r.after = map[string]*activate{}
-			}
-			r.after[msg.id] = msg
-		case admitDefer:
-			if r.deferred == nil {
-				r.deferred = map[string]*activate{}
-			}
-			r.deferred[msg.id] = msg // its creator's activation comes next
-		case admitSpawn:
-			delete(r.deferred, msg.id) // the actor about to start serves it
-			r.spawn(c, msg)
-			r.created(msg)
-		}
+		r.admitActivation(c, msg)
 	case *notBorn:
 		// The creation did not happen (or found the task stored already):
 		// an activation that waited for it goes ahead.
@@ -186,28 +164,7 @@ func (r *rootActor) Receive(c actor.Context) {
 			c.Send(c.Self(), &activate{id: msg.GetId(), from: msg.GetFrom()})
 		}
 	case *messages.SubmitTask:
-		// The store write must not hold up this actor: answer from a
-		// goroutine, to the sender (a future on the submitting member).
-		sender, m := c.Sender(), r.m
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
-			defer cancel()
-			reply := &messages.SubmitTaskReply{}
-			t, err := CheckTask(m.registry, msg.GetTask(), msg.GetTask().GetStatus().GetOwner())
-			var rec store.Record
-			var created bool
-			if err == nil {
-				rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom())
-			}
-			if err != nil {
-				reply.Code, reply.Error = api.ToCode(err)
-			} else {
-				reply.Task, reply.Revision, reply.Created = rec.Task, rec.Revision, created
-			}
-			if sender != nil {
-				m.system.Root.Send(sender, reply)
-			}
-		}()
+		r.answerSubmit(c, msg)
 	case *messages.TaskChanged:
 		if validID(msg.GetTask().GetSpec().GetId()) && msg.GetRevision() > 0 {
 			go r.m.checkPush(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
@@ -248,4 +205,58 @@ func (r *rootActor) Receive(c actor.Context) {
 			}
 		}
 	}
+}
+
+// admitActivation starts, refuses, holds back or drops an activation, as admit
+// rules.
+func (r *rootActor) admitActivation(c actor.Context, msg *activate) {
+	_, live := r.children[msg.id]
+	_, creating := r.m.creating.Load(msg.id)
+	switch admit(msg.born, msg.unstored != nil, r.draining || r.m.fenced(), live, creating) {
+	case admitRefuse:
+		msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
+		r.created(msg)
+	case admitWriteFirst:
+		msg.notStarted(errWriteFirst)
+	case admitAfter:
+		if r.after == nil {
+			r.after = map[string]*activate{}
+		}
+		r.after[msg.id] = msg
+	case admitDefer:
+		if r.deferred == nil {
+			r.deferred = map[string]*activate{}
+		}
+		r.deferred[msg.id] = msg // its creator's activation comes next
+	case admitSpawn:
+		delete(r.deferred, msg.id) // the actor about to start serves it
+		r.spawn(c, msg)
+		r.created(msg)
+	}
+}
+
+// answerSubmit answers a SubmitTask from another member.
+func (r *rootActor) answerSubmit(c actor.Context, msg *messages.SubmitTask) {
+	// The store write must not hold up this actor: answer from a
+	// goroutine, to the sender (a future on the submitting member).
+	sender, m := c.Sender(), r.m
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+		defer cancel()
+		reply := &messages.SubmitTaskReply{}
+		t, err := CheckTask(m.registry, msg.GetTask(), msg.GetTask().GetStatus().GetOwner())
+		var rec store.Record
+		var created bool
+		if err == nil {
+			rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom())
+		}
+		if err != nil {
+			reply.Code, reply.Error = api.ToCode(err)
+		} else {
+			reply.Task, reply.Revision, reply.Created = rec.Task, rec.Revision, created
+		}
+		if sender != nil {
+			m.system.Root.Send(sender, reply)
+		}
+	}()
 }
