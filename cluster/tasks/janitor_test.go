@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,25 +32,14 @@ func TestSweepPagesPastKeptTasks(t *testing.T) {
 	const retention = 7 * 24 * time.Hour
 	const kept, due, recent = 600, 1100, 10
 	create := func(n int, prefix, job string, submitted, finished time.Time) {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for i := range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				task := storetest.NewTask(fmt.Sprintf("%s%04d", prefix, i), "")
-				task.Spec.JobId = job
-				task.Status.SubmittedAt = timestamppb.New(submitted.Add(time.Duration(i) * time.Second))
-				task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
-				task.Status.FinishedAt = timestamppb.New(finished)
-				if _, _, err := s.Create(ctx, task); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+		storetest.CreateMany(t, s, n, func(i int) *messages.Task {
+			task := storetest.NewTask(fmt.Sprintf("%s%04d", prefix, i), "")
+			task.Spec.JobId = job
+			task.Status.SubmittedAt = timestamppb.New(submitted.Add(time.Duration(i) * time.Second))
+			task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+			task.Status.FinishedAt = timestamppb.New(finished)
+			return task
+		})
 	}
 	create(kept, "kept", "live", now.Add(-10*24*time.Hour), now.Add(-time.Hour))
 	create(due, "due", "gone", now.Add(-9*24*time.Hour), now.Add(-8*24*time.Hour))

@@ -73,25 +73,14 @@ func createMany(t *testing.T, s store.Store, n int, at time.Time) {
 // createSpaced is createMany with tasks step apart.
 func createSpaced(t *testing.T, s store.Store, n int, at time.Time, step time.Duration) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			task := storetest.NewTask(fmt.Sprintf("t%04d", i), "m1")
-			task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * step))
-			if i%7 == 0 {
-				task.Spec.Kind = "sleep"
-			}
-			if _, _, err := s.Create(context.Background(), task); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
+		task := storetest.NewTask(fmt.Sprintf("t%04d", i), "m1")
+		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * step))
+		if i%7 == 0 {
+			task.Spec.Kind = "sleep"
+		}
+		return task
+	})
 }
 
 // TestListNewestReadsOnlyItsPage: a page of the newest tasks reads its own
