@@ -434,36 +434,13 @@ func (w *walker) flush() error {
 	n := min(len(w.pending), w.need())
 	take := w.pending[:n]
 	w.pending = w.pending[n:]
-	ids := make([]string, len(take))
-	for i, p := range take {
-		ids[i] = p.ID
-	}
-	recs, err := w.s.getMany(w.ctx, ids)
+	kept, err := w.s.offerEntries(w.ctx, w.f, w.page, take)
 	if err != nil {
 		return err
 	}
-	w.fetched += len(ids)
-	byID := make(map[string]store.Record, len(recs))
-	for _, r := range recs {
-		byID[r.Task.GetSpec().GetId()] = r
-	}
-	before := w.kept
-	for _, p := range take {
-		rec, ok := byID[p.ID]
-		if !ok {
-			w.s.healEntry(w.ctx, p) // its task is gone
-			continue
-		}
-		got := store.PositionOf(rec.Task)
-		if got.ID != p.ID || !got.SubmittedAt.Equal(p.SubmittedAt) {
-			continue // moved since the listing: its new entry counts
-		}
-		if w.f.Match(rec.Task) && !w.page.Full() {
-			w.page.Offer(rec)
-			w.kept++
-		}
-	}
-	if w.kept-before < len(take) {
+	w.fetched += len(take)
+	w.kept += kept
+	if kept < len(take) {
 		w.batch = min(max(2*w.batch, walkMinFetch), walkMaxFetch)
 	}
 	return w.bound()

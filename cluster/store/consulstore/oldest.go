@@ -63,7 +63,7 @@ func (s *Store) listOldest(ctx context.Context, f store.Filter) ([]store.Record,
 			if f.Limit > 0 {
 				n = min(n, max(f.Limit, oldestMinFetch))
 			}
-			if err := s.offerEntries(ctx, f, page, entries[:n]); err != nil {
+			if _, err := s.offerEntries(ctx, f, page, entries[:n]); err != nil {
 				return nil, err
 			}
 			entries = entries[n:]
@@ -80,33 +80,37 @@ func (s *Store) listOldest(ctx context.Context, f store.Filter) ([]store.Record,
 // keep few of them (old tasks still running).
 const oldestMinFetch = walkMinFetch
 
-// offerEntries reads the entries' tasks and offers those f keeps to page;
-// an entry whose task is gone is healed, one whose task moved skipped.
-func (s *Store) offerEntries(ctx context.Context, f store.Filter, page *store.Page, take []store.Position) error {
+// offerEntries reads the entries' tasks and offers those f keeps to page
+// (while it is not full), returning how many it offered; an entry whose
+// task is gone is healed, one whose task moved skipped. Both walks read
+// their entries through it.
+func (s *Store) offerEntries(ctx context.Context, f store.Filter, page *store.Page, take []store.Position) (int, error) {
 	ids := make([]string, len(take))
 	for i, p := range take {
 		ids[i] = p.ID
 	}
 	recs, err := s.getMany(ctx, ids)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	byID := make(map[string]store.Record, len(recs))
 	for _, r := range recs {
 		byID[r.Task.GetSpec().GetId()] = r
 	}
+	kept := 0
 	for _, p := range take {
 		rec, ok := byID[p.ID]
 		if !ok {
-			s.healEntry(ctx, p)
+			s.healEntry(ctx, p) // its task is gone
 			continue
 		}
 		if got := store.PositionOf(rec.Task); got.ID != p.ID || !got.SubmittedAt.Equal(p.SubmittedAt) {
-			continue
+			continue // moved since the listing: its new entry counts
 		}
 		if f.Match(rec.Task) && !page.Full() {
 			page.Offer(rec)
+			kept++
 		}
 	}
-	return nil
+	return kept, nil
 }
