@@ -98,24 +98,35 @@ func testListNewestPages(t *testing.T, s store.Store) {
 	} {
 		f := tc.f
 		f.Order, f.Limit = store.NewestFirst, tc.limit
-		var got []string
-		for pages := 0; pages <= len(wantIDs)+1; pages++ {
-			recs, err := s.List(ctx(t), f)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			if len(recs) > tc.limit {
-				t.Fatalf("%s: a page of %d records, limit %d", tc.name, len(recs), tc.limit)
-			}
-			got = append(got, ids(recs)...)
-			if len(recs) < tc.limit {
-				break
-			}
-			at := store.PositionOf(recs[len(recs)-1].Task)
-			f.After = &at
-		}
+		got, _ := followPages(t, s, tc.name+": ", f, len(wantIDs)+2)
 		if !equal(got, tc.want) {
 			t.Errorf("%s: listed\n%v\nwant\n%v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// followPages lists f's pages (f.Limit records each, 0: one page of every
+// record), each after the last record of the one before, until a page
+// comes back short or maxPages are listed, and returns the ids listed and
+// whether the last page came back short. An error or a page longer than
+// the limit fails the test (its message starts with name).
+func followPages(t *testing.T, s store.Store, name string, f store.Filter, maxPages int) ([]string, bool) {
+	t.Helper()
+	var got []string
+	for range maxPages {
+		recs, err := s.List(ctx(t), f)
+		if err != nil {
+			t.Fatalf("%s%v", name, err)
+		}
+		if f.Limit > 0 && len(recs) > f.Limit {
+			t.Fatalf("%sa page of %d records, limit %d", name, len(recs), f.Limit)
+		}
+		got = append(got, ids(recs)...)
+		if f.Limit == 0 || len(recs) < f.Limit {
+			return got, true
+		}
+		at := store.PositionOf(recs[len(recs)-1].Task)
+		f.After = &at
+	}
+	return got, false
 }

@@ -22,24 +22,11 @@ func testListOldestBefore(t *testing.T, s store.Store) {
 	sweep := func(f store.Filter, limit int) []string {
 		t.Helper()
 		f.Order, f.Limit = store.OldestFirst, limit
-		var got []string
-		for pages := 0; pages <= 200; pages++ {
-			recs, err := s.List(ctx(t), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if limit > 0 && len(recs) > limit {
-				t.Fatalf("a page of %d records, limit %d", len(recs), limit)
-			}
-			got = append(got, ids(recs)...)
-			if limit == 0 || len(recs) < limit {
-				return got
-			}
-			at := store.PositionOf(recs[len(recs)-1].Task)
-			f.After = &at
+		got, complete := followPages(t, s, "", f, 201)
+		if !complete {
+			t.Fatalf("more than 200 pages: %v", got)
 		}
-		t.Fatalf("more than 200 pages: %v", got)
-		return nil
+		return got
 	}
 	if got := sweep(store.Filter{SubmittedBefore: t0}, 5); len(got) != 0 {
 		t.Fatalf("an empty store listed %v", got)
