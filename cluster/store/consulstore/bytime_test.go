@@ -280,20 +280,7 @@ func TestListNewestIndexesOlderTasks(t *testing.T) {
 		t.Fatalf("the marker after a listing: %v, %v; want none (only a reconcile writes it)", pair, err)
 	}
 	newStore(t, agent, consulstore.DefaultConfig("old")) // reconciles as it opens
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pair, _, err := kv.Get("granary/old/bytime-ready", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pair != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the index marker was not written within 30s of a store opening")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitMarker(t, kv, "old")
 	if records := check(); records > 10 {
 		t.Fatalf("after the reconcile a page of 10 read %d task records", records)
 	}
