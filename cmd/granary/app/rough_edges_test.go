@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,25 +44,6 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if r := cli(t, "", "help", "frobnicate"); r.code != exitUsage {
 		t.Errorf("help of an unknown command: exit %d", r.code)
-	}
-}
-
-func TestVersionLine(t *testing.T) {
-	cases := []struct {
-		bi   debug.BuildInfo
-		want string
-	}{
-		{debug.BuildInfo{Main: debug.Module{Path: granaryModule, Version: "v0.4.0"}}, "granary v0.4.0 go"},
-		{debug.BuildInfo{Main: debug.Module{Path: granaryModule, Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}},
-			"granary devel revision 0123456789ab+modified go"},
-		{debug.BuildInfo{Main: debug.Module{Path: granaryModule, Version: "(devel)"}}, "granary devel (no VCS revision recorded) go"},
-		{debug.BuildInfo{Main: debug.Module{Path: "example.com/shop", Version: "v1.2.0"}, Deps: []*debug.Module{{Path: granaryModule, Version: "v0.4.0"}}},
-			"granary v1.2.0 granary v0.4.0 go"},
-	}
-	for _, c := range cases {
-		if got := versionLine("granary", &c.bi); !strings.HasPrefix(got, c.want) {
-			t.Errorf("versionLine(%+v) = %q, want %q…", c.bi.Main, got, c.want)
-		}
 	}
 }
 

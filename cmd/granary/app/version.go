@@ -8,10 +8,6 @@ import (
 	"github.com/granary-rt/granary/internal/buildinfo"
 )
 
-// granaryModule is the module whose version `version` reports besides the
-// binary's own, for an application built on Granary.
-const granaryModule = buildinfo.GranaryModule
-
 func runVersion(e *env, args []string) error {
 	fs := newFlags(e, "version", "[--json]")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
@@ -26,7 +22,7 @@ func runVersion(e *env, args []string) error {
 	if *asJSON {
 		out := versionJSON{Go: runtime.Version()}
 		if ok {
-			out.Version, out.Module, out.ModuleVersion = versionLine(e.name(), bi), bi.Main.Path, bi.Main.Version
+			out.Version, out.Module, out.ModuleVersion = buildinfo.Line(e.name(), bi), bi.Main.Path, bi.Main.Version
 			for _, s := range bi.Settings {
 				switch s.Key {
 				case "vcs.revision":
@@ -36,7 +32,7 @@ func runVersion(e *env, args []string) error {
 				}
 			}
 			for _, d := range bi.Deps {
-				if d.Path == granaryModule {
+				if d.Path == buildinfo.GranaryModule {
 					out.Granary = d.Version
 				}
 			}
@@ -47,7 +43,7 @@ func runVersion(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s (no build information) %s\n", e.name(), runtime.Version())
 		return nil
 	}
-	fmt.Fprintln(e.stdout, versionLine(e.name(), bi))
+	fmt.Fprintln(e.stdout, buildinfo.Line(e.name(), bi))
 	return nil
 }
 
@@ -64,6 +60,3 @@ type versionJSON struct {
 	Modified bool   `json:"modified,omitempty"`
 	Go       string `json:"go"`
 }
-
-// versionLine says what a binary is built from (buildinfo.Line).
-func versionLine(prog string, bi *debug.BuildInfo) string { return buildinfo.Line(prog, bi) }
