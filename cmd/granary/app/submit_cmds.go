@@ -1,0 +1,272 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+)
+
+func runSubmit(e *env, args []string) error {
+	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE [--wait]")
+	var cf clientFlags
+	cf.register(fs, e, 0, "give up after this long (0: no limit; with --wait, bounds the wait too)")
+	kind := fs.String("kind", "", "task kind (required)")
+	payload := fs.String("payload", "", "payload as a JSON value")
+	payloadFile := fs.String("payload-file", "", "read the payload from this file (- for stdin)")
+	id := fs.String("id", "", "task id, the idempotency key (default: a random id)")
+	maxAttempts := fs.Int("max-attempts", 0, "attempts in all, the first included")
+	backoffInitial := fs.Duration("backoff-initial", 0, "delay before the first retry")
+	backoffMax := fs.Duration("backoff-max", 0, "cap on the retry delay")
+	backoffMult := fs.Float64("backoff-multiplier", 0, "growth of the retry delay (>= 1)")
+	jitter := fs.String("jitter", "", "retry jitter: none, full or equal")
+	attemptTimeout := fs.Duration("attempt-timeout", 0, "fail an attempt that runs longer (0: none)")
+	heartbeatTimeout := fs.Duration("heartbeat-timeout", 0, "fail an attempt silent for longer (0: none)")
+	deadline := fs.Duration("deadline", 0, "fail the task if not done this long after submission")
+	job := fs.String("job", "", "job id to group the task in")
+	jobStrategy := fs.String("job-strategy", "", "the job's strategy: one_for_one (default), one_for_all or rest_for_one")
+	stage := fs.Int("stage", 0, "the task's stage in a rest_for_one job")
+	jobRestarts := fs.Int("job-max-restarts", 0, "the job's restart budget: how often a task failing for good restarts the job before it fails (0: it fails at once)")
+	jobPeriod := fs.Duration("job-restart-period", 0, "the window of the job's restart budget (0: the job's life)")
+	lbl := labels{}
+	fs.Var(lbl, "label", "label key=value (repeatable)")
+	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
+	from := fs.String("from", "", "submit the tasks in this file (- for stdin), one JSON object per line as the body of POST /v1/tasks, in batches")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q (flags only; see granary submit -h)", pos[0])
+	}
+	if set := setFlags(fs); set["from"] {
+		for name := range set {
+			if !fromFlags[name] {
+				return usageErr("--from takes each task's settings from its line; --%s does not go with it", name)
+			}
+		}
+		return submitFrom(e, cf, *from, *wait)
+	}
+	if *kind == "" {
+		return usageErr("--kind is required (see granary submit -h)")
+	}
+	set := setFlags(fs)
+	if set["payload"] && set["payload-file"] {
+		return usageErr("give --payload or --payload-file, not both")
+	}
+	raw := []byte(*payload)
+	if set["payload-file"] {
+		if raw, err = readPayload(e, *payloadFile); err != nil {
+			return err
+		}
+	}
+	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts}
+	if *jobPeriod != 0 {
+		d := api.Duration(*jobPeriod)
+		req.JobRestartPeriod = &d
+	}
+	if len(lbl) > 0 {
+		req.Labels = lbl
+	}
+	if set["payload"] || set["payload-file"] {
+		if !json.Valid(raw) {
+			return usageErr("the payload is not valid JSON: %.60q", raw)
+		}
+		req.Payload = raw
+	}
+	p := &api.Policy{}
+	if set["max-attempts"] {
+		p.MaxAttempts = maxAttempts
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		dst  **api.Duration
+	}{
+		{"backoff-initial", backoffInitial, &p.BackoffInitial},
+		{"backoff-max", backoffMax, &p.BackoffMax},
+		{"attempt-timeout", attemptTimeout, &p.AttemptTimeout},
+		{"heartbeat-timeout", heartbeatTimeout, &p.HeartbeatTimeout},
+		{"deadline", deadline, &p.Deadline},
+	}
+	for _, d := range durs {
+		if set[d.name] {
+			*d.dst = api.Ptr(api.Duration(*d.v))
+		}
+	}
+	if set["backoff-multiplier"] {
+		p.BackoffMultiplier = backoffMult
+	}
+	if set["jitter"] {
+		p.Jitter = jitter
+	}
+	if *p != (api.Policy{}) {
+		req.Policy = p
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	st, err := c.Submit(ctx, req)
+	if err != nil {
+		return callErr(err)
+	}
+	if *wait {
+		return waitFor(ctx, e, c, cf, []string{st.ID})
+	}
+	if cf.json {
+		return printJSON(e.stdout, st)
+	}
+	fmt.Fprintln(e.stdout, st.ID)
+	return nil
+}
+
+// fromFlags are the flags that go with submit --from.
+var fromFlags = map[string]bool{"from": true, "wait": true, "json": true, "timeout": true, "addr": true, "cluster": true, "consul": true, "token-file": true, "ca": true}
+
+// fromResult is one line's outcome of submit --from, for --json.
+type fromResult struct {
+	Line  int         `json:"line"`
+	ID    string      `json:"id"`
+	Code  int         `json:"code"`
+	Task  *api.Status `json:"task,omitempty"`
+	Error string      `json:"error,omitempty"`
+}
+
+// submitFrom submits the tasks of a file, one JSON submit request per line.
+// Every line is read and checked first: a malformed line is a usage error
+// naming it, and nothing is submitted. Then the tasks go in batches of up
+// to api.MaxBatch (with progress on a terminal); a task the node refuses
+// is reported with its line, and the others go on.
+func submitFrom(e *env, cf clientFlags, path string, wait bool) error {
+	var in io.Reader = e.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return usageErr("--from: %v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	var reqs []api.SubmitRequest
+	var lines []int
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 4<<20) // a line holds one task: up to a payload's limit, escaped
+	for n := 1; sc.Scan(); n++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var req api.SubmitRequest
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || dec.More() {
+			if err == nil {
+				err = errors.New("unexpected data after the JSON object")
+			}
+			return usageErr("--from %s, line %d: %v (nothing was submitted)", path, n, err)
+		}
+		if req.ID == "" {
+			req.ID = api.NewID() // so that a retried batch finds what it created
+		}
+		reqs, lines = append(reqs, req), append(lines, n)
+	}
+	if err := sc.Err(); err != nil {
+		return usageErr("--from %s: %v (nothing was submitted)", path, err)
+	}
+	if len(reqs) == 0 {
+		return usageErr("--from %s: no tasks in it", path)
+	}
+	cf.manyTasks = len(reqs) > 1
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	progress := e.isTerminal && !cf.json && len(reqs) > api.MaxBatch
+	out := make([]fromResult, 0, len(reqs))
+	var ids []string
+	failed := 0
+	for start := 0; start < len(reqs); start += api.MaxBatch {
+		end := min(start+api.MaxBatch, len(reqs))
+		res, err := c.SubmitBatch(ctx, reqs[start:end])
+		if err != nil {
+			return callErr(fmt.Errorf("submitting lines %d to %d (%d of %d tasks were submitted before): %w", lines[start], lines[end-1], start, len(reqs), err))
+		}
+		for i, r := range res {
+			fr := fromResult{Line: lines[start+i], ID: reqs[start+i].ID, Code: r.Code, Task: r.Task}
+			if err := r.Err(); err != nil {
+				fr.Error = err.Error()
+				failed++
+			} else {
+				ids = append(ids, fr.ID)
+			}
+			out = append(out, fr)
+		}
+		if progress {
+			fmt.Fprintf(e.stderr, "\r\033[Ksubmitted %d/%d", end, len(reqs))
+		}
+	}
+	if progress {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	notSubmitted := func() error {
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%d of %d tasks were not submitted (see their lines)", failed, len(reqs))}
+	}
+	if wait && len(ids) > 0 {
+		for _, r := range out {
+			if r.Error != "" {
+				fmt.Fprintf(e.stderr, "line %d\t%s\tnot submitted: %s\n", r.Line, r.ID, r.Error)
+			}
+		}
+		if err := waitFor(ctx, e, c, cf, ids); err != nil || failed == 0 {
+			return err
+		}
+		return notSubmitted()
+	}
+	if cf.json {
+		if err := printJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range out {
+			switch {
+			case r.Error != "":
+				fmt.Fprintf(e.stdout, "line %d\t%s\terror: %s\n", r.Line, r.ID, r.Error)
+			case r.Code == http.StatusCreated:
+				fmt.Fprintf(e.stdout, "%s\n", r.ID)
+			default:
+				fmt.Fprintf(e.stdout, "%s\talready submitted\n", r.ID)
+			}
+		}
+	}
+	if failed > 0 {
+		return notSubmitted()
+	}
+	return nil
+}
+
+func readPayload(e *env, path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return nil, usageErr("reading the payload from stdin: %v", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("--payload-file: %v", err)
+	}
+	return b, nil
+}
