@@ -36,14 +36,18 @@ func metricsSection(ctx context.Context, cfg config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rate := func(r benchmarks.DurableRound) float64 { return r.Rate }
-	cpuOf := func(r benchmarks.DurableRound) float64 { return float64(r.NodesCPU.Microseconds()) }
-	dOn, dOff := medianOf(mapRounds(on, rate)), medianOf(mapRounds(off, rate))
-	cOn, cOff := medianOf(mapRounds(on, cpuOf)), medianOf(mapRounds(off, cpuOf))
-	dRatio, cRatio := pairedRatio(mapRounds(on, rate), mapRounds(off, rate)), pairedRatio(mapRounds(off, cpuOf), mapRounds(on, cpuOf))
+	// Each round's rates, and nodes' CPU per task in µs, per side.
+	var rateOn, rateOff, cpuOn, cpuOff []float64
+	for i := range on {
+		rateOn, rateOff = append(rateOn, on[i].Rate), append(rateOff, off[i].Rate)
+		cpuOn, cpuOff = append(cpuOn, float64(on[i].NodesCPU.Microseconds())), append(cpuOff, float64(off[i].NodesCPU.Microseconds()))
+	}
+	dOn, dOff := medianOf(rateOn), medianOf(rateOff)
+	cOn, cOff := medianOf(cpuOn), medianOf(cpuOff)
+	dRatio, cRatio := pairedRatio(rateOn, rateOff), pairedRatio(cpuOff, cpuOn)
 	fmt.Printf("durable throughput, metrics  on %8.0f tasks/s (%.0f µs nodes' CPU/task)   off %8.0f (%.0f µs)   ratio %.3f×  CPU off÷on %.3f×\n", dOn, cOn, dOff, cOff, dRatio, cRatio)
 	for i := range on {
-		fmt.Printf("  round %2d: on %6.0f/s %4.0f µs   off %6.0f/s %4.0f µs\n", i+1, on[i].Rate, cpuOf(on[i]), off[i].Rate, cpuOf(off[i]))
+		fmt.Printf("  round %2d: on %6.0f/s %4.0f µs   off %6.0f/s %4.0f µs\n", i+1, rateOn[i], cpuOn[i], rateOff[i], cpuOff[i])
 	}
 
 	plain, err := benchmarks.StartGranaryPair(ctx)
@@ -105,15 +109,6 @@ How measured: metrics on is what `+"`granary node`"+` does by default (package c
 - **grain calls**: the grain call section's pair (two grains.Host members with gRPC remoting on loopback, an echo grain), one pair with each host given metrics of its own (grains.Config.Metrics) and one without, %d alternating rounds of %d calls (1 caller) or %d calls (%d callers); medians, the ratios medians of each round's. CPU/call is this process's CPU time over a round ÷ its calls.
 `, cfg.metricsRounds, metricsRound, rounds, cfg.calls/3, cfg.concurrent/3, benchmarks.Callers)
 	return b.String(), nil
-}
-
-// mapRounds is f of each round.
-func mapRounds(rs []benchmarks.DurableRound, f func(benchmarks.DurableRound) float64) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = f(r)
-	}
-	return out
 }
 
 // pairedRatio is the median of a[i]/b[i]: rounds of a and b ran back to
