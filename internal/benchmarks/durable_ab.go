@@ -43,12 +43,12 @@ func DurableAB(b *testing.B, callers, rounds int, d time.Duration, argsA, argsB 
 	type side struct {
 		name    string
 		clients [2]*client.Client
-		pids    []int
+		cpu     cpuGroup // its two nodes
 	}
 	mk := func(name string, args []string) *side {
 		n1 := plainNodeIn(b, name, agent.HTTPAddr(), name+"1", callers, args...)
 		n2 := plainNodeIn(b, name, agent.HTTPAddr(), name+"2", callers, args...)
-		return &side{name: name, clients: [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}, pids: []int{n1.pid, n2.pid}}
+		return &side{name: name, clients: [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}, cpu: cpuGroup{name: name, pids: []int{n1.pid, n2.pid}}}
 	}
 	sides := [2]*side{mk("ab-a", argsA), mk("ab-b", argsB)}
 	ctx := context.Background()
@@ -69,10 +69,9 @@ func DurableAB(b *testing.B, callers, rounds int, d time.Duration, argsA, argsB 
 		var wg sync.WaitGroup
 		errs := make(chan error, 2*callers)
 		var done [2]atomic.Int64
-		var cpu [2]cpuGroup
+		var before [2]time.Duration
 		for k, s := range sides {
-			cpu[k] = cpuGroup{pids: s.pids}
-			cpu[k].start = cpu[k].used()
+			before[k] = s.cpu.used()
 		}
 		start := time.Now()
 		end := start.Add(d)
@@ -96,8 +95,8 @@ func DurableAB(b *testing.B, callers, rounds int, d time.Duration, argsA, argsB 
 		time.Sleep(time.Until(end))
 		took := time.Since(start)
 		var used [2]time.Duration
-		for k := range sides {
-			used[k] = cpu[k].used() - cpu[k].start
+		for k, s := range sides {
+			used[k] = s.cpu.used() - before[k]
 		}
 		wg.Wait()
 		close(errs)
