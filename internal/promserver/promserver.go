@@ -30,14 +30,14 @@ var ErrNoPromtool = errors.New("no promtool binary: run `make test` (installs De
 // Binary, else promtool on PATH.
 func Promtool() (string, error) {
 	if p := os.Getenv("PROMTOOL_BIN"); p != "" {
-		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		if !executable(p) {
 			return "", fmt.Errorf("PROMTOOL_BIN=%s is not an executable file: %w", p, ErrNoPromtool)
 		}
 		return p, nil
 	}
 	if bin, err := Binary(); err == nil {
 		p := filepath.Join(filepath.Dir(bin), "promtool")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o111 != 0 {
+		if executable(p) {
 			return p, nil
 		}
 	}
@@ -48,11 +48,17 @@ func Promtool() (string, error) {
 	return p, nil
 }
 
+// executable reports whether p is a file with an execute bit set.
+func executable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().Perm()&0o111 != 0
+}
+
 // Binary is the prometheus binary tests run: $PROMETHEUS_BIN, else
 // prometheus on PATH.
 func Binary() (string, error) {
 	if p := os.Getenv("PROMETHEUS_BIN"); p != "" {
-		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		if !executable(p) {
 			return "", fmt.Errorf("PROMETHEUS_BIN=%s is not an executable file: %w", p, ErrNoBinary)
 		}
 		return p, nil
