@@ -277,7 +277,17 @@ type TaskSpec struct {
 	// trace_context is the W3C trace context (traceparent, tracestate) of the
 	// submit, so every attempt, on whichever member, continues the task's
 	// trace (empty: tracing was off at the submit).
-	TraceContext  map[string]string `protobuf:"bytes,14,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TraceContext map[string]string `protobuf:"bytes,14,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// restart is the task's restart type as a child of its job, after
+	// Erlang/OTP: "transient" (the default: restarted after a failure, not
+	// after it completes), "temporary" (never restarted by its job; its
+	// failure neither counts against the job's budget nor escalates) or
+	// "permanent" (restarted even after it completes: a supervised
+	// long-running service). Empty reads as transient.
+	Restart string `protobuf:"bytes,15,opt,name=restart,proto3" json:"restart,omitempty"`
+	// significant: the task's exit may shut its job down, as the job's
+	// auto_shutdown says (any_significant, all_significant).
+	Significant   bool `protobuf:"varint,16,opt,name=significant,proto3" json:"significant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -408,6 +418,20 @@ func (x *TaskSpec) GetTraceContext() map[string]string {
 		return x.TraceContext
 	}
 	return nil
+}
+
+func (x *TaskSpec) GetRestart() string {
+	if x != nil {
+		return x.Restart
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetSignificant() bool {
+	if x != nil {
+		return x.Significant
+	}
+	return false
 }
 
 // AttemptError records one failed attempt.
@@ -778,9 +802,12 @@ func (x *JobRestart) GetError() string {
 	return ""
 }
 
-// Job is a job's supervision record, written when its first task is
-// submitted: its strategy and restart budget, which every later task must
-// match, the restarts the budget is counted over, and whether it failed.
+// Job is a job's supervision record: a supervisor whose children are its
+// tasks and its child jobs. It is written when the job is declared (PUT
+// /v1/jobs/{id}) or, for a job named only by a task's job_id, when its
+// first task is submitted. Fields 1-29 are the declaration and what the
+// declaration's readers need; fields from 30 on are the supervisor's
+// runtime state.
 type Job struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -793,8 +820,32 @@ type Job struct {
 	// failed: the job's restart budget ran out; no task of it restarts again.
 	Failed bool `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
 	// cause says why the job failed.
-	Cause         string                 `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Cause     string                 `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// shutdown is how long a child that the job terminates may take to exit
+	// before its attempt is abandoned (and what it returns later fenced off).
+	// Unset: 5 s, OTP's default for workers. 0: abandoned at once (OTP's
+	// brutal_kill).
+	Shutdown *durationpb.Duration `protobuf:"bytes,9,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	// auto_shutdown says when the job ends by itself after significant
+	// children exit: "never" (the default), "any_significant",
+	// "all_significant", after OTP.
+	AutoShutdown string `protobuf:"bytes,10,opt,name=auto_shutdown,json=autoShutdown,proto3" json:"auto_shutdown,omitempty"`
+	// parent is the job this job is a child of (empty: a root job).
+	Parent string `protobuf:"bytes,11,opt,name=parent,proto3" json:"parent,omitempty"`
+	// stage orders this job among its parent's children (start order).
+	Stage int32 `protobuf:"varint,12,opt,name=stage,proto3" json:"stage,omitempty"`
+	// restart is this job's restart type as a child of its parent:
+	// "transient" (the default), "temporary" or "permanent".
+	Restart string `protobuf:"bytes,13,opt,name=restart,proto3" json:"restart,omitempty"`
+	// significant: this job's exit may shut its parent down.
+	Significant bool `protobuf:"varint,14,opt,name=significant,proto3" json:"significant,omitempty"`
+	// declared: the job was declared as a resource (PUT /v1/jobs/{id}), not
+	// made implicitly by its first task's job_id.
+	Declared  bool                   `protobuf:"varint,15,opt,name=declared,proto3" json:"declared,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// depth is the job's depth in its tree: 0 for a root job.
+	Depth         int32 `protobuf:"varint,17,opt,name=depth,proto3" json:"depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -885,6 +936,69 @@ func (x *Job) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Job) GetShutdown() *durationpb.Duration {
+	if x != nil {
+		return x.Shutdown
+	}
+	return nil
+}
+
+func (x *Job) GetAutoShutdown() string {
+	if x != nil {
+		return x.AutoShutdown
+	}
+	return ""
+}
+
+func (x *Job) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *Job) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *Job) GetRestart() string {
+	if x != nil {
+		return x.Restart
+	}
+	return ""
+}
+
+func (x *Job) GetSignificant() bool {
+	if x != nil {
+		return x.Significant
+	}
+	return false
+}
+
+func (x *Job) GetDeclared() bool {
+	if x != nil {
+		return x.Declared
+	}
+	return false
+}
+
+func (x *Job) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Job) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
 // Task is one record of the task store.
 type Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -950,7 +1064,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x97\x06\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\xd3\x06\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -966,7 +1080,9 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\tjob_stage\x18\v \x01(\x05R\bjobStage\x12(\n" +
 	"\x10job_max_restarts\x18\f \x01(\x05R\x0ejobMaxRestarts\x12G\n" +
 	"\x12job_restart_period\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10jobRestartPeriod\x12K\n" +
-	"\rtrace_context\x18\x0e \x03(\v2&.granary.v1.TaskSpec.TraceContextEntryR\ftraceContext\x1a9\n" +
+	"\rtrace_context\x18\x0e \x03(\v2&.granary.v1.TaskSpec.TraceContextEntryR\ftraceContext\x12\x18\n" +
+	"\arestart\x18\x0f \x01(\tR\arestart\x12 \n" +
+	"\vsignificant\x18\x10 \x01(\bR\vsignificant\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -1010,7 +1126,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xb3\x02\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xe6\x04\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12!\n" +
@@ -1020,7 +1136,18 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x06failed\x18\x04 \x01(\bR\x06failed\x12\x14\n" +
 	"\x05cause\x18\x05 \x01(\tR\x05cause\x129\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"`\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x125\n" +
+	"\bshutdown\x18\t \x01(\v2\x19.google.protobuf.DurationR\bshutdown\x12#\n" +
+	"\rauto_shutdown\x18\n" +
+	" \x01(\tR\fautoShutdown\x12\x16\n" +
+	"\x06parent\x18\v \x01(\tR\x06parent\x12\x14\n" +
+	"\x05stage\x18\f \x01(\x05R\x05stage\x12\x18\n" +
+	"\arestart\x18\r \x01(\tR\arestart\x12 \n" +
+	"\vsignificant\x18\x0e \x01(\bR\vsignificant\x12\x1a\n" +
+	"\bdeclared\x18\x0f \x01(\bR\bdeclared\x129\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
+	"\x05depth\x18\x11 \x01(\x05R\x05depth\"`\n" +
 	"\x04Task\x12(\n" +
 	"\x04spec\x18\x01 \x01(\v2\x14.granary.v1.TaskSpecR\x04spec\x12.\n" +
 	"\x06status\x18\x02 \x01(\v2\x16.granary.v1.TaskStatusR\x06status*T\n" +
@@ -1091,13 +1218,15 @@ var file_messages_granary_proto_depIdxs = []int32{
 	11, // 20: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
 	6,  // 21: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
 	12, // 22: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 23: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 24: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	11, // 23: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
+	12, // 24: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 25: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 26: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }
