@@ -30,6 +30,17 @@ if p="$(command -v consul 2>/dev/null)" && "$p" version 2>/dev/null | grep -q "v
   link "$p"; exit 0
 fi
 
+# Several clones (or worktrees) on one machine share the cache: one builds
+# while the others wait for it, instead of racing minutes-long builds onto
+# the same file.
+mkdir -p "$cache_dir"
+exec 9>"$cache_dir/.lock"
+if ! flock -n 9; then
+  echo "consul: another build of v$version is under way; waiting for it" >&2
+  flock 9
+fi
+if [ -x "$cached" ]; then link "$cached"; exit 0; fi
+
 echo "consul: building v$version from the Go module proxy (a few minutes; cached in $cache_dir afterwards)" >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -41,7 +52,6 @@ go 1.25
 MOD
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GONOSUMDB=github.com/hashicorp/consul GOFLAGS=-mod=mod CGO_ENABLED=0
 go get "github.com/hashicorp/consul@v$version" >&2
-mkdir -p "$cache_dir"
-go build -o "$cache_dir/consul.tmp" github.com/hashicorp/consul
-mv "$cache_dir/consul.tmp" "$cached"
+go build -o "$cache_dir/consul.tmp.$$" github.com/hashicorp/consul
+mv "$cache_dir/consul.tmp.$$" "$cached"
 link "$cached"
