@@ -118,6 +118,14 @@ type Prober interface {
 	Exists(ctx context.Context, id string) (bool, error)
 }
 
+// Health is an optional Store capability: whether writes land now. A store
+// whose writes fail for a reason that passes (a full disk) answers an error
+// wrapping ErrUnavailable until they land again; the node's health check
+// reports it, so operators and load balancers see the trouble.
+type Health interface {
+	Healthy(ctx context.Context) error
+}
+
 // JobRecord is a stored job supervision record with its revision.
 type JobRecord struct {
 	Job      *messages.Job

@@ -46,6 +46,10 @@ type Config struct {
 	// OpenTimeout bounds the wait for the file lock, held by another node
 	// process using the same data directory.
 	OpenTimeout time.Duration
+	// WriteFault is a fault hook for tests: every write transaction calls
+	// it first, and an error it returns fails the write as the disk would
+	// (return an error wrapping syscall.ENOSPC to fill the disk). Nil: none.
+	WriteFault func() error
 }
 
 // DefaultConfig returns the defaults for a database at path.
@@ -68,11 +72,14 @@ type Store struct {
 	notifier  store.Notifier
 	closeOnce sync.Once
 	closeErr  error
+	fault     func() error // Config.WriteFault
+	room      room         // whether writes fail for lack of room
 }
 
 var (
 	_ store.Store  = (*Store)(nil)
 	_ store.Prober = (*Store)(nil)
+	_ store.Health = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database in cfg.Path.
@@ -106,7 +113,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, fault: cfg.WriteFault}, nil
 }
 
 // Create implements store.Store.
@@ -117,7 +124,7 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	id := t.GetSpec().GetId()
 	var rec store.Record
 	var created bool
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		created = false
 		tasks := tx.Bucket(bucketTasks)
 		if v := tasks.Get([]byte(id)); v != nil {
@@ -178,7 +185,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	id := t.GetSpec().GetId()
 	var rec store.Record
 	var outcome error // kept out of Batch's error, which would rerun the function alone
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		v := tx.Bucket(bucketTasks).Get([]byte(id))
 		if v == nil {
@@ -212,7 +219,7 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 		return err
 	}
 	var outcome error
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		tasks := tx.Bucket(bucketTasks)
 		v := tasks.Get([]byte(id))
@@ -477,11 +484,4 @@ func backfill(tx *bolt.Tx) error {
 
 func ownerKey(owner, id string) []byte {
 	return append(append([]byte(owner), 0), id...)
-}
-
-func wrap(err error) error {
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return fmt.Errorf("%w: %w", store.ErrClosed, err)
-	}
-	return err
 }

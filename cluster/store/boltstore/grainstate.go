@@ -49,7 +49,7 @@ func (s *Store) saveState(ctx context.Context, kind, identity string, data []byt
 		return 0, err
 	}
 	var next uint64
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketGrainState)
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func (s *Store) DeleteState(ctx context.Context, kind, identity string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return wrap(s.db.Update(func(tx *bolt.Tx) error {
+	return wrap(s.update(func(tx *bolt.Tx) error {
 		if err := deleteReminders(tx, kind, identity); err != nil {
 			return err
 		}

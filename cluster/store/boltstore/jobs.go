@@ -37,7 +37,7 @@ func (s *Store) PutJob(ctx context.Context, j *messages.Job, rev uint64) (store.
 	id := j.GetId()
 	var rec store.JobRecord
 	var outcome error
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		jobs := tx.Bucket(bucketJobs)
 		var stored uint64
@@ -101,7 +101,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string, rev uint64) error {
 		return err
 	}
 	var outcome error
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		jobs := tx.Bucket(bucketJobs)
 		v := jobs.Get([]byte(id))
