@@ -544,6 +544,11 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, limit in
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := api.ToWire(err)
 	h.logFailure(status, err, "method", r.Method, "path", r.URL.Path)
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// The store or the cluster is away for now: say when to try again,
+		// as a 429 does.
+		w.Header().Set("Retry-After", h.admit.retryAfter)
+	}
 	h.reply(w, status, body)
 }
 

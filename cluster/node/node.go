@@ -378,6 +378,9 @@ func (n *Node) serveHTTP() {
 			if err := n.mgr.Ping(ctx); err != nil {
 				return err
 			}
+			if err := n.bolt.Healthy(ctx); err != nil {
+				return fmt.Errorf("degraded: the store takes no writes (the task and grain writes that fail are tried again): %w", err)
+			}
 			return n.host.Ping(ctx)
 		}
 	} else {

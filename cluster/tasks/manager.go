@@ -17,6 +17,7 @@ import (
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tracing"
+	"github.com/granary-rt/granary/internal/logevery"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 	"go.opentelemetry.io/otel/trace"
@@ -56,6 +57,8 @@ type Manager struct {
 	owned    ownedCounts
 	closing  atomic.Bool
 	stopOnce sync.Once
+	// commitLog limits the lines of commits waiting for the store.
+	commitLog logevery.Limiter
 }
 
 // New creates a Manager; Start brings it up.
@@ -64,16 +67,17 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		cfg:      cfg,
-		store:    cfg.Store,
-		registry: cfg.Registry,
-		member:   cfg.Member,
-		system:   cfg.System,
-		log:      cfg.Logger,
-		now:      cfg.Clock,
-		hooks:    cfg.Events,
-		tracer:   tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
-		metrics:  cfg.Metrics,
+		cfg:       cfg,
+		store:     cfg.Store,
+		registry:  cfg.Registry,
+		member:    cfg.Member,
+		system:    cfg.System,
+		log:       cfg.Logger,
+		now:       cfg.Clock,
+		hooks:     cfg.Events,
+		tracer:    tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
+		metrics:   cfg.Metrics,
+		commitLog: logevery.Limiter{Period: commitLogEvery},
 	}
 	cfg.Metrics.ReadOwnedTasks(m.readOwned)
 	for _, kind := range cfg.Registry.TaskKinds() {

@@ -91,6 +91,8 @@ type taskActor struct {
 	span       trace.Span   // the running attempt's, while tracing (tracing.go)
 	// obs is what this actor reports to metrics (metrics.go).
 	obs actorMetrics
+	// pending is the end held while the store refuses it (commit_later.go).
+	pending *pendingFinish
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -103,6 +105,10 @@ var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped o
 // Receive handles the task actor's messages; its attempt's failures come
 // to HandleFailure instead.
 func (a *taskActor) Receive(c actor.Context) {
+	if a.receivePending(c, c.Message()) {
+		a.countState()
+		return
+	}
 	switch msg := c.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.self = c, c.Self()
@@ -130,6 +136,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.stopRetryTimer()
 	case *actor.Stopping:
 		a.stopRetryTimer()
+		a.stopPending()
 		a.endAttempt("interrupted", nil)
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
@@ -443,9 +450,12 @@ func (a *taskActor) finish(p plan, result ...[]byte) {
 	err := a.write(func(t *messages.Task) { finishStatus(t.Status, state, reason, p.entry, res, now) })
 	committed(err)
 	if err != nil {
-		a.writeFailed("finish", err)
+		if !a.finishLater(p, res, err) {
+			a.writeFailed("finish", err)
+		}
 		return
 	}
+	a.finishedLate()
 	state = a.rec.Task.GetStatus().GetState() // completed may have become failed: result_too_large
 	if a.debug() {
 		a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
