@@ -33,6 +33,12 @@ func fuzzServer(f *testing.F) *httptest.Server {
 // apiServer serves the API with cfg over a real task manager and store
 // (and its registry as cfg.Registry, if nil): echo and sleep tasks.
 func apiServer(f testing.TB, hcfg httpapi.Config) (*httptest.Server, *tasks.Manager) {
+	return apiServerOn(f, hcfg, boltstore.DefaultConfig(filepath.Join(f.TempDir(), "tasks.db")))
+}
+
+// apiServerOn is apiServer over a store opened with bcfg (with its fault
+// hook, say); hcfg.Health, if nil, is the store's Healthy.
+func apiServerOn(f testing.TB, hcfg httpapi.Config, bcfg boltstore.Config) (*httptest.Server, *tasks.Manager) {
 	reg := actors.NewRegistry()
 	for _, k := range []*actors.TaskKind{
 		actors.MustTask("echo", func(_ actors.TaskContext, in echoIn) (echoIn, error) { return in, nil }),
@@ -48,9 +54,12 @@ func apiServer(f testing.TB, hcfg httpapi.Config) (*httptest.Server, *tasks.Mana
 			f.Fatal(err)
 		}
 	}
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(f.TempDir(), "tasks.db")))
+	s, err := boltstore.Open(bcfg)
 	if err != nil {
 		f.Fatal(err)
+	}
+	if hcfg.Health == nil {
+		hcfg.Health = s.Healthy
 	}
 	cfg := tasks.DefaultConfig("fuzz")
 	cfg.Store, cfg.Registry, cfg.RecoverAll = s, reg, true
