@@ -101,6 +101,16 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 	return s
 }
 
+// ForListing is s as a listing carries it: a result larger than
+// ListResultBytes is left out, its size and a flag in its place. size is
+// the stored result's length.
+func (s *Status) ForListing(size int) *Status {
+	if size > ListResultBytes {
+		s.Result, s.ResultBase64, s.ResultElided, s.ResultBytes = nil, "", true, size
+	}
+	return s
+}
+
 // JSONOrBase64 is how the API carries bytes that are usually JSON (a
 // result, a grain's answer or state, a reminder's payload): as JSON when
 // they are, else base64 in the field beside it; nothing for none.

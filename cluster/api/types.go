@@ -113,6 +113,10 @@ type Status struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	// ResultBase64 is the handler's output when it is not JSON.
 	ResultBase64 string `json:"result_base64,omitempty"`
+	// ResultElided says a listing (GET /v1/tasks, a job's tasks) left the
+	// result out for its size, ResultBytes; GET /v1/tasks/{id} has it.
+	ResultElided bool `json:"result_elided,omitempty"`
+	ResultBytes  int  `json:"result_bytes,omitempty"`
 	// Error says why a failed or cancelled task ended.
 	Error string `json:"error,omitempty"`
 	// Errors has one entry per failed attempt, oldest first: all of them,
@@ -156,7 +160,13 @@ type JobStatus struct {
 	MaxRestarts   int          `json:"max_restarts"`
 	RestartPeriod *Duration    `json:"restart_period,omitempty"`
 	RestartLog    []JobRestart `json:"restart_log,omitempty"`
-	Tasks         []*Status    `json:"tasks"`
+	// Tasks is the first page of the job's tasks, by id, as a listing has
+	// them (large results elided); TasksNext, if not empty, is the cursor
+	// of the next page of GET /v1/jobs/{id}/tasks. TaskCount counts them
+	// all.
+	Tasks     []*Status `json:"tasks"`
+	TasksNext string    `json:"tasks_next,omitempty"`
+	TaskCount int       `json:"task_count"`
 }
 
 // JobRestart is one restart of a job: when, and which task's failure
@@ -183,14 +193,22 @@ type AttemptError struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 }
 
-// TaskList is the body of GET /v1/tasks.
+// TaskList is the body of GET /v1/tasks and GET /v1/jobs/{id}/tasks. A
+// page holds at most ?limit= tasks and about the node's page byte budget
+// (a few MiB): it may end early, with Next set. Results larger than
+// ListResultBytes are elided (Status.ResultElided).
 type TaskList struct {
 	Tasks []*Status `json:"tasks"`
 	Count int       `json:"count"`
-	// Next is the cursor of the next page of GET /v1/tasks (?cursor=),
-	// empty on the last page.
+	// Next is the cursor of the next page (?cursor=), empty on the last
+	// page.
 	Next string `json:"next,omitempty"`
 }
+
+// ListResultBytes is the largest result a listing carries: larger ones are
+// elided, their size given, so a page of a thousand tasks stays small
+// whatever their handlers return; GET /v1/tasks/{id} has the result.
+const ListResultBytes = 1 << 10
 
 // Health is the body of GET /healthz.
 type Health struct {

@@ -24,17 +24,47 @@ import (
 type admission struct {
 	work, waits chan struct{}
 	retryAfter  string
-	// bodyBudget bounds the bytes of the bodies of requests being served
-	// (0: no bound); bodies is what they reserved: their Content-Length,
-	// or their route's limit when they do not say.
-	bodyBudget            int64
+	// bodies bounds the bytes of the bodies of requests being served (max
+	// 0: no bound); each reserves its Content-Length, or its route's limit
+	// when it does not say.
+	bodies                byteBudget
 	bodyLimit, batchLimit int64
-	mu                    sync.Mutex
-	bodies                int64
+}
+
+// byteBudget is a semaphore on bytes: what the requests being served hold
+// (or may come to hold) stays within max (0: no bound).
+type byteBudget struct {
+	max  int64
+	mu   sync.Mutex
+	used int64
+}
+
+// take reserves n bytes if they fit.
+func (b *byteBudget) take(n int64) bool {
+	if b.max <= 0 || n <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+// give returns n bytes that take reserved.
+func (b *byteBudget) give(n int64) {
+	if b.max <= 0 || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
 }
 
 func newAdmission(cfg Config) *admission {
-	a := &admission{retryAfter: strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds()))), bodyBudget: cfg.MaxBodyBytesInFlight,
+	a := &admission{retryAfter: strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds()))), bodies: byteBudget{max: cfg.MaxBodyBytesInFlight},
 		bodyLimit: cfg.MaxBodyBytes, batchLimit: cfg.MaxBatchBytes}
 	if a.batchLimit <= 0 {
 		a.batchLimit = DefaultConfig().MaxBatchBytes
@@ -56,7 +86,7 @@ func (a *admission) admit(r *http.Request) (release func(), why string, ok bool)
 	}
 	body, ok := a.reserveBody(r)
 	if !ok {
-		return nil, fmt.Sprintf("the bodies of the requests it serves hold %d bytes at most", a.bodyBudget), false
+		return nil, fmt.Sprintf("the bodies of the requests it serves hold %d bytes at most", a.bodies.max), false
 	}
 	slots := a.work
 	if r.Method == http.MethodGet {
@@ -79,7 +109,7 @@ func (a *admission) admit(r *http.Request) (release func(), why string, ok bool)
 // reserveBody reserves r's body in the budget: its Content-Length, or
 // when it has none (chunked) the most its route reads.
 func (a *admission) reserveBody(r *http.Request) (int64, bool) {
-	if a.bodyBudget <= 0 || r.ContentLength == 0 || r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if a.bodies.max <= 0 || r.ContentLength == 0 || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return 0, true
 	}
 	limit := a.bodyLimit
@@ -93,23 +123,13 @@ func (a *admission) reserveBody(r *http.Request) (int64, bool) {
 	if n <= 0 {
 		return 0, true
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.bodies+n > a.bodyBudget {
+	if !a.bodies.take(n) {
 		return 0, false
 	}
-	a.bodies += n
 	return n, true
 }
 
-func (a *admission) releaseBody(n int64) {
-	if n == 0 {
-		return
-	}
-	a.mu.Lock()
-	a.bodies -= n
-	a.mu.Unlock()
-}
+func (a *admission) releaseBody(n int64) { a.bodies.give(n) }
 
 // refuse answers a request the node has no room for.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, why string) {

@@ -92,6 +92,14 @@ type Config struct {
 	// served at once (each counts its Content-Length, or its route's limit
 	// when chunked); past it the node answers 429 (0: no bound).
 	MaxBodyBytesInFlight int64
+	// MaxPageBytes is the byte budget of a page of tasks (GET /v1/tasks, a
+	// job's tasks): a page ends before the task that would take it past
+	// the budget, with a cursor for the rest (0: DefaultConfig's).
+	MaxPageBytes int64
+	// MaxReadBytesInFlight bounds what the page reads being served may
+	// hold at once: each reserves MaxPageBytes and a chunk of records at
+	// their largest; past it the node answers 429 (0: no bound).
+	MaxReadBytesInFlight int64
 	// RetryAfter is what a 429 tells the client to wait (whole seconds).
 	RetryAfter time.Duration
 	// TracerProvider serves each request in a span (Trace); nil: no spans.
@@ -132,6 +140,18 @@ func DefaultConfig() Config {
 		// submits, at once; MaxInflight bodies of MaxBatchBytes each would
 		// be 8 GiB, and a node out of memory serves nobody.
 		MaxBodyBytesInFlight: 256 << 20,
+		// 4 MiB: thousands of typical statuses, or a dozen with long error
+		// histories; 0.3 s to send at 100 Mbit/s, so a listing answers
+		// quickly and the node holds little per reader. A job of 300
+		// tasks with 175 KB results answered 52 MB before pages had a
+		// byte budget.
+		MaxPageBytes: 4 << 20,
+		// 64 MiB: nine page reads at their largest at once (4 MiB of page
+		// and 8 records of 360 KiB each, about 6.8 MiB); a read takes
+		// milliseconds, so that is many listings a second, and eight
+		// readers of a large job can no longer take the heap from 14 MB
+		// to 1.6 GB as they did.
+		MaxReadBytesInFlight: 64 << 20,
 		// 1s: about how long the work in flight takes to drain.
 		RetryAfter: time.Second,
 	}
@@ -144,6 +164,7 @@ type handler struct {
 	mux   *http.ServeMux
 	admit *admission
 	stats *statsCache // GET /v1/tasks:stats (console.go)
+	reads byteBudget  // page reads in flight (list.go)
 	// unavailable limits the log lines of 503 and 504 answers.
 	unavailable logevery.Limiter
 }
@@ -155,6 +176,10 @@ func New(svc TaskService, cfg Config) http.Handler {
 	if h.cfg.MaxBatchBytes <= 0 {
 		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
 	}
+	if h.cfg.MaxPageBytes <= 0 {
+		h.cfg.MaxPageBytes = DefaultConfig().MaxPageBytes
+	}
+	h.reads.max = h.cfg.MaxReadBytesInFlight
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -166,6 +191,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
 		h.mux.HandleFunc("POST /v1/tasks/{id}/restart", h.restart)
 		h.mux.HandleFunc("GET /v1/jobs/{id}", h.job)
+		h.mux.HandleFunc("GET /v1/jobs/{id}/tasks", h.jobTasks)
 		if h.cfg.Member == "" {
 			h.cfg.Member = svc.Member()
 		}
@@ -443,15 +469,33 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, rec, err)
 }
 
+// job answers GET /v1/jobs/{id}: the job's summary and the first page of
+// its tasks by id (?limit=, within MaxPageBytes), with the cursor of the
+// next page of GET /v1/jobs/{id}/tasks.
 func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	f := store.Filter{JobID: id, Order: store.ByID, Limit: DefaultListLimit}
+	if err := pageQuery(r.URL.Query(), &f); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	release, ok := h.reserveRead(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	recs, sum, err := h.svc.Job(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	out := api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts, Tasks: make([]*api.Status, 0, len(recs)),
-		Restarts: len(sum.Restarts), MaxRestarts: sum.MaxRestarts}
+	page, err := h.readPage(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := jobPage{JobStatus: api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts,
+		Restarts: len(sum.Restarts), MaxRestarts: sum.MaxRestarts, TasksNext: page.Next, TaskCount: len(recs)}, Tasks: page.Tasks}
 	if sum.RestartPeriod > 0 {
 		d := api.Duration(sum.RestartPeriod)
 		out.RestartPeriod = &d
@@ -459,10 +503,35 @@ func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 	for _, r := range sum.Restarts {
 		out.RestartLog = append(out.RestartLog, api.JobRestart{At: r.GetAt().AsTime(), Task: r.GetTask(), Error: r.GetError()})
 	}
-	for _, rec := range recs {
-		out.Tasks = append(out.Tasks, api.FromTask(rec.Task, rec.Revision))
-	}
 	h.reply(w, http.StatusOK, out)
+}
+
+// jobPage is api.JobStatus with its page of tasks encoded already (the
+// outer Tasks hides the embedded one in JSON).
+type jobPage struct {
+	api.JobStatus
+	Tasks []json.RawMessage `json:"tasks"`
+}
+
+// jobTasks answers GET /v1/jobs/{id}/tasks: a page of the job's tasks by
+// id, as GET /v1/tasks pages (?limit=, ?cursor=, within MaxPageBytes).
+func (h *handler) jobTasks(w http.ResponseWriter, r *http.Request) {
+	f := store.Filter{JobID: r.PathValue("id"), Order: store.ByID, Limit: DefaultListLimit}
+	if err := pageQuery(r.URL.Query(), &f); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	release, ok := h.reserveRead(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	page, err := h.readPage(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, http.StatusOK, page)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {

@@ -770,7 +770,11 @@ function renderJob(j) {
       j.error ? el("pre", null, j.error) : null,
       el("ul", { class: "tree" }, stageNos.map(stageNode))));
   const log = j.restart_log || [];
-  return el("div", null, root,
+  // A job's tasks come a page at a time: the first page is shown, the
+  // counts above cover them all.
+  const more = j.tasks_next ? el("p", { class: "muted", id: "job-more" }, "Showing " + tasks.length + " of " + j.task_count +
+    " tasks (the first by id); the others: GET /v1/jobs/" + j.id + "/tasks?cursor=" + j.tasks_next + ", or granary job status " + j.id + ".") : null;
+  return el("div", null, root, more,
     el("h2", null, "Restarts and the strategy's decisions"),
     log.length ? el("table", { id: "restart-log" },
       el("thead", null, el("tr", null, ["when", "failed task", "its error", "decision"].map((h) => el("th", null, h)))),
