@@ -65,7 +65,7 @@ type listPage struct {
 const listReadChunk = 8
 
 // readPage reads one page of f (f.Limit tasks at most) a chunk at a time,
-// each task encoded as a listing has it (ForListing): the page ends at
+// each task encoded as a listing has it (api.ListingOf): the page ends at
 // f.Limit tasks, before the task that would take it past MaxPageBytes
 // (it holds one task at least), or at the last task; Next is set unless
 // it is the last.
@@ -82,7 +82,7 @@ func (h *handler) readPage(ctx context.Context, f store.Filter) (listPage, error
 			return out, err
 		}
 		for _, rec := range recs[:min(n, len(recs))] {
-			st := api.FromTask(rec.Task, rec.Revision).ForListing(len(rec.Task.GetStatus().GetResult()))
+			st := api.ListingOf(rec.Task, rec.Revision)
 			b, err := json.Marshal(st)
 			if err != nil {
 				return out, fmt.Errorf("%w: encoding task %s: %w", api.ErrInternal, st.ID, err)

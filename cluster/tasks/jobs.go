@@ -137,7 +137,7 @@ func (m *Manager) Job(ctx context.Context, id string) ([]store.Record, JobSummar
 }
 
 // jobReadChunk is how many records of a job jobTasksLean reads at a time.
-const jobReadChunk = 64
+const jobReadChunk = 16
 
 // jobTasksLean reads a job's tasks by id, a chunk at a time, keeping each
 // without its payload, result and error history: what Summarize needs,
