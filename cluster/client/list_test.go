@@ -45,3 +45,28 @@ func TestListPagesAndKinds(t *testing.T) {
 		t.Fatalf("Kinds = %+v, %v", kinds, err)
 	}
 }
+
+// TestJobPages: JobPage returns the summary and a first page with its
+// cursor, JobTasksPage the rest, and Job every task.
+func TestJobPages(t *testing.T) {
+	c, _ := start(t)
+	ctx := testutil.Context(t, 20*time.Second)
+	for i := range 5 {
+		req := api.SubmitRequest{ID: fmt.Sprintf("j%d", i), Kind: "echo", Payload: json.RawMessage(`1`), JobID: "paged"}
+		if _, err := c.Submit(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := c.JobPage(ctx, "paged", 2)
+	if err != nil || len(first.Tasks) != 2 || first.Tasks[0].ID != "j0" || first.TasksNext == "" || first.TaskCount != 5 {
+		t.Fatalf("JobPage(limit 2) = %+v, %v", first, err)
+	}
+	next, err := c.JobTasksPage(ctx, "paged", client.ListOptions{Limit: 2, Cursor: first.TasksNext})
+	if err != nil || next.Count != 2 || next.Tasks[0].ID != "j2" || next.Next == "" {
+		t.Fatalf("JobTasksPage after the first = %+v, %v", next, err)
+	}
+	j, err := c.Job(ctx, "paged")
+	if err != nil || len(j.Tasks) != 5 || j.Tasks[4].ID != "j4" || j.TasksNext != "" {
+		t.Fatalf("Job = %+v, %v", j, err)
+	}
+}
