@@ -188,3 +188,46 @@ func postEmptyChunkedBatch(base string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+func (b *blockingService) Find(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	b.entered <- "find"
+	<-b.release
+	return nil, nil
+}
+
+// TestReadBudget: page reads past MaxReadBytesInFlight are answered 429
+// with Retry-After at once; once the reads in flight end, listings are
+// served again.
+func TestReadBudget(t *testing.T) {
+	svc := &blockingService{entered: make(chan string, 10), release: make(chan struct{})}
+	cfg := httpapi.DefaultConfig()
+	cfg.MaxPageBytes = 1 << 20
+	// Room for one page read (1 MiB and a chunk of records), not two.
+	cfg.MaxReadBytesInFlight = 1<<20 + 8*tasks.MaxRecordBytes
+	srv := httptest.NewServer(httpapi.New(svc, cfg))
+	defer srv.Close()
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(srv.URL + "/v1/tasks")
+		if err != nil {
+			first <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-svc.entered
+	for _, path := range []string{"/v1/tasks?limit=5", "/v1/jobs/j/tasks"} {
+		resp, _ := send(t, http.MethodGet, srv.URL+path)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("GET %s with the read budget taken: %d Retry-After %q, want 429 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	close(svc.release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the read admitted first answered %d, want 200", code)
+	}
+	if resp, body := send(t, http.MethodGet, srv.URL+"/v1/tasks"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/tasks after the reads ended: %d %s", resp.StatusCode, body)
+	}
+}
