@@ -474,8 +474,8 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 // next page of GET /v1/jobs/{id}/tasks.
 func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	f := store.Filter{JobID: id, Order: store.ByID, Limit: DefaultListLimit}
-	if err := pageQuery(r.URL.Query(), &f); err != nil {
+	f, err := jobFilter(r)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -516,22 +516,18 @@ type jobPage struct {
 // jobTasks answers GET /v1/jobs/{id}/tasks: a page of the job's tasks by
 // id, as GET /v1/tasks pages (?limit=, ?cursor=, within MaxPageBytes).
 func (h *handler) jobTasks(w http.ResponseWriter, r *http.Request) {
-	f := store.Filter{JobID: r.PathValue("id"), Order: store.ByID, Limit: DefaultListLimit}
-	if err := pageQuery(r.URL.Query(), &f); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	release, ok := h.reserveRead(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	page, err := h.readPage(r.Context(), f)
+	f, err := jobFilter(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.reply(w, http.StatusOK, page)
+	h.servePage(w, r, f)
+}
+
+// jobFilter selects a page of the tasks of the job r names, by id.
+func jobFilter(r *http.Request) (store.Filter, error) {
+	f := store.Filter{JobID: r.PathValue("id"), Order: store.ByID, Limit: DefaultListLimit}
+	return f, pageQuery(r.URL.Query(), &f)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {

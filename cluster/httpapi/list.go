@@ -37,6 +37,11 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.servePage(w, r, f)
+}
+
+// servePage answers a page of f, within the read budget.
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request, f store.Filter) {
 	release, ok := h.reserveRead(w, r)
 	if !ok {
 		return

@@ -1,7 +1,6 @@
 package tasks_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -60,19 +59,8 @@ func TestCommitWaitsForRoom(t *testing.T) {
 	mcfg.StoreTimeout = 100 * time.Millisecond // several commit tries while the disk is full
 	mcfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mcfg.Events.AttemptStarted = func(string, int) { started.Add(1) }
-	m, err := tasks.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Stop(ctx)
-		_ = s.Close()
-	})
+	t.Cleanup(func() { _ = s.Close() }) // after the manager stops
+	m := startConfigured(t, mcfg)
 	ctx := testutil.Context(t, 30*time.Second)
 	rec, _, err := m.Submit(ctx, tasks.Submission{ID: "full-disk", Kind: "gate", Payload: []byte(`"kept"`)})
 	if err != nil {

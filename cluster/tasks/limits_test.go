@@ -58,6 +58,12 @@ func startWith(t *testing.T, s store.Store, maxRecord int) *tasks.Manager {
 	cfg := tasks.DefaultConfig("m1")
 	cfg.Store, cfg.Registry, cfg.RecoverAll, cfg.MaxRecordBytes = s, bigKinds(t), true, maxRecord
 	cfg.Logger = testutil.Logger(t, slog.LevelInfo)
+	return startConfigured(t, cfg)
+}
+
+// startConfigured starts a manager of cfg, stopped when the test ends.
+func startConfigured(t *testing.T, cfg tasks.Config) *tasks.Manager {
+	t.Helper()
 	m, err := tasks.New(cfg)
 	if err != nil {
 		t.Fatal(err)
