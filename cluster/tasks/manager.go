@@ -67,18 +67,18 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		cfg:       cfg,
-		store:     cfg.Store,
-		registry:  cfg.Registry,
-		member:    cfg.Member,
-		system:    cfg.System,
-		log:       cfg.Logger,
-		now:       cfg.Clock,
-		hooks:     cfg.Events,
-		tracer:    tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
-		metrics:   cfg.Metrics,
-		commitLog: logevery.Limiter{Period: commitLogEvery},
+		cfg:      cfg,
+		store:    cfg.Store,
+		registry: cfg.Registry,
+		member:   cfg.Member,
+		system:   cfg.System,
+		log:      cfg.Logger,
+		now:      cfg.Clock,
+		hooks:    cfg.Events,
+		tracer:   tracing.Tracer(cfg.TracerProvider, "cluster/tasks"),
+		metrics:  cfg.Metrics,
 	}
+	m.commitLog.Period = commitLogEvery
 	cfg.Metrics.ReadOwnedTasks(m.readOwned)
 	for _, kind := range cfg.Registry.TaskKinds() {
 		cfg.Metrics.Task(kind) // series at 0 from the start, so rate() and increase() see the first events
