@@ -47,26 +47,35 @@ func TestListPagesAndKinds(t *testing.T) {
 }
 
 // TestJobPages: JobPage returns the summary and a first page with its
-// cursor, JobTasksPage the rest, and Job every task.
+// cursor, JobTasksPage the rest, and Job every task, past the node's
+// default page of 100.
 func TestJobPages(t *testing.T) {
 	c, _ := start(t)
 	ctx := testutil.Context(t, 20*time.Second)
-	for i := range 5 {
-		req := api.SubmitRequest{ID: fmt.Sprintf("j%d", i), Kind: "echo", Payload: json.RawMessage(`1`), JobID: "paged"}
-		if _, err := c.Submit(ctx, req); err != nil {
+	const n = 130
+	reqs := make([]api.SubmitRequest, n)
+	for i := range reqs {
+		reqs[i] = api.SubmitRequest{ID: fmt.Sprintf("j%03d", i), Kind: "echo", Payload: json.RawMessage(`1`), JobID: "paged"}
+	}
+	results, err := c.SubmitBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if err := r.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	first, err := c.JobPage(ctx, "paged", 2)
-	if err != nil || len(first.Tasks) != 2 || first.Tasks[0].ID != "j0" || first.TasksNext == "" || first.TaskCount != 5 {
+	if err != nil || len(first.Tasks) != 2 || first.Tasks[0].ID != "j000" || first.TasksNext == "" || first.TaskCount != n {
 		t.Fatalf("JobPage(limit 2) = %+v, %v", first, err)
 	}
 	next, err := c.JobTasksPage(ctx, "paged", client.ListOptions{Limit: 2, Cursor: first.TasksNext})
-	if err != nil || next.Count != 2 || next.Tasks[0].ID != "j2" || next.Next == "" {
+	if err != nil || next.Count != 2 || next.Tasks[0].ID != "j002" || next.Next == "" {
 		t.Fatalf("JobTasksPage after the first = %+v, %v", next, err)
 	}
 	j, err := c.Job(ctx, "paged")
-	if err != nil || len(j.Tasks) != 5 || j.Tasks[4].ID != "j4" || j.TasksNext != "" {
-		t.Fatalf("Job = %+v, %v", j, err)
+	if err != nil || len(j.Tasks) != n || j.Tasks[n-1].ID != fmt.Sprintf("j%03d", n-1) || j.TasksNext != "" {
+		t.Fatalf("Job = %d tasks, next %q, %v; want %d", len(j.Tasks), j.TasksNext, err, n)
 	}
 }
