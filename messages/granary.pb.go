@@ -579,6 +579,12 @@ type TaskStatus struct {
 	// the first and the last ones kept), so the record stays within what
 	// the store can hold however many attempts fail.
 	ErrorsOmitted int32 `protobuf:"varint,18,opt,name=errors_omitted,json=errorsOmitted,proto3" json:"errors_omitted,omitempty"`
+	// waiting says why a task that is due has not started its next attempt:
+	// its kind, or its owner, has as many abandoned attempts (handlers that
+	// did not return when their attempt ended) as its cap allows. The task
+	// starts once some of them return; cleared when an attempt starts or the
+	// task finishes.
+	Waiting       string `protobuf:"bytes,19,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -737,6 +743,13 @@ func (x *TaskStatus) GetErrorsOmitted() int32 {
 		return x.ErrorsOmitted
 	}
 	return 0
+}
+
+func (x *TaskStatus) GetWaiting() string {
+	if x != nil {
+		return x.Waiting
+	}
+	return ""
 }
 
 // JobRestart is one restart of a job.
@@ -1097,7 +1110,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
 	"\x06member\x18\x06 \x01(\tR\x06member\x129\n" +
 	"\n" +
-	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xe3\x05\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xfd\x05\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -1121,7 +1134,8 @@ const file_messages_granary_proto_rawDesc = "" +
 	"budgetBase\x12!\n" +
 	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\x12!\n" +
 	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\x12%\n" +
-	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\"b\n" +
+	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\x12\x18\n" +
+	"\awaiting\x18\x13 \x01(\tR\awaiting\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +

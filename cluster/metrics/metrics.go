@@ -38,7 +38,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 	httpRoutes   *labelled
 
-	ownedTasks, activations, members, fenced *readAtScrape
+	ownedTasks, activations, members, fenced, abandoned *readAtScrape
 
 	taskKinds  sync.Map   // kind -> *TaskKind
 	grainKinds sync.Map   // kind -> *GrainKind
@@ -84,6 +84,7 @@ func New(cfg Config) *Metrics {
 	m.ownedTasks = newReadAtScrape("granary_tasks_owned", "Unfinished tasks whose actor runs on this member, by state.", "state")
 	m.activations = newReadAtScrape("granary_grain_activations", "Grain activations on this member, by kind.", "kind")
 	m.members = newReadAtScrape("granary_members", "Cluster members as this member sees them, by health (healthy; lost: left the view in the last 15 minutes and not back).", "health")
+	m.abandoned = newReadAtScrape("granary_task_attempts_abandoned", "Task attempts on this member that ended (time-out, cancel, restart) while their handler had not returned, by kind: goroutines of handlers that ignore their context. Past a cap (per kind, per member) attempts wait.", "kind")
 	m.fenced = newReadAtScrape("granary_member_fenced", "1 while this member is fenced (its lease with Consul lapsed; it runs nothing), else 0.")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -91,7 +92,7 @@ func New(cfg Config) *Metrics {
 		m.tasksSubmitted, m.attemptsStarted, m.attemptsFinished, m.attemptDuration, m.decisions,
 		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grains,
 		m.store.ops, m.store.duration, m.state.ops, m.state.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
-		m.ownedTasks, m.activations, m.members, m.fenced,
+		m.ownedTasks, m.activations, m.members, m.fenced, m.abandoned,
 	)
 	return m
 }
@@ -122,6 +123,14 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) ReadOwnedTasks(f func(report func(state string, n int))) {
 	if m != nil {
 		m.ownedTasks.set(f)
+	}
+}
+
+// ReadAbandonedAttempts sets what reports the abandoned task attempts by
+// kind.
+func (m *Metrics) ReadAbandonedAttempts(f func(report func(kind string, n int))) {
+	if m != nil {
+		m.abandoned.set(f)
 	}
 }
 

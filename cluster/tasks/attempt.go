@@ -95,10 +95,13 @@ func (f *attemptFailed) Error() string {
 }
 
 // attemptActor runs one attempt of a handler. The handler runs in its own
-// goroutine, so a handler that blocks forever and ignores its context only
-// leaks that goroutine: the actor still notices the time-out, fails, and
-// the late result lands in dead letters.
+// goroutine, so a handler that blocks and ignores its context does not
+// hold up the attempt: the actor still notices the time-out, fails, and
+// the late result lands in dead letters. Its goroutine is abandoned:
+// counted until it returns, and capped (abandoned.go).
 type attemptActor struct {
+	m        *Manager
+	run      *handlerRun // the handler call of this attempt
 	ctx      *taskContext
 	cancel   context.CancelFunc
 	kind     *actors.TaskKind
@@ -119,12 +122,15 @@ func (a *attemptActor) Receive(c actor.Context) {
 		a.ctx.lastBeat.Store(a.started.UnixNano())
 		a.onStart()
 		self, system := c.Self(), c.ActorSystem()
+		run := &handlerRun{m: a.m, kind: a.ctx.kind, id: a.ctx.id}
+		a.run = run
 		go func() {
 			var out []byte
 			var err error
 			if perr := supervisor.Recover(func() { out, err = a.kind.Run(a.ctx, a.payload) }); perr != nil {
 				err = perr
 			}
+			run.returned() // before handlerDone: a result in time is not abandoned
 			system.Root.Send(self, &handlerDone{result: out, err: err})
 		}()
 		a.check(c)
@@ -170,6 +176,9 @@ func (a *attemptActor) fail(f supervisor.Failure) {
 
 func (a *attemptActor) finish() {
 	a.cancel()
+	if a.run != nil {
+		a.run.abandon() // if its handler is still running
+	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}

@@ -77,6 +77,10 @@ type Config struct {
 	// Metrics receives the tasks' metrics (submits, attempts, supervisor
 	// decisions, jobs, owned tasks by state); nil records nothing.
 	Metrics *metrics.Metrics
+	// Abandoned caps the attempts whose handler did not return when the
+	// attempt ended (it ignores its context), per kind and for the member:
+	// past a cap, attempts wait (see abandoned.go).
+	Abandoned AbandonLimits
 }
 
 // DefaultConfig returns a configuration with documented defaults; Store and
@@ -108,6 +112,8 @@ func DefaultConfig(member string) Config {
 		// embedded store keeps the same, so what runs in dev runs in a
 		// cluster.
 		MaxRecordBytes: MaxRecordBytes,
+		// 64 per kind, 256 per member: see DefaultAbandonLimits.
+		Abandoned: DefaultAbandonLimits(),
 	}
 }
 
@@ -129,7 +135,7 @@ func (c Config) Validate() error {
 	case c.MaxRecordBytes < 4<<10:
 		return errors.New("tasks: Config.MaxRecordBytes must be at least 4 KiB")
 	}
-	return nil
+	return c.Abandoned.Validate()
 }
 
 // Events are optional callbacks on lifecycle steps. They run in actor

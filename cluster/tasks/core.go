@@ -355,6 +355,7 @@ func startStatus(st *messages.TaskStatus, now time.Time, entry *messages.Attempt
 	st.StartedAt = timestamppb.New(now)
 	st.NextAttemptAt = nil
 	st.Progress, st.ProgressNote = 0, ""
+	st.Waiting = ""
 }
 
 // retryStatus is the status change of a failed attempt retried at next.
@@ -382,6 +383,7 @@ func finishStatus(st *messages.TaskStatus, state messages.TaskState, reason stri
 	st.Error = reason
 	st.FinishedAt = timestamppb.New(now)
 	st.NextAttemptAt = nil
+	st.Waiting = ""
 	if entry != nil {
 		st.Errors = append(st.Errors, entry)
 	}

@@ -59,6 +59,9 @@ type Manager struct {
 	stopOnce sync.Once
 	// commitLog limits the lines of commits waiting for the store.
 	commitLog logevery.Limiter
+
+	// abandoned counts attempts whose handler outlived them (abandoned.go).
+	abandoned *abandonedAttempts
 }
 
 // New creates a Manager; Start brings it up.
@@ -79,7 +82,9 @@ func New(cfg Config) (*Manager, error) {
 		metrics:  cfg.Metrics,
 	}
 	m.commitLog.Period = commitLogEvery
+	m.abandoned = newAbandonedAttempts(cfg.Abandoned, cfg.Member)
 	cfg.Metrics.ReadOwnedTasks(m.readOwned)
+	cfg.Metrics.ReadAbandonedAttempts(m.readAbandoned)
 	for _, kind := range cfg.Registry.TaskKinds() {
 		cfg.Metrics.Task(kind) // series at 0 from the start, so rate() and increase() see the first events
 	}

@@ -214,6 +214,9 @@ func (a *taskActor) load() {
 
 // perform carries out a plan of the task core (core.go).
 func (a *taskActor) perform(p plan) {
+	if a.waitForCapacity(p) { // abandoned.go
+		return
+	}
 	switch p.step {
 	case stepStop:
 		a.stop()
@@ -310,6 +313,7 @@ func (a *taskActor) startAttempt() {
 	a.attemptStarted()
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &attemptActor{
+			m:        a.m,
 			ctx:      tc,
 			cancel:   func() { cancelRun(); cancel() },
 			kind:     a.kind,
