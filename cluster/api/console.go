@@ -28,6 +28,21 @@ type MemberReport struct {
 	// deadlines, backoff after a failover and retention read wall clocks
 	// that different members wrote.
 	Now time.Time `json:"now,omitzero"`
+	// Abandoned counts attempts that ended (time-out, cancel, restart)
+	// while their handler had not returned: goroutines of handlers that
+	// ignore their context. AbandonedByKind splits it (kinds with none
+	// left out); AbandonedCaps are the caps past which attempts wait.
+	Abandoned       int            `json:"abandoned_attempts"`
+	AbandonedByKind map[string]int `json:"abandoned_by_kind,omitempty"`
+	AbandonedCaps   AbandonedCaps  `json:"abandoned_caps"`
+}
+
+// AbandonedCaps are a member's caps on abandoned attempts: past PerKind
+// of one kind, that kind's attempts wait on the member; past PerMember of
+// all kinds, every attempt does.
+type AbandonedCaps struct {
+	PerKind   int `json:"per_kind"`
+	PerMember int `json:"per_member"`
 }
 
 // KindActivations is one grain kind's activations on a member: how many,

@@ -65,6 +65,7 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		StartedAt:     optTime(st.GetStartedAt()),
 		FinishedAt:    optTime(st.GetFinishedAt()),
 		NextAttemptAt: optTime(st.GetNextAttemptAt()),
+		Waiting:       st.GetWaiting(),
 		Deadline:      optTime(st.GetDeadline()),
 		Labels:        spec.GetLabels(),
 		JobID:         spec.GetJobId(),

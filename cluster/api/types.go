@@ -141,6 +141,10 @@ type Status struct {
 	BudgetBase int `json:"budget_base,omitempty"`
 	// JobRestarts counts the job restarts this task went through.
 	JobRestarts int `json:"job_restarts,omitempty"`
+	// Waiting says why a due attempt has not started: its kind, or its
+	// owner, is at its cap of abandoned attempts (handlers that did not
+	// return when their attempt ended). It starts once some return.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // JobStatus is the body of GET /v1/jobs/{id}: a job is the tasks sharing a

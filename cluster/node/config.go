@@ -83,6 +83,11 @@ type Config struct {
 	// attempts may finish before they are cut off (a cut-off attempt runs
 	// again, on another member or at the next start).
 	DrainTimeout time.Duration
+	// AbandonedAttempts caps the task attempts whose handler did not
+	// return when the attempt ended (it ignores its context), per kind
+	// and for the member; past a cap, attempts wait on this member (see
+	// tasks.AbandonLimits).
+	AbandonedAttempts tasks.AbandonLimits
 	// JoinTimeout bounds how long Start waits for Consul (to list this
 	// member's tasks and to join); 0 waits until Start's context ends.
 	JoinTimeout time.Duration
@@ -161,6 +166,8 @@ func DefaultConfig() Config {
 		// 30s: Kubernetes' default termination grace period, so a node
 		// stopped by it drains within the time it is given.
 		DrainTimeout: 30 * time.Second,
+		// 64 a kind, 256 in all (tasks.DefaultAbandonLimits' reasons).
+		AbandonedAttempts: tasks.DefaultAbandonLimits(),
 		// 0: wait for Consul as long as the caller does. A process
 		// supervisor that restarts a node which gave up achieves nothing
 		// more, and the node logs what it is waiting for meanwhile.
@@ -203,6 +210,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return fail("%s must be positive, got %s", name, d)
 		}
+	}
+	if err := c.AbandonedAttempts.Validate(); err != nil {
+		return fail("AbandonedAttempts: %v", err)
 	}
 	if c.MaxHTTPConns < 0 {
 		return fail("MaxHTTPConns must not be negative, got %d", c.MaxHTTPConns)

@@ -34,6 +34,9 @@ func (n *Node) selfReport(ctx context.Context) (api.MemberReport, error) {
 	}
 	if n.mgr != nil {
 		rep.Running = n.mgr.Running()
+		ab := n.mgr.Abandoned()
+		rep.Abandoned, rep.AbandonedByKind = ab.Count, ab.ByKind
+		rep.AbandonedCaps = api.AbandonedCaps{PerKind: ab.Limits.PerKind, PerMember: ab.Limits.PerMember}
 	}
 	if !n.cfg.Embedded() {
 		m := n.mem.Load()

@@ -418,6 +418,7 @@ function renderCluster(c) {
   const fenced = ms.filter((m) => m.report && m.report.fenced).length;
   const acts = ms.reduce((n, m) => n + (m.report ? m.report.activations : 0), 0);
   const running = ms.reduce((n, m) => n + (m.report ? m.report.running_attempts : 0), 0);
+  const abandoned = ms.reduce((n, m) => n + (m.report ? m.report.abandoned_attempts || 0 : 0), 0);
   const rows = ms.map((m) => {
     const r = m.report;
     return el("tr", { "data-member": m.id },
@@ -430,6 +431,7 @@ function renderCluster(c) {
       el("td", { class: "mono" }, m.version || "?"),
       el("td", { class: "num" }, r ? String(r.activations) : "—"),
       el("td", { class: "num" }, r ? String(r.running_attempts) : "—"),
+      el("td", { class: "num abandoned", title: r ? abandonedTitle(r) : "" }, r ? String(r.abandoned_attempts || 0) : "—"),
       el("td", null, r ? when(r.started_at) : "—"),
       el("td", { class: "muted" }, m.checks || "", m.error ? el("div", null, m.error) : null));
   });
@@ -440,12 +442,20 @@ function renderCluster(c) {
       stat("fenced", String(fenced)),
       stat("activations", String(acts)),
       stat("running attempts", String(running)),
+      stat("abandoned attempts", String(abandoned)),
       stat("versions", String(new Set(ms.map((m) => m.version || "?")).size))),
     el("table", { id: "members" },
-      el("thead", null, el("tr", null, ["member", "health", "fenced", "lease age", "kinds", "version", "activations", "running", "up since", "checks"].map((h) => el("th", null, h)))),
+      el("thead", null, el("tr", null, ["member", "health", "fenced", "lease age", "kinds", "version", "activations", "running", "abandoned", "up since", "checks"].map((h) => el("th", null, h)))),
       el("tbody", null, rows)),
     el("p", { class: "muted" }, "Answered by ", c.member || "?", " ", when(c.at),
-      ". Unhealthy: registered in Consul with a failing check (dead, wedged or cut off) until Consul reaps it. The lease age is how long ago the member's last lease renewal was sent; it fences itself past its fence-after bound."));
+      ". Unhealthy: registered in Consul with a failing check (dead, wedged or cut off) until Consul reaps it. The lease age is how long ago the member's last lease renewal was sent; it fences itself past its fence-after bound. Abandoned: attempts that ended while their handler, ignoring its context, had not returned; past a cap (per kind, per member) attempts wait there."));
+}
+
+// abandonedTitle splits a member's abandoned attempts by kind, with its caps.
+function abandonedTitle(r) {
+  const caps = r.abandoned_caps || {};
+  const by = Object.entries(r.abandoned_by_kind || {}).map(([k, n]) => k + ": " + n).join(", ");
+  return (by ? by + " · " : "") + "caps " + (caps.per_kind || "?") + " a kind, " + (caps.per_member || "?") + " in all";
 }
 
 // ----- tasks -----
@@ -642,6 +652,7 @@ function renderTask(t) {
     ["started", when(t.started_at)],
     ["finished", t.finished_at ? when(t.finished_at) : null],
     ["next attempt", t.next_attempt_at ? when(t.next_attempt_at) : undefined],
+    ["waiting", t.waiting ? el("span", { id: "task-waiting" }, t.waiting) : undefined],
     ["deadline", t.deadline ? when(t.deadline) : undefined],
     ["job", t.job_id ? el("span", null, link(t.job_id, "job", t.job_id), " · ", t.job_strategy || "one_for_one", " · stage ", String(t.job_stage || 0), t.job_restarts ? " · " + t.job_restarts + " job restarts" : "") : undefined],
     ["labels", t.labels ? el("span", { id: "task-labels" }, labels(t.labels)) : undefined],
@@ -691,7 +702,9 @@ function timeline(t) {
   } else if (t.state === "pending" && !t.attempts) {
     ol.appendChild(el("li", { class: "current" }, "Not started yet."));
   }
-  if (t.state === "retrying" && t.next_attempt_at) {
+  if (t.waiting) {
+    ol.appendChild(el("li", { class: "current" }, "Next attempt waits: ", t.waiting));
+  } else if (t.state === "retrying" && t.next_attempt_at) {
     ol.appendChild(el("li", { class: "current" }, "Next attempt ", when(t.next_attempt_at), " (backoff)"));
   }
   return ol;
