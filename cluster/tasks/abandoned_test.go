@@ -14,7 +14,6 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -55,26 +54,10 @@ func stuckKinds(t *testing.T, release <-chan struct{}) *actors.Registry {
 // startCapped starts a manager of stuckKinds with the given caps.
 func startCapped(t *testing.T, limits tasks.AbandonLimits, release <-chan struct{}) (*tasks.Manager, *metrics.Metrics) {
 	t.Helper()
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
 	met := metrics.New(metrics.DefaultConfig())
-	cfg := tasks.DefaultConfig("m1")
-	cfg.Store, cfg.Registry, cfg.Metrics, cfg.Abandoned = s, stuckKinds(t, release), met, limits
-	cfg.Logger = testutil.Logger(t, slog.LevelWarn)
-	m, err := tasks.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Stop(ctx)
-		_ = s.Close()
+	m, _ := startManager(t, "m1", filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+		cfg.Registry, cfg.Metrics, cfg.Abandoned = stuckKinds(t, release), met, limits
+		cfg.Logger = testutil.Logger(t, slog.LevelWarn)
 	})
 	return m, met
 }
