@@ -40,6 +40,13 @@
 // still durable when it returns, and a short task costs one write instead
 // of two.
 //
+// An attempt that ends (time-out, cancel, restart) while its handler,
+// ignoring its context, still runs is abandoned: its goroutine cannot be
+// stopped, so it is counted (Manager.Abandoned, a metric) and capped per
+// kind and per member (Config.Abandoned); past a cap, a due attempt waits,
+// the reason in the task's status, until abandoned handlers return
+// (abandoned.go). Their late results are dropped.
+//
 //	m, _ := tasks.New(tasks.Config{Member: "n1", Store: st, Registry: reg, StoreTimeout: 10 * time.Second, ...})
 //	_ = m.Start(ctx)                        // resumes this member's unfinished tasks
 //	rec, created, err := m.Submit(ctx, tasks.Submission{Kind: "resize", Payload: p})
