@@ -247,6 +247,9 @@ func (r *handlerRun) returned() {
 // counted abandoned. It holds the count's lock while it decides, so that
 // returned, which decides without it, never uncounts before it counted.
 func (r *handlerRun) abandon() {
+	if r.state.Load() != runRunning {
+		return // returned in time (the common case), or counted already
+	}
 	a := r.m.abandoned
 	a.mu.Lock()
 	won := r.state.CompareAndSwap(runRunning, runAbandoned)
