@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"time"
 )
@@ -28,6 +29,16 @@ const (
 	// MinReminderPeriod is the shortest period: a reminder firing is a
 	// call and a durable write, so a shorter period is a timer's job.
 	MinReminderPeriod = 10 * time.Millisecond
+	// MaxReminderDelay bounds how far ahead a reminder or timer may be set
+	// (ten years). A due time is stored as Unix nanoseconds, which end in
+	// 2262: a delay of 285 years wrapped around to 1727 and fired at once.
+	// Ten years is far from that edge and longer than any schedule a
+	// grain keeps; a later date is a calendar's job, set again nearer.
+	MaxReminderDelay = 10 * 365 * 24 * time.Hour
+	// MaxReminderPeriod bounds a periodic reminder's or timer's period
+	// (one year: the longest recurring schedule people keep), so its next
+	// tick stays within MaxReminderDelay of now as well.
+	MaxReminderPeriod = 366 * 24 * time.Hour
 )
 
 var reminderName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -109,12 +120,34 @@ func ValidateReminder(name string, after, period time.Duration, payload []byte) 
 		return fmt.Errorf("%w: name %.80q must match %s", ErrInvalidReminder, name, reminderName)
 	case after < 0:
 		return fmt.Errorf("%w: %s: negative delay %v", ErrInvalidReminder, name, after)
+	case after > MaxReminderDelay:
+		return fmt.Errorf("%w: %s: delay %v is over the maximum of %v (10 years)", ErrInvalidReminder, name, after, MaxReminderDelay)
+	case period < 0:
+		return fmt.Errorf("%w: %s: negative period %v", ErrInvalidReminder, name, period)
 	case period != 0 && period < MinReminderPeriod:
 		return fmt.Errorf("%w: %s: period %v is under %v", ErrInvalidReminder, name, period, MinReminderPeriod)
+	case period > MaxReminderPeriod:
+		return fmt.Errorf("%w: %s: period %v is over the maximum of %v (366 days)", ErrInvalidReminder, name, period, MaxReminderPeriod)
 	case len(payload) > MaxReminderPayload:
 		return fmt.Errorf("%w: %s: payload of %d bytes, the limit is %d", ErrInvalidReminder, name, len(payload), MaxReminderPayload)
 	}
 	return nil
+}
+
+// Millis converts a count of milliseconds from a request (a JSON
+// "after_ms") into a Duration without overflowing: a count past what a
+// Duration holds becomes the largest Duration (or the smallest, when
+// negative), which ValidateReminder refuses, instead of wrapping around
+// to an arbitrary delay as time.Duration(ms)*time.Millisecond does.
+func Millis(ms int64) time.Duration {
+	const limit = math.MaxInt64 / int64(time.Millisecond)
+	switch {
+	case ms > limit:
+		return math.MaxInt64
+	case ms < -limit:
+		return math.MinInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (t typedGrain[Req, Resp]) handlesReminders() bool { _, ok := t.g.(ReminderHandler); return ok }

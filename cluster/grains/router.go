@@ -2,6 +2,7 @@ package grains
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -108,6 +109,17 @@ func samePID(a, b *actor.PID) bool { return a != nil && b != nil && a.Equal(b) }
 // stopOnFailure: an activation that crashes outside its handler is stopped,
 // not restarted; the next message activates the grain afresh.
 var stopOnFailure = actor.NewOneForOneStrategy(0, time.Second, func(interface{}) actor.Directive { return actor.StopDirective })
+
+// handlerErrorCode classifies a handler's error: a request the kind
+// refuses (a payload that does not decode, a reminder outside its limits)
+// is an invalid argument, which changed nothing; anything else is the
+// handler's failure.
+func handlerErrorCode(err error) messages.GrainErrorCode {
+	if errors.Is(err, actors.ErrInvalidPayload) || errors.Is(err, actors.ErrInvalidReminder) {
+		return messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT
+	}
+	return messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER
+}
 
 func grainErr(code messages.GrainErrorCode, msg, holder string) *messages.GrainResponse {
 	return &messages.GrainResponse{Error: &messages.GrainError{Code: code, Message: msg, Holder: holder}}
@@ -286,7 +298,7 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest, decoded
 	if err != nil {
 		a.revertState() // a failed call changes nothing
 		a.reply(c, &messages.GrainResponse{Member: a.h.cfg.Member, ActivationId: a.id,
-			Error: &messages.GrainError{Code: messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, Message: err.Error()}})
+			Error: &messages.GrainError{Code: handlerErrorCode(err), Message: err.Error()}})
 		return
 	}
 	if a.h.leaseLost() || a.fencedSinceClaim() {

@@ -51,7 +51,7 @@ func (alarm) Receive(ctx actors.GrainContext, st alarmState, req AlarmReq) (alar
 	var err error
 	switch req.Op {
 	case "set":
-		err = ctx.SetReminder(req.Name, time.Duration(req.AfterMs)*time.Millisecond, time.Duration(req.PeriodMs)*time.Millisecond, nil)
+		err = ctx.SetReminder(req.Name, actors.Millis(req.AfterMs), actors.Millis(req.PeriodMs), nil)
 	case "cancel":
 		err = ctx.CancelReminder(req.Name)
 	case "get":

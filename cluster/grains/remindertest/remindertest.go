@@ -90,7 +90,7 @@ var errAsked = errors.New("failed as asked")
 
 func (g grain) Receive(ctx actors.GrainContext, st State, c Command) (State, Reply, error) {
 	var err error
-	after, period := time.Duration(c.AfterMs)*time.Millisecond, time.Duration(c.PeriodMs)*time.Millisecond
+	after, period := actors.Millis(c.AfterMs), actors.Millis(c.PeriodMs)
 	switch c.Op {
 	case "set":
 		err = ctx.SetReminder(c.Name, after, period, []byte(c.Payload))
