@@ -42,6 +42,16 @@ const (
 	// GRAIN_ERROR_CODE_INVALID_ARGUMENT: unknown kind or a request the kind
 	// rejects. Not processed; never retried.
 	GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT GrainErrorCode = 4
+	// GRAIN_ERROR_CODE_CONFLICT: the request id was applied before to
+	// another request. Not processed; never retried.
+	GrainErrorCode_GRAIN_ERROR_CODE_CONFLICT GrainErrorCode = 5
+	// GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED: the member is at its limit of
+	// activations, or the activation's queue is full. Not processed; the
+	// client retries after a moment.
+	GrainErrorCode_GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED GrainErrorCode = 6
+	// GRAIN_ERROR_CODE_EXPIRED: the request's deadline passed before the
+	// grain got to it (its caller had given up). Not processed.
+	GrainErrorCode_GRAIN_ERROR_CODE_EXPIRED GrainErrorCode = 7
 )
 
 // Enum value maps for GrainErrorCode.
@@ -52,13 +62,19 @@ var (
 		2: "GRAIN_ERROR_CODE_NOT_OWNER",
 		3: "GRAIN_ERROR_CODE_UNAVAILABLE",
 		4: "GRAIN_ERROR_CODE_INVALID_ARGUMENT",
+		5: "GRAIN_ERROR_CODE_CONFLICT",
+		6: "GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED",
+		7: "GRAIN_ERROR_CODE_EXPIRED",
 	}
 	GrainErrorCode_value = map[string]int32{
-		"GRAIN_ERROR_CODE_UNSPECIFIED":      0,
-		"GRAIN_ERROR_CODE_HANDLER":          1,
-		"GRAIN_ERROR_CODE_NOT_OWNER":        2,
-		"GRAIN_ERROR_CODE_UNAVAILABLE":      3,
-		"GRAIN_ERROR_CODE_INVALID_ARGUMENT": 4,
+		"GRAIN_ERROR_CODE_UNSPECIFIED":        0,
+		"GRAIN_ERROR_CODE_HANDLER":            1,
+		"GRAIN_ERROR_CODE_NOT_OWNER":          2,
+		"GRAIN_ERROR_CODE_UNAVAILABLE":        3,
+		"GRAIN_ERROR_CODE_INVALID_ARGUMENT":   4,
+		"GRAIN_ERROR_CODE_CONFLICT":           5,
+		"GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED": 6,
+		"GRAIN_ERROR_CODE_EXPIRED":            7,
 	}
 )
 
@@ -475,9 +491,14 @@ func (x *StoredReminder) GetPayload() []byte {
 
 // AppliedRequest is a request a durable grain applied, and its answer.
 type AppliedRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reply         []byte                 `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reply []byte                 `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	// digest is a hash of the request (its payload), so a request id reused
+	// for another request is refused (CONFLICT) instead of answered with
+	// the other request's reply. Empty in records written before it was
+	// kept: such an id is answered as before.
+	Digest        []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,6 +543,13 @@ func (x *AppliedRequest) GetId() string {
 func (x *AppliedRequest) GetReply() []byte {
 	if x != nil {
 		return x.Reply
+	}
+	return nil
+}
+
+func (x *AppliedRequest) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
 	}
 	return nil
 }
@@ -963,10 +991,11 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rdue_unix_nano\x18\x02 \x01(\x03R\vdueUnixNano\x12!\n" +
 	"\fperiod_nanos\x18\x03 \x01(\x03R\vperiodNanos\x12\x18\n" +
-	"\apayload\x18\x04 \x01(\fR\apayload\"6\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"N\n" +
 	"\x0eAppliedRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05reply\x18\x02 \x01(\fR\x05reply\"n\n" +
+	"\x05reply\x18\x02 \x01(\fR\x05reply\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\"n\n" +
 	"\n" +
 	"GrainError\x12.\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1a.granary.v1.GrainErrorCodeR\x04code\x12\x18\n" +
@@ -996,13 +1025,16 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\acreated\x18\x03 \x01(\bR\acreated\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12)\n" +
 	"\x04code\x18\x06 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04codeJ\x04\b\x04\x10\x05R\n" +
-	"error_code*\xb9\x01\n" +
+	"error_code*\x9f\x02\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
 	"\x1aGRAIN_ERROR_CODE_NOT_OWNER\x10\x02\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNAVAILABLE\x10\x03\x12%\n" +
-	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04*\xb7\x02\n" +
+	"!GRAIN_ERROR_CODE_INVALID_ARGUMENT\x10\x04\x12\x1d\n" +
+	"\x19GRAIN_ERROR_CODE_CONFLICT\x10\x05\x12'\n" +
+	"#GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED\x10\x06\x12\x1c\n" +
+	"\x18GRAIN_ERROR_CODE_EXPIRED\x10\a*\xb7\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x18\n" +

@@ -1,9 +1,11 @@
 package grains_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/grains/remindertest"
@@ -31,5 +33,35 @@ func TestReminderOverflowingDelayIsRefused(t *testing.T) {
 	}
 	if r := command(t, n, "g", remindertest.Command{Op: "get"}); len(r.Reminders) != 0 {
 		t.Fatalf("refused reminders were kept: %+v", r.Reminders)
+	}
+}
+
+// A request id reused for another request is refused with ErrConflict,
+// and nothing is applied; before, "add 1000" under the id of an earlier
+// "add 1" was answered 1, as if applied. The same request again is still
+// a retry and gets the stored answer.
+func TestRequestIDReusedForAnotherRequestConflicts(t *testing.T) {
+	c := newCluster(t)
+	n := c.node("n1", nil)
+	setViews([]*node{n}, n)
+	add := func(id, payload string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := n.host.CallOnce(ctx, "counter", "reuse", id, []byte(payload))
+		return string(resp.GetPayload()), err
+	}
+	first, err := add("req-1", `{"op":"add","n":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = add("req-1", `{"op":"add","n":1000}`)
+	if !errors.Is(err, grains.ErrConflict) || !strings.Contains(err.Error(), "req-1") {
+		t.Fatalf("add 1000 under req-1: err %v, want ErrConflict naming the id", err)
+	}
+	if again, err := add("req-1", `{"op":"add","n":1}`); err != nil || again != first {
+		t.Fatalf("a retry of req-1: %s, %v; want %s", again, err, first)
+	}
+	if got := call(t, n, "counter", "reuse", `{"op":"get"}`); got.Value != 1 {
+		t.Fatalf("count %d, want 1: the conflicting request must not apply", got.Value)
 	}
 }

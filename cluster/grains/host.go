@@ -35,6 +35,12 @@ var (
 	ErrInvalidArgument = errors.New("invalid grain request")
 	// ErrHandler: the grain processed the message and returned an error.
 	ErrHandler = errors.New("grain handler failed")
+	// ErrConflict: the request id was applied before to another request;
+	// nothing was done.
+	ErrConflict = errors.New("grain request id reused for another request")
+	// ErrResourceExhausted: the member is at its limit of activations, or
+	// the grain's queue is full; nothing was done. Retry after a moment.
+	ErrResourceExhausted = errors.New("grain resource exhausted")
 )
 
 // RouterName is the name of a member's router actor. It carries the member
@@ -397,6 +403,10 @@ func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest, decoded 
 			return resp, fmt.Errorf("%w: %s", ErrHandler, resp.GetError().GetMessage())
 		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT:
 			return nil, fmt.Errorf("%w: %s", ErrInvalidArgument, resp.GetError().GetMessage())
+		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_CONFLICT:
+			return nil, fmt.Errorf("%w: %s", ErrConflict, resp.GetError().GetMessage())
+		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED:
+			return nil, fmt.Errorf("%w: %s", ErrResourceExhausted, resp.GetError().GetMessage())
 		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_NOT_OWNER:
 			h.learn(kind, identity, resp.GetError().GetHolder())
 			last = fmt.Errorf("redirected to %s", resp.GetError().GetHolder())

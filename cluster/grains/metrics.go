@@ -60,6 +60,10 @@ func callCode(err error) metrics.CallCode {
 		return metrics.CallHandler
 	case errors.Is(err, ErrInvalidArgument):
 		return metrics.CallInvalidArgument
+	case errors.Is(err, ErrConflict):
+		return metrics.CallConflict
+	case errors.Is(err, ErrResourceExhausted):
+		return metrics.CallResourceExhausted
 	case errors.Is(err, ErrNoHost):
 		return metrics.CallNoHost
 	case errors.Is(err, context.Canceled):

@@ -13,6 +13,7 @@ const (
 	recordRemindersField protowire.Number = 3
 	appliedIDField       protowire.Number = 1
 	appliedReplyField    protowire.Number = 2
+	appliedDigestField   protowire.Number = 3
 )
 
 // encodeRecord is proto.MarshalOptions{Deterministic: true}.Marshal(rec),
@@ -48,6 +49,7 @@ func encodeRecord(rec *messages.GrainStateRecord) ([]byte, error) {
 			buf = protowire.AppendString(buf, id)
 		}
 		buf = appendBytesField(buf, appliedReplyField, a.GetReply())
+		buf = appendBytesField(buf, appliedDigestField, a.GetDigest())
 	}
 	for _, b := range reminders {
 		buf = protowire.AppendTag(buf, recordRemindersField, protowire.BytesType)
@@ -58,7 +60,7 @@ func encodeRecord(rec *messages.GrainStateRecord) ([]byte, error) {
 
 // appliedSize is the encoded size of a's fields.
 func appliedSize(a *messages.AppliedRequest) int {
-	n := bytesFieldSize(appliedReplyField, a.GetReply())
+	n := bytesFieldSize(appliedReplyField, a.GetReply()) + bytesFieldSize(appliedDigestField, a.GetDigest())
 	if id := a.GetId(); id != "" {
 		n += protowire.SizeTag(appliedIDField) + protowire.SizeBytes(len(id))
 	}

@@ -27,7 +27,7 @@ func TestEncodeRecordIsProtoEncoding(t *testing.T) {
 	for i := range 500 {
 		rec := &messages.GrainStateRecord{State: blob(300)}
 		for range rng.IntN(40) {
-			rec.Applied = append(rec.Applied, &messages.AppliedRequest{Id: fmt.Sprintf("%x", blob(40)), Reply: blob(200)})
+			rec.Applied = append(rec.Applied, &messages.AppliedRequest{Id: fmt.Sprintf("%x", blob(40)), Reply: blob(200), Digest: blob(16)})
 		}
 		for range rng.IntN(3) {
 			rec.Reminders = append(rec.Reminders, &messages.StoredReminder{Name: fmt.Sprint(rng.IntN(100)), DueUnixNano: rng.Int64(), PeriodNanos: rng.Int64N(2), Payload: blob(20)})
@@ -75,7 +75,7 @@ func BenchmarkEncodeRecord(b *testing.B) {
 func TestEncodeRecordKnowsEveryField(t *testing.T) {
 	known := map[string][]protowire.Number{
 		"GrainStateRecord": {recordStateField, recordAppliedField, recordRemindersField},
-		"AppliedRequest":   {appliedIDField, appliedReplyField},
+		"AppliedRequest":   {appliedIDField, appliedReplyField, appliedDigestField},
 	}
 	for _, m := range []proto.Message{&messages.GrainStateRecord{}, &messages.AppliedRequest{}} {
 		md := m.ProtoReflect().Descriptor()

@@ -277,10 +277,11 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest, decoded
 	if !a.admit(c) {
 		return
 	}
-	if reply, ok := a.appliedReply(req); ok {
+	if resp, ok := a.appliedReply(req); ok {
 		// A retry of a request applied before (its answer was lost): the
 		// same answer, without applying it again.
-		a.reply(c, &messages.GrainResponse{Payload: reply, Member: a.h.cfg.Member, ActivationId: a.id})
+		resp.Member, resp.ActivationId = a.h.cfg.Member, a.id
+		a.reply(c, resp)
 		return
 	}
 	gc, cancel := a.context(time.Unix(0, req.GetDeadlineUnixNano()))

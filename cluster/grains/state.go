@@ -3,6 +3,7 @@ package grains
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -84,18 +85,35 @@ func (a *activation) loadState(c actor.Context) bool {
 	return true
 }
 
-// appliedReply is the stored answer to a request this grain already
-// applied (a client's retry after a lost answer), if any.
-func (a *activation) appliedReply(req *messages.GrainRequest) ([]byte, bool) {
+// appliedReply is the answer to a request whose id this grain already
+// applied (a client's retry after a lost answer): the stored reply, or,
+// when the id was applied to another request, a CONFLICT: answering it
+// with the other request's reply would tell the client its request was
+// applied when it never was.
+func (a *activation) appliedReply(req *messages.GrainRequest) (*messages.GrainResponse, bool) {
 	if a.record == nil || req.GetRequestId() == "" {
 		return nil, false
 	}
 	for _, r := range a.record.GetApplied() {
-		if r.GetId() == req.GetRequestId() {
-			return r.GetReply(), true
+		if r.GetId() != req.GetRequestId() {
+			continue
 		}
+		if d := r.GetDigest(); len(d) > 0 && !bytes.Equal(d, requestDigest(req)) {
+			return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_CONFLICT, fmt.Sprintf(
+				"request id %q was already used for another request to %s/%s; a request id names one request: use a new id for a new request",
+				req.GetRequestId(), a.kind.Name(), a.identity), ""), true
+		}
+		return &messages.GrainResponse{Payload: r.GetReply()}, true
 	}
 	return nil, false
+}
+
+// requestDigest identifies a request's content for its applied record:
+// the first 16 bytes of the SHA-256 of its payload (collisions need 2^64
+// tries; 32 applied requests keep it to 512 bytes a record).
+func requestDigest(req *messages.GrainRequest) []byte {
+	sum := sha256.Sum256(req.GetPayload())
+	return sum[:16]
 }
 
 // saveState stores a durable grain's state after a message, with the
@@ -123,7 +141,7 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 	}
 	next := &messages.GrainStateRecord{State: state, Applied: a.record.GetApplied(), Reminders: a.reminders}
 	if id := req.GetRequestId(); id != "" {
-		next.Applied = append(next.Applied, &messages.AppliedRequest{Id: id, Reply: reply})
+		next.Applied = append(next.Applied, &messages.AppliedRequest{Id: id, Reply: reply, Digest: requestDigest(req)})
 		if n := len(next.Applied); n > keepApplied {
 			next.Applied = next.Applied[n-keepApplied:]
 		}

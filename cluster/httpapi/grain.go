@@ -43,6 +43,9 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := h.cfg.Grains.CallOnce(r.Context(), r.PathValue("kind"), r.PathValue("id"), r.URL.Query().Get("request_id"), body)
 	if err != nil {
+		if errors.Is(err, grains.ErrResourceExhausted) {
+			w.Header().Set("Retry-After", grainRetryAfter)
+		}
 		h.fail(w, r, grainErr(err))
 		return
 	}
@@ -56,6 +59,11 @@ func grainErr(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	case errors.Is(err, grains.ErrHandler):
 		return fmt.Errorf("%w: %w", api.ErrHandler, err)
+	case errors.Is(err, grains.ErrConflict):
+		// As a task id reused for another task: 409.
+		return fmt.Errorf("%w: %w", api.ErrAlreadyExists, err)
+	case errors.Is(err, grains.ErrResourceExhausted):
+		return fmt.Errorf("%w: %w", api.ErrResourceExhausted, err)
 	case errors.Is(err, grains.ErrUnavailable), errors.Is(err, grains.ErrNoHost):
 		// Not processed: safe for the client to try another node.
 		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
@@ -65,6 +73,12 @@ func grainErr(err error) error {
 	}
 	return err
 }
+
+// grainRetryAfter is the Retry-After of a grain call refused at a limit
+// (activations per member, a grain's queue): one second, long enough for
+// idle activations to be deactivated or a queue to drain, short for a
+// client.
+const grainRetryAfter = "1"
 
 // readBody reads a request body of at most limit bytes, as
 // io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) does, but into one

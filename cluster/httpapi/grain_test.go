@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/messages"
 )
@@ -175,6 +176,28 @@ func TestGrainErrors(t *testing.T) {
 	rec := postGrain(grainHandler(g), []byte(`{}`))
 	if rec.Code != http.StatusInternalServerError {
 		t.Errorf("an error: %d %s", rec.Code, rec.Body.Bytes())
+	}
+}
+
+// TestGrainRefusals: a request id reused for another request is a 409
+// (as for tasks), a call refused at a grain limit a 429 with Retry-After.
+func TestGrainRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		status     int
+		code       string
+		retryAfter string
+	}{
+		{fmt.Errorf("%w: request id \"r\" was already used", grains.ErrConflict), http.StatusConflict, "already_exists", ""},
+		{fmt.Errorf("%w: member m1 is at its limit of 10 activations", grains.ErrResourceExhausted), http.StatusTooManyRequests, "resource_exhausted", "1"},
+		{fmt.Errorf("%w: a reminder's delay is over the maximum", grains.ErrInvalidArgument), http.StatusBadRequest, "invalid_argument", ""},
+	} {
+		rec := postGrain(grainHandler(&fakeGrains{err: tc.err}), []byte(`{}`))
+		var body api.ErrorBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != tc.status || body.Error.Code != tc.code || rec.Header().Get("Retry-After") != tc.retryAfter {
+			t.Errorf("%v: %d %s Retry-After %q; want %d %s %q", tc.err, rec.Code, rec.Body.Bytes(), rec.Header().Get("Retry-After"), tc.status, tc.code, tc.retryAfter)
+		}
 	}
 }
 

@@ -18,10 +18,12 @@ const (
 	CallDeadlineExceeded                 // the caller's deadline passed
 	CallCanceled                         // the caller gave up
 	CallError                            // anything else
+	CallConflict                         // refused: the request id was used for another request
+	CallResourceExhausted                // refused: the member's activation limit or the grain's queue is full
 	numCallCodes
 )
 
-var callCodeNames = [numCallCodes]string{"ok", "handler", "invalid_argument", "unavailable", "no_host", "deadline_exceeded", "canceled", "error"}
+var callCodeNames = [numCallCodes]string{"ok", "handler", "invalid_argument", "unavailable", "no_host", "deadline_exceeded", "canceled", "error", "conflict", "resource_exhausted"}
 
 func (c CallCode) String() string {
 	if c < numCallCodes {
