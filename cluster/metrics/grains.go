@@ -10,16 +10,16 @@ type CallCode uint8
 
 // The outcomes of a grain call.
 const (
-	CallOK               CallCode = iota // answered
-	CallHandler                          // the grain's handler returned an error or panicked
-	CallInvalidArgument                  // refused: unknown kind, bad identity or payload
-	CallUnavailable                      // no owner answered in time (failover, fenced, leaving)
-	CallNoHost                           // no live member hosts the kind
-	CallDeadlineExceeded                 // the caller's deadline passed
-	CallCanceled                         // the caller gave up
-	CallError                            // anything else
-	CallConflict                         // refused: the request id was used for another request
-	CallResourceExhausted                // refused: the member's activation limit or the grain's queue is full
+	CallOK                CallCode = iota // answered
+	CallHandler                           // the grain's handler returned an error or panicked
+	CallInvalidArgument                   // refused: unknown kind, bad identity or payload
+	CallUnavailable                       // no owner answered in time (failover, fenced, leaving)
+	CallNoHost                            // no live member hosts the kind
+	CallDeadlineExceeded                  // the caller's deadline passed
+	CallCanceled                          // the caller gave up
+	CallError                             // anything else
+	CallConflict                          // refused: the request id was used for another request
+	CallResourceExhausted                 // refused: the member's activation limit or the grain's queue is full
 	numCallCodes
 )
 
