@@ -1,6 +1,9 @@
 package actors
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Grain is a stateful virtual actor: one instance per identity, activated on
 // its first message, handling one message at a time. Its fields are its
@@ -28,6 +31,8 @@ type GrainKind struct {
 	decode    func([]byte) (any, error) // typed kinds: the request codec's Decode; nil: any payload
 	singleton bool
 	durable   bool // GrainWithState: its state is stored
+	// handlerTimeout bounds one handler call (0: the member's default).
+	handlerTimeout time.Duration
 }
 
 // GrainOption configures a grain kind.
@@ -39,6 +44,20 @@ type GrainOption func(*GrainKind)
 // and runs the activation, activated eagerly and never deactivated for
 // idleness; when its session ends, a standby takes the lock and activates.
 func Singleton() GrainOption { return func(k *GrainKind) { k.singleton = true } }
+
+// HandlerTimeout bounds each call of the kind's handlers (Receive,
+// OnReminder, OnTimer): the handler's context ends after d, or at the
+// caller's deadline if that comes first, and a handler that has not
+// returned a grace period later (grains.Config.AbandonGrace) is
+// abandoned: the runtime answers for it, replaces its activation, and
+// drops whatever it stores or answers later. Without this option the
+// member's default applies (grains.Config.HandlerTimeout, 30s). A handler
+// must honour its context: one that blocks past it keeps its goroutine
+// and whatever it holds until it returns, abandoned or not. d must be
+// positive.
+func HandlerTimeout(d time.Duration) GrainOption {
+	return func(k *GrainKind) { k.handlerTimeout = d }
+}
 
 // NewGrain defines an untyped grain kind; factory makes a fresh instance
 // for each activation.
@@ -52,6 +71,9 @@ func NewGrain(name string, factory func() Grain, opts ...GrainOption) (*GrainKin
 	k := &GrainKind{name: name, factory: factory}
 	for _, o := range opts {
 		o(k)
+	}
+	if k.handlerTimeout < 0 {
+		return nil, fmt.Errorf("%w: %s: negative handler time-out %v", ErrInvalidKind, name, k.handlerTimeout)
 	}
 	return k, nil
 }
@@ -120,6 +142,10 @@ func (t typedGrain[Req, Resp]) OnDeactivate(ctx GrainContext) {
 
 // Name is the kind's name.
 func (k *GrainKind) Name() string { return k.name }
+
+// HandlerTimeout is the kind's bound on one handler call; 0: the
+// member's default.
+func (k *GrainKind) HandlerTimeout() time.Duration { return k.handlerTimeout }
 
 // IsSingleton reports whether the kind is a cluster singleton.
 func (k *GrainKind) IsSingleton() bool { return k.singleton }

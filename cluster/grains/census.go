@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // census asks the router for its activations by kind.
@@ -45,7 +47,7 @@ func (h *Host) ActivationsByKind(ctx context.Context, sample int) ([]KindCount, 
 // kind/identity).
 func (r *router) census(sample int) []KindCount {
 	byKind := map[string]*KindCount{}
-	for key := range r.active {
+	r.active.each(func(key string, _ *actor.PID) {
 		kind, identity, _ := strings.Cut(key, "/")
 		kc := byKind[kind]
 		if kc == nil {
@@ -56,7 +58,7 @@ func (r *router) census(sample int) []KindCount {
 		if len(kc.Identities) < sample {
 			kc.Identities = append(kc.Identities, identity)
 		}
-	}
+	})
 	out := make([]KindCount, 0, len(byKind))
 	for _, kc := range byKind {
 		slices.Sort(kc.Identities)

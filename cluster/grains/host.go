@@ -15,13 +15,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
-	"github.com/granary-rt/granary/supervisor"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -56,77 +53,6 @@ type Member struct {
 	Kinds []string
 }
 
-// Config configures a Host.
-type Config struct {
-	// Member is this member's id. Required.
-	Member string
-	// Registry holds the grain kinds. Required.
-	Registry *actors.Registry
-	// Kinds are the grain kinds this member hosts; nil hosts all registered.
-	Kinds []string
-	// System is the actor system (with remoting started in a cluster). Required.
-	System *actor.ActorSystem
-	// Directory records activation holders. Required.
-	Directory Directory
-	// State stores the state of durable grain kinds (GrainWithState),
-	// fenced by the directory's claims. Nil: such kinds are refused.
-	State StateStore
-	// Fenced reports self-fencing; a fenced member processes nothing. Nil:
-	// never. It is asked on every message, before routing, before the
-	// handler and again before the reply (a process pause can fall between
-	// any two), so it must answer from the lease's validity at the moment
-	// it is called, not from a flag a background tick sets
-	// (membership.Membership.Fenced does), and be cheap: no allocation.
-	Fenced func() bool
-	// IdleTimeout deactivates an activation that received nothing for this long.
-	IdleTimeout time.Duration
-	// CallTimeout bounds a call whose context has no deadline.
-	CallTimeout time.Duration
-	// Retry is the backoff between tries of an undelivered call.
-	Retry supervisor.Backoff
-	// DirectoryTimeout bounds one directory claim or release.
-	DirectoryTimeout time.Duration
-	// Logger receives structured logs; nil discards.
-	Logger *slog.Logger
-	// TracerProvider records the spans of grain calls (tracing.go); nil
-	// records none, at no cost.
-	TracerProvider trace.TracerProvider
-	// Metrics counts and times the calls made through this host and reads
-	// its activations by kind; nil records nothing.
-	Metrics *metrics.Metrics
-}
-
-// DefaultConfig returns the documented defaults for member.
-func DefaultConfig(member string) Config {
-	return Config{
-		Member: member,
-		// 5 minutes, like Akka's passivation default magnitude: an idle grain
-		// costs memory and a directory entry; reactivating costs one claim.
-		IdleTimeout: 5 * time.Minute,
-		// 10s matches protoactor's default request time-out.
-		CallTimeout: 10 * time.Second,
-		// 20ms doubling to 1s with full jitter: a failover takes ~2s, so a few
-		// quick tries find the new owner as soon as it exists.
-		Retry: supervisor.Backoff{Initial: 20 * time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: supervisor.JitterFull},
-		// 5s: a Consul write takes ms; longer means Consul is in trouble and
-		// the caller should retry elsewhere.
-		DirectoryTimeout: 5 * time.Second,
-	}
-}
-
-// Validate reports an unusable configuration.
-func (c Config) Validate() error {
-	switch {
-	case c.Member == "":
-		return errors.New("grains: Config.Member is required")
-	case c.Registry == nil || c.System == nil || c.Directory == nil:
-		return errors.New("grains: Config.Registry, System and Directory are required")
-	case c.IdleTimeout <= 0 || c.CallTimeout <= 0 || c.DirectoryTimeout <= 0:
-		return errors.New("grains: time-outs must be positive")
-	}
-	return c.Retry.Validate()
-}
-
 // Host routes grain calls and hosts this member's activations.
 type Host struct {
 	cfg    Config
@@ -142,8 +68,10 @@ type Host struct {
 	calls map[string]map[*reply]struct{} // member id -> replies of calls in flight to it
 	cache map[string]string              // kind/identity -> holder learned from NOT_OWNER
 
-	active  atomic.Int64
-	byKind  kindCounts
+	active atomic.Int64
+	byKind kindCounts
+	// hung counts abandoned handlers still running.
+	hung    atomic.Int64
 	leaving atomic.Bool
 	// fences counts Fence calls. An activation claimed before the latest
 	// one may have lost its claim even if the member is unfenced again by
@@ -184,6 +112,7 @@ func New(cfg Config) (*Host, error) {
 	h.tracer = tracing.Tracer(cfg.TracerProvider, "cluster/grains")
 	h.byKind = newKindCounts(h.hosted)
 	cfg.Metrics.ReadActivations(h.readActivations)
+	cfg.Metrics.ReadHungHandlers(h.HungHandlers)
 	for _, kind := range cfg.Registry.GrainKinds() {
 		cfg.Metrics.Grain(kind) // series at 0 from the start, for rate() and increase()
 	}
@@ -206,7 +135,7 @@ func (h *Host) HostedKinds() []string {
 // Start spawns the router actor.
 func (h *Host) Start() error {
 	pid, err := h.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &router{h: h, active: map[string]*actor.PID{}, keys: map[string]string{}}
+		return newRouter(h)
 	}, actor.WithDispatcher(h.dispatch)), RouterName(h.cfg.Member))
 	if err != nil {
 		return fmt.Errorf("grains: spawning the router: %w", err)

@@ -8,7 +8,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/messages"
-	"github.com/granary-rt/granary/supervisor"
 )
 
 // An activation's reminders: a.reminders is the working copy the grain's
@@ -153,23 +152,28 @@ func (a *activation) fireReminder(c actor.Context, req *messages.GrainRequest) {
 	h, _ := a.grain.(actors.ReminderHandler)
 	if h == nil || !actors.HandlesReminders(a.grain) {
 		a.log.Warn("reminder fired for a grain that does not handle reminders; moved on", "reminder", r.GetName())
-	} else {
-		gc, cancel := a.context(time.Unix(0, req.GetDeadlineUnixNano()))
-		var err error
-		perr := supervisor.Recover(func() { err = h.OnReminder(gc, reminderOf(r)) })
-		cancel()
-		if perr != nil {
-			err = perr
-		}
-		if err != nil {
-			// The firing changes nothing but the reminder's move.
-			a.log.Warn("reminder handler failed", "reminder", r.GetName(), "err", err)
-			a.revertState()
-			a.reminders = next
-		}
-		if perr != nil {
-			a.retire(c, nil) // its in-memory state may be half-updated
-		}
+		a.reminderFired(c, r, next, nil, nil)
+		return
+	}
+	var err error
+	a.run(c, requestDeadline(req), func(gc actors.GrainContext) { err = h.OnReminder(gc, reminderOf(r)) },
+		func(c actor.Context, perr error) { a.reminderFired(c, r, next, err, perr) })
+}
+
+// reminderFired stores the firing of r (the reminder moved to its next
+// tick, next, and what its handler changed) and answers it.
+func (a *activation) reminderFired(c actor.Context, r *messages.StoredReminder, next []*messages.StoredReminder, err, perr error) {
+	if perr != nil {
+		err = perr
+	}
+	if err != nil {
+		// The firing changes nothing but the reminder's move.
+		a.log.Warn("reminder handler failed", "reminder", r.GetName(), "err", err)
+		a.revertState()
+		a.reminders = next
+	}
+	if perr != nil {
+		a.retire(c, nil) // its in-memory state may be half-updated
 	}
 	if a.h.leaseLost() || a.fencedSinceClaim() {
 		a.fence(c)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
-	"github.com/granary-rt/granary/supervisor"
 )
 
 // grainTimer is one of an activation's timers. Its time.Timer only sends
@@ -99,18 +98,22 @@ func (a *activation) onTimer(c actor.Context, msg *timerFired) {
 	if h == nil {
 		return
 	}
-	gc, cancel := a.context(time.Now().Add(a.h.cfg.CallTimeout))
 	var err error
-	perr := supervisor.Recover(func() { err = h.OnTimer(gc, msg.name, t.payload) })
-	cancel()
+	a.run(c, time.Time{}, func(gc actors.GrainContext) { err = h.OnTimer(gc, msg.name, t.payload) },
+		func(c actor.Context, perr error) { a.timerRan(c, msg.name, err, perr) })
+}
+
+// timerRan stores what the timer name's handler changed, as after a
+// message.
+func (a *activation) timerRan(c actor.Context, name string, err, perr error) {
 	if perr != nil {
-		a.log.Warn("timer handler panicked; deactivating", "timer", msg.name, "err", perr)
+		a.log.Warn("timer handler panicked; deactivating", "timer", name, "err", perr)
 		a.revertState()
 		a.retire(c, nil)
 		return
 	}
 	if err != nil {
-		a.log.Warn("timer handler failed", "timer", msg.name, "err", err)
+		a.log.Warn("timer handler failed", "timer", name, "err", err)
 		a.revertState()
 		return
 	}

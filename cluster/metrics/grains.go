@@ -69,3 +69,41 @@ func (k *GrainKind) Call(code CallCode, took time.Duration) {
 	}
 	k.family.observe(k.series, int(code), took.Seconds())
 }
+
+// Refusal is why grain work was refused or cut short, the reason label of
+// granary_grain_refusals_total.
+type Refusal uint8
+
+// The reasons of granary_grain_refusals_total.
+const (
+	RefusedExpired         Refusal = iota // the caller's deadline passed before the request's turn
+	RefusedQueueFull                      // the grain's queue was at its bound
+	RefusedActivationLimit                // the member was at its limit of activations
+	RefusedEvicted                        // an idle activation deactivated early under pressure
+	RefusedAbandoned                      // a hung handler abandoned
+	numRefusals
+)
+
+var refusalNames = [numRefusals]string{"expired", "queue_full", "activation_limit", "evicted", "abandoned"}
+
+func (r Refusal) String() string {
+	if r < numRefusals {
+		return refusalNames[r]
+	}
+	return "unknown"
+}
+
+// GrainRefused counts one refusal of kind's work.
+func (m *Metrics) GrainRefused(kind string, why Refusal) {
+	if m != nil {
+		m.grainRefusals.WithLabelValues(kind, why.String()).Inc()
+	}
+}
+
+// ReadHungHandlers sets what reports the abandoned grain handlers still
+// running.
+func (m *Metrics) ReadHungHandlers(n func() int) {
+	if m != nil {
+		m.hungHandlers.set(func(report func(string, int)) { report("", n()) })
+	}
+}

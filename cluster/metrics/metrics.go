@@ -25,7 +25,9 @@ type Metrics struct {
 	adopted          *prometheus.CounterVec
 	adoption         prometheus.Histogram
 
-	grains *shardedFamily // granary_grain_calls_total and granary_grain_call_duration_seconds
+	grains        *shardedFamily // granary_grain_calls_total and granary_grain_call_duration_seconds
+	grainRefusals *prometheus.CounterVec
+	hungHandlers  *readAtScrape
 
 	store *opInstruments
 	state *opInstruments // the grain state store's (grainstate.go)
@@ -73,6 +75,8 @@ func New(cfg Config) *Metrics {
 	m.grains = newShardedFamily("granary_grain_calls_total", "Grain calls made through this member, by kind and outcome code.",
 		"granary_grain_call_duration_seconds", "Latency of grain calls made through this member, retries included.",
 		"kind", callCodeNames[:], cfg.CallBuckets)
+	m.grainRefusals = counter("granary_grain_refusals_total", "Grain work this member refused or cut short, by kind and reason: expired (the caller's deadline passed before its turn; not run), queue_full (the grain's queue was at its bound), activation_limit (the member was at its limit of activations), evicted (an idle activation deactivated early under pressure), abandoned (a handler that did not return after its context ended).", "kind", "reason")
+	m.hungHandlers = newReadAtScrape("granary_grain_hung_handlers", "Abandoned grain handlers still running on this member (each holds a goroutine and what it references until it returns).")
 	m.store = newOpInstruments("granary_store", "Task store", opNames[:], opWatch, cfg.StoreBuckets)
 	m.state = newOpInstruments("granary_grain_state", "Grain state store (durable grains' state and reminder index)", stateOpNames[:], int(StateWatchReminders), cfg.StoreBuckets)
 	m.consulRequests = counter("granary_consul_requests_total", "HTTP round trips to Consul, by endpoint (/v1/kv, /v1/txn, ...) and status code (error: no answer).", "endpoint", "code")
@@ -90,7 +94,7 @@ func New(cfg Config) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.tasksSubmitted, m.attemptsStarted, m.attemptsFinished, m.attemptDuration, m.decisions,
-		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grains,
+		m.jobRestarts, m.jobFailures, m.adopted, m.adoption, m.grains, m.grainRefusals, m.hungHandlers,
 		m.store.ops, m.store.duration, m.state.ops, m.state.duration, m.consulRequests, m.consulDuration, m.httpRequests, m.httpDuration,
 		m.ownedTasks, m.activations, m.members, m.fenced, m.abandoned,
 	)

@@ -50,6 +50,8 @@ func exercise(m *Metrics) {
 	m.Task("resize").Adopted()
 	m.AdoptionDelay(time.Second)
 	m.Grain("counter").Call(CallOK, time.Millisecond)
+	m.GrainRefused("counter", RefusedExpired)
+	m.ReadHungHandlers(func() int { return 0 })
 	_, _ = m.Store(&fakeStore{}).Get(context.Background(), "t1")
 	m.GrainState(StateSave, time.Now(), nil)
 	m.ReadOwnedTasks(func(report func(string, int)) { report("running", 2) })
