@@ -20,7 +20,7 @@ const evictBatch = 8
 // enough, there is no room.
 func (r *router) makeRoom(c actor.Context, now time.Time) bool {
 	cfg := r.h.cfg
-	if r.active.len() >= cfg.ActivationHighWater {
+	if r.active.unpinned() >= cfg.ActivationHighWater {
 		for _, e := range r.active.evictable(evictBatch, now.Add(-cfg.PressureIdleTimeout)) {
 			r.active.remove(e.key)
 			c.Send(e.pid, &retire{})
@@ -28,7 +28,7 @@ func (r *router) makeRoom(c actor.Context, now time.Time) bool {
 			r.h.refused(kind, metrics.RefusedEvicted)
 		}
 	}
-	return r.active.len() < cfg.MaxActivations
+	return r.active.unpinned() < cfg.MaxActivations
 }
 
 // refused counts one refusal of kind's work.

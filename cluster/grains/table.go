@@ -12,8 +12,9 @@ import (
 // the router's alone (no lock); every operation is O(1) but evictable,
 // which walks from the least recently used end.
 type table struct {
-	byKey map[string]*list.Element // kind/identity -> element of lru
-	lru   list.List                // of *tableEntry, most recently used first
+	byKey  map[string]*list.Element // kind/identity -> element of lru
+	lru    list.List                // of *tableEntry, most recently used first
+	pinned int                      // entries pinned
 }
 
 type tableEntry struct {
@@ -32,6 +33,9 @@ func newTable() *table {
 
 // len is the number of activations.
 func (t *table) len() int { return len(t.byKey) }
+
+// unpinned is the number of activations that may be evicted.
+func (t *table) unpinned() int { return len(t.byKey) - t.pinned }
 
 // get returns key's activation.
 func (t *table) get(key string) (*actor.PID, bool) {
@@ -53,11 +57,17 @@ func (t *table) touch(key string, now time.Time) {
 func (t *table) add(key string, pid *actor.PID, now time.Time, pinned bool) {
 	t.remove(key)
 	t.byKey[key] = t.lru.PushFront(&tableEntry{key: key, pid: pid, used: now, pinned: pinned})
+	if pinned {
+		t.pinned++
+	}
 }
 
 // remove forgets key's activation.
 func (t *table) remove(key string) {
 	if e, ok := t.byKey[key]; ok {
+		if e.Value.(*tableEntry).pinned {
+			t.pinned--
+		}
 		t.lru.Remove(e)
 		delete(t.byKey, key)
 	}
