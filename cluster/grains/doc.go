@@ -23,4 +23,14 @@
 // processed (the member is gone, not the owner, fenced or leaving); a
 // handler's error is returned as is. A call in flight to a member that leaves
 // the view fails over at once instead of waiting out its time-out.
+//
+// Bounds: an activation runs its handler off its actor, under a time-out
+// (Config.HandlerTimeout, or the kind's actors.HandlerTimeout), and
+// abandons a handler still running Config.AbandonGrace after its context
+// ended (the activation is replaced; the handler's late state and answer
+// are dropped). It queues at most MaxQueued requests and MaxQueuedBytes
+// of payload, and answers a request whose caller's deadline passed before
+// its turn without running it. A member holds at most MaxActivations;
+// past ActivationHighWater, new activations first deactivate the least
+// recently used idle ones. Refusals are ErrResourceExhausted (HTTP 429).
 package grains
