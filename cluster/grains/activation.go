@@ -65,10 +65,10 @@ func (a *activation) Receive(c actor.Context) {
 		a.enqueue(c, msg)
 	case *timerFired:
 		a.enqueue(c, msg)
-	case *runDone:
-		a.finished(c, msg.run)
+	case *handlerRun:
+		a.finished(c, msg)
 	case *runOverdue:
-		a.overdue(c, msg.run)
+		a.overdue(c, (*handlerRun)(msg))
 	case *actor.ReceiveTimeout:
 		if a.running == nil {
 			a.log.Debug("grain idle; deactivating")
@@ -77,6 +77,9 @@ func (a *activation) Receive(c actor.Context) {
 	case *retire:
 		a.retired(c, msg)
 	case *actor.Stopping:
+		if a.watchdog != nil {
+			a.watchdog.Stop()
+		}
 		a.deactivate()
 	}
 }
@@ -205,11 +208,8 @@ func (a *activation) handle(c actor.Context, req *messages.GrainRequest, decoded
 		a.reply(c, resp)
 		return
 	}
-	var out []byte
-	var err error
-	a.run(c, requestDeadline(req), func(gc actors.GrainContext) {
-		out, err = a.receive(gc, req, decoded)
-	}, func(c actor.Context, perr error) { a.handled(c, req, out, err, perr) })
+	a.run(c, requestDeadline(req), func(gc actors.GrainContext) ([]byte, error) { return a.receive(gc, req, decoded) },
+		func(c actor.Context, out []byte, err, perr error) { a.handled(c, req, out, err, perr) })
 }
 
 // handled stores what the handler of req changed and answers it.

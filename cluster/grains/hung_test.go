@@ -71,11 +71,13 @@ func (c *cluster) blockerNode(b *blocker, handlerTimeout time.Duration, tweak fu
 	if err := reg.RegisterGrain(k); err != nil {
 		t.Fatal(err)
 	}
-	return c.tweakedNode("n1", reg, tweak)
+	n := c.tweakedNode("n1", reg, tweak)
+	setViews([]*node{n}, n)
+	return n
 }
 
 // tweakedNode starts member id hosting reg's kinds, its Config changed by
-// tweak, and makes it the only member of its view.
+// tweak (nil: none), and stops it when the test ends.
 func (c *cluster) tweakedNode(id string, reg *actors.Registry, tweak func(*grains.Config)) *node {
 	t := c.t
 	t.Helper()
@@ -93,9 +95,7 @@ func (c *cluster) tweakedNode(id string, reg *actors.Registry, tweak func(*grain
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Stop(testutil.Context(t, 5*time.Second)) })
-	n := &node{id: id, sys: c.sys, host: h}
-	setViews([]*node{n}, n)
-	return n
+	return &node{id: id, sys: c.sys, host: h}
 }
 
 func blockCall(n *node, identity string, timeout time.Duration, req blockReq) (blockResp, error) {

@@ -40,6 +40,10 @@ type inbox struct {
 	// abandoned: a handler hung and was abandoned; it may still be
 	// running and touching the grain, its timers and reminders.
 	abandoned bool
+	// watchdog sends runOverdue for watched, the run in progress, when
+	// its time is up (watched is nil between runs).
+	watchdog *time.Timer
+	watched  atomic.Pointer[handlerRun]
 }
 
 // pending is a message waiting for the activation's handler.
@@ -50,16 +54,23 @@ type pending struct {
 	deadline time.Time // the caller's; zero: none
 }
 
-// handlerRun is one handler call in progress off the actor.
+// handlerRun is one handler call in progress off the actor. It is also
+// the message that tells the actor the handler returned, with its
+// outcome (out, err, perr), so a call allocates no other.
 type handlerRun struct {
-	// state is runRunning until the handler returns (runDone) or the
-	// actor abandons it (runAbandoned), whichever comes first.
-	state  atomic.Int32
-	perr   error // a panic of the handler, set before runDone is sent
-	then   func(c actor.Context, perr error)
-	cancel context.CancelFunc
-	timer  *time.Timer
-	limit  time.Duration // the handler time-out it ran under
+	// state is runRunning until the handler returns or the actor
+	// abandons it, whichever comes first.
+	state atomic.Int32
+	fn    func(actors.GrainContext) ([]byte, error)
+	gc    *grainContext
+	// out, err and perr (a panic) are the handler's, set before the run
+	// is sent back to the actor.
+	out       []byte
+	err, perr error
+	then      func(c actor.Context, out []byte, err, perr error)
+	cancel    context.CancelFunc
+	limit     time.Duration // the handler time-out it ran under
+	overdue   time.Time     // when it counts as hung: its context's end and the grace
 }
 
 const (
@@ -68,11 +79,8 @@ const (
 	runAbandoned
 )
 
-// Messages of a handler run to its activation.
-type (
-	runDone    struct{ run *handlerRun }
-	runOverdue struct{ run *handlerRun }
-)
+// runOverdue is the watchdog's message: the run may be hung.
+type runOverdue handlerRun
 
 func pendingOf(msg any, sender *actor.PID) pending {
 	p := pending{msg: msg, sender: sender}
@@ -179,26 +187,44 @@ func (a *activation) handlerTimeout() time.Duration {
 
 // run calls fn off the actor with a context that ends at deadline (zero:
 // none) or after the handler time-out, whichever comes first; then, back
-// on the actor, runs then with the handler's panic, if any.
-func (a *activation) run(c actor.Context, deadline time.Time, fn func(actors.GrainContext), then func(actor.Context, error)) {
+// on the actor, calls then with fn's results and its panic, if any.
+func (a *activation) run(c actor.Context, deadline time.Time, fn func(actors.GrainContext) ([]byte, error), then func(c actor.Context, out []byte, err, perr error)) {
 	limit := a.handlerTimeout()
 	if end := time.Now().Add(limit); deadline.IsZero() || end.Before(deadline) {
 		deadline = end
 	}
 	gc, cancel := a.context(deadline)
-	r := &handlerRun{then: then, cancel: cancel, limit: limit}
+	r := &handlerRun{fn: fn, gc: gc, then: then, cancel: cancel, limit: limit, overdue: deadline.Add(a.h.cfg.AbandonGrace)}
 	a.running = r
-	self, root, hung := a.self, a.h.sys.Root, &a.h.hung
-	r.timer = time.AfterFunc(time.Until(deadline)+a.h.cfg.AbandonGrace, func() { root.Send(self, &runOverdue{run: r}) })
-	a.h.dispatch.Schedule(func() {
-		perr := supervisor.Recover(func() { fn(gc) })
-		r.perr = perr
-		if !r.state.CompareAndSwap(runRunning, runReturned) {
-			hung.Add(-1) // abandoned before it returned
-			return
-		}
-		root.Send(self, &runDone{run: r})
-	})
+	a.watch(r, time.Until(r.overdue))
+	a.h.dispatch.Schedule(func() { a.h.runHandler(a.self, r) })
+}
+
+// runHandler calls r's handler, on a dispatcher goroutine, and sends r
+// back to its activation unless it was abandoned meanwhile.
+func (h *Host) runHandler(self *actor.PID, r *handlerRun) {
+	r.perr = supervisor.Recover(func() { r.out, r.err = r.fn(r.gc) })
+	if !r.state.CompareAndSwap(runRunning, runReturned) {
+		h.hung.Add(-1) // abandoned before it returned
+		return
+	}
+	h.sys.Root.Send(self, r)
+}
+
+// watch arms the activation's watchdog to look at r after d. One timer
+// per activation, reset for each run: a call allocates none.
+func (a *activation) watch(r *handlerRun, d time.Duration) {
+	a.watched.Store(r)
+	if a.watchdog == nil {
+		self, root, watched := a.self, a.h.sys.Root, &a.watched
+		a.watchdog = time.AfterFunc(d, func() {
+			if r := watched.Load(); r != nil {
+				root.Send(self, (*runOverdue)(r))
+			}
+		})
+		return
+	}
+	a.watchdog.Reset(d)
 }
 
 // finished takes a handler's return back on the actor.
@@ -207,9 +233,10 @@ func (a *activation) finished(c actor.Context, r *handlerRun) {
 		return
 	}
 	a.running = nil
-	r.timer.Stop()
+	a.watched.Store(nil)
+	a.watchdog.Stop()
 	r.cancel()
-	r.then(c, r.perr)
+	r.then(c, r.out, r.err, r.perr)
 	a.endWork()
 	a.next(c)
 }
@@ -217,9 +244,19 @@ func (a *activation) finished(c actor.Context, r *handlerRun) {
 // overdue abandons a handler that has not returned AbandonGrace after
 // its context ended.
 func (a *activation) overdue(c actor.Context, r *handlerRun) {
-	if r != a.running || !r.state.CompareAndSwap(runRunning, runAbandoned) {
-		return // it returned: its runDone is on the way
+	if r != a.running {
+		return
 	}
+	if wait := time.Until(r.overdue); wait > 0 {
+		// A firing of the watchdog meant for the run before, which
+		// loaded this one: not yet.
+		a.watchdog.Reset(wait)
+		return
+	}
+	if !r.state.CompareAndSwap(runRunning, runAbandoned) {
+		return // it returned: it is on its way back
+	}
+	a.watched.Store(nil)
 	a.h.hung.Add(1)
 	a.h.refused(a.kind.Name(), metrics.RefusedAbandoned)
 	a.running, a.abandoned = nil, true

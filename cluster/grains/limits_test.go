@@ -20,7 +20,9 @@ func limitedNode(t *testing.T, c *cluster, tweak func(*grains.Config)) *node {
 	if err := kinds.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	return c.tweakedNode("n1", reg, tweak)
+	n := c.tweakedNode("n1", reg, tweak)
+	setViews([]*node{n}, n)
+	return n
 }
 
 func whoami(n *node, identity string) (kinds.WhoAmIResp, error) {

@@ -155,9 +155,8 @@ func (a *activation) fireReminder(c actor.Context, req *messages.GrainRequest) {
 		a.reminderFired(c, r, next, nil, nil)
 		return
 	}
-	var err error
-	a.run(c, requestDeadline(req), func(gc actors.GrainContext) { err = h.OnReminder(gc, reminderOf(r)) },
-		func(c actor.Context, perr error) { a.reminderFired(c, r, next, err, perr) })
+	a.run(c, requestDeadline(req), func(gc actors.GrainContext) ([]byte, error) { return nil, h.OnReminder(gc, reminderOf(r)) },
+		func(c actor.Context, _ []byte, err, perr error) { a.reminderFired(c, r, next, err, perr) })
 }
 
 // reminderFired stores the firing of r (the reminder moved to its next

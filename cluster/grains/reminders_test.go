@@ -32,28 +32,19 @@ func (c *cluster) remindingNodeWith(id string, rec *remindertest.Recorder, idle 
 	if err := remindertest.Register(reg, rec); err != nil {
 		t.Fatal(err)
 	}
-	cfg := grains.DefaultConfig(id)
-	cfg.Registry, cfg.System, cfg.Directory, cfg.State = reg, c.sys, c.dir, c.state
-	cfg.Kinds = hosted
-	if hosted == nil {
-		cfg.Kinds = []string{remindertest.Kind}
-	}
-	if idle > 0 {
-		cfg.IdleTimeout = idle
-	}
-	cfg.Logger = testutil.Logger(t, slog.LevelWarn)
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	h, err := grains.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Stop(testutil.Context(t, 5*time.Second)) })
-	return &node{id: id, sys: c.sys, host: h}
+	return c.tweakedNode(id, reg, func(cfg *grains.Config) {
+		cfg.Kinds = hosted
+		if hosted == nil {
+			cfg.Kinds = []string{remindertest.Kind}
+		}
+		if idle > 0 {
+			cfg.IdleTimeout = idle
+		}
+		cfg.Logger = testutil.Logger(t, slog.LevelWarn)
+		if tweak != nil {
+			tweak(cfg)
+		}
+	})
 }
 
 func command(t *testing.T, n *node, identity string, cmd remindertest.Command) remindertest.Reply {

@@ -98,9 +98,8 @@ func (a *activation) onTimer(c actor.Context, msg *timerFired) {
 	if h == nil {
 		return
 	}
-	var err error
-	a.run(c, time.Time{}, func(gc actors.GrainContext) { err = h.OnTimer(gc, msg.name, t.payload) },
-		func(c actor.Context, perr error) { a.timerRan(c, msg.name, err, perr) })
+	a.run(c, time.Time{}, func(gc actors.GrainContext) ([]byte, error) { return nil, h.OnTimer(gc, msg.name, t.payload) },
+		func(c actor.Context, _ []byte, err, perr error) { a.timerRan(c, msg.name, err, perr) })
 }
 
 // timerRan stores what the timer name's handler changed, as after a
