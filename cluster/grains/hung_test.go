@@ -176,10 +176,12 @@ func TestExpiredRequestsAreDroppedAndReleased(t *testing.T) {
 	}
 	wg.Wait() // every caller gave up
 	pad = ""
+	queued := heapAfterGC()
 	// Waiting: about 12 MB of payloads, until the activation is abandoned
 	// (2s after the block started) and refuses them.
 	eventually(t, 10*time.Second, func() bool { return heapAfterGC() < base+(calls*size)/4 },
 		fmt.Sprintf("the heap falls back near %d MB once the callers gave up and the wedged activation is abandoned", base>>20))
+	t.Logf("heap: %d MB before, %d MB with the expired calls queued, %d MB after the abandonment", base>>20, queued>>20, heapAfterGC()>>20)
 	if got := b.runs.Load(); got != 1 {
 		t.Fatalf("the handler ran %d times; want 1 (the block): expired requests must not run", got)
 	}

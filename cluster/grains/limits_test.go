@@ -11,6 +11,7 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/examples/kinds"
 )
 
@@ -42,8 +43,10 @@ func whoami(n *node, identity string) (kinds.WhoAmIResp, error) {
 // without bound (160,000 in 18s, 466 MB).
 func TestActivationLimitRefusesNewActivations(t *testing.T) {
 	c := newCluster(t)
+	m := metrics.New(metrics.DefaultConfig())
 	n := limitedNode(t, c, func(cfg *grains.Config) {
 		cfg.MaxActivations, cfg.ActivationHighWater, cfg.PressureIdleTimeout = 10, 8, time.Hour
+		cfg.Metrics = m
 	})
 	for i := range 10 {
 		if _, err := whoami(n, fmt.Sprint("g", i)); err != nil {
@@ -59,6 +62,9 @@ func TestActivationLimitRefusesNewActivations(t *testing.T) {
 	}
 	if _, err := whoami(n, "g3"); err != nil {
 		t.Fatalf("an identity already active, at the limit: %v", err)
+	}
+	if got := refusals(t, m, "activation_limit"); got != 1 {
+		t.Fatalf("granary_grain_refusals_total{reason=activation_limit} = %v, want 1", got)
 	}
 }
 
@@ -124,4 +130,27 @@ func whoamiActivations(t *testing.T, n *node) int {
 		}
 	}
 	return 0
+}
+
+// refusals reads granary_grain_refusals_total for reason, all kinds.
+func refusals(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "granary_grain_refusals_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					n += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
