@@ -151,6 +151,9 @@ func (a *activation) begin(c actor.Context, p pending) {
 		return
 	case !p.deadline.IsZero() && !time.Now().Before(p.deadline):
 		a.h.refused(a.kind.Name(), metrics.RefusedExpired)
+		if p.sender == nil {
+			return
+		}
 		a.h.sys.Root.Send(p.sender, grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_EXPIRED,
 			fmt.Sprintf("the caller's deadline passed before grain %s/%s got to the request; it was not processed", a.kind.Name(), a.identity), ""))
 		return
