@@ -161,7 +161,7 @@ func (a *activation) retire(c actor.Context, resp *messages.GrainResponse) {
 	}
 	if !a.retiring {
 		a.retiring = true
-		c.Send(c.Parent(), &retireMe{pid: c.Self()})
+		c.Send(c.Parent(), &retireMe{pid: c.Self(), keepsClaim: a.abandoned})
 	}
 }
 

@@ -22,8 +22,7 @@ func (r *router) makeRoom(c actor.Context, now time.Time) bool {
 	cfg := r.h.cfg
 	if r.active.unpinned() >= cfg.ActivationHighWater {
 		for _, e := range r.active.evictable(evictBatch, now.Add(-cfg.PressureIdleTimeout)) {
-			r.active.remove(e.key)
-			c.Send(e.pid, &retire{})
+			r.retire(c, e.key, e.pid, &retire{}, false)
 			kind, _, _ := strings.Cut(e.key, "/")
 			r.h.refused(kind, metrics.RefusedEvicted)
 		}

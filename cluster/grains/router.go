@@ -13,8 +13,13 @@ import (
 
 type (
 	deactivateAll struct{ reason string }
-	// retireMe asks the router to stop routing to an activation.
-	retireMe struct{ pid *actor.PID }
+	// retireMe asks the router to stop routing to an activation;
+	// keepsClaim: it will not release its claim (it was abandoned), so a
+	// replacement need not wait for it to end.
+	retireMe struct {
+		pid        *actor.PID
+		keepsClaim bool
+	}
 	// retire is the router's last message to an activation: everything
 	// forwarded before it has been answered, so the activation may stop
 	// without losing a request in its mailbox.
@@ -28,10 +33,25 @@ type router struct {
 	h      *Host
 	active *table            // kind/identity -> activation, by last use
 	keys   map[string]string // activation PID id -> kind/identity
+	// leaving holds the identities whose retired activation has not
+	// ended yet. It releases its claim as it ends, and the member's
+	// claim is one for all its activations of the identity: a new one
+	// started meanwhile would lose the claim it shares. So calls to a
+	// leaving identity are answered UNAVAILABLE (retried) until it ends.
+	leaving map[string]bool
 }
 
 func newRouter(h *Host) *router {
-	return &router{h: h, active: newTable(), keys: map[string]string{}}
+	return &router{h: h, active: newTable(), keys: map[string]string{}, leaving: map[string]bool{}}
+}
+
+// retire stops routing to key's activation pid and sends it its last
+// message; it releases its claim as it ends unless keepsClaim.
+func (r *router) retire(c actor.Context, key string, pid *actor.PID, msg *retire, keepsClaim bool) {
+	if r.active.removeIf(key, pid) && !keepsClaim {
+		r.leaving[key] = true
+	}
+	c.Send(pid, msg)
 }
 
 func (r *router) Receive(c actor.Context) {
@@ -51,19 +71,19 @@ func (r *router) Receive(c actor.Context) {
 			r.spawn(c, kind, SingletonIdentity)
 		}
 	case *deactivateAll:
-		r.active.each(func(key string, pid *actor.PID) {
-			r.active.remove(key)
-			c.Send(pid, &retire{reason: msg.reason})
-		})
+		r.active.each(func(key string, pid *actor.PID) { r.retire(c, key, pid, &retire{reason: msg.reason}, false) })
 	case *retireMe:
 		if key, ok := r.keys[msg.pid.Id]; ok {
-			r.active.removeIf(key, msg.pid)
+			r.retire(c, key, msg.pid, &retire{}, msg.keepsClaim)
+		} else {
+			c.Send(msg.pid, &retire{})
 		}
-		c.Send(msg.pid, &retire{})
 	case *actor.Terminated:
 		if key, ok := r.keys[msg.Who.Id]; ok {
 			delete(r.keys, msg.Who.Id)
-			r.active.removeIf(key, msg.Who)
+			if !r.active.removeIf(key, msg.Who) {
+				delete(r.leaving, key) // a retired one: its claim is released
+			}
 		}
 	}
 }
@@ -93,6 +113,9 @@ func (r *router) route(c actor.Context, req *messages.GrainRequest) {
 	switch {
 	case ok:
 		r.active.touch(key, now)
+	case r.leaving[key]:
+		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("grain %s is deactivating on member %s; retry", key, r.h.cfg.Member), ""))
+		return
 	case !kind.IsSingleton() && !r.makeRoom(c, now):
 		r.h.refused(kind.Name(), metrics.RefusedActivationLimit)
 		c.Respond(grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED, fmt.Sprintf(
