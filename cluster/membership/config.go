@@ -75,6 +75,14 @@ type Config struct {
 	// show in `granary members` and the console. At most MaxVersionBytes;
 	// empty is allowed.
 	Version string
+	// Remoting says what this node's remoting asks of its peers, so that
+	// members that could not talk to each other never share a view:
+	// "" for plaintext, or RemotingMTLS of the cluster CA's certificates
+	// for mutual TLS. Join refuses to start a node whose Remoting differs
+	// from the live members' (ErrRemotingMismatch), and views leave out a
+	// member whose Remoting differs from this node's. At most
+	// MaxRemotingBytes.
+	Remoting string
 
 	// Consul configures the Consul client. Nil means api.DefaultConfig(),
 	// which honours CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT and
@@ -217,6 +225,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Version) > MaxVersionBytes {
 		bad("Version: %d bytes, at most %d", len(c.Version), MaxVersionBytes)
+	}
+	if len(c.Remoting) > MaxRemotingBytes {
+		bad("Remoting: %d bytes, at most %d", len(c.Remoting), MaxRemotingBytes)
 	}
 	if err := checkKinds(c.Kinds); err != nil {
 		bad("Kinds: %v", err)

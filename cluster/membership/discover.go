@@ -9,12 +9,24 @@ import (
 
 // Discover lists the healthy members of cluster without joining it, for
 // clients (the CLI's --consul/--cluster, the Go client's Discover hook).
+// A member is what the views hold (see rosterOf): a registration with
+// granary's checks, all passing, whose node holds its member key under a
+// live session; its addresses come from that key. A registration that is
+// not one (registered by anyone with service:write, with no checks) is
+// left out, so a client never sends its token there. The client's Consul
+// token needs read on the service, the nodes and the key prefix
+// granary/<cluster>/members/ (ClientPolicy).
 func Discover(ctx context.Context, c *api.Client, cluster string) ([]Member, error) {
-	entries, _, err := c.Health().Service(servicePrefix+cluster, "", true, (&api.QueryOptions{}).WithContext(ctx))
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	entries, _, err := c.Health().Service(servicePrefix+cluster, "", true, q)
 	if err != nil {
 		return nil, fmt.Errorf("membership: listing cluster %s in Consul: %w", cluster, err)
 	}
-	members, _ := membersFromEntries(entries)
+	pairs, _, err := c.KV().List(memberKeyPrefix(cluster), q)
+	if err != nil {
+		return nil, fmt.Errorf("membership: listing cluster %s's member keys in Consul: %w", cluster, err)
+	}
+	members, _ := rosterOf(cluster, entries, pairs)
 	return members, nil
 }
 

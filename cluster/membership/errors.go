@@ -24,6 +24,12 @@ var (
 	// member under the same node id.
 	ErrDuplicateNode = errors.New("membership: node id already in use")
 
+	// ErrRemotingMismatch is returned by Join when the live members'
+	// remoting differs from this node's (Config.Remoting): one side uses
+	// mutual TLS with a cluster CA and the other plaintext or another CA,
+	// so neither could deliver a message to the other.
+	ErrRemotingMismatch = errors.New("membership: remoting does not match the cluster's")
+
 	// ErrFenced is returned by CheckLease while the node must not act: its
 	// lease has expired by the monotonic clock (a pause, a partition), it
 	// is fenced, holds no session, or has left.

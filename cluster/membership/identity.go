@@ -12,17 +12,36 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// NodePolicy is the Consul ACL policy a Granary node needs, in Consul's
-// rules language: its service and checks (granary-<cluster>), reading the
-// other members and the agents' nodes, sessions (its lease and activation
-// locks), and the cluster's keys (tasks, indexes, jobs, the grain
-// directory). The README lists it; TestConsulACLs joins with exactly it.
-const NodePolicy = `service_prefix "granary-" { policy = "write" }
+// NodePolicy is the Consul ACL policy a Granary node of cluster needs, in
+// Consul's rules language, and nothing more: its service and checks
+// (granary-<cluster>), reading the other members and the agents' nodes,
+// sessions (its lease, member key and activation locks), and the
+// cluster's keys (member keys, tasks, indexes, jobs, the grain directory).
+// It is scoped to one cluster: a member of one cluster cannot register
+// in, nor write the keys of, another cluster on the same Consul. Consul
+// scopes session rules by Consul node, not by name, so "session_prefix"
+// stays wide; a session without key write on a cluster's prefix cannot
+// hold a member key there. The README lists it; TestConsulACLPolicy joins
+// with exactly it and TestNodePolicyIsScopedToItsCluster shows another
+// cluster's writes refused. cluster must be valid (Config.Validate).
+func NodePolicy(cluster string) string {
+	return fmt.Sprintf(`service %[1]q { policy = "write" }
 node_prefix "" { policy = "read" }
 agent_prefix "" { policy = "read" }
 session_prefix "" { policy = "write" }
-key_prefix "granary/" { policy = "write" }
-`
+key_prefix %[2]q { policy = "write" }
+`, servicePrefix+cluster, "granary/"+cluster+"/")
+}
+
+// ClientPolicy is the Consul ACL policy a client needs to find cluster's
+// members through Consul (the CLI's --consul/--cluster, Discover): read
+// the service, the nodes and the member keys.
+func ClientPolicy(cluster string) string {
+	return fmt.Sprintf(`service %[1]q { policy = "read" }
+node_prefix "" { policy = "read" }
+key_prefix %[2]q { policy = "read" }
+`, servicePrefix+cluster, memberKeyPrefix(cluster))
+}
 
 // metaInstance is the service meta key of the process that registered a
 // member: a random id per Membership, so a member can tell its own
@@ -82,6 +101,10 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 	for failures := 0; ; {
 		q := (&api.QueryOptions{}).WithContext(ctx)
 		entries, _, err := m.consul.Health().Service(m.service, "", false, q)
+		var pairs api.KVPairs
+		if err == nil {
+			pairs, _, err = m.consul.KV().List(memberKeyPrefix(m.cfg.Cluster), q)
+		}
 		if err != nil {
 			if isForbidden(err) {
 				return notAllowed("reading the cluster's registrations", err)
@@ -95,6 +118,9 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 				return fmt.Errorf("%w: join %s: %w (last consul error: %v)", ErrUnavailable, m.cfg.NodeID, context.Cause(ctx), err)
 			}
 			continue
+		}
+		if err := m.remotingConflict(pairs); err != nil {
+			return err
 		}
 		now := m.cfg.Clock()
 		verdict, who := judgeDuplicate(entries, m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)

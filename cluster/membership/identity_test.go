@@ -114,7 +114,7 @@ func TestConsulACLs(t *testing.T) {
 	}
 
 	acl := agent.Client().ACL()
-	policy, _, err := acl.PolicyCreate(&api.ACLPolicy{Name: "granary-node", Rules: NodePolicy}, nil)
+	policy, _, err := acl.PolicyCreate(&api.ACLPolicy{Name: "granary-node", Rules: NodePolicy(cfg.Cluster)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,5 +130,31 @@ func TestConsulACLs(t *testing.T) {
 	defer func() { _ = m.Leave(context.Background()) }()
 	if m.Fenced() || m.Session() == "" {
 		t.Fatal("joined but fenced or without a session")
+	}
+
+	// The policy is scoped to its cluster: with it, a member cannot join,
+	// register in, or write the keys of another cluster on this Consul.
+	other := testConfig(t, "n2", agent.HTTPAddr(), h.addr)
+	other.Cluster = "other-" + cfg.Cluster[:min(len(cfg.Cluster), 40)]
+	other.Consul.Token = tok.SecretID
+	if m2, err := Join(testutil.Context(t, joinTimeout), other); !errors.Is(err, ErrNotAllowed) {
+		if m2 != nil {
+			_ = m2.Leave(context.Background())
+		}
+		t.Fatalf("join of cluster %s with cluster %s's policy: %v, want ErrNotAllowed", other.Cluster, cfg.Cluster, err)
+	}
+	cc := *cfg.Consul
+	client, err := api.NewClient(&cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.KV().Put(&api.KVPair{Key: memberKeyPrefix(other.Cluster) + "impostor", Value: []byte("{}")}, nil); !isForbidden(err) {
+		t.Errorf("writing cluster %s's member key with cluster %s's policy: %v, want 403", other.Cluster, cfg.Cluster, err)
+	}
+	if err := client.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "impostor", Name: servicePrefix + other.Cluster, Port: 1}); !isForbidden(err) {
+		t.Errorf("registering in cluster %s with cluster %s's policy: %v, want 403", other.Cluster, cfg.Cluster, err)
+	}
+	if _, err := client.KV().Put(&api.KVPair{Key: "granary/" + cfg.Cluster + "/tasks/x", Value: []byte("{}")}, nil); err != nil {
+		t.Errorf("the control: writing its own cluster's key: %v", err)
 	}
 }

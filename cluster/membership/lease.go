@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -19,6 +20,7 @@ const renewOutput = "lease renewed by granary"
 type leaseLoop struct {
 	consulFailures  int // registration or renewal errors in a row
 	sessionFailures int // session creation errors in a row
+	keyFailures     int // member key acquisitions failed in a row
 }
 
 // runLease keeps the node registered and its lease renewed, and gets it a
@@ -87,6 +89,19 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 			return min(m.cfg.Retry.Delay(l.sessionFailures, rand.Float64()), m.cfg.RenewInterval)
 		}
 		l.sessionFailures = 0
+	}
+	if session, needed := m.needsMemberKey(); needed {
+		if err := m.claimMemberKey(session); err != nil {
+			m.refused("hold the member key "+m.memberKey(), err)
+			l.keyFailures++
+			if errors.Is(err, errKeyBusy) {
+				m.log.Debug("member key not acquired yet", "key", m.memberKey(), "err", err)
+			} else {
+				m.logFailure("hold the member key", l.keyFailures, err)
+			}
+			return min(m.cfg.Retry.Delay(l.keyFailures, rand.Float64()), m.cfg.RenewInterval)
+		}
+		l.keyFailures = 0
 	}
 	return m.cfg.RenewInterval - time.Since(began)
 }

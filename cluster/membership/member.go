@@ -2,12 +2,8 @@ package membership
 
 import (
 	"cmp"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
-
-	"github.com/hashicorp/consul/api"
 )
 
 // HealthPath is the path Consul's HTTP check polls on every member's
@@ -31,13 +27,16 @@ const (
 	serfHealthCheck = "serfHealth"
 )
 
-// Member is one healthy node of the cluster.
+// Member is one healthy node of the cluster: one that holds its member
+// key under a live session and whose registration passes every check
+// (see rosterOf). Its fields come from its member key.
 type Member struct {
 	ID       string   // node id
 	Addr     string   // node-to-node host:port (granary node --bind)
 	HTTPAddr string   // HTTP API host:port
 	Kinds    []string // kinds this member hosts, sorted
 	Version  string   // what the member is built from (Config.Version); "" from members older than it
+	Remoting string   // what its remoting asks of peers (Config.Remoting): "" plaintext, "mtls:..." a cluster CA
 }
 
 // MaxVersionBytes bounds Config.Version: Consul keeps service metadata
@@ -51,8 +50,9 @@ func (m Member) Hosts(kind string) bool {
 }
 
 // View is the set of healthy members at one moment, as Consul reports it:
-// members whose every check (lease TTL, /healthz, the agent's serfHealth)
-// passes.
+// members that hold their member key under a live session and whose every
+// check (lease TTL, /healthz, the agent's serfHealth) passes, and whose
+// remoting matches this node's.
 type View struct {
 	// Version grows by one with every change the watcher observes. It is a
 	// local counter, not Consul's index, because Consul's index goes back
@@ -91,58 +91,7 @@ func (v View) clone() View {
 }
 
 func memberEqual(a, b Member) bool {
-	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && a.Version == b.Version && slices.Equal(a.Kinds, b.Kinds)
-}
-
-// membersFromEntries turns the answer of a health query into sorted
-// members. Should two Consul agents each register a service with the same
-// id (two nodes configured with one NodeID), the one on the
-// alphabetically first Consul node wins, so every observer agrees; dups
-// counts the losers.
-func membersFromEntries(entries []*api.ServiceEntry) (members []Member, dups int) {
-	type candidate struct {
-		node string
-		m    Member
-	}
-	cands := make([]candidate, 0, len(entries))
-	for _, e := range entries {
-		if e == nil || e.Service == nil {
-			continue
-		}
-		node, nodeAddr := "", ""
-		if e.Node != nil {
-			node, nodeAddr = e.Node.Node, e.Node.Address
-		}
-		cands = append(cands, candidate{node: node, m: memberFromService(e.Service, nodeAddr)})
-	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(a.m.ID, b.m.ID), cmp.Compare(a.node, b.node))
-	})
-	members = make([]Member, 0, len(cands))
-	for _, c := range cands {
-		if n := len(members); n > 0 && members[n-1].ID == c.m.ID {
-			dups++
-			continue
-		}
-		members = append(members, c.m)
-	}
-	return members, dups
-}
-
-// memberFromService reads a member from its Consul service. A service
-// registered without an address takes its node's, as Consul itself does.
-func memberFromService(s *api.AgentService, nodeAddr string) Member {
-	host := s.Address
-	if host == "" {
-		host = nodeAddr
-	}
-	return Member{
-		ID:       s.ID,
-		Addr:     net.JoinHostPort(host, strconv.Itoa(s.Port)),
-		HTTPAddr: s.Meta[metaHTTPAddr],
-		Kinds:    parseKinds(s.Meta[metaKinds]),
-		Version:  s.Meta[metaVersion],
-	}
+	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && a.Version == b.Version && a.Remoting == b.Remoting && slices.Equal(a.Kinds, b.Kinds)
 }
 
 // parseKinds splits the metaKinds value into sorted kinds.

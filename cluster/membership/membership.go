@@ -40,7 +40,8 @@ type Membership struct {
 	fenceKick chan struct{} // wakes the fence watchdog
 	renewKick chan struct{} // wakes the lease loop
 
-	views *viewHub
+	views  *viewHub
+	roster *rosterState // the watchers' latest answers, for views
 
 	// lease answers Fenced, Session and CheckLease without m.mu: one atomic
 	// load and a clock read. publishLocked replaces it whenever one of its
@@ -51,6 +52,7 @@ type Membership struct {
 	lastRenew     time.Time          // send time of the last successful renewal
 	registered    bool               // false: the lease loop registers before renewing
 	session       string             // the session believed valid; "" if none
+	keySession    string             // the session that holds the member key; "" if none
 	stopSession   context.CancelFunc // stops the watcher of session
 	mustPurge     bool               // sessions of ours may exist in Consul that we do not hold
 	fenced        bool               // starts true: a node is fenced until it holds a session
@@ -101,6 +103,7 @@ func Join(ctx context.Context, cfg Config) (*Membership, error) {
 	m.goFunc(m.runLease)
 	m.goFunc(m.runFenceWatchdog)
 	m.goFunc(m.runViewWatch)
+	m.goFunc(m.runRosterWatch)
 	if err := m.awaitJoined(ctx); err != nil {
 		cleanup, cancel := context.WithTimeout(context.Background(), 2*cfg.RequestTimeout)
 		defer cancel()
@@ -144,6 +147,7 @@ func newMembership(cfg Config) (*Membership, error) {
 		renewKick:   make(chan struct{}, 1),
 		reconnected: make(chan struct{}),
 		views:       newViewHub(),
+		roster:      newRosterState(),
 		mustPurge:   true, // a previous run of this node may have left a session
 		fenced:      true,
 		joinedCh:    make(chan struct{}),
@@ -250,6 +254,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 
 	var errs []error
 	if !m.sessionsGone {
+		m.releaseMemberKey(ctx)
 		if err := m.purgeSessions(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("membership: destroy session: %w", err))
 		} else {

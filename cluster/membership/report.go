@@ -3,7 +3,9 @@ package membership
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,17 +42,30 @@ func (m *Membership) Registered(ctx context.Context) ([]Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing cluster %s in Consul: %w", ErrUnavailable, m.cfg.Cluster, err)
 	}
+	pairs, _, err := m.consul.KV().List(memberKeyPrefix(m.cfg.Cluster), (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing cluster %s's member keys in Consul: %w", ErrUnavailable, m.cfg.Cluster, err)
+	}
 	out := make([]Registration, 0, len(entries))
 	for _, e := range entries {
 		if e == nil || e.Service == nil {
 			continue
 		}
-		members, _ := membersFromEntries([]*api.ServiceEntry{e})
-		if len(members) == 0 {
-			continue
-		}
-		r := Registration{Member: members[0], Healthy: true}
+		r := Registration{Healthy: true}
 		var failing []string
+		members, ignoredRegs := rosterOf(m.cfg.Cluster, []*api.ServiceEntry{e}, pairs)
+		if len(members) > 0 {
+			r.Member = members[0]
+		} else {
+			// Not a member: shown as Consul has it, for the operator.
+			s := e.Service
+			r.Member = Member{ID: s.ID, Addr: net.JoinHostPort(s.Address, strconv.Itoa(s.Port)), HTTPAddr: s.Meta[metaHTTPAddr],
+				Kinds: parseKinds(s.Meta[metaKinds]), Version: s.Meta[metaVersion]}
+			r.Healthy = false
+			for _, ig := range ignoredRegs {
+				failing = append(failing, "not a member: "+ig.reason)
+			}
+		}
 		for _, c := range e.Checks {
 			if c.Status == api.HealthPassing {
 				continue

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -113,24 +114,52 @@ func nextWaitIndex(prev, got uint64) uint64 {
 	return got
 }
 
-// runViewWatch follows the healthy members of the service with blocking
-// queries and publishes every change. Errors never end it: it backs off
-// with jitter and tries again until Leave.
+// runViewWatch follows the passing registrations of the service with
+// blocking queries; runRosterWatch follows the member keys. Each change of
+// either publishes the members that both support (rosterOf).
 func (m *Membership) runViewWatch() {
+	m.follow("watch members", func(q *api.QueryOptions) (uint64, error) {
+		entries, meta, err := m.consul.Health().Service(m.service, "", true, q)
+		if err != nil {
+			return 0, err
+		}
+		m.roster.setEntries(entries)
+		m.publishMembers()
+		return meta.LastIndex, nil
+	})
+}
+
+// runRosterWatch: see runViewWatch.
+func (m *Membership) runRosterWatch() {
+	m.follow("watch member keys", func(q *api.QueryOptions) (uint64, error) {
+		pairs, meta, err := m.consul.KV().List(memberKeyPrefix(m.cfg.Cluster), q)
+		if err != nil {
+			return 0, err
+		}
+		m.roster.setPairs(pairs)
+		m.noteOwnKey(pairs)
+		m.publishMembers()
+		return meta.LastIndex, nil
+	})
+}
+
+// follow runs query as a blocking query, again and again, until Leave.
+// query answers the index Consul returned. Errors never end it: it backs
+// off with jitter and tries again.
+func (m *Membership) follow(op string, query func(*api.QueryOptions) (uint64, error)) {
 	var index uint64
 	failures := 0
 	for m.ctx.Err() == nil {
 		back := m.consulBack()
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.blockingTimeout())
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(ctx)
-		entries, meta, err := m.consul.Health().Service(m.service, "", true, q)
+		got, err := query((&api.QueryOptions{WaitIndex: index, WaitTime: m.cfg.WatchWait}).WithContext(ctx))
 		cancel()
 		if err != nil {
 			if m.ctx.Err() != nil {
 				return
 			}
 			failures++
-			m.logFailure("watch members", failures, err)
+			m.logFailure(op, failures, err)
 			// After a failure the agent we reach next may be a new
 			// incarnation whose index is far below ours; a blocking query
 			// with the old index would then sit out the whole WatchWait
@@ -144,28 +173,41 @@ func (m *Membership) runViewWatch() {
 			continue
 		}
 		if failures > 0 {
-			m.log.Info("watching members again", "failures", failures)
+			m.log.Info("following consul again", "op", op, "failures", failures)
 			failures = 0
 		}
-		index = nextWaitIndex(index, meta.LastIndex)
-		m.publishMembers(entries)
+		index = nextWaitIndex(index, got)
 	}
 }
 
-// publishMembers installs the members in entries and logs what changed.
-func (m *Membership) publishMembers(entries []*api.ServiceEntry) {
-	members, dups := membersFromEntries(entries)
-	before, after, changed := m.views.publish(members)
+// publishMembers installs the members that the latest registrations and
+// member keys support, and logs what changed and what it ignored.
+func (m *Membership) publishMembers() {
+	now := m.cfg.Clock()
+	members, ignoredRegs, ok := m.roster.members(m.cfg.Cluster, now)
+	if !ok {
+		return
+	}
+	kept := members[:0:0]
+	for _, mb := range members {
+		if mb.Remoting != m.cfg.Remoting {
+			ignoredRegs = append(ignoredRegs, ignored{id: mb.ID, addr: mb.Addr, httpAddr: mb.HTTPAddr, instance: "remoting:" + mb.Remoting,
+				reason: fmt.Sprintf("its remoting (%s) does not match this member's (%s): they could not talk", describeRemoting(mb.Remoting), describeRemoting(m.cfg.Remoting))})
+			continue
+		}
+		kept = append(kept, mb)
+	}
+	for _, ig := range m.roster.toWarn(ignoredRegs, now) {
+		m.log.Warn("ignoring a registration of the cluster's service: not a member", "id", ig.id, "http_addr", ig.httpAddr,
+			"addr", ig.addr, "instance", ig.instance, "reason", ig.reason)
+	}
+	before, after, changed := m.views.publish(kept)
 	if !changed {
 		return
 	}
 	joined, left, updated := viewDiff(before.Members, after.Members)
 	m.log.Info("view changed", "version", after.Version, "members", after.IDs(),
 		"joined", joined, "left", left, "updated", updated)
-	if dups > 0 {
-		m.log.Warn("several Consul agents register the same node id; members disagree on their NodeID configuration",
-			"duplicates", dups)
-	}
 }
 
 // kick wakes the goroutine waiting on ch, if any; kicks do not queue up.
