@@ -25,7 +25,7 @@ import (
 func TestConsulACLPolicy(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{ACLToken: "root-token-for-tests"})
 	acl := agent.Client().ACL()
-	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy}, nil)
+	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy(testcluster.Cluster)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestConsulACLPolicy(t *testing.T) {
 func TestConsulOverTLS(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{ACLToken: "root-token-for-tests", TLS: true})
 	acl := agent.Client().ACL()
-	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy}, nil)
+	policy, _, err := acl.PolicyCreate(&consul.ACLPolicy{Name: "granary-node", Rules: membership.NodePolicy(testcluster.Cluster)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

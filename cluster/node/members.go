@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -76,11 +78,38 @@ func toPlacement(v membership.View) []placement.Member {
 	return out
 }
 
+// errNotMember: an address that is no verified member's HTTP address in
+// the current view; this member sends it nothing.
+var errNotMember = errors.New("node: not the HTTP address of a member in the view")
+
 // memberClient is a client of another member's API at httpAddr, with
-// this member's credentials: its internal token (the first write token)
-// over TLS when the API has a certificate; the connections are shared.
+// this member's credentials: its cluster certificate over mutual TLS when
+// the cluster has a CA and the API a certificate (memberHTTP then sends no
+// token), else its internal token (the first write token), over TLS when
+// the API has a certificate; the connections are shared. httpAddr must be
+// the address of a member of the current view, whose addresses come from
+// member keys that only members can hold (membership.View): whatever
+// else Consul lists never gets this member's credentials.
 func (n *Node) memberClient(httpAddr string, retryFor time.Duration) (*client.Client, error) {
+	if !n.isMemberHTTPAddr(httpAddr) {
+		return nil, fmt.Errorf("%w: %s", errNotMember, httpAddr)
+	}
 	return client.New(client.Config{Addr: n.memberURL(httpAddr), Token: n.cfg.Tokens.Internal(), HTTPClient: n.memberHTTP, RetryFor: retryFor})
+}
+
+// isMemberHTTPAddr reports whether a member of the current view has
+// httpAddr as its HTTP address.
+func (n *Node) isMemberHTTPAddr(httpAddr string) bool {
+	m := n.mem.Load()
+	if m == nil || httpAddr == "" {
+		return false
+	}
+	for _, mb := range m.View().Members {
+		if mb.HTTPAddr == httpAddr {
+			return true
+		}
+	}
+	return false
 }
 
 // janitor picks the member that runs retention sweeps: the placement

@@ -408,7 +408,7 @@ func (n *Node) serveHTTP() {
 func (n *Node) join(ctx context.Context) error {
 	mcfg := membership.DefaultConfig()
 	mcfg.Cluster, mcfg.NodeID, mcfg.Addr, mcfg.HTTPAddr, mcfg.Kinds = n.cfg.Cluster, n.id, n.sys.Address(), n.HTTPAddr(), n.hosted
-	mcfg.Version = n.version
+	mcfg.Version, mcfg.Remoting = n.version, n.sec.remoting
 	// The lease is renewed over connections of its own, which no load on
 	// the store's (writes, waiters) can take: a member whose renewals
 	// queued behind them would fence itself. Without a transport or an

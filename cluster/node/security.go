@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/granary-rt/granary/cluster/console"
 	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/membership"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -30,6 +31,13 @@ type security struct {
 	// member calls their APIs: the system's CAs, the cluster CA, and this
 	// member's own API certificate (for its own client).
 	memberRoots *x509.CertPool
+	// memberCert is the cluster certificate this member presents when it
+	// calls another member's API, set when the cluster has a CA and the
+	// API a certificate: members then prove what they are by mutual TLS
+	// and send no bearer token to each other (see peerIdentity).
+	memberCert *tls.Certificate
+	// remoting is membership.Config.Remoting: what remoting asks of peers.
+	remoting string
 }
 
 // loadSecurity reads the certificate files of cfg.
@@ -60,6 +68,8 @@ func loadSecurity(cfg Config) (security, error) {
 			Certificates: []tls.Certificate{cert},
 			RootCAs:      pool,
 		}
+		caPEM, _ := os.ReadFile(cfg.ClusterCA) // read above
+		s.remoting = membership.RemotingMTLS(caPEM)
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil {
@@ -81,6 +91,13 @@ func loadSecurity(cfg Config) (security, error) {
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 			NextProtos:   []string{"http/1.1"},
+		}
+		if s.clusterClient != nil {
+			// Members calling this API prove membership with their
+			// cluster certificate; clients present none and use tokens.
+			s.api.ClientAuth = tls.VerifyClientCertIfGiven
+			s.api.ClientCAs = s.clusterServer.ClientCAs
+			s.memberCert = &s.clusterClient.Certificates[0]
 		}
 	}
 	s.memberRoots = roots
@@ -374,7 +391,7 @@ func httpsOnly(next http.Handler) http.Handler {
 // around the routes and the profiles, and plain HTTP limited to /healthz
 // when the API has a certificate.
 func (n *Node) apiHandler(h http.Handler) http.Handler {
-	h = httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, h)))
+	h = n.peerIdentity(httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, h))))
 	// The web console's assets are served without a token (they hold no
 	// data; its data calls go through the token check above).
 	h = console.Mount(h, console.DefaultConfig())
@@ -389,15 +406,52 @@ func (n *Node) apiHandler(h http.Handler) http.Handler {
 }
 
 // memberHTTP is the HTTP client this member calls the other members'
-// APIs with (Peers.Forward, activation counts): one connection pool,
-// trusting memberRoots.
+// APIs with (Peers.Forward, activation counts, clocks, the cluster
+// report): one connection pool, trusting memberRoots. With a member
+// certificate (memberCert) it presents it and sends no Authorization
+// header at all: the peer knows a member by its certificate, and a bearer
+// token never leaves the process.
 func (n *Node) newMemberHTTP() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+	tcfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: n.sec.memberRoots}
+	var rt http.RoundTripper = &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     90 * time.Second,
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: n.sec.memberRoots},
-	}}
+		TLSClientConfig:     tcfg,
+	}
+	if n.sec.memberCert != nil {
+		tcfg.Certificates = []tls.Certificate{*n.sec.memberCert}
+		rt = noBearer{rt}
+	}
+	return &http.Client{Transport: rt}
+}
+
+// noBearer drops the Authorization header of every request it sends.
+type noBearer struct{ next http.RoundTripper }
+
+func (t noBearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") != "" {
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+	}
+	return t.next.RoundTrip(r)
+}
+
+// peerIdentity gives a request whose TLS client certificate chains to the
+// cluster CA (verified by the handshake: s.api.ClientCAs) the role of a
+// member, the internal write token's; any token it carries is ignored.
+// Other requests pass unchanged, to be judged by their tokens.
+func (n *Node) peerIdentity(next http.Handler) http.Handler {
+	if n.sec.memberCert == nil || n.cfg.Tokens == nil {
+		return next
+	}
+	internal := "Bearer " + n.cfg.Tokens.Internal()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			r.Header.Set("Authorization", internal)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // memberURL is the base URL of a member's API at its HTTP address.
