@@ -108,7 +108,9 @@ type ignored struct {
 }
 
 // key identifies an ignored registration for "log once".
-func (i ignored) key() string { return i.id + "\x00" + i.instance + "\x00" + i.addr + "\x00" + i.httpAddr }
+func (i ignored) key() string {
+	return i.id + "\x00" + i.instance + "\x00" + i.addr + "\x00" + i.httpAddr
+}
 
 // heldRecords decodes the member keys in pairs that a live session holds.
 func heldRecords(prefix string, pairs api.KVPairs) map[string]memberRecord {
