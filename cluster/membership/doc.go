@@ -1,16 +1,22 @@
 // Package membership makes a node a member of a Granary cluster through
 // Consul, and tells it who else is alive.
 //
-// Consul (Raft, CP) is the one membership truth: a member is whatever
-// Consul lists as a passing instance of the service "granary-"+Cluster.
-// Join registers the node with two checks and starts three goroutines:
+// Consul (Raft, CP) is the one membership truth. A member is a node that
+// holds its member key, granary/<cluster>/members/<node id>, under its
+// live session, and whose registration of the service "granary-"+Cluster
+// passes every check, granary's lease and health checks among them; its
+// addresses come from the key (see roster.go). A registration alone,
+// which anyone with service:write can make, is no member. Join registers
+// the node with two checks and starts four goroutines:
 //
 //   - the lease loop renews a TTL check every RenewInterval, re-registers
 //     the node if Consul forgot it (a dev agent restart, a long partition),
-//     and creates the node's session whenever it has none;
+//     creates the node's session whenever it has none, and takes the
+//     member key under it;
 //   - the fence watchdog decides, from the time of the last successful
 //     renewal alone, whether the node must stop working (self-fencing);
-//   - the view watcher follows the healthy members with blocking queries.
+//   - two view watchers follow the passing registrations and the member
+//     keys with blocking queries, and publish the members both support.
 //
 // None of them ever gives up or panics because Consul is unreachable or
 // restarting: they back off with jitter and carry on when it answers.
