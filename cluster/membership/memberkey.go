@@ -64,7 +64,9 @@ func (m *Membership) noteOwnKey(pairs api.KVPairs) {
 	}
 	m.mu.Unlock()
 	if lost {
-		m.log.Warn("member key no longer held by this node's session; claiming it again", "key", key, "holder", holder)
+		// Also seen once right after the claim, when the watcher's answer
+		// predates it: claiming again under the same session is harmless.
+		m.log.Info("member key not held by this node's session; claiming it again", "key", key, "holder", holder)
 		kick(m.renewKick)
 	}
 }
