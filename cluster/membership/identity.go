@@ -21,9 +21,10 @@ import (
 // in, nor write the keys of, another cluster on the same Consul. Consul
 // scopes session rules by Consul node, not by name, so "session_prefix"
 // stays wide; a session without key write on a cluster's prefix cannot
-// hold a member key there. The README lists it; TestConsulACLPolicy joins
-// with exactly it and TestNodePolicyIsScopedToItsCluster shows another
-// cluster's writes refused. cluster must be valid (Config.Validate).
+// hold a member key there. The README lists it; TestConsulACLs (and the
+// node's TestConsulACLPolicy) join with exactly it, and TestConsulACLs
+// shows another cluster's join and writes refused. cluster must be valid
+// (Config.Validate).
 func NodePolicy(cluster string) string {
 	return fmt.Sprintf(`service %[1]q { policy = "write" }
 node_prefix "" { policy = "read" }
