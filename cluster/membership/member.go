@@ -37,6 +37,9 @@ type Member struct {
 	Kinds    []string // kinds this member hosts, sorted
 	Version  string   // what the member is built from (Config.Version); "" from members older than it
 	Remoting string   // what its remoting asks of peers (Config.Remoting): "" plaintext, "mtls:..." a cluster CA
+	// Draining: the member is leaving gracefully (Membership.Drain). It
+	// still owns its work and finishes it; no new work is placed on it.
+	Draining bool
 }
 
 // MaxVersionBytes bounds Config.Version: Consul keeps service metadata
@@ -91,7 +94,7 @@ func (v View) clone() View {
 }
 
 func memberEqual(a, b Member) bool {
-	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && a.Version == b.Version && a.Remoting == b.Remoting && slices.Equal(a.Kinds, b.Kinds)
+	return a.ID == b.ID && a.Addr == b.Addr && a.HTTPAddr == b.HTTPAddr && a.Version == b.Version && a.Remoting == b.Remoting && a.Draining == b.Draining && slices.Equal(a.Kinds, b.Kinds)
 }
 
 // parseKinds splits the metaKinds value into sorted kinds.

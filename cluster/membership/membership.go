@@ -62,6 +62,7 @@ type Membership struct {
 	left          bool               // Leave (or a failed Join) stopped the goroutines
 	lastConsulErr error              // for Join's error message
 	instance      string             // this process's registration (metaInstance)
+	draining      bool               // Drain was called: the member record says so
 	fatal         chan error         // a refusal that ends Join (ErrNotAllowed)
 	reconnected   chan struct{}      // see consulBack
 

@@ -57,12 +57,14 @@ type memberRecord struct {
 	Kinds    []string `json:"kinds"`
 	Version  string   `json:"version,omitempty"`
 	Remoting string   `json:"remoting,omitempty"`
+	// Draining: the member is leaving gracefully (Drain).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // record is this node's member record.
 func (m *Membership) record() []byte {
 	b, _ := json.Marshal(memberRecord{Instance: m.instance, Addr: m.cfg.Addr, HTTPAddr: m.cfg.HTTPAddr,
-		Kinds: m.cfg.Kinds, Version: m.cfg.Version, Remoting: m.cfg.Remoting})
+		Kinds: m.cfg.Kinds, Version: m.cfg.Version, Remoting: m.cfg.Remoting, Draining: m.isDraining()})
 	return b
 }
 
@@ -163,7 +165,7 @@ func rosterOf(cluster string, entries []*api.ServiceEntry, pairs api.KVPairs) (m
 			ig.pending, ig.reason = true, "holds no member key under a live session"
 		default:
 			members = append(members, Member{ID: s.ID, Addr: rec.Addr, HTTPAddr: rec.HTTPAddr,
-				Kinds: parseKinds(strings.Join(rec.Kinds, kindSeparator)), Version: rec.Version, Remoting: rec.Remoting})
+				Kinds: parseKinds(strings.Join(rec.Kinds, kindSeparator)), Version: rec.Version, Remoting: rec.Remoting, Draining: rec.Draining})
 			continue
 		}
 		out = append(out, ig)

@@ -93,6 +93,8 @@ type Node struct {
 	// metrics are the node's instruments; nil with Config.Metrics off.
 	metrics *metrics.Metrics
 	health  memberHealth
+	// hostStopping: the drain has begun stopping the grain host (drain.go).
+	hostStopping atomic.Bool
 	// leaseHTTP is the transport of membership's Consul client: made here
 	// (to count its round trips), closed here after leaving.
 	leaseHTTP *http.Transport
@@ -385,7 +387,7 @@ func (n *Node) serveHTTP() {
 			return n.host.Ping(ctx)
 		}
 	} else {
-		hcfg.Health = n.host.Ping
+		hcfg.Health = n.healthz
 	}
 	// Long polls end when the node stops, so shutdown is not held up by
 	// clients waiting for tasks.
@@ -468,8 +470,9 @@ func (n *Node) applyView(v membership.View) {
 	if n.metrics != nil {
 		n.health.update(v, time.Now())
 	}
-	n.host.SetView(toGrainMembers(v))
-	ms := toPlacement(v)
+	pv := placeable(v)
+	n.host.SetView(toGrainMembers(pv))
+	ms := toPlacement(pv)
 	n.placed.Store(&ms)
 	n.recon.SetView(ms)
 }
@@ -479,12 +482,14 @@ func (n *Node) applyView(v membership.View) {
 // Stop the node; a process exits non-zero.
 func (n *Node) Failed() <-chan error { return n.serveErr }
 
-// Stop leaves gracefully, within ctx and DrainTimeout: grains are
-// deactivated (releasing their claims) so callers find them on other
-// members, running attempts may finish (those cut off run again
-// elsewhere or at the next start), the member leaves Consul, then the API
-// closes, waking long polls. Safe to call twice; the second call returns
-// the first's result.
+// Stop leaves gracefully, within ctx and DrainTimeout (drain.go): the
+// member marks itself draining, so no new work is placed on it; running
+// attempts finish and commit while it keeps its lease and session (those
+// still running at the drain's deadline are handed off: they run again on
+// a survivor, or at the next start when embedded); grains are deactivated
+// (releasing their claims) so callers find them on other members; the
+// member leaves Consul, then the API closes, waking long polls. Safe to
+// call twice; the second call returns the first's result.
 func (n *Node) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -508,7 +513,17 @@ func (n *Node) Stop(ctx context.Context) error {
 // or activations cut off by ctx.
 func (n *Node) teardown(ctx context.Context) error {
 	var errs []error
+	work := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, dl.Add(-leaveReserve(n.cfg.DrainTimeout)))
+		defer cancel()
+	}
+	if err := n.drainTasks(work); err != nil {
+		errs = append(errs, err)
+	}
 	if n.host != nil {
+		n.hostStopping.Store(true)
 		if err := n.host.Stop(ctx); err != nil {
 			n.log.Warn("deactivation cut short", "err", err)
 			errs = append(errs, err)
@@ -516,15 +531,6 @@ func (n *Node) teardown(ctx context.Context) error {
 	}
 	if n.closeDir != nil {
 		n.closeDir()
-	}
-	if n.recon != nil {
-		n.recon.Stop()
-	}
-	if n.mgr != nil {
-		if err := n.mgr.Stop(ctx); err != nil {
-			n.log.Warn("drain cut short; interrupted attempts run again", "err", err)
-			errs = append(errs, err)
-		}
 	}
 	if m := n.mem.Load(); m != nil {
 		// Leaving has a bound of its own: a drain cut short by ctx has

@@ -518,9 +518,12 @@ func (m *Manager) Find(ctx context.Context, f store.Filter) ([]store.Record, err
 }
 
 // Stop drains the member: it refuses new submissions, starts no new
-// attempts, and waits for running attempts to end until ctx is done; then it
-// stops the actors. Attempts cut off by ctx stay running in the store and
-// count as lost when the task resumes. Stop is safe to call twice.
+// attempts, and waits until running attempts have ended and their outcomes
+// are committed (settle), until ctx is done; then it stops the actors.
+// Attempts cut off by ctx are handed off: they stay running in the store,
+// claimed by this member, and count as lost when the task resumes (on the
+// member that adopts it once this one has left, or at the next start).
+// Stop is safe to call twice.
 func (m *Manager) Stop(ctx context.Context) error {
 	var err error
 	m.stopOnce.Do(func() {
@@ -542,6 +545,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 			case <-tick.C:
 			}
 		}
+		if err == nil {
+			err = m.settle(ctx)
+		}
 		m.jobs.Wait() // escalations cancel through the actors: before they stop
 		_ = m.system.Root.PoisonFuture(m.root).Wait()
 		if m.ownSys {
@@ -549,6 +555,35 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// settle waits until every task actor has handled what is already in its
+// mailbox: an attempt that ended (running fell to 0) has sent its outcome
+// to its task actor, which commits it there. Stopping the actors before
+// that would drop the outcome (a stop overtakes queued messages), leaving
+// a finished attempt running in the store, to be run again by whoever
+// adopts the task. Each actor answers an actor.Touch after the messages
+// queued before it.
+func (m *Manager) settle(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(m.cfg.StoreTimeout)
+	}
+	res, err := m.system.Root.RequestFuture(m.root, &taskActors{}, time.Until(deadline)).Result()
+	if err != nil {
+		return fmt.Errorf("tasks: listing task actors at shutdown: %w", err)
+	}
+	for _, pid := range res.([]*actor.PID) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("tasks: committing the last outcomes at shutdown: %w", context.DeadlineExceeded)
+		}
+		_, err := m.system.Root.RequestFuture(pid, &actor.Touch{}, left).Result()
+		if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
+			return fmt.Errorf("tasks: committing the last outcomes at shutdown: %w", err)
+		}
+	}
+	return nil
 }
 
 // Ping does a round trip through the manager's actor, so a wedged actor

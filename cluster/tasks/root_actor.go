@@ -115,6 +115,8 @@ type (
 	notBorn struct{ id string }
 	ping    struct{}
 	pong    struct{}
+	// taskActors asks for the task actors' PIDs ([]*actor.PID; settle).
+	taskActors struct{}
 )
 
 // rootActor supervises the task actors of this member and routes messages
@@ -171,6 +173,8 @@ func (r *rootActor) Receive(c actor.Context) {
 		}
 	case *ping:
 		c.Respond(&pong{})
+	case *taskActors:
+		c.Respond(c.Children())
 	case *suspendAll:
 		if r.suspended == nil {
 			r.suspended = map[string]bool{}
