@@ -272,6 +272,9 @@ type Member struct {
 	// this field.
 	Version string `json:"version,omitempty"`
 	Healthy bool   `json:"healthy"`
+	// Draining: the member is stopping gracefully. It finishes the work it
+	// has and takes no new work: submit elsewhere.
+	Draining bool `json:"draining,omitempty"`
 	// Activations is the member's grain activation count (-1: it did not
 	// answer).
 	Activations int `json:"activations"`

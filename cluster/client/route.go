@@ -58,7 +58,7 @@ func (c *Client) refreshRoute() {
 	if err == nil {
 		for _, m := range list.Members {
 			u, perr := parseAddr(m.HTTPAddr, c.secure)
-			if !m.Healthy || m.HTTPAddr == "" || perr != nil {
+			if !m.Healthy || m.Draining || m.HTTPAddr == "" || perr != nil {
 				continue
 			}
 			members = append(members, placement.Member{ID: m.ID, Kinds: m.Kinds})

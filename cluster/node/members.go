@@ -37,7 +37,7 @@ func (n *Node) members(ctx context.Context, activations bool) ([]api.Member, err
 func membersOf(ctx context.Context, view membership.View, activations bool, clientOf func(httpAddr string, retryFor time.Duration) (*client.Client, error)) []api.Member {
 	out := make([]api.Member, len(view.Members))
 	for i, m := range view.Members {
-		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Version: m.Version, Healthy: true, Activations: -1}
+		out[i] = api.Member{ID: m.ID, Addr: m.Addr, HTTPAddr: m.HTTPAddr, Kinds: m.Kinds, Version: m.Version, Healthy: true, Draining: m.Draining, Activations: -1}
 	}
 	if !activations {
 		return out

@@ -55,14 +55,17 @@ type Result struct {
 	Reactivated int
 	// LoggedCommits counts the "task finished" log entries check 5 counts.
 	LoggedCommits int
-	Violations    []Violation
+	// DrainedCommits counts the tasks committed by a member while it
+	// drained after SIGTERM (check 6).
+	DrainedCommits int
+	Violations     []Violation
 }
 
 // Summary is the campaign's one-line summary.
 func (r Result) Summary() string {
-	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
-		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
-		r.Faults[Kill], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
+	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d drained_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d graceful_stops=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
+		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.DrainedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
+		r.Faults[Kill], r.Faults[GracefulStop], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
 		r.Faults[RestartConsul], len(r.Violations))
 }
 
@@ -163,7 +166,40 @@ func Run(t *testing.T, cfg Config) Result {
 		t.Fatalf("chaos: no member logged a \"task finished\" entry for %d tasks: did the message or the log level change?", res.Tasks)
 	}
 	res.Violations = append(res.Violations, CheckCommitLogs(commits)...)
+	entries, handedOff := c.TaskLogs(t)
+	drained, n := CheckDrains(c.Stops, entries, handedOff)
+	res.Violations, res.DrainedCommits = append(res.Violations, drained...), n
 	return res
+}
+
+// TaskLogs reads the task events check 6 needs from every member's log,
+// and the process runs whose drain timed out and handed work off.
+func (c *Cluster) TaskLogs(t *testing.T) (entries []Entry, handedOff map[string]bool) {
+	t.Helper()
+	handedOff = map[string]bool{}
+	for _, m := range c.Members {
+		m.Node.EachLogEntry(func(run int, e map[string]any) {
+			msg, _ := e["msg"].(string)
+			switch msg {
+			case msgDrainTimedOut:
+				handedOff[runKey(m.ID, run)] = true
+			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished:
+				en := Entry{Member: m.ID, Run: run, Msg: msg}
+				en.Task, _ = e["task"].(string)
+				en.Cause, _ = e["cause"].(string)
+				en.State, _ = e["state"].(string)
+				n, _ := e["attempt"].(float64)
+				if msg == msgTaskFinished {
+					n, _ = e["attempts"].(float64)
+				}
+				en.Attempt = int(n)
+				at, _ := e["time"].(string)
+				en.At, _ = time.Parse(time.RFC3339Nano, at)
+				entries = append(entries, en)
+			}
+		})
+	}
+	return entries, handedOff
 }
 
 // CommitLogs maps every task some member's log says it finished to those

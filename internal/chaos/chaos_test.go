@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	longFlag     = flag.Bool("chaos.long", false, "run the long campaign (also CHAOS_LONG=1): at least 10 kills, 2 pauses, 2+2 partitions and a Consul restart")
+	longFlag     = flag.Bool("chaos.long", false, "run the long campaign (also CHAOS_LONG=1): at least 10 kills, 3 graceful stops, 2 pauses, 2+2 partitions and a Consul restart")
 	seedFlag     = flag.Uint64("chaos.seed", 0, "replay this seed (also CHAOS_SEED); 0 picks one from the clock")
 	durationFlag = flag.Duration("chaos.duration", 0, "faults go on at least this long (also CHAOS_DURATION); 0: 60s short, 4m long")
 )
@@ -27,7 +27,7 @@ func TestChaos(t *testing.T) {
 	cfg := Config{
 		Seed:     *seedFlag,
 		Duration: 60 * time.Second,
-		Required: map[FaultKind]int{Kill: 1, Pause: 1, RestartConsul: 1},
+		Required: map[FaultKind]int{Kill: 1, GracefulStop: 1, Pause: 1, RestartConsul: 1},
 		Members:  3,
 		MaxTasks: 3000,
 		Settle:   60 * time.Second,
@@ -35,7 +35,7 @@ func TestChaos(t *testing.T) {
 	}
 	if long {
 		cfg.Duration = 4 * time.Minute
-		cfg.Required = map[FaultKind]int{Kill: 10, Pause: 2, PartitionConsul: 2, PartitionPeers: 2, RestartConsul: 1}
+		cfg.Required = map[FaultKind]int{Kill: 10, GracefulStop: 3, Pause: 2, PartitionConsul: 2, PartitionPeers: 2, RestartConsul: 1}
 		cfg.MaxTasks = 10000
 		cfg.Drain = 2 * time.Minute
 	}

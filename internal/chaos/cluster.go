@@ -40,10 +40,37 @@ func (m *Member) Restart() {
 	m.run.Add(1)
 }
 
+// stopGracefully sends the member SIGTERM and waits for it to drain and
+// exit: within memberDrainTimeout and exitSlack, else it is killed.
+func (m *Member) stopGracefully() Stop {
+	s := Stop{Member: m.ID, Run: m.Run(), Term: time.Now()}
+	exited := m.Node.Terminate()
+	select {
+	case <-exited:
+	case <-time.After(memberDrainTimeout + exitSlack):
+		s.TimedOut = true
+		m.Node.Kill()
+	}
+	s.Exit, s.Code = time.Now(), m.Node.ExitCode()
+	return s
+}
+
+// memberDrainTimeout is the members' --drain-timeout: longer than any
+// attempt of the workload that ends by itself (sleeps of at most 2.5s,
+// hangs cut off by a 1s attempt time-out), so a graceful stop lets every
+// running attempt finish; short enough not to stall the campaign.
+const memberDrainTimeout = 10 * time.Second
+
+// exitSlack is how long past its drain time-out a stopping member may
+// take to exit: leaving Consul and closing the API.
+const exitSlack = 5 * time.Second
+
 // Cluster is the campaign's Consul server and members.
 type Cluster struct {
 	Consul  *testconsul.Agent
 	Members []*Member
+	// Stops are the graceful stops injected so far (check 6).
+	Stops []Stop
 }
 
 // memberRetryFor bounds how long one call retries an unreachable member
@@ -64,7 +91,8 @@ func StartCluster(t *testing.T, n int) *Cluster {
 		peers := newProxy(t, "127.0.0.1:0", bind)
 		// --bind again: the last flag wins, so the node listens where the
 		// peers proxy forwards, and members dial it through the proxy.
-		nd := testnode.ClusterNode(t, clusterName, consul.Addr(), id, "--bind", bind, "--advertise", peers.Addr())
+		nd := testnode.ClusterNode(t, clusterName, consul.Addr(), id, "--bind", bind, "--advertise", peers.Addr(),
+			"--drain-timeout", memberDrainTimeout.String())
 		cl, err := client.New(client.Config{Addr: nd.HTTP, RetryFor: memberRetryFor, PollWait: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)

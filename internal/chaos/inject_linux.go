@@ -22,6 +22,10 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		m.Node.Kill()
 		time.Sleep(f.Hold) // the fault's chosen down time
 		m.Restart()
+	case GracefulStop:
+		c.Stops = append(c.Stops, m.stopGracefully())
+		time.Sleep(f.Hold) // the fault's chosen down time
+		m.Restart()
 	case Pause:
 		pid := m.Node.PID()
 		faulttest.Pause(t, pid)

@@ -15,16 +15,17 @@ const (
 	PartitionConsul                  // sever a member from Consul, then restore
 	PartitionPeers                   // sever the other members from a member, then restore
 	RestartConsul                    // restart the Consul server (its data kept)
+	GracefulStop                     // SIGTERM a member, let it drain and exit, then start it again
 	numFaultKinds
 )
 
 func (k FaultKind) String() string {
-	return [...]string{"kill", "pause", "partition-consul", "partition-peers", "consul-restart"}[k]
+	return [...]string{"kill", "pause", "partition-consul", "partition-peers", "consul-restart", "graceful-stop"}[k]
 }
 
 // weights is how often each kind comes up once the required faults are
 // done: kills most, as the issue asks for most of them.
-var weights = [numFaultKinds]int{Kill: 4, Pause: 2, PartitionConsul: 2, PartitionPeers: 2, RestartConsul: 1}
+var weights = [numFaultKinds]int{Kill: 4, Pause: 2, PartitionConsul: 2, PartitionPeers: 2, RestartConsul: 1, GracefulStop: 2}
 
 // Fault is one planned fault: what, to which member, held how long, and
 // how long the cluster rests after it has settled again.
@@ -84,7 +85,7 @@ func (s *Schedule) Next() Fault {
 	}
 	f := Fault{Kind: k, Member: s.rng.IntN(s.members), Rest: between(s.rng, time.Second, 3*time.Second)}
 	switch k {
-	case Kill:
+	case Kill, GracefulStop:
 		f.Hold = between(s.rng, 500*time.Millisecond, 3*time.Second)
 	case Pause, PartitionConsul, PartitionPeers:
 		// 3 to 6s: longer than the 2s lease, so Consul declares the member

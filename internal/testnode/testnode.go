@@ -274,6 +274,32 @@ func (n *Node) Stop(timeout time.Duration) {
 	}
 }
 
+// Terminate sends SIGTERM and returns at once, with a channel closed when
+// the process has exited (then ExitCode tells how): for tests that act on
+// the cluster while the node drains.
+func (n *Node) Terminate() <-chan struct{} {
+	n.t.Helper()
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		n.t.Fatal("testnode: Terminate before Start")
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	return exited
+}
+
+// ExitCode is the exit code of the latest run, once it has exited (-1
+// before, or when a signal ended it).
+func (n *Node) ExitCode() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.ProcessState == nil {
+		return -1
+	}
+	return n.cmd.ProcessState.ExitCode()
+}
+
 func (n *Node) signal(sig syscall.Signal, timeout time.Duration) bool {
 	n.mu.Lock()
 	cmd, exited := n.cmd, n.exited
@@ -301,11 +327,24 @@ func (n *Node) signal(sig syscall.Signal, timeout time.Duration) bool {
 // run-th start of the node (1-based; 0 for all runs).
 func (n *Node) LogEntries(run int, msg string) []map[string]any {
 	n.t.Helper()
+	var out []map[string]any
+	n.EachLogEntry(func(r int, m map[string]any) {
+		if m["msg"] == msg && (run == 0 || run == r) {
+			out = append(out, m)
+		}
+	})
+	return out
+}
+
+// EachLogEntry calls fn with every JSON log line of the node, in order,
+// and the run it belongs to (1-based: the run-th start of the node), in
+// one pass over the log.
+func (n *Node) EachLogEntry(fn func(run int, entry map[string]any)) {
+	n.t.Helper()
 	data, err := os.ReadFile(n.LogPath)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	var out []map[string]any
 	cur := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -318,11 +357,8 @@ func (n *Node) LogEntries(run int, msg string) []map[string]any {
 			cur++
 			continue
 		}
-		if m["msg"] == msg && (run == 0 || run == cur) {
-			out = append(out, m)
-		}
+		fn(cur, m)
 	}
-	return out
 }
 
 func (n *Node) tail(lines int) string {
