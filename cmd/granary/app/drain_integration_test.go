@@ -28,12 +28,12 @@ func TestSigtermDrainsClusterMember(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and granary processes")
 	}
-	const drain = 20 * time.Second
+	const drain, sleep = 20 * time.Second, 4 * time.Second
 	agent := testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})
 	nodes := startCluster(t, 3, agent.HTTPAddr(), map[int][]string{2: {"--drain-timeout", drain.String()}})
 	victim, c := nodes[2], nodes[0].Client()
 	ctx := testutil.Context(t, 3*time.Minute)
-	ids := submitSleeps(t, ctx, victim.Client(), "drain", 24, 4*time.Second)
+	ids := submitSleeps(t, ctx, victim.Client(), "drain", 24, sleep)
 	mine := runningOn(t, ctx, c, ids, victim.ID)
 
 	start := time.Now()
@@ -70,6 +70,9 @@ func TestSigtermDrainsClusterMember(t *testing.T) {
 	t.Logf("victim drained %d running tasks and exited %s after SIGTERM", len(mine), took.Round(time.Millisecond))
 	if code := victim.ExitCode(); code != 0 || took > drain {
 		t.Errorf("victim exited with %d after %s; want 0 within drain_timeout %s", code, took, drain)
+	}
+	if took > sleep+5*time.Second {
+		t.Errorf("victim exited %s after SIGTERM, though its attempts end within %s: the drain waited for nothing", took, sleep)
 	}
 
 	finals := testcluster.WaitAll(t, ctx, c, ids)
