@@ -23,7 +23,9 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		time.Sleep(f.Hold) // the fault's chosen down time
 		m.Restart()
 	case GracefulStop:
-		c.Stops = append(c.Stops, m.stopGracefully())
+		s := m.stopGracefully()
+		c.Stops = append(c.Stops, s)
+		t.Logf("chaos: %s drained and exited %s after SIGTERM (code %d)", m.ID, s.Exit.Sub(s.Term).Round(time.Millisecond), s.Code)
 		time.Sleep(f.Hold) // the fault's chosen down time
 		m.Restart()
 	case Pause:
