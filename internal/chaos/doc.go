@@ -20,6 +20,7 @@
 // down, paused or cut off, so a quorum of members always serves.
 //
 //	kill             kill -9 a member, 0.5-3s down, start it again (same data directory)
+//	graceful-stop    SIGTERM a member (--drain-timeout 10s): it drains and exits; 0.5-3s down, start it again
 //	pause            SIGSTOP a member for 3-6s, longer than its 2s lease, then SIGCONT
 //	partition-consul sever a member's Consul proxy for 3-6s: it fences itself
 //	partition-peers  sever the proxy the other members reach a member through, for 3-6s
@@ -59,15 +60,20 @@
 //     increment answered before it was sent.
 //  5. Commits happen once: at most one "task finished" entry per task in
 //     all the members' logs.
+//  6. A drained attempt never runs twice (CheckDrains): a member sent
+//     SIGTERM exits 0 within its drain time-out; a task it completed while
+//     draining was run by one attempt, started on it, and by none after;
+//     and unless its drain timed out (handing work off), no attempt it was
+//     running at SIGTERM is counted lost (member_lost) and run again.
 //
 // A violation fails the test with its evidence (the reads, calls, submits
 // or log entries that show it) and the command that replays the seed.
 //
 // # Running it
 //
-// The short version (about 60s of faults: a kill, a pause, a partition and
+// The short version (about 60s of faults: a kill, a graceful stop, a pause, a partition and
 // a Consul restart at least) runs in `go test ./...`, and is skipped under
-// -short. The long version (at least 10 kills, 2 pauses, 2 partitions of
+// -short. The long version (at least 10 kills, 3 graceful stops, 2 pauses, 2 partitions of
 // each kind and a Consul restart, 4 minutes of faults by default) is
 // `make chaos`, or:
 //
