@@ -51,8 +51,8 @@ const (
 //     committed by an attempt started exactly once, on M in run r, and no
 //     later attempt of it started anywhere;
 //   - unless M's drain timed out (handedOff holds M and r), no attempt
-//     that M started in run r was lost with M (member_lost) and run again:
-//     the drain let it finish instead.
+//     that M started in run r was counted lost with M (member_lost) after
+//     the SIGTERM and run again: the drain let it finish instead.
 func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out []Violation, drainedCommits int) {
 	type attemptKey struct {
 		task    string
@@ -90,6 +90,9 @@ func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out 
 				}
 			case e.Msg == msgAttemptStarted && e.At.Before(s.Term) && !handedOff[runKey(s.Member, s.Run)]:
 				for _, f := range lost[attemptKey{e.Task, e.Attempt}] {
+					if f.At.Before(s.Term) {
+						continue // lost to an earlier fault (a pause, a partition), not to the drain
+					}
 					out = append(out, Violation{CheckDrain, fmt.Sprintf("task %s attempt %d started on %s before SIGTERM; its drain did not time out, yet %s (run %d) counted the attempt lost at %s and ran the task again",
 						e.Task, e.Attempt, where, f.Member, f.Run, stamp(f.At))})
 				}

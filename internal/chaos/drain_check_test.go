@@ -28,6 +28,7 @@ func TestCheckDrains(t *testing.T) {
 		{"committed while draining, but also started elsewhere", stop, []Entry{started, twice, drained}, nil, 1, 1},
 		{"committed while draining, then run again", stop, []Entry{started, drained, rerun}, nil, 1, 1},
 		{"committed before SIGTERM: not drained", stop, []Entry{started, {Member: "n1", Run: 1, Msg: msgTaskFinished, Task: "a", Attempt: 1, State: stateCompleted, At: at(900)}}, nil, 0, 0},
+		{"lost to an earlier fault", stop, []Entry{started, {Member: "n2", Run: 1, Msg: msgAttemptFailed, Task: "a", Attempt: 1, Cause: causeMemberLost, At: at(800)}, rerun}, nil, 0, 0},
 		{"another run of the member", Stop{Member: "n1", Run: 2, Term: at(1000), Exit: at(3000)}, []Entry{started, lost, rerun}, nil, 0, 0},
 		{"did not exit in time", Stop{Member: "n1", Run: 1, Term: at(1000), Exit: at(20000), TimedOut: true, Code: -1}, nil, nil, 1, 0},
 		{"exited non-zero", Stop{Member: "n1", Run: 1, Term: at(1000), Exit: at(3000), Code: 1}, nil, nil, 1, 0},
