@@ -10,7 +10,8 @@ import (
 // The graceful stop of a cluster member (Stop) runs in this order, so that
 // nothing runs twice because of it:
 //
-//  1. drain: the member marks itself draining in Consul (membership.Drain).
+//  1. drain: the member marks itself draining in its member record in
+//     Consul (membership.Drain).
 //     It stays a healthy member holding its lease and session, so nobody
 //     adopts its work, but every member (itself included) places new tasks
 //     and grain activations elsewhere (placeable).
