@@ -73,6 +73,10 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		JobStage:      int(spec.GetJobStage()),
 		BudgetBase:    int(st.GetBudgetBase()),
 		JobRestarts:   int(st.GetJobRestarts()),
+		Significant:   spec.GetSignificant(),
+	}
+	if spec.GetJobId() != "" {
+		s.Restart = RestartTypeOf(spec)
 	}
 	s.Result, s.ResultBase64 = JSONOrBase64(st.GetResult())
 	for _, e := range st.GetErrors() {

@@ -71,6 +71,12 @@ type SubmitRequest struct {
 	JobMaxRestarts int `json:"job_max_restarts,omitempty"`
 	// JobRestartPeriod is the budget's sliding window (absent: the job's life).
 	JobRestartPeriod *Duration `json:"job_restart_period,omitempty"`
+	// Restart is the task's restart type as a child of its job (needs
+	// JobID): transient (the default), temporary or permanent.
+	Restart string `json:"restart,omitempty"`
+	// Significant: the task's exit may shut its job down, as the job's
+	// auto_shutdown says (needs JobID).
+	Significant bool `json:"significant,omitempty"`
 }
 
 // RestartRequest is the optional body of POST /v1/tasks/{id}/restart.
@@ -145,40 +151,10 @@ type Status struct {
 	// owner, is at its cap of abandoned attempts (handlers that did not
 	// return when their attempt ended). It starts once some return.
 	Waiting string `json:"waiting,omitempty"`
-}
-
-// JobStatus is the body of GET /v1/jobs/{id}: a job is the tasks sharing a
-// job id, supervised together.
-type JobStatus struct {
-	ID       string `json:"id"`
-	Strategy string `json:"strategy"`
-	// State is running until every task finished; then completed if all
-	// completed, else failed (or cancelled if no task failed).
-	State string `json:"state"`
-	// Error names the task whose failure failed the job, and why.
-	Error  string         `json:"error,omitempty"`
-	Counts map[string]int `json:"counts"`
-	// Restarts counts the job's restarts; MaxRestarts is its budget within
-	// RestartPeriod (absent: the job's life).
-	Restarts      int          `json:"restarts"`
-	MaxRestarts   int          `json:"max_restarts"`
-	RestartPeriod *Duration    `json:"restart_period,omitempty"`
-	RestartLog    []JobRestart `json:"restart_log,omitempty"`
-	// Tasks is the first page of the job's tasks, by id, as a listing has
-	// them (large results elided); TasksNext, if not empty, is the cursor
-	// of the next page of GET /v1/jobs/{id}/tasks. TaskCount counts them
-	// all.
-	Tasks     []*Status `json:"tasks"`
-	TasksNext string    `json:"tasks_next,omitempty"`
-	TaskCount int       `json:"task_count"`
-}
-
-// JobRestart is one restart of a job: when, and which task's failure
-// caused it.
-type JobRestart struct {
-	At    time.Time `json:"at"`
-	Task  string    `json:"task"`
-	Error string    `json:"error"`
+	// Restart is the task's restart type in its job (absent outside a
+	// job); Significant says whether its exit may shut the job down.
+	Restart     string `json:"restart,omitempty"`
+	Significant bool   `json:"significant,omitempty"`
 }
 
 // Terminal reports whether the task has ended.

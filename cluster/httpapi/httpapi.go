@@ -190,8 +190,8 @@ func New(svc TaskService, cfg Config) http.Handler {
 		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
 		h.mux.HandleFunc("POST /v1/tasks/{id}/restart", h.restart)
-		h.mux.HandleFunc("GET /v1/jobs/{id}", h.job)
 		h.mux.HandleFunc("GET /v1/jobs/{id}/tasks", h.jobTasks)
+		h.jobRoutes()
 		if h.cfg.Member == "" {
 			h.cfg.Member = svc.Member()
 		}
@@ -363,7 +363,7 @@ func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
 // api.ErrInvalidArgument.
 func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID, JobStrategy: req.JobStrategy, JobStage: req.JobStage,
-		JobMaxRestarts: req.JobMaxRestarts}
+		JobMaxRestarts: req.JobMaxRestarts, Restart: req.Restart, Significant: req.Significant}
 	if req.JobRestartPeriod != nil {
 		sub.JobRestartPeriod = time.Duration(*req.JobRestartPeriod)
 	}
@@ -467,43 +467,6 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := h.svc.Restart(r.Context(), r.PathValue("id"), req.Reason, req.RequestID)
 	h.answer(w, r, rec, err)
-}
-
-// job answers GET /v1/jobs/{id}: the job's summary and the first page of
-// its tasks by id (?limit=, within MaxPageBytes), with the cursor of the
-// next page of GET /v1/jobs/{id}/tasks.
-func (h *handler) job(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	f, err := jobFilter(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	release, ok := h.reserveRead(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	recs, sum, err := h.svc.Job(r.Context(), id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	page, err := h.readPage(r.Context(), f)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := jobPage{JobStatus: api.JobStatus{ID: id, Strategy: sum.Strategy, State: sum.State, Error: sum.Cause, Counts: sum.Counts,
-		Restarts: len(sum.Restarts), MaxRestarts: sum.MaxRestarts, TasksNext: page.Next, TaskCount: len(recs)}, Tasks: page.Tasks}
-	if sum.RestartPeriod > 0 {
-		d := api.Duration(sum.RestartPeriod)
-		out.RestartPeriod = &d
-	}
-	for _, r := range sum.Restarts {
-		out.RestartLog = append(out.RestartLog, api.JobRestart{At: r.GetAt().AsTime(), Task: r.GetTask(), Error: r.GetError()})
-	}
-	h.reply(w, http.StatusOK, out)
 }
 
 // jobPage is api.JobStatus with its page of tasks encoded already (the

@@ -38,6 +38,11 @@ type Submission struct {
 	// good fails the job), within JobRestartPeriod (0: the job's life).
 	JobMaxRestarts   int
 	JobRestartPeriod time.Duration
+	// Restart is the task's restart type as a child of its job: transient
+	// (if empty), temporary or permanent. Significant lets its exit shut
+	// the job down (the job's auto_shutdown). Both need a JobID.
+	Restart     string
+	Significant bool
 }
 
 // MaxJobRestarts bounds a job's restart budget: each restart reruns tasks,
@@ -89,8 +94,12 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if sub.JobID != "" && !validID(sub.JobID) {
 		return nil, invalid(fmt.Errorf("job id %q must match %s", sub.JobID, taskIDPattern))
 	}
-	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0 || sub.JobMaxRestarts != 0 || sub.JobRestartPeriod != 0) {
-		return nil, invalid(fmt.Errorf("a job strategy, stage or restart budget needs a job id"))
+	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0 || sub.JobMaxRestarts != 0 || sub.JobRestartPeriod != 0 || sub.Restart != "" || sub.Significant) {
+		return nil, invalid(fmt.Errorf("a job strategy, stage, restart budget, restart type or significant needs a job id"))
+	}
+	restart, err := ParseRestart(sub.Restart)
+	if err != nil {
+		return nil, invalid(err)
 	}
 	if sub.JobID != "" {
 		if sub.JobStrategy == "" {
@@ -99,8 +108,8 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 		if _, err := supervisor.ParseStrategy(sub.JobStrategy); err != nil {
 			return nil, invalid(fmt.Errorf("job strategy %q: want one_for_one, one_for_all or rest_for_one", sub.JobStrategy))
 		}
-		if sub.JobStage < 0 || sub.JobStage > 1<<20 {
-			return nil, invalid(fmt.Errorf("job stage must be between 0 and %d, got %d", 1<<20, sub.JobStage))
+		if sub.JobStage < 0 || sub.JobStage > maxJobStage {
+			return nil, invalid(fmt.Errorf("job stage must be between 0 and %d, got %d", maxJobStage, sub.JobStage))
 		}
 		if sub.JobMaxRestarts < 0 || sub.JobMaxRestarts > MaxJobRestarts {
 			return nil, invalid(fmt.Errorf("job max restarts must be between 0 and %d, got %d", MaxJobRestarts, sub.JobMaxRestarts))
@@ -141,9 +150,21 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 			JobStage:         int32(sub.JobStage),
 			JobMaxRestarts:   int32(sub.JobMaxRestarts),
 			JobRestartPeriod: jobPeriod(sub.JobRestartPeriod),
+			Restart:          taskRestart(sub.JobID, restart),
+			Significant:      sub.Significant,
 		},
 		Status: status,
 	}, nil
+}
+
+// taskRestart is the restart type a task stores: none outside a job, and
+// none for transient (an empty one reads as transient), so the records of
+// tasks that do not name one are as before.
+func taskRestart(job, restart string) string {
+	if job == "" || restart == api.RestartTransient {
+		return ""
+	}
+	return restart
 }
 
 func jobPeriod(d time.Duration) *durationpb.Duration {
@@ -263,6 +284,7 @@ func CheckTask(reg *actors.Registry, t *messages.Task, owner string) (*messages.
 		ID: spec.GetId(), Kind: spec.GetKind(), Payload: spec.GetPayload(), Labels: spec.GetLabels(),
 		JobID: spec.GetJobId(), JobStrategy: spec.GetJobStrategy(), JobStage: int(spec.GetJobStage()),
 		JobMaxRestarts: int(spec.GetJobMaxRestarts()), JobRestartPeriod: spec.GetJobRestartPeriod().AsDuration(),
+		Restart: spec.GetRestart(), Significant: spec.GetSignificant(),
 		// Every setting as sent, so the kind's limits check all of them.
 		Overrides: actors.Overrides{
 			MaxAttempts: &maxAttempts, BackoffInitial: &initial, BackoffMultiplier: &multiplier, BackoffMax: &backoffMax,
