@@ -31,16 +31,17 @@ func fuzzServer(f *testing.F) *httptest.Server {
 }
 
 // apiServer serves the API with cfg over a real task manager and store
-// (and its registry as cfg.Registry, if nil): echo and sleep tasks.
-func apiServer(f testing.TB, hcfg httpapi.Config) (*httptest.Server, *tasks.Manager) {
-	return apiServerOn(f, hcfg, boltstore.DefaultConfig(filepath.Join(f.TempDir(), "tasks.db")))
+// (and its registry as cfg.Registry, if nil): echo and sleep tasks, and
+// the kinds in more.
+func apiServer(f testing.TB, hcfg httpapi.Config, more ...*actors.TaskKind) (*httptest.Server, *tasks.Manager) {
+	return apiServerOn(f, hcfg, boltstore.DefaultConfig(filepath.Join(f.TempDir(), "tasks.db")), more...)
 }
 
 // apiServerOn is apiServer over a store opened with bcfg (with its fault
 // hook, say); hcfg.Health, if nil, is the store's Healthy.
-func apiServerOn(f testing.TB, hcfg httpapi.Config, bcfg boltstore.Config) (*httptest.Server, *tasks.Manager) {
+func apiServerOn(f testing.TB, hcfg httpapi.Config, bcfg boltstore.Config, more ...*actors.TaskKind) (*httptest.Server, *tasks.Manager) {
 	reg := actors.NewRegistry()
-	for _, k := range []*actors.TaskKind{
+	for _, k := range append(more,
 		actors.MustTask("echo", func(_ actors.TaskContext, in echoIn) (echoIn, error) { return in, nil }),
 		actors.MustTask("sleep", func(ctx actors.TaskContext, in echoIn) (int, error) {
 			select {
@@ -49,7 +50,7 @@ func apiServerOn(f testing.TB, hcfg httpapi.Config, bcfg boltstore.Config) (*htt
 			}
 			return in.N, nil
 		}),
-	} {
+	) {
 		if err := reg.RegisterTask(k); err != nil {
 			f.Fatal(err)
 		}

@@ -200,12 +200,17 @@ func (m *Manager) DeclareJob(ctx context.Context, d JobDeclaration) (store.JobRe
 				}
 				return cur, false, nil
 			}
-			if next, err = m.adoptJob(ctx, cur.Job, asked); err != nil {
+			if next, err = adoptJob(cur.Job, asked); err != nil {
 				return store.JobRecord{}, false, err
 			}
 		}
 		if err := m.placeJob(ctx, next); err != nil {
 			return store.JobRecord{}, false, err
+		}
+		if cur.Job != nil && next.GetParent() != "" {
+			if err := m.checkNoChildJobs(ctx, d.ID); err != nil {
+				return store.JobRecord{}, false, err
+			}
 		}
 		rec, err := m.store.PutJob(ctx, next, cur.Revision)
 		if err == nil {
@@ -220,26 +225,29 @@ func (m *Manager) DeclareJob(ctx context.Context, d JobDeclaration) (store.JobRe
 
 // adoptJob is the record of a job made by its first task once declared as
 // asked: asked's settings, the job's restarts and state. Its strategy and
-// budget cannot change (its tasks run under them), and a job that already
-// has child jobs cannot take a parent (their depths were counted from it
-// as a root).
-func (m *Manager) adoptJob(ctx context.Context, cur, asked *messages.Job) (*messages.Job, error) {
+// budget cannot change: its tasks run under them.
+func adoptJob(cur, asked *messages.Job) (*messages.Job, error) {
 	if diff := budgetDiff(cur, asked); len(diff) > 0 {
 		return nil, fmt.Errorf("%w: job %s exists, made by its first task, with another strategy or budget (%s); declare it as its tasks run it",
 			api.ErrAlreadyExists, cur.GetId(), strings.Join(diff, "; "))
 	}
-	if asked.GetParent() != "" {
-		kids, err := m.childJobs(ctx, cur.GetId())
-		if err != nil {
-			return nil, err
-		}
-		if len(kids) > 0 {
-			return nil, fmt.Errorf("%w: job %s already has child jobs (%s); a parent is declared before its children", api.ErrFailedPrecondition, cur.GetId(), kids[0].Job.GetId())
-		}
-	}
 	next := proto.Clone(asked).(*messages.Job)
 	next.Restarts, next.Failed, next.Cause = cur.GetRestarts(), cur.GetFailed(), cur.GetCause()
 	return next, nil
+}
+
+// checkNoChildJobs refuses a parent for a job that already has child jobs:
+// their depths were counted from it as a root, so a parent is declared
+// before its children.
+func (m *Manager) checkNoChildJobs(ctx context.Context, id string) error {
+	kids, err := m.childJobs(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(kids) > 0 {
+		return fmt.Errorf("%w: job %s already has child jobs (%s); a parent is declared before its children", api.ErrFailedPrecondition, id, kids[0].Job.GetId())
+	}
+	return nil
 }
 
 // placeJob checks j's parent and sets j's depth from it: the parent must
@@ -279,8 +287,7 @@ func (m *Manager) checkAncestors(ctx context.Context, id string, parent *message
 	for up := parent; up.GetParent() != "" && len(path) <= MaxJobDepth+2; {
 		path = append(path, up.GetParent())
 		if up.GetParent() == id {
-			slices.Reverse(path)
-			return fmt.Errorf("%w: job %s cannot be a child of %s: it is its ancestor (%s)", api.ErrInvalidArgument, id, parent.GetId(), strings.Join(path, " > "))
+			return fmt.Errorf("%w: job %s cannot be a child of %s: it is its ancestor (a cycle: %s)", api.ErrInvalidArgument, id, parent.GetId(), strings.Join(path, " under "))
 		}
 		next, err := m.store.GetJob(ctx, up.GetParent())
 		if errors.Is(err, store.ErrNotFound) {
