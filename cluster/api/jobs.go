@@ -141,7 +141,32 @@ type JobTree struct {
 }
 
 // Finished reports whether every job and task of the tree has ended.
-func (t *JobTree) Finished() bool { return t.Root == nil || t.Root.finished() }
+func (t *JobTree) Finished() bool {
+	jobs, tasks := t.Unfinished()
+	return jobs+tasks == 0
+}
+
+// Unfinished counts the jobs and tasks of the tree that have not ended.
+func (t *JobTree) Unfinished() (jobs, tasks int) {
+	var walk func(n *JobNode)
+	walk = func(n *JobNode) {
+		if !IsTerminal(n.State) {
+			jobs++
+		}
+		for _, c := range n.Tasks {
+			if !IsTerminal(c.State) {
+				tasks++
+			}
+		}
+		for _, c := range n.Jobs {
+			walk(c)
+		}
+	}
+	if t.Root != nil {
+		walk(t.Root)
+	}
+	return jobs, tasks
+}
 
 // JobNode is one job of a JobTree.
 type JobNode struct {
@@ -164,23 +189,6 @@ type JobNode struct {
 	// truncated tree.
 	TasksOmitted int `json:"tasks_omitted,omitempty"`
 	JobsOmitted  int `json:"jobs_omitted,omitempty"`
-}
-
-func (n *JobNode) finished() bool {
-	if !IsTerminal(n.State) {
-		return false
-	}
-	for _, t := range n.Tasks {
-		if !IsTerminal(t.State) {
-			return false
-		}
-	}
-	for _, c := range n.Jobs {
-		if !c.finished() {
-			return false
-		}
-	}
-	return true
 }
 
 // TaskNode is one task of a JobNode: what a tree shows of it (GET

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -58,7 +59,8 @@ func (c *Client) WaitJob(ctx context.Context, id string, onChange func(*api.JobT
 			return t, nil
 		}
 		if !supervisor.Sleep(ctx, JobPollEvery) {
-			return t, ctx.Err()
+			jobs, tasks := t.Unfinished()
+			return t, fmt.Errorf("waiting for job %s to end (%d jobs and %d tasks still running): %w", id, jobs, tasks, ctx.Err())
 		}
 	}
 }

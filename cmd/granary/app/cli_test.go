@@ -128,7 +128,7 @@ func TestCLIAgainstNode(t *testing.T) {
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &job) != nil || job.State != api.StateFailed || job.Counts[api.StateCancelled] != 1 || !strings.Contains(job.Error, "j-b failed") {
 		t.Fatalf("job status --json: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli(t, addr, "job", "status", "nope"); r.code != exitFailed || !strings.Contains(r.stderr, "no task in job") {
+	if r := cli(t, addr, "job", "status", "nope"); r.code != exitFailed || !strings.Contains(r.stderr, "no job nope") {
 		t.Errorf("job status of an unknown job: exit %d %s", r.code, r.stderr)
 	}
 

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/httpapi"
 )
 
@@ -61,4 +63,130 @@ func printJobs(w io.Writer, jl *api.JobList) {
 		return
 	}
 	fmt.Fprintf(w, "%d jobs\n", len(jl.Jobs))
+}
+
+// jobCommands are the subcommands of `granary job`.
+var jobCommands = []command{
+	{"status", "JOB [--json]", "show a job: its declaration, state, restarts, the cause if it ended, its tasks", runJobStatus},
+	{"create", jobCreateArgs, "declare a job, a supervisor of tasks and child jobs (idempotent: the same declaration again changes nothing)", runJobCreate},
+	{"stop", jobStopArgs, "stop a job and its whole subtree, children first in reverse start order", runJobStop},
+	{"tree", jobTreeArgs, "draw a job and its descendants with each one's state, restart budget and restarts", runJobTree},
+}
+
+// The arguments of the job subcommands, for their help.
+const (
+	jobCreateArgs = "JOB [--strategy S] [--max-restarts N] [--period D] [--shutdown D|brutal_kill] [--auto-shutdown A] [--parent P --stage N --restart R --significant] [--json]"
+	jobStopArgs   = "JOB [--reason R] [--wait] [--json]"
+	jobTreeArgs   = "JOB [--json]"
+)
+
+// jobArgs are the arguments of the top-level `job` command, for help.
+const jobArgs = "status|create|stop|tree JOB [flags]"
+
+// runJob runs a subcommand of `granary job`.
+func runJob(e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprintf(e.stderr, "Usage: %s job %s\n\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n", e.name(), jobArgs)
+		for _, c := range jobCommands {
+			fmt.Fprintf(e.stderr, "  %s job %s %s\n      %s\n", e.name(), c.name, c.args, c.summary)
+		}
+		fmt.Fprintf(e.stderr, "\nRun %s job SUBCOMMAND -h for its flags.\n", e.name())
+		if len(args) == 0 {
+			return &exitError{code: exitUsage}
+		}
+		return &exitError{code: exitOK}
+	}
+	for _, c := range jobCommands {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	return usageErr("unknown subcommand %q: want status, create, stop or tree (see %s job -h)", args[0], e.name())
+}
+
+// jobCall is one job subcommand's call: its job id, client and context.
+type jobCall struct {
+	id     string
+	c      *client.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// parseJobCall parses a job subcommand's flags (registered on fs, cf among
+// them) around exactly one job id.
+func parseJobCall(fs *flagSet, cf *clientFlags, args []string) (*jobCall, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 1 {
+		return nil, usageErr("want exactly one job id, got %d (see %s -h)", len(pos), fs.Name())
+	}
+	c, err := cf.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := cf.context()
+	return &jobCall{id: pos[0], c: c, ctx: ctx, cancel: cancel}, nil
+}
+
+func runJobStatus(e *env, args []string) error {
+	fs := newFlags(e, "job status", "JOB [--json]")
+	var cf clientFlags
+	cf.register(fs, e, 30*time.Second, "give up after this long")
+	jc, err := parseJobCall(fs, &cf, args)
+	if err != nil {
+		return err
+	}
+	defer jc.cancel()
+	j, err := jc.c.Job(jc.ctx, jc.id)
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, j)
+	}
+	fmt.Fprintf(e.stdout, "job %s (%s): %s\n", j.ID, j.Strategy, j.State)
+	if j.Declared {
+		fmt.Fprintf(e.stdout, "declared: %s\n", declaration(j.JobSpec, j.Depth))
+	}
+	if j.MaxRestarts > 0 || j.Restarts > 0 {
+		fmt.Fprintf(e.stdout, "restarts: %d (budget %d in %s)\n", j.Restarts, j.MaxRestarts, window(j.RestartPeriod))
+		for _, r := range j.RestartLog {
+			fmt.Fprintf(e.stdout, "  %s  after task %s: %s\n", r.At.Format(time.RFC3339), r.Task, r.Error)
+		}
+	}
+	if j.Error != "" {
+		fmt.Fprintf(e.stdout, "cause: %s\n", j.Error)
+	}
+	printTable(e.stdout, j.Tasks)
+	return nil
+}
+
+// window is a restart budget's period as people read it.
+func window(p *api.Duration) string {
+	if p == nil {
+		return "the job's life"
+	}
+	return time.Duration(*p).String()
+}
+
+// declaration is a job's declared settings on one line.
+func declaration(s api.JobSpec, depth int) string {
+	shutdown := "5s"
+	if s.Shutdown != nil {
+		shutdown = time.Duration(*s.Shutdown).String()
+		if *s.Shutdown == 0 {
+			shutdown = "0s (brutal_kill)"
+		}
+	}
+	out := fmt.Sprintf("shutdown %s, auto_shutdown %s", shutdown, s.AutoShutdown)
+	if s.Parent != "" {
+		out += fmt.Sprintf(", child of %s (stage %d, %s", s.Parent, s.Stage, s.Restart)
+		if s.Significant {
+			out += ", significant"
+		}
+		out += fmt.Sprintf(") at depth %d", depth)
+	}
+	return out
 }

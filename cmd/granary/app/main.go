@@ -19,6 +19,9 @@
 //	granary cancel ID                cancel a task
 //	granary restart ID               run a task again with a fresh retry budget
 //	granary job status JOB           show a job
+//	granary job create JOB ...       declare a job (a supervisor), optionally under a parent job
+//	granary job tree JOB             draw a job and its descendants
+//	granary job stop JOB [--wait]    stop a job and its whole subtree
 //	granary call --kind K --id ID    call a grain
 //	granary grain state KIND ID      show a durable grain's state (or clear it)
 //	granary members                  list the cluster's members
@@ -75,7 +78,7 @@ var commands = []command{
 	{"cancel", "ID [--json]", "cancel a task", runCancel},
 	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
 	{"jobs", "[--limit N] [--json]", "list jobs, most recently changed first: strategy, failed or not, restarts", runJobs},
-	{"job", "status JOB [--json]", "show a job: its state, the cause if it failed, its tasks", runJob},
+	{"job", jobArgs, "declare (create), show (status, tree) and stop jobs: supervisors of tasks and child jobs", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
 	{"grain", "state KIND ID [--json] | clear KIND ID [--json]", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},

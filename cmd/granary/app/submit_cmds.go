@@ -15,7 +15,7 @@ import (
 )
 
 func runSubmit(e *env, args []string) error {
-	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [flags] | --from FILE [--wait]")
+	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [--job J [--restart R] [--significant]] [flags] | --from FILE [--wait]")
 	var cf clientFlags
 	cf.register(fs, e, 0, "give up after this long (0: no limit; with --wait, bounds the wait too)")
 	kind := fs.String("kind", "", "task kind (required)")
@@ -35,6 +35,8 @@ func runSubmit(e *env, args []string) error {
 	stage := fs.Int("stage", 0, "the task's stage in a rest_for_one job")
 	jobRestarts := fs.Int("job-max-restarts", 0, "the job's restart budget: how often a task failing for good restarts the job before it fails (0: it fails at once)")
 	jobPeriod := fs.Duration("job-restart-period", 0, "the window of the job's restart budget (0: the job's life)")
+	restart := fs.String("restart", "", "the task's restart type in its job: transient (default: restarted after a failure), temporary (never restarted) or permanent (restarted even after it completes)")
+	significant := fs.Bool("significant", false, "the task's exit may shut its job down, as the job's auto_shutdown says")
 	lbl := labels{}
 	fs.Var(lbl, "label", "label key=value (repeatable)")
 	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
@@ -67,7 +69,8 @@ func runSubmit(e *env, args []string) error {
 			return err
 		}
 	}
-	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts}
+	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts,
+		Restart: *restart, Significant: *significant}
 	if *jobPeriod != 0 {
 		d := api.Duration(*jobPeriod)
 		req.JobRestartPeriod = &d
