@@ -9,7 +9,10 @@
 //	GET    /v1/tasks?state=S      TaskList
 //	DELETE /v1/tasks/{id}         Status of the cancelled task
 //	POST   /v1/tasks/{id}/restart RestartRequest (optional) -> Status: the attempt stopped, run again with a fresh retry budget
-//	GET    /v1/jobs/{id}          JobStatus (the tasks sharing a job id)
+//	PUT    /v1/jobs/{id}          JobSpec -> JobStatus: declares a job, a supervisor (201 declared, 200 already so, 409 declared otherwise)
+//	GET    /v1/jobs/{id}          JobStatus (its declaration, state and tasks)
+//	GET    /v1/jobs/{id}/tree     JobTree: the job and its descendants, to any depth
+//	DELETE /v1/jobs/{id}          JobTree of the stopped job (200 all ended, 202 children still exiting)
 //	POST   /v1/grains/{kind}/{id} any JSON request -> GrainReply (calls the grain through any member)
 //	GET    /v1/members            MemberList
 //	GET    /healthz               Health

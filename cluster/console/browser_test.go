@@ -45,7 +45,8 @@ const noInjection = `document.querySelectorAll("main img, main script, main ifra
 // submitted through the form is seen running then completed, data written
 // by an attacker (labels, results, cancel reasons) shows as text, a read
 // token's write is refused with a clear 403, the failing task is cancelled
-// with its button, and a member killed with SIGKILL turns unhealthy on the
+// with its button, a supervision tree three deep is drawn with each job's
+// state and budget and stopped with its button, and a member killed with SIGKILL turns unhealthy on the
 // cluster page. Each page is saved as a screenshot: to t.TempDir(), or to
 // $GRANARY_SCREENSHOTS (relative paths from the module root), which is how
 // docs/console/*.png are made:
@@ -138,6 +139,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.waitJS(`document.querySelectorAll("#job-tree li[data-stage]").length === 3 && document.querySelector("#job-tree").textContent.includes("rest_for_one")`, "the job's three stages and its strategy")
 		br.waitJS(`document.querySelectorAll("#restart-log tbody tr").length === 2 && document.querySelector("#restart-log").textContent.includes("stages after 1")`, "two restarts with the strategy's decision")
 		br.shot("job")
+	})
+
+	t.Run("job tree, stopped from the page", func(t *testing.T) {
+		br.t = t
+		br.do(chromedp.Navigate(base + "#/job/shop"))
+		br.waitJS(`document.querySelector("#job-tree li[data-job='shop-cache'][data-depth='2'] li[data-task='shop-cache-1']") && document.querySelector("#job-tree li[data-job='shop-db'] li[data-task='shop-db-1']")`,
+			"the tree three deep with its tasks")
+		root := br.evalString(`document.querySelector("#job-tree li[data-job='shop'] .row").textContent`)
+		web := br.evalString(`document.querySelector("#job-tree li[data-job='shop-web'] .row").textContent`)
+		if !strings.Contains(root, "one_for_all") || !strings.Contains(root, "budget 0 of 2 per 1m0s") || !strings.Contains(root, "restarts 0") || !strings.Contains(web, "permanent") {
+			t.Errorf("the tree's rows: %q, %q; want the strategy, budget, restarts and restart type", root, web)
+		}
+		br.shot("job-tree")
+		br.do(chromedp.Click(chromedp.CSS("#stop-job")))
+		br.waitJS(`document.querySelector("#job-tree li[data-job='shop']").dataset.state === "failed" && document.querySelector("#job-tree li[data-task='shop-cache-1'] .b-cancelled")`,
+			"the stopped tree, its deepest task cancelled")
+		if st, err := cl.Get(ctx, "shop-db-1"); err != nil || st.State != api.StateCancelled {
+			t.Fatalf("after the stop button shop-db-1 is %+v (%v), want cancelled", st, err)
+		}
 	})
 
 	t.Run("grains", func(t *testing.T) {
@@ -276,12 +296,37 @@ func seed(t *testing.T, ctx context.Context, c *client.Client) seeded {
 			t.Fatalf("job nightly, stage %d: %v", stage, err)
 		}
 	}
+	seedTree(t, ctx, c)
 	for i := range 6 {
 		if _, err := c.CallRaw(ctx, "counter", fmt.Sprintf("c%d", i), []byte(`{"op":"add","n":1}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return d
+}
+
+// seedTree declares a supervision tree three deep, shop > (db, web >
+// cache), with a long-running task in db and in cache.
+func seedTree(t *testing.T, ctx context.Context, c *client.Client) {
+	t.Helper()
+	for _, j := range []struct {
+		id   string
+		spec api.JobSpec
+	}{
+		{"shop", api.JobSpec{Strategy: "one_for_all", MaxRestarts: 2, RestartPeriod: api.Ptr(api.Duration(time.Minute))}},
+		{"shop-db", api.JobSpec{Parent: "shop", Stage: 0, Significant: true}},
+		{"shop-web", api.JobSpec{Parent: "shop", Stage: 1, Restart: api.RestartPermanent}},
+		{"shop-cache", api.JobSpec{Parent: "shop-web", AutoShutdown: api.AutoShutdownAnySignificant}},
+	} {
+		if _, err := c.DeclareJob(ctx, j.id, j.spec); err != nil {
+			t.Fatalf("declaring %s: %v", j.id, err)
+		}
+	}
+	for _, job := range []string{"shop-db", "shop-cache"} {
+		if _, err := c.Submit(ctx, api.SubmitRequest{ID: job + "-1", Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`), JobID: job, Restart: api.RestartTemporary}); err != nil {
+			t.Fatalf("a task in %s: %v", job, err)
+		}
+	}
 }
 
 // chromium finds the browser: $CHROMIUM_BIN, else chromium,

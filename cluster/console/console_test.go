@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func get(t *testing.T, h http.Handler, method, path string) *http.Response {
 // console; the API's paths reach the API untouched.
 func TestAssetsServedWithStrictHeaders(t *testing.T) {
 	h := console.Mount(fakeAPI, console.DefaultConfig())
-	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "javascript", "/ui/style.css": "text/css", "/ui/index.html": "text/html"} {
+	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "javascript", "/ui/jobs.js": "javascript", "/ui/style.css": "text/css", "/ui/index.html": "text/html"} {
 		resp := get(t, h, http.MethodGet, path)
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || len(body) == 0 || !strings.Contains(resp.Header.Get("Content-Type"), ctype) {
@@ -78,14 +79,20 @@ func TestAssetsServedWithStrictHeaders(t *testing.T) {
 // fetched from elsewhere, and no inline script, style or handler in the
 // page (the CSP would block them anyway).
 func TestAssetsRenderDataAsText(t *testing.T) {
-	js, err := os.ReadFile("assets/app.js")
-	if err != nil {
-		t.Fatal(err)
+	scripts, err := filepath.Glob("assets/*.js")
+	if err != nil || len(scripts) < 2 {
+		t.Fatalf("the console's scripts: %v (%v); want app.js and jobs.js at least", scripts, err)
 	}
-	code := regexp.MustCompile(`(?m)//.*$`).ReplaceAllString(string(js), "") // comments may name what is banned
-	for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "http://", "https://", "DOMParser", "createContextualFragment", "srcdoc"} {
-		if strings.Contains(code, banned) {
-			t.Errorf("app.js uses %s", banned)
+	for _, name := range scripts {
+		js, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := regexp.MustCompile(`(?m)//.*$`).ReplaceAllString(string(js), "") // comments may name what is banned
+		for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "http://", "https://", "DOMParser", "createContextualFragment", "srcdoc"} {
+			if strings.Contains(code, banned) {
+				t.Errorf("%s uses %s", name, banned)
+			}
 		}
 	}
 	page, err := os.ReadFile("assets/index.html")

@@ -734,68 +734,7 @@ pages.jobs = (main) => {
   });
 };
 
-pages.job = (main, parts) => {
-  const id = parts[0] || "";
-  main.appendChild(el("h1", null, "Job ", el("span", { class: "mono" }, id)));
-  const body = el("div");
-  main.appendChild(body);
-  return new Poller(async (signal) => {
-    const j = await api("GET", "/v1/jobs/" + enc(id), undefined, signal);
-    redraw(body, () => renderJob(j));
-  });
-};
-
-function decision(strategy, r, tasks) {
-  const failed = tasks.find((t) => t.id === r.task);
-  switch (strategy) {
-    case "one_for_all":
-      return "one_for_all: every other unfinished task of the job was restarted with it";
-    case "rest_for_one":
-      return "rest_for_one: the unfinished tasks of stages after " + (failed ? failed.job_stage || 0 : "its stage") + " were restarted with it";
-    default:
-      return strategy + ": the failed task was restarted";
-  }
-}
-
-function renderJob(j) {
-  const tasks = j.tasks || [];
-  const stages = new Map();
-  tasks.forEach((t) => {
-    const s = t.job_stage || 0;
-    if (!stages.has(s)) stages.set(s, []);
-    stages.get(s).push(t);
-  });
-  const stageNos = Array.from(stages.keys()).sort((a, b) => a - b);
-  const counts = Object.entries(j.counts || {}).filter(([, n]) => n > 0).map(([s, n]) => el("span", null, badge(s), " " + n + " "));
-  const attemptNode = (t, e) => el("li", null,
-    el("span", null, "attempt " + e.attempt + " "), badge(e.cause || "error", "failed"), " ", el("span", { class: "mono" }, e.member || ""), " ", when(e.at), " ",
-    el("span", { class: "muted" }, clip(e.message || "", 200)),
-    e.stack ? details("job-stack-" + t.id + "-" + e.attempt, "stack", el("pre", null, e.stack)) : null);
-  const taskNode = (t) => el("li", { "data-task": t.id },
-    el("div", { class: "row" }, link(t.id, "task", t.id), el("span", null, t.kind), badge(t.state),
-      el("span", { class: "muted" }, t.attempts + " attempts" + (t.job_restarts ? ", " + t.job_restarts + " job restarts" : "")), progress(t)),
-    (t.errors || []).length ? el("ul", { class: "tree" }, t.errors.map((e) => attemptNode(t, e))) : null);
-  const stageNode = (s) => el("li", { "data-stage": s }, el("strong", null, "stage " + s), el("ul", { class: "tree" }, stages.get(s).map(taskNode)));
-  const root = el("ul", { class: "tree", id: "job-tree" },
-    el("li", null,
-      el("div", { class: "row" }, el("strong", null, "job " + j.id), badge(j.state), el("span", null, "strategy ", el("strong", null, j.strategy)),
-        el("span", null, "restarts " + j.restarts + " of " + j.max_restarts + (j.restart_period ? " per " + j.restart_period : " (job's life)")), counts),
-      j.error ? el("pre", null, j.error) : null,
-      el("ul", { class: "tree" }, stageNos.map(stageNode))));
-  const log = j.restart_log || [];
-  // A job's tasks come a page at a time: the first page is shown, the
-  // counts above cover them all.
-  const more = j.tasks_next ? el("p", { class: "muted", id: "job-more" }, "Showing " + tasks.length + " of " + j.task_count +
-    " tasks (the first by id); the others: GET /v1/jobs/" + j.id + "/tasks?cursor=" + j.tasks_next + ", or granary job status " + j.id + ".") : null;
-  return el("div", null, root, more,
-    el("h2", null, "Restarts and the strategy's decisions"),
-    log.length ? el("table", { id: "restart-log" },
-      el("thead", null, el("tr", null, ["when", "failed task", "its error", "decision"].map((h) => el("th", null, h)))),
-      el("tbody", null, log.map((r) => el("tr", null, el("td", null, when(r.at)), el("td", { class: "mono" }, link(r.task, "task", r.task)),
-        el("td", { class: "muted" }, clip(r.error || "", 200)), el("td", null, decision(j.strategy, r, tasks))))))
-      : el("p", { class: "muted" }, "No restart so far."),
-    j.state === "failed" && j.error ? el("p", null, badge("failed"), " the job failed: ", j.error, j.restarts >= j.max_restarts && j.max_restarts > 0 ? " (restart budget spent)" : "") : null);
-}
+// The job page (pages.job: a job and its descendants) is in jobs.js.
 
 // ----- failures -----
 pages.failures = (main) => {
