@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
 )
 
 // shutdownFlag is --shutdown: a duration, or brutal_kill (0: OTP's name
@@ -74,23 +75,7 @@ func runJobCreate(e *env, args []string) error {
 }
 
 func runJobTree(e *env, args []string) error {
-	fs := newFlags(e, "job tree", jobTreeArgs)
-	var cf clientFlags
-	cf.register(fs, e, 30*time.Second, "give up after this long")
-	jc, err := parseJobCall(fs, &cf, args)
-	if err != nil {
-		return err
-	}
-	defer jc.cancel()
-	t, err := jc.c.JobTree(jc.ctx, jc.id)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, t)
-	}
-	printTree(e.stdout, t)
-	return nil
+	return runJobRead(e, args, "job tree", (*client.Client).JobTree, printTree)
 }
 
 func runJobStop(e *env, args []string) error {

@@ -77,7 +77,7 @@ var jobCommands = []command{
 const (
 	jobCreateArgs = "JOB [--strategy S] [--max-restarts N] [--period D] [--shutdown D|brutal_kill] [--auto-shutdown A] [--parent P --stage N --restart R --significant] [--json]"
 	jobStopArgs   = "JOB [--reason R] [--wait] [--json]"
-	jobTreeArgs   = "JOB [--json]"
+	jobTreeArgs   = "JOB [--json]" // also job status's
 )
 
 // jobArgs are the arguments of the top-level `job` command, for help.
@@ -131,7 +131,13 @@ func parseJobCall(fs *flagSet, cf *clientFlags, args []string) (*jobCall, error)
 }
 
 func runJobStatus(e *env, args []string) error {
-	fs := newFlags(e, "job status", "JOB [--json]")
+	return runJobRead(e, args, "job status", (*client.Client).Job, printJobStatus)
+}
+
+// runJobRead runs a job subcommand that reads one thing about a job and
+// prints it, as JSON with --json.
+func runJobRead[T any](e *env, args []string, name string, call func(*client.Client, context.Context, string) (T, error), human func(io.Writer, T)) error {
+	fs := newFlags(e, name, jobTreeArgs)
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	jc, err := parseJobCall(fs, &cf, args)
@@ -139,28 +145,32 @@ func runJobStatus(e *env, args []string) error {
 		return err
 	}
 	defer jc.cancel()
-	j, err := jc.c.Job(jc.ctx, jc.id)
+	out, err := call(jc.c, jc.ctx, jc.id)
 	if err != nil {
 		return callErr(err)
 	}
 	if cf.json {
-		return printJSON(e.stdout, j)
+		return printJSON(e.stdout, out)
 	}
-	fmt.Fprintf(e.stdout, "job %s (%s): %s\n", j.ID, j.Strategy, j.State)
+	human(e.stdout, out)
+	return nil
+}
+
+func printJobStatus(w io.Writer, j *api.JobStatus) {
+	fmt.Fprintf(w, "job %s (%s): %s\n", j.ID, j.Strategy, j.State)
 	if j.Declared {
-		fmt.Fprintf(e.stdout, "declared: %s\n", declaration(j.JobSpec, j.Depth))
+		fmt.Fprintf(w, "declared: %s\n", declaration(j.JobSpec, j.Depth))
 	}
 	if j.MaxRestarts > 0 || j.Restarts > 0 {
-		fmt.Fprintf(e.stdout, "restarts: %d (budget %d in %s)\n", j.Restarts, j.MaxRestarts, window(j.RestartPeriod))
+		fmt.Fprintf(w, "restarts: %d (budget %d in %s)\n", j.Restarts, j.MaxRestarts, window(j.RestartPeriod))
 		for _, r := range j.RestartLog {
-			fmt.Fprintf(e.stdout, "  %s  after task %s: %s\n", r.At.Format(time.RFC3339), r.Task, r.Error)
+			fmt.Fprintf(w, "  %s  after task %s: %s\n", r.At.Format(time.RFC3339), r.Task, r.Error)
 		}
 	}
 	if j.Error != "" {
-		fmt.Fprintf(e.stdout, "cause: %s\n", j.Error)
+		fmt.Fprintf(w, "cause: %s\n", j.Error)
 	}
-	printTable(e.stdout, j.Tasks)
-	return nil
+	printTable(w, j.Tasks)
 }
 
 // window is a restart budget's period as people read it.
