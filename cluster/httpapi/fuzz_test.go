@@ -103,6 +103,11 @@ func FuzzAPI(f *testing.F) {
 		{"DELETE", "/v1/tasks/t-1", "reason=%ff", ""},
 		{"POST", "/v1/tasks/t-1/restart", "", `{"reason":"again","request_id":"r1"}`},
 		{"GET", "/v1/jobs/j1", "", ""},
+		{"PUT", "/v1/jobs/j2", "", `{"strategy":"one_for_all","max_restarts":2,"restart_period":"1m","shutdown":"0s","auto_shutdown":"any_significant"}`},
+		{"PUT", "/v1/jobs/j3", "", `{"parent":"j2","stage":1,"restart":"permanent","significant":true}`},
+		{"PUT", "/v1/jobs/j1", "", `{"parent":"j1","shutdown":"-1h","auto_shutdown":"\xff"}`},
+		{"GET", "/v1/jobs/j2/tree", "", ""},
+		{"DELETE", "/v1/jobs/j2", "reason=%ff", ""},
 		{"PUT", "/v1/tasks/t-1", "", "{}"},
 	} {
 		f.Add(seed.method, seed.path, seed.query, []byte(seed.body))
