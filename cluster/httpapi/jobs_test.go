@@ -60,8 +60,8 @@ func jobRecords(t *testing.T, m *tasks.Manager) string {
 	return strings.Join(out, " ")
 }
 
-// TestDeclareJobRefusesBadInput: each invalid declaration is a 400 (or 409
-// for a parent that ended) saying what is wrong, and stores nothing.
+// TestDeclareJobRefusesBadInput: each invalid declaration is a 400 saying
+// what is wrong, and stores nothing.
 func TestDeclareJobRefusesBadInput(t *testing.T) {
 	srv, m := apiServer(t, httpapi.DefaultConfig())
 	for _, id := range []string{"root", "ended"} {
@@ -91,7 +91,7 @@ func TestDeclareJobRefusesBadInput(t *testing.T) {
 		{"restart without a parent", "j", `{"restart":"permanent"}`, 400, "needs a parent"},
 		{"its own parent", "j", `{"parent":"j"}`, 400, "own parent"},
 		{"no such parent", "j", `{"parent":"nobody"}`, 400, "does not exist"},
-		{"parent ended", "j", `{"parent":"ended"}`, 409, "has ended"},
+		{"parent ended", "j", `{"parent":"ended"}`, 400, "has ended"},
 		{"unknown field", "j", `{"stratgey":"one_for_all"}`, 400, "unknown field"},
 		{"not JSON", "j", `{`, 400, "malformed"},
 		{"bad id", "a%20b", `{}`, 400, "must match"},
@@ -298,4 +298,20 @@ func TestSubmitRestartType(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestTaskJoinsDeclaredJob: a task naming a declared job runs under its
+// strategy and budget; one naming another strategy is refused.
+func TestTaskJoinsDeclaredJob(t *testing.T) {
+	srv, _ := apiServer(t, httpapi.DefaultConfig())
+	if code, body := call(t, http.MethodPut, srv.URL+"/v1/jobs/svc", `{"strategy":"one_for_all","max_restarts":2,"restart_period":"1m"}`, nil); code != http.StatusCreated {
+		t.Fatalf("declare: %d %s", code, body)
+	}
+	var st api.Status
+	if code, body := call(t, http.MethodPost, srv.URL+"/v1/tasks", `{"kind":"echo","payload":{"n":1},"job_id":"svc"}`, &st); code != http.StatusCreated || st.JobStrategy != "one_for_all" {
+		t.Fatalf("a task joining svc: %d %s; want it under one_for_all", code, body)
+	}
+	if code, body := call(t, http.MethodPost, srv.URL+"/v1/tasks", `{"kind":"echo","payload":{"n":1},"job_id":"svc","job_strategy":"rest_for_one"}`, nil); code != http.StatusBadRequest || !strings.Contains(body, "uses strategy one_for_all") {
+		t.Fatalf("a task naming another strategy: %d %s; want 400", code, body)
+	}
 }

@@ -175,9 +175,9 @@ func budgetDiff(stored, asked *messages.Job) []string {
 // declared in place if the declaration keeps its strategy and budget
 // (api.ErrAlreadyExists otherwise); its restarts and state stay.
 //
-// The parent must exist (api.ErrInvalidArgument), not have failed or been
-// stopped (api.ErrFailedPrecondition), and not be the job itself or a
-// descendant of it; the job's depth (its parent's plus one) must not pass
+// The parent must exist, not have failed or been stopped, and not be the
+// job itself or a descendant of it (api.ErrInvalidArgument, each saying
+// which); the job's depth (its parent's plus one) must not pass
 // MaxJobDepth. The record is written with check-and-set, so two
 // declarations at once of one job store one of them and the other is
 // answered against it. Bad input stores nothing.
@@ -266,7 +266,7 @@ func (m *Manager) placeJob(ctx context.Context, j *messages.Job) error {
 		return storeErr(err)
 	}
 	if parent.Job.GetFailed() {
-		return fmt.Errorf("%w: job %s: parent job %s has ended (%s); a child cannot join it", api.ErrFailedPrecondition, j.GetId(), j.GetParent(), parent.Job.GetCause())
+		return fmt.Errorf("%w: job %s: parent job %s has ended (%s); a child cannot join it", api.ErrInvalidArgument, j.GetId(), j.GetParent(), parent.Job.GetCause())
 	}
 	if err := m.checkAncestors(ctx, j.GetId(), parent.Job); err != nil {
 		return err
