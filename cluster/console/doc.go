@@ -8,8 +8,10 @@
 // Pages (hash routes of one document, so a link to any of them works):
 // the cluster (members, health, kinds, activations, fenced, lease age),
 // tasks (counts by state and kind, rates, a filtered, paged list), a task
-// (its attempts), jobs and a job as its supervision tree, failures
-// (dead letters and failing tasks, with restart and cancel), grains
+// (its attempts), jobs and a job as its supervision tree (its child jobs
+// and their tasks to any depth, each job with its state, strategy, budget
+// used and restarts, and a button that stops the whole subtree; jobs.js),
+// failures (dead letters and failing tasks, with restart and cancel), grains
 // (activations by kind and member, a call form), and a submit form.
 //
 // # Live and cheap
