@@ -30,10 +30,11 @@ func (c *Client) JobTree(ctx context.Context, id string) (*api.JobTree, error) {
 }
 
 // StopJob stops a job and its whole subtree, children first in reverse
-// start order (DELETE /v1/jobs/{id}), recording reason (empty: "stopped by
-// request"). It answers the job's tree as the stop left it, in which some
-// children may still be exiting (Finished false): WaitJob waits for them.
-// Stopping a stopped job is not an error.
+// start order (DELETE /v1/jobs/{id}), recording reason (empty: "by
+// request"): the job's cause reads "stopped: REASON", its descendants' "job
+// ID stopped: REASON". It answers the job's tree as the stop left it, in
+// which some children may still be exiting (Finished false): WaitJob waits
+// for them. Stopping a stopped job is not an error.
 func (c *Client) StopJob(ctx context.Context, id, reason string) (*api.JobTree, error) {
 	var q url.Values
 	if reason != "" {

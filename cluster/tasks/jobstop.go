@@ -31,16 +31,19 @@ func (m *Manager) StopJob(ctx context.Context, id, reason string) (store.JobReco
 		return store.JobRecord{}, err
 	}
 	if reason == "" {
-		reason = "stopped by request"
+		reason = "by request"
 	}
 	if err := checkText("stop reason", reason, MaxReasonBytes); err != nil {
 		return store.JobRecord{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
-	return m.stopJob(ctx, id, reason, 0)
+	// The job's record says it was stopped and why; every job and task
+	// under it says which stop ended it, however deep.
+	return m.stopJob(ctx, id, "stopped: "+reason, fmt.Sprintf("job %s stopped: %s", id, reason), 0)
 }
 
-func (m *Manager) stopJob(ctx context.Context, id, reason string, depth int) (store.JobRecord, error) {
-	rec, err := m.markJobStopped(ctx, id, reason)
+// stopJob stops job id with cause, and its children with why.
+func (m *Manager) stopJob(ctx context.Context, id, cause, why string, depth int) (store.JobRecord, error) {
+	rec, err := m.markJobStopped(ctx, id, cause)
 	if err != nil {
 		return store.JobRecord{}, err
 	}
@@ -52,12 +55,11 @@ func (m *Manager) stopJob(ctx context.Context, id, reason string, depth int) (st
 	if err != nil {
 		return rec, err
 	}
-	why := fmt.Sprintf("job %s stopped: %s", id, reason)
 	var errs []error
 	for _, c := range stopOrder(unfinished(tasks), kids) {
 		switch {
 		case c.job && depth < MaxJobDepth:
-			_, err = m.stopJob(ctx, c.id, why, depth+1)
+			_, err = m.stopJob(ctx, c.id, why, why, depth+1)
 		case !c.job:
 			_, err = m.Cancel(ctx, c.id, why)
 		}
@@ -68,14 +70,14 @@ func (m *Manager) stopJob(ctx context.Context, id, reason string, depth int) (st
 	if len(errs) > 0 {
 		return rec, fmt.Errorf("job %s: %w", id, errors.Join(errs...))
 	}
-	m.log.Info("job stopped", "job", id, "reason", reason, "tasks", len(tasks), "child_jobs", len(kids))
+	m.log.Info("job stopped", "job", id, "cause", cause, "tasks", len(tasks), "child_jobs", len(kids))
 	return rec, nil
 }
 
-// markJobStopped records that the job ended with reason, unless its record
+// markJobStopped records that the job ended with cause, unless its record
 // already says it ended. A job named only by its tasks' job_id, from before
 // job records, gets a record from its first task.
-func (m *Manager) markJobStopped(ctx context.Context, id, reason string) (store.JobRecord, error) {
+func (m *Manager) markJobStopped(ctx context.Context, id, cause string) (store.JobRecord, error) {
 	for tries := 0; ; tries++ {
 		jr, err := m.store.GetJob(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -94,7 +96,7 @@ func (m *Manager) markJobStopped(ctx context.Context, id, reason string) (store.
 			return jr, nil
 		}
 		next := proto.Clone(jr.Job).(*messages.Job)
-		next.Failed, next.Cause, next.UpdatedAt = true, "stopped: "+reason, timestamppb.New(m.now())
+		next.Failed, next.Cause, next.UpdatedAt = true, cause, timestamppb.New(m.now())
 		out, err := m.store.PutJob(ctx, next, jr.Revision)
 		if err == nil || !errors.Is(err, store.ErrConflict) || tries >= 5 {
 			return out, storeErr(err)

@@ -89,7 +89,8 @@ function jobNode(n, full) {
   (n.tasks || []).forEach((t) => add(t.stage || 0, full.has(t.id) ? fullTask(full.get(t.id), t) : treeTask(t)));
   (n.jobs || []).forEach((c) => add(c.stage || 0, jobNode(c, new Map())));
   const stageNos = Array.from(stages.keys()).sort((a, b) => a - b);
-  const counts = Object.entries(n.counts || {}).filter(([, k]) => k > 0).map(([s, k]) => el("span", null, badge(s), " " + k + " "));
+  const counted = Object.entries(n.counts || {}).filter(([, k]) => k > 0);
+  const counts = counted.length ? el("span", { class: "muted" }, "its tasks: ", ...counted.map(([s, k]) => el("span", null, badge(s), " " + k + " "))) : null;
   const omitted = (n.tasks_omitted || 0) + (n.jobs_omitted || 0);
   return el("li", { "data-job": n.id, "data-depth": String(n.depth || 0), "data-state": n.state },
     el("div", { class: "row" },

@@ -82,7 +82,7 @@ func runJobStop(e *env, args []string) error {
 	fs := newFlags(e, "job stop", jobStopArgs)
 	var cf clientFlags
 	cf.register(fs, e, 2*time.Minute, "give up after this long (with --wait, bounds the wait too)")
-	reason := fs.String("reason", "", "why, recorded as each stopped job's and task's cause (default \"stopped by request\")")
+	reason := fs.String("reason", "", "why, recorded in each stopped job's and task's cause (default \"by request\")")
 	wait := fs.Bool("wait", false, "wait until every job and task of the subtree has ended, showing progress on stderr (exit 3 if --timeout passes first)")
 	jc, err := parseJobCall(fs, &cf, args)
 	if err != nil {
@@ -145,9 +145,6 @@ type treeLine struct {
 func printNode(w io.Writer, n *api.JobNode, first, rest string) {
 	fmt.Fprintf(w, "%sjob %s %s  %s  budget %d/%d in %s  restarts %d%s\n", first, n.ID, childOf(n.Stage, n.Restart, n.Significant, n.Parent != ""), n.State,
 		n.RestartsInPeriod, n.MaxRestarts, window(n.RestartPeriod), n.Restarts, strategyNote(n))
-	if n.Error != "" {
-		fmt.Fprintf(w, "%s    cause: %s\n", rest, clip(n.Error, 160))
-	}
 	lines := make([]treeLine, 0, len(n.Tasks)+len(n.Jobs))
 	for i := range n.Tasks {
 		lines = append(lines, treeLine{stage: n.Tasks[i].Stage, id: n.Tasks[i].ID, task: &n.Tasks[i]})
@@ -158,6 +155,13 @@ func printNode(w io.Writer, n *api.JobNode, first, rest string) {
 	slices.SortStableFunc(lines, func(a, b treeLine) int { return cmp.Or(cmp.Compare(a.stage, b.stage), cmp.Compare(a.id, b.id)) })
 	if n.TasksOmitted+n.JobsOmitted > 0 {
 		lines = append(lines, treeLine{})
+	}
+	if n.Error != "" {
+		bar := "   "
+		if len(lines) > 0 {
+			bar = "│  "
+		}
+		fmt.Fprintf(w, "%s%scause: %s\n", rest, bar, clip(n.Error, 160))
 	}
 	for i, l := range lines {
 		branch, more := "├─ ", "│  "
