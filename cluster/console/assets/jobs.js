@@ -55,7 +55,7 @@ function renderJob(j, t) {
   const more = j.tasks_next ? el("p", { class: "muted", id: "job-more" }, "Attempts shown for the first " + tasks.length + " of " + j.task_count +
     " tasks (by id); the others: GET /v1/jobs/" + j.id + "/tasks?cursor=" + j.tasks_next + ", or granary job status " + j.id + ".") : null;
   return el("div", null,
-    el("p", { class: "muted" }, t.jobs + " jobs and " + t.tasks + " tasks in this tree" + (t.truncated ? " (truncated: more are not drawn)" : "") + "."),
+    el("p", { class: "muted" }, plural(t.jobs, "job") + " and " + plural(t.tasks, "task") + " in this tree" + (t.truncated ? " (truncated: more are not drawn)" : "") + "."),
     el("ul", { class: "tree", id: "job-tree" }, jobNode(t.root, full)), more,
     el("h2", null, "Restarts and the strategy's decisions"),
     log.length ? el("table", { id: "restart-log" },
@@ -64,6 +64,10 @@ function renderJob(j, t) {
         el("td", { class: "muted" }, clip(r.error || "", 200)), el("td", null, decision(j.strategy, r, tasks))))))
       : el("p", { class: "muted" }, "No restart so far."),
     j.state === "failed" && j.error ? el("p", null, badge("failed"), " the job ended: ", j.error, j.restarts >= j.max_restarts && j.max_restarts > 0 ? " (restart budget spent)" : "") : null);
+}
+
+function plural(n, word) {
+  return n + " " + word + (n === 1 ? "" : "s");
 }
 
 // budget is a job's restart budget as used now: restarts within its period
