@@ -121,6 +121,11 @@ type JobSummary struct {
 	Failed      bool      `json:"failed"`
 	Error       string    `json:"error,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Parent and Depth place a job in its tree (a root job has neither);
+	// Declared: declared with PUT /v1/jobs/{id}, not made by its first task.
+	Parent   string `json:"parent,omitempty"`
+	Depth    int    `json:"depth,omitempty"`
+	Declared bool   `json:"declared,omitempty"`
 }
 
 // JobList is the body of GET /v1/jobs: job records, most recently updated

@@ -158,7 +158,8 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		j := rec.Job
 		out.Jobs = append(out.Jobs, api.JobSummary{ID: j.GetId(), Strategy: j.GetStrategy(), Restarts: len(j.GetRestarts()),
-			MaxRestarts: int(j.GetMaxRestarts()), Failed: j.GetFailed(), Error: j.GetCause(), UpdatedAt: j.GetUpdatedAt().AsTime()})
+			MaxRestarts: int(j.GetMaxRestarts()), Failed: j.GetFailed(), Error: j.GetCause(), UpdatedAt: j.GetUpdatedAt().AsTime(),
+			Parent: j.GetParent(), Depth: int(j.GetDepth()), Declared: j.GetDeclared()})
 	}
 	slices.SortFunc(out.Jobs, func(a, b api.JobSummary) int {
 		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(a.ID, b.ID))

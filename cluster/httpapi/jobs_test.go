@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,12 @@ func TestJobTreeAndStop(t *testing.T) {
 	}
 	if app.State != api.StateRunning || cache.State != api.StateRunning {
 		t.Fatalf("tree %s; want running", mustJSON(tree))
+	}
+	var list api.JobList
+	if code, body := call(t, http.MethodGet, srv.URL+"/v1/jobs", "", &list); code != http.StatusOK || !slices.ContainsFunc(list.Jobs, func(j api.JobSummary) bool {
+		return j.ID == "cache" && j.Parent == "web" && j.Depth == 2 && j.Declared
+	}) {
+		t.Fatalf("GET /v1/jobs: %d %s; want cache under web at depth 2", code, body)
 	}
 	var stopped api.JobTree
 	code, body := call(t, http.MethodDelete, srv.URL+"/v1/jobs/app?reason=maintenance", "", &stopped)

@@ -722,9 +722,10 @@ pages.jobs = (main) => {
     const l = await api("GET", "/v1/jobs" + q({ limit: 100 }), undefined, signal);
     redraw(body, () => el("div", null,
       el("table", { id: "jobs" },
-        el("thead", null, el("tr", null, ["job", "strategy", "restarts", "state", "updated", "cause"].map((h) => el("th", null, h)))),
+        el("thead", null, el("tr", null, ["job", "parent", "strategy", "restarts", "state", "updated", "cause"].map((h) => el("th", null, h)))),
         el("tbody", null, (l.jobs || []).map((j) => el("tr", null,
           el("td", { class: "mono" }, link(j.id, "job", j.id)),
+          el("td", { class: "mono" }, j.parent ? link(j.parent, "job", j.parent) : ""),
           el("td", null, j.strategy),
           el("td", { class: "num" }, j.restarts + " of " + j.max_restarts),
           el("td", null, j.failed ? badge("failed") : badge("supervised", "ok")),
