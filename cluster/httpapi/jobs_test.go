@@ -97,6 +97,12 @@ func TestDeclareJobRefusesBadInput(t *testing.T) {
 		{"not JSON", "j", `{`, 400, "malformed"},
 		{"bad id", "a%20b", `{}`, 400, "must match"},
 	}
+	if code, body := call(t, http.MethodDelete, srv.URL+"/v1/jobs/root?reason="+strings.Repeat("x", tasks.MaxReasonBytes), "", nil); code != http.StatusBadRequest || !strings.Contains(body, "stop reason") {
+		t.Errorf("a stop with a reason past the bound: %d %s; want 400", code, body)
+	}
+	if after := jobRecords(t, m); after != before {
+		t.Errorf("a refused stop changed the job records: %s, were %s", after, before)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, body := call(t, http.MethodPut, srv.URL+"/v1/jobs/"+c.id, c.body, nil)

@@ -33,12 +33,14 @@ func (m *Manager) StopJob(ctx context.Context, id, reason string) (store.JobReco
 	if reason == "" {
 		reason = "by request"
 	}
-	if err := checkText("stop reason", reason, MaxReasonBytes); err != nil {
+	// The job's record says it was stopped and why; every job and task
+	// under it says which stop ended it, however deep. Each task's cancel
+	// takes why as its reason, so why is what must fit.
+	why := fmt.Sprintf("job %s stopped: %s", id, reason)
+	if err := checkText("stop reason", reason, MaxReasonBytes-(len(why)-len(reason))); err != nil {
 		return store.JobRecord{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
-	// The job's record says it was stopped and why; every job and task
-	// under it says which stop ended it, however deep.
-	return m.stopJob(ctx, id, "stopped: "+reason, fmt.Sprintf("job %s stopped: %s", id, reason), 0)
+	return m.stopJob(ctx, id, "stopped: "+reason, why, 0)
 }
 
 // stopJob stops job id with cause, and its children with why.
