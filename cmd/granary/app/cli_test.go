@@ -49,6 +49,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"tasks", "--state", "done"}, `unknown state "done"`},
 		{[]string{"dev", "--log-level", "loud"}, "--log-level"},
 		{[]string{"status", "x", "--addr", "ftp://h"}, "not an http(s) URL"},
+		{[]string{"job", "frobnicate", "j"}, `unknown subcommand "frobnicate"`},
+		{[]string{"job", "create"}, "exactly one job id"},
+		{[]string{"job", "create", "a", "b"}, "exactly one job id"},
+		{[]string{"job", "create", "j", "--shutdown", "soon"}, "brutal_kill"},
+		{[]string{"job", "create", "j", "--max-restarts", "many"}, "invalid value"},
+		{[]string{"job", "tree"}, "exactly one job id"},
+		{[]string{"job", "stop", "j", "--wait=maybe"}, "invalid boolean"},
+		{[]string{"job", "status"}, "exactly one job id"},
 	}
 	for _, c := range cases {
 		r := cli(t, "http://127.0.0.1:1", c.args...)
