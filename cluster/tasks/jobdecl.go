@@ -242,7 +242,7 @@ func adoptJob(cur, asked *messages.Job) (*messages.Job, error) {
 func (m *Manager) checkNoChildJobs(ctx context.Context, id string) error {
 	kids, err := m.childJobs(ctx, id)
 	if err != nil {
-		return err
+		return storeErr(err)
 	}
 	if len(kids) > 0 {
 		return fmt.Errorf("%w: job %s already has child jobs (%s); a parent is declared before its children", api.ErrFailedPrecondition, id, kids[0].Job.GetId())
@@ -321,30 +321,4 @@ func (m *Manager) recheckParent(ctx context.Context, rec store.JobRecord) store.
 		return rec
 	}
 	return stopped
-}
-
-// childJobs are the jobs whose parent is id, in start order (stage, then
-// id). It reads every job record (store.ListJobs): trees are read and
-// stopped rarely, and a job record is small.
-func (m *Manager) childJobs(ctx context.Context, id string) ([]store.JobRecord, error) {
-	all, err := m.store.ListJobs(ctx)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	return childrenOf(all, id), nil
-}
-
-// childrenOf picks the children of id out of every job record, in start
-// order.
-func childrenOf(all []store.JobRecord, id string) []store.JobRecord {
-	var out []store.JobRecord
-	for _, r := range all {
-		if r.Job.GetParent() == id && r.Job.GetId() != id {
-			out = append(out, r)
-		}
-	}
-	slices.SortFunc(out, func(a, b store.JobRecord) int {
-		return cmp.Or(cmp.Compare(a.Job.GetStage(), b.Job.GetStage()), cmp.Compare(a.Job.GetId(), b.Job.GetId()))
-	})
-	return out
 }

@@ -55,7 +55,7 @@ func (m *Manager) stopJob(ctx context.Context, id, cause, why string, depth int)
 	}
 	kids, err := m.childJobs(ctx, id)
 	if err != nil {
-		return rec, err
+		return rec, storeErr(err)
 	}
 	var errs []error
 	for _, c := range stopOrder(unfinished(tasks), kids) {
@@ -131,4 +131,22 @@ func stopOrder(tasks []store.Record, jobs []store.JobRecord) []stopChild {
 	}
 	slices.SortFunc(cs, func(a, b stopChild) int { return cmp.Or(cmp.Compare(b.stage, a.stage), cmp.Compare(b.id, a.id)) })
 	return cs
+}
+
+// childJobs lists the jobs whose parent is id (in no order: stopOrder and
+// childrenOf put them in theirs). It reads every job record
+// (store.ListJobs): trees are changed and stopped rarely, and a job record
+// is small.
+func (m *Manager) childJobs(ctx context.Context, id string) ([]store.JobRecord, error) {
+	all, err := m.store.ListJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.JobRecord
+	for _, j := range all {
+		if j.Job.GetParent() == id {
+			out = append(out, j)
+		}
+	}
+	return out, nil
 }

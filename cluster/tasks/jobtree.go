@@ -188,3 +188,18 @@ func nodeState(n *JobNode) string {
 	}
 	return api.StateCancelled
 }
+
+// childrenOf picks the children of id out of every job record, in start
+// order.
+func childrenOf(all []store.JobRecord, id string) []store.JobRecord {
+	var out []store.JobRecord
+	for _, r := range all {
+		if r.Job.GetParent() == id && r.Job.GetId() != id {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.JobRecord) int {
+		return cmp.Or(cmp.Compare(a.Job.GetStage(), b.Job.GetStage()), cmp.Compare(a.Job.GetId(), b.Job.GetId()))
+	})
+	return out
+}
