@@ -55,8 +55,8 @@ func TestJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := final.Root.Jobs[0]; w.Tasks[0].State != api.StateCancelled || !strings.Contains(w.Error, "test over") {
-		t.Fatalf("after the stop: %+v; want w1 cancelled and worker saying why", w)
+	if w := final.Root.Jobs[0]; w.Tasks[0].State != api.StateCancelled || !strings.Contains(final.Root.Error, "test over") {
+		t.Fatalf("after the stop: %+v, %+v; want w1 cancelled and app saying why", final.Root, w)
 	}
 	if _, err := c.JobTree(ctx, "nothing"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("the tree of no job: %v; want ErrNotFound", err)

@@ -162,12 +162,14 @@ func restartsWithin(restarts []*messages.JobRestart, period time.Duration, now t
 }
 
 // nodeState is the pure state of a job from its record, its tasks' summary
-// and its child jobs' states: failed if its record says it ended; pending
-// with no child at all; running while any child has not ended; then failed
-// if any child failed, completed if all completed, else cancelled.
+// and its child jobs' states: what its record says when that decides it
+// (ended, stopped, its supervisor at work: Summarize of the record alone);
+// else pending with no child at all; running while any child has not
+// ended; then failed if any child failed, completed if all completed, else
+// cancelled.
 func nodeState(n *JobNode) string {
-	if n.Job.GetFailed() {
-		return api.StateFailed
+	if s := Summarize(nil, n.Job).State; s != api.StateCompleted {
+		return s // a record with no task summarizes as completed unless it decides
 	}
 	var states []string
 	if len(n.Tasks)+n.TasksOmitted > 0 {

@@ -99,7 +99,7 @@ func TestJobTreeOnDev(t *testing.T) {
 		t.Errorf("job stop --wait: %q", r.stdout)
 	}
 	if r := must("job", "tree", "app", "--json"); json.Unmarshal([]byte(r.stdout), &tree) != nil || !tree.Finished() ||
-		tree.Root.Jobs[1].Jobs[0].Tasks[0].State != api.StateCancelled || !strings.Contains(tree.Root.Jobs[0].Error, "maintenance") {
+		tree.Root.Jobs[1].Jobs[0].Tasks[0].State != api.StateCancelled || !strings.Contains(tree.Root.Error, "maintenance") {
 		t.Fatalf("the tree after the stop: %s", r.stdout)
 	}
 	if r := must("job", "stop", "app", "--json"); json.Unmarshal([]byte(r.stdout), &tree) != nil || !tree.Finished() {
