@@ -86,7 +86,12 @@ const jobArgs = "status|create|stop|tree JOB [flags]"
 // runJob runs a subcommand of `granary job`.
 func runJob(e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprintf(e.stderr, "Usage: %s job %s\n\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n", e.name(), jobArgs)
+		// The flags every subcommand takes, then the subcommands.
+		fs := newFlags(e, "job", jobArgs)
+		var cf clientFlags
+		cf.register(fs, e, 30*time.Second, "give up after this long")
+		fs.printUsage()
+		fmt.Fprintf(e.stderr, "\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n")
 		for _, c := range jobCommands {
 			fmt.Fprintf(e.stderr, "  %s job %s %s\n      %s\n", e.name(), c.name, c.args, c.summary)
 		}
