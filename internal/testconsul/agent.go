@@ -59,6 +59,7 @@ type Agent struct {
 	bin       string
 	tls       *tlsFiles // with Options.TLS
 	opts      Options
+	role      *quorumRole // nil: a single server or dev agent
 	node      string
 	logPath   string
 	ports     agentPorts
@@ -67,6 +68,8 @@ type Agent struct {
 
 	mu   sync.Mutex
 	proc *process // the latest process; nil before the first launch
+	// paused: Pause stopped the process with SIGSTOP.
+	paused bool
 	// tailLogged records that a failure message already carried the log
 	// tail, so cleanup does not print it twice.
 	tailLogged bool
@@ -250,6 +253,11 @@ func (a *Agent) halt(sig syscall.Signal) {
 	// through a pidfd where available, so this reaches our agent and no
 	// other process.
 	p.cmd.Process.Signal(sig)
+	if a.paused {
+		// A stopped process acts on SIGTERM only once continued.
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		a.paused = false
+	}
 	select {
 	case <-p.exited:
 	case <-time.After(stopTimeout):
@@ -313,10 +321,12 @@ func (a *Agent) launch() (*process, error) {
 func (a *Agent) args() []string {
 	bind := a.opts.BindAddr
 	args := []string{"agent"}
-	switch a.opts.Mode {
-	case Dev:
+	switch {
+	case a.role != nil:
+		args = append(args, a.role.args(a.opts.DataDir)...)
+	case a.opts.Mode == Dev:
 		args = append(args, "-dev")
-	case Server:
+	case a.opts.Mode == Server:
 		args = append(args, "-server", "-bootstrap-expect=1", "-data-dir="+a.opts.DataDir)
 	}
 	httpPort := "-http-port=" + strconv.Itoa(a.ports.http)
@@ -402,13 +412,8 @@ func (a *Agent) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := net.JoinHostPort(a.opts.BindAddr, strconv.Itoa(a.ports.server))
-	switch leader {
-	case "":
-		return errors.New("no leader yet")
-	case want:
-	default:
-		return fmt.Errorf("leader is %s, want this agent (%s)", leader, want)
+	if err := a.checkLeader(leader); err != nil {
+		return err
 	}
 	w := (&api.WriteOptions{}).WithContext(ctx)
 	kv := a.client.KV()
@@ -419,6 +424,30 @@ func (a *Agent) probe(ctx context.Context) error {
 		return fmt.Errorf("kv delete: %w", err)
 	}
 	return nil
+}
+
+// checkLeader says whether leader is the one this agent should see: its
+// own server address, or for a member of a quorum one of the quorum's.
+func (a *Agent) checkLeader(leader string) error {
+	if leader == "" {
+		return errors.New("no leader yet")
+	}
+	if a.role != nil {
+		if !a.role.isServer(leader) {
+			return fmt.Errorf("leader is %s, not one of this quorum's servers %v", leader, a.role.servers)
+		}
+		return nil
+	}
+	if want := a.ServerAddr(); leader != want {
+		return fmt.Errorf("leader is %s, want this agent (%s)", leader, want)
+	}
+	return nil
+}
+
+// ServerAddr is the agent's server RPC address, the one Consul names as
+// leader when this agent leads.
+func (a *Agent) ServerAddr() string {
+	return net.JoinHostPort(a.opts.BindAddr, strconv.Itoa(a.ports.server))
 }
 
 func (a *Agent) cleanup(t testing.TB) {
