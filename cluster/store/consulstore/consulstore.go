@@ -63,6 +63,20 @@ type Config struct {
 	ReconcileSoon time.Duration
 	// Logger receives the reconciles' reports; nil: slog.Default().
 	Logger *slog.Logger
+	// CallTimeout bounds every call of the store that is not a blocking
+	// query (Watch, WatchOwned wait by design): a call that Consul has not
+	// answered by then fails with store.ErrUnavailable, so that a caller
+	// hears "try again later" while Consul has no leader instead of
+	// waiting for Consul's own limits (a paused server holds a request for
+	// up to a minute). A write that timed out may still commit: callers
+	// read again before deciding (Update does).
+	CallTimeout time.Duration
+	// OutageCallTimeout replaces CallTimeout for calls that begin within
+	// CallTimeout of a call that found Consul unavailable: while Consul
+	// is known to be away, a caller hears so sooner, and a request that
+	// meets the store twice (a submit handed to its owner, then stored
+	// here) still answers within a client's deadline.
+	OutageCallTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -99,6 +113,17 @@ func DefaultConfig(cluster string) Config {
 		// a store opening costs the cluster about five runs in its first
 		// five minutes.
 		ReconcileSoon: 10 * time.Second,
+		// 3s: a healthy Consul answers in milliseconds, and a leader
+		// election on a three-server quorum stalls writes about 2s (issue
+		// #22); clients give a request 5s, so the API answers 503 with
+		// Retry-After inside their deadline while Consul has no quorum.
+		CallTimeout: 3 * time.Second,
+		// 1s: a healthy Consul answers in milliseconds, so a call that
+		// returns before this ends the outage's short bounds; measured
+		// with two of three servers paused, submits answer 503 about 1s
+		// after the previous failure, and succeed within about 0.3s of
+		// the quorum's return (TestNoQuorumAnswers503).
+		OutageCallTimeout: time.Second,
 	}
 }
 
@@ -128,6 +153,9 @@ type Store struct {
 	// consistentUntil (Unix ns): reads are consistent until then, after a
 	// transient failure (fresh.go).
 	consistentUntil atomic.Int64
+	// unavailableAt (Unix ns): the last time a call found Consul
+	// unavailable (bound).
+	unavailableAt atomic.Int64
 
 	batch *kvtxn.Batcher
 	probe *prober
@@ -202,8 +230,14 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultConfig(cfg.Cluster).CallTimeout
+	}
+	if cfg.OutageCallTimeout <= 0 || cfg.OutageCallTimeout > cfg.CallTimeout {
+		cfg.OutageCallTimeout = min(DefaultConfig(cfg.Cluster).OutageCallTimeout, cfg.CallTimeout)
+	}
 	bgCtx, bgStop := context.WithCancel(context.Background())
-	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.DefaultConfig()),
+	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.Config{Timeout: cfg.CallTimeout}),
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
 		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}
 	if cfg.ReconcileEvery > 0 {
@@ -227,6 +261,17 @@ func (s *Store) jobTasksPrefix(job string) string {
 
 func (s *Store) jobTaskKey(job, id string) string { return s.jobTasksPrefix(job) + url.PathEscape(id) }
 
+// bound is ctx limited to CallTimeout, or to OutageCallTimeout within
+// CallTimeout of a call that found Consul unavailable: every call of the
+// store that is not a blocking query runs under it.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.cfg.CallTimeout
+	if time.Since(time.Unix(0, s.unavailableAt.Load())) < s.cfg.CallTimeout {
+		d = s.cfg.OutageCallTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
@@ -243,6 +288,8 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	if err := s.check(ctx); err != nil {
 		return store.Record{}, false, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	id := t.GetSpec().GetId()
 	body, err := proto.Marshal(t)
 	if err != nil {
@@ -283,6 +330,8 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if _, ok := s.lastKnown(id); ok {
 		return true, nil
 	}
@@ -298,6 +347,8 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Record{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var rec store.Record
 	err := s.fresh(ctx, func(q *api.QueryOptions) error {
 		pair, _, err := s.kv.Get(s.taskKey(id), q)
@@ -368,6 +419,8 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	if err := s.check(ctx); err != nil {
 		return store.Record{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	id := t.GetSpec().GetId()
 	s.mu.Lock()
 	old, ok := s.last[id]
@@ -509,6 +562,8 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	// The task as of rev names its index entries: known from the read
 	// that found it (a retention sweep's listing), or read now. Deleting
 	// at rev checks that it is still that task.
@@ -696,6 +751,7 @@ func wrap(err error) error {
 func (s *Store) wrap(err error) error {
 	if transient(err) {
 		s.suspect()
+		s.unavailableAt.Store(time.Now().UnixNano())
 	}
 	return wrap(err)
 }

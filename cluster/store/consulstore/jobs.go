@@ -24,6 +24,8 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.JobRecord, error) 
 	if err := s.check(ctx); err != nil {
 		return store.JobRecord{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	pair, _, err := s.kv.Get(s.jobKey(id), s.readOptions(ctx, false))
 	if err != nil {
 		return store.JobRecord{}, s.wrap(err)
@@ -39,6 +41,8 @@ func (s *Store) PutJob(ctx context.Context, j *messages.Job, rev uint64) (store.
 	if err := s.check(ctx); err != nil {
 		return store.JobRecord{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	body, err := proto.Marshal(j)
 	if err != nil {
 		return store.JobRecord{}, err
@@ -59,6 +63,8 @@ func (s *Store) ListJobs(ctx context.Context) ([]store.JobRecord, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	pairs, _, err := s.kv.List(s.prefix+"jobs/", s.readOptions(ctx, false))
 	if err != nil {
 		return nil, s.wrap(err)
@@ -82,6 +88,8 @@ func (s *Store) DeleteJob(ctx context.Context, id string, rev uint64) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	// Consul's delete-CAS succeeds on a missing key: read first, so a
 	// deleted record is ErrNotFound.
 	cur, err := s.GetJob(ctx, id)

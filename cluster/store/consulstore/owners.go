@@ -14,6 +14,8 @@ func (s *Store) Owners(ctx context.Context) ([]string, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	prefix := s.prefix + "owners/"
 	keys, _, err := s.kv.Keys(prefix, "/", s.readOptions(ctx, false))
 	if err != nil {

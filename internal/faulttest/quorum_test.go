@@ -1,0 +1,230 @@
+//go:build linux
+
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
+	"github.com/granary-rt/granary/internal/testutil"
+)
+
+// quorumCluster is Granary as operators run it: three Consul servers, and
+// per member a Consul client agent on the member's host that the member
+// talks to.
+type quorumCluster struct {
+	q      *testconsul.Quorum
+	nodes  []*testnode.Node
+	agents []*testconsul.Agent // agents[i] is nodes[i]'s local agent
+}
+
+// startQuorumCluster starts the quorum and n members of cluster, each
+// with its own client agent, and waits until each sees all of them.
+func startQuorumCluster(t *testing.T, cluster string, n int, extra ...string) *quorumCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts three Consul servers, client agents and granary processes")
+	}
+	c := &quorumCluster{q: testconsul.StartQuorum(t, testconsul.QuorumOptions{})}
+	for i := range n {
+		agent := c.q.AddClient(t)
+		c.agents = append(c.agents, agent)
+		c.nodes = append(c.nodes, testnode.ClusterNode(t, cluster, agent.HTTPAddr(), fmt.Sprintf("n%d", i+1), extra...))
+	}
+	waitMembers(t, c.nodes, n)
+	return c
+}
+
+// submitAnswer is one submit as the client saw it.
+type submitAnswer struct {
+	id         string
+	status     int // 0: no answer (transport error or client time-out)
+	retryAfter string
+	sent, took time.Duration // since the load began; how long it took
+	err        string
+}
+
+// submitLoad submits tasks through the members in turn, one at a time per
+// worker, each with the client's deadline and no retry, and records every
+// answer, until stop is closed.
+type submitLoad struct {
+	hc      *http.Client
+	began   time.Time
+	mu      sync.Mutex
+	answers []submitAnswer
+	wg      sync.WaitGroup
+}
+
+// clientDeadline is what a client gives each submit: the issue's 5 s.
+const clientDeadline = 5 * time.Second
+
+func startSubmitLoad(nodes []*testnode.Node, workers int, payload string, stop <-chan struct{}) *submitLoad {
+	l := &submitLoad{hc: &http.Client{Timeout: clientDeadline}, began: time.Now()}
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				a := l.submit(nodes[(w+i)%len(nodes)], fmt.Sprintf("q-%d-%d", w, i), payload)
+				l.mu.Lock()
+				l.answers = append(l.answers, a)
+				l.mu.Unlock()
+				if a.status != http.StatusCreated && a.status != http.StatusOK {
+					// Back off as a client told to retry would, but keep the
+					// probe rate high enough to time the outage's edges.
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *submitLoad) submit(n *testnode.Node, id, payload string) submitAnswer {
+	body, _ := json.Marshal(api.SubmitRequest{ID: id, Kind: "sleep", Payload: json.RawMessage(payload)})
+	sent := time.Now()
+	a := submitAnswer{id: id, sent: sent.Sub(l.began)}
+	resp, err := l.hc.Post("http://"+n.HTTP+"/v1/tasks", "application/json", bytes.NewReader(body))
+	a.took = time.Since(sent)
+	if err != nil {
+		a.err = err.Error()
+		return a
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	a.status, a.retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
+	if a.status >= 300 {
+		a.err = string(bytes.TrimSpace(data))
+	}
+	return a
+}
+
+// stopAndCollect waits for the workers and returns every answer in the
+// order sent.
+func (l *submitLoad) stopAndCollect() []submitAnswer {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sort.Slice(l.answers, func(i, j int) bool { return l.answers[i].sent < l.answers[j].sent })
+	return l.answers
+}
+
+// TestNoQuorumAnswers503 is issue #22's outage: while two of the three
+// Consul servers are paused (no leader, no quorum) every submit answers
+// 201 or 503 with Retry-After within the client's deadline (never 500,
+// never a hang to the client's time-out); once they continue, submits
+// succeed again and every acknowledged task completes.
+func TestNoQuorumAnswers503(t *testing.T) {
+	c := startQuorumCluster(t, "noquorum", 2)
+	stop := make(chan struct{})
+	load := startSubmitLoad(c.nodes, 4, `{"ms":50}`, stop)
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+	}()
+
+	time.Sleep(2 * time.Second) // the load reaches a healthy cluster first
+	paused := c.q.PauseServers(2)
+	pausedAt := time.Since(load.began)
+	t.Logf("paused %d servers at %v", len(paused), pausedAt)
+	// 20 s without quorum, then the quorum returns; the load goes on until
+	// submits have succeeded again for a while.
+	time.Sleep(20 * time.Second)
+	c.q.ResumeAll()
+	resumedAt := time.Since(load.began)
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		load.mu.Lock()
+		defer load.mu.Unlock()
+		ok := 0
+		for _, a := range load.answers {
+			if a.sent > resumedAt && a.status == http.StatusCreated {
+				ok++
+			}
+		}
+		return ok >= 20, fmt.Sprintf("%d submits succeeded since the quorum returned", ok)
+	})
+	close(stop)
+	answers := load.stopAndCollect()
+
+	var acked []string
+	first503, lastFail, firstOKAfter := time.Duration(-1), time.Duration(0), time.Duration(-1)
+	counts := map[int]int{}
+	for _, a := range answers {
+		counts[a.status]++
+		switch {
+		case a.status == http.StatusCreated || a.status == http.StatusOK:
+			acked = append(acked, a.id)
+			if a.sent > resumedAt && firstOKAfter < 0 {
+				firstOKAfter = a.sent + a.took - resumedAt
+			}
+		case a.status == http.StatusServiceUnavailable && a.retryAfter != "":
+			if a.sent >= pausedAt && first503 < 0 {
+				first503 = a.sent + a.took - pausedAt
+			}
+			lastFail = a.sent
+		default:
+			t.Errorf("submit %s sent at %v answered %d (Retry-After %q) after %v: %s", a.id, a.sent, a.status, a.retryAfter, a.took, a.err)
+		}
+		if a.took >= clientDeadline {
+			t.Errorf("submit %s sent at %v took %v, past the client's deadline", a.id, a.sent, a.took)
+		}
+	}
+	t.Logf("%d submits: %v; first 503 %v after the pause; last 503 sent %v after the resume; first success %v after the resume",
+		len(answers), counts, first503, lastFail-resumedAt, firstOKAfter)
+	if counts[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no submit answered 503 during 20 s without quorum")
+	}
+	ctx := testutil.Context(t, time.Minute)
+	waitAllDone(t, ctx, c.nodes[0], acked)
+}
+
+// waitAllDone waits until every task of ids has completed, reading
+// through n.
+func waitAllDone(t *testing.T, ctx context.Context, n *testnode.Node, ids []string) {
+	t.Helper()
+	var mu sync.Mutex
+	notDone := map[string]string{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := n.Client().Wait(ctx, id, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				notDone[id] = err.Error()
+			case st.State != "completed":
+				notDone[id] = st.State + ": " + st.Error
+			}
+		}()
+	}
+	wg.Wait()
+	for id, why := range notDone {
+		t.Errorf("acknowledged task %s did not complete: %s", id, why)
+	}
+	t.Logf("%d acknowledged tasks: %d completed", len(ids), len(ids)-len(notDone))
+}
