@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,11 @@ type Proxy struct {
 	severed bool
 	closed  bool
 	conns   map[net.Conn]struct{} // both ends of every live link
+	// dropMatch, dropLeft: DropAnswers' pattern and the answers still to
+	// lose; dropped counts those lost.
+	dropMatch []byte
+	dropLeft  int
+	dropped   atomic.Int64
 }
 
 // New listens on listenAddr (for example "127.0.0.1:0" for a free port) and
@@ -184,29 +190,29 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 
 	clientDone := make(chan struct{})
+	var doomed atomic.Bool // an answer on this link is to be lost
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(clientDone)
-		pipe(upstream, client)
+		p.forwardRequests(upstream, client, &doomed)
 	}()
-	pipe(client, upstream)
+	p.forwardAnswers(client, upstream, &doomed)
 	<-clientDone
 	p.drop(client, upstream)
 }
 
-// pipe copies src to dst. A clean EOF is passed on as a half-close so
-// protocols that shut down one direction first keep working; any error
-// closes both ends, which also ends the copy in the other direction.
-func pipe(dst, src net.Conn) {
-	_, err := io.Copy(dst, src)
-	if err == nil {
-		if hc, ok := dst.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
-			return
-		}
+// closeWrite passes a clean EOF from the other end on to dst as a
+// half-close, so protocols that shut down one direction first keep
+// working, and reports whether it did; any other error (or a failed
+// half-close) has the caller close both ends, which also ends the copy in
+// the other direction.
+func closeWrite(dst net.Conn, readErr error) bool {
+	if !errors.Is(readErr, io.EOF) {
+		return false
 	}
-	dst.Close()
-	src.Close()
+	hc, ok := dst.(interface{ CloseWrite() error })
+	return ok && hc.CloseWrite() == nil
 }
 
 func closeAll(conns map[net.Conn]struct{}) {

@@ -306,6 +306,10 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	ops = append(ops, timeOps...)
 	res := s.batch.Do(ctx, ops)
 	if res.Err != nil {
+		if rec, ok := s.landed(ctx, id, t, body); ok { // ambiguous.go
+			s.noteHourDir(hour)
+			return rec, true, nil
+		}
 		return store.Record{}, false, s.wrap(res.Err)
 	}
 	if res.OK {
@@ -425,19 +429,22 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	s.mu.Lock()
 	old, ok := s.last[id]
 	s.mu.Unlock()
+	body, err := proto.Marshal(t)
+	if err != nil {
+		return store.Record{}, err
+	}
 	if !ok || old.rev != rev {
 		cur, err := s.Get(ctx, id)
 		if err != nil {
 			return store.Record{}, err
 		}
 		if cur.Revision != rev {
+			if rec, ok := s.landed(ctx, id, t, body); ok { // an earlier try landed unanswered
+				return rec, nil
+			}
 			return store.Record{}, fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
 		}
 		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task), at: cur.Task.GetStatus().GetSubmittedAt().AsTime()}
-	}
-	body, err := proto.Marshal(t)
-	if err != nil {
-		return store.Record{}, err
 	}
 	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.taskKey(id), Value: body, Index: rev}}
 	newOwnerKey := ""
@@ -458,12 +465,19 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		ops = append(ops, timeOps...)
 	}
 	res := s.batch.Do(ctx, ops)
-	if res.Err != nil {
+	if !res.OK {
+		// Unanswered, or refused: either way the record may be this very
+		// write, landed unanswered now or on an earlier try (ambiguous.go).
 		s.forget(id)
+		if rec, ok := s.landed(ctx, id, t, body); ok {
+			s.noteHourDir(hour)
+			return rec, nil
+		}
+	}
+	if res.Err != nil {
 		return store.Record{}, s.wrap(res.Err)
 	}
 	if !res.OK {
-		s.forget(id)
 		if _, err := s.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
 			return store.Record{}, err
 		}

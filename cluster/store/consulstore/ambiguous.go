@@ -1,0 +1,41 @@
+package consulstore
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+	"github.com/hashicorp/consul/api"
+)
+
+// A write whose transaction Consul did not answer (the connection failed,
+// the call timed out, the leader changed while it committed) may have
+// landed: its outcome is unknown, not failed. Reporting it as failed
+// makes the caller decide on a falsehood: a task actor would write its
+// result again at the revision it already moved past, see a conflict, and
+// take it for another member's change. So before deciding, the store
+// reads the task back, consistently: if Consul holds exactly the record
+// this write sent, the write landed and is reported done, with the
+// revision Consul gave it. The same read decides a check-and-set that
+// Consul refused: if the record it finds is the one being written, an
+// earlier try of this same write landed (its answer lost), and the retry
+// is answered with it rather than refused. Either way nothing is written
+// twice, because every write is a check-and-set on the revision it read.
+
+// landed reads task id consistently and reports whether Consul holds body
+// for it, with the record at Consul's revision. The read has a time of
+// its own (the caller's may be spent: a write that timed out is the usual
+// reason to ask), bounded by CallTimeout; when it fails too, the outcome
+// stays unknown and the caller reports the write's own error.
+func (s *Store) landed(ctx context.Context, id string, t *messages.Task, body []byte) (store.Record, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+	defer cancel()
+	pair, _, err := s.kv.Get(s.taskKey(id), (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	if err != nil || pair == nil || !bytes.Equal(pair.Value, body) {
+		return store.Record{}, false
+	}
+	s.remember(id, pair.ModifyIndex, t, body, true)
+	s.local.Notify(id)
+	return store.Record{Task: t, Revision: pair.ModifyIndex}, true
+}
