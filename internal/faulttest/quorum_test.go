@@ -134,13 +134,7 @@ func TestNoQuorumAnswers503(t *testing.T) {
 	c := startQuorumCluster(t, "noquorum", 2)
 	stop := make(chan struct{})
 	load := startSubmitLoad(c.nodes, 4, `{"ms":50}`, stop)
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-	}()
+	t.Cleanup(func() { closeOnce(stop) })
 
 	time.Sleep(2 * time.Second) // the load reaches a healthy cluster first
 	paused := c.q.PauseServers(2)
@@ -162,7 +156,7 @@ func TestNoQuorumAnswers503(t *testing.T) {
 		}
 		return ok >= 20, fmt.Sprintf("%d submits succeeded since the quorum returned", ok)
 	})
-	close(stop)
+	closeOnce(stop)
 	answers := load.stopAndCollect()
 
 	var acked []string

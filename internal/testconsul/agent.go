@@ -234,7 +234,7 @@ func (a *Agent) Restart(t testing.TB) {
 	if err := a.start(); err != nil {
 		a.fatalWithTail(t, fmt.Errorf("restart: %w", err))
 	}
-	t.Logf("testconsul: %s agent %s ready again in %v", a.opts.Mode, a.node, time.Since(began).Round(time.Millisecond))
+	t.Logf("testconsul: %s agent %s ready again in %v", a.kind(), a.node, time.Since(began).Round(time.Millisecond))
 }
 
 func (a *Agent) halt(sig syscall.Signal) {
@@ -473,7 +473,15 @@ func (a *Agent) fatalWithTail(t testing.TB, err error) {
 	a.tailLogged = true
 	a.mu.Unlock()
 	t.Fatalf("testconsul: %s agent %s: %v\nlast %d lines of %s:\n%s",
-		a.opts.Mode, a.node, err, tailLines, a.logPath, lastLines(a.logPath, tailLines))
+		a.kind(), a.node, err, tailLines, a.logPath, lastLines(a.logPath, tailLines))
+}
+
+// kind names the agent's part in logs: dev, server, or a quorum's client.
+func (a *Agent) kind() string {
+	if a.role != nil && !a.role.server {
+		return "client"
+	}
+	return a.opts.Mode.String()
 }
 
 // nodeName derives a unique, DNS-safe node name from the test name, so the

@@ -183,12 +183,18 @@ func (q *Quorum) Leader(ctx context.Context) (*Agent, error) {
 			last = err
 			continue
 		}
+		last = fmt.Errorf("leader %q is none of the quorum's servers", leader)
 		for _, s := range q.Servers {
-			if s.ServerAddr() == leader {
+			switch {
+			case s.ServerAddr() != leader:
+			case !s.Running():
+				// The followers still name a killed leader until they
+				// notice it has stopped answering.
+				last = fmt.Errorf("leader %s has stopped and is not replaced yet", leader)
+			default:
 				return s, nil
 			}
 		}
-		last = fmt.Errorf("leader %q is none of the quorum's servers", leader)
 	}
 	return nil, last
 }
