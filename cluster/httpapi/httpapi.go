@@ -111,6 +111,10 @@ type Config struct {
 	// StatsEvery is the least time between two counts of the stored tasks
 	// for GET /v1/tasks:stats (0: DefaultStatsEvery).
 	StatsEvery time.Duration
+	// StoreDeadline bounds the store's part of a submit, read, cancel or
+	// restart (storedeadline.go): past it the node answers 503 with
+	// Retry-After. 0: unbounded.
+	StoreDeadline time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -154,6 +158,8 @@ func DefaultConfig() Config {
 		MaxReadBytesInFlight: 64 << 20,
 		// 1s: about how long the work in flight takes to drain.
 		RetryAfter: time.Second,
+		// defaultStoreDeadline says why 4s.
+		StoreDeadline: defaultStoreDeadline,
 	}
 }
 
@@ -294,7 +300,10 @@ func (h *handler) submitOne(ctx context.Context, req api.SubmitRequest, wait tim
 	if err != nil {
 		return 0, nil, err
 	}
-	rec, created, err := h.svc.Submit(ctx, sub)
+	sctx, cancel := h.withStoreDeadline(ctx)
+	rec, created, err := h.svc.Submit(sctx, sub)
+	err = storeDeadlineErr(sctx, ctx, err)
+	cancel()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -424,8 +433,10 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if q.Get("wait") == "" && q.Get("index") == "" {
-		rec, err := h.svc.Get(r.Context(), id)
-		h.answer(w, r, rec, err)
+		ctx, cancel := h.withStoreDeadline(r.Context())
+		defer cancel()
+		rec, err := h.svc.Get(ctx, id)
+		h.answer(w, r, rec, storeDeadlineErr(ctx, r.Context(), err))
 		return
 	}
 	wait := h.cfg.MaxWait
@@ -453,8 +464,10 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
-	rec, err := h.svc.Cancel(r.Context(), r.PathValue("id"), r.URL.Query().Get("reason"))
-	h.answer(w, r, rec, err)
+	ctx, cancel := h.withStoreDeadline(r.Context())
+	defer cancel()
+	rec, err := h.svc.Cancel(ctx, r.PathValue("id"), r.URL.Query().Get("reason"))
+	h.answer(w, r, rec, storeDeadlineErr(ctx, r.Context(), err))
 }
 
 func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
@@ -465,8 +478,10 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec, err := h.svc.Restart(r.Context(), r.PathValue("id"), req.Reason, req.RequestID)
-	h.answer(w, r, rec, err)
+	ctx, cancel := h.withStoreDeadline(r.Context())
+	defer cancel()
+	rec, err := h.svc.Restart(ctx, r.PathValue("id"), req.Reason, req.RequestID)
+	h.answer(w, r, rec, storeDeadlineErr(ctx, r.Context(), err))
 }
 
 // jobPage is api.JobStatus with its page of tasks encoded already (the

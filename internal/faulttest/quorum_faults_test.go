@@ -5,7 +5,6 @@ package faulttest
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -13,24 +12,6 @@ import (
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
 )
-
-// checkAnswers fails the test for every submit answered otherwise than
-// 201/200 or 503 with Retry-After, or past the client's deadline, and
-// returns the acknowledged ids and the slowest answer.
-func checkAnswers(t *testing.T, answers []submitAnswer) (acked []string, slowest time.Duration) {
-	t.Helper()
-	for _, a := range answers {
-		slowest = max(slowest, a.took)
-		switch {
-		case a.status == http.StatusCreated || a.status == http.StatusOK:
-			acked = append(acked, a.id)
-		case a.status == http.StatusServiceUnavailable && a.retryAfter != "":
-		default:
-			t.Errorf("submit %s sent at %v answered %d (Retry-After %q) after %v: %s", a.id, a.sent, a.status, a.retryAfter, a.took, a.err)
-		}
-	}
-	return acked, slowest
-}
 
 // checkCommittedOnce is the chaos campaign's check 5 on these members
 // (internal/chaos imports this package, so it cannot be called): no task
@@ -159,4 +140,3 @@ func closeOnce(ch chan struct{}) {
 		close(ch)
 	}
 }
-

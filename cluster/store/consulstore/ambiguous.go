@@ -24,13 +24,15 @@ import (
 // twice, because every write is a check-and-set on the revision it read.
 
 // landed reads task id consistently and reports whether Consul holds body
-// for it, with the record at Consul's revision. The read has a time of
-// its own (the caller's may be spent: a write that timed out is the usual
-// reason to ask), bounded by CallTimeout; when it fails too, the outcome
-// stays unknown and the caller reports the write's own error.
+// for it, with the record at Consul's revision. The read runs within the
+// call's own bound: a write that timed out has none left, and its outcome
+// stays unknown (the caller reports the write's error, unavailable, and
+// a retry of the same write is decided by this read then), because a
+// read past the bound would make the caller wait longer than it asked.
 func (s *Store) landed(ctx context.Context, id string, t *messages.Task, body []byte) (store.Record, bool) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
-	defer cancel()
+	if ctx.Err() != nil {
+		return store.Record{}, false
+	}
 	pair, _, err := s.kv.Get(s.taskKey(id), (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil || pair == nil || !bytes.Equal(pair.Value, body) {
 		return store.Record{}, false

@@ -72,7 +72,7 @@ type Config struct {
 	// read again before deciding (Update does).
 	CallTimeout time.Duration
 	// OutageCallTimeout replaces CallTimeout for calls that begin within
-	// CallTimeout of a call that found Consul unavailable: while Consul
+	// outageWindow of a call that found Consul unavailable: while Consul
 	// is known to be away, a caller hears so sooner, and a request that
 	// meets the store twice (a submit handed to its owner, then stored
 	// here) still answers within a client's deadline.
@@ -113,11 +113,15 @@ func DefaultConfig(cluster string) Config {
 		// a store opening costs the cluster about five runs in its first
 		// five minutes.
 		ReconcileSoon: 10 * time.Second,
-		// 3s: a healthy Consul answers in milliseconds, and a leader
-		// election on a three-server quorum stalls writes about 2s (issue
-		// #22); clients give a request 5s, so the API answers 503 with
-		// Retry-After inside their deadline while Consul has no quorum.
-		CallTimeout: 3 * time.Second,
+		// 2s: a healthy Consul answers in milliseconds; clients give a
+		// request 5s, and a submit may meet the store twice (handed to its
+		// owner, which fails to store it, then stored here), so two calls
+		// and the hops between them fit in a client's deadline, and the
+		// API answers 503 with Retry-After while Consul has no quorum. A
+		// leader election on a three-server quorum stalls writes about
+		// 1.5s (TestConsulLeaderKillUnderLoad), mostly within it; a task's
+		// own writes retry past it (tasks.Config.StoreTimeout).
+		CallTimeout: 2 * time.Second,
 		// 1s: a healthy Consul answers in milliseconds, so a call that
 		// returns before this ends the outage's short bounds; measured
 		// with two of three servers paused, submits answer 503 about 1s
@@ -261,12 +265,18 @@ func (s *Store) jobTasksPrefix(job string) string {
 
 func (s *Store) jobTaskKey(job, id string) string { return s.jobTasksPrefix(job) + url.PathEscape(id) }
 
+// outageWindow is how long after a call found Consul unavailable the
+// store's calls take OutageCallTimeout: during an outage some call of the
+// member (a read, a watch, a write) fails at least this often, and once
+// Consul is back its answers take milliseconds, well within either bound.
+const outageWindow = 10 * time.Second
+
 // bound is ctx limited to CallTimeout, or to OutageCallTimeout within
-// CallTimeout of a call that found Consul unavailable: every call of the
+// outageWindow of a call that found Consul unavailable: every call of the
 // store that is not a blocking query runs under it.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	d := s.cfg.CallTimeout
-	if time.Since(time.Unix(0, s.unavailableAt.Load())) < s.cfg.CallTimeout {
+	if time.Since(time.Unix(0, s.unavailableAt.Load())) < outageWindow {
 		d = s.cfg.OutageCallTimeout
 	}
 	return context.WithTimeout(ctx, d)
