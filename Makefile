@@ -102,7 +102,11 @@ clean:
 # Consul restart over 4 minutes of faults, then every operation's history
 # checked. The first and last lines name the seed; replay one with
 # `make chaos CHAOS_SEED=<seed>` (and CHAOS_DURATION=<d> if it was changed).
+# `make chaos CHAOS_TOPOLOGY=quorum` runs it on Consul as operators run it:
+# three servers and an agent per member; its Consul restart is a kill -9 of
+# the leader server.
+CHAOS_TOPOLOGY ?= single
 .PHONY: chaos
 chaos: consul
-	@echo "chaos: replay a run with: make chaos CHAOS_SEED=<seed from its first line>"
-	CHAOS_LONG=1 $(GO) test -count=1 -timeout 40m -run 'TestChaos$$' -v ./internal/chaos
+	@echo "chaos: replay a run with: make chaos CHAOS_SEED=<seed from its first line> CHAOS_TOPOLOGY=$(CHAOS_TOPOLOGY)"
+	CHAOS_LONG=1 CHAOS_TOPOLOGY=$(CHAOS_TOPOLOGY) $(GO) test -count=1 -timeout 40m -run 'TestChaos$$' -v ./internal/chaos

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
@@ -31,6 +32,9 @@ type Config struct {
 	// Replay is the command line that replays this campaign, printed with
 	// the seed.
 	Replay string
+	// Topology is how Consul runs: one server, or a quorum of three with
+	// an agent per member ("": SingleServer).
+	Topology Topology
 }
 
 // Result is what a campaign did and found.
@@ -63,8 +67,8 @@ type Result struct {
 
 // Summary is the campaign's one-line summary.
 func (r Result) Summary() string {
-	return fmt.Sprintf("chaos: seed=%d duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d drained_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d graceful_stops=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
-		r.Config.Seed, r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.DrainedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
+	return fmt.Sprintf("chaos: seed=%d topology=%s duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d drained_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d graceful_stops=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
+		r.Config.Seed, cmp.Or(r.Config.Topology, SingleServer), r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.DrainedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
 		r.Faults[Kill], r.Faults[GracefulStop], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
 		r.Faults[RestartConsul], len(r.Violations))
 }
@@ -76,7 +80,7 @@ func (r Result) Summary() string {
 func Run(t *testing.T, cfg Config) Result {
 	t.Helper()
 	t.Logf("chaos: seed=%d (replay: %s)", cfg.Seed, cfg.Replay)
-	c := StartCluster(t, cfg.Members)
+	c := StartCluster(t, cfg.Members, cfg.Topology)
 	h := NewHistory()
 	w := StartWorkload(c, h, cfg.Seed, cfg.MaxTasks)
 	stopped := false

@@ -3,6 +3,7 @@
 package chaos
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ var (
 	longFlag     = flag.Bool("chaos.long", false, "run the long campaign (also CHAOS_LONG=1): at least 10 kills, 3 graceful stops, 2 pauses, 2+2 partitions and a Consul restart")
 	seedFlag     = flag.Uint64("chaos.seed", 0, "replay this seed (also CHAOS_SEED); 0 picks one from the clock")
 	durationFlag = flag.Duration("chaos.duration", 0, "faults go on at least this long (also CHAOS_DURATION); 0: 60s short, 4m long")
+	topologyFlag = flag.String("chaos.topology", "", "Consul's topology (also CHAOS_TOPOLOGY): single (one server, the default) or quorum (three servers, an agent per member)")
 )
 
 // TestChaos is the fault campaign (see doc.go). The short version runs in
@@ -39,6 +41,11 @@ func TestChaos(t *testing.T) {
 		cfg.MaxTasks = 10000
 		cfg.Drain = 2 * time.Minute
 	}
+	topo, err := ParseTopology(cmp.Or(*topologyFlag, os.Getenv("CHAOS_TOPOLOGY")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Topology = topo
 	if cfg.Seed == 0 {
 		if s, err := strconv.ParseUint(os.Getenv("CHAOS_SEED"), 10, 64); err == nil {
 			cfg.Seed = s
@@ -60,6 +67,9 @@ func TestChaos(t *testing.T) {
 	cfg.Replay = fmt.Sprintf("go test ./internal/chaos -run 'TestChaos$' -v -timeout 30m -chaos.seed %d -chaos.duration %s", cfg.Seed, cfg.Duration)
 	if long {
 		cfg.Replay += " -chaos.long"
+	}
+	if topo != SingleServer {
+		cfg.Replay += " -chaos.topology " + string(topo)
 	}
 	began := time.Now()
 	res := Run(t, cfg)

@@ -65,9 +65,35 @@ const memberDrainTimeout = 10 * time.Second
 // take to exit: leaving Consul and closing the API.
 const exitSlack = 5 * time.Second
 
-// Cluster is the campaign's Consul server and members.
+// Topology is how the campaign runs Consul.
+type Topology string
+
+const (
+	// SingleServer is one disk-backed Consul server that every member
+	// reaches directly; consul-restart restarts it.
+	SingleServer Topology = "single"
+	// Quorum is Consul as operators run it (issue #22): three servers and a
+	// client agent per member, which the member reaches (through its
+	// proxy); consul-restart kills the leader server with SIGKILL and
+	// starts it again once the others have elected a new one.
+	Quorum Topology = "quorum"
+)
+
+// ParseTopology reads a topology's name; "" is SingleServer.
+func ParseTopology(s string) (Topology, error) {
+	switch Topology(s) {
+	case "", SingleServer:
+		return SingleServer, nil
+	case Quorum:
+		return Quorum, nil
+	}
+	return "", fmt.Errorf("chaos: unknown Consul topology %q (want %q or %q)", s, SingleServer, Quorum)
+}
+
+// Cluster is the campaign's Consul and members.
 type Cluster struct {
-	Consul  *testconsul.Agent
+	Consul  *testconsul.Agent  // the single server (SingleServer)
+	Quorum  *testconsul.Quorum // the servers (Quorum)
 	Members []*Member
 	// Stops are the graceful stops injected so far (check 6).
 	Stops []Stop
@@ -79,14 +105,23 @@ type Cluster struct {
 // does not stand still through a whole fault.
 const memberRetryFor = 3 * time.Second
 
-// StartCluster starts a disk-backed Consul server and n members, each
-// behind its own pair of proxies, and waits until every member sees all.
-func StartCluster(t *testing.T, n int) *Cluster {
+// StartCluster starts Consul as topo says and n members, each behind its
+// own pair of proxies, and waits until every member sees all.
+func StartCluster(t *testing.T, n int, topo Topology) *Cluster {
 	t.Helper()
-	c := &Cluster{Consul: testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})}
+	c := &Cluster{}
+	if topo == Quorum {
+		c.Quorum = testconsul.StartQuorum(t, testconsul.QuorumOptions{})
+	} else {
+		c.Consul = testconsul.Start(t, testconsul.Options{Mode: testconsul.Server})
+	}
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
-		consul := newProxy(t, "127.0.0.1:0", c.Consul.HTTPAddr())
+		agent := c.Consul
+		if c.Quorum != nil {
+			agent = c.Quorum.AddClient(t) // the agent on this member's host
+		}
+		consul := newProxy(t, "127.0.0.1:0", agent.HTTPAddr())
 		bind := testnode.FreeAddr(t)
 		peers := newProxy(t, "127.0.0.1:0", bind)
 		// --bind again: the last flag wins, so the node listens where the

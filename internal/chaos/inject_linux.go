@@ -13,7 +13,7 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 	t.Helper()
 	switch f.Kind {
 	case RestartConsul:
-		c.Consul.Restart(t)
+		c.restartConsul(t)
 		return
 	}
 	m := c.Members[f.Member]
@@ -42,4 +42,19 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		time.Sleep(f.Hold) // the fault's chosen partition
 		m.Peers.Restore()
 	}
+}
+
+// restartConsul restarts the single server, or kills the quorum's leader
+// with SIGKILL and starts it again once the others lead.
+func (c *Cluster) restartConsul(t *testing.T) {
+	t.Helper()
+	if c.Quorum == nil {
+		c.Consul.Restart(t)
+		return
+	}
+	leader := c.Quorum.WaitLeader(t, 30*time.Second)
+	leader.Kill()
+	next := c.Quorum.WaitLeader(t, 30*time.Second)
+	t.Logf("chaos: killed Consul leader %s; %s leads", leader.ServerAddr(), next.ServerAddr())
+	leader.Restart(t)
 }
