@@ -8,7 +8,11 @@
 // node` processes (testnode). Each member reaches Consul through its own
 // netproxy, and is advertised to the other members (--advertise) through
 // another, so the campaign can cut a member off from Consul, or the other
-// members off from it, without touching the process.
+// members off from it, without touching the process. With Config.Topology
+// Quorum (`make chaos CHAOS_TOPOLOGY=quorum`) Consul runs as operators run
+// it: three servers (testconsul.StartQuorum) and a client agent per
+// member, which the member's Consul proxy leads to; consul-restart then
+// kills the leader server with SIGKILL and starts it again.
 //
 // # The faults
 //
