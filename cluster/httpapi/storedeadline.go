@@ -17,7 +17,8 @@ import (
 // prompt 503 (issue #22). So the store's part of such a call runs under
 // one deadline, StoreDeadline, shorter than a client's; when it passes
 // the node answers 503 with Retry-After. Long polls (?wait=, ?index=)
-// wait on purpose and are not bounded by it.
+// wait on purpose and are not bounded by it; nor are listings, whose
+// large pages take seconds on a loaded machine.
 
 // withStoreDeadline is ctx bounded by StoreDeadline (0: unbounded).
 func (h *handler) withStoreDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
