@@ -24,6 +24,17 @@
 //	// ... write state ...
 //	agent.Restart(t) // same ports, same data directory
 //
+// StartQuorum runs Consul as operators do: three servers in a Raft quorum,
+// each on its own loopback address, and AddClient a client agent per
+// member host, which the member talks to. Quorum has the helpers of fault
+// tests: Leader and WaitLeader, PauseServers (SIGSTOP; two of three take
+// the quorum away) and ResumeAll; each Agent has Kill, Stop, Restart,
+// Pause and Resume:
+//
+//	q := testconsul.StartQuorum(t, testconsul.QuorumOptions{})
+//	local := q.AddClient(t)
+//	q.WaitLeader(t, 30*time.Second).Kill() // a new leader in about 1.5s
+//
 // The agent binary comes from Binary: $CONSUL_BIN, then bin/consul in the
 // module root (built by `make consul`), then `consul` on PATH. Without one,
 // Start fails the test, or skips it under `go test -short`.
