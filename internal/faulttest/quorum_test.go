@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
@@ -236,34 +237,17 @@ func checkAnswers(t *testing.T, answers []submitAnswer) (acked []string, slowest
 	return acked, slowest
 }
 
-// waitAllDone waits until every task of ids has completed, reading
-// through n.
+// waitAllDone waits until every task of ids has ended, reading through n,
+// and fails the test for each that did not complete.
 func waitAllDone(t *testing.T, ctx context.Context, n *testnode.Node, ids []string) {
 	t.Helper()
-	var mu sync.Mutex
-	notDone := map[string]string{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, err := n.Client().Wait(ctx, id, nil)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				notDone[id] = err.Error()
-			case st.State != "completed":
-				notDone[id] = st.State + ": " + st.Error
-			}
-		}()
+	done := 0
+	for id, st := range testcluster.WaitAll(t, ctx, n.Client(), ids) {
+		if st.State != "completed" {
+			t.Errorf("acknowledged task %s ended %s: %s", id, st.State, st.Error)
+			continue
+		}
+		done++
 	}
-	wg.Wait()
-	for id, why := range notDone {
-		t.Errorf("acknowledged task %s did not complete: %s", id, why)
-	}
-	t.Logf("%d acknowledged tasks: %d completed", len(ids), len(ids)-len(notDone))
+	t.Logf("%d acknowledged tasks: %d completed", len(ids), done)
 }

@@ -39,54 +39,52 @@ func (p *Proxy) takeDrop(chunk []byte) bool {
 }
 
 // forwardRequests copies the client's bytes to upstream, marking doomed
-// when a request whose answer must be lost went through. It ends like
-// pipe.
+// when a request whose answer must be lost goes through.
 func (p *Proxy) forwardRequests(upstream, client net.Conn, doomed *atomic.Bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := client.Read(buf)
-		if n > 0 {
-			if p.takeDrop(buf[:n]) {
-				doomed.Store(true)
-			}
-			if _, werr := upstream.Write(buf[:n]); werr != nil {
-				break
-			}
+	copyLink(upstream, client, func(chunk []byte) bool {
+		if p.takeDrop(chunk) {
+			doomed.Store(true)
 		}
-		if err != nil {
-			if closeWrite(upstream, err) {
-				return
-			}
-			break
-		}
-	}
-	upstream.Close()
-	client.Close()
+		return false
+	})
 }
 
 // forwardAnswers copies upstream's bytes to the client, unless a request
 // whose answer must be lost was sent: then it closes both ends as soon as
 // the answer begins, without passing any of it on.
 func (p *Proxy) forwardAnswers(client, upstream net.Conn, doomed *atomic.Bool) {
+	copyLink(client, upstream, func([]byte) bool {
+		if doomed.Load() {
+			p.dropped.Add(1)
+			return true
+		}
+		return false
+	})
+}
+
+// copyLink copies src to dst, as io.Copy would, until cut says of a chunk
+// read that the link ends there: then that chunk is not passed on. A clean
+// EOF is passed on as a half-close (closeWrite); anything else closes both
+// ends, which also ends the copy in the other direction.
+func copyLink(dst, src net.Conn, cut func(chunk []byte) bool) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := upstream.Read(buf)
-		if n > 0 && doomed.Load() {
-			p.dropped.Add(1)
-			break
-		}
+		n, err := src.Read(buf)
 		if n > 0 {
-			if _, werr := client.Write(buf[:n]); werr != nil {
+			if cut(buf[:n]) {
+				break
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
 		}
 		if err != nil {
-			if closeWrite(client, err) {
+			if closeWrite(dst, err) {
 				return
 			}
 			break
 		}
 	}
-	client.Close()
-	upstream.Close()
+	dst.Close()
+	src.Close()
 }
