@@ -62,7 +62,7 @@ func TestConsulLeaderKillUnderLoad(t *testing.T) {
 			during = max(during, a.took)
 		}
 	}
-	t.Logf("%d submits, %d acknowledged; slowest %v, slowest around the kill %v", len(answers), len(acked), slowest, during)
+	t.Logf("%d calls (submits and reads), %d submits acknowledged; slowest %v, slowest around the kill %v", len(answers), len(acked), slowest, during)
 	waitAllDone(t, testutil.Context(t, time.Minute), c.nodes[1], acked)
 	checkCommittedOnce(t, c.nodes)
 }
