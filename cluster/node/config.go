@@ -94,6 +94,10 @@ type Config struct {
 	// MaxHTTPConns caps the HTTP API's open connections; past it, the
 	// oldest connection not serving a request is closed (0: no cap).
 	MaxHTTPConns int
+	// PeerProbe configures the probe of the peers' remoting that fails
+	// /healthz when this member reaches none of them (peerprobe.go). The
+	// zero value is DefaultPeerProbeConfig(). Unused when embedded.
+	PeerProbe PeerProbeConfig
 
 	// ClusterCA, ClusterCert and ClusterKey are PEM files: the cluster's
 	// CA, and this member's certificate and key, signed by it, naming the
@@ -178,6 +182,8 @@ func DefaultConfig() Config {
 		// hard one, 1M on most Linux systems), and about 40 MiB of
 		// buffers and goroutines at most.
 		MaxHTTPConns: 4096,
+		// Probe every second, unreachable after 10s (DefaultPeerProbeConfig's reasons).
+		PeerProbe: DefaultPeerProbeConfig(),
 		// On: an operator needs them on a bad day, not after it, and they
 		// cost an atomic add per step on hot paths (make bench measures
 		// durable and grain call throughput with them on and off).
@@ -219,6 +225,11 @@ func (c Config) Validate() error {
 	}
 	if c.JoinTimeout < 0 {
 		return fail("JoinTimeout must not be negative, got %s", c.JoinTimeout)
+	}
+	if c.PeerProbe != (PeerProbeConfig{}) {
+		if err := c.PeerProbe.Validate(); err != nil {
+			return fail("%v", err)
+		}
 	}
 	if err := c.checkSecurityFiles(); err != nil {
 		return fail("%v", err)

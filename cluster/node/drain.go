@@ -79,6 +79,7 @@ func (n *Node) markDraining(ctx context.Context) {
 // drainTasks is steps 1 and 2: it returns the tasks' drain error, set
 // when attempts were still running at the deadline and were handed off.
 func (n *Node) drainTasks(ctx context.Context) error {
+	n.draining.Store(true)
 	n.markDraining(ctx)
 	if n.recon != nil {
 		n.recon.Stop() // a draining member adopts nothing
@@ -94,12 +95,21 @@ func (n *Node) drainTasks(ctx context.Context) error {
 }
 
 // healthz is the cluster member's /healthz: a round trip through the grain
-// router (a wedged actor system fails it), until the drain stops the grain
-// host (step 3), after which the member is leaving and answers healthy so
-// that Consul does not invalidate the session it still leaves with.
+// router (a wedged actor system fails it), and the peer probe's verdict
+// (a member whose remoting reaches none of its peers fails it,
+// peerprobe.go), until the drain stops the grain host (step 3), after
+// which the member is leaving and answers healthy so that Consul does not
+// invalidate the session it still leaves with. A draining member no
+// longer fails it for its peers either: no new work is placed on it, and
+// failing would fence the attempts it is letting finish.
 func (n *Node) healthz(ctx context.Context) error {
 	if n.hostStopping.Load() {
 		return nil
+	}
+	if !n.draining.Load() {
+		if err := n.probe.Load().verdict(); err != nil {
+			return err
+		}
 	}
 	return n.host.Ping(ctx)
 }

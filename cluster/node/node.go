@@ -95,6 +95,11 @@ type Node struct {
 	health  memberHealth
 	// hostStopping: the drain has begun stopping the grain host (drain.go).
 	hostStopping atomic.Bool
+	// draining: Stop has begun the drain (drain.go).
+	draining atomic.Bool
+	// probe probes the peers' remoting (peerprobe.go) once joined; nil
+	// before, and embedded. /healthz reads it from the start.
+	probe atomic.Pointer[peerProbe]
 	// leaseHTTP is the transport of membership's Consul client: made here
 	// (to count its round trips), closed here after leaving.
 	leaseHTTP *http.Transport
@@ -451,6 +456,7 @@ func (n *Node) join(ctx context.Context) error {
 	n.recon.Start()
 	n.clocks = newClockCheck(n)
 	n.clocks.check(m.View())
+	n.probe.Store(startPeerProbe(n, cmp.Or(n.cfg.PeerProbe, DefaultPeerProbeConfig())))
 	go func() {
 		defer close(n.viewsDone)
 		for v := range views {
@@ -552,6 +558,9 @@ func (n *Node) teardown(ctx context.Context) error {
 	}
 	if n.clocks != nil {
 		n.clocks.stop()
+	}
+	if p := n.probe.Load(); p != nil {
+		p.stop()
 	}
 	if n.srv != nil {
 		n.cancelRequests()
