@@ -106,12 +106,18 @@ func (n *Node) healthz(ctx context.Context) error {
 	if n.hostStopping.Load() {
 		return nil
 	}
-	if !n.draining.Load() {
-		if err := n.probe.Load().verdict(); err != nil {
-			return err
-		}
+	if err := n.peerHealth(); err != nil {
+		return err
 	}
 	return n.host.Ping(ctx)
+}
+
+// peerHealth is the peer probe's verdict, which a draining member ignores.
+func (n *Node) peerHealth() error {
+	if n.draining.Load() {
+		return nil
+	}
+	return n.probe.Load().verdict()
 }
 
 // placeable is v as placement sees it: a draining member hosts no kind

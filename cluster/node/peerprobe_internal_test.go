@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,26 @@ func TestPeerProbeConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Config with PeerProbe %+v: %v, want ErrInvalidConfig", c, err)
 		}
+	}
+}
+
+// TestPeerHealthIgnoredWhileDraining: a cut-off member fails its health
+// check, unless it drains (failing would fence the attempts it lets
+// finish, and no new work is placed on it anyway).
+func TestPeerHealthIgnoredWhileDraining(t *testing.T) {
+	n := &Node{}
+	if err := n.peerHealth(); err != nil {
+		t.Fatalf("no probe yet (before joining): %v", err)
+	}
+	p := &peerProbe{}
+	cutOff := fmt.Errorf("%w: n1, n2", ErrPeersUnreachable)
+	p.err.Store(&cutOff)
+	n.probe.Store(p)
+	if err := n.peerHealth(); !errors.Is(err, ErrPeersUnreachable) {
+		t.Fatalf("cut off: %v, want ErrPeersUnreachable", err)
+	}
+	n.draining.Store(true)
+	if err := n.peerHealth(); err != nil {
+		t.Fatalf("draining: %v, want healthy", err)
 	}
 }
