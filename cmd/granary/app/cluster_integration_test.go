@@ -67,6 +67,27 @@ func partitionableCluster(t *testing.T) (n1, n2, cut *testnode.Node, proxy *netp
 	return n1, n2, cut, proxy
 }
 
+// identitiesOn calls whoami through c for identities prefix0, prefix1, …
+// until want of them are activated on member, and returns those.
+func identitiesOn(t *testing.T, ctx context.Context, c *client.Client, member, prefix string, want int) []string {
+	t.Helper()
+	var on []string
+	for i := 0; len(on) < want && i < 500; i++ {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		w, err := whoami(ctx, c, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Member == member {
+			on = append(on, id)
+		}
+	}
+	if len(on) < want {
+		t.Fatalf("only %d identities landed on %s", len(on), member)
+	}
+	return on
+}
+
 func waitMembers(t *testing.T, nodes []*testnode.Node, want int) {
 	t.Helper()
 	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
@@ -168,20 +189,7 @@ func TestPartitionedNodeFences(t *testing.T) {
 	n1, n2, cut, proxy := partitionableCluster(t)
 	nodes := []*testnode.Node{n1, n2, cut}
 	ctx := testutil.Context(t, 3*time.Minute)
-	var mine []string
-	for i := 0; len(mine) < 10 && i < 500; i++ {
-		id := fmt.Sprintf("p-%d", i)
-		w, err := whoami(ctx, n1.Client(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w.Member == cut.ID {
-			mine = append(mine, id)
-		}
-	}
-	if len(mine) < 10 {
-		t.Fatalf("only %d identities landed on the node to cut off", len(mine))
-	}
+	mine := identitiesOn(t, ctx, n1.Client(), cut.ID, "p-", 10)
 
 	proxy.Sever()
 	// Watch every identity from both sides until each answers from a

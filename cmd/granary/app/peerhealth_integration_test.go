@@ -41,20 +41,7 @@ func TestMemberCutFromPeersTurnsUnhealthy(t *testing.T) {
 	nodes := []*testnode.Node{n1, n2, cut}
 	waitMembers(t, nodes, 3)
 	ctx := testutil.Context(t, 3*time.Minute)
-	var mine []string
-	for i := 0; len(mine) < 10 && i < 500; i++ {
-		id := fmt.Sprintf("ph-%d", i)
-		w, err := whoami(ctx, n1.Client(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w.Member == cut.ID {
-			mine = append(mine, id)
-		}
-	}
-	if len(mine) < 10 {
-		t.Fatalf("only %d identities landed on the member to cut off", len(mine))
-	}
+	mine := identitiesOn(t, ctx, n1.Client(), cut.ID, "ph-", 10)
 
 	proxy.Sever()
 	severed := time.Now()
