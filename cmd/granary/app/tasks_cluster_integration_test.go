@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,12 +13,15 @@ import (
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
 // TestDurableTasksSurviveKill: 1,000 tasks (90% flaky, 10% two-second
 // sleeps so that attempts are in flight) over three nodes, kill -9 of one
-// mid-run. Every task ends completed or failed as its policy says, never
+// mid-run, once it verifiably runs an attempt (killWhileRunning: the kill
+// is sent only while a canary task is seen running on it, so that an
+// attempt is lost with it however loaded the machine). Every task ends completed or failed as its policy says, never
 // committed twice (at most one "task finished" commit across all node logs;
 // exactly one unless the killed member committed it just before dying),
 // with attempt counts matching the error history.
@@ -62,8 +67,12 @@ func TestDurableTasksSurviveKill(t *testing.T) {
 		return err == nil && len(done) >= n/5, fmt.Sprintf("%d finished before the kill (%v)", len(done), err)
 	})
 	victim := nodes[2]
-	victim.Kill()
+	canary := killWhileRunning(t, ctx, victim, policy)
+	ids = append(ids, canary)
 	finals := testcluster.WaitAll(t, ctx, c, ids)
+	if !slices.ContainsFunc(finals[canary].Errors, func(e api.AttemptError) bool { return e.Cause == "member_lost" }) {
+		t.Errorf("%s was running on %s when it was killed, yet no attempt of it was lost: %+v", canary, victim.ID, finals[canary].Errors)
+	}
 	completed, failed, lost := 0, 0, 0
 	for _, id := range ids {
 		st := finals[id]
@@ -105,6 +114,52 @@ func TestDurableTasksSurviveKill(t *testing.T) {
 		t.Error("no attempt was lost with the killed member: the kill proved nothing")
 	}
 	t.Logf("%d completed, %d failed for good, %d attempts lost with the killed member", completed, failed, lost)
+}
+
+// canarySleep is how long a canary's attempt sleeps, and canaryMargin how
+// much of it must be left when the kill is sent: the kill then lands while
+// the attempt runs however slow the machine is at answering the poll.
+const (
+	canarySleep  = 10 * time.Second
+	canaryMargin = 5 * time.Second
+)
+
+// killWhileRunning kills victim once it verifiably runs an attempt: it
+// submits a sleep task (a canary) to victim, polls until the store shows it
+// running there with at least canaryMargin of its sleep left, and sends
+// SIGKILL; a canary seen too late (a loaded machine) is replaced by another.
+// It returns the canary that was running at the kill, which must end with
+// an attempt lost with its member.
+func killWhileRunning(t *testing.T, ctx context.Context, victim *testnode.Node, policy *api.Policy) string {
+	t.Helper()
+	vc := victim.Client()
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := 0; time.Now().Before(deadline); i++ {
+		id := fmt.Sprintf("canary-%d", i)
+		_, err := vc.Submit(ctx, api.SubmitRequest{ID: id, Kind: "sleep", Policy: policy,
+			Payload: json.RawMessage(fmt.Sprintf(`{"ms":%d}`, canarySleep.Milliseconds()))})
+		if err != nil {
+			t.Fatalf("submitting %s to %s: %v", id, victim.ID, err)
+		}
+		for time.Now().Before(deadline) {
+			st, err := vc.Get(ctx, id)
+			if err != nil || st.State == api.StatePending || st.StartedAt == nil {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			if st.State == api.StateRunning && st.Owner == victim.ID && time.Since(*st.StartedAt) < canarySleep-canaryMargin {
+				victim.Kill()
+				t.Logf("killed %s while %s had run %v of its %v", victim.ID, id, time.Since(*st.StartedAt).Round(time.Millisecond), canarySleep)
+				return id
+			}
+			// Owned elsewhere, ended, or seen too late: it is an ordinary
+			// task now (WaitAll below does not wait for it); try another.
+			t.Logf("%s: %s owned by %s, started %v ago; submitting another canary", id, st.State, st.Owner, time.Since(*st.StartedAt))
+			break
+		}
+	}
+	t.Fatalf("%s never ran a canary with %v of its sleep left within 2m", victim.ID, canaryMargin)
+	return ""
 }
 
 // TestTaskBadInputAtEveryEntryPoint: malformed submissions through a
