@@ -24,9 +24,14 @@
 // at most about 0.5% of the time. Polls stop while the tab is hidden. The
 // first fetch of a page, or one the reader asks for (a button, a page
 // turn), goes at once. The task page long-polls the task (?index=,
-// ?wait=), which costs the node no work while it waits. The counts of
-// GET /v1/tasks:stats are made by the node at most once per 2s (and at
-// most 0.5% of the time) whatever the number of consoles.
+// ?wait=), which costs the node no work while it waits. The cluster page
+// is held back 10s at most whatever the gate says, so that a killed or
+// cut-off member shows unhealthy within about 10s plus its checks' TTL
+// even on a loaded machine (where 200×d is half a minute and more): the
+// node makes GET /v1/cluster's report at most once a second whatever the
+// number of consoles, mostly waiting on Consul and the members. The
+// counts of GET /v1/tasks:stats are made by the node at most once per 2s
+// (and at most 0.5% of the time) whatever the number of consoles.
 //
 // # Security
 //

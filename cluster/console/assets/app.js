@@ -10,13 +10,22 @@
 //     401/403 into the token prompt or a clear message.
 //   - Polls are spaced: each poller's at least MIN_POLL_MS apart, and all
 //     of a page's together by the gate (at most 1/COST_FACTOR of the time
-//     waiting on the node), and none while the tab is hidden.
+//     waiting on the node), and none while the tab is hidden. The cluster
+//     page's poll is held back HEALTH_POLL_MAX_MS at most: see there.
 "use strict";
 
 const MIN_POLL_MS = 2000;
 const MAX_POLL_MS = 60000;
 const COST_FACTOR = 200; // polls wait >= 200 x the answer time: the node serves this page <= 0.5% of the time
 const LONG_POLL = "30s";
+// HEALTH_POLL_MAX_MS bounds how long the gate holds back the cluster
+// page's poll: that page is where a dead or cut-off member shows, and on a
+// loaded machine 200 x the answer time is half a minute or more (a 150 ms
+// answer: 30 s), so a killed member would stay shown healthy that long.
+// GET /v1/cluster is answered from a report the node makes at most once a
+// second however many consoles ask, mostly waiting on Consul and on the
+// members, so asking every 10 s costs the node little even then.
+const HEALTH_POLL_MAX_MS = 10000;
 const PROGRESS_POLL = "2s";
 const TOKEN_KEY = "granary.token";
 const STATES = ["pending", "running", "retrying", "completed", "failed", "cancelled"];
@@ -258,6 +267,7 @@ class Poller {
     this.fn = fn;
     this.min = (opts && opts.min) || MIN_POLL_MS;
     this.longPoll = !!(opts && opts.longPoll);
+    this.maxWait = (opts && opts.maxWait) || MAX_GATE_MS; // the most the gate holds it back
     this.stopped = false;
     this.failures = 0;
     this.timer = null;
@@ -282,7 +292,7 @@ class Poller {
         // node nothing: it is not gated, and the next may follow soon.
         await this.fn(signal);
       } else {
-        await gated(this.fn, signal, this.first);
+        await gated(this.fn, signal, this.first, this.maxWait);
       }
       this.first = false;
       heard();
@@ -322,15 +332,16 @@ class Poller {
 // the console keeps the node busy at most 1/COST_FACTOR of the time however
 // many pollers a page has and however slow the answers get (it then polls
 // less often, up to once per MAX_GATE_MS). The first fetch of a page, or
-// one the reader asked for, goes at once (it still counts for the next).
+// one the reader asked for, goes at once (it still counts for the next);
+// a poller with a maxWait waits that long at most (HEALTH_POLL_MAX_MS).
 const MAX_GATE_MS = 600000;
 const gate = { notBefore: 0, chain: Promise.resolve() };
 
-function gated(fn, signal, now) {
+function gated(fn, signal, now, maxWait) {
   const turn = gate.chain.then(async () => {
     if (signal.aborted) throw new DOMException("aborted", "AbortError");
     const wait = gate.notBefore - Date.now();
-    if (!now && wait > 0) await sleep(Math.min(wait, MAX_GATE_MS), signal);
+    if (!now && wait > 0) await sleep(Math.min(wait, maxWait || MAX_GATE_MS), signal);
     const start = performance.now();
     try {
       return await fn(signal);
@@ -408,7 +419,7 @@ pages.cluster = (main) => {
   const p = new Poller(async (signal) => {
     const c = await api("GET", "/v1/cluster", undefined, signal);
     redraw(body, () => renderCluster(c));
-  });
+  }, { maxWait: HEALTH_POLL_MAX_MS });
   return p;
 };
 
