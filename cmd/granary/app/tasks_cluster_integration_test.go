@@ -21,10 +21,11 @@ import (
 // sleeps so that attempts are in flight) over three nodes, kill -9 of one
 // mid-run, once it verifiably runs an attempt (killWhileRunning: the kill
 // is sent only while a canary task is seen running on it, so that an
-// attempt is lost with it however loaded the machine). Every task ends completed or failed as its policy says, never
-// committed twice (at most one "task finished" commit across all node logs;
-// exactly one unless the killed member committed it just before dying),
-// with attempt counts matching the error history.
+// attempt is lost with it however loaded the machine). Every task ends
+// completed or failed as its policy says, never committed twice (at most
+// one "task finished" commit across all node logs; exactly one unless the
+// killed member committed it just before dying), with attempt counts
+// matching the error history.
 func TestDurableTasksSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts Consul and granary processes")
