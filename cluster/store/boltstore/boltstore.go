@@ -2,8 +2,9 @@
 // file in the data directory, fsynced on every commit, so tasks survive a
 // kill -9 of the node.
 //
-// Concurrent writers are coalesced into one transaction (bbolt's Batch), so
-// many tasks share an fsync. Revisions come from one sequence, so they grow
+// Concurrent writes are committed together (group commit, groupcommit.go):
+// the writes that arrive while one transaction is being fsynced share the
+// next transaction and its fsync. Revisions come from one sequence, so they grow
 // across the whole store like Consul's modify indexes.
 package boltstore
 
@@ -40,9 +41,8 @@ var (
 type Config struct {
 	// Path is the database file.
 	Path string
-	// MaxBatchDelay is how long a write waits for others to share its
-	// transaction and fsync.
-	MaxBatchDelay time.Duration
+	// MaxBatch is the most writes committed in one transaction (one fsync).
+	MaxBatch int
 	// OpenTimeout bounds the wait for the file lock, held by another node
 	// process using the same data directory.
 	OpenTimeout time.Duration
@@ -56,10 +56,11 @@ type Config struct {
 func DefaultConfig(path string) Config {
 	return Config{
 		Path: path,
-		// 2ms: an fsync costs about that on these disks, so waiting as long
-		// for company at most doubles a lone write's latency while a busy
-		// node shares each fsync among many writes.
-		MaxBatchDelay: 2 * time.Millisecond,
+		// 1000 (bbolt's own MaxBatchSize): far more than the writes that
+		// queue during one fsync on a busy node (one per caller in flight),
+		// while it bounds a transaction's dirty pages and the work run again
+		// when one write in it fails.
+		MaxBatch: 1000,
 		// 2s: long enough to ride out a previous process still exiting, short
 		// enough that a second node on the same directory fails fast.
 		OpenTimeout: 2 * time.Second,
@@ -70,6 +71,7 @@ func DefaultConfig(path string) Config {
 type Store struct {
 	db        *bolt.DB
 	notifier  store.Notifier
+	committer *committer // runs the shared write transactions
 	closeOnce sync.Once
 	closeErr  error
 	fault     func() error // Config.WriteFault
@@ -84,6 +86,9 @@ var (
 
 // Open opens (creating if needed) the database in cfg.Path.
 func Open(cfg Config) (*Store, error) {
+	if cfg.MaxBatch < 1 {
+		return nil, fmt.Errorf("boltstore: MaxBatch is %d, want at least 1", cfg.MaxBatch)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
@@ -97,7 +102,6 @@ func Open(cfg Config) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
 	}
-	db.MaxBatchDelay = cfg.MaxBatchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketTasks, bucketOwners, bucketJobs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -113,7 +117,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
-	return &Store{db: db, fault: cfg.WriteFault}, nil
+	return &Store{db: db, committer: startCommitter(db, cfg.MaxBatch), fault: cfg.WriteFault}, nil
 }
 
 // Create implements store.Store.
@@ -184,7 +188,7 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	}
 	id := t.GetSpec().GetId()
 	var rec store.Record
-	var outcome error // kept out of Batch's error, which would rerun the function alone
+	var outcome error // kept out of the function's error (groupcommit.go)
 	err := s.batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		v := tx.Bucket(bucketTasks).Get([]byte(id))
@@ -387,7 +391,10 @@ func (s *Store) Watch(ctx context.Context, id string, after uint64) (store.Recor
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		s.committer.close()
+		s.closeErr = s.db.Close()
+	})
 	return s.closeErr
 }
 

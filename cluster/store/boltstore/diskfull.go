@@ -76,11 +76,12 @@ func (r *room) observe(err error) {
 	}
 }
 
-// batch runs fn in a shared write transaction (bbolt's Batch), through the
-// fault hook, and maps a failure for lack of room to ErrNoSpace (wrapping
-// store.ErrUnavailable) and bbolt's closed database to store.ErrClosed.
+// batch runs fn in a shared write transaction (group commit: fn may run
+// more than once, see groupcommit.go), through the fault hook, and maps a
+// failure for lack of room to ErrNoSpace (wrapping store.ErrUnavailable)
+// and bbolt's closed database to store.ErrClosed.
 func (s *Store) batch(fn func(tx *bolt.Tx) error) error {
-	return s.write(s.db.Batch, fn)
+	return s.write(s.committer.do, fn)
 }
 
 // update is batch in a transaction of its own (bbolt's Update).

@@ -49,7 +49,9 @@ func (s *Store) saveState(ctx context.Context, kind, identity string, data []byt
 		return 0, err
 	}
 	var next uint64
+	var outcome error // kept out of the function's error (groupcommit.go)
 	err := s.batch(func(tx *bolt.Tx) error {
+		outcome = nil
 		b, err := tx.CreateBucketIfNotExists(bucketGrainState)
 		if err != nil {
 			return err
@@ -60,7 +62,8 @@ func (s *Store) saveState(ctx context.Context, kind, identity string, data []byt
 			cur = binary.BigEndian.Uint64(v)
 		}
 		if cur != version {
-			return fmt.Errorf("%w: grain state %s/%s is at version %d, not %d", store.ErrConflict, kind, identity, cur, version)
+			outcome = fmt.Errorf("%w: grain state %s/%s is at version %d, not %d", store.ErrConflict, kind, identity, cur, version)
+			return nil
 		}
 		if next, err = b.NextSequence(); err != nil {
 			return err
@@ -76,6 +79,9 @@ func (s *Store) saveState(ctx context.Context, kind, identity string, data []byt
 		}
 		return nil
 	})
+	if err == nil {
+		err = outcome
+	}
 	if err != nil {
 		return 0, wrap(err)
 	}

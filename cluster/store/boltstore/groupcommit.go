@@ -1,0 +1,145 @@
+package boltstore
+
+// Group commit: one goroutine (the committer) owns the store's shared
+// write transactions. A write sends it a function and waits for the
+// answer; the committer takes every write that queued while its previous
+// transaction was being fsynced (up to Config.MaxBatch) and runs them all in
+// one transaction, one fsync for all. There is no timer: a lone write on an
+// idle store commits at once, and a busy store fills each transaction with
+// the writes that arrived during the last fsync.
+//
+// bbolt's own Batch does the same behind a timer (MaxBatchDelay), which a
+// write always waits out; on this store's workload (a task's next write
+// waits for its previous one) that wait, not the fsync, bounded throughput.
+//
+// Each write keeps its own answer: a function reports an outcome such as a
+// check-and-set conflict through its own variables, not its error. A
+// function that returns an error fails alone: the transaction is rolled
+// back, that function is answered its error, and the others run again, in
+// the same order, in a new transaction. So a function may run more than
+// once and must reset what it reports each time it runs.
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/granary-rt/granary/cluster/store"
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeRequest is one write waiting for the committer.
+type writeRequest struct {
+	fn   func(*bolt.Tx) error
+	done chan error // buffered: the committer never waits for the writer
+}
+
+// committer runs writes in shared transactions (see above).
+type committer struct {
+	db      *bolt.DB
+	max     int
+	reqs    chan writeRequest // unbuffered: a write is queued while its sender waits
+	stop    chan struct{}
+	stopped chan struct{}
+	// commits counts the transactions committed, so tests can tell that
+	// writes shared them.
+	commits atomic.Uint64
+}
+
+func startCommitter(db *bolt.DB, max int) *committer {
+	c := &committer{
+		db:      db,
+		max:     max,
+		reqs:    make(chan writeRequest),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// do runs fn in a shared transaction and returns once that transaction is
+// committed (fsynced) or fn's error.
+func (c *committer) do(fn func(*bolt.Tx) error) error {
+	r := writeRequest{fn: fn, done: make(chan error, 1)}
+	select {
+	case c.reqs <- r:
+	case <-c.stop:
+		return fmt.Errorf("%w: boltstore is closed", store.ErrClosed)
+	}
+	return <-r.done
+}
+
+// close stops the committer once the transaction under way (if any) is
+// answered; later writes fail with store.ErrClosed. Call it once.
+func (c *committer) close() {
+	close(c.stop)
+	<-c.stopped
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	batch := make([]writeRequest, 0, c.max)
+	for {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch[:0], r)
+		case <-c.stop:
+			return
+		}
+		c.commit(c.collect(batch))
+	}
+}
+
+// collect adds the writes already waiting to batch, up to c.max.
+func (c *committer) collect(batch []writeRequest) []writeRequest {
+	for len(batch) < c.max {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs batch in one transaction, taking out each function that
+// fails (answered its own error) and running the rest again, and answers
+// the others the commit's outcome.
+func (c *committer) commit(batch []writeRequest) {
+	for len(batch) > 0 {
+		failed, failure := -1, error(nil)
+		err := c.db.Update(func(tx *bolt.Tx) error {
+			for i, r := range batch {
+				if err := call(r.fn, tx); err != nil {
+					failed, failure = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- failure
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if err == nil {
+			c.commits.Add(1)
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+// call runs fn, turning a panic into fn's error so that one write cannot
+// take the committer, and every write after it, down.
+func call(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("boltstore: write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
