@@ -21,6 +21,7 @@ package boltstore
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -37,22 +38,20 @@ type writeRequest struct {
 type committer struct {
 	db      *bolt.DB
 	max     int
-	reqs    chan writeRequest // unbuffered: a write is queued while its sender waits
-	stop    chan struct{}
+	kick    chan struct{} // buffered 1: a write is queued, or close was called
 	stopped chan struct{}
+
+	mu     sync.Mutex
+	queue  []writeRequest // in arrival order
+	closed bool
+
 	// commits counts the transactions committed, so tests can tell that
 	// writes shared them.
 	commits atomic.Uint64
 }
 
 func startCommitter(db *bolt.DB, max int) *committer {
-	c := &committer{
-		db:      db,
-		max:     max,
-		reqs:    make(chan writeRequest),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
+	c := &committer{db: db, max: max, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -61,46 +60,68 @@ func startCommitter(db *bolt.DB, max int) *committer {
 // committed (fsynced) or fn's error.
 func (c *committer) do(fn func(*bolt.Tx) error) error {
 	r := writeRequest{fn: fn, done: make(chan error, 1)}
-	select {
-	case c.reqs <- r:
-	case <-c.stop:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: boltstore is closed", store.ErrClosed)
 	}
+	c.queue = append(c.queue, r)
+	c.mu.Unlock()
+	c.wake()
 	return <-r.done
 }
 
-// close stops the committer once the transaction under way (if any) is
-// answered; later writes fail with store.ErrClosed. Call it once.
+func (c *committer) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// close refuses new writes, waits until those queued are answered, and
+// stops the committer. Call it once.
 func (c *committer) close() {
-	close(c.stop)
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wake()
 	<-c.stopped
+}
+
+// waiting is the number of writes queued for the next transaction.
+func (c *committer) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 func (c *committer) run() {
 	defer close(c.stopped)
-	batch := make([]writeRequest, 0, c.max)
+	var batch []writeRequest
 	for {
-		select {
-		case r := <-c.reqs:
-			batch = append(batch[:0], r)
-		case <-c.stop:
+		var closed bool
+		batch, closed = c.take(batch[:0])
+		switch {
+		case len(batch) > 0:
+			c.commit(batch)
+		case closed:
 			return
+		default:
+			<-c.kick
 		}
-		c.commit(c.collect(batch))
 	}
 }
 
-// collect adds the writes already waiting to batch, up to c.max.
-func (c *committer) collect(batch []writeRequest) []writeRequest {
-	for len(batch) < c.max {
-		select {
-		case r := <-c.reqs:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
-	}
-	return batch
+// take moves up to c.max queued writes, oldest first, to batch.
+func (c *committer) take(batch []writeRequest) ([]writeRequest, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), c.max)
+	batch = append(batch, c.queue[:n]...)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:]) // let answered writes be collected
+	c.queue = c.queue[:rest]
+	return batch, c.closed
 }
 
 // commit runs batch in one transaction, taking out each function that
