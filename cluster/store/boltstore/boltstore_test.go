@@ -79,3 +79,17 @@ func TestOpenErrorNamesThePathOnce(t *testing.T) {
 		t.Fatalf("Open(%s) = %v; want an error naming the path once", path, err)
 	}
 }
+
+// TestOpenRefusesBadMaxBatch: a MaxBatch below 1 is refused clearly,
+// before anything is created.
+func TestOpenRefusesBadMaxBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "tasks.db")
+	cfg := boltstore.DefaultConfig(path)
+	cfg.MaxBatch = 0
+	if _, err := boltstore.Open(cfg); err == nil || !strings.Contains(err.Error(), "MaxBatch") {
+		t.Fatalf("Open with MaxBatch 0 = %v, want an error naming MaxBatch", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("Open with a bad config created %s (%v)", filepath.Dir(path), err)
+	}
+}
