@@ -584,7 +584,15 @@ type TaskStatus struct {
 	// did not return when their attempt ended) as its cap allows. The task
 	// starts once some of them return; cleared when an attempt starts or the
 	// task finishes.
-	Waiting       string `protobuf:"bytes,19,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Waiting string `protobuf:"bytes,19,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	// job_held: the task's job terminated it (or it failed for good and
+	// reported to its job): it waits, not terminal and with no attempt,
+	// until its job starts it again or makes it final.
+	JobHeld bool `protobuf:"varint,30,opt,name=job_held,json=jobHeld,proto3" json:"job_held,omitempty"`
+	// job_round is the job round whose start began the task's current
+	// incarnation (0: never restarted by its job): its reports to the job
+	// carry it, so a late report of an earlier incarnation is ignored.
+	JobRound      uint64 `protobuf:"varint,31,opt,name=job_round,json=jobRound,proto3" json:"job_round,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +760,20 @@ func (x *TaskStatus) GetWaiting() string {
 	return ""
 }
 
+func (x *TaskStatus) GetJobHeld() bool {
+	if x != nil {
+		return x.JobHeld
+	}
+	return false
+}
+
+func (x *TaskStatus) GetJobRound() uint64 {
+	if x != nil {
+		return x.JobRound
+	}
+	return 0
+}
+
 // JobRestart is one restart of a job.
 type JobRestart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -858,7 +880,11 @@ type Job struct {
 	Declared  bool                   `protobuf:"varint,15,opt,name=declared,proto3" json:"declared,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// depth is the job's depth in its tree: 0 for a root job.
-	Depth         int32 `protobuf:"varint,17,opt,name=depth,proto3" json:"depth,omitempty"`
+	Depth int32 `protobuf:"varint,17,opt,name=depth,proto3" json:"depth,omitempty"`
+	// run is the job supervisor's runtime state, written by the member that
+	// runs it (check-and-set) before it acts on a decision: what the next
+	// owner needs to finish what the last one started.
+	Run           *JobRun `protobuf:"bytes,30,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1012,6 +1038,319 @@ func (x *Job) GetDepth() int32 {
 	return 0
 }
 
+func (x *Job) GetRun() *JobRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+// JobRun is a job supervisor's runtime state (supervisor.JobState) and the
+// claim of the member that runs it.
+type JobRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// owner runs the job's supervisor; epoch grows with every claim, so a
+	// stale owner's write of the record loses its check-and-set.
+	Owner string `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// phase: running, restarting, shutting_down, done.
+	Phase string `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	// end: completed, failed, stopped (empty while the job runs).
+	End   string `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	Cause string `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	// round numbers the job's restarts; a start carries it.
+	Round uint64 `protobuf:"varint,6,opt,name=round,proto3" json:"round,omitempty"`
+	// children are in start order.
+	Children []*JobChildRun `protobuf:"bytes,7,rep,name=children,proto3" json:"children,omitempty"`
+	// terminate are the children still to terminate, reverse start order;
+	// the first is in progress.
+	Terminate []*JobTermination `protobuf:"bytes,8,rep,name=terminate,proto3" json:"terminate,omitempty"`
+	// start are the children still to start, in start order, once
+	// terminate is empty; the first is in progress.
+	Start []string `protobuf:"bytes,9,rep,name=start,proto3" json:"start,omitempty"`
+	// restart_times are the restarts inside the budget's window.
+	RestartTimes []*timestamppb.Timestamp `protobuf:"bytes,10,rep,name=restart_times,json=restartTimes,proto3" json:"restart_times,omitempty"`
+	// restart_count counts all the job's restarts.
+	RestartCount  int32 `protobuf:"varint,11,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobRun) Reset() {
+	*x = JobRun{}
+	mi := &file_messages_granary_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobRun) ProtoMessage() {}
+
+func (x *JobRun) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_granary_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobRun.ProtoReflect.Descriptor instead.
+func (*JobRun) Descriptor() ([]byte, []int) {
+	return file_messages_granary_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *JobRun) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *JobRun) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JobRun) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *JobRun) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+func (x *JobRun) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *JobRun) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *JobRun) GetChildren() []*JobChildRun {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+func (x *JobRun) GetTerminate() []*JobTermination {
+	if x != nil {
+		return x.Terminate
+	}
+	return nil
+}
+
+func (x *JobRun) GetStart() []string {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *JobRun) GetRestartTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.RestartTimes
+	}
+	return nil
+}
+
+func (x *JobRun) GetRestartCount() int32 {
+	if x != nil {
+		return x.RestartCount
+	}
+	return 0
+}
+
+// JobChildRun is one child of a job as its supervisor knows it.
+type JobChildRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// job: the child is a job, not a task.
+	Job         bool   `protobuf:"varint,2,opt,name=job,proto3" json:"job,omitempty"`
+	Stage       int32  `protobuf:"varint,3,opt,name=stage,proto3" json:"stage,omitempty"`
+	Restart     string `protobuf:"bytes,4,opt,name=restart,proto3" json:"restart,omitempty"`
+	Significant bool   `protobuf:"varint,5,opt,name=significant,proto3" json:"significant,omitempty"`
+	// status: running, terminating, stopped, completed, failed, cancelled,
+	// gone.
+	Status string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	// restarts counts the job restarts this child caused.
+	Restarts int32 `protobuf:"varint,7,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// round is the round of the start that began this incarnation.
+	Round         uint64 `protobuf:"varint,8,opt,name=round,proto3" json:"round,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobChildRun) Reset() {
+	*x = JobChildRun{}
+	mi := &file_messages_granary_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobChildRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobChildRun) ProtoMessage() {}
+
+func (x *JobChildRun) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_granary_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobChildRun.ProtoReflect.Descriptor instead.
+func (*JobChildRun) Descriptor() ([]byte, []int) {
+	return file_messages_granary_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *JobChildRun) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *JobChildRun) GetJob() bool {
+	if x != nil {
+		return x.Job
+	}
+	return false
+}
+
+func (x *JobChildRun) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *JobChildRun) GetRestart() string {
+	if x != nil {
+		return x.Restart
+	}
+	return ""
+}
+
+func (x *JobChildRun) GetSignificant() bool {
+	if x != nil {
+		return x.Significant
+	}
+	return false
+}
+
+func (x *JobChildRun) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *JobChildRun) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *JobChildRun) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+// JobTermination is a child a restart or shutdown still terminates.
+type JobTermination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// final: none (it waits to be started again), cancelled, failed.
+	Final         string `protobuf:"bytes,2,opt,name=final,proto3" json:"final,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobTermination) Reset() {
+	*x = JobTermination{}
+	mi := &file_messages_granary_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobTermination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobTermination) ProtoMessage() {}
+
+func (x *JobTermination) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_granary_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobTermination.ProtoReflect.Descriptor instead.
+func (*JobTermination) Descriptor() ([]byte, []int) {
+	return file_messages_granary_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *JobTermination) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *JobTermination) GetFinal() string {
+	if x != nil {
+		return x.Final
+	}
+	return ""
+}
+
+func (x *JobTermination) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Task is one record of the task store.
 type Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1023,7 +1362,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_messages_granary_proto_msgTypes[6]
+	mi := &file_messages_granary_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1374,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_granary_proto_msgTypes[6]
+	mi := &file_messages_granary_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1387,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_messages_granary_proto_rawDescGZIP(), []int{6}
+	return file_messages_granary_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Task) GetSpec() *TaskSpec {
@@ -1110,7 +1449,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
 	"\x06member\x18\x06 \x01(\tR\x06member\x129\n" +
 	"\n" +
-	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xfd\x05\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xb5\x06\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -1135,12 +1474,14 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\fjob_restarts\x18\x10 \x01(\x05R\vjobRestarts\x12!\n" +
 	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\x12%\n" +
 	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\x12\x18\n" +
-	"\awaiting\x18\x13 \x01(\tR\awaiting\"b\n" +
+	"\awaiting\x18\x13 \x01(\tR\awaiting\x12\x19\n" +
+	"\bjob_held\x18\x1e \x01(\bR\ajobHeld\x12\x1b\n" +
+	"\tjob_round\x18\x1f \x01(\x04R\bjobRound\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xe6\x04\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x8c\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12!\n" +
@@ -1161,7 +1502,34 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\bdeclared\x18\x0f \x01(\bR\bdeclared\x129\n" +
 	"\n" +
 	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
-	"\x05depth\x18\x11 \x01(\x05R\x05depth\"`\n" +
+	"\x05depth\x18\x11 \x01(\x05R\x05depth\x12$\n" +
+	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xf3\x02\n" +
+	"\x06JobRun\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\tR\x05phase\x12\x10\n" +
+	"\x03end\x18\x04 \x01(\tR\x03end\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x14\n" +
+	"\x05round\x18\x06 \x01(\x04R\x05round\x123\n" +
+	"\bchildren\x18\a \x03(\v2\x17.granary.v1.JobChildRunR\bchildren\x128\n" +
+	"\tterminate\x18\b \x03(\v2\x1a.granary.v1.JobTerminationR\tterminate\x12\x14\n" +
+	"\x05start\x18\t \x03(\tR\x05start\x12?\n" +
+	"\rrestart_times\x18\n" +
+	" \x03(\v2\x1a.google.protobuf.TimestampR\frestartTimes\x12#\n" +
+	"\rrestart_count\x18\v \x01(\x05R\frestartCount\"\xcb\x01\n" +
+	"\vJobChildRun\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03job\x18\x02 \x01(\bR\x03job\x12\x14\n" +
+	"\x05stage\x18\x03 \x01(\x05R\x05stage\x12\x18\n" +
+	"\arestart\x18\x04 \x01(\tR\arestart\x12 \n" +
+	"\vsignificant\x18\x05 \x01(\bR\vsignificant\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x12\x1a\n" +
+	"\brestarts\x18\a \x01(\x05R\brestarts\x12\x14\n" +
+	"\x05round\x18\b \x01(\x04R\x05round\"N\n" +
+	"\x0eJobTermination\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05final\x18\x02 \x01(\tR\x05final\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"`\n" +
 	"\x04Task\x12(\n" +
 	"\x04spec\x18\x01 \x01(\v2\x14.granary.v1.TaskSpecR\x04spec\x12.\n" +
 	"\x06status\x18\x02 \x01(\v2\x16.granary.v1.TaskStatusR\x06status*T\n" +
@@ -1192,7 +1560,7 @@ func file_messages_granary_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_granary_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_messages_granary_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_messages_granary_proto_goTypes = []any{
 	(Jitter)(0),                   // 0: granary.v1.Jitter
 	(TaskState)(0),                // 1: granary.v1.TaskState
@@ -1202,45 +1570,52 @@ var file_messages_granary_proto_goTypes = []any{
 	(*TaskStatus)(nil),            // 5: granary.v1.TaskStatus
 	(*JobRestart)(nil),            // 6: granary.v1.JobRestart
 	(*Job)(nil),                   // 7: granary.v1.Job
-	(*Task)(nil),                  // 8: granary.v1.Task
-	nil,                           // 9: granary.v1.TaskSpec.LabelsEntry
-	nil,                           // 10: granary.v1.TaskSpec.TraceContextEntry
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*JobRun)(nil),                // 8: granary.v1.JobRun
+	(*JobChildRun)(nil),           // 9: granary.v1.JobChildRun
+	(*JobTermination)(nil),        // 10: granary.v1.JobTermination
+	(*Task)(nil),                  // 11: granary.v1.Task
+	nil,                           // 12: granary.v1.TaskSpec.LabelsEntry
+	nil,                           // 13: granary.v1.TaskSpec.TraceContextEntry
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_messages_granary_proto_depIdxs = []int32{
-	11, // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
-	11, // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
+	14, // 0: granary.v1.RetryPolicy.backoff_initial:type_name -> google.protobuf.Duration
+	14, // 1: granary.v1.RetryPolicy.backoff_max:type_name -> google.protobuf.Duration
 	0,  // 2: granary.v1.RetryPolicy.jitter:type_name -> granary.v1.Jitter
 	2,  // 3: granary.v1.TaskSpec.retry:type_name -> granary.v1.RetryPolicy
-	11, // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
-	11, // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
-	11, // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
-	9,  // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
-	11, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
-	10, // 9: granary.v1.TaskSpec.trace_context:type_name -> granary.v1.TaskSpec.TraceContextEntry
-	12, // 10: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
-	12, // 11: granary.v1.AttemptError.started_at:type_name -> google.protobuf.Timestamp
+	14, // 4: granary.v1.TaskSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	14, // 5: granary.v1.TaskSpec.heartbeat_timeout:type_name -> google.protobuf.Duration
+	14, // 6: granary.v1.TaskSpec.schedule_to_close:type_name -> google.protobuf.Duration
+	12, // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
+	14, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
+	13, // 9: granary.v1.TaskSpec.trace_context:type_name -> granary.v1.TaskSpec.TraceContextEntry
+	15, // 10: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
+	15, // 11: granary.v1.AttemptError.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 12: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
-	12, // 13: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
-	12, // 14: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
-	12, // 15: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
-	12, // 16: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	15, // 13: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
+	15, // 14: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
+	15, // 15: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 16: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,  // 17: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
-	12, // 18: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	12, // 19: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	11, // 20: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	15, // 18: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
+	15, // 19: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	14, // 20: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
 	6,  // 21: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	12, // 22: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 23: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
-	12, // 24: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	3,  // 25: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 26: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	15, // 22: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	14, // 23: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
+	15, // 24: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 25: granary.v1.Job.run:type_name -> granary.v1.JobRun
+	9,  // 26: granary.v1.JobRun.children:type_name -> granary.v1.JobChildRun
+	10, // 27: granary.v1.JobRun.terminate:type_name -> granary.v1.JobTermination
+	15, // 28: granary.v1.JobRun.restart_times:type_name -> google.protobuf.Timestamp
+	3,  // 29: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 30: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }
@@ -1254,7 +1629,7 @@ func file_messages_granary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_granary_proto_rawDesc), len(file_messages_granary_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -57,6 +57,32 @@
 // if not, when to check again; Failure turns an expiry into a Failure for
 // Tree.Failed.
 //
+// # Job supervisors
+//
+// JobMachine is the supervisor of a job, whose children are tasks and
+// child jobs, in the manner of raft's RawNode: it owns a JobState, takes
+// events (a child added, started or exited; stop; start; a tick) with the
+// time, and returns a Ready: the state to persist, then the effects
+// (terminate, start, notify the parent, set a timer, finished) that its
+// shell carries out and answers with events. OTP's supervisor is the
+// specification: a restart terminates the affected children one by one in
+// reverse start order, waiting for each, and only then starts them one by
+// one in start order; exits of children it terminates are absorbed; exits
+// of others wait until the restart is over; giving up or stopping
+// terminates every child in reverse start order before the job ends, and a
+// child job's end reaches its parent as one child's exit. The persisted
+// state holds the operation in progress, so a new owner rebuilt from it
+// (Resume) finishes it. Three differences stay: a completed task is not
+// run again by a group restart, a failure no restart can mend fails the
+// job at once, and the default budget allows no restart.
+//
+//	m, _ := supervisor.NewJobMachine(supervisor.JobConfig{ID: "j", Strategy: supervisor.OneForAll,
+//		Budget: supervisor.Budget{MaxRestarts: 3, Period: time.Minute}, Shutdown: 5 * time.Second}, persisted)
+//	rd := m.Step(supervisor.JobEvent{Kind: supervisor.EventExited, Child: supervisor.JobChild{ID: "b"},
+//		Exit: supervisor.ExitFailed, Failure: f}, now)
+//	// write rd.State (check-and-set), then carry out rd.Effects in order:
+//	// terminate c (reverse start order) ... then start a, b, c.
+//
 // # The protoactor-go adapter
 //
 // NewStrategy returns an actor.SupervisorStrategy for actor.WithSupervisor.

@@ -52,4 +52,13 @@ var (
 	// ErrHeartbeatTimeout is matched (errors.Is) by the error a Watchdog
 	// reports when no heartbeat arrived within Watchdog.HeartbeatTimeout.
 	ErrHeartbeatTimeout = errors.New("supervisor: heartbeat timeout")
+
+	// ErrUnknownAutoShutdown is returned for an AutoShutdown outside the
+	// defined constants or a name ParseAutoShutdown does not know.
+	ErrUnknownAutoShutdown = errors.New("supervisor: unknown auto_shutdown")
+
+	// ErrInvalidJobState is returned for a job declaration or persisted job
+	// state that a JobMachine cannot take (an unknown phase or status name,
+	// a negative shutdown).
+	ErrInvalidJobState = errors.New("supervisor: invalid job state")
 )

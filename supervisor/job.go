@@ -1,0 +1,278 @@
+package supervisor
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ResendAfter is how long past a terminate's shutdown time (or after a
+// start) a JobMachine waits for the answer before it asks again: an answer
+// lost with a member, or a message dropped, must not stall a restart.
+// Terminate and start are idempotent, so asking twice is harmless.
+const ResendAfter = 10 * time.Second
+
+// JobMachine is the pure job supervisor, in the manner of etcd-io/raft's
+// RawNode: it owns its state; events and the time go in (Step), a Ready
+// comes out: the state to persist, then the effects to carry out. Their
+// outcomes come back as events. It performs no I/O and reads no clock.
+//
+// It follows OTP's supervisor: a restart terminates the affected children
+// one at a time in reverse start order, waiting for each to exit, before it
+// starts them one at a time in start order; the exits of children it is
+// terminating are absorbed, not failures; exits of other children during
+// a restart wait until it is over (OTP's supervisor handles one message at
+// a time); giving up terminates every child in reverse start order, then
+// the job fails; a stop does the same and the job is stopped. Three
+// differences stay: a completed task child is not run again by a group
+// restart (its result is committed); a failure no restart can mend (a
+// permanent error, a deadline) fails the job at once; the default budget
+// allows no restart.
+type JobMachine struct {
+	cfg      JobConfig
+	st       JobState
+	deferred []JobEvent
+	// sentAt is when the effect in progress (head of Terminate or Start)
+	// was last sent; zero: not sent by this machine yet (Resume sends it).
+	sentAt time.Time
+	out    []JobEffect
+	dirty  bool
+}
+
+// NewJobMachine returns the supervisor of a job declared as cfg, in state
+// st (the zero JobState for a new job; the persisted one otherwise).
+func NewJobMachine(cfg JobConfig, st JobState) (*JobMachine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st = st.Clone()
+	slices.SortStableFunc(st.Children, startOrder)
+	for i := 1; i < len(st.Children); i++ {
+		if st.Children[i].ID == st.Children[i-1].ID {
+			return nil, fmt.Errorf("%w: %q", ErrDuplicateChild, st.Children[i].ID)
+		}
+	}
+	return &JobMachine{cfg: cfg, st: st}, nil
+}
+
+func startOrder(a, b JobChild) int {
+	return cmp.Or(cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.ID, b.ID))
+}
+
+// State returns a copy of the machine's state.
+func (m *JobMachine) State() JobState { return m.st.Clone() }
+
+// Config returns the job's declaration.
+func (m *JobMachine) Config() JobConfig { return m.cfg }
+
+// Resume sends again what a restart or shutdown in progress waits for: the
+// machine was rebuilt from its persisted state by a new owner (or the
+// actor around it restarted), and the previous owner's effect may never
+// have left.
+func (m *JobMachine) Resume(now time.Time) Ready {
+	m.sentAt = time.Time{}
+	m.advance(now)
+	return m.ready()
+}
+
+// Step feeds one event at now and returns what to persist and do.
+func (m *JobMachine) Step(ev JobEvent, now time.Time) Ready {
+	m.step(ev, now)
+	return m.ready()
+}
+
+func (m *JobMachine) ready() Ready {
+	r := Ready{Persist: m.dirty, Effects: m.out}
+	if m.dirty {
+		r.State = m.st.Clone()
+	}
+	m.out, m.dirty = nil, false
+	return r
+}
+
+func (m *JobMachine) emit(e JobEffect) { m.out = append(m.out, e) }
+
+func (m *JobMachine) step(ev JobEvent, now time.Time) {
+	switch ev.Kind {
+	case EventAdded:
+		m.added(ev.Child)
+	case EventStarted:
+		m.started(ev.Child.ID, now)
+	case EventExited:
+		m.exited(ev, now)
+	case EventStop:
+		m.stop(ev.Reason, ev.Final, now)
+	case EventStart:
+		m.restartJob(now)
+	case EventTick:
+		m.tick(now)
+	}
+}
+
+func (m *JobMachine) child(id string) *JobChild {
+	i := slices.IndexFunc(m.st.Children, func(c JobChild) bool { return c.ID == id })
+	if i < 0 {
+		return nil
+	}
+	return &m.st.Children[i]
+}
+
+// added takes a new child in, running. A job that had completed runs
+// again: a task joined it (an implicit job grows as tasks are submitted).
+func (m *JobMachine) added(c JobChild) {
+	if c.ID == "" || m.child(c.ID) != nil {
+		return
+	}
+	if m.st.Phase == PhaseDone && m.st.End != EndCompleted {
+		return // a failed or stopped job takes no child; its shell refuses them
+	}
+	if m.st.Phase == PhaseDone {
+		m.st.Phase, m.st.End, m.st.Cause = PhaseRunning, EndNone, ""
+	}
+	c.Status, c.Restarts = ChildRunning, 0
+	i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
+	m.st.Children = slices.Insert(m.st.Children, i, c)
+	m.dirty = true
+}
+
+func (m *JobMachine) started(id string, now time.Time) {
+	if len(m.st.Terminate) > 0 || len(m.st.Start) == 0 || m.st.Start[0] != id {
+		return // stale: not the start in progress
+	}
+	if c := m.child(id); c != nil {
+		c.Status, c.Round = ChildRunning, m.st.Round
+	}
+	m.st.Start = m.st.Start[1:]
+	m.sentAt = time.Time{}
+	m.dirty = true
+	m.advance(now)
+}
+
+// exited handles a child's exit: absorbed if the job is terminating it,
+// held back while a restart or shutdown is in progress, decided otherwise.
+func (m *JobMachine) exited(ev JobEvent, now time.Time) {
+	c := m.child(ev.Child.ID)
+	if c == nil {
+		if m.st.Phase == PhaseDone {
+			return
+		}
+		m.added(ev.Child)
+		c = m.child(ev.Child.ID)
+	}
+	if ev.Exit == ExitTerminated && ev.Child.Round < m.st.Round || ev.Exit != ExitTerminated && ev.Child.Round < c.Round {
+		return // an earlier operation's answer, or incarnation's exit, come late
+	}
+	if i := slices.IndexFunc(m.st.Terminate, func(t Termination) bool { return t.ID == c.ID }); i >= 0 {
+		if c.Status != ChildStopped || i == 0 {
+			m.absorb(c, i, now)
+		}
+		return
+	}
+	if c.Status != ChildRunning {
+		return // known already: a report sent twice
+	}
+	if m.st.Phase != PhaseRunning {
+		if m.st.Phase == PhaseRestarting {
+			m.deferred = append(m.deferred, ev)
+		}
+		return
+	}
+	m.decide(c, ev, now)
+}
+
+// absorb takes the exit of a child the job is terminating (Terminate[i]):
+// it is not a failure. The head's exit moves the operation on; another's
+// (it exited by itself before its turn) spares it the terminate, unless it
+// is still to be made final.
+func (m *JobMachine) absorb(c *JobChild, i int, now time.Time) {
+	c.Status = ChildStopped
+	m.dirty = true
+	if i > 0 {
+		if m.st.Terminate[i].Final == FinalNone {
+			m.st.Terminate = slices.Delete(m.st.Terminate, i, i+1)
+		}
+		return
+	}
+	t := m.st.Terminate[0]
+	switch t.Final {
+	case FinalCancelled:
+		c.Status = ChildCancelled
+	case FinalFailed:
+		c.Status = ChildFailed
+	}
+	m.st.Terminate = m.st.Terminate[1:]
+	m.sentAt = time.Time{}
+	m.advance(now)
+}
+
+// decide is the supervisor's rule for an exit while the job runs.
+func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
+	m.dirty = true
+	switch {
+	case ev.Exit == ExitTerminated:
+		// Held, stopped, with no restart of ours in progress: the owner that
+		// terminated it died before it was started again. Start it; it is
+		// not a new failure.
+		c.Status = ChildStopped
+		m.st.Round++
+		m.st.Phase, m.st.Start = PhaseRestarting, []string{c.ID}
+		m.advance(now)
+		return
+	case ev.Exit == ExitCancelled:
+		c.Status = ChildCancelled
+	case c.Restart == Temporary:
+		c.Status = ChildGone // never restarted; its failure neither counts nor escalates
+	case ev.Exit == ExitCompleted && c.Restart != Permanent:
+		c.Status = ChildCompleted
+	case ev.Exit == ExitFailed && !restartable(ev.Failure):
+		c.Status = ChildStopped
+		m.giveUp(c, fmt.Sprintf("child %s failed: %s (a restart cannot mend it)", c.ID, describeFailure(ev.Failure)), now)
+		return
+	default:
+		c.Status = ChildStopped
+		what := "exited normally"
+		if ev.Exit == ExitFailed {
+			what = "failed: " + describeFailure(ev.Failure)
+		}
+		m.restart(c, what, now)
+		return
+	}
+	if m.autoShutdown(c) {
+		m.shutdown(EndCompleted, fmt.Sprintf("significant child %s exited (auto_shutdown %s)", c.ID, m.cfg.AutoShutdown), FinalCancelled)
+		m.advance(now)
+		return
+	}
+	if !slices.ContainsFunc(m.st.Children, func(c JobChild) bool { return c.Status.live() }) {
+		m.st.Phase, m.st.End, m.st.Cause = PhaseDone, EndCompleted, ""
+		m.finish()
+	}
+}
+
+// restartable reports whether a restart may mend f: not a permanent error,
+// a deadline or a cancellation (Granary: such a failure fails the job at
+// once).
+func restartable(f Failure) bool {
+	return !IsPermanent(f.Err) && f.Cause != CauseDeadline && f.Cause != CauseCancelled
+}
+
+func describeFailure(f Failure) string {
+	if f.Err == nil {
+		return f.Cause.String()
+	}
+	return f.Cause.String() + ": " + f.Err.Error()
+}
+
+// autoShutdown reports whether c's exit shuts the job down.
+func (m *JobMachine) autoShutdown(c *JobChild) bool {
+	if !c.Significant {
+		return false
+	}
+	switch m.cfg.AutoShutdown {
+	case AutoAnySignificant:
+		return true
+	case AutoAllSignificant:
+		return !slices.ContainsFunc(m.st.Children, func(c JobChild) bool { return c.Significant && c.Status.live() })
+	}
+	return false
+}
