@@ -962,6 +962,311 @@ func (x *SubmitTaskReply) GetCode() ErrorCode {
 	return ErrorCode_ERROR_CODE_UNSPECIFIED
 }
 
+// JobEvent is an event for a job's supervisor (supervisor.JobEvent), sent
+// to the member that runs it.
+type JobEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Job   string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// kind: added, started, exited, stop, tick, start.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// child is the child concerned: id, job, stage, restart, significant,
+	// round.
+	Child *JobChildRun `protobuf:"bytes,3,opt,name=child,proto3" json:"child,omitempty"`
+	// exit: completed, failed, cancelled, terminated.
+	Exit string `protobuf:"bytes,4,opt,name=exit,proto3" json:"exit,omitempty"`
+	// cause and error are a failure's; permanent: no restart can mend it.
+	Cause     string `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	Error     string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Permanent bool   `protobuf:"varint,7,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Reason    string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	// final (stop): none, cancelled, failed.
+	Final         string `protobuf:"bytes,9,opt,name=final,proto3" json:"final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobEvent) Reset() {
+	*x = JobEvent{}
+	mi := &file_messages_grain_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobEvent) ProtoMessage() {}
+
+func (x *JobEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
+func (*JobEvent) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *JobEvent) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *JobEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *JobEvent) GetChild() *JobChildRun {
+	if x != nil {
+		return x.Child
+	}
+	return nil
+}
+
+func (x *JobEvent) GetExit() string {
+	if x != nil {
+		return x.Exit
+	}
+	return ""
+}
+
+func (x *JobEvent) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *JobEvent) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *JobEvent) GetPermanent() bool {
+	if x != nil {
+		return x.Permanent
+	}
+	return false
+}
+
+func (x *JobEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *JobEvent) GetFinal() string {
+	if x != nil {
+		return x.Final
+	}
+	return ""
+}
+
+// TerminateTask asks the member that owns a task to terminate it for its
+// job (tasks.OpTerminate); it answers with a TerminateTaskReply once the
+// attempt has exited or was abandoned.
+type TerminateTask struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Round  uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	// shutdown_ms: how long the attempt may take to exit, in milliseconds.
+	ShutdownMs int64 `protobuf:"varint,4,opt,name=shutdown_ms,json=shutdownMs,proto3" json:"shutdown_ms,omitempty"`
+	// final: none, cancelled, failed.
+	Final         string `protobuf:"bytes,5,opt,name=final,proto3" json:"final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminateTask) Reset() {
+	*x = TerminateTask{}
+	mi := &file_messages_grain_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminateTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminateTask) ProtoMessage() {}
+
+func (x *TerminateTask) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminateTask.ProtoReflect.Descriptor instead.
+func (*TerminateTask) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TerminateTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TerminateTask) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TerminateTask) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *TerminateTask) GetShutdownMs() int64 {
+	if x != nil {
+		return x.ShutdownMs
+	}
+	return 0
+}
+
+func (x *TerminateTask) GetFinal() string {
+	if x != nil {
+		return x.Final
+	}
+	return ""
+}
+
+// TerminateTaskReply carries the outcome: code 0 for success, else an
+// api code and its error.
+type TerminateTaskReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=granary.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminateTaskReply) Reset() {
+	*x = TerminateTaskReply{}
+	mi := &file_messages_grain_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminateTaskReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminateTaskReply) ProtoMessage() {}
+
+func (x *TerminateTaskReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminateTaskReply.ProtoReflect.Descriptor instead.
+func (*TerminateTaskReply) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TerminateTaskReply) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_UNSPECIFIED
+}
+
+func (x *TerminateTaskReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// JobEventReply acknowledges a JobEvent: code 0 once the job's supervisor
+// has it.
+type JobEventReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=granary.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobEventReply) Reset() {
+	*x = JobEventReply{}
+	mi := &file_messages_grain_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobEventReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobEventReply) ProtoMessage() {}
+
+func (x *JobEventReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_grain_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobEventReply.ProtoReflect.Descriptor instead.
+func (*JobEventReply) Descriptor() ([]byte, []int) {
+	return file_messages_grain_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *JobEventReply) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_UNSPECIFIED
+}
+
+func (x *JobEventReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_messages_grain_proto protoreflect.FileDescriptor
 
 const file_messages_grain_proto_rawDesc = "" +
@@ -1025,7 +1330,30 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\acreated\x18\x03 \x01(\bR\acreated\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12)\n" +
 	"\x04code\x18\x06 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04codeJ\x04\b\x04\x10\x05R\n" +
-	"error_code*\x9f\x02\n" +
+	"error_code\"\xeb\x01\n" +
+	"\bJobEvent\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12-\n" +
+	"\x05child\x18\x03 \x01(\v2\x17.granary.v1.JobChildRunR\x05child\x12\x12\n" +
+	"\x04exit\x18\x04 \x01(\tR\x04exit\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1c\n" +
+	"\tpermanent\x18\a \x01(\bR\tpermanent\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x14\n" +
+	"\x05final\x18\t \x01(\tR\x05final\"\x84\x01\n" +
+	"\rTerminateTask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05round\x18\x03 \x01(\x04R\x05round\x12\x1f\n" +
+	"\vshutdown_ms\x18\x04 \x01(\x03R\n" +
+	"shutdownMs\x12\x14\n" +
+	"\x05final\x18\x05 \x01(\tR\x05final\"U\n" +
+	"\x12TerminateTaskReply\x12)\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"P\n" +
+	"\rJobEventReply\x12)\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error*\x9f\x02\n" +
 	"\x0eGrainErrorCode\x12 \n" +
 	"\x1cGRAIN_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18GRAIN_ERROR_CODE_HANDLER\x10\x01\x12\x1e\n" +
@@ -1060,41 +1388,49 @@ func file_messages_grain_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_grain_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_messages_grain_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_messages_grain_proto_goTypes = []any{
-	(GrainErrorCode)(0),      // 0: granary.v1.GrainErrorCode
-	(ErrorCode)(0),           // 1: granary.v1.ErrorCode
-	(*GrainRequest)(nil),     // 2: granary.v1.GrainRequest
-	(*ReminderFire)(nil),     // 3: granary.v1.ReminderFire
-	(*GrainStateRecord)(nil), // 4: granary.v1.GrainStateRecord
-	(*StoredReminder)(nil),   // 5: granary.v1.StoredReminder
-	(*AppliedRequest)(nil),   // 6: granary.v1.AppliedRequest
-	(*GrainError)(nil),       // 7: granary.v1.GrainError
-	(*GrainResponse)(nil),    // 8: granary.v1.GrainResponse
-	(*ActivateTask)(nil),     // 9: granary.v1.ActivateTask
-	(*TaskChanged)(nil),      // 10: granary.v1.TaskChanged
-	(*SubmitTask)(nil),       // 11: granary.v1.SubmitTask
-	(*SubmitTaskReply)(nil),  // 12: granary.v1.SubmitTaskReply
-	nil,                      // 13: granary.v1.GrainRequest.TraceContextEntry
-	(*Task)(nil),             // 14: granary.v1.Task
+	(GrainErrorCode)(0),        // 0: granary.v1.GrainErrorCode
+	(ErrorCode)(0),             // 1: granary.v1.ErrorCode
+	(*GrainRequest)(nil),       // 2: granary.v1.GrainRequest
+	(*ReminderFire)(nil),       // 3: granary.v1.ReminderFire
+	(*GrainStateRecord)(nil),   // 4: granary.v1.GrainStateRecord
+	(*StoredReminder)(nil),     // 5: granary.v1.StoredReminder
+	(*AppliedRequest)(nil),     // 6: granary.v1.AppliedRequest
+	(*GrainError)(nil),         // 7: granary.v1.GrainError
+	(*GrainResponse)(nil),      // 8: granary.v1.GrainResponse
+	(*ActivateTask)(nil),       // 9: granary.v1.ActivateTask
+	(*TaskChanged)(nil),        // 10: granary.v1.TaskChanged
+	(*SubmitTask)(nil),         // 11: granary.v1.SubmitTask
+	(*SubmitTaskReply)(nil),    // 12: granary.v1.SubmitTaskReply
+	(*JobEvent)(nil),           // 13: granary.v1.JobEvent
+	(*TerminateTask)(nil),      // 14: granary.v1.TerminateTask
+	(*TerminateTaskReply)(nil), // 15: granary.v1.TerminateTaskReply
+	(*JobEventReply)(nil),      // 16: granary.v1.JobEventReply
+	nil,                        // 17: granary.v1.GrainRequest.TraceContextEntry
+	(*Task)(nil),               // 18: granary.v1.Task
+	(*JobChildRun)(nil),        // 19: granary.v1.JobChildRun
 }
 var file_messages_grain_proto_depIdxs = []int32{
 	3,  // 0: granary.v1.GrainRequest.reminder:type_name -> granary.v1.ReminderFire
-	13, // 1: granary.v1.GrainRequest.trace_context:type_name -> granary.v1.GrainRequest.TraceContextEntry
+	17, // 1: granary.v1.GrainRequest.trace_context:type_name -> granary.v1.GrainRequest.TraceContextEntry
 	6,  // 2: granary.v1.GrainStateRecord.applied:type_name -> granary.v1.AppliedRequest
 	5,  // 3: granary.v1.GrainStateRecord.reminders:type_name -> granary.v1.StoredReminder
 	0,  // 4: granary.v1.GrainError.code:type_name -> granary.v1.GrainErrorCode
 	7,  // 5: granary.v1.GrainResponse.error:type_name -> granary.v1.GrainError
-	14, // 6: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
-	14, // 7: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
-	14, // 8: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
-	14, // 9: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
+	18, // 6: granary.v1.ActivateTask.task:type_name -> granary.v1.Task
+	18, // 7: granary.v1.TaskChanged.task:type_name -> granary.v1.Task
+	18, // 8: granary.v1.SubmitTask.task:type_name -> granary.v1.Task
+	18, // 9: granary.v1.SubmitTaskReply.task:type_name -> granary.v1.Task
 	1,  // 10: granary.v1.SubmitTaskReply.code:type_name -> granary.v1.ErrorCode
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	19, // 11: granary.v1.JobEvent.child:type_name -> granary.v1.JobChildRun
+	1,  // 12: granary.v1.TerminateTaskReply.code:type_name -> granary.v1.ErrorCode
+	1,  // 13: granary.v1.JobEventReply.code:type_name -> granary.v1.ErrorCode
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_messages_grain_proto_init() }
@@ -1109,7 +1445,7 @@ func file_messages_grain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_grain_proto_rawDesc), len(file_messages_grain_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -585,10 +585,12 @@ type TaskStatus struct {
 	// starts once some of them return; cleared when an attempt starts or the
 	// task finishes.
 	Waiting string `protobuf:"bytes,19,opt,name=waiting,proto3" json:"waiting,omitempty"`
-	// job_held: the task's job terminated it (or it failed for good and
-	// reported to its job): it waits, not terminal and with no attempt,
-	// until its job starts it again or makes it final.
-	JobHeld bool `protobuf:"varint,30,opt,name=job_held,json=jobHeld,proto3" json:"job_held,omitempty"`
+	// job_hold says why the task waits, not terminal and with no attempt,
+	// until its job starts it again or makes it final: "terminated" (its job
+	// terminated it), "failed" (it failed for good), "failed_final" (with a
+	// failure no restart can mend: a permanent error, the deadline),
+	// "completed" (a permanent child that completed). Empty: not held.
+	JobHold string `protobuf:"bytes,30,opt,name=job_hold,json=jobHold,proto3" json:"job_hold,omitempty"`
 	// job_round is the job round whose start began the task's current
 	// incarnation (0: never restarted by its job): its reports to the job
 	// carry it, so a late report of an earlier incarnation is ignored.
@@ -760,11 +762,11 @@ func (x *TaskStatus) GetWaiting() string {
 	return ""
 }
 
-func (x *TaskStatus) GetJobHeld() bool {
+func (x *TaskStatus) GetJobHold() string {
 	if x != nil {
-		return x.JobHeld
+		return x.JobHold
 	}
-	return false
+	return ""
 }
 
 func (x *TaskStatus) GetJobRound() uint64 {
@@ -1475,7 +1477,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\flast_restart\x18\x11 \x01(\tR\vlastRestart\x12%\n" +
 	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\x12\x18\n" +
 	"\awaiting\x18\x13 \x01(\tR\awaiting\x12\x19\n" +
-	"\bjob_held\x18\x1e \x01(\bR\ajobHeld\x12\x1b\n" +
+	"\bjob_hold\x18\x1e \x01(\tR\ajobHold\x12\x1b\n" +
 	"\tjob_round\x18\x1f \x01(\x04R\bjobRound\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +

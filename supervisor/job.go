@@ -18,6 +18,13 @@ const ResendAfter = 10 * time.Second
 // comes out: the state to persist, then the effects to carry out. Their
 // outcomes come back as events. It performs no I/O and reads no clock.
 //
+// Decisions are persisted (a restart or shutdown begun, with the children
+// it terminates and starts; its end; a child joining), progress through
+// them is not: a machine rebuilt from an older state is brought up to date
+// by the children's stored states (their exits reported again) and sends
+// the effect in progress again (Resume); terminates and starts are
+// idempotent, a start carrying its round.
+//
 // It follows OTP's supervisor: a restart terminates the affected children
 // one at a time in reverse start order, waiting for each to exit, before it
 // starts them one at a time in start order; the exits of children it is
@@ -134,6 +141,11 @@ func (m *JobMachine) added(c JobChild) {
 	i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
 	m.st.Children = slices.Insert(m.st.Children, i, c)
 	m.dirty = true
+	if m.st.Phase == PhaseShuttingDown && len(m.st.Terminate) > 0 {
+		// It joined as the job shuts down: it goes too, after the others.
+		last := m.st.Terminate[len(m.st.Terminate)-1]
+		m.st.Terminate = append(m.st.Terminate, Termination{ID: c.ID, Final: last.Final, Reason: last.Reason})
+	}
 }
 
 func (m *JobMachine) started(id string, now time.Time) {
@@ -145,7 +157,6 @@ func (m *JobMachine) started(id string, now time.Time) {
 	}
 	m.st.Start = m.st.Start[1:]
 	m.sentAt = time.Time{}
-	m.dirty = true
 	m.advance(now)
 }
 
@@ -159,6 +170,12 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 		}
 		m.added(ev.Child)
 		c = m.child(ev.Child.ID)
+	}
+	if c.Status == ChildStopped && len(m.st.Start) > 0 && m.st.Start[0] == c.ID && ev.Exit != ExitTerminated && ev.Child.Round == m.st.Round && m.st.Round > 0 {
+		// It exited before the answer to its start came: it started.
+		m.started(c.ID, now)
+		m.exited(ev, now)
+		return
 	}
 	if ev.Exit == ExitTerminated && ev.Child.Round < m.st.Round || ev.Exit != ExitTerminated && ev.Child.Round < c.Round {
 		return // an earlier operation's answer, or incarnation's exit, come late
@@ -187,7 +204,6 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 // is still to be made final.
 func (m *JobMachine) absorb(c *JobChild, i int, now time.Time) {
 	c.Status = ChildStopped
-	m.dirty = true
 	if i > 0 {
 		if m.st.Terminate[i].Final == FinalNone {
 			m.st.Terminate = slices.Delete(m.st.Terminate, i, i+1)
@@ -208,7 +224,6 @@ func (m *JobMachine) absorb(c *JobChild, i int, now time.Time) {
 
 // decide is the supervisor's rule for an exit while the job runs.
 func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
-	m.dirty = true
 	switch {
 	case ev.Exit == ExitTerminated:
 		// Held, stopped, with no restart of ours in progress: the owner that
@@ -216,7 +231,7 @@ func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
 		// not a new failure.
 		c.Status = ChildStopped
 		m.st.Round++
-		m.st.Phase, m.st.Start = PhaseRestarting, []string{c.ID}
+		m.st.Phase, m.st.Start, m.dirty = PhaseRestarting, []string{c.ID}, true
 		m.advance(now)
 		return
 	case ev.Exit == ExitCancelled:
@@ -227,7 +242,7 @@ func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
 		c.Status = ChildCompleted
 	case ev.Exit == ExitFailed && !restartable(ev.Failure):
 		c.Status = ChildStopped
-		m.giveUp(c, fmt.Sprintf("child %s failed: %s (a restart cannot mend it)", c.ID, describeFailure(ev.Failure)), now)
+		m.giveUp(c, fmt.Sprintf("%s failed: %s (a restart cannot mend it)", c.name(), describeFailure(ev.Failure)), now)
 		return
 	default:
 		c.Status = ChildStopped
@@ -239,7 +254,7 @@ func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
 		return
 	}
 	if m.autoShutdown(c) {
-		m.shutdown(EndCompleted, fmt.Sprintf("significant child %s exited (auto_shutdown %s)", c.ID, m.cfg.AutoShutdown), FinalCancelled)
+		m.shutdown(EndCompleted, fmt.Sprintf("significant %s exited (auto_shutdown %s)", c.name(), m.cfg.AutoShutdown), FinalCancelled)
 		m.advance(now)
 		return
 	}
@@ -260,7 +275,15 @@ func describeFailure(f Failure) string {
 	if f.Err == nil {
 		return f.Cause.String()
 	}
-	return f.Cause.String() + ": " + f.Err.Error()
+	return f.Err.Error()
+}
+
+// name is how reasons name a child.
+func (c *JobChild) name() string {
+	if c.Job {
+		return "job " + c.ID
+	}
+	return "task " + c.ID
 }
 
 // autoShutdown reports whether c's exit shuts the job down.

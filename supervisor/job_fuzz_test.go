@@ -20,6 +20,7 @@ type jobWorld struct {
 	terminating map[string]bool
 	queue       []JobEvent
 	done        bool
+	persisted   uint64 // the round of the last state persisted
 }
 
 func (w *jobWorld) apply(r Ready, ev JobEvent) {
@@ -68,8 +69,13 @@ func (w *jobWorld) step(ev JobEvent) {
 	if n := len(after.RestartTimes); !w.m.cfg.Budget.Unlimited() && w.m.cfg.Budget.Period > 0 && n > w.m.cfg.Budget.MaxRestarts {
 		w.t.Fatalf("%d restarts inside the window, budget %s", n, w.m.cfg.Budget)
 	}
-	if len(r.Effects) > 0 && !r.Persist && r.Effects[0].Kind != EffectFinished {
-		w.t.Fatalf("effects %v without persisting first", r.Effects)
+	if r.Persist {
+		w.persisted = r.State.Round
+	}
+	for _, e := range r.Effects {
+		if (e.Kind == EffectStart || e.Kind == EffectTerminate) && e.Round > w.persisted {
+			w.t.Fatalf("%s of round %d before the decision of that round was persisted (%d)", e, e.Round, w.persisted)
+		}
 	}
 	w.apply(r, ev)
 }

@@ -15,15 +15,15 @@ func (m *JobMachine) restart(c *JobChild, what string, now time.Time) {
 	used := h.inWindow(now, b.Period)
 	m.st.RestartTimes = h.times
 	if !b.Unlimited() && used >= b.MaxRestarts {
-		m.giveUp(c, fmt.Sprintf("child %s %s; job %s gave up: restart budget exhausted: %d restarts, %s", c.ID, what, m.cfg.ID, used, b), now)
+		m.giveUp(c, fmt.Sprintf("%s %s; job %s gave up: restart budget exhausted: %d restarts, %s", c.name(), what, m.cfg.ID, used, b), now)
 		return
 	}
 	h.record(now, b.Period)
 	m.st.RestartTimes, m.st.RestartCount = h.times, h.total
 	c.Restarts++
 	m.st.Round++
-	m.st.Phase = PhaseRestarting
-	reason := fmt.Sprintf("job %s restarts (%s) after child %s %s", m.cfg.ID, m.cfg.Strategy, c.ID, what)
+	m.st.Phase, m.dirty = PhaseRestarting, true
+	reason := fmt.Sprintf("job %s restarts (%s) after %s %s", m.cfg.ID, m.cfg.Strategy, c.name(), what)
 	group := m.group(c)
 	m.st.Terminate = m.st.Terminate[:0]
 	for i := len(group) - 1; i >= 0; i-- {
@@ -137,9 +137,11 @@ func (m *JobMachine) shutdown(end JobEnd, cause string, final Final) {
 	m.st.Round++ // the answers to an earlier operation's terminates are stale
 	m.st.Start, m.deferred = nil, nil
 	m.st.Terminate = m.st.Terminate[:0]
+	verb := map[JobEnd]string{EndFailed: "failed", EndStopped: "stopped", EndCompleted: "shut down"}[end]
+	reason := fmt.Sprintf("job %s %s: %s", m.cfg.ID, verb, cause)
 	for i := len(m.st.Children) - 1; i >= 0; i-- {
 		if c := m.st.Children[i]; c.Status.live() {
-			m.st.Terminate = append(m.st.Terminate, Termination{ID: c.ID, Final: final, Reason: cause})
+			m.st.Terminate = append(m.st.Terminate, Termination{ID: c.ID, Final: final, Reason: reason})
 		}
 	}
 	m.sentAt, m.dirty = time.Time{}, true
@@ -153,12 +155,12 @@ func (m *JobMachine) advance(now time.Time) {
 		t := m.st.Terminate[0]
 		c := m.child(t.ID)
 		if c == nil || !c.Status.live() || c.Status == ChildStopped && t.Final == FinalNone {
-			m.st.Terminate, m.dirty = m.st.Terminate[1:], true // exited already
+			m.st.Terminate = m.st.Terminate[1:] // exited already
 			continue
 		}
 		if m.sentAt.IsZero() {
 			if c.Status == ChildRunning {
-				c.Status, m.dirty = ChildTerminating, true
+				c.Status = ChildTerminating
 			}
 			wait := ResendAfter
 			if !c.Job {
@@ -171,7 +173,7 @@ func (m *JobMachine) advance(now time.Time) {
 	for len(m.st.Start) > 0 {
 		c := m.child(m.st.Start[0])
 		if c == nil || c.Status != ChildStopped {
-			m.st.Start, m.dirty = m.st.Start[1:], true
+			m.st.Start = m.st.Start[1:]
 			continue
 		}
 		if m.sentAt.IsZero() {

@@ -65,6 +65,7 @@ func effectsOf(r Ready) []string {
 func runJob(t *testing.T, m *JobMachine, steps []jobStep) {
 	t.Helper()
 	now := jt0
+	persisted := m.State()
 	for i, s := range steps {
 		now = now.Add(time.Millisecond)
 		if s.ev.Kind == EventExited && s.ev.Exit == ExitTerminated && s.ev.Child.Round == 0 {
@@ -74,8 +75,13 @@ func runJob(t *testing.T, m *JobMachine, steps []jobStep) {
 		if got := effectsOf(r); !slices.Equal(got, s.want) {
 			t.Fatalf("step %d (%s %s): effects %q, want %q", i, s.ev.Kind, s.ev.Child.ID, got, s.want)
 		}
-		if len(r.Effects) > 0 && !r.Persist && r.Effects[0].Kind != EffectFinished {
-			t.Fatalf("step %d: effects without a state to persist first", i)
+		if r.Persist {
+			persisted = r.State
+		}
+		for _, e := range r.Effects {
+			if (e.Kind == EffectStart || e.Kind == EffectTerminate) && e.Round > persisted.Round {
+				t.Fatalf("step %d: %s of round %d before that round's decision was persisted (%d)", i, e, e.Round, persisted.Round)
+			}
 		}
 		if m.State().Phase != s.phase {
 			t.Fatalf("step %d (%s %s): phase %s, want %s", i, s.ev.Kind, s.ev.Child.ID, m.State().Phase, s.phase)

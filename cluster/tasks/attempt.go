@@ -25,6 +25,9 @@ type taskContext struct {
 	now      func() time.Time
 	lastBeat atomic.Int64 // unix nanoseconds
 	progress atomic.Pointer[progress]
+	// done closes when the handler's goroutine returns: its job's
+	// terminate waits for it (up to the job's shutdown time).
+	done chan struct{}
 }
 
 type progress struct {
@@ -131,6 +134,9 @@ func (a *attemptActor) Receive(c actor.Context) {
 				err = perr
 			}
 			run.returned() // before handlerDone: a result in time is not abandoned
+			if a.ctx.done != nil {
+				close(a.ctx.done)
+			}
 			system.Root.Send(self, &handlerDone{result: out, err: err})
 		}()
 		a.check(c)

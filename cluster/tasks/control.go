@@ -10,6 +10,7 @@ import (
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -21,6 +22,16 @@ type Control struct {
 	Reason string
 	// RequestID makes a restart idempotent (see Manager.Restart).
 	RequestID string
+	// Round is the job round of a start (OpRestart) or terminate
+	// (OpTerminate) by the task's job; 0 for a request from a client.
+	Round uint64
+	// Shutdown (OpTerminate) is how long the cancelled attempt may take to
+	// exit before it is abandoned; 0 abandons it at once.
+	Shutdown time.Duration
+	// Final (OpTerminate) is what the task becomes once its attempt has
+	// exited: it waits for its job to start it again (FinalNone), or is
+	// cancelled or failed for good.
+	Final supervisor.Final
 }
 
 // ControlOp is what a Control asks for.
@@ -32,12 +43,20 @@ const (
 	// OpRestart stops the running attempt and starts the task again at
 	// once with a fresh retry budget (a job restart).
 	OpRestart
+	// OpTerminate is its job terminating the task: the running attempt is
+	// cancelled and waited for up to Shutdown, then abandoned (what it
+	// returns later is fenced off); the answer comes once it has exited.
+	// The task then waits for its job, or is made Final.
+	OpTerminate
 )
 
 // String names the operation as logs and errors say it.
 func (o ControlOp) String() string {
-	if o == OpRestart {
+	switch o {
+	case OpRestart:
 		return "restart"
+	case OpTerminate:
+		return "terminate"
 	}
 	return "cancel"
 }
@@ -98,6 +117,18 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 		return store.Record{}, err
 	case route == routeDone:
 		return m.withLive(rec), nil // a retry of a restart that took effect
+	case route == routeOwner && c.Op == OpTerminate:
+		// Peers.Forward knows cancel and restart only: a terminate goes to
+		// the owner through JobPeers, or is written here, claimed.
+		if jp, ok := m.cfg.Peers.(JobPeers); ok {
+			if ok, err := jp.Terminate(ctx, rec.Task.GetStatus().GetOwner(), c); ok {
+				if err != nil {
+					return store.Record{}, err
+				}
+				return m.Get(ctx, c.ID)
+			}
+		}
+		return m.controlHere(ctx, rec, c)
 	case route == routeOwner:
 		owner := rec.Task.GetStatus().GetOwner()
 		if m.cfg.Peers != nil {
@@ -110,7 +141,7 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 		}
 		return m.controlHere(ctx, rec, c)
 	}
-	timeout := m.cfg.StoreTimeout
+	timeout := m.cfg.StoreTimeout + c.Shutdown
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
@@ -121,7 +152,7 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	reply := res.(*controlReply)
 	if errors.Is(reply.err, errNotActive) {
 		out, err := m.controlHere(ctx, rec, c)
-		if err == nil && c.Op == OpRestart {
+		if err == nil && c.Op == OpRestart && out.Task.GetStatus().GetOwner() == m.member {
 			m.Activate(c.ID, false) // it is ours: run it
 		}
 		return out, err
@@ -188,9 +219,19 @@ func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, reque
 	st.Progress, st.ProgressNote = 0, ""
 }
 
-// CauseJobRestart is the cause recorded for an attempt that a job restart
-// interrupted: it did not fail, its job restarted it.
-const CauseJobRestart = "job_restart"
+// Causes recorded for attempts their job ended.
+const (
+	// CauseJobRestart: a job restart interrupted the attempt; it did not
+	// fail, its job restarted it.
+	CauseJobRestart = "job_restart"
+	// CauseJobTerminate: its job terminated the attempt, which exited
+	// within the job's shutdown time.
+	CauseJobTerminate = "job_terminate"
+	// CauseAbandoned: its job terminated the attempt, which did not exit
+	// within the job's shutdown time: it was abandoned, and whatever it
+	// returns is dropped (the attempt is no longer the task's).
+	CauseAbandoned = "abandoned"
+)
 
 // errNotActive: no task actor of this member holds the task.
 var errNotActive = errors.New("task not active on this member")

@@ -35,11 +35,13 @@ import (
 //	hung, deadline, member lost)       (supervisor.Tree.Failed): retry after
 //	                                   backoff | start at once (member lost) |
 //	                                   fail for good (permanent error, deadline,
-//	                                   budget spent, no time left) | escalate
-//	                                   to the job (planFailure)
-//	job supervisor answers             restart with a fresh budget and restart
-//	                                   the siblings | fail (planJob)
+//	                                   budget spent, no time left) (planFailure);
+//	                                   a task of a job is held for its job
+//	                                   instead (holdStatus) and reports to it
 //	cancel                             finish cancelled (finishStatus)
+//	terminate (its job)                held for the job, or made final, once the
+//	                                   attempt exited or was abandoned
+//	                                   (terminateStatus)
 //	restart (job or request)           not active here | applied already
 //	                                   (request id) | apply (restartVerdict,
 //	                                   restartStatus, planRestarted)
@@ -86,15 +88,12 @@ const (
 	// stepLost: the attempt the store shows running died with its member:
 	// it is decided as a failed attempt (failure, attempt).
 	stepLost
-	// stepEscalate: the task failed for good; its job's supervisor
-	// (PlanJob) decides next, then planJob.
-	stepEscalate
-	// stepJobRestart: write the task retrying with a fresh budget, due at
-	// at (jobRestartStatus), arm the timer, and restart siblings.
-	stepJobRestart
+	// stepReport: the task waits for its job (held): tell the job's
+	// supervisor again how it exited, then stop.
+	stepReport
 )
 
-var stepNames = [...]string{"none", "stop", "run", "start", "retry", "schedule", "finish", "lost", "escalate", "job_restart"}
+var stepNames = [...]string{"none", "stop", "run", "start", "retry", "schedule", "finish", "lost", "report"}
 
 // String names the step, for logs and test failures.
 func (s step) String() string {
@@ -109,19 +108,19 @@ type plan struct {
 	step step
 	// state is the terminal state of stepFinish.
 	state messages.TaskState
-	// reason is the task's error for stepFinish, the restart's reason for
-	// stepJobRestart, why for stepStop.
+	// reason is the task's error for stepFinish, why for stepStop.
 	reason string
 	// entry is the failed attempt to record in the step's write.
 	entry *messages.AttemptError
-	// at is when the next attempt is due (stepRetry, stepSchedule,
-	// stepJobRestart) or starts (stepStart).
+	// at is when the next attempt is due (stepRetry, stepSchedule) or
+	// starts (stepStart).
 	at time.Time
-	// failure and attempt are the failed attempt (stepLost, stepEscalate).
+	// failure and attempt are the failed attempt (stepLost).
 	failure supervisor.Failure
 	attempt int
-	// siblings are the other tasks its job restarts (stepJobRestart).
-	siblings []string
+	// unmendable: the failure of stepFinish is one no restart can mend (a
+	// permanent error, the deadline): its job fails at once.
+	unmendable bool
 }
 
 // failedFor is a terminal failure with its reason and record.
@@ -138,6 +137,10 @@ func planLoad(st *messages.TaskStatus, member string, adopt, born bool, now time
 		return plan{step: stepStop}
 	case st.GetOwner() != member && !adopt:
 		return plan{step: stepStop, reason: "task owned by another member; not taking it"}
+	case st.GetJobHold() != "":
+		// It waits for its job, which may not have heard how it exited
+		// (the report was lost with a member): tell it again.
+		return plan{step: stepReport}
 	case born && st.GetState() == messages.TaskState_TASK_STATE_RUNNING && st.GetOwner() == member && st.GetAttempts() == 1 && st.GetEpoch() == 1:
 		return plan{step: stepRun} // created claimed and running: attempt 1 is due
 	}
@@ -192,7 +195,9 @@ func timerDue(after int, st *messages.TaskStatus, running, draining bool) bool {
 // recorded in the same write.
 func planDue(st *messages.TaskStatus, now time.Time, entry *messages.AttemptError) plan {
 	if dl := deadlineOf(st); !dl.IsZero() && !now.Before(dl) {
-		return failedFor(fmt.Sprintf("deadline exceeded before attempt %d could start", st.GetAttempts()+1), entry)
+		p := failedFor(fmt.Sprintf("deadline exceeded before attempt %d could start", st.GetAttempts()+1), entry)
+		p.unmendable = true
+		return p
 	}
 	return plan{step: stepStart, at: now, entry: entry}
 }
@@ -207,7 +212,9 @@ func planFailure(t *messages.Task, f supervisor.Failure, d supervisor.Decision, 
 	next := now.Add(d.Delay)
 	restart := d.Directive == supervisor.Restart
 	if dl := deadlineOf(st); restart && !draining && !dl.IsZero() && !next.Before(dl) {
-		return failedFor(fmt.Sprintf("deadline exceeded: no time left for attempt %d; last error: %s", attempt+1, describe(f)), entry)
+		p := failedFor(fmt.Sprintf("deadline exceeded: no time left for attempt %d; last error: %s", attempt+1, describe(f)), entry)
+		p.unmendable = true
+		return p
 	}
 	switch {
 	case restart && f.Cause == supervisor.CauseMemberLost && !draining:
@@ -220,11 +227,13 @@ func planFailure(t *messages.Task, f supervisor.Failure, d supervisor.Decision, 
 	case restart:
 		return plan{step: stepRetry, at: next, entry: entry}
 	case supervisor.IsPermanent(f.Err):
-		return failedFor(fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
+		p := failedFor(fmt.Sprintf("permanent error on attempt %d: %s", attempt, describe(f)), entry)
+		p.unmendable = true
+		return p
 	case f.Cause == supervisor.CauseDeadline:
-		return failedFor(fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
-	case d.Directive == supervisor.Escalate && t.GetSpec().GetJobMaxRestarts() > 0:
-		return plan{step: stepEscalate, failure: f, attempt: attempt, entry: entry}
+		p := failedFor(fmt.Sprintf("deadline exceeded during attempt %d", attempt), entry)
+		p.unmendable = true
+		return p
 	case d.Directive == supervisor.Escalate:
 		return failedFor(gaveUp(t, f, attempt), entry)
 	default:
@@ -251,23 +260,6 @@ func attemptEntry(st *messages.TaskStatus, f supervisor.Failure, attempt int, me
 func gaveUp(t *messages.Task, f supervisor.Failure, attempt int) string {
 	return fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s",
 		attempt-int(t.GetStatus().GetBudgetBase()), t.GetSpec().GetRetry().GetMaxAttempts(), describe(f))
-}
-
-// planJob decides on an escalated failure (esc, from planFailure) once the
-// job's supervisor has planned (PlanJob): while the job's restart budget
-// lasts, the task runs again at once with a fresh budget and the job
-// restarts the other tasks its strategy names; then the task fails.
-func planJob(t *messages.Task, esc plan, jp JobPlan, now time.Time) plan {
-	if !jp.Restart {
-		return failedFor(gaveUp(t, esc.failure, esc.attempt)+"; "+jp.Cause, esc.entry)
-	}
-	reason := fmt.Sprintf("job %s restarted (%s) after task %s failed: %s",
-		t.GetSpec().GetJobId(), t.GetSpec().GetJobStrategy(), t.GetSpec().GetId(), describe(esc.failure))
-	var siblings []string
-	if len(jp.Targets) > 1 {
-		siblings = jp.Targets[1:] // the first is the failed task
-	}
-	return plan{step: stepJobRestart, reason: reason, entry: esc.entry, at: now, siblings: siblings}
 }
 
 // restartVerdict decides a restart request on the task actor: active says
@@ -322,11 +314,21 @@ func finishedErr(id string, state messages.TaskState) error {
 // controlStatus is the status change c makes when written directly, with
 // no task actor to carry it out (Manager.controlHere).
 func controlStatus(st *messages.TaskStatus, c Control, now time.Time, member string) {
-	if c.Op == OpRestart {
+	switch c.Op {
+	case OpRestart:
 		restartStatus(st, now, c.Reason, member, c.RequestID)
-		return
+		jobStartStatus(st, c)
+	case OpTerminate:
+		// No live actor runs it here: an attempt the store shows running
+		// died with its member, or runs on one cut off, whose writes the
+		// claim taken here fences.
+		terminateStatus(st, c, false, now, member)
+		if st.GetOwner() != member {
+			claim(member)(&messages.Task{Status: st})
+		}
+	default:
+		finishStatus(st, messages.TaskState_TASK_STATE_CANCELLED, c.Reason, nil, nil, now)
 	}
-	finishStatus(st, messages.TaskState_TASK_STATE_CANCELLED, c.Reason, nil, nil, now)
 }
 
 // planRestarted is what follows a restart's write (restartStatus): a task
@@ -365,13 +367,79 @@ func retryStatus(st *messages.TaskStatus, next time.Time, entry *messages.Attemp
 	st.Errors = append(st.Errors, entry)
 }
 
-// jobRestartStatus is the status change of a task its job restarts after
-// it failed for good: the failed attempt (entry) is recorded, and the task
-// is due at once with a fresh budget.
-func jobRestartStatus(st *messages.TaskStatus, now time.Time, reason, member string, entry *messages.AttemptError) {
-	st.Errors = append(st.Errors, entry)
-	st.State = messages.TaskState_TASK_STATE_RETRYING // the attempt is recorded: entry
-	restartStatus(st, now, reason, member, "")
+// holdStatus is the status change of a task of a job that exited for
+// good by itself: it fails (failed for good, with reason and entry) or
+// completes (a permanent child, with result); either way it waits, not
+// terminal, for its job to decide (hold says how it exited).
+func holdStatus(st *messages.TaskStatus, hold, reason string, entry *messages.AttemptError, result []byte, now time.Time) {
+	if entry != nil {
+		st.Errors = append(st.Errors, entry)
+	}
+	st.State, st.JobHold, st.Error = messages.TaskState_TASK_STATE_RETRYING, hold, reason
+	st.NextAttemptAt = nil
+	st.FinishedAt = timestamppb.New(now)
+	if hold == holdCompleted {
+		st.Result, st.Progress = result, 1
+	}
+}
+
+// holdOf says how a task of a job that finished by itself (state, its
+// plan's unmendable) waits for its job; "" means it finishes as it is.
+func holdOf(spec *messages.TaskSpec, state messages.TaskState, unmendable bool) string {
+	switch {
+	case spec.GetJobId() == "" || restartTypeOf(spec.GetRestart()) == supervisor.Temporary:
+		return "" // a temporary child is never started again: it finishes
+	case state == messages.TaskState_TASK_STATE_FAILED && unmendable:
+		return holdFailedFinal
+	case state == messages.TaskState_TASK_STATE_FAILED:
+		return holdFailed
+	case state == messages.TaskState_TASK_STATE_COMPLETED && restartTypeOf(spec.GetRestart()) == supervisor.Permanent:
+		return holdCompleted
+	}
+	return ""
+}
+
+// terminateStatus is the status change of a task its job terminated
+// (c, OpTerminate), once its attempt exited, or was abandoned after the
+// job's shutdown time: the attempt in flight is recorded as interrupted,
+// and the task waits for its job (c.Final none), or is cancelled or
+// failed for good.
+func terminateStatus(st *messages.TaskStatus, c Control, abandoned bool, now time.Time, member string) {
+	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+		cause := CauseJobTerminate
+		if abandoned {
+			cause = CauseAbandoned
+		}
+		st.Errors = append(st.Errors, &messages.AttemptError{Attempt: st.GetAttempts(), Cause: cause, Message: c.Reason,
+			At: timestamppb.New(now), Member: cmp.Or(st.GetOwner(), member), StartedAt: st.GetStartedAt()})
+	}
+	switch c.Final {
+	case supervisor.FinalCancelled:
+		st.JobHold = ""
+		finishStatus(st, messages.TaskState_TASK_STATE_CANCELLED, c.Reason, nil, nil, now)
+	case supervisor.FinalFailed:
+		reason := c.Reason
+		if st.GetError() != "" && st.GetJobHold() != "" {
+			reason = st.GetError() + "; " + reason
+		}
+		st.JobHold = ""
+		finishStatus(st, messages.TaskState_TASK_STATE_FAILED, reason, nil, nil, now)
+	default:
+		if st.GetJobHold() == "" {
+			st.JobHold = holdTerminated
+		}
+		st.State, st.NextAttemptAt = messages.TaskState_TASK_STATE_RETRYING, nil
+		st.Progress, st.ProgressNote = 0, ""
+	}
+}
+
+// jobStartStatus completes restartStatus for a start by the task's job
+// (c.Round set): the task no longer waits for it, and its exits are
+// reported with the round that started it.
+func jobStartStatus(st *messages.TaskStatus, c Control) {
+	if c.Round > 0 {
+		st.JobHold, st.JobRound, st.Error, st.FinishedAt = "", c.Round, "", nil
+	}
 }
 
 // finishStatus is the status change to a terminal state: completed with

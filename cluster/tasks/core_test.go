@@ -261,13 +261,14 @@ func TestPlanFailure(t *testing.T) {
 			want: stepFinish, reason: "gave up after 2 attempts (max_attempts 2)",
 		},
 		{
-			name: "budget exhausted in a job with restarts: escalate",
+			// The task actor holds it for its job instead (holdOf).
+			name: "budget exhausted in a job with restarts: fails for good",
 			task: func() *messages.Task {
 				t := coreTask(running, 1, 1)
 				t.Spec.JobId, t.Spec.JobMaxRestarts = "j1", 2
 				return t
 			}, failure: supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("flaky")},
-			want: stepEscalate,
+			want: stepFinish, reason: "gave up after 1 attempts",
 		},
 		{
 			name: "no time left before the deadline for the backoff",
@@ -327,10 +328,6 @@ func TestPlanFailure(t *testing.T) {
 				if p.state != failed || !strings.HasPrefix(p.reason, c.reason) {
 					t.Errorf("finishes %v %q, want failed %q…", p.state, p.reason, c.reason)
 				}
-			case stepEscalate:
-				if p.attempt != attempt || p.failure.Err != f.Err {
-					t.Errorf("escalates attempt %d %v, want attempt %d %v", p.attempt, p.failure, attempt, f)
-				}
 			}
 			e := p.entry
 			if e == nil {
@@ -348,24 +345,25 @@ func TestPlanFailure(t *testing.T) {
 	}
 }
 
-func TestPlanJob(t *testing.T) {
-	task := coreTask(running, 1, 1)
-	task.Spec.JobId, task.Spec.JobStrategy, task.Spec.JobMaxRestarts = "j1", "one_for_all", 1
-	esc := plan{step: stepEscalate, failure: supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("flaky")}, attempt: 1, entry: &messages.AttemptError{Attempt: 1}}
-
-	p := planJob(task, esc, JobPlan{Restart: true, Targets: []string{"t1", "t2", "t3"}}, t0)
-	if p.step != stepJobRestart || !p.at.Equal(t0) || p.entry != esc.entry || fmt.Sprint(p.siblings) != "[t2 t3]" ||
-		p.reason != "job j1 restarted (one_for_all) after task t1 failed: error: flaky" {
-		t.Errorf("restart plan %+v", p)
-	}
-	p = planJob(task, esc, JobPlan{Restart: true, Targets: []string{"t1"}}, t0)
-	if p.step != stepJobRestart || len(p.siblings) != 0 {
-		t.Errorf("one_for_one restart plan %+v, want no siblings", p)
-	}
-	p = planJob(task, esc, JobPlan{Cause: "job j1 restart budget spent"}, t0)
-	if p.step != stepFinish || p.state != failed || p.entry != esc.entry ||
-		p.reason != "gave up after 1 attempts (max_attempts 1); last error: error: flaky; job j1 restart budget spent" {
-		t.Errorf("job failure plan %+v", p)
+func TestHoldOf(t *testing.T) {
+	job := &messages.TaskSpec{JobId: "j1"}
+	perm := &messages.TaskSpec{JobId: "j1", Restart: "permanent"}
+	for _, c := range []struct {
+		spec       *messages.TaskSpec
+		state      messages.TaskState
+		unmendable bool
+		want       string
+	}{
+		{&messages.TaskSpec{}, failed, false, ""},
+		{job, failed, false, holdFailed},
+		{job, failed, true, holdFailedFinal},
+		{job, messages.TaskState_TASK_STATE_COMPLETED, false, ""},
+		{perm, messages.TaskState_TASK_STATE_COMPLETED, false, holdCompleted},
+		{job, messages.TaskState_TASK_STATE_CANCELLED, false, ""},
+	} {
+		if got := holdOf(c.spec, c.state, c.unmendable); got != c.want {
+			t.Errorf("holdOf(%v, %v, %v) = %q, want %q", c.spec, c.state, c.unmendable, got, c.want)
+		}
 	}
 }
 
@@ -421,12 +419,44 @@ func TestStatusChanges(t *testing.T) {
 			t.Errorf("failed: %v", st)
 		}
 	})
-	t.Run("job restart after failing for good", func(t *testing.T) {
+	t.Run("held for its job after failing for good, then started again", func(t *testing.T) {
 		st := coreTask(running, 3, 3).Status
-		jobRestartStatus(st, t0, "job j1 restarted", "n1", entry)
+		holdStatus(st, holdFailed, "gave up", entry, nil, t0)
+		if st.State != retrying || st.NextAttemptAt != nil || st.JobHold != holdFailed || st.Error != "gave up" || len(st.Errors) != 1 {
+			t.Errorf("held: %v", st)
+		}
+		c := Control{Op: OpRestart, Round: 2, RequestID: "job:j1#2"}
+		restartStatus(st, t0, "job j1 restarted", "n1", c.RequestID)
+		jobStartStatus(st, c)
 		if st.State != retrying || !st.NextAttemptAt.AsTime().Equal(t0) || st.BudgetBase != 3 || st.JobRestarts != 1 ||
-			len(st.Errors) != 1 || st.Errors[0] != entry {
-			t.Errorf("job restart: %v (the failed attempt is recorded once, not also as interrupted)", st)
+			len(st.Errors) != 1 || st.JobHold != "" || st.JobRound != 2 || st.Error != "" {
+			t.Errorf("job start: %v (the failed attempt is recorded once, not also as interrupted)", st)
+		}
+	})
+	t.Run("terminated by its job", func(t *testing.T) {
+		for _, c := range []struct {
+			final     supervisor.Final
+			abandoned bool
+			state     messages.TaskState
+			hold      string
+			cause     string
+		}{
+			{supervisor.FinalNone, false, retrying, holdTerminated, CauseJobTerminate},
+			{supervisor.FinalNone, true, retrying, holdTerminated, CauseAbandoned},
+			{supervisor.FinalCancelled, false, messages.TaskState_TASK_STATE_CANCELLED, "", CauseJobTerminate},
+			{supervisor.FinalFailed, true, failed, "", CauseAbandoned},
+		} {
+			st := coreTask(running, 2, 3).Status
+			terminateStatus(st, Control{Op: OpTerminate, Final: c.final, Reason: "job j1 restarts"}, c.abandoned, t0, "n1")
+			if st.State != c.state || st.JobHold != c.hold || len(st.Errors) != 1 || st.Errors[0].Cause != c.cause || st.NextAttemptAt != nil {
+				t.Errorf("%v abandoned %v: %v", c.final, c.abandoned, st)
+			}
+		}
+		st := coreTask(retrying, 2, 3).Status
+		holdStatus(st, holdFailed, "gave up", nil, nil, t0)
+		terminateStatus(st, Control{Op: OpTerminate, Final: supervisor.FinalFailed, Reason: "job j1 gave up"}, false, t0, "n1")
+		if st.State != failed || st.Error != "gave up; job j1 gave up" || len(st.Errors) != 0 {
+			t.Errorf("a held failed task made final: %v", st)
 		}
 	})
 	t.Run("restart of a running attempt records it interrupted", func(t *testing.T) {

@@ -63,25 +63,6 @@ func TestBuildJobRefuses(t *testing.T) {
 	}
 }
 
-// TestStopOrder: a stop takes tasks and child jobs together in reverse
-// start order: stage descending, then id descending.
-func TestStopOrder(t *testing.T) {
-	task := func(id string, stage int32) store.Record {
-		return store.Record{Task: &messages.Task{Spec: &messages.TaskSpec{Id: id, JobStage: stage}}}
-	}
-	job := func(id string, stage int32) store.JobRecord {
-		return store.JobRecord{Job: &messages.Job{Id: id, Stage: stage}}
-	}
-	got := stopOrder([]store.Record{task("t-a", 0), task("t-b", 2), task("t-c", 1)}, []store.JobRecord{job("j-a", 1), job("j-b", 2), job("j-c", 0)})
-	var ids []string
-	for _, c := range got {
-		ids = append(ids, c.id)
-	}
-	if want := "t-b j-b t-c j-a t-a j-c"; strings.Join(ids, " ") != want {
-		t.Fatalf("stop order %v, want %s", ids, want)
-	}
-}
-
 // TestNodeState: a job's state in a tree from its record, its tasks and
 // its child jobs.
 func TestNodeState(t *testing.T) {

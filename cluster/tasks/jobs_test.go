@@ -16,20 +16,11 @@ import (
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
-	"github.com/granary-rt/granary/supervisor"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func jobTask(id string, stage int32, state messages.TaskState, strategy string, maxRestarts int32) store.Record {
-	return store.Record{Task: &messages.Task{
-		Spec:   &messages.TaskSpec{Id: id, Kind: "k", JobId: "j", JobStrategy: strategy, JobStage: stage, JobMaxRestarts: maxRestarts},
-		Status: &messages.TaskStatus{State: state},
-	}}
-}
 
 const (
 	running   = messages.TaskState_TASK_STATE_RUNNING
@@ -38,94 +29,6 @@ const (
 	completed = messages.TaskState_TASK_STATE_COMPLETED
 	failed    = messages.TaskState_TASK_STATE_FAILED
 )
-
-var boom = supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("boom"), At: t0}
-
-// pipeline is a job of five tasks: a0 (stage 0, completed), b0 (stage 0),
-// c1 (stage 1, the one that fails), d1 (stage 1), e2 (stage 2, pending).
-func pipeline(strategy string, maxRestarts int32) []store.Record {
-	return []store.Record{
-		jobTask("a0", 0, completed, strategy, maxRestarts),
-		jobTask("b0", 0, running, strategy, maxRestarts),
-		jobTask("c1", 1, running, strategy, maxRestarts),
-		jobTask("d1", 1, retrying, strategy, maxRestarts),
-		jobTask("e2", 2, pending, strategy, maxRestarts),
-	}
-}
-
-func TestPlanJobTargetsFollowTheStrategy(t *testing.T) {
-	for _, c := range []struct {
-		strategy string
-		want     []string
-	}{
-		{"one_for_one", []string{"c1"}},
-		{"one_for_all", []string{"c1", "b0", "d1", "e2"}}, // never a0: its result is committed
-		{"rest_for_one", []string{"c1", "e2"}},            // later stages only; d1 runs beside c1
-	} {
-		t.Run(c.strategy, func(t *testing.T) {
-			job := pipeline(c.strategy, 2)
-			plan := tasks.PlanJob(nil, job, job[2].Task, boom, t0)
-			if !plan.Restart || !slices.Equal(plan.Targets, c.want) {
-				t.Fatalf("plan = restart %v targets %v (%s); want restart %v", plan.Restart, plan.Targets, plan.Cause, c.want)
-			}
-			if plan.Job == nil || len(plan.Job.GetRestarts()) != 1 || plan.Job.GetRestarts()[0].GetTask() != "c1" || plan.Job.GetFailed() {
-				t.Fatalf("job record to write = %v; want one restart caused by c1", plan.Job)
-			}
-		})
-	}
-}
-
-func TestPlanJobBudget(t *testing.T) {
-	job := pipeline("one_for_all", 2)
-	rec := (*messages.Job)(nil)
-	for i := range 2 {
-		plan := tasks.PlanJob(rec, job, job[2].Task, boom, t0.Add(time.Duration(i)*time.Minute))
-		if !plan.Restart {
-			t.Fatalf("restart %d of a budget of 2 refused: %s", i+1, plan.Cause)
-		}
-		rec = plan.Job
-	}
-	plan := tasks.PlanJob(rec, job, job[3].Task, boom, t0.Add(3*time.Minute))
-	if plan.Restart || plan.Job == nil || !plan.Job.GetFailed() || !strings.Contains(plan.Cause, "restart budget exhausted") ||
-		!strings.Contains(plan.Cause, "task d1 failed: error: boom") {
-		t.Fatalf("third failure: plan %+v; want the job to fail with its budget exhausted", plan)
-	}
-	if again := tasks.PlanJob(plan.Job, job, job[1].Task, boom, t0.Add(4*time.Minute)); again.Restart || again.Cause != plan.Job.GetCause() || again.Job != nil {
-		t.Fatalf("a failure after the job failed: %+v; want the job's cause, nothing to write", again)
-	}
-
-	// With a window, restarts that left it no longer count.
-	for _, r := range job {
-		r.Task.Spec.JobRestartPeriod = durationpb.New(time.Minute)
-	}
-	windowed := &messages.Job{Id: "j", Restarts: []*messages.JobRestart{{At: timestamppb.New(t0)}, {At: timestamppb.New(t0.Add(10 * time.Second))}}}
-	if p := tasks.PlanJob(windowed, job, job[2].Task, boom, t0.Add(30*time.Second)); p.Restart {
-		t.Fatalf("two restarts 30s ago in a 1m window of 2: restarted anyway")
-	}
-	if p := tasks.PlanJob(windowed, job, job[2].Task, boom, t0.Add(2*time.Minute)); !p.Restart {
-		t.Fatalf("restarts older than the window still counted: %s", p.Cause)
-	}
-}
-
-func TestPlanJobFailsWithoutRestart(t *testing.T) {
-	job := pipeline("one_for_all", 0)
-	if p := tasks.PlanJob(nil, job, job[2].Task, boom, t0); p.Restart || p.Job != nil || p.Cause != "task c1 failed: error: boom" {
-		t.Fatalf("no budget: %+v; want the job to fail, no record written", p)
-	}
-	job = pipeline("one_for_all", 3)
-	perm := supervisor.Failure{Cause: supervisor.CauseError, Err: actors.Permanentf("bad input"), At: t0}
-	if p := tasks.PlanJob(nil, job, job[2].Task, perm, t0); p.Restart || p.Job == nil || !p.Job.GetFailed() {
-		t.Fatalf("permanent error: %+v; want the job failed for good", p)
-	}
-	deadline := supervisor.Failure{Cause: supervisor.CauseDeadline, Err: context.DeadlineExceeded, At: t0}
-	if p := tasks.PlanJob(nil, job, job[2].Task, deadline, t0); p.Restart {
-		t.Fatalf("deadline: restarted")
-	}
-	job[1].Task.Status.State = failed
-	if p := tasks.PlanJob(nil, job, job[2].Task, boom, t0); p.Restart || !strings.Contains(p.Cause, "already failed (task b0 failed)") {
-		t.Fatalf("a task of the job already failed: %+v; want no restart", p)
-	}
-}
 
 func (h *harness) submitSub(sub tasks.Submission) {
 	h.t.Helper()
@@ -178,9 +81,10 @@ func TestJobRestartsItsTasks(t *testing.T) {
 					st.GetState(), st.GetAttempts(), st.GetBudgetBase(), st.GetJobRestarts(), causes(f))
 			}
 			// The later stage was restarted (under both strategies): its
-			// first attempt was stopped, the second completed.
+			// first attempt was terminated (and waited for), the second
+			// completed.
 			l := h.await(job + "-later")
-			if l.GetStatus().GetState() != completed || l.GetStatus().GetAttempts() != 2 || !slices.Equal(causes(l), []string{"1:" + tasks.CauseJobRestart}) {
+			if l.GetStatus().GetState() != completed || l.GetStatus().GetAttempts() != 2 || !slices.Equal(causes(l), []string{"1:" + tasks.CauseJobTerminate}) {
 				t.Fatalf("later stage: %v attempts %d errors %v; want restarted once by the job, then completed",
 					l.GetStatus().GetState(), l.GetStatus().GetAttempts(), causes(l))
 			}
@@ -296,19 +200,6 @@ func TestJanitorSweepsTasksAndJobRecords(t *testing.T) {
 	}
 }
 
-// A rest_for_one pipeline with a budget of one restart: the first failure
-// of stage 1 restarts it and the later stage; the second fails the job.
-func ExamplePlanJob() {
-	job := pipeline("rest_for_one", 1)
-	plan := tasks.PlanJob(nil, job, job[2].Task, boom, t0)
-	fmt.Println(plan.Restart, plan.Targets)
-	plan = tasks.PlanJob(plan.Job, job, job[2].Task, boom, t0.Add(time.Minute))
-	fmt.Println(plan.Restart, plan.Cause)
-	// Output:
-	// true [c1 e2]
-	// false task c1 failed: error: boom; job j gave up: restart budget exhausted: 1 restarts, max 1 restarts over the job's lifetime
-}
-
 // TestRestartOfATaskNoLiveMemberOwns: the restart is written directly,
 // check-and-set, for the member that adopts the task to carry out.
 func TestRestartOfATaskNoLiveMemberOwns(t *testing.T) {
@@ -412,7 +303,7 @@ func TestTaskJoiningAFailingJobIsCancelled(t *testing.T) {
 	fs.armed.Store(true)
 	h.submitSub(sub("racy-late", 1))
 	got := h.await("racy-late")
-	if got.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED || !strings.Contains(got.GetStatus().GetError(), "job racy had failed") {
+	if got.GetStatus().GetState() != messages.TaskState_TASK_STATE_CANCELLED || !strings.Contains(got.GetStatus().GetError(), "job racy had ended") {
 		t.Fatalf("the task that joined as its job failed is %v (%q); want cancelled for the job", got.GetStatus().GetState(), got.GetStatus().GetError())
 	}
 	// Its submit is refused now that the failure is recorded.

@@ -47,7 +47,7 @@ type Manager struct {
 
 	janitorStop chan struct{}
 	janitorDone chan struct{}
-	jobs        sync.WaitGroup // job escalations in flight
+	jobs        workGroup // job supervision work in flight
 
 	live     sync.Map // task id -> *taskContext of the running attempt
 	creating sync.Map // task id -> struct{}: being created here claimed and running

@@ -79,6 +79,7 @@ func testKinds(t *testing.T) *actors.Registry {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}, fast))
+	registerScripted(t, reg)
 	return reg
 }
 
@@ -380,17 +381,19 @@ func (h *harness) running(id string) {
 	})
 }
 
-// TestJobStrategies: a task of a job failing for good fails the job; the
-// strategy says which of its other unfinished tasks are stopped.
+// TestJobStrategies: a task of a job failing for good fails the job, and
+// a job that gives up terminates every child whatever its strategy, as
+// OTP's supervisor does (issue 20, point 1: one_for_one and rest_for_one
+// used to leave the other tasks running).
 func TestJobStrategies(t *testing.T) {
 	h := newHarness(t, "")
 	cases := []struct {
 		strategy string
 		stopped  []bool // for the tasks at stages 0 and 2 (stage 1 fails)
 	}{
-		{"one_for_one", []bool{false, false}},
+		{"one_for_one", []bool{true, true}},
 		{"one_for_all", []bool{true, true}},
-		{"rest_for_one", []bool{false, true}},
+		{"rest_for_one", []bool{true, true}},
 	}
 	for _, c := range cases {
 		t.Run(c.strategy, func(t *testing.T) {

@@ -49,3 +49,18 @@ type ProgressReader interface {
 // ErrOwnerUnreachable: Peers.SubmitTo could not reach the owner, and the
 // task was not stored there (as far as this member can tell).
 var ErrOwnerUnreachable = errors.New("owner unreachable")
+
+// JobPeers is a Peers that carries job supervision between members: a
+// job's supervisor runs on one member (the job's claim), its children on
+// any. Without it, a member claims the job for itself to deliver an
+// event, and terminates a task owned elsewhere by claiming it (fencing
+// the owner's writes, not waiting for its attempt).
+type JobPeers interface {
+	// Terminate carries out c (OpTerminate) on owner, which answers once
+	// the task's attempt has exited or was abandoned; ok false means owner
+	// is not live.
+	Terminate(ctx context.Context, owner string, c Control) (ok bool, err error)
+	// ReportJob delivers an event to the supervisor of job, which owner
+	// runs; ok false means owner is not live.
+	ReportJob(ctx context.Context, owner, job string, ev *messages.JobEvent) (ok bool, err error)
+}

@@ -135,6 +135,8 @@ type rootActor struct {
 	// after holds activations of tasks created here while an actor of the
 	// same task was still running, until it stops.
 	after map[string]*activate
+	// jobs are the job supervisors this member runs, by job id.
+	jobs map[string]*actor.PID
 }
 
 // Receive admits activations (admit), routes controls to task actors and
@@ -150,6 +152,15 @@ func (r *rootActor) Receive(c actor.Context) {
 			delete(r.deferred, msg.id)
 			c.Send(c.Self(), a)
 		}
+	case *jobMsg:
+		r.routeJob(c, msg)
+	case *jobQuit:
+		// From here on, the job's events go to a new actor; those the old
+		// one still gets it sends back through the router.
+		if pid, ok := r.jobs[msg.id]; ok && pid.Equal(msg.pid) {
+			delete(r.jobs, msg.id)
+		}
+		c.Stop(msg.pid)
 	case *controlTask:
 		pid, ok := r.children[msg.ID]
 		if !ok {
@@ -176,6 +187,9 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *taskActors:
 		c.Respond(c.Children())
 	case *suspendAll:
+		for _, pid := range r.jobs {
+			c.Stop(pid) // a fenced member supervises nothing; the claim passes on
+		}
 		if r.suspended == nil {
 			r.suspended = map[string]bool{}
 		}
@@ -195,7 +209,16 @@ func (r *rootActor) Receive(c actor.Context) {
 		for _, pid := range r.children {
 			c.Send(pid, msg)
 		}
+		for _, pid := range r.jobs {
+			c.Stop(pid) // another member adopts their jobs; the record says where they were
+		}
 	case *actor.Terminated:
+		if id, ok := r.byPID["job:"+msg.Who.Id]; ok {
+			delete(r.byPID, "job:"+msg.Who.Id)
+			if r.jobs[id] != nil && r.jobs[id].Equal(msg.Who) {
+				delete(r.jobs, id)
+			}
+		}
 		if id, ok := r.byPID[msg.Who.Id]; ok {
 			delete(r.byPID, msg.Who.Id)
 			delete(r.children, id)
@@ -263,4 +286,30 @@ func (r *rootActor) answerSubmit(c actor.Context, msg *messages.SubmitTask) {
 			m.system.Root.Send(sender, reply)
 		}
 	}()
+}
+
+// routeJob hands an event to the supervisor of its job on this member,
+// spawning it if it does not run here (it loads and claims the job). A
+// draining or fenced member runs no job supervisor.
+func (r *rootActor) routeJob(c actor.Context, msg *jobMsg) {
+	if pid, ok := r.jobs[msg.id]; ok {
+		c.Send(pid, msg)
+		return
+	}
+	if r.draining || r.m.fenced() || !validID(msg.id) {
+		return
+	}
+	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &jobActor{m: r.m, id: msg.id} }), "job-"+msg.id)
+	if err != nil {
+		r.m.log.Error("cannot spawn job supervisor", "job", msg.id, "err", err)
+		return
+	}
+	if r.jobs == nil {
+		r.jobs = map[string]*actor.PID{}
+	}
+	if r.byPID == nil {
+		r.byPID = map[string]string{}
+	}
+	r.jobs[msg.id], r.byPID["job:"+pid.Id] = pid, msg.id
+	c.Send(pid, msg)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/proto"
 )
 
 const attemptChild = "attempt"
@@ -34,6 +33,9 @@ type (
 	drain struct{}
 	// storeNow: the hold on a new task's first write is over (runFirst).
 	storeNow struct{}
+	// attemptGone: the attempt its job terminated has exited, or was
+	// abandoned after the job's shutdown time.
+	attemptGone struct{ abandoned bool }
 )
 
 var (
@@ -93,6 +95,10 @@ type taskActor struct {
 	obs actorMetrics
 	// pending is the end held while the store refuses it (commit_later.go).
 	pending *pendingFinish
+	// terminating is the terminate by its job in progress, answered to
+	// termWaiters once the attempt has exited (attemptGone).
+	terminating *Control
+	termWaiters []*actor.PID
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -114,17 +120,22 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.ctx, a.self = c, c.Self()
 		a.load()
 	case *startAttempt:
-		if timerDue(msg.after, a.rec.Task.GetStatus(), a.attempt != nil, a.draining) {
+		if timerDue(msg.after, a.rec.Task.GetStatus(), a.attempt != nil, a.draining || a.terminating != nil) {
 			a.begin(nil)
 		}
 	case *attemptSucceeded:
 		a.succeeded(msg)
 	case *controlTask:
-		if msg.Op == OpRestart {
+		switch msg.Op {
+		case OpRestart:
 			c.Respond(a.restart(msg.Control))
-		} else {
+		case OpTerminate:
+			a.terminate(msg.Control, c.Sender())
+		default:
 			c.Respond(a.cancel(msg.Reason))
 		}
+	case *attemptGone:
+		a.terminated(msg.abandoned)
 	case *storeNow:
 		if a.unstored {
 			if err := a.write(func(*messages.Task) {}); err != nil {
@@ -240,18 +251,9 @@ func (a *taskActor) perform(p plan) {
 		a.finish(p)
 	case stepLost:
 		a.failed(p.failure, p.attempt)
-	case stepEscalate:
-		a.escalateToJob(p)
-	case stepJobRestart:
-		job := a.rec.Task.GetSpec().GetJobId()
-		if err := a.write(func(t *messages.Task) { jobRestartStatus(t.Status, p.at, p.reason, a.m.member, p.entry) }); err != nil {
-			a.writeFailed("job restart", err)
-			return
-		}
-		a.logger().Info("task failed for good; its job restarts it", "job", job, "restart_targets", len(p.siblings)+1)
-		a.freshBudget()
-		a.scheduleAt(p.at)
-		a.m.restartSiblings(job, p.siblings, p.reason)
+	case stepReport:
+		a.m.reportExit(a.rec.Task)
+		a.stop()
 	}
 }
 
@@ -304,6 +306,7 @@ func (a *taskActor) startAttempt() {
 		attempt: n,
 		base:    a.m.log,
 		now:     a.m.now,
+		done:    make(chan struct{}),
 	}
 	a.live = tc
 	if a.debug() {
@@ -356,25 +359,6 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 	a.perform(planFailure(a.rec.Task, f, d, attempt, now, a.draining, a.m.member))
 }
 
-// escalateToJob hands a task that failed for good to its job's supervisor
-// (esc is planFailure's stepEscalate), and carries out planJob's decision.
-func (a *taskActor) escalateToJob(esc plan) {
-	if a.m.fenced() {
-		a.writeFailed("job escalation", errFenced)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*a.m.cfg.StoreTimeout)
-	jp, err := a.m.superviseJob(ctx, a.rec.Task, esc.failure)
-	cancel()
-	if err != nil {
-		// The store failed under the job supervisor: the actor restarts,
-		// reloads the task and asks again.
-		a.writeFailed("job escalation", err)
-		return
-	}
-	a.perform(planJob(a.rec.Task, esc, jp, a.m.now()))
-}
-
 // succeeded commits the result, fenced by the claim's epoch: a write that
 // finds another epoch in the store is refused, so a stale owner never commits.
 func (a *taskActor) succeeded(msg *attemptSucceeded) {
@@ -407,7 +391,10 @@ func (a *taskActor) restart(c Control) *controlReply {
 	a.endAttempt("restarted", nil)
 	a.stopAttempt()
 	now := a.m.now()
-	if err := a.write(func(t *messages.Task) { restartStatus(t.Status, now, reason, a.m.member, c.RequestID) }); err != nil {
+	if err := a.write(func(t *messages.Task) {
+		restartStatus(t.Status, now, reason, a.m.member, c.RequestID)
+		jobStartStatus(t.Status, c)
+	}); err != nil {
 		a.writeFailed("job restart", err)
 		return &controlReply{err: err}
 	}
@@ -436,22 +423,22 @@ func (a *taskActor) stopAttempt() {
 // finish writes a terminal state and stops the actor.
 func (a *taskActor) finish(p plan, result ...[]byte) {
 	state, reason := p.state, p.reason
-	if state == messages.TaskState_TASK_STATE_FAILED && a.rec.Task.GetSpec().GetJobId() != "" && !a.m.fenced() {
-		// The job's record says it failed before the task does, so whoever
-		// sees the failed task also finds the job closed to new tasks.
-		ctx, cancel := context.WithTimeout(context.Background(), a.m.cfg.StoreTimeout)
-		if err := a.m.markJobFailed(ctx, a.rec.Task, fmt.Sprintf("task %s failed: %s", a.id, reason)); err != nil {
-			a.logger().Warn("recording the job's failure failed; the escalation tries again", "err", err)
-		}
-		cancel()
-	}
 	now := a.m.now()
 	committed := a.traceCommit(state)
 	var res []byte
 	if len(result) > 0 {
 		res = result[0]
 	}
-	err := a.write(func(t *messages.Task) { finishStatus(t.Status, state, reason, p.entry, res, now) })
+	// A task of a job that fails for good (or a permanent child that
+	// completes) waits for its job's decision instead of finishing.
+	hold := holdOf(a.rec.Task.GetSpec(), state, p.unmendable)
+	err := a.write(func(t *messages.Task) {
+		if hold != "" {
+			holdStatus(t.Status, hold, reason, p.entry, res, now)
+		} else {
+			finishStatus(t.Status, state, reason, p.entry, res, now)
+		}
+	})
 	committed(err)
 	if err != nil {
 		if !a.finishLater(p, res, err) {
@@ -464,10 +451,10 @@ func (a *taskActor) finish(p plan, result ...[]byte) {
 	if a.debug() {
 		a.logger().Debug("task finished", "state", state.String(), "attempts", a.rec.Task.GetStatus().GetAttempts(), "epoch", a.rec.Task.GetStatus().GetEpoch())
 	}
-	a.m.hooks.taskFinished(a.id, state)
-	if state == messages.TaskState_TASK_STATE_FAILED {
-		a.m.escalate(proto.Clone(a.rec.Task).(*messages.Task))
+	if hold == "" {
+		a.m.hooks.taskFinished(a.id, state)
 	}
+	a.m.reportExit(a.rec.Task)
 	a.stop()
 }
 

@@ -1,0 +1,224 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// perform carries out a job machine's effects, after the state that
+// decided them is stored. Terminates and starts run off the actor and
+// answer with events; one whose answer is lost is sent again when the
+// machine's timer fires (both are idempotent).
+func (a *jobActor) perform(effects []supervisor.JobEffect) {
+	for _, e := range effects {
+		if e.Kind != supervisor.EffectTimer && a.m.log.Enabled(context.Background(), slog.LevelDebug) {
+			a.m.log.Debug("job supervisor effect", "job", a.id, "effect", e.String(), "reason", e.Reason)
+		}
+		switch e.Kind {
+		case supervisor.EffectTerminate:
+			a.terminateChild(e)
+		case supervisor.EffectStart:
+			a.startChild(e)
+		case supervisor.EffectNotifyParent:
+			ev := supervisor.JobEvent{Kind: supervisor.EventExited, Child: jobChild(a.rec.Job), Exit: e.Exit}
+			if e.Exit == supervisor.ExitFailed {
+				ev.Failure = supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New(e.Reason)}
+			}
+			a.m.routeJobAsync(a.rec.Job.GetParent(), ev)
+		case supervisor.EffectTimer:
+			a.armTimer(e.At)
+		case supervisor.EffectFinished:
+			st := a.mach.State()
+			a.m.log.Info("job ended", "job", a.id, "end", st.End.String(), "cause", st.Cause, "restarts", st.RestartCount)
+			a.quit()
+			return
+		}
+	}
+}
+
+func (a *jobActor) armTimer(at time.Time) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	self, system, id := a.ctx.Self(), a.ctx.ActorSystem(), a.id
+	a.timer = time.AfterFunc(at.Sub(a.m.now()), func() {
+		system.Root.Send(self, &jobMsg{id: id, ev: supervisor.JobEvent{Kind: supervisor.EventTick}})
+	})
+}
+
+// answer sends an effect's outcome back to this actor as an event.
+func (a *jobActor) answer() func(supervisor.JobEvent) {
+	self, system, id := a.ctx.Self(), a.ctx.ActorSystem(), a.id
+	return func(ev supervisor.JobEvent) { system.Root.Send(self, &jobMsg{id: id, ev: ev}) }
+}
+
+// terminateChild terminates a task (OpTerminate on its owner, answered
+// once its attempt has exited) or stops a child job's subtree (its end
+// comes back as the child job's report).
+func (a *jobActor) terminateChild(e supervisor.JobEffect) {
+	if e.Job {
+		a.m.routeJobAsync(e.Child, supervisor.JobEvent{Kind: supervisor.EventStop, Final: e.Final, Reason: e.Reason})
+		return
+	}
+	answer, m, job := a.answer(), a.m, a.id
+	m.jobWorkFor(e.Shutdown, func(ctx context.Context) {
+		_, err := m.control(ctx, Control{Op: OpTerminate, ID: e.Child, Reason: e.Reason, Round: e.Round, Shutdown: e.Shutdown, Final: e.Final})
+		if err != nil && !errors.Is(err, api.ErrFailedPrecondition) && !errors.Is(err, api.ErrNotFound) {
+			m.log.Warn("job supervisor: terminating a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
+			return
+		}
+		// Exited (or finished already, or gone): the answer the job waits for.
+		answer(supervisor.JobEvent{Kind: supervisor.EventExited, Child: supervisor.JobChild{ID: e.Child, Round: e.Round}, Exit: supervisor.ExitTerminated})
+	})
+}
+
+// startChild starts a task again with a fresh retry budget (a restart with
+// the round's request id, applied once) or a child job's subtree.
+func (a *jobActor) startChild(e supervisor.JobEffect) {
+	answer, m, job := a.answer(), a.m, a.id
+	started := supervisor.JobEvent{Kind: supervisor.EventStarted, Child: supervisor.JobChild{ID: e.Child}}
+	if e.Job {
+		m.jobWork(func(ctx context.Context) {
+			if err := m.routeJob(ctx, e.Child, supervisor.JobEvent{Kind: supervisor.EventStart}); err != nil {
+				m.log.Warn("job supervisor: starting a child job failed; it is asked again", "job", job, "child", e.Child, "err", err)
+				return
+			}
+			answer(started)
+		})
+		return
+	}
+	m.jobWork(func(ctx context.Context) {
+		reason := fmt.Sprintf("job %s started it again (round %d)", job, e.Round)
+		_, err := m.control(ctx, Control{Op: OpRestart, ID: e.Child, Reason: reason, RequestID: fmt.Sprintf("job:%s#%d", job, e.Round), Round: e.Round})
+		if err != nil && !errors.Is(err, api.ErrNotFound) {
+			m.log.Warn("job supervisor: starting a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
+			return
+		}
+		answer(started)
+	})
+}
+
+// reportExit tells the supervisor of t's job how t exited, as t's stored
+// status says; a task not in a job, or not exited, is not reported.
+func (m *Manager) reportExit(t *messages.Task) {
+	ev, ok := taskExit(t)
+	if job := t.GetSpec().GetJobId(); job != "" && ok {
+		m.routeJobAsync(job, ev)
+	}
+}
+
+// routeJobAsync delivers ev to job's supervisor off the caller.
+func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
+	if job == "" {
+		return
+	}
+	m.jobWork(func(ctx context.Context) {
+		if err := m.routeJob(ctx, job, ev); err != nil {
+			m.log.Warn("job supervisor: delivering an event failed", "job", job, "event", ev.Kind.String(), "child", ev.Child.ID, "err", err)
+		}
+	})
+}
+
+// routeJob delivers ev to the supervisor of job: on the member whose claim
+// the job's record shows, through JobPeers, or here, where the job's actor
+// (spawned on demand) claims the job if another member held it.
+func (m *Manager) routeJob(ctx context.Context, job string, ev supervisor.JobEvent) error {
+	jr, err := m.store.GetJob(ctx, job)
+	if err != nil {
+		return storeErr(err)
+	}
+	if owner := jr.Job.GetRun().GetOwner(); owner != "" && owner != m.member {
+		if jp, ok := m.cfg.Peers.(JobPeers); ok {
+			if ok, err := jp.ReportJob(ctx, owner, job, jobEventMsg(job, ev)); ok {
+				return err
+			}
+		}
+	}
+	if m.fenced() || m.closing.Load() {
+		return fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, m.member)
+	}
+	m.system.Root.Send(m.root, &jobMsg{id: job, ev: ev})
+	return nil
+}
+
+// ReceiveJobEvent takes an event for a job's supervisor from another member
+// (JobPeers.ReportJob): this member runs it, or claims it.
+func (m *Manager) ReceiveJobEvent(msg *messages.JobEvent) error {
+	if err := checkID("job", msg.GetJob()); err != nil {
+		return err
+	}
+	ev, err := jobEventOf(msg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
+	}
+	if m.fenced() || m.closing.Load() {
+		return fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, m.member)
+	}
+	m.system.Root.Send(m.root, &jobMsg{id: msg.GetJob(), ev: ev})
+	return nil
+}
+
+// jobWorkFor is jobWork for work that waits up to extra on top of its store
+// calls (a terminate waits for the attempt to exit).
+func (m *Manager) jobWorkFor(extra time.Duration, fn func(ctx context.Context)) {
+	m.jobs.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout+extra)
+		defer cancel()
+		fn(ctx)
+	})
+}
+
+// jobWork runs job supervision work off the actors (it reads the store and
+// controls tasks that may live on other members), bounded in time and
+// tracked so Stop waits for it.
+func (m *Manager) jobWork(fn func(ctx context.Context)) { m.jobWorkFor(0, fn) }
+
+// AdoptJobs has this member run the supervisors of the jobs in progress
+// whose owner is not live (alive says who is): those that placement
+// (rendezvous over live) gives it, and its own whose actor is not running
+// (this member restarted). Each is claimed by its actor with a higher
+// epoch, then finishes what its record says is in progress.
+func (m *Manager) AdoptJobs(ctx context.Context, live []string) error {
+	jobs, err := m.store.ListJobs(ctx)
+	if err != nil {
+		return err
+	}
+	alive := map[string]bool{}
+	for _, id := range live {
+		alive[id] = true
+	}
+	for _, j := range jobs {
+		run := j.Job.GetRun()
+		if run == nil || run.GetPhase() == supervisor.PhaseDone.String() {
+			continue
+		}
+		owner := run.GetOwner()
+		if owner == m.member || !alive[owner] && jobAdopter(j.Job.GetId(), live) == m.member {
+			m.system.Root.Send(m.root, &jobMsg{id: j.Job.GetId(), ev: supervisor.JobEvent{Kind: supervisor.EventTick}})
+		}
+	}
+	return nil
+}
+
+// jobAdopter is the live member that adopts an orphaned job: the highest
+// rendezvous hash of (member, job), so survivors agree without talking.
+func jobAdopter(job string, live []string) string {
+	best, bestH := "", uint64(0)
+	for _, mem := range live {
+		f := fnv.New64a()
+		f.Write([]byte(mem + "\x00" + job))
+		h := f.Sum64()
+		if best == "" || h > bestH {
+			best, bestH = mem, h
+		}
+	}
+	return best
+}

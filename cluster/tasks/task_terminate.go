@@ -1,0 +1,84 @@
+package tasks
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/messages"
+)
+
+// terminate carries out its job's terminate (OpTerminate): the running
+// attempt is cancelled and stopped at once, so that whatever it returns
+// later is no longer the task's (its actor is gone: the result is
+// dropped), then waited for up to c.Shutdown; past it, the attempt is
+// abandoned. The answer to sender (a *controlReply) comes once it has
+// exited or was abandoned, with the task held for its job or made final.
+// A terminate asked again meanwhile is answered with the first.
+func (a *taskActor) terminate(c Control, sender *actor.PID) {
+	if sender != nil {
+		a.termWaiters = append(a.termWaiters, sender)
+	}
+	if a.terminating != nil {
+		return
+	}
+	a.terminating = &c
+	a.stopRetryTimer()
+	if a.attempt == nil || a.live == nil {
+		a.terminated(false)
+		return
+	}
+	done := a.live.done
+	a.endAttempt("terminated", nil)
+	a.stopAttempt()
+	self, system := a.self, a.c().ActorSystem()
+	if !a.m.jobs.Go(func() { system.Root.Send(self, &attemptGone{abandoned: !exitedWithin(done, c.Shutdown)}) }) {
+		a.terminated(true) // the member stops: its attempts are abandoned anyway
+	}
+}
+
+// exitedWithin reports whether done closes within shutdown (at once for 0:
+// OTP's brutal_kill).
+func exitedWithin(done <-chan struct{}, shutdown time.Duration) bool {
+	if shutdown <= 0 {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(shutdown)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// terminated records the terminate once the attempt has exited (or was
+// abandoned), answers the waiters and stops the actor: a held task needs
+// none until its job starts it again.
+func (a *taskActor) terminated(abandoned bool) {
+	c := *a.terminating
+	if abandoned {
+		a.logger().Warn("attempt did not exit within its job's shutdown time; abandoned, what it returns is dropped", "shutdown", c.Shutdown)
+	}
+	now := a.m.now()
+	err := a.write(func(t *messages.Task) { terminateStatus(t.Status, c, abandoned, now, a.m.member) })
+	reply := &controlReply{rec: a.rec, err: err}
+	for _, w := range a.termWaiters {
+		a.c().Send(w, reply)
+	}
+	a.terminating, a.termWaiters = nil, nil
+	if err != nil {
+		a.writeFailed("terminate", err)
+		return
+	}
+	if st := a.rec.Task.GetStatus().GetState(); store.Terminal(st) {
+		a.m.hooks.taskFinished(a.id, st)
+	}
+	a.stop()
+}
