@@ -42,6 +42,14 @@ type Activator interface {
 	Adopt(rec store.Record)
 }
 
+// JobAdopter is an Activator that also runs job supervisors: at each
+// search it has this member take the supervisors of the jobs in progress
+// whose owner is not among live (and its own, after a restart), so that a
+// restart or shutdown left halfway by a member that died is finished.
+type JobAdopter interface {
+	AdoptJobs(ctx context.Context, live []string) error
+}
+
 // Config configures a Reconciler.
 type Config struct {
 	Member string
@@ -272,6 +280,13 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 				r.cfg.Metrics.AdoptionDelay(lostFor)
 			}
 		}
+	}
+	if ja, ok := r.cfg.Tasks.(JobAdopter); ok {
+		ids := make([]string, 0, len(live))
+		for _, m := range live {
+			ids = append(ids, m.ID)
+		}
+		return ja.AdoptJobs(ctx, ids)
 	}
 	return nil
 }

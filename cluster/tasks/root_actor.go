@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // spawn starts the task actor of msg.id.
@@ -178,6 +180,11 @@ func (r *rootActor) Receive(c actor.Context) {
 		}
 	case *messages.SubmitTask:
 		r.answerSubmit(c, msg)
+	case *messages.JobEvent:
+		code, text := api.ToCode(r.m.ReceiveJobEvent(msg))
+		c.Respond(&messages.JobEventReply{Code: code, Error: text})
+	case *messages.TerminateTask:
+		r.answerTerminate(c, msg)
 	case *messages.TaskChanged:
 		if validID(msg.GetTask().GetSpec().GetId()) && msg.GetRevision() > 0 {
 			go r.m.checkPush(store.Record{Task: msg.GetTask(), Revision: msg.GetRevision()})
@@ -312,4 +319,35 @@ func (r *rootActor) routeJob(c actor.Context, msg *jobMsg) {
 	}
 	r.jobs[msg.id], r.byPID["job:"+pid.Id] = pid, msg.id
 	c.Send(pid, msg)
+}
+
+// answerTerminate carries out a terminate another member's job supervisor
+// asked for, off the root actor (it waits for the attempt to exit), and
+// answers the sender.
+func (r *rootActor) answerTerminate(c actor.Context, msg *messages.TerminateTask) {
+	sender, m := c.Sender(), r.m
+	final, err := supervisor.ParseFinal(msg.GetFinal())
+	ctl := Control{Op: OpTerminate, ID: msg.GetId(), Reason: msg.GetReason(), Round: msg.GetRound(),
+		Shutdown: time.Duration(msg.GetShutdownMs()) * time.Millisecond, Final: final}
+	if err == nil && (ctl.Shutdown < 0 || checkText("terminate reason", ctl.Reason, MaxReasonBytes) != nil) {
+		err = fmt.Errorf("%w: bad terminate of %s", api.ErrInvalidArgument, msg.GetId())
+	}
+	reply := func(err error) {
+		code, text := api.ToCode(err)
+		if sender != nil {
+			m.system.Root.Send(sender, &messages.TerminateTaskReply{Code: code, Error: text})
+		}
+	}
+	if err != nil {
+		reply(err)
+		return
+	}
+	if !m.jobs.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*m.cfg.StoreTimeout+ctl.Shutdown)
+		defer cancel()
+		_, err := m.control(ctx, ctl)
+		reply(err)
+	}) {
+		reply(fmt.Errorf("%w: member %s is stopping", api.ErrUnavailable, m.member))
+	}
 }
