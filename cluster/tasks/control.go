@@ -96,8 +96,10 @@ func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (st
 }
 
 // applied reports whether c is a restart the task has applied already.
+// A job's start of a task held for it (terminated again in the same
+// round, by an owner that resumed the round) is never applied already.
 func (c Control) applied(st *messages.TaskStatus) bool {
-	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID
+	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID && (c.Round == 0 || st.GetJobHold() == "")
 }
 
 // control carries out c on the task's owner: its task actor here, the
@@ -139,7 +141,11 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 				return m.Get(ctx, c.ID)
 			}
 		}
-		return m.controlHere(ctx, rec, c)
+		out, err := m.controlHere(ctx, rec, c)
+		if err == nil && c.Op == OpRestart && out.Task.GetStatus().GetOwner() == m.member {
+			m.Activate(c.ID, false) // a job's start claimed it from a member gone: run it here
+		}
+		return out, err
 	}
 	timeout := m.cfg.StoreTimeout + c.Shutdown
 	if dl, ok := ctx.Deadline(); ok {

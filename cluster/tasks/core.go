@@ -318,6 +318,11 @@ func controlStatus(st *messages.TaskStatus, c Control, now time.Time, member str
 	case OpRestart:
 		restartStatus(st, now, c.Reason, member, c.RequestID)
 		jobStartStatus(st, c)
+		if c.Round > 0 && st.GetOwner() != member {
+			// Its job starts it and its owner cannot be reached: the
+			// job's member claims it and runs it, fencing the owner.
+			claim(member)(&messages.Task{Status: st})
+		}
 	case OpTerminate:
 		// No live actor runs it here: an attempt the store shows running
 		// died with its member, or runs on one cut off, whose writes the

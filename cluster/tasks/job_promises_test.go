@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -280,6 +281,69 @@ func TestJobRestartTypes(t *testing.T) {
 		t.Fatalf("job summary %+v, %v", sum, err)
 	}
 	if _, err := h.m.StopJob(testutil.Context(t, 10*time.Second), "types", ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJobOwnerLostMidRestart: the member running a job's supervisor stops
+// (it fences itself, as a member cut off from Consul does) in the middle of
+// a group restart; another member adopts the job and finishes the restart
+// its record holds: every child runs again, started in start order, and the
+// restart is counted once (issue 20, durable decisions). The real-process
+// kill -9 of the owner is the cluster tests'.
+func TestJobOwnerLostMidRestart(t *testing.T) {
+	h := newHarness(t, "")
+	job := "fo"
+	h.submitSub(scripted(job, "a", 0, 2, `{}`))
+	h.submitSub(scripted(job, "c", 2, 2, `{"linger_ms":300}`))
+	h.running(job + "-a")
+	h.running(job + "-c")
+	h.submitSub(scripted(job, "b", 1, 2, `{"fail_on":[1],"after_ms":100}`))
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := h.store.GetJob(context.Background(), job)
+		return err == nil && jr.Job.GetRun().GetPhase() == "restarting", fmt.Sprintf("job run %v, %v", jr.Job.GetRun(), err)
+	})
+	// c is being terminated: m1 stops (its attempts cut off, as a kill
+	// would) with the restart half done.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_ = h.m.Stop(stopCtx)
+	cancel()
+
+	cfg := tasks.DefaultConfig("m2")
+	cfg.Store, cfg.Registry, cfg.Logger = h.store, testKinds(t), testutil.Logger(t, slog.LevelDebug)
+	m2, err := tasks.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = m2.Stop(ctx)
+	})
+	if err := m2.AdoptJobs(context.Background(), []string{"m2"}); err != nil {
+		t.Fatal(err)
+	}
+	h.awaitEvents(job, "start fo-a#2", "start fo-b#2", "start fo-c#2")
+	starts := slices.DeleteFunc(after(script.of(job), "exit fo-b#1"), func(e string) bool { return !strings.HasPrefix(e, "start") })
+	if !slices.Equal(starts, []string{"start fo-a#2", "start fo-b#2", "start fo-c#2"}) {
+		t.Fatalf("starts after the failure: %q, want a, b, c once each", starts)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := h.store.GetJob(context.Background(), job)
+		run := jr.Job.GetRun()
+		return err == nil && run.GetPhase() == "running" && run.GetOwner() == "m2" && run.GetRestartCount() == 1,
+			fmt.Sprintf("job run %v, %v", run, err)
+	})
+	for _, id := range []string{"fo-a", "fo-b", "fo-c"} {
+		rec, err := m2.Get(context.Background(), id)
+		if st := rec.Task.GetStatus(); err != nil || st.GetState() != messages.TaskState_TASK_STATE_RUNNING || st.GetOwner() != "m2" || st.GetJobHold() != "" {
+			t.Fatalf("%s: %v, %v; want running on m2", id, st, err)
+		}
+	}
+	if _, err := m2.StopJob(testutil.Context(t, 10*time.Second), job, ""); err != nil {
 		t.Fatal(err)
 	}
 }
