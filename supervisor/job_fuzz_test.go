@@ -130,8 +130,10 @@ func FuzzJobMachine(f *testing.F) {
 				w.step(JobEvent{Kind: EventTick})
 			case 6:
 				w.step(stopEv())
-			case 7: // a report sent twice
-				w.step(JobEvent{Kind: EventExited, Child: JobChild{ID: id, Round: w.round[id]}, Exit: ExitFailed})
+			case 7: // a report sent twice: of a child that has exited
+				if !w.alive[id] {
+					w.step(JobEvent{Kind: EventExited, Child: JobChild{ID: id, Round: w.round[id]}, Exit: ExitFailed})
+				}
 			}
 		}
 		// Deliver everything left: the job settles, and nothing the world

@@ -13,20 +13,25 @@
 // restart budget (max attempts) is spent.
 //
 // The decisions are apart from the effects: what a task does next (start,
-// retry after backoff, fail for good, escalate to its job, resume or adopt
+// retry after backoff, fail for good, wait for its job, resume or adopt
 // it, give it up after a conflict) is a pure function of its stored
 // status, the event and the time, in core.go (planLoad, planDue,
-// planFailure, planJob, conflictVerdict, attemptCheck, ...), tested
-// without actors, stores or timers; the actors only carry out the plans
-// they return (taskActor.perform).
+// planFailure, holdOf, terminateStatus, conflictVerdict, attemptCheck,
+// ...), tested without actors, stores or timers; the actors only carry out
+// the plans they return (taskActor.perform).
 //
-// Tasks sharing a job id form one more level of the tree: the job is the
-// supervisor of its tasks (PlanJob, pure, over supervisor.Tree). A task
-// that gives up escalates to its job, which restarts it with a fresh budget,
-// together with the tasks its strategy names (one_for_one, one_for_all,
-// rest_for_one), while the job's own restart budget lasts; then the job
-// fails and those tasks are stopped. Restarts and cancels of tasks owned by
-// other members are forwarded to them (Peers.Forward).
+// Tasks sharing a job id (and jobs naming it as parent) form one more
+// level of the tree: the job is the supervisor of its children, a job
+// actor (job_actor.go) around supervisor.JobMachine on the member holding
+// the job's claim. A task that fails for good waits, held, and reports to
+// its job, which restarts the children its strategy names (one_for_one,
+// one_for_all, rest_for_one): it terminates them in reverse start order
+// (OpTerminate: the attempt is cancelled, waited for up to the job's
+// shutdown time, then abandoned), then starts them in start order, while
+// its restart budget lasts; then it terminates every child and fails. Each
+// decision is stored in the job's record before it is acted on, so a
+// member that adopts the job finishes it (AdoptJobs). Terminates and job
+// events for other members go through JobPeers.
 //
 // Every change of a task is a check-and-set on its store revision, made only
 // by the member whose claim (epoch) stands, so a stale owner can never

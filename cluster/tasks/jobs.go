@@ -64,7 +64,7 @@ func Summarize(recs []store.Record, job *messages.Job) JobSummary {
 			s.RestartPeriod = t.GetSpec().GetJobRestartPeriod().AsDuration()
 		}
 		s.Counts[api.StateName(t.GetStatus().GetState())]++
-		if t.GetStatus().GetState() == messages.TaskState_TASK_STATE_FAILED &&
+		if t.GetStatus().GetState() == messages.TaskState_TASK_STATE_FAILED && restartTypeOf(t.GetSpec().GetRestart()) != supervisor.Temporary &&
 			(firstFail == nil || t.GetStatus().GetFinishedAt().AsTime().Before(firstFail.GetStatus().GetFinishedAt().AsTime())) {
 			firstFail = t
 		}
@@ -80,10 +80,8 @@ func Summarize(recs []store.Record, job *messages.Job) JobSummary {
 		s.State, s.Cause = api.StateFailed, job.GetCause()
 	case run.GetPhase() == supervisor.PhaseDone.String() && run.GetEnd() == supervisor.EndStopped.String():
 		s.State, s.Cause = api.StateCancelled, run.GetCause()
-	case run.GetPhase() == supervisor.PhaseDone.String() && run.GetEnd() == supervisor.EndCompleted.String():
-		s.State = api.StateCompleted
-	case run != nil && run.GetPhase() != supervisor.PhaseDone.String():
-		s.State = api.StateRunning // its supervisor decides: a temporary child's failure does not fail it
+	case run.GetPhase() == supervisor.PhaseRestarting.String() || run.GetPhase() == supervisor.PhaseShuttingDown.String():
+		s.State = api.StateRunning // its supervisor is at work
 	case firstFail != nil:
 		s.State = api.StateFailed
 		s.Cause = fmt.Sprintf("task %s failed: %s", firstFail.GetSpec().GetId(), firstFail.GetStatus().GetError())

@@ -138,7 +138,8 @@ type rootActor struct {
 	// same task was still running, until it stops.
 	after map[string]*activate
 	// jobs are the job supervisors this member runs, by job id.
-	jobs map[string]*actor.PID
+	jobs   map[string]*actor.PID
+	jobSeq int
 }
 
 // Receive admits activations (admit), routes controls to task actors and
@@ -306,7 +307,9 @@ func (r *rootActor) routeJob(c actor.Context, msg *jobMsg) {
 	if r.draining || r.m.fenced() || !validID(msg.id) {
 		return
 	}
-	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &jobActor{m: r.m, id: msg.id} }), "job-"+msg.id)
+	// A numbered name: the job's previous actor may still be stopping.
+	r.jobSeq++
+	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &jobActor{m: r.m, id: msg.id} }), fmt.Sprintf("job-%s-%d", msg.id, r.jobSeq))
 	if err != nil {
 		r.m.log.Error("cannot spawn job supervisor", "job", msg.id, "err", err)
 		return
