@@ -16,8 +16,9 @@ type jobWorld struct {
 	now   time.Time
 	alive map[string]bool   // running, as the world sees it
 	round map[string]uint64 // the incarnation's round
-	// terminating: a terminate was received and its answer not yet sent.
-	terminating map[string]bool
+	// terminating: a terminate (of that round) was received and its
+	// answer not yet sent.
+	terminating map[string]uint64
 	queue       []JobEvent
 	done        bool
 	persisted   uint64 // the round of the last state persisted
@@ -30,8 +31,10 @@ func (w *jobWorld) apply(r Ready, ev JobEvent) {
 	for _, e := range r.Effects {
 		switch e.Kind {
 		case EffectStart:
-			if len(w.terminating) > 0 {
-				w.t.Fatalf("start %s while %v are being terminated", e.Child, w.terminating)
+			for id, round := range w.terminating {
+				if w.alive[id] && w.round[id] < round {
+					w.t.Fatalf("start %s while %s is being terminated", e.Child, id)
+				}
 			}
 			if w.alive[e.Child] {
 				w.t.Fatalf("start %s, which runs already (no exit between)", e.Child)
@@ -42,7 +45,7 @@ func (w *jobWorld) apply(r Ready, ev JobEvent) {
 			w.alive[e.Child], w.round[e.Child] = true, e.Round
 			w.queue = append(w.queue, started(e.Child))
 		case EffectTerminate:
-			w.terminating[e.Child] = true
+			w.terminating[e.Child] = e.Round
 			w.queue = append(w.queue, JobEvent{Kind: EventExited, Child: JobChild{ID: e.Child, Round: e.Round}, Exit: ExitTerminated})
 		case EffectFinished:
 			w.done = true
@@ -55,8 +58,15 @@ func (w *jobWorld) step(ev JobEvent) {
 	w.now = w.now.Add(time.Millisecond)
 	before := w.m.State()
 	if ev.Kind == EventExited && ev.Exit == ExitTerminated {
-		w.alive[ev.Child.ID] = false
-		delete(w.terminating, ev.Child.ID)
+		id := ev.Child.ID
+		delete(w.terminating, id)
+		if w.alive[id] && w.round[id] >= ev.Child.Round {
+			// The child was started again in or after the terminate's
+			// round: the terminate is stale, and its owner ignores it
+			// without an answer (tasks.terminateStale).
+			return
+		}
+		w.alive[id] = false
 	}
 	r := w.m.Step(ev, w.now)
 	after := w.m.State()
@@ -94,7 +104,7 @@ func FuzzJobMachine(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := &jobWorld{t: t, m: m, now: jt0, alive: map[string]bool{}, round: map[string]uint64{}, terminating: map[string]bool{}}
+		w := &jobWorld{t: t, m: m, now: jt0, alive: map[string]bool{}, round: map[string]uint64{}, terminating: map[string]uint64{}}
 		for i := range 5 {
 			id := fmt.Sprintf("c%d", i)
 			w.alive[id] = true

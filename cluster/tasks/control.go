@@ -177,7 +177,7 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
 	}
 	for tries := 0; tries < 5; tries++ {
-		if c.applied(rec.Task.GetStatus()) {
+		if c.applied(rec.Task.GetStatus()) || terminateStale(c, rec.Task.GetStatus()) {
 			return rec, nil
 		}
 		next := proto.Clone(rec.Task).(*messages.Task)

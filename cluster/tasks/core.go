@@ -438,6 +438,15 @@ func terminateStatus(st *messages.TaskStatus, c Control, abandoned bool, now tim
 	}
 }
 
+// terminateStale reports whether its job's terminate c (of round c.Round)
+// comes after the job started the task again, in that round or a later one
+// (the answer to an earlier terminate was lost and the terminate sent
+// again, or it overtook its start): it must not touch the new incarnation,
+// and is not answered as a terminate.
+func terminateStale(c Control, st *messages.TaskStatus) bool {
+	return c.Op == OpTerminate && c.Round > 0 && st.GetJobRound() >= c.Round && st.GetJobHold() == "" && !store.Terminal(st.GetState())
+}
+
 // jobStartStatus completes restartStatus for a start by the task's job
 // (c.Round set): the task no longer waits for it, and its exits are
 // reported with the round that started it.

@@ -558,3 +558,27 @@ func TestCoreLifecycle(t *testing.T) {
 		t.Errorf("ended %v at +%v", st, now.Sub(t0))
 	}
 }
+
+func TestTerminateStale(t *testing.T) {
+	c := Control{Op: OpTerminate, Round: 3}
+	for _, tc := range []struct {
+		round uint64
+		hold  string
+		state messages.TaskState
+		want  bool
+	}{
+		{2, "", running, false},              // an incarnation before the terminate's round: terminate it
+		{3, "", running, true},               // started again in its round: not this terminate's
+		{4, "", retrying, true},              // and in a later one
+		{3, holdTerminated, retrying, false}, // held: answered as terminated
+		{3, "", messages.TaskState_TASK_STATE_COMPLETED, false},
+	} {
+		st := &messages.TaskStatus{JobRound: tc.round, JobHold: tc.hold, State: tc.state}
+		if got := terminateStale(c, st); got != tc.want {
+			t.Errorf("round %d hold %q %v: stale %v, want %v", tc.round, tc.hold, tc.state, got, tc.want)
+		}
+	}
+	if terminateStale(Control{Op: OpTerminate}, &messages.TaskStatus{JobRound: 9}) {
+		t.Error("a terminate without a round (by hand) is never stale")
+	}
+}

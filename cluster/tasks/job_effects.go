@@ -70,10 +70,14 @@ func (a *jobActor) terminateChild(e supervisor.JobEffect) {
 	}
 	answer, m, job := a.answer(), a.m, a.id
 	m.jobWorkFor(e.Shutdown, func(ctx context.Context) {
-		_, err := m.control(ctx, Control{Op: OpTerminate, ID: e.Child, Reason: e.Reason, Round: e.Round, Shutdown: e.Shutdown, Final: e.Final})
-		if err != nil && !errors.Is(err, api.ErrFailedPrecondition) && !errors.Is(err, api.ErrNotFound) {
+		ctl := Control{Op: OpTerminate, ID: e.Child, Reason: e.Reason, Round: e.Round, Shutdown: e.Shutdown, Final: e.Final}
+		rec, err := m.control(ctx, ctl)
+		switch {
+		case err != nil && !errors.Is(err, api.ErrFailedPrecondition) && !errors.Is(err, api.ErrNotFound):
 			m.log.Warn("job supervisor: terminating a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
 			return
+		case err == nil && terminateStale(ctl, rec.Task.GetStatus()):
+			return // it was started again since: this terminate is not its
 		}
 		// Exited (or finished already, or gone): the answer the job waits for.
 		answer(supervisor.JobEvent{Kind: supervisor.EventExited, Child: supervisor.JobChild{ID: e.Child, Round: e.Round}, Exit: supervisor.ExitTerminated})

@@ -16,6 +16,12 @@ import (
 // exited or was abandoned, with the task held for its job or made final.
 // A terminate asked again meanwhile is answered with the first.
 func (a *taskActor) terminate(c Control, sender *actor.PID) {
+	if terminateStale(c, a.rec.Task.GetStatus()) {
+		if sender != nil {
+			a.c().Send(sender, &controlReply{rec: a.rec})
+		}
+		return
+	}
 	if sender != nil {
 		a.termWaiters = append(a.termWaiters, sender)
 	}
