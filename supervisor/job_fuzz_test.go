@@ -36,6 +36,9 @@ func (w *jobWorld) apply(r Ready, ev JobEvent) {
 					w.t.Fatalf("start %s while %s is being terminated", e.Child, id)
 				}
 			}
+			if w.alive[e.Child] && w.round[e.Child] == e.Round {
+				continue // a start sent again: applied once (its round is its request id)
+			}
 			if w.alive[e.Child] {
 				w.t.Fatalf("start %s, which runs already (no exit between)", e.Child)
 			}
