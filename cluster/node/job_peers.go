@@ -22,41 +22,38 @@ const jobCallTimeout = 5 * time.Second
 // abandoned.
 func (p *peers) Terminate(ctx context.Context, owner string, c tasks.Control) (bool, error) {
 	msg := &messages.TerminateTask{Id: c.ID, Reason: c.Reason, Round: c.Round, ShutdownMs: c.Shutdown.Milliseconds(), Final: c.Final.String()}
-	res, ok := p.ask(ctx, owner, msg, jobCallTimeout+c.Shutdown)
-	if !ok {
-		return false, nil
-	}
-	reply, isReply := res.(*messages.TerminateTaskReply)
-	if !isReply {
-		return true, fmt.Errorf("%w: unexpected answer %T to a terminate", api.ErrUnavailable, res)
-	}
-	return true, api.FromCode(reply.GetCode(), reply.GetError())
+	return p.ask(ctx, owner, msg, jobCallTimeout+c.Shutdown)
 }
 
 // ReportJob delivers an event to the supervisor of job on owner.
 func (p *peers) ReportJob(ctx context.Context, owner, job string, ev *messages.JobEvent) (bool, error) {
-	res, ok := p.ask(ctx, owner, ev, jobCallTimeout)
-	if !ok {
-		return false, nil
-	}
-	reply, isReply := res.(*messages.JobEventReply)
-	if !isReply {
-		return true, fmt.Errorf("%w: unexpected answer %T to a job event", api.ErrUnavailable, res)
-	}
-	return true, api.FromCode(reply.GetCode(), reply.GetError())
+	return p.ask(ctx, owner, ev, jobCallTimeout)
+}
+
+// codedReply is an answer carrying an api code and its error.
+type codedReply interface {
+	GetCode() messages.ErrorCode
+	GetError() string
 }
 
 // ask sends msg to owner's task manager and waits for its answer up to
-// timeout (less if ctx ends first); ok false: owner is not in the view or
-// did not answer.
-func (p *peers) ask(ctx context.Context, owner string, msg any, timeout time.Duration) (any, bool) {
+// timeout (less if ctx ends first), returning the error it carries; ok
+// false: owner is not in the view or did not answer.
+func (p *peers) ask(ctx context.Context, owner string, msg any, timeout time.Duration) (bool, error) {
 	pid, ok := p.root(owner)
 	if !ok {
-		return nil, false
+		return false, nil
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
 	res, err := p.sys.Root.RequestFuture(pid, msg, timeout).Result()
-	return res, err == nil
+	if err != nil {
+		return false, nil
+	}
+	reply, isReply := res.(codedReply)
+	if !isReply {
+		return true, fmt.Errorf("%w: unexpected answer %T to %T", api.ErrUnavailable, res, msg)
+	}
+	return true, api.FromCode(reply.GetCode(), reply.GetError())
 }

@@ -3,7 +3,7 @@ package tasks_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -309,20 +309,8 @@ func TestJobOwnerLostMidRestart(t *testing.T) {
 	_ = h.m.Stop(stopCtx)
 	cancel()
 
-	cfg := tasks.DefaultConfig("m2")
-	cfg.Store, cfg.Registry, cfg.Logger = h.store, testKinds(t), testutil.Logger(t, slog.LevelDebug)
-	m2, err := tasks.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m2.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = m2.Stop(ctx)
-	})
+	// m2 shares m1's store (its own, opened aside, goes unused).
+	m2, _ := startManager(t, "m2", filepath.Join(t.TempDir(), "unused.db"), func(cfg *tasks.Config) { cfg.Store = h.store })
 	if err := m2.AdoptJobs(context.Background(), []string{"m2"}); err != nil {
 		t.Fatal(err)
 	}
