@@ -182,7 +182,7 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *messages.SubmitTask:
 		r.answerSubmit(c, msg)
 	case *messages.JobEvent:
-		code, text := api.ToCode(r.m.ReceiveJobEvent(msg))
+		code, text := answerCode(r.m.ReceiveJobEvent(msg))
 		c.Respond(&messages.JobEventReply{Code: code, Error: text})
 	case *messages.TerminateTask:
 		r.answerTerminate(c, msg)
@@ -336,7 +336,7 @@ func (r *rootActor) answerTerminate(c actor.Context, msg *messages.TerminateTask
 		err = fmt.Errorf("%w: bad terminate of %s", api.ErrInvalidArgument, msg.GetId())
 	}
 	reply := func(err error) {
-		code, text := api.ToCode(err)
+		code, text := answerCode(err)
 		if sender != nil {
 			m.system.Root.Send(sender, &messages.TerminateTaskReply{Code: code, Error: text})
 		}
@@ -353,4 +353,13 @@ func (r *rootActor) answerTerminate(c actor.Context, msg *messages.TerminateTask
 	}) {
 		reply(fmt.Errorf("%w: member %s is stopping", api.ErrUnavailable, m.member))
 	}
+}
+
+// answerCode is err as an answer to another member carries it: no code
+// for success.
+func answerCode(err error) (messages.ErrorCode, string) {
+	if err == nil {
+		return messages.ErrorCode_ERROR_CODE_UNSPECIFIED, ""
+	}
+	return api.ToCode(err)
 }
