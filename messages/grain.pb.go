@@ -1079,8 +1079,9 @@ func (x *JobEvent) GetFinal() string {
 }
 
 // TerminateTask asks the member that owns a task to terminate it for its
-// job (tasks.OpTerminate); it answers with a TerminateTaskReply once the
-// attempt has exited or was abandoned.
+// job (tasks.OpTerminate), or with start set to start it again
+// (tasks.OpRestart of a job's round); it answers with a TerminateTaskReply,
+// for a terminate once the attempt has exited or was abandoned.
 type TerminateTask struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1089,7 +1090,10 @@ type TerminateTask struct {
 	// shutdown_ms: how long the attempt may take to exit, in milliseconds.
 	ShutdownMs int64 `protobuf:"varint,4,opt,name=shutdown_ms,json=shutdownMs,proto3" json:"shutdown_ms,omitempty"`
 	// final: none, cancelled, failed.
-	Final         string `protobuf:"bytes,5,opt,name=final,proto3" json:"final,omitempty"`
+	Final string `protobuf:"bytes,5,opt,name=final,proto3" json:"final,omitempty"`
+	// start: start the task again (request_id makes it idempotent).
+	Start         bool   `protobuf:"varint,6,opt,name=start,proto3" json:"start,omitempty"`
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1155,6 +1159,20 @@ func (x *TerminateTask) GetShutdownMs() int64 {
 func (x *TerminateTask) GetFinal() string {
 	if x != nil {
 		return x.Final
+	}
+	return ""
+}
+
+func (x *TerminateTask) GetStart() bool {
+	if x != nil {
+		return x.Start
+	}
+	return false
+}
+
+func (x *TerminateTask) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1340,14 +1358,17 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1c\n" +
 	"\tpermanent\x18\a \x01(\bR\tpermanent\x12\x16\n" +
 	"\x06reason\x18\b \x01(\tR\x06reason\x12\x14\n" +
-	"\x05final\x18\t \x01(\tR\x05final\"\x84\x01\n" +
+	"\x05final\x18\t \x01(\tR\x05final\"\xb9\x01\n" +
 	"\rTerminateTask\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05round\x18\x03 \x01(\x04R\x05round\x12\x1f\n" +
 	"\vshutdown_ms\x18\x04 \x01(\x03R\n" +
 	"shutdownMs\x12\x14\n" +
-	"\x05final\x18\x05 \x01(\tR\x05final\"U\n" +
+	"\x05final\x18\x05 \x01(\tR\x05final\x12\x14\n" +
+	"\x05start\x18\x06 \x01(\bR\x05start\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"U\n" +
 	"\x12TerminateTaskReply\x12)\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x15.granary.v1.ErrorCodeR\x04code\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"P\n" +

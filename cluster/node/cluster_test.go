@@ -118,7 +118,7 @@ func TestJobRestartsAcrossMembers(t *testing.T) {
 				return false, err.Error()
 			}
 			if st.State != api.StateRunning || st.Attempts != 2 || st.JobRestarts != 1 || st.Owner != owner ||
-				len(st.Errors) != 1 || st.Errors[0].Cause != "job_restart" || st.Errors[0].Member != owner {
+				len(st.Errors) != 1 || st.Errors[0].Cause != "job_terminate" || st.Errors[0].Member != owner {
 				return false, fmt.Sprintf("%s: %s attempt %d, %d job restarts, owner %s (was %s), errors %+v", id, st.State, st.Attempts, st.JobRestarts, st.Owner, owner, st.Errors)
 			}
 		}

@@ -17,11 +17,12 @@ var _ tasks.JobPeers = (*peers)(nil)
 // it the member is taken for gone, and the caller claims what it asked.
 const jobCallTimeout = 5 * time.Second
 
-// Terminate asks owner's task manager to terminate a task for its job and
-// waits for the answer, which comes once the attempt has exited or was
-// abandoned.
-func (p *peers) Terminate(ctx context.Context, owner string, c tasks.Control) (bool, error) {
-	msg := &messages.TerminateTask{Id: c.ID, Reason: c.Reason, Round: c.Round, ShutdownMs: c.Shutdown.Milliseconds(), Final: c.Final.String()}
+// JobControl asks owner's task manager to terminate a task for its job, or
+// start it again, and waits for the answer, which for a terminate comes
+// once the attempt has exited or was abandoned.
+func (p *peers) JobControl(ctx context.Context, owner string, c tasks.Control) (bool, error) {
+	msg := &messages.TerminateTask{Id: c.ID, Reason: c.Reason, Round: c.Round, ShutdownMs: c.Shutdown.Milliseconds(), Final: c.Final.String(),
+		Start: c.Op == tasks.OpRestart, RequestId: c.RequestID}
 	return p.ask(ctx, owner, msg, jobCallTimeout+c.Shutdown)
 }
 

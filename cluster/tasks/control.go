@@ -119,22 +119,12 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 		return store.Record{}, err
 	case route == routeDone:
 		return m.withLive(rec), nil // a retry of a restart that took effect
-	case route == routeOwner && c.Op == OpTerminate:
-		// Peers.Forward knows cancel and restart only: a terminate goes to
-		// the owner through JobPeers, or is written here, claimed.
+	case route == routeOwner && (c.Op == OpTerminate || c.Round > 0):
+		// A job's terminate or start goes to the owner through JobPeers
+		// (Peers.Forward knows a client's cancel and restart only), or is
+		// written here, claimed.
 		if jp, ok := m.cfg.Peers.(JobPeers); ok {
-			if ok, err := jp.Terminate(ctx, rec.Task.GetStatus().GetOwner(), c); ok {
-				if err != nil {
-					return store.Record{}, err
-				}
-				return m.Get(ctx, c.ID)
-			}
-		}
-		return m.controlHere(ctx, rec, c)
-	case route == routeOwner:
-		owner := rec.Task.GetStatus().GetOwner()
-		if m.cfg.Peers != nil {
-			if ok, err := m.cfg.Peers.Forward(ctx, owner, c); ok {
+			if ok, err := jp.JobControl(ctx, rec.Task.GetStatus().GetOwner(), c); ok {
 				if err != nil {
 					return store.Record{}, err
 				}
@@ -146,6 +136,17 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 			m.Activate(c.ID, false) // a job's start claimed it from a member gone: run it here
 		}
 		return out, err
+	case route == routeOwner:
+		owner := rec.Task.GetStatus().GetOwner()
+		if m.cfg.Peers != nil {
+			if ok, err := m.cfg.Peers.Forward(ctx, owner, c); ok {
+				if err != nil {
+					return store.Record{}, err
+				}
+				return m.Get(ctx, c.ID)
+			}
+		}
+		return m.controlHere(ctx, rec, c)
 	}
 	timeout := m.cfg.StoreTimeout + c.Shutdown
 	if dl, ok := ctx.Deadline(); ok {

@@ -38,16 +38,22 @@ type scriptIn struct {
 type scriptLog struct {
 	mu     sync.Mutex
 	events []string
+	at     map[string]time.Time // when each event happened
 	active map[string]int
 	most   map[string]int
 }
 
-var script = &scriptLog{active: map[string]int{}, most: map[string]int{}}
+var script = &scriptLog{at: map[string]time.Time{}, active: map[string]int{}, most: map[string]int{}}
+
+func (l *scriptLog) record(ev string) {
+	l.events = append(l.events, ev)
+	l.at[ev] = time.Now()
+}
 
 func (l *scriptLog) start(id string, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, fmt.Sprintf("start %s#%d", id, n))
+	l.record(fmt.Sprintf("start %s#%d", id, n))
 	l.active[id]++
 	l.most[id] = max(l.most[id], l.active[id])
 }
@@ -55,8 +61,21 @@ func (l *scriptLog) start(id string, n int) {
 func (l *scriptLog) exit(id string, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, fmt.Sprintf("exit %s#%d", id, n))
+	l.record(fmt.Sprintf("exit %s#%d", id, n))
 	l.active[id]--
+}
+
+// span is the time from event from to the last of events to.
+func (l *scriptLog) span(from string, to []string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Time
+	for _, ev := range to {
+		if l.at[ev].After(last) {
+			last = l.at[ev]
+		}
+	}
+	return last.Sub(l.at[from])
 }
 
 // of returns the events of the tasks whose id starts with prefix, in order.
@@ -332,6 +351,43 @@ func TestJobOwnerLostMidRestart(t *testing.T) {
 		}
 	}
 	if _, err := m2.StopJob(testutil.Context(t, 10*time.Second), job, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJobGroupRestartOf100 times a one_for_all restart of a 100-task job
+// on one member, from the failure to every child running again, the waits
+// for the terminated children's exits included (logged; go test -v).
+func TestJobGroupRestartOf100(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a 100-task job")
+	}
+	h := newHarness(t, "")
+	job := "g100"
+	for i := range 99 {
+		h.submitSub(scripted(job, fmt.Sprintf("t%02d", i), 0, 1, `{}`))
+	}
+	for i := range 99 {
+		h.running(fmt.Sprintf("%s-t%02d", job, i))
+	}
+	h.submitSub(scripted(job, "x", 0, 1, `{"fail_on":[1],"after_ms":100}`))
+	want := []string{"start g100-x#2"}
+	for i := range 99 {
+		want = append(want, fmt.Sprintf("start g100-t%02d#2", i))
+	}
+	h.awaitEvents(job, want...)
+	t.Logf("one_for_all restart of 100 tasks on one member (bolt store): %s from the failure to every child running again",
+		script.span("exit g100-x#1", want).Round(time.Millisecond))
+	jr, err := h.store.GetJob(context.Background(), job)
+	if err != nil || jr.Job.GetRun().GetRestartCount() != 1 {
+		t.Fatalf("job run %v, %v; want one restart", jr.Job.GetRun(), err)
+	}
+	for i := range 99 {
+		if n := script.mostAtOnce(fmt.Sprintf("%s-t%02d", job, i)); n != 1 {
+			t.Fatalf("t%02d ran %d attempts at once", i, n)
+		}
+	}
+	if _, err := h.m.StopJob(testutil.Context(t, time.Minute), job, ""); err != nil {
 		t.Fatal(err)
 	}
 }

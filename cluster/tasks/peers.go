@@ -56,10 +56,11 @@ var ErrOwnerUnreachable = errors.New("owner unreachable")
 // event, and terminates a task owned elsewhere by claiming it (fencing
 // the owner's writes, not waiting for its attempt).
 type JobPeers interface {
-	// Terminate carries out c (OpTerminate) on owner, which answers once
-	// the task's attempt has exited or was abandoned; ok false means owner
-	// is not live.
-	Terminate(ctx context.Context, owner string, c Control) (ok bool, err error)
+	// JobControl carries out a job's control of its task on owner: c is
+	// OpTerminate (answered once the attempt has exited or was abandoned)
+	// or OpRestart with the job's round (a start); ok false means owner is
+	// not live.
+	JobControl(ctx context.Context, owner string, c Control) (ok bool, err error)
 	// ReportJob delivers an event to the supervisor of job, which owner
 	// runs; ok false means owner is not live.
 	ReportJob(ctx context.Context, owner, job string, ev *messages.JobEvent) (ok bool, err error)

@@ -324,16 +324,20 @@ func (r *rootActor) routeJob(c actor.Context, msg *jobMsg) {
 	c.Send(pid, msg)
 }
 
-// answerTerminate carries out a terminate another member's job supervisor
-// asked for, off the root actor (it waits for the attempt to exit), and
-// answers the sender.
+// answerTerminate carries out a terminate (or start) of a task here that
+// another member's job supervisor asked for, off the root actor (a
+// terminate waits for the attempt to exit), and answers the sender.
 func (r *rootActor) answerTerminate(c actor.Context, msg *messages.TerminateTask) {
 	sender, m := c.Sender(), r.m
 	final, err := supervisor.ParseFinal(msg.GetFinal())
 	ctl := Control{Op: OpTerminate, ID: msg.GetId(), Reason: msg.GetReason(), Round: msg.GetRound(),
 		Shutdown: time.Duration(msg.GetShutdownMs()) * time.Millisecond, Final: final}
-	if err == nil && (ctl.Shutdown < 0 || checkText("terminate reason", ctl.Reason, MaxReasonBytes) != nil) {
-		err = fmt.Errorf("%w: bad terminate of %s", api.ErrInvalidArgument, msg.GetId())
+	if msg.GetStart() {
+		ctl.Op, ctl.RequestID = OpRestart, msg.GetRequestId()
+	}
+	if err == nil && (ctl.Shutdown < 0 || ctl.Round == 0 || checkText("job control reason", ctl.Reason, MaxReasonBytes) != nil ||
+		checkText("request id", ctl.RequestID, 128) != nil) {
+		err = fmt.Errorf("%w: bad job control of %s", api.ErrInvalidArgument, msg.GetId())
 	}
 	reply := func(err error) {
 		code, text := answerCode(err)
