@@ -26,11 +26,16 @@ func (a AutoShutdown) String() string { return enumString(autoShutdownNames, "Au
 
 // ParseAutoShutdown parses the names String returns; "" is AutoNever.
 func ParseAutoShutdown(s string) (AutoShutdown, error) {
+	return parseOrZero[AutoShutdown](autoShutdownNames, ErrUnknownAutoShutdown, s)
+}
+
+// parseOrZero parses one of names into its index, "" into 0.
+func parseOrZero[E ~int](names []string, sentinel error, s string) (E, error) {
 	if s == "" {
-		return AutoNever, nil
+		return 0, nil
 	}
-	v, err := parseEnum(autoShutdownNames, ErrUnknownAutoShutdown, s)
-	return AutoShutdown(v), err
+	v, err := parseEnum(names, sentinel, s)
+	return E(v), err
 }
 
 // JobPhase is what a job supervisor is doing.
@@ -56,11 +61,7 @@ func (p JobPhase) String() string { return enumString(jobPhaseNames, "JobPhase",
 
 // ParseJobPhase parses the names String returns; "" is PhaseRunning.
 func ParseJobPhase(s string) (JobPhase, error) {
-	if s == "" {
-		return PhaseRunning, nil
-	}
-	v, err := parseEnum(jobPhaseNames, ErrInvalidJobState, s)
-	return JobPhase(v), err
+	return parseOrZero[JobPhase](jobPhaseNames, ErrInvalidJobState, s)
 }
 
 // JobEnd is how a job ended.
@@ -85,8 +86,7 @@ func (e JobEnd) String() string { return enumString(jobEndNames, "JobEnd", int(e
 
 // ParseJobEnd parses the names String returns.
 func ParseJobEnd(s string) (JobEnd, error) {
-	v, err := parseEnum(jobEndNames, ErrInvalidJobState, s)
-	return JobEnd(v), err
+	return parseOrZero[JobEnd](jobEndNames, ErrInvalidJobState, s)
 }
 
 // ChildStatus is where a job's child stands, as its supervisor knows it.
@@ -116,10 +116,9 @@ var childStatusNames = []string{"running", "terminating", "stopped", "completed"
 
 func (s ChildStatus) String() string { return enumString(childStatusNames, "ChildStatus", int(s)) }
 
-// ParseChildStatus parses the names String returns.
+// ParseChildStatus parses the names String returns ("" is running).
 func ParseChildStatus(s string) (ChildStatus, error) {
-	v, err := parseEnum(childStatusNames, ErrInvalidJobState, s)
-	return ChildStatus(v), err
+	return parseOrZero[ChildStatus](childStatusNames, ErrInvalidJobState, s)
 }
 
 // live reports whether a child in status s may still run: it counts for the
@@ -147,11 +146,7 @@ func (f Final) String() string { return enumString(finalNames, "Final", int(f)) 
 
 // ParseFinal parses the names String returns; "" is FinalNone.
 func ParseFinal(s string) (Final, error) {
-	if s == "" {
-		return FinalNone, nil
-	}
-	v, err := parseEnum(finalNames, ErrInvalidJobState, s)
-	return Final(v), err
+	return parseOrZero[Final](finalNames, ErrInvalidJobState, s)
 }
 
 // JobConfig is a job supervisor's declaration.
