@@ -97,7 +97,7 @@ func TestDeclareJobRefusesBadInput(t *testing.T) {
 		{"not JSON", "j", `{`, 400, "malformed"},
 		{"bad id", "a%20b", `{}`, 400, "must match"},
 	}
-	if code, body := call(t, http.MethodDelete, srv.URL+"/v1/jobs/root?reason="+strings.Repeat("x", tasks.MaxReasonBytes), "", nil); code != http.StatusBadRequest || !strings.Contains(body, "stop reason") {
+	if code, body := call(t, http.MethodDelete, srv.URL+"/v1/jobs/root?reason="+strings.Repeat("x", tasks.MaxReasonBytes+1), "", nil); code != http.StatusBadRequest || !strings.Contains(body, "stop reason") {
 		t.Errorf("a stop with a reason past the bound: %d %s; want 400", code, body)
 	}
 	if after := jobRecords(t, m); after != before {

@@ -265,8 +265,9 @@ func (m *Manager) placeJob(ctx context.Context, j *messages.Job) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	if parent.Job.GetFailed() {
-		return fmt.Errorf("%w: job %s: parent job %s has ended (%s); a child cannot join it", api.ErrInvalidArgument, j.GetId(), j.GetParent(), parent.Job.GetCause())
+	if run := parent.Job.GetRun(); parent.Job.GetFailed() || run.GetPhase() == supervisor.PhaseDone.String() {
+		why := cmp.Or(run.GetCause(), parent.Job.GetCause(), run.GetEnd())
+		return fmt.Errorf("%w: job %s: parent job %s has ended (%s); a child cannot join it", api.ErrInvalidArgument, j.GetId(), j.GetParent(), why)
 	}
 	if err := m.checkAncestors(ctx, j.GetId(), parent.Job); err != nil {
 		return err
