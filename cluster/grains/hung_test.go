@@ -156,13 +156,19 @@ func TestHungHandlerIsAbandonedAndReplaced(t *testing.T) {
 func TestExpiredRequestsAreDroppedAndReleased(t *testing.T) {
 	c := newCluster(t)
 	b := newBlocker()
-	n := c.blockerNode(b, 2*time.Second, func(cfg *grains.Config) {
+	// The handler time-out leaves a loaded machine (CI runs packages side
+	// by side under -race) ample time to queue every call behind the block
+	// before the activation is abandoned: a call that arrives after it
+	// meets a fresh activation and rightly runs.
+	const handlerTimeout = 8 * time.Second
+	n := c.blockerNode(b, handlerTimeout, func(cfg *grains.Config) {
 		cfg.AbandonGrace = 100 * time.Millisecond
 		cfg.MaxQueuedBytes = 256 << 20
 	})
 	t.Cleanup(func() { close(b.gate) })
-	go func() { _, _ = blockCall(n, "g", 10*time.Second, blockReq{Op: "block"}) }()
+	go func() { _, _ = blockCall(n, "g", 2*handlerTimeout, blockReq{Op: "block"}) }()
 	<-b.entered
+	blocked := time.Now()
 	base := heapAfterGC()
 	const calls, size = 60, 200 << 10
 	pad := strings.Repeat("x", size)
@@ -175,11 +181,14 @@ func TestExpiredRequestsAreDroppedAndReleased(t *testing.T) {
 		}()
 	}
 	wg.Wait() // every caller gave up
+	if took := time.Since(blocked); took >= handlerTimeout {
+		t.Fatalf("queueing the calls took %v, past the handler time-out (%v): they did not all wait behind the block", took, handlerTimeout)
+	}
 	pad = ""
 	queued := heapAfterGC()
 	// Waiting: about 12 MB of payloads, until the activation is abandoned
-	// (2s after the block started) and refuses them.
-	eventually(t, 10*time.Second, func() bool { return heapAfterGC() < base+(calls*size)/4 },
+	// (handlerTimeout after the block started) and refuses them.
+	eventually(t, 2*handlerTimeout, func() bool { return heapAfterGC() < base+(calls*size)/4 },
 		fmt.Sprintf("the heap falls back near %d MB once the callers gave up and the wedged activation is abandoned", base>>20))
 	t.Logf("heap: %d MB before, %d MB with the expired calls queued, %d MB after the abandonment", base>>20, queued>>20, heapAfterGC()>>20)
 	if got := b.runs.Load(); got != 1 {
