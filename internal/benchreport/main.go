@@ -39,6 +39,7 @@ type config struct {
 	stateRounds, stateCalls int // grain state writes against raw puts
 	stateCallers            int // their concurrent callers
 	reminders               int // reminders due within one minute
+	jobRounds               int // rounds of the job restart comparison
 }
 
 func main() {
@@ -54,13 +55,14 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing, jobrestart) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
 	flag.IntVar(&cfg.stateCallers, "state-callers", benchmarks.Callers, "concurrent callers (and raw writers) of the grain state write comparison")
 	flag.IntVar(&cfg.stateCalls, "state-calls", 3000, "grain calls (and raw puts) per side and round of the grain state write comparison")
 	flag.IntVar(&cfg.reminders, "reminders", 10000, "reminders due within one minute in the reminder lateness runs")
+	flag.IntVar(&cfg.jobRounds, "job-rounds", 5, "rounds of the one_for_all job restart comparison, per member count")
 	flag.Parse()
 	testing.Init()
 	if err := run(cfg); err != nil {
@@ -97,6 +99,7 @@ func run(cfg config) error {
 		{"reminders", func() (string, error) { return remindersSection(cfg) }},
 		{"console", consoleSection},
 		{"listing", listingSection},
+		{"jobrestart", func() (string, error) { return jobRestartSection(cfg) }},
 	} {
 		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
 			continue
