@@ -117,8 +117,8 @@ func run(cfg config) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -job-rounds %d`) on %s; the run took %s.\n",
+		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.jobRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
 	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
 	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
 	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
