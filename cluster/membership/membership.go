@@ -42,6 +42,11 @@ type Membership struct {
 
 	views  *viewHub
 	roster *rosterState // the watchers' latest answers, for views
+	// publishMu makes each publishMembers a unit: the two watchers each
+	// read both answers and publish what they support, and without it the
+	// one that read first (without the other's newest answer) could
+	// publish last, leaving a stale view until the next change.
+	publishMu sync.Mutex
 
 	// lease answers Fenced, Session and CheckLease without m.mu: one atomic
 	// load and a clock read. publishLocked replaces it whenever one of its

@@ -183,6 +183,8 @@ func (m *Membership) follow(op string, query func(*api.QueryOptions) (uint64, er
 // publishMembers installs the members that the latest registrations and
 // member keys support, and logs what changed and what it ignored.
 func (m *Membership) publishMembers() {
+	m.publishMu.Lock()
+	defer m.publishMu.Unlock()
 	now := m.cfg.Clock()
 	members, ignoredRegs, ok := m.roster.members(m.cfg.Cluster, now)
 	if !ok {
