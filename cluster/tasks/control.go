@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -95,11 +96,31 @@ func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (st
 	return m.control(ctx, Control{Op: OpRestart, ID: id, Reason: reason, RequestID: requestID})
 }
 
-// applied reports whether c is a restart the task has applied already.
-// A job's start of a task held for it (terminated again in the same
-// round, by an owner that resumed the round) is never applied already.
+// applied reports whether c is a restart the task has applied already:
+// its request id is the last one applied. A job's start of a round (its
+// request id names the round) is so applied at most once per incarnation,
+// even if the attempt it began has since exited and the task waits, held,
+// for its job: a start sent again (a resend, a new owner resuming the
+// round) must not run the task twice. Only a terminate of that round
+// applied after it (an owner resuming the round terminated it again)
+// clears the mark, so that the round's start runs it again
+// (terminateStatus).
 func (c Control) applied(st *messages.TaskStatus) bool {
-	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID && (c.Round == 0 || st.GetJobHold() == "")
+	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID
+}
+
+// jobStartID is the request id of job's start of a task in round: a start
+// sent again in its round is applied once (Control.applied).
+func jobStartID(job string, round uint64) string {
+	return fmt.Sprintf("%s%s#%d", jobStartPrefix, job, round)
+}
+
+// jobStartPrefix begins the request id of a job's start (jobStartID).
+const jobStartPrefix = "job:"
+
+// isJobStartOf reports whether requestID is a job's start in round.
+func isJobStartOf(requestID string, round uint64) bool {
+	return round > 0 && strings.HasPrefix(requestID, jobStartPrefix) && strings.HasSuffix(requestID, fmt.Sprintf("#%d", round))
 }
 
 // control carries out c on the task's owner: its task actor here, the

@@ -433,6 +433,11 @@ func terminateStatus(st *messages.TaskStatus, c Control, abandoned bool, now tim
 		if st.GetJobHold() == "" {
 			st.JobHold = holdTerminated
 		}
+		if isJobStartOf(st.GetLastRestart(), c.Round) {
+			// Terminated again in the round that started it (an owner
+			// resuming the round): the round's start runs it again.
+			st.LastRestart = ""
+		}
 		st.State, st.NextAttemptAt = messages.TaskState_TASK_STATE_RETRYING, nil
 		st.Progress, st.ProgressNote = 0, ""
 	}

@@ -78,3 +78,36 @@ func TestControlStatus(t *testing.T) {
 		t.Errorf("restarted during the backoff: %v", st)
 	}
 }
+
+// TestJobStartAppliedOncePerRound: a job's start of a round, applied, is
+// applied already when it comes again, even once the attempt it began has
+// exited and the task waits, held, for its job (the double start seen when
+// a survivor resumed a dead owner's restart); only a terminate of that
+// round applied after it makes the round's start run the task again.
+func TestJobStartAppliedOncePerRound(t *testing.T) {
+	start := Control{Op: OpRestart, ID: "t1", Round: 1, RequestID: jobStartID("j1", 1), Reason: "job j1 started it again"}
+	st := &messages.TaskStatus{State: retrying, Owner: "n2", JobHold: holdFailed, JobRound: 0}
+	if start.applied(st) {
+		t.Fatalf("a first start of round 1 is applied already: %v", st)
+	}
+	controlStatus(st, start, t0, "n2")
+	startStatus(st, t0, nil)
+	holdStatus(st, holdFailed, "failed again", nil, nil, t0) // its attempt of round 1 failed for good
+	if !start.applied(st) {
+		t.Fatalf("the start of round 1 sent again after its attempt failed would run the task twice: %v", st)
+	}
+	if route, err := routeControl(start, st, "n2"); err != nil || route != routeDone {
+		t.Fatalf("the start of round 1 sent again: route %d, %v; want done", route, err)
+	}
+	terminateStatus(st, Control{Op: OpTerminate, ID: "t1", Round: 2}, false, t0, "n2")
+	if !start.applied(st) {
+		t.Fatalf("a terminate of a later round undid the start of round 1: %v", st)
+	}
+	terminateStatus(st, Control{Op: OpTerminate, ID: "t1", Round: 1}, false, t0, "n2")
+	if start.applied(st) {
+		t.Fatalf("terminated again in round 1 (an owner resuming it), the round's start is applied already: %v", st)
+	}
+	if !isJobStartOf(jobStartID("j1", 11), 11) || isJobStartOf(jobStartID("j1", 11), 1) || isJobStartOf("r1", 1) {
+		t.Fatal("isJobStartOf does not tell the round of a job's start")
+	}
+}

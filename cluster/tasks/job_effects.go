@@ -101,7 +101,7 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 	}
 	m.jobWork(func(ctx context.Context) {
 		reason := fmt.Sprintf("job %s started it again (round %d)", job, e.Round)
-		_, err := m.control(ctx, Control{Op: OpRestart, ID: e.Child, Reason: reason, RequestID: fmt.Sprintf("job:%s#%d", job, e.Round), Round: e.Round})
+		_, err := m.control(ctx, Control{Op: OpRestart, ID: e.Child, Reason: reason, RequestID: jobStartID(job, e.Round), Round: e.Round})
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
 			m.log.Warn("job supervisor: starting a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
 			return
