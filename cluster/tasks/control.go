@@ -139,6 +139,7 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	case err != nil:
 		return store.Record{}, err
 	case route == routeDone:
+		m.reportAppliedStart(c, rec)
 		return m.withLive(rec), nil // a retry of a restart that took effect
 	case route == routeOwner && (c.Op == OpTerminate || c.Round > 0):
 		// A job's terminate or start goes to the owner through JobPeers
@@ -191,6 +192,17 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	return reply.rec, nil
 }
 
+// reportAppliedStart tells the job again how its task exited when the
+// job's start c, sent again, finds the attempt it began already over (the
+// task held for its job): the job asking again may be a new owner resuming
+// the round, which the first report, sent to the owner that died, never
+// reached. The job takes a report sent twice once.
+func (m *Manager) reportAppliedStart(c Control, rec store.Record) {
+	if st := rec.Task.GetStatus(); c.Op == OpRestart && c.Round > 0 && st.GetJobRound() == c.Round && st.GetJobHold() != "" {
+		m.reportExit(rec.Task)
+	}
+}
+
 // controlHere writes c's change directly, for a task no live actor owns.
 // The check-and-set on the revision makes a concurrent owner's write fail,
 // and that owner re-reads before deciding again.
@@ -200,6 +212,7 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 	}
 	for tries := 0; tries < 5; tries++ {
 		if c.applied(rec.Task.GetStatus()) || terminateStale(c, rec.Task.GetStatus()) {
+			m.reportAppliedStart(c, rec)
 			return rec, nil
 		}
 		next := proto.Clone(rec.Task).(*messages.Task)
