@@ -265,7 +265,10 @@ func (m *Manager) placeJob(ctx context.Context, j *messages.Job) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	if run := parent.Job.GetRun(); parent.Job.GetFailed() || run.GetPhase() == supervisor.PhaseDone.String() {
+	// A parent whose children all completed takes new ones (it runs
+	// again, as it does for a task joining it); one stopped or failed
+	// does not.
+	if run := parent.Job.GetRun(); parent.Job.GetFailed() || (run.GetPhase() == supervisor.PhaseDone.String() && run.GetEnd() != supervisor.EndCompleted.String()) {
 		why := cmp.Or(run.GetCause(), parent.Job.GetCause(), run.GetEnd())
 		return fmt.Errorf("%w: job %s: parent job %s has ended (%s); a child cannot join it", api.ErrInvalidArgument, j.GetId(), j.GetParent(), why)
 	}

@@ -39,11 +39,40 @@ func (m *Manager) StopJob(ctx context.Context, id, reason string) (store.JobReco
 		return jr, nil
 	}
 	stop := supervisor.JobEvent{Kind: supervisor.EventStop, Final: supervisor.FinalCancelled, Reason: reason}
-	if err := m.routeJob(ctx, id, stop); err != nil {
-		return store.JobRecord{}, err
+	deadline := time.Now().Add(stopWaitBound)
+	for {
+		if err := m.routeJob(ctx, id, stop); err != nil {
+			return store.JobRecord{}, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, stopResendAfter)
+		jr, err := m.waitJobEnded(wctx, id)
+		cancel()
+		if err == nil || !errors.Is(err, api.ErrUnavailable) || ctx.Err() != nil {
+			return jr, err
+		}
+		if time.Now().After(deadline) {
+			// Still stopping (children slow to exit): the record as it
+			// stands; the caller polls the tree (HTTP 202).
+			if jr, gerr := m.store.GetJob(ctx, id); gerr == nil {
+				return jr, nil
+			}
+			return store.JobRecord{}, err
+		}
+		// Not ended yet: the stop is sent again, in case it was lost with
+		// a job actor that was itself stopping; a stop reaching a job
+		// already stopping changes nothing.
 	}
-	return m.waitJobEnded(ctx, id)
 }
+
+const (
+	// stopResendAfter: a stop not seen through within it is sent again.
+	// A job with nothing slow to exit stops in milliseconds.
+	stopResendAfter = 2 * time.Second
+	// stopWaitBound bounds how long StopJob waits for the subtree to end
+	// before it answers with the job still stopping: a caller must not
+	// hang on children that take their whole shutdown time to exit.
+	stopWaitBound = 30 * time.Second
+)
 
 // jobEnded reports whether a job's record says it has ended with nothing
 // left to stop.
