@@ -98,8 +98,11 @@ func (s *shardedSeries) record(code, codes, buckets, bucket int, v float64) {
 }
 
 // maxRereads bounds read's retries on a shard that records keep busy;
-// after them it returns what it read, consistent or not.
-const maxRereads = 100
+// after them it returns what it read, consistent or not. A scrape is rare
+// and a reread costs a few loads and a yield, so the bound is generous:
+// 100 ran out on a loaded 2-core CI machine with four goroutines
+// recording into one shard, and the scrape's _sum lagged its _count.
+const maxRereads = 10000
 
 // read adds shard sh into counts (codes counters, then buckets) and
 // returns its sum, rereading until the buckets' total equals the
