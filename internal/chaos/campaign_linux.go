@@ -187,7 +187,7 @@ func (c *Cluster) TaskLogs(t *testing.T) (entries []Entry, handedOff map[string]
 			switch msg {
 			case msgDrainTimedOut:
 				handedOff[runKey(m.ID, run)] = true
-			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished:
+			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished, msgSelfFenced, msgLeaseRestored:
 				en := Entry{Member: m.ID, Run: run, Msg: msg}
 				en.Task, _ = e["task"].(string)
 				en.Cause, _ = e["cause"].(string)

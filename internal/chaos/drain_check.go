@@ -39,6 +39,8 @@ const (
 	msgAttemptFailed  = "attempt failed"
 	msgTaskFinished   = "task finished"
 	msgDrainTimedOut  = "drain time-out: handing off the attempts still running; they run again on a survivor"
+	msgSelfFenced     = "self-fenced: lease or session with Consul lost; stopping every grain and task"
+	msgLeaseRestored  = "lease restored; taking activations and tasks again"
 	causeMemberLost   = "member_lost"
 	stateCompleted    = "TASK_STATE_COMPLETED"
 )
@@ -52,7 +54,11 @@ const (
 //     later attempt of it started anywhere;
 //   - unless M's drain timed out (handedOff holds M and r), no attempt
 //     that M started in run r was counted lost with M (member_lost) after
-//     the SIGTERM and run again: the drain let it finish instead.
+//     the SIGTERM and run again: the drain let it finish instead — unless
+//     M was fenced when SIGTERM came (it had logged self-fenced, and not
+//     lease restored, in run r before Term: a Consul restart invalidated
+//     its session, say), so its attempts were lost to the fence, not to the
+//     drain. A fence after SIGTERM is the drain's doing and still counts.
 func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out []Violation, drainedCommits int) {
 	type attemptKey struct {
 		task    string
@@ -72,6 +78,7 @@ func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out 
 		}
 	}
 	for _, s := range stops {
+		fenced := fencedAt(entries, s.Member, s.Run, s.Term)
 		where := fmt.Sprintf("%s (run %d, SIGTERM at %s, exit at %s)", s.Member, s.Run, stamp(s.Term), stamp(s.Exit))
 		if s.TimedOut || s.Code != 0 {
 			out = append(out, Violation{CheckDrain, fmt.Sprintf("graceful stop of %s: exited with %d, timed out %v", where, s.Code, s.TimedOut)})
@@ -88,7 +95,7 @@ func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out 
 					out = append(out, Violation{CheckDrain, fmt.Sprintf("task %s committed by %s while draining, after attempt %d, which started %s; latest attempt started anywhere: %d",
 						e.Task, where, e.Attempt, describeStarts(runs), latest[e.Task])})
 				}
-			case e.Msg == msgAttemptStarted && e.At.Before(s.Term) && !handedOff[runKey(s.Member, s.Run)]:
+			case e.Msg == msgAttemptStarted && e.At.Before(s.Term) && !handedOff[runKey(s.Member, s.Run)] && !fenced:
 				for _, f := range lost[attemptKey{e.Task, e.Attempt}] {
 					if f.At.Before(s.Term) {
 						continue // lost to an earlier fault (a pause, a partition), not to the drain
@@ -101,6 +108,21 @@ func CheckDrains(stops []Stop, entries []Entry, handedOff map[string]bool) (out 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Evidence < out[j].Evidence })
 	return out, drainedCommits
+}
+
+// fencedAt tells whether member's process run was fenced at t: its last
+// self-fenced or lease restored entry before t is a fence.
+func fencedAt(entries []Entry, member string, run int, t time.Time) bool {
+	var last Entry
+	for _, e := range entries {
+		if e.Member != member || e.Run != run || !e.At.Before(t) || (e.Msg != msgSelfFenced && e.Msg != msgLeaseRestored) {
+			continue
+		}
+		if last.At.IsZero() || e.At.After(last.At) {
+			last = e
+		}
+	}
+	return last.Msg == msgSelfFenced
 }
 
 // runKey names a member's process run.

@@ -1,6 +1,11 @@
 package chaos
 
-import "testing"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
 
 // TestCheckDrains: the logs of a graceful stop of n1 (run 1, SIGTERM at
 // 1000ms, exit at 3000ms) during which task "a" (attempt 1, started on n1
@@ -29,6 +34,13 @@ func TestCheckDrains(t *testing.T) {
 		{"committed while draining, then run again", stop, []Entry{started, drained, rerun}, nil, 1, 1},
 		{"committed before SIGTERM: not drained", stop, []Entry{started, {Member: "n1", Run: 1, Msg: msgTaskFinished, Task: "a", Attempt: 1, State: stateCompleted, At: at(900)}}, nil, 0, 0},
 		{"lost to an earlier fault", stop, []Entry{started, {Member: "n2", Run: 1, Msg: msgAttemptFailed, Task: "a", Attempt: 1, Cause: causeMemberLost, At: at(800)}, rerun}, nil, 0, 0},
+		// A Consul restart invalidated n1's session before the SIGTERM:
+		// its attempts were lost to the fence, and the survivor rightly
+		// ran them again. A fence after SIGTERM is the drain's doing.
+		{"fenced before SIGTERM", stop, []Entry{started, fence(900), lost, rerun}, nil, 0, 0},
+		{"fenced before SIGTERM, restored before it", stop, []Entry{started, fence(700), restored(900), lost, rerun}, nil, 1, 0},
+		{"fenced while draining", stop, []Entry{started, fence(1100), lost, rerun}, nil, 1, 0},
+		{"fenced in another run", stop, []Entry{started, {Member: "n1", Run: 2, Msg: msgSelfFenced, At: at(900)}, lost, rerun}, nil, 1, 0},
 		{"another run of the member", Stop{Member: "n1", Run: 2, Term: at(1000), Exit: at(3000)}, []Entry{started, lost, rerun}, nil, 0, 0},
 		{"did not exit in time", Stop{Member: "n1", Run: 1, Term: at(1000), Exit: at(20000), TimedOut: true, Code: -1}, nil, nil, 1, 0},
 		{"exited non-zero", Stop{Member: "n1", Run: 1, Term: at(1000), Exit: at(3000), Code: 1}, nil, nil, 1, 0},
@@ -44,5 +56,26 @@ func TestCheckDrains(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func fence(ms int) Entry    { return Entry{Member: "n1", Run: 1, Msg: msgSelfFenced, At: at(ms)} }
+func restored(ms int) Entry { return Entry{Member: "n1", Run: 1, Msg: msgLeaseRestored, At: at(ms)} }
+
+// TestDrainCheckReadsTheNodesWords: check 6 reads the node's log lines by
+// their text; a reworded line would turn a part of it off silently.
+func TestDrainCheckReadsTheNodesWords(t *testing.T) {
+	src := ""
+	for _, f := range []string{"../../cluster/node/node.go", "../../cluster/tasks/task_actor.go", "../../cluster/tasks/attempt.go", "../../cluster/tasks/manager.go", "../../cluster/node/drain.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src += string(b)
+	}
+	for _, msg := range []string{msgSelfFenced, msgLeaseRestored} {
+		if !strings.Contains(src, strconv.Quote(msg)) {
+			t.Errorf("no node source logs %q: check 6 reads that line", msg)
+		}
 	}
 }
