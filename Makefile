@@ -27,7 +27,7 @@ run: build
 # Everything CI checks: formatting, vet, generated code up to date, then all
 # tests with the race detector and coverage, against a real Consul agent.
 test: consul prometheus chromium fmt-check vet proto-check tidy-check
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
+	GO="$(GO)" internal/scripts/gotest.sh -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
 
 # Fast unit tests: no Consul, no subprocesses.
 test-short:
