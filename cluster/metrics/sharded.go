@@ -97,12 +97,19 @@ func (s *shardedSeries) record(code, codes, buckets, bucket int, v float64) {
 	sh[codes+buckets+1].Add(1) // done
 }
 
-// maxRereads bounds read's retries on a shard that records keep busy;
-// after them it returns what it read, consistent or not. A scrape is rare
-// and a reread costs a few loads and a yield, so the bound is generous:
-// 100 ran out on a loaded 2-core CI machine with four goroutines
-// recording into one shard, and the scrape's _sum lagged its _count.
-const maxRereads = 10000
+// rereadFor bounds read's retries on a shard that records keep busy;
+// after it, read returns what it read, consistent or not. The bound is in
+// time, not in tries: a record preempted between its bucket and its done
+// (its thread descheduled by the OS on a loaded machine) keeps the shard
+// inconsistent until it runs again, however often read tries meanwhile —
+// 100 and then 10,000 quick tries ran out on a loaded 2-core CI machine,
+// and the scrape's _sum lagged its _count. A scrape is rare; a second of
+// waiting in that case is cheap.
+const rereadFor = 2 * time.Second
+
+// rereadSpins is how many rereads yield (runtime.Gosched) before the next
+// ones sleep a little, so a long wait does not spin a core.
+const rereadSpins = 100
 
 // read adds shard sh into counts (codes counters, then buckets) and
 // returns its sum, rereading until the buckets' total equals the
@@ -113,7 +120,8 @@ const maxRereads = 10000
 // hold the same observations. local is scratch of len(counts).
 func (s *shardedSeries) read(sh seriesShard, codes, buckets int, counts, local []uint64) float64 {
 	var sum float64
-	for range maxRereads {
+	var giveUp time.Time
+	for try := 0; ; try++ {
 		done := sh.v[codes+buckets+1].Load()
 		sum = math.Float64frombits(sh.v[codes+buckets].Load())
 		var total uint64
@@ -124,7 +132,16 @@ func (s *shardedSeries) read(sh seriesShard, codes, buckets int, counts, local [
 		if total == done {
 			break
 		}
-		runtime.Gosched()
+		if try < rereadSpins {
+			runtime.Gosched()
+			continue
+		}
+		if giveUp.IsZero() {
+			giveUp = time.Now().Add(rereadFor)
+		} else if time.Now().After(giveUp) {
+			break
+		}
+		time.Sleep(20 * time.Microsecond)
 	}
 	for i := range codes { // after the buckets: may count a call not yet in them
 		local[i] = sh.v[i].Load()

@@ -319,3 +319,28 @@ func TestGrainCallScrapeIsConsistent(t *testing.T) {
 		t.Fatal("no scrape saw a call")
 	}
 }
+
+// TestShardReadWaitsForAPreemptedRecord: a record stopped between its
+// bucket and its done (its thread descheduled by the OS for 100 ms on a
+// loaded machine) keeps its shard inconsistent however often a scrape
+// rereads it meanwhile. The scrape waits for it (up to rereadFor), so
+// _count, the buckets and _sum agree; a bound in tries (10,000 yields,
+// a few milliseconds) returned the shard half recorded.
+func TestShardReadWaitsForAPreemptedRecord(t *testing.T) {
+	const codes, buckets = 1, 3
+	s := newShardedSeries("x", codes, buckets)
+	sh := s.shards[0]
+	// A record of 0.5 s in bucket 1, stopped before its sum and done.
+	sh.v[0].Add(1)
+	sh.v[codes+1].Add(1)
+	go func() {
+		time.Sleep(100 * time.Millisecond) // the preemption being modelled, not a wait for a condition
+		sh.v[codes+buckets].Store(math.Float64bits(0.5))
+		sh.v[codes+buckets+1].Add(1)
+	}()
+	counts, local := make([]uint64, codes+buckets), make([]uint64, codes+buckets)
+	sum := s.read(sh, codes, buckets, counts, local)
+	if counts[codes+1] != 1 || sum != 0.5 {
+		t.Fatalf("read a shard with a record in flight: bucket %d, sum %v; want the whole record (1, 0.5)", counts[codes+1], sum)
+	}
+}
