@@ -160,7 +160,7 @@ func TestExpiredRequestsAreDroppedAndReleased(t *testing.T) {
 	// by side under -race) ample time to queue every call behind the block
 	// before the activation is abandoned: a call that arrives after it
 	// meets a fresh activation and rightly runs.
-	const handlerTimeout = 8 * time.Second
+	const handlerTimeout = 15 * time.Second // 8 s was too short on a CI machine with a load of 29: 14.6 s
 	n := c.blockerNode(b, handlerTimeout, func(cfg *grains.Config) {
 		cfg.AbandonGrace = 100 * time.Millisecond
 		cfg.MaxQueuedBytes = 256 << 20
@@ -171,20 +171,27 @@ func TestExpiredRequestsAreDroppedAndReleased(t *testing.T) {
 	blocked := time.Now()
 	base := heapAfterGC()
 	const calls, size = 60, 200 << 10
-	pad := strings.Repeat("x", size)
+	// Encoded once: under -race, JSON of 60 × 200 KiB is seconds of CPU,
+	// and the calls' own decoding (GrainKind.Check) is already as much.
+	payload, err := json.Marshal(blockReq{Op: "add", N: 1, Pad: strings.Repeat("x", size)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for range calls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = blockCall(n, "g", 300*time.Millisecond, blockReq{Op: "add", N: 1, Pad: pad})
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, _ = n.host.Call(ctx, "blocker", "g", payload)
 		}()
 	}
 	wg.Wait() // every caller gave up
 	if took := time.Since(blocked); took >= handlerTimeout {
 		t.Fatalf("queueing the calls took %v, past the handler time-out (%v): they did not all wait behind the block", took, handlerTimeout)
 	}
-	pad = ""
+	payload = nil
 	queued := heapAfterGC()
 	// Waiting: about 12 MB of payloads, until the activation is abandoned
 	// (handlerTimeout after the block started) and refuses them.

@@ -75,7 +75,11 @@ func TestActivationLimitRefusesNewActivations(t *testing.T) {
 func TestPressureDeactivatesLeastRecentlyUsedEarly(t *testing.T) {
 	c := newCluster(t)
 	n := limitedNode(t, c, func(cfg *grains.Config) {
-		cfg.MaxActivations, cfg.ActivationHighWater, cfg.PressureIdleTimeout = 20, 10, 50*time.Millisecond
+		// An idle time-out long enough that the identity in use, touched
+		// on every round, never goes idle for it on a loaded machine (50 ms
+		// did, on CI), and rounds slow enough (pressureRound) that fewer
+		// than 20-10 new identities are younger than it at any time.
+		cfg.MaxActivations, cfg.ActivationHighWater, cfg.PressureIdleTimeout = 20, 10, pressureIdle
 	})
 	hot, err := whoami(n, "hot")
 	if err != nil {
@@ -90,12 +94,11 @@ func TestPressureDeactivatesLeastRecentlyUsedEarly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(60 * time.Millisecond) // the cold ones are now idle past PressureIdleTimeout
-	for i := range 100 {
-		if i%5 == 0 { // hot stays in use
-			if r, err := whoami(n, "hot"); err != nil || r.Activation != hot.Activation {
-				t.Fatalf("the identity in use: %+v, %v; want its activation %s kept", r, err, hot.Activation)
-			}
+	time.Sleep(pressureIdle + 100*time.Millisecond) // the cold ones are now idle past PressureIdleTimeout
+	for i := range 30 {
+		// hot stays in use
+		if r, err := whoami(n, "hot"); err != nil || r.Activation != hot.Activation {
+			t.Fatalf("the identity in use: %+v, %v; want its activation %s kept", r, err, hot.Activation)
 		}
 		if _, err := whoami(n, fmt.Sprint("new", i)); err != nil {
 			t.Fatalf("new identity %d under pressure: %v", i, err)
@@ -103,7 +106,7 @@ func TestPressureDeactivatesLeastRecentlyUsedEarly(t *testing.T) {
 		if got := whoamiActivations(t, n); got > 20 {
 			t.Fatalf("%d activations after %d new ones; the limit is 20", got, i+1)
 		}
-		time.Sleep(5 * time.Millisecond) // activations age: that is what is tested
+		time.Sleep(pressureRound) // activations age: that is what is tested
 	}
 	r, err := whoami(n, "cold0")
 	if err != nil {
@@ -113,6 +116,9 @@ func TestPressureDeactivatesLeastRecentlyUsedEarly(t *testing.T) {
 		t.Fatalf("cold0 kept its activation %s under pressure; want it deactivated early (IdleTimeout is 5 minutes)", r.Activation)
 	}
 }
+
+// pressureIdle and pressureRound pace TestPressureDeactivatesLeastRecentlyUsedEarly.
+const pressureIdle, pressureRound = time.Second, 150 * time.Millisecond
 
 // whoamiActivations counts the member's whoami activations (the stock
 // kinds include a singleton, which the limit leaves out).
