@@ -180,7 +180,7 @@ func ClusterNodeOf(t testing.TB, bin, cluster, consulAddr, id string, extra ...s
 	t.Cleanup(func() {
 		n.Kill()
 		if t.Failed() {
-			t.Logf("log tail of granary node %s:\n%s", id, n.tail(80))
+			t.Logf("log tail of granary node %s:\n%s", id, n.tail(150))
 		}
 	})
 	n.Start()
@@ -364,8 +364,17 @@ func (n *Node) EachLogEntry(fn func(run int, entry map[string]any)) {
 func (n *Node) tail(lines int) string {
 	data, _ := os.ReadFile(n.LogPath)
 	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
+	// The HTTP access lines (health checks every second, mostly) would
+	// fill the tail and hide what the node did: leave them out, and keep
+	// the node's own lines.
+	kept := all[:0:0]
+	for _, l := range all {
+		if !strings.Contains(l, `"msg":"http"`) {
+			kept = append(kept, l)
+		}
 	}
-	return strings.Join(all, "\n")
+	if len(kept) > lines {
+		kept = kept[len(kept)-lines:]
+	}
+	return strings.Join(kept, "\n")
 }
