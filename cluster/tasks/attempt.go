@@ -28,6 +28,9 @@ type taskContext struct {
 	// done closes when the handler's goroutine returns: its job's
 	// terminate waits for it (up to the job's shutdown time).
 	done chan struct{}
+	// m and spawned serve the handler's children (children.go).
+	m       *Manager
+	spawned spawnedSet
 }
 
 type progress struct {

@@ -71,7 +71,11 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 	if err := checkText("cancel reason", reason, MaxReasonBytes); err != nil {
 		return store.Record{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
-	return m.control(ctx, Control{Op: OpCancel, ID: id, Reason: reason})
+	rec, err := m.control(ctx, Control{Op: OpCancel, ID: id, Reason: reason})
+	if err == nil {
+		m.stopChildrenOf(rec.Task) // also when no task actor ran it (reportExit does otherwise)
+	}
+	return rec, err
 }
 
 // Restart stops the task's running attempt, if any, and runs the task

@@ -113,6 +113,7 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 // reportExit tells the supervisor of t's job how t exited, as t's stored
 // status says; a task not in a job, or not exited, is not reported.
 func (m *Manager) reportExit(t *messages.Task) {
+	m.stopChildrenOf(t)
 	ev, ok := taskExit(t)
 	if job := t.GetSpec().GetJobId(); job != "" && ok {
 		m.routeJobAsync(job, ev)

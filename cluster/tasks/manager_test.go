@@ -80,6 +80,7 @@ func testKinds(t *testing.T) *actors.Registry {
 		return nil, ctx.Err()
 	}, fast))
 	registerScripted(t, reg)
+	registerFanout(t, reg)
 	return reg
 }
 

@@ -307,6 +307,7 @@ func (a *taskActor) startAttempt() {
 		base:    a.m.log,
 		now:     a.m.now,
 		done:    make(chan struct{}),
+		m:       a.m,
 	}
 	a.live = tc
 	if a.debug() {
