@@ -10,6 +10,10 @@
 //	pi         {"samples":N}                                CPU-bound work, deterministic per task id
 //	wordcount  {"text":"..."}                               a plain typed function
 //
+// and the map-reduce of package examples/wordcount: wordcount-mapreduce
+// ({"shards":N,"words_per_shard":N,"seed":N}) spawns one wordcount-shard
+// child task per shard and sums their counts (child tasks, fan-out/in).
+//
 // Register adds them all to a registry:
 //
 //	reg := actors.NewRegistry()

@@ -36,7 +36,7 @@ func TestRegisterAddsEveryKindOnce(t *testing.T) {
 	if err := kinds.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"echo", "flaky", "hang", "pi", "sleep", "wordcount"}
+	want := []string{"echo", "flaky", "hang", "pi", "sleep", "wordcount", "wordcount-mapreduce", "wordcount-shard"}
 	if got := reg.TaskKinds(); !slices.Equal(got, want) {
 		t.Fatalf("registered %v, want %v", got, want)
 	}

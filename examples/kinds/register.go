@@ -8,11 +8,12 @@ import (
 	"math/rand/v2"
 
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/examples/wordcount"
 )
 
 // All returns every stock kind, in the order Register adds them.
 func All() []*actors.TaskKind {
-	return []*actors.TaskKind{Echo, Sleep, Flaky, Hang, Pi, WordCount}
+	return append([]*actors.TaskKind{Echo, Sleep, Flaky, Hang, Pi, WordCount}, wordcount.Kinds()...)
 }
 
 // Register adds every stock kind to reg. A name that reg already holds is
