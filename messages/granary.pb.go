@@ -287,7 +287,12 @@ type TaskSpec struct {
 	Restart string `protobuf:"bytes,15,opt,name=restart,proto3" json:"restart,omitempty"`
 	// significant: the task's exit may shut its job down, as the job's
 	// auto_shutdown says (any_significant, all_significant).
-	Significant   bool `protobuf:"varint,16,opt,name=significant,proto3" json:"significant,omitempty"`
+	Significant bool `protobuf:"varint,16,opt,name=significant,proto3" json:"significant,omitempty"`
+	// depends_on are the tasks this one runs after: it waits, pending, until
+	// every one has completed, and is cancelled if one fails for good or is
+	// cancelled. A job stage named at submit (job:<id>/stage:<n>) is stored
+	// as the ids of that stage's tasks.
+	DependsOn     []string `protobuf:"bytes,40,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -432,6 +437,13 @@ func (x *TaskSpec) GetSignificant() bool {
 		return x.Significant
 	}
 	return false
+}
+
+func (x *TaskSpec) GetDependsOn() []string {
+	if x != nil {
+		return x.DependsOn
+	}
+	return nil
 }
 
 // AttemptError records one failed attempt.
@@ -1418,7 +1430,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\xd3\x06\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\xf2\x06\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -1436,7 +1448,9 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12job_restart_period\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10jobRestartPeriod\x12K\n" +
 	"\rtrace_context\x18\x0e \x03(\v2&.granary.v1.TaskSpec.TraceContextEntryR\ftraceContext\x12\x18\n" +
 	"\arestart\x18\x0f \x01(\tR\arestart\x12 \n" +
-	"\vsignificant\x18\x10 \x01(\bR\vsignificant\x1a9\n" +
+	"\vsignificant\x18\x10 \x01(\bR\vsignificant\x12\x1d\n" +
+	"\n" +
+	"depends_on\x18( \x03(\tR\tdependsOn\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +

@@ -28,9 +28,11 @@ type taskContext struct {
 	// done closes when the handler's goroutine returns: its job's
 	// terminate waits for it (up to the job's shutdown time).
 	done chan struct{}
-	// m and spawned serve the handler's children (children.go).
+	// m, spawned and deps serve the handler's children (children.go)
+	// and dependencies (depends.go).
 	m       *Manager
 	spawned spawnedSet
+	deps    []string
 }
 
 type progress struct {

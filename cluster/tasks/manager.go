@@ -203,6 +203,11 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	if m.closing.Load() {
 		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
 	}
+	if len(sub.DependsOn) > 0 {
+		if sub.DependsOn, err = m.resolveDependencies(ctx, sub.DependsOn); err != nil {
+			return store.Record{}, false, err
+		}
+	}
 	owner := m.member
 	if m.cfg.Owner != nil {
 		if o := m.cfg.Owner(sub.Kind, sub.ID); o != "" {
@@ -278,6 +283,9 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 // when the attempt ends or the hold is over (see runFirst); the answer
 // waits for that write either way, so the task is durable when it comes.
 func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+	if len(t.GetSpec().GetDependsOn()) > 0 {
+		return m.createWaiting(ctx, t, from)
+	}
 	st := t.GetStatus()
 	st.State, st.Owner, st.Epoch, st.Attempts = messages.TaskState_TASK_STATE_RUNNING, m.member, 1, 1
 	st.StartedAt = timestamppb.New(m.now())

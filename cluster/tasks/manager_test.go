@@ -81,6 +81,7 @@ func testKinds(t *testing.T) *actors.Registry {
 	}, fast))
 	registerScripted(t, reg)
 	registerFanout(t, reg)
+	registerDepends(t, reg)
 	return reg
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/granary-rt/granary/actors"
@@ -43,6 +44,11 @@ type Submission struct {
 	// the job down (the job's auto_shutdown). Both need a JobID.
 	Restart     string
 	Significant bool
+	// DependsOn are the tasks this one runs after (ids, or job stages
+	// spelt job:<id>/stage:<n>, which Manager.Submit turns into the ids
+	// of the stage's tasks): it waits until all completed and is
+	// cancelled if one does not. BuildTask takes ids only.
+	DependsOn []string
 }
 
 // MaxJobRestarts bounds a job's restart budget: each restart reruns tasks,
@@ -96,6 +102,9 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	}
 	if sub.JobID == "" && (sub.JobStrategy != "" || sub.JobStage != 0 || sub.JobMaxRestarts != 0 || sub.JobRestartPeriod != 0 || sub.Restart != "" || sub.Significant) {
 		return nil, invalid(fmt.Errorf("a job strategy, stage, restart budget, restart type or significant needs a job id"))
+	}
+	if err := checkDependsOn(sub.ID, sub.DependsOn); err != nil {
+		return nil, invalid(err)
 	}
 	restart, err := ParseRestart(sub.Restart)
 	if err != nil {
@@ -152,6 +161,7 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 			JobRestartPeriod: jobPeriod(sub.JobRestartPeriod),
 			Restart:          taskRestart(sub.JobID, restart),
 			Significant:      sub.Significant,
+			DependsOn:        slices.Clone(sub.DependsOn),
 		},
 		Status: status,
 	}, nil
@@ -284,7 +294,7 @@ func CheckTask(reg *actors.Registry, t *messages.Task, owner string) (*messages.
 		ID: spec.GetId(), Kind: spec.GetKind(), Payload: spec.GetPayload(), Labels: spec.GetLabels(),
 		JobID: spec.GetJobId(), JobStrategy: spec.GetJobStrategy(), JobStage: int(spec.GetJobStage()),
 		JobMaxRestarts: int(spec.GetJobMaxRestarts()), JobRestartPeriod: spec.GetJobRestartPeriod().AsDuration(),
-		Restart: spec.GetRestart(), Significant: spec.GetSignificant(),
+		Restart: spec.GetRestart(), Significant: spec.GetSignificant(), DependsOn: spec.GetDependsOn(),
 		// Every setting as sent, so the kind's limits check all of them.
 		Overrides: actors.Overrides{
 			MaxAttempts: &maxAttempts, BackoffInitial: &initial, BackoffMultiplier: &multiplier, BackoffMax: &backoffMax,

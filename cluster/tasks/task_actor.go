@@ -99,6 +99,8 @@ type taskActor struct {
 	// termWaiters once the attempt has exited (attemptGone).
 	terminating *Control
 	termWaiters []*actor.PID
+	// deps is the wait for the task's dependencies (depends.go).
+	deps depWait
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -111,7 +113,7 @@ var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped o
 // Receive handles the task actor's messages; its attempt's failures come
 // to HandleFailure instead.
 func (a *taskActor) Receive(c actor.Context) {
-	if a.receivePending(c, c.Message()) {
+	if a.receivePending(c, c.Message()) || a.receiveDeps(c.Message()) {
 		a.countState()
 		return
 	}
@@ -148,6 +150,7 @@ func (a *taskActor) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.stopRetryTimer()
 		a.stopPending()
+		a.deps.stop()
 		a.endAttempt("interrupted", nil)
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
@@ -225,7 +228,7 @@ func (a *taskActor) load() {
 
 // perform carries out a plan of the task core (core.go).
 func (a *taskActor) perform(p plan) {
-	if a.waitForCapacity(p) { // abandoned.go
+	if a.waitForCapacity(p) || a.waitForDeps(p) { // abandoned.go, depends.go
 		return
 	}
 	switch p.step {
@@ -308,6 +311,7 @@ func (a *taskActor) startAttempt() {
 		now:     a.m.now,
 		done:    make(chan struct{}),
 		m:       a.m,
+		deps:    a.rec.Task.GetSpec().GetDependsOn(),
 	}
 	a.live = tc
 	if a.debug() {
