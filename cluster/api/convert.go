@@ -74,6 +74,7 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 		BudgetBase:    int(st.GetBudgetBase()),
 		JobRestarts:   int(st.GetJobRestarts()),
 		Significant:   spec.GetSignificant(),
+		DependsOn:     spec.GetDependsOn(),
 	}
 	if spec.GetJobId() != "" {
 		s.Restart = RestartTypeOf(spec)

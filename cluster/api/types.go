@@ -77,6 +77,11 @@ type SubmitRequest struct {
 	// Significant: the task's exit may shut its job down, as the job's
 	// auto_shutdown says (needs JobID).
 	Significant bool `json:"significant,omitempty"`
+	// DependsOn are the tasks this one runs after: task ids, which must
+	// exist, or job stages spelt job:<id>/stage:<n> (the stage's tasks at
+	// submit). The task waits, pending, until all completed; if one fails
+	// or is cancelled, it is cancelled. At most 100.
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // RestartRequest is the optional body of POST /v1/tasks/{id}/restart.
@@ -155,6 +160,9 @@ type Status struct {
 	// job); Significant says whether its exit may shut the job down.
 	Restart     string `json:"restart,omitempty"`
 	Significant bool   `json:"significant,omitempty"`
+	// DependsOn are the ids of the tasks this one runs after (job stages
+	// expanded); Waiting says so while it waits for them.
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // Terminal reports whether the task has ended.

@@ -182,6 +182,8 @@ func printStatus(w io.Writer, st *api.Status) {
 		row("result (base64)", clip(st.ResultBase64, 2000))
 	}
 	row("error", st.Error)
+	row("depends on", strings.Join(st.DependsOn, ", "))
+	row("waiting", st.Waiting)
 	_ = tw.Flush()
 	if len(st.Errors) > 0 {
 		fmt.Fprintln(w, "failed attempts:")

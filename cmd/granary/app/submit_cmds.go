@@ -37,6 +37,7 @@ func runSubmit(e *env, args []string) error {
 	jobPeriod := fs.Duration("job-restart-period", 0, "the window of the job's restart budget (0: the job's life)")
 	restart := fs.String("restart", "", "the task's restart type in its job: transient (default: restarted after a failure), temporary (never restarted) or permanent (restarted even after it completes)")
 	significant := fs.Bool("significant", false, "the task's exit may shut its job down, as the job's auto_shutdown says")
+	dependsOn := fs.String("depends-on", "", "run after these tasks completed: ids, or job stages job:<id>/stage:<n>, comma-separated (they must exist; one failing cancels this task)")
 	lbl := labels{}
 	fs.Var(lbl, "label", "label key=value (repeatable)")
 	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
@@ -70,7 +71,7 @@ func runSubmit(e *env, args []string) error {
 		}
 	}
 	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts,
-		Restart: *restart, Significant: *significant}
+		Restart: *restart, Significant: *significant, DependsOn: splitList(*dependsOn)}
 	if *jobPeriod != 0 {
 		d := api.Duration(*jobPeriod)
 		req.JobRestartPeriod = &d
