@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -138,6 +139,43 @@ func Spawn(ctx TaskContext, name, kind string, payload []byte, opts ChildOptions
 		return Child{}, ErrNoChildren
 	}
 	return p.SpawnChild(name, kind, payload, opts)
+}
+
+// ChildSpec is one child for SpawnAll.
+type ChildSpec struct {
+	Name, Kind string
+	Payload    []byte
+	Options    ChildOptions
+}
+
+// spawnInFlight bounds SpawnAll's concurrent spawns: each is a durable
+// submit, and the store commits concurrent writes together (a group
+// commit, a Consul transaction), so a few dozen in flight cost little
+// more than one, where one after the other each waits for its own.
+const spawnInFlight = 32
+
+// SpawnAll spawns the children of specs, up to 32 at a time, and returns
+// them in order: the way to fan out wide (one after the other, each spawn
+// waits for its own durable write). The error joins those of the spawns
+// that failed; the others are spawned all the same.
+func SpawnAll(ctx TaskContext, specs ...ChildSpec) ([]Child, error) {
+	if _, ok := ctx.(Parent); !ok {
+		return nil, ErrNoChildren
+	}
+	out := make([]Child, len(specs))
+	errs := make([]error, len(specs))
+	slots := make(chan struct{}, spawnInFlight)
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			out[i], errs[i] = Spawn(ctx, s.Name, s.Kind, s.Payload, s.Options)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // SpawnTyped is Spawn with a typed payload, encoded as Task decodes it

@@ -13,6 +13,7 @@
 package wordcount
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -149,15 +150,17 @@ var Shard = actors.MustTask("wordcount-shard", func(ctx actors.TaskContext, in S
 // counts. Its attempts are cheap to repeat: a new attempt spawns the same
 // children (found, not started again) and awaits what is left.
 var MapReduce = actors.MustTask("wordcount-mapreduce", func(ctx actors.TaskContext, in JobIn) (Counts, error) {
-	children := make([]actors.Child, in.Shards)
-	for i := range children {
-		ms := in.ShardMS * (i%5 + 1) / 5
-		c, err := actors.SpawnTyped(ctx, fmt.Sprintf("shard-%d", i), Shard.Name(), ShardIn{Shard: i, Words: in.WordsPerShard, Seed: in.Seed, MS: ms}, actors.ChildOptions{})
+	specs := make([]actors.ChildSpec, in.Shards)
+	for i := range specs {
+		payload, err := json.Marshal(ShardIn{Shard: i, Words: in.WordsPerShard, Seed: in.Seed, MS: in.ShardMS * (i%5 + 1) / 5})
 		if err != nil {
 			return Counts{}, err
 		}
-		children[i] = c
-		ctx.Progress(float64(i+1)/float64(in.Shards)/2, "spawning shards")
+		specs[i] = actors.ChildSpec{Name: fmt.Sprintf("shard-%d", i), Kind: Shard.Name(), Payload: payload}
+	}
+	children, err := actors.SpawnAll(ctx, specs...)
+	if err != nil {
+		return Counts{}, err
 	}
 	ctx.Progress(0.5, fmt.Sprintf("awaiting %d shards", in.Shards))
 	counts, err := actors.AwaitAll[Counts](ctx, children...)
