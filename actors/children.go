@@ -25,10 +25,12 @@ import (
 // good or is cancelled, that job is stopped.
 
 // MaxChildren bounds the distinct children one attempt of a handler may
-// spawn: every child is a stored task and a member of the parent's child
-// job, whose supervisor, tree and stop walk all of them. Fan out wider in
-// two levels (children that spawn children).
-const MaxChildren = 10000
+// spawn: every child is a stored task and an entry in the record of the
+// parent's child job, which is one Consul value (512 KiB at most); 2,000
+// entries of the longest ids (a 119-byte parent id, a 64-byte name: about
+// 200 bytes each) take 400 KiB. Fan out wider in two levels (children that
+// spawn children).
+const MaxChildren = 2000
 
 // MaxChildNameBytes bounds a child's name; its id, the parent's id, a
 // colon and the name, must also fit the 128 bytes of a task id.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -31,24 +30,13 @@ func FanOut(b *testing.B, members, rounds int) {
 	clients := jobRig(b, members)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*5*time.Minute)
 	defer cancel()
-	var handler, byClient []time.Duration
-	for r := range rounds {
-		h, err := fanOutFromHandler(ctx, clients[0], fmt.Sprintf("fo%d", r), uint64(r))
-		if err != nil {
-			b.Fatalf("round %d, fan-out from a handler: %v", r, err)
-		}
-		c, err := fanOutFromClient(ctx, clients[0], fmt.Sprintf("fc%d", r), uint64(r))
-		if err != nil {
-			b.Fatalf("round %d, fan-out from a client: %v", r, err)
-		}
-		b.Logf("round %d: from a handler %v, from a client %v", r, h, c)
-		handler, byClient = append(handler, h), append(byClient, c)
-	}
-	for name, ds := range map[string][]time.Duration{"handler": handler, "client": byClient} {
-		slices.Sort(ds)
-		b.ReportMetric(percentile(ds, 0.5).Seconds(), name+"-p50-s")
-		b.ReportMetric(ds[len(ds)-1].Seconds(), name+"-max-s")
-	}
+	compareRounds(b, rounds,
+		roundSide{"handler", "fan-out from a handler", func(r int) (time.Duration, error) {
+			return fanOutFromHandler(ctx, clients[0], fmt.Sprintf("fo%d", r), uint64(r))
+		}},
+		roundSide{"client", "fan-out from a client", func(r int) (time.Duration, error) {
+			return fanOutFromClient(ctx, clients[0], fmt.Sprintf("fc%d", r), uint64(r))
+		}})
 }
 
 // fanOutFromHandler runs one wordcount-mapreduce of FanOutChildren shards.

@@ -38,23 +38,40 @@ func JobRestart(b *testing.B, members, rounds int) {
 	clients := jobRig(b, members)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*3*time.Minute)
 	defer cancel()
-	var sup, raw []time.Duration
+	compareRounds(b, rounds,
+		roundSide{"job", "one_for_all restart", func(r int) (time.Duration, error) { return groupRestart(ctx, clients, fmt.Sprintf("jr%d", r)) }},
+		roundSide{"raw", "cancel and resubmit", func(r int) (time.Duration, error) { return cancelResubmit(ctx, clients, fmt.Sprintf("raw%d", r)) }})
+}
+
+// roundSide is one side of a comparison in rounds: its metric's name, what
+// it does, and one round of it.
+type roundSide struct {
+	metric, what string
+	round        func(r int) (time.Duration, error)
+}
+
+// compareRounds runs rounds of both sides, one after the other in each
+// round, and reports each side's p50 and max (seconds) as
+// <metric>-p50-s and <metric>-max-s.
+func compareRounds(b *testing.B, rounds int, sides ...roundSide) {
+	took := make([][]time.Duration, len(sides))
 	for r := range rounds {
-		s, err := groupRestart(ctx, clients, fmt.Sprintf("jr%d", r))
-		if err != nil {
-			b.Fatalf("round %d, job restart: %v", r, err)
+		line := fmt.Sprintf("round %d:", r)
+		for i, s := range sides {
+			d, err := s.round(r)
+			if err != nil {
+				b.Fatalf("round %d, %s: %v", r, s.what, err)
+			}
+			took[i] = append(took[i], d)
+			line += fmt.Sprintf(" %s %v", s.what, d)
 		}
-		w, err := cancelResubmit(ctx, clients, fmt.Sprintf("raw%d", r))
-		if err != nil {
-			b.Fatalf("round %d, cancel and resubmit: %v", r, err)
-		}
-		b.Logf("round %d: one_for_all restart %v, cancel and resubmit %v", r, s, w)
-		sup, raw = append(sup, s), append(raw, w)
+		b.Log(line)
 	}
-	for name, ds := range map[string][]time.Duration{"job": sup, "raw": raw} {
+	for i, s := range sides {
+		ds := took[i]
 		slices.Sort(ds)
-		b.ReportMetric(percentile(ds, 0.5).Seconds(), name+"-p50-s")
-		b.ReportMetric(ds[len(ds)-1].Seconds(), name+"-max-s")
+		b.ReportMetric(percentile(ds, 0.5).Seconds(), s.metric+"-p50-s")
+		b.ReportMetric(ds[len(ds)-1].Seconds(), s.metric+"-max-s")
 	}
 }
 
