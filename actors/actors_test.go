@@ -18,6 +18,7 @@ import (
 type fakeTask struct {
 	context.Context
 	attempt int
+	*actors.MemoryCheckpoints
 }
 
 func (f fakeTask) TaskID() string           { return "t1" }
@@ -33,7 +34,7 @@ type addIn struct {
 
 func TestTypedTask(t *testing.T) {
 	add := actors.MustTask("add", func(_ actors.TaskContext, in addIn) (int, error) { return in.A + in.B, nil })
-	out, err := add.Run(fakeTask{context.Background(), 1}, []byte(`{"A":2,"B":3}`))
+	out, err := add.Run(fakeTask{context.Background(), 1, &actors.MemoryCheckpoints{}}, []byte(`{"A":2,"B":3}`))
 	if err != nil || string(out) != "5" {
 		t.Fatalf("Run = %s, %v; want 5", out, err)
 	}
@@ -49,7 +50,7 @@ func TestTypedTask(t *testing.T) {
 		}
 	}
 	// A payload that slipped past validation fails permanently at run time.
-	if _, err := add.Run(fakeTask{context.Background(), 1}, []byte(`nope`)); !actors.IsPermanent(err) || !errors.Is(err, actors.ErrInvalidPayload) {
+	if _, err := add.Run(fakeTask{context.Background(), 1, &actors.MemoryCheckpoints{}}, []byte(`nope`)); !actors.IsPermanent(err) || !errors.Is(err, actors.ErrInvalidPayload) {
 		t.Fatalf("Run(bad payload) = %v; want a permanent ErrInvalidPayload", err)
 	}
 }
@@ -59,7 +60,7 @@ func TestProtoPayloads(t *testing.T) {
 		in.MaxAttempts++
 		return in, nil
 	})
-	out, err := k.Run(fakeTask{context.Background(), 1}, []byte(`{"maxAttempts":2}`))
+	out, err := k.Run(fakeTask{context.Background(), 1, &actors.MemoryCheckpoints{}}, []byte(`{"maxAttempts":2}`))
 	if err != nil || !strings.Contains(string(out), `"maxAttempts":3`) {
 		t.Fatalf("Run = %s, %v", out, err)
 	}

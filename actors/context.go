@@ -29,6 +29,21 @@ type TaskContext interface {
 	Progress(fraction float64, note string)
 	// Logger is a structured logger carrying the task id, kind and attempt.
 	Logger() *slog.Logger
+	// Checkpoint saves v (JSON, or protojson for a proto message) as the
+	// task's checkpoint: once it returns nil, every later attempt, on any
+	// member, after an error, a kill, a failover or a restart, starts
+	// with it (LastCheckpoint). It is fenced like a commit: an attempt
+	// that is no longer the task's running one gets an error wrapping
+	// ErrFenced and saves nothing. Calls made while a save is in flight
+	// are coalesced: the latest value wins, one store write at a time.
+	// The encoded value is bounded (64 KiB in Granary's runtime): a larger
+	// one gets an error wrapping ErrCheckpointTooLarge.
+	Checkpoint(v any) error
+	// LastCheckpoint decodes the task's last saved checkpoint into v (a
+	// pointer) and reports whether there was one: what an earlier attempt
+	// (or this one) saved. Between checkpoints, execution is
+	// at-least-once: resume from it and repeat the step in progress.
+	LastCheckpoint(v any) (bool, error)
 }
 
 // GrainContext is what a grain handler runs with: a context.Context bound

@@ -18,6 +18,14 @@ var (
 	// ErrInvalidPolicy is returned when submit-time overrides are malformed
 	// or outside the kind's limits.
 	ErrInvalidPolicy = errors.New("invalid policy")
+	// ErrFenced is returned by TaskContext.Checkpoint to an attempt that
+	// no longer holds its task: it ended (timed out, cancelled, restarted,
+	// abandoned) or its member lost the task's claim. Nothing was saved;
+	// the handler should return.
+	ErrFenced = errors.New("attempt fenced: it no longer holds its task")
+	// ErrCheckpointTooLarge is returned by TaskContext.Checkpoint for a
+	// value whose encoding is over the runtime's bound. Nothing was saved.
+	ErrCheckpointTooLarge = errors.New("checkpoint too large")
 )
 
 // permanentError marks an error as not worth retrying.

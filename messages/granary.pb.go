@@ -606,7 +606,23 @@ type TaskStatus struct {
 	// job_round is the job round whose start began the task's current
 	// incarnation (0: never restarted by its job): its reports to the job
 	// carry it, so a late report of an earlier incarnation is ignored.
-	JobRound      uint64 `protobuf:"varint,31,opt,name=job_round,json=jobRound,proto3" json:"job_round,omitempty"`
+	JobRound uint64 `protobuf:"varint,31,opt,name=job_round,json=jobRound,proto3" json:"job_round,omitempty"`
+	// checkpoint is the last value the handler saved (TaskContext.Checkpoint),
+	// written with the claim's fence like a commit; every later attempt, on
+	// any member, starts with it. Bounded by tasks.MaxCheckpointBytes.
+	Checkpoint []byte `protobuf:"bytes,40,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// checkpoint_at is when the checkpoint was saved (unset: none saved).
+	CheckpointAt *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=checkpoint_at,json=checkpointAt,proto3" json:"checkpoint_at,omitempty"`
+	// checkpoint_attempt is the attempt that saved it.
+	CheckpointAttempt int32 `protobuf:"varint,42,opt,name=checkpoint_attempt,json=checkpointAttempt,proto3" json:"checkpoint_attempt,omitempty"`
+	// retries counts how often the task was sent round again after it
+	// failed or was cancelled (a retry of a dead letter).
+	Retries int32 `protobuf:"varint,43,opt,name=retries,proto3" json:"retries,omitempty"`
+	// last_retry is the request id of the last retry applied: the same retry
+	// asked again (a client's retry after a lost answer) changes nothing.
+	LastRetry string `protobuf:"bytes,44,opt,name=last_retry,json=lastRetry,proto3" json:"last_retry,omitempty"`
+	// retried_at is when the task was last sent round again.
+	RetriedAt     *timestamppb.Timestamp `protobuf:"bytes,45,opt,name=retried_at,json=retriedAt,proto3" json:"retried_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -786,6 +802,48 @@ func (x *TaskStatus) GetJobRound() uint64 {
 		return x.JobRound
 	}
 	return 0
+}
+
+func (x *TaskStatus) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *TaskStatus) GetCheckpointAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckpointAt
+	}
+	return nil
+}
+
+func (x *TaskStatus) GetCheckpointAttempt() int32 {
+	if x != nil {
+		return x.CheckpointAttempt
+	}
+	return 0
+}
+
+func (x *TaskStatus) GetRetries() int32 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
+func (x *TaskStatus) GetLastRetry() string {
+	if x != nil {
+		return x.LastRetry
+	}
+	return ""
+}
+
+func (x *TaskStatus) GetRetriedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetriedAt
+	}
+	return nil
 }
 
 // JobRestart is one restart of a job.
@@ -1465,7 +1523,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
 	"\x06member\x18\x06 \x01(\tR\x06member\x129\n" +
 	"\n" +
-	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xb5\x06\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xb9\b\n" +
 	"\n" +
 	"TaskStatus\x12+\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x15.granary.v1.TaskStateR\x05state\x12\x1a\n" +
@@ -1492,7 +1550,17 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x0eerrors_omitted\x18\x12 \x01(\x05R\rerrorsOmitted\x12\x18\n" +
 	"\awaiting\x18\x13 \x01(\tR\awaiting\x12\x19\n" +
 	"\bjob_hold\x18\x1e \x01(\tR\ajobHold\x12\x1b\n" +
-	"\tjob_round\x18\x1f \x01(\x04R\bjobRound\"b\n" +
+	"\tjob_round\x18\x1f \x01(\x04R\bjobRound\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18( \x01(\fR\n" +
+	"checkpoint\x12?\n" +
+	"\rcheckpoint_at\x18) \x01(\v2\x1a.google.protobuf.TimestampR\fcheckpointAt\x12-\n" +
+	"\x12checkpoint_attempt\x18* \x01(\x05R\x11checkpointAttempt\x12\x18\n" +
+	"\aretries\x18+ \x01(\x05R\aretries\x12\x1d\n" +
+	"\n" +
+	"last_retry\x18, \x01(\tR\tlastRetry\x129\n" +
+	"\n" +
+	"retried_at\x18- \x01(\v2\x1a.google.protobuf.TimestampR\tretriedAt\"b\n" +
 	"\n" +
 	"JobRestart\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
@@ -1615,23 +1683,25 @@ var file_messages_granary_proto_depIdxs = []int32{
 	15, // 16: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,  // 17: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
 	15, // 18: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	15, // 19: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	14, // 20: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
-	6,  // 21: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	15, // 22: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	14, // 23: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
-	15, // 24: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 25: granary.v1.Job.run:type_name -> granary.v1.JobRun
-	9,  // 26: granary.v1.JobRun.children:type_name -> granary.v1.JobChildRun
-	10, // 27: granary.v1.JobRun.terminate:type_name -> granary.v1.JobTermination
-	15, // 28: granary.v1.JobRun.restart_times:type_name -> google.protobuf.Timestamp
-	3,  // 29: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 30: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	15, // 19: granary.v1.TaskStatus.checkpoint_at:type_name -> google.protobuf.Timestamp
+	15, // 20: granary.v1.TaskStatus.retried_at:type_name -> google.protobuf.Timestamp
+	15, // 21: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	14, // 22: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	6,  // 23: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	15, // 24: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	14, // 25: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
+	15, // 26: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 27: granary.v1.Job.run:type_name -> granary.v1.JobRun
+	9,  // 28: granary.v1.JobRun.children:type_name -> granary.v1.JobChildRun
+	10, // 29: granary.v1.JobRun.terminate:type_name -> granary.v1.JobTermination
+	15, // 30: granary.v1.JobRun.restart_times:type_name -> google.protobuf.Timestamp
+	3,  // 31: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 32: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }

@@ -49,37 +49,44 @@ var jitterNames = map[messages.Jitter]string{
 func FromTask(t *messages.Task, revision uint64) *Status {
 	spec, st := t.GetSpec(), t.GetStatus()
 	s := &Status{
-		ID:            spec.GetId(),
-		Kind:          spec.GetKind(),
-		State:         StateName(st.GetState()),
-		Attempts:      int(st.GetAttempts()),
-		Owner:         st.GetOwner(),
-		Epoch:         st.GetEpoch(),
-		Revision:      revision,
-		Error:         st.GetError(),
-		Errors:        make([]AttemptError, 0, len(st.GetErrors())),
-		ErrorsOmitted: int(st.GetErrorsOmitted()),
-		Progress:      st.GetProgress(),
-		ProgressNote:  st.GetProgressNote(),
-		SubmittedAt:   st.GetSubmittedAt().AsTime(),
-		StartedAt:     optTime(st.GetStartedAt()),
-		FinishedAt:    optTime(st.GetFinishedAt()),
-		NextAttemptAt: optTime(st.GetNextAttemptAt()),
-		Waiting:       st.GetWaiting(),
-		Deadline:      optTime(st.GetDeadline()),
-		Labels:        spec.GetLabels(),
-		JobID:         spec.GetJobId(),
-		JobStrategy:   spec.GetJobStrategy(),
-		JobStage:      int(spec.GetJobStage()),
-		BudgetBase:    int(st.GetBudgetBase()),
-		JobRestarts:   int(st.GetJobRestarts()),
-		Significant:   spec.GetSignificant(),
-		DependsOn:     spec.GetDependsOn(),
+		ID:                spec.GetId(),
+		Kind:              spec.GetKind(),
+		State:             StateName(st.GetState()),
+		Attempts:          int(st.GetAttempts()),
+		Owner:             st.GetOwner(),
+		Epoch:             st.GetEpoch(),
+		Revision:          revision,
+		Error:             st.GetError(),
+		Errors:            make([]AttemptError, 0, len(st.GetErrors())),
+		ErrorsOmitted:     int(st.GetErrorsOmitted()),
+		Progress:          st.GetProgress(),
+		ProgressNote:      st.GetProgressNote(),
+		SubmittedAt:       st.GetSubmittedAt().AsTime(),
+		StartedAt:         optTime(st.GetStartedAt()),
+		FinishedAt:        optTime(st.GetFinishedAt()),
+		NextAttemptAt:     optTime(st.GetNextAttemptAt()),
+		Waiting:           st.GetWaiting(),
+		Deadline:          optTime(st.GetDeadline()),
+		Labels:            spec.GetLabels(),
+		JobID:             spec.GetJobId(),
+		JobStrategy:       spec.GetJobStrategy(),
+		JobStage:          int(spec.GetJobStage()),
+		BudgetBase:        int(st.GetBudgetBase()),
+		JobRestarts:       int(st.GetJobRestarts()),
+		Significant:       spec.GetSignificant(),
+		DependsOn:         spec.GetDependsOn(),
+		CheckpointAt:      optTime(st.GetCheckpointAt()),
+		CheckpointBytes:   len(st.GetCheckpoint()),
+		CheckpointAttempt: int(st.GetCheckpointAttempt()),
+		Retries:           int(st.GetRetries()),
+		RetriedAt:         optTime(st.GetRetriedAt()),
+		PayloadBytes:      len(spec.GetPayload()),
 	}
 	if spec.GetJobId() != "" {
 		s.Restart = RestartTypeOf(spec)
 	}
 	s.Result, s.ResultBase64 = JSONOrBase64(st.GetResult())
+	s.Payload, s.PayloadBase64 = JSONOrBase64(spec.GetPayload())
 	for _, e := range st.GetErrors() {
 		s.Errors = append(s.Errors, AttemptError{
 			Attempt:   int(e.GetAttempt()),
@@ -113,15 +120,27 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 // most of a listing's time). t is the caller's alone: it is changed for
 // the call and restored.
 func ListingOf(t *messages.Task, revision uint64) *Status {
-	st := t.GetStatus()
-	res := st.GetResult()
-	if len(res) <= ListResultBytes {
+	st, spec := t.GetStatus(), t.GetSpec()
+	res, payload := st.GetResult(), spec.GetPayload()
+	bigResult, bigPayload := len(res) > ListResultBytes, len(payload) > ListResultBytes
+	if !bigResult && !bigPayload {
 		return FromTask(t, revision)
 	}
-	st.Result = nil
+	if bigResult {
+		st.Result = nil
+	}
+	if bigPayload {
+		spec.Payload = nil
+	}
 	s := FromTask(t, revision)
-	st.Result = res
-	s.ResultElided, s.ResultBytes = true, len(res)
+	if bigResult {
+		st.Result = res
+		s.ResultElided, s.ResultBytes = true, len(res)
+	}
+	if bigPayload {
+		spec.Payload = payload
+		s.PayloadElided, s.PayloadBytes = true, len(payload)
+	}
 	return s
 }
 

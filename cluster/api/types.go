@@ -163,6 +163,24 @@ type Status struct {
 	// DependsOn are the ids of the tasks this one runs after (job stages
 	// expanded); Waiting says so while it waits for them.
 	DependsOn []string `json:"depends_on,omitempty"`
+	// CheckpointAt is when the handler last saved a checkpoint (absent:
+	// none), CheckpointBytes its size and CheckpointAttempt the attempt
+	// that saved it: the next attempt starts from it.
+	CheckpointAt      *time.Time `json:"checkpoint_at,omitempty"`
+	CheckpointBytes   int        `json:"checkpoint_bytes,omitempty"`
+	CheckpointAttempt int        `json:"checkpoint_attempt,omitempty"`
+	// Retries counts how often the task was sent round again after it
+	// failed or was cancelled (POST /v1/tasks/{id}/retry); RetriedAt is
+	// when it last was.
+	Retries   int        `json:"retries,omitempty"`
+	RetriedAt *time.Time `json:"retried_at,omitempty"`
+	// Payload is the task's input when it is JSON, PayloadBase64 when it
+	// is not. A listing leaves out a payload larger than ListResultBytes
+	// (PayloadElided, its size in PayloadBytes); GET /v1/tasks/{id} has it.
+	Payload       json.RawMessage `json:"payload,omitempty"`
+	PayloadBase64 string          `json:"payload_base64,omitempty"`
+	PayloadElided bool            `json:"payload_elided,omitempty"`
+	PayloadBytes  int             `json:"payload_bytes,omitempty"`
 }
 
 // Terminal reports whether the task has ended.

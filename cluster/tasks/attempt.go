@@ -25,6 +25,8 @@ type taskContext struct {
 	now      func() time.Time
 	lastBeat atomic.Int64 // unix nanoseconds
 	progress atomic.Pointer[progress]
+	// checkpoints saves the attempt's checkpoints (checkpoint.go).
+	checkpoints *checkpointer
 	// done closes when the handler's goroutine returns: its job's
 	// terminate waits for it (up to the job's shutdown time).
 	done chan struct{}

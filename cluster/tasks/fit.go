@@ -82,6 +82,14 @@ func fit(t *messages.Task, max int) error {
 	if size <= max {
 		return nil
 	}
+	if len(st.Result) > 0 && len(st.Checkpoint) > 0 {
+		// A result is committed: no attempt resumes from the checkpoint,
+		// which gives way to it (its time and attempt stay).
+		st.Checkpoint = nil
+		if size = proto.Size(t); size <= max {
+			return nil
+		}
+	}
 	if len(st.Result) > 0 {
 		resultSize := len(st.Result)
 		st.Result, st.Progress = nil, 0

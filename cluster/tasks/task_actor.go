@@ -127,6 +127,8 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 	case *attemptSucceeded:
 		a.succeeded(msg)
+	case *saveCheckpoint:
+		c.Respond(&checkpointReply{err: a.checkpoint(msg)}) // checkpoint.go
 	case *controlTask:
 		switch msg.Op {
 		case OpRestart:
@@ -313,6 +315,8 @@ func (a *taskActor) startAttempt() {
 		m:       a.m,
 		deps:    a.rec.Task.GetSpec().GetDependsOn(),
 	}
+	tc.checkpoints = newCheckpointer(a.rec.Task.GetStatus().GetCheckpoint(),
+		checkpointSaver(a.c().ActorSystem(), a.self, n, 2*a.m.cfg.StoreTimeout))
 	a.live = tc
 	if a.debug() {
 		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())

@@ -13,6 +13,7 @@ import (
 // concurrent use because the hang test reads it from another goroutine.
 type fakeContext struct {
 	context.Context
+	actors.MemoryCheckpoints
 	id      string
 	attempt int
 

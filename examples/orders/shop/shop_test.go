@@ -15,6 +15,7 @@ import (
 // taskCtx is a TaskContext for running handlers without a node.
 type taskCtx struct {
 	context.Context
+	actors.MemoryCheckpoints
 	id       string
 	attempt  int
 	progress float64
