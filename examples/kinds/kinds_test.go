@@ -36,7 +36,7 @@ func TestRegisterAddsEveryKindOnce(t *testing.T) {
 	if err := kinds.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"echo", "flaky", "hang", "pi", "sleep", "wordcount", "wordcount-mapreduce", "wordcount-shard"}
+	want := []string{"echo", "flaky", "hang", "pi", "sleep", "steps", "wordcount", "wordcount-mapreduce", "wordcount-shard"}
 	if got := reg.TaskKinds(); !slices.Equal(got, want) {
 		t.Fatalf("registered %v, want %v", got, want)
 	}
@@ -312,5 +312,49 @@ func TestValidateAcceptsGoodPayloads(t *testing.T) {
 				t.Errorf("Validate(%s) = %v; want nil", c.payload, err)
 			}
 		})
+	}
+}
+
+// TestStepsResumesFromItsCheckpoint: an attempt of steps that stops at
+// step 3 (its context cancelled) leaves the checkpoint 3 behind it, and the
+// next attempt through the same checkpoints starts there.
+func TestStepsResumesFromItsCheckpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	first := newContext(ctx, "s1", 1)
+	var out []byte
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out, err = kinds.Steps.Run(first, []byte(`{"steps":1000,"step_ms":1}`))
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		var step int
+		if ok, _ := first.LastCheckpoint(&step); ok && step >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("steps saved no checkpoint past step 3 in 10s")
+		}
+	}
+	cancel()
+	<-done
+	if err == nil {
+		t.Fatalf("cancelled attempt returned %s", out)
+	}
+	var saved int
+	if _, err := first.LastCheckpoint(&saved); err != nil {
+		t.Fatal(err)
+	}
+	second := newContext(context.Background(), "s1", 2)
+	if err := second.Checkpoint(saved); err != nil {
+		t.Fatal(err)
+	}
+	out, err = kinds.Steps.Run(second, []byte(`{"steps":1000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`{"steps":1000,"resumed_from":%d,"attempt":2}`, saved); string(out) != want {
+		t.Fatalf("second attempt returned %s, want %s", out, want)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // All returns every stock kind, in the order Register adds them.
 func All() []*actors.TaskKind {
-	return append([]*actors.TaskKind{Echo, Sleep, Flaky, Hang, Pi, WordCount}, wordcount.Kinds()...)
+	return append([]*actors.TaskKind{Echo, Sleep, Flaky, Hang, Pi, WordCount, Steps}, wordcount.Kinds()...)
 }
 
 // Register adds every stock kind to reg. A name that reg already holds is
