@@ -36,11 +36,14 @@ type config struct {
 	only                        string
 	scaleRuns, scaleTasks       int // failover at scale
 
-	stateRounds, stateCalls int // grain state writes against raw puts
-	stateCallers            int // their concurrent callers
-	reminders               int // reminders due within one minute
-	jobRounds               int // rounds of the job restart comparison
-	fanOutRounds            int // rounds of the fan-out comparison
+	stateRounds, stateCalls int           // grain state writes against raw puts
+	stateCallers            int           // their concurrent callers
+	reminders               int           // reminders due within one minute
+	jobRounds               int           // rounds of the job restart comparison
+	fanOutRounds            int           // rounds of the fan-out comparison
+	checkpointRounds        int           // rounds of the checkpoint rate comparison
+	checkpointTasks         int           // tasks checkpointing at once
+	checkpointWindow        time.Duration // length of a checkpoint round
 }
 
 func main() {
@@ -56,7 +59,7 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing, jobrestart, fanout) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing, jobrestart, fanout, checkpoints) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
@@ -65,6 +68,9 @@ func main() {
 	flag.IntVar(&cfg.reminders, "reminders", 10000, "reminders due within one minute in the reminder lateness runs")
 	flag.IntVar(&cfg.jobRounds, "job-rounds", 5, "rounds of the one_for_all job restart comparison, per member count")
 	flag.IntVar(&cfg.fanOutRounds, "fanout-rounds", 3, "rounds of the fan-out comparison (1,000 children from a handler against a client), per member count")
+	flag.IntVar(&cfg.checkpointRounds, "checkpoint-rounds", 5, "rounds of the checkpoint rate comparison")
+	flag.IntVar(&cfg.checkpointTasks, "checkpoint-tasks", 64, "tasks checkpointing at once (and raw writers) in the checkpoint rate comparison")
+	flag.DurationVar(&cfg.checkpointWindow, "checkpoint-window", 3*time.Second, "length of a round of the checkpoint rate comparison")
 	flag.Parse()
 	testing.Init()
 	if err := run(cfg); err != nil {
@@ -103,6 +109,7 @@ func run(cfg config) error {
 		{"listing", listingSection},
 		{"jobrestart", func() (string, error) { return jobRestartSection(cfg) }},
 		{"fanout", func() (string, error) { return fanOutSection(cfg) }},
+		{"checkpoints", func() (string, error) { return checkpointSection(cfg) }},
 	} {
 		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
 			continue

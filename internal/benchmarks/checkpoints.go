@@ -1,0 +1,181 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/store/consulstore"
+	"github.com/granary-rt/granary/cluster/tasks"
+	"github.com/granary-rt/granary/internal/testconsul"
+	consul "github.com/hashicorp/consul/api"
+	"google.golang.org/protobuf/proto"
+)
+
+// CheckpointState is what each benchmark task checkpoints: a step and a
+// cursor, a progress marker of the usual size.
+type CheckpointState struct {
+	Step   int    `json:"step"`
+	Cursor string `json:"cursor"`
+}
+
+// Checkpoints measures the checkpoints per second one member sustains
+// against raw Consul KV puts, in the same run: one disk-backed Consul
+// server (bin/consul -server), one task manager of this process on the
+// Consul task store, running tasks tasks that each checkpoint in a loop
+// (a save is answered once stored; the next follows at once), and the
+// same number of raw writers putting values of a task's record size to as
+// many keys. rounds rounds of window per side, the sides taking turns;
+// it reports each side's median rate ("checkpoints/s", "raw-puts/s") and
+// the record's size. b.N is ignored.
+func Checkpoints(b *testing.B, rounds, taskCount int, window time.Duration) {
+	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
+	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	g := newGate()
+	var saved atomic.Int64
+	kind := actors.MustTask("cp", func(ctx actors.TaskContext, _ struct{}) (int, error) {
+		st, _, _ := actors.Resume[CheckpointState](ctx)
+		for {
+			select {
+			case <-g.open():
+			case <-ctx.Done():
+				return st.Step, nil
+			}
+			st.Step++
+			st.Cursor = fmt.Sprintf("cursor-%016d", st.Step)
+			if err := actors.SaveCheckpoint(ctx, st); err != nil {
+				return st.Step, actors.Permanent(err)
+			}
+			saved.Add(1)
+		}
+	}, actors.WithAttemptTimeout(0))
+	reg := actors.NewRegistry()
+	if err := reg.RegisterTask(kind); err != nil {
+		b.Fatal(err)
+	}
+	cfg := tasks.DefaultConfig("bench-1")
+	cfg.Store, cfg.Registry = s, reg
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := tasks.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if err := m.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		_ = m.Stop(sctx)
+	}()
+	for i := range taskCount {
+		if _, _, err := m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("cp-%d", i), Kind: "cp"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Warm-up: every task has stored a checkpoint.
+	g.set(true)
+	for saved.Load() < int64(4*taskCount) {
+		if ctx.Err() != nil {
+			b.Fatalf("warm-up: %d checkpoints stored: %v", saved.Load(), ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.set(false)
+	rec, err := s.Get(ctx, "cp-0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := proto.Size(rec.Task)
+	kv := agent.Client().KV()
+	value := make([]byte, size)
+	var cps, raws []float64
+	b.ResetTimer()
+	for round := range rounds {
+		sides := []func(){
+			func() {
+				before := saved.Load()
+				g.set(true)
+				time.Sleep(window)
+				g.set(false)
+				cps = append(cps, float64(saved.Load()-before)/window.Seconds())
+			},
+			func() { raws = append(raws, rawPuts(ctx, b, kv, value, taskCount, window)) },
+		}
+		if round%2 == 1 {
+			sides[0], sides[1] = sides[1], sides[0]
+		}
+		for _, side := range sides {
+			side()
+		}
+	}
+	b.StopTimer()
+	med := func(xs []float64) float64 { return medianOf(xs, func(v float64) float64 { return v }) }
+	b.ReportMetric(med(cps), "checkpoints/s")
+	b.ReportMetric(med(raws), "raw-puts/s")
+	b.ReportMetric(float64(size), "record-bytes")
+}
+
+// rawPuts puts value from writers goroutines to as many keys for window,
+// and returns the puts per second.
+func rawPuts(ctx context.Context, b *testing.B, kv *consul.KV, value []byte, writers int, window time.Duration) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	until := time.Now().Add(window)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(until) {
+				if _, err := kv.Put(&consul.KVPair{Key: fmt.Sprintf("bench/raw/cp%d", w), Value: value}, (&consul.WriteOptions{}).WithContext(ctx)); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / window.Seconds()
+}
+
+// gate holds the benchmark's handlers between rounds: open returns a
+// channel that is closed while the gate is open.
+type gate struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+func (g *gate) open() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ch
+}
+
+func (g *gate) set(open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.ch: // open now
+		if !open {
+			g.ch = make(chan struct{})
+		}
+	default:
+		if open {
+			close(g.ch)
+		}
+	}
+}
