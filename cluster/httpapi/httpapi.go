@@ -42,6 +42,8 @@ type TaskService interface {
 	Find(ctx context.Context, f store.Filter) ([]store.Record, error)
 	Cancel(ctx context.Context, id, reason string) (store.Record, error)
 	Restart(ctx context.Context, id, reason, requestID string) (store.Record, error)
+	Retry(ctx context.Context, id, reason, requestID string) (store.Record, error)
+	RetryMany(ctx context.Context, f tasks.RetryFilter, reason string, dryRun bool) ([]string, map[string]error, bool, error)
 	Job(ctx context.Context, id string) ([]store.Record, tasks.JobSummary, error)
 	Member() string
 }
@@ -196,6 +198,8 @@ func New(svc TaskService, cfg Config) http.Handler {
 		h.mux.HandleFunc("GET /v1/tasks/{id}", h.get)
 		h.mux.HandleFunc("DELETE /v1/tasks/{id}", h.cancel)
 		h.mux.HandleFunc("POST /v1/tasks/{id}/restart", h.restart)
+		h.mux.HandleFunc("POST /v1/tasks/{id}/retry", h.retry) // retry.go
+		h.mux.HandleFunc("POST /v1/tasks:retry", h.retryMany)
 		h.mux.HandleFunc("GET /v1/jobs/{id}/tasks", h.jobTasks)
 		h.jobRoutes()
 		if h.cfg.Member == "" {

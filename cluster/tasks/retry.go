@@ -23,7 +23,7 @@ import (
 // MaxRetryMany bounds the tasks one RetryMany sends round again: a retry
 // is a store write and an activation each; more are retried by asking
 // again (the ones retried no longer match a filter of failed tasks).
-const MaxRetryMany = 1000
+const MaxRetryMany = api.MaxRetryMany
 
 // Retry sends a failed or cancelled task round again at once: its next
 // attempt runs on this member with a fresh retry budget (max_attempts
