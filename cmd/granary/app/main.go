@@ -18,6 +18,7 @@
 //	granary tasks [--state S] ...    list tasks, newest first, a page at a time
 //	granary cancel ID                cancel a task
 //	granary restart ID               run a task again with a fresh retry budget
+//	granary retry ID                 send a failed or cancelled task round again
 //	granary job status JOB           show a job
 //	granary job create JOB ...       declare a job (a supervisor), optionally under a parent job
 //	granary job tree JOB             draw a job and its descendants
@@ -77,6 +78,7 @@ var commands = []command{
 	{"tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--json]", "list tasks, newest first, a page at a time (--all: every page)", runTasks},
 	{"cancel", "ID [--json]", "cancel a task", runCancel},
 	{"restart", "ID [--json]", "stop a task's attempt and run it again at once with a fresh retry budget", runRestart},
+	{"retry", retryArgs, "send failed or cancelled tasks round again with a fresh retry budget, their history and checkpoint kept", runRetry},
 	{"jobs", "[--limit N] [--json]", "list jobs, most recently changed first: strategy, failed or not, restarts", runJobs},
 	{"job", jobArgs, "declare (create), show (status, tree) and stop jobs: supervisors of tasks and child jobs", runJob},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},

@@ -175,6 +175,13 @@ func printStatus(w io.Writer, st *api.Status) {
 	if st.State == api.StateRunning {
 		row("progress", fmt.Sprintf("%.0f%% %s", st.Progress*100, st.ProgressNote))
 	}
+	if st.CheckpointAt != nil {
+		row("checkpoint", fmt.Sprintf("%d bytes, saved %s by attempt %d", st.CheckpointBytes, st.CheckpointAt.Format(time.RFC3339Nano), st.CheckpointAttempt))
+	}
+	if st.Retries > 0 && st.RetriedAt != nil {
+		row("retried", fmt.Sprintf("%d times, last %s", st.Retries, st.RetriedAt.Format(time.RFC3339Nano)))
+	}
+	printPayload(row, st)
 	if len(st.Result) > 0 {
 		row("result", clip(string(st.Result), 2000))
 	}
@@ -287,4 +294,17 @@ func kindDefaults(k api.Kind) string {
 	dur("heartbeat-timeout", p.HeartbeatTimeout)
 	dur("deadline", p.Deadline)
 	return strings.Join(s, " ")
+}
+
+// printPayload shows a task's input: JSON or base64, cut for a terminal;
+// a listing's elided payload by its size.
+func printPayload(row func(k, v string), st *api.Status) {
+	switch {
+	case len(st.Payload) > 0:
+		row("payload", clip(string(st.Payload), 2000))
+	case st.PayloadBase64 != "":
+		row("payload (base64)", clip(st.PayloadBase64, 2000))
+	case st.PayloadElided:
+		row("payload", fmt.Sprintf("%d bytes (not in listings)", st.PayloadBytes))
+	}
 }
