@@ -191,6 +191,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		if st, err := cl.Get(ctx, d.failing); err != nil || st.State != api.StateCancelled {
 			t.Fatalf("after the cancel button the task is %v (%v), want cancelled", st, err)
 		}
+		// A dead letter's Retry sends it round again, counted.
+		br.do(chromedp.Click(chromedp.CSS(`table.dead-letters tr[data-task='` + d.dead + `'] button[data-action=retry]`)))
+		testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+			st, err := cl.Get(ctx, d.dead)
+			return err == nil && st.Retries == 1, fmt.Sprintf("after the retry button %s is %+v (%v), want sent round again once", d.dead, st, err)
+		})
 	})
 
 	t.Run("submit: running then completed", func(t *testing.T) {

@@ -631,8 +631,25 @@ function taskActions(t, refresh) {
   if (!isTerminal(t.state)) {
     out.appendChild(el("button", { type: "button", class: "danger", id: "cancel-task", onclick: () => act("DELETE", "/v1/tasks/" + enc(t.id) + q({ reason: "cancelled from the console" }), undefined, refresh) }, "Cancel"));
     out.appendChild(el("button", { type: "button", class: "secondary", id: "restart-task", onclick: () => act("POST", "/v1/tasks/" + enc(t.id) + "/restart", { reason: "restarted from the console", request_id: newID("r-") }, refresh) }, "Restart now"));
+  } else if (t.state === "failed" || t.state === "cancelled") {
+    out.appendChild(retryButton(t, "retry-task", "", refresh));
   }
   return out;
+}
+
+// retryButton sends a failed or cancelled task round again with a fresh
+// retry budget (POST /v1/tasks/{id}/retry), its history and checkpoint kept.
+function retryButton(t, id, size, refresh) {
+  return el("button", { type: "button", class: ("secondary " + size).trim(), id: id || undefined, "data-action": "retry",
+    title: "run it again with a fresh retry budget; its history and checkpoint are kept",
+    onclick: () => act("POST", "/v1/tasks/" + enc(t.id) + "/retry", { reason: "retried from the console", request_id: newID("q-") }, refresh) }, "Retry");
+}
+
+// checkpoint says when the task's last checkpoint was saved, by which
+// attempt, and its size: where its next attempt starts.
+function checkpoint(t) {
+  if (!t.checkpoint_at) return undefined;
+  return el("span", { id: "task-checkpoint" }, String(t.checkpoint_bytes || 0), " bytes, saved ", when(t.checkpoint_at), " by attempt ", String(t.checkpoint_attempt || 0));
 }
 
 async function act(method, path, body, refresh) {
@@ -667,8 +684,12 @@ function renderTask(t) {
     ["deadline", t.deadline ? when(t.deadline) : undefined],
     ["job", t.job_id ? el("span", null, link(t.job_id, "job", t.job_id), " · ", t.job_strategy || "one_for_one", " · stage ", String(t.job_stage || 0), t.job_restarts ? " · " + t.job_restarts + " job restarts" : "") : undefined],
     ["labels", t.labels ? el("span", { id: "task-labels" }, labels(t.labels)) : undefined],
+    ["checkpoint", checkpoint(t)],
+    ["retried", t.retries ? el("span", { id: "task-retries" }, t.retries + (t.retries === 1 ? " time, " : " times, last "), when(t.retried_at)) : undefined],
     ["epoch · revision", t.epoch + " · " + t.revision],
   ])));
+  if (t.payload !== undefined) out.appendChild(el("div", { class: "card" }, el("h3", null, "Payload"), el("pre", { id: "task-payload" }, JSON.stringify(t.payload, null, 2))));
+  if (t.payload_base64) out.appendChild(el("div", { class: "card" }, el("h3", null, "Payload (base64, not JSON)"), el("pre", { id: "task-payload" }, t.payload_base64)));
   if (t.error) out.appendChild(el("div", { class: "card" }, el("h3", null, "Error"), el("pre", { id: "task-error" }, t.error)));
   if (t.result !== undefined) out.appendChild(el("div", { class: "card" }, el("h3", null, "Result"), el("pre", { id: "task-result" }, JSON.stringify(t.result, null, 2))));
   if (t.result_base64) out.appendChild(el("div", { class: "card" }, el("h3", null, "Result (base64, not JSON)"), el("pre", null, t.result_base64)));
@@ -751,7 +772,7 @@ pages.jobs = (main) => {
 // ----- failures -----
 pages.failures = (main) => {
   main.appendChild(el("h1", null, "Failures"));
-  main.appendChild(el("p", { class: "muted" }, "Dead letters: tasks that failed for good, with their error history. Failing: tasks between attempts after a failure; restart runs one now with a fresh retry budget, cancel ends it."));
+  main.appendChild(el("p", { class: "muted" }, "Dead letters: tasks that failed for good, with their error history. Failing: tasks between attempts after a failure; restart runs one now with a fresh retry budget, cancel ends it. Retry sends a dead letter round again with a fresh retry budget."));
   const body = el("div");
   main.appendChild(body);
   const p = new Poller(async (signal) => {
@@ -790,7 +811,7 @@ function failureList(tasks, live, refresh) {
         el("td", null, live ? el("div", { class: "row" },
           el("button", { type: "button", class: "small secondary", "data-action": "restart", onclick: () => act("POST", "/v1/tasks/" + enc(t.id) + "/restart", { reason: "restarted from the console", request_id: newID("r-") }, refresh) }, "Restart"),
           el("button", { type: "button", class: "small danger", "data-action": "cancel", onclick: () => act("DELETE", "/v1/tasks/" + enc(t.id) + q({ reason: "cancelled from the console" }), undefined, refresh) }, "Cancel"))
-          : el("span", { class: "muted", title: "a finished task does not run again: submit it anew" }, "finished")));
+          : retryButton(t, "", "small", refresh)));
     })));
 }
 
