@@ -65,6 +65,19 @@ func newCheckpointRig(t *testing.T) *checkpointRig {
 		actors.MustTask("big", func(ctx actors.TaskContext, n int) (int, error) {
 			return 0, actors.Permanent(ctx.Checkpoint(strings.Repeat("x", n)))
 		}, fast),
+		// blocked: attempt 1 saves 5 and waits to be stopped; later
+		// attempts return the checkpoint they start with.
+		actors.MustTask("blocked", func(ctx actors.TaskContext, _ struct{}) (int, error) {
+			if ctx.Attempt() == 1 {
+				if err := actors.SaveCheckpoint(ctx, 5); err != nil {
+					return 0, err
+				}
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+			v, _, err := actors.Resume[int](ctx)
+			return v, err
+		}, fast),
 		// claimed: saves, waits until the test claims the task for another
 		// member, saves again and reports what it heard.
 		actors.MustTask("claimed", func(ctx actors.TaskContext, _ struct{}) (int, error) {
@@ -226,4 +239,32 @@ func idOf(t *testing.T, m *tasks.Manager, kind string) string {
 		t.Fatalf("tasks of kind %s: %d, %v", kind, len(recs), err)
 	}
 	return recs[0].Task.GetSpec().GetId()
+}
+
+// TestCheckpointSurvivesRestart: a task restarted by request while its
+// first attempt runs starts its second attempt with the first one's
+// checkpoint.
+func TestCheckpointSurvivesRestart(t *testing.T) {
+	r := newCheckpointRig(t)
+	ctx := testutil.Context(t, 30*time.Second)
+	rec, _, err := r.m.Submit(ctx, tasks.Submission{Kind: "blocked", Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rec.Task.GetSpec().GetId()
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		rec, err := r.store.Get(ctx, id)
+		return err == nil && string(rec.Task.GetStatus().GetCheckpoint()) == "5", fmt.Sprintf("%v, %v", rec.Task.GetStatus(), err)
+	})
+	if _, err := r.m.Restart(ctx, id, "", "r-1"); err != nil {
+		t.Fatal(err)
+	}
+	for !store.Terminal(rec.Task.GetStatus().GetState()) {
+		if rec, err = r.m.Wait(ctx, id, rec.Revision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := rec.Task.GetStatus(); st.GetState() != messages.TaskState_TASK_STATE_COMPLETED || string(st.GetResult()) != "5" || st.GetAttempts() != 2 {
+		t.Fatalf("after the restart: %s with %q after %d attempts; want attempt 2 to start from checkpoint 5", st.GetState(), st.GetResult(), st.GetAttempts())
+	}
 }
