@@ -3,14 +3,10 @@ package api
 import "time"
 
 // RetryRequest is the optional body of POST /v1/tasks/{id}/retry, which
-// sends a failed or cancelled task round again with a fresh retry budget.
-type RetryRequest struct {
-	Reason string `json:"reason,omitempty"`
-	// RequestID makes the retry idempotent: a retry with the id of the
-	// task's last applied retry changes nothing (the client sets a new one
-	// per call and keeps it across its own retries).
-	RequestID string `json:"request_id,omitempty"`
-}
+// sends a failed or cancelled task round again with a fresh retry budget:
+// a reason and a request id, as a restart's. The same request id again
+// (the client's retry after a lost answer) changes nothing.
+type RetryRequest = RestartRequest
 
 // RetryManyRequest is the body of POST /v1/tasks:retry: it retries every
 // failed or cancelled task that matches, up to MaxRetryMany per request.

@@ -475,6 +475,12 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
+	h.requestControl(w, r, h.svc.Restart)
+}
+
+// requestControl answers a route on one task whose optional body is a
+// reason and a request id (api.RestartRequest): restart and retry.
+func (h *handler) requestControl(w http.ResponseWriter, r *http.Request, call func(ctx context.Context, id, reason, requestID string) (store.Record, error)) {
 	var req api.RestartRequest
 	if r.ContentLength != 0 {
 		if err := h.decode(w, r, &req, h.cfg.MaxBodyBytes); err != nil {
@@ -484,7 +490,7 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.withStoreDeadline(r.Context())
 	defer cancel()
-	rec, err := h.svc.Restart(ctx, r.PathValue("id"), req.Reason, req.RequestID)
+	rec, err := call(ctx, r.PathValue("id"), req.Reason, req.RequestID)
 	h.answer(w, r, rec, storeDeadlineErr(ctx, r.Context(), err))
 }
 

@@ -11,17 +11,7 @@ import (
 // retry answers POST /v1/tasks/{id}/retry: a failed or cancelled task sent
 // round again (tasks.Manager.Retry).
 func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
-	var req api.RetryRequest
-	if r.ContentLength != 0 {
-		if err := h.decode(w, r, &req, h.cfg.MaxBodyBytes); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-	}
-	ctx, cancel := h.withStoreDeadline(r.Context())
-	defer cancel()
-	rec, err := h.svc.Retry(ctx, r.PathValue("id"), req.Reason, req.RequestID)
-	h.answer(w, r, rec, storeDeadlineErr(ctx, r.Context(), err))
+	h.requestControl(w, r, h.svc.Retry)
 }
 
 // retryMany answers POST /v1/tasks:retry: the failed or cancelled tasks a
