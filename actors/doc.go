@@ -28,4 +28,11 @@
 // keyed by TaskID and Attempt where it matters). The committed result is
 // exactly-once. An error wrapped with Permanent is never retried; any other
 // error or panic is retried under the kind's retry policy.
+//
+// A long handler checkpoints where it stands (SaveCheckpoint, or
+// TaskContext.Checkpoint) and starts from there (Resume): every later
+// attempt, on any member, starts with the last value saved, so only the
+// work since that checkpoint runs again. A checkpoint is fenced like a
+// commit (ErrFenced for an attempt that no longer holds its task) and
+// bounded (ErrCheckpointTooLarge).
 package actors
