@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -193,7 +194,7 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *ping:
 		c.Respond(&pong{})
 	case *taskActors:
-		c.Respond(c.Children())
+		c.Respond(slices.Clone(c.Children())) // Children is the context's own set, which it changes as children stop
 	case *suspendAll:
 		for _, pid := range r.jobs {
 			c.Stop(pid) // a fenced member supervises nothing; the claim passes on
