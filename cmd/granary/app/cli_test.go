@@ -65,8 +65,11 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("granary %v: exit %d, stderr %q; want exit 2 and one line saying %q", c.args, r.code, r.stderr, c.want)
 		}
 	}
-	if r := cli(t, "", "--help"); r.code != exitOK || !strings.Contains(r.stderr, "granary submit") {
-		t.Errorf("--help: exit %d, %q", r.code, r.stderr)
+	if r := cli(t, "", "--help"); r.code != exitOK || !strings.Contains(r.stdout, "granary submit") || r.stderr != "" {
+		t.Errorf("--help: exit %d, stdout %q, stderr %q; want the help on stdout (it was asked for)", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, ""); r.code != exitUsage || !strings.Contains(r.stderr, "granary submit") || r.stdout != "" {
+		t.Errorf("no command: exit %d, stdout %q; want the help on stderr and exit 2", r.code, r.stdout)
 	}
 }
 

@@ -31,9 +31,10 @@ func newFlags(e *env, name, args string) *flagSet {
 }
 
 // printUsage is flag's PrintDefaults with flags written as users (and the
-// README) write them: --name, not -name.
-func (fs *flagSet) printUsage() {
-	w := fs.e.stderr
+// README) write them: --name, not -name. Help asked for goes to stdout (so
+// `granary help submit | less` shows it); help shown because of a usage
+// error goes to stderr.
+func (fs *flagSet) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s %s\n\nFlags:\n", fs.Name(), fs.args)
 	fs.VisitAll(func(f *flag.Flag) {
 		typ, usage := flag.UnquoteUsage(f)
@@ -60,7 +61,7 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.printUsage()
+				fs.printUsage(fs.e.stdout)
 				return nil, &exitError{code: exitOK}
 			}
 			return nil, usageErr("%v (see %s -h)", err, fs.Name())

@@ -16,12 +16,12 @@ import (
 func TestJobHelp(t *testing.T) {
 	r := cli(t, "", "job", "-h")
 	for _, want := range []string{"job create " + jobCreateArgs, "job stop " + jobStopArgs, "job tree " + jobTreeArgs, "job status JOB"} {
-		if r.code != exitOK || !strings.Contains(r.stderr, want) {
-			t.Errorf("granary job -h: exit %d, lacks %q:\n%s", r.code, want, r.stderr)
+		if r.code != exitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("granary job -h: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
 		}
 	}
-	if r := cli(t, "", "job", "create", "-h"); r.code != exitOK || !strings.Contains(r.stderr, "--auto-shutdown") || !strings.Contains(r.stderr, "brutal_kill") {
-		t.Errorf("granary job create -h: exit %d:\n%s", r.code, r.stderr)
+	if r := cli(t, "", "job", "create", "-h"); r.code != exitOK || !strings.Contains(r.stdout, "--auto-shutdown") || !strings.Contains(r.stdout, "brutal_kill") {
+		t.Errorf("granary job create -h: exit %d:\n%s", r.code, r.stdout)
 	}
 	if r := cli(t, "", "job"); r.code != exitUsage || !strings.Contains(r.stderr, "Subcommands:") {
 		t.Errorf("granary job: exit %d:\n%s", r.code, r.stderr)

@@ -90,12 +90,16 @@ func runJob(e *env, args []string) error {
 		fs := newFlags(e, "job", jobArgs)
 		var cf clientFlags
 		cf.register(fs, e, 30*time.Second, "give up after this long")
-		fs.printUsage()
-		fmt.Fprintf(e.stderr, "\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n")
-		for _, c := range jobCommands {
-			fmt.Fprintf(e.stderr, "  %s job %s %s\n      %s\n", e.name(), c.name, c.args, c.summary)
+		w := e.stdout // asked for
+		if len(args) == 0 {
+			w = e.stderr // a usage error
 		}
-		fmt.Fprintf(e.stderr, "\nRun %s job SUBCOMMAND -h for its flags.\n", e.name())
+		fs.printUsage(w)
+		fmt.Fprintf(w, "\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n")
+		for _, c := range jobCommands {
+			fmt.Fprintf(w, "  %s job %s %s\n      %s\n", e.name(), c.name, c.args, c.summary)
+		}
+		fmt.Fprintf(w, "\nRun %s job SUBCOMMAND -h for its flags.\n", e.name())
 		if len(args) == 0 {
 			return &exitError{code: exitUsage}
 		}

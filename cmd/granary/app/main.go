@@ -143,10 +143,11 @@ func run(e *env, args []string) int {
 		return run(e, []string{args[1], "--help"}) // granary help CMD: that command's help
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stderr, e.name())
 		if len(args) == 0 {
+			usage(e.stderr, e.name()) // a usage error: nothing to run
 			return exitUsage
 		}
+		usage(e.stdout, e.name()) // asked for: `granary --help | less` shows it
 		return exitOK
 	}
 	if args[0] == "--version" || args[0] == "-version" {

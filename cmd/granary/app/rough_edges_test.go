@@ -31,16 +31,17 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, args := range [][]string{{"help", "submit"}, {"submit", "-h"}, {"submit", "--help"}, {"help", "job"}, {"job", "-h"}, {"job", "status", "-h"}, {"help", "tasks"}} {
 		r := cli(t, "", args...)
-		if r.code != exitOK || !strings.Contains(r.stderr, "Usage: granary "+args[len(args)-1]) && !strings.Contains(r.stderr, "Usage: granary "+args[0]) && !strings.Contains(r.stderr, "Usage: granary "+args[1]) {
-			t.Errorf("granary %v: exit %d, %q", args, r.code, r.stderr)
+		// Help asked for goes to stdout: `granary help submit | less` shows it.
+		if r.code != exitOK || r.stderr != "" || !strings.Contains(r.stdout, "Usage: granary "+args[len(args)-1]) && !strings.Contains(r.stdout, "Usage: granary "+args[0]) && !strings.Contains(r.stdout, "Usage: granary "+args[1]) {
+			t.Errorf("granary %v: exit %d, stdout %q, stderr %q; want the help on stdout", args, r.code, r.stdout, r.stderr)
 			continue
 		}
-		if singleDash.MatchString(r.stderr) || !strings.Contains(r.stderr, "\n  --") {
-			t.Errorf("granary %v writes flags as -flag, not --flag:\n%s", args, r.stderr)
+		if singleDash.MatchString(r.stdout) || !strings.Contains(r.stdout, "\n  --") {
+			t.Errorf("granary %v writes flags as -flag, not --flag:\n%s", args, r.stdout)
 		}
 	}
-	if r := cli(t, "", "help", "submit"); !strings.Contains(r.stderr, "--max-attempts int") || !strings.Contains(r.stderr, `--addr string`) {
-		t.Errorf("help submit:\n%s", r.stderr)
+	if r := cli(t, "", "help", "submit"); !strings.Contains(r.stdout, "--max-attempts int") || !strings.Contains(r.stdout, `--addr string`) {
+		t.Errorf("help submit:\n%s", r.stdout)
 	}
 	if r := cli(t, "", "help", "frobnicate"); r.code != exitUsage {
 		t.Errorf("help of an unknown command: exit %d", r.code)
