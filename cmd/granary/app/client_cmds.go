@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -145,7 +147,9 @@ func callErr(err error) error {
 	case errors.Is(err, client.ErrUnauthenticated):
 		return &exitError{code: exitFailed, msg: err.Error() + " (give a token: $GRANARY_TOKEN or --token-file)"}
 	case errors.Is(err, client.ErrPermissionDenied):
-		return &exitError{code: exitFailed, msg: err.Error() + " (this needs a write token)"}
+		// The node's message already names the role the route needs
+		// ("POST /v1/tasks needs a write token"): say where to give it.
+		return &exitError{code: exitFailed, msg: err.Error() + " (give one with $GRANARY_TOKEN or --token-file)"}
 	}
 	return &exitError{code: exitFailed, msg: err.Error()}
 }
@@ -209,7 +213,7 @@ func runTasks(e *env, args []string) error {
 	fs := newFlags(e, "tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
-	state := fs.String("state", "", "only tasks in this state: pending, running, retrying, completed, failed, cancelled")
+	state := fs.String("state", "", "only tasks in these states, comma-separated: pending, running, retrying, completed, failed, cancelled")
 	kind := fs.String("kind", "", "only tasks of this kind")
 	lbl := labels{}
 	fs.Var(lbl, "label", "only tasks with label key=value (repeatable: all of them)")
@@ -232,10 +236,9 @@ func runTasks(e *env, args []string) error {
 		opts.Labels = lbl
 	}
 	if *state != "" {
-		if _, err := api.ParseState(*state); err != nil {
-			return usageErr("--state: %v", err)
+		if opts.States, err = parseStates(*state); err != nil {
+			return err
 		}
-		opts.States = []string{*state}
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -258,9 +261,61 @@ func runTasks(e *env, args []string) error {
 	}
 	printTable(e.stdout, page.Tasks)
 	if page.Next != "" {
-		fmt.Fprintf(e.stdout, "more: %s tasks ... --cursor %s (or --all)\n", e.name(), page.Next)
+		fmt.Fprintf(e.stdout, "more: %s --cursor %s (or --all)\n", nextPageCommand(fs, lbl), page.Next)
 	}
 	return nil
+}
+
+// parseStates reads --state: one state or a comma-separated list of them,
+// as the API's ?state= takes.
+func parseStates(list string) ([]string, error) {
+	var states []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if _, err := api.ParseState(s); err != nil {
+			return nil, usageErr("--state: %v", err)
+		}
+		states = append(states, s)
+	}
+	return states, nil
+}
+
+// nextPageCommand is the command line that lists the next page: this one
+// with its filters, without the cursor it was given, so the user need not
+// retype them.
+func nextPageCommand(fs *flagSet, lbl labels) string {
+	words := []string{fs.Name()}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "cursor":
+		case "label":
+			keys := make([]string, 0, len(lbl))
+			for k := range lbl {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				words = append(words, "--label", shellQuote(k+"="+lbl[k]))
+			}
+		default:
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				words = append(words, "--"+f.Name+"="+f.Value.String())
+				return
+			}
+			words = append(words, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,:/@+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func runWait(e *env, args []string) error {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-
+	"regexp"
 	"strings"
 	"time"
 
@@ -64,7 +64,7 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 				fs.printUsage(fs.e.stdout)
 				return nil, &exitError{code: exitOK}
 			}
-			return nil, usageErr("%v (see %s -h)", err, fs.Name())
+			return nil, usageErr("%s (see %s -h)", doubleDash(err), fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -73,6 +73,15 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagInMessage finds a flag as package flag's errors write it: -name.
+var flagInMessage = regexp.MustCompile(`(defined: |flag |for |argument: )-([A-Za-z])`)
+
+// doubleDash writes the flags in a flag package error as the help and the
+// README write them: "flag provided but not defined: --bogus".
+func doubleDash(err error) string {
+	return flagInMessage.ReplaceAllString(err.Error(), "$1--$2")
 }
 
 // setFlags lists the flags given on the command line.

@@ -59,10 +59,10 @@ func printJobs(w io.Writer, jl *api.JobList) {
 	}
 	_ = tw.Flush()
 	if jl.Total > len(jl.Jobs) {
-		fmt.Fprintf(w, "%d of %d jobs (--limit)\n", len(jl.Jobs), jl.Total)
+		fmt.Fprintf(w, "%d of %s (--limit)\n", len(jl.Jobs), plural(jl.Total, "job"))
 		return
 	}
-	fmt.Fprintf(w, "%d jobs\n", len(jl.Jobs))
+	fmt.Fprintln(w, plural(len(jl.Jobs), "job"))
 }
 
 // jobCommands are the subcommands of `granary job`.

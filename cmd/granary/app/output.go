@@ -202,12 +202,24 @@ func printStatus(w io.Writer, st *api.Status) {
 
 func printTable(w io.Writer, list []*api.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tATTEMPTS\tSUBMITTED\tERROR")
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tATTEMPTS\tOWNER\tSUBMITTED\tERROR")
 	for _, st := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st.ID, st.Kind, st.State, st.Attempts, st.SubmittedAt.Format(time.RFC3339), clip(st.Error, 80))
+		owner := st.Owner
+		if owner == "" {
+			owner = "-" // not claimed yet
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", st.ID, st.Kind, st.State, st.Attempts, owner, st.SubmittedAt.Format(time.RFC3339), clip(st.Error, 80))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d tasks\n", len(list))
+	fmt.Fprintln(w, plural(len(list), "task"))
+}
+
+// plural is "1 task", "2 tasks", "0 tasks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func clip(s string, n int) string {
@@ -244,7 +256,7 @@ func printMembers(w io.Writer, ms []api.Member) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Addr, m.HTTPAddr, health, acts, version, strings.Join(m.Kinds, ","))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d members\n", len(ms))
+	fmt.Fprintln(w, plural(len(ms), "member"))
 }
 
 func printKinds(w io.Writer, ks []api.Kind) {
@@ -254,7 +266,7 @@ func printKinds(w io.Writer, ks []api.Kind) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Type, kindDefaults(k))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d kinds\n", len(ks))
+	fmt.Fprintln(w, plural(len(ks), "kind"))
 }
 
 // kindDefaults is a kind's defaults on one line, named as submit's flags.
