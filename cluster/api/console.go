@@ -114,13 +114,16 @@ type TaskStats struct {
 
 // JobSummary is one job in GET /v1/jobs.
 type JobSummary struct {
-	ID          string    `json:"id"`
-	Strategy    string    `json:"strategy"`
-	Restarts    int       `json:"restarts"`
-	MaxRestarts int       `json:"max_restarts"`
-	Failed      bool      `json:"failed"`
-	Error       string    `json:"error,omitempty"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Strategy    string `json:"strategy"`
+	Restarts    int    `json:"restarts"`
+	MaxRestarts int    `json:"max_restarts"`
+	Failed      bool   `json:"failed"`
+	// State is the job's state in the names of GET /v1/jobs/{id}: pending,
+	// running, completed, failed or cancelled.
+	State     string    `json:"state"`
+	Error     string    `json:"error,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Parent and Depth place a job in its tree (a root job has neither);
 	// Declared: declared with PUT /v1/jobs/{id}, not made by its first task.
 	Parent   string `json:"parent,omitempty"`

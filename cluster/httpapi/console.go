@@ -12,6 +12,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tasks"
 )
 
 // The read-only routes the web console (package console) needs beyond the
@@ -158,7 +159,7 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		j := rec.Job
 		out.Jobs = append(out.Jobs, api.JobSummary{ID: j.GetId(), Strategy: j.GetStrategy(), Restarts: len(j.GetRestarts()),
-			MaxRestarts: int(j.GetMaxRestarts()), Failed: j.GetFailed(), Error: j.GetCause(), UpdatedAt: j.GetUpdatedAt().AsTime(),
+			MaxRestarts: int(j.GetMaxRestarts()), Failed: j.GetFailed(), State: tasks.RecordState(j), Error: j.GetCause(), UpdatedAt: j.GetUpdatedAt().AsTime(),
 			Parent: j.GetParent(), Depth: int(j.GetDepth()), Declared: j.GetDeclared()})
 	}
 	slices.SortFunc(out.Jobs, func(a, b api.JobSummary) int {

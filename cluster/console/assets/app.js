@@ -760,7 +760,7 @@ pages.jobs = (main) => {
           el("td", { class: "mono" }, j.parent ? link(j.parent, "job", j.parent) : ""),
           el("td", null, j.strategy),
           el("td", { class: "num" }, j.restarts + " of " + j.max_restarts),
-          el("td", null, j.failed ? badge("failed") : badge("supervised", "ok")),
+          el("td", { class: "job-state" }, badge(j.state || (j.failed ? "failed" : "?"))),
           el("td", null, when(j.updated_at)),
           el("td", { class: "muted" }, j.error || ""))))),
       el("p", { class: "muted" }, (l.count || 0) + " of " + (l.total || 0) + " jobs, most recently changed first.")));

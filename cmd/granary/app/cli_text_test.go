@@ -128,3 +128,16 @@ func TestPermissionDeniedSaysItOnce(t *testing.T) {
 		t.Errorf("cancel with a read token: exit %d, %q; want one mention of the write token and where to give one", r.code, r.stderr)
 	}
 }
+
+// TestJobsNameStatesAsJobStatus: `granary jobs` names a job's state as
+// `granary job status` does; it said "ok" for a running job and a
+// completed one alike.
+func TestJobsNameStatesAsJobStatus(t *testing.T) {
+	_, addr := newFakeAPI(t, map[string]any{"/v1/jobs": api.JobList{Total: 2, Count: 2, Jobs: []api.JobSummary{
+		{ID: "done-job", State: api.StateCompleted}, {ID: "busy-job", State: api.StateRunning}}}})
+	r := cli(t, addr, "jobs")
+	lines := strings.Split(r.stdout, "\n")
+	if r.code != exitOK || len(lines) < 3 || !strings.Contains(lines[1], api.StateCompleted) || !strings.Contains(lines[2], api.StateRunning) || strings.Contains(r.stdout, " ok ") {
+		t.Errorf("granary jobs: exit %d; want completed and running, not ok:\n%s", r.code, r.stdout)
+	}
+}

@@ -50,9 +50,12 @@ func printJobs(w io.Writer, jl *api.JobList) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTRATEGY\tSTATE\tRESTARTS\tUPDATED\tERROR")
 	for _, j := range jl.Jobs {
-		state := "ok"
-		if j.Failed {
-			state = "failed"
+		state := j.State
+		if state == "" { // a node older than the field
+			state = "-"
+			if j.Failed {
+				state = api.StateFailed
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Strategy, state, j.Restarts, j.MaxRestarts,
 			j.UpdatedAt.Format(time.RFC3339), clip(j.Error, 80))
