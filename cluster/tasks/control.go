@@ -81,7 +81,8 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) (store.Record, 
 // Restart stops the task's running attempt, if any, and runs the task
 // again at once with a fresh retry budget: what a job restart does to the
 // tasks its strategy names. Its attempts and error history are kept; the
-// interrupted attempt is recorded with cause job_restart. A task already
+// interrupted attempt is recorded with cause restart (job_restart when its
+// job asks, with a job start's request id). A task already
 // finished is api.ErrFailedPrecondition: a committed result never runs again.
 //
 // requestID, if set, makes it idempotent: a restart with the id of the
@@ -239,13 +240,18 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 }
 
 // restartStatus is the pure status change of a restart: an attempt in
-// flight is recorded as interrupted (cause job_restart), the task is due at
+// flight is recorded as interrupted (cause job_restart when its job
+// started it again, restart when a client asked), the task is due at
 // once, and its retry budget counts from here.
 func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, requestID string) {
 	if st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+		cause := CauseRestart
+		if strings.HasPrefix(requestID, jobStartPrefix) {
+			cause = CauseJobRestart
+		}
 		st.Errors = append(st.Errors, &messages.AttemptError{
 			Attempt:   st.GetAttempts(),
-			Cause:     CauseJobRestart,
+			Cause:     cause,
 			Message:   reason,
 			At:        timestamppb.New(now),
 			Member:    cmp.Or(st.GetOwner(), member), // where it ran
@@ -264,8 +270,11 @@ func restartStatus(st *messages.TaskStatus, now time.Time, reason, member, reque
 	st.Progress, st.ProgressNote = 0, ""
 }
 
-// Causes recorded for attempts their job ended.
+// Causes recorded for attempts their job, or a client, ended.
 const (
+	// CauseRestart: a client's restart (granary restart, POST
+	// /v1/tasks/{id}/restart) interrupted the attempt; it did not fail.
+	CauseRestart = "restart"
 	// CauseJobRestart: a job restart interrupted the attempt; it did not
 	// fail, its job restarted it.
 	CauseJobRestart = "job_restart"

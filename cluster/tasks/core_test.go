@@ -462,9 +462,14 @@ func TestStatusChanges(t *testing.T) {
 	t.Run("restart of a running attempt records it interrupted", func(t *testing.T) {
 		st := coreTask(running, 2, 3).Status
 		restartStatus(st, t0, "by request", "n1", "r1")
-		if st.State != retrying || len(st.Errors) != 1 || st.Errors[0].Cause != CauseJobRestart || st.Errors[0].Attempt != 2 ||
+		if st.State != retrying || len(st.Errors) != 1 || st.Errors[0].Cause != CauseRestart || st.Errors[0].Attempt != 2 ||
 			st.LastRestart != "r1" || st.BudgetBase != 2 {
-			t.Errorf("restarted: %v", st)
+			t.Errorf("restarted by request: %v; want the attempt recorded with cause %q (no job restarted it)", st, CauseRestart)
+		}
+		st = coreTask(running, 2, 3).Status
+		restartStatus(st, t0, "job j1 restarted", "n1", jobStartID("j1", 2))
+		if len(st.Errors) != 1 || st.Errors[0].Cause != CauseJobRestart {
+			t.Errorf("restarted by its job: %v; want cause %q", st, CauseJobRestart)
 		}
 	})
 }

@@ -224,7 +224,7 @@ func TestRestartOfATaskNoLiveMemberOwns(t *testing.T) {
 	}
 	st := rec.Task.GetStatus()
 	if st.GetState() != retrying || st.GetOwner() != "ghost" || st.GetEpoch() != 4 || st.GetBudgetBase() != 2 || st.GetJobRestarts() != 1 ||
-		!slices.Equal(causes(rec.Task), []string{"1:error", "2:" + tasks.CauseJobRestart}) || st.GetErrors()[1].GetMessage() != "job j restarted" {
+		!slices.Equal(causes(rec.Task), []string{"1:error", "2:" + tasks.CauseRestart}) || st.GetErrors()[1].GetMessage() != "job j restarted" {
 		t.Fatalf("restart written for a dead owner: %v", st)
 	}
 	if st.GetNextAttemptAt().AsTime().After(time.Now()) {
