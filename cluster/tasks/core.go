@@ -256,10 +256,20 @@ func attemptEntry(st *messages.TaskStatus, f supervisor.Failure, attempt int, me
 	}
 }
 
-// gaveUp is the error of a task whose retry budget is spent.
+// gaveUp is the error of a task whose retry budget is spent. After a
+// restart the budget counts from it: the message says so, with the count
+// in all, so that it does not read "after 2 attempts" beside attempt 4.
 func gaveUp(t *messages.Task, f supervisor.Failure, attempt int) string {
-	return fmt.Sprintf("gave up after %d attempts (max_attempts %d); last error: %s",
-		attempt-int(t.GetStatus().GetBudgetBase()), t.GetSpec().GetRetry().GetMaxAttempts(), describe(f))
+	base := int(t.GetStatus().GetBudgetBase())
+	n, unit := attempt-base, "attempts"
+	if n == 1 {
+		unit = "attempt"
+	}
+	max := t.GetSpec().GetRetry().GetMaxAttempts()
+	if base > 0 {
+		return fmt.Sprintf("gave up after %d %s since its last restart (max_attempts %d; %d in all); last error: %s", n, unit, max, attempt, describe(f))
+	}
+	return fmt.Sprintf("gave up after %d %s (max_attempts %d); last error: %s", n, unit, max, describe(f))
 }
 
 // restartVerdict decides a restart request on the task actor: active says

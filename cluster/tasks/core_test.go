@@ -258,7 +258,7 @@ func TestPlanFailure(t *testing.T) {
 				t.Status.BudgetBase = 3
 				return t
 			}, spent: 1, failure: supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("flaky")},
-			want: stepFinish, reason: "gave up after 2 attempts (max_attempts 2)",
+			want: stepFinish, reason: "gave up after 2 attempts since its last restart (max_attempts 2; 5 in all)",
 		},
 		{
 			// The task actor holds it for its job instead (holdOf).
@@ -268,7 +268,7 @@ func TestPlanFailure(t *testing.T) {
 				t.Spec.JobId, t.Spec.JobMaxRestarts = "j1", 2
 				return t
 			}, failure: supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New("flaky")},
-			want: stepFinish, reason: "gave up after 1 attempts",
+			want: stepFinish, reason: "gave up after 1 attempt (max_attempts 1)",
 		},
 		{
 			name: "no time left before the deadline for the backoff",

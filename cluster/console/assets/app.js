@@ -674,7 +674,7 @@ function renderTask(t) {
     ["state", el("span", { id: "task-state" }, badge(t.state))],
     ["kind", t.kind],
     ["owner", el("span", { class: "mono" }, t.owner || "")],
-    ["attempts", String(t.attempts) + (t.policy && t.policy.max_attempts ? " of " + t.policy.max_attempts : "")],
+    ["attempts", attemptsText(t)],
     ["progress", t.progress || t.progress_note ? el("span", null, progress(t), " ", t.progress_note || "") : null],
     ["submitted", when(t.submitted_at)],
     ["started", when(t.started_at)],
@@ -699,6 +699,15 @@ function renderTask(t) {
     out.appendChild(details("policy", "Supervision policy", el("pre", null, JSON.stringify(t.policy, null, 2))));
   }
   return out;
+}
+
+// attemptsText is a task's attempts against its budget; after a restart
+// the budget counts from it (budget_base), so "6 of 4" is never shown.
+function attemptsText(t) {
+  const max = t.policy && t.policy.max_attempts;
+  if (!max) return String(t.attempts);
+  if (t.budget_base) return t.attempts + " in all; " + (t.attempts - t.budget_base) + " of " + max + " since the last restart";
+  return t.attempts + " of " + max;
 }
 
 // timeline lists the attempts: each failed one from the error history

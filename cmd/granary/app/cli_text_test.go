@@ -141,3 +141,14 @@ func TestJobsNameStatesAsJobStatus(t *testing.T) {
 		t.Errorf("granary jobs: exit %d; want completed and running, not ok:\n%s", r.code, r.stdout)
 	}
 }
+
+// TestStatusAfterARestartCountsFromIt: after a job restart a task's budget
+// counts from the restart; status said "attempts: 6 of 4".
+func TestStatusAfterARestartCountsFromIt(t *testing.T) {
+	st := api.Status{ID: "t", Kind: "flaky", State: api.StateRunning, Attempts: 6, BudgetBase: 4, Policy: api.Policy{MaxAttempts: api.Ptr(4)}}
+	_, addr := newFakeAPI(t, map[string]any{"/v1/tasks/t": st})
+	r := cli(t, addr, "status", "t")
+	if r.code != exitOK || strings.Contains(r.stdout, "6 of 4") || !strings.Contains(r.stdout, "6 in all; 2 of 4 since the last restart") {
+		t.Errorf("status after a restart: exit %d; want \"6 in all; 2 of 4 since the last restart\":\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -160,7 +160,7 @@ func printStatus(w io.Writer, st *api.Status) {
 	row("id", st.ID)
 	row("kind", st.Kind)
 	row("state", st.State)
-	row("attempts", fmt.Sprintf("%d of %d", st.Attempts, deref(st.Policy.MaxAttempts)))
+	row("attempts", attemptsText(st))
 	row("owner", fmt.Sprintf("%s (epoch %d)", st.Owner, st.Epoch))
 	row("submitted", st.SubmittedAt.Format(time.RFC3339Nano))
 	if st.StartedAt != nil {
@@ -198,6 +198,17 @@ func printStatus(w io.Writer, st *api.Status) {
 			fmt.Fprintf(w, "  #%d %s %s: %s\n", e.Attempt, e.At.Format(time.RFC3339Nano), e.Cause, clip(e.Message, 300))
 		}
 	}
+}
+
+// attemptsText is a task's attempts against its budget. A restart gives
+// the task a fresh budget that counts from it (budget_base): "6 of 4"
+// would read as a broken limit, so the count since the restart is shown.
+func attemptsText(st *api.Status) string {
+	max := deref(st.Policy.MaxAttempts)
+	if st.BudgetBase > 0 {
+		return fmt.Sprintf("%d in all; %d of %d since the last restart", st.Attempts, st.Attempts-st.BudgetBase, max)
+	}
+	return fmt.Sprintf("%d of %d", st.Attempts, max)
 }
 
 func printTable(w io.Writer, list []*api.Status) {
