@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -33,6 +34,7 @@ type GrainKind struct {
 	durable   bool // GrainWithState: its state is stored
 	// handlerTimeout bounds one handler call (0: the member's default).
 	handlerTimeout time.Duration
+	example        []byte // GrainExample
 }
 
 // GrainOption configures a grain kind.
@@ -59,6 +61,32 @@ func HandlerTimeout(d time.Duration) GrainOption {
 	return func(k *GrainKind) { k.handlerTimeout = d }
 }
 
+// GrainExample gives the kind an example request (JSON), which `granary
+// kinds`, GET /v1/kinds and the console show. A typed kind's constructor
+// refuses an example that does not decode into its request type.
+func GrainExample(request string) GrainOption {
+	return func(k *GrainKind) { k.example = []byte(request) }
+}
+
+// Example returns the kind's example request (GrainExample), nil if it
+// has none.
+func (k *GrainKind) Example() []byte { return k.example }
+
+// checkExample refuses an example that is not JSON or that the kind's
+// request check refuses: the example shown must be one a call accepts.
+func (k *GrainKind) checkExample() error {
+	if k.example == nil {
+		return nil
+	}
+	if !json.Valid(k.example) {
+		return fmt.Errorf("%w: %s: example request %.60q is not JSON", ErrInvalidKind, k.name, k.example)
+	}
+	if err := k.Validate(k.example); err != nil {
+		return fmt.Errorf("%w: %s: its example request %s fails its own check: %w", ErrInvalidKind, k.name, k.example, err)
+	}
+	return nil
+}
+
 // NewGrain defines an untyped grain kind; factory makes a fresh instance
 // for each activation.
 func NewGrain(name string, factory func() Grain, opts ...GrainOption) (*GrainKind, error) {
@@ -74,6 +102,9 @@ func NewGrain(name string, factory func() Grain, opts ...GrainOption) (*GrainKin
 	}
 	if k.handlerTimeout < 0 {
 		return nil, fmt.Errorf("%w: %s: negative handler time-out %v", ErrInvalidKind, name, k.handlerTimeout)
+	}
+	if err := k.checkExample(); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
@@ -93,6 +124,9 @@ func GrainOf[Req, Resp any](name string, factory func() TypedGrain[Req, Resp], o
 		return nil, err
 	}
 	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
+	if err := k.checkExample(); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

@@ -18,6 +18,7 @@ type TaskKind struct {
 	validate func(payload []byte) error
 	settings Settings
 	limits   Limits
+	example  []byte
 }
 
 // KindOption configures a kind. An option that can be wrong returns an error
@@ -28,6 +29,7 @@ type kindOptions struct {
 	settings Settings
 	limits   Limits
 	validate func([]byte) error
+	example  []byte
 }
 
 // WithSettings replaces the kind's default settings.
@@ -53,6 +55,21 @@ func WithHeartbeatTimeout(d time.Duration) KindOption {
 // WithLimits replaces the bounds a submit's overrides must respect.
 func WithLimits(l Limits) KindOption {
 	return func(o *kindOptions) error { o.limits = l; return nil }
+}
+
+// WithExample gives the kind an example payload (JSON), which `granary
+// kinds`, GET /v1/kinds and the console's submit form show: how a user
+// learns what the kind takes. The kind's constructor refuses an example
+// that is not JSON or that the kind's own payload checks refuse, so the
+// example shown always submits.
+func WithExample(payload string) KindOption {
+	return func(o *kindOptions) error {
+		if !json.Valid([]byte(payload)) {
+			return fmt.Errorf("%w: example payload %.60q is not JSON", ErrInvalidKind, payload)
+		}
+		o.example = []byte(payload)
+		return nil
+	}
 }
 
 // WithValidator adds a payload check run at submit time, after decoding.
@@ -117,7 +134,12 @@ func NewTask(name string, fn TaskFunc, opts ...KindOption) (*TaskKind, error) {
 	if validate == nil {
 		validate = func([]byte) error { return nil }
 	}
-	return &TaskKind{name: name, run: fn, validate: validate, settings: o.settings, limits: o.limits}, nil
+	if o.example != nil {
+		if err := validate(o.example); err != nil {
+			return nil, fmt.Errorf("%w: %s: its example payload %s fails its own check: %w", ErrInvalidKind, name, o.example, err)
+		}
+	}
+	return &TaskKind{name: name, run: fn, validate: validate, settings: o.settings, limits: o.limits, example: o.example}, nil
 }
 
 // Task defines a typed task kind: the payload decodes into In (strict JSON,
@@ -161,6 +183,10 @@ func MustTask[In, Out any](name string, fn func(ctx TaskContext, in In) (Out, er
 
 // Name is the kind's name.
 func (k *TaskKind) Name() string { return k.name }
+
+// Example returns the kind's example payload (WithExample), nil if it has
+// none.
+func (k *TaskKind) Example() []byte { return k.example }
 
 // Settings are the kind's default settings.
 func (k *TaskKind) Settings() Settings { return k.settings }

@@ -44,6 +44,9 @@ func GrainWithState[Req, Resp, State any](name string, factory func() StatefulGr
 	}
 	k.decode = func(p []byte) (any, error) { return in.Decode(p) }
 	k.durable = true
+	if err := k.checkExample(); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

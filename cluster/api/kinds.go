@@ -1,5 +1,7 @@
 package api
 
+import "encoding/json"
+
 // Kind types: what a kind is.
 const (
 	KindTask  = "task"
@@ -18,6 +20,9 @@ type Kind struct {
 	Singleton bool `json:"singleton,omitempty"`
 	// Durable: a grain kind whose state is stored.
 	Durable bool `json:"durable,omitempty"`
+	// Example is a payload (task kind) or request (grain kind) the kind
+	// accepts, when its author gave one: what to start from.
+	Example json.RawMessage `json:"example,omitempty"`
 }
 
 // KindList is the body of GET /v1/kinds: the kinds a node hosts, task kinds

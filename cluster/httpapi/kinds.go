@@ -33,14 +33,14 @@ func KindList(reg *actors.Registry, hosted []string) api.KindList {
 		if err != nil || !hosts(name) {
 			continue
 		}
-		out.Kinds = append(out.Kinds, api.Kind{Name: name, Type: api.KindTask, Defaults: policyOf(k.Settings())})
+		out.Kinds = append(out.Kinds, api.Kind{Name: name, Type: api.KindTask, Defaults: policyOf(k.Settings()), Example: k.Example()})
 	}
 	for _, name := range grainNames {
 		k, err := reg.Grain(name)
 		if err != nil || !hosts(name) {
 			continue
 		}
-		out.Kinds = append(out.Kinds, api.Kind{Name: name, Type: api.KindGrain, Singleton: k.IsSingleton(), Durable: k.IsDurable()})
+		out.Kinds = append(out.Kinds, api.Kind{Name: name, Type: api.KindGrain, Singleton: k.IsSingleton(), Durable: k.IsDurable(), Example: k.Example()})
 	}
 	out.Count = len(out.Kinds)
 	return out

@@ -73,4 +73,5 @@ func (alarm) OnReminder(ctx actors.GrainContext, st alarmState, r actors.Reminde
 // Alarm is the stock reminder grain: durable reminders that fire whether
 // or not the grain is active, and survive the loss of any member; each
 // firing is recorded with its lateness. The reminder benchmarks use it.
-var Alarm = mustGrain(actors.GrainWithState("alarm", func() actors.StatefulGrain[AlarmReq, AlarmResp, alarmState] { return alarm{} }))
+var Alarm = mustGrain(actors.GrainWithState("alarm", func() actors.StatefulGrain[AlarmReq, AlarmResp, alarmState] { return alarm{} },
+	actors.GrainExample(`{"op":"set","name":"wake","after_ms":500}`)))

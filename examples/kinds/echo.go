@@ -13,7 +13,7 @@ import (
 // An absent payload is accepted and answered with null: the HTTP API stores
 // both "no payload" and a payload of null as empty, and answering null keeps
 // echo's result JSON in every case.
-var Echo = must(actors.NewTask("echo", runEcho, actors.WithValidator(validEchoPayload)))
+var Echo = must(actors.NewTask("echo", runEcho, actors.WithValidator(validEchoPayload), actors.WithExample(`{"hello":"world"}`)))
 
 func runEcho(_ actors.TaskContext, payload []byte) ([]byte, error) {
 	if len(payload) == 0 {

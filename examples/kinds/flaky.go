@@ -47,7 +47,7 @@ type AttemptOut struct {
 // of the same attempt (after a crash) behaves the same, while each new
 // attempt is a fresh draw, so a task with rates below 1 eventually gets
 // through. It uses the default settings: five attempts with backoff.
-var Flaky = actors.MustTask("flaky", runFlaky, actors.WithCheck(FlakyIn.Validate))
+var Flaky = actors.MustTask("flaky", runFlaky, actors.WithCheck(FlakyIn.Validate), actors.WithExample(`{"fail_rate":0.5,"seed":1}`))
 
 func runFlaky(ctx actors.TaskContext, in FlakyIn) (AttemptOut, error) {
 	attempt := ctx.Attempt()

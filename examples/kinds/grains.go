@@ -43,7 +43,8 @@ func (counter) Receive(ctx actors.GrainContext, st counterState, req CounterReq)
 }
 
 // Counter is the stock stateful grain: a durable number per identity.
-var Counter = mustGrain(actors.GrainWithState("counter", func() actors.StatefulGrain[CounterReq, CounterResp, counterState] { return counter{} }))
+var Counter = mustGrain(actors.GrainWithState("counter", func() actors.StatefulGrain[CounterReq, CounterResp, counterState] { return counter{} },
+	actors.GrainExample(`{"op":"add","n":1}`)))
 
 // WhoAmIResp says which member and activation answered.
 type WhoAmIResp struct {
@@ -60,7 +61,7 @@ func (whoami) Receive(ctx actors.GrainContext, _ struct{}) (WhoAmIResp, error) {
 
 // WhoAmI answers with the member and activation hosting the identity: the
 // probe the placement and failover tests use.
-var WhoAmI = mustGrain(actors.GrainOf("whoami", func() actors.TypedGrain[struct{}, WhoAmIResp] { return whoami{} }))
+var WhoAmI = mustGrain(actors.GrainOf("whoami", func() actors.TypedGrain[struct{}, WhoAmIResp] { return whoami{} }, actors.GrainExample(`{}`)))
 
 func mustGrain(k *actors.GrainKind, err error) *actors.GrainKind {
 	if err != nil {
@@ -91,4 +92,4 @@ func (l *leader) Receive(ctx actors.GrainContext, _ struct{}) (LeaderResp, error
 // Leader is the stock singleton: one activation in the whole cluster, held
 // through a Consul session lock; members hosting it stand by and take over
 // when the holder dies. It answers with the holder and when it took over.
-var Leader = mustGrain(actors.GrainOf("leader", func() actors.TypedGrain[struct{}, LeaderResp] { return &leader{} }, actors.Singleton()))
+var Leader = mustGrain(actors.GrainOf("leader", func() actors.TypedGrain[struct{}, LeaderResp] { return &leader{} }, actors.Singleton(), actors.GrainExample(`{}`)))

@@ -32,6 +32,8 @@ func (in HangIn) Validate() error {
 // retry runs. Do not copy the blocking part into real handlers.
 var Hang = actors.MustTask("hang", runHang,
 	actors.WithCheck(HangIn.Validate),
+	// Hangs on attempt 1 (its time-out fails it), succeeds on attempt 2.
+	actors.WithExample(`{"succeed_on_attempt":2}`),
 	// 2s makes the demo usable without flags: a hung attempt is noticed
 	// quickly, and nothing in this kind does real work that could need
 	// longer. A submit may still override it.

@@ -40,7 +40,7 @@ type PiOut struct {
 // (a heartbeat) every 100k samples. Its generator is seeded by the task id,
 // so every attempt of a task gives the same estimate and a retry is
 // indistinguishable from the first run. It uses the default settings.
-var Pi = actors.MustTask("pi", runPi, actors.WithCheck(PiIn.Validate))
+var Pi = actors.MustTask("pi", runPi, actors.WithCheck(PiIn.Validate), actors.WithExample(`{"samples":1000000}`))
 
 func runPi(ctx actors.TaskContext, in PiIn) (PiOut, error) {
 	rng := rngFor(ctx.TaskID())

@@ -43,6 +43,7 @@ type SleepOut struct {
 // stuck one is caught within seconds.
 var Sleep = actors.MustTask("sleep", runSleep,
 	actors.WithCheck(SleepIn.Validate),
+	actors.WithExample(`{"ms":3000}`),
 	// No attempt time-out: a healthy attempt ends by itself within
 	// MaxSleep, which the payload check enforces, and the 10-minute default
 	// would fail every sleep longer than that.

@@ -26,7 +26,7 @@ type WordCountOut struct {
 // it finishes quickly. It uses the default settings.
 var WordCount = actors.MustTask("wordcount", func(_ actors.TaskContext, in WordCountIn) (WordCountOut, error) {
 	return CountWords(in.Text), nil
-})
+}, actors.WithExample(`{"text":"the quick brown fox jumps over the lazy dog"}`))
 
 // CountWords is wordcount's logic. A word is a maximal run of Unicode
 // letters and digits, compared lowercased: "Don't" is the two words "don"

@@ -831,9 +831,18 @@ pages.grains = (main) => {
   main.appendChild(body);
   main.appendChild(el("h2", null, "Call a grain"));
   const kindSel = el("select", { name: "kind", id: "grain-kind" });
-  kinds().then((ks) => ks.filter((k) => k.type === "grain").forEach((k) => kindSel.appendChild(el("option", { value: k.name }, k.name + (k.singleton ? " (singleton)" : "") + (k.durable ? " (durable)" : ""))))).catch((e) => showError(e.message));
   const idIn = el("input", { name: "identity", id: "grain-id", placeholder: "identity", size: 24 });
   const payload = el("textarea", { name: "payload", id: "grain-payload", rows: 3, cols: 50, placeholder: "JSON payload (optional)" });
+  let shownExample = "";
+  const exampleOf = () => {
+    showExample(payload, (kindsCache || []).find((x) => x.name === kindSel.value), shownExample);
+    shownExample = payload.value;
+  };
+  kindSel.addEventListener("change", exampleOf);
+  kinds().then((ks) => {
+    ks.filter((k) => k.type === "grain").forEach((k) => kindSel.appendChild(el("option", { value: k.name }, k.name + (k.singleton ? " (singleton)" : "") + (k.durable ? " (durable)" : ""))));
+    exampleOf();
+  }).catch((e) => showError(e.message));
   const out = el("div", { id: "grain-reply" });
   main.appendChild(el("form", {
     class: "grid", id: "grain-form",
@@ -889,14 +898,26 @@ function renderGrains(c) {
     el("p", { class: "muted" }, "Activations by kind on each member that answered (", String(ms.length), " of ", String((c.members || []).length), "), ", when(c.at), "."));
 }
 
+// showExample puts kind k's example payload (GET /v1/kinds' example) into
+// the form's payload box, unless the reader has typed their own (the box
+// holds something other than the example shown before).
+function showExample(box, k, shown) {
+  const example = k && k.example !== undefined ? JSON.stringify(k.example) : "";
+  box.placeholder = example ? "JSON, e.g. " + example : "JSON payload";
+  if (box.value.trim() === "" || box.value === shown) box.value = example;
+}
+
 // ----- submit -----
 pages.submit = (main, _parts, params) => {
   main.appendChild(el("h1", null, "Submit a task"));
   const kindSel = el("select", { name: "kind", id: "submit-kind", required: "" });
   const defaults = el("pre", { class: "muted", id: "submit-defaults" });
+  let shownExample = "";
   const showDefaults = () => {
     const k = (kindsCache || []).find((x) => x.name === kindSel.value);
     defaults.textContent = k && k.defaults ? "defaults: " + JSON.stringify(k.defaults) : "";
+    showExample(payload, k, shownExample);
+    shownExample = payload.value;
   };
   kindSel.addEventListener("change", showDefaults);
   kinds().then((ks) => {
@@ -904,7 +925,7 @@ pages.submit = (main, _parts, params) => {
     showDefaults();
   }).catch((e) => showError(e.message));
   const idIn = el("input", { name: "id", id: "submit-id", placeholder: "empty: a new id", size: 30 });
-  const payload = el("textarea", { name: "payload", id: "submit-payload", rows: 5, cols: 60, placeholder: "JSON, e.g. {\"ms\": 3000}" });
+  const payload = el("textarea", { name: "payload", id: "submit-payload", rows: 5, cols: 60, placeholder: "JSON payload" });
   const labelsIn = el("textarea", { name: "labels", id: "submit-labels", rows: 2, cols: 60, placeholder: "one key=value a line" });
   const jobIn = el("input", { name: "job", id: "submit-job", placeholder: "optional job id", size: 24 });
   const strat = el("select", { name: "strategy", id: "submit-strategy" }, ["", "one_for_one", "one_for_all", "rest_for_one"].map((s) => el("option", { value: s }, s || "(the job's, or one_for_one)")));

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/httpapi"
 )
 
 // fakeAPI is a node's HTTP API that answers each path with a fixed JSON
@@ -150,5 +151,23 @@ func TestStatusAfterARestartCountsFromIt(t *testing.T) {
 	r := cli(t, addr, "status", "t")
 	if r.code != exitOK || strings.Contains(r.stdout, "6 of 4") || !strings.Contains(r.stdout, "6 in all; 2 of 4 since the last restart") {
 		t.Errorf("status after a restart: exit %d; want \"6 in all; 2 of 4 since the last restart\":\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestKindsShowExamples: granary kinds shows each kind's example payload,
+// from GET /v1/kinds, which the stock kinds all have.
+func TestKindsShowExamples(t *testing.T) {
+	list := httpapi.KindList(stockKinds(t), nil)
+	_, addr := newFakeAPI(t, map[string]any{"/v1/kinds": list})
+	r := cli(t, addr, "kinds")
+	for _, want := range []string{"EXAMPLE", `{"succeed_on_attempt":2}`, `{"op":"set","name":"wake","after_ms":500}`} {
+		if r.code != exitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("granary kinds: exit %d, lacks %s:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	for _, k := range list.Kinds {
+		if len(k.Example) == 0 {
+			t.Errorf("GET /v1/kinds: kind %s has no example", k.Name)
+		}
 	}
 }

@@ -272,9 +272,13 @@ func printMembers(w io.Writer, ms []api.Member) {
 
 func printKinds(w io.Writer, ks []api.Kind) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tTYPE\tDEFAULTS")
+	fmt.Fprintln(tw, "KIND\tTYPE\tEXAMPLE\tDEFAULTS")
 	for _, k := range ks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Type, kindDefaults(k))
+		example := "-"
+		if len(k.Example) > 0 {
+			example = clip(string(k.Example), 60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Type, example, kindDefaults(k))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, plural(len(ks), "kind"))
