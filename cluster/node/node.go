@@ -243,7 +243,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.cfg.Embedded() {
 		n.host.SetView([]grains.Member{{ID: n.id, Addr: n.sys.Address(), Kinds: n.host.HostedKinds()}})
-		n.log.Info("granary node started (embedded)", "http", n.memberURL(n.HTTPAddr()), "data_dir", n.cfg.DataDir,
+		n.log.Info("granary node started (embedded)", "http", n.memberURL(n.HTTPAddr()), "console", n.consoleURL(), "data_dir", n.cfg.DataDir,
 			"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds(), "api_auth", n.apiAuth())
 		return nil
 	}
@@ -464,7 +464,7 @@ func (n *Node) join(ctx context.Context) error {
 			n.clocks.check(v)
 		}
 	}()
-	n.log.Info("granary node started", "members", len(m.View().Members),
+	n.log.Info("granary node started", "members", len(m.View().Members), "http", n.memberURL(n.HTTPAddr()), "console", n.consoleURL(),
 		"task_kinds", n.hostedOf(n.cfg.Registry.TaskKinds()), "grain_kinds", n.host.HostedKinds(), "api_auth", n.apiAuth())
 	return nil
 }

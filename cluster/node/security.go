@@ -455,6 +455,12 @@ func (n *Node) peerIdentity(next http.Handler) http.Handler {
 }
 
 // memberURL is the base URL of a member's API at its HTTP address.
+// consoleURL is where a browser opens this node's web console: the start
+// log says it, so a new user finds the console without reading about it.
+func (n *Node) consoleURL() string {
+	return n.memberURL(n.HTTPAddr()) + console.DefaultConfig().Path
+}
+
 func (n *Node) memberURL(httpAddr string) string {
 	if n.sec.api != nil {
 		return "https://" + httpAddr
