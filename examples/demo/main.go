@@ -248,7 +248,8 @@ func startNode(bin string) (*node, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	fmt.Printf("started granary dev (pid %d) on %s, data and log in %s\n", cmd.Process.Pid, httpAddr, dir)
+	fmt.Printf("started granary dev (pid %d) on %s (console: http://%s/ui/ while the demo runs)\n", cmd.Process.Pid, httpAddr, httpAddr)
+	fmt.Printf("its data and log are in %s, a throw-away directory: removed when the node stops cleanly, kept for a look if not\n", dir)
 	return &node{cmd: cmd, addr: "http://" + httpAddr, dir: dir, log: logPath}, nil
 }
 
@@ -263,13 +264,23 @@ func (n *node) stop() {
 			fmt.Printf("granary dev exited: %v (log: %s)\n", err, n.log)
 			return
 		}
-		fmt.Println("granary dev stopped cleanly")
 		_ = os.RemoveAll(n.dir)
+		fmt.Printf("granary dev stopped cleanly; %s removed\n", n.dir)
+		fmt.Print(nextSteps)
 	case <-time.After(45 * time.Second):
 		_ = n.cmd.Process.Kill()
 		fmt.Printf("granary dev did not stop within 45s; killed (log: %s)\n", n.log)
 	}
 }
+
+// nextSteps is what a new user can do after the demo: a node of their
+// own that keeps its data, its console, and a task by hand.
+const nextSteps = `
+next: run a node that keeps its data, and try it by hand
+  bin/granary dev                                   # data in ./.granary; console at http://127.0.0.1:8080/ui/
+  bin/granary kinds                                 # the kinds it hosts, each with an example payload
+  bin/granary submit --kind pi --payload '{"samples":1000000}' --wait
+`
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
