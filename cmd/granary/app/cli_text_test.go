@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,5 +170,26 @@ func TestKindsShowExamples(t *testing.T) {
 		if len(k.Example) == 0 {
 			t.Errorf("GET /v1/kinds: kind %s has no example", k.Name)
 		}
+	}
+}
+
+// TestMembersShowsUnhealthyMembers: a killed member stays registered,
+// failing its checks, until Consul reaps it; GET /v1/cluster and the
+// console show it, and granary members dropped it.
+func TestMembersShowsUnhealthyMembers(t *testing.T) {
+	_, addr := newFakeAPI(t, map[string]any{
+		"/v1/members": api.MemberList{Count: 1, Members: []api.Member{{ID: "m-a", Addr: "h:7001", HTTPAddr: "h:8081", Healthy: true, Kinds: []string{"echo"}}}},
+		"/v1/cluster": api.ClusterReport{Member: "m-a", Count: 2, Members: []api.MemberOverall{
+			{ID: "m-a", Health: "healthy"}, {ID: "m-b", Health: "unhealthy", Kinds: []string{"echo"}, Version: "v1"}}},
+	})
+	r := cli(t, addr, "members")
+	if r.code != exitOK || !regexp.MustCompile(`(?m)^m-a .* healthy `).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^m-b .* unhealthy `).MatchString(r.stdout) ||
+		!strings.Contains(r.stdout, "2 members (1 not healthy") {
+		t.Errorf("granary members: exit %d; want m-a healthy and m-b unhealthy:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, addr, "members", "--json")
+	var list api.MemberList
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || list.Count != 2 || list.Members[1].ID != "m-b" || list.Members[1].Healthy {
+		t.Errorf("granary members --json: %v %+v; want m-b listed, not healthy", err, list)
 	}
 }

@@ -386,8 +386,37 @@ func runCall(e *env, args []string) error {
 func runMembers(e *env, args []string) error {
 	return runList(e, args, "members", func(ctx context.Context, c *client.Client) (any, func(io.Writer), error) {
 		ms, err := c.Members(ctx)
-		return api.MemberList{Members: ms, Count: len(ms)}, func(w io.Writer) { printMembers(w, ms) }, err
+		if err != nil {
+			return nil, nil, err
+		}
+		// GET /v1/members lists the view: the healthy members. A member
+		// killed or cut off stays registered in Consul, failing its checks,
+		// until Consul reaps it; GET /v1/cluster names it, and so do we
+		// (its health says so). A node that cannot say is no reason to fail.
+		health := map[string]string{}
+		if rep, err := c.Cluster(ctx); err == nil {
+			ms = withUnhealthy(ms, rep.Members, health)
+		}
+		return api.MemberList{Members: ms, Count: len(ms)}, func(w io.Writer) { printMembers(w, ms, health) }, nil
 	})
+}
+
+// withUnhealthy adds to the healthy members ms those of the cluster report
+// that are not among them (registered, a check failing, or left), not
+// healthy and with no activation count, and notes each one's health.
+func withUnhealthy(ms []api.Member, all []api.MemberOverall, health map[string]string) []api.Member {
+	listed := map[string]bool{}
+	for _, m := range ms {
+		listed[m.ID] = true
+	}
+	for _, o := range all {
+		if listed[o.ID] || o.Health == "healthy" {
+			continue
+		}
+		health[o.ID] = o.Health
+		ms = append(ms, api.Member{ID: o.ID, Kinds: o.Kinds, Version: o.Version, Activations: -1})
+	}
+	return ms
 }
 
 func runKinds(e *env, args []string) error {

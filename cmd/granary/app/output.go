@@ -248,13 +248,32 @@ func deref(p *int) int {
 	return *p
 }
 
-func printMembers(w io.Writer, ms []api.Member) {
+// printMembers prints the members, with each one's health in the names of
+// GET /v1/cluster and the console (healthy, unhealthy, left): health holds
+// those of the members not in the healthy view.
+func printMembers(w io.Writer, ms []api.Member, health map[string]string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tADDR\tHTTP\tHEALTH\tACTIVATIONS\tVERSION\tKINDS")
+	unhealthy := 0
 	for _, m := range ms {
-		health := "passing"
-		if !m.Healthy {
-			health = "critical"
+		h := health[m.ID]
+		switch {
+		case h != "":
+			unhealthy++
+		case m.Healthy && m.Draining:
+			h = "healthy, draining"
+		case m.Healthy:
+			h = "healthy"
+		default:
+			h = "unhealthy"
+			unhealthy++
+		}
+		addr, httpAddr := m.Addr, m.HTTPAddr
+		if addr == "" {
+			addr = "-"
+		}
+		if httpAddr == "" {
+			httpAddr = "-"
 		}
 		acts := fmt.Sprint(m.Activations)
 		if m.Activations < 0 {
@@ -264,9 +283,13 @@ func printMembers(w io.Writer, ms []api.Member) {
 		if version == "" {
 			version = "?" // a member older than the field
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Addr, m.HTTPAddr, health, acts, version, strings.Join(m.Kinds, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, addr, httpAddr, h, acts, version, strings.Join(m.Kinds, ","))
 	}
 	_ = tw.Flush()
+	if unhealthy > 0 {
+		fmt.Fprintf(w, "%s (%d not healthy: registered in Consul with a failing check until Consul reaps it, or left)\n", plural(len(ms), "member"), unhealthy)
+		return
+	}
 	fmt.Fprintln(w, plural(len(ms), "member"))
 }
 
