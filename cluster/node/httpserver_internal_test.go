@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +63,17 @@ func TestSlowClientsAreCut(t *testing.T) {
 		if !cut || time.Since(began) > 5*time.Second {
 			t.Fatalf("%s: cut %v after %v; want cut within a few seconds", name, cut, time.Since(began))
 		}
+	}
+}
+
+// TestHTTPSOnlyAdviceNamesTheCA: a plain-HTTP request to a node that
+// serves HTTPS is told how to get there: https:// for an address, and
+// --ca for --cluster (whose addresses come from Consul, scheme-less);
+// it said only "use https://", which cannot apply to --cluster.
+func TestHTTPSOnlyAdviceNamesTheCA(t *testing.T) {
+	rec := httptest.NewRecorder()
+	httpsOnly(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/members", nil))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "--ca FILE") || !strings.Contains(rec.Body.String(), "https://") {
+		t.Errorf("plain HTTP to an HTTPS node: %d %s; want 400 naming https:// and --ca", rec.Code, rec.Body.String())
 	}
 }

@@ -379,7 +379,7 @@ func httpsOnly(next http.Handler) http.Handler {
 		if r.URL.Path != "/healthz" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":{"code":"invalid_argument","message":"this node serves its API over HTTPS only: use https://"}}` + "\n"))
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_argument","message":"this node serves its API over HTTPS only: use https://HOST:PORT, or give the client the CA of the nodes' API certificates (granary --ca FILE or $GRANARY_CA; client.Config.CAFile), with which --cluster and addresses without a scheme use https"}}` + "\n"))
 			return
 		}
 		r.Header.Del("Authorization")

@@ -79,6 +79,9 @@ func (c *clientFlags) client() (*client.Client, error) {
 		if !set["addr"] {
 			cfg.Addr = ""
 		}
+		if err := checkClusterName(context.Background(), cfg.ConsulConfig, c.cluster); err != nil {
+			return nil, err
+		}
 	} else if set["consul"] {
 		return nil, usageErr("--consul needs --cluster NAME")
 	}
