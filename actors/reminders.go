@@ -45,7 +45,9 @@ var reminderName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Reminder is a durable reminder as its grain sees it: in OnReminder, the
 // firing (Due is when it was due); in GrainContext.Reminders, the
-// reminder (Due is when it fires next).
+// reminder (Due is when it fires next). In JSON it has the names and forms
+// of the state API's reminders: {"name", "due", "period": "2s",
+// "payload" (JSON) or "payload_base64"}.
 type Reminder struct {
 	Name    string
 	Payload []byte

@@ -193,3 +193,13 @@ func TestMembersShowsUnhealthyMembers(t *testing.T) {
 		t.Errorf("granary members --json: %v %+v; want m-b listed, not healthy", err, list)
 	}
 }
+
+// TestGrainClearSaysWhatALiveActivationDoes: clearing the stored state
+// does not reach an activation's memory; the command says so.
+func TestGrainClearSaysWhatALiveActivationDoes(t *testing.T) {
+	_, addr := newFakeAPI(t, map[string]any{"/v1/grains/counter/c1/state": api.GrainState{Kind: "counter", Identity: "c1"}})
+	r := cli(t, addr, "grain", "clear", "counter", "c1")
+	if r.code != exitOK || !strings.Contains(r.stdout, "keeps the old state in memory") || !strings.Contains(r.stdout, "next activation starts from zero") {
+		t.Errorf("grain clear: exit %d; want it to say what a live activation does:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -42,7 +42,9 @@ func runGrain(e *env, args []string) error {
 		if cf.json {
 			return printJSON(e.stdout, map[string]any{"kind": pos[0], "identity": pos[1], "cleared": true})
 		}
-		fmt.Fprintf(e.stdout, "%s/%s: state cleared\n", pos[0], pos[1])
+		fmt.Fprintf(e.stdout, "%s/%s: stored state cleared\n", pos[0], pos[1])
+		// What clear does to a live activation surprises: say it.
+		fmt.Fprintln(e.stdout, "an activation running now keeps the old state in memory and may answer from it; its next change is refused (it deactivates, the call is retried) and the next activation starts from zero")
 		return nil
 	}
 	st, err := c.GrainState(ctx, pos[0], pos[1])
