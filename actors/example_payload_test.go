@@ -20,7 +20,9 @@ func (p examplePayload) Validate() error {
 
 type exampleGrain struct{}
 
-func (exampleGrain) Receive(_ actors.GrainContext, req examplePayload) (int, error) { return req.N, nil }
+func (exampleGrain) Receive(_ actors.GrainContext, req examplePayload) (int, error) {
+	return req.N, nil
+}
 
 // TestKindExamples: a kind's example is what `granary kinds` and the
 // console offer a new user, so a kind whose example is not JSON, or that
