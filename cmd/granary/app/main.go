@@ -12,6 +12,7 @@
 // Commands:
 //
 //	granary dev                      run a single embedded node (no Consul needed)
+//	granary node --cluster NAME ...  run a cluster member discovered through Consul
 //	granary submit --kind K ...      submit a task
 //	granary status ID                show a task
 //	granary wait ID...               wait for tasks to finish
@@ -19,6 +20,7 @@
 //	granary cancel ID                cancel a task
 //	granary restart ID               run a task again with a fresh retry budget
 //	granary retry ID                 send a failed or cancelled task round again
+//	granary jobs                     list jobs, most recently changed first, with their states
 //	granary job status JOB           show a job
 //	granary job create JOB ...       declare a job (a supervisor), optionally under a parent job
 //	granary job tree JOB             draw a job and its descendants
