@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -33,6 +35,26 @@ func DefaultConfig() Config {
 	}
 }
 
+// ErrInvalidConfig is wrapped by the errors of Config.Validate.
+var ErrInvalidConfig = errors.New("console: invalid configuration")
+
+// Validate reports a Path that cannot be mounted: it must start and end
+// with / (the zero Path takes DefaultConfig's in Handler and Mount).
+func (c Config) Validate() error {
+	if c.Path != "" && (!strings.HasPrefix(c.Path, "/") || !strings.HasSuffix(c.Path, "/") || strings.ContainsAny(c.Path, " {}")) {
+		return fmt.Errorf("%w: Path %q must start and end with / (and hold no space or braces)", ErrInvalidConfig, c.Path)
+	}
+	return nil
+}
+
+// withDefaults gives a zero Path DefaultConfig's.
+func (c Config) withDefaults() Config {
+	if c.Path == "" {
+		c.Path = DefaultConfig().Path
+	}
+	return c
+}
+
 // ContentSecurityPolicy is the policy of every console response: the
 // pages load scripts, styles, images and data from the node only, run no
 // inline script or style, embed nothing and are embedded nowhere.
@@ -42,6 +64,7 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Handler serves the console's assets under cfg.Path (with cfg.Path
 // stripped: mount it at cfg.Path).
 func Handler(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -97,6 +120,7 @@ func secure(h http.Header) {
 // is redirected to cfg.Path if cfg.RedirectRoot, and everything else goes
 // to api.
 func Mount(api http.Handler, cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Handler(cfg))
 	if cfg.RedirectRoot {

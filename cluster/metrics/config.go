@@ -66,6 +66,20 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// withDefaults gives each empty bucket list DefaultConfig's.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	for _, b := range []struct{ dst, def *[]float64 }{
+		{&c.AttemptBuckets, &def.AttemptBuckets}, {&c.CallBuckets, &def.CallBuckets}, {&c.StoreBuckets, &def.StoreBuckets},
+		{&c.HTTPBuckets, &def.HTTPBuckets}, {&c.AdoptionBuckets, &def.AdoptionBuckets},
+	} {
+		if len(*b.dst) == 0 {
+			*b.dst = *b.def
+		}
+	}
+	return c
+}
+
 func expBuckets(start, factor float64, n int) []float64 {
 	out := make([]float64, n)
 	for i := range out {

@@ -48,9 +48,11 @@ type Metrics struct {
 }
 
 // New returns a member's instruments on a registry of their own, with Go's
-// runtime and process collectors. It panics only if cfg is invalid
-// (Validate first to get an error).
+// runtime and process collectors. An empty bucket list takes
+// DefaultConfig's (so the zero Config works); New panics only if cfg is
+// otherwise invalid (Validate first to get an error).
 func New(cfg Config) *Metrics {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}

@@ -359,7 +359,9 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	if index != nil {
 		rcfg := reconciler.DefaultConfig(n.id)
 		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger, rcfg.Metrics = index, mgr, n.fenced, n.log, n.metrics
-		n.recon = reconciler.New(rcfg)
+		if n.recon, err = reconciler.New(rcfg); err != nil {
+			return err
+		}
 	}
 	return nil
 }

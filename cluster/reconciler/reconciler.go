@@ -13,6 +13,8 @@ package reconciler
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -125,13 +127,64 @@ type Reconciler struct {
 	wg     sync.WaitGroup
 }
 
-// New returns a reconciler; Start runs it.
-func New(cfg Config) *Reconciler {
+// ErrInvalidConfig is wrapped by the errors of Config.Validate.
+var ErrInvalidConfig = errors.New("reconciler: invalid configuration")
+
+// Validate reports whether c can work, naming the field and its value: a
+// member, an index and an activator, and no negative interval (a zero one
+// takes its default in New).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Member == "" {
+		errs = append(errs, errors.New("Member is empty: the reconciler needs this member's id"))
+	}
+	if c.Index == nil {
+		errs = append(errs, errors.New("Index is nil: the reconciler reads the task store through it"))
+	}
+	if c.Tasks == nil {
+		errs = append(errs, errors.New("Tasks is nil: the reconciler activates tasks through it"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Sweep", c.Sweep}, {"OwnedEvery", c.OwnedEvery}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %s: want a positive interval (0: the default)", d.name, d.v))
+		}
+	}
+	if c.Retry != (supervisor.Backoff{}) {
+		if err := c.Retry.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("Retry: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+}
+
+// New returns a reconciler; Start runs it. Zero intervals and a zero
+// Retry take DefaultConfig's; a Config Validate refuses is an error
+// wrapping ErrInvalidConfig.
+func New(cfg Config) (*Reconciler, error) {
+	def := DefaultConfig(cfg.Member)
+	if cfg.Sweep == 0 {
+		cfg.Sweep = def.Sweep // time.NewTicker(0) panics
+	}
+	if cfg.OwnedEvery == 0 {
+		cfg.OwnedEvery = def.OwnedEvery
+	}
+	if cfg.Retry == (supervisor.Backoff{}) {
+		cfg.Retry = def.Retry
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	r := &Reconciler{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return r
+	return r, nil
 }
 
 // SetView gives the reconciler the live members (with their plain kinds);
