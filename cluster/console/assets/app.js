@@ -404,7 +404,13 @@ function route() {
   clear(main);
   const page = pages[name];
   if (!page) {
-    main.appendChild(el("p", null, "No such page: ", name));
+    // An unknown route says so (it used to look like a list), with the
+    // pages there are.
+    document.title = "Granary · not found";
+    main.appendChild(el("div", { id: "not-found" },
+      el("h1", null, "Not found"),
+      el("p", null, "The console has no page ", el("span", { class: "mono" }, "#/" + pathPart), ". Its pages:"),
+      el("ul", null, Object.keys(pages).filter((p) => p !== "task" && p !== "job").map((p) => el("li", null, link(p, p))))));
     return;
   }
   document.title = "Granary · " + name;
@@ -559,7 +565,27 @@ function renderStats(s, rates) {
       el("tbody", null, kindNames.map((k) => el("tr", null,
         el("td", null, link(k, "tasks?kind=" + enc(k))),
         STATES.map((st) => el("td", { class: "num" }, String((s.by_kind[k] || {})[st] || 0))))))) : null,
-    el("p", { class: "muted" }, "Counted ", when(s.at), " in ", s.took, "; the node counts at most every ", s.every, "."));
+    el("p", { class: "muted" }, "Counted ", when(s.at), " in ", roundDuration(s.took), "; the node counts at most every ", roundDuration(s.every), "."));
+}
+
+// roundDuration shows a Go duration ("6.6573066s", "1m2.5s", "350.2ms") to
+// two significant places, as people read it: "6.7s", "1m3s", "350ms".
+function roundDuration(d) {
+  if (typeof d !== "string") return String(d);
+  const units = { h: 3600, m: 60, s: 1, ms: 1e-3, "µs": 1e-6, us: 1e-6, ns: 1e-9 };
+  let secs = 0;
+  const re = /([\d.]+)(h|ms|µs|us|ns|m|s)/g;
+  let m, matched = "";
+  while ((m = re.exec(d)) !== null) {
+    secs += parseFloat(m[1]) * units[m[2]];
+    matched += m[0];
+  }
+  if (matched !== d) return d; // not a duration: show it as it is
+  if (secs >= 60) return Math.floor(secs / 60) + "m" + Math.round(secs % 60) + "s";
+  if (secs >= 10) return Math.round(secs) + "s";
+  if (secs >= 1) return secs.toFixed(1) + "s";
+  if (secs >= 1e-3) return Math.round(secs * 1e3) + "ms";
+  return Math.round(secs * 1e6) + "µs";
 }
 
 function taskTable(tasks) {
@@ -871,12 +897,55 @@ pages.grains = (main) => {
   }, el("label", null, "kind"), kindSel, el("label", null, "identity"), idIn, el("label", null, "payload"), payload,
   el("span"), el("div", null, el("button", { type: "submit" }, "Call"))));
   main.appendChild(out);
+  main.appendChild(grainStateForm());
   const grainsPoll = new Poller(async (signal) => {
     const c = await api("GET", "/v1/cluster", undefined, signal);
     redraw(body, () => renderGrains(c));
   });
   return grainsPoll;
 };
+
+// grainStateForm shows a durable grain's stored state and its reminders
+// (GET /v1/grains/{kind}/{id}/state): what `granary grain state` prints.
+function grainStateForm() {
+  const kindSel = el("select", { name: "kind", id: "state-kind" });
+  kinds().then((ks) => ks.filter((k) => k.type === "grain" && k.durable).forEach((k) => kindSel.appendChild(el("option", { value: k.name }, k.name)))).catch(() => {});
+  const idIn = el("input", { name: "identity", id: "state-id", placeholder: "identity", size: 24 });
+  const out = el("div", { id: "grain-state" });
+  return el("div", null,
+    el("h2", null, "Stored state"),
+    el("form", {
+      class: "inline", id: "grain-state-form",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        clear(out);
+        try {
+          const st = await api("GET", "/v1/grains/" + enc(kindSel.value) + "/" + enc(idIn.value.trim()) + "/state");
+          out.appendChild(renderGrainState(st));
+        } catch (e) {
+          out.appendChild(el("p", { class: "error" }, e.message));
+        }
+      },
+    }, el("label", null, "kind", kindSel), el("label", null, "identity", idIn), el("button", { type: "submit" }, "Show")),
+    out);
+}
+
+function renderGrainState(st) {
+  if (!st.version) return el("p", { class: "muted" }, st.kind + "/" + st.identity + ": no state stored.");
+  const reminders = st.reminders || [];
+  return el("div", { class: "card" },
+    kv([["grain", el("span", { class: "mono" }, st.kind + "/" + st.identity)], ["version", String(st.version)]]),
+    el("pre", { id: "grain-state-value" }, st.state !== undefined ? JSON.stringify(st.state, null, 2) : "base64: " + (st.state_base64 || "")),
+    el("h3", null, "Reminders"),
+    reminders.length ? el("table", { id: "grain-reminders" },
+      el("thead", null, el("tr", null, ["name", "due", "every", "payload"].map((h) => el("th", null, h)))),
+      el("tbody", null, reminders.map((r) => el("tr", null,
+        el("td", { class: "mono" }, r.name),
+        el("td", null, when(r.due)),
+        el("td", null, r.period ? roundDuration(r.period) : "once"),
+        el("td", { class: "mono" }, r.payload !== undefined ? JSON.stringify(r.payload) : r.payload_base64 ? "base64: " + r.payload_base64 : ""))))) :
+      el("p", { class: "muted" }, "None."));
+}
 
 function renderGrains(c) {
   const ms = (c.members || []).filter((m) => m.report);
