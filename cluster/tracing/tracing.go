@@ -55,7 +55,12 @@ type Provider struct {
 
 // New builds the provider the environment asks for (see the package
 // documentation). Off, it costs nothing: no exporter, no goroutine.
+//
+// A zero ServiceName takes DefaultConfig's.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = DefaultConfig(cfg.Instance).ServiceName
+	}
 	on, err := enabled(os.LookupEnv)
 	if err != nil || !on {
 		return &Provider{TracerProvider: noop.NewTracerProvider()}, err

@@ -84,10 +84,24 @@ var (
 	_ store.Health = (*Store)(nil)
 )
 
+// Validate reports a Config Open would refuse, naming the field and its
+// value.
+func (c Config) Validate() error {
+	switch {
+	case c.Path == "":
+		return errors.New("boltstore: Path is empty: name the database file")
+	case c.MaxBatch < 1:
+		return fmt.Errorf("boltstore: MaxBatch is %d, want at least 1", c.MaxBatch)
+	case c.OpenTimeout < 0:
+		return fmt.Errorf("boltstore: OpenTimeout is %s, want 0 (wait for the lock forever) or more", c.OpenTimeout)
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the database in cfg.Path.
 func Open(cfg Config) (*Store, error) {
-	if cfg.MaxBatch < 1 {
-		return nil, fmt.Errorf("boltstore: MaxBatch is %d, want at least 1", cfg.MaxBatch)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("boltstore: %w", err)
