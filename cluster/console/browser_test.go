@@ -168,7 +168,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.waitJS(`document.querySelectorAll("#grain-kind option").length > 0`, "the grain kinds")
 		br.do(chromedp.SetValue(chromedp.CSS("#grain-kind"), "counter"),
 			chromedp.SendKeys(chromedp.CSS("#grain-id"), "from-the-console"),
-			chromedp.SendKeys(chromedp.CSS("#grain-payload"), `{"op":"add","n":5}`),
+			chromedp.SetValue(chromedp.CSS("#grain-payload"), `{"op":"add","n":5}`), // replaces the kind's example
 			chromedp.Click(chromedp.CSS("#grain-form button[type=submit]")))
 		br.waitJS(`document.getElementById("grain-reply").textContent.includes("ui-")`, "the grain's reply, naming its member")
 		br.shot("grains")
@@ -204,7 +204,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.do(chromedp.Navigate(base + "#/submit"))
 		br.waitJS(`[...document.querySelectorAll("#submit-kind option")].some(o => o.value === "sleep")`, "the task kinds")
 		br.do(chromedp.SetValue(chromedp.CSS("#submit-kind"), "sleep"),
-			chromedp.SendKeys(chromedp.CSS("#submit-payload"), `{"ms":4000}`),
+			chromedp.SetValue(chromedp.CSS("#submit-payload"), `{"ms":4000}`), // replaces the kind's example
 			chromedp.SendKeys(chromedp.CSS("#submit-labels"), "from=console"))
 		br.shot("submit")
 		br.do(chromedp.Click(chromedp.CSS("#submit-button")))
