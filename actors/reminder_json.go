@@ -9,7 +9,9 @@ import (
 
 // reminderJSON is a Reminder as JSON: the names and forms of the state
 // API's reminders (GET /v1/grains/{kind}/{id}/state): "period": "2s", the
-// payload as JSON when it is JSON, else in "payload_base64".
+// payload as JSON when it is JSON, else in "payload_base64". It mirrors
+// cluster/api.Reminder, which this package, below the cluster, cannot
+// import.
 type reminderJSON struct {
 	Name          string          `json:"name"`
 	Due           time.Time       `json:"due"`
