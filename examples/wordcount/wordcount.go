@@ -144,7 +144,7 @@ var Shard = actors.MustTask("wordcount-shard", func(ctx actors.TaskContext, in S
 		}
 	}
 	return CountText(ShardText(in.Seed, in.Shard, in.Words)), nil
-}, actors.WithCheck(ShardIn.Validate))
+}, actors.WithCheck(ShardIn.Validate), actors.WithExample(`{"shard":0,"words":1000,"seed":1}`))
 
 // MapReduce spawns a child per shard, awaits them all and sums their
 // counts. Its attempts are cheap to repeat: a new attempt spawns the same
@@ -174,6 +174,7 @@ var MapReduce = actors.MustTask("wordcount-mapreduce", func(ctx actors.TaskConte
 	return total, nil
 },
 	actors.WithCheck(JobIn.Validate),
+	actors.WithExample(`{"shards":8,"words_per_shard":1000,"seed":1}`),
 	// Awaiting is not hanging (Await heartbeats), but a map-reduce over
 	// many slow shards outlasts the 10-minute default attempt time-out.
 	actors.WithAttemptTimeout(0),
