@@ -11,6 +11,8 @@
 //	GET    /v1/tasks/{id}                 Status; ?wait=30s&index=N blocks until the task's revision passes N
 //	DELETE /v1/tasks/{id}                 Status of the cancelled task
 //	POST   /v1/tasks/{id}/restart         RestartRequest (optional) -> Status: the attempt stopped, run again with a fresh retry budget
+//	POST   /v1/tasks/{id}/retry           RetryRequest (optional) -> Status: a failed or cancelled task sent round again with a fresh budget
+//	POST   /v1/tasks:retry                RetryManyRequest -> RetryManyResponse: failed or cancelled tasks by filter (kind, label, job, failed since), or a dry run's count
 //	GET    /v1/tasks:stats                TaskStats: counts by state and kind (the console's)
 //	GET    /v1/jobs                       JobList: job records, most recently changed first, each with its state
 //	PUT    /v1/jobs/{id}                  JobSpec -> JobStatus: declares a job, a supervisor (201 declared, 200 already so, 409 declared otherwise)

@@ -48,6 +48,7 @@ type StepsOut struct {
 // at-least-once: a step interrupted before its checkpoint runs again.
 var Steps = actors.MustTask("steps", runSteps,
 	actors.WithCheck(StepsIn.Validate),
+	actors.WithExample(`{"steps":100,"step_ms":50}`),
 	// No attempt time-out: 100,000 steps of a minute each is legitimate.
 	actors.WithAttemptTimeout(0),
 	// Every step ends with a checkpoint, which heartbeats: a step of at
