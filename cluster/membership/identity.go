@@ -67,14 +67,29 @@ const (
 )
 
 // judgeDuplicate is the pure core of checkUnique: entries are the
-// registrations of the cluster's service, firstSeen when another live
-// registration under the id was first seen (zero: not yet), now the time.
-// A live registration of another instance may be a previous run of this
-// node killed moments ago, whose lease lapses within the TTL: it is
-// waited for. One still renewed after wait is another process.
-func judgeDuplicate(entries []*api.ServiceEntry, nodeID, instance, ttlCheckID string, firstSeen, now time.Time, wait time.Duration) (duplicateVerdict, string) {
+// registrations of the cluster's service, local the TTL check of nodeID as
+// this node's own Consul agent holds it (nil: the agent has none, or
+// could not say), firstSeen when another live registration under the id
+// was first seen (zero: not yet), now the time. A live registration of
+// another instance may be a previous run of this node killed moments ago,
+// whose lease lapses within the TTL: it is waited for. One still renewed
+// after wait is another process.
+//
+// The catalog can list a dead run's lease as passing long after it
+// lapsed: the agent that ran the TTL timer marks it critical at once, but
+// its anti-entropy does not retry a failed sync of that change (a Consul
+// leader election, a token rotated away) until the next change or its
+// periodic full sync, a minute or more later. A registration on this
+// node's own agent is therefore judged by what that agent says: critical
+// there is lapsed, whatever the catalog still shows, so a member restarted
+// by its supervisor right after a kill -9 waits out its predecessor's
+// lease instead of taking it for another process.
+func judgeDuplicate(entries []*api.ServiceEntry, local *api.AgentCheck, nodeID, instance, ttlCheckID string, firstSeen, now time.Time, wait time.Duration) (duplicateVerdict, string) {
 	for _, e := range entries {
 		if e.Service == nil || e.Service.ID != nodeID || e.Service.Meta[metaInstance] == instance {
+			continue
+		}
+		if lapsedAtAgent(e, local, ttlCheckID) {
 			continue
 		}
 		for _, c := range e.Checks {
@@ -89,6 +104,28 @@ func judgeDuplicate(entries []*api.ServiceEntry, nodeID, instance, ttlCheckID st
 		}
 	}
 	return unique, ""
+}
+
+// lapsedAtAgent reports whether e is registered through this node's own
+// agent (local is that agent's copy of e's TTL check) and that agent, which
+// runs the TTL timer, no longer has the lease passing.
+func lapsedAtAgent(e *api.ServiceEntry, local *api.AgentCheck, ttlCheckID string) bool {
+	return local != nil && e.Node != nil && local.Node == e.Node.Node &&
+		local.CheckID == ttlCheckID && local.ServiceID == e.Service.ID && local.Status != api.HealthPassing
+}
+
+// onOwnAgent reports whether the registration who describes (judgeDuplicate)
+// is the one this node's agent holds.
+func onOwnAgent(entries []*api.ServiceEntry, local *api.AgentCheck, nodeID string) bool {
+	if local == nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.Service != nil && e.Service.ID == nodeID && e.Node != nil && e.Node.Node == local.Node {
+			return true
+		}
+	}
+	return false
 }
 
 // checkUnique refuses to join under a node id that another live process
@@ -123,10 +160,14 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 		if err := m.remotingConflict(pairs); err != nil {
 			return err
 		}
+		local := m.localLease(ctx)
 		now := m.cfg.Clock()
-		verdict, who := judgeDuplicate(entries, m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
+		verdict, who := judgeDuplicate(entries, local, m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
 		switch verdict {
 		case unique:
+			if !firstSeen.IsZero() || onOwnAgent(entries, local, m.cfg.NodeID) {
+				m.log.Info("the node id is free: the lease of its previous holder has lapsed", "consul_agent_status", agentStatus(local))
+			}
 			return nil
 		case duplicateOf:
 			return fmt.Errorf("%w: node id %s is taken by a live member (%s) that has renewed its lease for %s; give this node another --node-id",
@@ -134,12 +175,41 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 		}
 		if firstSeen.IsZero() {
 			firstSeen = now
-			m.log.Warn("another registration holds this node id; waiting for its lease to lapse (a previous run?)", "holder", who, "wait", wait.String())
+			if onOwnAgent(entries, local, m.cfg.NodeID) {
+				m.log.Warn("a previous run of this node holds its lease on this host's Consul agent; waiting for it to lapse (restarted right after it died?)",
+					"holder", who, "wait", wait.String())
+			} else {
+				m.log.Warn("another registration holds this node id; waiting for its lease to lapse (a previous run?)", "holder", who, "wait", wait.String())
+			}
 		}
 		if !sleep(ctx, m.cfg.RenewInterval, nil) {
 			return fmt.Errorf("%w: join %s: %w", ErrUnavailable, m.cfg.NodeID, context.Cause(ctx))
 		}
 	}
+}
+
+// localLease is this node id's TTL check as the node's own Consul agent
+// holds it: nil when the agent has none (the registration, if any, is on
+// another agent) or cannot say, which leaves the catalog as the only
+// witness, as before.
+func (m *Membership) localLease(ctx context.Context) *api.AgentCheck {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
+	defer cancel()
+	filter := fmt.Sprintf("CheckID == %q", m.ttlCheckID)
+	checks, err := m.consul.Agent().ChecksWithFilterOpts(filter, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		m.log.Debug("could not read the lease check from the local Consul agent", "err", err)
+		return nil
+	}
+	return checks[m.ttlCheckID]
+}
+
+// agentStatus is local's status for a log line.
+func agentStatus(local *api.AgentCheck) string {
+	if local == nil {
+		return "unknown"
+	}
+	return local.Status
 }
 
 // isForbidden reports Consul refusing a request for want of permission:

@@ -21,24 +21,34 @@ func TestJudgeDuplicate(t *testing.T) {
 			Checks:  api.HealthChecks{{CheckID: "lease:" + id, Status: status}},
 		}
 	}
+	agentCheck := func(node, status string) *api.AgentCheck {
+		return &api.AgentCheck{Node: node, CheckID: "lease:n1", ServiceID: "n1", Status: status}
+	}
 	t0 := time.Unix(1000, 0)
 	wait := 4 * time.Second
 	for _, tc := range []struct {
 		name      string
 		entries   []*api.ServiceEntry
+		local     *api.AgentCheck // the lease as this node's agent holds it
 		firstSeen time.Time
 		now       time.Time
 		want      duplicateVerdict
 	}{
-		{"nobody", nil, time.Time{}, t0, unique},
-		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, time.Time{}, t0, unique},
-		{"our own registration", []*api.ServiceEntry{entry("n1", "me", api.HealthPassing)}, time.Time{}, t0, unique},
-		{"a lapsed lease (a run killed)", []*api.ServiceEntry{entry("n1", "old", api.HealthCritical)}, time.Time{}, t0, unique},
-		{"a live lease, first seen", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, time.Time{}, t0, lapsing},
-		{"a live lease, within the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, t0, t0.Add(wait - time.Millisecond), lapsing},
-		{"a live lease after the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, t0, t0.Add(wait), duplicateOf},
+		{"nobody", nil, nil, time.Time{}, t0, unique},
+		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, nil, time.Time{}, t0, unique},
+		{"our own registration", []*api.ServiceEntry{entry("n1", "me", api.HealthPassing)}, nil, time.Time{}, t0, unique},
+		{"a lapsed lease (a run killed)", []*api.ServiceEntry{entry("n1", "old", api.HealthCritical)}, nil, time.Time{}, t0, unique},
+		{"a live lease, first seen", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, time.Time{}, t0, lapsing},
+		{"a live lease, within the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait - time.Millisecond), lapsing},
+		{"a live lease after the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf},
+		// Issue #22: the catalog still lists a killed run's lease passing
+		// (its agent's sync of the change failed); the agent that runs the
+		// TTL timer has it critical: lapsed, a restart may take its place.
+		{"lapsed at our agent, the catalog lags", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthCritical), t0, t0.Add(wait), unique},
+		{"passing at our agent: a live process there", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthPassing), t0, t0.Add(wait), duplicateOf},
+		{"critical at our agent, but registered on another", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-2", api.HealthCritical), t0, t0.Add(wait), duplicateOf},
 	} {
-		got, _ := judgeDuplicate(tc.entries, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
+		got, _ := judgeDuplicate(tc.entries, tc.local, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
 		if got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
