@@ -235,6 +235,19 @@ type walker struct {
 	gran     int              // bySecond, byMinute or byHour
 }
 
+// boundedKeys lists the keys under prefix (with sep: its children) within
+// the store's call bound, as every call that is not a blocking query is:
+// unbounded, a listing waited on Consul while it had no quorum until the
+// client gave up, where it must hear 503 (TestNoQuorumListingsAnswer503).
+// Each listing of the walk is one hour's or one minute's entries, small
+// however many tasks the store holds.
+func (s *Store) boundedKeys(ctx context.Context, prefix, sep string) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	keys, _, err := s.kv.Keys(prefix, sep, s.readOptions(ctx, false))
+	return keys, err
+}
+
 // errGiveUp ends a walk that passed its bounds.
 var errGiveUp = errors.New("walk bound reached")
 
@@ -378,7 +391,7 @@ func (w *walker) leaves(prefixes []string) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lists[i], _, errs[i] = w.s.kv.Keys(p, "", w.s.readOptions(w.ctx, false))
+			lists[i], errs[i] = w.s.boundedKeys(w.ctx, p, "")
 		}()
 	}
 	wg.Wait()
@@ -460,7 +473,7 @@ func (w *walker) bound() error {
 // children lists the keys under prefix (with sep: its children), newest
 // (largest) first, without the prefix.
 func (w *walker) children(prefix, sep string) ([]string, error) {
-	keys, _, err := w.s.kv.Keys(prefix, sep, w.s.readOptions(w.ctx, false))
+	keys, err := w.s.boundedKeys(w.ctx, prefix, sep)
 	w.listings++
 	if err != nil {
 		return nil, w.s.wrap(err)
