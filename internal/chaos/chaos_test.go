@@ -46,6 +46,9 @@ func TestChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Topology = topo
+	if topo == Quorum {
+		cfg.Required[LoseQuorum] = 1 // issue #22: lose the quorum and get it back
+	}
 	if cfg.Seed == 0 {
 		if s, err := strconv.ParseUint(os.Getenv("CHAOS_SEED"), 10, 64); err == nil {
 			cfg.Seed = s

@@ -29,6 +29,7 @@
 //	partition-consul sever a member's Consul proxy for 3-6s: it fences itself
 //	partition-peers  sever the proxy the other members reach a member through, for 3-6s
 //	consul-restart   restart the Consul server; its Raft data is kept
+//	lose-quorum      (quorum topology only, once per campaign) pause two of the three servers for 10-30s, then continue them
 //
 // # The workload
 //

@@ -15,6 +15,9 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 	case RestartConsul:
 		c.restartConsul(t)
 		return
+	case LoseQuorum:
+		c.loseQuorum(t, f.Hold)
+		return
 	}
 	m := c.Members[f.Member]
 	switch f.Kind {

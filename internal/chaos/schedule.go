@@ -16,15 +16,18 @@ const (
 	PartitionPeers                   // sever the other members from a member, then restore
 	RestartConsul                    // restart the Consul server (its data kept)
 	GracefulStop                     // SIGTERM a member, let it drain and exit, then start it again
+	LoseQuorum                       // pause two of the three Consul servers (quorum topology only), then continue them
 	numFaultKinds
 )
 
 func (k FaultKind) String() string {
-	return [...]string{"kill", "pause", "partition-consul", "partition-peers", "consul-restart", "graceful-stop"}[k]
+	return [...]string{"kill", "pause", "partition-consul", "partition-peers", "consul-restart", "graceful-stop", "lose-quorum"}[k]
 }
 
 // weights is how often each kind comes up once the required faults are
-// done: kills most, as the issue asks for most of them.
+// done: kills most, as the issue asks for most of them. LoseQuorum only
+// when required: it needs the quorum topology, and drawing it never keeps
+// the schedules of existing seeds as they were.
 var weights = [numFaultKinds]int{Kill: 4, Pause: 2, PartitionConsul: 2, PartitionPeers: 2, RestartConsul: 1, GracefulStop: 2}
 
 // Fault is one planned fault: what, to which member, held how long, and
@@ -37,8 +40,11 @@ type Fault struct {
 }
 
 func (f Fault) String() string {
-	if f.Kind == RestartConsul {
+	switch f.Kind {
+	case RestartConsul:
 		return fmt.Sprintf("%s (rest %v)", f.Kind, f.Rest)
+	case LoseQuorum:
+		return fmt.Sprintf("%s for %v (rest %v)", f.Kind, f.Hold, f.Rest)
 	}
 	return fmt.Sprintf("%s n%d for %v (rest %v)", f.Kind, f.Member+1, f.Hold, f.Rest)
 }
@@ -91,6 +97,8 @@ func (s *Schedule) Next() Fault {
 		// 3 to 6s: longer than the 2s lease, so Consul declares the member
 		// critical (or it fences itself) and survivors take its work.
 		f.Hold = between(s.rng, 3*time.Second, 6*time.Second)
+	case LoseQuorum:
+		f.Hold = loseQuorumHold(s.rng)
 	}
 	return f
 }
