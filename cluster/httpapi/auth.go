@@ -161,13 +161,14 @@ func (t *Tokens) Internal() string {
 
 // RoleFor is the role a request needs: none for /healthz (Consul's check
 // polls it; it tells an anonymous caller only whether the node is
-// healthy), write for the member list (the cluster's addresses) and the
-// profiles, read for other GETs, write for everything else.
+// healthy), write for the member list (the cluster's addresses), the
+// profiles and the admin routes (a backup holds every payload), read for
+// other GETs, write for everything else.
 func RoleFor(method, path string) Role {
 	switch {
 	case path == "/healthz":
 		return RoleNone
-	case path == "/v1/members", strings.HasPrefix(path, "/debug/pprof"):
+	case path == "/v1/members", strings.HasPrefix(path, "/debug/pprof"), strings.HasPrefix(path, "/v1/admin/"):
 		return RoleWrite
 	case method == http.MethodGet || method == http.MethodHead:
 		return RoleRead

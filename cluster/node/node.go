@@ -215,7 +215,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.cfg.Embedded() {
 		// One file holds this node's tasks and its grains' state.
-		bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(n.cfg.DataDir, "tasks.db")))
+		bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(n.cfg.DataDir, DatabaseFile)))
 		if err != nil {
 			return fmt.Errorf("node: opening the store in %s: %w", n.cfg.DataDir, err)
 		}

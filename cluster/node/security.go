@@ -391,7 +391,7 @@ func httpsOnly(next http.Handler) http.Handler {
 // around the routes and the profiles, and plain HTTP limited to /healthz
 // when the API has a certificate.
 func (n *Node) apiHandler(h http.Handler) http.Handler {
-	h = n.peerIdentity(httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, h))))
+	h = n.peerIdentity(httpapi.RequireTokens(n.cfg.Tokens, withMetrics(n.metrics, withPprof(n.cfg.Pprof, n.withBackup(h)))))
 	// The web console's assets are served without a token (they hold no
 	// data; its data calls go through the token check above).
 	h = console.Mount(h, console.DefaultConfig())

@@ -87,6 +87,8 @@ var commands = []command{
 	{"grain", "state KIND ID [--json] | clear KIND ID [--json]", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},
 	{"kinds", "[--json]", "list the task and grain kinds a node hosts, with their defaults", runKinds},
+	{"backup", "FILE [--addr ADDR] [--json]", "save a running dev node's online backup (every task, job, grain state) into FILE, checked", runBackup},
+	{"restore", "--data-dir DIR FILE", "put a backup back as a stopped dev node's database (the one it replaces is kept beside it)", runRestore},
 	{"version", "[--json]", "print the version of this binary and of Granary in it", runVersion},
 }
 
