@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 20m
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
 PROTOS := messages/granary.proto messages/grain.proto
 
-.PHONY: tidy-check all build run test test-short bench fuzz proto proto-check consul prometheus chromium lint fmt-check vet clean
+.PHONY: tidy-check all build run test test-short bench fuzz proto proto-check consul prometheus chromium deploy-tools check-deploy lint fmt-check vet clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 
 # Everything CI checks: formatting, vet, generated code up to date, then all
 # tests with the race detector and coverage, against a real Consul agent.
-test: consul prometheus chromium fmt-check vet proto-check tidy-check
+test: consul prometheus chromium deploy-tools fmt-check vet proto-check tidy-check
 	GO="$(GO)" internal/scripts/gotest.sh -race -count=1 -timeout $(TEST_TIMEOUT) -cover ./...
 
 # Fast unit tests: no Consul, no subprocesses.
@@ -76,6 +76,16 @@ prometheus:
 # Debian's chromium package, installed only when no Chromium is found.
 chromium:
 	bash internal/scripts/install-chromium.sh
+
+# The tools deploy/deploy_test.go checks the deployment files with
+# (systemd-analyze, openssl; promtool comes with prometheus).
+deploy-tools:
+	bash internal/scripts/install-deploy-tools.sh
+
+# The deployment files' checks, with the slow ones: the container recipe's
+# own build command (a second full compile) and, where Docker runs, the image.
+check-deploy: consul prometheus deploy-tools
+	GRANARY_IMAGE_BUILD=1 $(GO) test -count=1 -v ./deploy
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
