@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
@@ -31,14 +32,7 @@ func TestConsulSnapshotRestoreIntoFreshQuorum(t *testing.T) {
 	old := startQuorumCluster(t, cluster, 2)
 	ctx := testutil.Context(t, 4*time.Minute)
 	c := old.nodes[0].Client()
-	var done []string
-	for i := range 20 {
-		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("done-%02d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":1}`)}, nil)
-		if err != nil || st.State != api.StateCompleted {
-			t.Fatalf("task %d: %+v %v", i, st, err)
-		}
-		done = append(done, st.ID)
-	}
+	done := testcluster.Completed(t, ctx, c, "done", 20)
 	if _, err := c.DeclareJob(ctx, "j1", api.JobSpec{Strategy: "one_for_one"}); err != nil {
 		t.Fatal(err)
 	}

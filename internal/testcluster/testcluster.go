@@ -7,6 +7,7 @@ package testcluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -145,4 +146,21 @@ func WaitAll(t testing.TB, ctx context.Context, c *client.Client, ids []string) 
 		t.Fatalf("%d of %d tasks did not finish in time", len(ids)-len(out), len(ids))
 	}
 	return out
+}
+
+// Completed submits n `sleep` tasks of 1 ms through c, ids prefix-00,
+// prefix-01, ..., each waited for, and returns their ids; it fails the
+// test unless each completed.
+func Completed(t testing.TB, ctx context.Context, c *client.Client, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		req := api.SubmitRequest{ID: fmt.Sprintf("%s-%02d", prefix, i), Kind: "sleep", Payload: json.RawMessage(`{"ms":1}`)}
+		st, err := c.SubmitAndWait(ctx, req, nil)
+		if err != nil || st.State != api.StateCompleted {
+			t.Fatalf("task %s: %+v %v", req.ID, st, err)
+		}
+		ids = append(ids, st.ID)
+	}
+	return ids
 }

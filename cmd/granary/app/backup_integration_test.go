@@ -3,13 +3,13 @@ package app
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testnode"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -28,14 +28,7 @@ func TestDevBackupAndRestore(t *testing.T) {
 	n := testnode.Dev(t)
 	c := n.Client()
 	ctx := testutil.Context(t, 2*time.Minute)
-	var done []string
-	for i := range 20 {
-		st, err := c.SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("done-%02d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":1}`)}, nil)
-		if err != nil || st.State != api.StateCompleted {
-			t.Fatalf("task %d: %+v %v", i, st, err)
-		}
-		done = append(done, st.ID)
-	}
+	done := testcluster.Completed(t, ctx, c, "done", 20)
 	if _, err := c.Submit(ctx, api.SubmitRequest{ID: "running", Kind: "sleep", Payload: json.RawMessage(`{"ms":3000}`)}); err != nil {
 		t.Fatal(err)
 	}
