@@ -187,6 +187,15 @@ func ClusterNodeOf(t testing.TB, bin, cluster, consulAddr, id string, extra ...s
 	return n
 }
 
+// Upgrade makes the next Start run the binary at bin (another build of
+// granary: an earlier or later release) with the same arguments, data
+// directory and addresses, as a rolling upgrade replaces a member's binary.
+func (n *Node) Upgrade(bin string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.bin = bin
+}
+
 // Start (re)starts the process with the same arguments and data directory,
 // appending to the same log, and waits until it answers /healthz.
 func (n *Node) Start() {
@@ -199,8 +208,8 @@ func (n *Node) Start() {
 	n.mu.Lock()
 	n.runs++
 	fmt.Fprintf(f, "{\"msg\":\"testnode: start %d\"}\n", n.runs)
-	n.mu.Unlock()
 	bin := n.bin
+	n.mu.Unlock()
 	if bin == "" {
 		bin = Binary(n.t)
 	}
