@@ -88,6 +88,11 @@ func buildPreviousRelease(t *testing.T) string {
 		t.Fatal(err)
 	}
 	commit := previousRelease(t, filepath.Join(root, "deploy", "previous-release"))
+	if err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
+		// A shallow clone: fetch that one commit from where this clone came.
+		out, ferr := exec.Command("git", "-C", root, "fetch", "--depth=1", "origin", commit).CombinedOutput()
+		t.Logf("previous release %.12s not in this clone; git fetch --depth=1 origin %.12s: %v %s", commit, commit, ferr, out)
+	}
 	if out, err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").CombinedOutput(); err != nil {
 		t.Fatalf("the previous release %s (deploy/previous-release) is not in this clone's history: a shallow clone? (git fetch --unshallow) %v %s", commit, err, out)
 	}
