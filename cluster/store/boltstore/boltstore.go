@@ -122,6 +122,11 @@ func Open(cfg Config) (*Store, error) {
 				return err
 			}
 		}
+		if tx.Bucket(bucketCounts) == nil {
+			if err := countAll(tx); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketByTime) != nil {
 			return nil
 		}
@@ -259,6 +264,9 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 			}
 		}
 		if err := tx.Bucket(bucketByTime).Delete(timeKey(store.PositionOf(old.Task))); err != nil {
+			return err
+		}
+		if err := addCounts(tx, store.CountDelta(old.Task, nil)); err != nil {
 			return err
 		}
 		return tasks.Delete([]byte(id))
@@ -412,8 +420,8 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// put writes t with a fresh revision and keeps the owner index in step with
-// the change from old (nil when creating).
+// put writes t with a fresh revision and keeps the owner index and the
+// counts in step with the change from old (nil when creating).
 func put(tx *bolt.Tx, t, old *messages.Task) (store.Record, error) {
 	tasks, owners := tx.Bucket(bucketTasks), tx.Bucket(bucketOwners)
 	id := t.GetSpec().GetId()
@@ -429,6 +437,9 @@ func put(tx *bolt.Tx, t, old *messages.Task) (store.Record, error) {
 	binary.BigEndian.PutUint64(v, rev)
 	copy(v[8:], body)
 	if err := tasks.Put([]byte(id), v); err != nil {
+		return store.Record{}, err
+	}
+	if err := addCounts(tx, store.CountDelta(old, t)); err != nil {
 		return store.Record{}, err
 	}
 	if at := store.PositionOf(t); old == nil || !store.PositionOf(old).SubmittedAt.Equal(at.SubmittedAt) {

@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
 		{"Exists", testExists},
 		{"KeepsNoReference", testKeepsNoReference},
+		{"CountsMatchScan", testCountsMatchScan},
+		{"CountsConcurrentWriters", testCountsConcurrentWriters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
