@@ -1,4 +1,4 @@
-package boltstore
+package boltstore_test
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func TestCountsMadeWhenMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketCounts) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("counts")) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
