@@ -15,6 +15,7 @@ package consulstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -77,6 +78,16 @@ type Config struct {
 	// meets the store twice (a submit handed to its owner, then stored
 	// here) still answers within a client's deadline.
 	OutageCallTimeout time.Duration
+	// Writer names this store's counter shards (counts.go): a member
+	// passes its name, so that a restarted member writes the shards it
+	// wrote before instead of adding new ones. Two stores of one name are
+	// still counted right (each shard is written with check-and-set), only
+	// slower. Empty: a random name.
+	Writer string
+	// CountShards is the most counter shards this store writes: as many
+	// writes that change a task's state can be in flight at once, and the
+	// counts are the sum of every member's shards.
+	CountShards int
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -128,6 +139,14 @@ func DefaultConfig(cluster string) Config {
 		// after the previous failure, and succeed within about 0.3s of
 		// the quorum's return (TestNoQuorumAnswers503).
 		OutageCallTimeout: time.Second,
+		// Empty: a random name; a member passes its own.
+		Writer: "",
+		// 64: the write batcher sends up to 8 transactions of up to 64
+		// operations at once, 3 to 5 per task write, so about 100 to 170
+		// writes in flight at most; those that find every shard lent wait
+		// for the next transaction anyway. Summing 64 shards of each of 3
+		// members reads about 200 keys of a few hundred bytes: a few ms.
+		CountShards: 64,
 	}
 }
 
@@ -163,6 +182,10 @@ type Store struct {
 
 	batch *kvtxn.Batcher
 	probe *prober
+	// shards lends counter shards to writes; repairMu: one repair of the
+	// counts at a time (counts.go).
+	shards   *countShards
+	repairMu sync.Mutex
 	// local wakes Watch calls on tasks this process writes, so a waiter on
 	// the owner sees a change without a round trip through Consul.
 	local store.Notifier
@@ -198,6 +221,9 @@ type known struct {
 	wrote time.Time
 	// at is the task's submission time: its place in the time index.
 	at time.Time
+	// kind and state: where the task stands in the counts (counts.go).
+	kind  string
+	state messages.TaskState
 }
 
 var (
@@ -234,6 +260,12 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Writer == "" {
+		cfg.Writer = rand.Text()[:12] // 60 random bits: no two stores share one by chance
+	}
+	if cfg.CountShards <= 0 {
+		cfg.CountShards = DefaultConfig(cfg.Cluster).CountShards
+	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultConfig(cfg.Cluster).CallTimeout
 	}
@@ -244,6 +276,7 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.Config{Timeout: cfg.CallTimeout}),
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
 		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}
+	s.shards = newCountShards(s.countsPrefix()+url.PathEscape(cfg.Writer)+"-", cfg.CountShards)
 	if cfg.ReconcileEvery > 0 {
 		s.bg.Add(1)
 		go s.reconcileLoop()
@@ -314,7 +347,7 @@ func (s *Store) Create(ctx context.Context, t *messages.Task) (store.Record, boo
 	}
 	timeOps, hour := s.indexOps(t)
 	ops = append(ops, timeOps...)
-	res := s.batch.Do(ctx, ops)
+	res := s.write(ctx, ops, store.CountDelta(nil, t))
 	if res.Err != nil {
 		if rec, ok := s.landed(ctx, id, t, body); ok { // ambiguous.go
 			s.noteHourDir(hour)
@@ -421,7 +454,8 @@ func (s *Store) remember(id string, rev uint64, t *messages.Task, body []byte, w
 		s.finished[id] = known{rev: rev, body: body}
 		return
 	}
-	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), body: body, at: t.GetStatus().GetSubmittedAt().AsTime()}
+	k := known{rev: rev, owner: t.GetStatus().GetOwner(), open: open(t), body: body, at: t.GetStatus().GetSubmittedAt().AsTime(),
+		kind: t.GetSpec().GetKind(), state: t.GetStatus().GetState()}
 	if wrote {
 		k.wrote = time.Now()
 	}
@@ -454,7 +488,8 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 			}
 			return store.Record{}, fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
 		}
-		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task), at: cur.Task.GetStatus().GetSubmittedAt().AsTime()}
+		old = known{rev: rev, owner: cur.Task.GetStatus().GetOwner(), open: open(cur.Task), at: cur.Task.GetStatus().GetSubmittedAt().AsTime(),
+			kind: cur.Task.GetSpec().GetKind(), state: cur.Task.GetStatus().GetState()}
 	}
 	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: s.taskKey(id), Value: body, Index: rev}}
 	newOwnerKey := ""
@@ -474,7 +509,10 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 		timeOps, hour = s.indexOps(t)
 		ops = append(ops, timeOps...)
 	}
-	res := s.batch.Do(ctx, ops)
+	delta := store.Counts{}
+	delta.Add(old.kind, old.state, -1)
+	delta.Add(t.GetSpec().GetKind(), t.GetStatus().GetState(), 1)
+	res := s.write(ctx, ops, delta)
 	if !res.OK {
 		// Unanswered, or refused: either way the record may be this very
 		// write, landed unanswered now or on an earlier try (ambiguous.go).
@@ -609,7 +647,7 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.jobTaskKey(job, id)})
 	}
 	ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.timeKey(store.PositionOf(cur.Task))})
-	res := s.batch.Do(ctx, ops)
+	res := s.write(ctx, ops, store.CountDelta(cur.Task, nil))
 	s.forget(id)
 	switch {
 	case res.Err != nil:
