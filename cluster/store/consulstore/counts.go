@@ -48,9 +48,9 @@ var _ store.Counter = (*Store)(nil)
 // counts were made (from a scan, or from nothing in a new cluster).
 const repairShard = "_repair"
 
-// shardRetries bounds how often a write goes again after only its shard's
-// check-and-set failed.
-const shardRetries = 4
+// repairRetries bounds how often a repair reads again after another
+// repair came first.
+const repairRetries = 4
 
 // errCountsBusy: a write's counter shard kept changing behind its back.
 var errCountsBusy = errors.New("counter shard kept changing")
@@ -135,23 +135,25 @@ func decodeCounts(key string, b []byte) (store.Counts, error) {
 // write commits ops with the change delta of the counts, as one unit of
 // the write batcher: with a check-and-set of a shard of this store added
 // after ops when delta changes anything. The result is that of ops alone
-// (the shard's entry taken off its Results).
+// (the shard's entry taken off its Results). A write refused for its shard
+// alone (it changed behind this process's back: someone else's write went
+// through) reads the shard again and goes again, until ctx ends.
 func (s *Store) write(ctx context.Context, ops api.KVTxnOps, delta store.Counts) kvtxn.Result {
 	if len(delta) == 0 {
 		return s.batch.Do(ctx, ops)
 	}
-	for try := 0; ; try++ {
-		sh, err := s.shards.take(ctx)
-		if err != nil {
-			return kvtxn.Result{Err: err}
-		}
+	sh, err := s.shards.take(ctx)
+	if err != nil {
+		return kvtxn.Result{Err: err}
+	}
+	defer s.shards.give(sh)
+	for {
 		res, again := s.writeWith(ctx, sh, ops, delta)
-		s.shards.give(sh)
 		if !again {
 			return res
 		}
-		if try == shardRetries {
-			return kvtxn.Result{Err: fmt.Errorf("%w: %w", store.ErrUnavailable, errCountsBusy)}
+		if ctx.Err() != nil {
+			return kvtxn.Result{Err: fmt.Errorf("%w: %w", errCountsBusy, ctx.Err())}
 		}
 	}
 }
@@ -281,7 +283,7 @@ func (s *Store) RebuildCounts(ctx context.Context) (store.Counts, error) {
 		if err != nil || ok {
 			return truth, err
 		}
-		if try == shardRetries {
+		if try == repairRetries {
 			return nil, fmt.Errorf("%w: counts repaired by others meanwhile, %d times", store.ErrUnavailable, try+1)
 		}
 	}
