@@ -104,11 +104,11 @@ type TaskStats struct {
 	// ByState counts tasks by state; ByKind by kind, then by state.
 	ByState map[string]int            `json:"by_state"`
 	ByKind  map[string]map[string]int `json:"by_kind"`
-	// At is when the counts were taken: the node computes them at most
-	// once per Every, however many ask (they scan every stored task).
-	At    time.Time `json:"at"`
-	Every Duration  `json:"every"`
-	// Took is how long the last count took.
+	// At is when the counts were read. The store keeps them with its
+	// writes, so each call reads them anew, at the same small cost however
+	// many tasks are stored.
+	At time.Time `json:"at"`
+	// Took is how long reading them took.
 	Took Duration `json:"took"`
 }
 

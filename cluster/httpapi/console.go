@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -21,16 +20,20 @@ import (
 // a script may use them too) and need a read token like other GETs; none
 // names an address, which only /v1/members (write) gives.
 
-// DefaultStatsEvery is the least time between two counts of the stored
-// tasks (GET /v1/tasks:stats): a count reads every task, so however many
-// consoles ask, a node counts at most this often (and less often when a
-// count is slow: see statsCache).
-const DefaultStatsEvery = 2 * time.Second
+// TaskCounter is what GET /v1/tasks:stats needs of the task service: the
+// stored tasks counted by kind and state, from counts the store keeps with
+// its writes (one read at any number of tasks). *tasks.Manager has it; a
+// service without it is counted by a listing of every task.
+type TaskCounter interface {
+	TaskCounts(ctx context.Context) (store.Counts, error)
+}
 
-// statsSlowdown: a count that took d is not redone before statsSlowdown×d,
-// so counting costs the node at most about 1/statsSlowdown (0.5%) of a core
-// whatever the number of tasks.
-const statsSlowdown = 200
+// CountRebuilder is what POST /v1/tasks:recount needs of the task service:
+// the counts made anew from a scan of every task (their repair). A
+// service without it answers 404.
+type CountRebuilder interface {
+	RebuildTaskCounts(ctx context.Context) (store.Counts, error)
+}
 
 // JobLister is what GET /v1/jobs needs of the task service; a service
 // without it answers 404. *tasks.Manager has it.
@@ -40,11 +43,11 @@ type JobLister interface {
 
 // consoleRoutes registers the console's routes on h.mux.
 func (h *handler) consoleRoutes() {
-	h.stats = &statsCache{every: cmp.Or(h.cfg.StatsEvery, DefaultStatsEvery)}
 	h.mux.HandleFunc("GET /v1/member", h.self)
 	h.mux.HandleFunc("GET /v1/cluster", h.cluster)
 	if h.svc != nil {
 		h.mux.HandleFunc("GET /v1/tasks:stats", h.taskStats)
+		h.mux.HandleFunc("POST /v1/tasks:recount", h.recount)
 		h.mux.HandleFunc("GET /v1/jobs", h.jobs)
 	}
 }
@@ -78,54 +81,62 @@ func (h *handler) cluster(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, rep)
 }
 
-// taskStats answers GET /v1/tasks:stats from the cache, counting anew
-// when the counts are stale.
+// taskStats answers GET /v1/tasks:stats: the counts as the store keeps
+// them, read anew on every call (they cost one read however many tasks
+// are stored).
 func (h *handler) taskStats(w http.ResponseWriter, r *http.Request) {
-	st, err := h.stats.get(r.Context(), h.svc)
+	start := time.Now()
+	var n store.Counts
+	var err error
+	if tc, ok := h.svc.(TaskCounter); ok {
+		n, err = tc.TaskCounts(r.Context())
+	} else {
+		var recs []store.Record
+		recs, err = h.svc.Find(r.Context(), store.Filter{})
+		n = store.CountRecords(recs)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.reply(w, http.StatusOK, st)
+	h.reply(w, http.StatusOK, taskStatsOf(n, start))
 }
 
-// statsCache holds the last count of the stored tasks. One count runs at
-// a time; callers that arrive meanwhile wait for it and share its result.
-type statsCache struct {
-	every time.Duration
-	mu    sync.Mutex // held while counting: it serialises counts
-	last  *api.TaskStats
-	next  time.Time // no new count before
-}
-
-func (c *statsCache) get(ctx context.Context, svc TaskService) (*api.TaskStats, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last != nil && time.Now().Before(c.next) {
-		return c.last, nil
+// recount answers POST /v1/tasks:recount: the counts made anew from a
+// scan of every task, as GET /v1/tasks:stats would then answer them.
+func (h *handler) recount(w http.ResponseWriter, r *http.Request) {
+	cr, ok := h.svc.(CountRebuilder)
+	if !ok {
+		h.fail(w, r, fmt.Errorf("%w: this node keeps no task counts", api.ErrNotFound))
+		return
 	}
 	start := time.Now()
-	recs, err := svc.Find(ctx, store.Filter{})
+	n, err := cr.RebuildTaskCounts(r.Context())
 	if err != nil {
-		return nil, err
+		h.fail(w, r, err)
+		return
 	}
-	st := &api.TaskStats{Total: len(recs), ByState: map[string]int{}, ByKind: map[string]map[string]int{}, At: start.UTC()}
+	h.log.Info("task counts rebuilt from a scan", "tasks", n.Total(), "took", time.Since(start))
+	h.reply(w, http.StatusOK, taskStatsOf(n, start))
+}
+
+// taskStatsOf is the body of GET /v1/tasks:stats for counts n read from
+// start until now.
+func taskStatsOf(n store.Counts, start time.Time) *api.TaskStats {
+	st := &api.TaskStats{Total: int(n.Total()), ByState: map[string]int{}, ByKind: map[string]map[string]int{}, At: start.UTC()}
 	for _, s := range api.States {
 		st.ByState[s] = 0
 	}
-	for _, rec := range recs {
-		state, kind := api.StateName(rec.Task.GetStatus().GetState()), rec.Task.GetSpec().GetKind()
-		st.ByState[state]++
-		if st.ByKind[kind] == nil {
-			st.ByKind[kind] = map[string]int{}
+	for kind, m := range n {
+		st.ByKind[kind] = map[string]int{}
+		for s, k := range m {
+			state := api.StateName(s)
+			st.ByState[state] += int(k)
+			st.ByKind[kind][state] += int(k)
 		}
-		st.ByKind[kind][state]++
 	}
-	took := time.Since(start)
-	every := max(c.every, statsSlowdown*took)
-	st.Took, st.Every = api.Duration(took), api.Duration(every)
-	c.last, c.next = st, start.Add(every)
-	return st, nil
+	st.Took = api.Duration(time.Since(start))
+	return st
 }
 
 // DefaultJobLimit and MaxJobLimit bound GET /v1/jobs' ?limit=.

@@ -4,22 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
 // TestTaskStats: GET /v1/tasks:stats counts the stored tasks by state and
-// by kind, and counts again only once StatsEvery has passed, however many
-// ask in between.
+// by kind, and a task submitted since shows at once (the counts are kept
+// with the writes: no count is held back for a while).
 func TestTaskStats(t *testing.T) {
-	cfg := httpapi.DefaultConfig()
-	cfg.StatsEvery = time.Hour
-	srv, _ := apiServer(t, cfg)
+	srv, _ := apiServer(t, httpapi.DefaultConfig())
 	c, err := client.New(client.Config{Addr: srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -37,49 +39,62 @@ func TestTaskStats(t *testing.T) {
 	if first.Total != 3 || first.ByState[api.StateCompleted] != 3 || first.ByKind["echo"][api.StateCompleted] != 3 || first.ByState[api.StateFailed] != 0 {
 		t.Fatalf("stats %+v; want 3 tasks, 3 completed echo", first)
 	}
-	if time.Duration(first.Every) != time.Hour {
-		t.Errorf("every = %v, want the configured hour", first.Every)
-	}
-	if _, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"n":2}`)}); err != nil {
+	if _, err := c.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"n":2}`)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	again, err := c.TaskStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Total != 3 || !again.At.Equal(first.At) {
-		t.Fatalf("asked again within StatsEvery: %+v; want the same count (3 at %v), not a new one", again, first.At)
+	if again.Total != 4 || again.ByKind["echo"][api.StateCompleted] != 4 {
+		t.Fatalf("stats right after a fourth task: %+v; want it counted", again)
 	}
 }
 
-// TestTaskStatsRecount: past StatsEvery, a new count.
-func TestTaskStatsRecount(t *testing.T) {
-	cfg := httpapi.DefaultConfig()
-	cfg.StatsEvery = time.Millisecond
-	srv, _ := apiServer(t, cfg)
+// scanCounter is a task service that counts its listings of every task.
+type scanCounter struct {
+	*tasks.Manager
+	scans atomic.Int32
+}
+
+func (s *scanCounter) Find(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	if f.Limit == 0 {
+		s.scans.Add(1)
+	}
+	return s.Manager.Find(ctx, f)
+}
+
+// TestTaskStatsScanNoTask: the counts come from the store's counters; no
+// call of GET /v1/tasks:stats lists the tasks, however often it is asked.
+// POST /v1/tasks:recount (the repair) answers the same counts.
+func TestTaskStatsScanNoTask(t *testing.T) {
+	_, m := apiServer(t, httpapi.DefaultConfig())
+	svc := &scanCounter{Manager: m}
+	srv := httptest.NewServer(httpapi.New(svc, httpapi.DefaultConfig()))
+	t.Cleanup(srv.Close)
 	c, err := client.New(client.Config{Addr: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testutil.Context(t, 30*time.Second)
-	if _, err := c.TaskStats(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for {
+	for i := range 5 {
+		if _, err := c.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
 		st, err := c.TaskStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Total == 1 && st.ByKind["echo"][api.StateCompleted] == 1 {
-			return
+		if st.Total != i+1 {
+			t.Fatalf("stats %+v after %d tasks", st, i+1)
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("stats never counted the new task: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if n := svc.scans.Load(); n != 0 {
+		t.Fatalf("GET /v1/tasks:stats listed every task %d times; want the counters read, no listing", n)
+	}
+	st, err := c.RecountTasks(ctx)
+	if err != nil || st.Total != 5 || st.ByKind["echo"][api.StateCompleted] != 5 {
+		t.Fatalf("recount = %+v, %v; want 5 completed echo", st, err)
 	}
 }
 

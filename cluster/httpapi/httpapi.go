@@ -110,9 +110,6 @@ type Config struct {
 	Self func(ctx context.Context) (api.MemberReport, error)
 	// Cluster reports on every member for GET /v1/cluster; nil answers 404.
 	Cluster func(ctx context.Context) (api.ClusterReport, error)
-	// StatsEvery is the least time between two counts of the stored tasks
-	// for GET /v1/tasks:stats (0: DefaultStatsEvery).
-	StatsEvery time.Duration
 	// StoreDeadline bounds the store's part of a submit, read, cancel or
 	// restart (storedeadline.go): past it the node answers 503 with
 	// Retry-After. 0: unbounded.
@@ -171,7 +168,6 @@ type handler struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	admit *admission
-	stats *statsCache // GET /v1/tasks:stats (console.go)
 	reads byteBudget  // page reads in flight (list.go)
 	// unavailable limits the log lines of 503 and 504 answers.
 	unavailable logevery.Limiter

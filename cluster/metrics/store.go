@@ -150,6 +150,10 @@ type instrumentedStore struct {
 	m *opInstruments
 }
 
+// Unwrap gives back the store, whose other optional abilities (its
+// counts: store.CounterOf) are read past the metrics.
+func (s *instrumentedStore) Unwrap() store.Store { return s.Store }
+
 func (s *instrumentedStore) Create(ctx context.Context, t *messages.Task) (store.Record, bool, error) {
 	start := time.Now()
 	rec, created, err := s.Store.Create(ctx, t)

@@ -109,3 +109,25 @@ func CountDelta(old, next *messages.Task) Counts {
 	}
 	return d
 }
+
+// Unwrapper is a Store that wraps another (one that counts and times its
+// calls, say) and gives it back, so that the optional abilities it does
+// not pass on are still found (CounterOf).
+type Unwrapper interface {
+	Unwrap() Store
+}
+
+// CounterOf finds the Counter of s, or of a store s wraps.
+func CounterOf(s Store) (Counter, bool) {
+	for s != nil {
+		if c, ok := s.(Counter); ok {
+			return c, true
+		}
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
