@@ -168,7 +168,7 @@ type handler struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	admit *admission
-	reads byteBudget  // page reads in flight (list.go)
+	reads byteBudget // page reads in flight (list.go)
 	// unavailable limits the log lines of 503 and 504 answers.
 	unavailable logevery.Limiter
 }
