@@ -336,6 +336,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	} else {
 		scfg := consulstore.DefaultConfig(n.cfg.Cluster)
 		scfg.Logger = n.log // the index's reconciles report there
+		scfg.Writer = n.id  // a restarted member writes the counter shards it wrote before
 		cs, err := consulstore.New(cc, scfg)
 		if err != nil {
 			return err
