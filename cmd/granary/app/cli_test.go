@@ -109,6 +109,14 @@ func TestCLIAgainstNode(t *testing.T) {
 	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &list) != nil || list.Count != 1 || len(list.Tasks[0].Errors) != 2 {
 		t.Fatalf("tasks --state failed: exit %d, %s", r.code, r.stdout)
 	}
+	r = cli(t, addr, "tasks", "--counts", "--json")
+	var counts api.TaskStats
+	if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &counts) != nil || counts.Total != 2 || counts.ByKind["flaky"][api.StateFailed] != 1 || counts.ByKind["echo"][api.StateCompleted] != 1 {
+		t.Fatalf("tasks --counts --json: exit %d, %s", r.code, r.stdout)
+	}
+	if r := cli(t, addr, "tasks", "--counts"); r.code != exitOK || !strings.Contains(r.stdout, "flaky") || !strings.Contains(r.stdout, "all") {
+		t.Errorf("tasks --counts: exit %d, %s", r.code, r.stdout)
+	}
 
 	// Time-out: exit 3. Cancel: exit 0, then wait says cancelled (exit 1).
 	r = cli(t, addr, "submit", "--kind", "sleep", "--payload-file", "-", "--id", "long")

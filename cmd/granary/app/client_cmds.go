@@ -213,7 +213,7 @@ func runOneTask(e *env, args []string, name string, call func(*client.Client, co
 }
 
 func runTasks(e *env, args []string) error {
-	fs := newFlags(e, "tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--json]")
+	fs := newFlags(e, "tasks", "[--state S] [--kind K] [--label k=v]... [--job J] [--limit N] [--cursor C | --all] [--counts] [--json]")
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	state := fs.String("state", "", "only tasks in these states, comma-separated: pending, running, retrying, completed, failed, cancelled")
@@ -224,12 +224,16 @@ func runTasks(e *env, args []string) error {
 	limit := fs.Int("limit", httpapi.DefaultListLimit, fmt.Sprintf("tasks per page, newest first (at most %d)", httpapi.MaxListLimit))
 	cursor := fs.String("cursor", "", "start after the page that printed this cursor")
 	all := fs.Bool("all", false, "every task, page after page (--limit is then the page size)")
+	counts := fs.Bool("counts", false, "print how many tasks are stored, by state and kind, instead of listing them (the store keeps the counts: cheap at any size)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q (see %s tasks -h)", pos[0], e.name())
+	}
+	if *counts {
+		return runTaskCounts(e, cf)
 	}
 	if *limit < 1 || *limit > httpapi.MaxListLimit {
 		return usageErr("--limit must be 1 to %d, got %d", httpapi.MaxListLimit, *limit)
@@ -456,5 +460,24 @@ func runList(e *env, args []string, name string, get func(context.Context, *clie
 		return printJSON(e.stdout, out)
 	}
 	table(e.stdout)
+	return nil
+}
+
+// runTaskCounts prints the stored tasks' counts (granary tasks --counts).
+func runTaskCounts(e *env, cf clientFlags) error {
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context()
+	defer cancel()
+	st, err := c.TaskStats(ctx)
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, st)
+	}
+	printCounts(e.stdout, st)
 	return nil
 }

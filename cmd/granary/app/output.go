@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -231,6 +233,26 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printCounts prints task counts: one row per kind, a column per state.
+func printCounts(w io.Writer, st *api.TaskStats) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "KIND\t%s\tTOTAL\t\n", strings.ToUpper(strings.Join(api.States, "\t")))
+	row := func(name string, by map[string]int) {
+		total := 0
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, s := range api.States {
+			fmt.Fprintf(tw, "%d\t", by[s])
+			total += by[s]
+		}
+		fmt.Fprintf(tw, "%d\t\n", total)
+	}
+	for _, kind := range slices.Sorted(maps.Keys(st.ByKind)) {
+		row(kind, st.ByKind[kind])
+	}
+	row("all", st.ByState)
+	_ = tw.Flush()
 }
 
 func clip(s string, n int) string {
