@@ -97,27 +97,7 @@ const durableWarmup = 2000
 
 // clientFor is a routing, coalescing client made from cfg, once both
 // nodes list each other.
-func clientFor(b *testing.B, cfg client.Config) *client.Client {
-	cfg.Route, cfg.Coalesce = true, true
-	c, err := client.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The nodes must list each other before the clock starts, or the
-	// client would have only one member to route to.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ms, err := c.Members(context.Background())
-		if err == nil && len(ms) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the nodes do not list each other: %v, %v", ms, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return c
-}
+func clientFor(b *testing.B, cfg client.Config) *client.Client { return clientOf(b, cfg, 2) }
 
 // ConsulKVWrites is the raw baseline: single-key Consul KV puts from 32
 // writers against a disk-backed server like DurableThroughput's.

@@ -1,0 +1,201 @@
+package benchmarks
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testnode"
+)
+
+// ScaleConfig configures Scale.
+type ScaleConfig struct {
+	// Tasks is how many tasks are loaded (issue #23's target: 1,000,000).
+	Tasks int
+	// Callers submit at once, through routing, coalescing clients.
+	Callers int
+	// Reps is how many times the listing page and the counts are read at
+	// the end; their median is reported.
+	Reps int
+}
+
+// ScaleResult is what Scale measured.
+type ScaleResult struct {
+	Tasks int
+	Took  time.Duration
+	// Rates: submits per second over the last tenth of the tasks before
+	// each milestone of stored tasks (10k, 100k, 1M and Tasks, those up to
+	// Tasks).
+	Milestones []int
+	Rates      []float64
+	// PageP50 and StatsP50: GET /v1/tasks?limit=100 and GET
+	// /v1/tasks:stats at Tasks stored, median of Reps (StatsTook: the
+	// node's own time for the counts).
+	PageP50, StatsP50, StatsTook time.Duration
+	// MemberRSS: each member's resident memory at the end; ConsulRSS the
+	// Consul server's; SnapshotBytes the size of a Consul snapshot.
+	MemberRSS     []int64
+	ConsulRSS     int64
+	SnapshotBytes int64
+}
+
+// Scale loads cfg.Tasks `echo` tasks (each completed, as most tasks of a
+// long-lived cluster are) into three `granary node` processes on one
+// disk-backed Consul server, and measures the submit rate as the store
+// grows, a listing page and the counts at the end, and the memory of the
+// members and of Consul (make bench-scale; docs/benchmarks.md).
+func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
+	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
+	var nodes []*testnode.Node
+	var clients []*client.Client
+	for i := range 3 {
+		n := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), "--log-level", "warn")
+		nodes = append(nodes, n)
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Callers}}
+		clients = append(clients, clientOf(b, client.Config{Addr: n.HTTP, HTTPClient: hc}, 3))
+	}
+	res := ScaleResult{Tasks: cfg.Tasks}
+	for _, m := range []int{10_000, 100_000, 1_000_000} {
+		if m < cfg.Tasks {
+			res.Milestones = append(res.Milestones, m)
+		}
+	}
+	res.Milestones = append(res.Milestones, cfg.Tasks)
+	start := time.Now()
+	res.Rates = loadTasks(b, clients, cfg, res.Milestones)
+	res.Took = time.Since(start)
+	ctx := context.Background()
+	var pages, stats, took []time.Duration
+	for range cfg.Reps {
+		t0 := time.Now()
+		if _, err := clients[0].ListPage(ctx, client.ListOptions{Limit: 100}); err != nil {
+			b.Fatal(err)
+		}
+		pages = append(pages, time.Since(t0))
+		t0 = time.Now()
+		st, err := clients[0].TaskStats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stats, took = append(stats, time.Since(t0)), append(took, time.Duration(st.Took))
+		if st.Total != cfg.Tasks {
+			b.Fatalf("stats count %d tasks, %d were loaded", st.Total, cfg.Tasks)
+		}
+	}
+	res.PageP50, res.StatsP50, res.StatsTook = median(pages), median(stats), median(took)
+	for _, n := range nodes {
+		res.MemberRSS = append(res.MemberRSS, rss(b, n.PID()))
+	}
+	res.ConsulRSS = rss(b, agent.PID())
+	snap, _, err := agent.Client().Snapshot().Save(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer snap.Close()
+	if res.SnapshotBytes, err = io.Copy(io.Discard, snap); err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+// clientOf is a routing, coalescing client of cfg once its node lists
+// members members.
+func clientOf(b *testing.B, cfg client.Config, members int) *client.Client {
+	cfg.Route, cfg.Coalesce = true, true
+	c, err := client.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ms, err := c.Members(context.Background())
+		if err == nil && len(ms) == members {
+			return c
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the node lists %d members (%v), want %d", len(ms), err, members)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// loadTasks submits cfg.Tasks tasks from cfg.Callers callers spread over
+// clients and returns the submit rate over the last tenth before each
+// milestone.
+func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, milestones []int) []float64 {
+	var mu sync.Mutex
+	done := 0
+	at := map[int]time.Time{} // completions -> when, for each milestone and its tenth before
+	for _, m := range milestones {
+		at[m-m/10], at[m] = time.Time{}, time.Time{}
+	}
+	run := time.Now().UnixNano()
+	ctx := context.Background()
+	err := runAll(cfg.Callers, 0, cfg.Tasks, func(i int) error {
+		st, err := clients[i%len(clients)].Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("s-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)})
+		if err != nil {
+			return err
+		}
+		if st.State != api.StateCompleted && st.State != api.StateRunning {
+			return fmt.Errorf("task %s %s", st.ID, st.State)
+		}
+		mu.Lock()
+		done++
+		if _, ok := at[done]; ok {
+			at[done] = time.Now()
+		}
+		if done%100_000 == 0 {
+			fmt.Fprintf(os.Stderr, "benchscale: %d tasks stored\n", done)
+		}
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rates := make([]float64, len(milestones))
+	for i, m := range milestones {
+		rates[i] = float64(m/10) / at[m].Sub(at[m-m/10]).Seconds()
+	}
+	return rates
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// rss is a process's resident memory in bytes (VmRSS in /proc).
+func rss(b *testing.B, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("no VmRSS for process %d", pid)
+	return 0
+}
