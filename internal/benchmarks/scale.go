@@ -62,8 +62,9 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	var nodes []*testnode.Node
 	var clients []*client.Client
 	for i := range 3 {
-		n := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), "--log-level", "warn")
-		nodes = append(nodes, n)
+		nodes = append(nodes, testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), "--log-level", "warn"))
+	}
+	for _, n := range nodes {
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Callers}}
 		clients = append(clients, clientOf(b, client.Config{Addr: n.HTTP, HTTPClient: hc}, 3))
 	}
