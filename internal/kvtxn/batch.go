@@ -35,6 +35,9 @@ type Config struct {
 	// Endpoint, when set, is where transactions go, encoded by the
 	// batcher itself (EndpointOf); nil: through consul/api's KV.Txn.
 	Endpoint *Endpoint
+	// Amender, when set, adds an operation to each transaction (amend.go);
+	// a unit then has at most MaxOps-1 operations.
+	Amender Amender
 }
 
 // DefaultConfig returns the documented defaults.
@@ -50,6 +53,8 @@ func DefaultConfig() Config {
 		// nil: consul/api's KV.Txn, which implements every way of reaching
 		// Consul; a writer whose records make the encoding count opts in.
 		Endpoint: nil,
+		// nil: transactions hold their units' operations only.
+		Amender: nil,
 	}
 }
 
@@ -75,6 +80,8 @@ type Batcher struct {
 	kv       *api.KV
 	endpoint *Endpoint
 	timeout  time.Duration
+	amender  Amender
+	maxOps   int // of a unit, and of the units of one transaction
 	g        *Gatherer[*unit]
 }
 
@@ -82,6 +89,7 @@ type Batcher struct {
 type unit struct {
 	ctx  context.Context
 	ops  api.KVTxnOps
+	tag  any // for the Amender
 	done chan Result
 }
 
@@ -95,23 +103,28 @@ func New(kv *api.KV, cfg Config) *Batcher {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = def.Timeout
 	}
-	b := &Batcher{kv: kv, endpoint: cfg.Endpoint, timeout: cfg.Timeout}
-	b.g = NewGatherer(cfg.Workers, func(u *unit) (int, int) { return len(u.ops), opsSize(u.ops) }, b.send)
+	b := &Batcher{kv: kv, endpoint: cfg.Endpoint, timeout: cfg.Timeout, amender: cfg.Amender, maxOps: MaxOps}
+	if b.amender != nil {
+		b.maxOps-- // room for the added operation
+	}
+	b.g = newGatherer(cfg.Workers, b.maxOps, func(u *unit) (int, int) { return len(u.ops), opsSize(u.ops) }, b.send)
 	return b
 }
 
-// Do submits ops as one unit (1 to MaxOps operations, no reads) and
-// waits for its outcome.
-func (b *Batcher) Do(ctx context.Context, ops api.KVTxnOps) Result {
-	if len(ops) == 0 || len(ops) > MaxOps {
-		return Result{Err: fmt.Errorf("kvtxn: a unit has 1 to %d operations, not %d", MaxOps, len(ops))}
+// Do submits ops as one unit (1 to MaxOps operations, no reads; one
+// fewer with an Amender) and waits for its outcome.
+func (b *Batcher) Do(ctx context.Context, ops api.KVTxnOps) Result { return b.do(ctx, ops, nil) }
+
+func (b *Batcher) do(ctx context.Context, ops api.KVTxnOps, tag any) Result {
+	if len(ops) == 0 || len(ops) > b.maxOps {
+		return Result{Err: fmt.Errorf("kvtxn: a unit has 1 to %d operations, not %d", b.maxOps, len(ops))}
 	}
 	for _, op := range ops {
 		if isRead(op.Verb) {
 			return Result{Err: fmt.Errorf("kvtxn: a unit writes; %s is a read", op.Verb)}
 		}
 	}
-	u := &unit{ctx: ctx, ops: ops, done: make(chan Result, 1)}
+	u := &unit{ctx: ctx, ops: ops, tag: tag, done: make(chan Result, 1)}
 	if err := b.g.Put(ctx, u); err != nil {
 		return Result{Err: err}
 	}
@@ -137,6 +150,7 @@ func (b *Batcher) send(batch []*unit) {
 			b.send([]*unit{u})
 		}
 	}()
+	amendRefused := 0
 	for len(batch) > 0 {
 		live := batch[:0]
 		for _, u := range batch {
@@ -160,63 +174,102 @@ func (b *Batcher) send(batch []*unit) {
 				owner = append(owner, i)
 			}
 		}
-		// The transaction serves many callers: no single caller's context
-		// may cancel it.
-		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-		ok, resp, err := b.txn(ctx, ops)
-		cancel()
-		if err != nil {
-			for _, u := range batch {
-				u.done <- Result{Err: err}
+		ops, amended, err := b.amend(batch, ops)
+		if err == nil {
+			// The transaction serves many callers: no single caller's
+			// context may cancel it.
+			ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+			var ok bool
+			var resp *api.KVTxnResponse
+			ok, resp, err = b.txn(ctx, ops)
+			cancel()
+			switch {
+			case err != nil:
+				tell(amended, AmendOutcome{Err: err})
+			case ok:
+				tell(amended, AmendOutcome{Committed: true, Entry: amendedEntry(ops, resp)})
+				answer(batch, resp)
+				return
+			case amended != nil && refusedAt(resp, len(owner)):
+				tell(amended, AmendOutcome{Refused: true})
+				if amendRefused++; len(resp.Errors) == 1 && amendRefused < amendRetries {
+					continue // refused for the added operation alone: again, amended anew
+				}
+				if len(resp.Errors) == 1 {
+					err = fmt.Errorf("kvtxn: the added operation was refused %d times in a row: %s", amendRefused, resp.Errors[0].What)
+				}
+			default:
+				tell(amended, AmendOutcome{})
 			}
-			return
-		}
-		if ok {
-			answer(batch, resp)
-			return
-		}
-		refused := map[int][]*api.TxnError{}
-		for _, e := range resp.Errors {
-			if e != nil && e.OpIndex >= 0 && e.OpIndex < len(owner) {
-				i := owner[e.OpIndex]
-				refused[i] = append(refused[i], &api.TxnError{OpIndex: e.OpIndex - start[i], What: e.What})
-			}
-		}
-		if len(refused) == 0 { // cannot tell whose unit failed: send them one by one
-			if len(batch) == 1 {
-				batch[0].done <- Result{Errors: resp.Errors}
+			if err == nil && !b.refuse(&batch, &again, owner, start, resp) {
 				return
 			}
-			for _, u := range batch {
-				b.send([]*unit{u})
-			}
-			return
-		}
-		// A unit whose key an earlier unit of the same batch also touched
-		// may have failed only because of that unit, which the failed
-		// transaction rolled back: it is not refused yet. It goes alone,
-		// once the rest has committed.
-		first := map[string]int{}
-		for i, u := range batch {
-			for _, op := range u.ops {
-				if _, ok := first[op.Key]; !ok {
-					first[op.Key] = i
-				}
+			if err == nil {
+				continue
 			}
 		}
-		rest := batch[:0]
-		for i, u := range batch {
-			switch {
-			case refused[i] != nil && touchedBefore(first, u, i):
-				again = append(again, u)
-			case refused[i] != nil:
-				u.done <- Result{Errors: refused[i]}
-			default:
-				rest = append(rest, u)
-			}
+		for _, u := range batch {
+			u.done <- Result{Err: err}
 		}
-		batch = rest
+		return
 	}
+}
+
+// tell gives an Amender's outcome function the outcome, if there is one.
+func tell(done func(AmendOutcome), o AmendOutcome) {
+	if done != nil {
+		done(o)
+	}
+}
+
+// refuse answers the units of a refused transaction that Consul refused
+// and keeps in batch those to send again now; units that may have failed
+// only because of an earlier unit of the same batch go to again, to be
+// sent alone. It reports whether batch is to be sent again now (false: its
+// units are answered or handed on).
+func (b *Batcher) refuse(batch, again *[]*unit, owner, start []int, resp *api.KVTxnResponse) bool {
+	refused := map[int][]*api.TxnError{}
+	for _, e := range resp.Errors {
+		if e != nil && e.OpIndex >= 0 && e.OpIndex < len(owner) {
+			i := owner[e.OpIndex]
+			refused[i] = append(refused[i], &api.TxnError{OpIndex: e.OpIndex - start[i], What: e.What})
+		}
+	}
+	if len(refused) == 0 { // cannot tell whose unit failed: send them one by one
+		if len(*batch) == 1 {
+			(*batch)[0].done <- Result{Errors: resp.Errors}
+			return false
+		}
+		for _, u := range *batch {
+			b.send([]*unit{u})
+		}
+		return false
+	}
+	// A unit whose key an earlier unit of the same batch also touched
+	// may have failed only because of that unit, which the failed
+	// transaction rolled back: it is not refused yet. It goes alone,
+	// once the rest has committed.
+	first := map[string]int{}
+	for i, u := range *batch {
+		for _, op := range u.ops {
+			if _, ok := first[op.Key]; !ok {
+				first[op.Key] = i
+			}
+		}
+	}
+	rest := (*batch)[:0]
+	for i, u := range *batch {
+		switch {
+		case refused[i] != nil && touchedBefore(first, u, i):
+			*again = append(*again, u)
+		case refused[i] != nil:
+			u.done <- Result{Errors: refused[i]}
+		default:
+			rest = append(rest, u)
+		}
+	}
+	*batch = rest
+	return len(rest) > 0
 }
 
 // txn sends one transaction through the endpoint, or KV.Txn.

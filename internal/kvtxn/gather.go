@@ -11,17 +11,23 @@ import (
 // MaxBytes bytes, and sends them together. Under load the queue fills
 // while transactions are in flight, and batches grow with it.
 type Gatherer[T any] struct {
-	queue chan T
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	maxOps int // in one batch
+	queue  chan T
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // NewGatherer starts workers; weigh tells a request's operations and
 // bytes, send handles one batch (and answers its requests). Close stops
 // them.
 func NewGatherer[T any](workers int, weigh func(T) (ops, bytes int), send func([]T)) *Gatherer[T] {
-	g := &Gatherer[T]{queue: make(chan T, 4*MaxOps), stop: make(chan struct{})}
+	return newGatherer(workers, MaxOps, weigh, send)
+}
+
+// newGatherer is NewGatherer with batches of at most maxOps operations.
+func newGatherer[T any](workers, maxOps int, weigh func(T) (ops, bytes int), send func([]T)) *Gatherer[T] {
+	g := &Gatherer[T]{maxOps: maxOps, queue: make(chan T, 4*MaxOps), stop: make(chan struct{})}
 	for i := 0; i < workers; i++ {
 		g.wg.Add(1)
 		go g.run(weigh, send)
@@ -61,11 +67,11 @@ func (g *Gatherer[T]) run(weigh func(T) (int, int), send func([]T)) {
 		batch := []T{first}
 		ops, size := weigh(first)
 	fill:
-		for ops < MaxOps {
+		for ops < g.maxOps {
 			select {
 			case req := <-g.queue:
 				o, s := weigh(req)
-				if ops+o > MaxOps || size+s > MaxBytes {
+				if ops+o > g.maxOps || size+s > MaxBytes {
 					send(batch)
 					batch, ops, size = []T{req}, o, s
 					continue

@@ -84,10 +84,6 @@ type Config struct {
 	// still counted right (each shard is written with check-and-set), only
 	// slower. Empty: a random name.
 	Writer string
-	// CountShards is the most counter shards this store writes: as many
-	// writes that change a task's state can be in flight at once, and the
-	// counts are the sum of every member's shards.
-	CountShards int
 }
 
 // DefaultConfig returns the defaults for cluster.
@@ -141,12 +137,6 @@ func DefaultConfig(cluster string) Config {
 		OutageCallTimeout: time.Second,
 		// Empty: a random name; a member passes its own.
 		Writer: "",
-		// 64: the write batcher sends up to 8 transactions of up to 64
-		// operations at once, 3 to 5 per task write, so about 100 to 170
-		// writes in flight at most; those that find every shard lent wait
-		// for the next transaction anyway. Summing 64 shards of each of 3
-		// members reads about 200 keys of a few hundred bytes: a few ms.
-		CountShards: 64,
 	}
 }
 
@@ -263,9 +253,6 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	if cfg.Writer == "" {
 		cfg.Writer = rand.Text()[:12] // 60 random bits: no two stores share one by chance
 	}
-	if cfg.CountShards <= 0 {
-		cfg.CountShards = DefaultConfig(cfg.Cluster).CountShards
-	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultConfig(cfg.Cluster).CallTimeout
 	}
@@ -273,10 +260,13 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 		cfg.OutageCallTimeout = min(DefaultConfig(cfg.Cluster).OutageCallTimeout, cfg.CallTimeout)
 	}
 	bgCtx, bgStop := context.WithCancel(context.Background())
-	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{}, batch: kvtxn.New(c.KV(), kvtxn.Config{Timeout: cfg.CallTimeout}),
+	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
 		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}
-	s.shards = newCountShards(s.countsPrefix()+url.PathEscape(cfg.Writer)+"-", cfg.CountShards)
+	// A shard per transaction in flight (counts.go).
+	workers := kvtxn.DefaultConfig().Workers
+	s.shards = newCountShards(s.countsPrefix()+url.PathEscape(cfg.Writer)+"-", workers)
+	s.batch = kvtxn.New(c.KV(), kvtxn.Config{Workers: workers, Timeout: cfg.CallTimeout, Amender: amender{s}})
 	if cfg.ReconcileEvery > 0 {
 		s.bg.Add(1)
 		go s.reconcileLoop()

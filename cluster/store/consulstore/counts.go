@@ -10,16 +10,19 @@ package consulstore
 // tasks left a state); the counts are the sum of every shard, read in one
 // listing of a few hundred bytes per shard, whatever the number of tasks.
 //
-// A write that changes a task's state takes a shard of this store's own
-// for the time of its transaction (no other write of this process uses it
-// meanwhile) and adds a check-and-set of the shard, at the index this
-// process last wrote or read, to the task's transaction: the task and its
-// counts commit together or not at all. Because each shard is checked and
-// set, a shard that changed behind this process's back (a repair, another
-// process of the same writer name, a write whose answer was lost) makes
-// the transaction fail on the shard alone; the shard is read again and the
-// write sent again. Shards are made as concurrent writes need them, up to
-// Config.CountShards per store.
+// The write batcher (internal/kvtxn) adds to each transaction of task
+// writes one check-and-set of a shard of this store's own, at the index
+// this process last wrote or read, holding the sum of the count changes of
+// all the writes in the transaction: the tasks and their counts commit
+// together or not at all, and forty task writes in one transaction write
+// one counter. Each transaction in flight holds its own shard (as many
+// shards as the batcher has workers), so this store's transactions never
+// refuse each other. A shard that changed behind this process's back (a
+// repair, another process of the same writer name, a transaction whose
+// answer was lost) makes the transaction fail on the shard alone; the
+// shard moves on to a new key of its own (what the old key holds stays
+// counted) and the transaction goes again. Lost answers make the shard be
+// read again before its next use.
 //
 // The repair (RebuildCounts, and Counts when the counts were never made)
 // reads every task and every shard in one read-only transaction, so both
@@ -29,8 +32,8 @@ package consulstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -52,17 +55,24 @@ const repairShard = "_repair"
 // repair came first.
 const repairRetries = 4
 
-// errCountsBusy: a write's counter shard kept changing behind its back.
-var errCountsBusy = errors.New("counter shard kept changing")
-
 func (s *Store) countsPrefix() string { return s.prefix + "counts/" }
 
 // countShard is one shard as this process last wrote or read it.
 type countShard struct {
-	key   string
+	base  string // counts/<writer>-<n>
+	key   string // base, or base-<random> once moved on
 	n     store.Counts
 	index uint64 // its ModifyIndex; 0: it does not exist
 	stale bool   // read it again before writing it
+}
+
+// moveOn makes sh a new shard under a key of its own: its key changed
+// behind this store's back (deleted by hand, or written by another process
+// of the same writer name, which would keep refusing this one's writes);
+// what the old key holds stays counted there.
+func (sh *countShard) moveOn() {
+	sh.key = sh.base + "-" + strings.ToLower(rand.Text()[:8])
+	sh.n, sh.index, sh.stale = store.Counts{}, 0, false
 }
 
 // countShards lends this store's shards to its writes, one write each.
@@ -87,7 +97,8 @@ func (p *countShards) take(ctx context.Context) (*countShard, error) {
 	p.mu.Lock()
 	if p.made < cap(p.free) {
 		p.made++
-		sh := &countShard{key: fmt.Sprintf("%s%d", p.prefix, p.made), n: store.Counts{}, stale: true}
+		base := fmt.Sprintf("%s%d", p.prefix, p.made)
+		sh := &countShard{base: base, key: base, n: store.Counts{}, stale: true}
 		p.mu.Unlock()
 		return sh, nil
 	}
@@ -133,81 +144,54 @@ func decodeCounts(key string, b []byte) (store.Counts, error) {
 }
 
 // write commits ops with the change delta of the counts, as one unit of
-// the write batcher: with a check-and-set of a shard of this store added
-// after ops when delta changes anything. The result is that of ops alone
-// (the shard's entry taken off its Results). A write refused for its shard
-// alone (it changed behind this process's back: someone else's write went
-// through) reads the shard again and goes again, until ctx ends.
+// the write batcher, which adds the check-and-set of one shard holding the
+// sum of the changes of all the units in a transaction (amender).
 func (s *Store) write(ctx context.Context, ops api.KVTxnOps, delta store.Counts) kvtxn.Result {
 	if len(delta) == 0 {
 		return s.batch.Do(ctx, ops)
 	}
-	sh, err := s.shards.take(ctx)
-	if err != nil {
-		return kvtxn.Result{Err: err}
-	}
-	defer s.shards.give(sh)
-	for {
-		res, again := s.writeWith(ctx, sh, ops, delta)
-		if !again {
-			return res
-		}
-		if ctx.Err() != nil {
-			return kvtxn.Result{Err: fmt.Errorf("%w: %w", errCountsBusy, ctx.Err())}
-		}
-	}
+	return s.batch.DoTagged(ctx, ops, delta)
 }
 
-// writeWith is one try of write through sh; again: only the shard's
-// check-and-set failed, so the write should go again.
-func (s *Store) writeWith(ctx context.Context, sh *countShard, ops api.KVTxnOps, delta store.Counts) (kvtxn.Result, bool) {
+// amender adds a shard's check-and-set to each transaction of task writes
+// that changes the counts (kvtxn.Amender).
+type amender struct{ s *Store }
+
+// Amend implements kvtxn.Amender: tags are the units' count changes.
+func (a amender) Amend(ctx context.Context, tags []any) (*api.KVTxnOp, func(kvtxn.AmendOutcome), error) {
+	delta := store.Counts{}
+	for _, t := range tags {
+		if d, ok := t.(store.Counts); ok {
+			delta.Merge(d)
+		}
+	}
+	if len(delta) == 0 {
+		return nil, nil, nil
+	}
+	sh, err := a.s.shards.take(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	if sh.stale {
-		if err := s.loadShard(ctx, sh); err != nil {
-			return kvtxn.Result{Err: err}, false
+		if err := a.s.loadShard(ctx, sh); err != nil {
+			a.s.shards.give(sh)
+			return nil, nil, err
 		}
 	}
 	next := sh.n.Clone()
 	next.Merge(delta)
-	at := len(ops)
-	all := append(ops[:at:at], &api.KVTxnOp{Verb: api.KVCAS, Key: sh.key, Value: encodeCounts(next), Index: sh.index})
-	res := s.batch.Do(ctx, all)
-	switch {
-	case res.Err != nil:
-		sh.stale = true // it may have committed
-	case res.OK:
-		if len(res.Results) == 0 {
-			sh.stale = true
-			return kvtxn.Result{Err: kvtxn.ErrShortAnswer}, false
+	op := &api.KVTxnOp{Verb: api.KVCAS, Key: sh.key, Value: encodeCounts(next), Index: sh.index}
+	return op, func(o kvtxn.AmendOutcome) {
+		switch {
+		case o.Committed && o.Entry != nil:
+			sh.n, sh.index = next, o.Entry.ModifyIndex
+		case o.Refused:
+			sh.moveOn()
+		case o.Committed, o.Err != nil:
+			sh.stale = true // unknown
 		}
-		last := len(res.Results) - 1
-		sh.n, sh.index = next, res.Results[last].ModifyIndex
-		res.Results = res.Results[:last]
-	default:
-		shardOnly := len(res.Errors) > 0
-		for _, e := range res.Errors {
-			if e.OpIndex == at {
-				sh.stale = true
-			} else {
-				shardOnly = false
-			}
-		}
-		if shardOnly {
-			return res, true
-		}
-		res.Errors = withoutOp(res.Errors, at)
-	}
-	return res, false
-}
-
-// withoutOp drops the errors of operation at.
-func withoutOp(errs []*api.TxnError, at int) []*api.TxnError {
-	out := errs[:0:0]
-	for _, e := range errs {
-		if e.OpIndex != at {
-			out = append(out, e)
-		}
-	}
-	return out
+		a.s.shards.give(sh)
+	}, nil
 }
 
 // loadShard reads sh as Consul has it now.

@@ -66,7 +66,9 @@ func scanCounts(t *testing.T, s store.Store) store.Counts {
 func TestCountsReadNoTask(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	rec := &requestLog{}
-	s, err := consulstore.New(recordingClient(t, agent, rec), consulstore.DefaultConfig("countread"))
+	cfg := consulstore.DefaultConfig("countread")
+	cfg.ReconcileEvery = -1 // no background requests
+	s, err := consulstore.New(recordingClient(t, agent, rec), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +141,7 @@ func TestCountsRepair(t *testing.T) {
 func TestCountsTwoStoresOneWriterName(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	cfg := consulstore.DefaultConfig("twins")
-	cfg.Writer, cfg.CountShards, cfg.CallTimeout = "m1", 2, 10*time.Second
+	cfg.Writer, cfg.CallTimeout = "m1", 10*time.Second
 	a, b := newStore(t, agent, cfg), newStore(t, agent, cfg)
 	var wg sync.WaitGroup
 	for w, s := range []*consulstore.Store{a, b, a, b} {

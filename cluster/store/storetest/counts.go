@@ -101,7 +101,7 @@ func testCountsMatchScan(t *testing.T, s store.Store) {
 			t.Fatalf("Create(%s) again = %v, %v", id, created, err)
 		}
 		stale := proto.Clone(rec.Task).(*messages.Task)
-		stale.Status.State = messages.TaskState_TASK_STATE_FAILED
+		stale.Status.State, stale.Status.Owner = messages.TaskState_TASK_STATE_FAILED, "m-stale"
 		if _, err := s.Update(ctx(t), stale, rec.Revision+1000); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("stale Update(%s) = %v, want ErrConflict", id, err)
 		}
