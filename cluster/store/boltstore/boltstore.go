@@ -6,6 +6,9 @@
 // the writes that arrive while one transaction is being fsynced share the
 // next transaction and its fsync. Revisions come from one sequence, so they grow
 // across the whole store like Consul's modify indexes.
+//
+// Task counts by kind and state (store.Counter) are a bucket changed in
+// the same transaction as each task's write (counts.go).
 package boltstore
 
 import (

@@ -7,7 +7,9 @@
 // task is indexed by submission time under granary/<cluster>/bytime/, so a
 // page of the newest tasks reads only its tasks (bytime.go). Job
 // records (the job supervisor's restart history) live under
-// granary/<cluster>/jobs/<job>.
+// granary/<cluster>/jobs/<job>. Task counts by kind and state live in
+// counter shards under granary/<cluster>/counts/, written in the same
+// transactions as the tasks (counts.go).
 //
 // Each write is one Consul transaction that moves the record and its index
 // entries together; a stale writer's transaction fails as a whole.
