@@ -77,23 +77,27 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	res.Milestones = append(res.Milestones, cfg.Tasks)
 	start := time.Now()
 	res.Rates = loadTasks(b, clients, cfg, res.Milestones)
+	fatal := func(err error) { // benchscale runs this outside go test, which would not show b's log
+		fmt.Fprintln(os.Stderr, "benchscale:", err)
+		b.Fatal(err)
+	}
 	res.Took = time.Since(start)
 	ctx := context.Background()
 	var pages, stats, took []time.Duration
 	for range cfg.Reps {
 		t0 := time.Now()
 		if _, err := clients[0].ListPage(ctx, client.ListOptions{Limit: 100}); err != nil {
-			b.Fatal(err)
+			fatal(err)
 		}
 		pages = append(pages, time.Since(t0))
 		t0 = time.Now()
 		st, err := clients[0].TaskStats(ctx)
 		if err != nil {
-			b.Fatal(err)
+			fatal(err)
 		}
 		stats, took = append(stats, time.Since(t0)), append(took, time.Duration(st.Took))
 		if st.Total != cfg.Tasks {
-			b.Fatalf("stats count %d tasks, %d were loaded", st.Total, cfg.Tasks)
+			fatal(fmt.Errorf("stats count %d tasks, %d were loaded", st.Total, cfg.Tasks))
 		}
 	}
 	res.PageP50, res.StatsP50, res.StatsTook = median(pages), median(stats), median(took)
@@ -103,11 +107,11 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	res.ConsulRSS = rss(b, agent.PID())
 	snap, _, err := agent.Client().Snapshot().Save(nil)
 	if err != nil {
-		b.Fatal(err)
+		fatal(err)
 	}
 	defer snap.Close()
 	if res.SnapshotBytes, err = io.Copy(io.Discard, snap); err != nil {
-		b.Fatal(err)
+		fatal(err)
 	}
 	return res
 }
@@ -146,7 +150,12 @@ func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, mileston
 	run := time.Now().UnixNano()
 	ctx := context.Background()
 	err := runAll(cfg.Callers, 0, cfg.Tasks, func(i int) error {
-		st, err := clients[i%len(clients)].Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("s-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)})
+		req := api.SubmitRequest{ID: fmt.Sprintf("s-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}
+		st, err := clients[i%len(clients)].Submit(ctx, req)
+		for try := 1; err != nil && try < 5; try++ { // the same id again: one task (a loaded machine times out now and then)
+			fmt.Fprintf(os.Stderr, "benchscale: submit %s again: %v\n", req.ID, err)
+			st, err = clients[(i+try)%len(clients)].Submit(ctx, req)
+		}
 		if err != nil {
 			return err
 		}
@@ -165,6 +174,7 @@ func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, mileston
 		return nil
 	})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchscale: loading:", err)
 		b.Fatal(err)
 	}
 	rates := make([]float64, len(milestones))

@@ -196,7 +196,9 @@ func (a amender) Amend(ctx context.Context, tags []any) (*api.KVTxnOp, func(kvtx
 
 // loadShard reads sh as Consul has it now.
 func (s *Store) loadShard(ctx context.Context, sh *countShard) error {
-	pair, _, err := s.kv.Get(sh.key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	// A default read (the leader's answer); were it behind, the shard's
+	// check-and-set would be refused and the shard move on (moveOn).
+	pair, _, err := s.kv.Get(sh.key, s.readOptions(ctx, false))
 	if err != nil {
 		return s.wrap(err)
 	}
