@@ -273,6 +273,8 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 		s.bg.Add(1)
 		go s.reconcileLoop()
 	}
+	s.bg.Add(1)
+	go s.makeCounts() // counts.go
 	return s, nil
 }
 
@@ -631,7 +633,10 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	if cur.Revision != rev {
 		return fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, cur.Revision, rev)
 	}
-	ops := api.KVTxnOps{{Verb: api.KVDeleteCAS, Key: s.taskKey(id), Index: rev}}
+	// Consul's delete-cas of a key already gone succeeds (doing nothing):
+	// the check of its index fails instead, so a task deleted twice (two
+	// sweeps racing) is counted out once.
+	ops := api.KVTxnOps{{Verb: api.KVCheckIndex, Key: s.taskKey(id), Index: rev}, {Verb: api.KVDelete, Key: s.taskKey(id)}}
 	if owner := cur.Task.GetStatus().GetOwner(); owner != "" {
 		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: s.ownerKey(owner, id)})
 	}

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/internal/kvtxn"
@@ -237,6 +238,28 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	return sum, nil
 }
 
+// makeCounts makes the counts when a store opens on a cluster that has
+// none (new: nothing to scan; or upgraded from a version without them:
+// one scan, in the background), so that no GET /v1/tasks:stats waits for
+// the scan.
+func (s *Store) makeCounts() {
+	defer s.bg.Done()
+	ctx := s.bgCtx
+	pair, _, err := s.kv.Get(s.countsPrefix()+repairShard, s.readOptions(ctx, false))
+	if err != nil || pair != nil {
+		return // made, or Consul away: the first Counts makes them then
+	}
+	start := time.Now()
+	n, err := s.RebuildCounts(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.Warn("consulstore: making the task counts failed; the first count makes them", "err", err)
+		}
+		return
+	}
+	s.cfg.Logger.Info("consulstore: task counts made from a scan", "tasks", n.Total(), "took", time.Since(start))
+}
+
 // sumShards adds up the shards' counts; made: the repair shard is among
 // them.
 func (s *Store) sumShards(pairs api.KVPairs) (sum store.Counts, made bool, err error) {
@@ -282,7 +305,7 @@ func (s *Store) repairOnce(ctx context.Context) (store.Counts, bool, error) {
 	ok, resp, _, err := s.kv.Txn(api.KVTxnOps{
 		{Verb: api.KVGetTree, Key: tasksPrefix},
 		{Verb: api.KVGetTree, Key: s.countsPrefix()},
-	}, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	}, s.readOptions(ctx, false)) // one transaction: one moment, whatever its consistency mode
 	if err != nil {
 		return nil, false, s.wrap(err)
 	}

@@ -120,6 +120,7 @@ func testCountsMatchScan(t *testing.T, s store.Store) {
 // a scan.
 func testCountsConcurrentWriters(t *testing.T, s store.Store) {
 	const writers, steps = 8, 40
+	checkCounts(t, s, false) // made before the writes: they must keep them right
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := 0; w < writers; w++ {
