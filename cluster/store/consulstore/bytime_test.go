@@ -39,7 +39,9 @@ func newReadCounter(t *testing.T, agent *testconsul.Agent, cluster string) (*rea
 		director(r)
 		r.Header.Del("Accept-Encoding") // plain answers, to count in
 	}
-	rc := &readCounter{next: proxy, marker: regexp.MustCompile(`"Key":\s*"granary/` + cluster + `/tasks/`)}
+	// A task record read is a task key answered with its value; a write's
+	// check of a task's index answers the key with no value (null).
+	rc := &readCounter{next: proxy, marker: regexp.MustCompile(`"Key":\s*"granary/` + cluster + `/tasks/[^"]*",\s*"Flags":\s*\d+,\s*"Value":\s*"`)}
 	return rc, clientThrough(t, rc)
 }
 
