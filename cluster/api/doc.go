@@ -13,6 +13,7 @@
 //	POST   /v1/tasks/{id}/restart         RestartRequest (optional) -> Status: the attempt stopped, run again with a fresh retry budget
 //	POST   /v1/tasks/{id}/retry           RetryRequest (optional) -> Status: a failed or cancelled task sent round again with a fresh budget
 //	POST   /v1/tasks:retry                RetryManyRequest -> RetryManyResponse: failed or cancelled tasks by filter (kind, label, job, failed since), or a dry run's count
+//	POST   /v1/tasks:recount              -> TaskStats: the counts rebuilt from a scan of every task (write role; after an upgrade from a version that kept none)
 //	GET    /v1/tasks:stats                TaskStats: counts by state and kind (the console's)
 //	GET    /v1/jobs                       JobList: job records, most recently changed first, each with its state
 //	PUT    /v1/jobs/{id}                  JobSpec -> JobStatus: declares a job, a supervisor (201 declared, 200 already so, 409 declared otherwise)

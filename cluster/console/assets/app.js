@@ -572,7 +572,7 @@ function renderStats(s, rates) {
       el("tbody", null, kindNames.map((k) => el("tr", null,
         el("td", null, link(k, "tasks?kind=" + enc(k))),
         STATES.map((st) => el("td", { class: "num" }, String((s.by_kind[k] || {})[st] || 0))))))) : null,
-    el("p", { class: "muted" }, "Counted ", when(s.at), " in ", roundDuration(s.took), "; the node counts at most every ", roundDuration(s.every), "."));
+    el("p", { class: "muted" }, "Counted ", when(s.at), " in ", roundDuration(s.took), "."));
 }
 
 // roundDuration shows a Go duration ("6.6573066s", "1m2.5s", "350.2ms") to
