@@ -76,7 +76,10 @@ type jobActor struct {
 	// restarts are the restarts to add to the record's history with the
 	// next write.
 	restarts []*messages.JobRestart
-	ended    bool
+	// notes are the restarts the write in flight records, logged once it
+	// lands (the chaos campaign counts each incident's restarts).
+	notes []restartNote
+	ended bool
 }
 
 // Receive handles the job actor's messages.
@@ -264,6 +267,7 @@ func (a *jobActor) persisted(msg *jobPersisted) {
 	if a.next.GetFailed() && !a.rec.Job.GetFailed() {
 		a.m.metrics.JobFailed(a.rec.Job.GetStrategy())
 	}
+	a.logLanded(a.rec, msg.rec)
 	a.busy, a.rec = false, msg.rec
 	effects := a.pending
 	a.pending, a.next = nil, nil
@@ -319,9 +323,11 @@ func (a *jobActor) merge(fresh store.JobRecord, err error) {
 		a.m.log.Warn("job supervisor: reading the job after a conflict failed; loading it again", "job", a.id, "err", err)
 		a.later(&jobReload{})
 	case a.resume:
+		a.notes = nil
 		a.load() // claiming: start again from the record as it is
 	case run.GetOwner() != a.m.member || run.GetEpoch() != a.epoch:
 		a.m.log.Info("job supervisor: another member claimed the job; leaving it", "job", a.id, "owner", run.GetOwner(), "epoch", run.GetEpoch())
+		a.notes = nil // never landed
 		a.quit()
 	default:
 		next := proto.Clone(fresh.Job).(*messages.Job)
@@ -375,5 +381,10 @@ func (a *jobActor) noteRestarts(st supervisor.JobState, ev supervisor.JobEvent) 
 	for i := int(a.rec.Job.GetRun().GetRestartCount()); i < st.RestartCount; i++ {
 		a.restarts = append(a.restarts, &messages.JobRestart{At: timestamppb.New(a.m.now()), Task: ev.Child.ID, Error: describe(ev.Failure)})
 		a.m.metrics.JobRestarted(a.rec.Job.GetStrategy())
+		cr := ev.Child.Round // the exited incarnation's, as a task reports it
+		if ev.Child.Job {
+			cr = childRound(a.rec.Job.GetRun(), ev.Child.ID) // a child job's reports carry no round
+		}
+		a.notes = append(a.notes, restartNote{child: ev.Child.ID, childRound: cr, round: st.Round, count: i + 1})
 	}
 }

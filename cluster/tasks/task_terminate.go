@@ -43,6 +43,10 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 	}
 }
 
+// logTaskTerminated is the debug line of a task its job terminated, once
+// its attempt (if one ran) has exited or was abandoned.
+const logTaskTerminated = "task terminated for its job"
+
 // exitedWithin reports whether done closes within shutdown (at once for 0:
 // OTP's brutal_kill).
 func exitedWithin(done <-chan struct{}, shutdown time.Duration) bool {
@@ -71,6 +75,11 @@ func (a *taskActor) terminated(abandoned bool) {
 	c := *a.terminating
 	if abandoned {
 		a.logger().Warn("attempt did not exit within its job's shutdown time; abandoned, what it returns is dropped", "shutdown", c.Shutdown)
+	}
+	if a.debug() {
+		// The end of the attempt for a history checker (internal/chaos): no
+		// attempt of the task runs here from now on.
+		a.logger().Debug(logTaskTerminated, "attempts", a.rec.Task.GetStatus().GetAttempts(), "abandoned", abandoned, "round", c.Round)
 	}
 	now := a.m.now()
 	err := a.write(func(t *messages.Task) { terminateStatus(t.Status, c, abandoned, now, a.m.member) })

@@ -62,13 +62,19 @@ type Result struct {
 	// DrainedCommits counts the tasks committed by a member while it
 	// drained after SIGTERM (check 6).
 	DrainedCommits int
+	// Attempts counts the attempts checks 7 and 8 rebuilt from the logs;
+	// ChildJobs the jobs declared under another; JobStops the jobs the
+	// workload stopped; JobRestarts, JobsFailed and JobsStopped the
+	// restarts and ends the job supervisors logged (checks 8 and 9).
+	Attempts, ChildJobs, JobStops, JobRestarts, JobsFailed, JobsStopped int
 	Violations     []Violation
 }
 
 // Summary is the campaign's one-line summary.
 func (r Result) Summary() string {
-	return fmt.Sprintf("chaos: seed=%d topology=%s duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d drained_commits=%d jobs=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d graceful_stops=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
-		r.Config.Seed, cmp.Or(r.Config.Topology, SingleServer), r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.DrainedCommits, r.Jobs, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
+	return fmt.Sprintf("chaos: seed=%d topology=%s duration=%s tasks=%d unacked=%d adopted=%d logged_commits=%d drained_commits=%d attempts=%d jobs=%d child_jobs=%d job_stops=%d job_restarts=%d jobs_failed=%d jobs_stopped=%d reads=%d calls=%d calls_failed=%d reactivated=%d counter_adds=%d kills=%d graceful_stops=%d pauses=%d partitions=%d (consul %d, peers %d) consul_restarts=%d violations=%d",
+		r.Config.Seed, cmp.Or(r.Config.Topology, SingleServer), r.Elapsed.Round(time.Second), r.Tasks, r.Unacked, r.Adopted, r.LoggedCommits, r.DrainedCommits,
+		r.Attempts, r.Jobs, r.ChildJobs, r.JobStops, r.JobRestarts, r.JobsFailed, r.JobsStopped, r.Reads, r.Calls, r.CallsFailed, r.Reactivated, r.Counters,
 		r.Faults[Kill], r.Faults[GracefulStop], r.Faults[Pause], r.Faults[PartitionConsul]+r.Faults[PartitionPeers], r.Faults[PartitionConsul], r.Faults[PartitionPeers],
 		r.Faults[RestartConsul], len(r.Violations))
 }
@@ -173,7 +179,39 @@ func Run(t *testing.T, cfg Config) Result {
 	entries, handedOff := c.TaskLogs(t)
 	drained, n := CheckDrains(c.Stops, entries, handedOff)
 	res.Violations, res.DrainedCommits = append(res.Violations, drained...), n
+	res.Violations = append(res.Violations, checkJobs(t, &res, h, w, c, entries)...)
 	return res
+}
+
+// checkJobs runs checks 7 to 9 (nested jobs and attempts) and counts what
+// they looked at.
+func checkJobs(t *testing.T, res *Result, h *History, w *Workload, c *Cluster, entries []Entry) []Violation {
+	t.Helper()
+	attempts := Attempts(entries, c.RunEnds, time.Now())
+	if len(attempts) == 0 && res.Tasks > 0 {
+		t.Fatalf("chaos: no member logged an \"attempt started\" entry for %d tasks: did the message or the log level change?", res.Tasks)
+	}
+	decls := h.JobDecls()
+	for _, d := range decls {
+		if d.Parent != "" {
+			res.ChildJobs++
+		}
+	}
+	res.Attempts, res.JobStops = len(attempts), len(h.Stops())
+	for _, e := range entries {
+		switch {
+		case e.Msg == msgJobRestart:
+			res.JobRestarts++
+		case e.Msg == msgJobEnded && e.End == "failed":
+			res.JobsFailed++
+		case e.Msg == msgJobEnded && e.End == "stopped":
+			res.JobsStopped++
+		}
+	}
+	jobOf := h.JobOf()
+	out := CheckOverlaps(attempts, c.Cuts)
+	out = append(out, CheckEndedJobs(attempts, entries, jobOf, decls, c.Cuts)...)
+	return append(out, CheckRestartCounts(entries, w.JobFinals(), decls, jobOf)...)
 }
 
 // TaskLogs reads the task events check 6 needs from every member's log,
@@ -187,23 +225,35 @@ func (c *Cluster) TaskLogs(t *testing.T) (entries []Entry, handedOff map[string]
 			switch msg {
 			case msgDrainTimedOut:
 				handedOff[runKey(m.ID, run)] = true
-			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished, msgSelfFenced, msgLeaseRestored:
-				en := Entry{Member: m.ID, Run: run, Msg: msg}
-				en.Task, _ = e["task"].(string)
-				en.Cause, _ = e["cause"].(string)
-				en.State, _ = e["state"].(string)
-				n, _ := e["attempt"].(float64)
-				if msg == msgTaskFinished {
-					n, _ = e["attempts"].(float64)
-				}
-				en.Attempt = int(n)
-				at, _ := e["time"].(string)
-				en.At, _ = time.Parse(time.RFC3339Nano, at)
-				entries = append(entries, en)
+			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished, msgSelfFenced, msgLeaseRestored,
+				msgTaskRestarted, msgTaskTerminated, msgJobEnded, msgJobRestart, msgJobResumed, msgJobBegan:
+				entries = append(entries, entryOf(m.ID, run, msg, e))
 			}
 		})
 	}
 	return entries, handedOff
+}
+
+// entryOf is the Entry of one log line of member's run.
+func entryOf(member string, run int, msg string, e map[string]any) Entry {
+	en := Entry{Member: member, Run: run, Msg: msg}
+	en.Task, _ = e["task"].(string)
+	en.Cause, _ = e["cause"].(string)
+	en.State, _ = e["state"].(string)
+	en.Job, _ = e["job"].(string)
+	en.End, _ = e["end"].(string)
+	en.Child, _ = e["child"].(string)
+	n, _ := e["attempt"].(float64)
+	if msg == msgTaskFinished {
+		n, _ = e["attempts"].(float64)
+	}
+	en.Attempt = int(n)
+	cr, _ := e["child_round"].(float64)
+	r, _ := e["round"].(float64)
+	en.ChildRound, en.Round = uint64(cr), uint64(r)
+	at, _ := e["time"].(string)
+	en.At, _ = time.Parse(time.RFC3339Nano, at)
+	return en
 }
 
 // CommitLogs maps every task some member's log says it finished to those

@@ -97,6 +97,11 @@ type Cluster struct {
 	Members []*Member
 	// Stops are the graceful stops injected so far (check 6).
 	Stops []Stop
+	// Cuts are the pauses and partitions injected so far, and RunEnds when
+	// each member's process run that ended did (kill, graceful stop), by
+	// runKey (checks 7 and 8).
+	Cuts    []Cut
+	RunEnds map[string]time.Time
 }
 
 // memberRetryFor bounds how long one call retries an unreachable member

@@ -31,6 +31,14 @@ type Entry struct {
 	Cause   string // of a failed attempt (member_lost for one lost with its member)
 	State   string // of a finished task (TASK_STATE_COMPLETED, ...)
 	At      time.Time
+	// Job is the job of a job supervisor's line (job ended, job restart,
+	// ...); End how it ended; Child, ChildRound and Round name a restart's
+	// incident and its own round (checks 8 and 9).
+	Job        string
+	End        string
+	Child      string
+	ChildRound uint64
+	Round      uint64
 }
 
 // The log messages check 6 reads.

@@ -75,11 +75,21 @@ type History struct {
 	order    []string        // tasks in the order of their first submit
 	jobs     map[string]bool
 	counters []CounterAnswer
+	// trees holds the declared jobs (nested jobs: tree_workload.go): each
+	// one's parent ("" for a root) and strategy.
+	trees map[string]JobDecl
+	// stopped are the jobs a stop was sent to, with whether it was answered.
+	stopped map[string]bool
+}
+
+// JobDecl is a job the campaign declared or made through its tasks.
+type JobDecl struct {
+	Parent, Strategy string
 }
 
 // NewHistory returns an empty history.
 func NewHistory() *History {
-	return &History{acked: map[string]bool{}, jobs: map[string]bool{}}
+	return &History{acked: map[string]bool{}, jobs: map[string]bool{}, trees: map[string]JobDecl{}, stopped: map[string]bool{}}
 }
 
 // AddRead records a status answered by via, and returns the record.
@@ -116,6 +126,59 @@ func (h *History) AddSubmit(s Submit) {
 		h.jobs[s.Job] = true
 	}
 	h.submits = append(h.submits, s)
+}
+
+// AddJob records a job declared with parent ("" for a root job) and
+// strategy, or made by its first task.
+func (h *History) AddJob(id, parent, strategy string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.jobs[id] = true
+	if _, ok := h.trees[id]; !ok || parent != "" {
+		h.trees[id] = JobDecl{Parent: parent, Strategy: strategy}
+	}
+}
+
+// AddStop records a stop sent to job; answered: a member answered it.
+func (h *History) AddStop(job string, answered bool) {
+	h.mu.Lock()
+	h.stopped[job] = h.stopped[job] || answered
+	h.mu.Unlock()
+}
+
+// JobDecls returns every job recorded with AddJob.
+func (h *History) JobDecls() map[string]JobDecl {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]JobDecl, len(h.trees))
+	for k, v := range h.trees {
+		out[k] = v
+	}
+	return out
+}
+
+// Stops returns the jobs a stop was sent to.
+func (h *History) Stops() map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]bool, len(h.stopped))
+	for k, v := range h.stopped {
+		out[k] = v
+	}
+	return out
+}
+
+// JobOf maps every task submitted in a job to its job.
+func (h *History) JobOf() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]string{}
+	for _, s := range h.submits {
+		if s.Job != "" {
+			out[s.Task] = s.Job
+		}
+	}
+	return out
 }
 
 // AddCounter records an acknowledged counter increment.

@@ -20,13 +20,17 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		return
 	}
 	m := c.Members[f.Member]
+	began := time.Now()
 	switch f.Kind {
 	case Kill:
+		run := m.Run()
 		m.Node.Kill()
+		c.endRun(m.ID, run, time.Now())
 		time.Sleep(f.Hold) // the fault's chosen down time
 		m.Restart()
 	case GracefulStop:
 		s := m.stopGracefully()
+		c.endRun(m.ID, s.Run, s.Exit)
 		c.Stops = append(c.Stops, s)
 		t.Logf("chaos: %s drained and exited %s after SIGTERM (code %d)", m.ID, s.Exit.Sub(s.Term).Round(time.Millisecond), s.Code)
 		time.Sleep(f.Hold) // the fault's chosen down time
@@ -45,6 +49,17 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		time.Sleep(f.Hold) // the fault's chosen partition
 		m.Peers.Restore()
 	}
+	if f.Kind == Pause || f.Kind == PartitionConsul || f.Kind == PartitionPeers {
+		c.Cuts = append(c.Cuts, Cut{Member: m.ID, Run: m.Run(), Kind: f.Kind, From: began, To: time.Now()})
+	}
+}
+
+// endRun records when a member's process run ended.
+func (c *Cluster) endRun(member string, run int, at time.Time) {
+	if c.RunEnds == nil {
+		c.RunEnds = map[string]time.Time{}
+	}
+	c.RunEnds[runKey(member, run)] = at
 }
 
 // restartConsul restarts the single server, or kills the quorum's leader

@@ -44,6 +44,8 @@ type Workload struct {
 	jobs    []string
 	calls   atomic.Int64
 	harness atomic.Pointer[string] // the first error that is the harness's own fault
+	// jobFinals is what Drain read of each job.
+	jobFinals map[string]JobFinal
 }
 
 // StartWorkload starts the workload's goroutines: submitters, readers and
@@ -110,6 +112,10 @@ func (w *Workload) submitter(rng *rand.Rand) {
 			return
 		}
 		n := w.nextID.Add(1)
+		if rng.IntN(15) == 0 {
+			w.submitTree(rng, fmt.Sprintf("tree-%05d", n))
+			continue
+		}
 		if rng.IntN(10) == 0 {
 			w.submitJob(rng, fmt.Sprintf("job-%05d", n))
 			continue
@@ -139,6 +145,7 @@ func taskRequest(rng *rand.Rand, id string) api.SubmitRequest {
 // submitJob submits a job of jobTasks tasks under a random strategy.
 func (w *Workload) submitJob(rng *rand.Rand, job string) {
 	strategy := []string{"one_for_one", "one_for_all", "rest_for_one"}[rng.IntN(3)]
+	w.h.AddJob(job, "", strategy)
 	for i := range jobTasks {
 		if w.ctx.Err() != nil {
 			break
@@ -318,11 +325,19 @@ func (w *Workload) Drain(deadline time.Time) map[string]Final {
 	for i, id := range w.h.Unacked() {
 		w.readTask(ctx, w.c.Members[i%len(w.c.Members)], id, "drain")
 	}
+	w.jobFinals = map[string]JobFinal{}
 	for i, job := range w.h.Jobs() {
-		w.readJob(ctx, w.c.Members[i%len(w.c.Members)], job, "drain")
+		f := JobFinal{Restarts: -1}
+		if j, err := w.readJob(ctx, w.c.Members[i%len(w.c.Members)], job, "drain"); err == nil {
+			f.Restarts = j.Restarts
+		}
+		w.jobFinals[job] = f
 	}
 	return finals
 }
+
+// JobFinals is what Drain read of each job.
+func (w *Workload) JobFinals() map[string]JobFinal { return w.jobFinals }
 
 // drainOne polls one task until it is terminal or ctx ends.
 func (w *Workload) drainOne(ctx context.Context, id string, worker int) Final {
