@@ -363,7 +363,10 @@ func (a *jobActor) later(msg any) {
 }
 
 // quit stops the actor; events it kept go back through the router, which
-// finds the job's supervisor wherever it now runs.
+// finds the job's supervisor wherever it now runs. The root actor retires
+// it (retireJob) with a message queued behind the events it routed here
+// before it took in the quit, so the actor sends each of those back
+// through the router too before it stops.
 func (a *jobActor) quit() {
 	a.ended = true
 	a.stopTimers()
@@ -372,6 +375,28 @@ func (a *jobActor) quit() {
 		a.m.routeJobAsync(a.id, ev)
 	}
 	a.stash = nil
+	if testHookJobQuit != nil {
+		testHookJobQuit(a.id, a.ctx.Self())
+	}
+}
+
+// testHookJobQuit, set by tests only, runs in a job actor as it quits,
+// once the root actor has been told.
+var testHookJobQuit func(job string, self *actor.PID)
+
+// retireJob is the root actor's side of a job actor's quit: from here on
+// the job's events go to a new actor, and the old one is stopped by a
+// poison pill, a user message, so that it stops only after the events the
+// root routed to it before the quit: it sends them back through the
+// router. (A stop, a system message, jumps that queue: protoactor drops
+// the user messages of a stopped actor, and a job's stop routed to an
+// actor that had just quit was lost, leaving DELETE /v1/jobs/{id} waiting
+// for a job that never stopped.)
+func retireJob(c actor.Context, jobs map[string]*actor.PID, msg *jobQuit) {
+	if pid, ok := jobs[msg.id]; ok && pid.Equal(msg.pid) {
+		delete(jobs, msg.id)
+	}
+	c.Poison(msg.pid)
 }
 
 // noteRestarts records the restarts a step made in the job's record

@@ -159,12 +159,7 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *jobMsg:
 		r.routeJob(c, msg)
 	case *jobQuit:
-		// From here on, the job's events go to a new actor; those the old
-		// one still gets it sends back through the router.
-		if pid, ok := r.jobs[msg.id]; ok && pid.Equal(msg.pid) {
-			delete(r.jobs, msg.id)
-		}
-		c.Stop(msg.pid)
+		retireJob(c, r.jobs, msg)
 	case *controlTask:
 		pid, ok := r.children[msg.ID]
 		if !ok {

@@ -263,12 +263,19 @@ func (c *Cluster) CommitLogs(t *testing.T) map[string][]string {
 	out := map[string][]string{}
 	for _, m := range c.Members {
 		for _, e := range m.Node.LogEntries(0, "task finished") {
+			if st, _ := e["state"].(string); !terminalState[st] {
+				continue // held for its job: not a commit; the job decides
+			}
 			id, _ := e["task"].(string)
 			out[id] = append(out[id], fmt.Sprintf("%s (epoch %v, at %v)", m.ID, e["epoch"], e["time"]))
 		}
 	}
 	return out
 }
+
+// terminalState holds the task states a "task finished" line commits; a
+// task held for its job logs the line with its state unfinished.
+var terminalState = map[string]bool{"TASK_STATE_COMPLETED": true, "TASK_STATE_FAILED": true, "TASK_STATE_CANCELLED": true}
 
 // Report logs the summary and fails the test with the evidence of every
 // violation, at most perCheck of each check.

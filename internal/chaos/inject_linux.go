@@ -13,7 +13,14 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 	t.Helper()
 	switch f.Kind {
 	case RestartConsul:
+		// Every member is cut off from Consul while it restarts, and may
+		// lose its lease: a cut of each, until the cluster has settled.
+		began := time.Now()
 		c.restartConsul(t)
+		c.waitSettled(30 * time.Second)
+		for _, m := range c.Members {
+			c.Cuts = append(c.Cuts, Cut{Member: m.ID, Run: m.Run(), Kind: RestartConsul, From: began, To: time.Now()})
+		}
 		return
 	case LoseQuorum:
 		c.loseQuorum(t, f.Hold)
