@@ -79,6 +79,10 @@ type jobActor struct {
 	// notes are the restarts the write in flight records, logged once it
 	// lands (the chaos campaign counts each incident's restarts).
 	notes []restartNote
+	// landing are the events whose step the write in flight stores: if it
+	// never lands (another member claimed the job, this one is fenced),
+	// they go back through the router to whoever runs the job now.
+	landing []supervisor.JobEvent
 	ended bool
 }
 
@@ -121,6 +125,10 @@ func (a *jobActor) stopTimers() {
 // load reads the job's record and children off the actor.
 func (a *jobActor) load() {
 	a.busy = true
+	// The machine is rebuilt from the record: steps whose write did not
+	// land are taken again.
+	a.stash = append(a.landing, a.stash...)
+	a.landing = nil
 	self, system, m, id := a.ctx.Self(), a.ctx.ActorSystem(), a.m, a.id
 	m.jobWork(func(ctx context.Context) {
 		out := &jobLoaded{}
@@ -220,6 +228,7 @@ func (a *jobActor) handle(r supervisor.Ready, ev supervisor.JobEvent) {
 		return
 	}
 	a.noteRestarts(r.State, ev)
+	a.landing = append(a.landing, ev)
 	a.write(r.State, r.Effects)
 }
 
@@ -268,7 +277,7 @@ func (a *jobActor) persisted(msg *jobPersisted) {
 		a.m.metrics.JobFailed(a.rec.Job.GetStrategy())
 	}
 	a.logLanded(a.rec, msg.rec)
-	a.busy, a.rec = false, msg.rec
+	a.busy, a.rec, a.landing = false, msg.rec, nil
 	effects := a.pending
 	a.pending, a.next = nil, nil
 	if a.resume {
@@ -371,10 +380,10 @@ func (a *jobActor) quit() {
 	a.ended = true
 	a.stopTimers()
 	a.ctx.Send(a.ctx.Parent(), &jobQuit{id: a.id, pid: a.ctx.Self()})
-	for _, ev := range a.stash {
+	for _, ev := range append(a.landing, a.stash...) {
 		a.m.routeJobAsync(a.id, ev)
 	}
-	a.stash = nil
+	a.landing, a.stash = nil, nil
 	if testHookJobQuit != nil {
 		testHookJobQuit(a.id, a.ctx.Self())
 	}

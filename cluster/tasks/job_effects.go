@@ -120,17 +120,44 @@ func (m *Manager) reportExit(t *messages.Task) {
 	}
 }
 
-// routeJobAsync delivers ev to job's supervisor off the caller.
+// routeJobAsync delivers ev to job's supervisor off the caller. It tries
+// again while the job's owner cannot take it (fenced, draining: another
+// member adopts the job meanwhile) or the store is out of reach, for up
+// to routeRetryFor: a child's exit or a child job's end dropped here
+// would leave its job waiting for good (the campaign's drain found tasks
+// held for a job that never heard of their failure). Events are safe to
+// deliver twice (a report sent twice is taken once).
 func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
 	if job == "" {
 		return
 	}
-	m.jobWork(func(ctx context.Context) {
-		if err := m.routeJob(ctx, job, ev); err != nil {
-			m.log.Warn("job supervisor: delivering an event failed", "job", job, "event", ev.Kind.String(), "child", ev.Child.ID, "err", err)
+	m.jobs.Go(func() {
+		deadline := time.Now().Add(routeRetryFor)
+		for wait := 50 * time.Millisecond; ; wait = min(2*wait, routeRetryMaxWait) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+			err := m.routeJob(ctx, job, ev)
+			cancel()
+			switch {
+			case err == nil:
+				return
+			case !errors.Is(err, api.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) || m.closing.Load() || time.Now().After(deadline):
+				m.log.Warn("job supervisor: delivering an event failed", "job", job, "event", ev.Kind.String(), "child", ev.Child.ID, "err", err)
+				return
+			}
+			time.Sleep(wait) // the owner's fence or drain, or the store's outage, to pass
 		}
 	})
 }
+
+const (
+	// routeRetryFor bounds how long an event is offered again: past a
+	// member's lease and the adoption of its jobs by a survivor (seconds),
+	// with room for a Consul restart.
+	routeRetryFor = 2 * time.Minute
+	// routeRetryMaxWait caps the pause between tries; short, so that a
+	// stopping member's Stop does not wait on it for long.
+	routeRetryMaxWait = 500 * time.Millisecond
+)
 
 // routeJob delivers ev to the supervisor of job: on the member whose claim
 // the job's record shows, through JobPeers, or here, where the job's actor

@@ -51,7 +51,9 @@ func (a *jobActor) logLanded(prev, next store.JobRecord) {
 	switch {
 	case a.resume && run.GetPhase() != done && run.GetPhase() != supervisor.PhaseRunning.String():
 		a.m.log.Info(logJobResumed, "job", a.id, "phase", run.GetPhase(), "round", run.GetRound(), "epoch", run.GetEpoch())
-	case was.GetPhase() == done && run.GetPhase() != done:
+	case was.GetPhase() == done && run.GetPhase() != done && run.GetPhase() != supervisor.PhaseShuttingDown.String():
+		// (Shutting down after its end is a stop making its held children
+		// final: it does not run again.)
 		a.m.log.Info(logJobBegan, "job", a.id, "phase", run.GetPhase(), "round", run.GetRound(), "epoch", run.GetEpoch())
 	}
 	for _, n := range a.notes {

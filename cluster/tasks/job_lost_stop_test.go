@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 )
 
@@ -92,4 +94,74 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 	if err != nil || jr.Job.GetRun().GetEnd() != supervisor.EndStopped.String() {
 		t.Fatalf("job %v, %v; want it stopped", jr.Job.GetRun(), err)
 	}
+}
+
+// TestJobStopLostWithAClaimTakenOver: a job's actor on m1 takes a stop,
+// but the write of its step does not land: m2 has claimed the job since.
+// The actor leaves the job to m2; the stop it had taken must go on to
+// whoever runs the job (here m1 again: the members have no peers, so the
+// router claims the job locally). Old code: the stop was dropped with the
+// write, and the job ran on.
+func TestJobStopLostWithAClaimTakenOver(t *testing.T) {
+	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := testutil.Context(t, 30*time.Second)
+	start := func(member string) *Manager {
+		cfg := DefaultConfig(member)
+		cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), testutil.Logger(t, slog.LevelDebug).With("member", member)
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = m.Stop(ctx)
+		})
+		return m
+	}
+	m1, m2 := start("m1"), start("m2")
+	const job = "taken"
+	if _, _, err := m1.DeclareJob(ctx, JobDeclaration{ID: job}); err != nil {
+		t.Fatal(err)
+	}
+	claimedBy := func(m *Manager, child string) {
+		t.Helper()
+		m.system.Root.Send(m.root, &jobMsg{id: job, ev: supervisor.JobEvent{Kind: supervisor.EventAdded, Child: supervisor.JobChild{ID: child}}})
+		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+			jr, err := m.store.GetJob(ctx, job)
+			run := jr.Job.GetRun()
+			return err == nil && run.GetOwner() == m.member && hasChild(run.GetChildren(), child),
+				fmt.Sprintf("run %v, %v", run, err)
+		})
+	}
+	claimedBy(m1, "gone-1") // m1's actor stays, holding the claim it wrote
+	claimedBy(m2, "gone-2") // m2 claims the job over it
+	stop := supervisor.JobEvent{Kind: supervisor.EventStop, Final: supervisor.FinalCancelled, Reason: "stopped by the test"}
+	m1.system.Root.Send(m1.root, &jobMsg{id: job, ev: stop})
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	jr, err := m1.waitJobEnded(wctx, job)
+	if errors.Is(err, api.ErrUnavailable) {
+		got, _ := m1.store.GetJob(ctx, job)
+		t.Fatalf("the stop taken by m1's actor as m2 claimed the job was lost: the job is still %s (%v)", got.Job.GetRun(), err)
+	}
+	if err != nil || jr.Job.GetRun().GetEnd() != supervisor.EndStopped.String() {
+		t.Fatalf("job %v, %v; want it stopped", jr.Job.GetRun(), err)
+	}
+}
+
+func hasChild(cs []*messages.JobChildRun, id string) bool {
+	for _, c := range cs {
+		if c.GetId() == id {
+			return true
+		}
+	}
+	return false
 }

@@ -67,7 +67,8 @@ type Result struct {
 	// workload stopped; JobRestarts, JobsFailed and JobsStopped the
 	// restarts and ends the job supervisors logged (checks 8 and 9).
 	Attempts, ChildJobs, JobStops, JobRestarts, JobsFailed, JobsStopped int
-	Violations     []Violation
+
+	Violations []Violation
 }
 
 // Summary is the campaign's one-line summary.
