@@ -83,7 +83,7 @@ type jobActor struct {
 	// never lands (another member claimed the job, this one is fenced),
 	// they go back through the router to whoever runs the job now.
 	landing []supervisor.JobEvent
-	ended bool
+	ended   bool
 }
 
 // Receive handles the job actor's messages.
