@@ -132,7 +132,14 @@ func (m *JobMachine) added(c JobChild) {
 		return
 	}
 	if m.st.Phase == PhaseDone && m.st.End != EndCompleted {
-		return // a failed or stopped job takes no child; its shell refuses them
+		// A failed or stopped job takes no child; its shell refuses them
+		// (a task that joined as it ended is cancelled by the shell). A
+		// child job declared as it ended (its parent's record read before
+		// the end was written) would run on, orphaned: it is stopped.
+		if c.Job {
+			m.refuse(c)
+		}
+		return
 	}
 	if m.st.Phase == PhaseDone {
 		m.st.Phase, m.st.End, m.st.Cause = PhaseRunning, EndNone, ""
@@ -165,8 +172,18 @@ func (m *JobMachine) started(id string, now time.Time) {
 func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 	c := m.child(ev.Child.ID)
 	if c == nil {
-		if m.st.Phase == PhaseDone {
+		// A child the job never heard of (it joined as the job ended, and
+		// its news came after its exit): it joins, as added says. A job
+		// that completed runs again to decide the exit; one that failed or
+		// stopped makes a held child final, else it would wait for good.
+		if m.st.Phase == PhaseDone && m.st.End != EndCompleted {
+			if ev.Exit == ExitFailed || ev.Exit == ExitCompleted {
+				m.refuse(ev.Child)
+			}
 			return
+		}
+		if m.st.Phase == PhaseDone && ev.Exit == ExitTerminated {
+			return // a stranger's termination: the answer to a refusal
 		}
 		m.added(ev.Child)
 		c = m.child(ev.Child.ID)
@@ -196,6 +213,27 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 		return
 	}
 	m.decide(c, ev, now)
+}
+
+// refuse makes final a child that a failed or stopped job will not take:
+// a terminate, final cancelled, that the job does not track (the child is
+// not among its children; its answer is ignored as a stranger's
+// termination).
+func (m *JobMachine) refuse(c JobChild) {
+	if c.ID == "" {
+		return
+	}
+	if m.cfg.HasParent && m.st.End == EndFailed && !c.Job {
+		// A failed child job's tasks wait, held, for its parent to start
+		// the subtree again or stop it: this one waits with them.
+		c.Status, c.Restarts = ChildStopped, 0
+		i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
+		m.st.Children = slices.Insert(m.st.Children, i, c)
+		m.dirty = true
+		return
+	}
+	reason := fmt.Sprintf("job %s had ended (%s) when %s joined it", m.cfg.ID, m.st.End, c.name())
+	m.emit(JobEffect{Kind: EffectTerminate, Child: c.ID, Job: c.Job, Shutdown: m.cfg.Shutdown, Final: FinalCancelled, Reason: reason, Round: m.st.Round})
 }
 
 // absorb takes the exit of a child the job is terminating (Terminate[i]):

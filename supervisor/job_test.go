@@ -393,6 +393,36 @@ func TestJobAddedReopensACompletedJob(t *testing.T) {
 	}
 }
 
+// TestJobEndedRefusesLateChildren: news of a child that joined a job as it
+// ended comes after the end. A child job declared under a failed or
+// stopped job is stopped (it ran on, orphaned, in the chaos campaign); a
+// task's exit reaching a job that completed reopens it to decide the exit
+// (it was dropped: the task stayed held for good); one reaching a failed
+// or stopped root job is made final; one reaching a failed child job
+// waits, held, with its siblings, for the parent to start the subtree.
+func TestJobEndedRefusesLateChildren(t *testing.T) {
+	stopped := newJob(t, JobConfig{}, JobChild{ID: "a", Restart: Transient})
+	runJob(t, stopped, []jobStep{
+		{stopEv(), []string{"terminate a final=cancelled"}, PhaseShuttingDown},
+		{terminated("a"), []string{"finished"}, PhaseDone},
+		{JobEvent{Kind: EventAdded, Child: JobChild{ID: "kid", Job: true}}, []string{"terminate kid final=cancelled"}, PhaseDone},
+		{failedEv("late"), []string{"terminate late final=cancelled"}, PhaseDone},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "late"}, Exit: ExitTerminated}, nil, PhaseDone}, // the refusal's answer
+	})
+	completed := newJob(t, JobConfig{Strategy: OneForOne, Budget: budget3}, JobChild{ID: "a", Restart: Transient})
+	runJob(t, completed, []jobStep{
+		{completedEv("a"), []string{"finished"}, PhaseDone},
+		{failedEv("late"), []string{"start late round=1"}, PhaseRestarting},
+	})
+	child := newJob(t, JobConfig{HasParent: true}, JobChild{ID: "a", Restart: Transient})
+	runJob(t, child, []jobStep{
+		{failedEv("a"), []string{"notify_parent failed", "finished"}, PhaseDone},
+		{failedEv("late"), nil, PhaseDone},
+		{JobEvent{Kind: EventStart}, []string{"start a round=2"}, PhaseRestarting},
+		{started("a"), []string{"start late round=2"}, PhaseRestarting},
+	})
+}
+
 func TestJobUnknownChildExitJoins(t *testing.T) {
 	m := newJob(t, JobConfig{Strategy: OneForOne, Budget: budget3})
 	runJob(t, m, []jobStep{{failedEv("z"), []string{"start z round=1"}, PhaseRestarting}})
