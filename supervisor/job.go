@@ -132,13 +132,11 @@ func (m *JobMachine) added(c JobChild) {
 		return
 	}
 	if m.st.Phase == PhaseDone && m.st.End != EndCompleted {
-		// A failed or stopped job takes no child; its shell refuses them
-		// (a task that joined as it ended is cancelled by the shell). A
-		// child job declared as it ended (its parent's record read before
-		// the end was written) would run on, orphaned: it is stopped.
-		if c.Job {
-			m.refuse(c)
-		}
+		// A failed or stopped job takes no child; its shell refuses them,
+		// but one that joined as it ended (the shell read the job's record
+		// before the end was written) would run on, orphaned: it is
+		// terminated.
+		m.refuse(c)
 		return
 	}
 	if m.st.Phase == PhaseDone {
@@ -215,25 +213,26 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 	m.decide(c, ev, now)
 }
 
-// refuse makes final a child that a failed or stopped job will not take:
-// a terminate, final cancelled, that the job does not track (the child is
-// not among its children; its answer is ignored as a stranger's
-// termination).
+// refuse terminates a child that joined a failed or stopped job as it
+// ended: final cancelled, with a terminate the job does not track (its
+// answer is ignored as a stranger's termination); or, under a failed child
+// job, held (final none) among its siblings, which wait for the parent to
+// start the subtree again or stop it.
 func (m *JobMachine) refuse(c JobChild) {
 	if c.ID == "" {
 		return
 	}
+	final := FinalCancelled
 	if m.cfg.HasParent && m.st.End == EndFailed && !c.Job {
 		// A failed child job's tasks wait, held, for its parent to start
 		// the subtree again or stop it: this one waits with them.
 		c.Status, c.Restarts = ChildStopped, 0
 		i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
 		m.st.Children = slices.Insert(m.st.Children, i, c)
-		m.dirty = true
-		return
+		m.dirty, final = true, FinalNone
 	}
 	reason := fmt.Sprintf("job %s had ended (%s) when %s joined it", m.cfg.ID, m.st.End, c.name())
-	m.emit(JobEffect{Kind: EffectTerminate, Child: c.ID, Job: c.Job, Shutdown: m.cfg.Shutdown, Final: FinalCancelled, Reason: reason, Round: m.st.Round})
+	m.emit(JobEffect{Kind: EffectTerminate, Child: c.ID, Job: c.Job, Shutdown: m.cfg.Shutdown, Final: final, Reason: reason, Round: m.st.Round})
 }
 
 // absorb takes the exit of a child the job is terminating (Terminate[i]):

@@ -386,7 +386,7 @@ func TestJobAddedReopensACompletedJob(t *testing.T) {
 	runJob(t, failedJob, []jobStep{
 		{failedEv("a"), []string{"terminate a final=failed"}, PhaseShuttingDown},
 		{terminated("a"), []string{"finished"}, PhaseDone},
-		{JobEvent{Kind: EventAdded, Child: JobChild{ID: "b"}}, nil, PhaseDone}, // refused
+		{JobEvent{Kind: EventAdded, Child: JobChild{ID: "b"}}, []string{"terminate b final=cancelled"}, PhaseDone}, // refused
 	})
 	if n := len(failedJob.State().Children); n != 1 {
 		t.Fatalf("a failed job took a child: %d children", n)
@@ -417,7 +417,7 @@ func TestJobEndedRefusesLateChildren(t *testing.T) {
 	child := newJob(t, JobConfig{HasParent: true}, JobChild{ID: "a", Restart: Transient})
 	runJob(t, child, []jobStep{
 		{failedEv("a"), []string{"notify_parent failed", "finished"}, PhaseDone},
-		{failedEv("late"), nil, PhaseDone},
+		{failedEv("late"), []string{"terminate late final=none"}, PhaseDone},
 		{JobEvent{Kind: EventStart}, []string{"start a round=2"}, PhaseRestarting},
 		{started("a"), []string{"start late round=2"}, PhaseRestarting},
 	})

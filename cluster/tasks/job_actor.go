@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -384,14 +385,14 @@ func (a *jobActor) quit() {
 		a.m.routeJobAsync(a.id, ev)
 	}
 	a.landing, a.stash = nil, nil
-	if testHookJobQuit != nil {
-		testHookJobQuit(a.id, a.ctx.Self())
+	if hook := testHookJobQuit.Load(); hook != nil {
+		(*hook)(a.id, a.ctx.Self())
 	}
 }
 
 // testHookJobQuit, set by tests only, runs in a job actor as it quits,
 // once the root actor has been told.
-var testHookJobQuit func(job string, self *actor.PID)
+var testHookJobQuit atomic.Pointer[func(job string, self *actor.PID)]
 
 // retireJob is the root actor's side of a job actor's quit: from here on
 // the job's events go to a new actor, and the old one is stopped by a

@@ -58,7 +58,7 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 
 	var once sync.Once
 	hooked := make(chan struct{})
-	testHookJobQuit = func(id string, self *actor.PID) {
+	hook := func(id string, self *actor.PID) {
 		if id != job {
 			return
 		}
@@ -75,7 +75,8 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(func() { testHookJobQuit = nil })
+	testHookJobQuit.Store(&hook)
+	t.Cleanup(func() { testHookJobQuit.Store(nil) })
 
 	// A tick has the job's actor load the job, find nothing to do and quit.
 	m.system.Root.Send(m.root, &jobMsg{id: job, ev: supervisor.JobEvent{Kind: supervisor.EventTick}})

@@ -206,11 +206,11 @@ func (m *Manager) recheckJob(t *messages.Task) {
 			return
 		}
 		if ended := jobRunEnd(j); !j.GetFailed() && ended != supervisor.EndFailed && ended != supervisor.EndStopped {
-			if j.GetRun() != nil {
-				if err := m.routeJob(ctx, job, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)}); err != nil {
-					m.log.Warn("telling a job of its new task failed", "job", job, "task", id, "err", err)
-				}
-			}
+			// Told even if its supervisor has written nothing yet: one
+			// already running may have listed the job's tasks before t was
+			// stored (a group restart then left t running, and the job
+			// failed with t still running).
+			m.routeJobAsync(job, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)})
 			return
 		}
 		m.log.Info("a task joined its job as the job ended; cancelling it", "job", job, "task", id)
