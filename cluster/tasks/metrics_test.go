@@ -112,9 +112,11 @@ func TestMetricsOfAJobThatGivesUp(t *testing.T) {
 		{"granary_task_attempts_finished_total", []string{"kind=slow", "outcome=cancelled"}, 3},
 		// The job's record: created with its first task, then one write
 		// per decision of its supervisor, before acting on it (the claim
-		// rides on the first): each restart begun and over, the give-up
-		// begun and over, and the spare task's exit is not one.
-		{"granary_store_operations_total", []string{"op=put_job", "code=ok"}, 8},
+		// rides on the first): each task joining it (its supervisor is told
+		// of every new task, even before it first ran), each restart begun
+		// and over, the give-up begun and over; the spare task's exit is
+		// not one.
+		{"granary_store_operations_total", []string{"op=put_job", "code=ok"}, 9},
 	} {
 		if got := gathered(t, m, c.family, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.family, c.labels, got, c.want)
