@@ -201,6 +201,17 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 		}
 		return
 	}
+	if c.Job && c.Status == ChildCompleted && (ev.Exit == ExitFailed || ev.Exit == ExitCancelled) {
+		// A child job that completed ran again (a task joined it, as a
+		// task may join a completed job) and has now failed or been
+		// stopped: news, not a report sent twice (the parent ignored it,
+		// and the subtree's failure reached no one). The job runs again
+		// to decide it.
+		c.Status, m.dirty = ChildRunning, true
+		if m.st.Phase == PhaseDone {
+			m.st.Phase, m.st.End, m.st.Cause = PhaseRunning, EndNone, ""
+		}
+	}
 	if c.Status != ChildRunning {
 		return // known already: a report sent twice
 	}

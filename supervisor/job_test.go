@@ -449,3 +449,21 @@ func TestJobConfigValidate(t *testing.T) {
 		t.Errorf("ParseAutoShutdown(sometimes): %v", err)
 	}
 }
+
+// TestJobChildJobRunsAgainAfterItCompleted: a child job that completed and
+// told its parent so runs again (a task joined it) and then fails: the
+// parent, done since, takes the failure and restarts it (it ignored it as
+// a report sent twice; the campaign found the subtree's failure reached
+// no one, its tasks held for good).
+func TestJobChildJobRunsAgainAfterItCompleted(t *testing.T) {
+	kid := JobChild{ID: "kid", Job: true, Restart: Transient}
+	m := newJob(t, JobConfig{Strategy: OneForOne, Budget: budget3}, kid)
+	failed := JobEvent{Kind: EventExited, Child: JobChild{ID: "kid", Job: true, Round: 1<<64 - 1}, Exit: ExitFailed, Failure: Failure{Cause: CauseError, Err: errors.New("boom")}}
+	completed := failed
+	completed.Exit, completed.Failure = ExitCompleted, Failure{}
+	runJob(t, m, []jobStep{
+		{completed, []string{"finished"}, PhaseDone},
+		{completed, nil, PhaseDone}, // a report sent twice
+		{failed, []string{"start kid round=1"}, PhaseRestarting},
+	})
+}
