@@ -37,8 +37,14 @@
 // to one member only, so every answer is known to come from it):
 // submitters send tasks — flaky (30% failures, 10% panics, four
 // attempts), hang (the first attempt hangs past a 1s attempt time-out),
-// sleep (0.2-2.5s) — and now and then a job of three tasks under a random
-// strategy (one_for_one, one_for_all, rest_for_one); every submit carries
+// sleep (0.2-2.5s) — now and then a job of three tasks under a random
+// strategy (one_for_one, one_for_all, rest_for_one), and now and then a
+// tree of nested jobs (tree_workload.go): a root (one_for_all or
+// rest_for_one, 2 restarts, auto_shutdown any_significant one time in
+// four) over a child job of two flaky tasks that fail 60% of their
+// attempts (1 restart: it fails often, and its failure restarts the
+// subtree), a child job of two sleeps and a sleep task, the tree stopped
+// (DELETE /v1/jobs/{id}) one time in three; every submit carries
 // its id, and one that fails is tried on the other members with the same
 // id. Readers read acknowledged tasks and jobs. Callers call whoami (200
 // identities) and add 1 to counters (20 identities). When the faults end,
@@ -70,6 +76,27 @@
 //     draining was run by one attempt, started on it, and by none after;
 //     and unless its drain timed out (handing work off), no attempt it was
 //     running at SIGTERM is counted lost (member_lost) and run again.
+//  7. No task has two attempts running at once (CheckOverlaps): each
+//     attempt runs, on one member's process run, from its "attempt
+//     started" line to the first line that ends it (its failure, the
+//     task's finish, its job's restart or terminate, the next attempt) or
+//     the end of the run. Two that overlap are a violation unless one ran
+//     on a member that was paused or cut off (from Consul, from its peers,
+//     or by a Consul restart) while it ran and did not commit: its commit
+//     was fenced. One such attempt that did commit is a violation too.
+//  8. No child of a stopped or failed job runs after the end was
+//     recorded (CheckEndedJobs): no attempt of a task of the job, or of a
+//     job below it, is still running at the job's "job ended" line, or
+//     starts after it, until a line shows the job running again (its
+//     parent restarted the subtree), unless it was fenced as in 7
+//     (abandoned on a paused member).
+//  9. Every restart is counted once (CheckRestartCounts): each "job
+//     restart" line names its incident, the child and the round of the
+//     incarnation that exited; an incarnation that an earlier restart had
+//     replaced (under one_for_all, any child's) never restarts the job
+//     again; and the restarts a job's record counts at the end are those
+//     logged (give or take a line lost with a member killed between the
+//     write and the line, whose operation a later owner resumed).
 //
 // A violation fails the test with its evidence (the reads, calls, submits
 // or log entries that show it) and the command that replays the seed.

@@ -134,7 +134,7 @@ func cutDuring(a Attempt, cuts []Cut) bool {
 	return fenced(a, cuts)
 }
 
-// CheckTwoAttempts is check 7: no task has two attempts running at once,
+// CheckOverlaps is check 7: no task has two attempts running at once,
 // except one on a member run that was paused or cut off while it ran and
 // whose commit was fenced (it did not finish the task); such an attempt
 // that did commit is a violation too.

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// started, failed, finished ... are log lines of task x on member m, run 1.
+// line is a task's log line on member m (run 1) at ms; jobLine a job
+// supervisor's; restartLine a "job restart" line.
 func line(m, msg, task string, attempt, ms int) Entry {
 	return Entry{Member: m, Run: 1, Msg: msg, Task: task, Attempt: attempt, At: at(ms)}
 }
