@@ -221,40 +221,13 @@ func (c *Cluster) TaskLogs(t *testing.T) (entries []Entry, handedOff map[string]
 	t.Helper()
 	handedOff = map[string]bool{}
 	for _, m := range c.Members {
-		m.Node.EachLogEntry(func(run int, e map[string]any) {
-			msg, _ := e["msg"].(string)
-			switch msg {
-			case msgDrainTimedOut:
-				handedOff[runKey(m.ID, run)] = true
-			case msgAttemptStarted, msgAttemptFailed, msgTaskFinished, msgSelfFenced, msgLeaseRestored,
-				msgTaskRestarted, msgTaskTerminated, msgJobEnded, msgJobRestart, msgJobResumed, msgJobBegan:
-				entries = append(entries, entryOf(m.ID, run, msg, e))
-			}
-		})
+		es, timedOut := NodeEntries(m.ID, m.Node)
+		entries = append(entries, es...)
+		for run := range timedOut {
+			handedOff[runKey(m.ID, run)] = true
+		}
 	}
 	return entries, handedOff
-}
-
-// entryOf is the Entry of one log line of member's run.
-func entryOf(member string, run int, msg string, e map[string]any) Entry {
-	en := Entry{Member: member, Run: run, Msg: msg}
-	en.Task, _ = e["task"].(string)
-	en.Cause, _ = e["cause"].(string)
-	en.State, _ = e["state"].(string)
-	en.Job, _ = e["job"].(string)
-	en.End, _ = e["end"].(string)
-	en.Child, _ = e["child"].(string)
-	n, _ := e["attempt"].(float64)
-	if msg == msgTaskFinished {
-		n, _ = e["attempts"].(float64)
-	}
-	en.Attempt = int(n)
-	cr, _ := e["child_round"].(float64)
-	r, _ := e["round"].(float64)
-	en.ChildRound, en.Round = uint64(cr), uint64(r)
-	at, _ := e["time"].(string)
-	en.At, _ = time.Parse(time.RFC3339Nano, at)
-	return en
 }
 
 // CommitLogs maps every task some member's log says it finished to those

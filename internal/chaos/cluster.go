@@ -194,3 +194,45 @@ func (c *Cluster) settled() string {
 	}
 	return ""
 }
+
+// NodeEntries reads, from the log of a granary process run at debug level
+// (every run of it), the task and job supervisor lines that checks 6 to 9
+// read, and the runs whose drain timed out and handed work off. Tests of
+// their own (real processes, no campaign) check their history with it and
+// Attempts, CheckOverlaps, CheckEndedJobs.
+func NodeEntries(member string, n *testnode.Node) (entries []Entry, drainTimedOut map[int]bool) {
+	drainTimedOut = map[int]bool{}
+	n.EachLogEntry(func(run int, e map[string]any) {
+		msg, _ := e["msg"].(string)
+		switch msg {
+		case msgDrainTimedOut:
+			drainTimedOut[run] = true
+		case msgAttemptStarted, msgAttemptFailed, msgTaskFinished, msgSelfFenced, msgLeaseRestored,
+			msgTaskRestarted, msgTaskTerminated, msgJobEnded, msgJobRestart, msgJobResumed, msgJobBegan:
+			entries = append(entries, entryOf(member, run, msg, e))
+		}
+	})
+	return entries, drainTimedOut
+}
+
+// entryOf is the Entry of one log line of member's run.
+func entryOf(member string, run int, msg string, e map[string]any) Entry {
+	en := Entry{Member: member, Run: run, Msg: msg}
+	en.Task, _ = e["task"].(string)
+	en.Cause, _ = e["cause"].(string)
+	en.State, _ = e["state"].(string)
+	en.Job, _ = e["job"].(string)
+	en.End, _ = e["end"].(string)
+	en.Child, _ = e["child"].(string)
+	n, _ := e["attempt"].(float64)
+	if msg == msgTaskFinished {
+		n, _ = e["attempts"].(float64)
+	}
+	en.Attempt = int(n)
+	cr, _ := e["child_round"].(float64)
+	r, _ := e["round"].(float64)
+	en.ChildRound, en.Round = uint64(cr), uint64(r)
+	at, _ := e["time"].(string)
+	en.At, _ = time.Parse(time.RFC3339Nano, at)
+	return en
+}
