@@ -210,8 +210,9 @@ func checkJobs(t *testing.T, res *Result, h *History, w *Workload, c *Cluster, e
 		}
 	}
 	jobOf := h.JobOf()
-	out := CheckOverlaps(attempts, c.Cuts)
-	out = append(out, CheckEndedJobs(attempts, entries, jobOf, decls, c.Cuts)...)
+	cuts := append(append([]Cut(nil), c.Cuts...), FenceCuts(entries, c.RunEnds, time.Now())...)
+	out := CheckOverlaps(attempts, cuts)
+	out = append(out, CheckEndedJobs(attempts, entries, jobOf, decls, cuts)...)
 	return append(out, CheckRestartCounts(entries, w.JobFinals(), decls, jobOf)...)
 }
 

@@ -82,7 +82,8 @@
 //     task's finish, its job's restart or terminate, the next attempt) or
 //     the end of the run. Two that overlap are a violation unless one ran
 //     on a member that was paused or cut off (from Consul, from its peers,
-//     or by a Consul restart) while it ran and did not commit: its commit
+//     by a Consul restart, or fenced by itself: its "self-fenced" line to
+//     its "lease restored") while it ran and did not commit: its commit
 //     was fenced. One such attempt that did commit is a violation too.
 //  8. No child of a stopped or failed job runs after the end was
 //     recorded (CheckEndedJobs): no attempt of a task of the job, or of a

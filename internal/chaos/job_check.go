@@ -113,6 +113,38 @@ func Attempts(entries []Entry, runEnds map[string]time.Time, open time.Time) []A
 	return out
 }
 
+// FenceCuts are the spans each member run spent fenced by its own doing,
+// from its "self-fenced" line to its next "lease restored" (or the end of
+// the run): a Consul restart that invalidated its session, a lease it
+// could not renew. Like a pause or a partition, they cut it off: its
+// claims pass to survivors and its commits are fenced.
+func FenceCuts(entries []Entry, runEnds map[string]time.Time, open time.Time) []Cut {
+	sorted := append([]Entry(nil), entries...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	fencedSince := map[string]*Cut{}
+	var out []Cut
+	for _, e := range sorted {
+		k := runKey(e.Member, e.Run)
+		switch {
+		case e.Msg == msgSelfFenced && fencedSince[k] == nil:
+			fencedSince[k] = &Cut{Member: e.Member, Run: e.Run, Kind: PartitionConsul, From: e.At}
+		case e.Msg == msgLeaseRestored && fencedSince[k] != nil:
+			c := fencedSince[k]
+			c.To = e.At
+			out = append(out, *c)
+			delete(fencedSince, k)
+		}
+	}
+	for k, c := range fencedSince {
+		c.To = open
+		if at, ok := runEnds[k]; ok {
+			c.To = at
+		}
+		out = append(out, *c)
+	}
+	return out
+}
+
 // fenced reports whether a ran on a member run that was paused or cut off
 // while it ran, and did not commit: survivors could take its task over.
 func fenced(a Attempt, cuts []Cut) bool {

@@ -120,3 +120,20 @@ func TestCheckRestartCounts(t *testing.T) {
 		})
 	}
 }
+
+func TestFenceCuts(t *testing.T) {
+	entries := []Entry{
+		{Member: "n1", Run: 1, Msg: msgSelfFenced, At: at(100)},
+		{Member: "n1", Run: 1, Msg: msgLeaseRestored, At: at(900)},
+		{Member: "n2", Run: 2, Msg: msgSelfFenced, At: at(500)},
+	}
+	cuts := FenceCuts(entries, map[string]time.Time{runKey("n2", 2): at(700)}, at(5000))
+	if len(cuts) != 2 {
+		t.Fatalf("cuts %+v, want 2", cuts)
+	}
+	// An attempt on n1 fenced meanwhile, overlapping one on n3, is no violation.
+	overlap := []Entry{line("n1", msgAttemptStarted, "x", 1, 0), line("n3", msgAttemptStarted, "x", 2, 400), line("n3", msgTaskFinished, "x", 2, 600), line("n1", msgAttemptFailed, "x", 1, 1000)}
+	if got := CheckOverlaps(Attempts(overlap, nil, at(5000)), cuts); len(got) != 0 {
+		t.Fatalf("got %v; the attempt on the fenced member is excused", got)
+	}
+}
