@@ -197,7 +197,7 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 	}
 	if i := slices.IndexFunc(m.st.Terminate, func(t Termination) bool { return t.ID == c.ID }); i >= 0 {
 		if c.Status != ChildStopped || i == 0 {
-			m.absorb(c, i, now)
+			m.absorb(c, i, ev.Exit, now)
 		}
 		return
 	}
@@ -249,9 +249,14 @@ func (m *JobMachine) refuse(c JobChild) {
 // absorb takes the exit of a child the job is terminating (Terminate[i]):
 // it is not a failure. The head's exit moves the operation on; another's
 // (it exited by itself before its turn) spares it the terminate, unless it
-// is still to be made final.
-func (m *JobMachine) absorb(c *JobChild, i int, now time.Time) {
+// is still to be made final. A task that completed as it was terminated
+// keeps its result: a group restart does not run it again (it was
+// started again and refused as completed, for good).
+func (m *JobMachine) absorb(c *JobChild, i int, exit ExitKind, now time.Time) {
 	c.Status = ChildStopped
+	if exit == ExitCompleted && !c.Job && c.Restart != Permanent {
+		c.Status = ChildCompleted
+	}
 	if i > 0 {
 		if m.st.Terminate[i].Final == FinalNone {
 			m.st.Terminate = slices.Delete(m.st.Terminate, i, i+1)

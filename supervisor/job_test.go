@@ -467,3 +467,20 @@ func TestJobChildJobRunsAgainAfterItCompleted(t *testing.T) {
 		{failed, []string{"start kid round=1"}, PhaseRestarting},
 	})
 }
+
+// TestJobRestartKeepsATaskThatCompletedAsItWasTerminated: in a one_for_all
+// restart, a sibling completes as its terminate reaches it: it keeps its
+// result and is not started again (the start of a completed task was
+// refused, and the restart asked again forever).
+func TestJobRestartKeepsATaskThatCompletedAsItWasTerminated(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForAll, Budget: budget3})
+	runJob(t, m, []jobStep{
+		{failedEv("a"), []string{"terminate c final=none"}, PhaseRestarting},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseRestarting},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "b", Round: 1}, Exit: ExitCompleted}, []string{"start a round=1"}, PhaseRestarting},
+		{started("a"), []string{"start c round=1"}, PhaseRestarting},
+	})
+	if got := statuses(m); got != "a=running b=completed c=stopped" {
+		t.Fatalf("statuses %s", got)
+	}
+}

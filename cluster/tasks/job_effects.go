@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 )
@@ -79,9 +80,28 @@ func (a *jobActor) terminateChild(e supervisor.JobEffect) {
 		case err == nil && terminateStale(ctl, rec.Task.GetStatus()):
 			return // it was started again since: this terminate is not its
 		}
-		// Exited (or finished already, or gone): the answer the job waits for.
-		answer(supervisor.JobEvent{Kind: supervisor.EventExited, Child: supervisor.JobChild{ID: e.Child, Round: e.Round}, Exit: supervisor.ExitTerminated})
+		// Exited (or finished already, or gone): the answer the job waits
+		// for; one that completed first says so, and keeps its result.
+		exit := supervisor.ExitTerminated
+		if ev, ok := m.finishedTask(ctx, e.Child, err); ok && ev.Exit == supervisor.ExitCompleted {
+			exit = supervisor.ExitCompleted
+		}
+		answer(supervisor.JobEvent{Kind: supervisor.EventExited, Child: supervisor.JobChild{ID: e.Child, Round: e.Round}, Exit: exit})
 	})
+}
+
+// finishedTask is the exit of a task a job's terminate or start was
+// refused for (err, api.ErrFailedPrecondition) because it has finished
+// for good, as its stored status says.
+func (m *Manager) finishedTask(ctx context.Context, id string, err error) (supervisor.JobEvent, bool) {
+	if !errors.Is(err, api.ErrFailedPrecondition) {
+		return supervisor.JobEvent{}, false
+	}
+	rec, gerr := m.store.Get(ctx, id)
+	if gerr != nil || !store.Terminal(rec.Task.GetStatus().GetState()) {
+		return supervisor.JobEvent{}, false
+	}
+	return taskExit(rec.Task)
 }
 
 // startChild starts a task again with a fresh retry budget (a restart with
@@ -102,6 +122,13 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 	m.jobWork(func(ctx context.Context) {
 		reason := fmt.Sprintf("job %s started it again (round %d)", job, e.Round)
 		_, err := m.control(ctx, Control{Op: OpRestart, ID: e.Child, Reason: reason, RequestID: jobStartID(job, e.Round), Round: e.Round})
+		if ev, ok := m.finishedTask(ctx, e.Child, err); ok {
+			// Finished for good (it completed as it was terminated): its
+			// exit, in the start's round, answers the start.
+			ev.Child.Round = e.Round
+			answer(ev)
+			return
+		}
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
 			m.log.Warn("job supervisor: starting a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
 			return
