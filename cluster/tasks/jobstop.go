@@ -58,9 +58,12 @@ func (m *Manager) StopJob(ctx context.Context, id, reason string) (store.JobReco
 			}
 			return store.JobRecord{}, err
 		}
-		// Not ended yet: the stop is sent again, in case it was lost with
-		// a job actor that was itself stopping; a stop reaching a job
-		// already stopping changes nothing.
+		// Not ended yet: the stop is sent again; a stop reaching a job
+		// already stopping changes nothing. A stop handed to a job actor
+		// that quits, or whose write does not land, reaches the job's next
+		// supervisor (retireJob, jobActor.landing); but a member that
+		// drains or fences itself stops its job actors at once, and a stop
+		// still queued for one then is gone: only the caller still has it.
 	}
 }
 
