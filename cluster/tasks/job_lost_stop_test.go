@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -31,26 +32,8 @@ import (
 // its mailbox again. No resend (StopJob's) is involved: the one stop must
 // end the job. Old code: the job stays running.
 func TestJobStopRoutedToAQuittingActor(t *testing.T) {
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig("m1")
-	cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), testutil.Logger(t, slog.LevelDebug)
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := testutil.Context(t, 30*time.Second)
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Stop(ctx)
-		_ = s.Close()
-	})
+	m := startJobTestManager(t, ctx, openJobTestStore(t), "m1")
 	const job = "quitting"
 	if _, _, err := m.DeclareJob(ctx, JobDeclaration{ID: job}); err != nil {
 		t.Fatal(err)
@@ -104,29 +87,9 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 // router claims the job locally). Old code: the stop was dropped with the
 // write, and the job ran on.
 func TestJobStopLostWithAClaimTakenOver(t *testing.T) {
-	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
 	ctx := testutil.Context(t, 30*time.Second)
-	start := func(member string) *Manager {
-		cfg := DefaultConfig(member)
-		cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), testutil.Logger(t, slog.LevelDebug).With("member", member)
-		m, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = m.Stop(ctx)
-		})
-		return m
-	}
+	s := openJobTestStore(t)
+	start := func(member string) *Manager { return startJobTestManager(t, ctx, s, member) }
 	m1, m2 := start("m1"), start("m2")
 	const job = "taken"
 	if _, _, err := m1.DeclareJob(ctx, JobDeclaration{ID: job}); err != nil {
@@ -165,4 +128,36 @@ func hasChild(cs []*messages.JobChildRun, id string) bool {
 		}
 	}
 	return false
+}
+
+// openJobTestStore opens a store in t's temporary directory, closed when t
+// ends (after the managers on it, registered later, have stopped).
+func openJobTestStore(t *testing.T) store.Store {
+	t.Helper()
+	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// startJobTestManager starts member's manager on s, stopped when t ends.
+func startJobTestManager(t *testing.T, ctx context.Context, s store.Store, member string) *Manager {
+	t.Helper()
+	cfg := DefaultConfig(member)
+	cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), testutil.Logger(t, slog.LevelDebug).With("member", member)
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Stop(ctx)
+	})
+	return m
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -150,22 +151,14 @@ func (h *History) AddStop(job string, answered bool) {
 func (h *History) JobDecls() map[string]JobDecl {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[string]JobDecl, len(h.trees))
-	for k, v := range h.trees {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(h.trees)
 }
 
 // Stops returns the jobs a stop was sent to.
 func (h *History) Stops() map[string]bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[string]bool, len(h.stopped))
-	for k, v := range h.stopped {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(h.stopped)
 }
 
 // JobOf maps every task submitted in a job to its job.
