@@ -13,13 +13,17 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 	t.Helper()
 	switch f.Kind {
 	case RestartConsul:
-		// Every member is cut off from Consul while it restarts, and may
-		// lose its lease: a cut of each, until the cluster has settled.
+		// Every member is cut off from Consul while it restarts, and for a
+		// while after: health checks start critical again and sessions may
+		// be gone, so survivors can take over work of a member that has
+		// not noticed yet (seen: overlaps up to 6 s after the cluster
+		// settled). A cut of each, until consulRestartAftermath after the
+		// cluster has settled; its commits must still be fenced.
 		began := time.Now()
 		c.restartConsul(t)
 		c.waitSettled(30 * time.Second)
 		for _, m := range c.Members {
-			c.Cuts = append(c.Cuts, Cut{Member: m.ID, Run: m.Run(), Kind: RestartConsul, From: began, To: time.Now()})
+			c.Cuts = append(c.Cuts, Cut{Member: m.ID, Run: m.Run(), Kind: RestartConsul, From: began, To: time.Now().Add(consulRestartAftermath)})
 		}
 		return
 	case LoseQuorum:
@@ -60,6 +64,11 @@ func (c *Cluster) Inject(t *testing.T, f Fault) {
 		c.Cuts = append(c.Cuts, Cut{Member: m.ID, Run: m.Run(), Kind: f.Kind, From: began, To: time.Now()})
 	}
 }
+
+// consulRestartAftermath is how long after a Consul restart has settled a
+// member still counts as cut off (checks 7 and 8): past the 2 s lease and
+// the lock-delay of a member's claims, with room for a loaded machine.
+const consulRestartAftermath = 10 * time.Second
 
 // endRun records when a member's process run ended.
 func (c *Cluster) endRun(member string, run int, at time.Time) {
