@@ -39,6 +39,9 @@ func tool(t *testing.T, name, installedBy string) string {
 // binaries' paths pointed at a built granary and the cached consul (verify
 // refuses a unit whose ExecStart binary is missing); any message fails.
 func TestSystemdUnitsVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds granary and needs the consul binary (make consul)")
+	}
 	analyze := tool(t, "systemd-analyze", "internal/scripts/install-deploy-tools.sh")
 	consul, err := testconsul.Binary()
 	if err != nil {

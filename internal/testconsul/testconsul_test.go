@@ -217,6 +217,9 @@ func (f *failingTB) Logf(format string, args ...any) {
 }
 
 func TestFailedTestGetsLogTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a Consul agent")
+	}
 	t.Parallel()
 	ftb := &failingTB{TB: t}
 	// Registered first, so it runs after the agent's cleanup.
