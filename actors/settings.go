@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/granary-rt/granary/supervisor"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // Settings are the effective supervision settings of one task: its kind's
@@ -14,7 +14,7 @@ type Settings struct {
 	// MaxAttempts counts every attempt, the first included.
 	MaxAttempts int
 	// Backoff is the delay between attempts.
-	Backoff supervisor.Backoff
+	Backoff backoff.Backoff
 	// AttemptTimeout fails an attempt that runs longer (0: none).
 	AttemptTimeout time.Duration
 	// HeartbeatTimeout fails an attempt that stops heartbeating for longer (0: none).
@@ -34,11 +34,11 @@ func DefaultSettings() Settings {
 		// 100ms doubling to 10s with equal jitter: the first retry is quick,
 		// later ones back off from a struggling dependency, and equal jitter
 		// spreads a burst of failures without ever retrying immediately.
-		Backoff: supervisor.Backoff{
+		Backoff: backoff.Backoff{
 			Initial:    100 * time.Millisecond,
 			Multiplier: 2,
 			Max:        10 * time.Second,
-			Jitter:     supervisor.JitterEqual,
+			Jitter:     backoff.JitterEqual,
 		},
 		// A hung task is the classic failure of compute HA: without a bound
 		// it holds its slot forever. Ten minutes catches it while leaving
@@ -86,7 +86,7 @@ type Overrides struct {
 	BackoffInitial    *time.Duration
 	BackoffMultiplier *float64
 	BackoffMax        *time.Duration
-	Jitter            *supervisor.Jitter
+	Jitter            *backoff.Jitter
 	AttemptTimeout    *time.Duration
 	HeartbeatTimeout  *time.Duration
 	ScheduleToClose   *time.Duration

@@ -68,25 +68,11 @@ const (
 	CauseCancelled
 )
 
-// Jitter selects how Backoff.Delay randomises a delay, with the meanings from
-// the AWS Architecture Blog post "Exponential Backoff and Jitter".
-type Jitter int
-
-const (
-	// JitterNone uses the capped exponential delay as is.
-	JitterNone Jitter = iota
-	// JitterFull picks uniformly in [0, delay].
-	JitterFull
-	// JitterEqual keeps half the delay and randomises the other half.
-	JitterEqual
-)
-
 var (
 	strategyNames    = []string{"one_for_one", "one_for_all", "rest_for_one"}
 	restartTypeNames = []string{"permanent", "transient", "temporary"}
 	directiveNames   = []string{"restart", "stop", "escalate", "resume"}
 	causeNames       = []string{"error", "panic", "attempt_timeout", "heartbeat_timeout", "member_lost", "deadline_exceeded", "cancelled"}
-	jitterNames      = []string{"none", "full", "equal"}
 )
 
 func enumString(names []string, kind string, v int) string {
@@ -185,33 +171,6 @@ func (c *Cause) UnmarshalText(b []byte) error {
 	v, err := ParseCause(string(b))
 	if err == nil {
 		*c = v
-	}
-	return err
-}
-
-func (j Jitter) String() string { return enumString(jitterNames, "Jitter", int(j)) }
-
-func (j Jitter) valid() bool { return j >= JitterNone && j <= JitterEqual }
-
-// ParseJitter parses the names String returns.
-func ParseJitter(s string) (Jitter, error) {
-	v, err := parseEnum(jitterNames, ErrUnknownJitter, s)
-	return Jitter(v), err
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (j Jitter) MarshalText() ([]byte, error) {
-	if !j.valid() {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownJitter, int(j))
-	}
-	return []byte(j.String()), nil
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (j *Jitter) UnmarshalText(b []byte) error {
-	v, err := ParseJitter(string(b))
-	if err == nil {
-		*j = v
 	}
 	return err
 }

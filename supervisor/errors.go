@@ -1,13 +1,17 @@
 package supervisor
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/granary-rt/granary/supervisor/backoff"
+)
 
 // Sentinel errors. Functions wrap them with %w and a precise message;
 // match them with errors.Is.
 var (
 	// ErrInvalidBackoff is returned by Backoff.Validate for a backoff whose
 	// fields cannot describe an exponential sequence.
-	ErrInvalidBackoff = errors.New("supervisor: invalid backoff")
+	ErrInvalidBackoff = backoff.ErrInvalidBackoff
 
 	// ErrInvalidBudget is returned by Budget.Validate for a negative period.
 	ErrInvalidBudget = errors.New("supervisor: invalid restart budget")
@@ -35,7 +39,7 @@ var (
 
 	// ErrUnknownJitter is returned for a Jitter outside the defined constants
 	// or a name ParseJitter does not know.
-	ErrUnknownJitter = errors.New("supervisor: unknown jitter")
+	ErrUnknownJitter = backoff.ErrUnknownJitter
 
 	// ErrInvalidWatchdog is returned by Watchdog.Validate for negative
 	// timeouts.

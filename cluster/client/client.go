@@ -3,13 +3,19 @@
 // is built on it.
 //
 //	c, err := client.New(client.Config{Addr: "http://127.0.0.1:8080"})
-//	c, err := client.New(client.Config{Cluster: "prod"}) // any healthy node, found through Consul
+//	c, err := client.New(client.Config{Discover: membership.DiscoverHTTP(consul, "prod")}) // any healthy node, found through Consul
 //	c, err := client.New(client.Config{Addr: "10.0.0.1:8080", CAFile: "ca.pem", Token: tok}) // a secured node: https://, a bearer token
 //	st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"hi":1}`)})
 //	st, err = c.Wait(ctx, st.ID, nil) // until completed, failed or cancelled
 //
 // Errors wrap the sentinels of package api (api.ErrInvalidArgument,
-// api.ErrNotFound, ...), so callers use errors.Is across the wire.
+// api.ErrNotFound, ..., api.ErrUnauthenticated for 401 and
+// api.ErrPermissionDenied for 403), which are those of package errs, so
+// callers use errors.Is across the wire.
+//
+// The package is light: it imports protobuf, OpenTelemetry's propagation
+// API and Granary's own light packages, not the actor runtime, Consul's
+// library or OpenTelemetry's SDK (TestClientDepsStayLight holds it to that).
 package client
 
 import (
@@ -28,9 +34,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/cluster/membership"
-	"github.com/granary-rt/granary/supervisor"
-	consulapi "github.com/hashicorp/consul/api"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // Config configures a Client.
@@ -42,15 +46,13 @@ type Config struct {
 	// Addrs are several nodes' HTTP addresses: a call that cannot reach one
 	// tries the next.
 	Addrs []string
-	// Discover returns the HTTP addresses of the cluster's healthy nodes
-	// (for example from Consul, see membership.DiscoverHTTP). It is asked
-	// at the first call and again whenever every known node failed.
+	// Discover returns the HTTP addresses of the cluster's healthy nodes.
+	// It is asked at the first call and again whenever every known node
+	// failed. To find a cluster's nodes through Consul, set it to
+	// membership.DiscoverHTTP(consulClient, "prod"): the client itself
+	// imports no Consul library, so a program that knows its nodes'
+	// addresses does not pay for one.
 	Discover func(ctx context.Context) ([]string, error)
-	// Cluster, when set, discovers the healthy nodes of that cluster through
-	// Consul (Consul's settings from ConsulConfig, nil: the CONSUL_*
-	// environment), unless Discover is set.
-	Cluster      string
-	ConsulConfig *consulapi.Config
 	// HTTPClient sends the requests; nil uses one without an overall
 	// time-out (every call takes its deadline from its context), with
 	// TLSConfig. Set, it brings its own TLS settings: TLSConfig and CAFile
@@ -69,7 +71,7 @@ type Config struct {
 	Token string
 	// Retry is the backoff between tries of a call that did not reach the
 	// node or found it unavailable. Calls retry until their context ends.
-	Retry supervisor.Backoff
+	Retry backoff.Backoff
 	// RetryFor bounds how long one call keeps retrying an unreachable or
 	// unavailable node, within its context's deadline.
 	RetryFor time.Duration
@@ -126,10 +128,10 @@ type RetryNotice struct {
 var (
 	// ErrUnauthenticated: the node wants a bearer token (Config.Token,
 	// $GRANARY_TOKEN) and got none, or one it does not know (HTTP 401).
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = api.ErrUnauthenticated
 	// ErrPermissionDenied: the token's role does not allow the call: a
 	// read token on a write route (HTTP 403).
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = api.ErrPermissionDenied
 )
 
 // DefaultAddr is the address `granary dev` listens on by default.
@@ -140,7 +142,7 @@ func DefaultConfig() Config {
 	return Config{
 		// 50ms doubling to 2s, full jitter: a restarting node is found again
 		// within about a second, and many clients do not retry in lockstep.
-		Retry: supervisor.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, Jitter: supervisor.JitterFull},
+		Retry: backoff.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, Jitter: backoff.JitterFull},
 		// 30s: long enough that waiting costs a request every 30s, short
 		// enough for proxies with a 60s idle time-out.
 		PollWait: 30 * time.Second,
@@ -180,17 +182,6 @@ type Client struct {
 // New returns a client; zero Config fields take DefaultConfig's values.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
-	if cfg.Cluster != "" && cfg.Discover == nil {
-		cc := cfg.ConsulConfig
-		if cc == nil {
-			cc = consulapi.DefaultConfig()
-		}
-		consul, err := consulapi.NewClient(cc)
-		if err != nil {
-			return nil, fmt.Errorf("client: Consul: %w", err)
-		}
-		cfg.Discover = membership.DiscoverHTTP(consul, cfg.Cluster)
-	}
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("GRANARY_TOKEN")
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/supervisor"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // DeclareJob declares a job (PUT /v1/jobs/{id}): a supervisor with spec's
@@ -59,7 +59,7 @@ func (c *Client) WaitJob(ctx context.Context, id string, onChange func(*api.JobT
 		if t.Finished() {
 			return t, nil
 		}
-		if !supervisor.Sleep(ctx, JobPollEvery) {
+		if !backoff.Sleep(ctx, JobPollEvery) {
 			jobs, tasks := t.Unfinished()
 			return t, fmt.Errorf("waiting for job %s to end (%d jobs and %d tasks still running): %w", id, jobs, tasks, ctx.Err())
 		}

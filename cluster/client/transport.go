@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/cluster/tracing"
-	"github.com/granary-rt/granary/supervisor"
+	"github.com/granary-rt/granary/cluster/tracing/propagate"
+	"github.com/granary-rt/granary/supervisor/backoff"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -69,7 +69,7 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 			}
 			c.cfg.OnRetry(RetryNotice{Method: method, Path: path, Node: tried, Try: try, Err: err, Delay: delay, GiveUp: end})
 		}
-		if !supervisor.Sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
 		}
 	}
@@ -111,12 +111,6 @@ func wireErr(code int, data []byte) error {
 	}
 	var eb api.ErrorBody
 	_ = json.Unmarshal(data, &eb)
-	switch code {
-	case http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s", ErrUnauthenticated, eb.Error.Message)
-	case http.StatusForbidden:
-		return fmt.Errorf("%w: %s", ErrPermissionDenied, eb.Error.Message)
-	}
 	return api.FromWire(code, eb)
 }
 
@@ -134,7 +128,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 	}
 	if trace.SpanContextFromContext(ctx).IsValid() {
 		// The caller traces: the node continues its trace.
-		tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+		propagate.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

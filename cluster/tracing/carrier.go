@@ -3,13 +3,13 @@ package tracing
 import (
 	"context"
 
+	"github.com/granary-rt/granary/cluster/tracing/propagate"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// propagator is W3C Trace Context and W3C Baggage. It holds no state, so
-// one serves every member of a process.
-var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+// propagator is W3C Trace Context and W3C Baggage (package propagate).
+var propagator = propagate.Propagator()
 
 // Propagator is the propagator of HTTP headers and message carriers: W3C
 // Trace Context (traceparent, tracestate) and W3C Baggage.

@@ -15,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/membership"
 	consul "github.com/hashicorp/consul/api"
 )
 
@@ -72,10 +73,15 @@ func (c *clientFlags) client() (*client.Client, error) {
 		cfg.ProgressEvery = -1
 	}
 	if c.cluster != "" {
-		cfg.Cluster, cfg.ConsulConfig = c.cluster, consul.DefaultConfig()
+		cc := consul.DefaultConfig()
 		if c.consul != "" {
-			cfg.ConsulConfig.Address = c.consul
+			cc.Address = c.consul
 		}
+		cl, err := consul.NewClient(cc)
+		if err != nil {
+			return nil, usageErr("Consul: %v", err)
+		}
+		cfg.Discover = membership.DiscoverHTTP(cl, c.cluster)
 		if !set["addr"] {
 			cfg.Addr = ""
 		}

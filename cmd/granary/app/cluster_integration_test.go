@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/client"
+	"github.com/granary-rt/granary/cluster/membership"
 	"github.com/granary-rt/granary/internal/netproxy"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testnode"
@@ -408,7 +409,11 @@ func TestClientDiscoversThroughConsul(t *testing.T) {
 	nodes := startCluster(t, 2, agent.HTTPAddr(), nil)
 	cc := consulapi.DefaultConfig()
 	cc.Address = agent.HTTPAddr()
-	c, err := client.New(client.Config{Cluster: "it", ConsulConfig: cc})
+	consul, err := consulapi.NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{Discover: membership.DiscoverHTTP(consul, "it")})
 	if err != nil {
 		t.Fatal(err)
 	}
