@@ -20,7 +20,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/internal/kvtxn"
 
 	"github.com/hashicorp/consul/api"
@@ -192,7 +192,7 @@ func (d *Directory) SaveState(ctx context.Context, kind, identity, _ string, dat
 func (d *Directory) saveState(ctx context.Context, kind, identity string, data []byte, version uint64, more api.KVTxnOps) (uint64, error) {
 	sess := d.session()
 	if sess == "" {
-		return 0, fmt.Errorf("%w: %w", store.ErrConflict, ErrNoSession)
+		return 0, fmt.Errorf("%w: %w", grains.ErrStateConflict, ErrNoSession)
 	}
 	key := d.stateKey(kind, identity)
 	ops := append(api.KVTxnOps{

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/store"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -108,5 +107,5 @@ func errConflict(kind, identity string, version uint64, errs []*api.TxnError) er
 		why = append(why, e.What)
 	}
 	return fmt.Errorf("%w: the claim on %s/%s is no longer this member's, or its state changed since version %d (%s)",
-		store.ErrConflict, kind, identity, version, strings.Join(why, "; "))
+		grains.ErrStateConflict, kind, identity, version, strings.Join(why, "; "))
 }

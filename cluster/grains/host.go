@@ -16,28 +16,38 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
 	"go.opentelemetry.io/otel/trace"
 )
 
+// The grain call's errors are Granary's shared sentinels (cluster/errs)
+// under this package's names, so a grain error keeps its meaning across
+// members, the HTTP API and the client with no translation.
 var (
 	// ErrNoHost: no live member hosts the kind; retried until the deadline.
-	ErrNoHost = errors.New("no live member hosts this grain kind")
+	ErrNoHost = errs.New("no live member hosts this grain kind", errs.ErrUnavailable)
 	// ErrUnavailable: the call could not be delivered before its deadline;
 	// the message was not processed.
-	ErrUnavailable = errors.New("grain unavailable")
+	ErrUnavailable = errs.ErrUnavailable
 	// ErrInvalidArgument: unknown kind or a request the kind rejects.
-	ErrInvalidArgument = errors.New("invalid grain request")
+	ErrInvalidArgument = errs.ErrInvalidArgument
 	// ErrHandler: the grain processed the message and returned an error.
-	ErrHandler = errors.New("grain handler failed")
+	ErrHandler = errs.ErrHandler
 	// ErrConflict: the request id was applied before to another request;
-	// nothing was done.
-	ErrConflict = errors.New("grain request id reused for another request")
+	// nothing was done. It is errs.ErrAlreadyExists, as a task id reused
+	// for another task (HTTP 409).
+	ErrConflict = errs.ErrAlreadyExists
 	// ErrResourceExhausted: the member is at its limit of activations, or
 	// the grain's queue is full; nothing was done. Retry after a moment.
-	ErrResourceExhausted = errors.New("grain resource exhausted")
+	ErrResourceExhausted = errs.ErrResourceExhausted
+	// ErrStateConflict: a durable grain's state changed since the version
+	// its activation read (another activation wrote it, or the activation
+	// lost its claim); the write was refused. A StateStore's SaveState
+	// returns it (wrapped).
+	ErrStateConflict = errs.New("grain state changed concurrently", errs.ErrConflict)
 )
 
 // RouterName is the name of a member's router actor. It carries the member
@@ -328,14 +338,14 @@ func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest, decoded 
 		switch {
 		case err == nil && resp.GetError() == nil:
 			return resp, nil
-		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER:
-			return resp, fmt.Errorf("%w: %s", ErrHandler, resp.GetError().GetMessage())
-		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_INVALID_ARGUMENT:
-			return nil, fmt.Errorf("%w: %s", ErrInvalidArgument, resp.GetError().GetMessage())
-		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_CONFLICT:
-			return nil, fmt.Errorf("%w: %s", ErrConflict, resp.GetError().GetMessage())
-		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_RESOURCE_EXHAUSTED:
-			return nil, fmt.Errorf("%w: %s", ErrResourceExhausted, resp.GetError().GetMessage())
+		case err == nil && final(resp.GetError().GetCode()) != nil:
+			// The table's codes other than UNAVAILABLE end the call; a
+			// HANDLER answer keeps its response (its payload may say more).
+			ferr := fmt.Errorf("%w: %s", final(resp.GetError().GetCode()), resp.GetError().GetMessage())
+			if resp.GetError().GetCode() != messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER {
+				resp = nil
+			}
+			return resp, ferr
 		case err == nil && resp.GetError().GetCode() == messages.GrainErrorCode_GRAIN_ERROR_CODE_NOT_OWNER:
 			h.learn(kind, identity, resp.GetError().GetHolder())
 			last = fmt.Errorf("redirected to %s", resp.GetError().GetHolder())
@@ -362,6 +372,16 @@ func (h *Host) deliver(ctx context.Context, req *messages.GrainRequest, decoded 
 		case <-time.After(delay):
 		}
 	}
+}
+
+// final is the sentinel of an answer's code that ends the call (errs.Table),
+// nil for one that is retried (UNAVAILABLE, NOT_OWNER, EXPIRED) or none.
+func final(code messages.GrainErrorCode) error {
+	w, ok := errs.ByGrain(int32(code))
+	if !ok || w.Err == errs.ErrUnavailable {
+		return nil
+	}
+	return w.Err
 }
 
 // minTry is the least time worth starting another try with: a try cut off

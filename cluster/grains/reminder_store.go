@@ -7,8 +7,6 @@ import (
 	"hash/fnv"
 	"sort"
 	"time"
-
-	"github.com/granary-rt/granary/cluster/store"
 )
 
 // ReminderShards is the number of shards of the reminder index. It is
@@ -67,13 +65,13 @@ type localIndex struct {
 // SaveStateIndexed implements ReminderStore.
 func (l *LocalState) SaveStateIndexed(ctx context.Context, kind, identity, member string, data []byte, version uint64, changes []IndexChange) (uint64, error) {
 	if l.Directory != nil && l.Directory.holder(kind, identity) != member {
-		return 0, fmt.Errorf("%w: %s does not hold %s/%s", store.ErrConflict, member, kind, identity)
+		return 0, fmt.Errorf("%w: %s does not hold %s/%s", ErrStateConflict, member, kind, identity)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := kind + "/" + identity
 	if cur := l.states[key].version; cur != version {
-		return 0, fmt.Errorf("%w: %s is at version %d, not %d", store.ErrConflict, key, cur, version)
+		return 0, fmt.Errorf("%w: %s is at version %d, not %d", ErrStateConflict, key, cur, version)
 	}
 	if l.states == nil {
 		l.states = map[string]localState{}

@@ -27,7 +27,7 @@ type StateStore interface {
 	LoadState(ctx context.Context, kind, identity string) (data []byte, version uint64, err error)
 	// SaveState stores data if the stored version is still version (0:
 	// none stored) and member still holds the identity's claim, and
-	// returns the new version; an error wrapping store.ErrConflict
+	// returns the new version; an error wrapping ErrStateConflict
 	// otherwise (the activation deactivates; the next one loads what is
 	// stored).
 	SaveState(ctx context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error)

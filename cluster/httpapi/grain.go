@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/messages"
 )
@@ -52,24 +53,14 @@ func (h *handler) grain(w http.ResponseWriter, r *http.Request) {
 	h.replyGrain(w, resp) // api.GrainReply, in one pass (grain.go)
 }
 
-// grainErr maps grain call errors onto the API's error codes.
+// grainErr maps grain call errors onto the API's error codes. The grain
+// sentinels are the API's (cluster/errs), so only a call cut off by its
+// context needs one: the grain may have processed it, so no retry.
 func grainErr(err error) error {
-	switch {
-	case errors.Is(err, grains.ErrInvalidArgument):
-		return fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
-	case errors.Is(err, grains.ErrHandler):
-		return fmt.Errorf("%w: %w", api.ErrHandler, err)
-	case errors.Is(err, grains.ErrConflict):
-		// As a task id reused for another task: 409.
-		return fmt.Errorf("%w: %w", api.ErrAlreadyExists, err)
-	case errors.Is(err, grains.ErrResourceExhausted):
-		return fmt.Errorf("%w: %w", api.ErrResourceExhausted, err)
-	case errors.Is(err, grains.ErrUnavailable), errors.Is(err, grains.ErrNoHost):
-		// Not processed: safe for the client to try another node.
-		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// The grain may have processed it: no retry.
-		return fmt.Errorf("%w: %w", api.ErrDeadlineExceeded, err)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if errs.Of(err).Err == errs.ErrInternal {
+			return fmt.Errorf("%w: %w", api.ErrDeadlineExceeded, err)
+		}
 	}
 	return err
 }

@@ -1,6 +1,10 @@
 package membership
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/granary-rt/granary/cluster/errs"
+)
 
 // Sentinel errors. Functions wrap them with %w and a precise message; match
 // them with errors.Is.
@@ -8,12 +12,12 @@ var (
 	// ErrInvalidConfig is returned by Config.Validate, and by Join for a
 	// configuration Validate rejects or a Consul client that cannot be built
 	// from Config.Consul (for example an unreadable CA file).
-	ErrInvalidConfig = errors.New("membership: invalid config")
+	ErrInvalidConfig = errs.New("membership: invalid config", errs.ErrInvalidConfig)
 
 	// ErrUnavailable is returned by Join when its context ended before the
 	// node was registered, held a session and saw itself in the view. The
 	// error also carries the last Consul error, if there was one.
-	ErrUnavailable = errors.New("membership: consul unavailable")
+	ErrUnavailable = errs.New("membership: consul unavailable", errs.ErrUnavailable)
 
 	// ErrNotAllowed is returned by Join when Consul refuses the node for
 	// its ACLs (403: no token, or a token without the rights the README's
@@ -33,5 +37,5 @@ var (
 	// ErrFenced is returned by CheckLease while the node must not act: its
 	// lease has expired by the monotonic clock (a pause, a partition), it
 	// is fenced, holds no session, or has left.
-	ErrFenced = errors.New("membership: fenced")
+	ErrFenced = errs.New("membership: fenced", errs.ErrFenced)
 )

@@ -1,13 +1,14 @@
 package metrics
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/granary-rt/granary/cluster/errs"
 )
 
 // ErrInvalidConfig wraps every error of Config.Validate.
-var ErrInvalidConfig = errors.New("invalid metrics configuration")
+var ErrInvalidConfig = errs.New("invalid metrics configuration", errs.ErrInvalidConfig)
 
 // Config configures a Metrics: the buckets of its histograms, in seconds.
 type Config struct {

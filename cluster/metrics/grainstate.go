@@ -31,7 +31,7 @@ func (op StateOp) String() string {
 }
 
 // GrainState records one operation of the grain state store begun at
-// start: counted by op and err's code (as the task store's: store.ErrConflict
+// start: counted by op and err's code (as the task store's: grains.ErrStateConflict
 // is conflict, store.ErrNotFound not_found, ...), and timed unless it is
 // a watch. An op out of range records nothing. Nil records nothing.
 func (m *Metrics) GrainState(op StateOp, start time.Time, err error) {

@@ -274,6 +274,10 @@ func (o *observingStore) Observe(rec store.Record) {
 }
 func (o *observingStore) Expect(string, time.Time) {}
 
+func (o *observingStore) Healthy(context.Context) error {
+	return fmt.Errorf("the disk is full: %w", store.ErrUnavailable)
+}
+
 func TestStoreCountsOperations(t *testing.T) {
 	m := newMetrics(t)
 	f := &fakeStore{}
@@ -312,35 +316,37 @@ func TestStoreCountsOperations(t *testing.T) {
 	}
 }
 
-// TestStoreKeepsAbilities: the wrapper keeps the optional abilities the
-// task manager looks for, and adds none.
+// TestStoreKeepsAbilities: the wrapper keeps every optional ability the
+// node looks for once (store.CapabilitiesOf), and adds none. Before, it
+// kept Exists and Observe by a type switch and silently dropped Healthy.
 func TestStoreKeepsAbilities(t *testing.T) {
 	m := newMetrics(t)
-	if _, ok := m.Store(&fakeStore{}).(store.Prober); ok {
-		t.Error("a store without Exists became a Prober")
+	if caps := store.CapabilitiesOf(m.Store(&fakeStore{})); caps != (store.Capabilities{}) {
+		t.Errorf("a store without abilities gained %+v", caps)
 	}
-	if _, ok := m.Store(&fakeStore{}).(peerObserver); ok {
-		t.Error("a store without Observe became an observer")
+	caps := store.CapabilitiesOf(m.Store(&probingStore{}))
+	if caps.Prober == nil || caps.Observer != nil || caps.Health != nil {
+		t.Fatalf("a Prober wrapped: %+v, want Exists alone", caps)
 	}
-	p, ok := m.Store(&probingStore{}).(store.Prober)
-	if !ok {
-		t.Fatal("a Prober lost Exists")
-	}
-	if _, err := p.Exists(context.Background(), "a"); err != nil {
+	if _, err := caps.Prober.Exists(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
 	if got := testutil.ToFloat64(m.store.ops.WithLabelValues("exists", "ok")); got != 1 {
 		t.Errorf("exists counted %v times", got)
 	}
 	inner := &observingStore{}
-	st := m.Store(inner)
-	o, ok := st.(peerObserver)
-	if _, probes := st.(store.Prober); !ok || !probes {
-		t.Fatalf("a probing, observing store: Prober %v, observer %v", probes, ok)
+	// Wrapped twice (two metrics sets, or any decorator that is Capable):
+	// still every ability.
+	caps = store.CapabilitiesOf(newMetrics(t).Store(m.Store(inner)))
+	if caps.Prober == nil || caps.Observer == nil || caps.Health == nil {
+		t.Fatalf("a probing, observing, healthy store wrapped: %+v, want all three", caps)
 	}
-	o.Observe(store.Record{Task: &messages.Task{Spec: &messages.TaskSpec{Id: "t1"}}})
+	caps.Observer.Observe(store.Record{Task: &messages.Task{Spec: &messages.TaskSpec{Id: "t1"}}})
 	if len(inner.observed) != 1 {
 		t.Error("Observe did not reach the store")
+	}
+	if err := caps.Health.Healthy(context.Background()); err == nil || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Healthy: %v, want the wrapped store's answer", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,7 @@ func codeOf(err error) int {
 		return codeOK
 	case errors.Is(err, store.ErrNotFound):
 		return codeNotFound
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, errs.ErrConflict): // the task store's or grain state's
 		return codeConflict
 	case errors.Is(err, store.ErrUnavailable):
 		return codeUnavailable
@@ -111,43 +112,30 @@ func (s *opInstruments) done(op int, start time.Time, err error) {
 }
 
 // Store returns st with every operation counted and timed; with m nil, st
-// itself. The result has st's optional abilities: store.Prober (counted)
-// and taking records other members push (Observe, Expect).
+// itself. The result keeps st's optional abilities (store.CapabilitiesOf):
+// Exists is counted, Observe, Expect and Healthy pass through uncounted, as
+// they make no round trip or are the node's own probe.
 func (m *Metrics) Store(st store.Store) store.Store {
 	if m == nil {
 		return st
 	}
-	s := &instrumentedStore{Store: st, m: m.store}
-	p, probes := st.(store.Prober)
-	o, observes := st.(peerObserver)
-	switch {
-	case probes && observes:
-		return &struct {
-			*instrumentedProber
-			peerObserver
-		}{&instrumentedProber{instrumentedStore: s, p: p}, o}
-	case probes:
-		return &instrumentedProber{instrumentedStore: s, p: p}
-	case observes:
-		return &struct {
-			*instrumentedStore
-			peerObserver
-		}{s, o}
-	}
-	return s
-}
-
-// peerObserver is consulstore's ability to take the records other members
-// push (the task manager looks for it): passed through, not counted, as
-// it makes no round trip.
-type peerObserver interface {
-	Observe(rec store.Record)
-	Expect(id string, until time.Time)
+	return &instrumentedStore{Store: st, m: m.store, caps: store.CapabilitiesOf(st)}
 }
 
 type instrumentedStore struct {
 	store.Store
-	m *opInstruments
+	m    *opInstruments
+	caps store.Capabilities // the wrapped store's
+}
+
+// Capabilities implements store.Capable: the wrapped store's, with Exists
+// counted.
+func (s *instrumentedStore) Capabilities() store.Capabilities {
+	caps := s.caps
+	if caps.Prober != nil {
+		caps.Prober = &instrumentedProber{instrumentedStore: s, p: caps.Prober}
+	}
+	return caps
 }
 
 // Unwrap gives back the store, whose other optional abilities (its

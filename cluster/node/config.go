@@ -14,6 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/httpapi"
 	"github.com/granary-rt/granary/cluster/membership"
@@ -24,7 +25,7 @@ import (
 
 // ErrInvalidConfig wraps every error of Config.Validate, so a caller can
 // tell a configuration mistake (fix the flags) from a failure at run time.
-var ErrInvalidConfig = errors.New("invalid node configuration")
+var ErrInvalidConfig = errs.New("invalid node configuration", errs.ErrInvalidConfig)
 
 // Config configures a Node. Start from DefaultConfig, set Registry, and
 // for a cluster member Cluster, Consul and BindAddr. Consul nil is the

@@ -12,23 +12,23 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/messages"
 )
 
 var (
 	// ErrNotFound: no task has that id.
-	ErrNotFound = errors.New("task not found")
+	ErrNotFound = errs.New("task not found", errs.ErrNotFound)
 	// ErrConflict: the task changed since the revision the writer read; it
 	// must read again and decide anew (it may no longer own the task).
-	ErrConflict = errors.New("task changed concurrently")
+	ErrConflict = errs.New("task changed concurrently", errs.ErrConflict)
 	// ErrClosed: the store was closed.
-	ErrClosed = errors.New("store closed")
+	ErrClosed = errs.New("store closed", errs.ErrClosed)
 	// ErrUnavailable: the store could not be reached, or refused the call
 	// for now (overloaded, no leader); the call may be retried.
-	ErrUnavailable = errors.New("store unavailable")
+	ErrUnavailable = errs.New("store unavailable", errs.ErrUnavailable)
 )
 
 // Record is a stored task with its revision. Revisions grow with every

@@ -35,6 +35,7 @@ import (
 type Manager struct {
 	cfg      Config
 	store    store.Store
+	caps     store.Capabilities // the store's optional abilities, found once in New
 	registry *actors.Registry
 	member   string
 	system   *actor.ActorSystem
@@ -72,6 +73,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg:      cfg,
 		store:    cfg.Store,
+		caps:     store.CapabilitiesOf(cfg.Store),
 		registry: cfg.Registry,
 		member:   cfg.Member,
 		system:   cfg.System,
@@ -329,11 +331,10 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 // an actor of the task still runs): the task is then written first.
 func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	id := t.GetSpec().GetId()
-	p, can := m.store.(store.Prober)
-	if m.cfg.HoldFirstWrite <= 0 || !can || !m.holds.hold(t.GetSpec().GetKind()) {
+	if m.cfg.HoldFirstWrite <= 0 || m.caps.Prober == nil || !m.holds.hold(t.GetSpec().GetKind()) {
 		return store.Record{}, false, errWriteFirst
 	}
-	if exists, err := p.Exists(ctx, id); err != nil || exists {
+	if exists, err := m.caps.Prober.Exists(ctx, id); err != nil || exists {
 		// Stored already (a resubmission: Create finds it, and nothing
 		// runs again), or the store cannot tell: write first.
 		return store.Record{}, false, errWriteFirst

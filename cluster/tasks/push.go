@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
 )
@@ -45,26 +44,18 @@ func (m *Manager) checkPush(rec store.Record) {
 	m.observe(got)
 }
 
-// observer is a store that can take the state of a task as another member
-// committed it (consulstore): the owner's hint, or its push to the member
-// that submitted the task.
-type observer interface {
-	Observe(rec store.Record)
-	Expect(id string, until time.Time)
-}
-
 // observe hands a record another member sent to the store, if it takes
-// such records.
+// such records (store.Observer).
 func (m *Manager) observe(rec store.Record) {
-	if obs, ok := m.store.(observer); ok && rec.Task.GetSpec().GetId() != "" && rec.Revision > 0 {
-		obs.Observe(rec)
+	if m.caps.Observer != nil && rec.Task.GetSpec().GetId() != "" && rec.Revision > 0 {
+		m.caps.Observer.Observe(rec)
 	}
 }
 
 // expectPush tells the store that the owner of task id will push its
 // changes here, so waiters need not ask the store for a while.
 func (m *Manager) expectPush(id string) {
-	if obs, ok := m.store.(observer); ok && m.cfg.Peers != nil && m.cfg.HandoffWait > 0 {
-		obs.Expect(id, m.now().Add(m.cfg.HandoffWait))
+	if m.caps.Observer != nil && m.cfg.Peers != nil && m.cfg.HandoffWait > 0 {
+		m.caps.Observer.Expect(id, m.now().Add(m.cfg.HandoffWait))
 	}
 }

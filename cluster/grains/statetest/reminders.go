@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/store"
 )
 
 // reminderTests are run on stores that implement grains.ReminderStore.
@@ -119,8 +118,8 @@ func testIndexLostClaim(t *testing.T, s Store, rs grains.ReminderStore) {
 	v := save(t, s, "cart", "l", []byte("mine"), 0)
 	s.Lose(t, "cart", "l")
 	_, err := rs.SaveStateIndexed(ctx(t), "cart", "l", "m1", []byte("lost"), v, []grains.IndexChange{{Name: "r", Due: time.Now()}})
-	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("an indexed save after the claim was lost: %v, want store.ErrConflict", err)
+	if !errors.Is(err, grains.ErrStateConflict) {
+		t.Fatalf("an indexed save after the claim was lost: %v, want grains.ErrStateConflict", err)
 	}
 	if es, _ := watch(t, rs, grains.ReminderShard("cart", "l"), 0); len(entriesOf(es, "cart", "l")) != 0 {
 		t.Fatalf("the lost writer indexed a reminder: %v", es)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/store"
 )
 
 // Store is what a test needs of an implementation: the store, and how to
@@ -102,11 +101,11 @@ func testStale(t *testing.T, s Store) {
 	s.Claim(t, "cart", "b")
 	v1 := save(t, s, "cart", "b", []byte("one"), 0)
 	save(t, s, "cart", "b", []byte("two"), v1)
-	if _, err := s.SaveState(ctx(t), "cart", "b", "m1", []byte("stale"), v1); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a save at a replaced version: %v, want store.ErrConflict", err)
+	if _, err := s.SaveState(ctx(t), "cart", "b", "m1", []byte("stale"), v1); !errors.Is(err, grains.ErrStateConflict) {
+		t.Fatalf("a save at a replaced version: %v, want grains.ErrStateConflict", err)
 	}
-	if _, err := s.SaveState(ctx(t), "cart", "b", "m1", []byte("new?"), 0); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a first save over a stored state: %v, want store.ErrConflict", err)
+	if _, err := s.SaveState(ctx(t), "cart", "b", "m1", []byte("new?"), 0); !errors.Is(err, grains.ErrStateConflict) {
+		t.Fatalf("a first save over a stored state: %v, want grains.ErrStateConflict", err)
 	}
 	if data, _ := load(t, s, "cart", "b"); string(data) != "two" {
 		t.Fatalf("refused saves changed the state to %q", data)
@@ -124,8 +123,8 @@ func testConcurrent(t *testing.T, s Store) {
 			defer wg.Done()
 			if _, err := s.SaveState(ctx(t), "cart", "c", "m1", []byte{byte('a' + i)}, v); err == nil {
 				won.Add(1)
-			} else if !errors.Is(err, store.ErrConflict) {
-				t.Errorf("a losing writer: %v, want store.ErrConflict", err)
+			} else if !errors.Is(err, grains.ErrStateConflict) {
+				t.Errorf("a losing writer: %v, want grains.ErrStateConflict", err)
 			}
 		}()
 	}
@@ -147,8 +146,8 @@ func testDelete(t *testing.T, s Store) {
 	if data, v := load(t, s, "cart", "d"); data != nil || v != 0 {
 		t.Fatalf("after delete: %q at %d", data, v)
 	}
-	if _, err := s.SaveState(ctx(t), "cart", "d", "m1", []byte("y"), v); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a save at the version before a delete: %v, want store.ErrConflict", err)
+	if _, err := s.SaveState(ctx(t), "cart", "d", "m1", []byte("y"), v); !errors.Is(err, grains.ErrStateConflict) {
+		t.Fatalf("a save at the version before a delete: %v, want grains.ErrStateConflict", err)
 	}
 	save(t, s, "cart", "d", []byte("fresh"), 0)
 }
@@ -174,8 +173,8 @@ func testLostClaim(t *testing.T, s Store) {
 	s.Claim(t, "cart", "g")
 	v := save(t, s, "cart", "g", []byte("mine"), 0)
 	s.Lose(t, "cart", "g")
-	if _, err := s.SaveState(ctx(t), "cart", "g", "m1", []byte("after losing the claim"), v); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a save after the claim was lost: %v, want store.ErrConflict", err)
+	if _, err := s.SaveState(ctx(t), "cart", "g", "m1", []byte("after losing the claim"), v); !errors.Is(err, grains.ErrStateConflict) {
+		t.Fatalf("a save after the claim was lost: %v, want grains.ErrStateConflict", err)
 	}
 	if data, _ := load(t, s, "cart", "g"); string(data) != "mine" {
 		t.Fatalf("the lost writer changed the state to %q", data)

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/cluster/grains"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -62,7 +62,7 @@ func (s *Store) saveState(ctx context.Context, kind, identity string, data []byt
 			cur = binary.BigEndian.Uint64(v)
 		}
 		if cur != version {
-			outcome = fmt.Errorf("%w: grain state %s/%s is at version %d, not %d", store.ErrConflict, kind, identity, cur, version)
+			outcome = fmt.Errorf("%w: grain state %s/%s is at version %d, not %d", grains.ErrStateConflict, kind, identity, cur, version)
 			return nil
 		}
 		if next, err = b.NextSequence(); err != nil {

@@ -219,8 +219,9 @@ type known struct {
 }
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Prober = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Prober   = (*Store)(nil)
+	_ store.Observer = (*Store)(nil)
 )
 
 // New returns a store using c.
