@@ -346,7 +346,7 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		tcfg.Owner = n.taskOwner
 		// One member sweeps expired tasks: the placement owner of "janitor".
 		tcfg.Janitor = func() bool { return janitor(n.view()) == n.id }
-		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view, kv: cc.KV(), cluster: n.cfg.Cluster, client: n.memberClient}
+		tcfg.Peers = &peers{sys: n.sys, self: n.id, view: n.view, client: n.memberClient}
 	}
 	tcfg.Store, tcfg.TracerProvider, tcfg.Metrics = n.metrics.Store(n.st), n.tp, n.metrics
 	mgr, err := tasks.New(tcfg)

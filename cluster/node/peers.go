@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,8 +14,6 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/messages"
-	consul "github.com/hashicorp/consul/api"
-	"google.golang.org/protobuf/proto"
 )
 
 // submitToTimeout bounds a hand-off of a submit to its owner when the
@@ -31,16 +28,12 @@ type peers struct {
 	sys  *actor.ActorSystem
 	self string
 	view func() membership.View
-	// kv and cluster read a task's record to check a push (CheckPush).
-	kv      *consul.KV
-	cluster string
 	// client calls a member's API (Forward).
 	client func(httpAddr string, retryFor time.Duration) (*client.Client, error)
 }
 
 var (
 	_ tasks.Peers          = (*peers)(nil)
-	_ tasks.PushChecker    = (*peers)(nil)
 	_ tasks.ProgressReader = (*peers)(nil)
 )
 
@@ -136,33 +129,4 @@ func (p *peers) Progress(ctx context.Context, owner, id string) (int32, float64,
 		return 0, 0, "", fmt.Errorf("task %s is %s on %s", id, st.State, owner)
 	}
 	return int32(st.Attempts), st.Progress, st.ProgressNote, nil
-}
-
-// CheckPush reads the pushed task's record from Consul KV, where
-// consulstore keeps it (granary/<cluster>/tasks/<id>, its revision the
-// key's ModifyIndex), bypassing the store's memory of what it read, so
-// that the store's Observe of the answer wakes the task's waiters. A
-// default (leader) read sees every committed write, so a genuine push is
-// confirmed at once; a forged one (a revision or a state the store never
-// held) is not.
-func (p *peers) CheckPush(ctx context.Context, rec store.Record) (store.Record, error) {
-	id := rec.Task.GetSpec().GetId()
-	key := "granary/" + p.cluster + "/tasks/" + url.PathEscape(id)
-	pair, _, err := p.kv.Get(key, (&consul.QueryOptions{}).WithContext(ctx))
-	switch {
-	case err != nil:
-		return store.Record{}, err
-	case pair == nil:
-		return store.Record{}, fmt.Errorf("task %s is not stored", id)
-	case pair.ModifyIndex < rec.Revision:
-		return store.Record{}, fmt.Errorf("task %s is stored at revision %d, the push claims %d", id, pair.ModifyIndex, rec.Revision)
-	}
-	t := &messages.Task{}
-	if err := proto.Unmarshal(pair.Value, t); err != nil {
-		return store.Record{}, fmt.Errorf("task %s: undecodable record: %w", id, err)
-	}
-	if t.GetSpec().GetId() != id {
-		return store.Record{}, fmt.Errorf("the record under %s is task %s", id, t.GetSpec().GetId())
-	}
-	return store.Record{Task: t, Revision: pair.ModifyIndex}, nil
 }

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Observer is an optional Store capability: taking the state of a task as
 // another member committed it (the owner's hint, or its push to the member
@@ -12,6 +15,19 @@ type Observer interface {
 	// Expect says that the owner of task id will push its changes here
 	// until the time given, so a Watch waits for that before it asks.
 	Expect(id string, until time.Time)
+}
+
+// Confirmer is an optional Store capability: reading a task from the store
+// itself, bypassing any memory of earlier reads and without feeding it, so
+// that a change another member pushed can be checked before Observe hands
+// it to waiters (a remembered read would keep Observe from waking them).
+// Any member could send a push; only what the store holds is the task's
+// state (consulstore).
+type Confirmer interface {
+	// Confirm returns task id as the store holds it, at revision rev or a
+	// later one; an error if it is not stored at rev yet (a forged push, or
+	// a read that lags behind).
+	Confirm(ctx context.Context, id string, rev uint64) (Record, error)
 }
 
 // Capabilities are a store's optional abilities, each nil when the store
@@ -26,6 +42,8 @@ type Capabilities struct {
 	Observer Observer
 	// Health says whether writes land now (Health).
 	Health Health
+	// Confirmer checks a pushed change against the store (Confirmer).
+	Confirmer Confirmer
 }
 
 // Capable is a Store that reports its optional abilities itself: a wrapper
@@ -44,5 +62,6 @@ func CapabilitiesOf(st Store) Capabilities {
 	caps.Prober, _ = st.(Prober)
 	caps.Observer, _ = st.(Observer)
 	caps.Health, _ = st.(Health)
+	caps.Confirmer, _ = st.(Confirmer)
 	return caps
 }

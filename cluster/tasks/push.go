@@ -7,30 +7,18 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 )
 
-// PushChecker is a Peers that can check a change another member pushed
-// (Peers.Push) against the store before waiters see it: any member could
-// send one, and only what the store holds is the task's state.
-type PushChecker interface {
-	// CheckPush returns the task as the store holds it, at rec's revision
-	// or a later one, without remembering it anywhere (the caller hands it
-	// to the store's Observe); an error if the store does not hold rec's
-	// revision yet (a forged push, or a store read that lags behind).
-	CheckPush(ctx context.Context, rec store.Record) (store.Record, error)
-}
-
 // checkPush shows waiters a pushed change once the store confirms it:
 // what they see is the store's record, not the push's. A push the store
 // does not confirm is dropped; waiters then ask the store themselves after
-// HandoffWait, as when a push is lost. Without a PushChecker, the store is
-// read here (consulstore remembers what it reads without waking waiters,
-// so they see it at HandoffWait at the latest).
+// HandoffWait, as when a push is lost. A store.Confirmer reads the store
+// itself; without one, the store is read here as any read is.
 func (m *Manager) checkPush(rec store.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
 	defer cancel()
 	var got store.Record
 	var err error
-	if pc, ok := m.cfg.Peers.(PushChecker); ok {
-		got, err = pc.CheckPush(ctx, rec)
+	if m.caps.Confirmer != nil {
+		got, err = m.caps.Confirmer.Confirm(ctx, rec.Task.GetSpec().GetId(), rec.Revision)
 	} else {
 		got, err = m.store.Get(ctx, rec.Task.GetSpec().GetId())
 		if err == nil && got.Revision < rec.Revision {
