@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/granary-rt/granary/cluster/node"
+	"github.com/granary-rt/granary/cluster/tracing"
 )
 
 // runNode runs one member of a Consul-discovered cluster.
@@ -79,7 +80,7 @@ func serve(e *env, sf *serverFlags, cfg node.Config) error {
 	// a copy taken before: without this, --tokens was silently ignored.
 	cfg.Tokens = sf.cfg.Tokens
 	cfg.Registry, cfg.Logger = e.reg, log
-	logOTelErrors(log)
+	tracing.LogErrors(log)
 	n, err := node.New(cfg)
 	if err != nil {
 		return usageErr("%v", err)

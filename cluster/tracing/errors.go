@@ -1,4 +1,4 @@
-package app
+package tracing
 
 import (
 	"log/slog"
@@ -13,12 +13,12 @@ import (
 // seconds), and one line per 30s says so without drowning the node's log.
 const otelErrorsEvery = 30 * time.Second
 
-// logOTelErrors routes the errors the OpenTelemetry SDK reports (an
+// LogErrors routes the errors the OpenTelemetry SDK reports (an
 // exporter that cannot reach its collector, say) to the node's structured
 // log, at most one every otelErrorsEvery with a count of those left out,
 // instead of the SDK's default of plain lines on stderr. The handler is
-// process-wide, which is why the binary sets it and the library does not.
-func logOTelErrors(log *slog.Logger) {
+// process-wide, which is why the binary calls it and the node does not.
+func LogErrors(log *slog.Logger) {
 	otel.SetErrorHandler(&otelErrors{log: log, now: time.Now, every: logevery.Limiter{Period: otelErrorsEvery}})
 }
 
