@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/internal/kvtxn"
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 
 	"github.com/hashicorp/consul/api"
 )

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/granary-rt/granary/internal/logevery"
+	"github.com/granary-rt/granary/cluster/internal/logevery"
 	"github.com/granary-rt/granary/messages"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/internal/logevery"
+	"github.com/granary-rt/granary/cluster/internal/logevery"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/granary-rt/granary/cluster/buildinfo"
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/consuldir"
 	"github.com/granary-rt/granary/cluster/grains"
@@ -32,7 +33,6 @@ import (
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/cluster/tracing"
-	"github.com/granary-rt/granary/internal/buildinfo"
 	consul "github.com/hashicorp/consul/api"
 	"go.opentelemetry.io/otel/trace"
 )

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/buildinfo"
 	"github.com/granary-rt/granary/cluster/node"
-	"github.com/granary-rt/granary/internal/buildinfo"
 	"github.com/granary-rt/granary/internal/testcluster"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"

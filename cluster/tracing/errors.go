@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/granary-rt/granary/internal/logevery"
+	"github.com/granary-rt/granary/cluster/internal/logevery"
 	"go.opentelemetry.io/otel"
 )
 

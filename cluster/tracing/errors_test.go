@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/internal/logevery"
+	"github.com/granary-rt/granary/cluster/internal/logevery"
 )
 
 // TestOTelErrorsReachTheLogRateLimited: the SDK's export errors become

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/granary-rt/granary/messages"
 	"github.com/hashicorp/consul/api"
 )

@@ -31,8 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/granary-rt/granary/messages"
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/protobuf/proto"

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/hashicorp/consul/api"
 )
 

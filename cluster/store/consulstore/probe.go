@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/granary-rt/granary/internal/kvtxn"
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 	"github.com/hashicorp/consul/api"
 )
 

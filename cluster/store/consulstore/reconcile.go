@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/internal/kvtxn"
 	"github.com/hashicorp/consul/api"
 )
 

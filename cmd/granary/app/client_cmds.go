@@ -85,7 +85,7 @@ func (c *clientFlags) client() (*client.Client, error) {
 		if !set["addr"] {
 			cfg.Addr = ""
 		}
-		if err := checkClusterName(context.Background(), cfg.ConsulConfig, c.cluster); err != nil {
+		if err := checkClusterName(context.Background(), cc, c.cluster); err != nil {
 			return nil, err
 		}
 	} else if set["consul"] {

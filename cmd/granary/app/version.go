@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/granary-rt/granary/internal/buildinfo"
+	"github.com/granary-rt/granary/cluster/buildinfo"
 )
 
 func runVersion(e *env, args []string) error {
