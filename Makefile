@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 20m
 # Paths are relative to the repository root: protobuf registers each file
 # under this path, and a bare "grain.proto" would clash with protoactor-go's.
-PROTOS := messages/granary.proto messages/grain.proto
+PROTOS := messages/granary.proto messages/grain.proto messages/schedule.proto
 
 .PHONY: tidy-check all build run test test-short bench bench-scale fuzz proto proto-check consul prometheus chromium deploy-tools check-deploy lint fmt-check vet clean
 

@@ -292,7 +292,15 @@ type TaskSpec struct {
 	// every one has completed, and is cancelled if one fails for good or is
 	// cancelled. A job stage named at submit (job:<id>/stage:<n>) is stored
 	// as the ids of that stage's tasks.
-	DependsOn     []string `protobuf:"bytes,40,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
+	DependsOn []string `protobuf:"bytes,40,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
+	// start_at is when the task's first attempt is due: a task submitted to
+	// run later (--at, --after) waits pending until then on whichever member
+	// owns it (unset: at once). Its schedule_to_close counts from it.
+	StartAt *timestamppb.Timestamp `protobuf:"bytes,30,opt,name=start_at,json=startAt,proto3" json:"start_at,omitempty"`
+	// schedule_id names the schedule whose run this task is (empty: none);
+	// schedule_slot is the run's scheduled time, from which its id derives.
+	ScheduleId    string                 `protobuf:"bytes,31,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	ScheduleSlot  *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=schedule_slot,json=scheduleSlot,proto3" json:"schedule_slot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -442,6 +450,27 @@ func (x *TaskSpec) GetSignificant() bool {
 func (x *TaskSpec) GetDependsOn() []string {
 	if x != nil {
 		return x.DependsOn
+	}
+	return nil
+}
+
+func (x *TaskSpec) GetStartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartAt
+	}
+	return nil
+}
+
+func (x *TaskSpec) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetScheduleSlot() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduleSlot
 	}
 	return nil
 }
@@ -1488,7 +1517,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x12backoff_multiplier\x18\x03 \x01(\x01R\x11backoffMultiplier\x12:\n" +
 	"\vbackoff_max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"backoffMax\x12*\n" +
-	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\xf2\x06\n" +
+	"\x06jitter\x18\x05 \x01(\x0e2\x12.granary.v1.JitterR\x06jitter\"\x8b\b\n" +
 	"\bTaskSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -1508,7 +1537,11 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\arestart\x18\x0f \x01(\tR\arestart\x12 \n" +
 	"\vsignificant\x18\x10 \x01(\bR\vsignificant\x12\x1d\n" +
 	"\n" +
-	"depends_on\x18( \x03(\tR\tdependsOn\x1a9\n" +
+	"depends_on\x18( \x03(\tR\tdependsOn\x125\n" +
+	"\bstart_at\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampR\astartAt\x12\x1f\n" +
+	"\vschedule_id\x18\x1f \x01(\tR\n" +
+	"scheduleId\x12?\n" +
+	"\rschedule_slot\x18  \x01(\v2\x1a.google.protobuf.TimestampR\fscheduleSlot\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -1674,34 +1707,36 @@ var file_messages_granary_proto_depIdxs = []int32{
 	12, // 7: granary.v1.TaskSpec.labels:type_name -> granary.v1.TaskSpec.LabelsEntry
 	14, // 8: granary.v1.TaskSpec.job_restart_period:type_name -> google.protobuf.Duration
 	13, // 9: granary.v1.TaskSpec.trace_context:type_name -> granary.v1.TaskSpec.TraceContextEntry
-	15, // 10: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
-	15, // 11: granary.v1.AttemptError.started_at:type_name -> google.protobuf.Timestamp
-	1,  // 12: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
-	15, // 13: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
-	15, // 14: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
-	15, // 15: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
-	15, // 16: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 17: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
-	15, // 18: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
-	15, // 19: granary.v1.TaskStatus.checkpoint_at:type_name -> google.protobuf.Timestamp
-	15, // 20: granary.v1.TaskStatus.retried_at:type_name -> google.protobuf.Timestamp
-	15, // 21: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
-	14, // 22: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
-	6,  // 23: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
-	15, // 24: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	14, // 25: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
-	15, // 26: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 27: granary.v1.Job.run:type_name -> granary.v1.JobRun
-	9,  // 28: granary.v1.JobRun.children:type_name -> granary.v1.JobChildRun
-	10, // 29: granary.v1.JobRun.terminate:type_name -> granary.v1.JobTermination
-	15, // 30: granary.v1.JobRun.restart_times:type_name -> google.protobuf.Timestamp
-	3,  // 31: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
-	5,  // 32: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	15, // 10: granary.v1.TaskSpec.start_at:type_name -> google.protobuf.Timestamp
+	15, // 11: granary.v1.TaskSpec.schedule_slot:type_name -> google.protobuf.Timestamp
+	15, // 12: granary.v1.AttemptError.at:type_name -> google.protobuf.Timestamp
+	15, // 13: granary.v1.AttemptError.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: granary.v1.TaskStatus.state:type_name -> granary.v1.TaskState
+	15, // 15: granary.v1.TaskStatus.submitted_at:type_name -> google.protobuf.Timestamp
+	15, // 16: granary.v1.TaskStatus.started_at:type_name -> google.protobuf.Timestamp
+	15, // 17: granary.v1.TaskStatus.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 18: granary.v1.TaskStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 19: granary.v1.TaskStatus.errors:type_name -> granary.v1.AttemptError
+	15, // 20: granary.v1.TaskStatus.deadline:type_name -> google.protobuf.Timestamp
+	15, // 21: granary.v1.TaskStatus.checkpoint_at:type_name -> google.protobuf.Timestamp
+	15, // 22: granary.v1.TaskStatus.retried_at:type_name -> google.protobuf.Timestamp
+	15, // 23: granary.v1.JobRestart.at:type_name -> google.protobuf.Timestamp
+	14, // 24: granary.v1.Job.restart_period:type_name -> google.protobuf.Duration
+	6,  // 25: granary.v1.Job.restarts:type_name -> granary.v1.JobRestart
+	15, // 26: granary.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	14, // 27: granary.v1.Job.shutdown:type_name -> google.protobuf.Duration
+	15, // 28: granary.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 29: granary.v1.Job.run:type_name -> granary.v1.JobRun
+	9,  // 30: granary.v1.JobRun.children:type_name -> granary.v1.JobChildRun
+	10, // 31: granary.v1.JobRun.terminate:type_name -> granary.v1.JobTermination
+	15, // 32: granary.v1.JobRun.restart_times:type_name -> google.protobuf.Timestamp
+	3,  // 33: granary.v1.Task.spec:type_name -> granary.v1.TaskSpec
+	5,  // 34: granary.v1.Task.status:type_name -> granary.v1.TaskStatus
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_messages_granary_proto_init() }
