@@ -120,7 +120,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTasks, bucketOwners, bucketJobs} {
+		for _, b := range [][]byte{bucketTasks, bucketOwners, bucketJobs, bucketSchedules} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
