@@ -85,6 +85,10 @@ func FromTask(t *messages.Task, revision uint64) *Status {
 	if spec.GetJobId() != "" {
 		s.Restart = RestartTypeOf(spec)
 	}
+	s.StartAt, s.Schedule, s.ScheduleSlot = optTime(spec.GetStartAt()), spec.GetScheduleId(), optTime(spec.GetScheduleSlot())
+	if s.StartAt != nil && s.State == StatePending && s.Waiting == "" {
+		s.Waiting = "scheduled until " + s.StartAt.UTC().Format(time.RFC3339)
+	}
 	s.Result, s.ResultBase64 = JSONOrBase64(st.GetResult())
 	s.Payload, s.PayloadBase64 = JSONOrBase64(spec.GetPayload())
 	for _, e := range st.GetErrors() {

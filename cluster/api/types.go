@@ -82,6 +82,14 @@ type SubmitRequest struct {
 	// submit). The task waits, pending, until all completed; if one fails
 	// or is cancelled, it is cancelled. At most 100.
 	DependsOn []string `json:"depends_on,omitempty"`
+	// StartAt delays the task's first attempt to that time (RFC 3339): it
+	// is stored at once and waits, pending. A time up to an hour past
+	// starts at once; further back, or more than 366 days ahead, is
+	// refused (400).
+	StartAt *time.Time `json:"start_at,omitempty"`
+	// StartAfter delays the first attempt by this long from the submit (a
+	// duration such as "90s"); not with StartAt.
+	StartAfter *Duration `json:"start_after,omitempty"`
 }
 
 // RestartRequest is the optional body of POST /v1/tasks/{id}/restart.
@@ -181,6 +189,13 @@ type Status struct {
 	PayloadBase64 string          `json:"payload_base64,omitempty"`
 	PayloadElided bool            `json:"payload_elided,omitempty"`
 	PayloadBytes  int             `json:"payload_bytes,omitempty"`
+	// StartAt is when the task was submitted to start (absent: at once);
+	// until then it is pending, Waiting saying so.
+	StartAt *time.Time `json:"start_at,omitempty"`
+	// Schedule is the recurring schedule this task is a run of, and
+	// ScheduleSlot the run's scheduled time.
+	Schedule     string     `json:"schedule,omitempty"`
+	ScheduleSlot *time.Time `json:"schedule_slot,omitempty"`
 }
 
 // Terminal reports whether the task has ended.

@@ -376,6 +376,11 @@ func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	if req.JobRestartPeriod != nil {
 		sub.JobRestartPeriod = time.Duration(*req.JobRestartPeriod)
 	}
+	startAt, err := startOf(req, time.Now())
+	if err != nil {
+		return sub, err
+	}
+	sub.StartAt = startAt
 	if len(req.Kind) > maxKindLen {
 		// No kind has such a name; the message must not echo it whole.
 		return sub, fmt.Errorf("%w: unknown kind %.40q…: kind names are at most %d bytes", api.ErrInvalidArgument, req.Kind, maxKindLen)
@@ -402,6 +407,23 @@ func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 		}
 	}
 	return sub, nil
+}
+
+// startOf is a submit's start time: start_at, or now plus start_after
+// (zero: at once). The task manager checks the time itself
+// (tasks.BuildTask).
+func startOf(req api.SubmitRequest, now time.Time) (time.Time, error) {
+	switch {
+	case req.StartAt != nil && req.StartAfter != nil:
+		return time.Time{}, fmt.Errorf("%w: start_at and start_after exclude each other", api.ErrInvalidArgument)
+	case req.StartAt != nil:
+		return *req.StartAt, nil
+	case req.StartAfter == nil:
+		return time.Time{}, nil
+	case *req.StartAfter < 0:
+		return time.Time{}, fmt.Errorf("%w: start_after must not be negative, got %s", api.ErrInvalidArgument, time.Duration(*req.StartAfter))
+	}
+	return now.Add(time.Duration(*req.StartAfter)), nil
 }
 
 // maxKindLen is the longest kind name (actors: ^[a-z][a-z0-9_.-]{0,63}$).

@@ -146,6 +146,9 @@ func planLoad(st *messages.TaskStatus, member string, adopt, born bool, now time
 	}
 	switch st.GetState() {
 	case messages.TaskState_TASK_STATE_PENDING:
+		if at := st.GetNextAttemptAt(); at != nil && at.AsTime().After(now) {
+			return plan{step: stepSchedule, at: at.AsTime()} // submitted to start later
+		}
 		return plan{step: stepStart, at: now}
 	case messages.TaskState_TASK_STATE_RUNNING:
 		// The attempt in flight died with its member (or with this node's

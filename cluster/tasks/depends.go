@@ -233,9 +233,10 @@ func (m *Manager) awaitDependencies(ctx context.Context, deps []string) any {
 	return &depsReady{}
 }
 
-// createWaiting stores a new task with dependencies pending and starts its
-// actor, which waits for them: createOwned's running first attempt (and
-// its unstored hold) is for tasks that may start at once.
+// createWaiting stores a new task with dependencies, or one submitted to
+// start later, pending and starts its actor, which waits for them (for its
+// start time on the backoff timer: planLoad): createOwned's running first
+// attempt (and its unstored hold) is for tasks that may start at once.
 func (m *Manager) createWaiting(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	rec, created, err := m.store.Create(ctx, t)
 	if err != nil || !created {

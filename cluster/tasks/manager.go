@@ -285,7 +285,9 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 // when the attempt ends or the hold is over (see runFirst); the answer
 // waits for that write either way, so the task is durable when it comes.
 func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
-	if len(t.GetSpec().GetDependsOn()) > 0 {
+	if len(t.GetSpec().GetDependsOn()) > 0 || Delayed(t, m.now()) {
+		// It waits (for its dependencies, for its start time): stored
+		// pending, nothing runs ahead of the write.
 		return m.createWaiting(ctx, t, from)
 	}
 	st := t.GetStatus()

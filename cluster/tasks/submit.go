@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,6 +50,45 @@ type Submission struct {
 	// of the stage's tasks): it waits until all completed and is
 	// cancelled if one does not. BuildTask takes ids only.
 	DependsOn []string
+	// StartAt delays the first attempt to that time (zero: at once); see
+	// checkStartAt for the times taken. The task is stored at once,
+	// pending, and starts then on whichever member owns it.
+	StartAt time.Time
+	// ScheduleID and ScheduleSlot mark a run of a recurring schedule: the
+	// schedule and the run's scheduled time (package schedule sets them).
+	ScheduleID   string
+	ScheduleSlot time.Time
+}
+
+// MaxStartDelay bounds how far ahead a task may be submitted to start: a
+// year covers yearly chores, and a time further out is more likely a typo
+// (a wrong year) than a plan; recurring work belongs in a schedule.
+const MaxStartDelay = 366 * 24 * time.Hour
+
+// MaxStartPast is how far in the past a start time may lie and still be
+// taken (the task then starts at once): it covers clocks that disagree and
+// a submit retried a while after its first try. Further back, the time is
+// refused as a likely mistake (a wrong year or zone).
+const MaxStartPast = time.Hour
+
+// checkStartAt checks a submission's start time against now.
+func checkStartAt(at, now time.Time) error {
+	switch {
+	case at.IsZero():
+		return nil
+	case at.Before(now.Add(-MaxStartPast)):
+		return fmt.Errorf("start time %s is %s in the past (at most %s is taken, then the task starts at once)",
+			at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Second), MaxStartPast)
+	case at.After(now.Add(MaxStartDelay)):
+		return fmt.Errorf("start time %s is more than %s ahead; use a schedule for work that far out", at.UTC().Format(time.RFC3339), MaxStartDelay)
+	}
+	return nil
+}
+
+// Delayed reports whether t's first attempt is due after now.
+func Delayed(t *messages.Task, now time.Time) bool {
+	at := t.GetSpec().GetStartAt()
+	return at != nil && at.AsTime().After(now)
 }
 
 // MaxJobRestarts bounds a job's restart budget: each restart reruns tasks,
@@ -97,6 +137,9 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if err != nil {
 		return nil, invalid(err)
 	}
+	if err := checkStartAt(sub.StartAt, now); err != nil {
+		return nil, invalid(err)
+	}
 	if sub.JobID != "" && !validID(sub.JobID) {
 		return nil, invalid(fmt.Errorf("job id %q must match %s", sub.JobID, taskIDPattern))
 	}
@@ -135,8 +178,13 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 		Owner:       member,
 		SubmittedAt: timestamppb.New(now),
 	}
+	start := now
+	if sub.StartAt.After(now) {
+		start = sub.StartAt
+		status.NextAttemptAt = timestamppb.New(start)
+	}
 	if s.ScheduleToClose > 0 {
-		status.Deadline = timestamppb.New(now.Add(s.ScheduleToClose))
+		status.Deadline = timestamppb.New(start.Add(s.ScheduleToClose))
 	}
 	return &messages.Task{
 		Spec: &messages.TaskSpec{
@@ -162,6 +210,9 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 			Restart:          taskRestart(sub.JobID, restart),
 			Significant:      sub.Significant,
 			DependsOn:        slices.Clone(sub.DependsOn),
+			StartAt:          optTimestamp(sub.StartAt),
+			ScheduleId:       sub.ScheduleID,
+			ScheduleSlot:     optTimestamp(sub.ScheduleSlot),
 		},
 		Status: status,
 	}, nil
@@ -175,6 +226,13 @@ func taskRestart(job, restart string) string {
 		return ""
 	}
 	return restart
+}
+
+func optTimestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
 }
 
 func jobPeriod(d time.Duration) *durationpb.Duration {
