@@ -110,6 +110,9 @@ type Config struct {
 	Self func(ctx context.Context) (api.MemberReport, error)
 	// Cluster reports on every member for GET /v1/cluster; nil answers 404.
 	Cluster func(ctx context.Context) (api.ClusterReport, error)
+	// Schedules keeps the recurring schedules (/v1/schedules); nil
+	// answers those routes 404.
+	Schedules ScheduleService
 	// StoreDeadline bounds the store's part of a submit, read, cancel or
 	// restart (storedeadline.go): past it the node answers 503 with
 	// Retry-After. 0: unbounded.
@@ -208,6 +211,7 @@ func New(svc TaskService, cfg Config) http.Handler {
 	h.mux.HandleFunc("DELETE /v1/grains/{kind}/{id}/state", h.clearGrainState)
 	h.mux.HandleFunc("GET /v1/members", h.members)
 	h.mux.HandleFunc("GET /v1/kinds", h.kinds)
+	h.scheduleRoutes()
 	h.consoleRoutes()
 	h.mux.HandleFunc("/", h.noRoute)
 	return Trace(cfg.TracerProvider, h)

@@ -84,6 +84,9 @@ func (n *Node) drainTasks(ctx context.Context) error {
 	if n.recon != nil {
 		n.recon.Stop() // a draining member adopts nothing
 	}
+	if n.sched != nil {
+		n.sched.Stop() // nor fires schedules: the survivors own them now
+	}
 	if n.mgr == nil {
 		return nil
 	}

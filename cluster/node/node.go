@@ -28,6 +28,7 @@ import (
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/reconciler"
+	"github.com/granary-rt/granary/cluster/schedule"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
@@ -83,6 +84,7 @@ type Node struct {
 	host           *grains.Host
 	mgr            *tasks.Manager
 	recon          *reconciler.Reconciler
+	sched          *schedule.Service // nil: the store keeps no schedules
 	srv            *http.Server
 	serveErr       chan error
 	cancelRequests context.CancelFunc
@@ -357,6 +359,9 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	if err := mgr.Start(ctx); err != nil {
 		return err
 	}
+	if err := n.startSchedules(tcfg.Owner, tcfg.Fenced); err != nil {
+		return err
+	}
 	if index != nil {
 		rcfg := reconciler.DefaultConfig(n.id)
 		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger, rcfg.Metrics = index, mgr, n.fenced, n.log, n.metrics
@@ -375,6 +380,9 @@ func (n *Node) serveHTTP() {
 	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
 	hcfg.GrainState, hcfg.TracerProvider = n.grainState, n.tp
 	hcfg.Self, hcfg.Cluster = n.selfReport, n.clusterReport
+	if n.sched != nil {
+		hcfg.Schedules = n.sched
+	}
 	if c := n.cfg.MaxHTTPConns; c > 0 {
 		// Requests held at once stay below the connection cap, so it always
 		// finds an idle connection to close for a newcomer (/healthz,

@@ -107,8 +107,10 @@ func (s *Service) owns(sch *messages.Schedule) bool {
 	if s.cfg.Owner == nil {
 		return true
 	}
-	o := s.cfg.Owner(sch.GetTemplate().GetKind(), sch.GetId())
-	return o == "" || o == s.cfg.Member
+	// No owner (no live member hosts the kind, or none is known yet): no
+	// member fires it; the slots it misses are caught up by the first
+	// member that owns it again.
+	return s.cfg.Owner(sch.GetTemplate().GetKind(), sch.GetId()) == s.cfg.Member
 }
 
 // fire brings one schedule up to now and returns when it is due next (zero:

@@ -234,3 +234,45 @@ func storeErr(err error) error {
 	}
 	return err
 }
+
+// Status is a schedule as the API shows it.
+func Status(rec store.ScheduleRecord) *api.Schedule {
+	s := rec.Schedule
+	tpl := s.GetTemplate()
+	task := api.SubmitRequest{Kind: tpl.GetKind(), Labels: tpl.GetLabels()}
+	task.Payload, _ = api.JSONOrBase64(tpl.GetPayload())
+	if p := policyOf(Overrides(tpl)); p != (api.Policy{}) {
+		task.Policy = &p
+	}
+	out := &api.Schedule{
+		ID: s.GetId(),
+		ScheduleSpec: api.ScheduleSpec{Cron: s.GetCron(), TimeZone: s.GetTimeZone(), Overlap: OverlapName(s.GetOverlap()),
+			Paused: s.GetPaused(), Task: task},
+		LastSlot:  timePtr(s.GetLastSlot()),
+		LastRun:   s.GetLastRun(),
+		Queued:    timePtr(s.GetQueued()),
+		Runs:      s.GetRuns(),
+		Skipped:   s.GetSkipped(),
+		Missed:    s.GetMissed(),
+		FiredBy:   s.GetFiredBy(),
+		FiredAt:   timePtr(s.GetFiredAt()),
+		CreatedAt: s.GetCreatedAt().AsTime(),
+		UpdatedAt: s.GetUpdatedAt().AsTime(),
+		Revision:  rec.Revision,
+	}
+	if w := s.GetCatchupWindow(); w != nil {
+		out.CatchupWindow = api.Ptr(api.Duration(w.AsDuration()))
+	}
+	if next := NextRun(s); !next.IsZero() {
+		out.NextRun = &next
+	}
+	return out
+}
+
+func timePtr(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	t := ts.AsTime()
+	return &t
+}

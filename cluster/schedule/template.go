@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
@@ -110,3 +111,19 @@ func durationOf(d *durationpb.Duration) *time.Duration {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// policyOf is a template's policy overrides as the API writes them.
+func policyOf(o actors.Overrides) api.Policy {
+	d := func(v *time.Duration) *api.Duration {
+		if v == nil {
+			return nil
+		}
+		return ptr(api.Duration(*v))
+	}
+	p := api.Policy{MaxAttempts: o.MaxAttempts, BackoffMultiplier: o.BackoffMultiplier, BackoffInitial: d(o.BackoffInitial),
+		BackoffMax: d(o.BackoffMax), AttemptTimeout: d(o.AttemptTimeout), HeartbeatTimeout: d(o.HeartbeatTimeout), Deadline: d(o.ScheduleToClose)}
+	if o.Jitter != nil {
+		p.Jitter = ptr(o.Jitter.String())
+	}
+	return p
+}
