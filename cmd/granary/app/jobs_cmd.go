@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -88,9 +89,15 @@ const jobArgs = "status|create|stop|tree JOB [flags]"
 
 // runJob runs a subcommand of `granary job`.
 func runJob(e *env, args []string) error {
+	return runSubcommands(e, "job", jobArgs, "Jobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).", jobCommands, args)
+}
+
+// runSubcommands runs the subcommand of group that args name, or prints
+// the group's help (the flags every subcommand takes, intro, then the
+// subcommands).
+func runSubcommands(e *env, group, groupArgs, intro string, subs []command, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
-		// The flags every subcommand takes, then the subcommands.
-		fs := newFlags(e, "job", jobArgs)
+		fs := newFlags(e, group, groupArgs)
 		var cf clientFlags
 		cf.register(fs, e, 30*time.Second, "give up after this long")
 		w := e.stdout // asked for
@@ -98,22 +105,32 @@ func runJob(e *env, args []string) error {
 			w = e.stderr // a usage error
 		}
 		fs.printUsage(w)
-		fmt.Fprintf(w, "\nJobs are supervisors after Erlang/OTP: their children are tasks (submit --job JOB) and child jobs (job create --parent).\n\nSubcommands:\n")
-		for _, c := range jobCommands {
-			fmt.Fprintf(w, "  %s job %s %s\n      %s\n", e.name(), c.name, c.args, c.summary)
+		fmt.Fprintf(w, "\n%s\n\nSubcommands:\n", intro)
+		for _, c := range subs {
+			fmt.Fprintf(w, "  %s %s %s %s\n      %s\n", e.name(), group, c.name, c.args, c.summary)
 		}
-		fmt.Fprintf(w, "\nRun %s job SUBCOMMAND -h for its flags.\n", e.name())
+		fmt.Fprintf(w, "\nRun %s %s SUBCOMMAND -h for its flags.\n", e.name(), group)
 		if len(args) == 0 {
 			return &exitError{code: exitUsage}
 		}
 		return &exitError{code: exitOK}
 	}
-	for _, c := range jobCommands {
+	names := make([]string, len(subs))
+	for i, c := range subs {
 		if c.name == args[0] {
 			return c.run(e, args[1:])
 		}
+		names[i] = c.name
 	}
-	return usageErr("unknown subcommand %q: want status, create, stop or tree (see %s job -h)", args[0], e.name())
+	return usageErr("unknown subcommand %q: want %s (see %s %s -h)", args[0], orList(names), e.name(), group)
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // jobCall is one job subcommand's call: its job id, client and context.
@@ -132,7 +149,10 @@ func parseJobCall(fs *flagSet, cf *clientFlags, args []string) (*jobCall, error)
 		return nil, err
 	}
 	if len(pos) != 1 {
-		return nil, usageErr("want exactly one job id, got %d (see %s -h)", len(pos), fs.Name())
+		// "granary job create": a job id; "granary schedule pause": a schedule id.
+		words := strings.Fields(fs.Name())
+		noun := words[min(1, len(words)-1)]
+		return nil, usageErr("want exactly one %s id, got %d (see %s -h)", noun, len(pos), fs.Name())
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -149,7 +169,13 @@ func runJobStatus(e *env, args []string) error {
 // runJobRead runs a job subcommand that reads one thing about a job and
 // prints it, as JSON with --json.
 func runJobRead[T any](e *env, args []string, name string, call func(*client.Client, context.Context, string) (T, error), human func(io.Writer, T)) error {
-	fs := newFlags(e, name, jobTreeArgs)
+	return runIDCall(e, args, name, jobTreeArgs, call, human)
+}
+
+// runIDCall runs a subcommand that takes one id (argsHelp says which),
+// makes one call with it and prints the answer, as JSON with --json.
+func runIDCall[T any](e *env, args []string, name, argsHelp string, call func(*client.Client, context.Context, string) (T, error), human func(io.Writer, T)) error {
+	fs := newFlags(e, name, argsHelp)
 	var cf clientFlags
 	cf.register(fs, e, 30*time.Second, "give up after this long")
 	jc, err := parseJobCall(fs, &cf, args)

@@ -85,6 +85,8 @@ var commands = []command{
 	{"retry", retryArgs, "send failed or cancelled tasks round again with a fresh retry budget, their history and checkpoint kept", runRetry},
 	{"jobs", "[--limit N] [--json]", "list jobs, most recently changed first: strategy, failed or not, restarts", runJobs},
 	{"job", jobArgs, "declare (create), show (status, tree) and stop jobs: supervisors of tasks and child jobs", runJob},
+	{"schedules", "[--json]", "list the recurring schedules with their next run and counts", runSchedules},
+	{"schedule", scheduleArgs, "create, show, pause, resume and delete recurring schedules (cron, time zone, overlap policy)", runSchedule},
 	{"call", "--kind K --id IDENTITY [--payload JSON] [--json]", "call a grain anywhere in the cluster; prints its answer", runCall},
 	{"grain", "state KIND ID [--json] | clear KIND ID [--json]", "show a durable grain's stored state, or clear it (its next activation starts from zero)", runGrain},
 	{"members", "[--json]", "list the cluster's healthy members", runMembers},

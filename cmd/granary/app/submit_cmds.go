@@ -15,21 +15,12 @@ import (
 )
 
 func runSubmit(e *env, args []string) error {
-	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [--job J [--restart R] [--significant]] [flags] | --from FILE [--wait]")
+	fs := newFlags(e, "submit", "--kind K [--payload JSON | --payload-file F] [--at TIME | --after D] [--job J [--restart R] [--significant]] [flags] | --from FILE [--wait]")
 	var cf clientFlags
 	cf.register(fs, e, 0, "give up after this long (0: no limit; with --wait, bounds the wait too)")
-	kind := fs.String("kind", "", "task kind (required)")
-	payload := fs.String("payload", "", "payload as a JSON value")
-	payloadFile := fs.String("payload-file", "", "read the payload from this file (- for stdin)")
+	var tf taskFlags
+	tf.register(fs)
 	id := fs.String("id", "", "task id, the idempotency key (default: a random id)")
-	maxAttempts := fs.Int("max-attempts", 0, "attempts in all, the first included")
-	backoffInitial := fs.Duration("backoff-initial", 0, "delay before the first retry")
-	backoffMax := fs.Duration("backoff-max", 0, "cap on the retry delay")
-	backoffMult := fs.Float64("backoff-multiplier", 0, "growth of the retry delay (>= 1)")
-	jitter := fs.String("jitter", "", "retry jitter: none, full or equal")
-	attemptTimeout := fs.Duration("attempt-timeout", 0, "fail an attempt that runs longer (0: none)")
-	heartbeatTimeout := fs.Duration("heartbeat-timeout", 0, "fail an attempt silent for longer (0: none)")
-	deadline := fs.Duration("deadline", 0, "fail the task if not done this long after submission")
 	job := fs.String("job", "", "job id to group the task in")
 	jobStrategy := fs.String("job-strategy", "", "the job's strategy: one_for_one (default), one_for_all or rest_for_one")
 	stage := fs.Int("stage", 0, "the task's stage in a rest_for_one job")
@@ -38,8 +29,8 @@ func runSubmit(e *env, args []string) error {
 	restart := fs.String("restart", "", "the task's restart type in its job: transient (default: restarted after a failure), temporary (never restarted) or permanent (restarted even after it completes)")
 	significant := fs.Bool("significant", false, "the task's exit may shut its job down, as the job's auto_shutdown says")
 	dependsOn := fs.String("depends-on", "", "run after these tasks completed: ids, or job stages job:<id>/stage:<n>, comma-separated (they must exist; one failing cancels this task)")
-	lbl := labels{}
-	fs.Var(lbl, "label", "label key=value (repeatable)")
+	at := fs.String("at", "", "start the task at this time (RFC 3339, e.g. 2026-12-24T18:00:00+01:00); it waits, pending, until then")
+	after := fs.Duration("after", 0, "start the task this long after the submit (e.g. 90s, 2h)")
 	wait := fs.Bool("wait", false, "wait for the task to finish (exit codes as granary wait)")
 	from := fs.String("from", "", "submit the tasks in this file (- for stdin), one JSON object per line as the body of POST /v1/tasks, in batches")
 	pos, err := parse(fs, args)
@@ -57,62 +48,17 @@ func runSubmit(e *env, args []string) error {
 		}
 		return submitFrom(e, cf, *from, *wait)
 	}
-	if *kind == "" {
-		return usageErr("--kind is required (see granary submit -h)")
+	req, err := tf.request(e, fs, "submit")
+	if err != nil {
+		return err
 	}
-	set := setFlags(fs)
-	if set["payload"] && set["payload-file"] {
-		return usageErr("give --payload or --payload-file, not both")
-	}
-	raw := []byte(*payload)
-	if set["payload-file"] {
-		if raw, err = readPayload(e, *payloadFile); err != nil {
-			return err
-		}
-	}
-	req := api.SubmitRequest{ID: *id, Kind: *kind, JobID: *job, JobStrategy: *jobStrategy, JobStage: *stage, JobMaxRestarts: *jobRestarts,
-		Restart: *restart, Significant: *significant, DependsOn: splitList(*dependsOn)}
+	req.ID, req.JobID, req.JobStrategy, req.JobStage, req.JobMaxRestarts = *id, *job, *jobStrategy, *stage, *jobRestarts
+	req.Restart, req.Significant, req.DependsOn = *restart, *significant, splitList(*dependsOn)
 	if *jobPeriod != 0 {
-		d := api.Duration(*jobPeriod)
-		req.JobRestartPeriod = &d
+		req.JobRestartPeriod = api.Ptr(api.Duration(*jobPeriod))
 	}
-	if len(lbl) > 0 {
-		req.Labels = lbl
-	}
-	if set["payload"] || set["payload-file"] {
-		if !json.Valid(raw) {
-			return usageErr("the payload is not valid JSON: %.60q", raw)
-		}
-		req.Payload = raw
-	}
-	p := &api.Policy{}
-	if set["max-attempts"] {
-		p.MaxAttempts = maxAttempts
-	}
-	durs := []struct {
-		name string
-		v    *time.Duration
-		dst  **api.Duration
-	}{
-		{"backoff-initial", backoffInitial, &p.BackoffInitial},
-		{"backoff-max", backoffMax, &p.BackoffMax},
-		{"attempt-timeout", attemptTimeout, &p.AttemptTimeout},
-		{"heartbeat-timeout", heartbeatTimeout, &p.HeartbeatTimeout},
-		{"deadline", deadline, &p.Deadline},
-	}
-	for _, d := range durs {
-		if set[d.name] {
-			*d.dst = api.Ptr(api.Duration(*d.v))
-		}
-	}
-	if set["backoff-multiplier"] {
-		p.BackoffMultiplier = backoffMult
-	}
-	if set["jitter"] {
-		p.Jitter = jitter
-	}
-	if *p != (api.Policy{}) {
-		req.Policy = p
+	if req.StartAt, req.StartAfter, err = startFlags(fs, *at, *after); err != nil {
+		return err
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -132,6 +78,111 @@ func runSubmit(e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, st.ID)
 	return nil
+}
+
+// startFlags reads submit's --at and --after.
+func startFlags(fs *flagSet, at string, after time.Duration) (*time.Time, *api.Duration, error) {
+	set := setFlags(fs)
+	switch {
+	case set["at"] && set["after"]:
+		return nil, nil, usageErr("give --at or --after, not both")
+	case set["at"]:
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return nil, nil, usageErr("--at %q: want an RFC 3339 time such as 2026-12-24T18:00:00Z or 2026-12-24T18:00:00+01:00", at)
+		}
+		return &t, nil, nil
+	case set["after"]:
+		if after < 0 {
+			return nil, nil, usageErr("--after %s: want a duration of 0 or more", after)
+		}
+		return nil, api.Ptr(api.Duration(after)), nil
+	}
+	return nil, nil, nil
+}
+
+// taskFlags are the flags of a task's kind, payload, policy and labels:
+// submit's and schedule create's.
+type taskFlags struct {
+	kind, payload, payloadFile, jitter                                *string
+	maxAttempts                                                       *int
+	backoffInitial, backoffMax, attemptTimeout, heartbeatTimeout, ttl *time.Duration
+	backoffMult                                                       *float64
+	labels                                                            labels
+}
+
+func (t *taskFlags) register(fs *flagSet) {
+	t.kind = fs.String("kind", "", "task kind (required)")
+	t.payload = fs.String("payload", "", "payload as a JSON value")
+	t.payloadFile = fs.String("payload-file", "", "read the payload from this file (- for stdin)")
+	t.maxAttempts = fs.Int("max-attempts", 0, "attempts in all, the first included")
+	t.backoffInitial = fs.Duration("backoff-initial", 0, "delay before the first retry")
+	t.backoffMax = fs.Duration("backoff-max", 0, "cap on the retry delay")
+	t.backoffMult = fs.Float64("backoff-multiplier", 0, "growth of the retry delay (>= 1)")
+	t.jitter = fs.String("jitter", "", "retry jitter: none, full or equal")
+	t.attemptTimeout = fs.Duration("attempt-timeout", 0, "fail an attempt that runs longer (0: none)")
+	t.heartbeatTimeout = fs.Duration("heartbeat-timeout", 0, "fail an attempt silent for longer (0: none)")
+	t.ttl = fs.Duration("deadline", 0, "fail the task if not done this long after submission (after its start time, if later)")
+	t.labels = labels{}
+	fs.Var(t.labels, "label", "label key=value (repeatable)")
+}
+
+// request is the task the flags describe (cmd names the command in errors).
+func (t *taskFlags) request(e *env, fs *flagSet, cmd string) (api.SubmitRequest, error) {
+	if *t.kind == "" {
+		return api.SubmitRequest{}, usageErr("--kind is required (see granary %s -h)", cmd)
+	}
+	set := setFlags(fs)
+	if set["payload"] && set["payload-file"] {
+		return api.SubmitRequest{}, usageErr("give --payload or --payload-file, not both")
+	}
+	raw := []byte(*t.payload)
+	if set["payload-file"] {
+		var err error
+		if raw, err = readPayload(e, *t.payloadFile); err != nil {
+			return api.SubmitRequest{}, err
+		}
+	}
+	req := api.SubmitRequest{Kind: *t.kind}
+	if len(t.labels) > 0 {
+		req.Labels = t.labels
+	}
+	if set["payload"] || set["payload-file"] {
+		if !json.Valid(raw) {
+			return api.SubmitRequest{}, usageErr("the payload is not valid JSON: %.60q", raw)
+		}
+		req.Payload = raw
+	}
+	p := &api.Policy{}
+	if set["max-attempts"] {
+		p.MaxAttempts = t.maxAttempts
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		dst  **api.Duration
+	}{
+		{"backoff-initial", t.backoffInitial, &p.BackoffInitial},
+		{"backoff-max", t.backoffMax, &p.BackoffMax},
+		{"attempt-timeout", t.attemptTimeout, &p.AttemptTimeout},
+		{"heartbeat-timeout", t.heartbeatTimeout, &p.HeartbeatTimeout},
+		{"deadline", t.ttl, &p.Deadline},
+	}
+	for _, d := range durs {
+		if set[d.name] {
+			*d.dst = api.Ptr(api.Duration(*d.v))
+		}
+	}
+	if set["backoff-multiplier"] {
+		p.BackoffMultiplier = t.backoffMult
+	}
+	if set["jitter"] {
+		p.Jitter = t.jitter
+	}
+	if *p != (api.Policy{}) {
+		req.Policy = p
+	}
+	return req, nil
 }
 
 // fromFlags are the flags that go with submit --from.
