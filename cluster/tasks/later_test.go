@@ -11,6 +11,7 @@ import (
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestSubmitLaterWaitsForItsTime: a task submitted to start later is
@@ -90,5 +91,24 @@ func TestSubmitLaterBadTimes(t *testing.T) {
 	}
 	if task := h.await(rec.Task.GetSpec().GetId()); task.GetStatus().GetState() != messages.TaskState_TASK_STATE_COMPLETED {
 		t.Fatalf("state %s, want completed", task.GetStatus().GetState())
+	}
+}
+
+// TestCheckTaskKeepsStartAndSchedule: a task handed to its owner (built on
+// another member, checked there) keeps its start time and its schedule.
+func TestCheckTaskKeepsStartAndSchedule(t *testing.T) {
+	reg := testKinds(t)
+	now := time.Now()
+	sub := tasks.Submission{ID: "run-1", Kind: "ok", Payload: []byte(`1`), StartAt: now.Add(time.Hour), ScheduleID: "nightly", ScheduleSlot: now.Truncate(time.Second)}
+	built, err := tasks.BuildTask(reg, sub, "m2", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, err := tasks.CheckTask(reg, built, "m2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(checked, built) {
+		t.Fatalf("checked task differs from the one built:\n%v\n%v", checked, built)
 	}
 }

@@ -227,6 +227,13 @@ func taskRestart(job, restart string) string {
 	return restart
 }
 
+func optTime(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
 func optTimestamp(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
@@ -352,6 +359,7 @@ func CheckTask(reg *actors.Registry, t *messages.Task, owner string) (*messages.
 		JobID: spec.GetJobId(), JobStrategy: spec.GetJobStrategy(), JobStage: int(spec.GetJobStage()),
 		JobMaxRestarts: int(spec.GetJobMaxRestarts()), JobRestartPeriod: spec.GetJobRestartPeriod().AsDuration(),
 		Restart: spec.GetRestart(), Significant: spec.GetSignificant(), DependsOn: spec.GetDependsOn(),
+		ScheduleID: spec.GetScheduleId(), StartAt: optTime(spec.GetStartAt()), ScheduleSlot: optTime(spec.GetScheduleSlot()),
 		// Every setting as sent, so the kind's limits check all of them.
 		Overrides: actors.Overrides{
 			MaxAttempts: &maxAttempts, BackoffInitial: &initial, BackoffMultiplier: &multiplier, BackoffMax: &backoffMax,
