@@ -217,6 +217,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("schedules: next run, paused from the page", func(t *testing.T) {
+		br.t = t
+		if _, err := cl.PutSchedule(ctx, "report", api.ScheduleSpec{Cron: "0 3 * * *", TimeZone: "Asia/Kolkata",
+			Task: api.SubmitRequest{Kind: "echo", Labels: map[string]string{"x": xssLabel}}}); err != nil {
+			t.Fatal(err)
+		}
+		br.do(chromedp.Navigate(base + "#/schedules"))
+		br.waitJS(`document.querySelector('#schedules tr[data-schedule="report"]') && document.querySelector('#schedules tr[data-schedule="report"] .next-run').textContent.includes("T21:30:00Z (in ")`,
+			"the schedule with its next run")
+		br.noInjection()
+		br.shot("schedules")
+		br.do(chromedp.Click(chromedp.CSS(`#schedules tr[data-schedule="report"] button`)))
+		br.waitJS(`document.querySelector('#schedules tr[data-schedule="report"]').textContent.includes("paused")`, "the schedule paused")
+		if s, err := cl.Schedule(ctx, "report"); err != nil || !s.Paused || s.NextRun != nil {
+			t.Fatalf("after Pause: %+v, %v; want paused, no next run", s, err)
+		}
+	})
+
 	t.Run("killed member turns unhealthy", func(t *testing.T) {
 		br.t = t
 		// The page's polls are held back as after a 600 ms answer (a
