@@ -39,6 +39,7 @@ type config struct {
 	stateRounds, stateCalls int           // grain state writes against raw puts
 	stateCallers            int           // their concurrent callers
 	reminders               int           // reminders due within one minute
+	schedules               int           // schedules in the schedule lateness runs
 	jobRounds               int           // rounds of the job restart comparison
 	fanOutRounds            int           // rounds of the fan-out comparison
 	checkpointRounds        int           // rounds of the checkpoint rate comparison
@@ -59,13 +60,14 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, console, listing, jobrestart, fanout, checkpoints) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, schedules, console, listing, jobrestart, fanout, checkpoints) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
 	flag.IntVar(&cfg.stateCallers, "state-callers", benchmarks.Callers, "concurrent callers (and raw writers) of the grain state write comparison")
 	flag.IntVar(&cfg.stateCalls, "state-calls", 3000, "grain calls (and raw puts) per side and round of the grain state write comparison")
 	flag.IntVar(&cfg.reminders, "reminders", 10000, "reminders due within one minute in the reminder lateness runs")
+	flag.IntVar(&cfg.schedules, "schedules", 100, "schedules of every 2s in the schedule lateness runs")
 	flag.IntVar(&cfg.jobRounds, "job-rounds", 5, "rounds of the one_for_all job restart comparison, per member count")
 	flag.IntVar(&cfg.fanOutRounds, "fanout-rounds", 3, "rounds of the fan-out comparison (1,000 children from a handler against a client), per member count")
 	flag.IntVar(&cfg.checkpointRounds, "checkpoint-rounds", 5, "rounds of the checkpoint rate comparison")
@@ -105,6 +107,7 @@ func run(cfg config) error {
 		{"metrics", func() (string, error) { return metricsSection(ctx, cfg) }},
 		{"grainstate", func() (string, error) { return grainStateSection(cfg) }},
 		{"reminders", func() (string, error) { return remindersSection(cfg) }},
+		{"schedules", func() (string, error) { return schedulesSection(cfg) }},
 		{"console", consoleSection},
 		{"listing", listingSection},
 		{"jobrestart", func() (string, error) { return jobRestartSection(cfg) }},
@@ -127,8 +130,8 @@ func run(cfg config) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -job-rounds %d -fanout-rounds %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.jobRounds, cfg.fanOutRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -schedules %d -job-rounds %d -fanout-rounds %d`) on %s; the run took %s.\n",
+		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.schedules, cfg.jobRounds, cfg.fanOutRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
 	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
 	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
 	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
