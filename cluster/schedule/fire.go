@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
@@ -88,14 +89,32 @@ func (s *Service) scan() time.Duration {
 		s.log.Warn("schedules: cannot read the schedules; trying again", "retry_in", s.cfg.Rescan, "err", err)
 		return s.cfg.Rescan
 	}
+	// Schedules due together (every @every of one interval is due at the
+	// same instants) fire side by side: one after the other, the last of
+	// a hundred waited for the store writes and submits of all the others.
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, s.cfg.Parallel)
+	)
 	for _, rec := range recs {
 		if !s.owns(rec.Schedule) {
 			continue
 		}
-		if at := s.fire(rec); !at.IsZero() && at.Before(next) {
-			next = at
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if at := s.fire(rec); !at.IsZero() {
+				mu.Lock()
+				if at.Before(next) {
+					next = at
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return max(time.Until(next), time.Millisecond)
 }
 
