@@ -14,6 +14,7 @@ import (
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/httpapi"
+	"github.com/granary-rt/granary/cluster/schedule"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/tasks"
 )
@@ -74,6 +75,13 @@ func apiServerOn(f testing.TB, hcfg httpapi.Config, bcfg boltstore.Config, more 
 	if hcfg.Registry == nil {
 		hcfg.Registry = reg
 	}
+	scfg := schedule.DefaultConfig("fuzz")
+	scfg.Store, scfg.Tasks, scfg.Registry = s, m, reg
+	sched, err := schedule.New(scfg) // not started: the API keeps schedules; firing is the schedule package's tests'
+	if err != nil {
+		f.Fatal(err)
+	}
+	hcfg.Schedules = sched
 	srv := httptest.NewServer(httpapi.New(m, hcfg))
 	f.Cleanup(func() {
 		srv.Close()
