@@ -122,4 +122,3 @@ func scheduleRuns(b *testing.B, ctx context.Context, c *client.Client, n int, ev
 }
 
 func scheduleID(i int) string { return fmt.Sprintf("bench-%04d", i) }
-
