@@ -28,18 +28,7 @@ import (
 // reminder never fired, a one-shot reminder fired twice or a periodic one
 // left its grid. b.N is ignored.
 func ReminderLateness(b *testing.B, n int, window time.Duration, kill bool) {
-	agent := testconsul.Start(b, testconsul.Options{})
-	nodes := make([]*testnode.Node, 3)
-	clients := make([]*client.Client, 3)
-	for i := range nodes {
-		nodes[i] = testnode.ClusterNode(b, "reminders", agent.HTTPAddr(), fmt.Sprintf("r%d", i+1), "--log-level", "warn")
-		c, err := client.New(client.Config{Addr: nodes[i].HTTP, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: setters}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		clients[i] = c
-	}
-	waitMembers(b, clients, 3)
+	nodes, clients := threeNodes(b, "reminders", "r")
 	period := window / 6
 
 	// Every reminder is set before the first is due: setting takes a call
@@ -145,6 +134,25 @@ const setters = 64
 func alarmID(i int) string { return fmt.Sprintf("alarm%d", i) }
 
 // waitMembers waits until each client's node lists want members.
+// threeNodes starts a Consul agent and three `granary node` processes of
+// cluster, ids prefix1 to prefix3, each with a client of its own (setters
+// connections), and waits until each sees all three.
+func threeNodes(b *testing.B, cluster, prefix string) ([]*testnode.Node, []*client.Client) {
+	agent := testconsul.Start(b, testconsul.Options{})
+	nodes := make([]*testnode.Node, 3)
+	clients := make([]*client.Client, 3)
+	for i := range nodes {
+		nodes[i] = testnode.ClusterNode(b, cluster, agent.HTTPAddr(), fmt.Sprintf("%s%d", prefix, i+1), "--log-level", "warn")
+		c, err := client.New(client.Config{Addr: nodes[i].HTTP, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: setters}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients[i] = c
+	}
+	waitMembers(b, clients, 3)
+	return nodes, clients
+}
+
 func waitMembers(b *testing.B, clients []*client.Client, want int) {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, c := range clients {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
-	"github.com/granary-rt/granary/internal/testconsul"
-	"github.com/granary-rt/granary/internal/testnode"
 )
 
 // ScheduleLateness declares n schedules of every `every` (overlap allow,
@@ -26,18 +23,7 @@ import (
 // lost a slot between its first run and its last or ran one twice. b.N is
 // ignored.
 func ScheduleLateness(b *testing.B, n int, every, window time.Duration, kill bool) {
-	agent := testconsul.Start(b, testconsul.Options{})
-	nodes := make([]*testnode.Node, 3)
-	clients := make([]*client.Client, 3)
-	for i := range nodes {
-		nodes[i] = testnode.ClusterNode(b, "schedules", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), "--log-level", "warn")
-		c, err := client.New(client.Config{Addr: nodes[i].HTTP, HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: setters}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		clients[i] = c
-	}
-	waitMembers(b, clients, 3)
+	nodes, clients := threeNodes(b, "schedules", "s")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*window+2*time.Minute)
 	defer cancel()
 	spec := api.ScheduleSpec{Cron: fmt.Sprintf("@every %s", every), Overlap: "allow", Task: api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`1`)}}
