@@ -31,9 +31,11 @@ func (c *Client) Schedules(ctx context.Context) ([]*api.Schedule, error) {
 	return out.Schedules, c.do(ctx, http.MethodGet, "/v1/schedules", nil, nil, &out)
 }
 
-// DeleteSchedule deletes a schedule: no run starts after it; its runs stay.
-func (c *Client) DeleteSchedule(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, schedulePath(id), nil, nil, nil)
+// DeleteSchedule deletes a schedule and returns it as it stood: no run
+// starts after it; its runs stay.
+func (c *Client) DeleteSchedule(ctx context.Context, id string) (*api.Schedule, error) {
+	var out api.Schedule
+	return &out, c.do(ctx, http.MethodDelete, schedulePath(id), nil, nil, &out)
 }
 
 // PauseSchedule pauses a schedule: its due times pass without runs.

@@ -18,7 +18,7 @@ import (
 //	PUT    /v1/schedules/{id}         ScheduleSpec -> Schedule: 201 declared, 200 changed or already so
 //	GET    /v1/schedules              ScheduleList
 //	GET    /v1/schedules/{id}         Schedule
-//	DELETE /v1/schedules/{id}         204: no run starts after it; its runs stay
+//	DELETE /v1/schedules/{id}         Schedule as it stood: no run starts after it; its runs stay
 //	POST   /v1/schedules/{id}/pause   Schedule
 //	POST   /v1/schedules/{id}/resume  Schedule: from now, the paused time not caught up
 
@@ -28,7 +28,7 @@ type ScheduleService interface {
 	Put(ctx context.Context, d *messages.Schedule) (store.ScheduleRecord, bool, error)
 	Get(ctx context.Context, id string) (store.ScheduleRecord, error)
 	List(ctx context.Context) ([]store.ScheduleRecord, error)
-	Delete(ctx context.Context, id string) error
+	Delete(ctx context.Context, id string) (store.ScheduleRecord, error)
 	SetPaused(ctx context.Context, id string, paused bool) (store.ScheduleRecord, error)
 }
 
@@ -128,11 +128,12 @@ func (h *handler) listSchedules(svc ScheduleService, w http.ResponseWriter, r *h
 }
 
 func (h *handler) deleteSchedule(svc ScheduleService, w http.ResponseWriter, r *http.Request) {
-	if err := svc.Delete(r.Context(), r.PathValue("id")); err != nil {
+	rec, err := svc.Delete(r.Context(), r.PathValue("id"))
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	h.reply(w, http.StatusOK, schedule.Status(rec))
 }
 
 func (h *handler) pauseSchedule(paused bool) func(ScheduleService, http.ResponseWriter, *http.Request) {

@@ -11,8 +11,8 @@ import (
 )
 
 // TestScheduleRoutes: a schedule is declared (201, then 200 unchanged),
-// listed, read with its next run, paused and resumed, and deleted (204,
-// then 404).
+// listed, read with its next run, paused and resumed, and deleted (200
+// with the schedule as it stood, then 404).
 func TestScheduleRoutes(t *testing.T) {
 	srv, _ := apiServer(t, httpapi.DefaultConfig())
 	u := srv.URL + "/v1/schedules/nightly"
@@ -39,8 +39,9 @@ func TestScheduleRoutes(t *testing.T) {
 	if code, raw := call(t, http.MethodPost, u+"/resume", "", &resumed); code != http.StatusOK || resumed.Paused || resumed.NextRun == nil {
 		t.Fatalf("resume = %d %s", code, raw)
 	}
-	if code, raw := call(t, http.MethodDelete, u, "", nil); code != http.StatusNoContent {
-		t.Fatalf("DELETE = %d %s, want 204", code, raw)
+	var deleted api.Schedule
+	if code, raw := call(t, http.MethodDelete, u, "", &deleted); code != http.StatusOK || deleted.ID != "nightly" {
+		t.Fatalf("DELETE = %d %s, want 200 with the schedule", code, raw)
 	}
 	for _, m := range []string{http.MethodGet, http.MethodDelete} {
 		if code, raw := call(t, m, u, "", nil); code != http.StatusNotFound {

@@ -193,19 +193,19 @@ func (s *Service) List(ctx context.Context) ([]store.ScheduleRecord, error) {
 	return recs, storeErr(err)
 }
 
-// Delete removes a schedule: no run starts after it. Its runs stay, as
-// ordinary tasks.
-func (s *Service) Delete(ctx context.Context, id string) error {
+// Delete removes a schedule and returns it as it stood: no run starts
+// after it. Its runs stay, as ordinary tasks.
+func (s *Service) Delete(ctx context.Context, id string) (store.ScheduleRecord, error) {
 	for range conflictTries {
 		cur, err := s.cfg.Store.GetSchedule(ctx, id)
 		if err != nil {
-			return storeErr(err)
+			return store.ScheduleRecord{}, storeErr(err)
 		}
 		if err := s.cfg.Store.DeleteSchedule(ctx, id, cur.Revision); !errors.Is(err, store.ErrConflict) {
-			return storeErr(err)
+			return cur, storeErr(err)
 		}
 	}
-	return fmt.Errorf("%w: schedule %s keeps changing; try again", api.ErrUnavailable, id)
+	return store.ScheduleRecord{}, fmt.Errorf("%w: schedule %s keeps changing; try again", api.ErrUnavailable, id)
 }
 
 // SetPaused pauses a schedule (no run starts; due times pass without one)

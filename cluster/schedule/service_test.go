@@ -216,7 +216,7 @@ func TestPutBadInputChangesNothing(t *testing.T) {
 	if _, err := w.svc.Get(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("Get of a missing schedule = %v, want ErrNotFound", err)
 	}
-	if err := w.svc.Delete(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
+	if _, err := w.svc.Delete(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("Delete of a missing schedule = %v, want ErrNotFound", err)
 	}
 }

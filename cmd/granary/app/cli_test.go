@@ -58,6 +58,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"job", "tree"}, "exactly one job id"},
 		{[]string{"job", "stop", "j", "--wait=maybe"}, "invalid boolean"},
 		{[]string{"job", "status"}, "exactly one job id"},
+		{[]string{"submit", "--kind", "echo", "--at", "tomorrow"}, "RFC 3339"},
+		{[]string{"submit", "--kind", "echo", "--after", "-5s"}, "--after -5s"},
+		{[]string{"submit", "--kind", "echo", "--after", "1m", "--at", "2030-01-01T00:00:00Z"}, "--at or --after"},
+		{[]string{"schedule", "frobnicate"}, `unknown subcommand "frobnicate"`},
+		{[]string{"schedule", "create"}, "exactly one schedule id"},
+		{[]string{"schedule", "create", "s", "--kind", "echo"}, "--cron is required"},
+		{[]string{"schedule", "create", "s", "--cron", "@daily"}, "--kind is required"},
+		{[]string{"schedule", "pause"}, "exactly one schedule id"},
+		{[]string{"schedules", "x"}, "unexpected argument"},
 	}
 	for _, c := range cases {
 		r := cli(t, "http://127.0.0.1:1", c.args...)

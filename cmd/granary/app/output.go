@@ -171,6 +171,10 @@ func printStatus(w io.Writer, st *api.Status) {
 	if st.NextAttemptAt != nil {
 		row("next attempt", st.NextAttemptAt.Format(time.RFC3339Nano))
 	}
+	row("waiting", st.Waiting)
+	if st.Schedule != "" && st.ScheduleSlot != nil {
+		row("schedule", fmt.Sprintf("%s, the run of %s", st.Schedule, st.ScheduleSlot.Format(time.RFC3339)))
+	}
 	if st.FinishedAt != nil {
 		row("finished", st.FinishedAt.Format(time.RFC3339Nano))
 	}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -118,11 +117,8 @@ func runScheduleResume(e *env, args []string) error {
 }
 
 func runScheduleDelete(e *env, args []string) error {
-	del := func(c *client.Client, ctx context.Context, id string) (string, error) {
-		return id, c.DeleteSchedule(ctx, id)
-	}
-	return runIDCall(e, args, "schedule delete", scheduleIDArgs, del, func(w io.Writer, id string) {
-		fmt.Fprintf(w, "schedule %s deleted\n", id)
+	return runIDCall(e, args, "schedule delete", scheduleIDArgs, (*client.Client).DeleteSchedule, func(w io.Writer, s *api.Schedule) {
+		fmt.Fprintf(w, "schedule %s deleted after %d runs; its runs stay, as tasks (granary tasks --label granary.schedule=%s)\n", s.ID, s.Runs, s.ID)
 	})
 }
 
