@@ -21,6 +21,12 @@
 //	GET    /v1/jobs/{id}/tasks            TaskList: a page of the job's tasks
 //	GET    /v1/jobs/{id}/tree             JobTree: the job and its descendants, to any depth
 //	DELETE /v1/jobs/{id}                  JobTree of the stopped job (200 all ended, 202 children still exiting)
+//	PUT    /v1/schedules/{id}             ScheduleSpec -> Schedule: declares (201) or changes (200) a recurring schedule; each run a task
+//	GET    /v1/schedules                  ScheduleList: every schedule with its next run and counts
+//	GET    /v1/schedules/{id}             Schedule
+//	DELETE /v1/schedules/{id}             Schedule as it stood: no run starts after it; its runs stay
+//	POST   /v1/schedules/{id}/pause       Schedule: due times pass without runs
+//	POST   /v1/schedules/{id}/resume      Schedule: from now, the paused time not caught up
 //	POST   /v1/grains/{kind}/{id}         any JSON request -> GrainReply (calls the grain through any member)
 //	GET    /v1/grains/{kind}/{id}/state   GrainState: a durable grain's stored state and reminders
 //	DELETE /v1/grains/{kind}/{id}/state   GrainState: the stored state cleared (the next activation starts from zero)
