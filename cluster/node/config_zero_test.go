@@ -21,6 +21,7 @@ import (
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/node"
 	"github.com/granary-rt/granary/cluster/reconciler"
+	"github.com/granary-rt/granary/cluster/schedule"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/granary-rt/granary/cluster/tasks"
@@ -39,6 +40,7 @@ var zeroConfigs = map[string]func() error{
 		return node.PeerProbeConfig{}.Validate()
 	},
 	"tasks.Config":      func() error { _, err := tasks.New(tasks.Config{}); return err },
+	"schedule.Config":   func() error { _, err := schedule.New(schedule.Config{}); return err },
 	"grains.Config":     func() error { _, err := grains.New(grains.Config{}); return err },
 	"membership.Config": func() error { _, err := membership.Join(context.Background(), membership.Config{}); return err },
 	"metrics.Config":    func() error { metrics.New(metrics.Config{}); return nil },
