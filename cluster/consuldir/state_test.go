@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/consuldir"
+	grainhost "github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/grains/statetest"
-	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/hashicorp/consul/api"
@@ -148,7 +148,7 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 		}
 		switch i {
 		case fenced, stale:
-			if !errors.Is(errs[i], store.ErrConflict) {
+			if !errors.Is(errs[i], grainhost.ErrStateConflict) {
 				t.Errorf("%s: the write was not refused: %v", id(i), errs[i])
 			}
 			if want := map[int]string{fenced: "", stale: "first"}[i]; string(data) != want {
