@@ -217,7 +217,7 @@ func (c *taskContext) LastCheckpoint(v any) (bool, error) {
 // to the actor, answered when the write landed or failed.
 func checkpointSaver(system *actor.ActorSystem, self *actor.PID, n int, timeout time.Duration) func([]byte) error {
 	return func(data []byte) error {
-		res, err := system.Root.RequestFuture(self, &saveCheckpoint{attempt: n, data: data}, timeout).Result()
+		res, err := askAlive(system, self, &saveCheckpoint{attempt: n, data: data}, timeout)
 		switch {
 		case errors.Is(err, actor.ErrDeadLetter):
 			// The task actor has stopped: the task finished, or this

@@ -33,29 +33,16 @@ func (m *Manager) settle(ctx context.Context) error {
 	return nil
 }
 
-// settleProbe bounds one Touch: an actor that finalises its stop while the
-// Touch sits in its mailbox drops it unanswered (protoactor discards the
-// messages of a stopped actor), so a Touch that times out is followed by a
-// look at the registry before the next one, not by a wait for the deadline.
-const settleProbe = 250 * time.Millisecond
-
 // touch waits until the actor pid has handled what was queued before the
 // call, or is gone; it gives up at deadline.
 func (m *Manager) touch(pid *actor.PID, deadline time.Time) error {
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return context.DeadlineExceeded
-		}
-		_, err := m.system.Root.RequestFuture(pid, &actor.Touch{}, min(left, settleProbe)).Result()
-		switch {
-		case err == nil, errors.Is(err, actor.ErrDeadLetter):
-			return nil
-		case !errors.Is(err, actor.ErrTimeout):
-			return err
-		}
-		if _, live := m.system.ProcessRegistry.GetLocal(pid.GetId()); !live {
-			return nil // stopped meanwhile: its outcome was handled before it stopped
-		}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return context.DeadlineExceeded
 	}
+	_, err := askAlive(m.system, pid, &actor.Touch{}, left)
+	if errors.Is(err, actor.ErrDeadLetter) {
+		return nil // stopped meanwhile: its outcome was handled before it stopped
+	}
+	return err
 }
