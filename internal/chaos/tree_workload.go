@@ -56,12 +56,13 @@ func (w *Workload) submitTree(rng *rand.Rand, id string) {
 	w.submit(rng, api.SubmitRequest{ID: id + "-t", JobID: id, JobStage: 2, Kind: "sleep", Significant: auto,
 		Payload: json.RawMessage(fmt.Sprintf(`{"ms":%d}`, 500+rng.IntN(2000)))})
 	if rng.IntN(3) == 0 {
-		after := between(rng, 500*time.Millisecond, 3*time.Second)
+		// Both drawn here: rng belongs to this submitter's goroutine.
+		after, via := between(rng, 500*time.Millisecond, 3*time.Second), rng.IntN(len(w.c.Members))
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
 			if w.pace(after) {
-				w.stopJob(rng.IntN(len(w.c.Members)), id)
+				w.stopJob(via, id)
 			}
 		}()
 	}

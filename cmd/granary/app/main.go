@@ -20,6 +20,8 @@
 //	granary cancel ID                cancel a task
 //	granary restart ID               run a task again with a fresh retry budget
 //	granary retry ID                 send a failed or cancelled task round again
+//	granary schedules                list recurring schedules with their next runs
+//	granary schedule create ID ...   declare a schedule (cron, zone, overlap policy, task template); status, pause, resume, delete
 //	granary backup FILE              copy a granary dev node's database while it runs
 //	granary restore --data-dir D F   put a backup in place of a stopped dev node's database
 //	granary jobs                     list jobs, most recently changed first, with their states

@@ -114,7 +114,7 @@ func TestRoughEdgesOnDev(t *testing.T) {
 
 	// A cluster of one.
 	r = cli(t, addr, "members")
-	if r.code != exitOK || !strings.Contains(r.stdout, "dev") || !strings.Contains(r.stdout, "1 members") || !strings.Contains(r.stdout, "VERSION") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "dev") || !strings.Contains(r.stdout, "1 member\n") || !strings.Contains(r.stdout, "VERSION") {
 		t.Errorf("members: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = cli(t, addr, "members", "--json")
