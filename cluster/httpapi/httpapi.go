@@ -617,6 +617,13 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, limit in
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) && !errors.Is(err, api.ErrUnavailable) {
+		// The request's context ended under it: the node is shutting down
+		// (or the caller left, and hears nothing either way). Not a fault
+		// of the node's: unavailable, to be retried on another member
+		// (it answered 500 during a rolling upgrade).
+		err = fmt.Errorf("%w: the member stopped serving this request: %w", api.ErrUnavailable, err)
+	}
 	status, body := api.ToWire(err)
 	h.logFailure(status, err, "method", r.Method, "path", r.URL.Path)
 	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {

@@ -56,7 +56,7 @@ func TestRollingUpgrade(t *testing.T) {
 	answers := load.stopAndCollect()
 
 	var acked []string
-	unanswered := 0
+	unanswered, oldStops := 0, 0
 	for _, a := range answers {
 		switch {
 		case a.status == 0:
@@ -65,11 +65,17 @@ func TestRollingUpgrade(t *testing.T) {
 			acked = append(acked, a.id)
 		case a.status == http.StatusOK, a.status == http.StatusCreated:
 		case a.status == http.StatusServiceUnavailable && a.retryAfter != "":
+		case a.status == http.StatusInternalServerError && strings.Contains(a.err, "context canceled"):
+			// A member of the previous release (f1cd9e7) stopping under a
+			// request answered 500 for the store call its shutdown cut
+			// off; this release answers 503 (httpapi's fail). Counted,
+			// not failed, until deploy/previous-release moves past it.
+			oldStops++
 		default:
 			t.Errorf("%s %s sent at %v answered %d after %v: %s", a.op, a.id, a.sent, a.status, a.took, a.err)
 		}
 	}
-	t.Logf("%d calls during the upgrade: %d submits acknowledged, %d unanswered (their member was being replaced)", len(answers), len(acked), unanswered)
+	t.Logf("%d calls during the upgrade: %d submits acknowledged, %d unanswered (their member was being replaced), %d answered 500 by a stopping member of the previous release", len(answers), len(acked), unanswered, oldStops)
 	if len(acked) == 0 {
 		t.Fatal("no submit was acknowledged during the upgrade")
 	}
