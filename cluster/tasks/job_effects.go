@@ -133,8 +133,42 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 			m.log.Warn("job supervisor: starting a task failed; it is asked again", "job", job, "task", e.Child, "err", err)
 			return
 		}
+		if err == nil {
+			m.awaitStarted(ctx, e.Child, e.Round)
+		}
 		answer(started)
 	})
+}
+
+// startedWait bounds awaitStarted: past it the start is answered anyway,
+// and the supervisor goes on (the start was applied; only its attempt is
+// slow to begin).
+const startedWait = 2 * time.Second
+
+// awaitStarted waits until task id runs in round (or has ended), as its
+// record says: a start is answered once the child runs, as OTP's
+// start_child returns once the child's init did, so that the next child
+// of a group restart starts after it. A restart applied to a task whose
+// actor this member is still claiming (a job adopted from a member that
+// stopped) returns before the attempt begins: answering then let the next
+// child's attempt begin first (TestJobOwnerLostMidRestart: b before a).
+func (m *Manager) awaitStarted(ctx context.Context, id string, round uint64) {
+	ctx, cancel := context.WithTimeout(ctx, startedWait)
+	defer cancel()
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		rec, err := m.store.Get(ctx, id)
+		if err == nil {
+			st := rec.Task.GetStatus()
+			if store.Terminal(st.GetState()) || st.GetJobRound() >= round && st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // reportExit tells the supervisor of t's job how t exited, as t's stored
