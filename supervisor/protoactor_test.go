@@ -94,13 +94,15 @@ func (f *family) pid(n string) *actor.PID {
 	return f.pids[n]
 }
 
-// startsAre reports whether each child has started exactly want times.
+// startsAre reports whether each child has started exactly want times,
+// and its parent has recorded its PID (a child's Started can come before
+// SpawnNamed returns to the parent: a nil PID was sent a message, CI).
 func (f *family) startsAre(want map[string]int) func() bool {
 	return func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for k, v := range want {
-			if f.starts[k] != v {
+			if f.starts[k] != v || f.pids[k] == nil {
 				return false
 			}
 		}
