@@ -159,7 +159,9 @@ func (m *Manager) awaitStarted(ctx context.Context, id string, round uint64) {
 		rec, err := m.store.Get(ctx, id)
 		if err == nil {
 			st := rec.Task.GetStatus()
-			if store.Terminal(st.GetState()) || st.GetJobRound() >= round && st.GetState() == messages.TaskState_TASK_STATE_RUNNING {
+			// Running in the round, or already past its attempt: ended, or
+			// held for the job again (a child that fails at once).
+			if store.Terminal(st.GetState()) || st.GetJobRound() >= round && (st.GetState() == messages.TaskState_TASK_STATE_RUNNING || st.GetJobHold() != "") {
 				return
 			}
 		}
