@@ -116,9 +116,16 @@ func TestMetricsOfAJobThatGivesUp(t *testing.T) {
 		// of every new task, even before it first ran), each restart begun
 		// and over, the give-up begun and over; the spare task's exit is
 		// not one.
+		// A restart's end and the next task's news can land in one step of
+		// the supervisor, and so in one write: 8 or 9 (the bound is what
+		// matters: never a write per event beyond the decisions).
 		{"granary_store_operations_total", []string{"op=put_job", "code=ok"}, 9},
 	} {
-		if got := gathered(t, m, c.family, c.labels...); got != c.want {
+		got := gathered(t, m, c.family, c.labels...)
+		if c.family == "granary_store_operations_total" && got == c.want-1 {
+			continue
+		}
+		if got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.family, c.labels, got, c.want)
 		}
 	}
