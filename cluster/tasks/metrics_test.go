@@ -116,13 +116,20 @@ func TestMetricsOfAJobThatGivesUp(t *testing.T) {
 		// of every new task, even before it first ran), each restart begun
 		// and over, the give-up begun and over; the spare task's exit is
 		// not one.
-		// A restart's end and the next task's news can land in one step of
-		// the supervisor, and so in one write: 8 or 9 (the bound is what
-		// matters: never a write per event beyond the decisions).
+		// Events that land in one step of the supervisor share one write
+		// (a restart's end and the next task's news, a restart's end and
+		// the give-up it leads to), so the count is at most 9 (the bound
+		// that matters: never a write per event beyond the decisions) and
+		// at least 4: the creation, two restarts begun, the give-up begun,
+		// each of which must be durable before it is acted on. CI saw 7,
+		// 8 and 9.
 		{"granary_store_operations_total", []string{"op=put_job", "code=ok"}, 9},
 	} {
 		got := gathered(t, m, c.family, c.labels...)
-		if c.family == "granary_store_operations_total" && got == c.want-1 {
+		if c.family == "granary_store_operations_total" {
+			if got < 4 || got > c.want {
+				t.Errorf("%s%v = %v, want 4..%v", c.family, c.labels, got, c.want)
+			}
 			continue
 		}
 		if got != c.want {
