@@ -84,12 +84,26 @@ const (
 // there is lapsed, whatever the catalog still shows, so a member restarted
 // by its supervisor right after a kill -9 waits out its predecessor's
 // lease instead of taking it for another process.
-func judgeDuplicate(entries []*api.ServiceEntry, local *api.AgentCheck, nodeID, instance, ttlCheckID string, firstSeen, now time.Time, wait time.Duration) (duplicateVerdict, string) {
+//
+// gossip holds the Consul nodes that this node's agent lists as alive in
+// its LAN gossip pool (nil: it could not say). A registration on a node
+// that is not there, still after half the wait (one TTL), is a dead predecessor's
+// whatever its checks show: no process can renew a lease through an agent
+// that is gone, and Consul has invalidated every session tied to that
+// node's serfHealth. That is the catalog a snapshot restored into a fresh
+// quorum leaves: the old agents' nodes with their checks passing, until
+// the leader reaps them (a minute or more).
+func judgeDuplicate(entries []*api.ServiceEntry, local *api.AgentCheck, gossip map[string]bool, nodeID, instance, ttlCheckID string, firstSeen, now time.Time, wait time.Duration) (duplicateVerdict, string) {
 	for _, e := range entries {
 		if e.Service == nil || e.Service.ID != nodeID || e.Service.Meta[metaInstance] == instance {
 			continue
 		}
 		if lapsedAtAgent(e, local, ttlCheckID) {
+			continue
+		}
+		// Waited for, as a lapsing lease is, for gossip to settle: an
+		// agent that has just joined may not have reached ours yet.
+		if goneFromGossip(e, gossip) && !firstSeen.IsZero() && now.Sub(firstSeen) >= wait/2 {
 			continue
 		}
 		for _, c := range e.Checks {
@@ -112,6 +126,13 @@ func judgeDuplicate(entries []*api.ServiceEntry, local *api.AgentCheck, nodeID, 
 func lapsedAtAgent(e *api.ServiceEntry, local *api.AgentCheck, ttlCheckID string) bool {
 	return local != nil && e.Node != nil && local.Node == e.Node.Node &&
 		local.CheckID == ttlCheckID && local.ServiceID == e.Service.ID && local.Status != api.HealthPassing
+}
+
+// goneFromGossip reports whether e is registered on a Consul node that is
+// not alive in this node's agent's gossip pool (gossip; nil: unknown, and
+// then nothing is gone).
+func goneFromGossip(e *api.ServiceEntry, gossip map[string]bool) bool {
+	return gossip != nil && e.Node != nil && !gossip[e.Node.Node]
 }
 
 // onOwnAgent reports whether the registration who describes (judgeDuplicate)
@@ -162,7 +183,7 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 		}
 		local := m.localLease(ctx)
 		now := m.cfg.Clock()
-		verdict, who := judgeDuplicate(entries, local, m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
+		verdict, who := judgeDuplicate(entries, local, m.aliveAgents(ctx), m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
 		switch verdict {
 		case unique:
 			if !firstSeen.IsZero() || onOwnAgent(entries, local, m.cfg.NodeID) {
@@ -179,7 +200,7 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 				m.log.Warn("a previous run of this node holds its lease on this host's Consul agent; waiting for it to lapse (restarted right after it died?)",
 					"holder", who, "wait", wait.String())
 			} else {
-				m.log.Warn("another registration holds this node id; waiting for its lease to lapse (a previous run?)", "holder", who, "wait", wait.String())
+				m.log.Warn("another registration holds this node id; waiting for its lease to lapse (a previous run?), or for its Consul node to prove gone (restored from a snapshot?)", "holder", who, "wait", wait.String())
 			}
 		}
 		if !sleep(ctx, m.cfg.RenewInterval, nil) {
@@ -203,6 +224,33 @@ func (m *Membership) localLease(ctx context.Context) *api.AgentCheck {
 	}
 	return checks[m.ttlCheckID]
 }
+
+// aliveAgents are the Consul nodes this node's agent lists as alive in its
+// LAN gossip pool; nil when it cannot say (a Consul without agents' gossip,
+// a token without agent read), which leaves the checks as the only witness.
+func (m *Membership) aliveAgents(ctx context.Context) map[string]bool {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
+	defer cancel()
+	// Agent().Members takes no context; the raw query does, so an agent
+	// that hangs cannot hold the join past RequestTimeout.
+	var members []*api.AgentMember
+	_, err := m.consul.Raw().Query("/v1/agent/members", &members, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		m.log.Debug("could not read the gossip pool from the local Consul agent", "err", err)
+		return nil
+	}
+	alive := make(map[string]bool, len(members))
+	for _, mb := range members {
+		if mb.Status == serfAlive {
+			alive[mb.Name] = true
+		}
+	}
+	return alive
+}
+
+// serfAlive is serf's member status "alive" (api.AgentMember.Status; the
+// api package documents the values but declares no constants).
+const serfAlive = 1
 
 // agentStatus is local's status for a log line.
 func agentStatus(local *api.AgentCheck) string {

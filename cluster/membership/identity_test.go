@@ -24,6 +24,13 @@ func TestJudgeDuplicate(t *testing.T) {
 	agentCheck := func(node, status string) *api.AgentCheck {
 		return &api.AgentCheck{Node: node, CheckID: "lease:n1", ServiceID: "n1", Status: status}
 	}
+	alive := func(nodes ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range nodes {
+			m[n] = true
+		}
+		return m
+	}
 	t0 := time.Unix(1000, 0)
 	wait := 4 * time.Second
 	for _, tc := range []struct {
@@ -33,22 +40,31 @@ func TestJudgeDuplicate(t *testing.T) {
 		firstSeen time.Time
 		now       time.Time
 		want      duplicateVerdict
+		gossip    map[string]bool // alive in our agent's gossip pool (nil: unknown)
 	}{
-		{"nobody", nil, nil, time.Time{}, t0, unique},
-		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, nil, time.Time{}, t0, unique},
-		{"our own registration", []*api.ServiceEntry{entry("n1", "me", api.HealthPassing)}, nil, time.Time{}, t0, unique},
-		{"a lapsed lease (a run killed)", []*api.ServiceEntry{entry("n1", "old", api.HealthCritical)}, nil, time.Time{}, t0, unique},
-		{"a live lease, first seen", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, time.Time{}, t0, lapsing},
-		{"a live lease, within the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait - time.Millisecond), lapsing},
-		{"a live lease after the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf},
+		{"nobody", nil, nil, time.Time{}, t0, unique, nil},
+		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, nil, time.Time{}, t0, unique, nil},
+		{"our own registration", []*api.ServiceEntry{entry("n1", "me", api.HealthPassing)}, nil, time.Time{}, t0, unique, nil},
+		{"a lapsed lease (a run killed)", []*api.ServiceEntry{entry("n1", "old", api.HealthCritical)}, nil, time.Time{}, t0, unique, nil},
+		{"a live lease, first seen", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, time.Time{}, t0, lapsing, nil},
+		{"a live lease, within the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait - time.Millisecond), lapsing, nil},
+		{"a live lease after the wait", []*api.ServiceEntry{entry("n1", "other", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, nil},
 		// Issue #22: the catalog still lists a killed run's lease passing
 		// (its agent's sync of the change failed); the agent that runs the
 		// TTL timer has it critical: lapsed, a restart may take its place.
-		{"lapsed at our agent, the catalog lags", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthCritical), t0, t0.Add(wait), unique},
-		{"passing at our agent: a live process there", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthPassing), t0, t0.Add(wait), duplicateOf},
-		{"critical at our agent, but registered on another", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-2", api.HealthCritical), t0, t0.Add(wait), duplicateOf},
+		{"lapsed at our agent, the catalog lags", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthCritical), t0, t0.Add(wait), unique, nil},
+		{"passing at our agent: a live process there", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-1", api.HealthPassing), t0, t0.Add(wait), duplicateOf, nil},
+		{"critical at our agent, but registered on another", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-2", api.HealthCritical), t0, t0.Add(wait), duplicateOf, nil},
+		// Issue #22: a snapshot restored into a fresh quorum lists the old
+		// agents' nodes with passing checks; a node that our agent's gossip
+		// pool does not list alive for half the wait is a dead predecessor's.
+		{"restored: node gone from gossip, first seen", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, time.Time{}, t0, lapsing, alive("agent-9")},
+		{"restored: node gone from gossip, within half the wait", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait/2 - time.Millisecond), lapsing, alive("agent-9")},
+		{"restored: node gone from gossip after half the wait", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait / 2), unique, alive("agent-9")},
+		{"node alive in gossip: a live process", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, alive("agent-1")},
+		{"gossip unknown", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, nil},
 	} {
-		got, _ := judgeDuplicate(tc.entries, tc.local, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
+		got, _ := judgeDuplicate(tc.entries, tc.local, tc.gossip, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
 		if got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
@@ -167,4 +183,47 @@ func TestConsulACLs(t *testing.T) {
 	if _, err := client.KV().Put(&api.KVPair{Key: "granary/" + cfg.Cluster + "/tasks/x", Value: []byte("{}")}, nil); err != nil {
 		t.Errorf("the control: writing its own cluster's key: %v", err)
 	}
+}
+
+// TestRestoredRegistrationOfGoneAgent is issue #22's restore into a fresh
+// quorum: the catalog restored from a snapshot lists the old agents' nodes
+// with the members' leases passing, though no agent of the fresh cluster
+// runs them. A member restarted under its old id recognises that
+// registration as its dead predecessor's (its Consul node is not in the
+// gossip pool) and joins, where it used to refuse its id as taken until
+// Consul reaped the node; a registration on a node in the gossip pool is
+// still refused (TestDuplicateNodeIDRefused).
+func TestRestoredRegistrationOfGoneAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs a Consul agent")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	cfg := testConfig(t, "n1", agent.HTTPAddr(), startHealth(t).addr)
+	prefix := "granary:" + cfg.Cluster + ":n1:"
+	// What the restore leaves: a node of the old cluster, as its agent
+	// last synced it. (No serfHealth check, so the leader never reaps it
+	// and the test does not race the reap.)
+	restored := &api.CatalogRegistration{
+		Node: "old-cluster-agent", Address: "127.0.0.9",
+		Service: &api.AgentService{ID: "n1", Service: servicePrefix + cfg.Cluster, Address: "127.0.0.9", Port: 7001,
+			Meta: map[string]string{metaHTTPAddr: "127.0.0.9:8080", metaKinds: "whoami", metaInstance: "before-the-backup"}},
+		Checks: api.HealthChecks{
+			{Node: "old-cluster-agent", CheckID: prefix + "lease", Name: "lease", ServiceID: "n1", Status: api.HealthPassing},
+			{Node: "old-cluster-agent", CheckID: prefix + "health", Name: "health", ServiceID: "n1", Status: api.HealthPassing},
+		},
+	}
+	if _, err := agent.Client().Catalog().Register(restored, nil); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	m, err := Join(testutil.Context(t, joinTimeout), cfg)
+	if err != nil {
+		t.Fatalf("join under the id of a restored registration on a gone agent: %v", err)
+	}
+	defer func() { _ = m.Leave(context.Background()) }()
+	// Half the wait for gossip to settle, then the join itself.
+	if took := time.Since(began); took > cfg.TTL+10*time.Second {
+		t.Errorf("joined after %v, want about TTL/2 %v", took, cfg.TTL)
+	}
+	t.Logf("joined in %v beside the restored registration", time.Since(began).Round(time.Millisecond))
 }

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	consul "github.com/hashicorp/consul/api"
 	"io"
 	"strings"
 	"testing"
@@ -24,7 +23,11 @@ import (
 // tasks, a job, a grain's state, a reminder), then the whole cluster lost
 // (members killed, servers and agents stopped), a fresh quorum of three
 // servers restored from the snapshot (`consul snapshot restore`), and the
-// members started again on new agents under their old ids. Every stored
+// members started again on new agents under their old ids, with nothing
+// deregistered by hand: the restored catalog still lists the old agents'
+// nodes with the members' leases passing, and each member recognises its
+// own as a gone agent's (cluster/membership, TestRestoredRegistrationOfGoneAgent).
+// Every stored
 // task, the job, the grain's state and the reminder are there; the tasks
 // that were running run again and complete, each finished once and
 // started at most once more than before the snapshot.
@@ -77,7 +80,6 @@ func TestConsulSnapshotRestoreIntoFreshQuorum(t *testing.T) {
 	if err := fresh.Servers[0].Client().Snapshot().Restore(nil, bytes.NewReader(snap)); err != nil {
 		t.Fatalf("consul snapshot restore: %v", err)
 	}
-	deregisterGoneNodes(t, fresh.Servers[0].Client())
 	var nodes []*testnode.Node
 	for _, n := range old.nodes {
 		nodes = append(nodes, testnode.ClusterNode(t, cluster, fresh.AddClient(t).HTTPAddr(), n.ID))
@@ -125,36 +127,4 @@ func saveSnapshot(t *testing.T, q *testconsul.Quorum) []byte {
 		t.Fatalf("consul snapshot save: %v", err)
 	}
 	return data
-}
-
-// deregisterGoneNodes is the operator's step after a restore into a fresh
-// quorum (docs/operators.md): the catalog restored from the snapshot lists
-// the old agents' nodes with their checks still passing, and a member
-// refuses its node id while its old registration looks alive, until
-// Consul's leader reaps those nodes (up to about a minute, CI: a member
-// refused n1 as taken). Every catalog node that is not a member of the
-// fresh cluster's gossip pool is deregistered.
-func deregisterGoneNodes(t *testing.T, cl *consul.Client) {
-	t.Helper()
-	members, err := cl.Agent().Members(false)
-	if err != nil {
-		t.Fatalf("consul members: %v", err)
-	}
-	live := map[string]bool{}
-	for _, m := range members {
-		live[m.Name] = true
-	}
-	nodes, _, err := cl.Catalog().Nodes(nil)
-	if err != nil {
-		t.Fatalf("consul catalog nodes: %v", err)
-	}
-	for _, n := range nodes {
-		if live[n.Node] {
-			continue
-		}
-		if _, err := cl.Catalog().Deregister(&consul.CatalogDeregistration{Node: n.Node}, nil); err != nil {
-			t.Fatalf("deregistering the restored node %s: %v", n.Node, err)
-		}
-		t.Logf("deregistered %s, an agent of the old cluster restored in the catalog", n.Node)
-	}
 }
