@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/client"
@@ -20,9 +21,17 @@ type granaryMember struct {
 // all of them.
 func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []*granaryMember {
 	b.Helper()
+	return startGranaryMembersOn(b, cluster, slices.Repeat([]string{consulAddr}, n))
+}
+
+// startGranaryMembersOn starts a node of cluster per Consul address (the
+// agent on its host) and waits until each sees all of them.
+func startGranaryMembersOn(b *testing.B, cluster string, consulAddrs []string) []*granaryMember {
+	b.Helper()
+	n := len(consulAddrs)
 	var out []*granaryMember
-	for i := range n {
-		node := testnode.ClusterNode(b, cluster, consulAddr, fmt.Sprintf("n%d", i+1), "--log-level", "warn")
+	for i, addr := range consulAddrs {
+		node := testnode.ClusterNode(b, cluster, addr, fmt.Sprintf("n%d", i+1), "--log-level", "warn")
 		c, err := client.New(client.Config{Addr: node.HTTP})
 		if err != nil {
 			b.Fatal(err)

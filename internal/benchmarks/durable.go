@@ -48,17 +48,24 @@ func durableThroughput(b *testing.B, callers int, secure bool, nodeArgs ...strin
 	} else {
 		n1, n2 = plainNode(b, agent.HTTPAddr(), "b1", callers, nodeArgs...), plainNode(b, agent.HTTPAddr(), "b2", callers, nodeArgs...)
 	}
+	runDurable(b, callers, [2]durableNode{n1, n2}, agent.PID())
+}
+
+// runDurable submits echo tasks through the two nodes from callers
+// concurrent callers and waits for each committed result (tasks/s), with
+// the CPU of the callers, the nodes and the Consul processes consulPIDs.
+func runDurable(b *testing.B, callers int, nodes [2]durableNode, consulPIDs ...int) {
 	// One client per node, shared by the callers as an application would
 	// share it: a client per call would dial a connection per call. The
 	// clients route (each submit goes straight to its owner) and coalesce
 	// (concurrent submits to one node share requests).
-	clients := [2]*client.Client{clientFor(b, n1.client), clientFor(b, n2.client)}
+	clients := [2]*client.Client{clientFor(b, nodes[0].client), clientFor(b, nodes[1].client)}
 	ctx := context.Background()
 	run := time.Now().UnixNano()
 	cpu := &cpuMeter{}
 	cpu.add("caller", 0)
-	cpu.add("nodes", n1.pid, n2.pid)
-	cpu.add("consul", agent.PID())
+	cpu.add("nodes", nodes[0].pid, nodes[1].pid)
+	cpu.add("consul", consulPIDs...)
 	parallelN(b, callers, durableWarmup, cpu, func(i int) error {
 		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
 		if err == nil && st.State != api.StateCompleted {
@@ -106,11 +113,17 @@ func ConsulKVWrites(b *testing.B) { ConsulKVWritesN(b, Callers) }
 // ConsulKVWritesN is ConsulKVWrites with the given number of writers.
 func ConsulKVWritesN(b *testing.B, writers int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
-	kv := agent.Client().KV()
+	kvPuts(b, writers, agent.Client().KV(), agent.PID())
+}
+
+// kvPuts is the raw baseline's body: single-key puts of a task record's
+// size through kv from writers concurrent writers, with the CPU of the
+// writers and of the Consul processes consulPIDs.
+func kvPuts(b *testing.B, writers int, kv *consul.KV, consulPIDs ...int) {
 	val := make([]byte, 300) // about a task record's size
 	cpu := &cpuMeter{}
 	cpu.add("caller", 0)
-	cpu.add("consul", agent.PID())
+	cpu.add("consul", consulPIDs...)
 	parallelN(b, writers, durableWarmup, cpu, func(i int) error {
 		_, err := kv.Put(&consul.KVPair{Key: fmt.Sprintf("bench/k%d", i), Value: val}, nil)
 		return err
