@@ -24,12 +24,12 @@ const (
 	// StallLoaders is how many goroutines keep each load going: task
 	// submits, grain activations and, as the baseline, raw KV puts.
 	StallLoaders = 8
-	// stallSteady is the load before the kill, from which the steady
+	// StallSteady is the load before the kill, from which the steady
 	// longest gap (what a gap is without an election) is taken.
-	stallSteady = 3 * time.Second
-	// stallTail is the load kept after both loads have resumed, so a
+	StallSteady = 3 * time.Second
+	// StallTail is the load kept after both loads have resumed, so a
 	// second stall (a write retried late) would show.
-	stallTail = 3 * time.Second
+	StallTail = 3 * time.Second
 	// stallCallTimeout bounds one submit, activation or put: a call
 	// stuck past it counts as an error and its loader goes on.
 	stallCallTimeout = 15 * time.Second
@@ -152,7 +152,7 @@ func electionRound(ctx context.Context, t *quorumTopology, members []*granaryMem
 	}
 	defer func() { stop(); wg.Wait() }() // on every return: the loads end
 	began := time.Now()
-	supervisor.Sleep(ctx, stallSteady)
+	supervisor.Sleep(ctx, StallSteady)
 	leader, err := t.q.Leader(ctx)
 	if err != nil {
 		return stallRound{}, nil, fmt.Errorf("no leader to kill: %w", err)
@@ -160,8 +160,8 @@ func electionRound(ctx context.Context, t *quorumTopology, members []*granaryMem
 	killed := time.Now()
 	leader.Kill()
 	r := stallRound{
-		steadyCommit: commits.longestGap(began.Add(stallSteady/3), killed),
-		steadyAct:    acts.longestGap(began.Add(stallSteady/3), killed),
+		steadyCommit: commits.longestGap(began.Add(StallSteady/3), killed),
+		steadyAct:    acts.longestGap(began.Add(StallSteady/3), killed),
 	}
 	if r.election, err = newLeaderAfter(ctx, t.q, leader, killed); err != nil {
 		return r, leader, err
@@ -170,7 +170,7 @@ func electionRound(ctx context.Context, t *quorumTopology, members []*granaryMem
 	for !(commits.resumedAfter(killed.Add(r.election)) && acts.resumedAfter(killed.Add(r.election))) && time.Now().Before(deadline) {
 		supervisor.Sleep(ctx, 20*time.Millisecond)
 	}
-	supervisor.Sleep(ctx, stallTail)
+	supervisor.Sleep(ctx, StallTail)
 	end := time.Now()
 	r.commit, r.activation, r.put = commits.longestGap(killed, end), acts.longestGap(killed, end), puts.longestGap(killed, end)
 	r.commitErrs, r.activateErrs, r.putErrs = commits.errs, acts.errs, puts.errs

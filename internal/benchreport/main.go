@@ -45,6 +45,7 @@ type config struct {
 	checkpointRounds        int           // rounds of the checkpoint rate comparison
 	checkpointTasks         int           // tasks checkpointing at once
 	checkpointWindow        time.Duration // length of a checkpoint round
+	quorumRounds            int           // rounds of the three-server throughput comparison
 }
 
 func main() {
@@ -60,7 +61,7 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, schedules, console, listing, jobrestart, fanout, checkpoints) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, schedules, console, listing, jobrestart, fanout, checkpoints, quorum) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&cfg.checkpointRounds, "checkpoint-rounds", 5, "rounds of the checkpoint rate comparison")
 	flag.IntVar(&cfg.checkpointTasks, "checkpoint-tasks", 64, "tasks checkpointing at once (and raw writers) in the checkpoint rate comparison")
 	flag.DurationVar(&cfg.checkpointWindow, "checkpoint-window", 3*time.Second, "length of a round of the checkpoint rate comparison")
+	flag.IntVar(&cfg.quorumRounds, "quorum-rounds", 3, "rounds of the durable throughput comparison on three Consul servers against one")
 	flag.Parse()
 	testing.Init()
 	if err := run(cfg); err != nil {
@@ -113,6 +115,7 @@ func run(cfg config) error {
 		{"jobrestart", func() (string, error) { return jobRestartSection(cfg) }},
 		{"fanout", func() (string, error) { return fanOutSection(cfg) }},
 		{"checkpoints", func() (string, error) { return checkpointSection(cfg) }},
+		{"quorum", func() (string, error) { return quorumSection(cfg) }},
 	} {
 		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
 			continue
@@ -130,8 +133,8 @@ func run(cfg config) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -schedules %d -job-rounds %d -fanout-rounds %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.schedules, cfg.jobRounds, cfg.fanOutRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -schedules %d -job-rounds %d -fanout-rounds %d -quorum-rounds %d`) on %s; the run took %s.\n",
+		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.schedules, cfg.jobRounds, cfg.fanOutRounds, cfg.quorumRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
 	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
 	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
 	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
