@@ -85,9 +85,10 @@ const (
 // by its supervisor right after a kill -9 waits out its predecessor's
 // lease instead of taking it for another process.
 //
-// gossip holds the Consul nodes that this node's agent lists as alive in
-// its LAN gossip pool (nil: it could not say). A registration on a node
-// that is not there, still after half the wait (one TTL), is a dead predecessor's
+// gossip holds the Consul nodes that this node's agent lists in its LAN
+// gossip pool and that have not left it (nil: it could not say). A
+// registration on a node that is not there, still after half the wait (one
+// TTL), is a dead predecessor's
 // whatever its checks show: no process can renew a lease through an agent
 // that is gone, and Consul has invalidated every session tied to that
 // node's serfHealth. That is the catalog a snapshot restored into a fresh
@@ -129,8 +130,10 @@ func lapsedAtAgent(e *api.ServiceEntry, local *api.AgentCheck, ttlCheckID string
 }
 
 // goneFromGossip reports whether e is registered on a Consul node that is
-// not alive in this node's agent's gossip pool (gossip; nil: unknown, and
-// then nothing is gone).
+// not in this node's agent's gossip pool, or has left it (gossip; nil:
+// unknown, and then nothing is gone). A node the pool lists as failed is
+// not gone: a partitioned agent comes back with its registrations, and the
+// lease check of the process behind it decides, as before.
 func goneFromGossip(e *api.ServiceEntry, gossip map[string]bool) bool {
 	return gossip != nil && e.Node != nil && !gossip[e.Node.Node]
 }
@@ -183,7 +186,7 @@ func (m *Membership) checkUnique(ctx context.Context) error {
 		}
 		local := m.localLease(ctx)
 		now := m.cfg.Clock()
-		verdict, who := judgeDuplicate(entries, local, m.aliveAgents(ctx), m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
+		verdict, who := judgeDuplicate(entries, local, m.gossipNodes(ctx), m.cfg.NodeID, m.instance, m.ttlCheckID, firstSeen, now, wait)
 		switch verdict {
 		case unique:
 			if !firstSeen.IsZero() || onOwnAgent(entries, local, m.cfg.NodeID) {
@@ -225,10 +228,10 @@ func (m *Membership) localLease(ctx context.Context) *api.AgentCheck {
 	return checks[m.ttlCheckID]
 }
 
-// aliveAgents are the Consul nodes this node's agent lists as alive in its
-// LAN gossip pool; nil when it cannot say (a Consul without agents' gossip,
+// gossipNodes are the Consul nodes this node's agent lists in its LAN
+// gossip pool, but for those that left it; nil when it cannot say (a Consul without agents' gossip,
 // a token without agent read), which leaves the checks as the only witness.
-func (m *Membership) aliveAgents(ctx context.Context) map[string]bool {
+func (m *Membership) gossipNodes(ctx context.Context) map[string]bool {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	// Agent().Members takes no context; the raw query does, so an agent
@@ -239,18 +242,24 @@ func (m *Membership) aliveAgents(ctx context.Context) map[string]bool {
 		m.log.Debug("could not read the gossip pool from the local Consul agent", "err", err)
 		return nil
 	}
-	alive := make(map[string]bool, len(members))
-	for _, mb := range members {
-		if mb.Status == serfAlive {
-			alive[mb.Name] = true
-		}
-	}
-	return alive
+	return poolNodes(members)
 }
 
-// serfAlive is serf's member status "alive" (api.AgentMember.Status; the
-// api package documents the values but declares no constants).
-const serfAlive = 1
+// poolNodes are the names of members but for those that left the pool.
+func poolNodes(members []*api.AgentMember) map[string]bool {
+	in := make(map[string]bool, len(members))
+	for _, mb := range members {
+		if mb.Status != serfLeft {
+			in[mb.Name] = true
+		}
+	}
+	return in
+}
+
+// serfLeft is serf's member status "left" (api.AgentMember.Status; the
+// api package documents the values but declares no constants): the agent
+// left the pool, and Consul deregisters its node.
+const serfLeft = 3
 
 // agentStatus is local's status for a log line.
 func agentStatus(local *api.AgentCheck) string {

@@ -40,7 +40,7 @@ func TestJudgeDuplicate(t *testing.T) {
 		firstSeen time.Time
 		now       time.Time
 		want      duplicateVerdict
-		gossip    map[string]bool // alive in our agent's gossip pool (nil: unknown)
+		gossip    map[string]bool // in our agent's gossip pool (nil: unknown)
 	}{
 		{"nobody", nil, nil, time.Time{}, t0, unique, nil},
 		{"another id", []*api.ServiceEntry{entry("n2", "x", api.HealthPassing)}, nil, time.Time{}, t0, unique, nil},
@@ -57,17 +57,26 @@ func TestJudgeDuplicate(t *testing.T) {
 		{"critical at our agent, but registered on another", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, agentCheck("agent-2", api.HealthCritical), t0, t0.Add(wait), duplicateOf, nil},
 		// Issue #22: a snapshot restored into a fresh quorum lists the old
 		// agents' nodes with passing checks; a node that our agent's gossip
-		// pool does not list alive for half the wait is a dead predecessor's.
+		// pool does not list for half the wait is a dead predecessor's.
 		{"restored: node gone from gossip, first seen", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, time.Time{}, t0, lapsing, alive("agent-9")},
 		{"restored: node gone from gossip, within half the wait", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait/2 - time.Millisecond), lapsing, alive("agent-9")},
 		{"restored: node gone from gossip after half the wait", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait / 2), unique, alive("agent-9")},
-		{"node alive in gossip: a live process", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, alive("agent-1")},
+		{"node in the gossip pool: a live process", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, alive("agent-1")},
 		{"gossip unknown", []*api.ServiceEntry{entry("n1", "old", api.HealthPassing)}, nil, t0, t0.Add(wait), duplicateOf, nil},
 	} {
 		got, _ := judgeDuplicate(tc.entries, tc.local, tc.gossip, "n1", "me", "lease:n1", tc.firstSeen, tc.now, wait)
 		if got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestPoolNodes: a node that left the gossip pool is gone; one that failed
+// is not (a partitioned agent comes back with its registrations).
+func TestPoolNodes(t *testing.T) {
+	got := poolNodes([]*api.AgentMember{{Name: "up", Status: 1}, {Name: "failed", Status: 4}, {Name: "left", Status: 3}})
+	if !got["up"] || !got["failed"] || got["left"] || len(got) != 2 {
+		t.Fatalf("poolNodes: %v, want up and failed", got)
 	}
 }
 
