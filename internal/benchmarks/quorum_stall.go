@@ -53,8 +53,9 @@ func (l *stallLoad) record(ctx context.Context, err error) {
 	}
 }
 
-// longestGap is the longest time without a success from since to end:
-// between successes, and from the last one to end.
+// longestGap is the longest time without a success over [since, end]:
+// between successes, the one across since counted from the last success
+// before it (since itself if none), and from the last one to end.
 func (l *stallLoad) longestGap(since, end time.Time) time.Duration {
 	l.mu.Lock()
 	ts := slices.Clone(l.done)
@@ -63,10 +64,13 @@ func (l *stallLoad) longestGap(since, end time.Time) time.Duration {
 	var gap time.Duration
 	prev := since
 	for _, t := range ts {
-		if t.Before(since) || t.After(end) {
-			continue
+		switch {
+		case t.After(end):
+		case t.After(since):
+			gap, prev = max(gap, t.Sub(prev)), t
+		default:
+			prev = t
 		}
-		gap, prev = max(gap, t.Sub(prev)), t
 	}
 	return max(gap, end.Sub(prev))
 }
