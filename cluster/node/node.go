@@ -363,8 +363,8 @@ func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 		return err
 	}
 	if index != nil {
-		rcfg := reconciler.DefaultConfig(n.id)
-		rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger, rcfg.Metrics = index, mgr, n.fenced, n.log, n.metrics
+		rcfg := reconciler.DefaultConfig()
+		rcfg.Member, rcfg.Index, rcfg.Tasks, rcfg.Fenced, rcfg.Logger, rcfg.Metrics = n.id, index, mgr, n.fenced, n.log, n.metrics
 		if n.recon, err = reconciler.New(rcfg); err != nil {
 			return err
 		}

@@ -20,7 +20,9 @@ func (n *Node) startTracing(ctx context.Context) error {
 	if n.tp = n.cfg.TracerProvider; n.tp != nil {
 		return nil
 	}
-	p, err := tracing.New(ctx, tracing.DefaultConfig(n.id))
+	tcfg := tracing.DefaultConfig()
+	tcfg.Instance = n.id
+	p, err := tracing.New(ctx, tcfg)
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}

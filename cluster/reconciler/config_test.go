@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/reconciler"
 	"github.com/granary-rt/granary/cluster/store"
 )
@@ -53,5 +54,44 @@ func TestNewChecksItsConfig(t *testing.T) {
 			t.Fatal("the reconciler never listed its owned tasks")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConfigValidate: each refused value is named with its field and
+// value and wraps the shared errs.ErrInvalidConfig (the package's own
+// sentinel did not).
+func TestConfigValidate(t *testing.T) {
+	base := func() reconciler.Config {
+		c := reconciler.DefaultConfig()
+		c.Member, c.Index, c.Tasks = "m1", &emptyIndex{}, noActivator{}
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*reconciler.Config)
+		want string // "": valid
+	}{
+		{"defaults", func(*reconciler.Config) {}, ""},
+		{"zero intervals", func(c *reconciler.Config) { c.Sweep, c.OwnedEvery = 0, 0 }, ""},
+		{"no member", func(c *reconciler.Config) { c.Member = "" }, "Member is empty"},
+		{"no index", func(c *reconciler.Config) { c.Index = nil }, "Index is nil"},
+		{"no activator", func(c *reconciler.Config) { c.Tasks = nil }, "Tasks is nil"},
+		{"negative owned listing", func(c *reconciler.Config) { c.OwnedEvery = -time.Second }, "OwnedEvery is -1s"},
+		{"bad retry", func(c *reconciler.Config) { c.Retry.Multiplier = 0.5 }, "Retry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base()
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, reconciler.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/store"
@@ -52,11 +53,15 @@ type JobAdopter interface {
 	AdoptJobs(ctx context.Context, live []string) error
 }
 
-// Config configures a Reconciler.
+// Config configures a Reconciler. Member, Index and Tasks are required;
+// zero intervals and a zero Retry take DefaultConfig's.
 type Config struct {
+	// Member is this member's id: the owner whose tasks it activates.
 	Member string
-	Index  Index
-	Tasks  Activator
+	// Index reads the task store.
+	Index Index
+	// Tasks starts task actors on this member.
+	Tasks Activator
 	// Fenced: while it holds, nothing is activated or adopted.
 	Fenced func() bool
 	// Sweep is the interval of the periodic search for orphaned tasks, on
@@ -75,10 +80,10 @@ type Config struct {
 	Metrics *metrics.Metrics
 }
 
-// DefaultConfig returns the documented defaults.
-func DefaultConfig(member string) Config {
+// DefaultConfig returns the documented defaults; set Member, Index and
+// Tasks.
+func DefaultConfig() Config {
 	return Config{
-		Member: member,
 		// 10s: view changes trigger a search at once; the sweep only catches
 		// orphans whose owner died while no member was watching (the whole
 		// cluster restarted), where seconds do not matter.
@@ -127,8 +132,9 @@ type Reconciler struct {
 	wg     sync.WaitGroup
 }
 
-// ErrInvalidConfig is wrapped by the errors of Config.Validate.
-var ErrInvalidConfig = errors.New("reconciler: invalid configuration")
+// ErrInvalidConfig is wrapped by the errors of Config.Validate; it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("reconciler: invalid configuration", errs.ErrInvalidConfig)
 
 // Validate reports whether c can work, naming the field and its value: a
 // member, an index and an activator, and no negative interval (a zero one
@@ -167,7 +173,7 @@ func (c Config) Validate() error {
 // Retry take DefaultConfig's; a Config Validate refuses is an error
 // wrapping ErrInvalidConfig.
 func New(cfg Config) (*Reconciler, error) {
-	def := DefaultConfig(cfg.Member)
+	def := DefaultConfig()
 	if cfg.Sweep == 0 {
 		cfg.Sweep = def.Sweep // time.NewTicker(0) panics
 	}

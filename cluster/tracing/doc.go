@@ -23,7 +23,9 @@
 // honour (another exporter or protocol, an unknown sampler) is an error
 // wrapping ErrUnsupported, not a silent fallback.
 //
-//	p, err := tracing.New(ctx, tracing.DefaultConfig("node-1"))
+//	cfg := tracing.DefaultConfig()
+//	cfg.Instance = "node-1" // the member id
+//	p, err := tracing.New(ctx, cfg)
 //	if err != nil {
 //		return err
 //	}

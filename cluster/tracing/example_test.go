@@ -15,7 +15,9 @@ import (
 // message's trace_context map.
 func Example() {
 	ctx := context.Background()
-	p, err := tracing.New(ctx, tracing.DefaultConfig("node-1"))
+	cfg := tracing.DefaultConfig()
+	cfg.Instance = "node-1" // the member id
+	p, err := tracing.New(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}

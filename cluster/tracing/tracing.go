@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/granary-rt/granary/cluster/errs"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -34,14 +38,40 @@ type Config struct {
 	Instance string
 }
 
-// DefaultConfig returns the configuration of member instance.
-func DefaultConfig(instance string) Config {
+// ErrInvalidConfig wraps every error of Config.Validate; it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("tracing: invalid configuration", errs.ErrInvalidConfig)
+
+// maxAttrBytes bounds ServiceName and Instance: resource attributes travel
+// with every exported batch, and a name longer than this is a mistake.
+const maxAttrBytes = 255
+
+// DefaultConfig returns the defaults; set Instance to the member id.
+func DefaultConfig() Config {
 	return Config{
 		// "granary": what an operator searches for in a tracing UI; the
 		// SDK's own default, unknown_service:<binary>, says nothing.
 		ServiceName: "granary",
-		Instance:    instance,
+		// Empty: the member sets its id; without one, spans carry no
+		// service.instance.id.
+		Instance: "",
 	}
+}
+
+// Validate reports a name that cannot be a resource attribute, naming the
+// field and its value: OTLP carries attribute values as UTF-8 strings,
+// and a control character or a huge value is a mistake in the caller.
+// A zero ServiceName is allowed (New takes DefaultConfig's).
+func (c Config) Validate() error {
+	for _, f := range []struct{ name, v string }{{"ServiceName", c.ServiceName}, {"Instance", c.Instance}} {
+		switch {
+		case len(f.v) > maxAttrBytes:
+			return fmt.Errorf("%w: %s is %d bytes, at most %d", ErrInvalidConfig, f.name, len(f.v), maxAttrBytes)
+		case !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, unicode.IsControl):
+			return fmt.Errorf("%w: %s %q is not printable UTF-8", ErrInvalidConfig, f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // Provider is a trace.TracerProvider: the SDK's, exporting over OTLP/HTTP,
@@ -56,10 +86,14 @@ type Provider struct {
 // New builds the provider the environment asks for (see the package
 // documentation). Off, it costs nothing: no exporter, no goroutine.
 //
-// A zero ServiceName takes DefaultConfig's.
+// A zero ServiceName takes DefaultConfig's; a Config Validate refuses is
+// an error wrapping ErrInvalidConfig.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.ServiceName == "" {
-		cfg.ServiceName = DefaultConfig(cfg.Instance).ServiceName
+		cfg.ServiceName = DefaultConfig().ServiceName
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	on, err := enabled(os.LookupEnv)
 	if err != nil || !on {

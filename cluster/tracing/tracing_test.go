@@ -79,7 +79,7 @@ func sdkGoroutines() int {
 func TestOffByDefault(t *testing.T) {
 	clearEnv(t)
 	before := sdkGoroutines()
-	p, err := New(context.Background(), DefaultConfig("m1"))
+	p, err := New(context.Background(), Config{ServiceName: "granary", Instance: "m1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestExportsOverOTLP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
 	t.Setenv("OTEL_SERVICE_NAME", "granary-test")
 	before := sdkGoroutines()
-	p, err := New(context.Background(), DefaultConfig("m1"))
+	p, err := New(context.Background(), Config{ServiceName: "granary", Instance: "m1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestSamplerFromEnv(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // never dialled: nothing is sampled
 	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-	p, err := New(context.Background(), DefaultConfig("m1"))
+	p, err := New(context.Background(), Config{ServiceName: "granary", Instance: "m1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestSamplerFromEnv(t *testing.T) {
 func TestUnsupportedIsAnError(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
-	if _, err := New(context.Background(), DefaultConfig("m1")); !errors.Is(err, ErrUnsupported) {
+	if _, err := New(context.Background(), Config{ServiceName: "granary", Instance: "m1"}); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/granary-rt/granary/cluster/errs"
 )
 
 const (
@@ -58,6 +60,22 @@ func DefaultConfig() Config {
 	}
 }
 
+// ErrInvalidConfig wraps every error of Config.Validate; it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("kvtxn: invalid configuration", errs.ErrInvalidConfig)
+
+// Validate reports a negative Workers or Timeout, naming it and its value
+// (zero takes the default).
+func (c Config) Validate() error {
+	if c.Workers < 0 {
+		return fmt.Errorf("%w: Workers is %d, want 0 (the default) or more", ErrInvalidConfig, c.Workers)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("%w: Timeout is %s, want 0 (the default) or more", ErrInvalidConfig, c.Timeout)
+	}
+	return nil
+}
+
 // Result is the outcome of one unit of operations.
 type Result struct {
 	// OK: the unit committed.
@@ -94,7 +112,9 @@ type unit struct {
 }
 
 // New starts a batcher writing through kv; Close stops it. Fields of cfg
-// that are zero or negative take DefaultConfig's values.
+// that are zero take DefaultConfig's values; so do negative ones, which
+// Validate refuses: New has no error to return, and its callers (the
+// stores) build cfg from DefaultConfig.
 func New(kv *api.KV, cfg Config) *Batcher {
 	def := DefaultConfig()
 	if cfg.Workers <= 0 {

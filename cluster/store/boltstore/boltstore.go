@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	bolt "go.etcd.io/bbolt"
@@ -87,16 +88,20 @@ var (
 	_ store.Health = (*Store)(nil)
 )
 
+// ErrInvalidConfig wraps every error of Config.Validate; it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("boltstore: invalid configuration", errs.ErrInvalidConfig)
+
 // Validate reports a Config Open would refuse, naming the field and its
 // value.
 func (c Config) Validate() error {
 	switch {
 	case c.Path == "":
-		return errors.New("boltstore: Path is empty: name the database file")
+		return fmt.Errorf("%w: Path is empty: name the database file", ErrInvalidConfig)
 	case c.MaxBatch < 1:
-		return fmt.Errorf("boltstore: MaxBatch is %d, want at least 1", c.MaxBatch)
+		return fmt.Errorf("%w: MaxBatch is %d, want at least 1", ErrInvalidConfig, c.MaxBatch)
 	case c.OpenTimeout < 0:
-		return fmt.Errorf("boltstore: OpenTimeout is %s, want 0 (wait for the lock forever) or more", c.OpenTimeout)
+		return fmt.Errorf("%w: OpenTimeout is %s, want 0 (wait for the lock forever) or more", ErrInvalidConfig, c.OpenTimeout)
 	}
 	return nil
 }

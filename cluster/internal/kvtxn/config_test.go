@@ -1,0 +1,38 @@
+package kvtxn
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/errs"
+)
+
+// TestConfigValidate: a negative Workers or Timeout is named with its
+// value and wraps the shared errs.ErrInvalidConfig; zero is the default.
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "": valid
+	}{
+		{"defaults", DefaultConfig(), ""},
+		{"zero", Config{}, ""},
+		{"negative workers", Config{Workers: -1}, "Workers is -1"},
+		{"negative timeout", Config{Timeout: -time.Second}, "Timeout is -1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, errs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
+			}
+		})
+	}
+}
