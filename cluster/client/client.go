@@ -20,110 +20,17 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
-	"github.com/granary-rt/granary/supervisor/backoff"
 )
-
-// Config configures a Client.
-type Config struct {
-	// Addr is the node's HTTP address, e.g. http://127.0.0.1:8080 (a bare
-	// host:port gets http://). Empty uses $GRANARY_ADDR, else DefaultAddr,
-	// unless Addrs or Discover is set.
-	Addr string
-	// Addrs are several nodes' HTTP addresses: a call that cannot reach one
-	// tries the next.
-	Addrs []string
-	// Discover returns the HTTP addresses of the cluster's healthy nodes.
-	// It is asked at the first call and again whenever every known node
-	// failed. To find a cluster's nodes through Consul, set it to
-	// membership.DiscoverHTTP(consulClient, "prod"): the client itself
-	// imports no Consul library, so a program that knows its nodes'
-	// addresses does not pay for one.
-	Discover func(ctx context.Context) ([]string, error)
-	// HTTPClient sends the requests; nil uses one without an overall
-	// time-out (every call takes its deadline from its context), with
-	// TLSConfig. Set, it brings its own TLS settings: TLSConfig and CAFile
-	// must then be empty.
-	HTTPClient *http.Client
-	// TLSConfig verifies the nodes' API certificates (its RootCAs). Set, or
-	// with CAFile, addresses without a scheme are https://.
-	TLSConfig *tls.Config
-	// CAFile is a PEM file of the CA that signed the nodes' API
-	// certificates, trusted besides the system's CAs; empty uses
-	// $GRANARY_CA (none if unset).
-	CAFile string
-	// Token is the bearer token sent with every request (a read or a
-	// write token of the nodes' lists); empty uses $GRANARY_TOKEN (none if
-	// unset). A node without tokens ignores it.
-	Token string
-	// Retry is the backoff between tries of a call that did not reach the
-	// node or found it unavailable. Calls retry until their context ends.
-	Retry backoff.Backoff
-	// RetryFor bounds how long one call keeps retrying an unreachable or
-	// unavailable node, within its context's deadline.
-	RetryFor time.Duration
-	// OnRetry, when set, hears of every try that failed and will be tried
-	// again (before the wait), so a program can tell its user what it is
-	// waiting for instead of staying silent for RetryFor. It runs on the
-	// caller's goroutine and should return quickly.
-	OnRetry func(RetryNotice)
-	// PollWait is how long one long poll of Wait may hang on the node.
-	PollWait time.Duration
-	// ProgressEvery is how often a Wait with an onChange asks again while
-	// the task runs, so that its live progress (which moves without the
-	// task's revision) reaches onChange; negative: never, and onChange
-	// hears only of revisions. A Wait without onChange long-polls
-	// revisions alone either way.
-	ProgressEvery time.Duration
-	// Route sends each submit straight to the member that owns the task by
-	// placement, as the cluster's member list (GET /v1/members) says. A
-	// node that takes a submit for another member hands it over, so routing
-	// saves that hop, and a stale list costs only the hop. It needs every
-	// member's HTTP address reachable from the client; off, all calls go to
-	// the configured nodes.
-	Route bool
-	// RouteRefresh is how often a routing client reads the member list.
-	RouteRefresh time.Duration
-	// Coalesce lets concurrent submits to the same node share requests
-	// (POST /v1/tasks:batch): a submit goes out at once, alone, when the
-	// node has no more than a few of this client's submits in flight;
-	// otherwise it waits for one of them to finish and goes out with the
-	// others that queued meanwhile. Each submit still gets its own answer
-	// and error. It saves the node and the client a request per task when
-	// many goroutines submit at once; a node without the batch route gets
-	// the submits one by one.
-	Coalesce bool
-}
-
-// RetryNotice describes a call that failed and is about to be tried again.
-type RetryNotice struct {
-	// Method and Path name the call.
-	Method, Path string
-	// Node is the address that failed (empty: none was found to try).
-	Node string
-	// Try counts the tries so far, this one included.
-	Try int
-	// Err is why the try failed.
-	Err error
-	// Delay is the wait before the next try.
-	Delay time.Duration
-	// GiveUp is when the call stops trying: RetryFor after its first try,
-	// or its context's deadline if that is sooner.
-	GiveUp time.Time
-}
 
 var (
 	// ErrUnauthenticated: the node wants a bearer token (Config.Token,
@@ -133,31 +40,6 @@ var (
 	// read token on a write route (HTTP 403).
 	ErrPermissionDenied = api.ErrPermissionDenied
 )
-
-// DefaultAddr is the address `granary dev` listens on by default.
-const DefaultAddr = "http://127.0.0.1:8080"
-
-// DefaultConfig returns the documented defaults.
-func DefaultConfig() Config {
-	return Config{
-		// 50ms doubling to 2s, full jitter: a restarting node is found again
-		// within about a second, and many clients do not retry in lockstep.
-		Retry: backoff.Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, Jitter: backoff.JitterFull},
-		// 30s: long enough that waiting costs a request every 30s, short
-		// enough for proxies with a 60s idle time-out.
-		PollWait: 30 * time.Second,
-		// 500ms: a person watching a progress line sees it move twice a
-		// second; only waits with an onChange pay the extra requests, and
-		// only while their task runs.
-		ProgressEvery: 500 * time.Millisecond,
-		// 15s rides out a node restart (a few seconds) without leaving a
-		// user staring at a CLI that will never connect.
-		RetryFor: 15 * time.Second,
-		// 5s: members join and leave over seconds, and a stale list costs
-		// one hop per submit, not a wrong answer.
-		RouteRefresh: 5 * time.Second,
-	}
-}
 
 // Client talks to a node, or to several in turn. It is safe for concurrent
 // use.
@@ -243,115 +125,6 @@ func New(cfg Config) (*Client, error) {
 		c.token = "Bearer " + cfg.Token
 	}
 	return c, nil
-}
-
-// clientTLS is the TLS configuration of the client's own HTTP client: nil
-// when none is asked for (plain http:// by default).
-func clientTLS(cfg Config) (*tls.Config, error) {
-	if cfg.TLSConfig == nil && cfg.CAFile == "" {
-		return nil, nil
-	}
-	if cfg.HTTPClient != nil {
-		return nil, errors.New("client: HTTPClient brings its own TLS settings: give it or TLSConfig/CAFile, not both")
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSConfig != nil {
-		tc = cfg.TLSConfig.Clone()
-	}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("client: CA file: %w", err)
-		}
-		if tc.RootCAs == nil {
-			if tc.RootCAs, err = x509.SystemCertPool(); err != nil {
-				tc.RootCAs = x509.NewCertPool()
-			}
-		}
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", cfg.CAFile)
-		}
-	}
-	return tc, nil
-}
-
-// parseAddr reads a node's address; one without a scheme is https:// if
-// secure, else http://.
-func parseAddr(addr string, secure bool) (*url.URL, error) {
-	if !strings.Contains(addr, "://") {
-		if secure {
-			addr = "https://" + addr
-		} else {
-			addr = "http://" + addr
-		}
-	}
-	u, err := url.Parse(addr)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("client: address %q is not an http(s) URL such as %s", addr, DefaultAddr)
-	}
-	return u, nil
-}
-
-// Addr is the node address the client talks to now.
-func (c *Client) Addr() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.nodes) == 0 {
-		return ""
-	}
-	return c.nodes[c.next%len(c.nodes)].String()
-}
-
-// node returns the node to try next.
-func (c *Client) node(ctx context.Context) (*url.URL, error) {
-	c.mu.Lock()
-	empty := len(c.nodes) == 0
-	c.mu.Unlock()
-	if empty {
-		if err := c.discover(ctx); err != nil {
-			return nil, err
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.nodes) == 0 {
-		return nil, fmt.Errorf("%w: no healthy granary node found", api.ErrUnavailable)
-	}
-	return c.nodes[c.next%len(c.nodes)], nil
-}
-
-// failed moves on from a node that did not answer; after a full round it
-// asks Discover again.
-func (c *Client) failed(ctx context.Context, u *url.URL) {
-	c.mu.Lock()
-	if len(c.nodes) > 0 && c.nodes[c.next%len(c.nodes)] == u {
-		c.next++
-	}
-	round := len(c.nodes) == 0 || c.next%len(c.nodes) == 0
-	c.mu.Unlock()
-	if round && c.cfg.Discover != nil {
-		_ = c.discover(ctx)
-	}
-}
-
-func (c *Client) discover(ctx context.Context) error {
-	if c.cfg.Discover == nil {
-		return nil
-	}
-	addrs, err := c.cfg.Discover(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: discovering nodes: %w", api.ErrUnavailable, err)
-	}
-	nodes := make([]*url.URL, 0, len(addrs))
-	for _, a := range addrs {
-		if u, err := parseAddr(a, c.secure); err == nil {
-			nodes = append(nodes, u)
-		}
-	}
-	c.mu.Lock()
-	c.nodes, c.next = nodes, 0
-	c.mu.Unlock()
-	return nil
 }
 
 // Submit submits a task. An empty ID is filled in before sending, so a
@@ -476,85 +249,6 @@ func (c *Client) waitFrom(ctx context.Context, id string, last *api.Status, onCh
 	}
 }
 
-// List returns every task in the given states (all when none), newest
-// first, reading page after page (ListPage with the largest pages).
-func (c *Client) List(ctx context.Context, states ...string) ([]*api.Status, error) {
-	return c.ListAll(ctx, ListOptions{States: states})
-}
-
-// ListOptions select the tasks of ListPage and ListAll. Zero fields
-// select everything.
-type ListOptions struct {
-	// States keeps the tasks in one of these states.
-	States []string
-	// Kind keeps the tasks of one kind.
-	Kind string
-	// Labels keeps the tasks carrying every one of these labels.
-	Labels map[string]string
-	// JobID keeps the tasks of one job.
-	JobID string
-	// Limit is the page size (0: the node's default, 100; at most 1000).
-	Limit int
-	// Cursor starts the page after the one that answered it (TaskList.Next).
-	Cursor string
-}
-
-func (o ListOptions) query() url.Values {
-	q := url.Values{}
-	if len(o.States) > 0 {
-		q.Set("state", strings.Join(o.States, ","))
-	}
-	if o.Kind != "" {
-		q.Set("kind", o.Kind)
-	}
-	for k, v := range o.Labels {
-		q.Add("label", k+"="+v)
-	}
-	if o.JobID != "" {
-		q.Set("job", o.JobID)
-	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	if o.Cursor != "" {
-		q.Set("cursor", o.Cursor)
-	}
-	return q
-}
-
-// ListPage returns one page of the tasks o selects, newest first (by
-// submission time); its Next, if not empty, is the Cursor of the next page.
-func (c *Client) ListPage(ctx context.Context, o ListOptions) (*api.TaskList, error) {
-	var out api.TaskList
-	if err := c.do(ctx, http.MethodGet, "/v1/tasks", o.query(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// maxPage is the page size ListAll asks for: the node's largest.
-const maxPage = 1000
-
-// ListAll returns every task o selects, newest first, following the pages'
-// cursors from o.Cursor (o.Limit: the page size, default the largest).
-func (c *Client) ListAll(ctx context.Context, o ListOptions) ([]*api.Status, error) {
-	if o.Limit <= 0 {
-		o.Limit = maxPage
-	}
-	var all []*api.Status
-	for {
-		page, err := c.ListPage(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Tasks...)
-		if page.Next == "" {
-			return all, nil
-		}
-		o.Cursor = page.Next
-	}
-}
-
 // Cancel cancels a task and returns its final status.
 func (c *Client) Cancel(ctx context.Context, id string) (*api.Status, error) {
 	return c.CancelWithReason(ctx, id, "")
@@ -585,46 +279,6 @@ func (c *Client) Restart(ctx context.Context, id, reason string) (*api.Status, e
 func (c *Client) RestartOnce(ctx context.Context, id, reason, requestID string) (*api.Status, error) {
 	var st api.Status
 	return &st, c.do(ctx, http.MethodPost, "/v1/tasks/"+url.PathEscape(id)+"/restart", nil, api.RestartRequest{Reason: reason, RequestID: requestID}, &st)
-}
-
-// Job returns a job: its state, cause and every task, by id, following
-// the pages of its tasks (large results elided, as in a listing: Get has
-// them). JobPage returns the summary and the first page only.
-func (c *Client) Job(ctx context.Context, id string) (*api.JobStatus, error) {
-	j, err := c.JobPage(ctx, id, 0)
-	if err != nil {
-		return nil, err
-	}
-	for cursor := j.TasksNext; cursor != ""; {
-		page, err := c.JobTasksPage(ctx, id, ListOptions{Limit: maxPage, Cursor: cursor})
-		if err != nil {
-			return nil, err
-		}
-		j.Tasks, cursor = append(j.Tasks, page.Tasks...), page.Next
-	}
-	j.TasksNext = ""
-	return j, nil
-}
-
-// JobPage returns a job's summary and the first page of its tasks, by id
-// (limit 0: the node's default page size); its TasksNext, if not empty, is
-// the Cursor of JobTasksPage's next page.
-func (c *Client) JobPage(ctx context.Context, id string, limit int) (*api.JobStatus, error) {
-	var j api.JobStatus
-	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), ListOptions{Limit: limit}.query(), nil, &j); err != nil {
-		return nil, err
-	}
-	return &j, nil
-}
-
-// JobTasksPage returns a page of a job's tasks, by id, after o.Cursor (of
-// o only Limit and Cursor apply).
-func (c *Client) JobTasksPage(ctx context.Context, id string, o ListOptions) (*api.TaskList, error) {
-	var out api.TaskList
-	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/tasks", ListOptions{Limit: o.Limit, Cursor: o.Cursor}.query(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // Health asks the node whether it is healthy.

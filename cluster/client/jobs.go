@@ -70,3 +70,43 @@ func (c *Client) WaitJob(ctx context.Context, id string, onChange func(*api.JobT
 // a job's shutdown time (5 s by default) at most, so a quarter second shows
 // its progress without loading the node (a tree read lists the jobs).
 const JobPollEvery = 250 * time.Millisecond
+
+// Job returns a job: its state, cause and every task, by id, following
+// the pages of its tasks (large results elided, as in a listing: Get has
+// them). JobPage returns the summary and the first page only.
+func (c *Client) Job(ctx context.Context, id string) (*api.JobStatus, error) {
+	j, err := c.JobPage(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	for cursor := j.TasksNext; cursor != ""; {
+		page, err := c.JobTasksPage(ctx, id, ListOptions{Limit: maxPage, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		j.Tasks, cursor = append(j.Tasks, page.Tasks...), page.Next
+	}
+	j.TasksNext = ""
+	return j, nil
+}
+
+// JobPage returns a job's summary and the first page of its tasks, by id
+// (limit 0: the node's default page size); its TasksNext, if not empty, is
+// the Cursor of JobTasksPage's next page.
+func (c *Client) JobPage(ctx context.Context, id string, limit int) (*api.JobStatus, error) {
+	var j api.JobStatus
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), ListOptions{Limit: limit}.query(), nil, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// JobTasksPage returns a page of a job's tasks, by id, after o.Cursor (of
+// o only Limit and Cursor apply).
+func (c *Client) JobTasksPage(ctx context.Context, id string, o ListOptions) (*api.TaskList, error) {
+	var out api.TaskList
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/tasks", ListOptions{Limit: o.Limit, Cursor: o.Cursor}.query(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
