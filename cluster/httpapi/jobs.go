@@ -73,11 +73,16 @@ func (h *handler) declareJob(js JobService, w http.ResponseWriter, r *http.Reque
 		h.fail(w, r, err)
 		return
 	}
-	code := http.StatusOK
+	h.serveJob(w, r, d.ID, putStatus(created))
+}
+
+// putStatus is the status of a PUT's answer: 201 when it created the
+// resource, 200 when the resource already stood so.
+func putStatus(created bool) int {
 	if created {
-		code = http.StatusCreated
+		return http.StatusCreated
 	}
-	h.serveJob(w, r, d.ID, code)
+	return http.StatusOK
 }
 
 // job answers GET /v1/jobs/{id}: the job's declaration and summary and the

@@ -98,11 +98,7 @@ func (h *handler) putSchedule(svc ScheduleService, w http.ResponseWriter, r *htt
 		h.fail(w, r, err)
 		return
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	h.reply(w, code, schedule.Status(rec))
+	h.reply(w, putStatus(created), schedule.Status(rec))
 }
 
 func (h *handler) getSchedule(svc ScheduleService, w http.ResponseWriter, r *http.Request) {
