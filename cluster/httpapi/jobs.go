@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -215,4 +216,28 @@ func apiNode(n *tasks.JobNode) *api.JobNode {
 		out.Jobs = append(out.Jobs, apiNode(c))
 	}
 	return out
+}
+
+// jobPage is api.JobStatus with its page of tasks encoded already (the
+// outer Tasks hides the embedded one in JSON).
+type jobPage struct {
+	api.JobStatus
+	Tasks []json.RawMessage `json:"tasks"`
+}
+
+// jobTasks answers GET /v1/jobs/{id}/tasks: a page of the job's tasks by
+// id, as GET /v1/tasks pages (?limit=, ?cursor=, within MaxPageBytes).
+func (h *handler) jobTasks(w http.ResponseWriter, r *http.Request) {
+	f, err := jobFilter(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.servePage(w, r, f)
+}
+
+// jobFilter selects a page of the tasks of the job r names, by id.
+func jobFilter(r *http.Request) (store.Filter, error) {
+	f := store.Filter{JobID: r.PathValue("id"), Order: store.ByID, Limit: DefaultListLimit}
+	return f, pageQuery(r.URL.Query(), &f)
 }
