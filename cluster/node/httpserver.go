@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -116,4 +119,69 @@ func (l *connLimit) oldestIdle() net.Conn {
 		}
 	}
 	return victim
+}
+
+// serveHTTP serves the API (and the profiles, if asked) on the listener.
+func (n *Node) serveHTTP() {
+	hcfg := httpapi.DefaultConfig()
+	hcfg.Member, hcfg.Logger, hcfg.Grains, hcfg.Activations = n.id, n.log, n.host, n.host.Activations
+	hcfg.Members = n.members
+	hcfg.Registry, hcfg.Kinds = n.cfg.Registry, n.hosted
+	hcfg.GrainState, hcfg.TracerProvider = n.grainState, n.tp
+	hcfg.Self, hcfg.Cluster = n.selfReport, n.clusterReport
+	if n.sched != nil {
+		hcfg.Schedules = n.sched
+	}
+	if c := n.cfg.MaxHTTPConns; c > 0 {
+		// Requests held at once stay below the connection cap, so it always
+		// finds an idle connection to close for a newcomer (/healthz,
+		// Consul's check): long polls hold at most half the connections,
+		// other requests a quarter. Long polls filling every connection
+		// shut out /healthz, and the member dropped out of the view.
+		hcfg.MaxWaiters = min(hcfg.MaxWaiters, max(1, c/2))
+		hcfg.MaxInflight = min(hcfg.MaxInflight, max(1, c/4))
+	}
+	if n.cfg.Embedded() {
+		hcfg.Health = func(ctx context.Context) error {
+			if err := n.mgr.Ping(ctx); err != nil {
+				return err
+			}
+			if err := n.bolt.Healthy(ctx); err != nil {
+				return fmt.Errorf("degraded: the store takes no writes (the task and grain writes that fail are tried again): %w", err)
+			}
+			return n.host.Ping(ctx)
+		}
+	} else {
+		hcfg.Health = n.healthz
+	}
+	// Long polls end when the node stops, so shutdown is not held up by
+	// clients waiting for tasks.
+	baseCtx, cancel := context.WithCancel(context.Background())
+	n.cancelRequests = cancel
+	n.srv = n.newHTTPServer(n.apiHandler(httpapi.New(n.mgr, hcfg)), baseCtx)
+	n.serveErr = make(chan error, 1)
+	ln := n.ln
+	if n.sec.api != nil {
+		ln = newSniffListener(n.ln, n.sec.api, n.cfg.MaxHTTPConns)
+	}
+	go func() {
+		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			n.serveErr <- fmt.Errorf("node: HTTP server: %w", err)
+		}
+	}()
+}
+
+// withPprof adds Go's profiles to h when asked for.
+func withPprof(on bool, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }
