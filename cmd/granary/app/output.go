@@ -20,76 +20,15 @@ import (
 // then prints the final statuses. Exit: 0 all completed, 1 any failed or
 // cancelled, 3 the time-out passed first.
 func waitFor(ctx context.Context, e *env, c *client.Client, cf clientFlags, ids []string) error {
-	var mu sync.Mutex
-	latest := make(map[string]*api.Status, len(ids))
-	var wg sync.WaitGroup
-	errs := make([]error, len(ids))
-	sem := make(chan struct{}, 64) // bound concurrent long polls on one node
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, err := c.Wait(ctx, id, func(s *api.Status) {
-				mu.Lock()
-				latest[id] = s
-				mu.Unlock()
-			})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			mu.Lock()
-			latest[id] = st
-			mu.Unlock()
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	start := time.Now()
+	w := startWaits(ctx, c, ids)
 	if e.isTerminal && !cf.json {
-		tick := time.NewTicker(200 * time.Millisecond)
-	loop:
-		for {
-			select {
-			case <-done:
-				break loop
-			case <-tick.C:
-				mu.Lock()
-				line := progressLine(ids, latest, time.Since(start))
-				mu.Unlock()
-				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
-			}
-		}
-		tick.Stop()
-		fmt.Fprint(e.stderr, "\r\033[K")
+		w.showProgress(e)
 	}
-	<-done
+	<-w.done
 
-	final := make([]*api.Status, 0, len(ids))
-	var timedOut, failed bool
-	var otherErr error
-	for i, id := range ids {
-		switch {
-		case errs[i] == nil:
-			final = append(final, latest[id])
-			if latest[id].State != api.StateCompleted {
-				failed = true
-			}
-		case errors.Is(errs[i], context.DeadlineExceeded):
-			timedOut = true
-			if st := latest[id]; st != nil {
-				final = append(final, st)
-			}
-		default:
-			if otherErr == nil {
-				otherErr = fmt.Errorf("%s: %w", id, errs[i])
-			}
-		}
-	}
-	if otherErr != nil {
-		return callErr(otherErr)
+	final, timedOut, failed, err := w.outcome()
+	if err != nil {
+		return callErr(err)
 	}
 	if cf.json {
 		if err := printJSON(e.stdout, api.TaskList{Tasks: final, Count: len(final)}); err != nil {
@@ -107,6 +46,94 @@ func waitFor(ctx context.Context, e *env, c *client.Client, cf clientFlags, ids 
 		return &exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// waits are the waits of waitFor, one goroutine a task; done closes when
+// every one has returned.
+type waits struct {
+	ids   []string
+	start time.Time
+	done  chan struct{}
+	errs  []error // by index of ids, each written by its goroutine only
+
+	mu     sync.Mutex
+	latest map[string]*api.Status // the last status each wait heard of
+}
+
+// startWaits waits for each of ids, at most 64 long polls at once on one
+// node.
+func startWaits(ctx context.Context, c *client.Client, ids []string) *waits {
+	w := &waits{ids: ids, start: time.Now(), done: make(chan struct{}), errs: make([]error, len(ids)),
+		latest: make(map[string]*api.Status, len(ids))}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64) // bound concurrent long polls on one node
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := c.Wait(ctx, id, func(s *api.Status) { w.note(id, s) })
+			if err != nil {
+				w.errs[i] = err
+				return
+			}
+			w.note(id, st)
+		}()
+	}
+	go func() { wg.Wait(); close(w.done) }()
+	return w
+}
+
+func (w *waits) note(id string, st *api.Status) {
+	w.mu.Lock()
+	w.latest[id] = st
+	w.mu.Unlock()
+}
+
+// showProgress redraws a progress line on stderr until every wait
+// returned, then clears it.
+func (w *waits) showProgress(e *env) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.done:
+			fmt.Fprint(e.stderr, "\r\033[K")
+			return
+		case <-tick.C:
+			w.mu.Lock()
+			line := progressLine(w.ids, w.latest, time.Since(w.start))
+			w.mu.Unlock()
+			fmt.Fprintf(e.stderr, "\r\033[K%s", line)
+		}
+	}
+}
+
+// outcome reads the waits once done: the final statuses in the order of
+// ids, whether the time-out passed first, whether any task ended other
+// than completed, and the first other error (naming its task).
+func (w *waits) outcome() (final []*api.Status, timedOut, failed bool, err error) {
+	final = make([]*api.Status, 0, len(w.ids))
+	for i, id := range w.ids {
+		switch {
+		case w.errs[i] == nil:
+			final = append(final, w.latest[id])
+			if w.latest[id].State != api.StateCompleted {
+				failed = true
+			}
+		case errors.Is(w.errs[i], context.DeadlineExceeded):
+			timedOut = true
+			if st := w.latest[id]; st != nil {
+				final = append(final, st)
+			}
+		default:
+			if err == nil {
+				err = fmt.Errorf("%s: %w", id, w.errs[i])
+			}
+		}
+	}
+	return final, timedOut, failed, err
 }
 
 func countTerminal(list []*api.Status) int {
