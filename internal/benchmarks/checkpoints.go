@@ -40,13 +40,41 @@ func Checkpoints(b *testing.B, rounds, taskCount int, window time.Duration) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	g := newGate()
-	var saved atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cp := &checkpointers{g: newGate()}
+	defer cp.start(ctx, b, s, taskCount)()
+	cp.warmUp(ctx, b, taskCount)
+	rec, err := s.Get(ctx, "cp-0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := proto.Size(rec.Task)
+	value := make([]byte, size)
+	b.ResetTimer()
+	cps, raws := cp.rounds(ctx, b, agent.Client().KV(), value, rounds, taskCount, window)
+	b.StopTimer()
+	med := func(xs []float64) float64 { return medianOf(xs, func(v float64) float64 { return v }) }
+	b.ReportMetric(med(cps), "checkpoints/s")
+	b.ReportMetric(med(raws), "raw-puts/s")
+	b.ReportMetric(float64(size), "record-bytes")
+}
+
+// checkpointers are the benchmark's tasks: each checkpoints in a loop
+// while g is open, counting the checkpoints stored in saved.
+type checkpointers struct {
+	g     *gate
+	saved atomic.Int64
+}
+
+// start runs a task manager on s with taskCount checkpointing tasks
+// submitted, and returns what stops it.
+func (cp *checkpointers) start(ctx context.Context, b *testing.B, s *consulstore.Store, taskCount int) (stop func()) {
 	kind := actors.MustTask("cp", func(ctx actors.TaskContext, _ struct{}) (int, error) {
 		st, _, _ := actors.Resume[CheckpointState](ctx)
 		for {
 			select {
-			case <-g.open():
+			case <-cp.g.open():
 			case <-ctx.Done():
 				return st.Step, nil
 			}
@@ -55,7 +83,7 @@ func Checkpoints(b *testing.B, rounds, taskCount int, window time.Duration) {
 			if err := actors.SaveCheckpoint(ctx, st); err != nil {
 				return st.Step, actors.Permanent(err)
 			}
-			saved.Add(1)
+			cp.saved.Add(1)
 		}
 	}, actors.WithAttemptTimeout(0))
 	reg := actors.NewRegistry()
@@ -69,47 +97,47 @@ func Checkpoints(b *testing.B, rounds, taskCount int, window time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
 	if err := m.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	stop = func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer scancel()
 		_ = m.Stop(sctx)
-	}()
+	}
 	for i := range taskCount {
 		if _, _, err := m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("cp-%d", i), Kind: "cp"}); err != nil {
+			stop()
 			b.Fatal(err)
 		}
 	}
-	// Warm-up: every task has stored a checkpoint.
-	g.set(true)
-	for saved.Load() < int64(4*taskCount) {
+	return stop
+}
+
+// warmUp opens the gate until every task has stored a few checkpoints.
+func (cp *checkpointers) warmUp(ctx context.Context, b *testing.B, taskCount int) {
+	cp.g.set(true)
+	for cp.saved.Load() < int64(4*taskCount) {
 		if ctx.Err() != nil {
-			b.Fatalf("warm-up: %d checkpoints stored: %v", saved.Load(), ctx.Err())
+			b.Fatalf("warm-up: %d checkpoints stored: %v", cp.saved.Load(), ctx.Err())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	g.set(false)
-	rec, err := s.Get(ctx, "cp-0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	size := proto.Size(rec.Task)
-	kv := agent.Client().KV()
-	value := make([]byte, size)
-	var cps, raws []float64
-	b.ResetTimer()
+	cp.g.set(false)
+}
+
+// rounds measures rounds rounds of window per side, the sides taking
+// turns: the checkpoints per second, and the raw puts per second of as
+// many writers as tasks.
+func (cp *checkpointers) rounds(ctx context.Context, b *testing.B, kv *consul.KV, value []byte, rounds, taskCount int, window time.Duration) (cps, raws []float64) {
 	for round := range rounds {
 		sides := []func(){
 			func() {
-				before := saved.Load()
-				g.set(true)
+				before := cp.saved.Load()
+				cp.g.set(true)
 				time.Sleep(window)
-				g.set(false)
-				cps = append(cps, float64(saved.Load()-before)/window.Seconds())
+				cp.g.set(false)
+				cps = append(cps, float64(cp.saved.Load()-before)/window.Seconds())
 			},
 			func() { raws = append(raws, rawPuts(ctx, b, kv, value, taskCount, window)) },
 		}
@@ -120,11 +148,7 @@ func Checkpoints(b *testing.B, rounds, taskCount int, window time.Duration) {
 			side()
 		}
 	}
-	b.StopTimer()
-	med := func(xs []float64) float64 { return medianOf(xs, func(v float64) float64 { return v }) }
-	b.ReportMetric(med(cps), "checkpoints/s")
-	b.ReportMetric(med(raws), "raw-puts/s")
-	b.ReportMetric(float64(size), "record-bytes")
+	return cps, raws
 }
 
 // rawPuts puts value from writers goroutines to as many keys for window,
