@@ -61,7 +61,8 @@ type Client struct {
 	noBatch    atomic.Bool // a node answered that it has no batch route
 }
 
-// New returns a client; zero Config fields take DefaultConfig's values.
+// New returns a client; zero Config fields take DefaultConfig's values,
+// and a Config Validate refuses is an error wrapping ErrInvalidConfig.
 func New(cfg Config) (*Client, error) {
 	def := DefaultConfig()
 	if cfg.Token == "" {
@@ -69,6 +70,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.CAFile == "" {
 		cfg.CAFile = os.Getenv("GRANARY_CA")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	tlsCfg, err := clientTLS(cfg)
 	if err != nil {
@@ -104,9 +108,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Retry.IsZero() {
 		cfg.Retry = def.Retry
-	}
-	if err := cfg.Retry.Validate(); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
 	}
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = def.RetryFor

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
@@ -128,14 +128,52 @@ func DefaultConfig() Config {
 	}
 }
 
+// ErrInvalidConfig wraps every error of Config.Validate and New's errors
+// about the Config (a CA file it cannot use); it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("client: invalid configuration", errs.ErrInvalidConfig)
+
+// Validate reports a Config New would refuse, naming the field and its
+// value: an HTTPClient given with TLS settings it would ignore, an address
+// that is not an http(s) URL, an invalid Retry, a negative RetryFor,
+// PollWait or RouteRefresh (zero takes the default; a negative
+// ProgressEvery means never).
+func (c Config) Validate() error {
+	if c.HTTPClient != nil && (c.TLSConfig != nil || c.CAFile != "") {
+		return fmt.Errorf("%w: HTTPClient brings its own TLS settings: give it or TLSConfig/CAFile (%q), not both", ErrInvalidConfig, c.CAFile)
+	}
+	secure := c.TLSConfig != nil || c.CAFile != ""
+	if c.Addr != "" {
+		if _, err := parseAddr(c.Addr, secure); err != nil {
+			return fmt.Errorf("%w: Addr %q is not an http(s) URL such as %s", ErrInvalidConfig, c.Addr, DefaultAddr)
+		}
+	}
+	for i, a := range c.Addrs {
+		if _, err := parseAddr(a, secure); err != nil {
+			return fmt.Errorf("%w: Addrs[%d] %q is not an http(s) URL such as %s", ErrInvalidConfig, i, a, DefaultAddr)
+		}
+	}
+	if !c.Retry.IsZero() {
+		if err := c.Retry.Validate(); err != nil {
+			return fmt.Errorf("%w: Retry: %w", ErrInvalidConfig, err)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"RetryFor", c.RetryFor}, {"PollWait", c.PollWait}, {"RouteRefresh", c.RouteRefresh}} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: %s is %s, want 0 (the default) or more", ErrInvalidConfig, d.name, d.v)
+		}
+	}
+	return nil
+}
+
 // clientTLS is the TLS configuration of the client's own HTTP client: nil
 // when none is asked for (plain http:// by default).
 func clientTLS(cfg Config) (*tls.Config, error) {
 	if cfg.TLSConfig == nil && cfg.CAFile == "" {
 		return nil, nil
-	}
-	if cfg.HTTPClient != nil {
-		return nil, errors.New("client: HTTPClient brings its own TLS settings: give it or TLSConfig/CAFile, not both")
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.TLSConfig != nil {
@@ -144,7 +182,7 @@ func clientTLS(cfg Config) (*tls.Config, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("client: CA file: %w", err)
+			return nil, fmt.Errorf("%w: CAFile: %w", ErrInvalidConfig, err)
 		}
 		if tc.RootCAs == nil {
 			if tc.RootCAs, err = x509.SystemCertPool(); err != nil {
@@ -152,7 +190,7 @@ func clientTLS(cfg Config) (*tls.Config, error) {
 			}
 		}
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("%w: CAFile %s holds no PEM certificate", ErrInvalidConfig, cfg.CAFile)
 		}
 	}
 	return tc, nil

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"go.opentelemetry.io/otel/trace"
@@ -36,16 +38,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Health checks the node for GET /healthz; nil always answers ok.
 	Health func(ctx context.Context) error
-	// MaxWait caps ?wait= on long polls.
+	// MaxWait caps ?wait= on long polls (0: DefaultConfig's).
 	MaxWait time.Duration
-	// MaxBodyBytes caps request bodies.
+	// MaxBodyBytes caps request bodies (0: DefaultConfig's).
 	MaxBodyBytes int64
-	// MaxBatchBytes caps the body of a batch of submits.
+	// MaxBatchBytes caps the body of a batch of submits (0:
+	// DefaultConfig's).
 	MaxBatchBytes int64
 	// MaxInflight bounds the requests served at once, long polls aside;
 	// past it the node answers 429 with Retry-After (0: no bound).
 	MaxInflight int
-	// MaxWaiters bounds the long polls (?wait=, ?index=) held at once.
+	// MaxWaiters bounds the long polls (?wait=, ?index=) held at once (0:
+	// no bound).
 	MaxWaiters int
 	// MaxBodyBytesInFlight bounds the bytes of the request bodies being
 	// served at once (each counts its Content-Length, or its route's limit
@@ -59,7 +63,8 @@ type Config struct {
 	// hold at once: each reserves MaxPageBytes and a chunk of records at
 	// their largest; past it the node answers 429 (0: no bound).
 	MaxReadBytesInFlight int64
-	// RetryAfter is what a 429 tells the client to wait (whole seconds).
+	// RetryAfter is what a 429 tells the client to wait (whole seconds; 0:
+	// one second).
 	RetryAfter time.Duration
 	// TracerProvider serves each request in a span (Trace); nil: no spans.
 	TracerProvider trace.TracerProvider
@@ -120,4 +125,52 @@ func DefaultConfig() Config {
 		// defaultStoreDeadline says why 4s.
 		StoreDeadline: defaultStoreDeadline,
 	}
+}
+
+// ErrInvalidConfig wraps every error of Config.Validate; it wraps
+// errs.ErrInvalidConfig.
+var ErrInvalidConfig = errs.New("httpapi: invalid configuration", errs.ErrInvalidConfig)
+
+// Validate reports a negative bound, naming the field and its value: zero
+// is the default or no bound (each field says which). New cannot return
+// an error, so it takes a negative bound as zero; a caller that builds a
+// Config from its own input checks it here first.
+func (c Config) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MaxWait", c.MaxWait}, {"RetryAfter", c.RetryAfter}, {"StoreDeadline", c.StoreDeadline}} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: %s is %s, want 0 or more", ErrInvalidConfig, d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"MaxBodyBytes", c.MaxBodyBytes}, {"MaxBatchBytes", c.MaxBatchBytes}, {"MaxInflight", int64(c.MaxInflight)},
+		{"MaxWaiters", int64(c.MaxWaiters)}, {"MaxBodyBytesInFlight", c.MaxBodyBytesInFlight}, {"MaxPageBytes", c.MaxPageBytes},
+		{"MaxReadBytesInFlight", c.MaxReadBytesInFlight}} {
+		if n.v < 0 {
+			return fmt.Errorf("%w: %s is %d, want 0 or more", ErrInvalidConfig, n.name, n.v)
+		}
+	}
+	return nil
+}
+
+// withDefaults gives the fields whose zero means DefaultConfig's (MaxWait,
+// MaxBodyBytes, MaxBatchBytes, MaxPageBytes) that value when they are not
+// positive.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.MaxWait <= 0 {
+		c.MaxWait = def.MaxWait
+	}
+	for _, n := range []struct{ dst, def *int64 }{
+		{&c.MaxBodyBytes, &def.MaxBodyBytes}, {&c.MaxBatchBytes, &def.MaxBatchBytes}, {&c.MaxPageBytes, &def.MaxPageBytes},
+	} {
+		if *n.dst <= 0 {
+			*n.dst = *n.def
+		}
+	}
+	return c
 }

@@ -60,13 +60,8 @@ type handler struct {
 // New returns the API handler. A nil svc serves no task routes (a cluster
 // node before durable tasks reach it).
 func New(svc TaskService, cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
 	h := &handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), admit: newAdmission(cfg), unavailable: logevery.Limiter{Period: unavailableLogEvery}}
-	if h.cfg.MaxBatchBytes <= 0 {
-		h.cfg.MaxBatchBytes = DefaultConfig().MaxBatchBytes
-	}
-	if h.cfg.MaxPageBytes <= 0 {
-		h.cfg.MaxPageBytes = DefaultConfig().MaxPageBytes
-	}
 	h.reads.max = h.cfg.MaxReadBytesInFlight
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
