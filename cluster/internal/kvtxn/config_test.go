@@ -36,3 +36,12 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestNewZeroConfig: New with the zero Config takes the defaults.
+func TestNewZeroConfig(t *testing.T) {
+	b := New(nil, Config{})
+	defer b.Close()
+	if b.timeout != DefaultConfig().Timeout {
+		t.Errorf("timeout %s, want the default %s", b.timeout, DefaultConfig().Timeout)
+	}
+}

@@ -40,3 +40,11 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenZeroConfig: Open(Config{}) is refused with an error naming the
+// missing Path, before it touches the disk.
+func TestOpenZeroConfig(t *testing.T) {
+	if _, err := boltstore.Open(boltstore.Config{}); !errors.Is(err, errs.ErrInvalidConfig) || !strings.Contains(err.Error(), "Path is empty") {
+		t.Fatalf("Open(Config{}): %v, want ErrInvalidConfig naming Path", err)
+	}
+}
