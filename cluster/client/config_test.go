@@ -11,6 +11,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
@@ -39,18 +40,12 @@ func TestConfigValidate(t *testing.T) {
 		{"negative route refresh", client.Config{RouteRefresh: -time.Second}, "RouteRefresh is -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
+			errstest.WantInvalidConfig(t, tc.cfg.Validate(), tc.want, client.ErrInvalidConfig)
 			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
 				if _, err := client.New(tc.cfg); err != nil {
 					t.Fatalf("New: %v", err)
 				}
 				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, client.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
 			}
 			if _, err := client.New(tc.cfg); !errors.Is(err, client.ErrInvalidConfig) {
 				t.Fatalf("New: %v, want ErrInvalidConfig", err)

@@ -1,14 +1,13 @@
 package httpapi_test
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/cluster/httpapi"
 )
 
@@ -34,16 +33,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := httpapi.DefaultConfig()
 			tc.edit(&cfg)
-			err := cfg.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, httpapi.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
-			}
+			errstest.WantInvalidConfig(t, cfg.Validate(), tc.want, httpapi.ErrInvalidConfig)
 		})
 	}
 }

@@ -2,10 +2,8 @@ package node_test
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
 	"io/fs"
-	"path/filepath"
+	"path"
 	"strings"
 	"testing"
 )
@@ -31,31 +29,14 @@ var conventionExceptions = map[string]string{
 // without arguments, and func (Config) Validate() error, as cluster/errs'
 // package documentation says.
 func TestConfigConventions(t *testing.T) {
-	root := "../.."
-	fset := token.NewFileSet()
 	type found struct{ config, defaults, validate bool }
 	pkgs := map[string]*found{}
-	var defaultSig = map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			switch {
-			case rel == "internal", rel == "examples", d.Name() == "testdata", d.Name() == ".git", d.Name() == "bin":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		dir := filepath.ToSlash(filepath.Dir(rel))
+	defaultSig := map[string]string{}
+	// The test rigs of internal/ and examples/ are left out, not
+	// cluster/internal's runtime packages.
+	skip := func(rel string, _ fs.DirEntry) bool { return rel == "internal" || rel == "examples" }
+	parseGoFiles(t, "../..", skip, func(rel string, f *ast.File) {
+		dir := path.Dir(rel)
 		p := pkgs[dir]
 		if p == nil {
 			p = &found{}
@@ -75,17 +56,13 @@ func TestConfigConventions(t *testing.T) {
 				switch {
 				case d.Recv == nil && d.Name.Name == "DefaultConfig":
 					defaultSig[dir] = funcShape(d.Type)
-					p.defaults = funcShape(d.Type) == "() Config"
+					p.defaults = defaultSig[dir] == "() Config"
 				case d.Recv != nil && d.Name.Name == "Validate" && recvName(d) == "Config":
 					p.validate = funcShape(d.Type) == "() error"
 				}
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
 	for dir, p := range pkgs {
 		if !p.config {
@@ -104,7 +81,7 @@ func TestConfigConventions(t *testing.T) {
 		}
 	}
 	if n < 10 {
-		t.Fatalf("found only %d packages with a Config under %s", n, root)
+		t.Fatalf("found only %d packages with a Config", n)
 	}
 }
 

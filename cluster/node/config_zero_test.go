@@ -119,25 +119,8 @@ func TestEveryConfigTypeIsChecked(t *testing.T) {
 func configTypes(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case "internal", "examples", "testdata", ".git", "bin":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
+	skip := func(rel string, d fs.DirEntry) bool { return d.Name() == "internal" || d.Name() == "examples" }
+	parseGoFiles(t, root, skip, func(_ string, f *ast.File) {
 		for _, decl := range f.Decls {
 			g, ok := decl.(*ast.GenDecl)
 			if !ok || g.Tok != token.TYPE {
@@ -150,13 +133,45 @@ func configTypes(t *testing.T, root string) []string {
 				}
 			}
 		}
+	})
+	if len(out) < 10 {
+		t.Fatalf("found only %d Config types under %s: %v", len(out), root, out)
+	}
+	return out
+}
+
+// parseGoFiles parses each non-test Go file under root, outside testdata,
+// .git, bin and the folders skip names, and hands it to visit with its
+// path relative to root.
+func parseGoFiles(t *testing.T, root string, skip func(rel string, d fs.DirEntry) bool, visit func(rel string, f *ast.File)) {
+	t.Helper()
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch d.Name() {
+			case "testdata", ".git", "bin":
+				return filepath.SkipDir
+			}
+			if skip(filepath.ToSlash(rel), d) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		visit(filepath.ToSlash(rel), f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) < 10 {
-		t.Fatalf("found only %d Config types under %s: %v", len(out), root, out)
-	}
-	return out
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/cluster/reconciler"
 	"github.com/granary-rt/granary/cluster/store"
 )
@@ -82,16 +82,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base()
 			tc.edit(&cfg)
-			err := cfg.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, reconciler.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
-			}
+			errstest.WantInvalidConfig(t, cfg.Validate(), tc.want, reconciler.ErrInvalidConfig)
 		})
 	}
 }

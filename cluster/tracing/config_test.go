@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/cluster/tracing"
 )
 
@@ -27,15 +27,9 @@ func TestConfigValidate(t *testing.T) {
 		{"too long", tracing.Config{ServiceName: strings.Repeat("g", 300)}, "ServiceName is 300 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
+			errstest.WantInvalidConfig(t, tc.cfg.Validate(), tc.want)
 			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
 				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
 			}
 			if _, err := tracing.New(context.Background(), tc.cfg); !errors.Is(err, tracing.ErrInvalidConfig) {
 				t.Fatalf("New: %v, want ErrInvalidConfig", err)

@@ -1,12 +1,10 @@
 package kvtxn
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 )
 
 // TestConfigValidate: a negative Workers or Timeout is named with its
@@ -23,16 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative timeout", Config{Timeout: -time.Second}, "Timeout is -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
-			}
+			errstest.WantInvalidConfig(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }

@@ -1,12 +1,10 @@
 package boltstore_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 )
 
@@ -27,16 +25,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := boltstore.DefaultConfig("/tmp/x/tasks.db")
 			tc.edit(&cfg)
-			err := cfg.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, boltstore.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
-			}
+			errstest.WantInvalidConfig(t, cfg.Validate(), tc.want, boltstore.ErrInvalidConfig)
 		})
 	}
 }
@@ -44,7 +33,6 @@ func TestConfigValidate(t *testing.T) {
 // TestOpenZeroConfig: Open(Config{}) is refused with an error naming the
 // missing Path, before it touches the disk.
 func TestOpenZeroConfig(t *testing.T) {
-	if _, err := boltstore.Open(boltstore.Config{}); !errors.Is(err, errs.ErrInvalidConfig) || !strings.Contains(err.Error(), "Path is empty") {
-		t.Fatalf("Open(Config{}): %v, want ErrInvalidConfig naming Path", err)
-	}
+	_, err := boltstore.Open(boltstore.Config{})
+	errstest.WantInvalidConfig(t, err, "Path is empty", boltstore.ErrInvalidConfig)
 }

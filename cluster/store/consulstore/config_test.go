@@ -2,11 +2,11 @@ package consulstore_test
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/errs/errstest"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
 	"github.com/hashicorp/consul/api"
 )
@@ -36,15 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := consulstore.DefaultConfig("gran")
 			tc.edit(&cfg)
-			err := cfg.Validate()
+			errstest.WantInvalidConfig(t, cfg.Validate(), tc.want, consulstore.ErrInvalidConfig)
 			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
 				return
-			}
-			if !errors.Is(err, errs.ErrInvalidConfig) || !errors.Is(err, consulstore.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate: %v, want ErrInvalidConfig naming %q", err, tc.want)
 			}
 			// New refuses the same Config before it talks to Consul.
 			client, cerr := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
