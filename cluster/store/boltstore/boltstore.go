@@ -217,19 +217,9 @@ func (s *Store) Update(ctx context.Context, t *messages.Task, rev uint64) (store
 	var rec store.Record
 	var outcome error // kept out of the function's error (groupcommit.go)
 	err := s.batch(func(tx *bolt.Tx) error {
-		outcome = nil
-		v := tx.Bucket(bucketTasks).Get([]byte(id))
-		if v == nil {
-			outcome = fmt.Errorf("%w: %s", store.ErrNotFound, id)
-			return nil
-		}
-		old, err := decode(v)
-		if err != nil {
+		old, refused, err := readAt(tx, id, rev)
+		if outcome = refused; err != nil || refused != nil {
 			return err
-		}
-		if old.Revision != rev {
-			outcome = fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, old.Revision, rev)
-			return nil
 		}
 		rec, err = put(tx, t, old.Task)
 		return err
@@ -251,20 +241,9 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 	}
 	var outcome error
 	err := s.batch(func(tx *bolt.Tx) error {
-		outcome = nil
-		tasks := tx.Bucket(bucketTasks)
-		v := tasks.Get([]byte(id))
-		if v == nil {
-			outcome = fmt.Errorf("%w: %s", store.ErrNotFound, id)
-			return nil
-		}
-		old, err := decode(v)
-		if err != nil {
+		old, refused, err := readAt(tx, id, rev)
+		if outcome = refused; err != nil || refused != nil {
 			return err
-		}
-		if old.Revision != rev {
-			outcome = fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, old.Revision, rev)
-			return nil
 		}
 		if owner := old.Task.GetStatus().GetOwner(); owner != "" {
 			if err := tx.Bucket(bucketOwners).Delete(ownerKey(owner, id)); err != nil {
@@ -277,7 +256,7 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 		if err := addCounts(tx, store.CountDelta(old.Task, nil)); err != nil {
 			return err
 		}
-		return tasks.Delete([]byte(id))
+		return tx.Bucket(bucketTasks).Delete([]byte(id))
 	})
 	if err == nil {
 		err = outcome
@@ -286,6 +265,24 @@ func (s *Store) Delete(ctx context.Context, id string, rev uint64) error {
 		s.notifier.Notify(id)
 	}
 	return wrap(err)
+}
+
+// readAt reads task id in tx for a change at revision rev: its record;
+// or refused, why the change cannot be made (no such task, or it is at
+// another revision), which is the caller's outcome, not the transaction's
+// error; or err, which fails the transaction.
+func readAt(tx *bolt.Tx, id string, rev uint64) (old store.Record, refused, err error) {
+	v := tx.Bucket(bucketTasks).Get([]byte(id))
+	if v == nil {
+		return store.Record{}, fmt.Errorf("%w: %s", store.ErrNotFound, id), nil
+	}
+	if old, err = decode(v); err != nil {
+		return store.Record{}, nil, err
+	}
+	if old.Revision != rev {
+		return store.Record{}, fmt.Errorf("%w: %s is at revision %d, not %d", store.ErrConflict, id, old.Revision, rev), nil
+	}
+	return old, nil, nil
 }
 
 // List implements store.Store. An owner filter reads the owner index;
