@@ -208,14 +208,7 @@ func runOneTask(e *env, args []string, name string, call func(*client.Client, co
 	ctx, cancel := cf.context()
 	defer cancel()
 	st, err := call(c, ctx, pos[0])
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, st)
-	}
-	human(e.stdout, st)
-	return nil
+	return printResult(e, cf, st, err, human)
 }
 
 func runTasks(e *env, args []string) error {
@@ -478,12 +471,5 @@ func runTaskCounts(e *env, cf clientFlags) error {
 	ctx, cancel := cf.context()
 	defer cancel()
 	st, err := c.TaskStats(ctx)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, st)
-	}
-	printCounts(e.stdout, st)
-	return nil
+	return printResult(e, cf, st, err, printCounts)
 }

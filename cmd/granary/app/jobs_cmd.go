@@ -37,14 +37,7 @@ func runJobs(e *env, args []string) error {
 	ctx, cancel := cf.context()
 	defer cancel()
 	jl, err := c.Jobs(ctx, *limit)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, jl)
-	}
-	printJobs(e.stdout, jl)
-	return nil
+	return printResult(e, cf, jl, err, printJobs)
 }
 
 func printJobs(w io.Writer, jl *api.JobList) {
@@ -184,14 +177,7 @@ func runIDCall[T any](e *env, args []string, name, argsHelp string, call func(*c
 	}
 	defer jc.cancel()
 	out, err := call(jc.c, jc.ctx, jc.id)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, out)
-	}
-	human(e.stdout, out)
-	return nil
+	return printResult(e, cf, out, err, human)
 }
 
 func printJobStatus(w io.Writer, j *api.JobStatus) {

@@ -411,3 +411,16 @@ func printPayload(row func(k, v string), st *api.Status) {
 		row("payload", fmt.Sprintf("%d bytes (not in listings)", st.PayloadBytes))
 	}
 }
+
+// printResult ends a command that made one call: the call's error, else
+// v as JSON with --json, else as human prints it.
+func printResult[T any](e *env, cf clientFlags, v T, err error, human func(io.Writer, T)) error {
+	if err != nil {
+		return callErr(err)
+	}
+	if cf.json {
+		return printJSON(e.stdout, v)
+	}
+	human(e.stdout, v)
+	return nil
+}

@@ -94,14 +94,7 @@ func runScheduleCreate(e *env, args []string) error {
 		spec.CatchupWindow = api.Ptr(api.Duration(*catchUp))
 	}
 	s, err := jc.c.PutSchedule(jc.ctx, jc.id, spec)
-	if err != nil {
-		return callErr(err)
-	}
-	if cf.json {
-		return printJSON(e.stdout, s)
-	}
-	printSchedule(e.stdout, s)
-	return nil
+	return printResult(e, cf, s, err, printSchedule)
 }
 
 func runScheduleStatus(e *env, args []string) error {
