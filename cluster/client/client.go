@@ -64,7 +64,6 @@ type Client struct {
 // New returns a client; zero Config fields take DefaultConfig's values,
 // and a Config Validate refuses is an error wrapping ErrInvalidConfig.
 func New(cfg Config) (*Client, error) {
-	def := DefaultConfig()
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("GRANARY_TOKEN")
 	}
@@ -78,25 +77,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	addrs := cfg.Addrs
-	if cfg.Addr != "" {
-		addrs = append([]string{cfg.Addr}, addrs...)
-	}
-	if len(addrs) == 0 && cfg.Discover == nil {
-		addr := os.Getenv("GRANARY_ADDR")
-		if addr == "" {
-			addr = DefaultAddr
-		}
-		addrs = []string{addr}
-	}
 	secure := tlsCfg != nil
-	nodes := make([]*url.URL, 0, len(addrs))
-	for _, a := range addrs {
-		u, err := parseAddr(a, secure)
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, u)
+	nodes, err := nodeURLs(cfg, secure)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Transport: &http.Transport{
@@ -106,21 +90,7 @@ func New(cfg Config) (*Client, error) {
 			TLSClientConfig:     tlsCfg,
 		}}
 	}
-	if cfg.Retry.IsZero() {
-		cfg.Retry = def.Retry
-	}
-	if cfg.RetryFor <= 0 {
-		cfg.RetryFor = def.RetryFor
-	}
-	if cfg.ProgressEvery == 0 {
-		cfg.ProgressEvery = def.ProgressEvery
-	}
-	if cfg.PollWait <= 0 {
-		cfg.PollWait = def.PollWait
-	}
-	if cfg.RouteRefresh <= 0 {
-		cfg.RouteRefresh = def.RouteRefresh
-	}
+	cfg = cfg.withDefaults()
 	c := &Client{http: cfg.HTTPClient, cfg: cfg, nodes: nodes, secure: secure}
 	if cfg.Token != "" {
 		c.token = "Bearer " + cfg.Token

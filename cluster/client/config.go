@@ -212,3 +212,50 @@ func parseAddr(addr string, secure bool) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+// withDefaults gives the zero (or, but for ProgressEvery, negative)
+// timings and a zero Retry DefaultConfig's values.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.Retry.IsZero() {
+		c.Retry = def.Retry
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = def.RetryFor
+	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = def.ProgressEvery
+	}
+	if c.PollWait <= 0 {
+		c.PollWait = def.PollWait
+	}
+	if c.RouteRefresh <= 0 {
+		c.RouteRefresh = def.RouteRefresh
+	}
+	return c
+}
+
+// nodeURLs are the nodes a client of cfg talks to: Addr, then Addrs;
+// without either or Discover, $GRANARY_ADDR, else DefaultAddr.
+func nodeURLs(cfg Config, secure bool) ([]*url.URL, error) {
+	addrs := cfg.Addrs
+	if cfg.Addr != "" {
+		addrs = append([]string{cfg.Addr}, addrs...)
+	}
+	if len(addrs) == 0 && cfg.Discover == nil {
+		addr := os.Getenv("GRANARY_ADDR")
+		if addr == "" {
+			addr = DefaultAddr
+		}
+		addrs = []string{addr}
+	}
+	nodes := make([]*url.URL, 0, len(addrs))
+	for _, a := range addrs {
+		u, err := parseAddr(a, secure)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, u)
+	}
+	return nodes, nil
+}
