@@ -64,7 +64,9 @@ import (
 // seconds while runs find tasks lacking an entry), from key listings
 // only. bytime-ready marks the first complete reconcile: until it exists
 // (a cluster upgraded from a version without the index), List reads every
-// task, so such tasks are listed from the first listing on.
+// task while the store holds at most Config.WalkRecords of them, so such
+// tasks are listed from the first listing on; a larger store walks the
+// index meanwhile (indexReady), answering in bounded time without them.
 
 const (
 	hourLayout = "2006010215"
@@ -181,9 +183,18 @@ func (s *Store) noteHourDir(hour string) {
 	s.hourDirs[hour] = true
 }
 
-// indexReady reports whether the index holds every task: this process saw
-// bytime-ready, or sees it now. Until then a listing reads every task; the
-// store's reconcile (reconcile.go) writes the marker.
+// indexReady reports whether listings walk the index. They do once it
+// holds every task: this process saw bytime-ready, or sees it now. They
+// also do while it is being reconciled (no marker yet: a cluster upgraded
+// from a version without the index, or a store whose first reconcile has
+// not completed) if the counts (counts.go) say the store holds more tasks
+// than a walk may read (Config.WalkRecords): reading every task instead
+// takes longer the more tasks are stored (17.7 s for a page at 100,000,
+// issue #23), so the page comes from the index in bounded time, and
+// leaves out tasks stored without an entry (by an older version) until the
+// running reconcile gives them theirs. A store of fewer tasks (a new one
+// is empty), or whose counts are not made yet, is read whole: complete,
+// and cheap while it is small.
 func (s *Store) indexReady(ctx context.Context) bool {
 	if s.ready.Load() {
 		return true
@@ -193,7 +204,20 @@ func (s *Store) indexReady(ctx context.Context) bool {
 		s.ready.Store(true)
 		return true
 	}
-	return false
+	return s.storedMoreThan(ctx, int64(s.cfg.WalkRecords))
+}
+
+// storedMoreThan reports whether the counts say more than n tasks are
+// stored (false when they cannot be read or are not made yet).
+func (s *Store) storedMoreThan(ctx context.Context, n int64) bool {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	pairs, _, err := s.kv.List(s.countsPrefix(), s.readOptions(ctx, false))
+	if err != nil {
+		return false
+	}
+	sum, made, err := s.sumShards(pairs)
+	return err == nil && made && sum.Total() > n
 }
 
 // Backfill runs Reconcile and returns how many tasks it indexed (the name
@@ -207,7 +231,7 @@ func (s *Store) Backfill(ctx context.Context) (int, error) {
 // false when the walk gave up (a filter keeping few tasks): the caller then
 // reads every task.
 func (s *Store) listNewest(ctx context.Context, f store.Filter) (recs []store.Record, ok bool, err error) {
-	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f), gran: byMinute}
+	w := &walker{s: s, ctx: ctx, f: f, page: store.NewPage(f), gran: bySecond, par: 1}
 	if f.After != nil {
 		tp := pathOf(*f.After)
 		w.cursor = &tp
@@ -233,6 +257,7 @@ type walker struct {
 	fetched  int              // tasks read
 	listings int              // listings made
 	gran     int              // bySecond, byMinute or byHour
+	par      int              // listings of entries made at once (up to walkParallel)
 }
 
 // boundedKeys lists the keys under prefix (with sep: its children) within
@@ -285,10 +310,16 @@ func (w *walker) walk() (bool, error) {
 }
 
 // Granularities of a walk's listings: one listing per second, per minute
-// or per hour of entries. A walk starts by minutes, and goes coarser while
-// its listings come back nearly empty (sparse tasks: a listing per second
-// would cost a round trip per task), finer while they come back crowded (a
-// burst: a minute's listing would hold many more entries than a page).
+// or per hour of entries. A walk starts by seconds, one listing at a time,
+// and goes coarser and wider (more listings at once) while its listings
+// come back nearly empty (sparse tasks: a listing per second would cost a
+// round trip per task), finer and narrower while they come back crowded.
+// Starting coarse cost a page of a burst every entry of its minutes: 450
+// tasks/s stored for four minutes made each page list 100,000 entries,
+// and GET /v1/tasks, which reads a page in chunks of 9, take 17.7 s at
+// 100,000 tasks (issue #23). Starting fine, a page of a burst lists about
+// a second of entries, and a page of sparse tasks costs two listings more
+// than it did.
 const (
 	bySecond = iota
 	byMinute
@@ -331,7 +362,7 @@ func (w *walker) walkHour(hour string, onSpine bool) error {
 	}
 	for len(want) > 0 {
 		if w.gran >= byMinute {
-			n := min(len(want), walkParallel)
+			n := min(len(want), w.par)
 			prefixes := make([]string, n)
 			for i, m := range want[:n] {
 				prefixes[i] = prefix + m + "/"
@@ -368,7 +399,7 @@ func (w *walker) walkMinute(prefix string, onSpine bool) error {
 		want = append(want, prefix+sec+"/")
 	}
 	for len(want) > 0 {
-		n := min(len(want), walkParallel)
+		n := min(len(want), w.par)
 		if _, err := w.leaves(want[:n]); err != nil {
 			return err
 		}
@@ -403,11 +434,17 @@ func (w *walker) leaves(prefixes []string) (int, error) {
 	for _, keys := range lists {
 		total += len(keys)
 	}
-	switch avg := total / len(prefixes); {
+	avg := total / len(prefixes)
+	switch {
 	case avg < walkSparse && w.gran < byHour:
 		w.gran++
 	case avg > walkDense && w.gran > bySecond:
 		w.gran--
+	}
+	if total < w.need()-len(w.pending) {
+		w.par = min(2*w.par, walkParallel) // these held less than the page lacks
+	} else {
+		w.par = 1
 	}
 	for _, keys := range lists {
 		var entries []store.Position

@@ -1,6 +1,7 @@
 package consulstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -23,11 +24,14 @@ import (
 
 // readCounter stands between a store and a Consul agent and counts the
 // task records (keys under <prefix>tasks/ with their values) Consul sends,
-// in listings and in transactions alike, and the requests.
+// in listings and in transactions alike, the index entries (keys under
+// <prefix>bytime/) it lists, and the requests.
 type readCounter struct {
 	next     http.Handler
 	marker   *regexp.Regexp
+	entry    []byte
 	records  atomic.Int64
+	entries  atomic.Int64
 	requests atomic.Int64
 	bytes    atomic.Int64 // of the answers' bodies
 }
@@ -41,7 +45,8 @@ func newReadCounter(t *testing.T, agent *testconsul.Agent, cluster string) (*rea
 	}
 	// A task record read is a task key answered with its value; a write's
 	// check of a task's index answers the key with no value (null).
-	rc := &readCounter{next: proxy, marker: regexp.MustCompile(`"Key":\s*"granary/` + cluster + `/tasks/[^"]*",\s*"Flags":\s*\d+,\s*"Value":\s*"`)}
+	rc := &readCounter{next: proxy, marker: regexp.MustCompile(`"Key":\s*"granary/` + cluster + `/tasks/[^"]*",\s*"Flags":\s*\d+,\s*"Value":\s*"`),
+		entry: []byte(`"granary/` + cluster + `/bytime/`)}
 	return rc, clientThrough(t, rc)
 }
 
@@ -52,6 +57,7 @@ func (rc *readCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.requests.Add(1)
 	rc.bytes.Add(int64(len(body)))
 	rc.records.Add(int64(len(rc.marker.FindAllIndex(body, -1))))
+	rc.entries.Add(int64(bytes.Count(body, rc.entry)))
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
