@@ -50,6 +50,11 @@ type ScaleResult struct {
 	MemberRSS     []int64
 	ConsulRSS     int64
 	SnapshotBytes int64
+	// IndexReady: the submission-time index was marked complete
+	// (bytime-ready) when the page was read; Load: the machine's load
+	// average (/proc/loadavg) then.
+	IndexReady bool
+	Load       string
 }
 
 // Scale loads cfg.Tasks `echo` tasks (each completed, as most tasks of a
@@ -83,6 +88,11 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	}
 	res.Took = time.Since(start)
 	ctx := context.Background()
+	ready, _, err := agent.Client().KV().Get("granary/scale/bytime-ready", nil)
+	if err != nil {
+		fatal(err)
+	}
+	res.IndexReady, res.Load = ready != nil, loadAverage()
 	var pages, stats, took []time.Duration
 	for range cfg.Reps {
 		t0 := time.Now()
@@ -209,4 +219,17 @@ func rss(b *testing.B, pid int) int64 {
 	}
 	b.Fatalf("no VmRSS for process %d", pid)
 	return 0
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -51,6 +51,7 @@ func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Written by `go run ./internal/benchscale -tasks %d -callers %d -reps %d` on %s; loading took %s. Machine: %d cores, %s, %s/%s.\n\n",
 		cfg.Tasks, cfg.Callers, cfg.Reps, time.Now().UTC().Format("2006-01-02 15:04 UTC"), res.Took.Round(time.Second), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&sb, "Load average at the end of loading: %s.\n\n", res.Load)
 	sb.WriteString("| tasks stored | submit rate (last tenth before it) |\n|---|---|\n")
 	for i, m := range res.Milestones {
 		fmt.Fprintf(&sb, "| %d | %.0f tasks/s |\n", m, res.Rates[i])
@@ -61,7 +62,7 @@ func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 		members = append(members, mib(m))
 	}
 	fmt.Fprintf(&sb, "\n| at %d tasks | |\n|---|---|\n", res.Tasks)
-	fmt.Fprintf(&sb, "| GET /v1/tasks?limit=100 (newest), p50 | %s |\n", res.PageP50.Round(100*time.Microsecond))
+	fmt.Fprintf(&sb, "| GET /v1/tasks?limit=100 (newest), p50; index marked complete | %s; %v |\n", res.PageP50.Round(100*time.Microsecond), res.IndexReady)
 	fmt.Fprintf(&sb, "| GET /v1/tasks:stats, p50 (the node's own time) | %s (%s) |\n", res.StatsP50.Round(100*time.Microsecond), res.StatsTook.Round(10*time.Microsecond))
 	fmt.Fprintf(&sb, "| members' resident memory | %s |\n", strings.Join(members, ", "))
 	fmt.Fprintf(&sb, "| Consul server's resident memory, per task | %s, %d B |\n", mib(res.ConsulRSS), res.ConsulRSS/int64(res.Tasks))
