@@ -30,8 +30,12 @@ const StateIdentities = 1024
 // of the same server. A third side calls the counter's "get", which
 // writes nothing. rounds rounds of n calls per side, the sides taking
 // turns in a rotating order; it reports each side's median over rounds of
-// calls/s, p50, p99 and the CPU per call of the callers, the node and
-// Consul ("write-", "raw-" and "read-" prefixed). b.N is ignored.
+// calls/s, p50, p99 and the CPU per call (user + system time from
+// /proc/PID/stat over the round, divided by its calls) of the callers, the
+// node and Consul ("write-", "raw-" and "read-" prefixed), and two ratios
+// of CPU per call: Consul's for a write against a raw put
+// ("consul-write/put-cpu-x") and the node's for a write against a get
+// ("node-write/get-cpu-x"). b.N is ignored.
 func GrainStateWrites(b *testing.B, rounds, n, callers int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	node := testnode.ClusterNode(b, "bench", agent.HTTPAddr(), "s1", "--log-level", "warn")
@@ -99,6 +103,12 @@ func GrainStateWrites(b *testing.B, rounds, n, callers int) {
 	for k, xs := range cpu {
 		b.ReportMetric(medianOf(xs, func(v float64) float64 { return v }), k+"-cpu-µs/call")
 	}
+	// Issue #23's figures: Consul's CPU per grain write against a put of
+	// the same size (target ≤ 1.1×), and the node's against a grain call
+	// that writes nothing (target ≤ 2×), each the median of its rounds'
+	// ratios (the sides of a round ran back to back, under the same load).
+	b.ReportMetric(medianRatio(cpu["write-consul"], cpu["raw-consul"]), "consul-write/put-cpu-x")
+	b.ReportMetric(medianRatio(cpu["write-node"], cpu["read-node"]), "node-write/get-cpu-x")
 	for name, xs := range stats {
 		b.ReportMetric(medianOf(xs, func(s CallStats) float64 { return s.Rate }), name+"-calls/s")
 		b.ReportMetric(medianOf(xs, func(s CallStats) float64 { return float64(s.P50.Microseconds()) }), name+"-p50-µs")
@@ -111,6 +121,20 @@ type callerFunc func(ctx context.Context, i int) error
 
 func (f callerFunc) Call(ctx context.Context, i int) error { return f(ctx, i) }
 func (f callerFunc) Close()                                {}
+
+// medianRatio is the median over i of num[i]/den[i] (0 if there is none).
+func medianRatio(num, den []float64) float64 {
+	var rs []float64
+	for i := range min(len(num), len(den)) {
+		if den[i] > 0 {
+			rs = append(rs, num[i]/den[i])
+		}
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	return medianOf(rs, func(v float64) float64 { return v })
+}
 
 // medianOf is the median of f over xs.
 func medianOf[T any](xs []T, f func(T) float64) float64 {
