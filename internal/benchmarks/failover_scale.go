@@ -19,7 +19,10 @@ import (
 // tasks: it starts one node, submits n long sleep tasks (all owned by it),
 // starts two more nodes (running work is not reshuffled onto them), kills
 // the first with SIGKILL and times until every task is running again on a
-// survivor. It reports the seconds as "s_failover"; b.N is ignored (one
+// survivor. It reports the seconds as "s_failover", and the p99 and worst
+// latency ("grain-p99-ms", "grain-max-ms") and the errors ("grain-errors")
+// of grain calls (whoami, 8 callers through a survivor, identities spread
+// over every member) made from the kill until then; b.N is ignored (one
 // failover per call).
 func FailoverAtScale(b *testing.B, n int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
@@ -55,6 +58,7 @@ func FailoverAtScale(b *testing.B, n int) {
 	s1 := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s1", "--log-level", "warn")
 	testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s2", "--log-level", "warn")
 	b.ResetTimer()
+	probe := startGrainProbe(s1.Client(), 8)
 	killed := time.Now()
 	victim.Kill()
 	// A survivor claims a task, records the lost attempt and starts the
@@ -64,11 +68,13 @@ func FailoverAtScale(b *testing.B, n int) {
 	// each time, which slows the survivors and blurs the figure.
 	waitOwned(b, ctx, agent.Client().KV(), "granary/scale/owners/", "v", n)
 	took := time.Since(killed)
+	calls := probe.stop()
 	b.StopTimer()
 	// Check what the index said: every task running its second attempt on
 	// a survivor.
 	waitRunning(b, ctx, s1.Client(), n, func(st *api.Status) bool { return st.Owner != "v" && st.Attempts == 2 })
 	b.ReportMetric(took.Seconds(), "s_failover")
+	calls.report(b, "grain")
 }
 
 // waitOwned polls the owner index under prefix until n tasks are owned by

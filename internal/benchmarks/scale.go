@@ -30,6 +30,10 @@ type ScaleConfig struct {
 	// Reps is how many times the listing page and the counts are read at
 	// the end; their median is reported.
 	Reps int
+	// Pending tasks (each waiting an hour for its retry) are submitted
+	// after the measurements at Tasks, and the members' memory read again
+	// once they all wait; 0: none.
+	Pending int
 }
 
 // ScaleResult is what Scale measured.
@@ -55,6 +59,9 @@ type ScaleResult struct {
 	// average (/proc/loadavg) then.
 	IndexReady bool
 	Load       string
+	// PendingRSS: each member's resident memory growth while Pending
+	// tasks were submitted and came to wait for their retry.
+	PendingRSS []int64
 }
 
 // Scale loads cfg.Tasks `echo` tasks (each completed, as most tasks of a
@@ -122,6 +129,11 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	defer snap.Close()
 	if res.SnapshotBytes, err = io.Copy(io.Discard, snap); err != nil {
 		fatal(err)
+	}
+	if cfg.Pending > 0 {
+		if res.PendingRSS, err = loadPending(ctx, nodes, clients, cfg.Pending, cfg.Callers); err != nil {
+			fatal(err)
+		}
 	}
 	return res
 }

@@ -2,9 +2,13 @@
 // default 1,000,000) into a 3-member cluster on a disk-backed Consul
 // server and prints, as markdown for docs/benchmarks.md, the submit rate
 // as the store grows, a listing page and the task counts at the end, and
-// the memory of the members and of Consul (internal/benchmarks.Scale).
+// the memory of the members and of Consul (internal/benchmarks.Scale),
+// then their memory growth with -pending tasks waiting for a retry; with
+// -failover, the failover of that many running tasks after kill -9 of
+// their member, -failover-reps times, with grain call latency meanwhile
+// (internal/benchmarks.FailoverAtScale).
 //
-//	go run ./internal/benchscale -tasks 100000
+//	go run ./internal/benchscale -tasks 100000 -pending 100000 -failover 20000
 package main
 
 import (
@@ -12,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,28 +27,71 @@ import (
 func main() {
 	testing.Init()
 	cfg := benchmarks.ScaleConfig{}
-	flag.IntVar(&cfg.Tasks, "tasks", 1_000_000, "tasks to load (at least 1000)")
+	flag.IntVar(&cfg.Tasks, "tasks", 1_000_000, "tasks to load (at least 1000; 0: none, failover runs only)")
 	flag.IntVar(&cfg.Callers, "callers", 128, "concurrent submitters")
 	flag.IntVar(&cfg.Reps, "reps", 9, "reads of a listing page and of the counts at the end (the median is reported)")
+	flag.IntVar(&cfg.Pending, "pending", 100_000, "pending tasks (waiting an hour for their retry) to submit at the end, for the members' memory per pending task")
+	failover := flag.Int("failover", 0, "running tasks of the member killed in the failover runs (0: none)")
+	failoverReps := flag.Int("failover-reps", 3, "failover runs (p50 and worst are reported)")
 	flag.Parse()
-	if cfg.Tasks < 1000 || cfg.Callers < 1 || cfg.Reps < 1 {
-		fmt.Fprintln(os.Stderr, "benchscale: -tasks must be at least 1000, -callers and -reps at least 1")
+	if (cfg.Tasks != 0 && cfg.Tasks < 1000) || cfg.Callers < 1 || cfg.Reps < 1 || cfg.Pending < 0 || *failover < 0 || *failoverReps < 1 {
+		fmt.Fprintln(os.Stderr, "benchscale: -tasks must be 0 (no load) or at least 1000, -callers, -reps and -failover-reps at least 1, -pending and -failover not negative")
 		os.Exit(2)
 	}
 	if err := flag.Set("test.benchtime", "1x"); err != nil {
 		panic(err)
 	}
-	var res benchmarks.ScaleResult
-	failed := true
-	testing.Benchmark(func(b *testing.B) {
-		res = benchmarks.Scale(b, cfg)
-		failed = b.Failed()
-	})
-	if failed || res.Tasks == 0 {
-		fmt.Fprintln(os.Stderr, "benchscale: the run failed (see above)")
-		os.Exit(1)
+	if cfg.Tasks > 0 {
+		var res benchmarks.ScaleResult
+		failed := true
+		testing.Benchmark(func(b *testing.B) {
+			res = benchmarks.Scale(b, cfg)
+			failed = b.Failed()
+		})
+		if failed || res.Tasks == 0 {
+			fmt.Fprintln(os.Stderr, "benchscale: the run failed (see above)")
+			os.Exit(1)
+		}
+		fmt.Print(report(res, cfg))
 	}
-	fmt.Print(report(res, cfg))
+	if *failover > 0 {
+		out, err := failovers(*failover, *failoverReps)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchscale:", err)
+			os.Exit(1)
+		}
+		fmt.Print(out)
+	}
+}
+
+// failovers runs benchmarks.FailoverAtScale reps times with n running
+// tasks and returns its figures as a markdown table: the failover's p50
+// and worst, and the grain calls made during it.
+func failovers(n, reps int) (string, error) {
+	var took []float64
+	var rows []string
+	for rep := range reps {
+		failed := false
+		r := testing.Benchmark(func(b *testing.B) {
+			benchmarks.FailoverAtScale(b, n)
+			failed = b.Failed()
+		})
+		if failed || r.Extra["s_failover"] == 0 {
+			return "", fmt.Errorf("failover run %d of %d tasks failed (see above)", rep+1, n)
+		}
+		x := r.Extra
+		took = append(took, x["s_failover"])
+		rows = append(rows, fmt.Sprintf("| %d | %.2f s | %.0f calls, %.0f errors: p50 %.1f ms, p99 %.1f ms, max %.0f ms |",
+			rep+1, x["s_failover"], x["grain-calls"], x["grain-errors"], x["grain-p50-ms"], x["grain-p99-ms"], x["grain-max-ms"]))
+	}
+	sorted := slices.Clone(took)
+	slices.Sort(sorted)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nFailover of %d running tasks after kill -9 of their member (benchmarks.FailoverAtScale, %d runs): p50 %.2f s, worst %.2f s.\n\n",
+		n, reps, sorted[len(sorted)/2], sorted[len(sorted)-1])
+	sb.WriteString("| run | kill -9 → every task running on a survivor | grain calls (whoami, 8 callers through a survivor) meanwhile |\n|---|---|---|\n")
+	sb.WriteString(strings.Join(rows, "\n") + "\n")
+	return sb.String(), nil
 }
 
 // report is res as a markdown section.
@@ -67,5 +115,13 @@ func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 	fmt.Fprintf(&sb, "| members' resident memory | %s |\n", strings.Join(members, ", "))
 	fmt.Fprintf(&sb, "| Consul server's resident memory, per task | %s, %d B |\n", mib(res.ConsulRSS), res.ConsulRSS/int64(res.Tasks))
 	fmt.Fprintf(&sb, "| Consul snapshot, per task | %s, %d B |\n", mib(res.SnapshotBytes), res.SnapshotBytes/int64(res.Tasks))
+	if cfg.Pending > 0 {
+		var grew []string
+		var sum int64
+		for _, g := range res.PendingRSS {
+			grew, sum = append(grew, mib(g)), sum+g
+		}
+		fmt.Fprintf(&sb, "| members' memory growth with %d pending tasks (waiting 1 h for a retry), per pending task | %s; %d B |\n", cfg.Pending, strings.Join(grew, ", "), sum/int64(cfg.Pending))
+	}
 	return sb.String()
 }
