@@ -16,8 +16,11 @@ import (
 // apiPages lists pages of the newest tasks as GET /v1/tasks reads a page
 // of 100 from the store: chunks of 9 (8 and one more, httpapi.readPage),
 // each after the previous one's last task. For each chunk it checks the
-// order and the task records and index entries read (at most maxEntries).
-func apiPages(t *testing.T, s store.Store, rc *readCounter, chunks int, newest, maxEntries int) {
+// order and the task records and index entries read (at most maxEntries),
+// and that each chunk after the first makes at most 3+extra requests: the
+// hours, the cursor's second, the read of its tasks (listing the minutes
+// of an hour goes through every key of the hour in Consul).
+func apiPages(t *testing.T, s store.Store, rc *readCounter, chunks int, newest, maxEntries int, extra int64) {
 	t.Helper()
 	ctx := context.Background()
 	f := store.Filter{Order: store.NewestFirst, Limit: 9}
@@ -45,6 +48,9 @@ func apiPages(t *testing.T, s store.Store, rc *readCounter, chunks int, newest, 
 		if records > 9 || entries > int64(maxEntries) {
 			t.Fatalf("chunk %d read %d task records and listed %d index entries; want at most 9 and %d", c, records, entries, maxEntries)
 		}
+		if c > 0 && requests > 3+extra {
+			t.Fatalf("chunk %d made %d requests to Consul, want at most %d (hours, the cursor's second, its tasks)", c, requests, 3+extra)
+		}
 		last := store.PositionOf(recs[7].Task)
 		f.After = &last
 		next -= 8
@@ -69,7 +75,7 @@ func TestListNewestBurstListsAboutASecond(t *testing.T) {
 	at := time.Now().Truncate(time.Minute).Add(-2 * time.Minute)
 	createSpaced(t, s, n, at, 2*time.Millisecond)
 	waitMarker(t, agent.Client().KV(), "burst")
-	apiPages(t, s, rc, 12, n-1, 4*500)
+	apiPages(t, s, rc, 12, n-1, 4*500, 0)
 }
 
 // TestListNewestWhileReconciling: while the index is not marked complete
@@ -98,7 +104,7 @@ func TestListNewestWhileReconciling(t *testing.T) {
 	if pair, _, err := kv.Get("granary/rebuild/bytime-ready", nil); err != nil || pair != nil {
 		t.Fatalf("the marker: %v, %v; want none", pair, err)
 	}
-	apiPages(t, s, rc, 3, n-1, 4*100)
+	apiPages(t, s, rc, 3, n-1, 4*100, 2) // and the marker's and the counts' reads
 	if _, err := s.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
