@@ -117,9 +117,15 @@ func TestListNewestWhileReconciling(t *testing.T) {
 // repair shard, written by a store as it opens on a new cluster).
 func waitCountsMade(t *testing.T, kv *api.KV, cluster string) {
 	t.Helper()
+	waitKey(t, kv, "granary/"+cluster+"/counts/_repair")
+}
+
+// waitKey waits up to 30 s for key to exist.
+func waitKey(t *testing.T, kv *api.KV, key string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pair, _, err := kv.Get("granary/"+cluster+"/counts/_repair", nil)
+		pair, _, err := kv.Get(key, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +133,7 @@ func waitCountsMade(t *testing.T, kv *api.KV, cluster string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the counts of cluster %s not made within 30s", cluster)
+			t.Fatalf("no %s within 30s", key)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

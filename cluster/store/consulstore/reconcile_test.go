@@ -59,20 +59,7 @@ func oldMemberTask(t *testing.T, kv *api.KV, cluster, id string, at time.Time) {
 // waitMarker waits for the cluster's bytime-ready.
 func waitMarker(t *testing.T, kv *api.KV, cluster string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pair, _, err := kv.Get("granary/"+cluster+"/bytime-ready", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pair != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no bytime-ready for cluster %s within 30s", cluster)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitKey(t, kv, "granary/"+cluster+"/bytime-ready")
 }
 
 // TestReconcileAtOpenIndexesOlderMembersTasks: a member of an older
