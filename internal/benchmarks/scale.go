@@ -169,7 +169,8 @@ func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, mileston
 	for _, m := range milestones {
 		at[m-m/10], at[m] = time.Time{}, time.Time{}
 	}
-	run := time.Now().UnixNano()
+	began := time.Now()
+	run := began.UnixNano()
 	ctx := context.Background()
 	err := runAll(cfg.Callers, 0, cfg.Tasks, func(i int) error {
 		req := api.SubmitRequest{ID: fmt.Sprintf("s-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}
@@ -190,7 +191,7 @@ func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, mileston
 			at[done] = time.Now()
 		}
 		if done%100_000 == 0 {
-			fmt.Fprintf(os.Stderr, "benchscale: %d tasks stored\n", done)
+			fmt.Fprintf(os.Stderr, "benchscale: %d tasks stored at %s (%s in)\n", done, time.Now().UTC().Format(time.TimeOnly), time.Since(began).Round(time.Second))
 		}
 		mu.Unlock()
 		return nil
