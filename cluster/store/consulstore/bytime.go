@@ -316,7 +316,7 @@ func (w *walker) walk() (bool, error) {
 // round trip per task), finer and narrower while they come back crowded.
 // Starting coarse cost a page of a burst every entry of its minutes: 450
 // tasks/s stored for four minutes made each page list 100,000 entries,
-// and GET /v1/tasks, which reads a page in chunks of 9, take 17.7 s at
+// and GET /v1/tasks, which reads a page in chunks of 9, took 17.7 s at
 // 100,000 tasks (issue #23). Starting fine, a page of a burst lists about
 // a second of entries, and a page of sparse tasks costs two listings more
 // than it did.
