@@ -16,6 +16,7 @@ import (
 
 // spawn starts the task actor of msg.id.
 func (r *rootActor) spawn(c actor.Context, msg *activate) {
+	r.resumeParked(msg) // root_idle.go
 	var incarnated atomic.Bool
 	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt, replyTo: msg.from}
@@ -23,6 +24,7 @@ func (r *rootActor) spawn(c actor.Context, msg *activate) {
 			a.preloaded = msg.rec // a restarted actor reads the store again
 			a.born = msg.born && msg.rec != nil
 			a.firstWrite = msg.unstored
+			a.resume = msg.resume
 		}
 		return a
 	}), "task-"+msg.id)
@@ -111,6 +113,9 @@ type (
 		// unstored: rec is not stored yet; the actor runs its first
 		// attempt, writes it, and sends the outcome here (runFirst).
 		unstored chan<- firstWrite
+		// resume is the epoch of this member's claim on a parked task
+		// (root_idle.go): its new actor finds it claimed already.
+		resume uint64
 	}
 	suspendAll struct{}
 	resume     struct{}
@@ -141,11 +146,21 @@ type rootActor struct {
 	// jobs are the job supervisors this member runs, by job id.
 	jobs   map[string]*actor.PID
 	jobSeq int
+	// wakes are the wake-ups of the tasks that wait (wakeups.go), parked
+	// the tasks that wait with no actor (root_idle.go); timer fires at
+	// timerAt, the earliest wake-up.
+	wakes   wakeups
+	parked  map[string]*parkedTask
+	timer   *time.Timer
+	timerAt time.Time
 }
 
 // Receive admits activations (admit), routes controls to task actors and
 // handles the member's fence, resume and drain.
 func (r *rootActor) Receive(c actor.Context) {
+	if r.receiveIdle(c, c.Message()) {
+		return
+	}
 	switch msg := c.Message().(type) {
 	case *activate:
 		r.admitActivation(c, msg)
@@ -161,12 +176,9 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *jobQuit:
 		retireJob(c, r.jobs, msg)
 	case *controlTask:
-		pid, ok := r.children[msg.ID]
-		if !ok {
+		if !r.toTask(c, msg.ID, msg, c.Sender()) {
 			c.Respond(&controlReply{err: errNotActive})
-			return
 		}
-		c.RequestWithCustomSender(pid, msg, c.Sender())
 	case *messages.ActivateTask:
 		// Only the id is believed: the task actor reads the task from the
 		// store (a record sent along could claim any spec or state). A
@@ -198,6 +210,9 @@ func (r *rootActor) Receive(c actor.Context) {
 			r.suspended = map[string]bool{}
 		}
 		for id, pid := range r.children {
+			if r.parked[id] != nil {
+				continue // stopping already, its wake-up kept
+			}
 			r.suspended[id] = true
 			c.Stop(pid)
 		}
@@ -208,10 +223,14 @@ func (r *rootActor) Receive(c actor.Context) {
 				r.spawn(c, &activate{id: id})
 			}
 		}
+		r.fire(c) // the wake-ups that came due while fenced
 	case *drain:
 		r.draining = true
-		for _, pid := range r.children {
-			c.Send(pid, msg)
+		r.rearm(c) // stops the timer: a draining member starts no attempt
+		for id, pid := range r.children {
+			if r.parked[id] == nil { // a parked one that stays hears it then
+				c.Send(pid, msg)
+			}
 		}
 		for _, pid := range r.jobs {
 			c.Stop(pid) // another member adopts their jobs; the record says where they were
@@ -226,11 +245,12 @@ func (r *rootActor) Receive(c actor.Context) {
 		if id, ok := r.byPID[msg.Who.Id]; ok {
 			delete(r.byPID, msg.Who.Id)
 			delete(r.children, id)
+			r.idleGone(c, id)
 			if a, ok := r.after[id]; ok {
 				delete(r.after, id)
 				c.Send(c.Self(), a)
 			}
-			if r.suspended[id] && !r.m.fenced() && !r.draining {
+			if _, live := r.children[id]; r.suspended[id] && !live && !r.m.fenced() && !r.draining {
 				delete(r.suspended, id)
 				r.spawn(c, &activate{id: id})
 			}
@@ -241,6 +261,13 @@ func (r *rootActor) Receive(c actor.Context) {
 // admitActivation starts, refuses, holds back or drops an activation, as admit
 // rules.
 func (r *rootActor) admitActivation(c actor.Context, msg *activate) {
+	if p := r.parked[msg.id]; p != nil && p.stopping && !r.draining && !r.m.fenced() {
+		if r.after == nil {
+			r.after = map[string]*activate{}
+		}
+		r.after[msg.id] = msg // its parked actor is stopping: start once it is gone
+		return
+	}
 	_, live := r.children[msg.id]
 	_, creating := r.m.creating.Load(msg.id)
 	switch admit(msg.born, msg.unstored != nil, r.draining || r.m.fenced(), live, creating) {

@@ -64,8 +64,14 @@ type taskActor struct {
 	watchdog supervisor.Watchdog
 	attempt  *actor.PID
 	live     *taskContext
-	retry    *time.Timer
 	draining bool
+	// armed: the task's wake-up is armed in the root's timer heap
+	// (scheduleAt); parkAsked: this actor offered to stop, idle, since
+	// (offerPark, root_idle.go).
+	armed, parkAsked bool
+	// resume is the epoch of this member's claim when the task was parked
+	// (root_idle.go): found unchanged, the task is claimed already.
+	resume uint64
 	// unclaimed: the task was loaded but not yet claimed; the next write
 	// claims it (owner this member, epoch + 1) along with its own change.
 	unclaimed bool
@@ -115,6 +121,7 @@ var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped o
 func (a *taskActor) Receive(c actor.Context) {
 	if a.receivePending(c, c.Message()) || a.receiveDeps(c.Message()) {
 		a.countState()
+		a.offerPark()
 		return
 	}
 	switch msg := c.Message().(type) {
@@ -123,6 +130,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.load()
 	case *startAttempt:
 		if timerDue(msg.after, a.rec.Task.GetStatus(), a.attempt != nil, a.draining || a.terminating != nil) {
+			a.armed = false // fired: the root dropped it
 			a.begin(nil)
 		}
 	case *attemptSucceeded:
@@ -159,8 +167,11 @@ func (a *taskActor) Receive(c actor.Context) {
 	case *actor.Restarting:
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
+	case *parkOK:
+		a.parked() // root_idle.go
 	}
 	a.countState()
+	a.offerPark()
 }
 
 // load reads the task, claims it with a higher epoch, and resumes it where
@@ -224,7 +235,10 @@ func (a *taskActor) load() {
 	// needs anyway (starting an attempt, or recording the attempt lost
 	// with its previous owner): one store write fewer per task, which
 	// counts at failover.
-	a.unclaimed = p.step != stepRun
+	//
+	// A task parked claimed (root_idle.go) whose claim is unchanged is
+	// this member's already.
+	a.unclaimed = p.step != stepRun && (a.resume == 0 || st.GetOwner() != a.m.member || st.GetEpoch() != a.resume)
 	a.perform(p)
 }
 
@@ -465,23 +479,6 @@ func (a *taskActor) finish(p plan, result ...[]byte) {
 	}
 	a.m.reportExit(a.rec.Task)
 	a.stop()
-}
-
-func (a *taskActor) scheduleAt(at time.Time) {
-	if a.draining {
-		return
-	}
-	a.stopRetryTimer()
-	after := int(a.rec.Task.GetStatus().GetAttempts())
-	self, system := a.self, a.c().ActorSystem()
-	a.retry = time.AfterFunc(at.Sub(a.m.now()), func() { system.Root.Send(self, &startAttempt{after: after}) })
-}
-
-func (a *taskActor) stopRetryTimer() {
-	if a.retry != nil {
-		a.retry.Stop()
-		a.retry = nil
-	}
 }
 
 func (a *taskActor) deadline() time.Time { return deadlineOf(a.rec.Task.GetStatus()) }
