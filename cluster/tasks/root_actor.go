@@ -261,7 +261,9 @@ func (r *rootActor) Receive(c actor.Context) {
 // admitActivation starts, refuses, holds back or drops an activation, as admit
 // rules.
 func (r *rootActor) admitActivation(c actor.Context, msg *activate) {
-	if p := r.parked[msg.id]; p != nil && p.stopping && !r.draining && !r.m.fenced() {
+	if p := r.parked[msg.id]; p != nil && msg.rec == nil && msg.unstored == nil && !msg.born {
+		return // its wake-up serves it, as a live actor would (the owned-task watch activates every task again now and then)
+	} else if p != nil && p.stopping && !r.draining && !r.m.fenced() {
 		if r.after == nil {
 			r.after = map[string]*activate{}
 		}

@@ -49,6 +49,9 @@ type (
 	}
 	// wakeTick: the root's timer fired: wake what is due.
 	wakeTick struct{}
+	// idleCounts asks the root how many task actors run, tasks are parked
+	// and wake-ups armed (an idleCounts answers).
+	idleCounts struct{ actors, parked, wakes int }
 )
 
 // parkedTask is what the root keeps of a task whose actor stopped idle.
@@ -59,6 +62,9 @@ type parkedTask struct {
 	adopt   bool   // the unclaimed task may be claimed from another owner
 	replyTo string // the member told of the task's changes
 	state   messages.TaskState
+	// pid is the actor that parked: its wake-up messages may come after
+	// its end (protoactor hands the root its Terminated first).
+	pid *actor.PID
 	// stopping: its actor is still stopping; held are the messages that
 	// came meanwhile, handed to the next actor.
 	stopping bool
@@ -74,18 +80,21 @@ type heldMsg struct {
 func (r *rootActor) receiveIdle(c actor.Context, msg any) bool {
 	switch msg := msg.(type) {
 	case *armWake:
-		if r.children[msg.id].Equal(msg.pid) {
+		if r.isChild(msg.id, msg.pid) || r.wasParked(msg.id, msg.pid) {
 			r.wakes.set(msg.id, msg.at, msg.after)
 			r.rearm(c)
 		}
 	case *disarmWake:
-		if r.children[msg.id].Equal(msg.pid) && r.parked[msg.id] == nil {
+		if r.isChild(msg.id, msg.pid) || r.wasParked(msg.id, msg.pid) {
 			r.wakes.cancel(msg.id)
+			if p := r.parked[msg.id]; p != nil && !p.stopping {
+				r.unpark(msg.id) // it finished as it stopped: nothing to wake
+			}
 		}
 	case *idleTask:
 		r.park(c, msg)
 	case *parkStay:
-		if p := r.parked[msg.id]; p != nil && p.stopping && r.children[msg.id].Equal(msg.pid) {
+		if p := r.parked[msg.id]; p != nil && p.stopping && r.isChild(msg.id, msg.pid) {
 			r.unpark(msg.id)
 			if r.draining {
 				r.forward(c, msg.pid, &drain{}, nil)
@@ -96,6 +105,13 @@ func (r *rootActor) receiveIdle(c actor.Context, msg any) bool {
 		}
 	case *wakeTick:
 		r.fire(c)
+	case *actor.Stopping:
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		return false
+	case *idleCounts:
+		c.Respond(&idleCounts{actors: len(r.children), parked: len(r.parked), wakes: r.wakes.len()})
 	default:
 		return false
 	}
@@ -107,14 +123,14 @@ func (r *rootActor) receiveIdle(c actor.Context, msg any) bool {
 // did before idle tasks were parked).
 func (r *rootActor) park(c actor.Context, msg *idleTask) {
 	at, armed := r.wakes.armed(msg.id)
-	if !armed || !at.After(r.m.now()) || r.draining || r.m.fenced() || !r.children[msg.id].Equal(msg.pid) || r.parked[msg.id] != nil {
+	if !armed || !at.After(r.m.now()) || r.draining || r.m.fenced() || !r.isChild(msg.id, msg.pid) || r.parked[msg.id] != nil {
 		return
 	}
 	if r.parked == nil {
 		r.parked = map[string]*parkedTask{}
 	}
 	p := msg.park
-	p.stopping = true
+	p.stopping, p.pid = true, msg.pid
 	r.parked[msg.id] = &p
 	r.countParked(p.state, 1)
 	c.Send(msg.pid, &parkOK{})
@@ -158,6 +174,19 @@ func (r *rootActor) toTask(c actor.Context, id string, msg any, sender *actor.PI
 	return true
 }
 
+// wasParked reports whether pid is the actor that parked task id.
+func (r *rootActor) wasParked(id string, pid *actor.PID) bool {
+	p := r.parked[id]
+	return p != nil && p.pid != nil && pid != nil && p.pid.Equal(pid)
+}
+
+// isChild reports whether pid is the actor of task id (a nil PID's Equal
+// panics).
+func (r *rootActor) isChild(id string, pid *actor.PID) bool {
+	child := r.children[id]
+	return child != nil && pid != nil && child.Equal(pid)
+}
+
 func (r *rootActor) forward(c actor.Context, pid *actor.PID, msg any, sender *actor.PID) {
 	if pid == nil {
 		return
@@ -198,6 +227,9 @@ func (r *rootActor) idleGone(c actor.Context, id string) {
 	held := p.held
 	p.held = nil
 	if len(held) == 0 {
+		if _, armed := r.wakes.armed(id); !armed {
+			r.unpark(id) // it stopped for good, not parked (it finished)
+		}
 		return
 	}
 	if r.draining || r.m.fenced() {
