@@ -25,7 +25,7 @@ const completed = messages.TaskState_TASK_STATE_COMPLETED
 // offsetClock is a clock that tests move forward.
 type offsetClock struct{ off atomic.Int64 }
 
-func (c *offsetClock) now() time.Time           { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *offsetClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // laterKind fails its first attempt and completes from the second; its
