@@ -62,9 +62,10 @@ type parkedTask struct {
 	adopt   bool   // the unclaimed task may be claimed from another owner
 	replyTo string // the member told of the task's changes
 	state   messages.TaskState
-	// pid is the actor that parked: its wake-up messages may come after
-	// its end (protoactor hands the root its Terminated first).
-	pid *actor.PID
+	// actorID is the id of the actor that parked: its wake-up messages
+	// may come after its end (protoactor hands the root its Terminated
+	// first). Not its PID, which caches the actor itself.
+	actorID string
 	// stopping: its actor is still stopping; held are the messages that
 	// came meanwhile, handed to the next actor.
 	stopping bool
@@ -130,7 +131,7 @@ func (r *rootActor) park(c actor.Context, msg *idleTask) {
 		r.parked = map[string]*parkedTask{}
 	}
 	p := msg.park
-	p.stopping, p.pid = true, msg.pid
+	p.stopping, p.actorID = true, msg.pid.GetId()
 	r.parked[msg.id] = &p
 	r.countParked(p.state, 1)
 	c.Send(msg.pid, &parkOK{})
@@ -177,7 +178,7 @@ func (r *rootActor) toTask(c actor.Context, id string, msg any, sender *actor.PI
 // wasParked reports whether pid is the actor that parked task id.
 func (r *rootActor) wasParked(id string, pid *actor.PID) bool {
 	p := r.parked[id]
-	return p != nil && p.pid != nil && pid != nil && p.pid.Equal(pid)
+	return p != nil && pid != nil && p.actorID == pid.GetId()
 }
 
 // isChild reports whether pid is the actor of task id (a nil PID's Equal
