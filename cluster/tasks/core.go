@@ -28,7 +28,12 @@ import (
 //	                                   restart budget is replayed (replayRestarts)
 //	backoff timer fires                ignore a stale or drained timer (timerDue);
 //	                                   start, or fail if the deadline passed
-//	                                   during the backoff (planDue)
+//	                                   during the backoff (planDue); the timer
+//	                                   is an entry in the root actor's heap
+//	                                   (wakeups.go), and a task that only
+//	                                   waits for it holds no actor: its next
+//	                                   one loads it (planLoad) when it fires
+//	                                   or a control comes (root_idle.go)
 //	attempt ends with a result         commit, unless it is a stale attempt's
 //	                                   (isCurrent); see finishStatus
 //	attempt fails (error, panic,       with the supervisor's decision on it
@@ -60,8 +65,9 @@ import (
 //
 // Each piece of mutable state has one owner: the task's record and its
 // supervision tree (restart budget, backoff) belong to its task actor, the
-// attempt's watchdog clock to its attempt actor; the core only reads them
-// and returns what changes.
+// attempt's watchdog clock to its attempt actor, the wake-ups of waiting
+// tasks to the root actor; the core only reads them and returns what
+// changes.
 
 // step is what a task actor does after a decision of the core.
 type step int
