@@ -48,6 +48,13 @@ func laterKind(t *testing.T, backoff time.Duration) *actors.TaskKind {
 // (nil: time.Now), hosting kinds.
 func startIdleManager(t *testing.T, clock func() time.Time, kinds ...*actors.TaskKind) *Manager {
 	t.Helper()
+	return startIdleManagerWith(t, clock, nil, kinds...)
+}
+
+// startIdleManagerWith is startIdleManager with its configuration
+// adjusted by edit (nil: none).
+func startIdleManagerWith(t *testing.T, clock func() time.Time, edit func(*Config), kinds ...*actors.TaskKind) *Manager {
+	t.Helper()
 	s, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(t.TempDir(), "tasks.db")))
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +69,9 @@ func startIdleManager(t *testing.T, clock func() time.Time, kinds ...*actors.Tas
 	cfg.Store, cfg.Registry, cfg.Clock = s, reg, clock
 	cfg.Metrics = metrics.New(metrics.DefaultConfig())
 	cfg.Logger = testutil.Logger(t, slog.LevelInfo)
+	if edit != nil {
+		edit(&cfg)
+	}
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -246,5 +256,30 @@ func TestStartAtTaskParks(t *testing.T) {
 	if r, err := waitEnd(ctx, m, "s-1"); err != nil || r.Task.GetStatus().GetState() != completed {
 		t.Fatalf("the task due in an hour: %v, %v; want completed", r.Task.GetStatus().GetState(), err)
 	}
+	waitCounts(t, m, idleCounts{}, 30*time.Second)
+}
+
+// TestParkedTasksWaitOutAFence: a fenced member wakes no parked task (it
+// may not start attempts); its wake-ups stay, and fire once it resumes.
+func TestParkedTasksWaitOutAFence(t *testing.T) {
+	const n = 5
+	clock := &offsetClock{}
+	var fenced atomic.Bool
+	m := startIdleManagerWith(t, clock.now, func(cfg *Config) { cfg.Fenced = fenced.Load }, laterKind(t, time.Hour))
+	submitMany(t, m, "f", "later", n)
+	waitCounts(t, m, idleCounts{actors: 0, parked: n, wakes: n}, time.Minute)
+	fenced.Store(true)
+	m.Fence()
+	clock.advance(time.Hour + time.Minute)
+	m.system.Root.Send(m.root, &wakeTick{})
+	if got := countsOf(t, m); got != (idleCounts{actors: 0, parked: n, wakes: n}) {
+		t.Fatalf("fenced, after the wake-ups came due: %+v; want all %d still parked with their wake-ups", got, n)
+	}
+	fenced.Store(false)
+	m.Resume()
+	testutil.Eventually(t, time.Minute, func() (bool, string) {
+		got := countIn(t, m, completed)
+		return got == n, fmt.Sprintf("%d of %d tasks completed after the fence lifted", got, n)
+	})
 	waitCounts(t, m, idleCounts{}, 30*time.Second)
 }
