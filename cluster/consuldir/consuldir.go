@@ -9,6 +9,10 @@
 // session and deletes every key it held, so its identities can be claimed
 // by survivors without anyone cleaning up.
 //
+// The package holds claims only. Grains' durable state and reminder index
+// live beside them in cluster/grainstate/consulstate, whose writes check
+// the claim key (ClaimKey) in the same transaction.
+//
 //	dir := consuldir.New(consulClient, "prod", membership.Session)
 //	holder, err := dir.Claim(ctx, "counter", "alice", "node-1")
 package consuldir
@@ -21,7 +25,6 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/internal/kvtxn"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -36,68 +39,46 @@ var (
 	ErrContended = errors.New("activation claim contended; retry")
 )
 
-// stateWriteWorkers is how many transactions of grain state writes are in
-// flight at once. One: the writes waiting meanwhile all go in the next,
-// so the transactions fill up; a grain write is a larger share of a
-// call's cost than a task write is of a task's. Measured with 32 callers
-// of the counter grain (GrainStateWrites): 8 workers (the task store's)
-// cost Consul 180 µs of CPU per write and the member 167 µs, 2 workers
-// 127 and 113, 1 worker 100 (as much as a raw put of the record's size)
-// and 100, with the best rate and p50.
-const stateWriteWorkers = 1
-
 // Directory implements grains.Directory on Consul KV.
 type Directory struct {
 	kv *api.KV
 	// watchKV serves the blocking queries (WatchWith); kv by default.
-	watchKV     *api.KV
-	prefix      string
-	statePrefix string // granary/<cluster>/grainstate/: durable grain state
-	// reminderPrefix is granary/<cluster>/reminders/: the grains'
-	// reminders by shard (reminders.go).
-	reminderPrefix string
-	session        func() string
-	// batch shares transactions among concurrent state writes of many
-	// grains, as task writes share them (kvtxn), with stateWriteWorkers.
-	batch *kvtxn.Batcher
+	watchKV *api.KV
+	cluster string
+	session func() string
 }
+
+var (
+	_ grains.Directory = (*Directory)(nil)
+	_ grains.Watcher   = (*Directory)(nil)
+)
 
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).
 func New(c *api.Client, cluster string, session func() string) *Directory {
-	return &Directory{kv: c.KV(), watchKV: c.KV(), prefix: "granary/" + cluster + "/grains/", statePrefix: "granary/" + cluster + "/grainstate/",
-		reminderPrefix: "granary/" + cluster + "/reminders/", session: session, batch: kvtxn.New(c.KV(), kvtxn.Config{Workers: stateWriteWorkers})}
+	return &Directory{kv: c.KV(), watchKV: c.KV(), cluster: cluster, session: session}
 }
 
-// Close stops the goroutines that share state writes among grains; the
-// directory writes no state afterwards. Safe to call twice.
-func (d *Directory) Close() { d.batch.Close() }
-
-// WatchWith makes the directory's blocking queries (holder and reminder
-// watches, which each hold a connection for up to 30s) use w instead of
-// the client given to New, so they never take the connections its claims
-// and state writes need. It returns d.
+// WatchWith makes the directory's blocking queries (Wait, which holds a
+// connection for up to 30s) use w instead of the client given to New, so
+// they never take the connections its claims need. It returns d.
 func (d *Directory) WatchWith(w *api.Client) *Directory {
 	d.watchKV = w.KV()
 	return d
 }
 
-// WriteWith sends the transactions of state writes to the Consul agent
-// cfg names with kvtxn's own encoding (kvtxn.EndpointOf), which costs the
-// member less CPU per write than consul/api's; when cfg needs what only
-// consul/api implements, they keep going through the client given to New.
-// Call it before the directory writes state. It returns d.
-func (d *Directory) WriteWith(cfg *api.Config) *Directory {
-	if ep, ok := kvtxn.EndpointOf(cfg); ok {
-		d.batch.Close()
-		d.batch = kvtxn.New(d.kv, kvtxn.Config{Workers: stateWriteWorkers, Endpoint: ep})
-	}
-	return d
+// ClaimKey is the KV key of the claim on an activation in cluster:
+// granary/<cluster>/grains/<kind>/<identity>, identity path-escaped. It is
+// stored layout (members of the previous release claim the same keys),
+// and the grain state store (cluster/grainstate/consulstate) checks it in
+// each state write.
+func ClaimKey(cluster, kind, identity string) string {
+	return "granary/" + cluster + "/grains/" + kind + "/" + url.PathEscape(identity)
 }
 
 // Key is the KV key of an activation.
 func (d *Directory) Key(kind, identity string) string {
-	return d.prefix + kind + "/" + url.PathEscape(identity)
+	return ClaimKey(d.cluster, kind, identity)
 }
 
 // Claim implements grains.Directory.
@@ -159,76 +140,4 @@ func (d *Directory) Wait(ctx context.Context, kind, identity string, index uint6
 		return "", next, nil
 	}
 	return string(pair.Value), next, nil
-}
-
-// stateKey is the KV key of a grain's durable state.
-func (d *Directory) stateKey(kind, identity string) string {
-	return d.statePrefix + kind + "/" + url.PathEscape(identity)
-}
-
-// LoadState implements grains.StateStore. The read is consistent: an
-// activation taking over after a failover must see the last state its
-// predecessor stored, even from a Consul leader elected meanwhile.
-func (d *Directory) LoadState(ctx context.Context, kind, identity string) ([]byte, uint64, error) {
-	pair, _, err := d.kv.Get(d.stateKey(kind, identity), (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
-	if err != nil {
-		return nil, 0, fmt.Errorf("consuldir: reading the state of %s/%s: %w", kind, identity, err)
-	}
-	if pair == nil {
-		return nil, 0, nil
-	}
-	return pair.Value, pair.ModifyIndex, nil
-}
-
-// SaveState implements grains.StateStore in one transaction that checks
-// this member's session still holds the identity's claim and sets the
-// state with check-and-set on its version: a member whose session Consul
-// has invalidated (paused, partitioned, declared dead) writes nothing.
-func (d *Directory) SaveState(ctx context.Context, kind, identity, _ string, data []byte, version uint64) (uint64, error) {
-	return d.saveState(ctx, kind, identity, data, version, nil)
-}
-
-// saveState is SaveState's transaction, with more operations in it.
-func (d *Directory) saveState(ctx context.Context, kind, identity string, data []byte, version uint64, more api.KVTxnOps) (uint64, error) {
-	sess := d.session()
-	if sess == "" {
-		return 0, fmt.Errorf("%w: %w", grains.ErrStateConflict, ErrNoSession)
-	}
-	key := d.stateKey(kind, identity)
-	ops := append(api.KVTxnOps{
-		{Verb: api.KVCheckSession, Key: d.Key(kind, identity), Session: sess},
-		{Verb: api.KVCAS, Key: key, Value: data, Index: version},
-	}, more...)
-	// Concurrent writes of many grains share a transaction; each keeps
-	// its own session check and check-and-set, and one refused write does
-	// not fail the others (kvtxn).
-	res := d.batch.Do(ctx, ops)
-	if res.Err != nil {
-		return 0, fmt.Errorf("consuldir: storing the state of %s/%s: %w", kind, identity, res.Err)
-	}
-	if !res.OK {
-		return 0, errConflict(kind, identity, version, res.Errors)
-	}
-	for _, r := range res.Results {
-		if r != nil && r.Key == key {
-			return r.ModifyIndex, nil
-		}
-	}
-	return 0, fmt.Errorf("consuldir: storing the state of %s/%s: no result for %s", kind, identity, key)
-}
-
-// DeleteState implements grains.StateStore.
-func (d *Directory) DeleteState(ctx context.Context, kind, identity string) error {
-	// The grain's reminders go with its record.
-	ok, _, _, err := d.kv.Txn(api.KVTxnOps{
-		{Verb: api.KVDelete, Key: d.stateKey(kind, identity)},
-		{Verb: api.KVDeleteTree, Key: d.grainRemindersPrefix(kind, identity)},
-	}, (&api.QueryOptions{}).WithContext(ctx))
-	if err == nil && !ok {
-		err = errors.New("transaction refused")
-	}
-	if err != nil {
-		return fmt.Errorf("consuldir: deleting the state of %s/%s: %w", kind, identity, err)
-	}
-	return nil
 }

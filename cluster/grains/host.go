@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/errs"
+	"github.com/granary-rt/granary/cluster/grainstate"
 	"github.com/granary-rt/granary/cluster/placement"
 	"github.com/granary-rt/granary/cluster/tracing"
 	"github.com/granary-rt/granary/messages"
@@ -45,9 +46,10 @@ var (
 	ErrResourceExhausted = errs.ErrResourceExhausted
 	// ErrStateConflict: a durable grain's state changed since the version
 	// its activation read (another activation wrote it, or the activation
-	// lost its claim); the write was refused. A StateStore's SaveState
-	// returns it (wrapped).
-	ErrStateConflict = errs.New("grain state changed concurrently", errs.ErrConflict)
+	// lost its claim); the write was refused. It is
+	// grainstate.ErrStateConflict, which a StateStore's SaveState returns
+	// (wrapped).
+	ErrStateConflict = grainstate.ErrStateConflict
 )
 
 // RouterName is the name of a member's router actor. It carries the member

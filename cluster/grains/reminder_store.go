@@ -4,56 +4,33 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"time"
+
+	"github.com/granary-rt/granary/cluster/grainstate"
 )
 
-// ReminderShards is the number of shards of the reminder index. It is
-// part of the stored layout (an index entry's key names its shard), so it
-// never changes. 32: each shard a member owns holds one blocking query,
-// that is one connection to its Consul agent, which takes 200 per client
-// address in all (http_max_conns_per_client): a member alone owns all 32,
-// and a change re-reads one shard, 1/32 of the reminders, never all.
-const ReminderShards = 32
+// The reminder index's contract lives in package cluster/grainstate; these
+// are its names as the host uses them.
+
+// ReminderShards is the number of shards of the reminder index
+// (grainstate.ReminderShards, part of the stored layout).
+const ReminderShards = grainstate.ReminderShards
 
 // ReminderShard is the shard of the reminder index that (kind, identity)'s
-// reminders are in.
-func ReminderShard(kind, identity string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(kind))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(identity))
-	return int(h.Sum32() % ReminderShards)
-}
+// reminders are in (grainstate.ReminderShard).
+func ReminderShard(kind, identity string) int { return grainstate.ReminderShard(kind, identity) }
 
-// ReminderStore is implemented by state stores that keep an index of the
-// grains' reminders by shard, next to their records: the members scan the
-// index of the shards they own for due reminders, never the records.
-type ReminderStore interface {
-	StateStore
-	// SaveStateIndexed is SaveState that also applies changes to the
-	// identity's entries in the reminder index, in the same write: the
-	// index says what the stored record says.
-	SaveStateIndexed(ctx context.Context, kind, identity, member string, data []byte, version uint64, changes []IndexChange) (uint64, error)
-	// WatchReminders returns the index entries of shard and the index's
-	// version. With index not 0 it first waits until the shard changes
-	// past index, ctx ends, or a store-chosen time passes (it then
-	// returns the entries as they are).
-	WatchReminders(ctx context.Context, shard int, index uint64) ([]IndexEntry, uint64, error)
-}
+// ReminderStore is a StateStore with a reminder index by shard
+// (grainstate.ReminderStore).
+type ReminderStore = grainstate.ReminderStore
 
-// IndexEntry is a reminder in the index: which grain, and when it is due.
-type IndexEntry struct {
-	Kind, Identity, Name string
-	Due                  time.Time
-}
+// IndexEntry is a reminder in the index (grainstate.IndexEntry).
+type IndexEntry = grainstate.IndexEntry
 
-// IndexChange sets (Due not zero) or removes a grain's reminder's entry.
-type IndexChange struct {
-	Name string
-	Due  time.Time
-}
+// IndexChange sets or removes a grain's reminder's entry
+// (grainstate.IndexChange).
+type IndexChange = grainstate.IndexChange
 
 // localIndex is LocalState's reminder index.
 type localIndex struct {
@@ -64,6 +41,9 @@ type localIndex struct {
 
 // SaveStateIndexed implements ReminderStore.
 func (l *LocalState) SaveStateIndexed(ctx context.Context, kind, identity, member string, data []byte, version uint64, changes []IndexChange) (uint64, error) {
+	if err := grainstate.CheckWrite(kind, identity, data, changes); err != nil {
+		return 0, err
+	}
 	if l.Directory != nil && l.Directory.holder(kind, identity) != member {
 		return 0, fmt.Errorf("%w: %s does not hold %s/%s", ErrStateConflict, member, kind, identity)
 	}
@@ -111,6 +91,9 @@ func (l *LocalState) indexLocked(kind, identity string, changes []IndexChange) {
 
 // WatchReminders implements ReminderStore.
 func (l *LocalState) WatchReminders(ctx context.Context, shard int, index uint64) ([]IndexEntry, uint64, error) {
+	if err := grainstate.CheckShard(shard); err != nil {
+		return nil, 0, err
+	}
 	wait := time.NewTimer(10 * time.Second)
 	defer wait.Stop()
 	for {

@@ -12,7 +12,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/grains/remindertest"
-	"github.com/granary-rt/granary/cluster/grains/statetest"
+	"github.com/granary-rt/granary/cluster/grainstate/grainstatetest"
 	"github.com/granary-rt/granary/internal/testutil"
 )
 
@@ -319,16 +319,28 @@ func TestTimersFireInActivationAndDieWithIt(t *testing.T) {
 // TestLocalStateConformance: the in-memory store passes the suite of
 // state stores, its reminder index included.
 func TestLocalStateConformance(t *testing.T) {
-	statetest.Run(t, func(t *testing.T) statetest.Store {
-		dir := &grains.LocalDirectory{}
-		return statetest.Store{
-			StateStore: &grains.LocalState{Directory: dir},
-			Claim: func(t *testing.T, kind, identity string) {
-				if h, _ := dir.Claim(context.Background(), kind, identity, "m1"); h != "m1" {
-					t.Fatalf("claim %s/%s: held by %s", kind, identity, h)
-				}
-			},
-			Lose: func(*testing.T, string, string) { dir.ReleaseAll("m1") },
-		}
-	})
+	grainstatetest.Run(t, func(t *testing.T) grainstatetest.Store { return localStore(t, nil) })
+}
+
+// localStore is a LocalState with its directory for the suite, wrapped by
+// wrap (nil: as it is).
+func localStore(t *testing.T, wrap func(grains.StateStore) grains.StateStore) grainstatetest.Store {
+	dir := &grains.LocalDirectory{}
+	var st grains.StateStore = &grains.LocalState{Directory: dir}
+	if wrap != nil {
+		st = wrap(st)
+	}
+	rs, ok := st.(grains.ReminderStore)
+	if !ok {
+		t.Fatalf("%T keeps no reminder index", st)
+	}
+	return grainstatetest.Store{
+		ReminderStore: rs,
+		Claim: func(t *testing.T, kind, identity string) {
+			if h, _ := dir.Claim(context.Background(), kind, identity, "m1"); h != "m1" {
+				t.Fatalf("claim %s/%s: held by %s", kind, identity, h)
+			}
+		},
+		Lose: func(*testing.T, string, string) { dir.ReleaseAll("m1") },
+	}
 }

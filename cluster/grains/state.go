@@ -4,46 +4,27 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/grainstate"
 	"github.com/granary-rt/granary/messages"
 	"google.golang.org/protobuf/proto"
 )
 
-// StateStore keeps the durable state of grains (kinds made with
-// actors.GrainWithState). Each identity's state has a version that grows
-// with every write; a write names the version it replaces, and, where the
-// store knows claims (Consul), the member whose claim on the identity it
-// is made under. Both are checked in the write itself, so an activation
-// that lost its claim — its member paused, partitioned or declared dead —
-// can never overwrite what its successor stored.
-type StateStore interface {
-	// LoadState returns the stored state and its version; nil and 0 when
-	// none is stored.
-	LoadState(ctx context.Context, kind, identity string) (data []byte, version uint64, err error)
-	// SaveState stores data if the stored version is still version (0:
-	// none stored) and member still holds the identity's claim, and
-	// returns the new version; an error wrapping ErrStateConflict
-	// otherwise (the activation deactivates; the next one loads what is
-	// stored).
-	SaveState(ctx context.Context, kind, identity, member string, data []byte, version uint64) (uint64, error)
-	// DeleteState removes the stored state (none stored is no error). An
-	// activation holding it finds out at its next write (a conflict), and
-	// its successor starts from the zero state.
-	DeleteState(ctx context.Context, kind, identity string) error
-}
+// StateStore keeps the durable state of grains: grainstate.Store, the
+// interface of package cluster/grainstate, which holds its contract, its
+// implementations (consulstate, boltstate) and their conformance suite.
+type StateStore = grainstate.Store
 
-// ErrStateTooLarge: a grain's state is larger than the store holds.
-var ErrStateTooLarge = errors.New("grain state too large")
+// ErrStateTooLarge: a grain's state is larger than the store holds
+// (grainstate.ErrStateTooLarge).
+var ErrStateTooLarge = grainstate.ErrStateTooLarge
 
-// MaxStateBytes bounds a grain's stored state: a state is one Consul KV
-// value, written in a transaction whose body Consul caps at 512 KiB with
-// the value in base64 (as task records, see tasks.MaxRecordBytes).
-const MaxStateBytes = 360 << 10
+// MaxStateBytes bounds a grain's stored state (grainstate.MaxStateBytes).
+const MaxStateBytes = grainstate.MaxStateBytes
 
 // keepApplied is how many of the last requests that changed a durable
 // grain's state are kept, with their answers, in its stored record: a
@@ -205,6 +186,9 @@ type localState struct {
 
 // LoadState implements StateStore.
 func (l *LocalState) LoadState(_ context.Context, kind, identity string) ([]byte, uint64, error) {
+	if err := grainstate.CheckGrain(kind, identity); err != nil {
+		return nil, 0, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.states[kind+"/"+identity]
@@ -218,6 +202,9 @@ func (l *LocalState) SaveState(ctx context.Context, kind, identity, member strin
 
 // DeleteState implements StateStore.
 func (l *LocalState) DeleteState(_ context.Context, kind, identity string) error {
+	if err := grainstate.CheckGrain(kind, identity); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.states, kind+"/"+identity)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/grains/statetest"
+	"github.com/granary-rt/granary/cluster/grainstate/grainstatetest"
 	"github.com/granary-rt/granary/cluster/metrics"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -45,17 +45,8 @@ func stateOps(t *testing.T, m *metrics.Metrics, op, code string) (count float64,
 // nothing of what the store does.
 func TestInstrumentStateConforms(t *testing.T) {
 	m := metrics.New(metrics.DefaultConfig())
-	statetest.Run(t, func(t *testing.T) statetest.Store {
-		dir := &grains.LocalDirectory{}
-		return statetest.Store{
-			StateStore: grains.InstrumentState(&grains.LocalState{Directory: dir}, m),
-			Claim: func(t *testing.T, kind, identity string) {
-				if h, _ := dir.Claim(context.Background(), kind, identity, "m1"); h != "m1" {
-					t.Fatalf("claim %s/%s: held by %s", kind, identity, h)
-				}
-			},
-			Lose: func(*testing.T, string, string) { dir.ReleaseAll("m1") },
-		}
+	grainstatetest.Run(t, func(t *testing.T) grainstatetest.Store {
+		return localStore(t, func(st grains.StateStore) grains.StateStore { return grains.InstrumentState(st, m) })
 	})
 	if n, _ := stateOps(t, m, "save", "conflict"); n == 0 {
 		t.Error("the suite's conflicting writes were not counted")

@@ -21,6 +21,8 @@ import (
 	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/cluster/consuldir"
 	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/grainstate/boltstate"
+	"github.com/granary-rt/granary/cluster/grainstate/consulstate"
 	"github.com/granary-rt/granary/cluster/membership"
 	"github.com/granary-rt/granary/cluster/metrics"
 	"github.com/granary-rt/granary/cluster/placement"
@@ -67,7 +69,7 @@ type Node struct {
 	st             store.Store
 	bolt           *boltstore.Store // embedded: tasks and grain state
 	grainState     grains.StateStore
-	closeDir       func() // stops the grain directory's write batching; nil when embedded
+	closeDir       func() // stops the grain state store's write batching; nil when embedded
 	closeStore     func() error
 	host           *grains.Host
 	mgr            *tasks.Manager
@@ -266,7 +268,7 @@ func (n *Node) startGrains(cc *consul.Client) error {
 	gcfg.Registry, gcfg.System, gcfg.Logger, gcfg.IdleTimeout = n.cfg.Registry, n.sys, n.log, n.cfg.IdleTimeout
 	gcfg.Kinds = n.hostedOf(n.cfg.Registry.GrainKinds())
 	if n.cfg.Embedded() {
-		gcfg.Directory, n.grainState = &grains.LocalDirectory{}, n.bolt
+		gcfg.Directory, n.grainState = &grains.LocalDirectory{}, boltstate.New(n.bolt)
 	} else {
 		// Claims and durable state live side by side in Consul KV, so a
 		// state write can check its claim in the same transaction.
@@ -290,14 +292,15 @@ func (n *Node) startGrains(cc *consul.Client) error {
 			return fmt.Errorf("node: consul client for watches: %w", err)
 		}
 		dir.WatchWith(wc)
+		state := consulstate.New(cc, n.cfg.Cluster, n.session).WatchWith(wc)
 		// State writes send their transactions themselves (cheaper than
 		// consul/api's encoding), through the client's transport and its
 		// metrics.
 		if scfg, err := n.consulConfig(n.cfg.Consul); err == nil {
-			dir.WriteWith(scfg)
+			state.WriteWith(scfg)
 		}
-		n.closeDir = dir.Close
-		gcfg.Directory, n.grainState, gcfg.Fenced = dir, dir, n.fenced
+		n.closeDir = state.Close
+		gcfg.Directory, n.grainState, gcfg.Fenced = dir, state, n.fenced
 	}
 	// Counted as the task store is (nil metrics: the store itself); the
 	// HTTP API's reads and deletes of a grain's state go through it too.

@@ -1,4 +1,4 @@
-package consuldir
+package consulstate
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/grainstate"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -19,20 +19,23 @@ import (
 // with one blocking query each.
 
 // reminderShardPrefix is the KV prefix of a shard of the index.
-func (d *Directory) reminderShardPrefix(shard int) string {
-	return fmt.Sprintf("%s%02d/", d.reminderPrefix, shard)
+func (s *Store) reminderShardPrefix(shard int) string {
+	return fmt.Sprintf("%s%02d/", s.reminderPrefix, shard)
 }
 
 // grainRemindersPrefix is the KV prefix of a grain's index entries.
-func (d *Directory) grainRemindersPrefix(kind, identity string) string {
-	return d.reminderShardPrefix(grains.ReminderShard(kind, identity)) + kind + "/" + url.PathEscape(identity) + "/"
+func (s *Store) grainRemindersPrefix(kind, identity string) string {
+	return s.reminderShardPrefix(grainstate.ReminderShard(kind, identity)) + kind + "/" + url.PathEscape(identity) + "/"
 }
 
-// SaveStateIndexed implements grains.ReminderStore: SaveState's
+// SaveStateIndexed implements grainstate.ReminderStore: SaveState's
 // transaction, with the index changes in it.
-func (d *Directory) SaveStateIndexed(ctx context.Context, kind, identity, _ string, data []byte, version uint64, changes []grains.IndexChange) (uint64, error) {
+func (s *Store) SaveStateIndexed(ctx context.Context, kind, identity, _ string, data []byte, version uint64, changes []grainstate.IndexChange) (uint64, error) {
+	if err := grainstate.CheckWrite(kind, identity, data, changes); err != nil {
+		return 0, err
+	}
 	ops := make(api.KVTxnOps, 0, 2+len(changes))
-	prefix := d.grainRemindersPrefix(kind, identity)
+	prefix := s.grainRemindersPrefix(kind, identity)
 	for _, c := range changes {
 		key := prefix + url.PathEscape(c.Name)
 		if c.Due.IsZero() {
@@ -41,10 +44,10 @@ func (d *Directory) SaveStateIndexed(ctx context.Context, kind, identity, _ stri
 			ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: key, Value: []byte(strconv.FormatInt(c.Due.UnixNano(), 10))})
 		}
 	}
-	return d.saveState(ctx, kind, identity, data, version, ops)
+	return s.saveState(ctx, kind, identity, data, version, ops)
 }
 
-// WatchReminders implements grains.ReminderStore with a blocking query
+// WatchReminders implements grainstate.ReminderStore with a blocking query
 // on the shard's prefix (30s at most, then the entries as they are).
 //
 // Every shard holds an anchor key, written once: Consul answers a
@@ -53,22 +56,25 @@ func (d *Directory) SaveStateIndexed(ctx context.Context, kind, identity, _ stri
 // cluster (measured: 64 such watches per member made each task cost
 // Consul 2.5 times the CPU, and halved durable throughput). With the
 // anchor, a shard's index moves only when the shard changes.
-func (d *Directory) WatchReminders(ctx context.Context, shard int, index uint64) ([]grains.IndexEntry, uint64, error) {
-	prefix := d.reminderShardPrefix(shard)
+func (s *Store) WatchReminders(ctx context.Context, shard int, index uint64) ([]grainstate.IndexEntry, uint64, error) {
+	if err := grainstate.CheckShard(shard); err != nil {
+		return nil, 0, err
+	}
+	prefix := s.reminderShardPrefix(shard)
 	if index == 0 {
-		if err := d.anchor(ctx, prefix); err != nil {
+		if err := s.anchor(ctx, prefix); err != nil {
 			return nil, 0, err
 		}
 	}
-	pairs, meta, err := d.watchKV.List(prefix, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
+	pairs, meta, err := s.watchKV.List(prefix, (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx))
 	if err != nil {
-		return nil, 0, fmt.Errorf("consuldir: listing the reminders of shard %d: %w", shard, err)
+		return nil, 0, fmt.Errorf("consulstate: listing the reminders of shard %d: %w", shard, err)
 	}
 	next := meta.LastIndex
 	if next < index || next == 0 {
 		next = 1 // Consul's index went back (restart): start over, per its docs
 	}
-	out := make([]grains.IndexEntry, 0, len(pairs))
+	out := make([]grainstate.IndexEntry, 0, len(pairs))
 	for _, p := range pairs {
 		parts := strings.Split(strings.TrimPrefix(p.Key, prefix), "/")
 		due, err := strconv.ParseInt(string(p.Value), 10, 64)
@@ -80,7 +86,7 @@ func (d *Directory) WatchReminders(ctx context.Context, shard int, index uint64)
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		out = append(out, grains.IndexEntry{Kind: parts[0], Identity: identity, Name: name, Due: time.Unix(0, due)})
+		out = append(out, grainstate.IndexEntry{Kind: parts[0], Identity: identity, Name: name, Due: time.Unix(0, due)})
 	}
 	return out, next, nil
 }
@@ -91,21 +97,9 @@ const anchorKey = "anchor"
 
 // anchor writes the shard's anchor key unless it exists (check-and-set
 // on index 0, so members starting together write it once).
-func (d *Directory) anchor(ctx context.Context, prefix string) error {
-	if _, _, err := d.kv.CAS(&api.KVPair{Key: prefix + anchorKey, Value: []byte("reminder shard")}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return fmt.Errorf("consuldir: anchoring the reminder shard %s: %w", prefix, err)
+func (s *Store) anchor(ctx context.Context, prefix string) error {
+	if _, _, err := s.kv.CAS(&api.KVPair{Key: prefix + anchorKey, Value: []byte("reminder shard")}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return fmt.Errorf("consulstate: anchoring the reminder shard %s: %w", prefix, err)
 	}
 	return nil
-}
-
-var _ grains.ReminderStore = (*Directory)(nil)
-
-// errConflict is a refused transaction's error.
-func errConflict(kind, identity string, version uint64, errs []*api.TxnError) error {
-	var why []string
-	for _, e := range errs {
-		why = append(why, e.What)
-	}
-	return fmt.Errorf("%w: the claim on %s/%s is no longer this member's, or its state changed since version %d (%s)",
-		grains.ErrStateConflict, kind, identity, version, strings.Join(why, "; "))
 }

@@ -1,4 +1,4 @@
-package consuldir_test
+package consulstate_test
 
 import (
 	"context"
@@ -10,41 +10,53 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/consuldir"
-	grainhost "github.com/granary-rt/granary/cluster/grains"
-	"github.com/granary-rt/granary/cluster/grains/statetest"
+	"github.com/granary-rt/granary/cluster/grainstate"
+	"github.com/granary-rt/granary/cluster/grainstate/consulstate"
+	"github.com/granary-rt/granary/cluster/grainstate/grainstatetest"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/hashicorp/consul/api"
 )
 
-// TestStateConformance: grain state on Consul KV, each write fenced by
-// the member's claim (a session check in the same transaction).
-// Both ways of sending state writes: through the api client (New) and
-// through an endpoint of the agent (WriteWith).
-func TestStateConformance(t *testing.T) {
+func session(t *testing.T, c *api.Client) string {
+	t.Helper()
+	id, _, err := c.Session().Create(&api.SessionEntry{Behavior: api.SessionBehaviorDelete, LockDelay: time.Millisecond, TTL: "10s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestConformance: grain state on Consul KV, each write fenced by the
+// member's claim in the grain directory (a session check in the same
+// transaction). Both ways of sending state writes: through the api client
+// (New) and through an endpoint of the agent (WriteWith).
+func TestConformance(t *testing.T) {
 	for _, via := range []string{"client", "endpoint"} {
 		t.Run(via, func(t *testing.T) { stateConformance(t, via) })
 	}
 }
 
-// writeVia makes dir send its state writes through an endpoint of agent
+// writeVia makes st send its state writes through an endpoint of agent
 // when via is "endpoint".
-func writeVia(agent *testconsul.Agent, via string, dir *consuldir.Directory) *consuldir.Directory {
+func writeVia(t *testing.T, agent *testconsul.Agent, via string, st *consulstate.Store) *consulstate.Store {
 	if via == "endpoint" {
-		dir.WriteWith(&api.Config{Address: agent.HTTPAddr()})
+		st.WriteWith(&api.Config{Address: agent.HTTPAddr()})
 	}
-	return dir
+	t.Cleanup(st.Close)
+	return st
 }
 
 func stateConformance(t *testing.T, via string) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
 	var n atomic.Int64
-	statetest.Run(t, func(t *testing.T) statetest.Store {
+	grainstatetest.Run(t, func(t *testing.T) grainstatetest.Store {
 		sess := session(t, c)
-		dir := writeVia(agent, via, consuldir.New(c, fmt.Sprintf("state%d", n.Add(1)), func() string { return sess }))
-		return statetest.Store{
-			StateStore: dir,
+		cluster := fmt.Sprintf("state%d", n.Add(1))
+		dir := consuldir.New(c, cluster, func() string { return sess })
+		return grainstatetest.Store{
+			ReminderStore: writeVia(t, agent, via, consulstate.New(c, cluster, func() string { return sess })),
 			Claim: func(t *testing.T, kind, identity string) {
 				if h, err := dir.Claim(testutil.Context(t, 10*time.Second), kind, identity, "m1"); err != nil || h != "m1" {
 					t.Fatalf("claim %s/%s: holder %q, %v", kind, identity, h, err)
@@ -68,9 +80,10 @@ func stateConformance(t *testing.T, via string) {
 func TestEmptyReminderShardWatchSleeps(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
-	dir := consuldir.New(c, "quiet", func() string { return "" })
+	st := consulstate.New(c, "quiet", func() string { return "" })
+	t.Cleanup(st.Close)
 	ctx := testutil.Context(t, 20*time.Second)
-	entries, index, err := dir.WatchReminders(ctx, 7, 0)
+	entries, index, err := st.WatchReminders(ctx, 7, 0)
 	if err != nil || len(entries) != 0 {
 		t.Fatalf("first listing of an empty shard: %v, %v", entries, err)
 	}
@@ -78,7 +91,7 @@ func TestEmptyReminderShardWatchSleeps(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
 	go func() {
-		_, _, err := dir.WatchReminders(wctx, 7, index)
+		_, _, err := st.WatchReminders(wctx, 7, index)
 		woke <- err
 	}()
 	for i := range 20 { // writes elsewhere while it waits
@@ -107,10 +120,8 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 	c := agent.Client()
 	ctx := testutil.Context(t, 30*time.Second)
 	mine, theirs := session(t, c), session(t, c)
-	dir := writeVia(agent, via, consuldir.New(c, "many", func() string { return mine }))
-	t.Cleanup(dir.Close)
-	other := writeVia(agent, via, consuldir.New(c, "many", func() string { return theirs }))
-	t.Cleanup(other.Close)
+	dir, st := consuldir.New(c, "many", func() string { return mine }), writeVia(t, agent, via, consulstate.New(c, "many", func() string { return mine }))
+	other := consuldir.New(c, "many", func() string { return theirs })
 	const grains, fenced, stale = 200, 17, 101
 	id := func(i int) string { return fmt.Sprintf("g%d", i) }
 	for i := range grains {
@@ -122,7 +133,7 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 			t.Fatalf("claim %s: %q, %v", id(i), h, err)
 		}
 	}
-	v0, err := dir.SaveState(ctx, "counter", id(stale), "m1", []byte("first"), 0)
+	v0, err := st.SaveState(ctx, "counter", id(stale), "m1", []byte("first"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,18 +148,18 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 			if i == stale {
 				version = v0 + 1000 // not what is stored
 			}
-			versions[i], errs[i] = dir.SaveState(ctx, "counter", id(i), "m1", []byte("v-"+id(i)), version)
+			versions[i], errs[i] = st.SaveState(ctx, "counter", id(i), "m1", []byte("v-"+id(i)), version)
 		}()
 	}
 	wg.Wait()
 	for i := range grains {
-		data, version, err := dir.LoadState(ctx, "counter", id(i))
+		data, version, err := st.LoadState(ctx, "counter", id(i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		switch i {
 		case fenced, stale:
-			if !errors.Is(errs[i], grainhost.ErrStateConflict) {
+			if !errors.Is(errs[i], grainstate.ErrStateConflict) {
 				t.Errorf("%s: the write was not refused: %v", id(i), errs[i])
 			}
 			if want := map[int]string{fenced: "", stale: "first"}[i]; string(data) != want {

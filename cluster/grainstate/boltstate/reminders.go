@@ -1,4 +1,4 @@
-package boltstore
+package boltstate
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/grains"
+	"github.com/granary-rt/granary/cluster/grainstate"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -30,11 +30,17 @@ const reminderPoll = time.Second
 func shardKey(shard int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(shard)) }
 
 func grainReminderPrefix(kind, identity string) []byte {
-	return append(shardKey(grains.ReminderShard(kind, identity)), kind+"\x00"+identity+"\x00"...)
+	return append(shardKey(grainstate.ReminderShard(kind, identity)), kind+"\x00"+identity+"\x00"...)
 }
 
-// SaveStateIndexed implements grains.ReminderStore.
-func (s *Store) SaveStateIndexed(ctx context.Context, kind, identity, _ string, data []byte, version uint64, changes []grains.IndexChange) (uint64, error) {
+// SaveStateIndexed implements grainstate.ReminderStore.
+func (s *Store) SaveStateIndexed(ctx context.Context, kind, identity, _ string, data []byte, version uint64, changes []grainstate.IndexChange) (uint64, error) {
+	if err := grainstate.CheckWrite(kind, identity, data, changes); err != nil {
+		return 0, err
+	}
+	if len(changes) == 0 {
+		return s.saveState(ctx, kind, identity, data, version, nil)
+	}
 	return s.saveState(ctx, kind, identity, data, version, func(tx *bolt.Tx) error {
 		return indexReminders(tx, kind, identity, changes)
 	})
@@ -42,7 +48,7 @@ func (s *Store) SaveStateIndexed(ctx context.Context, kind, identity, _ string, 
 
 // indexReminders applies changes to the grain's index entries and bumps
 // the shard's version.
-func indexReminders(tx *bolt.Tx, kind, identity string, changes []grains.IndexChange) error {
+func indexReminders(tx *bolt.Tx, kind, identity string, changes []grainstate.IndexChange) error {
 	b, err := tx.CreateBucketIfNotExists(bucketReminders)
 	if err != nil {
 		return err
@@ -63,7 +69,7 @@ func indexReminders(tx *bolt.Tx, kind, identity string, changes []grains.IndexCh
 			return err
 		}
 	}
-	sk := shardKey(grains.ReminderShard(kind, identity))
+	sk := shardKey(grainstate.ReminderShard(kind, identity))
 	var v uint64
 	if cur := vb.Get(sk); len(cur) == 8 {
 		v = binary.BigEndian.Uint64(cur)
@@ -78,10 +84,10 @@ func deleteReminders(tx *bolt.Tx, kind, identity string) error {
 		return nil
 	}
 	prefix := grainReminderPrefix(kind, identity)
-	var gone []grains.IndexChange
+	var gone []grainstate.IndexChange
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		gone = append(gone, grains.IndexChange{Name: string(k[len(prefix):])})
+		gone = append(gone, grainstate.IndexChange{Name: string(k[len(prefix):])})
 	}
 	if len(gone) == 0 {
 		return nil
@@ -89,16 +95,19 @@ func deleteReminders(tx *bolt.Tx, kind, identity string) error {
 	return indexReminders(tx, kind, identity, gone)
 }
 
-// WatchReminders implements grains.ReminderStore.
-func (s *Store) WatchReminders(ctx context.Context, shard int, index uint64) ([]grains.IndexEntry, uint64, error) {
+// WatchReminders implements grainstate.ReminderStore.
+func (s *Store) WatchReminders(ctx context.Context, shard int, index uint64) ([]grainstate.IndexEntry, uint64, error) {
+	if err := grainstate.CheckShard(shard); err != nil {
+		return nil, 0, err
+	}
 	poll := time.NewTicker(reminderPoll)
 	defer poll.Stop()
 	wait := time.NewTimer(30 * time.Second)
 	defer wait.Stop()
 	for {
-		var out []grains.IndexEntry
+		var out []grainstate.IndexEntry
 		var version uint64
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.f.ViewTx(func(tx *bolt.Tx) error {
 			if vb := tx.Bucket(bucketReminderVersions); vb != nil {
 				if v := vb.Get(shardKey(shard)); len(v) == 8 {
 					version = binary.BigEndian.Uint64(v)
@@ -119,12 +128,12 @@ func (s *Store) WatchReminders(ctx context.Context, shard int, index uint64) ([]
 				if len(parts) != 3 || len(v) != 8 {
 					continue
 				}
-				out = append(out, grains.IndexEntry{Kind: parts[0], Identity: parts[1], Name: parts[2], Due: time.Unix(0, int64(binary.BigEndian.Uint64(v)))})
+				out = append(out, grainstate.IndexEntry{Kind: parts[0], Identity: parts[1], Name: parts[2], Due: time.Unix(0, int64(binary.BigEndian.Uint64(v)))})
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, 0, wrap(err)
+			return nil, 0, err
 		}
 		if version != index {
 			return out, version, nil
@@ -138,5 +147,3 @@ func (s *Store) WatchReminders(ctx context.Context, shard int, index uint64) ([]
 		}
 	}
 }
-
-var _ grains.ReminderStore = (*Store)(nil)
