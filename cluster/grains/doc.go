@@ -19,6 +19,14 @@
 //
 // Example (example_test.go) runs this on one member.
 //
+// Durable state: a kind made with actors.GrainWithState loads its record
+// from Config.State on activation and writes it, fenced by its claim and
+// version, before its answer leaves. Config.State is a grainstate.Store
+// (package cluster/grainstate holds the contract, the Consul and bbolt
+// stores, and their conformance suite); LocalState keeps it in memory.
+// Reminders are indexed in the same writes when the store is a
+// grainstate.ReminderStore.
+//
 // Delivery: a call is retried only when its message was certainly not
 // processed (the member is gone, not the owner, fenced or leaving); a
 // handler's error is returned as is. A call in flight to a member that leaves

@@ -83,8 +83,10 @@ const (
 	// MaxIndexChanges bounds the index changes of one write: Consul runs
 	// the write as one transaction of at most 64 operations, two of which
 	// are the claim check and the state's check-and-set. A grain holds at
-	// most 32 reminders (actors.MaxReminders), so one call can cancel
-	// them all and set as many new ones only just within it.
+	// most 32 reminders (actors.MaxReminders), so a call changes at most
+	// 62 unless it cancels nearly all of them and sets as many others
+	// under new names; such a write is refused whole (on Consul it could
+	// never commit), by every store alike.
 	MaxIndexChanges = 62
 	// MaxNameBytes bounds a kind, an identity and a reminder name as a
 	// store keeps them: Consul refuses keys longer than its own limit, so

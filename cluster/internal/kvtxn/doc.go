@@ -3,7 +3,7 @@
 // at all), and a few workers send whatever units are waiting in one
 // transaction, so one Raft commit and one fsync serve many writers. Task
 // records (cluster/store/consulstore) and grain state
-// (cluster/consuldir) are written this way.
+// (cluster/grainstate/consulstate) are written this way.
 //
 // A Consul transaction is all-or-nothing, yet one writer's refused
 // check-and-set (or session check) must not fail the others sharing its
