@@ -174,3 +174,52 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 		}
 	}
 }
+
+// TestStoredLayout: keys written in the layout of earlier releases (below,
+// byte by byte) are read as they were, and this release's writes land on
+// the same keys, so members of both releases share a cluster during a
+// rolling upgrade.
+func TestStoredLayout(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	c := agent.Client()
+	ctx := testutil.Context(t, 30*time.Second)
+	sess := session(t, c)
+	st := consulstate.New(c, "old", func() string { return sess })
+	t.Cleanup(st.Close)
+	const id = "a/b" // path-escaped in keys
+	shard := grainstate.ReminderShard("counter", id)
+	put := func(key, value string) {
+		if _, err := c.KV().Put(&api.KVPair{Key: key, Value: []byte(value)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("granary/old/grainstate/counter/a%2Fb", "old record")
+	put(fmt.Sprintf("granary/old/reminders/%02d/counter/a%%2Fb/tick", shard), "1700000000000000007")
+	data, v, err := st.LoadState(ctx, "counter", id)
+	if err != nil || string(data) != "old record" || v == 0 {
+		t.Fatalf("the old record reads as %q at %d, %v", data, v, err)
+	}
+	es, _, err := st.WatchReminders(ctx, shard, 0)
+	if err != nil || len(es) != 1 || es[0].Kind != "counter" || es[0].Identity != id || es[0].Name != "tick" || es[0].Due.UnixNano() != 1700000000000000007 {
+		t.Fatalf("the old reminder index lists %+v, %v", es, err)
+	}
+	// The claim an earlier release's member holds is the key its state
+	// writes check: held here, the write lands on the old key.
+	if _, _, err := c.KV().Acquire(&api.KVPair{Key: "granary/old/grains/counter/a%2Fb", Value: []byte("m1"), Session: sess}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if consuldir.ClaimKey("old", "counter", id) != "granary/old/grains/counter/a%2Fb" {
+		t.Fatalf("claim key %s", consuldir.ClaimKey("old", "counter", id))
+	}
+	if _, err := st.SaveStateIndexed(ctx, "counter", id, "m1", []byte("new record"), v, []grainstate.IndexChange{{Name: "tock", Due: time.Unix(0, 42)}}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"granary/old/grainstate/counter/a%2Fb": "new record",
+		fmt.Sprintf("granary/old/reminders/%02d/counter/a%%2Fb/tock", shard): "42",
+	} {
+		if p, _, err := c.KV().Get(key, nil); err != nil || p == nil || string(p.Value) != want {
+			t.Errorf("%s holds %+v (%v), want %q", key, p, err, want)
+		}
+	}
+}
