@@ -10,17 +10,7 @@ import (
 	"github.com/granary-rt/granary/cluster/consuldir"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
-	"github.com/hashicorp/consul/api"
 )
-
-func session(t *testing.T, c *api.Client) string {
-	t.Helper()
-	id, _, err := c.Session().Create(&api.SessionEntry{Behavior: api.SessionBehaviorDelete, LockDelay: time.Millisecond, TTL: "10s"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 func TestOneHolderPerIdentity(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
@@ -31,7 +21,7 @@ func TestOneHolderPerIdentity(t *testing.T) {
 	dirs := make([]*consuldir.Directory, members)
 	names := []string{"m0", "m1", "m2", "m3", "m4"}
 	for i := range dirs {
-		s := session(t, c)
+		s := testconsul.Session(t, c)
 		sessions[i] = s
 		dirs[i] = consuldir.New(c, "test", func() string { return s })
 	}

@@ -18,15 +18,6 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-func session(t *testing.T, c *api.Client) string {
-	t.Helper()
-	id, _, err := c.Session().Create(&api.SessionEntry{Behavior: api.SessionBehaviorDelete, LockDelay: time.Millisecond, TTL: "10s"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // TestConformance: grain state on Consul KV, each write fenced by the
 // member's claim in the grain directory (a session check in the same
 // transaction). Both ways of sending state writes: through the api client
@@ -52,7 +43,7 @@ func stateConformance(t *testing.T, via string) {
 	c := agent.Client()
 	var n atomic.Int64
 	grainstatetest.Run(t, func(t *testing.T) grainstatetest.Store {
-		sess := session(t, c)
+		sess := testconsul.Session(t, c)
 		cluster := fmt.Sprintf("state%d", n.Add(1))
 		dir := consuldir.New(c, cluster, func() string { return sess })
 		return grainstatetest.Store{
@@ -119,7 +110,7 @@ func concurrentStateWritesOfManyGrains(t *testing.T, via string) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
 	ctx := testutil.Context(t, 30*time.Second)
-	mine, theirs := session(t, c), session(t, c)
+	mine, theirs := testconsul.Session(t, c), testconsul.Session(t, c)
 	dir, st := consuldir.New(c, "many", func() string { return mine }), writeVia(t, agent, via, consulstate.New(c, "many", func() string { return mine }))
 	other := consuldir.New(c, "many", func() string { return theirs })
 	const grains, fenced, stale = 200, 17, 101
@@ -183,7 +174,7 @@ func TestStoredLayout(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	c := agent.Client()
 	ctx := testutil.Context(t, 30*time.Second)
-	sess := session(t, c)
+	sess := testconsul.Session(t, c)
 	st := consulstate.New(c, "old", func() string { return sess })
 	t.Cleanup(st.Close)
 	const id = "a/b" // path-escaped in keys
@@ -215,7 +206,7 @@ func TestStoredLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]string{
-		"granary/old/grainstate/counter/a%2Fb": "new record",
+		"granary/old/grainstate/counter/a%2Fb":                               "new record",
 		fmt.Sprintf("granary/old/reminders/%02d/counter/a%%2Fb/tock", shard): "42",
 	} {
 		if p, _, err := c.KV().Get(key, nil); err != nil || p == nil || string(p.Value) != want {
