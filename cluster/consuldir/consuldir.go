@@ -24,8 +24,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/granary-rt/granary/cluster/grains"
-
 	"github.com/hashicorp/consul/api"
 )
 
@@ -39,7 +37,9 @@ var (
 	ErrContended = errors.New("activation claim contended; retry")
 )
 
-// Directory implements grains.Directory on Consul KV.
+// Directory implements grains.Directory (and grains.Watcher) on Consul KV;
+// the package does not import the grain host that uses it (its tests
+// check that it fits).
 type Directory struct {
 	kv *api.KV
 	// watchKV serves the blocking queries (WatchWith); kv by default.
@@ -47,11 +47,6 @@ type Directory struct {
 	cluster string
 	session func() string
 }
-
-var (
-	_ grains.Directory = (*Directory)(nil)
-	_ grains.Watcher   = (*Directory)(nil)
-)
 
 // New returns the directory of cluster; session returns the member's
 // current session id ("" when it has none).

@@ -8,8 +8,15 @@ import (
 	"time"
 
 	"github.com/granary-rt/granary/cluster/consuldir"
+	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/internal/testutil"
+)
+
+// The directory is what the grain host wants of one.
+var (
+	_ grains.Directory = (*consuldir.Directory)(nil)
+	_ grains.Watcher   = (*consuldir.Directory)(nil)
 )
 
 func TestOneHolderPerIdentity(t *testing.T) {
