@@ -3,8 +3,10 @@ package grains_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/grains"
 	"github.com/granary-rt/granary/cluster/grains/remindertest"
+	"github.com/granary-rt/granary/cluster/grainstate"
 	"github.com/granary-rt/granary/cluster/grainstate/grainstatetest"
 	"github.com/granary-rt/granary/internal/testutil"
 )
@@ -343,4 +346,30 @@ func localStore(t *testing.T, wrap func(grains.StateStore) grains.StateStore) gr
 		},
 		Lose: func(*testing.T, string, string) { dir.ReleaseAll("m1") },
 	}
+}
+
+// TestReminderChangesPastOneWrite: a call that cancels a grain's 32
+// reminders and sets 32 others changes 64 index entries, more than one
+// write holds (grainstate.MaxIndexChanges: a Consul transaction). Every
+// store refuses it alike, and the caller gets a handler error at once,
+// not retries until its deadline; the grain keeps its stored reminders.
+func TestReminderChangesPastOneWrite(t *testing.T) {
+	c := newCluster(t)
+	n := c.remindingNode("n1", &remindertest.Recorder{}, 0)
+	setViews([]*node{n}, n)
+	command(t, n, "g", remindertest.Command{Op: "replace", Name: "a", Count: actors.MaxReminders, AfterMs: 3_600_000})
+	start := time.Now()
+	_, err := tryCommand(n, "g", remindertest.Command{Op: "replace", Name: "b", Count: actors.MaxReminders, AfterMs: 3_600_000})
+	if !errors.Is(err, grains.ErrHandler) || !strings.Contains(err.Error(), "reminder index changes") {
+		t.Fatalf("a call changing %d reminders: %v, want a handler error naming the limit", 2*actors.MaxReminders, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the refusal took %v (retried?)", took)
+	}
+	r := command(t, n, "g", remindertest.Command{Op: "get"})
+	if len(r.Reminders) != actors.MaxReminders || r.Reminders[0].Name[0] != 'a' {
+		t.Fatalf("after the refused call the grain holds %v", names(r.Reminders))
+	}
+	// Fewer changes in one call are stored.
+	command(t, n, "g", remindertest.Command{Op: "replace", Name: "c", Count: grainstate.MaxIndexChanges - actors.MaxReminders, AfterMs: 3_600_000})
 }

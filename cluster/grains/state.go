@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/actors"
+	"github.com/granary-rt/granary/cluster/errs"
 	"github.com/granary-rt/granary/cluster/grainstate"
 	"github.com/granary-rt/granary/messages"
 	"google.golang.org/protobuf/proto"
@@ -151,6 +153,12 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 		return nil
 	}
 	a.revertState()
+	if errors.Is(err, errs.ErrInvalidArgument) {
+		// The store refused what it can never hold (grainstate.CheckWrite)
+		// and changed nothing: the stored record is still this
+		// activation's, and a retry would be refused alike.
+		return grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_HANDLER, "storing the grain's state: "+err.Error()+"; the grain keeps its last stored state", "")
+	}
 	a.log.Warn("storing the grain's state failed; deactivating", "err", err)
 	resp := grainErr(messages.GrainErrorCode_GRAIN_ERROR_CODE_UNAVAILABLE, "storing the grain's state: "+err.Error(), "")
 	a.retire(c, resp)

@@ -18,8 +18,10 @@ const Kind = "reminding"
 
 // Command is a request to the grain.
 type Command struct {
-	// Op is set, cancel, timer, canceltimer or get.
+	// Op is set, cancel, timer, canceltimer, get or replace (cancel every
+	// reminder and set Count others, named Name0, Name1, ...).
 	Op       string `json:"op"`
+	Count    int    `json:"count,omitempty"`
 	Name     string `json:"name,omitempty"`
 	AfterMs  int64  `json:"after_ms,omitempty"`
 	PeriodMs int64  `json:"period_ms,omitempty"`
@@ -101,6 +103,8 @@ func (g grain) Receive(ctx actors.GrainContext, st State, c Command) (State, Rep
 	case "canceltimer":
 		ctx.CancelTimer(c.Name)
 	case "get":
+	case "replace":
+		err = replace(ctx, c.Name, c.Count, after)
 	default:
 		err = fmt.Errorf("unknown op %q", c.Op)
 	}
@@ -108,6 +112,21 @@ func (g grain) Receive(ctx actors.GrainContext, st State, c Command) (State, Rep
 		err = errAsked
 	}
 	return st, Reply{Reminders: ctx.Reminders(), Fired: st.Fired, Activation: ctx.ActivationID(), Member: ctx.MemberID()}, err
+}
+
+// replace cancels every reminder of the grain and sets n others.
+func replace(ctx actors.GrainContext, prefix string, n int, after time.Duration) error {
+	for _, r := range ctx.Reminders() {
+		if err := ctx.CancelReminder(r.Name); err != nil {
+			return err
+		}
+	}
+	for i := range n {
+		if err := ctx.SetReminder(fmt.Sprintf("%s%d", prefix, i), after, 0, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (g grain) OnReminder(ctx actors.GrainContext, st State, r actors.Reminder) (State, error) {
