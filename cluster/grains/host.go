@@ -93,6 +93,9 @@ type Host struct {
 	// sched fires the due reminders of the shards this member owns; nil
 	// when the state store keeps no reminder index.
 	sched *scheduler
+	// reminderIndex is Config.State when it keeps a reminder index; nil
+	// otherwise (reminders are refused).
+	reminderIndex ReminderStore
 	// tracer is nil while tracing is off.
 	tracer trace.Tracer
 	// dispatch runs the router's and the activations' mailboxes.
@@ -128,7 +131,9 @@ func New(cfg Config) (*Host, error) {
 	for _, kind := range cfg.Registry.GrainKinds() {
 		cfg.Metrics.Grain(kind) // series at 0 from the start, for rate() and increase()
 	}
+	// Whether the store keeps a reminder index is checked here, once.
 	if rs, ok := cfg.State.(ReminderStore); ok {
+		h.reminderIndex = rs
 		h.sched = newScheduler(h, rs)
 	}
 	return h, nil

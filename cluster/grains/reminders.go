@@ -25,8 +25,8 @@ func (a *activation) keepsRecord() bool {
 }
 
 func (a *activation) reminderStore() (ReminderStore, error) {
-	rs, ok := a.h.cfg.State.(ReminderStore)
-	if !ok {
+	rs := a.h.reminderIndex
+	if rs == nil {
 		return nil, fmt.Errorf("%w: member %s has no reminder store", actors.ErrNoReminderHandler, a.h.cfg.Member)
 	}
 	return rs, nil

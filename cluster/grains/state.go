@@ -142,7 +142,7 @@ func (a *activation) saveState(c actor.Context, req *messages.GrainRequest, repl
 	ctx, cancel := context.WithTimeout(context.Background(), a.h.cfg.DirectoryTimeout)
 	defer cancel()
 	var version uint64
-	if rs, ok := a.h.cfg.State.(ReminderStore); ok && len(changes) > 0 {
+	if rs := a.h.reminderIndex; rs != nil && len(changes) > 0 {
 		version, err = rs.SaveStateIndexed(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion, changes)
 	} else {
 		version, err = a.h.cfg.State.SaveState(ctx, a.kind.Name(), a.identity, a.h.cfg.Member, data, a.stateVersion)
