@@ -71,8 +71,8 @@ func KillFailover(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	ours := startGranaryMembers(b, agent.HTTPAddr(), "failover", 3)
-	st, err := failoverRuns(ctx, asMembers(ours), FailoverRuns)
+	ours := startGranaryMembersOn(b, "failover", slices.Repeat([]string{agent.HTTPAddr()}, 3), traceLogLevel...)
+	st, err := failoverRuns(ctx, asMembers(ours), FailoverRuns, failoverOpts{probe: &consulProbe{agent.Client(), "failover"}, logf: b.Logf})
 	if err != nil {
 		b.Fatalf("granary: %v", err)
 	}
@@ -82,7 +82,7 @@ func KillFailover(b *testing.B) {
 	}
 
 	raw := startRawMembers(b, agent.HTTPAddr(), "rawfailover", 3)
-	st, err = failoverRuns(ctx, asMembers(raw), FailoverRuns)
+	st, err = failoverRuns(ctx, asMembers(raw), FailoverRuns, failoverOpts{logf: b.Logf})
 	if err != nil {
 		b.Fatalf("raw protoactor: %v", err)
 	}
@@ -90,10 +90,20 @@ func KillFailover(b *testing.B) {
 	b.ReportMetric(float64(rawPanics(b, raw)), "raw-panics")
 }
 
+// failoverOpts are what failoverRuns traces and where it prints the
+// traces of slow runs.
+type failoverOpts struct {
+	probe *consulProbe // nil: no Consul events in the traces
+	// logf prints the trace of each run slower than traceFactor × the
+	// median; nil prints none.
+	logf func(format string, args ...any)
+}
+
 // failoverRuns makes runs kill -9 runs, killing members in turn.
-func failoverRuns(ctx context.Context, members []clusterMember, runs int) (failoverStats, error) {
+func failoverRuns(ctx context.Context, members []clusterMember, runs int, opts failoverOpts) (failoverStats, error) {
 	var st failoverStats
 	var took []time.Duration
+	var traces []*runTrace
 	for run := range runs {
 		victim := members[run%len(members)]
 		var survivors []clusterMember
@@ -102,7 +112,7 @@ func failoverRuns(ctx context.Context, members []clusterMember, runs int) (failo
 				survivors = append(survivors, m)
 			}
 		}
-		r, err := failoverRun(ctx, run, members, victim, survivors)
+		r, err := failoverRun(ctx, run, members, victim, survivors, opts.probe)
 		if err != nil {
 			return st, fmt.Errorf("run %d: %w", run+1, err)
 		}
@@ -112,6 +122,7 @@ func failoverRuns(ctx context.Context, members []clusterMember, runs int) (failo
 		st.Identities += r.hosted
 		st.Tries += r.tries
 		took = append(took, r.took)
+		traces = append(traces, r.trace)
 		victim.start()
 		if err := waitSeen(ctx, members, len(members)); err != nil {
 			return st, fmt.Errorf("run %d: after restarting %s: %w", run+1, victim.name(), err)
@@ -119,6 +130,11 @@ func failoverRuns(ctx context.Context, members []clusterMember, runs int) (failo
 	}
 	slices.Sort(took)
 	st.P50, st.Worst = percentile(took, 0.5), took[len(took)-1]
+	for _, t := range traces {
+		if opts.logf != nil && t.took > traceFactor*st.P50 {
+			opts.logf("slow failover run (p50 %.2fs):\n%s", st.P50.Seconds(), t)
+		}
+	}
 	return st, nil
 }
 
@@ -127,58 +143,96 @@ type runResult struct {
 	took   time.Duration // kill to the last answer from a survivor; RecoveryCap if one never came
 	hosted int           // identities the killed member hosted
 	tries  int           // calls made for them after the kill
+	trace  *runTrace     // why the run ended when it did
 }
 
 // failoverRun places fresh identities, kills victim, and calls each
 // identity it hosted through a survivor until a survivor answers. One try
 // per identity means a call already on its way when the member died failed
 // over by itself; more mean the caller had to call again.
-func failoverRun(ctx context.Context, run int, members []clusterMember, victim clusterMember, survivors []clusterMember) (runResult, error) {
+func failoverRun(ctx context.Context, run int, members []clusterMember, victim clusterMember, survivors []clusterMember, probe *consulProbe) (runResult, error) {
+	hosted, err := placeIdentities(ctx, run, members, victim)
+	if err != nil {
+		return runResult{}, err
+	}
+	var ps *probeState
+	if probe != nil {
+		ps = probe.prepare(victim.name())
+	}
+	killed := time.Now()
+	victim.kill()
+	stopProbe := func() []traceEvent { return nil }
+	if probe != nil {
+		stopProbe = probe.watch(ctx, ps, victim.name(), fmt.Sprintf("f%d-", run), killed)
+	}
+	cctx, cancel := context.WithDeadline(ctx, killed.Add(RecoveryCap))
+	defer cancel()
+	tr := &runTrace{run: run, victim: victim.name(), killed: killed}
+	var wg sync.WaitGroup
+	for i, id := range hosted {
+		it := &identityTrace{id: id, via: survivors[i%len(survivors)].name(), at: RecoveryCap}
+		tr.ids = append(tr.ids, it)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recoverIdentity(cctx, it, survivors[i%len(survivors)], victim.name(), killed)
+		}()
+	}
+	wg.Wait()
+	r := runResult{hosted: len(hosted), trace: tr}
+	for _, it := range tr.ids {
+		r.took, r.tries = max(r.took, it.at), r.tries+it.tries
+	}
+	r.took = min(r.took, RecoveryCap)
+	tr.took = r.took
+	tr.events = claimsOnly(stopProbe(), tr.lastIdentities())
+	for _, s := range survivors {
+		if lw, ok := s.(logWatcher); ok {
+			for _, e := range lw.logEvents(killed) {
+				tr.events = append(tr.events, traceEvent{e.at, s.name() + " logged: " + e.what})
+			}
+		}
+	}
+	return r, nil
+}
+
+// placeIdentities places fresh identities through every member and
+// returns those that landed on victim.
+func placeIdentities(ctx context.Context, run int, members []clusterMember, victim clusterMember) ([]string, error) {
 	var hosted []string
 	for i := range FailoverIdentities {
 		id := fmt.Sprintf("f%d-%d", run, i)
 		who, err := members[i%len(members)].whoami(ctx, id)
 		if err != nil {
-			return runResult{}, fmt.Errorf("placing %s: %w", id, err)
+			return nil, fmt.Errorf("placing %s: %w", id, err)
 		}
 		if who == victim.name() {
 			hosted = append(hosted, id)
 		}
 	}
 	if len(hosted) == 0 {
-		return runResult{}, fmt.Errorf("no identity landed on %s", victim.name())
+		return nil, fmt.Errorf("no identity landed on %s", victim.name())
 	}
-	killed := time.Now()
-	victim.kill()
-	cctx, cancel := context.WithDeadline(ctx, killed.Add(RecoveryCap))
-	defer cancel()
-	var mu sync.Mutex
-	r := runResult{hosted: len(hosted)}
-	var wg sync.WaitGroup
-	for i, id := range hosted {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			via := survivors[i%len(survivors)]
-			took, tries := RecoveryCap, 0
-			for cctx.Err() == nil {
-				tries++
-				// An error means "not yet": the member was not found
-				// dead yet, or the call timed out waiting for it.
-				if who, err := via.whoami(cctx, id); err == nil && who != victim.name() {
-					took = time.Since(killed)
-					break
-				}
-				supervisor.Sleep(cctx, 10*time.Millisecond)
-			}
-			mu.Lock()
-			r.took, r.tries = max(r.took, took), r.tries+tries
-			mu.Unlock()
-		}()
+	return hosted, nil
+}
+
+// recoverIdentity calls it.id through via until a member other than
+// victim answers, noting every try in it.
+func recoverIdentity(ctx context.Context, it *identityTrace, via clusterMember, victim string, killed time.Time) {
+	for ctx.Err() == nil {
+		// An error means "not yet": the member was not found dead yet,
+		// or the call timed out waiting for it.
+		who, err := via.whoami(ctx, it.id)
+		if err == nil && who == victim {
+			err = fmt.Errorf("answered by the killed member %s", victim)
+		}
+		it.note(time.Since(killed), err)
+		if err == nil {
+			it.at, it.answeredBy = time.Since(killed), who
+			return
+		}
+		supervisor.Sleep(ctx, 10*time.Millisecond)
 	}
-	wg.Wait()
-	r.took = min(r.took, RecoveryCap)
-	return r, nil
 }
 
 // waitSeen waits until every member sees want members.

@@ -25,13 +25,15 @@ func startGranaryMembers(b *testing.B, consulAddr, cluster string, n int) []*gra
 }
 
 // startGranaryMembersOn starts a node of cluster per Consul address (the
-// agent on its host) and waits until each sees all of them.
-func startGranaryMembersOn(b *testing.B, cluster string, consulAddrs []string) []*granaryMember {
+// agent on its host) and waits until each sees all of them. The nodes log
+// warnings and errors only, unless extra (more `granary node` flags, last
+// wins) says otherwise.
+func startGranaryMembersOn(b *testing.B, cluster string, consulAddrs []string, extra ...string) []*granaryMember {
 	b.Helper()
 	n := len(consulAddrs)
 	var out []*granaryMember
 	for i, addr := range consulAddrs {
-		node := testnode.ClusterNode(b, cluster, addr, fmt.Sprintf("n%d", i+1), "--log-level", "warn")
+		node := testnode.ClusterNode(b, cluster, addr, fmt.Sprintf("n%d", i+1), append([]string{"--log-level", "warn"}, extra...)...)
 		c, err := client.New(client.Config{Addr: node.HTTP})
 		if err != nil {
 			b.Fatal(err)

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,8 +93,8 @@ func KillFailoverTopologies(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
-	single := startGranaryMembers(b, agent.HTTPAddr(), "failover", 3)
-	st, err := failoverRuns(ctx, asMembers(single), FailoverRuns)
+	single := startGranaryMembersOn(b, "failover", slices.Repeat([]string{agent.HTTPAddr()}, 3), traceLogLevel...)
+	st, err := failoverRuns(ctx, asMembers(single), FailoverRuns, failoverOpts{probe: &consulProbe{agent.Client(), "failover"}, logf: b.Logf})
 	if err != nil {
 		b.Fatalf("single server: %v", err)
 	}
@@ -104,8 +105,8 @@ func KillFailoverTopologies(b *testing.B) {
 	agent.Stop()
 
 	t := startQuorumTopology(b, 3)
-	quorum := startGranaryMembersOn(b, "failover", t.addrs())
-	if st, err = failoverRuns(ctx, asMembers(quorum), FailoverRuns); err != nil {
+	quorum := startGranaryMembersOn(b, "failover", t.addrs(), traceLogLevel...)
+	if st, err = failoverRuns(ctx, asMembers(quorum), FailoverRuns, failoverOpts{probe: &consulProbe{t.q.Servers[0].Client(), "failover"}, logf: b.Logf}); err != nil {
 		b.Fatalf("quorum: %v", err)
 	}
 	st.report(b, "quorum-")
