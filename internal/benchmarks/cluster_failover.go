@@ -131,6 +131,9 @@ func failoverRuns(ctx context.Context, members []clusterMember, runs int, opts f
 	slices.Sort(took)
 	st.P50, st.Worst = percentile(took, 0.5), took[len(took)-1]
 	for _, t := range traces {
+		if opts.logf != nil {
+			opts.logf("%s", t.summary())
+		}
 		if opts.logf != nil && t.took > traceFactor*st.P50 {
 			opts.logf("slow failover run (p50 %.2fs):\n%s", st.P50.Seconds(), t)
 		}

@@ -267,3 +267,20 @@ func (m *granaryMember) logEvents(since time.Time) []traceEvent {
 	})
 	return out
 }
+
+// summary is the run on one line: its figure and when the victim's
+// session ended and each survivor's view changed, for comparing runs.
+func (t *runTrace) summary() string {
+	s := fmt.Sprintf("run %d (%s killed): %.2fs", t.run+1, t.victim, t.took.Seconds())
+	for _, e := range t.events {
+		switch {
+		case strings.Contains(e.what, "session invalidated"):
+			s += fmt.Sprintf("; session invalidated %+.2fs", e.at.Seconds())
+		case strings.Contains(e.what, " view changed "):
+			s += fmt.Sprintf("; %s view %+.2fs", e.what[:strings.Index(e.what, " ")], e.at.Seconds())
+		case strings.Contains(e.what, "raft leader changed"):
+			s += fmt.Sprintf("; raft leader changed %+.2fs", e.at.Seconds())
+		}
+	}
+	return s
+}
