@@ -222,6 +222,8 @@ func placeIdentities(ctx context.Context, run int, members []clusterMember, vict
 // recoverIdentity calls it.id through via until a member other than
 // victim answers, noting every try in it.
 func recoverIdentity(ctx context.Context, it *identityTrace, via clusterMember, victim string, killed time.Time) {
+	retryNotes.Store(grainPath(it.id), func(err error) { it.note(time.Since(killed), err) })
+	defer retryNotes.Delete(grainPath(it.id))
 	for ctx.Err() == nil {
 		// An error means "not yet": the member was not found dead yet,
 		// or the call timed out waiting for it.
@@ -229,7 +231,7 @@ func recoverIdentity(ctx context.Context, it *identityTrace, via clusterMember, 
 		if err == nil && who == victim {
 			err = fmt.Errorf("answered by the killed member %s", victim)
 		}
-		it.note(time.Since(killed), err)
+		it.try(time.Since(killed), err)
 		if err == nil {
 			it.at, it.answeredBy = time.Since(killed), who
 			return

@@ -34,7 +34,7 @@ func startGranaryMembersOn(b *testing.B, cluster string, consulAddrs []string, e
 	var out []*granaryMember
 	for i, addr := range consulAddrs {
 		node := testnode.ClusterNode(b, cluster, addr, fmt.Sprintf("n%d", i+1), append([]string{"--log-level", "warn"}, extra...)...)
-		c, err := client.New(client.Config{Addr: node.HTTP})
+		c, err := client.New(client.Config{Addr: node.HTTP, OnRetry: noteRetry})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,11 +3,13 @@ package benchmarks
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/granary-rt/granary/cluster/client"
 	"github.com/granary-rt/granary/supervisor"
 
 	"github.com/hashicorp/consul/api"
@@ -42,11 +44,23 @@ type identityTrace struct {
 	at                  time.Duration // first answer from a survivor; RecoveryCap if none
 	tries               int
 	errs                []traceEvent // distinct errors, at their first occurrence
+	mu                  sync.Mutex   // note runs on the call's and the client's retries
 }
 
-// note records err (nil for a success) of a try at offset at.
-func (it *identityTrace) note(at time.Duration, err error) {
+// try records a try of the harness at offset at, and its error (nil for
+// a success).
+func (it *identityTrace) try(at time.Duration, err error) {
+	it.mu.Lock()
 	it.tries++
+	it.mu.Unlock()
+	it.note(at, err)
+}
+
+// note records err (nil: nothing) at offset at: a try's, or one the
+// client retried by itself.
+func (it *identityTrace) note(at time.Duration, err error) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
 	if err == nil {
 		return
 	}
@@ -284,3 +298,19 @@ func (t *runTrace) summary() string {
 	}
 	return s
 }
+
+// retryNotes maps a grain call's path to what hears of the retries the
+// client makes inside one whoami (it retries 503s and unreachable nodes
+// by itself, so the harness sees one try): the trace's view of them.
+var retryNotes sync.Map // path → func(error)
+
+// noteRetry is the members' clients' OnRetry.
+func noteRetry(n client.RetryNotice) {
+	if f, ok := retryNotes.Load(n.Path); ok {
+		f.(func(error))(fmt.Errorf("client retries after %v (try %d): %w", n.Delay.Round(time.Millisecond), n.Try, n.Err))
+	}
+}
+
+// grainPath is the path of a whoami call of identity, as the client
+// reports it to OnRetry.
+func grainPath(identity string) string { return "/v1/grains/whoami/" + url.PathEscape(identity) }
