@@ -160,7 +160,7 @@ func failoverRun(ctx context.Context, run int, members []clusterMember, victim c
 	}
 	var ps *probeState
 	if probe != nil {
-		ps = probe.prepare(victim.name())
+		ps = probe.prepare(victim.name(), hosted)
 	}
 	killed := time.Now()
 	victim.kill()

@@ -147,6 +147,7 @@ type probeState struct {
 	seen    map[string]bool // events already recorded, by text
 	session string          // the victim's, before the kill
 	leader  string          // the Raft leader last seen
+	hosted  map[string]bool // the identities the victim held
 }
 
 func (s *probeState) add(at time.Duration, what string) {
@@ -158,9 +159,13 @@ func (s *probeState) add(at time.Duration, what string) {
 	}
 }
 
-// prepare reads the victim's session, before the kill.
-func (p *consulProbe) prepare(victim string) *probeState {
-	st := &probeState{seen: map[string]bool{}}
+// prepare reads the victim's session, before the kill; the probe follows
+// the activation keys of hosted, the identities the victim held.
+func (p *consulProbe) prepare(victim string, hosted []string) *probeState {
+	st := &probeState{seen: map[string]bool{}, hosted: map[string]bool{}}
+	for _, id := range hosted {
+		st.hosted[id] = true
+	}
 	if pair, _, err := p.c.KV().Get("granary/"+p.cluster+"/members/"+victim, nil); err == nil && pair != nil {
 		st.session = pair.Session
 	}
@@ -214,6 +219,7 @@ func (p *consulProbe) poll(st *probeState, victim, idPrefix string, at time.Dura
 	for _, kv := range pairs {
 		id := kv.Key[strings.LastIndex(kv.Key, "/")+1:]
 		switch {
+		case !st.hosted[id]:
 		case kv.Session == "":
 			st.add(at, "activation key released: "+id)
 		case kv.Session != st.session:
