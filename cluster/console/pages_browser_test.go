@@ -131,3 +131,47 @@ func TestTaskCountsKeepMovingUnderLoad(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestTaskPageShowsItsTree: a task's page links to its parent, to the
+// tasks it runs after and to its children's job with their counts (it
+// showed none of them: the parent only as a label, children and
+// depends_on not at all), beside its last checkpoint's time and size.
+func TestTaskPageShowsItsTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Chromium")
+	}
+	chrome := chromium(t)
+	saved := time.Now().Add(-time.Minute)
+	canned := cannedAPI(t)
+	tree := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body any
+		switch r.URL.Path {
+		case "/v1/tasks/wc:s1":
+			body = api.Status{ID: "wc:s1", Kind: "shard", State: api.StateRunning, Labels: map[string]string{"granary.parent": "wc"},
+				DependsOn: []string{"prep-a", "prep-b"}, CheckpointAt: &saved, CheckpointBytes: 42, CheckpointAttempt: 2}
+		case "/v1/jobs/wc:s1:children":
+			body = api.JobStatus{ID: "wc:s1:children", State: api.StateRunning, Counts: map[string]int{"completed": 2, "running": 1, "failed": 0}}
+		default:
+			canned.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	})
+	srv := httptest.NewServer(console.Mount(tree, console.DefaultConfig()))
+	t.Cleanup(srv.Close)
+	ctx := testutil.Context(t, 2*time.Minute)
+	br := &page{t: t, ctx: browser(t, ctx, chrome), shots: t.TempDir()}
+	br.do(chromedp.Navigate(srv.URL + "/ui/#/task/" + "wc%3As1"))
+	br.waitJS(`document.getElementById("task-children") && document.getElementById("task-checkpoint")`, "the task's children and checkpoint")
+	for _, c := range []struct{ js, want string }{
+		{`document.getElementById("task-parent").textContent + " " + document.querySelector("#task-parent a").getAttribute("href")`, "wc #/task/wc"},
+		{`document.getElementById("task-depends").textContent`, "prep-a, prep-b"},
+		{`document.getElementById("task-children").textContent + " " + document.querySelector("#task-children a").getAttribute("href")`, "3 children (2 completed, 1 running) #/job/wc%3As1%3Achildren"},
+		{`document.getElementById("task-checkpoint").textContent.replace(/saved .* by/, "saved … by")`, "42 bytes, saved … by attempt 2"},
+	} {
+		if got := br.evalString(c.js); got != c.want {
+			t.Errorf("%s = %q, want %q", c.js, got, c.want)
+		}
+	}
+}

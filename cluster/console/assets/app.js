@@ -631,6 +631,8 @@ pages.task = (main, parts) => {
   main.appendChild(actions);
   main.appendChild(body);
   let st = null;
+  let kids; // the task's child job (undefined: not read yet; null: none)
+  let kidsOf = ""; // the task's state when kids was read
   const p = new Poller(async (signal) => {
     // A running attempt's progress lives in its member's memory and
     // moves no revision: while the task runs, the long poll is short, so
@@ -642,11 +644,46 @@ pages.task = (main, parts) => {
       await sleep(8000, signal);
     }
     st = await api("GET", path, undefined, signal);
-    redraw(body, () => renderTask(st));
+    if (kidsOf !== st.state) {
+      // Its children's job is read as the page opens and as the task's
+      // state changes, not at every poll: a job of 1,000 children is a
+      // read of 1,000 tasks.
+      kids = await childJob(id, signal);
+      kidsOf = st.state;
+    }
+    redraw(body, () => renderTask(st, kids));
     redraw(actions, () => taskActions(st, () => p.now()));
   }, { longPoll: true });
   return p;
 };
+
+// childJob is the job that supervises task id's children (SpawnChild:
+// "<id>:children"), with its counts; null if the task spawned none.
+async function childJob(id, signal) {
+  try {
+    return await api("GET", "/v1/jobs/" + enc(id + ":children") + q({ limit: 1 }), undefined, signal);
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    return null; // none (not found), or unreadable now: drawn without
+  }
+}
+
+// children says how many children a task spawned and where they stand,
+// linking to their job.
+function children(job) {
+  if (!job) return undefined;
+  const counts = Object.entries(job.counts || {}).filter(([, n]) => n > 0).map(([s, n]) => n + " " + s);
+  const total = Object.values(job.counts || {}).reduce((a, n) => a + n, 0);
+  return el("span", { id: "task-children" }, link(total + (total === 1 ? " child" : " children"), "job", job.id), counts.length ? " (" + counts.join(", ") + ")" : "");
+}
+
+// taskLinks links to each task of ids.
+function taskLinks(ids, elID) {
+  if (!ids || !ids.length) return undefined;
+  const out = el("span", { id: elID, class: "mono" });
+  ids.forEach((id, i) => append(out, [i ? ", " : "", link(id, "task", id)]));
+  return out;
+}
 
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
@@ -701,7 +738,7 @@ function newID(prefix) {
   return prefix + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function renderTask(t) {
+function renderTask(t, kids) {
   const out = el("div", { id: "task", "data-state": t.state });
   out.appendChild(el("div", { class: "card" }, kv([
     ["state", el("span", { id: "task-state" }, badge(t.state))],
@@ -716,6 +753,9 @@ function renderTask(t) {
     ["waiting", t.waiting ? el("span", { id: "task-waiting" }, t.waiting) : undefined],
     ["deadline", t.deadline ? when(t.deadline) : undefined],
     ["job", t.job_id ? el("span", null, link(t.job_id, "job", t.job_id), " · ", t.job_strategy || "one_for_one", " · stage ", String(t.job_stage || 0), t.job_restarts ? " · " + t.job_restarts + " job restarts" : "") : undefined],
+    ["parent", taskLinks(t.labels && t.labels["granary.parent"] ? [t.labels["granary.parent"]] : [], "task-parent")],
+    ["children", children(kids)],
+    ["depends on", taskLinks(t.depends_on, "task-depends")],
     ["labels", t.labels ? el("span", { id: "task-labels" }, labels(t.labels)) : undefined],
     ["checkpoint", checkpoint(t)],
     ["retried", t.retries ? el("span", { id: "task-retries" }, t.retries + (t.retries === 1 ? " time, " : " times, last "), when(t.retried_at)) : undefined],
