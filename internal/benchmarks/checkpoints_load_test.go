@@ -1,0 +1,10 @@
+package benchmarks
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkCheckpointLoad: echo-task durable throughput with 10,000
+// running tasks checkpointing every second and without them.
+func BenchmarkCheckpointLoad(b *testing.B) { CheckpointLoad(b, 1, 300, time.Second, 2*time.Second) }
