@@ -7,4 +7,4 @@ import (
 
 // BenchmarkCheckpointLoad: echo-task durable throughput with 10,000
 // running tasks checkpointing every second and without them.
-func BenchmarkCheckpointLoad(b *testing.B) { CheckpointLoad(b, 1, 300, time.Second, 2*time.Second) }
+func BenchmarkCheckpointLoad(b *testing.B) { CheckpointLoad(b, 2, 3000, time.Second, 4*time.Second) }

@@ -29,5 +29,10 @@ func checkpointSection(cfg config) (string, error) {
 	fmt.Fprintf(&b, `
 How measured: one disk-backed Consul server (bin/consul -server) and one task manager in the benchmark's process on the Consul task store; %d tasks each save a checkpoint (a step and a cursor) in a loop, the next as soon as the last is stored. A checkpoint is a check-and-set of the task's whole record (%.0f bytes here) under the claim's epoch, as a commit is; concurrent writes of many tasks share Consul transactions. The raw baseline puts values of the record's size from as many writers to as many keys of the same server. %d rounds of %s per side, the sides taking turns; each figure is the median over rounds.
 `, cfg.checkpointTasks, x["record-bytes"], cfg.checkpointRounds, cfg.checkpointWindow)
+	load, err := checkpointLoadSection()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "\n%s", load)
 	return b.String(), nil
 }
