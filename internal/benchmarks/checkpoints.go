@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,25 +85,7 @@ func (cp *checkpointers) start(ctx context.Context, b *testing.B, s *consulstore
 			cp.saved.Add(1)
 		}
 	}, actors.WithAttemptTimeout(0))
-	reg := actors.NewRegistry()
-	if err := reg.RegisterTask(kind); err != nil {
-		b.Fatal(err)
-	}
-	cfg := tasks.DefaultConfig("bench-1")
-	cfg.Store, cfg.Registry = s, reg
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := tasks.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	stop = func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer scancel()
-		_ = m.Stop(sctx)
-	}
+	m, stop := startManager(ctx, b, s, kind)
 	for i := range taskCount {
 		if _, _, err := m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("cp-%d", i), Kind: "cp"}); err != nil {
 			stop()

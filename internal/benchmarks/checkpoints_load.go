@@ -150,32 +150,11 @@ func (l *checkpointLoad) handler(ctx actors.TaskContext, _ struct{}) (int, error
 // start runs a task manager on s with the checkpointing kind and an echo
 // kind, submits taskCount checkpointing tasks, and returns what stops it.
 func (l *checkpointLoad) start(ctx context.Context, b *testing.B, s store.Store, taskCount int) (stop func()) {
-	reg := actors.NewRegistry()
-	for _, k := range []*actors.TaskKind{
+	m, stop := startManager(ctx, b, s,
 		actors.MustTask("cpl", l.handler, actors.WithAttemptTimeout(0)),
-		actors.MustTask("echo", func(_ actors.TaskContext, in json.RawMessage) (json.RawMessage, error) { return in, nil }),
-	} {
-		if err := reg.RegisterTask(k); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cfg := tasks.DefaultConfig("bench-1")
-	cfg.Store, cfg.Registry = s, reg
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := tasks.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
+		actors.MustTask("echo", func(_ actors.TaskContext, in json.RawMessage) (json.RawMessage, error) { return in, nil }))
 	l.m = m
-	stop = func() {
-		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-		defer scancel()
-		_ = m.Stop(sctx)
-	}
-	err = forEach(ctx, Callers, taskCount, func(i int) error {
+	err := forEach(ctx, Callers, taskCount, func(i int) error {
 		_, _, err := m.Submit(ctx, tasks.Submission{ID: fmt.Sprintf("cpl-%d", i), Kind: "cpl"})
 		return err
 	})
@@ -306,4 +285,30 @@ func forEach(ctx context.Context, workers, n int, fn func(i int) error) error {
 		first = ctx.Err()
 	}
 	return first
+}
+
+// startManager runs a task manager of this process on s with kinds
+// registered, and returns it with what stops it.
+func startManager(ctx context.Context, b *testing.B, s store.Store, kinds ...*actors.TaskKind) (*tasks.Manager, func()) {
+	reg := actors.NewRegistry()
+	for _, k := range kinds {
+		if err := reg.RegisterTask(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := tasks.DefaultConfig("bench-1")
+	cfg.Store, cfg.Registry = s, reg
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := tasks.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return m, func() {
+		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+		defer scancel()
+		_ = m.Stop(sctx)
+	}
 }
