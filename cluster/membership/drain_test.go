@@ -37,3 +37,26 @@ func TestDrainKeepsMember(t *testing.T) {
 		t.Fatalf("after Drain: fenced %v, session %q (was %q); want the same session, unfenced", drainer.m.Fenced(), drainer.m.Session(), session)
 	}
 }
+
+// TestDrainWhileTheKeyIsReclaimed: a node that holds its session but,
+// for a moment, not its member key (just after its claim, or while the
+// lease loop claims it again after a stale listing) drains once the claim
+// lands, instead of answering fenced (CI: Drain right after Join answered
+// "drain without a member key: membership: fenced").
+func TestDrainWhileTheKeyIsReclaimed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs a Consul agent")
+	}
+	agent := testconsul.Start(t, testconsul.Options{})
+	n := joinNodes(t, agent, "n1")[0]
+	n.m.mu.Lock()
+	n.m.keySession = "" // as noteOwnKey leaves it: the lease loop claims it again
+	n.m.mu.Unlock()
+	if err := n.m.Drain(testutil.Context(t, 10*time.Second)); err != nil {
+		t.Fatalf("Drain while the member key is claimed again: %v", err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		me, ok := n.m.View().Member("n1")
+		return ok && me.Draining, "the view does not show n1 draining"
+	})
+}

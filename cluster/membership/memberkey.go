@@ -40,16 +40,30 @@ func (m *Membership) claimMemberKey(session string) error {
 	if m.session == session {
 		m.keySession = session
 	}
+	m.keyClaimCount++
 	m.mu.Unlock()
 	m.log.Debug("member key held", "key", m.memberKey(), "session", session)
 	return nil
 }
 
+// keyClaims is how many member-key claims this node has made so far; the
+// key watcher reads it before each query, so that noteOwnKey can tell a
+// listing that may predate the latest claim.
+func (m *Membership) keyClaims() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.keyClaimCount
+}
+
 // noteOwnKey forgets the member key when the keys Consul lists show that
 // this node's session no longer holds it (an operator deleted it, Consul
 // released it with a session this node has not yet seen die), so the
-// lease loop claims it again.
-func (m *Membership) noteOwnKey(pairs api.KVPairs) {
+// lease loop claims it again. claims is keyClaims as read before the
+// listing's query was sent: a listing whose query started before the
+// latest claim may not show it, and says nothing about it (believing it
+// cleared the key right after a claim, and a Drain in that window found
+// no member key and answered fenced).
+func (m *Membership) noteOwnKey(pairs api.KVPairs, claims uint64) {
 	key := m.memberKey()
 	holder := ""
 	for _, p := range pairs {
@@ -58,14 +72,12 @@ func (m *Membership) noteOwnKey(pairs api.KVPairs) {
 		}
 	}
 	m.mu.Lock()
-	lost := m.keySession != "" && holder != m.keySession
+	lost := m.keySession != "" && holder != m.keySession && claims == m.keyClaimCount
 	if lost {
 		m.keySession = ""
 	}
 	m.mu.Unlock()
 	if lost {
-		// Also seen once right after the claim, when the watcher's answer
-		// predates it: claiming again under the same session is harmless.
 		m.log.Info("member key not held by this node's session; claiming it again", "key", key, "holder", holder)
 		kick(m.renewKick)
 	}

@@ -58,6 +58,7 @@ type Membership struct {
 	registered    bool               // false: the lease loop registers before renewing
 	session       string             // the session believed valid; "" if none
 	keySession    string             // the session that holds the member key; "" if none
+	keyClaimCount uint64             // member-key claims made (keyClaims)
 	stopSession   context.CancelFunc // stops the watcher of session
 	mustPurge     bool               // sessions of ours may exist in Consul that we do not hold
 	fenced        bool               // starts true: a node is fenced until it holds a session

@@ -132,12 +132,13 @@ func (m *Membership) runViewWatch() {
 // runRosterWatch: see runViewWatch.
 func (m *Membership) runRosterWatch() {
 	m.follow("watch member keys", func(q *api.QueryOptions) (uint64, error) {
+		claims := m.keyClaims()
 		pairs, meta, err := m.consul.KV().List(memberKeyPrefix(m.cfg.Cluster), q)
 		if err != nil {
 			return 0, err
 		}
 		m.roster.setPairs(pairs)
-		m.noteOwnKey(pairs)
+		m.noteOwnKey(pairs, claims)
 		m.publishMembers()
 		return meta.LastIndex, nil
 	})
