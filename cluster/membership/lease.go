@@ -21,6 +21,9 @@ type leaseLoop struct {
 	consulFailures  int // registration or renewal errors in a row
 	sessionFailures int // session creation errors in a row
 	keyFailures     int // member key acquisitions failed in a row
+	// late is how long after its due time the last wait ended: the time
+	// the loop's goroutine waited for a CPU (or the wake came early: < 0).
+	late time.Duration
 }
 
 // runLease keeps the node registered and its lease renewed, and gets it a
@@ -30,9 +33,11 @@ func (m *Membership) runLease() {
 	var l leaseLoop
 	for {
 		wait := m.leaseStep(&l)
+		due := time.Now().Add(max(wait, 0))
 		if !sleep(m.ctx, wait, m.renewKick) {
 			return
 		}
+		l.late = time.Since(due)
 	}
 }
 
@@ -49,6 +54,7 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 	}
 	sentAt := m.cfg.Clock()
 	err := m.renew()
+	m.noteSlowRenewal(l, time.Since(began), err)
 	switch {
 	case isNotFound(err):
 		// The agent forgot the check: a dev agent restarted, someone
@@ -104,6 +110,19 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 		l.keyFailures = 0
 	}
 	return m.cfg.RenewInterval - time.Since(began)
+}
+
+// noteSlowRenewal logs a round whose renewal took, with the lateness of
+// the wait before it, more than half the lease's slack (FenceAfter -
+// RenewInterval): the phases say whether the renewal waited for a CPU
+// (late) or for Consul (took), the two causes of a lease expiring while
+// Consul is up.
+func (m *Membership) noteSlowRenewal(l *leaseLoop, took time.Duration, err error) {
+	if l.late+took <= (m.cfg.FenceAfter-m.cfg.RenewInterval)/2 {
+		return
+	}
+	m.log.Warn("slow lease renewal", "late", l.late.Round(time.Millisecond),
+		"took", took.Round(time.Millisecond), "err", err)
 }
 
 // consulFailed records a failed registration or renewal and returns the
