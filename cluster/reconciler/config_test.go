@@ -77,6 +77,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no index", func(c *reconciler.Config) { c.Index = nil }, "Index is nil"},
 		{"no activator", func(c *reconciler.Config) { c.Tasks = nil }, "Tasks is nil"},
 		{"negative owned listing", func(c *reconciler.Config) { c.OwnedEvery = -time.Second }, "OwnedEvery is -1s"},
+		{"negative claim wait", func(c *reconciler.Config) { c.ClaimWait = -time.Second }, "ClaimWait is -1s"},
+		{"negative adoptions in flight", func(c *reconciler.Config) { c.AdoptInFlight = -1 }, "AdoptInFlight is -1"},
 		{"bad retry", func(c *reconciler.Config) { c.Retry.Multiplier = 0.5 }, "Retry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

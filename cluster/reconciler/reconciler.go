@@ -54,7 +54,8 @@ type JobAdopter interface {
 }
 
 // Config configures a Reconciler. Member, Index and Tasks are required;
-// zero intervals and a zero Retry take DefaultConfig's.
+// zero intervals, a zero AdoptInFlight and a zero Retry take
+// DefaultConfig's.
 type Config struct {
 	// Member is this member's id: the owner whose tasks it activates.
 	Member string
@@ -72,6 +73,12 @@ type Config struct {
 	// listing is the safety net, and each one returns every owned task, so
 	// it must not run on every change of a busy index.
 	OwnedEvery time.Duration
+	// AdoptInFlight bounds the adoptions a sweep has sent and not yet seen
+	// claimed (in the owner index); the rest wait their turn, in order.
+	AdoptInFlight int
+	// ClaimWait is how long an adoption counts as in flight at most: one
+	// not claimed by then (lost to another survivor, say) frees its place.
+	ClaimWait time.Duration
 	// Retry paces retries after store errors.
 	Retry  supervisor.Backoff
 	Logger *slog.Logger
@@ -90,6 +97,18 @@ func DefaultConfig() Config {
 		Sweep: 10 * time.Second,
 		// 1s: a task whose hint was lost starts within a second.
 		OwnedEvery: time.Second,
+		// 128: each adoption is a claim (one Consul write) and a start of
+		// the task's attempt. All of a failover's at once (2,500 per
+		// survivor in a 5,000-task failover) slowed Consul and the member
+		// so much that lease renewals took up to 2s and both survivors
+		// fenced themselves over and over (docs/benchmarks.md). 128 still
+		// keeps the store's 96 pooled connections busy, so a quiet
+		// cluster adopts about as fast as unbounded.
+		AdoptInFlight: 128,
+		// 5s: a claim takes about a second on a loaded Consul (measured
+		// with the renewals above); one stalled longer holds its place no
+		// more than 5s.
+		ClaimWait: 5 * time.Second,
 		// 100ms doubling to 5s with full jitter, like membership's retries:
 		// Consul errors are usually a leader election of about a second.
 		Retry: supervisor.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2, Max: 5 * time.Second, Jitter: supervisor.JitterFull},
@@ -153,10 +172,13 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Sweep", c.Sweep}, {"OwnedEvery", c.OwnedEvery}} {
+	}{{"Sweep", c.Sweep}, {"OwnedEvery", c.OwnedEvery}, {"ClaimWait", c.ClaimWait}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s is %s: want a positive interval (0: the default)", d.name, d.v))
 		}
+	}
+	if c.AdoptInFlight < 0 {
+		errs = append(errs, fmt.Errorf("AdoptInFlight is %d: want a positive bound (0: the default)", c.AdoptInFlight))
 	}
 	if c.Retry != (supervisor.Backoff{}) {
 		if err := c.Retry.Validate(); err != nil {
@@ -169,8 +191,8 @@ func (c Config) Validate() error {
 	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 }
 
-// New returns a reconciler; Start runs it. Zero intervals and a zero
-// Retry take DefaultConfig's; a Config Validate refuses is an error
+// New returns a reconciler; Start runs it. Zero intervals, a zero
+// AdoptInFlight and a zero Retry take DefaultConfig's; a Config Validate refuses is an error
 // wrapping ErrInvalidConfig.
 func New(cfg Config) (*Reconciler, error) {
 	def := DefaultConfig()
@@ -182,6 +204,12 @@ func New(cfg Config) (*Reconciler, error) {
 	}
 	if cfg.Retry == (supervisor.Backoff{}) {
 		cfg.Retry = def.Retry
+	}
+	if cfg.AdoptInFlight == 0 {
+		cfg.AdoptInFlight = def.AdoptInFlight
+	}
+	if cfg.ClaimWait == 0 {
+		cfg.ClaimWait = def.ClaimWait
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -332,13 +360,15 @@ func (r *Reconciler) sweep(ctx context.Context) error {
 		for _, rec := range orphans {
 			byID[rec.Task.GetSpec().GetId()] = rec
 		}
-		lostFor, seen := r.lostFor(owner)
-		for _, id := range mine {
-			r.cfg.Tasks.Adopt(byID[id])
-			if seen {
+		recs := make([]store.Record, len(mine))
+		for i, id := range mine {
+			recs[i] = byID[id]
+		}
+		r.adoptAll(ctx, recs, func() {
+			if lostFor, seen := r.lostFor(owner); seen {
 				r.cfg.Metrics.AdoptionDelay(lostFor)
 			}
-		}
+		})
 	}
 	if ja, ok := r.cfg.Tasks.(JobAdopter); ok {
 		ids := make([]string, 0, len(live))
