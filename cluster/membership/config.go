@@ -101,8 +101,8 @@ type Config struct {
 	// with FenceAfter < TTL the node always fences before Consul can
 	// declare it critical. Must be below TTL and above RenewInterval.
 	FenceAfter time.Duration
-	// RequestTimeout bounds every non-blocking Consul request (renewal,
-	// registration, session calls).
+	// RequestTimeout bounds every non-blocking Consul request
+	// (registration, session calls) but renewals, which FenceAfter bounds.
 	RequestTimeout time.Duration
 	// HTTPCheckInterval is how often Consul polls http://HTTPAddr/healthz.
 	HTTPCheckInterval time.Duration

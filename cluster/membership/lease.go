@@ -52,8 +52,7 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 		}
 		justRegistered = true
 	}
-	sentAt := m.cfg.Clock()
-	err := m.renew()
+	err := m.renewHedged()
 	m.noteSlowRenewal(l, time.Since(began), err)
 	switch {
 	case isNotFound(err):
@@ -72,7 +71,6 @@ func (m *Membership) leaseStep(l *leaseLoop) time.Duration {
 	case err != nil:
 		return m.consulFailed(l, "renew lease", err)
 	}
-	m.renewed(sentAt)
 	if l.consulFailures > 0 {
 		m.log.Info("consul answers again", "failures", l.consulFailures)
 		l.consulFailures = 0
@@ -203,9 +201,56 @@ func (m *Membership) registration() *api.AgentServiceRegistration {
 	}
 }
 
-// renew passes the TTL check once.
+// maxHedges bounds the renewals in flight at once: FenceAfter /
+// RenewInterval (3.5 with the defaults) of them cover the whole lease, and
+// more would only add to the load of a Consul already slow to answer.
+const maxHedges = 3
+
+// renewHedged renews the lease and waits for the first renewal to succeed
+// or every one sent to fail, whose last error it returns. While none has
+// answered, it sends another every RenewInterval, up to maxHedges at
+// once: renewals sent one after another let the lease's age reach the
+// sum of two slow answers (two of 900ms on a loaded Consul fence the
+// node), hedged ones only RenewInterval plus one. Each success, late ones
+// included, is recorded with its own send time.
+func (m *Membership) renewHedged() error {
+	results := make(chan error, maxHedges)
+	send := func() {
+		sentAt := m.cfg.Clock()
+		m.goFunc(func() {
+			err := m.renew()
+			if err == nil {
+				m.renewed(sentAt)
+			}
+			results <- err
+		})
+	}
+	send()
+	inFlight := 1
+	hedge := time.NewTimer(m.cfg.RenewInterval)
+	defer hedge.Stop()
+	for {
+		select {
+		case err := <-results:
+			inFlight--
+			if err == nil || inFlight == 0 {
+				return err
+			}
+		case <-hedge.C:
+			if inFlight < maxHedges {
+				send()
+				inFlight++
+			}
+			hedge.Reset(m.cfg.RenewInterval)
+		}
+	}
+}
+
+// renew passes the TTL check once. It waits up to FenceAfter: an answer
+// that comes later cannot keep the lease, one that comes sooner always
+// helps, even past RequestTimeout.
 func (m *Membership) renew() error {
-	ctx, cancel := m.requestContext()
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FenceAfter)
 	defer cancel()
 	q := (&api.QueryOptions{}).WithContext(ctx)
 	return m.consul.Agent().UpdateTTLOpts(m.ttlCheckID, renewOutput, api.HealthPassing, q)
