@@ -24,8 +24,10 @@ import (
 // survivor. It reports the seconds as "s_failover", and the p99 and worst
 // latency ("grain-p99-ms", "grain-max-ms") and the errors ("grain-errors")
 // of grain calls (whoami, 8 callers through a survivor, identities spread
-// over every member) made from the kill until then; b.N is ignored (one
-// failover per call).
+// over every member) made from the kill until then, and, 30 s later
+// (afterFailover), the times the survivors fenced themselves
+// ("survivor-fences", from their logs) and the failed tasks
+// ("tasks-failed"); b.N is ignored (one failover per call).
 func FailoverAtScale(b *testing.B, n int) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	victim := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "v", "--log-level", "warn")
@@ -66,7 +68,7 @@ func FailoverAtScale(b *testing.B, n int) {
 	// do once no task waits to start or to be retried.
 	running := settledRunning(b, ctx, c)
 	s1 := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s1", "--log-level", "warn")
-	testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s2", "--log-level", "warn")
+	s2 := testnode.ClusterNode(b, "scale", agent.HTTPAddr(), "s2", "--log-level", "warn")
 	b.ResetTimer()
 	probe := startGrainProbe(s1.Client(), 8)
 	killed := time.Now()
@@ -80,13 +82,35 @@ func FailoverAtScale(b *testing.B, n int) {
 	took := time.Since(killed)
 	calls := probe.stop()
 	b.StopTimer()
+	// Survivors that fenced themselves under the adoption's load did so
+	// within seconds, and each fencing cost every task they held an
+	// attempt: watch for that a while past the takeover.
+	time.Sleep(afterFailover)
 	// What the index said: every task running again, on a survivor (or
 	// failed, had the failover cost an attempt its last).
 	after := settledRunning(b, ctx, s1.Client())
+	if st, err := s1.Client().TaskStats(ctx); err == nil {
+		b.ReportMetric(float64(st.ByState[api.StateFailed]), "tasks-failed")
+	}
+	b.ReportMetric(float64(selfFencings(b, s1)+selfFencings(b, s2)), "survivor-fences")
 	b.ReportMetric(float64(running), "tasks-running")
 	b.ReportMetric(float64(running-after), "tasks-not-running-after")
 	b.ReportMetric(took.Seconds(), "s_failover")
 	calls.report(b, "grain")
+}
+
+// afterFailover is how long FailoverAtScale keeps watching the survivors
+// after every task runs again on one of them.
+const afterFailover = 30 * time.Second
+
+// selfFencings counts the times n fenced itself, from its log.
+func selfFencings(b *testing.B, n *testnode.Node) int {
+	b.Helper()
+	log, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return strings.Count(string(log), `"msg":"self-fencing`)
 }
 
 // waitOwned polls the owner index under prefix until n tasks are owned by

@@ -81,15 +81,16 @@ func failovers(n, reps int) (string, error) {
 		}
 		x := r.Extra
 		took = append(took, x["s_failover"])
-		rows = append(rows, fmt.Sprintf("| %d | %.0f (%.0f not running after) | %.2f s | %.0f calls, %.0f errors: p50 %.1f ms, p99 %.1f ms, max %.0f ms |",
-			rep+1, x["tasks-running"], x["tasks-not-running-after"], x["s_failover"], x["grain-calls"], x["grain-errors"], x["grain-p50-ms"], x["grain-p99-ms"], x["grain-max-ms"]))
+		rows = append(rows, fmt.Sprintf("| %d | %.0f (%.0f not running after) | %.2f s | %.0f | %.0f | %.0f calls, %.0f errors: p50 %.1f ms, p99 %.1f ms, max %.0f ms |",
+			rep+1, x["tasks-running"], x["tasks-not-running-after"], x["s_failover"], x["survivor-fences"], x["tasks-failed"],
+			x["grain-calls"], x["grain-errors"], x["grain-p50-ms"], x["grain-p99-ms"], x["grain-max-ms"]))
 	}
 	sorted := slices.Clone(took)
 	slices.Sort(sorted)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nFailover of %d running tasks after kill -9 of their member (benchmarks.FailoverAtScale, %d runs): p50 %.2f s, worst %.2f s.\n\n",
 		n, reps, sorted[len(sorted)/2], sorted[len(sorted)-1])
-	sb.WriteString("| run | tasks running on the member killed | kill -9 → every task running on a survivor | grain calls (whoami, 8 callers through a survivor) meanwhile |\n|---|---|---|---|\n")
+	sb.WriteString("| run | tasks running on the member killed | kill -9 → every task running on a survivor | survivors' self-fencings (to 30 s after) | tasks failed | grain calls (whoami, 8 callers through a survivor) meanwhile |\n|---|---|---|---|---|---|\n")
 	sb.WriteString(strings.Join(rows, "\n") + "\n")
 	return sb.String(), nil
 }
