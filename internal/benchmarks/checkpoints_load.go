@@ -34,7 +34,7 @@ import (
 // submit or wait failed ("echo-failed", all rounds). b.N is ignored.
 func CheckpointLoad(b *testing.B, rounds, taskCount int, period, window time.Duration) {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
-	cs, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("bench"))
+	cs, err := consulstore.New(nodeStoreClient(b, agent), consulstore.DefaultConfig("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
