@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
+
+	"github.com/granary-rt/granary/cluster/errs"
 )
 
 //go:embed assets
@@ -36,7 +37,7 @@ func DefaultConfig() Config {
 }
 
 // ErrInvalidConfig is wrapped by the errors of Config.Validate.
-var ErrInvalidConfig = errors.New("console: invalid configuration")
+var ErrInvalidConfig = errs.New("console: invalid configuration", errs.ErrInvalidConfig)
 
 // Validate reports a Path that cannot be mounted: it must start and end
 // with / (the zero Path takes DefaultConfig's in Handler and Mount).
