@@ -435,19 +435,26 @@ func (a *jobActor) later(msg any) {
 func (a *jobActor) quit() {
 	a.ended = true
 	a.stopTimers()
-	a.ctx.Send(a.ctx.Parent(), &jobQuit{id: a.id, pid: a.ctx.Self()})
+	tell := func() { a.ctx.Send(a.ctx.Parent(), &jobQuit{id: a.id, pid: a.ctx.Self()}) }
+	if hook := testHookJobQuit.Load(); hook != nil {
+		(*hook)(a.id, a.ctx.Self(), tell)
+	} else {
+		tell()
+	}
 	for _, ev := range append(a.landing, a.stash...) {
 		a.m.routeJobAsync(a.id, ev)
 	}
 	a.landing, a.stash = nil, nil
-	if hook := testHookJobQuit.Load(); hook != nil {
-		(*hook)(a.id, a.ctx.Self())
-	}
 }
 
-// testHookJobQuit, set by tests only, runs in a job actor as it quits,
-// once the root actor has been told.
-var testHookJobQuit atomic.Pointer[func(job string, self *actor.PID)]
+// testHookJobQuit, set by tests only, runs in a job actor as it quits, in
+// place of telling the root actor: it must call tell. What it sends the
+// actor before it calls tell is queued as an event the root routed here
+// before it took in the quit; once tell has returned, the root may have
+// retired the actor already (it runs on another goroutine), and a message
+// sent to the actor then may be queued behind the poison pill and
+// dropped, as the root's own sends never are.
+var testHookJobQuit atomic.Pointer[func(job string, self *actor.PID, tell func())]
 
 // retireJob is the root actor's side of a job actor's quit: from here on
 // the job's events go to a new actor, and the old one is stopped by a

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +27,7 @@ import (
 // before any user message, and the user messages of a stopped actor are
 // dropped: the stop vanished. Here the stop is put in the quitting
 // actor's mailbox as the root puts it there (the hook runs as the actor
-// quits), then the root is let to retire the actor before the actor reads
+// quits, before the root is told), then the root is let to retire the actor before the actor reads
 // its mailbox again. No resend (StopJob's) is involved: the one stop must
 // end the job. Old code: the job stays running.
 func TestJobStopRoutedToAQuittingActor(t *testing.T) {
@@ -38,24 +38,28 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var once sync.Once
-	hooked := make(chan struct{})
-	hook := func(id string, self *actor.PID) {
-		if id != job {
+	var fired atomic.Bool
+	quit := make(chan struct{})
+	hook := func(id string, self *actor.PID, tell func()) {
+		if id != job || !fired.CompareAndSwap(false, true) {
+			tell()
 			return
 		}
-		once.Do(func() {
-			defer close(hooked)
-			stop := supervisor.JobEvent{Kind: supervisor.EventStop, Final: supervisor.FinalCancelled, Reason: "stopped by the test"}
-			// The root routed the stop here before it took in the quit...
-			m.system.Root.Send(self, &jobMsg{id: job, ev: stop})
-			// ...and retires this actor before it reads its mailbox again:
-			// the ping is answered once the root has handled the quit sent
-			// before it.
-			if _, err := m.system.Root.RequestFuture(m.root, &ping{}, 5*time.Second).Result(); err != nil {
-				t.Errorf("ping the root actor: %v", err)
-			}
-		})
+		defer close(quit)
+		stop := supervisor.JobEvent{Kind: supervisor.EventStop, Final: supervisor.FinalCancelled, Reason: "stopped by the test"}
+		// The root routed the stop here before it took in the quit: the
+		// stop is queued before the quit is sent. (Sent after it, it
+		// could land behind the poison pill of a root already done with
+		// the quit, where the root itself never puts an event: the stop
+		// was dropped now and then under load, a flake of the test.)
+		m.system.Root.Send(self, &jobMsg{id: job, ev: stop})
+		tell()
+		// ...and the root retires this actor before it reads its mailbox
+		// again: the ping is answered once the root has handled the quit
+		// sent before it.
+		if _, err := m.system.Root.RequestFuture(m.root, &ping{}, 5*time.Second).Result(); err != nil {
+			t.Errorf("ping the root actor: %v", err)
+		}
 	}
 	testHookJobQuit.Store(&hook)
 	t.Cleanup(func() { testHookJobQuit.Store(nil) })
@@ -63,7 +67,7 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 	// A tick has the job's actor load the job, find nothing to do and quit.
 	m.system.Root.Send(m.root, &jobMsg{id: job, ev: supervisor.JobEvent{Kind: supervisor.EventTick}})
 	select {
-	case <-hooked:
+	case <-quit:
 	case <-ctx.Done():
 		t.Fatal("the job's actor never quit")
 	}
@@ -72,7 +76,7 @@ func TestJobStopRoutedToAQuittingActor(t *testing.T) {
 	jr, err := m.waitJobEnded(wctx, job)
 	if errors.Is(err, api.ErrUnavailable) {
 		got, _ := m.store.GetJob(ctx, job)
-		t.Fatalf("the stop routed to the quitting actor was lost: the job is still %s (%v)", got.Job.GetRun().GetPhase(), err)
+		t.Fatalf("the stop routed to the quitting actor was lost: the job is still %q (%v)", got.Job.GetRun().GetPhase(), err)
 	}
 	if err != nil || jr.Job.GetRun().GetEnd() != supervisor.EndStopped.String() {
 		t.Fatalf("job %v, %v; want it stopped", jr.Job.GetRun(), err)
