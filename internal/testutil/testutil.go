@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,15 +41,33 @@ func Context(t testing.TB, timeout time.Duration) context.Context {
 }
 
 // Logger returns a logger that writes to t.Log, so logs show only for
-// failing (or -v) tests and interleave with the test's own output.
+// failing (or -v) tests and interleave with the test's own output. Lines
+// logged once the test's cleanups have run (a goroutine of the code under
+// test that outlives it) are dropped: t.Log then would race with the
+// test's end (the race detector saw it) or panic.
 func Logger(t testing.TB, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+	w := &tWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-type tWriter struct{ t testing.TB }
+type tWriter struct {
+	t    testing.TB
+	mu   sync.RWMutex // held to read while logging; Cleanup writes done
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) {
+func (w *tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.done {
+		return len(p), nil
+	}
 	defer func() { _ = recover() }() // a log line after the test ended must not panic
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
