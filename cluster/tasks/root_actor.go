@@ -203,58 +203,84 @@ func (r *rootActor) Receive(c actor.Context) {
 	case *taskActors:
 		c.Respond(slices.Clone(c.Children())) // Children is the context's own set, which it changes as children stop
 	case *suspendAll:
-		for _, pid := range r.jobs {
-			c.Stop(pid) // a fenced member supervises nothing; the claim passes on
-		}
-		if r.suspended == nil {
-			r.suspended = map[string]bool{}
-		}
-		for id, pid := range r.children {
-			if r.parked[id] != nil {
-				continue // stopping already, its wake-up kept
-			}
-			r.suspended[id] = true
-			c.Stop(pid)
-		}
+		r.fenceAll(c)
 	case *resume:
-		for id := range r.suspended {
-			if _, live := r.children[id]; !live {
-				delete(r.suspended, id)
-				r.spawn(c, &activate{id: id})
-			}
-		}
-		r.fire(c) // the wake-ups that came due while fenced
+		r.resumeAll(c)
 	case *drain:
-		r.draining = true
-		r.rearm(c) // stops the timer: a draining member starts no attempt
-		for id, pid := range r.children {
-			if r.parked[id] == nil { // a parked one that stays hears it then
-				c.Send(pid, msg)
-			}
-		}
-		for _, pid := range r.jobs {
-			c.Stop(pid) // another member adopts their jobs; the record says where they were
-		}
+		r.beginDrain(c, msg)
 	case *actor.Terminated:
-		if id, ok := r.byPID["job:"+msg.Who.Id]; ok {
-			delete(r.byPID, "job:"+msg.Who.Id)
-			if r.jobs[id] != nil && r.jobs[id].Equal(msg.Who) {
-				delete(r.jobs, id)
-			}
+		r.forget(c, msg.Who)
+	}
+}
+
+// fenceAll stops every job and task actor of a member that was fenced;
+// resumeAll starts the tasks again once it holds its lease.
+func (r *rootActor) fenceAll(c actor.Context) {
+	for _, pid := range r.jobs {
+		c.Stop(pid) // a fenced member supervises nothing; the claim passes on
+	}
+	if r.suspended == nil {
+		r.suspended = map[string]bool{}
+	}
+	for id, pid := range r.children {
+		if r.parked[id] != nil {
+			continue // stopping already, its wake-up kept
 		}
-		if id, ok := r.byPID[msg.Who.Id]; ok {
-			delete(r.byPID, msg.Who.Id)
-			delete(r.children, id)
-			r.idleGone(c, id)
-			if a, ok := r.after[id]; ok {
-				delete(r.after, id)
-				c.Send(c.Self(), a)
-			}
-			if _, live := r.children[id]; r.suspended[id] && !live && !r.m.fenced() && !r.draining {
-				delete(r.suspended, id)
-				r.spawn(c, &activate{id: id})
-			}
+		r.suspended[id] = true
+		c.Stop(pid)
+	}
+}
+
+// resumeAll: see fenceAll.
+func (r *rootActor) resumeAll(c actor.Context) {
+	for id := range r.suspended {
+		if _, live := r.children[id]; !live {
+			delete(r.suspended, id)
+			r.spawn(c, &activate{id: id})
 		}
+	}
+	r.fire(c) // the wake-ups that came due while fenced
+}
+
+// beginDrain tells every task actor that the member drains, and stops the job
+// actors.
+func (r *rootActor) beginDrain(c actor.Context, msg *drain) {
+	r.draining = true
+	r.rearm(c) // stops the timer: a draining member starts no attempt
+	for id, pid := range r.children {
+		if r.parked[id] == nil { // a parked one that stays hears it then
+			c.Send(pid, msg)
+		}
+	}
+	for _, pid := range r.jobs {
+		c.Stop(pid) // another member adopts their jobs; the record says where they were
+	}
+}
+
+// forget forgets a job or task actor that stopped, and starts what
+// waited for it: an activation held back, a task suspended by a fence
+// that was lifted meanwhile.
+func (r *rootActor) forget(c actor.Context, who *actor.PID) {
+	if id, ok := r.byPID["job:"+who.Id]; ok {
+		delete(r.byPID, "job:"+who.Id)
+		if r.jobs[id] != nil && r.jobs[id].Equal(who) {
+			delete(r.jobs, id)
+		}
+	}
+	id, ok := r.byPID[who.Id]
+	if !ok {
+		return
+	}
+	delete(r.byPID, who.Id)
+	delete(r.children, id)
+	r.idleGone(c, id)
+	if a, ok := r.after[id]; ok {
+		delete(r.after, id)
+		c.Send(c.Self(), a)
+	}
+	if _, live := r.children[id]; r.suspended[id] && !live && !r.m.fenced() && !r.draining {
+		delete(r.suspended, id)
+		r.spawn(c, &activate{id: id})
 	}
 }
 

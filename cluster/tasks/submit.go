@@ -156,20 +156,8 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 		if sub.JobStrategy == "" {
 			sub.JobStrategy = supervisor.OneForOne.String()
 		}
-		if _, err := supervisor.ParseStrategy(sub.JobStrategy); err != nil {
-			return nil, invalid(fmt.Errorf("job strategy %q: want one_for_one, one_for_all or rest_for_one", sub.JobStrategy))
-		}
-		if sub.JobStage < 0 || sub.JobStage > maxJobStage {
-			return nil, invalid(fmt.Errorf("job stage must be between 0 and %d, got %d", maxJobStage, sub.JobStage))
-		}
-		if sub.JobMaxRestarts < 0 || sub.JobMaxRestarts > MaxJobRestarts {
-			return nil, invalid(fmt.Errorf("job max restarts must be between 0 and %d, got %d", MaxJobRestarts, sub.JobMaxRestarts))
-		}
-		if sub.JobRestartPeriod < 0 {
-			return nil, invalid(fmt.Errorf("job restart period must not be negative, got %s", sub.JobRestartPeriod))
-		}
-		if sub.JobRestartPeriod != 0 && sub.JobMaxRestarts == 0 {
-			return nil, invalid(fmt.Errorf("a job restart period needs job max restarts above 0"))
+		if err := checkJobFields(sub); err != nil {
+			return nil, invalid(err)
 		}
 	}
 	status := &messages.TaskStatus{
@@ -185,36 +173,60 @@ func BuildTask(reg *actors.Registry, sub Submission, member string, now time.Tim
 	if s.ScheduleToClose > 0 {
 		status.Deadline = timestamppb.New(start.Add(s.ScheduleToClose))
 	}
-	return &messages.Task{
-		Spec: &messages.TaskSpec{
-			Id:      sub.ID,
-			Kind:    sub.Kind,
-			Payload: sub.Payload,
-			Retry: &messages.RetryPolicy{
-				MaxAttempts:       int32(s.MaxAttempts),
-				BackoffInitial:    durationpb.New(s.Backoff.Initial),
-				BackoffMultiplier: s.Backoff.Multiplier,
-				BackoffMax:        durationpb.New(s.Backoff.Max),
-				Jitter:            jitterToProto[s.Backoff.Jitter],
-			},
-			AttemptTimeout:   durationpb.New(s.AttemptTimeout),
-			HeartbeatTimeout: durationpb.New(s.HeartbeatTimeout),
-			ScheduleToClose:  durationpb.New(s.ScheduleToClose),
-			Labels:           maps.Clone(sub.Labels),
-			JobId:            sub.JobID,
-			JobStrategy:      sub.JobStrategy,
-			JobStage:         int32(sub.JobStage),
-			JobMaxRestarts:   int32(sub.JobMaxRestarts),
-			JobRestartPeriod: jobPeriod(sub.JobRestartPeriod),
-			Restart:          taskRestart(sub.JobID, restart),
-			Significant:      sub.Significant,
-			DependsOn:        slices.Clone(sub.DependsOn),
-			StartAt:          optTimestamp(sub.StartAt),
-			ScheduleId:       sub.ScheduleID,
-			ScheduleSlot:     optTimestamp(sub.ScheduleSlot),
+	return &messages.Task{Spec: taskSpec(sub, s, restart), Status: status}, nil
+}
+
+// taskSpec is the spec BuildTask stores for a checked submission, with its
+// kind's settings s resolved against the submission's overrides.
+func taskSpec(sub Submission, s actors.Settings, restart string) *messages.TaskSpec {
+	return &messages.TaskSpec{
+		Id:      sub.ID,
+		Kind:    sub.Kind,
+		Payload: sub.Payload,
+		Retry: &messages.RetryPolicy{
+			MaxAttempts:       int32(s.MaxAttempts),
+			BackoffInitial:    durationpb.New(s.Backoff.Initial),
+			BackoffMultiplier: s.Backoff.Multiplier,
+			BackoffMax:        durationpb.New(s.Backoff.Max),
+			Jitter:            jitterToProto[s.Backoff.Jitter],
 		},
-		Status: status,
-	}, nil
+		AttemptTimeout:   durationpb.New(s.AttemptTimeout),
+		HeartbeatTimeout: durationpb.New(s.HeartbeatTimeout),
+		ScheduleToClose:  durationpb.New(s.ScheduleToClose),
+		Labels:           maps.Clone(sub.Labels),
+		JobId:            sub.JobID,
+		JobStrategy:      sub.JobStrategy,
+		JobStage:         int32(sub.JobStage),
+		JobMaxRestarts:   int32(sub.JobMaxRestarts),
+		JobRestartPeriod: jobPeriod(sub.JobRestartPeriod),
+		Restart:          taskRestart(sub.JobID, restart),
+		Significant:      sub.Significant,
+		DependsOn:        slices.Clone(sub.DependsOn),
+		StartAt:          optTimestamp(sub.StartAt),
+		ScheduleId:       sub.ScheduleID,
+		ScheduleSlot:     optTimestamp(sub.ScheduleSlot),
+	}
+}
+
+// checkJobFields checks the job fields of a submission to a job: its
+// strategy, stage and restart budget.
+func checkJobFields(sub Submission) error {
+	if _, err := supervisor.ParseStrategy(sub.JobStrategy); err != nil {
+		return fmt.Errorf("job strategy %q: want one_for_one, one_for_all or rest_for_one", sub.JobStrategy)
+	}
+	if sub.JobStage < 0 || sub.JobStage > maxJobStage {
+		return fmt.Errorf("job stage must be between 0 and %d, got %d", maxJobStage, sub.JobStage)
+	}
+	if sub.JobMaxRestarts < 0 || sub.JobMaxRestarts > MaxJobRestarts {
+		return fmt.Errorf("job max restarts must be between 0 and %d, got %d", MaxJobRestarts, sub.JobMaxRestarts)
+	}
+	if sub.JobRestartPeriod < 0 {
+		return fmt.Errorf("job restart period must not be negative, got %s", sub.JobRestartPeriod)
+	}
+	if sub.JobRestartPeriod != 0 && sub.JobMaxRestarts == 0 {
+		return fmt.Errorf("a job restart period needs job max restarts above 0")
+	}
+	return nil
 }
 
 // taskRestart is the restart type a task stores: none outside a job, and
