@@ -575,18 +575,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		prefix = s.jobTasksPrefix(f.JobID)
 	}
 	if prefix != "" {
-		keys, _, err := s.kv.Keys(prefix, "", s.readOptions(ctx, false))
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		want = make(map[string]bool, len(keys))
-		for _, k := range keys {
-			if id, err := url.PathUnescape(strings.TrimPrefix(k, prefix)); err == nil {
-				want[id] = true
-			}
-		}
-		if len(want) == 0 {
-			return nil, nil
+		var err error
+		if want, err = s.indexedIDs(ctx, prefix); err != nil || len(want) == 0 {
+			return nil, err
 		}
 		if f.JobID != "" || len(want) <= smallOwnerList {
 			recs, err := s.getMany(ctx, sortedIDs(want))
@@ -605,6 +596,28 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		// are most of the tasks not yet cleaned up, and one listing of
 		// every task beats hundreds of read transactions.
 	}
+	return s.scanTasks(ctx, f, want)
+}
+
+// indexedIDs reads the task ids an index (owner or job) holds under
+// prefix.
+func (s *Store) indexedIDs(ctx context.Context, prefix string) (map[string]bool, error) {
+	keys, _, err := s.kv.Keys(prefix, "", s.readOptions(ctx, false))
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if id, err := url.PathUnescape(strings.TrimPrefix(k, prefix)); err == nil {
+			want[id] = true
+		}
+	}
+	return want, nil
+}
+
+// scanTasks lists every task in one listing and keeps the page f asks
+// for, of the tasks in want (nil: any task).
+func (s *Store) scanTasks(ctx context.Context, f store.Filter, want map[string]bool) ([]store.Record, error) {
 	var page *store.Page
 	err := s.fresh(ctx, func(q *api.QueryOptions) error {
 		page = store.NewPage(f)
