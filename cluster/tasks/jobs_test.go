@@ -276,21 +276,10 @@ type jobFailsAfterCheck struct {
 func (s *jobFailsAfterCheck) GetJob(ctx context.Context, id string) (store.JobRecord, error) {
 	jr, err := s.Store.GetJob(ctx, id)
 	if err == nil && id == s.job && s.armed.CompareAndSwap(true, false) {
-		// The job's supervisor may write the record meanwhile (its claim):
-		// the failure is recorded over whatever it wrote.
-		for cur := jr; ; {
-			failed := proto.Clone(cur.Job).(*messages.Job)
-			failed.Failed, failed.Cause = true, "task other failed: boom"
-			_, perr := s.Store.PutJob(ctx, failed, cur.Revision)
-			if perr == nil {
-				break
-			}
-			if !errors.Is(perr, store.ErrConflict) {
-				return store.JobRecord{}, perr
-			}
-			if cur, perr = s.Store.GetJob(ctx, id); perr != nil {
-				return store.JobRecord{}, perr
-			}
+		failed := proto.Clone(jr.Job).(*messages.Job)
+		failed.Failed, failed.Cause = true, "task other failed: boom"
+		if _, err := s.Store.PutJob(ctx, failed, jr.Revision); err != nil {
+			return store.JobRecord{}, err
 		}
 	}
 	return jr, err
