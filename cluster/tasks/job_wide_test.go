@@ -25,16 +25,6 @@ type jobBytes struct {
 	mu                     sync.Mutex
 	put, puts, read, reads int
 	largest                int
-	loads                  int // listings of the job's tasks: a supervisor's load
-}
-
-func (s *jobBytes) List(ctx context.Context, f store.Filter) ([]store.Record, error) {
-	if f.JobID == s.job && f.Limit == 0 {
-		s.mu.Lock()
-		s.loads++
-		s.mu.Unlock()
-	}
-	return s.Store.List(ctx, f)
 }
 
 func (s *jobBytes) PutJob(ctx context.Context, j *messages.Job, rev uint64) (store.JobRecord, error) {
@@ -166,31 +156,5 @@ func (h *harness) listEveryChild(job, keep string, n int) {
 	}
 	if _, err := h.store.PutJob(ctx, next, jr.Revision); err != nil {
 		h.t.Fatal(err)
-	}
-}
-
-// TestJobThatEndsAndBeginsAgainLoadsOnce: children spawned as the earlier
-// ones complete make their job end and begin again with each; its actor
-// stays after the end, so the job is loaded (every task of it read) once,
-// not once a child. Old code: the actor quit at each end, and each child
-// loaded the job again (20 loads for 20 children).
-func TestJobThatEndsAndBeginsAgainLoadsOnce(t *testing.T) {
-	const job, n = "again", 20
-	counter := &jobBytes{job: job}
-	h := newHarnessWith(t, "", func(s store.Store) store.Store { counter.Store = s; return counter })
-	for i := range n {
-		id := fmt.Sprintf("again-%02d", i)
-		h.submitSub(tasks.Submission{ID: id, Kind: "ok", JobID: job})
-		h.await(id)
-		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
-			jr, err := h.store.GetJob(context.Background(), job)
-			return err == nil && tasks.RecordState(jr.Job) == "completed", fmt.Sprintf("job %v, %v", jr.Job.GetRun(), err)
-		})
-	}
-	counter.mu.Lock()
-	loads := counter.loads
-	counter.mu.Unlock()
-	if loads > 3 {
-		t.Errorf("the job was loaded %d times for %d children that each ended it and began it again; want at most 3", loads, n)
 	}
 }
