@@ -16,6 +16,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/boltstore"
 	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 )
 
@@ -122,6 +123,15 @@ func TestJobStopLostWithAClaimTakenOver(t *testing.T) {
 	if err != nil || jr.Job.GetRun().GetEnd() != supervisor.EndStopped.String() {
 		t.Fatalf("job %v, %v; want it stopped", jr.Job.GetRun(), err)
 	}
+}
+
+func hasChild(cs []*messages.JobChildRun, id string) bool {
+	for _, c := range cs {
+		if c.GetId() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // openJobTestStore opens a store in t's temporary directory, closed when t
