@@ -190,9 +190,7 @@ func (m *Manager) reportExit(t *messages.Task) {
 // would leave its job waiting for good (the campaign's drain found tasks
 // held for a job that never heard of their failure). Events are safe to
 // deliver twice (a report sent twice is taken once).
-func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
-	m.routeJobAsyncFrom(job, ev, nil)
-}
+func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) { m.routeJobAsyncFrom(job, ev, nil) }
 
 // routeJobAsyncFrom is routeJobAsync with the job's record as the caller
 // has just read it (nil: none), used for the first try: a task joining
