@@ -38,9 +38,6 @@ type (
 	// jobReload: read the record again (after a store error or a
 	// conflict).
 	jobReload struct{}
-	// jobIdle: the job ended jobLinger ago (seq numbers the end); the
-	// actor quits if nothing started it again since.
-	jobIdle struct{ seq uint64 }
 	// jobQuit tells the root actor that a job actor is done: it routes the
 	// job's next events to a new one, and stops this one.
 	jobQuit struct {
@@ -88,38 +85,6 @@ type jobActor struct {
 	// they go back through the router to whoever runs the job now.
 	landing []supervisor.JobEvent
 	ended   bool
-	// idle fires jobLinger after the job ended; idleSeq numbers the ends,
-	// so that an earlier end's timer does not stop a job begun again.
-	idle    *time.Timer
-	idleSeq uint64
-}
-
-// jobLinger is how long a job's actor stays after the job ended, before
-// it quits. A job of children spawned as others complete ends each time
-// its children so far have all completed, and begins again as the next
-// joins: an actor that quit at once was loaded again (every task of the
-// job read) and claimed the job again each time, about 15 times a round
-// in the fan-out benchmark of 1,000 children on 3 members.
-const jobLinger = 5 * time.Second
-
-// lingerThenQuit has the actor quit jobLinger from now unless the job
-// begins again (a child joins) or is at work then.
-func (a *jobActor) lingerThenQuit() {
-	a.idleSeq++
-	if a.idle != nil {
-		a.idle.Stop()
-	}
-	self, system, seq := a.ctx.Self(), a.ctx.ActorSystem(), a.idleSeq
-	a.idle = time.AfterFunc(jobLinger, func() { system.Root.Send(self, &jobIdle{seq: seq}) })
-}
-
-// idled quits if the job is still over and nothing is in flight since
-// the end msg.seq numbers.
-func (a *jobActor) idled(msg *jobIdle) {
-	if msg.seq != a.idleSeq || a.busy || len(a.stash) > 0 || a.mach == nil || a.mach.State().Phase != supervisor.PhaseDone {
-		return
-	}
-	a.quit()
 }
 
 // Receive handles the job actor's messages.
@@ -144,8 +109,6 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.load()
 	case *jobRetryFn:
 		msg.fn()
-	case *jobIdle:
-		a.idled(msg)
 	case *actor.Stopping:
 		a.stopTimers()
 	}
@@ -157,9 +120,6 @@ func (a *jobActor) stopTimers() {
 	}
 	if a.retry != nil {
 		a.retry.Stop()
-	}
-	if a.idle != nil {
-		a.idle.Stop()
 	}
 }
 

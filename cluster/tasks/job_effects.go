@@ -39,7 +39,7 @@ func (a *jobActor) perform(effects []supervisor.JobEffect) {
 		case supervisor.EffectFinished:
 			st := a.mach.State()
 			a.m.log.Info("job ended", "job", a.id, "end", st.End.String(), "cause", st.Cause, "restarts", st.RestartCount)
-			a.lingerThenQuit()
+			a.quit()
 			return
 		}
 	}
@@ -190,12 +190,7 @@ func (m *Manager) reportExit(t *messages.Task) {
 // would leave its job waiting for good (the campaign's drain found tasks
 // held for a job that never heard of their failure). Events are safe to
 // deliver twice (a report sent twice is taken once).
-func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) { m.routeJobAsyncFrom(job, ev, nil) }
-
-// routeJobAsyncFrom is routeJobAsync with the job's record as the caller
-// has just read it (nil: none), used for the first try: a task joining
-// its job reads the record once, not twice.
-func (m *Manager) routeJobAsyncFrom(job string, ev supervisor.JobEvent, read *store.JobRecord) {
+func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
 	if job == "" {
 		return
 	}
@@ -203,13 +198,7 @@ func (m *Manager) routeJobAsyncFrom(job string, ev supervisor.JobEvent, read *st
 		deadline := time.Now().Add(routeRetryFor)
 		for wait := 50 * time.Millisecond; ; wait = min(2*wait, routeRetryMaxWait) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
-			var err error
-			if read != nil {
-				err = m.deliverJob(ctx, *read, job, ev)
-				read = nil
-			} else {
-				err = m.routeJob(ctx, job, ev)
-			}
+			err := m.routeJob(ctx, job, ev)
 			cancel()
 			switch {
 			case err == nil:
@@ -241,11 +230,6 @@ func (m *Manager) routeJob(ctx context.Context, job string, ev supervisor.JobEve
 	if err != nil {
 		return storeErr(err)
 	}
-	return m.deliverJob(ctx, jr, job, ev)
-}
-
-// deliverJob is routeJob once the job's record jr is read.
-func (m *Manager) deliverJob(ctx context.Context, jr store.JobRecord, job string, ev supervisor.JobEvent) error {
 	if owner := jr.Job.GetRun().GetOwner(); owner != "" && owner != m.member {
 		if jp, ok := m.cfg.Peers.(JobPeers); ok {
 			if ok, err := jp.ReportJob(ctx, owner, job, jobEventMsg(job, ev)); ok {

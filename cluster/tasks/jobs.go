@@ -201,20 +201,16 @@ func (m *Manager) recheckJob(t *messages.Task) {
 		return
 	}
 	m.jobWork(func(ctx context.Context) {
-		jr, err := m.store.GetJob(ctx, job)
-		var read *store.JobRecord // routed with, read once
-		switch {
-		case err == nil:
-			read = &jr
-		case !errors.Is(err, store.ErrNotFound):
+		j, err := m.jobRecord(ctx, job)
+		if err != nil {
 			return
 		}
-		if j := jr.Job; j == nil || !j.GetFailed() && jobRunEnd(j) != supervisor.EndFailed && jobRunEnd(j) != supervisor.EndStopped {
+		if ended := jobRunEnd(j); !j.GetFailed() && ended != supervisor.EndFailed && ended != supervisor.EndStopped {
 			// Told even if its supervisor has written nothing yet: one
 			// already running may have listed the job's tasks before t was
 			// stored (a group restart then left t running, and the job
 			// failed with t still running).
-			m.routeJobAsyncFrom(job, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)}, read)
+			m.routeJobAsync(job, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)})
 			return
 		}
 		m.log.Info("a task joined its job as the job ended; cancelling it", "job", job, "task", id)
