@@ -1172,14 +1172,7 @@ type JobRun struct {
 	// restart_times are the restarts inside the budget's window.
 	RestartTimes []*timestamppb.Timestamp `protobuf:"bytes,10,rep,name=restart_times,json=restartTimes,proto3" json:"restart_times,omitempty"`
 	// restart_count counts all the job's restarts.
-	RestartCount int32 `protobuf:"varint,11,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
-	// has_children: the job has had a child. The record keeps in children
-	// only those whose state their own record does not tell (child jobs,
-	// tasks the job restarted, terminated or stopped): a task that runs or
-	// completed untouched by its job is rebuilt from its task record when
-	// the job's supervisor loads, so a child joining or exiting rewrites no
-	// list of them all. Records written before hold every child.
-	HasChildren   bool `protobuf:"varint,80,opt,name=has_children,json=hasChildren,proto3" json:"has_children,omitempty"`
+	RestartCount  int32 `protobuf:"varint,11,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1289,13 +1282,6 @@ func (x *JobRun) GetRestartCount() int32 {
 		return x.RestartCount
 	}
 	return 0
-}
-
-func (x *JobRun) GetHasChildren() bool {
-	if x != nil {
-		return x.HasChildren
-	}
-	return false
 }
 
 // JobChildRun is one child of a job as its supervisor knows it.
@@ -1634,7 +1620,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
 	"\x05depth\x18\x11 \x01(\x05R\x05depth\x12$\n" +
-	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\x96\x03\n" +
+	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xf3\x02\n" +
 	"\x06JobRun\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
@@ -1647,8 +1633,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x05start\x18\t \x03(\tR\x05start\x12?\n" +
 	"\rrestart_times\x18\n" +
 	" \x03(\v2\x1a.google.protobuf.TimestampR\frestartTimes\x12#\n" +
-	"\rrestart_count\x18\v \x01(\x05R\frestartCount\x12!\n" +
-	"\fhas_children\x18P \x01(\bR\vhasChildren\"\xcb\x01\n" +
+	"\rrestart_count\x18\v \x01(\x05R\frestartCount\"\xcb\x01\n" +
 	"\vJobChildRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\bR\x03job\x12\x14\n" +

@@ -176,7 +176,6 @@ func (a *jobActor) loaded(msg *jobLoaded) {
 	var st supervisor.JobState
 	if err == nil {
 		st, err = jobStateOf(msg.rec.Job.GetRun())
-		st = withTaskChildren(st, msg.tasks)
 	}
 	if err == nil {
 		a.mach, err = supervisor.NewJobMachine(cfg, st)
@@ -225,27 +224,13 @@ func (a *jobActor) event(ev supervisor.JobEvent) {
 
 // handle writes the state a step returned, then carries out its effects.
 func (a *jobActor) handle(r supervisor.Ready, ev supervisor.JobEvent) {
-	if !r.Persist || a.unchanged(r.State) {
+	if !r.Persist {
 		a.perform(r.Effects)
 		return
 	}
 	a.noteRestarts(r.State, ev)
 	a.landing = append(a.landing, ev)
 	a.write(r.State, r.Effects)
-}
-
-// unchanged reports whether st is stored already: the record holds it
-// under this actor's claim, as jobRunOf writes it. A step that changed
-// only what the record leaves to the children's task records (a plain
-// child joining, running or completing) needs no write: a job's cost per
-// child stays O(1) in bytes written, where a rewrite of the record per
-// child made a fan-out of n children O(n²).
-func (a *jobActor) unchanged(st supervisor.JobState) bool {
-	run := a.rec.Job.GetRun()
-	if len(a.restarts) > 0 || run.GetOwner() != a.m.member || run.GetEpoch() != a.epoch || a.m.fenced() {
-		return false
-	}
-	return proto.Equal(run, jobRunOf(st, a.m.member, a.epoch))
 }
 
 // write stores st in the job's record (check-and-set on its revision),

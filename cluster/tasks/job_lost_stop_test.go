@@ -105,7 +105,7 @@ func TestJobStopLostWithAClaimTakenOver(t *testing.T) {
 		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 			jr, err := m.store.GetJob(ctx, job)
 			run := jr.Job.GetRun()
-			return err == nil && run.GetOwner() == m.member && run.GetHasChildren(),
+			return err == nil && run.GetOwner() == m.member && hasChild(run.GetChildren(), child),
 				fmt.Sprintf("run %v, %v", run, err)
 		})
 	}

@@ -20,7 +20,7 @@ func RecordState(job *messages.Job) string {
 	switch {
 	case run.GetPhase() == supervisor.PhaseDone.String() && run.GetEnd() == supervisor.EndCompleted.String():
 		return api.StateCompleted
-	case len(run.GetChildren()) == 0 && !run.GetHasChildren():
+	case len(run.GetChildren()) == 0:
 		return api.StatePending
 	}
 	return api.StateRunning

@@ -198,12 +198,8 @@ func jobStateOf(run *messages.JobRun) (supervisor.JobState, error) {
 // owner at epoch.
 func jobRunOf(st supervisor.JobState, owner string, epoch uint64) *messages.JobRun {
 	run := &messages.JobRun{Owner: owner, Epoch: epoch, Phase: st.Phase.String(), End: st.End.String(), Cause: st.Cause,
-		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount), HasChildren: len(st.Children) > 0}
-	busy := busyChildren(st)
+		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount)}
 	for _, c := range st.Children {
-		if plainChild(c) && !busy[c.ID] {
-			continue // its task's record tells its state (withTaskChildren)
-		}
 		run.Children = append(run.Children, &messages.JobChildRun{Id: c.ID, Job: c.Job, Stage: int32(c.Stage), Restart: c.Restart.String(),
 			Significant: c.Significant, Status: c.Status.String(), Restarts: int32(c.Restarts), Round: c.Round})
 	}
@@ -214,60 +210,6 @@ func jobRunOf(st supervisor.JobState, owner string, epoch uint64) *messages.JobR
 		run.RestartTimes = append(run.RestartTimes, timestamppb.New(at))
 	}
 	return run
-}
-
-// plainChild reports whether c's whole state is what its task's record
-// tells once the job's supervisor loads it: a task its job never
-// restarted (round 0, no restart of the job caused), running or completed.
-// Such children, most of a wide job's, are left out of the job's record:
-// kept there, each child joining or exiting rewrote a list of them all,
-// O(n) bytes a child (a fan-out of 1,000 children rewrote tens of KB
-// 2,000 times). A child in the job's restart or shutdown in progress
-// (busyChildren) is kept, whatever its status.
-func plainChild(c supervisor.JobChild) bool {
-	return !c.Job && c.Restarts == 0 && c.Round == 0 && (c.Status == supervisor.ChildRunning || c.Status == supervisor.ChildCompleted)
-}
-
-// busyChildren are the children named by st's terminations and starts in
-// progress.
-func busyChildren(st supervisor.JobState) map[string]bool {
-	busy := make(map[string]bool, len(st.Terminate)+len(st.Start))
-	for _, t := range st.Terminate {
-		busy[t.ID] = true
-	}
-	for _, id := range st.Start {
-		busy[id] = true
-	}
-	return busy
-}
-
-// withTaskChildren adds to st, the state a job's record holds, the plain
-// children the record left out, as far as the reconcile that follows does
-// not: a task that completed, in a job that is done or shutting down, is
-// a completed child (the job decided with it; reported as an exit, it
-// would start a done job again, or be terminated by the shutdown). Every
-// other task the record does not name joins through reconcile, as a child
-// the supervisor did not know: one running is added, one that exited is
-// reported, and the machine comes to the state it had (a running job
-// decides again on a completion it had taken without a write: no
-// decision of its had followed from it, or the record would say so).
-func withTaskChildren(st supervisor.JobState, tasks []store.Record) supervisor.JobState {
-	if st.Phase != supervisor.PhaseDone && st.Phase != supervisor.PhaseShuttingDown {
-		return st
-	}
-	known := make(map[string]bool, len(st.Children))
-	for _, c := range st.Children {
-		known[c.ID] = true
-	}
-	for _, r := range tasks {
-		c := taskChild(r.Task)
-		if known[c.ID] || r.Task.GetStatus().GetJobHold() != "" || r.Task.GetStatus().GetState() != messages.TaskState_TASK_STATE_COMPLETED {
-			continue
-		}
-		c.Status = supervisor.ChildCompleted
-		st.Children = append(st.Children, c) // NewJobMachine puts them in start order
-	}
-	return st
 }
 
 // jobEventMsg is ev for the wire (JobPeers.ReportJob).
