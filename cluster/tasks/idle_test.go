@@ -67,6 +67,7 @@ func startIdleManagerWith(t *testing.T, clock func() time.Time, edit func(*Confi
 	}
 	cfg := DefaultConfig("m1")
 	cfg.Store, cfg.Registry, cfg.Clock = s, reg, clock
+	cfg.ParkIdle = true
 	cfg.Metrics = metrics.New(metrics.DefaultConfig())
 	cfg.Logger = testutil.Logger(t, slog.LevelInfo)
 	if edit != nil {

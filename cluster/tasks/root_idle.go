@@ -314,7 +314,7 @@ func (a *taskActor) idle() bool {
 // offerPark offers the root to stop this actor once it only waits (after
 // every message; once per wake-up armed).
 func (a *taskActor) offerPark() {
-	if a.parkAsked || !a.idle() {
+	if a.parkAsked || !a.m.cfg.ParkIdle || !a.idle() {
 		return
 	}
 	a.parkAsked = true
