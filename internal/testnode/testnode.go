@@ -153,6 +153,7 @@ func DevOf(t testing.TB, bin string, extra ...string) *Node {
 		n.Kill()
 		if t.Failed() {
 			t.Logf("log tail of granary node %s:\n%s", n.HTTP, n.tail(60))
+			n.keepLog(t, "dev")
 		}
 	})
 	n.Start()
@@ -181,6 +182,7 @@ func ClusterNodeOf(t testing.TB, bin, cluster, consulAddr, id string, extra ...s
 		n.Kill()
 		if t.Failed() {
 			t.Logf("log tail of granary node %s:\n%s", id, n.tail(150))
+			n.keepLog(t, id)
 		}
 	})
 	n.Start()
@@ -386,4 +388,33 @@ func (n *Node) tail(lines int) string {
 		kept = kept[len(kept)-lines:]
 	}
 	return strings.Join(kept, "\n")
+}
+
+// KeepLogsEnv names the environment variable that, when it names a
+// directory, makes a failed test copy each node's whole log there (the
+// temporary directory holding it is removed with the test): a long run's
+// failure can then be read line by line.
+const KeepLogsEnv = "GRANARY_KEEP_LOGS"
+
+// keepLog copies the node's log into $GRANARY_KEEP_LOGS, if set, as
+// <test>-<name>.log.
+func (n *Node) keepLog(t testing.TB, name string) {
+	dir := os.Getenv(KeepLogsEnv)
+	if dir == "" {
+		return
+	}
+	data, err := os.ReadFile(n.LogPath)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		test := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+		dst := filepath.Join(dir, fmt.Sprintf("%s-%s.log", test, name))
+		if err = os.WriteFile(dst, data, 0o644); err == nil {
+			t.Logf("testnode: kept the log of %s in %s", name, dst)
+		}
+	}
+	if err != nil {
+		t.Logf("testnode: keeping the log of %s: %v", name, err)
+	}
 }
