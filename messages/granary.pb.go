@@ -1172,7 +1172,13 @@ type JobRun struct {
 	// restart_times are the restarts inside the budget's window.
 	RestartTimes []*timestamppb.Timestamp `protobuf:"bytes,10,rep,name=restart_times,json=restartTimes,proto3" json:"restart_times,omitempty"`
 	// restart_count counts all the job's restarts.
-	RestartCount  int32 `protobuf:"varint,11,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
+	RestartCount int32 `protobuf:"varint,11,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
+	// unswept: the shutdown in progress has not yet swept the job's subtree
+	// for children it has not heard of; the job ends only after it has.
+	Unswept bool `protobuf:"varint,150,opt,name=unswept,proto3" json:"unswept,omitempty"`
+	// final is what the shutdown in progress makes of its children (none,
+	// cancelled, failed); a stray the sweep finds is made the same.
+	Final         string `protobuf:"bytes,151,opt,name=final,proto3" json:"final,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1282,6 +1288,20 @@ func (x *JobRun) GetRestartCount() int32 {
 		return x.RestartCount
 	}
 	return 0
+}
+
+func (x *JobRun) GetUnswept() bool {
+	if x != nil {
+		return x.Unswept
+	}
+	return false
+}
+
+func (x *JobRun) GetFinal() string {
+	if x != nil {
+		return x.Final
+	}
+	return ""
 }
 
 // JobChildRun is one child of a job as its supervisor knows it.
@@ -1620,7 +1640,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
 	"\x05depth\x18\x11 \x01(\x05R\x05depth\x12$\n" +
-	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xf3\x02\n" +
+	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xa5\x03\n" +
 	"\x06JobRun\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
@@ -1633,7 +1653,9 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\x05start\x18\t \x03(\tR\x05start\x12?\n" +
 	"\rrestart_times\x18\n" +
 	" \x03(\v2\x1a.google.protobuf.TimestampR\frestartTimes\x12#\n" +
-	"\rrestart_count\x18\v \x01(\x05R\frestartCount\"\xcb\x01\n" +
+	"\rrestart_count\x18\v \x01(\x05R\frestartCount\x12\x19\n" +
+	"\aunswept\x18\x96\x01 \x01(\bR\aunswept\x12\x15\n" +
+	"\x05final\x18\x97\x01 \x01(\tR\x05final\"\xcb\x01\n" +
 	"\vJobChildRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\bR\x03job\x12\x14\n" +

@@ -43,8 +43,11 @@ type JobMachine struct {
 	// sentAt is when the effect in progress (head of Terminate or Start)
 	// was last sent; zero: not sent by this machine yet (Resume sends it).
 	sentAt time.Time
-	out    []JobEffect
-	dirty  bool
+	// sweepSent: the sweep of the shutdown in progress was asked for by
+	// this machine (Resume asks again).
+	sweepSent bool
+	out       []JobEffect
+	dirty     bool
 }
 
 // NewJobMachine returns the supervisor of a job declared as cfg, in state
@@ -78,7 +81,7 @@ func (m *JobMachine) Config() JobConfig { return m.cfg }
 // actor around it restarted), and the previous owner's effect may never
 // have left.
 func (m *JobMachine) Resume(now time.Time) Ready {
-	m.sentAt = time.Time{}
+	m.sentAt, m.sweepSent = time.Time{}, false
 	m.advance(now)
 	return m.ready()
 }
@@ -114,6 +117,8 @@ func (m *JobMachine) step(ev JobEvent, now time.Time) {
 		m.restartJob(now)
 	case EventTick:
 		m.tick(now)
+	case EventSwept:
+		m.swept(ev.Strays, now)
 	}
 }
 
@@ -146,10 +151,14 @@ func (m *JobMachine) added(c JobChild) {
 	i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
 	m.st.Children = slices.Insert(m.st.Children, i, c)
 	m.dirty = true
-	if m.st.Phase == PhaseShuttingDown && len(m.st.Terminate) > 0 {
-		// It joined as the job shuts down: it goes too, after the others.
-		last := m.st.Terminate[len(m.st.Terminate)-1]
-		m.st.Terminate = append(m.st.Terminate, Termination{ID: c.ID, Final: last.Final, Reason: last.Reason})
+	if m.st.Phase == PhaseShuttingDown {
+		// It joined as the job shuts down: it goes too, after the others
+		// (with none left, once the sweep's answer comes).
+		t := Termination{ID: c.ID, Final: m.st.Final, Reason: m.shutdownReason()}
+		if n := len(m.st.Terminate); n > 0 {
+			t.Final, t.Reason = m.st.Terminate[n-1].Final, m.st.Terminate[n-1].Reason
+		}
+		m.st.Terminate = append(m.st.Terminate, t)
 	}
 }
 
@@ -305,6 +314,11 @@ func (m *JobMachine) decide(c *JobChild, ev JobEvent, now time.Time) {
 		}
 		m.restart(c, what, now)
 		return
+	}
+	if c.Job {
+		// A child job's end is not read back from the store when the job
+		// is loaded again, as a task's is: it is written now.
+		m.dirty = true
 	}
 	if m.autoShutdown(c) {
 		m.shutdown(EndCompleted, fmt.Sprintf("significant %s exited (auto_shutdown %s)", c.name(), m.cfg.AutoShutdown), FinalCancelled)

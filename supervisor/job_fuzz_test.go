@@ -52,6 +52,8 @@ func (w *jobWorld) apply(r Ready, ev JobEvent) {
 			w.queue = append(w.queue, JobEvent{Kind: EventExited, Child: JobChild{ID: e.Child, Round: e.Round}, Exit: ExitTerminated})
 		case EffectFinished:
 			w.done = true
+		case EffectSweep:
+			w.queue = append(w.queue, JobEvent{Kind: EventSwept}) // the world's children are all known
 		}
 	}
 }

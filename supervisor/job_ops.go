@@ -93,6 +93,10 @@ func (m *JobMachine) stop(reason string, final Final, now time.Time) {
 	}
 	held := slices.ContainsFunc(m.st.Children, func(c JobChild) bool { return c.Status.live() })
 	switch {
+	case m.st.Phase == PhaseDone && !held && final != FinalNone && m.st.End == EndCompleted:
+		// Its parent stops it as it completed, or found it running again
+		// (a task joined it, unheard of here yet): it shuts down, which
+		// sweeps its subtree, and ends stopped.
 	case m.st.Phase == PhaseDone && (!held || final == FinalNone):
 		m.finish()
 		return
@@ -137,20 +141,64 @@ func (m *JobMachine) shutdown(end JobEnd, cause string, final Final) {
 	m.st.Round++ // the answers to an earlier operation's terminates are stale
 	m.st.Start, m.deferred = nil, nil
 	m.st.Terminate = m.st.Terminate[:0]
-	verb := map[JobEnd]string{EndFailed: "failed", EndStopped: "stopped", EndCompleted: "shut down"}[end]
-	reason := fmt.Sprintf("job %s %s: %s", m.cfg.ID, verb, cause)
+	reason := m.shutdownReason()
 	for i := len(m.st.Children) - 1; i >= 0; i-- {
 		if c := m.st.Children[i]; c.Status.live() {
 			m.st.Terminate = append(m.st.Terminate, Termination{ID: c.ID, Final: final, Reason: reason})
 		}
 	}
-	m.sentAt, m.dirty = time.Time{}, true
+	m.st.Unswept, m.st.Final = true, final
+	m.sentAt, m.sweepSent, m.dirty = time.Time{}, false, true
+}
+
+// shutdownReason is the reason the shutdown in progress gives its
+// children.
+func (m *JobMachine) shutdownReason() string {
+	verb := map[JobEnd]string{EndFailed: "failed", EndStopped: "stopped", EndCompleted: "shut down"}[m.st.End]
+	return fmt.Sprintf("job %s %s: %s", m.cfg.ID, verb, m.st.Cause)
+}
+
+// swept takes in the sweep of the shutdown in progress: each stray it
+// found that the shutdown does not terminate already (a child it never
+// heard of, or a child job it took for completed that runs again) is
+// terminated too, after the others; then the job may end.
+func (m *JobMachine) swept(strays []JobChild, now time.Time) {
+	if m.st.Phase != PhaseShuttingDown || !m.st.Unswept {
+		return // no sweep in progress: a late answer
+	}
+	reason := m.shutdownReason()
+	for _, s := range strays {
+		switch c := m.child(s.ID); {
+		case s.ID == "":
+			continue
+		case c == nil:
+			s.Status, s.Restarts = ChildRunning, 0
+			i, _ := slices.BinarySearchFunc(m.st.Children, s, startOrder)
+			m.st.Children = slices.Insert(m.st.Children, i, s)
+		case c.Job && c.Status == ChildCompleted:
+			c.Status = ChildRunning // a task joined it since: it runs again
+		default:
+			// Known: the shutdown terminates it or has (the listing may
+			// predate its end), or it waits, stopped.
+			continue
+		}
+		m.st.Terminate = append(m.st.Terminate, Termination{ID: s.ID, Final: m.st.Final, Reason: reason})
+		m.dirty = true
+	}
+	// With no stray, nothing is written: a new owner would sweep again,
+	// which is harmless, and the job's end (finish) writes it anyway.
+	m.st.Unswept = false
+	m.advance(now)
 }
 
 // advance carries the operation in progress on: the next terminate, once
 // the terminations are over the next start, once both are over the end of
 // the operation.
 func (m *JobMachine) advance(now time.Time) {
+	if m.st.Phase == PhaseShuttingDown && m.st.Unswept && !m.sweepSent {
+		m.sweepSent = true
+		m.emit(JobEffect{Kind: EffectSweep})
+	}
 	for len(m.st.Terminate) > 0 {
 		t := m.st.Terminate[0]
 		c := m.child(t.ID)
@@ -190,6 +238,9 @@ func (m *JobMachine) advance(now time.Time) {
 			m.step(ev, now)
 		}
 	case PhaseShuttingDown:
+		if m.st.Unswept {
+			return // the sweep's answer first: a stray would outlive the job
+		}
 		m.st.Phase = PhaseDone
 		m.finish()
 	}

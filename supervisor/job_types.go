@@ -231,6 +231,13 @@ type JobState struct {
 	RestartTimes []time.Time
 	// RestartCount counts every restart of the job.
 	RestartCount int
+	// Unswept: the shutdown in progress has not yet swept the job's
+	// subtree for children it has not heard of (EffectSweep); the job does
+	// not end before it has.
+	Unswept bool
+	// Final is what the shutdown in progress makes of its children; a
+	// stray the sweep finds is made the same.
+	Final Final
 }
 
 // Clone returns a deep copy of s.
@@ -285,9 +292,13 @@ const (
 	// after it failed), with a fresh budget: its stopped children start in
 	// start order.
 	EventStart
+	// EventSwept: the answer to EffectSweep: Strays are the children the
+	// store shows still live (tasks not finished, child jobs running or
+	// with such tasks below them), known to the job or not.
+	EventSwept
 )
 
-var eventNames = []string{"added", "started", "exited", "stop", "tick", "start"}
+var eventNames = []string{"added", "started", "exited", "stop", "tick", "start", "swept"}
 
 func (e EventKind) String() string { return enumString(eventNames, "EventKind", int(e)) }
 
@@ -304,6 +315,8 @@ type JobEvent struct {
 	Reason  string
 	// Final is what EventStop makes of the children.
 	Final Final
+	// Strays (EventSwept) are the live children the sweep found.
+	Strays []JobChild
 }
 
 // EffectKind is what a JobEffect asks of the shell.
@@ -325,9 +338,18 @@ const (
 	// EffectFinished: the job has ended (End in the state); nothing more
 	// will happen.
 	EffectFinished
+	// EffectSweep: list the job's subtree as stored and report the live
+	// children (EventSwept): a task that joined as the job began to shut
+	// down, which the job has not heard of, or a child job that runs again
+	// (a task joined it after it completed). Asked once the decision to
+	// shut down is persisted: a child stored after the sweep's listing
+	// reads the job's record after that decision, and refuses to start
+	// (see cluster/tasks' join gate). Children lists the child jobs the
+	// job knows that have ended (their subtrees are swept too).
+	EffectSweep
 )
 
-var effectNames = []string{"terminate", "start", "notify_parent", "timer", "finished"}
+var effectNames = []string{"terminate", "start", "notify_parent", "timer", "finished", "sweep"}
 
 func (e EffectKind) String() string { return enumString(effectNames, "EffectKind", int(e)) }
 
@@ -342,6 +364,8 @@ type JobEffect struct {
 	Round    uint64
 	Exit     ExitKind
 	At       time.Time
+	// Children (EffectSweep) are the ended child jobs to sweep below.
+	Children []string
 }
 
 // String describes the effect, for logs and test expectations.

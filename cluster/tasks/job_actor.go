@@ -91,7 +91,7 @@ type jobActor struct {
 func (a *jobActor) Receive(c actor.Context) {
 	if a.ended {
 		if msg, ok := c.Message().(*jobMsg); ok {
-			a.m.routeJobAsync(a.id, msg.ev) // to whoever runs the job now
+			a.reroute(msg.ev) // to whoever runs the job now
 		}
 		return
 	}
@@ -387,7 +387,7 @@ func (a *jobActor) quit() {
 		tell()
 	}
 	for _, ev := range append(a.landing, a.stash...) {
-		a.m.routeJobAsync(a.id, ev)
+		a.reroute(ev)
 	}
 	a.landing, a.stash = nil, nil
 }

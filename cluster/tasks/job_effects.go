@@ -36,6 +36,8 @@ func (a *jobActor) perform(effects []supervisor.JobEffect) {
 			a.m.routeJobAsync(a.rec.Job.GetParent(), ev)
 		case supervisor.EffectTimer:
 			a.armTimer(e.At)
+		case supervisor.EffectSweep:
+			a.sweep()
 		case supervisor.EffectFinished:
 			st := a.mach.State()
 			a.m.log.Info("job ended", "job", a.id, "end", st.End.String(), "cause", st.Cause, "restarts", st.RestartCount)

@@ -174,6 +174,9 @@ func jobStateOf(run *messages.JobRun) (supervisor.JobState, error) {
 	st.End, err = supervisor.ParseJobEnd(run.GetEnd())
 	errs = append(errs, err)
 	st.Cause, st.Round, st.Start, st.RestartCount = run.GetCause(), run.GetRound(), run.GetStart(), int(run.GetRestartCount())
+	st.Unswept = run.GetUnswept()
+	st.Final, err = supervisor.ParseFinal(run.GetFinal())
+	errs = append(errs, err)
 	for _, c := range run.GetChildren() {
 		status, err := supervisor.ParseChildStatus(c.GetStatus())
 		errs = append(errs, err)
@@ -198,7 +201,10 @@ func jobStateOf(run *messages.JobRun) (supervisor.JobState, error) {
 // owner at epoch.
 func jobRunOf(st supervisor.JobState, owner string, epoch uint64) *messages.JobRun {
 	run := &messages.JobRun{Owner: owner, Epoch: epoch, Phase: st.Phase.String(), End: st.End.String(), Cause: st.Cause,
-		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount)}
+		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount), Unswept: st.Unswept}
+	if st.Unswept {
+		run.Final = st.Final.String()
+	}
 	for _, c := range st.Children {
 		run.Children = append(run.Children, &messages.JobChildRun{Id: c.ID, Job: c.Job, Stage: int32(c.Stage), Restart: c.Restart.String(),
 			Significant: c.Significant, Status: c.Status.String(), Restarts: int32(c.Restarts), Round: c.Round})

@@ -329,11 +329,14 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 // its actor writes it when the attempt ends or Config.HoldFirstWrite has
 // passed, and createOwned answers with that write's outcome. It returns
 // errWriteFirst when it cannot (no hold, no store.Prober, the task may
-// exist, tasks of its kind mostly outlast the hold (see holdLearner), or
-// an actor of the task still runs): the task is then written first.
+// exist, tasks of its kind mostly outlast the hold (see holdLearner), it
+// belongs to a job, or an actor of the task still runs): the task is then
+// written first.
 func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
 	id := t.GetSpec().GetId()
-	if m.cfg.HoldFirstWrite <= 0 || m.caps.Prober == nil || !m.holds.hold(t.GetSpec().GetKind()) {
+	if m.cfg.HoldFirstWrite <= 0 || m.caps.Prober == nil || !m.holds.hold(t.GetSpec().GetKind()) || t.GetSpec().GetJobId() != "" {
+		// A task of a job is stored before anything of it runs: its join
+		// gate reads the job after (joingate.go).
 		return store.Record{}, false, errWriteFirst
 	}
 	if exists, err := m.caps.Prober.Exists(ctx, id); err != nil || exists {

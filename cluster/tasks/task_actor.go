@@ -107,6 +107,8 @@ type taskActor struct {
 	termWaiters []*actor.PID
 	// deps is the wait for the task's dependencies (depends.go).
 	deps depWait
+	// join is the task's join gate (joingate.go).
+	join joinGate
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -119,7 +121,7 @@ var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped o
 // Receive handles the task actor's messages; its attempt's failures come
 // to HandleFailure instead.
 func (a *taskActor) Receive(c actor.Context) {
-	if a.receivePending(c, c.Message()) || a.receiveDeps(c.Message()) {
+	if a.receivePending(c, c.Message()) || a.receiveDeps(c.Message()) || a.receiveJoin(c.Message()) {
 		a.countState()
 		a.offerPark()
 		return
@@ -161,6 +163,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.stopRetryTimer()
 		a.stopPending()
 		a.deps.stop()
+		a.dropJoin()
 		a.endAttempt("interrupted", nil)
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
@@ -244,7 +247,7 @@ func (a *taskActor) load() {
 
 // perform carries out a plan of the task core (core.go).
 func (a *taskActor) perform(p plan) {
-	if a.waitForCapacity(p) || a.waitForDeps(p) { // abandoned.go, depends.go
+	if a.waitForCapacity(p) || a.waitForDeps(p) || a.waitForJob(p) { // abandoned.go, depends.go, joingate.go
 		return
 	}
 	switch p.step {
@@ -421,7 +424,7 @@ func (a *taskActor) restart(c Control) *controlReply {
 		a.writeFailed("job restart", err)
 		return &controlReply{err: err}
 	}
-	a.logger().Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts())
+	a.logger().Info("task restarted by its job", "reason", reason, "attempts", a.rec.Task.GetStatus().GetAttempts(), "round", c.Round)
 	a.freshBudget()
 	a.perform(planRestarted(a.rec.Task.GetStatus(), now))
 	return &controlReply{rec: a.rec}

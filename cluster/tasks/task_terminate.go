@@ -30,6 +30,7 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 	}
 	a.terminating = &c
 	a.stopRetryTimer()
+	a.dropJoin() // waiting at the join gate: the job knows it, and ends it
 	if a.attempt == nil || a.live == nil {
 		a.terminated(false)
 		return

@@ -276,8 +276,12 @@ const maxRestartLog = 100
 // CheckRestartCounts is check 9: every restart is counted once. Each
 // restart a job's supervisors logged names the incident that caused it
 // (the child and the round of the incarnation that exited); an incarnation
-// that an earlier restart had already replaced (under one_for_all, any
-// child's) never causes another. And the restarts a job's record counts at
+// that an earlier restart had already replaced never causes another. A
+// task child was replaced when its job started it again in a later round
+// (its "task restarted by its job" line, which names the round); a child
+// job, by a restart for its own exit or, under one_for_all, for any
+// child's. (A task that joined its job after a one_for_all restart was not
+// replaced by it: its first incarnation is of round 0.) And the restarts a job's record counts at
 // the end are those logged, give or take those whose line was lost with a
 // member killed between the write and the line (a later owner resumed
 // them: "job supervisor resumed").
@@ -293,8 +297,11 @@ func CheckRestartCounts(entries []Entry, finals map[string]JobFinal, decls map[s
 	}
 	restarts := map[string]map[uint64]Entry{} // job -> round -> line
 	resumed := map[string]map[uint64]bool{}
+	startedIn := map[string][]Entry{} // task -> its job's starts of it
 	for _, e := range entries {
 		switch {
+		case e.Msg == msgTaskRestarted && e.Task != "" && e.Round > 0:
+			startedIn[e.Task] = append(startedIn[e.Task], e)
 		case e.Msg == msgJobRestart && e.Task == "":
 			if restarts[e.Job] == nil {
 				restarts[e.Job] = map[uint64]Entry{}
@@ -314,9 +321,19 @@ func CheckRestartCounts(entries []Entry, finals map[string]JobFinal, decls map[s
 			rounds = append(rounds, r)
 		}
 		sort.Slice(rounds, func(i, j int) bool { return rounds[i] < rounds[j] })
-		replaced := map[string]Entry{} // child -> the restart that started it again
+		replaced := map[string]Entry{} // child job -> the restart that started it again
 		for _, r := range rounds {
 			e := byRound[r]
+			if _, isJob := decls[e.Child]; !isJob {
+				for _, s := range startedIn[e.Child] {
+					if e.ChildRound < s.Round && s.Round < r {
+						out = append(out, Violation{CheckRestarts, fmt.Sprintf("job %s restarted (round %d, by %s at %s) for the exit of task %s's incarnation of round %d, which its start in round %d (on %s at %s) had already replaced",
+							job, r, e.Member, stamp(e.At), e.Child, e.ChildRound, s.Round, s.Member, stamp(s.At))})
+						break
+					}
+				}
+				continue
+			}
 			if prev, ok := replaced[e.Child]; ok && e.ChildRound < prev.Round {
 				out = append(out, Violation{CheckRestarts, fmt.Sprintf("job %s restarted (round %d, by %s at %s) for the exit of %s's incarnation of round %d, which its restart of round %d (by %s at %s) had already replaced",
 					job, r, e.Member, stamp(e.At), e.Child, e.ChildRound, prev.Round, prev.Member, stamp(prev.At))})

@@ -94,6 +94,11 @@ func TestCheckEndedJobs(t *testing.T) {
 	}
 }
 
+// startedLine is a task's line of its job starting it again in round.
+func startedLine(task string, round uint64, ms int) Entry {
+	return Entry{Member: "n1", Run: 1, Msg: msgTaskRestarted, Task: task, Round: round, At: at(ms)}
+}
+
 func TestCheckRestartCounts(t *testing.T) {
 	decls := map[string]JobDecl{"all": {Strategy: "one_for_all"}, "one": {Strategy: "one_for_one"}}
 	jobOf := map[string]string{"a1": "all", "a2": "all", "o1": "one", "o2": "one"}
@@ -104,9 +109,10 @@ func TestCheckRestartCounts(t *testing.T) {
 		want    int
 	}{
 		{"one restart per incident", []Entry{restartLine("all", "a1", 0, 1, 0), restartLine("all", "a2", 1, 2, 100)}, map[string]JobFinal{"all": {Restarts: 2}}, 0},
-		{"a sibling's exit in the same incarnation restarted it again", []Entry{restartLine("all", "a1", 0, 1, 0), restartLine("all", "a2", 0, 2, 10)}, map[string]JobFinal{"all": {Restarts: 2}}, 1},
+		{"a sibling's exit in the same incarnation restarted it again", []Entry{restartLine("all", "a1", 0, 1, 0), startedLine("a1", 1, 5), startedLine("a2", 1, 6), restartLine("all", "a2", 0, 2, 10)}, map[string]JobFinal{"all": {Restarts: 2}}, 1},
+		{"a task that joined after a one_for_all restart is not replaced by it", []Entry{restartLine("all", "a1", 0, 1, 0), startedLine("a1", 1, 5), restartLine("all", "a2", 0, 2, 10)}, map[string]JobFinal{"all": {Restarts: 2}}, 0},
 		{"one_for_one: a sibling's old incarnation is its own incident", []Entry{restartLine("one", "o1", 0, 1, 0), restartLine("one", "o2", 0, 2, 10)}, map[string]JobFinal{"one": {Restarts: 2}}, 0},
-		{"one_for_one: the same incarnation twice", []Entry{restartLine("one", "o1", 0, 1, 0), restartLine("one", "o1", 0, 2, 10)}, map[string]JobFinal{"one": {Restarts: 2}}, 1},
+		{"one_for_one: the same incarnation twice", []Entry{restartLine("one", "o1", 0, 1, 0), startedLine("o1", 1, 5), restartLine("one", "o1", 0, 2, 10)}, map[string]JobFinal{"one": {Restarts: 2}}, 1},
 		{"the record counts one more", []Entry{restartLine("one", "o1", 0, 1, 0)}, map[string]JobFinal{"one": {Restarts: 2}}, 1},
 		{"the record counts one more, resumed by a new owner", []Entry{restartLine("one", "o1", 0, 1, 0), {Member: "n2", Run: 1, Msg: msgJobResumed, Job: "one", Round: 2, At: at(50)}}, map[string]JobFinal{"one": {Restarts: 2}}, 0},
 		{"the record counts fewer", []Entry{restartLine("one", "o1", 0, 1, 0), restartLine("one", "o2", 0, 2, 10)}, map[string]JobFinal{"one": {Restarts: 1}}, 1},
