@@ -33,12 +33,21 @@
 // member that adopts the job finishes it (AdoptJobs). Terminates and job
 // events for other members go through JobPeers.
 //
+// A child joins its job through a gate, as OTP's start_child is serialised
+// with its supervisor's decisions: a task of a job is stored before
+// anything of it runs, then reads its job and the job's ancestors, and
+// starts only if none is shutting down or has ended (joingate.go). A job
+// that shuts down sweeps its subtree as stored once that decision is
+// written, and terminates what it finds that it had not heard of (a task
+// that passed the gate just before; a child job that ran again when a task
+// joined it after it completed) before it ends (job_sweep.go).
+//
 // Every change of a task is a check-and-set on its store revision, made only
 // by the member whose claim (epoch) stands, so a stale owner can never
 // commit: execution is at-least-once, the committed result exactly-once.
 //
-// A task created on its owner runs its first attempt before it is written
-// (Config.HoldFirstWrite): once the store says the id is new
+// A task created on its owner, in no job, runs its first attempt before it
+// is written (Config.HoldFirstWrite): once the store says the id is new
 // (store.Prober), the attempt starts, and the task actor's first write
 // creates the task as the attempt left it, finished if it ended within the
 // hold, running otherwise. The submit is answered with that write, so it is
