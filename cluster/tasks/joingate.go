@@ -48,6 +48,8 @@ type joinGate struct {
 	// without a read (once).
 	passed bool
 	retry  *time.Timer
+	// waited is how many reads in a row said wait, or failed.
+	waited int
 }
 
 // joinChecked carries the gate's read back to the task actor.
@@ -58,8 +60,15 @@ type joinChecked struct {
 }
 
 // gateWaitFor is how long a task whose job shuts down waits before it
-// reads the job again: about a child's exit, short next to a shutdown's 5 s.
-const gateWaitFor = 250 * time.Millisecond
+// reads the job again, at first: about a child's exit, short next to a
+// shutdown's 5 s. It doubles with each read that says wait, up to
+// gateWaitMax: a job stuck shutting down (its member gone, not yet
+// adopted) must not be read four times a second by each task waiting on
+// it.
+const (
+	gateWaitFor = 250 * time.Millisecond
+	gateWaitMax = 5 * time.Second
+)
 
 // joinVerdict is the pure rule of the gate, over a task's job's record and
 // its ancestors' (the job first); nil records (a job with no record yet)
@@ -145,7 +154,9 @@ func (a *taskActor) joinChecked(msg *joinChecked) {
 			a.logger().Warn("reading the task's job failed; reading it again before the attempt starts", "err", msg.err)
 		}
 		self, system := a.self, a.c().ActorSystem()
-		a.join.retry = time.AfterFunc(gateWaitFor, func() { system.Root.Send(self, &joinRead{}) })
+		wait := min(gateWaitFor<<min(a.join.waited, 5), gateWaitMax)
+		a.join.waited++
+		a.join.retry = time.AfterFunc(wait, func() { system.Root.Send(self, &joinRead{}) })
 	case msg.verdict == gateRefuse:
 		a.dropJoin()
 		a.logger().Info("a task joined its job as the job ended; cancelling it", "reason", msg.reason)
