@@ -100,7 +100,11 @@ func (m *JobMachine) stop(reason string, final Final, now time.Time) {
 	case m.st.Phase == PhaseDone && (!held || final == FinalNone):
 		m.finish()
 		return
-	case m.st.Phase == PhaseShuttingDown && (final == FinalNone || !slices.ContainsFunc(m.st.Terminate, func(t Termination) bool { return t.Final == FinalNone })):
+	case m.st.Phase == PhaseShuttingDown && (final == FinalNone || m.st.Final != FinalNone && !slices.ContainsFunc(m.st.Terminate, func(t Termination) bool { return t.Final == FinalNone })):
+		// The shutdown in progress makes its children final already (or
+		// this stop leaves them as they are). One that leaves them
+		// stopped (a child job giving up, for its parent to restart) is
+		// taken over by the stop, even once it only waits for its sweep.
 		return
 	}
 	end := m.st.End

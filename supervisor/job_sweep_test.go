@@ -111,3 +111,21 @@ func TestJobStopOfACompletedChildJobSweeps(t *testing.T) {
 		{stopEv(), []string{"notify_parent cancelled", "finished"}, PhaseDone},
 	})
 }
+
+// TestJobStopWhileAGiveUpWaitsForItsSweep: a child job gives up (its
+// children left stopped for its parent) and, while it waits for its
+// sweep's answer, its parent stops it: the stop makes the stopped
+// children final. The chaos campaign found the stop dropped there, and
+// the failed task held for good, waiting for a decision that never came.
+func TestJobStopWhileAGiveUpWaitsForItsSweep(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForOne, HasParent: true}, JobChild{ID: "a", Restart: Transient})
+	runJob(t, m, []jobStep{
+		{failedEv("a"), []string{"sweep"}, PhaseShuttingDown},
+		{stopEv(), []string{"terminate a final=cancelled"}, PhaseShuttingDown},
+		{swept(), nil, PhaseShuttingDown},
+		{terminated("a"), []string{"notify_parent failed", "finished"}, PhaseDone},
+	})
+	if got := statuses(m); got != "a=cancelled" {
+		t.Fatalf("children: %s", got)
+	}
+}
