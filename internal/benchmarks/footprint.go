@@ -21,18 +21,22 @@ import (
 )
 
 // MemoryPerRunningTask measures the memory (heap and goroutine stacks) a
-// node spends on each unfinished
-// task whose attempt is running (task actor, attempt actor, handler
-// goroutine, timers): b.N long `sleep` tasks on an in-process node,
-// measured after GC before and after. Reports "B/task".
+// node spends on each unfinished task whose attempt is running (task
+// actor, attempt actor, the goroutine the handler runs on, contexts,
+// timers, the task's record): b.N tasks of a kind whose handler waits for
+// its context and allocates nothing, on an in-process node, measured after
+// GC before and after. Reports "B/task" (heap + stacks), "heap_B/task",
+// "stack_B/task" and "granary_B/task": Granary's share, heap and stacks
+// less the handler's own stack (the runtime's smallest, 2 KB, on the
+// goroutine each handler needs; a real handler's grows from there).
 func MemoryPerRunningTask(b *testing.B) {
-	n := startDevNodeWith(b, kinds.Sleep)
+	n := startDevNodeWith(b, blockKind(b))
 	defer n.close()
 	ctx := context.Background()
-	before := heap()
+	before := memNow()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := n.c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("m-%d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":3600000}`)}); err != nil {
+		if _, err := n.c.Submit(ctx, api.SubmitRequest{ID: fmt.Sprintf("m-%d", i), Kind: "block"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -46,7 +50,30 @@ func MemoryPerRunningTask(b *testing.B) {
 	if running < b.N {
 		b.Fatalf("only %d of %d tasks running", running, b.N)
 	}
-	reportPerTask(b, before)
+	after := memNow()
+	reportPerTask(b, before.heap+before.stacks)
+	per := func(x, y uint64) float64 { return (float64(x) - float64(y)) / float64(b.N) }
+	b.ReportMetric(per(after.heap, before.heap), "heap_B/task")
+	b.ReportMetric(per(after.stacks, before.stacks), "stack_B/task")
+	b.ReportMetric(per(after.heap+after.stacks, before.heap+before.stacks)-handlerStack, "granary_B/task")
+}
+
+// handlerStack is the stack of the goroutine a handler runs on at its
+// smallest (the runtime's starting size): the handler's own, not
+// Granary's.
+const handlerStack = 2048
+
+// blockKind is a task kind whose attempts wait for their context to end
+// and allocate nothing, so a running task's memory is Granary's alone.
+func blockKind(b *testing.B) *actors.TaskKind {
+	k, err := actors.NewTask("block", func(ctx actors.TaskContext, _ []byte) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return k
 }
 
 // MemoryPerPendingTask measures the memory a node spends on each
@@ -109,11 +136,19 @@ func settleHeap(limit time.Duration) {
 }
 
 func heap() uint64 {
+	m := memNow()
+	return m.heap + m.stacks // goroutine stacks count: each attempt has one
+}
+
+// memUse is the heap in use and the goroutine stacks, after GC.
+type memUse struct{ heap, stacks uint64 }
+
+func memNow() memUse {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc + ms.StackInuse // goroutine stacks count: each attempt has one
+	return memUse{heap: ms.HeapAlloc, stacks: ms.StackInuse}
 }
 
 // StoreBytesPerCompletedTask stores b.N completed `echo` tasks (as the

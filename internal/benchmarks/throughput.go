@@ -102,6 +102,7 @@ func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, 0, n
 // batches and heaps to their working size; cpu (if not nil) measures the
 // timed section.
 func parallelN(b *testing.B, callers, warm int, cpu *cpuMeter, body func(i int) error) {
+	b.ReportAllocs() // allocations per task: the node's CPU per task follows them
 	if err := runAll(callers, b.N, b.N+warm, body); err != nil {
 		b.Fatalf("warming up: %v", err)
 	}
