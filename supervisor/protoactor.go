@@ -147,7 +147,7 @@ func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, 
 	defer s.mu.Unlock()
 	t := s.treeFor(system, sup, live)
 	for _, pid := range order {
-		if _, known := t.index[pid.Id]; !known {
+		if _, known := t.child(pid.Id); !known {
 			_ = t.Add(Child{ID: pid.Id, Restart: Permanent}) // cannot fail: unique, non-empty
 		}
 	}

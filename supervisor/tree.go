@@ -88,8 +88,28 @@ func (h *history) inWindow(now time.Time, period time.Duration) int {
 type Tree struct {
 	spec     Spec
 	children []*childState
+	// index finds a child by id once there are more than smallTree; below
+	// that a scan of children is as fast, and a task's one-child tree
+	// (one per running task on a member) saves the map's few hundred bytes.
 	index    map[string]*childState
 	restarts history
+}
+
+// smallTree is the most children a Tree finds by scanning, without index.
+const smallTree = 8
+
+// child is the state of child id, if the tree knows it.
+func (t *Tree) child(id string) (*childState, bool) {
+	if t.index != nil {
+		s, ok := t.index[id]
+		return s, ok
+	}
+	for _, s := range t.children {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return nil, false
 }
 
 // NewTree validates spec and returns a tree holding children in start order.
@@ -97,7 +117,7 @@ func NewTree(spec Spec, children ...Child) (*Tree, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Tree{spec: spec, index: make(map[string]*childState, len(children))}
+	t := &Tree{spec: spec}
 	for _, c := range children {
 		if err := t.Add(c); err != nil {
 			return nil, err
@@ -117,22 +137,30 @@ func (t *Tree) Add(c Child) error {
 	case !c.Restart.valid():
 		return fmt.Errorf("%w: child %q: %w: %d", ErrInvalidChild, c.ID, ErrUnknownRestartType, int(c.Restart))
 	}
-	if _, ok := t.index[c.ID]; ok {
+	if _, ok := t.child(c.ID); ok {
 		return fmt.Errorf("%w: %q", ErrDuplicateChild, c.ID)
 	}
 	s := &childState{Child: c, running: true}
 	t.children = append(t.children, s)
-	t.index[c.ID] = s
+	switch {
+	case t.index != nil:
+		t.index[c.ID] = s
+	case len(t.children) > smallTree:
+		t.index = make(map[string]*childState, len(t.children))
+		for _, s := range t.children {
+			t.index[s.ID] = s
+		}
+	}
 	return nil
 }
 
 // Remove forgets a child. Restarts it already made keep counting against the
 // tree's budget. Removing an unknown child does nothing.
 func (t *Tree) Remove(id string) {
-	if _, ok := t.index[id]; !ok {
+	if _, ok := t.child(id); !ok {
 		return
 	}
-	delete(t.index, id)
+	delete(t.index, id) // nothing for a small tree
 	t.children = slices.DeleteFunc(t.children, func(s *childState) bool { return s.ID == id })
 }
 
@@ -148,7 +176,7 @@ func (t *Tree) Children() []Child {
 // Restarts returns how many times the child has been restarted over the
 // tree's lifetime, replayed restarts included; 0 for an unknown child.
 func (t *Tree) Restarts(id string) int {
-	if s, ok := t.index[id]; ok {
+	if s, ok := t.child(id); ok {
 		return s.restarts.total
 	}
 	return 0
@@ -159,7 +187,7 @@ func (t *Tree) Restarts(id string) int {
 // on where they were. Instants may come in any order; Replay of an unknown
 // child does nothing.
 func (t *Tree) Replay(id string, restarts ...time.Time) {
-	s, ok := t.index[id]
+	s, ok := t.child(id)
 	if !ok {
 		return
 	}
@@ -176,7 +204,7 @@ func (t *Tree) Failed(id string, f Failure, now time.Time, rnd float64) Decision
 	if f.At.IsZero() {
 		f.At = now
 	}
-	s, ok := t.index[id]
+	s, ok := t.child(id)
 	if !ok {
 		return Decision{Directive: Escalate, Reason: fmt.Sprintf("%v %q failed with %v", ErrUnknownChild, id, f)}
 	}
@@ -208,7 +236,7 @@ func (t *Tree) Failed(id string, f Failure, now time.Time, rnd float64) Decision
 // un-jittered backoff Ceiling; Transient and Temporary ones are stopped, and
 // Temporary ones forgotten. Exited of an unknown child stops it.
 func (t *Tree) Exited(id string, now time.Time) Decision {
-	s, ok := t.index[id]
+	s, ok := t.child(id)
 	if !ok {
 		return Decision{Directive: Stop, Targets: []string{id}, Reason: fmt.Sprintf("%v %q exited", ErrUnknownChild, id)}
 	}
