@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,16 +21,21 @@ type taskContext struct {
 	context.Context
 	id, kind string
 	attempt  int
-	base     *slog.Logger // Logger adds the attempt's attributes to it
-	logger   atomic.Pointer[slog.Logger]
-	now      func() time.Time
-	lastBeat atomic.Int64 // unix nanoseconds
+	logger   atomic.Pointer[slog.Logger] // m.log with the attempt's attributes
+	lastBeat atomic.Int64                // unix nanoseconds
 	progress atomic.Pointer[progress]
-	// checkpoints saves the attempt's checkpoints (checkpoint.go).
-	checkpoints *checkpointer
-	// done closes when the handler's goroutine returns: its job's
-	// terminate waits for it (up to the job's shutdown time).
-	done chan struct{}
+	// mu guards what is made on first use, as most attempts need
+	// neither: checkpoints saves the attempt's checkpoints
+	// (checkpoint.go), made from self (the task actor; nil: this context
+	// saves none) and firstCheckpoint; exitCh closes when the handler's
+	// goroutine has returned (exited: its job's terminate waits for it,
+	// up to the job's shutdown time).
+	mu              sync.Mutex
+	checkpoints     *checkpointer
+	self            *actor.PID
+	firstCheckpoint []byte
+	exitCh          chan struct{}
+	returned        bool
 	// m, spawned and deps serve the handler's children (children.go)
 	// and dependencies (depends.go).
 	m       *Manager
@@ -54,13 +60,13 @@ func (c *taskContext) Logger() *slog.Logger {
 	if l := c.logger.Load(); l != nil {
 		return l
 	}
-	l := c.base.With("task", c.id, "kind", c.kind, "attempt", c.attempt)
+	l := c.m.log.With("task", c.id, "kind", c.kind, "attempt", c.attempt)
 	if !c.logger.CompareAndSwap(nil, l) {
 		return c.logger.Load()
 	}
 	return l
 }
-func (c *taskContext) Heartbeat() { c.lastBeat.Store(c.now().UnixNano()) }
+func (c *taskContext) Heartbeat() { c.lastBeat.Store(c.m.now().UnixNano()) }
 
 func (c *taskContext) Progress(fraction float64, note string) {
 	if math.IsNaN(fraction) {
@@ -76,6 +82,29 @@ func (c *taskContext) lastProgress() (float64, string) {
 		return p.fraction, p.note
 	}
 	return 0, ""
+}
+
+// exited is closed once the handler's goroutine has returned.
+func (c *taskContext) exited() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.exitCh == nil {
+		c.exitCh = make(chan struct{})
+		if c.returned {
+			close(c.exitCh)
+		}
+	}
+	return c.exitCh
+}
+
+// handlerReturned is called by the handler's goroutine as it returns.
+func (c *taskContext) handlerReturned() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.returned = true
+	if c.exitCh != nil {
+		close(c.exitCh)
+	}
 }
 
 // Messages between the task actor and its attempt actor.
@@ -109,9 +138,12 @@ func (f *attemptFailed) Error() string {
 // hold up the attempt: the actor still notices the time-out, fails, and
 // the late result lands in dead letters. Its goroutine is abandoned:
 // counted until it returns, and capped (abandoned.go).
+//
+// It holds only what the attempt needs, by value where it can: a member
+// holds one per running task (the footprint test, footprint_test.go).
 type attemptActor struct {
 	m        *Manager
-	run      *handlerRun // the handler call of this attempt
+	run      handlerRun // the handler call of this attempt (run.m set once started)
 	ctx      *taskContext
 	cancel   context.CancelFunc
 	kind     *actors.TaskKind
@@ -120,20 +152,28 @@ type attemptActor struct {
 	deadline time.Time // schedule-to-close, zero if none
 	started  time.Time
 	timer    *time.Timer
-	onStart  func()
-	onStop   func()
+	// listed: counted running and listed in Manager.live, until finish.
+	listed bool
 }
+
+// smallMailbox is the mailbox of task and attempt actors: a lock-free
+// queue costs a few dozen bytes where the default ring starts at ten
+// slots, and a member holds two per running task, whose actors see a
+// handful of messages each.
+var smallMailbox = actor.WithMailbox(actor.UnboundedLockfree())
 
 // Receive starts the handler, runs the watchdog and reports the outcome.
 func (a *attemptActor) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:
-		a.started = a.ctx.now()
+		a.started = a.ctx.m.now()
 		a.ctx.lastBeat.Store(a.started.UnixNano())
-		a.onStart()
+		a.listed = true
+		a.m.running.Add(1)
+		a.m.live.Store(a.ctx.id, a.ctx)
 		self, system := c.Self(), c.ActorSystem()
-		run := &handlerRun{m: a.m, kind: a.ctx.kind, id: a.ctx.id}
-		a.run = run
+		run := &a.run
+		run.m, run.kind, run.id = a.m, a.ctx.kind, a.ctx.id
 		go func() {
 			var out []byte
 			var err error
@@ -141,9 +181,7 @@ func (a *attemptActor) Receive(c actor.Context) {
 				err = perr
 			}
 			run.returned() // before handlerDone: a result in time is not abandoned
-			if a.ctx.done != nil {
-				close(a.ctx.done)
-			}
+			a.ctx.handlerReturned()
 			system.Root.Send(self, &handlerDone{result: out, err: err})
 		}()
 		a.check(c)
@@ -155,7 +193,7 @@ func (a *attemptActor) Receive(c actor.Context) {
 			a.finish()
 			return
 		}
-		a.fail(handlerFailure(msg.err, a.ctx.now()))
+		a.fail(handlerFailure(msg.err, a.ctx.m.now()))
 	case *actor.Stopping:
 		a.finish()
 	}
@@ -164,7 +202,7 @@ func (a *attemptActor) Receive(c actor.Context) {
 // check applies the task's deadline and the hung-attempt rule
 // (attemptCheck), and arms the timer for the next check.
 func (a *attemptActor) check(c actor.Context) {
-	now := a.ctx.now()
+	now := a.ctx.m.now()
 	f, next := attemptCheck(a.deadline, a.watchdog, a.started, time.Unix(0, a.ctx.lastBeat.Load()), now)
 	if f != nil {
 		a.fail(*f)
@@ -172,10 +210,11 @@ func (a *attemptActor) check(c actor.Context) {
 	if next.IsZero() {
 		return
 	}
-	self, system := c.Self(), c.ActorSystem()
 	if a.timer != nil {
-		a.timer.Stop()
+		a.timer.Reset(next.Sub(now)) // its function is the same: tick this actor
+		return
 	}
+	self, system := c.Self(), c.ActorSystem()
 	a.timer = time.AfterFunc(next.Sub(now), func() { system.Root.Send(self, &watchdogTick{}) })
 }
 
@@ -189,14 +228,24 @@ func (a *attemptActor) fail(f supervisor.Failure) {
 
 func (a *attemptActor) finish() {
 	a.cancel()
-	if a.run != nil {
+	if a.run.m != nil {
 		a.run.abandon() // if its handler is still running
 	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	if a.onStop != nil {
-		a.onStop()
-		a.onStop = nil
+	if a.listed {
+		a.listed = false
+		a.m.running.Add(-1)
+		a.m.live.CompareAndDelete(a.ctx.id, a.ctx)
 	}
+}
+
+// attemptContext is the context an attempt's handler runs in: one context
+// that ends at the task's deadline (none if zero) or when cancelled.
+func attemptContext(parent context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return context.WithCancel(parent)
+	}
+	return context.WithDeadline(parent, deadline)
 }

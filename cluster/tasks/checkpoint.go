@@ -184,14 +184,15 @@ func (c *taskContext) Checkpoint(v any) error {
 	if len(data) > MaxCheckpointBytes {
 		return fmt.Errorf("%w: %w: task %s: %d bytes, the limit is %d", api.ErrInvalidArgument, actors.ErrCheckpointTooLarge, c.id, len(data), MaxCheckpointBytes)
 	}
-	if c.checkpoints == nil {
+	cp := c.checkpointer()
+	if cp == nil {
 		return fmt.Errorf("%w: task %s: this context saves no checkpoints", actors.ErrFenced, c.id)
 	}
 	// Not bounded by the attempt's context: a handler told to stop (its
 	// member drains) may still save where it stands before it returns;
 	// the task actor's fence decides, and its answer comes within the
 	// request's time-out.
-	if err := c.checkpoints.save(context.Background(), data); err != nil {
+	if err := cp.save(context.Background(), data); err != nil {
 		return fmt.Errorf("task %s attempt %d: checkpoint: %w", c.id, c.attempt, err)
 	}
 	c.Heartbeat()
@@ -200,10 +201,11 @@ func (c *taskContext) Checkpoint(v any) error {
 
 // LastCheckpoint implements actors.TaskContext.
 func (c *taskContext) LastCheckpoint(v any) (bool, error) {
-	if c.checkpoints == nil {
+	cp := c.checkpointer()
+	if cp == nil {
 		return false, nil
 	}
-	data := c.checkpoints.lastSaved()
+	data := cp.lastSaved()
 	if len(data) == 0 {
 		return false, nil
 	}
@@ -211,6 +213,18 @@ func (c *taskContext) LastCheckpoint(v any) (bool, error) {
 		return true, fmt.Errorf("task %s: decoding its checkpoint: %w", c.id, err)
 	}
 	return true, nil
+}
+
+// checkpointer is the attempt's checkpointer, made on first use; nil for
+// a context that saves none (no task actor to save through).
+func (c *taskContext) checkpointer() *checkpointer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checkpoints == nil && c.self != nil {
+		c.checkpoints = newCheckpointer(c.firstCheckpoint,
+			checkpointSaver(c.m.system, c.self, c.attempt, 2*c.m.cfg.StoreTimeout))
+	}
+	return c.checkpoints
 }
 
 // checkpointSaver is how attempt n of the task actor self saves: a request

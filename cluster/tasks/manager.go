@@ -63,6 +63,9 @@ type Manager struct {
 
 	// abandoned counts attempts whose handler outlived them (abandoned.go).
 	abandoned *abandonedAttempts
+	// specParts shares the parts of held records' specs that the tasks of
+	// a kind have in common (spec_parts.go).
+	specParts specParts
 }
 
 // New creates a Manager; Start brings it up.

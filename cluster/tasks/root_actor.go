@@ -17,17 +17,22 @@ import (
 // spawn starts the task actor of msg.id.
 func (r *rootActor) spawn(c actor.Context, msg *activate) {
 	r.resumeParked(msg) // root_idle.go
-	var incarnated atomic.Bool
+	// The producer keeps the activation only until its first call: the
+	// actor's props live as long as the actor, and the record read then
+	// is stale once the task is written again.
+	var first atomic.Pointer[activate]
+	first.Store(msg)
+	m, id, adopt, from := r.m, msg.id, msg.adopt, msg.from
 	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		a := &taskActor{m: r.m, id: msg.id, adopt: msg.adopt, replyTo: msg.from}
-		if !incarnated.Swap(true) {
+		a := &taskActor{m: m, id: id, adopt: adopt, replyTo: from}
+		if msg := first.Swap(nil); msg != nil {
 			a.preloaded = msg.rec // a restarted actor reads the store again
 			a.born = msg.born && msg.rec != nil
 			a.firstWrite = msg.unstored
 			a.resume = msg.resume
 		}
 		return a
-	}), "task-"+msg.id)
+	}, smallMailbox), "task-"+msg.id)
 	if err != nil {
 		r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
 		return

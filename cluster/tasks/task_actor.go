@@ -182,6 +182,7 @@ func (a *taskActor) Receive(c actor.Context) {
 func (a *taskActor) load() {
 	var rec store.Record
 	a.unstored = a.firstWrite != nil && a.preloaded != nil
+	aliased := a.preloaded != nil
 	if a.preloaded != nil {
 		rec, a.preloaded = *a.preloaded, nil // if stale, the claim's check-and-set says so
 	} else {
@@ -200,6 +201,9 @@ func (a *taskActor) load() {
 			// would leave the task owned here with nobody running it.
 			panic(fmt.Errorf("task %s: loading it: %w", a.id, err))
 		}
+	}
+	if !a.unstored { // an unstored task's is kept when it is written (create)
+		rec = a.m.specParts.keep(rec, aliased) // the submitter's too, if preloaded
 	}
 	a.rec = rec
 	st := rec.Task.GetStatus()
@@ -315,44 +319,36 @@ func (a *taskActor) begin(entry *messages.AttemptError) {
 // counts.
 func (a *taskActor) startAttempt() {
 	n := int(a.rec.Task.GetStatus().GetAttempts())
-	parent := a.traceAttempt(n)
-	cancel := context.CancelFunc(func() {})
-	if dl := a.deadline(); !dl.IsZero() {
-		parent, cancel = context.WithDeadline(parent, dl)
-	}
-	runCtx, cancelRun := context.WithCancel(parent)
+	runCtx, cancel := attemptContext(a.traceAttempt(n), a.deadline())
 	tc := &taskContext{
 		Context: runCtx,
 		id:      a.id,
 		kind:    a.kind.Name(),
 		attempt: n,
-		base:    a.m.log,
-		now:     a.m.now,
-		done:    make(chan struct{}),
 		m:       a.m,
 		deps:    a.rec.Task.GetSpec().GetDependsOn(),
+		self:    a.self,
+		// checkpoints: made on first use (checkpoint.go)
+		firstCheckpoint: a.rec.Task.GetStatus().GetCheckpoint(),
 	}
-	tc.checkpoints = newCheckpointer(a.rec.Task.GetStatus().GetCheckpoint(),
-		checkpointSaver(a.c().ActorSystem(), a.self, n, 2*a.m.cfg.StoreTimeout))
 	a.live = tc
 	if a.debug() {
 		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
 	}
 	a.m.hooks.attemptStarted(a.id, n)
 	a.attemptStarted()
-	props := actor.PropsFromProducer(func() actor.Actor {
-		return &attemptActor{
-			m:        a.m,
-			ctx:      tc,
-			cancel:   func() { cancelRun(); cancel() },
-			kind:     a.kind,
-			payload:  a.rec.Task.GetSpec().GetPayload(),
-			watchdog: a.watchdog,
-			deadline: a.deadline(),
-			onStart:  func() { a.m.running.Add(1); a.m.live.Store(a.id, tc) },
-			onStop:   func() { a.m.running.Add(-1); a.m.live.CompareAndDelete(a.id, tc) },
-		}
-	})
+	att := &attemptActor{
+		m:        a.m,
+		ctx:      tc,
+		cancel:   cancel,
+		kind:     a.kind,
+		payload:  a.rec.Task.GetSpec().GetPayload(),
+		watchdog: a.watchdog,
+		deadline: a.deadline(),
+	}
+	// An attempt actor is never restarted (HandleFailure stops it), so
+	// its producer is called once.
+	props := actor.PropsFromProducer(func() actor.Actor { return att }, smallMailbox)
 	pid, err := a.c().SpawnNamed(props, fmt.Sprintf("%s-%d", attemptChild, n))
 	if err != nil {
 		a.logger().Error("cannot spawn attempt", "err", err)

@@ -35,7 +35,7 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 		a.terminated(false)
 		return
 	}
-	done := a.live.done
+	done := a.live.exited()
 	a.endAttempt("terminated", nil)
 	a.stopAttempt()
 	self, system := a.self, a.c().ActorSystem()

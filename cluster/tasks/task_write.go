@@ -95,7 +95,7 @@ func (a *taskActor) wrote(rec store.Record) {
 			a.logger().Debug("task claimed", "epoch", rec.Task.GetStatus().GetEpoch())
 		}
 	}
-	a.rec = rec
+	a.rec = a.m.specParts.keep(rec, false) // the store's answer to this actor's write: its own
 	if a.replyTo != "" && a.replyTo != a.m.member && a.m.cfg.Peers != nil {
 		a.m.cfg.Peers.Push(a.replyTo, store.Record{Task: proto.Clone(rec.Task).(*messages.Task), Revision: rec.Revision})
 	}
@@ -141,7 +141,7 @@ func (a *taskActor) create(ctx context.Context, mutate func(t *messages.Task)) e
 		// Stored meanwhile by another submit: that one runs it.
 		return fmt.Errorf("%w: created meanwhile by another submit", errLostClaim)
 	}
-	a.rec = rec // no push: runFirst's answer carries the record
+	a.rec = a.m.specParts.keep(rec, true) // no push: runFirst's answer carries the record
 	return nil
 }
 
