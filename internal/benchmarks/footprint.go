@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/examples/kinds"
 	"github.com/granary-rt/granary/internal/testconsul"
+	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
 )
@@ -27,8 +27,8 @@ import (
 // its context and allocates nothing, on an in-process node, measured after
 // GC before and after. Reports "B/task" (heap + stacks), "heap_B/task",
 // "stack_B/task" and "granary_B/task": Granary's share, heap and stacks
-// less the handler's own stack (the runtime's smallest, 2 KB, on the
-// goroutine each handler needs; a real handler's grows from there).
+// less the handler's own stack (the stack of an idle goroutine, 2 KB: each
+// handler needs a goroutine; a real handler's stack grows from there).
 func MemoryPerRunningTask(b *testing.B) {
 	if b.N < 100 {
 		return // testing's first run (b.N = 1): too few tasks to measure
@@ -40,17 +40,17 @@ func MemoryPerRunningTask(b *testing.B) {
 	const warm = 64
 	submitBlocked(b, n, "w", warm)
 	waitRunningTasks(b, n, warm)
-	before := memNow()
+	before := testutil.MemInUse()
 	b.ResetTimer()
 	submitBlocked(b, n, "m", b.N)
 	waitRunningTasks(b, n, warm+b.N)
 	b.StopTimer()
-	after := memNow()
-	reportPerTask(b, before.heap+before.stacks)
+	after := testutil.MemInUse()
+	reportPerTask(b, before.Heap+before.Stacks)
 	per := func(x, y uint64) float64 { return (float64(x) - float64(y)) / float64(b.N) }
-	b.ReportMetric(per(after.heap, before.heap), "heap_B/task")
-	b.ReportMetric(per(after.stacks, before.stacks), "stack_B/task")
-	b.ReportMetric(per(after.heap+after.stacks, before.heap+before.stacks)-handlerStack, "granary_B/task")
+	b.ReportMetric(per(after.Heap, before.Heap), "heap_B/task")
+	b.ReportMetric(per(after.Stacks, before.Stacks), "stack_B/task")
+	b.ReportMetric(per(after.Heap+after.Stacks, before.Heap+before.Stacks)-testutil.GoroutineStack(b.N), "granary_B/task")
 }
 
 // submitBlocked submits n `block` tasks, ids prefix-0…
@@ -74,11 +74,6 @@ func waitRunningTasks(b *testing.B, n *devNode, want int) {
 		b.Fatalf("only %d of %d tasks running", running, want)
 	}
 }
-
-// handlerStack is the stack of the goroutine a handler runs on at its
-// smallest (the runtime's starting size): the handler's own, not
-// Granary's.
-const handlerStack = 2048
 
 // blockKind is a task kind whose attempts wait for their context to end
 // and allocate nothing, so a running task's memory is Granary's alone.
@@ -153,19 +148,8 @@ func settleHeap(limit time.Duration) {
 }
 
 func heap() uint64 {
-	m := memNow()
-	return m.heap + m.stacks // goroutine stacks count: each attempt has one
-}
-
-// memUse is the heap in use and the goroutine stacks, after GC.
-type memUse struct{ heap, stacks uint64 }
-
-func memNow() memUse {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return memUse{heap: ms.HeapAlloc, stacks: ms.StackInuse}
+	m := testutil.MemInUse()
+	return m.Heap + m.Stacks // goroutine stacks count: each attempt has one
 }
 
 // StoreBytesPerCompletedTask stores b.N completed `echo` tasks (as the
