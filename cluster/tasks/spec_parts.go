@@ -48,7 +48,7 @@ func (p *specParts) keep(rec store.Record, aliased bool) store.Record {
 			p.kinds = map[string]*kindSpecParts{}
 		}
 		k = &kindSpecParts{}
-		p.kinds[spec.GetKind()] = k // a kind this member runs: a registered one
+		p.kinds[spec.GetKind()] = k // kinds a member of the cluster registers (submit checks): a handful
 	}
 	spec.Retry = intern(&k.retry, spec.Retry)
 	spec.AttemptTimeout = intern(&k.attempt, spec.AttemptTimeout)
