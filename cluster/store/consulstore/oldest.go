@@ -2,7 +2,9 @@ package consulstore
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -10,15 +12,19 @@ import (
 
 // listOldest answers f (OldestFirst, with SubmittedBefore) from the
 // submission-time index (bytime.go), for the retention sweep: it lists the
-// hours from timedir/ up to the bound's, oldest first, an hour's entries
-// at a time (key listings, no task read), and reads only the tasks
-// submitted before the bound (getMany), a page's worth at a time, until
-// the page is full. A store of 100,000 tasks of which 20 are old reads
-// those 20, however many are recent.
+// hours from timedir/ up to the bound's, oldest first, and reads only the
+// tasks submitted before the bound (getMany), a page's worth at a time,
+// until the page is full. A store of 100,000 tasks of which 20 are old
+// reads those 20, however many are recent.
 //
-// An hour's entries are listed whole: with one hour of entries in hand
-// the walk can stop within it, and an hour before the bound is, in steady
-// state, what the sweep deletes.
+// An hour a page enters is listed whole (one listing: in steady state an
+// hour before the bound is what the sweep deletes). The hour holding
+// f.After (the cursor: the sweep's next page) is listed from the cursor's
+// own second, then the rest of its minute, then the following minutes one
+// at a time, each a listing of its own: listing that hour whole again for
+// each page cost a sweep the square of the hour's tasks (1,000,000 tasks
+// submitted within an hour made each page of 512 list 80 MB of keys, a
+// sweep deleting them 2,000 such listings; issue #23).
 func (s *Store) listOldest(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	page := store.NewPage(f)
 	bound := pathOf(store.Position{SubmittedAt: f.SubmittedBefore}).hour
@@ -38,41 +44,84 @@ func (s *Store) listOldest(ctx context.Context, f store.Filter) ([]store.Record,
 	}
 	sort.Strings(hours)
 	for _, hour := range hours {
-		keys, _, err := s.kv.Keys(s.hourPrefix(hour), "", s.readOptions(ctx, false))
+		if hour == from {
+			err = s.oldestFromCursor(ctx, f, page, hour)
+		} else {
+			var n int
+			if n, err = s.offerOldest(ctx, f, page, s.hourPrefix(hour), ""); err == nil && n == 0 {
+				s.pruneHour(ctx, hour)
+			}
+		}
 		if err != nil {
-			return nil, s.wrap(err)
-		}
-		if len(keys) == 0 {
-			s.pruneHour(ctx, hour)
-			continue
-		}
-		var entries []store.Position
-		for _, k := range keys {
-			p, ok := s.positionOfKey(k)
-			if !ok || !p.SubmittedAt.Before(f.SubmittedBefore) {
-				continue
-			}
-			if f.After != nil && !store.OldestFirst.Before(*f.After, p) {
-				continue
-			}
-			entries = append(entries, p)
-		}
-		sort.Slice(entries, func(i, j int) bool { return store.OldestFirst.Before(entries[i], entries[j]) })
-		for len(entries) > 0 && !page.Full() {
-			n := len(entries)
-			if f.Limit > 0 {
-				n = min(n, max(f.Limit, oldestMinFetch))
-			}
-			if _, err := s.offerEntries(ctx, f, page, entries[:n]); err != nil {
-				return nil, err
-			}
-			entries = entries[n:]
+			return nil, err
 		}
 		if page.Full() {
 			break
 		}
 	}
 	return page.Records(), nil
+}
+
+// oldestFromCursor offers to page the entries of hour (the one holding
+// f.After) after the cursor: its second's, then its minute's later
+// seconds', then each later minute's, until the page is full.
+func (s *Store) oldestFromCursor(ctx context.Context, f store.Filter, page *store.Page, hour string) error {
+	tp := pathOf(*f.After)
+	prefix := s.hourPrefix(hour)
+	steps := []struct{ prefix, afterSec string }{
+		{prefix + tp.min + "/" + tp.sec + "/", ""},
+		{prefix + tp.min + "/", tp.sec}, // its seconds after the cursor's
+	}
+	m, err := strconv.Atoi(tp.min)
+	if err != nil {
+		return fmt.Errorf("consulstore: cursor minute %q: %w", tp.min, err)
+	}
+	for m++; m < 60; m++ {
+		steps = append(steps, struct{ prefix, afterSec string }{fmt.Sprintf("%s%02d/", prefix, m), ""})
+	}
+	for _, st := range steps {
+		if _, err := s.offerOldest(ctx, f, page, st.prefix, st.afterSec); err != nil || page.Full() {
+			return err
+		}
+	}
+	return nil
+}
+
+// offerOldest lists the entries under prefix and offers to page, oldest
+// first, those submitted before f's bound, after f.After and (afterSec
+// set) in a later second than afterSec; it returns how many keys it
+// listed.
+func (s *Store) offerOldest(ctx context.Context, f store.Filter, page *store.Page, prefix, afterSec string) (int, error) {
+	keys, _, err := s.kv.Keys(prefix, "", s.readOptions(ctx, false))
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	var entries []store.Position
+	for _, k := range keys {
+		p, ok := s.positionOfKey(k)
+		if !ok || !p.SubmittedAt.Before(f.SubmittedBefore) {
+			continue
+		}
+		if f.After != nil && !store.OldestFirst.Before(*f.After, p) {
+			continue
+		}
+		if afterSec != "" && pathOf(p).sec <= afterSec {
+			continue
+		}
+		entries = append(entries, p)
+	}
+	sort.Slice(entries, func(i, j int) bool { return store.OldestFirst.Before(entries[i], entries[j]) })
+	for len(entries) > 0 && !page.Full() {
+		n := len(entries)
+		if f.Limit > 0 {
+			n = min(n, max(f.Limit, oldestMinFetch))
+		}
+		if _, err := s.offerEntries(ctx, f, page, entries[:n]); err != nil {
+			return 0, err
+		}
+		entries = entries[n:]
+	}
+	return len(keys), nil
 }
 
 // oldestMinFetch: the oldest-first walk reads at least this many tasks at

@@ -91,3 +91,69 @@ func TestSweepReadsOnlyOldTasks(t *testing.T) {
 		t.Fatalf("reconcile after the sweeps: %+v, %v; want no orphan entries", r, err)
 	}
 }
+
+// TestSweepOfADenseHourListsItOnce: the pages of a sweep of 3000 tasks
+// submitted within one hour (one a second, as a busy cluster stores them)
+// list the hour's index entries about once, not once per page of 512: each
+// page after the first starts at its cursor's second and lists minutes
+// from there (listing the whole hour again for each page made a sweep's
+// listings grow with the square of the hour's tasks: 1,000,000 submitted
+// within an hour, 2,000 pages of up to 80 MB of keys each; issue #23).
+// The sweep then deletes them all, and only them.
+func TestSweepOfADenseHourListsItOnce(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	rc, client := newReadCounter(t, agent, "dense")
+	s := indexedStore(t, client, consulstore.DefaultConfig("dense"))
+	ctx := context.Background()
+	const n, retention = 3000, 7 * 24 * time.Hour
+	now := time.Now()
+	at := now.Add(-8 * 24 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
+	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
+		task := storetest.NewTask(fmt.Sprintf("d%04d", i), "m1")
+		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * time.Second))
+		task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+		task.Status.FinishedAt = timestamppb.New(at.Add(time.Duration(i)*time.Second + time.Millisecond))
+		return task
+	})
+	createMany(t, s, 10, now.Add(-time.Minute)) // recent: kept
+	// The sweep's pages, read without deleting: after the first (the hour
+	// whole), each lists its 512 entries, the rest of its cursor's minute
+	// and those of the minutes it reaches into (60 entries each).
+	const pageMax = 512 + 3*60
+	var after *store.Position
+	listed := 0
+	for pg := 0; ; pg++ {
+		var recs []store.Record
+		var err error
+		e0 := rc.entries.Load()
+		rc.reads(func() { recs, err = s.List(ctx, tasks.Candidates(now, retention, after)) })
+		entries := rc.entries.Load() - e0
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pg > 0 && entries > pageMax {
+			t.Fatalf("page %d of the sweep listed %d index entries, want at most %d (not the whole hour again)", pg, entries, pageMax)
+		}
+		if len(recs) > 0 && recs[0].Task.GetSpec().GetId() != fmt.Sprintf("d%04d", listed) {
+			t.Fatalf("page %d starts with %s, want d%04d", pg, recs[0].Task.GetSpec().GetId(), listed)
+		}
+		listed += len(recs)
+		if len(recs) < 512 {
+			break
+		}
+		p := store.PositionOf(recs[len(recs)-1].Task)
+		after = &p
+	}
+	if listed != n {
+		t.Fatalf("the sweep's pages listed %d tasks, want %d", listed, n)
+	}
+	if deleted, err := tasks.Sweep(ctx, s, now, retention); err != nil || deleted != n {
+		t.Fatalf("the sweep deleted %d tasks (%v), want %d", deleted, err, n)
+	}
+	if left, err := s.List(ctx, store.Filter{}); err != nil || len(left) != 10 {
+		t.Fatalf("after the sweep %d tasks are left (%v), want the 10 recent ones", len(left), err)
+	}
+	if r, err := s.Reconcile(ctx); err != nil || r.Orphans != 0 {
+		t.Fatalf("reconcile after the sweep: %+v, %v; want no orphan entries", r, err)
+	}
+}
