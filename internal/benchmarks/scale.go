@@ -34,6 +34,9 @@ type ScaleConfig struct {
 	// after the measurements at Tasks, and the members' memory read again
 	// once they all wait; 0: none.
 	Pending int
+	// ParkIdle starts the members with --park-idle: a pending task gives
+	// up its actor while it waits (tasks.Config.ParkIdle).
+	ParkIdle bool
 }
 
 // ScaleResult is what Scale measured.
@@ -62,6 +65,12 @@ type ScaleResult struct {
 	// PendingRSS: each member's resident memory growth while Pending
 	// tasks were submitted and came to wait for their retry.
 	PendingRSS []int64
+	// Background: the passes the cluster runs over its store whatever
+	// its load, at Tasks stored (BackgroundPasses); Sweep: the janitor's
+	// sweep deleting the tasks stored before the first milestone, as a
+	// retention later (SweepDue), measured last.
+	Background []Pass
+	Sweep      Pass
 }
 
 // Scale loads cfg.Tasks `echo` tasks (each completed, as most tasks of a
@@ -73,8 +82,12 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	var nodes []*testnode.Node
 	var clients []*client.Client
+	args := []string{"--log-level", "warn"}
+	if cfg.ParkIdle {
+		args = append(args, "--park-idle")
+	}
 	for i := range 3 {
-		nodes = append(nodes, testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), "--log-level", "warn"))
+		nodes = append(nodes, testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), args...))
 	}
 	for _, n := range nodes {
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Callers}}
@@ -88,7 +101,8 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	}
 	res.Milestones = append(res.Milestones, cfg.Tasks)
 	start := time.Now()
-	res.Rates = loadTasks(b, clients, cfg, res.Milestones)
+	var cutoff time.Time // when the first milestone was stored
+	res.Rates, cutoff = loadTasks(b, clients, cfg, res.Milestones)
 	fatal := func(err error) { // benchscale runs this outside go test, which would not show b's log
 		fmt.Fprintln(os.Stderr, "benchscale:", err)
 		b.Fatal(err)
@@ -130,10 +144,16 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	if res.SnapshotBytes, err = io.Copy(io.Discard, snap); err != nil {
 		fatal(err)
 	}
+	if res.Background, err = BackgroundPasses(ctx, agent.HTTPAddr(), "scale", agent.PID()); err != nil {
+		fatal(err)
+	}
 	if cfg.Pending > 0 {
 		if res.PendingRSS, err = loadPending(ctx, nodes, clients, cfg.Pending, cfg.Callers); err != nil {
 			fatal(err)
 		}
+	}
+	if res.Sweep, err = SweepDue(ctx, agent.HTTPAddr(), "scale", agent.PID(), cutoff); err != nil {
+		fatal(err)
 	}
 	return res
 }
@@ -161,8 +181,8 @@ func clientOf(b *testing.B, cfg client.Config, members int) *client.Client {
 
 // loadTasks submits cfg.Tasks tasks from cfg.Callers callers spread over
 // clients and returns the submit rate over the last tenth before each
-// milestone.
-func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, milestones []int) []float64 {
+// milestone, and when the first milestone was stored.
+func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, milestones []int) ([]float64, time.Time) {
 	var mu sync.Mutex
 	done := 0
 	at := map[int]time.Time{} // completions -> when, for each milestone and its tenth before
@@ -204,7 +224,7 @@ func loadTasks(b *testing.B, clients []*client.Client, cfg ScaleConfig, mileston
 	for i, m := range milestones {
 		rates[i] = float64(m/10) / at[m].Sub(at[m-m/10]).Seconds()
 	}
-	return rates
+	return rates, at[milestones[0]]
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -31,12 +32,24 @@ func main() {
 	flag.IntVar(&cfg.Callers, "callers", 128, "concurrent submitters")
 	flag.IntVar(&cfg.Reps, "reps", 9, "reads of a listing page and of the counts at the end (the median is reported)")
 	flag.IntVar(&cfg.Pending, "pending", 100_000, "pending tasks (waiting an hour for their retry) to submit at the end, for the members' memory per pending task")
+	flag.BoolVar(&cfg.ParkIdle, "park-idle", false, "start the members with --park-idle (a pending task gives up its actor while it waits)")
+	probe := flag.String("probe", "", "instead of a run: measure the background passes (janitor, index reconcile) on the running cluster \"scale\" of the Consul server at this HTTP address (with -probe-pid)")
+	probePID := flag.Int("probe-pid", 0, "the process id of the Consul server of -probe, for its CPU time")
 	failover := flag.Int("failover", 0, "running tasks of the member killed in the failover runs (0: none)")
 	failoverReps := flag.Int("failover-reps", 3, "failover runs (p50 and worst are reported)")
 	flag.Parse()
 	if (cfg.Tasks != 0 && cfg.Tasks < 1000) || cfg.Callers < 1 || cfg.Reps < 1 || cfg.Pending < 0 || *failover < 0 || *failoverReps < 1 {
 		fmt.Fprintln(os.Stderr, "benchscale: -tasks must be 0 (no load) or at least 1000, -callers, -reps and -failover-reps at least 1, -pending and -failover not negative")
 		os.Exit(2)
+	}
+	if *probe != "" {
+		passes, err := benchmarks.BackgroundPasses(context.Background(), *probe, "scale", *probePID)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchscale:", err)
+			os.Exit(1)
+		}
+		fmt.Print(passTable(passes))
+		return
 	}
 	if err := flag.Set("test.benchtime", "1x"); err != nil {
 		panic(err)
@@ -122,7 +135,19 @@ func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 		for _, g := range res.PendingRSS {
 			grew, sum = append(grew, mib(g)), sum+g
 		}
-		fmt.Fprintf(&sb, "| members' memory growth with %d pending tasks (waiting 1 h for a retry), per pending task | %s; %d B |\n", cfg.Pending, strings.Join(grew, ", "), sum/int64(cfg.Pending))
+		fmt.Fprintf(&sb, "| members' memory growth with %d pending tasks (waiting 1 h for a retry, park-idle %v), per pending task | %s; %d B |\n", cfg.Pending, cfg.ParkIdle, strings.Join(grew, ", "), sum/int64(cfg.Pending))
+	}
+	sb.WriteString("\nBackground passes over the store at the end (benchmarks.BackgroundPasses and SweepDue, run in this process as a member runs them):\n\n")
+	sb.WriteString(passTable(append(res.Background, res.Sweep)))
+	return sb.String()
+}
+
+// passTable is passes as a markdown table.
+func passTable(passes []benchmarks.Pass) string {
+	var sb strings.Builder
+	sb.WriteString(benchmarks.PassHeader)
+	for _, p := range passes {
+		sb.WriteString(p.String() + "\n")
 	}
 	return sb.String()
 }
