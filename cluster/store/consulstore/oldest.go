@@ -2,6 +2,7 @@ package consulstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -20,8 +21,8 @@ import (
 // An hour a page enters is listed whole (one listing: in steady state an
 // hour before the bound is what the sweep deletes). The hour holding
 // f.After (the cursor: the sweep's next page) is listed from the cursor's
-// own second, then the rest of its minute, then the following minutes one
-// at a time, each a listing of its own: listing that hour whole again for
+// own second on, by seconds while they are dense, then by minutes
+// (oldestFromCursor): listing that hour whole again for
 // each page cost a sweep the square of the hour's tasks (1,000,000 tasks
 // submitted within an hour made each page of 512 list 80 MB of keys, a
 // sweep deleting them 2,000 such listings; issue #23).
@@ -63,24 +64,46 @@ func (s *Store) listOldest(ctx context.Context, f store.Filter) ([]store.Record,
 }
 
 // oldestFromCursor offers to page the entries of hour (the one holding
-// f.After) after the cursor: its second's, then its minute's later
-// seconds', then each later minute's, until the page is full.
+// f.After) after the cursor, until the page is full: second by second from
+// the cursor's own while the seconds are dense (a burst: a page is a
+// second or two of entries); past a burst, the rest of its minute second
+// by second too (a listing of the minute would list the burst again), and
+// then each later minute in one listing. If the cursor's own second is
+// sparse, the rest of its minute is one listing.
 func (s *Store) oldestFromCursor(ctx context.Context, f store.Filter, page *store.Page, hour string) error {
 	tp := pathOf(*f.After)
 	prefix := s.hourPrefix(hour)
-	steps := []struct{ prefix, afterSec string }{
-		{prefix + tp.min + "/" + tp.sec + "/", ""},
-		{prefix + tp.min + "/", tp.sec}, // its seconds after the cursor's
+	m, err1 := strconv.Atoi(tp.min)
+	sec, err2 := strconv.Atoi(tp.sec)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("consulstore: cursor %s/%s: %w", tp.min, tp.sec, err)
 	}
-	m, err := strconv.Atoi(tp.min)
-	if err != nil {
-		return fmt.Errorf("consulstore: cursor minute %q: %w", tp.min, err)
+	second := func(at int) string { return fmt.Sprintf("%s%02d/%02d/", prefix, at/60, at%60) }
+	minute := func(m int) string { return fmt.Sprintf("%s%02d/", prefix, m) }
+	at := m*60 + sec // seconds into the hour, the next to list
+	for first := true; at < 3600; first = false {
+		n, err := s.offerOldest(ctx, f, page, second(at), "")
+		if err != nil || page.Full() {
+			return err
+		}
+		if at++; n >= walkSparse {
+			continue
+		}
+		if first && at%60 != 0 {
+			if _, err := s.offerOldest(ctx, f, page, minute(at/60), fmt.Sprintf("%02d", at%60-1)); err != nil || page.Full() {
+				return err
+			}
+			at += 60 - at%60
+		}
+		for ; at%60 != 0; at++ {
+			if _, err := s.offerOldest(ctx, f, page, second(at), ""); err != nil || page.Full() {
+				return err
+			}
+		}
+		break
 	}
-	for m++; m < 60; m++ {
-		steps = append(steps, struct{ prefix, afterSec string }{fmt.Sprintf("%s%02d/", prefix, m), ""})
-	}
-	for _, st := range steps {
-		if _, err := s.offerOldest(ctx, f, page, st.prefix, st.afterSec); err != nil || page.Full() {
+	for m = at / 60; m < 60; m++ {
+		if _, err := s.offerOldest(ctx, f, page, minute(m), ""); err != nil || page.Full() {
 			return err
 		}
 	}

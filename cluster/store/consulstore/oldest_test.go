@@ -93,10 +93,10 @@ func TestSweepReadsOnlyOldTasks(t *testing.T) {
 }
 
 // TestSweepOfADenseHourListsItOnce: the pages of a sweep of 3000 tasks
-// submitted within one hour (one a second, as a busy cluster stores them)
+// submitted within one hour (2000 in a burst of 10 s, then one a second)
 // list the hour's index entries about once, not once per page of 512: each
-// page after the first starts at its cursor's second and lists minutes
-// from there (listing the whole hour again for each page made a sweep's
+// page after the first starts at its cursor's second and lists seconds
+// (in the burst) or minutes from there (listing the whole hour again for each page made a sweep's
 // listings grow with the square of the hour's tasks: 1,000,000 submitted
 // within an hour, 2,000 pages of up to 80 MB of keys each; issue #23).
 // The sweep then deletes them all, and only them.
@@ -108,18 +108,24 @@ func TestSweepOfADenseHourListsItOnce(t *testing.T) {
 	const n, retention = 3000, 7 * 24 * time.Hour
 	now := time.Now()
 	at := now.Add(-8 * 24 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
+	const burst = 2000
 	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
 		task := storetest.NewTask(fmt.Sprintf("d%04d", i), "m1")
-		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * time.Second))
+		sub := at.Add(time.Duration(i) * 5 * time.Millisecond) // 200 a second
+		if i >= burst {
+			sub = at.Add(5*time.Minute + time.Duration(i-burst)*time.Second)
+		}
+		task.Status.SubmittedAt = timestamppb.New(sub)
 		task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
-		task.Status.FinishedAt = timestamppb.New(at.Add(time.Duration(i)*time.Second + time.Millisecond))
+		task.Status.FinishedAt = timestamppb.New(sub.Add(time.Millisecond))
 		return task
 	})
 	createMany(t, s, 10, now.Add(-time.Minute)) // recent: kept
 	// The sweep's pages, read without deleting: after the first (the hour
-	// whole), each lists its 512 entries, the rest of its cursor's minute
-	// and those of the minutes it reaches into (60 entries each).
-	const pageMax = 512 + 3*60
+	// whole), each lists its 512 entries and a few seconds more of the
+	// burst (200 entries each), or, past it, the rest of its cursor's
+	// minute and those of the minutes it reaches into (60 entries each).
+	const pageMax = 512 + 3*200
 	var after *store.Position
 	listed := 0
 	for pg := 0; ; pg++ {
