@@ -37,6 +37,10 @@ type ScaleConfig struct {
 	// ParkIdle starts the members with --park-idle: a pending task gives
 	// up its actor while it waits (tasks.Config.ParkIdle).
 	ParkIdle bool
+	// Measured, when set, is given the result once the figures at Tasks
+	// are in (before the background passes and the pending tasks), so that
+	// a caller can print them even if a later step fails.
+	Measured func(ScaleResult)
 }
 
 // ScaleResult is what Scale measured.
@@ -71,6 +75,12 @@ type ScaleResult struct {
 	// retention later (SweepDue), measured last.
 	Background []Pass
 	Sweep      Pass
+	// Fencings: each member's self-fencings (from its log) once the
+	// figures at Tasks are in, and FencingsEnd at the end; Errors: the
+	// steps after the figures at Tasks that failed (the background passes,
+	// the pending tasks, the sweep), which end the run early.
+	Fencings, FencingsEnd []int
+	Errors                []string
 }
 
 // Scale loads cfg.Tasks `echo` tasks (each completed, as most tasks of a
@@ -113,7 +123,7 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	if err != nil {
 		fatal(err)
 	}
-	res.IndexReady, res.Load = ready != nil, loadAverage()
+	res.IndexReady, res.Load = ready != nil, LoadAverage()
 	var pages, stats, took []time.Duration
 	for range cfg.Reps {
 		t0 := time.Now()
@@ -144,18 +154,48 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	if res.SnapshotBytes, err = io.Copy(io.Discard, snap); err != nil {
 		fatal(err)
 	}
-	if res.Background, err = BackgroundPasses(ctx, agent.HTTPAddr(), "scale", agent.PID()); err != nil {
-		fatal(err)
+	res.Fencings = fencings(b, nodes)
+	if cfg.Measured != nil {
+		cfg.Measured(res)
+	}
+	afterMeasures(ctx, b, &res, cfg, agent, nodes, clients, cutoff)
+	return res
+}
+
+// afterMeasures runs the steps after the figures at cfg.Tasks: the
+// background passes, the pending tasks, the sweep of the tasks stored
+// before cutoff; a step that fails is noted in res.Errors and ends them.
+func afterMeasures(ctx context.Context, b *testing.B, res *ScaleResult, cfg ScaleConfig, agent *testconsul.Agent, nodes []*testnode.Node, clients []*client.Client, cutoff time.Time) {
+	defer func() { res.FencingsEnd = fencings(b, nodes) }()
+	fail := func(step string, err error) bool {
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", step, err))
+			fmt.Fprintf(os.Stderr, "benchscale: %s: %v\n", step, err)
+		}
+		return err != nil
+	}
+	var err error
+	res.Background, err = BackgroundPasses(ctx, agent.HTTPAddr(), "scale", agent.PID())
+	if fail("background passes", err) {
+		return
 	}
 	if cfg.Pending > 0 {
-		if res.PendingRSS, err = loadPending(ctx, nodes, clients, cfg.Pending, cfg.Callers); err != nil {
-			fatal(err)
+		res.PendingRSS, err = loadPending(ctx, nodes, clients, cfg.Pending, cfg.Callers)
+		if fail("pending tasks", err) {
+			return
 		}
 	}
-	if res.Sweep, err = SweepDue(ctx, agent.HTTPAddr(), "scale", agent.PID(), cutoff); err != nil {
-		fatal(err)
+	res.Sweep, err = SweepDue(ctx, agent.HTTPAddr(), "scale", agent.PID(), cutoff)
+	fail("sweep of the tasks stored before the first milestone", err)
+}
+
+// fencings is each node's self-fencings so far.
+func fencings(b *testing.B, nodes []*testnode.Node) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = selfFencings(b, n)
 	}
-	return res
+	return out
 }
 
 // clientOf is a routing, coalescing client of cfg once its node lists
@@ -254,8 +294,8 @@ func rss(b *testing.B, pid int) int64 {
 	return 0
 }
 
-// loadAverage is the machine's 1, 5 and 15 minute load averages.
-func loadAverage() string {
+// LoadAverage is the machine's 1, 5 and 15 minute load averages.
+func LoadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return "unknown"

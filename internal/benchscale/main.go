@@ -35,6 +35,7 @@ func main() {
 	flag.BoolVar(&cfg.ParkIdle, "park-idle", false, "start the members with --park-idle (a pending task gives up its actor while it waits)")
 	probe := flag.String("probe", "", "instead of a run: measure the background passes (janitor, index reconcile) on the running cluster \"scale\" of the Consul server at this HTTP address (with -probe-pid)")
 	probePID := flag.Int("probe-pid", 0, "the process id of the Consul server of -probe, for its CPU time")
+	probeCutoff := flag.String("probe-sweep-before", "", "with -probe: then measure a janitor sweep deleting the tasks submitted before this time (RFC 3339), as a retention later")
 	failover := flag.Int("failover", 0, "running tasks of the member killed in the failover runs (0: none)")
 	failoverReps := flag.Int("failover-reps", 3, "failover runs (p50 and worst are reported)")
 	flag.Parse()
@@ -43,12 +44,10 @@ func main() {
 		os.Exit(2)
 	}
 	if *probe != "" {
-		passes, err := benchmarks.BackgroundPasses(context.Background(), *probe, "scale", *probePID)
-		if err != nil {
+		if err := probeRun(*probe, *probePID, *probeCutoff); err != nil {
 			fmt.Fprintln(os.Stderr, "benchscale:", err)
 			os.Exit(1)
 		}
-		fmt.Print(passTable(passes))
 		return
 	}
 	if err := flag.Set("test.benchtime", "1x"); err != nil {
@@ -57,6 +56,7 @@ func main() {
 	if cfg.Tasks > 0 {
 		var res benchmarks.ScaleResult
 		failed := true
+		cfg.Measured = func(r benchmarks.ScaleResult) { fmt.Print(report(r, cfg)) }
 		testing.Benchmark(func(b *testing.B) {
 			res = benchmarks.Scale(b, cfg)
 			failed = b.Failed()
@@ -65,7 +65,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "benchscale: the run failed (see above)")
 			os.Exit(1)
 		}
-		fmt.Print(report(res, cfg))
+		fmt.Print(reportEnd(res, cfg))
+		if len(res.Errors) > 0 {
+			os.Exit(1)
+		}
 	}
 	if *failover > 0 {
 		out, err := failovers(*failover, *failoverReps)
@@ -111,8 +114,8 @@ func failovers(n, reps int) (string, error) {
 // report is res as a markdown section.
 func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Written by `go run ./internal/benchscale -tasks %d -callers %d -reps %d` on %s; loading took %s. Machine: %d cores, %s, %s/%s.\n\n",
-		cfg.Tasks, cfg.Callers, cfg.Reps, time.Now().UTC().Format("2006-01-02 15:04 UTC"), res.Took.Round(time.Second), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&sb, "Written by `go run ./internal/benchscale -tasks %d -callers %d -reps %d -pending %d -park-idle=%v` on %s; loading took %s. Machine: %d cores, %s, %s/%s.\n\n",
+		cfg.Tasks, cfg.Callers, cfg.Reps, cfg.Pending, cfg.ParkIdle, time.Now().UTC().Format("2006-01-02 15:04 UTC"), res.Took.Round(time.Second), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&sb, "Load average at the end of loading: %s.\n\n", res.Load)
 	sb.WriteString("| tasks stored | submit rate (last tenth before it) |\n|---|---|\n")
 	for i, m := range res.Milestones {
@@ -129,17 +132,47 @@ func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 	fmt.Fprintf(&sb, "| members' resident memory | %s |\n", strings.Join(members, ", "))
 	fmt.Fprintf(&sb, "| Consul server's resident memory, per task | %s, %d B |\n", mib(res.ConsulRSS), res.ConsulRSS/int64(res.Tasks))
 	fmt.Fprintf(&sb, "| Consul snapshot, per task | %s, %d B |\n", mib(res.SnapshotBytes), res.SnapshotBytes/int64(res.Tasks))
-	if cfg.Pending > 0 {
+	fmt.Fprintf(&sb, "| members' self-fencings so far | %v |\n", res.Fencings)
+	return sb.String()
+}
+
+// reportEnd is what res measured after the figures at cfg.Tasks (the
+// pending tasks, the background passes), as markdown.
+func reportEnd(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
+	var sb strings.Builder
+	if len(res.PendingRSS) > 0 {
 		var grew []string
 		var sum int64
 		for _, g := range res.PendingRSS {
-			grew, sum = append(grew, mib(g)), sum+g
+			grew, sum = append(grew, fmt.Sprintf("%.0f MiB", float64(g)/(1<<20))), sum+g
 		}
-		fmt.Fprintf(&sb, "| members' memory growth with %d pending tasks (waiting 1 h for a retry, park-idle %v), per pending task | %s; %d B |\n", cfg.Pending, cfg.ParkIdle, strings.Join(grew, ", "), sum/int64(cfg.Pending))
+		fmt.Fprintf(&sb, "\nMembers' memory growth with %d pending tasks (waiting 1 h for a retry, park-idle %v): %s; %d B per pending task.\n", cfg.Pending, cfg.ParkIdle, strings.Join(grew, ", "), sum/int64(cfg.Pending))
 	}
 	sb.WriteString("\nBackground passes over the store at the end (benchmarks.BackgroundPasses and SweepDue, run in this process as a member runs them):\n\n")
 	sb.WriteString(passTable(append(res.Background, res.Sweep)))
+	fmt.Fprintf(&sb, "\nMembers' self-fencings at the end: %v; load average %s.\n", res.FencingsEnd, benchmarks.LoadAverage())
+	for _, e := range res.Errors {
+		fmt.Fprintf(&sb, "\nFailed: %s\n", e)
+	}
 	return sb.String()
+}
+
+// probeRun measures the background passes (and, with cutoff, a sweep of
+// the tasks stored before it) on the running cluster "scale" of the
+// Consul server at addr, and prints what it measured, a failure too.
+func probeRun(addr string, pid int, cutoff string) error {
+	ctx := context.Background()
+	passes, err := benchmarks.BackgroundPasses(ctx, addr, "scale", pid)
+	if err == nil && cutoff != "" {
+		var at time.Time
+		var sweep benchmarks.Pass
+		if at, err = time.Parse(time.RFC3339, cutoff); err == nil {
+			sweep, err = benchmarks.SweepDue(ctx, addr, "scale", pid, at)
+			passes = append(passes, sweep)
+		}
+	}
+	fmt.Print(passTable(passes))
+	return err
 }
 
 // passTable is passes as a markdown table.
