@@ -579,7 +579,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 		if want, err = s.indexedIDs(ctx, prefix); err != nil || len(want) == 0 {
 			return nil, err
 		}
-		if f.JobID != "" || len(want) <= smallOwnerList {
+		if f.JobID != "" || len(want) <= smallOwnerList || s.storedMoreThan(ctx, ownerScanShare*int64(len(want))) {
 			recs, err := s.getMany(ctx, sortedIDs(want))
 			if err != nil {
 				return nil, err
@@ -592,9 +592,9 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, error
 			}
 			return page.Records(), nil
 		}
-		// Many tasks of one member (a dead member's, at failover): those
-		// are most of the tasks not yet cleaned up, and one listing of
-		// every task beats hundreds of read transactions.
+		// Many tasks of one member (a dead member's, at failover) that
+		// are most of the tasks stored: one listing of every task beats
+		// hundreds of read transactions.
 	}
 	return s.scanTasks(ctx, f, want)
 }
@@ -652,6 +652,15 @@ func (s *Store) scanTasks(ctx context.Context, f store.Filter, want map[string]b
 // tasks by id (getMany) rather than listing every task. A job's tasks are
 // always read by id: a job is a small part of all tasks.
 const smallOwnerList = 64
+
+// ownerScanShare: a member's tasks are read by id (getMany) also when the
+// counts say the store holds more than this many times as many tasks: a
+// listing of every task would then read mostly other tasks (finished
+// ones, kept for the retention). At 1,000,000 stored, each member that
+// recovered its third of 100,000 pending tasks after fencing itself
+// listed every task, some 500 MB from Consul each time, and Consul's
+// memory went from 4.6 to 10 GB in four minutes (issue #23).
+const ownerScanShare = 4
 
 func sortedIDs(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
