@@ -658,8 +658,8 @@ const smallOwnerList = 64
 // listing of every task would then read mostly other tasks (finished
 // ones, kept for the retention). At 1,000,000 stored, each member that
 // recovered its third of 100,000 pending tasks after fencing itself
-// listed every task, some 500 MB from Consul each time, and Consul's
-// memory went from 4.6 to 10 GB in four minutes (issue #23).
+// listed every task (hundreds of MB of JSON from Consul each time), and
+// Consul's memory went from 4.6 to 10 GB in four minutes (issue #23).
 const ownerScanShare = 4
 
 func sortedIDs(set map[string]bool) []string {

@@ -17,7 +17,7 @@ import (
 // (List with Owner: its recovery after fencing itself, an adoption) are
 // read by id when the store holds many more tasks, here 100 among 1000
 // finished ones, rather than by a listing of every task (at 1,000,000
-// stored that listing was some 500 MB from Consul per recovery).
+// stored that listing was hundreds of MB from Consul per recovery).
 func TestListOwnedAmongManyFinishedReadsItsOwn(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	rc, client := newReadCounter(t, agent, "owned")
