@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -76,16 +77,9 @@ func Sweep(ctx context.Context, st store.Store, now time.Time, retention time.Du
 		if err != nil {
 			return n, err
 		}
-		for _, r := range Expired(recs, now, retention) {
-			err := st.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
-			switch {
-			case err == nil:
-				n++
-			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
-				// another janitor got there first
-			default:
-				return n, err
-			}
+		deleted, err := deleteExpired(ctx, st, Expired(recs, now, retention))
+		if n += deleted; err != nil {
+			return n, err
 		}
 		if len(recs) < sweepPage {
 			break
@@ -116,6 +110,45 @@ func Sweep(ctx context.Context, st store.Store, now time.Time, retention time.Du
 		}
 	}
 	return n, nil
+}
+
+// sweepDeletes is how many deletes a sweep has in flight at once, so that
+// the store's write batcher commits several in one transaction (Consul:
+// kvtxn). One at a time, a sweep deleted about 440 tasks/s at 1,000,000
+// stored (2.3 ms each, 1.5 ms of Consul's CPU), fewer than the cluster
+// stored (1,743/s): tasks would pile up past their retention.
+const sweepDeletes = 32
+
+// deleteExpired deletes recs from st, sweepDeletes at a time, and returns
+// how many it deleted and the first error other than a conflict or a
+// record already gone (another janitor got there first).
+func deleteExpired(ctx context.Context, st store.Store, recs []store.Record) (int, error) {
+	var (
+		mu      sync.Mutex
+		deleted int
+		first   error
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, sweepDeletes)
+	for _, r := range recs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := st.Delete(ctx, r.Task.GetSpec().GetId(), r.Revision)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				deleted++
+			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+			case first == nil:
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return deleted, first
 }
 
 // runJanitor sweeps every JanitorEvery while this member is the janitor.
