@@ -89,10 +89,11 @@ type Config struct {
 	// and for the member; past a cap, attempts wait on this member (see
 	// tasks.AbandonLimits).
 	AbandonedAttempts tasks.AbandonLimits
-	// ParkIdle lets a task that only waits for its next attempt or its
-	// start time give up its actor (tasks.Config.ParkIdle): about 1 KB
-	// of memory per waiting task instead of 9 KB.
-	ParkIdle bool
+	// KeepIdleActors makes a task that only waits for its next attempt or
+	// its start time keep its actor (tasks.Config.ParkIdle off): about 9
+	// KB of memory per waiting task instead of 1 KB. The zero value parks
+	// them, as tasks.DefaultConfig does.
+	KeepIdleActors bool
 	// JoinTimeout bounds how long Start waits for Consul (to list this
 	// member's tasks and to join); 0 waits until Start's context ends.
 	JoinTimeout time.Duration
@@ -177,9 +178,9 @@ func DefaultConfig() Config {
 		DrainTimeout: 30 * time.Second,
 		// 64 a kind, 256 in all (tasks.DefaultAbandonLimits' reasons).
 		AbandonedAttempts: tasks.DefaultAbandonLimits(),
-		// Off, as tasks.DefaultConfig has it: a fault-campaign finding
-		// with it on is not yet explained.
-		ParkIdle: tasks.DefaultConfig("").ParkIdle,
+		// Parked (tasks.DefaultConfig's reason): a member holds many more
+		// waiting tasks in the same memory.
+		KeepIdleActors: !tasks.DefaultConfig("").ParkIdle,
 		// 0: wait for Consul as long as the caller does. A process
 		// supervisor that restarts a node which gave up achieves nothing
 		// more, and the node logs what it is waiting for meanwhile.

@@ -15,7 +15,7 @@ import (
 func (n *Node) startTasks(ctx context.Context, cc *consul.Client) error {
 	tcfg := tasks.DefaultConfig(n.id)
 	tcfg.Registry, tcfg.System, tcfg.Logger, tcfg.Retention = n.cfg.Registry, n.sys, n.log, n.cfg.Retention
-	tcfg.Abandoned, tcfg.ParkIdle = n.cfg.AbandonedAttempts, n.cfg.ParkIdle
+	tcfg.Abandoned, tcfg.ParkIdle = n.cfg.AbandonedAttempts, !n.cfg.KeepIdleActors
 	var index reconciler.Index // the owner index, in a cluster
 	if n.cfg.Embedded() {
 		n.st = n.bolt

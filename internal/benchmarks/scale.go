@@ -34,9 +34,10 @@ type ScaleConfig struct {
 	// after the measurements at Tasks, and the members' memory read again
 	// once they all wait; 0: none.
 	Pending int
-	// ParkIdle starts the members with --park-idle: a pending task gives
-	// up its actor while it waits (tasks.Config.ParkIdle).
-	ParkIdle bool
+	// KeepIdleActors starts the members with --keep-idle-actors: a
+	// pending task keeps its actor while it waits (tasks.Config.ParkIdle
+	// off; parking is the default).
+	KeepIdleActors bool
 	// Measured, when set, is given the result once the figures at Tasks
 	// are in (before the background passes and the pending tasks), so that
 	// a caller can print them even if a later step fails.
@@ -93,8 +94,8 @@ func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	var nodes []*testnode.Node
 	var clients []*client.Client
 	args := []string{"--log-level", "warn"}
-	if cfg.ParkIdle {
-		args = append(args, "--park-idle")
+	if cfg.KeepIdleActors {
+		args = append(args, "--keep-idle-actors")
 	}
 	for i := range 3 {
 		nodes = append(nodes, testnode.ClusterNode(b, "scale", agent.HTTPAddr(), fmt.Sprintf("s%d", i+1), args...))

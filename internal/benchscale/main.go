@@ -32,7 +32,7 @@ func main() {
 	flag.IntVar(&cfg.Callers, "callers", 128, "concurrent submitters")
 	flag.IntVar(&cfg.Reps, "reps", 9, "reads of a listing page and of the counts at the end (the median is reported)")
 	flag.IntVar(&cfg.Pending, "pending", 100_000, "pending tasks (waiting an hour for their retry) to submit at the end, for the members' memory per pending task")
-	flag.BoolVar(&cfg.ParkIdle, "park-idle", false, "start the members with --park-idle (a pending task gives up its actor while it waits)")
+	flag.BoolVar(&cfg.KeepIdleActors, "keep-idle-actors", false, "start the members with --keep-idle-actors (a pending task keeps its actor while it waits)")
 	probe := flag.String("probe", "", "instead of a run: measure the background passes (janitor, index reconcile) on the running cluster \"scale\" of the Consul server at this HTTP address (with -probe-pid)")
 	probePID := flag.Int("probe-pid", 0, "the process id of the Consul server of -probe, for its CPU time")
 	probeCutoff := flag.String("probe-sweep-before", "", "with -probe: then measure a janitor sweep deleting the tasks submitted before this time (RFC 3339), as a retention later")
@@ -114,8 +114,8 @@ func failovers(n, reps int) (string, error) {
 // report is res as a markdown section.
 func report(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Written by `go run ./internal/benchscale -tasks %d -callers %d -reps %d -pending %d -park-idle=%v` on %s; loading took %s. Machine: %d cores, %s, %s/%s.\n\n",
-		cfg.Tasks, cfg.Callers, cfg.Reps, cfg.Pending, cfg.ParkIdle, time.Now().UTC().Format("2006-01-02 15:04 UTC"), res.Took.Round(time.Second), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&sb, "Written by `go run ./internal/benchscale -tasks %d -callers %d -reps %d -pending %d -keep-idle-actors=%v` on %s; loading took %s. Machine: %d cores, %s, %s/%s.\n\n",
+		cfg.Tasks, cfg.Callers, cfg.Reps, cfg.Pending, cfg.KeepIdleActors, time.Now().UTC().Format("2006-01-02 15:04 UTC"), res.Took.Round(time.Second), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&sb, "Load average at the end of loading: %s.\n\n", res.Load)
 	sb.WriteString("| tasks stored | submit rate (last tenth before it) |\n|---|---|\n")
 	for i, m := range res.Milestones {
@@ -146,7 +146,7 @@ func reportEnd(res benchmarks.ScaleResult, cfg benchmarks.ScaleConfig) string {
 		for _, g := range res.PendingRSS {
 			grew, sum = append(grew, fmt.Sprintf("%.0f MiB", float64(g)/(1<<20))), sum+g
 		}
-		fmt.Fprintf(&sb, "\nMembers' memory growth with %d pending tasks (waiting 1 h for a retry, park-idle %v): %s; %d B per pending task.\n", cfg.Pending, cfg.ParkIdle, strings.Join(grew, ", "), sum/int64(cfg.Pending))
+		fmt.Fprintf(&sb, "\nMembers' memory growth with %d pending tasks (waiting 1 h for a retry, keep-idle-actors %v): %s; %d B per pending task.\n", cfg.Pending, cfg.KeepIdleActors, strings.Join(grew, ", "), sum/int64(cfg.Pending))
 	}
 	sb.WriteString("\nBackground passes over the store at the end (benchmarks.BackgroundPasses and SweepDue, run in this process as a member runs them):\n\n")
 	sb.WriteString(passTable(append(res.Background, res.Sweep)))

@@ -128,7 +128,7 @@ func (sf *serverFlags) register(fs *flagSet, drainHelp string) {
 	fs.DurationVar(&sf.cfg.Retention, "retention", sf.cfg.Retention, "how long finished tasks are kept")
 	fs.IntVar(&sf.cfg.AbandonedAttempts.PerKind, "max-abandoned-per-kind", sf.cfg.AbandonedAttempts.PerKind, "abandoned attempts (handlers still running after their attempt ended: they ignore their context) of one kind past which its attempts wait on this member")
 	fs.IntVar(&sf.cfg.AbandonedAttempts.PerMember, "max-abandoned", sf.cfg.AbandonedAttempts.PerMember, "abandoned attempts of all kinds past which no attempt starts on this member")
-	fs.BoolVar(&sf.cfg.ParkIdle, "park-idle", sf.cfg.ParkIdle, "a task waiting for its retry or start time gives up its actor meanwhile (about 1 KB per waiting task instead of 9 KB; off by default until a fault-campaign finding with it on is explained)")
+	fs.BoolVar(&sf.cfg.KeepIdleActors, "keep-idle-actors", sf.cfg.KeepIdleActors, "a task waiting for its retry or start time keeps its actor (about 9 KB per waiting task instead of 1 KB; by default it gives it up while it waits)")
 	fs.BoolVar(&sf.cfg.Pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on the HTTP address (off by default: they expose the process's internals; with --tokens, to write tokens only)")
 	fs.BoolVar(&sf.cfg.Metrics, "metrics", sf.cfg.Metrics, "serve Prometheus metrics at /metrics on the HTTP address (with --tokens, to read tokens); --metrics=false records none")
 	fs.StringVar(&sf.cfg.TLSCert, "tls-cert", "", "PEM certificate of the HTTP API: serve it over TLS (with --tls-key)")
