@@ -92,33 +92,48 @@ func TestSweepReadsOnlyOldTasks(t *testing.T) {
 	}
 }
 
+// createFinished creates n completed tasks, prefix0000 on, the i-th
+// submitted at submitted(i) and finished a millisecond later.
+func createFinished(t *testing.T, s store.Store, n int, prefix string, submitted func(i int) time.Time) {
+	t.Helper()
+	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
+		task := storetest.NewTask(fmt.Sprintf("%s%04d", prefix, i), "m1")
+		task.Status.SubmittedAt = timestamppb.New(submitted(i))
+		task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
+		task.Status.FinishedAt = timestamppb.New(submitted(i).Add(time.Millisecond))
+		return task
+	})
+}
+
+// countedStore is an indexed store of cluster on a fresh Consul agent,
+// through a readCounter.
+func countedStore(t *testing.T, cluster string) (*readCounter, *consulstore.Store) {
+	t.Helper()
+	rc, client := newReadCounter(t, testconsul.Start(t, testconsul.Options{}), cluster)
+	return rc, indexedStore(t, client, consulstore.DefaultConfig(cluster))
+}
+
 // TestSweepOfADenseHourListsItOnce: the pages of a sweep of 3000 tasks
 // submitted within one hour (2000 in a burst of 10 s, then one a second)
 // list the hour's index entries about once, not once per page of 512: each
 // page after the first starts at its cursor's second and lists seconds
-// (in the burst) or minutes from there (listing the whole hour again for each page made a sweep's
-// listings grow with the square of the hour's tasks: 1,000,000 submitted
-// within an hour, 2,000 pages of up to 80 MB of keys each; issue #23).
+// (in the burst) or minutes from there (listing the whole hour again for
+// each page made a sweep's listings grow with the square of the hour's
+// tasks: 1,000,000 submitted within an hour, 2,000 pages of up to 80 MB of
+// keys each; issue #23).
 // The sweep then deletes them all, and only them.
 func TestSweepOfADenseHourListsItOnce(t *testing.T) {
-	agent := testconsul.Start(t, testconsul.Options{})
-	rc, client := newReadCounter(t, agent, "dense")
-	s := indexedStore(t, client, consulstore.DefaultConfig("dense"))
+	rc, s := countedStore(t, "dense")
 	ctx := context.Background()
 	const n, retention = 3000, 7 * 24 * time.Hour
 	now := time.Now()
 	at := now.Add(-8 * 24 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
 	const burst = 2000
-	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
-		task := storetest.NewTask(fmt.Sprintf("d%04d", i), "m1")
-		sub := at.Add(time.Duration(i) * 5 * time.Millisecond) // 200 a second
+	createFinished(t, s, n, "d", func(i int) time.Time {
 		if i >= burst {
-			sub = at.Add(5*time.Minute + time.Duration(i-burst)*time.Second)
+			return at.Add(5*time.Minute + time.Duration(i-burst)*time.Second)
 		}
-		task.Status.SubmittedAt = timestamppb.New(sub)
-		task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
-		task.Status.FinishedAt = timestamppb.New(sub.Add(time.Millisecond))
-		return task
+		return at.Add(time.Duration(i) * 5 * time.Millisecond) // 200 a second
 	})
 	createMany(t, s, 10, now.Add(-time.Minute)) // recent: kept
 	// The sweep's pages, read without deleting: after the first (the hour
@@ -170,20 +185,12 @@ func TestSweepOfADenseHourListsItOnce(t *testing.T) {
 // a sweep deleted about 440 tasks/s at 1,000,000 stored, fewer than the
 // cluster stored; issue #23).
 func TestSweepDeletesInSharedTransactions(t *testing.T) {
-	agent := testconsul.Start(t, testconsul.Options{})
-	rc, client := newReadCounter(t, agent, "shared")
-	s := indexedStore(t, client, consulstore.DefaultConfig("shared"))
+	rc, s := countedStore(t, "shared")
 	ctx := context.Background()
 	const n, retention = 600, 7 * 24 * time.Hour
 	now := time.Now()
 	at := now.Add(-8 * 24 * time.Hour)
-	storetest.CreateMany(t, s, n, func(i int) *messages.Task {
-		task := storetest.NewTask(fmt.Sprintf("x%04d", i), "m1")
-		task.Status.SubmittedAt = timestamppb.New(at.Add(time.Duration(i) * time.Second))
-		task.Status.State = messages.TaskState_TASK_STATE_COMPLETED
-		task.Status.FinishedAt = timestamppb.New(at.Add(time.Duration(i)*time.Second + time.Millisecond))
-		return task
-	})
+	createFinished(t, s, n, "x", func(i int) time.Time { return at.Add(time.Duration(i) * time.Second) })
 	var deleted int
 	var err error
 	_, requests := rc.reads(func() { deleted, err = tasks.Sweep(ctx, s, now, retention) })
