@@ -116,8 +116,10 @@ func Sweep(ctx context.Context, st store.Store, now time.Time, retention time.Du
 // the store's write batcher commits several in one transaction (Consul:
 // kvtxn). One at a time, a sweep deleted about 440 tasks/s at 1,000,000
 // stored (2.3 ms each, 1.5 ms of Consul's CPU), fewer than the cluster
-// stored (1,743/s): tasks would pile up past their retention.
-const sweepDeletes = 32
+// stored (1,743/s): tasks would pile up past their retention. 32 at a
+// time deleted 1,790/s at 100,000, 128 at a time 3,040/s (0.24 ms of
+// Consul's CPU each), as many as the 128 callers that stored them.
+const sweepDeletes = 128
 
 // deleteExpired deletes recs from st, sweepDeletes at a time, and returns
 // how many it deleted and the first error other than a conflict or a
