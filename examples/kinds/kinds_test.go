@@ -129,6 +129,17 @@ func TestSleepReportsProgressAndStopsWhenCancelled(t *testing.T) {
 			}
 		})
 	})
+	t.Run("reports every report_ms", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx := newContext(context.Background(), "s", 1)
+			if got := outcome(kinds.Sleep, ctx, `{"ms":1000,"report_ms":300}`); got != `{"slept_ms":1000}` {
+				t.Fatalf("sleep = %s", got)
+			}
+			if p := ctx.reported(); len(p) != 3 { // at 300, 600 and 900 ms
+				t.Fatalf("progress %v; want 3 reports, one every 300 ms", p)
+			}
+		})
+	})
 	t.Run("deadline passes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			deadline, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
@@ -263,6 +274,8 @@ func TestValidateRejectsBadPayloads(t *testing.T) {
 		{kinds.Sleep, `{"ms":1.5}`, "cannot unmarshal"},
 		{kinds.Sleep, `{"msec":1}`, `unknown field "msec"`},
 		{kinds.Sleep, `{"ms":1} {}`, "unexpected data"},
+		{kinds.Sleep, `{"ms":1,"report_ms":-1}`, "report_ms must be between 0 (every 100ms) and 5000, got -1"},
+		{kinds.Sleep, `{"ms":1,"report_ms":5001}`, "report_ms must be between 0 (every 100ms) and 5000"},
 		{kinds.Flaky, `{"fail_rate":1.5}`, "fail_rate must be between 0 and 1, got 1.5"},
 		{kinds.Flaky, `{"fail_rate":-0.1}`, "fail_rate must be between 0 and 1"},
 		{kinds.Flaky, `{"panic_rate":2}`, "panic_rate must be between 0 and 1, got 2"},
@@ -297,6 +310,7 @@ func TestValidateAcceptsGoodPayloads(t *testing.T) {
 		{kinds.Echo, `"text"`},
 		{kinds.Sleep, `{}`},
 		{kinds.Sleep, `{"ms":86400000}`},
+		{kinds.Sleep, `{"ms":1,"report_ms":5000}`},
 		{kinds.Flaky, `{}`},
 		{kinds.Flaky, `{"fail_rate":0.7,"panic_rate":0.3,"seed":18446744073709551615}`},
 		{kinds.Flaky, `{"fail_rate":0.9,"panic_rate":0.1}`},
