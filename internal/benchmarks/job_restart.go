@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -60,6 +61,9 @@ func compareRounds(b *testing.B, rounds int, sides ...roundSide) {
 		for i, s := range sides {
 			d, err := s.round(r)
 			if err != nil {
+				// Also on stderr: benchreport runs benchmarks through
+				// testing.Benchmark, which drops a failed one's log.
+				fmt.Fprintf(os.Stderr, "benchmark: round %d, %s: %v\n", r, s.what, err)
 				b.Fatalf("round %d, %s: %v", r, s.what, err)
 			}
 			took[i] = append(took[i], d)
