@@ -113,11 +113,9 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 	started := supervisor.JobEvent{Kind: supervisor.EventStarted, Child: supervisor.JobChild{ID: e.Child}}
 	if e.Job {
 		m.jobWork(func(ctx context.Context) {
-			if err := m.routeJob(ctx, e.Child, supervisor.JobEvent{Kind: supervisor.EventStart}); err != nil {
-				m.log.Warn("job supervisor: starting a child job failed; it is asked again", "job", job, "child", e.Child, "err", err)
-				return
+			if m.startChildJob(ctx, job, e.Child) {
+				answer(started)
 			}
-			answer(started)
 		})
 		return
 	}
@@ -140,6 +138,38 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 		}
 		answer(started)
 	})
+}
+
+// startChildJob starts child job id again (EventStart) and reports whether
+// it did: its record's round moved past the one read before the start
+// (restartJob counts a round). A start that reaches the child job while it
+// is still shutting down is ignored there (it starts only a job that has
+// ended); unanswered, the parent's machine sends it again once its
+// ResendAfter has passed, when the child job has ended. (Answered at once,
+// as it was, the parent took the child job for started while it ended
+// stopped with its tasks held for good: the campaign found them "lost".)
+func (m *Manager) startChildJob(ctx context.Context, parent, id string) bool {
+	before, err := m.store.GetJob(ctx, id)
+	if err == nil {
+		err = m.routeJob(ctx, id, supervisor.JobEvent{Kind: supervisor.EventStart})
+	}
+	if err != nil {
+		m.log.Warn("job supervisor: starting a child job failed; it is asked again", "job", parent, "child", id, "err", err)
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, startedWait)
+	defer cancel()
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		if jr, err := m.store.GetJob(wctx, id); err == nil && jr.Job.GetRun().GetRound() > before.Job.GetRun().GetRound() {
+			return true
+		}
+		select {
+		case <-wctx.Done():
+			m.log.Info("job supervisor: a child job did not start (it was still ending); the start is sent again later", "job", parent, "child", id)
+			return false
+		case <-time.After(wait):
+		}
+	}
 }
 
 // startedWait bounds awaitStarted: past it the start is answered anyway,

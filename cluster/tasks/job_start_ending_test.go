@@ -1,0 +1,77 @@
+package tasks
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/granary-rt/granary/cluster/store"
+	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/supervisor"
+)
+
+// sweepGate holds a job supervisor's sweep (its listing of every job)
+// while armed, until released: the first listing after arming (the
+// supervisor's load) goes through, the next ones (its sweep) wait.
+type sweepGate struct {
+	store.Store
+	armed   atomic.Bool
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (s *sweepGate) ListJobs(ctx context.Context) ([]store.JobRecord, error) {
+	if s.armed.Load() && s.calls.Add(1) > 1 {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.Store.ListJobs(ctx)
+}
+
+// TestChildJobStartedWhileItStillEnds: a parent's group restart stops a
+// child job (final none) and starts it again once it heard the child job
+// end; a start that reaches the child job while it is still shutting down
+// (a report of an earlier end came late, say) is ignored there, since only
+// a job that has ended starts again. The parent must not take the child
+// job for started then: it sends the start again later. The campaign found
+// a child job's tasks held for good after the old code answered such a
+// start at once.
+func TestChildJobStartedWhileItStillEnds(t *testing.T) {
+	ctx := testutil.Context(t, 60*time.Second)
+	gate := &sweepGate{Store: openJobTestStore(t), release: make(chan struct{})}
+	m := startJobTestManager(t, ctx, gate, "m1")
+	for _, d := range []JobDeclaration{{ID: "root"}, {ID: "kid", Parent: "root"}} {
+		if _, _, err := m.DeclareJob(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate.armed.Store(true)
+	stop := supervisor.JobEvent{Kind: supervisor.EventStop, Final: supervisor.FinalNone, Reason: "its parent restarts"}
+	if err := m.routeJob(ctx, "kid", stop); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := m.store.GetJob(ctx, "kid")
+		phase := jr.Job.GetRun().GetPhase()
+		return err == nil && phase == supervisor.PhaseShuttingDown.String(), "the child job is " + phase
+	})
+	if m.startChildJob(ctx, "root", "kid") {
+		t.Fatal("a start that reached the child job while it was still ending was answered as done")
+	}
+	gate.armed.Store(false)
+	close(gate.release)
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := m.store.GetJob(ctx, "kid")
+		return err == nil && jobEnded(jr), "the child job has not ended: " + jr.Job.GetRun().GetPhase()
+	})
+	if !m.startChildJob(ctx, "root", "kid") {
+		t.Fatal("the start sent again, once the child job had ended, did not start it")
+	}
+	if jr, err := m.store.GetJob(ctx, "kid"); err != nil || jobRunEnd(jr.Job) != supervisor.EndNone {
+		t.Fatalf("the child job is %q after its start (%v)", jr.Job.GetRun().GetPhase(), err)
+	}
+}
