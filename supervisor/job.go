@@ -205,6 +205,13 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 		return // an earlier operation's answer, or incarnation's exit, come late
 	}
 	if i := slices.IndexFunc(m.st.Terminate, func(t Termination) bool { return t.ID == c.ID }); i >= 0 {
+		if i == 0 && c.Status == ChildStopped && !c.Job && ev.Exit == ExitFailed && m.st.Terminate[0].Final != FinalNone {
+			// A failed task's report of the failure the job knows (sent
+			// again): not the answer to the terminate in flight, which
+			// makes it final. Taken for it, the job ended with the task
+			// held for good, its terminate lost (the campaign's "lost").
+			return
+		}
 		if c.Status != ChildStopped || i == 0 {
 			m.absorb(c, i, ev.Exit, now)
 		}

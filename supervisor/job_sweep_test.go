@@ -129,3 +129,22 @@ func TestJobStopWhileAGiveUpWaitsForItsSweep(t *testing.T) {
 		t.Fatalf("children: %s", got)
 	}
 }
+
+// TestJobGiveUpWaitsForTheFailedTasksTerminate: a job gives up after a
+// task's failure and terminates every child, the failed task last, to make
+// it failed for good. That task's report of its failure, sent again, is
+// not the answer to that terminate: the job must wait for the terminate
+// (sent again if its answer is lost), or the task stays held for good
+// under a job that has ended. The campaign found two such tasks.
+func TestJobGiveUpWaitsForTheFailedTasksTerminate(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForOne}, JobChild{ID: "a", Restart: Transient}, JobChild{ID: "b", Stage: 1, Restart: Transient})
+	runJob(t, m, []jobStep{
+		{failedEv("a"), []string{"terminate b final=cancelled"}, PhaseShuttingDown},
+		{terminated("b"), []string{"terminate a final=failed"}, PhaseShuttingDown},
+		{failedEv("a"), nil, PhaseShuttingDown}, // its report again
+		{terminated("a"), []string{"finished"}, PhaseDone},
+	})
+	if got := statuses(m); got != "a=failed b=cancelled" {
+		t.Fatalf("children: %s", got)
+	}
+}
