@@ -56,7 +56,11 @@ func TestCommitWaitsForRoom(t *testing.T) {
 	var started atomic.Int64
 	mcfg := tasks.DefaultConfig("dev")
 	mcfg.Store, mcfg.Registry = s, reg
-	mcfg.StoreTimeout = 100 * time.Millisecond // several commit tries while the disk is full
+	// Short, for several commit tries while the disk is full; not so short
+	// that a loaded machine times a write out before it reaches the disk
+	// (then the failure logged names the time-out, not the full disk: CI saw
+	// it at 100 ms).
+	mcfg.StoreTimeout = time.Second
 	mcfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mcfg.Events.AttemptStarted = func(string, int) { started.Add(1) }
 	t.Cleanup(func() { _ = s.Close() }) // after the manager stops
