@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,5 +61,59 @@ func (p touchPosted) MessagePosted(message any) {
 	}
 	if _, ok := message.(*actor.Touch); ok {
 		close(p)
+	}
+}
+
+// TestStopCutsJobWorkAtTheDrainsDeadline: job supervision work still in
+// flight when the drain's deadline passes (here one that would wait for
+// an hour: a terminate waiting out a long shutdown, a store call bounded by
+// three store time-outs) is cut off, and Stop returns. The long campaign's
+// graceful stop of a member timed out this way: its log went silent after
+// SIGTERM, and it was killed 15 s later (seed 1796618177849118318).
+func TestStopCutsJobWorkAtTheDrainsDeadline(t *testing.T) {
+	m := startIdleManager(t, nil)
+	started, cut := make(chan struct{}), make(chan struct{})
+	m.jobWorkFor(time.Hour, func(ctx context.Context) {
+		close(started)
+		<-ctx.Done()
+		close(cut)
+	})
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- m.Stop(ctx) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop waited past its deadline for job work in flight")
+	}
+	select {
+	case <-cut:
+	default:
+		t.Fatal("Stop returned, but the job work in flight was not told to stop")
+	}
+}
+
+// TestStopWaitsForJobWorkWithinTheDrain: work that ends before the drain's
+// deadline is waited for, not cut.
+func TestStopWaitsForJobWorkWithinTheDrain(t *testing.T) {
+	m := startIdleManager(t, nil)
+	var finished atomic.Bool
+	started := make(chan struct{})
+	m.jobWork(func(ctx context.Context) {
+		close(started)
+		if sleepCtx(ctx, 200*time.Millisecond) {
+			finished.Store(true)
+		}
+	})
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !finished.Load() {
+		t.Fatal("Stop returned before job work that ends within the drain, or cut it")
 	}
 }

@@ -229,7 +229,7 @@ func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
 	m.jobs.Go(func() {
 		deadline := time.Now().Add(routeRetryFor)
 		for wait := 50 * time.Millisecond; ; wait = min(2*wait, routeRetryMaxWait) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+			ctx, cancel := context.WithTimeout(m.jobs.Context(), 3*m.cfg.StoreTimeout)
 			err := m.routeJob(ctx, job, ev)
 			cancel()
 			switch {
@@ -239,7 +239,9 @@ func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
 				m.log.Warn("job supervisor: delivering an event failed", "job", job, "event", ev.Kind.String(), "child", ev.Child.ID, "err", err)
 				return
 			}
-			time.Sleep(wait) // the owner's fence or drain, or the store's outage, to pass
+			if !sleepCtx(m.jobs.Context(), wait) { // the owner's fence or drain, or the store's outage, to pass
+				return // this member stops and cut its work short
+			}
 		}
 	})
 }
@@ -297,7 +299,7 @@ func (m *Manager) ReceiveJobEvent(msg *messages.JobEvent) error {
 // calls (a terminate waits for the attempt to exit).
 func (m *Manager) jobWorkFor(extra time.Duration, fn func(ctx context.Context)) {
 	m.jobs.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout+extra)
+		ctx, cancel := context.WithTimeout(m.jobs.Context(), 3*m.cfg.StoreTimeout+extra)
 		defer cancel()
 		fn(ctx)
 	})

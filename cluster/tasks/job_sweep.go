@@ -19,7 +19,7 @@ func (a *jobActor) sweep() {
 	m, id, answer := a.m, a.id, a.answer()
 	m.jobs.Go(func() {
 		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+			ctx, cancel := context.WithTimeout(m.jobs.Context(), 3*m.cfg.StoreTimeout)
 			strays, err := m.strays(ctx, id)
 			cancel()
 			if err == nil {
@@ -27,11 +27,9 @@ func (a *jobActor) sweep() {
 				return
 			}
 			m.log.Warn("job supervisor: sweeping the job's subtree failed; trying again", "job", id, "err", err)
-			if m.closing.Load() {
+			if m.closing.Load() || !sleepCtx(m.jobs.Context(), wait) { // the store's outage to pass
 				return
 			}
-			time.Sleep(wait) // the store's outage to pass
-
 		}
 	})
 }

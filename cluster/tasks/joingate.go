@@ -115,7 +115,7 @@ func (a *taskActor) waitForJob(p plan) bool {
 func (a *taskActor) readJobs() {
 	self, system, m, job := a.self, a.c().ActorSystem(), a.m, a.rec.Task.GetSpec().GetJobId()
 	m.jobs.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*m.cfg.StoreTimeout)
+		ctx, cancel := context.WithTimeout(m.jobs.Context(), 3*m.cfg.StoreTimeout)
 		defer cancel()
 		chain, err := m.jobChain(ctx, job)
 		out := &joinChecked{err: err}

@@ -429,7 +429,12 @@ func (m *Manager) Stop(ctx context.Context) error {
 		if err == nil {
 			err = m.settle(ctx)
 		}
-		m.jobs.Wait() // escalations cancel through the actors: before they stop
+		// Escalations cancel through the actors: before they stop. Job work
+		// that would outlast the drain is cut off (a new owner finishes it
+		// from the job's record, as after a crash).
+		if !m.jobs.WaitFor(ctx) {
+			m.log.Warn("job supervision work cut short by the drain's deadline; the jobs' next owners finish it")
+		}
 		_ = m.system.Root.PoisonFuture(m.root).Wait()
 		if m.ownSys {
 			m.system.Shutdown()

@@ -406,7 +406,7 @@ func (r *rootActor) answerTerminate(c actor.Context, msg *messages.TerminateTask
 		return
 	}
 	if !m.jobs.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*m.cfg.StoreTimeout+ctl.Shutdown)
+		ctx, cancel := context.WithTimeout(m.jobs.Context(), 2*m.cfg.StoreTimeout+ctl.Shutdown)
 		defer cancel()
 		_, err := m.control(ctx, ctl)
 		reply(err)

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -39,7 +40,8 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 	a.endAttempt("terminated", nil)
 	a.stopAttempt()
 	self, system := a.self, a.c().ActorSystem()
-	if !a.m.jobs.Go(func() { system.Root.Send(self, &attemptGone{abandoned: !exitedWithin(done, c.Shutdown)}) }) {
+	cut := a.m.jobs.Context()
+	if !a.m.jobs.Go(func() { system.Root.Send(self, &attemptGone{abandoned: !exitedWithin(cut, done, c.Shutdown)}) }) {
 		a.terminated(true) // the member stops: its attempts are abandoned anyway
 	}
 }
@@ -49,8 +51,8 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 const logTaskTerminated = "task terminated for its job"
 
 // exitedWithin reports whether done closes within shutdown (at once for 0:
-// OTP's brutal_kill).
-func exitedWithin(done <-chan struct{}, shutdown time.Duration) bool {
+// OTP's brutal_kill) and before cut ends (the member stops).
+func exitedWithin(cut context.Context, done <-chan struct{}, shutdown time.Duration) bool {
 	if shutdown <= 0 {
 		select {
 		case <-done:
@@ -65,6 +67,8 @@ func exitedWithin(done <-chan struct{}, shutdown time.Duration) bool {
 	case <-done:
 		return true
 	case <-t.C:
+		return false
+	case <-cut.Done():
 		return false
 	}
 }
