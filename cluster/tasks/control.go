@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
@@ -180,6 +181,11 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 		timeout = time.Until(dl)
 	}
 	res, err := m.system.Root.RequestFuture(m.root, &controlTask{c}, timeout).Result()
+	if errors.Is(err, actor.ErrDeadLetter) && !m.closing.Load() {
+		// Forwarded to a task actor gone from the registry before the
+		// root heard that it stopped: there is no actor to take it.
+		res, err = &controlReply{err: errNotActive}, nil
+	}
 	if err != nil {
 		return store.Record{}, fmt.Errorf("%w: %s of %s: %w", api.ErrUnavailable, c.Op, c.ID, err)
 	}

@@ -158,6 +158,9 @@ type rootActor struct {
 	parked  map[string]*parkedTask
 	timer   *time.Timer
 	timerAt time.Time
+	// sent are the controls forwarded to task actors, by actor, until
+	// the actor stops (root_controls.go).
+	sent map[string]*sentControls
 }
 
 // Receive admits activations (admit), routes controls to task actors and
@@ -274,8 +277,10 @@ func (r *rootActor) forget(c actor.Context, who *actor.PID) {
 	}
 	id, ok := r.byPID[who.Id]
 	if !ok {
+		r.resendControls(c, who)
 		return
 	}
+	defer r.resendControls(c, who) // to the task's next actor, if this brings one
 	delete(r.byPID, who.Id)
 	delete(r.children, id)
 	r.idleGone(c, id)

@@ -165,11 +165,15 @@ func (r *rootActor) toTask(c actor.Context, id string, msg any, sender *actor.PI
 	case p != nil && p.stopping:
 		p.held = append(p.held, heldMsg{msg: msg, sender: sender})
 	case p == nil && r.children[id] != nil:
+		r.noteSent(id, r.children[id], msg, sender)
 		r.forward(c, r.children[id], msg, sender)
 	case p == nil, r.draining || r.m.fenced():
 		return false
 	default:
 		r.spawn(c, &activate{id: id}) // resumes it as parked (spawn)
+		if pid := r.children[id]; pid != nil {
+			r.noteSent(id, pid, msg, sender)
+		}
 		r.forward(c, r.children[id], msg, sender)
 	}
 	return true
