@@ -1178,7 +1178,11 @@ type JobRun struct {
 	Unswept bool `protobuf:"varint,150,opt,name=unswept,proto3" json:"unswept,omitempty"`
 	// final is what the shutdown in progress makes of its children (none,
 	// cancelled, failed); a stray the sweep finds is made the same.
-	Final         string `protobuf:"bytes,151,opt,name=final,proto3" json:"final,omitempty"`
+	Final string `protobuf:"bytes,151,opt,name=final,proto3" json:"final,omitempty"`
+	// parent_round is the round of the parent's start that started this
+	// incarnation of a child job (0: its first); its exits carry it, so that
+	// its parent knows a late report of an earlier incarnation.
+	ParentRound   uint64 `protobuf:"varint,152,opt,name=parent_round,json=parentRound,proto3" json:"parent_round,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1302,6 +1306,13 @@ func (x *JobRun) GetFinal() string {
 		return x.Final
 	}
 	return ""
+}
+
+func (x *JobRun) GetParentRound() uint64 {
+	if x != nil {
+		return x.ParentRound
+	}
+	return 0
 }
 
 // JobChildRun is one child of a job as its supervisor knows it.
@@ -1640,7 +1651,7 @@ const file_messages_granary_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
 	"\x05depth\x18\x11 \x01(\x05R\x05depth\x12$\n" +
-	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xa5\x03\n" +
+	"\x03run\x18\x1e \x01(\v2\x12.granary.v1.JobRunR\x03run\"\xc9\x03\n" +
 	"\x06JobRun\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
@@ -1655,7 +1666,8 @@ const file_messages_granary_proto_rawDesc = "" +
 	" \x03(\v2\x1a.google.protobuf.TimestampR\frestartTimes\x12#\n" +
 	"\rrestart_count\x18\v \x01(\x05R\frestartCount\x12\x19\n" +
 	"\aunswept\x18\x96\x01 \x01(\bR\aunswept\x12\x15\n" +
-	"\x05final\x18\x97\x01 \x01(\tR\x05final\"\xcb\x01\n" +
+	"\x05final\x18\x97\x01 \x01(\tR\x05final\x12\"\n" +
+	"\fparent_round\x18\x98\x01 \x01(\x04R\vparentRound\"\xcb\x01\n" +
 	"\vJobChildRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\bR\x03job\x12\x14\n" +

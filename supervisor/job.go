@@ -114,7 +114,7 @@ func (m *JobMachine) step(ev JobEvent, now time.Time) {
 	case EventStop:
 		m.stop(ev.Reason, ev.Final, now)
 	case EventStart:
-		m.restartJob(now)
+		m.restartJob(ev.Child.Round, now)
 	case EventTick:
 		m.tick(now)
 	case EventSwept:
@@ -201,7 +201,7 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 		m.exited(ev, now)
 		return
 	}
-	if ev.Exit == ExitTerminated && ev.Child.Round < m.st.Round || ev.Exit != ExitTerminated && ev.Child.Round < c.Round {
+	if ev.Exit == ExitTerminated && ev.Child.Round < m.st.Round || ev.Exit != ExitTerminated && ev.Child.Round < c.Round && c.Round != UnknownRound {
 		return // an earlier operation's answer, or incarnation's exit, come late
 	}
 	if i := slices.IndexFunc(m.st.Terminate, func(t Termination) bool { return t.ID == c.ID }); i >= 0 {

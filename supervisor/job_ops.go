@@ -121,10 +121,17 @@ func (m *JobMachine) stop(reason string, final Final, now time.Time) {
 // restartJob starts a job that ended (stopped or failed) again, with a
 // fresh budget: its parent restarts the subtree. Its stopped children
 // start in start order. A job that runs takes it as done already.
-func (m *JobMachine) restartJob(now time.Time) {
-	if m.st.Phase != PhaseDone {
-		return
+func (m *JobMachine) restartJob(round uint64, now time.Time) {
+	if round == 0 {
+		round = UnknownRound // a parent that does not number its starts
 	}
+	if round != UnknownRound && m.st.ParentRound != UnknownRound && round <= m.st.ParentRound {
+		return // applied already: a start sent again, or come late
+	}
+	if m.st.Phase != PhaseDone {
+		return // still ending: the parent sends it again
+	}
+	m.st.ParentRound = round
 	m.st.Phase, m.st.End, m.st.Cause = PhaseRestarting, EndNone, ""
 	m.st.Round++
 	m.st.RestartTimes, m.st.RestartCount = nil, 0

@@ -504,3 +504,64 @@ func TestJobRestartKeepsATaskThatCompletedAsItWasTerminated(t *testing.T) {
 		t.Fatalf("statuses %s", got)
 	}
 }
+
+// TestJobChildJobsLateExitIsNotANewFailure: a child job's exit carries the
+// round of its parent's start of its incarnation (0 for its first), as a
+// task's does, so a report of an earlier incarnation that comes late (sent
+// twice, or again by the child job's next owner) is not taken for a new
+// failure of the one running now: one incident, one restart. Before,
+// child jobs reported with no round, and every such report restarted the
+// subtree again.
+func TestJobChildJobsLateExitIsNotANewFailure(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForOne, Budget: budget3}, JobChild{ID: "kid", Job: true, Restart: Transient})
+	failedIn := func(round uint64) JobEvent {
+		return JobEvent{Kind: EventExited, Child: JobChild{ID: "kid", Job: true, Round: round}, Exit: ExitFailed, Failure: Failure{Cause: CauseError, Err: errors.New("boom")}}
+	}
+	runJob(t, m, []jobStep{
+		{failedIn(0), []string{"start kid round=1"}, PhaseRestarting},
+		{started("kid"), nil, PhaseRunning},
+		{failedIn(0), nil, PhaseRunning}, // the first incarnation's report again
+		{failedIn(1), []string{"start kid round=2"}, PhaseRestarting},
+		{started("kid"), nil, PhaseRunning},
+		// A report that numbers no incarnation (an older member's) is
+		// taken as news.
+		{failedIn(UnknownRound), []string{"start kid round=3"}, PhaseRestarting},
+	})
+	if st := m.State(); st.RestartCount != 3 {
+		t.Fatalf("restarts %d; want 3", st.RestartCount)
+	}
+}
+
+// TestJobStartedByItsParentOncePerRound: a child job records the round of
+// its parent's start (ParentRound, which its exits carry) and applies a
+// start of each round once: a start of a round it applied already (sent
+// again, its answer lost) starts nothing, even after it ended again.
+func TestJobStartedByItsParentOncePerRound(t *testing.T) {
+	sub := newJob(t, JobConfig{ID: "sub", HasParent: true})
+	startIn := func(round uint64) JobEvent {
+		return JobEvent{Kind: EventStart, Child: JobChild{ID: "sub", Job: true, Round: round}}
+	}
+	runJob(t, sub, []jobStep{
+		{failedEv("a"), []string{"terminate c final=none"}, PhaseShuttingDown},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseShuttingDown},
+		{terminated("b"), []string{"notify_parent failed", "finished"}, PhaseDone},
+		{startIn(1), []string{"start a round=2"}, PhaseRestarting},
+		{started("a"), []string{"start b round=2"}, PhaseRestarting},
+		{started("b"), []string{"start c round=2"}, PhaseRestarting},
+		{started("c"), nil, PhaseRunning},
+	})
+	if pr := sub.State().ParentRound; pr != 1 {
+		t.Fatalf("ParentRound %d; want 1", pr)
+	}
+	runJob(t, sub, []jobStep{
+		{JobEvent{Kind: EventStop, Final: FinalNone}, []string{"terminate c final=none"}, PhaseShuttingDown},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseShuttingDown},
+		{terminated("b"), []string{"terminate a final=none"}, PhaseShuttingDown},
+		{terminated("a"), []string{"notify_parent cancelled", "finished"}, PhaseDone},
+		{startIn(1), nil, PhaseDone}, // applied already
+		{startIn(2), []string{"start a round=4"}, PhaseRestarting},
+	})
+	if pr := sub.State().ParentRound; pr != 2 {
+		t.Fatalf("ParentRound %d; want 2", pr)
+	}
+}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -238,7 +239,19 @@ type JobState struct {
 	// Final is what the shutdown in progress makes of its children; a
 	// stray the sweep finds is made the same.
 	Final Final
+	// ParentRound is the round of the parent's start (EventStart) that
+	// started this incarnation of a child job: 0 for its first,
+	// UnknownRound after a start that carried none. Its exits carry it,
+	// as a task's carry its job round, so that its parent knows a late
+	// report of an earlier incarnation (an exit delivered twice, or again
+	// by the job's next owner) and does not take it for a new failure.
+	ParentRound uint64
 }
+
+// UnknownRound is the round of a child's report that does not number its
+// incarnation (a child job's, from a version that did not): never taken
+// for stale.
+const UnknownRound = math.MaxUint64
 
 // Clone returns a deep copy of s.
 func (s JobState) Clone() JobState {
@@ -290,7 +303,8 @@ const (
 	EventTick
 	// EventStart: the parent starts this job again after stopping it (or
 	// after it failed), with a fresh budget: its stopped children start in
-	// start order.
+	// start order. Child.Round is the parent's round of the start; a start
+	// of a round the job has applied already is ignored.
 	EventStart
 	// EventSwept: the answer to EffectSweep: Strays are the children the
 	// store shows still live (tasks not finished, child jobs running or

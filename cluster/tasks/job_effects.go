@@ -29,11 +29,7 @@ func (a *jobActor) perform(effects []supervisor.JobEffect) {
 		case supervisor.EffectStart:
 			a.startChild(e)
 		case supervisor.EffectNotifyParent:
-			ev := supervisor.JobEvent{Kind: supervisor.EventExited, Child: jobChild(a.rec.Job), Exit: e.Exit}
-			if e.Exit == supervisor.ExitFailed {
-				ev.Failure = supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New(e.Reason)}
-			}
-			a.m.routeJobAsync(a.rec.Job.GetParent(), ev)
+			a.m.routeJobAsync(a.rec.Job.GetParent(), parentExit(a.rec.Job, a.mach.State().ParentRound, e))
 		case supervisor.EffectTimer:
 			a.armTimer(e.At)
 		case supervisor.EffectSweep:
@@ -113,7 +109,7 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 	started := supervisor.JobEvent{Kind: supervisor.EventStarted, Child: supervisor.JobChild{ID: e.Child}}
 	if e.Job {
 		m.jobWork(func(ctx context.Context) {
-			if m.startChildJob(ctx, job, e.Child) {
+			if m.startChildJob(ctx, job, e.Child, e.Round) {
 				answer(started)
 			}
 		})
@@ -140,19 +136,18 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 	})
 }
 
-// startChildJob starts child job id again (EventStart) and reports whether
-// it did: its record's round moved past the one read before the start
-// (restartJob counts a round). A start that reaches the child job while it
-// is still shutting down is ignored there (it starts only a job that has
-// ended); unanswered, the parent's machine sends it again once its
-// ResendAfter has passed, when the child job has ended. (Answered at once,
-// as it was, the parent took the child job for started while it ended
-// stopped with its tasks held for good: the campaign found them "lost".)
-func (m *Manager) startChildJob(ctx context.Context, parent, id string) bool {
-	before, err := m.store.GetJob(ctx, id)
-	if err == nil {
-		err = m.routeJob(ctx, id, supervisor.JobEvent{Kind: supervisor.EventStart})
-	}
+// startChildJob starts child job id again (EventStart) in the parent's
+// round and reports whether it did: its record shows that round as the
+// round of its parent's start (restartJob). A start that reaches the child
+// job while it is still shutting down is ignored there (it starts only a
+// job that has ended); unanswered, the parent's machine sends it again
+// once its ResendAfter has passed, when the child job has ended. (Answered
+// at once, as it was, the parent took the child job for started while it
+// ended stopped with its tasks held for good: the campaign found them
+// "lost".) A start of a round the child job has applied already changes
+// nothing there, and is answered.
+func (m *Manager) startChildJob(ctx context.Context, parent, id string, round uint64) bool {
+	err := m.routeJob(ctx, id, supervisor.JobEvent{Kind: supervisor.EventStart, Child: supervisor.JobChild{ID: id, Job: true, Round: round}})
 	if err != nil {
 		m.log.Warn("job supervisor: starting a child job failed; it is asked again", "job", parent, "child", id, "err", err)
 		return false
@@ -160,7 +155,7 @@ func (m *Manager) startChildJob(ctx context.Context, parent, id string) bool {
 	wctx, cancel := context.WithTimeout(ctx, startedWait)
 	defer cancel()
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		if jr, err := m.store.GetJob(wctx, id); err == nil && jr.Job.GetRun().GetRound() > before.Job.GetRun().GetRound() {
+		if jr, err := m.store.GetJob(wctx, id); err == nil && startedIn(jr.Job.GetRun(), round) {
 			return true
 		}
 		select {
@@ -350,4 +345,25 @@ func jobAdopter(job string, live []string) string {
 		}
 	}
 	return best
+}
+
+// startedIn reports whether a child job's record shows it started by its
+// parent in round (or a later one).
+func startedIn(run *messages.JobRun, round uint64) bool {
+	pr := run.GetParentRound()
+	return pr != supervisor.UnknownRound && pr >= round
+}
+
+// parentExit is the exit a child job reports to its parent (the machine's
+// EffectNotifyParent), numbered with the round of the parent's start of
+// this incarnation, so the parent knows it from a late report of an
+// earlier one.
+func parentExit(j *messages.Job, parentRound uint64, e supervisor.JobEffect) supervisor.JobEvent {
+	child := jobChild(j)
+	child.Round = parentRound
+	ev := supervisor.JobEvent{Kind: supervisor.EventExited, Child: child, Exit: e.Exit}
+	if e.Exit == supervisor.ExitFailed {
+		ev.Failure = supervisor.Failure{Cause: supervisor.CauseError, Err: errors.New(e.Reason)}
+	}
+	return ev
 }

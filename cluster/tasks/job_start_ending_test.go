@@ -59,7 +59,7 @@ func TestChildJobStartedWhileItStillEnds(t *testing.T) {
 		phase := jr.Job.GetRun().GetPhase()
 		return err == nil && phase == supervisor.PhaseShuttingDown.String(), "the child job is " + phase
 	})
-	if m.startChildJob(ctx, "root", "kid") {
+	if m.startChildJob(ctx, "root", "kid", 1) {
 		t.Fatal("a start that reached the child job while it was still ending was answered as done")
 	}
 	gate.armed.Store(false)
@@ -68,10 +68,23 @@ func TestChildJobStartedWhileItStillEnds(t *testing.T) {
 		jr, err := m.store.GetJob(ctx, "kid")
 		return err == nil && jobEnded(jr), "the child job has not ended: " + jr.Job.GetRun().GetPhase()
 	})
-	if !m.startChildJob(ctx, "root", "kid") {
+	if !m.startChildJob(ctx, "root", "kid", 1) {
 		t.Fatal("the start sent again, once the child job had ended, did not start it")
 	}
-	if jr, err := m.store.GetJob(ctx, "kid"); err != nil || jobRunEnd(jr.Job) != supervisor.EndNone {
+	jr, err := m.store.GetJob(ctx, "kid")
+	if err != nil || jobRunEnd(jr.Job) != supervisor.EndNone {
 		t.Fatalf("the child job is %q after its start (%v)", jr.Job.GetRun().GetPhase(), err)
+	}
+	if pr := jr.Job.GetRun().GetParentRound(); pr != 1 {
+		t.Fatalf("the child job's record shows its parent's round %d; want 1", pr)
+	}
+	// The same start again (its answer was lost, say) is answered, and
+	// starts nothing more.
+	round := jr.Job.GetRun().GetRound()
+	if !m.startChildJob(ctx, "root", "kid", 1) {
+		t.Fatal("a start of a round the child job applied already was not answered as done")
+	}
+	if jr, err := m.store.GetJob(ctx, "kid"); err != nil || jr.Job.GetRun().GetRound() != round {
+		t.Fatalf("a start of a round applied already started the child job again: round %d, was %d (%v)", jr.Job.GetRun().GetRound(), round, err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -25,10 +24,6 @@ const (
 	holdFailedFinal = "failed_final"
 	holdCompleted   = "completed"
 )
-
-// jobChildRound is the round a child job reports its exits with: a child
-// job's incarnations are not numbered, so its reports are never stale.
-const jobChildRound = math.MaxUint64
 
 // jobConfigOf is the supervisor declaration of a job record.
 func jobConfigOf(j *messages.Job) (supervisor.JobConfig, error) {
@@ -69,10 +64,11 @@ func taskChild(t *messages.Task) supervisor.JobChild {
 		Significant: spec.GetSignificant(), Round: t.GetStatus().GetJobRound()}
 }
 
-// jobChild is a job as a child of its parent.
+// jobChild is a job as a child of its parent, in the incarnation its
+// record shows (the round of its parent's start of it).
 func jobChild(j *messages.Job) supervisor.JobChild {
 	return supervisor.JobChild{ID: j.GetId(), Job: true, Stage: int(j.GetStage()), Restart: restartTypeOf(j.GetRestart()),
-		Significant: j.GetSignificant(), Round: jobChildRound}
+		Significant: j.GetSignificant(), Round: j.GetRun().GetParentRound()}
 }
 
 // taskExit is the exit a task's stored status shows, if it has exited:
@@ -174,7 +170,7 @@ func jobStateOf(run *messages.JobRun) (supervisor.JobState, error) {
 	st.End, err = supervisor.ParseJobEnd(run.GetEnd())
 	errs = append(errs, err)
 	st.Cause, st.Round, st.Start, st.RestartCount = run.GetCause(), run.GetRound(), run.GetStart(), int(run.GetRestartCount())
-	st.Unswept = run.GetUnswept()
+	st.Unswept, st.ParentRound = run.GetUnswept(), run.GetParentRound()
 	st.Final, err = supervisor.ParseFinal(run.GetFinal())
 	errs = append(errs, err)
 	for _, c := range run.GetChildren() {
@@ -201,7 +197,7 @@ func jobStateOf(run *messages.JobRun) (supervisor.JobState, error) {
 // owner at epoch.
 func jobRunOf(st supervisor.JobState, owner string, epoch uint64) *messages.JobRun {
 	run := &messages.JobRun{Owner: owner, Epoch: epoch, Phase: st.Phase.String(), End: st.End.String(), Cause: st.Cause,
-		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount), Unswept: st.Unswept}
+		Round: st.Round, Start: st.Start, RestartCount: int32(st.RestartCount), Unswept: st.Unswept, ParentRound: st.ParentRound}
 	if st.Unswept {
 		run.Final = st.Final.String()
 	}

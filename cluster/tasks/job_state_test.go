@@ -12,7 +12,7 @@ import (
 
 func TestJobRunRoundTrip(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	st := supervisor.JobState{Phase: supervisor.PhaseRestarting, Cause: "c", Round: 3, RestartCount: 2,
+	st := supervisor.JobState{Phase: supervisor.PhaseRestarting, Cause: "c", Round: 3, RestartCount: 2, ParentRound: 5,
 		Children: []supervisor.JobChild{{ID: "a", Restart: supervisor.Transient, Status: supervisor.ChildStopped, Restarts: 1, Round: 3},
 			{ID: "sub", Job: true, Stage: 1, Restart: supervisor.Permanent, Significant: true, Status: supervisor.ChildTerminating}},
 		Terminate:    []supervisor.Termination{{ID: "sub", Final: supervisor.FinalNone, Reason: "r"}},
@@ -37,6 +37,7 @@ func TestJobEventWireRoundTrip(t *testing.T) {
 			Failure: supervisor.Failure{Cause: supervisor.CausePanic, Err: errPermanentJob("bad")}},
 		{Kind: supervisor.EventStop, Final: supervisor.FinalCancelled, Reason: "by request"},
 		{Kind: supervisor.EventAdded, Child: supervisor.JobChild{ID: "j", Job: true, Restart: supervisor.Transient, Significant: true}},
+		{Kind: supervisor.EventStart, Child: supervisor.JobChild{ID: "j", Job: true, Round: 6}},
 	} {
 		got, err := jobEventOf(jobEventMsg("job", ev))
 		if err != nil || got.Kind != ev.Kind || got.Exit != ev.Exit || got.Child != ev.Child || got.Final != ev.Final || got.Reason != ev.Reason ||
@@ -46,5 +47,24 @@ func TestJobEventWireRoundTrip(t *testing.T) {
 	}
 	if _, err := jobEventOf(&messages.JobEvent{Kind: "explode"}); err == nil {
 		t.Fatal("an unknown event kind was taken")
+	}
+}
+
+// TestChildJobExitCarriesItsIncarnation: a child job reports its exit to
+// its parent with the round of the parent's start of the incarnation that
+// exited (0 for its first), as a task reports its job round, so that the
+// parent knows a late report of an earlier incarnation from news. Child
+// jobs reported with no round before (math.MaxUint64, never stale), and a
+// report delivered twice restarted the subtree twice.
+func TestChildJobExitCarriesItsIncarnation(t *testing.T) {
+	j := &messages.Job{Id: "kid", Parent: "root", Run: &messages.JobRun{ParentRound: 3}}
+	for _, round := range []uint64{0, 3} {
+		ev := parentExit(j, round, supervisor.JobEffect{Kind: supervisor.EffectNotifyParent, Exit: supervisor.ExitFailed, Reason: "gave up"})
+		if ev.Kind != supervisor.EventExited || ev.Exit != supervisor.ExitFailed || ev.Child.ID != "kid" || !ev.Child.Job || ev.Child.Round != round {
+			t.Fatalf("exit of the incarnation of round %d: %+v", round, ev)
+		}
+	}
+	if c := jobChild(j); c.Round != 3 {
+		t.Fatalf("a child job as its record shows it is of round %d; want 3", c.Round)
 	}
 }
