@@ -122,16 +122,18 @@ func (m *JobMachine) stop(reason string, final Final, now time.Time) {
 // fresh budget: its parent restarts the subtree. Its stopped children
 // start in start order. A job that runs takes it as done already.
 func (m *JobMachine) restartJob(round uint64, now time.Time) {
-	if round == 0 {
-		round = UnknownRound // a parent that does not number its starts
-	}
-	if round != UnknownRound && m.st.ParentRound != UnknownRound && round <= m.st.ParentRound {
-		return // applied already: a start sent again, or come late
-	}
 	if m.st.Phase != PhaseDone {
-		return // still ending: the parent sends it again
+		return // running already, or still ending: the parent sends it again
 	}
-	m.st.ParentRound = round
+	// A start of a round it has run in already is applied too: a new
+	// owner of the parent, resuming the round's restart from its record,
+	// stops it and starts it again, as it does the round's tasks.
+	switch {
+	case round == 0:
+		m.st.ParentRound = UnknownRound // a parent that does not number its starts
+	case m.st.ParentRound == UnknownRound || round > m.st.ParentRound:
+		m.st.ParentRound = round
+	}
 	m.st.Phase, m.st.End, m.st.Cause = PhaseRestarting, EndNone, ""
 	m.st.Round++
 	m.st.RestartTimes, m.st.RestartCount = nil, 0
@@ -148,6 +150,16 @@ func (m *JobMachine) restartJob(round uint64, now time.Time) {
 // shutdown begins terminating every live child in reverse start order,
 // each made final; the job then ends with end. The caller advances.
 func (m *JobMachine) shutdown(end JobEnd, cause string, final Final) {
+	if m.st.Phase == PhaseRestarting && len(m.st.Terminate) == 0 && len(m.st.Start) > 0 {
+		// The start in progress may have been applied (its answer not in
+		// yet, or lost with the previous owner): the child may run, so
+		// the shutdown terminates it too. Left stopped in the job's view,
+		// a shutdown that leaves its children held would skip it, and it
+		// ran on under a job that had ended.
+		if c := m.child(m.st.Start[0]); c != nil && c.Status == ChildStopped {
+			c.Status = ChildRunning
+		}
+	}
 	m.st.Phase, m.st.End, m.st.Cause = PhaseShuttingDown, end, cause
 	m.st.Round++ // the answers to an earlier operation's terminates are stale
 	m.st.Start, m.deferred = nil, nil

@@ -532,11 +532,13 @@ func TestJobChildJobsLateExitIsNotANewFailure(t *testing.T) {
 	}
 }
 
-// TestJobStartedByItsParentOncePerRound: a child job records the round of
-// its parent's start (ParentRound, which its exits carry) and applies a
-// start of each round once: a start of a round it applied already (sent
-// again, its answer lost) starts nothing, even after it ended again.
-func TestJobStartedByItsParentOncePerRound(t *testing.T) {
+// TestJobStartRecordsItsParentsRound: a child job records the round of its
+// parent's start (ParentRound, which its exits carry). A start while it
+// runs changes nothing; a start of the round it ran in already, after it
+// was stopped again, starts it again: a new owner of the parent resumes
+// the round's restart from its record, stopping and starting it again (the
+// campaign found a child job ignoring that start, its tasks held for good).
+func TestJobStartRecordsItsParentsRound(t *testing.T) {
 	sub := newJob(t, JobConfig{ID: "sub", HasParent: true})
 	startIn := func(round uint64) JobEvent {
 		return JobEvent{Kind: EventStart, Child: JobChild{ID: "sub", Job: true, Round: round}}
@@ -558,10 +560,38 @@ func TestJobStartedByItsParentOncePerRound(t *testing.T) {
 		{terminated("c"), []string{"terminate b final=none"}, PhaseShuttingDown},
 		{terminated("b"), []string{"terminate a final=none"}, PhaseShuttingDown},
 		{terminated("a"), []string{"notify_parent cancelled", "finished"}, PhaseDone},
-		{startIn(1), nil, PhaseDone}, // applied already
-		{startIn(2), []string{"start a round=4"}, PhaseRestarting},
+		{startIn(1), []string{"start a round=4"}, PhaseRestarting}, // the round resumed by a new owner
+		{started("a"), []string{"start b round=4"}, PhaseRestarting},
+		{startIn(1), nil, PhaseRestarting}, // sent again: it runs
+		{started("b"), []string{"start c round=4"}, PhaseRestarting},
+		{started("c"), nil, PhaseRunning},
+		{JobEvent{Kind: EventStop, Final: FinalNone}, []string{"terminate c final=none"}, PhaseShuttingDown},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseShuttingDown},
+		{terminated("b"), []string{"terminate a final=none"}, PhaseShuttingDown},
+		{terminated("a"), []string{"notify_parent cancelled", "finished"}, PhaseDone},
+		{startIn(2), []string{"start a round=6"}, PhaseRestarting},
 	})
 	if pr := sub.State().ParentRound; pr != 2 {
 		t.Fatalf("ParentRound %d; want 2", pr)
+	}
+}
+
+// TestJobShutdownTerminatesAChildWhoseStartIsInFlight: a job stopped (its
+// children left held, for its parent's group restart) while the start of
+// a child is in flight terminates that child too: the start may have been
+// applied. Before, the child counted as stopped, the shutdown skipped it,
+// and it ran on under a job that had ended (the campaign's
+// child-of-ended-job, seed 1796623584572486896: tree-00265-b0).
+func TestJobShutdownTerminatesAChildWhoseStartIsInFlight(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForAll, Budget: budget3})
+	runJob(t, m, []jobStep{
+		{failedEv("a"), []string{"terminate c final=none"}, PhaseRestarting},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseRestarting},
+		{terminated("b"), []string{"start a round=1"}, PhaseRestarting},
+		{JobEvent{Kind: EventStop, Final: FinalNone, Reason: "its parent restarts"}, []string{"sweep", "terminate a final=none"}, PhaseShuttingDown},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "a", Round: 2}, Exit: ExitTerminated}, nil, PhaseShuttingDown},
+	})
+	if got := statuses(m); got != "a=stopped b=stopped c=stopped" {
+		t.Fatalf("children %s", got)
 	}
 }

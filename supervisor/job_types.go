@@ -303,8 +303,8 @@ const (
 	EventTick
 	// EventStart: the parent starts this job again after stopping it (or
 	// after it failed), with a fresh budget: its stopped children start in
-	// start order. Child.Round is the parent's round of the start; a start
-	// of a round the job has applied already is ignored.
+	// start order. Child.Round is the parent's round of the start
+	// (JobState.ParentRound). A job that runs ignores it.
 	EventStart
 	// EventSwept: the answer to EffectSweep: Strays are the children the
 	// store shows still live (tasks not finished, child jobs running or

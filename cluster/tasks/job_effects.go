@@ -137,17 +137,22 @@ func (a *jobActor) startChild(e supervisor.JobEffect) {
 }
 
 // startChildJob starts child job id again (EventStart) in the parent's
-// round and reports whether it did: its record shows that round as the
-// round of its parent's start (restartJob). A start that reaches the child
-// job while it is still shutting down is ignored there (it starts only a
-// job that has ended); unanswered, the parent's machine sends it again
-// once its ResendAfter has passed, when the child job has ended. (Answered
-// at once, as it was, the parent took the child job for started while it
-// ended stopped with its tasks held for good: the campaign found them
-// "lost".) A start of a round the child job has applied already changes
-// nothing there, and is answered.
+// round and reports whether it did: its record's round moved past the one
+// read before the start (restartJob counts a round), or it shows itself
+// running, started in that round (the answer to an earlier send of this
+// start was lost). A start that reaches the child job while it is still
+// shutting down is ignored there (it starts only a job that has ended);
+// unanswered, the parent's machine sends it again once its ResendAfter has
+// passed, when the child job has ended. (Answered at once, as it was, the
+// parent took the child job for started while it ended stopped with its
+// tasks held for good: the campaign found them "lost".) A child job
+// stopped again in the round that started it (a new owner of the parent
+// resuming the round's restart) is started again.
 func (m *Manager) startChildJob(ctx context.Context, parent, id string, round uint64) bool {
-	err := m.routeJob(ctx, id, supervisor.JobEvent{Kind: supervisor.EventStart, Child: supervisor.JobChild{ID: id, Job: true, Round: round}})
+	before, err := m.store.GetJob(ctx, id)
+	if err == nil {
+		err = m.routeJob(ctx, id, supervisor.JobEvent{Kind: supervisor.EventStart, Child: supervisor.JobChild{ID: id, Job: true, Round: round}})
+	}
 	if err != nil {
 		m.log.Warn("job supervisor: starting a child job failed; it is asked again", "job", parent, "child", id, "err", err)
 		return false
@@ -155,7 +160,7 @@ func (m *Manager) startChildJob(ctx context.Context, parent, id string, round ui
 	wctx, cancel := context.WithTimeout(ctx, startedWait)
 	defer cancel()
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		if jr, err := m.store.GetJob(wctx, id); err == nil && startedIn(jr.Job.GetRun(), round) {
+		if jr, err := m.store.GetJob(wctx, id); err == nil && startedIn(jr.Job.GetRun(), before.Job.GetRun().GetRound(), round) {
 			return true
 		}
 		select {
@@ -347,11 +352,17 @@ func jobAdopter(job string, live []string) string {
 	return best
 }
 
-// startedIn reports whether a child job's record shows it started by its
-// parent in round (or a later one).
-func startedIn(run *messages.JobRun, round uint64) bool {
-	pr := run.GetParentRound()
-	return pr != supervisor.UnknownRound && pr >= round
+// startedIn reports whether a child job's record (run) shows it started
+// by its parent's start in round: its own round moved past before, the
+// one read before the start was sent, or it runs, started in that round
+// or a later one.
+func startedIn(run *messages.JobRun, before, round uint64) bool {
+	if run.GetRound() > before {
+		return true
+	}
+	pr, phase := run.GetParentRound(), run.GetPhase()
+	live := phase == supervisor.PhaseRunning.String() || phase == supervisor.PhaseRestarting.String()
+	return live && pr != supervisor.UnknownRound && pr >= round
 }
 
 // parentExit is the exit a child job reports to its parent (the machine's

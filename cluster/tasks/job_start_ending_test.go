@@ -87,4 +87,21 @@ func TestChildJobStartedWhileItStillEnds(t *testing.T) {
 	if jr, err := m.store.GetJob(ctx, "kid"); err != nil || jr.Job.GetRun().GetRound() != round {
 		t.Fatalf("a start of a round applied already started the child job again: round %d, was %d (%v)", jr.Job.GetRun().GetRound(), round, err)
 	}
+	// A new owner of the parent resumes the round's restart from its
+	// record: it stops the child job again, and starts it again in the
+	// same round. The child job must run again (the campaign found one
+	// that took the start as applied already, its tasks held for good).
+	if err := m.routeJob(ctx, "kid", stop); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := m.store.GetJob(ctx, "kid")
+		return err == nil && jobEnded(jr), "the child job has not ended: " + jr.Job.GetRun().GetPhase()
+	})
+	if !m.startChildJob(ctx, "root", "kid", 1) {
+		t.Fatal("the start of its round, sent again after the child job was stopped again, did not start it")
+	}
+	if jr, err := m.store.GetJob(ctx, "kid"); err != nil || jobRunEnd(jr.Job) != supervisor.EndNone || jr.Job.GetRun().GetRound() <= round {
+		t.Fatalf("the child job is %q in round %d (was %d) after the start of its round again (%v)", jr.Job.GetRun().GetPhase(), jr.Job.GetRun().GetRound(), round, err)
+	}
 }
