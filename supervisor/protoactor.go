@@ -58,7 +58,7 @@ type actorStrategy struct {
 	opts options
 
 	mu        sync.Mutex
-	parents   map[actor.Supervisor]*Tree
+	parents   map[actor.Supervisor]*parentState
 	nextSweep int
 }
 
@@ -71,10 +71,25 @@ const sweepFloor = 64
 // NewStrategy validates spec and returns a protoactor-go supervisor strategy
 // driven by it, for actor.WithSupervisor. One strategy may be shared by many
 // parents; each gets its own Tree, keyed by the parent, whose children are
-// the parent's children identified by PID.Id and added on their first
-// failure in the order Supervisor.Children reports (spawn order, unless
-// siblings have terminated: protoactor then moves the last child into the
-// freed slot). Every child is treated as Permanent.
+// the parent's children identified by PID.Id. Every child is treated as
+// Permanent.
+//
+// Under OneForOne a decision reads only the failed child and the parent's
+// budget, and costs the same whatever the number of the parent's children:
+// the tree holds the children that have failed, and forgets those that have
+// terminated (asking the actor system's ProcessRegistry) each time its size
+// has doubled. A child spawned again under the same name starts its own
+// restart count afresh; its earlier restarts still count against the
+// parent's budget. A tree none of whose failed children is alive when a
+// child it does not know fails is taken for a restarted parent's and starts
+// with a fresh budget.
+//
+// Under OneForAll and RestForOne the targets are the failed child's
+// siblings: on each failure the tree learns every live child of the parent,
+// in the order Supervisor.Children reports (spawn order, unless siblings
+// have terminated: protoactor then moves the last child into the freed
+// slot), and a tree none of whose children survives starts afresh. Such
+// parents have few children; each failure costs a pass over them.
 func NewStrategy(spec Spec, opts ...Option) (actor.SupervisorStrategy, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -85,7 +100,7 @@ func NewStrategy(spec Spec, opts ...Option) (actor.SupervisorStrategy, error) {
 			return nil, err
 		}
 	}
-	return &actorStrategy{spec: spec, opts: o, parents: make(map[actor.Supervisor]*Tree), nextSweep: sweepFloor}, nil
+	return &actorStrategy{spec: spec, opts: o, parents: make(map[actor.Supervisor]*parentState), nextSweep: sweepFloor}, nil
 }
 
 // HandleFailure implements actor.SupervisorStrategy. It runs on the parent's
@@ -125,88 +140,6 @@ func (s *actorStrategy) HandleFailure(system *actor.ActorSystem, sup actor.Super
 		// Like protoactor, leave the event to the grandparent that handles it.
 		sup.EscalateFailure(reason, message)
 	}
-}
-
-func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, f Failure, now time.Time,
-) (Decision, []*actor.PID) {
-	// Children returns protoactor's internal slice: read it, never keep or
-	// append to it.
-	children := sup.Children()
-	live := make(map[string]*actor.PID, len(children)+1)
-	order := make([]*actor.PID, 0, len(children)+1)
-	for _, pid := range children {
-		live[pid.Id] = pid
-		order = append(order, pid)
-	}
-	if _, ok := live[child.Id]; !ok {
-		live[child.Id] = child
-		order = append(order, child)
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.treeFor(system, sup, live)
-	for _, pid := range order {
-		if _, known := t.child(pid.Id); !known {
-			_ = t.Add(Child{ID: pid.Id, Restart: Permanent}) // cannot fail: unique, non-empty
-		}
-	}
-	d := t.Failed(child.Id, f, now, s.opts.rnd())
-	if d.Directive == Escalate {
-		// The grandparent restarts or stops this parent, and either way its
-		// children are gone; a restarted parent starts with a fresh budget,
-		// as an Erlang supervisor does.
-		delete(s.parents, sup)
-	}
-	// All children are Permanent, so d.Discard is always empty.
-	return d, lookup(live, d.Targets)
-}
-
-// treeFor returns sup's tree after dropping children that are no longer
-// alive. A tree none of whose children survive belongs to a parent that was
-// restarted, so it is replaced by a fresh one.
-func (s *actorStrategy) treeFor(system *actor.ActorSystem, sup actor.Supervisor, live map[string]*actor.PID) *Tree {
-	if t, ok := s.parents[sup]; ok {
-		known := len(t.children)
-		for _, c := range t.Children() {
-			if _, ok := live[c.ID]; !ok {
-				t.Remove(c.ID)
-			}
-		}
-		if known == 0 || len(t.children) > 0 {
-			return t
-		}
-	}
-	if len(s.parents) >= s.nextSweep {
-		s.sweep(system)
-	}
-	t := &Tree{spec: s.spec, index: make(map[string]*childState)}
-	s.parents[sup] = t
-	return t
-}
-
-// sweep forgets parents that have terminated. It runs when the map has
-// doubled since the last sweep, which keeps its cost amortised O(1) per
-// failure.
-func (s *actorStrategy) sweep(system *actor.ActorSystem) {
-	for sup := range s.parents {
-		if self, ok := sup.(interface{ Self() *actor.PID }); ok {
-			if _, alive := system.ProcessRegistry.GetLocal(self.Self().Id); !alive {
-				delete(s.parents, sup)
-			}
-		}
-	}
-	s.nextSweep = max(sweepFloor, 2*len(s.parents))
-}
-
-func lookup(live map[string]*actor.PID, ids []string) []*actor.PID {
-	pids := make([]*actor.PID, 0, len(ids))
-	for _, id := range ids {
-		if pid, ok := live[id]; ok {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func publish(system *actor.ActorSystem, child *actor.PID, reason any, directive actor.Directive) {

@@ -160,8 +160,43 @@ func (t *Tree) Remove(id string) {
 	if _, ok := t.child(id); !ok {
 		return
 	}
-	delete(t.index, id) // nothing for a small tree
-	t.children = slices.DeleteFunc(t.children, func(s *childState) bool { return s.ID == id })
+	t.retain(func(s *childState) bool { return s.ID != id })
+}
+
+// retain forgets, in one pass, the children keep rejects. Like Remove, it
+// leaves their restarts counting against the tree's budget.
+func (t *Tree) retain(keep func(*childState) bool) {
+	t.children = slices.DeleteFunc(t.children, func(s *childState) bool {
+		if keep(s) {
+			return false
+		}
+		delete(t.index, s.ID) // nothing for a small tree
+		return true
+	})
+}
+
+// trimDead forgets children from the most recently added backwards for as
+// long as dead says they are, and returns how many remain. It looks at each
+// child it forgets and at one more, so its cost is amortised over Add.
+func (t *Tree) trimDead(dead func(id string) bool) int {
+	n := len(t.children)
+	for n > 0 && dead(t.children[n-1].ID) {
+		n--
+		delete(t.index, t.children[n].ID)
+		t.children[n] = nil // let the state go
+	}
+	t.children = t.children[:n]
+	return n
+}
+
+// renew starts child id's own restart count again, for a new incarnation
+// under the same id. Its earlier restarts keep counting against the tree's
+// budget, as after Remove and Add.
+func (t *Tree) renew(id string) {
+	if s, ok := t.child(id); ok {
+		s.restarts = history{}
+		s.running = true
+	}
 }
 
 // Children returns the children in start order.
