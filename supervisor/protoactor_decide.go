@@ -13,6 +13,9 @@ type parentState struct {
 	// knows, so that a child spawned again under the same name (a task
 	// actor activated again) starts its restart count afresh.
 	pids map[string]*actor.PID
+	// witness is, under one-for-one, a child that was alive at a failure,
+	// kept while it lives: while it does, the parent was not restarted.
+	witness *actor.PID
 	// nextPrune is the size at which a one-for-one tree next forgets its
 	// dead children: twice its size after the last prune, so that pruning
 	// costs amortised O(1) per failure, as sweep does for parents.
@@ -45,27 +48,27 @@ func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, 
 
 // oneForOneTree returns sup's tree, knowing child. A one-for-one decision
 // reads only the failed child and the tree's budget, so the tree keeps only
-// the children that have failed, not every child of sup. A tree none of
-// whose children is alive any more when a child it does not know fails
-// belongs to a parent that was restarted (or whose failed children have all
-// ended), so it is replaced by a fresh one, with a fresh budget.
+// the children that have failed, not every child of sup.
+//
+// When a child the tree does not know fails, the tree is replaced by a
+// fresh one, with a fresh budget, if no child that was alive at sup's last
+// failure is alive any more: sup was restarted. That was the test when the
+// tree knew every child; now it asks about the witness (a child alive at a
+// failure, kept while it lives) and the children that failed.
 func (s *actorStrategy) oneForOneTree(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID) *Tree {
 	p, ok := s.parents[sup]
-	if ok {
-		if pid, known := p.pids[child.Id]; known {
-			if pid != child {
-				p.tree.renew(child.Id)
-				p.pids[child.Id] = child
-			}
-			return p.tree
+	switch {
+	case !ok:
+		p = s.newOneForOne(system, sup)
+	case p.pids[child.Id] != nil:
+		if p.pids[child.Id] != child {
+			p.tree.renew(child.Id) // spawned again under the same name
+			p.pids[child.Id] = child
 		}
-		if p.tree.trimDead(p.dead(system)) == 0 {
-			ok = false
-		}
-	}
-	if !ok {
-		p = s.newParent(system, sup)
-		p.pids = make(map[string]*actor.PID)
+		p.watch(system, sup, child)
+		return p.tree
+	case !p.anyAlive(system):
+		p = s.newOneForOne(system, sup)
 	}
 	if len(p.tree.children) >= p.nextPrune {
 		dead := p.dead(system)
@@ -74,14 +77,47 @@ func (s *actorStrategy) oneForOneTree(system *actor.ActorSystem, sup actor.Super
 	}
 	_ = p.tree.Add(Child{ID: child.Id, Restart: Permanent}) // cannot fail: unknown, non-empty
 	p.pids[child.Id] = child
+	p.watch(system, sup, child)
 	return p.tree
+}
+
+func (s *actorStrategy) newOneForOne(system *actor.ActorSystem, sup actor.Supervisor) *parentState {
+	p := s.newParent(system, sup)
+	p.pids = make(map[string]*actor.PID)
+	return p
+}
+
+// anyAlive reports whether the witness or a child that failed is alive,
+// forgetting the failed children it finds dead on the way.
+func (p *parentState) anyAlive(system *actor.ActorSystem) bool {
+	return alive(system, p.witness) || p.tree.trimDead(p.dead(system)) > 0
+}
+
+// watch keeps the witness while it lives, and otherwise takes the first of
+// sup's children (the oldest, unless a sibling has ended since) or child.
+func (p *parentState) watch(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID) {
+	if alive(system, p.witness) {
+		return
+	}
+	p.witness = child
+	if children := sup.Children(); len(children) > 0 {
+		p.witness = children[0]
+	}
+}
+
+func alive(system *actor.ActorSystem, pid *actor.PID) bool {
+	if pid == nil {
+		return false
+	}
+	_, ok := system.ProcessRegistry.GetLocal(pid.Id)
+	return ok
 }
 
 // dead returns a test for the children of p that have terminated; it
 // forgets their incarnations as it finds them.
 func (p *parentState) dead(system *actor.ActorSystem) func(id string) bool {
 	return func(id string) bool {
-		if _, alive := system.ProcessRegistry.GetLocal(id); alive {
+		if _, ok := system.ProcessRegistry.GetLocal(id); ok {
 			return false
 		}
 		delete(p.pids, id)

@@ -3,7 +3,11 @@ package supervisor
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -35,9 +39,26 @@ func newCrowd(tb testing.TB, sys *actor.ActorSystem, name string, n int) *crowd 
 	tb.Helper()
 	c := &crowd{self: register(tb, sys, name)}
 	for i := range n {
-		c.children = append(c.children, register(tb, sys, fmt.Sprintf("%s/c%d", name, i)))
+		c.spawn(tb, sys, fmt.Sprintf("%s/c%d", name, i))
 	}
 	return c
+}
+
+// spawn registers a new child named id after the others.
+func (c *crowd) spawn(tb testing.TB, sys *actor.ActorSystem, id string) *actor.PID {
+	tb.Helper()
+	pid := register(tb, sys, id)
+	c.children = append(c.children, pid)
+	return pid
+}
+
+// end terminates child i: unregistered, and out of the children the way
+// protoactor's PIDSet removes one (the last child takes its slot).
+func (c *crowd) end(sys *actor.ActorSystem, i int) {
+	sys.ProcessRegistry.Remove(c.children[i])
+	last := len(c.children) - 1
+	c.children[i] = c.children[last]
+	c.children = c.children[:last]
 }
 
 func register(tb testing.TB, sys *actor.ActorSystem, id string) *actor.PID {
@@ -102,5 +123,182 @@ func BenchmarkDecide(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestStrategyDecidesAsATreeOfAllChildren: keeping only the children that
+// failed changes no decision: random failures of a parent's live children
+// are decided exactly as by a Tree that holds every child, the way the
+// strategy kept them before.
+func TestStrategyDecidesAsATreeOfAllChildren(t *testing.T) {
+	for _, strategy := range []Strategy{OneForOne, OneForAll, RestForOne} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			sys := newSystem(t)
+			c := newCrowd(t, sys, "p", 40)
+			spec := Spec{
+				Strategy: strategy,
+				Budget:   Budget{MaxRestarts: 12, Period: time.Minute},
+				Backoff:  Backoff{Initial: time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: JitterFull},
+			}
+			rng := rand.New(rand.NewPCG(1, uint64(strategy)))
+			now, draw := t0, 0.0
+			var got []Decision
+			s := mustStrategy(t, spec, WithClock(func() time.Time { return now }),
+				WithRand(func() float64 { return draw }),
+				WithObserver(func(_ *actor.PID, _ Failure, d Decision) { got = append(got, d) }))
+			reference := func() *Tree {
+				var all []Child
+				for _, pid := range c.children {
+					all = append(all, Child{ID: pid.Id})
+				}
+				return mustTree(t, spec, all...)
+			}
+			ref := reference()
+			reasons := []any{"boom", errBoom, Failure{Cause: CauseCancelled}, wrappedPermanent()}
+			for i := range 2000 {
+				now = now.Add(time.Duration(rng.IntN(4000)) * time.Millisecond)
+				draw = rng.Float64()
+				child, reason := c.children[rng.IntN(len(c.children))], reasons[rng.IntN(len(reasons))]
+				s.HandleFailure(sys, c, child, nil, reason, nil)
+				want := ref.Failed(child.Id, FailureFromReason(reason, now), now, draw)
+				if want.Directive == Escalate {
+					ref = reference() // the strategy forgets an escalating parent
+				}
+				if !reflect.DeepEqual(got[i], want) {
+					t.Fatalf("failure %d of %s: decided %+v, a tree of every child %+v", i, child.Id, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+// TestOneForOneForgetsDeadChildren: a one-for-one tree forgets children
+// that have terminated once it has doubled, so a parent whose children
+// fail once each and end does not keep them all.
+func TestOneForOneForgetsDeadChildren(t *testing.T) {
+	sys := newSystem(t)
+	c := newCrowd(t, sys, "p", 0)
+	s := mustStrategy(t, Spec{Budget: unlimited}).(*actorStrategy)
+	keeper := register(t, sys, "p/keeper") // alive throughout: the parent is not taken for restarted
+	s.HandleFailure(sys, c, keeper, nil, "boom", nil)
+	most := 0
+	for i := range 10_000 {
+		pid := register(t, sys, fmt.Sprintf("p/t%d", i))
+		s.HandleFailure(sys, c, pid, nil, "boom", nil)
+		sys.ProcessRegistry.Remove(pid)
+		s.mu.Lock()
+		p := s.parents[c]
+		most = max(most, len(p.tree.children))
+		if len(p.pids) != len(p.tree.children) {
+			t.Fatalf("after %d: %d incarnations for %d children", i, len(p.pids), len(p.tree.children))
+		}
+		s.mu.Unlock()
+	}
+	if most > 2*pruneFloor {
+		t.Fatalf("the tree held up to %d children, at most 2 of them alive", most)
+	}
+}
+
+// TestOneForOneNewIncarnation: a child spawned again under the same name
+// starts its restart count (and backoff) afresh, while its earlier restarts
+// still count against the parent's budget.
+func TestOneForOneNewIncarnation(t *testing.T) {
+	sys := newSystem(t)
+	c := newCrowd(t, sys, "p", 1)
+	var got []Decision
+	s := mustStrategy(t, Spec{Budget: Budget{MaxRestarts: 3}},
+		WithObserver(func(_ *actor.PID, _ Failure, d Decision) { got = append(got, d) }))
+	s.HandleFailure(sys, c, c.children[0], nil, "boom", nil)
+	s.HandleFailure(sys, c, c.children[0], nil, "boom", nil)
+	id := c.children[0].Id
+	c.end(sys, 0)
+	again := c.spawn(t, sys, id)
+	s.HandleFailure(sys, c, again, nil, "boom", nil)
+	s.HandleFailure(sys, c, again, nil, "boom", nil)
+	var restarts []int
+	for _, d := range got {
+		restarts = append(restarts, d.Restart)
+	}
+	if !slices.Equal(restarts, []int{1, 2, 1, 1}) || got[3].Directive != Escalate {
+		t.Fatalf("restart counts %v, last %+v; want 1 2 1, then escalation (budget of 3 spent)", restarts, got[3])
+	}
+}
+
+// TestOneForOneBudgetKeptWhileAnOlderChildLives: a child the tree does not
+// know failing keeps the parent's budget while a child alive at the last
+// failure lives, even if every child that failed has ended; it starts a
+// fresh budget once none does (the parent was restarted).
+func TestOneForOneBudgetKeptWhileAnOlderChildLives(t *testing.T) {
+	sys := newSystem(t)
+	c := newCrowd(t, sys, "p", 3)
+	var got []Directive
+	s := mustStrategy(t, Spec{Budget: Budget{MaxRestarts: 1}},
+		WithObserver(func(_ *actor.PID, _ Failure, d Decision) { got = append(got, d.Directive) }))
+	fail := func(pid *actor.PID) { s.HandleFailure(sys, c, pid, nil, "boom", nil) }
+	c1, c2 := c.children[1], c.children[2]
+	fail(c1) // restart: the budget is spent
+	fail(c2) // escalate, forgetting the tree
+	fail(c1) // a fresh tree: restart
+	c.end(sys, 1)
+	fail(c2) // c1, the one that failed, has ended, but c0 lives: escalate
+	fail(c2) // a fresh tree: restart
+	c.end(sys, 0)
+	c.end(sys, 0)
+	// The parent restarts: a new generation of children.
+	fail(c.spawn(t, sys, "p/d0")) // nobody alive at the last failure lives: a fresh tree, restart
+	want := []Directive{Restart, Escalate, Restart, Escalate, Restart, Restart}
+	if !slices.Equal(got, want) {
+		t.Fatalf("directives %v, want %v", got, want)
+	}
+}
+
+// TestOneForOneDecidesAsWhenItKnewEveryChild: while children are spawned,
+// end, fail and the parent restarts, the one-for-one path decides exactly
+// as the path that learns every child on each failure (the code before it,
+// still the group strategies' path). The first child lives until the
+// parent restarts, as a parent's oldest children often do.
+func TestOneForOneDecidesAsWhenItKnewEveryChild(t *testing.T) {
+	sys := newSystem(t)
+	c := newCrowd(t, sys, "p", 40)
+	spec := Spec{
+		Budget:  Budget{MaxRestarts: 12, Period: time.Minute},
+		Backoff: Backoff{Initial: time.Millisecond, Multiplier: 2, Max: time.Second, Jitter: JitterFull},
+	}
+	rng := rand.New(rand.NewPCG(2, 3))
+	now, draw := t0, 0.0
+	var got Decision
+	s := mustStrategy(t, spec, WithClock(func() time.Time { return now }), WithRand(func() float64 { return draw }),
+		WithObserver(func(_ *actor.PID, _ Failure, d Decision) { got = d }))
+	ref := mustStrategy(t, spec, WithRand(func() float64 { return draw })).(*actorStrategy)
+	reasons := []any{"boom", errBoom, Failure{Cause: CauseCancelled}, wrappedPermanent()}
+	spawned, fresh := len(c.children), 0
+	for i := range 5000 {
+		now = now.Add(time.Duration(rng.IntN(4000)) * time.Millisecond)
+		switch r := rng.IntN(200); {
+		case r < 30:
+			c.spawn(t, sys, fmt.Sprintf("p/c%d", spawned))
+			spawned++
+		case r < 60 && len(c.children) > 1:
+			c.end(sys, 1+rng.IntN(len(c.children)-1))
+		case r == 60: // the parent restarts: its children end, new ones start
+			for len(c.children) > 0 {
+				c.end(sys, 0)
+			}
+			for range 5 {
+				c.spawn(t, sys, fmt.Sprintf("p/c%d", spawned))
+				spawned++
+			}
+			fresh++
+		}
+		draw = rng.Float64()
+		child, reason := c.children[rng.IntN(len(c.children))], reasons[rng.IntN(len(reasons))]
+		s.HandleFailure(sys, c, child, nil, reason, nil)
+		want, _ := ref.decideGroup(sys, c, child, FailureFromReason(reason, now), now)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("failure %d of %s: decided %+v, knowing every child %+v", i, child.Id, got, want)
+		}
+	}
+	if fresh == 0 {
+		t.Fatal("the parent never restarted")
 	}
 }
