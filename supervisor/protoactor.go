@@ -80,9 +80,10 @@ const sweepFloor = 64
 // terminated (asking the actor system's ProcessRegistry) each time its size
 // has doubled. A child spawned again under the same name starts its own
 // restart count afresh; its earlier restarts still count against the
-// parent's budget. A tree none of whose failed children is alive when a
-// child it does not know fails is taken for a restarted parent's and starts
-// with a fresh budget.
+// parent's budget. When a child the tree does not know fails and no child
+// alive at the parent's last failure lives any more (neither the one it
+// keeps as a witness nor any that failed), the parent is taken for
+// restarted and its tree starts afresh, with a fresh budget.
 //
 // Under OneForAll and RestForOne the targets are the failed child's
 // siblings: on each failure the tree learns every live child of the parent,

@@ -54,7 +54,9 @@ func (s *actorStrategy) decide(system *actor.ActorSystem, sup actor.Supervisor, 
 // fresh one, with a fresh budget, if no child that was alive at sup's last
 // failure is alive any more: sup was restarted. That was the test when the
 // tree knew every child; now it asks about the witness (a child alive at a
-// failure, kept while it lives) and the children that failed.
+// failure, kept while it lives) and the children that failed, which is the
+// same answer unless both have ended while another child of that time
+// lives on; the tree then starts afresh where it used to carry on.
 func (s *actorStrategy) oneForOneTree(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID) *Tree {
 	p, ok := s.parents[sup]
 	switch {
@@ -94,13 +96,14 @@ func (p *parentState) anyAlive(system *actor.ActorSystem) bool {
 }
 
 // watch keeps the witness while it lives, and otherwise takes the first of
-// sup's children (the oldest, unless a sibling has ended since) or child.
+// sup's children (the oldest, unless a sibling has ended since: protoactor
+// moves the last child into the freed slot) if it lives, or child.
 func (p *parentState) watch(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID) {
 	if alive(system, p.witness) {
 		return
 	}
 	p.witness = child
-	if children := sup.Children(); len(children) > 0 {
+	if children := sup.Children(); len(children) > 0 && alive(system, children[0]) {
 		p.witness = children[0]
 	}
 }
