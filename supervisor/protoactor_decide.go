@@ -120,7 +120,7 @@ func alive(system *actor.ActorSystem, pid *actor.PID) bool {
 // forgets their incarnations as it finds them.
 func (p *parentState) dead(system *actor.ActorSystem) func(id string) bool {
 	return func(id string) bool {
-		if _, ok := system.ProcessRegistry.GetLocal(id); ok {
+		if pid := p.pids[id]; alive(system, pid) {
 			return false
 		}
 		delete(p.pids, id)
@@ -201,10 +201,8 @@ func (s *actorStrategy) newParent(system *actor.ActorSystem, sup actor.Superviso
 // failure.
 func (s *actorStrategy) sweep(system *actor.ActorSystem) {
 	for sup := range s.parents {
-		if self, ok := sup.(interface{ Self() *actor.PID }); ok {
-			if _, alive := system.ProcessRegistry.GetLocal(self.Self().Id); !alive {
-				delete(s.parents, sup)
-			}
+		if self, ok := sup.(interface{ Self() *actor.PID }); ok && !alive(system, self.Self()) {
+			delete(s.parents, sup)
 		}
 	}
 	s.nextSweep = max(sweepFloor, 2*len(s.parents))
