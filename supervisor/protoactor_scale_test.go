@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -305,6 +306,57 @@ func TestOneForOneDecidesAsWhenItKnewEveryChild(t *testing.T) {
 	}
 	if fresh == 0 {
 		t.Fatal("the parent never restarted")
+	}
+}
+
+// BenchmarkFailureStorm measures, on real actors, every child of a
+// one-for-one parent failing at once and being restarted, as a fenced
+// member's task actors are: the figure is per failure.
+func BenchmarkFailureStorm(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+				return slog.New(slog.DiscardHandler)
+			}))
+			defer sys.Shutdown()
+			var restarted atomic.Int64
+			child := actor.PropsFromFunc(func(ctx actor.Context) {
+				switch ctx.Message().(type) {
+				case string:
+					panic("fail")
+				case *actor.Restarting:
+					restarted.Add(1)
+				}
+			})
+			s, err := NewStrategy(Spec{Budget: unlimited})
+			if err != nil {
+				b.Fatal(err)
+			}
+			children := make(chan []*actor.PID, 1)
+			parent := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+				if _, ok := ctx.Message().(*actor.Started); ok {
+					pids := make([]*actor.PID, n)
+					for i := range pids {
+						pids[i] = ctx.Spawn(child)
+					}
+					children <- pids
+				}
+			}, actor.WithSupervisor(s)))
+			defer func() { _ = sys.Root.StopFuture(parent).Wait() }()
+			pids := <-children
+			cpu, want := processCPU(b), int64(0)
+			for b.Loop() {
+				for _, pid := range pids {
+					sys.Root.Send(pid, "fail")
+				}
+				want += int64(n)
+				for restarted.Load() < want {
+					time.Sleep(100 * time.Microsecond) // poll; the loop is timed as a whole
+				}
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N*n), "cpu-ns/failure")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/failure")
+		})
 	}
 }
 
