@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
+	"github.com/granary-rt/granary/supervisor"
 )
 
 // terminate carries out its job's terminate (OpTerminate): the running
@@ -15,7 +16,8 @@ import (
 // dropped), then waited for up to c.Shutdown; past it, the attempt is
 // abandoned. The answer to sender (a *controlReply) comes once it has
 // exited or was abandoned, with the task held for its job or made final.
-// A terminate asked again meanwhile is answered with the first.
+// A terminate asked again meanwhile is answered with the first, unless it
+// supersedes it (supersedes): then what it asks is what is written.
 func (a *taskActor) terminate(c Control, sender *actor.PID) {
 	if terminateStale(c, a.rec.Task.GetStatus()) {
 		if sender != nil {
@@ -27,6 +29,9 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 		a.termWaiters = append(a.termWaiters, sender)
 	}
 	if a.terminating != nil {
+		if supersedes(c, *a.terminating) {
+			a.terminating = &c
+		}
 		return
 	}
 	a.terminating = &c
@@ -101,4 +106,15 @@ func (a *taskActor) terminated(abandoned bool) {
 		a.m.hooks.taskFinished(a.id, st)
 	}
 	a.stop()
+}
+
+// supersedes reports whether terminate c, come while terminate cur waits
+// for the attempt to exit, replaces it: a later round's (the job decided
+// again: a group restart's terminate overtaken by its shutdown's), or one
+// that makes the task final where cur leaves it held. Answered with cur,
+// as it was, the job's stop took the task for cancelled while it was
+// written held for a restart that never came (the campaign's "lost", seed
+// 1796623584572486896: tree-00078-t).
+func supersedes(c, cur Control) bool {
+	return c.Round > cur.Round || c.Round == cur.Round && cur.Final == supervisor.FinalNone && c.Final != supervisor.FinalNone
 }
