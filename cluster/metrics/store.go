@@ -23,12 +23,13 @@ const (
 	opGetJob
 	opPutJob
 	opListJobs
+	opListChildJobs
 	opDeleteJob
 	opExists
 	numOps
 )
 
-var opNames = [numOps]string{"create", "get", "update", "list", "delete", "watch", "get_job", "put_job", "list_jobs", "delete_job", "exists"}
+var opNames = [numOps]string{"create", "get", "update", "list", "delete", "watch", "get_job", "put_job", "list_jobs", "list_child_jobs", "delete_job", "exists"}
 
 // The outcomes of a store operation, the code label: not_found and
 // conflict are answers the callers expect (a check-and-set lost), the
@@ -202,6 +203,13 @@ func (s *instrumentedStore) ListJobs(ctx context.Context) ([]store.JobRecord, er
 	start := time.Now()
 	recs, err := s.Store.ListJobs(ctx)
 	s.m.done(opListJobs, start, err)
+	return recs, err
+}
+
+func (s *instrumentedStore) ListChildJobs(ctx context.Context, parent string) ([]store.JobRecord, error) {
+	start := time.Now()
+	recs, err := s.Store.ListChildJobs(ctx, parent)
+	s.m.done(opListChildJobs, start, err)
 	return recs, err
 }
 

@@ -103,8 +103,16 @@ type Store interface {
 	// PutJob writes a job record if its stored revision is still rev (0:
 	// only if none exists), and returns the new record; ErrConflict otherwise.
 	PutJob(ctx context.Context, j *messages.Job, rev uint64) (JobRecord, error)
-	// ListJobs returns every job record, ordered by id.
+	// ListJobs returns every job record, ordered by id. It reads every
+	// record: the periodic passes (janitor, adoption) use it, the hot paths
+	// of job supervision ListChildJobs.
 	ListJobs(ctx context.Context) ([]JobRecord, error)
+	// ListChildJobs returns the job records whose parent is parent,
+	// ordered by id. It is answered from an index of each job's children,
+	// written with the records, so it reads the children's records only,
+	// however many other jobs are stored. An empty parent has none: root
+	// jobs are not listed.
+	ListChildJobs(ctx context.Context, parent string) ([]JobRecord, error)
 	// DeleteJob removes a job record if its stored revision is still rev;
 	// ErrConflict otherwise, ErrNotFound if it is gone.
 	DeleteJob(ctx context.Context, id string, rev uint64) error

@@ -135,6 +135,11 @@ func Open(cfg Config) (*Store, error) {
 				return err
 			}
 		}
+		if tx.Bucket(bucketJobKids) == nil {
+			if err := indexChildJobs(tx); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketByTime) != nil {
 			return nil
 		}

@@ -19,6 +19,10 @@ type records[T proto.Message] struct {
 	what   string // "job", "schedule": for errors
 	fresh  func() T
 	id     func(T) string
+	// index, if set, is a record's entry in the bucket indexBucket (nil:
+	// none), written and deleted in the record's own transactions.
+	index       func(T) []byte
+	indexBucket []byte
 }
 
 func (r records[T]) get(s *Store, ctx context.Context, id string) (T, uint64, error) {
@@ -75,7 +79,10 @@ func (r records[T]) put(s *Store, ctx context.Context, m T, rev uint64) (T, uint
 		v := make([]byte, 8+len(body))
 		binary.BigEndian.PutUint64(v, next)
 		copy(v[8:], body)
-		return b.Put([]byte(id), v)
+		if err := b.Put([]byte(id), v); err != nil {
+			return err
+		}
+		return r.putIndex(tx, m)
 	})
 	if err == nil {
 		err = outcome
@@ -122,12 +129,36 @@ func (r records[T]) delete(s *Store, ctx context.Context, id string, rev uint64)
 			outcome = fmt.Errorf("%w: %s %s is at revision %d, not %d", store.ErrConflict, r.what, id, binary.BigEndian.Uint64(v), rev)
 			return nil
 		}
+		if r.index != nil {
+			m, _, err := r.decode(v)
+			if err != nil {
+				return err
+			}
+			if k := r.index(m); k != nil {
+				if err := tx.Bucket(r.indexBucket).Delete(k); err != nil {
+					return err
+				}
+			}
+		}
 		return b.Delete([]byte(id))
 	})
 	if err == nil {
 		err = outcome
 	}
 	return wrap(err)
+}
+
+// putIndex writes m's index entry, if it has one. An entry is written on
+// every write of the record, not only its first: a record stored before
+// the index existed gets its entry when next written too.
+func (r records[T]) putIndex(tx *bolt.Tx, m T) error {
+	if r.index == nil {
+		return nil
+	}
+	if k := r.index(m); k != nil {
+		return tx.Bucket(r.indexBucket).Put(k, nil)
+	}
+	return nil
 }
 
 func (r records[T]) decode(v []byte) (T, uint64, error) {

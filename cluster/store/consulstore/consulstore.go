@@ -7,7 +7,8 @@
 // task is indexed by submission time under granary/<cluster>/bytime/, so a
 // page of the newest tasks reads only its tasks (bytime.go). Job
 // records (the job supervisor's restart history) live under
-// granary/<cluster>/jobs/<job>. Task counts by kind and state live in
+// granary/<cluster>/jobs/<job>, each child job also under its parent's
+// granary/<cluster>/jobkids/<parent>/<job> (jobkids.go). Task counts by kind and state live in
 // counter shards under granary/<cluster>/counts/, written in the same
 // transactions as the tasks (counts.go).
 //
@@ -86,9 +87,12 @@ type Store struct {
 	// bg).
 	hourDirs map[string]bool
 	ready    atomic.Bool
-	bgCtx    context.Context
-	bgStop   context.CancelFunc
-	bg       sync.WaitGroup
+	// kidsReady: jobkids-ready exists, child jobs are listed from their
+	// index (jobkids.go).
+	kidsReady atomic.Bool
+	bgCtx     context.Context
+	bgStop    context.CancelFunc
+	bg        sync.WaitGroup
 }
 
 // finishedCap bounds the finished tasks a store remembers for waiters: a

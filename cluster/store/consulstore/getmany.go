@@ -29,12 +29,35 @@ func (s *Store) getMany(ctx context.Context, ids []string) (out []store.Record, 
 }
 
 func (s *Store) getManyWith(q *api.QueryOptions, ids []string) ([]store.Record, error) {
-	var chunks [][]string
-	for len(ids) > 0 {
-		n := min(len(ids), kvtxn.MaxOps)
-		chunks, ids = append(chunks, ids[:n]), ids[n:]
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.taskKey(id)
 	}
-	results := make([][]store.Record, len(chunks))
+	pairs, err := s.readMany(q, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Record, 0, len(pairs))
+	for _, pair := range pairs {
+		rec, err := s.decode(pair, q.RequireConsistent)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// readMany reads these keys, in the order given, in read-only
+// transactions of up to kvtxn.MaxOps reads each, readWorkers at once.
+// Missing keys are left out.
+func (s *Store) readMany(q *api.QueryOptions, keys []string) ([]*api.KVPair, error) {
+	var chunks [][]string
+	for len(keys) > 0 {
+		n := min(len(keys), kvtxn.MaxOps)
+		chunks, keys = append(chunks, keys[:n]), keys[n:]
+	}
+	results := make([][]*api.KVPair, len(chunks))
 	errs := make([]error, len(chunks))
 	sem := make(chan struct{}, readWorkers)
 	var wg sync.WaitGroup
@@ -44,62 +67,54 @@ func (s *Store) getManyWith(q *api.QueryOptions, ids []string) ([]store.Record, 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = s.getChunk(q, chunk)
+			results[i], errs[i] = s.readChunk(q, chunk)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var out []store.Record
+	var out []*api.KVPair
 	for _, r := range results {
 		out = append(out, r...)
 	}
 	return out, nil
 }
 
-// getChunk reads up to kvtxn.MaxOps tasks in one transaction. A read of a
-// missing key fails the whole transaction, naming it: such ids are dropped
-// and the rest read again.
-func (s *Store) getChunk(q *api.QueryOptions, ids []string) ([]store.Record, error) {
-	for len(ids) > 0 {
-		ops := make(api.KVTxnOps, len(ids))
-		for i, id := range ids {
-			ops[i] = &api.KVTxnOp{Verb: api.KVGet, Key: s.taskKey(id)}
+// readChunk reads up to kvtxn.MaxOps keys in one transaction. A read of a
+// missing key fails the whole transaction, naming it: such keys are
+// dropped and the rest read again.
+func (s *Store) readChunk(q *api.QueryOptions, keys []string) ([]*api.KVPair, error) {
+	for len(keys) > 0 {
+		ops := make(api.KVTxnOps, len(keys))
+		for i, k := range keys {
+			ops[i] = &api.KVTxnOp{Verb: api.KVGet, Key: k}
 		}
 		ok, resp, _, err := s.kv.Txn(ops, q)
 		if err != nil {
 			return nil, s.wrap(err)
 		}
 		if ok {
-			out := make([]store.Record, 0, len(resp.Results))
-			for _, pair := range resp.Results {
-				rec, err := s.decode(pair, q.RequireConsistent)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, rec)
-			}
-			return out, nil
+			return resp.Results, nil
 		}
 		missing := map[int]bool{}
 		if resp != nil {
 			for _, e := range resp.Errors {
-				if e.OpIndex >= 0 && e.OpIndex < len(ids) {
+				if e.OpIndex >= 0 && e.OpIndex < len(keys) {
 					missing[e.OpIndex] = true
 				}
 			}
 		}
 		if len(missing) == 0 {
-			return nil, fmt.Errorf("consulstore: a read of %d tasks failed without naming a missing one: %v", len(ids), txnErrors(resp))
+			return nil, fmt.Errorf("consulstore: a read of %d keys failed without naming a missing one: %v", len(keys), txnErrors(resp))
 		}
-		keep := ids[:0:0]
-		for i, id := range ids {
+		keep := keys[:0:0]
+		for i, k := range keys {
 			if !missing[i] {
-				keep = append(keep, id)
+				keep = append(keep, k)
 			}
 		}
-		ids = keep
+		keys = keep
 	}
 	return nil, nil
 }

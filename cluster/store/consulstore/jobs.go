@@ -7,13 +7,14 @@ import (
 	"github.com/granary-rt/granary/messages"
 )
 
-// Job records live under granary/<cluster>/jobs/<id> (records.go). They
-// are rare (one per job that restarted or failed with a budget).
+// Job records live under granary/<cluster>/jobs/<id> (records.go), each
+// with a parent indexed under its parent's jobkids/ (jobkids.go).
 var jobRecords = records[*messages.Job]{
 	dir:   "jobs/",
 	what:  "job",
 	fresh: func() *messages.Job { return &messages.Job{} },
 	id:    (*messages.Job).GetId,
+	index: childJobEntry,
 }
 
 // GetJob implements store.Store.

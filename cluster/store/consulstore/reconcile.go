@@ -85,6 +85,10 @@ func (s *Store) Reconcile(ctx context.Context) (Reconciled, error) {
 		return r, err
 	}
 	start := time.Now()
+	// The child jobs index is filled once, on the first run (jobkids.go).
+	if _, err := s.indexChildJobs(ctx); err != nil {
+		return r, err
+	}
 	q := s.readOptions(ctx, false)
 	// The tasks first (see the races above).
 	tasksPrefix := s.prefix + "tasks/"

@@ -20,6 +20,17 @@ type records[T proto.Message] struct {
 	what  string // "job", "schedule": for errors
 	fresh func() T
 	id    func(T) string
+	// index, if set, is a record's index entry (an empty key; "": none),
+	// written and deleted in the record's own transactions.
+	index func(*Store, T) string
+}
+
+// indexKey is m's index entry, "" if it has none.
+func (r records[T]) indexKey(s *Store, m T) string {
+	if r.index == nil {
+		return ""
+	}
+	return r.index(s, m)
 }
 
 func (r records[T]) key(s *Store, id string) string { return s.prefix + r.dir + url.PathEscape(id) }
@@ -53,6 +64,11 @@ func (r records[T]) put(s *Store, ctx context.Context, m T, rev uint64) (T, uint
 		return zero, 0, err
 	}
 	ops := api.KVTxnOps{{Verb: api.KVCAS, Key: r.key(s, r.id(m)), Value: body, Index: rev}}
+	// The entry goes with every write, not only the first: a record stored
+	// before its index existed gets its entry when next written too.
+	if k := r.indexKey(s, m); k != "" {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: k})
+	}
 	ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return zero, 0, s.wrap(err)
@@ -95,14 +111,18 @@ func (r records[T]) delete(s *Store, ctx context.Context, id string, rev uint64)
 	defer cancel()
 	// Consul's delete-CAS succeeds on a missing key: read first, so a
 	// deleted record is ErrNotFound.
-	_, cur, err := r.get(s, ctx, id)
+	m, cur, err := r.get(s, ctx, id)
 	if err != nil {
 		return err
 	}
 	if cur != rev {
 		return fmt.Errorf("%w: %s %s is at revision %d, not %d", store.ErrConflict, r.what, id, cur, rev)
 	}
-	ok, _, err := s.kv.DeleteCAS(&api.KVPair{Key: r.key(s, id), ModifyIndex: rev}, (&api.WriteOptions{}).WithContext(ctx))
+	ops := api.KVTxnOps{{Verb: api.KVDeleteCAS, Key: r.key(s, id), Index: rev}}
+	if k := r.indexKey(s, m); k != "" {
+		ops = append(ops, &api.KVTxnOp{Verb: api.KVDelete, Key: k})
+	}
+	ok, _, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return s.wrap(err)
 	}

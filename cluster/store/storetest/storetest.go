@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JobRecords", testJobRecords},
 		{"ListByJob", testListByJob},
 		{"JobRecordConcurrentPutOneWins", testJobConcurrentPut},
+		{"ListChildJobs", testListChildJobs},
 		{"ScheduleRecords", testScheduleRecords},
 		{"Exists", testExists},
 		{"KeepsNoReference", testKeepsNoReference},
