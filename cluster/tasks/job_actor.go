@@ -144,19 +144,10 @@ func (a *jobActor) load() {
 	})
 }
 
-// childJobs lists the jobs whose parent is id.
+// childJobs lists the jobs whose parent is id, from the store's index of
+// them: a load reads its children's records, not every job's.
 func (m *Manager) childJobs(ctx context.Context, id string) ([]store.JobRecord, error) {
-	all, err := m.store.ListJobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.JobRecord
-	for _, j := range all {
-		if j.Job.GetParent() == id {
-			out = append(out, j)
-		}
-	}
-	return out, nil
+	return m.store.ListChildJobs(ctx, id)
 }
 
 // loaded rebuilds the machine from the record and claims the job: the

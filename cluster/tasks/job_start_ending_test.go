@@ -11,7 +11,7 @@ import (
 	"github.com/granary-rt/granary/supervisor"
 )
 
-// sweepGate holds a job supervisor's sweep (its listing of every job)
+// sweepGate holds a job supervisor's sweep (its listing of child jobs)
 // while armed, until released: the first listing after arming (the
 // supervisor's load) goes through, the next ones (its sweep) wait.
 type sweepGate struct {
@@ -21,7 +21,7 @@ type sweepGate struct {
 	release chan struct{}
 }
 
-func (s *sweepGate) ListJobs(ctx context.Context) ([]store.JobRecord, error) {
+func (s *sweepGate) ListChildJobs(ctx context.Context, parent string) ([]store.JobRecord, error) {
 	if s.armed.Load() && s.calls.Add(1) > 1 {
 		select {
 		case <-s.release:
@@ -29,7 +29,7 @@ func (s *sweepGate) ListJobs(ctx context.Context) ([]store.JobRecord, error) {
 			return nil, ctx.Err()
 		}
 	}
-	return s.Store.ListJobs(ctx)
+	return s.Store.ListChildJobs(ctx, parent)
 }
 
 // TestChildJobStartedWhileItStillEnds: a parent's group restart stops a

@@ -46,15 +46,13 @@ func (m *Manager) strays(ctx context.Context, id string) ([]supervisor.JobChild,
 	for _, r := range live {
 		out = append(out, taskChild(r.Task))
 	}
-	jobs, err := m.store.ListJobs(ctx)
+	// The subtree as deep as subtreeRuns looks (its children's, then
+	// MaxJobDepth levels below them), below the jobs that ended only: one
+	// that runs is a stray whatever is below it.
+	ended := func(j store.JobRecord) bool { return j.Job.GetRun().GetPhase() == supervisor.PhaseDone.String() }
+	below, err := m.subtreeJobs(ctx, id, MaxJobDepth+1, ended)
 	if err != nil {
 		return nil, err
-	}
-	below := map[string][]store.JobRecord{}
-	for _, j := range jobs {
-		if p := j.Job.GetParent(); p != "" {
-			below[p] = append(below[p], j)
-		}
 	}
 	for _, j := range below[id] {
 		running, err := m.subtreeRuns(ctx, j, below, MaxJobDepth)

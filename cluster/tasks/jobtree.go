@@ -75,26 +75,23 @@ func (m *Manager) JobNode(ctx context.Context, id string) (*JobNode, error) {
 }
 
 // JobTree reads a job and its descendants, to any depth (MaxJobDepth
-// bounds it), with each node's state, budget and restarts. It reads every
-// job record once and each drawn job's tasks once; past MaxTreeJobs jobs
+// bounds it), with each node's state, budget and restarts. It reads the
+// subtree's job records once (ListChildJobs, level by level) and each
+// drawn job's tasks once; past MaxTreeJobs jobs
 // or MaxTreeTasks tasks the rest are counted, not drawn.
 func (m *Manager) JobTree(ctx context.Context, id string) (JobTree, error) {
 	root, err := m.JobNode(ctx, id)
 	if err != nil {
 		return JobTree{}, err
 	}
-	all, err := m.store.ListJobs(ctx)
+	// As deep as grow draws (MaxJobDepth), and the level below it, whose
+	// jobs grow counts as omitted.
+	kids, err := m.subtreeJobs(ctx, id, MaxJobDepth+1, nil)
 	if err != nil {
 		return JobTree{}, storeErr(err)
 	}
 	tree := JobTree{Root: root, Jobs: 1}
 	boundTasks(root, &tree)
-	kids := map[string][]store.JobRecord{}
-	for _, r := range all {
-		if p := r.Job.GetParent(); p != "" {
-			kids[p] = append(kids[p], r)
-		}
-	}
 	if err := m.grow(ctx, &tree, root, kids, 0); err != nil {
 		return JobTree{}, err
 	}
