@@ -88,8 +88,11 @@ type Store struct {
 	hourDirs map[string]bool
 	ready    atomic.Bool
 	// kidsReady: jobkids-ready exists, child jobs are listed from their
-	// index (jobkids.go).
+	// index; roots (under kidsMu): the jobs a reconcile read and found
+	// without a parent, which it does not read again (jobkids.go).
 	kidsReady atomic.Bool
+	kidsMu    sync.Mutex
+	roots     map[string]bool
 	bgCtx     context.Context
 	bgStop    context.CancelFunc
 	bg        sync.WaitGroup
@@ -142,7 +145,7 @@ func New(c *api.Client, cfg Config) (*Store, error) {
 	bgCtx, bgStop := context.WithCancel(context.Background())
 	s := &Store{kv: c.KV(), cfg: cfg, prefix: "granary/" + cfg.Cluster + "/", last: map[string]known{},
 		finished: map[string]known{}, finishedRing: make([]string, finishedCap), probe: newProber(c.KV()),
-		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}
+		watchSlots: make(chan struct{}, cfg.MaxWatches), watching: map[string]bool{}, roots: map[string]bool{}, bgCtx: bgCtx, bgStop: bgStop}
 	// A shard per transaction in flight (counts.go).
 	workers := kvtxn.DefaultConfig().Workers
 	s.shards = newCountShards(s.countsPrefix()+url.PathEscape(cfg.Writer)+"-", workers)

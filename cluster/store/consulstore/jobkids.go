@@ -20,19 +20,22 @@ import (
 // reads those records only, in read-only transactions (readMany), not
 // every job record as ListJobs does.
 //
-// Records stored by a version without the index have no entries. The
-// index is filled once, by the first reconcile (reconcile.go) that finds
-// no jobkids-ready: it reads every job record, sets the entry of each that
-// has a parent, then writes jobkids-ready. Until a store has seen that
-// marker, ListChildJobs reads every job record and picks the children, as
-// before the index: correct during the upgrade, and only as slow as before
-// it. Job records are few next to tasks, so one full read at the upgrade
-// costs little; a later reconcile does not read them again. A child job
-// whose record an older member creates during a rolling upgrade, after the
-// marker, lacks its entry until a member of this version writes its record
-// (which it does at each step of the job's supervision); an entry whose
-// record an older member deleted is skipped by the listing (its record is
-// missing).
+// Records stored by a version without the index have no entries: those
+// stored before the upgrade, and those a member of the previous release
+// writes during a rolling upgrade. Each reconcile (reconcile.go) lists the
+// job keys and the entries (keys only), reads the records of the jobs that
+// have no entry and that this process has not read as roots before, and
+// sets the entries of those with a parent; the first complete run then
+// writes jobkids-ready. Until a store has seen that marker, ListChildJobs
+// reads every job record and picks the children, as before the index:
+// correct during the upgrade, and only as slow as before it. After it, a
+// child job an older member stores is listed once the next reconcile
+// indexes it (within ReconcileSoon of a run that found one, ReconcileEvery
+// at worst), or once a member of this version writes its record (which it
+// does at each step of the job's supervision), as the submission-time
+// index treats an older member's tasks. An entry whose record is gone (an
+// older member deleted it) is skipped by listings and deleted by the
+// reconcile, in a transaction that checks the record does not exist.
 
 func (s *Store) childJobsPrefix(parent string) string {
 	return s.prefix + "jobkids/" + url.PathEscape(parent) + "/"
@@ -128,41 +131,116 @@ func (s *Store) scanChildJobs(ctx context.Context, parent string) ([]store.JobRe
 	return out, nil
 }
 
-// indexChildJobs fills the index once (see the top of this file): unless
-// jobkids-ready exists, it sets the entry of every stored job that has a
-// parent, then writes jobkids-ready. It returns how many entries it set.
+// reconcileChildJobs gives every job with a parent its entry and deletes
+// entries whose record is gone (see the top of this file), then writes
+// jobkids-ready if it is missing. It returns how many entries it set.
 // Several members may run it at once: they set the same entries.
-func (s *Store) indexChildJobs(ctx context.Context) (int, error) {
-	if ready, err := s.childJobsIndexed(ctx); err != nil || ready {
-		return 0, err
-	}
-	var entries []string
-	err := jobRecords.list(s, ctx, func(j *messages.Job, _ uint64) {
-		if k := childJobEntry(s, j); k != "" {
-			entries = append(entries, k)
-		}
-	})
+func (s *Store) reconcileChildJobs(ctx context.Context) (int, error) {
+	q := s.readOptions(ctx, false)
+	// The records first: a job stored between the two listings has its
+	// entry in the second (this version) or is found next time (an older
+	// member's).
+	jobsPrefix := s.prefix + jobRecords.dir
+	jobKeys, _, err := s.kv.Keys(jobsPrefix, "/", q)
 	if err != nil {
-		return 0, err
+		return 0, s.wrap(err)
 	}
-	for done := 0; done < len(entries); {
-		n := min(len(entries)-done, kvtxn.MaxOps)
-		ops := make(api.KVTxnOps, n)
-		for i, k := range entries[done : done+n] {
-			ops[i] = &api.KVTxnOp{Verb: api.KVSet, Key: k}
+	kidsPrefix := s.prefix + "jobkids/"
+	entryKeys, _, err := s.kv.Keys(kidsPrefix, "", q)
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	indexed := make(map[string]string, len(entryKeys)) // child id -> its entry
+	for _, k := range entryKeys {
+		if i := strings.LastIndexByte(k, '/'); i >= len(kidsPrefix) {
+			if id, err := url.PathUnescape(k[i+1:]); err == nil {
+				indexed[id] = k
+			}
+		}
+	}
+	stored := make(map[string]bool, len(jobKeys))
+	var unread []string
+	s.kidsMu.Lock()
+	for _, k := range jobKeys {
+		id, err := url.PathUnescape(strings.TrimPrefix(k, jobsPrefix))
+		if err != nil || id == "" || strings.HasSuffix(k, "/") {
+			continue
+		}
+		stored[id] = true
+		if indexed[id] == "" && !s.roots[id] {
+			unread = append(unread, k)
+		}
+	}
+	for id := range s.roots {
+		if !stored[id] {
+			delete(s.roots, id) // deleted: the set stays as large as the jobs stored
+		}
+	}
+	s.kidsMu.Unlock()
+	set, err := s.indexChildJobs(ctx, q, unread)
+	if err != nil {
+		return set, err
+	}
+	for id, k := range indexed {
+		if !stored[id] {
+			s.healChildEntry(ctx, id, k)
+		}
+	}
+	if !s.kidsReady.Load() {
+		if _, err := s.kv.Put(&api.KVPair{Key: s.childJobsReadyKey(), Value: []byte("1")}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+			return set, s.wrap(err)
+		}
+		s.kidsReady.Store(true)
+	}
+	return set, nil
+}
+
+// indexChildJobs reads the job records at keys and sets the entries of
+// those with a parent, remembering the others as roots (not read again).
+// It returns how many entries it set.
+func (s *Store) indexChildJobs(ctx context.Context, q *api.QueryOptions, keys []string) (int, error) {
+	set := 0
+	for len(keys) > 0 {
+		n := min(len(keys), kvtxn.MaxOps)
+		pairs, err := s.readMany(q, keys[:n])
+		if err != nil {
+			return set, err
+		}
+		keys = keys[n:]
+		var ops api.KVTxnOps
+		for _, p := range pairs {
+			j, _, err := jobRecords.decode(p)
+			if err != nil {
+				return set, err
+			}
+			if k := childJobEntry(s, j); k != "" {
+				ops = append(ops, &api.KVTxnOp{Verb: api.KVSet, Key: k})
+				continue
+			}
+			s.kidsMu.Lock()
+			s.roots[j.GetId()] = true
+			s.kidsMu.Unlock()
+		}
+		if len(ops) == 0 {
+			continue
 		}
 		ok, resp, _, err := s.kv.Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
-			return done, s.wrap(err)
+			return set, s.wrap(err)
 		}
 		if !ok {
-			return done, fmt.Errorf("consulstore: indexing child jobs: %v", txnErrors(resp))
+			return set, fmt.Errorf("consulstore: indexing child jobs: %v", txnErrors(resp))
 		}
-		done += n
+		set += len(ops)
 	}
-	if _, err := s.kv.Put(&api.KVPair{Key: s.childJobsReadyKey(), Value: []byte("1")}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return len(entries), s.wrap(err)
-	}
-	s.kidsReady.Store(true)
-	return len(entries), nil
+	return set, nil
+}
+
+// healChildEntry deletes entry, the index entry of job id, if id's record
+// does not exist (best effort).
+func (s *Store) healChildEntry(ctx context.Context, id, entry string) {
+	_, _, _, _ = s.kv.Txn(api.KVTxnOps{
+		{Verb: api.KVCheckNotExists, Key: jobRecords.key(s, id)},
+		{Verb: api.KVDelete, Key: entry},
+	}, (&api.QueryOptions{}).WithContext(ctx))
 }

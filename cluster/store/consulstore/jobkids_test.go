@@ -48,12 +48,14 @@ func childIDs(t *testing.T, s store.Store, parent string) []string {
 // TestChildJobsOfOlderRecords: job records stored before the child jobs
 // index (no entries, no jobkids-ready) are listed by a scan until the first
 // reconcile fills the index and writes the marker; from then on listings
-// read the index (a record an older member writes later is missing until
-// this version writes it again, as documented), and other members see the
-// marker.
+// read the index, and other members see the marker. A child job an older
+// member stores during a rolling upgrade is listed once a reconcile
+// indexes it or this version writes its record; an entry whose record an
+// older member deleted is skipped, then deleted by the reconcile.
 func TestChildJobsOfOlderRecords(t *testing.T) {
 	agent := testconsul.Start(t, testconsul.Options{})
 	kv := agent.Client().KV()
+	ctx := context.Background()
 	const cluster = "kidsupgrade"
 	for _, j := range []*messages.Job{{Id: "p"}, {Id: "p-b", Parent: "p"}, {Id: "p-a", Parent: "p"}, {Id: "q-a", Parent: "q"}} {
 		putOldJob(t, kv, cluster, j)
@@ -61,40 +63,63 @@ func TestChildJobsOfOlderRecords(t *testing.T) {
 	off := consulstore.DefaultConfig(cluster)
 	off.ReconcileEvery = -1
 	s := newStore(t, agent, off)
-	if got := childIDs(t, s, "p"); !slices.Equal(got, []string{"p-a", "p-b"}) {
-		t.Fatalf("before the index is filled, children of p = %v; want [p-a p-b]", got)
+	want := func(st store.Store, parent string, ids []string, why string) {
+		t.Helper()
+		if got := childIDs(t, st, parent); !slices.Equal(got, ids) {
+			t.Fatalf("%s: children of %s = %v; want %v", why, parent, got, ids)
+		}
 	}
+	entries := func() []string {
+		t.Helper()
+		keys, _, err := kv.Keys("granary/"+cluster+"/jobkids/", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	want(s, "p", []string{"p-a", "p-b"}, "before the index is filled")
 	if pair, _, err := kv.Get("granary/"+cluster+"/jobkids-ready", nil); err != nil || pair != nil {
 		t.Fatalf("a listing wrote the marker (%v, %v): only a reconcile fills the index", pair, err)
 	}
-	if _, err := s.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
+	if r, err := s.Reconcile(ctx); err != nil || r.ChildJobs != 3 {
+		t.Fatalf("the first reconcile indexed %d child jobs (%v); want p-a, p-b and q-a", r.ChildJobs, err)
 	}
-	entries, _, err := kv.Keys("granary/"+cluster+"/jobkids/", "", nil)
-	if err != nil || len(entries) != 3 {
-		t.Fatalf("after the reconcile the index holds %v (%v); want the entries of p-a, p-b and q-a", entries, err)
+	if got := entries(); len(got) != 3 {
+		t.Fatalf("after the reconcile the index holds %v; want the entries of p-a, p-b and q-a", got)
 	}
 	waitKey(t, kv, "granary/"+cluster+"/jobkids-ready")
 
-	// From the index now: an older member's child, written after the
-	// marker, is not listed until this version writes its record.
+	// An older member's children, stored after the marker: another
+	// member lists from the index and misses them until a reconcile, or
+	// a write of this version, gives them their entries.
 	putOldJob(t, kv, cluster, &messages.Job{Id: "p-c", Parent: "p"})
+	putOldJob(t, kv, cluster, &messages.Job{Id: "p-d", Parent: "p"})
 	other := newStore(t, agent, off)
-	if got := childIDs(t, other, "p"); !slices.Equal(got, []string{"p-a", "p-b"}) {
-		t.Fatalf("children of p from the index = %v; want [p-a p-b] (p-c has no entry)", got)
-	}
-	rec, err := s.GetJob(context.Background(), "p-c")
+	want(other, "p", []string{"p-a", "p-b"}, "from the index, p-c and p-d without entries")
+	rec, err := s.GetJob(ctx, "p-d")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutJob(context.Background(), rec.Job, rec.Revision); err != nil {
+	if _, err := s.PutJob(ctx, rec.Job, rec.Revision); err != nil {
 		t.Fatal(err)
 	}
-	if got := childIDs(t, other, "p"); !slices.Equal(got, []string{"p-a", "p-b", "p-c"}) {
-		t.Fatalf("children of p after this version wrote p-c = %v; want [p-a p-b p-c]", got)
+	want(other, "p", []string{"p-a", "p-b", "p-d"}, "after this version wrote p-d")
+	if r, err := s.Reconcile(ctx); err != nil || r.ChildJobs != 1 {
+		t.Fatalf("the next reconcile indexed %d child jobs (%v); want p-c", r.ChildJobs, err)
 	}
-	if got := childIDs(t, s, "q"); !slices.Equal(got, []string{"q-a"}) {
-		t.Fatalf("children of q = %v; want [q-a]", got)
+	want(other, "p", []string{"p-a", "p-b", "p-c", "p-d"}, "after the next reconcile")
+	want(other, "q", []string{"q-a"}, "after the next reconcile")
+
+	// An older member deletes p-b: its entry is skipped, then deleted.
+	if _, err := kv.Delete("granary/"+cluster+"/jobs/p-b", nil); err != nil {
+		t.Fatal(err)
+	}
+	want(other, "p", []string{"p-a", "p-c", "p-d"}, "p-b deleted without its entry")
+	if _, err := s.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 4 || slices.ContainsFunc(got, func(k string) bool { return strings.HasSuffix(k, "/p-b") }) {
+		t.Fatalf("after a reconcile the index holds %v; want p-b's entry gone, 4 left", got)
 	}
 }
 

@@ -67,6 +67,9 @@ type Reconciled struct {
 	Indexed int
 	// Orphans is how many entries whose task is gone were deleted.
 	Orphans int
+	// ChildJobs is how many job records lacking their entry in the child
+	// jobs index were given one (jobkids.go).
+	ChildJobs int
 	// Took is how long the run took.
 	Took time.Duration
 }
@@ -76,17 +79,19 @@ func (s *Store) reconcileKey() string { return s.prefix + "bytime-reconcile" }
 // Reconcile gives every task lacking a submission-time entry its entry,
 // deletes entries whose task is gone, and, the first time it completes,
 // writes bytime-ready, from which on listings walk the index. It reads
-// the values of the tasks lacking an entry only. A store runs it by itself
+// the values of the tasks lacking an entry only. It reconciles the child
+// jobs index likewise (jobkids.go). A store runs it by itself
 // (see Config.ReconcileEvery); it is safe to run on several members at
 // once (they write the same entries).
 func (s *Store) Reconcile(ctx context.Context) (Reconciled, error) {
 	var r Reconciled
-	if err := s.check(ctx); err != nil {
+	err := s.check(ctx)
+	if err != nil {
 		return r, err
 	}
 	start := time.Now()
-	// The child jobs index is filled once, on the first run (jobkids.go).
-	if _, err := s.indexChildJobs(ctx); err != nil {
+	// The child jobs index too (jobkids.go).
+	if r.ChildJobs, err = s.reconcileChildJobs(ctx); err != nil {
 		return r, err
 	}
 	q := s.readOptions(ctx, false)
@@ -294,19 +299,19 @@ func (s *Store) reconcileLoop() {
 			continue
 		}
 		failures, claimed = 0, false
-		if r.Indexed > 0 {
-			interval = soon // an older member may still be writing tasks without entries
+		if r.Indexed > 0 || r.ChildJobs > 0 {
+			interval = soon // an older member may still be writing records without entries
 		} else {
 			interval = min(2*interval, every)
 		}
 		interval = max(interval, reconcileLoad*r.Took)
 		s.setReconcileDue(ctx, time.Now().Add(interval))
 		level := log.Debug
-		if first || r.Indexed > 0 || r.Orphans > 0 {
+		if first || r.Indexed > 0 || r.Orphans > 0 || r.ChildJobs > 0 {
 			level = log.Info
 		}
 		level("consulstore: submission-time index reconciled", "tasks", r.Tasks, "entries", r.Entries,
-			"indexed", r.Indexed, "orphans", r.Orphans, "took", r.Took.String(), "next_in", interval.String())
+			"indexed", r.Indexed, "orphans", r.Orphans, "child_jobs_indexed", r.ChildJobs, "took", r.Took.String(), "next_in", interval.String())
 		timer.Reset(jitter(interval))
 	}
 }
