@@ -2,17 +2,13 @@ package tasks
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/granary-rt/granary/cluster/store"
-	"github.com/granary-rt/granary/cluster/store/boltstore"
+	"github.com/granary-rt/granary/cluster/store/storetest"
 	"github.com/granary-rt/granary/internal/testutil"
-	"github.com/granary-rt/granary/messages"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -44,24 +40,6 @@ func (s *jobReadCounter) ListChildJobs(ctx context.Context, parent string) ([]st
 	return recs, err
 }
 
-// storeUnrelatedJobs stores n jobs that have nothing to do with the job
-// under test, half of them children of another root, each with a restart
-// whose error is pad bytes long.
-func storeUnrelatedJobs(t testing.TB, s store.Store, n, pad int) {
-	t.Helper()
-	ctx := context.Background()
-	restart := []*messages.JobRestart{{Task: "t", Error: strings.Repeat("x", pad)}}
-	for i := range n {
-		j := &messages.Job{Id: fmt.Sprintf("other-%05d", i), Strategy: "one_for_one", Restarts: restart}
-		if i%2 == 1 {
-			j.Parent = "other-00000"
-		}
-		if _, err := s.PutJob(ctx, j, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestJobSupervisionReadsItsSubtreeOnly: with 200 unrelated jobs stored,
 // a job's load, its stop (its supervisor's load and sweep, its child
 // jobs' too) and the drawing of its tree read the records of its own
@@ -70,7 +48,7 @@ func storeUnrelatedJobs(t testing.TB, s store.Store, n, pad int) {
 func TestJobSupervisionReadsItsSubtreeOnly(t *testing.T) {
 	ctx := testutil.Context(t, 60*time.Second)
 	cs := &jobReadCounter{Store: openJobTestStore(t)}
-	storeUnrelatedJobs(t, cs.Store, 200, 64)
+	storetest.PutUnrelatedJobs(t, cs.Store, 200, 64)
 	m := startJobTestManager(t, ctx, cs, "m1")
 	for _, d := range []JobDeclaration{{ID: "root"}, {ID: "kid-1", Parent: "root", Stage: 1}, {ID: "kid-2", Parent: "root", Stage: 2}} {
 		if _, _, err := m.DeclareJob(ctx, d); err != nil {
@@ -107,52 +85,5 @@ func TestJobSupervisionReadsItsSubtreeOnly(t *testing.T) {
 	}
 	if got := cs.records.Load(); got != children {
 		t.Fatalf("drawing the root's tree read %d job records; want its %d children's", got, children)
-	}
-}
-
-// BenchmarkJobLoadChildJobs: the job records (and bytes) a job's load
-// reads to find its 2 child jobs with 10,000 other jobs stored (boltstore),
-// through the index (ListChildJobs) and by the scan the load made before
-// it (ListJobs, then its children picked).
-func BenchmarkJobLoadChildJobs(b *testing.B) {
-	bs, err := boltstore.Open(boltstore.DefaultConfig(filepath.Join(b.TempDir(), "tasks.db")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = bs.Close() })
-	s := &jobReadCounter{Store: bs}
-	storeUnrelatedJobs(b, s.Store, 10_000, 256)
-	ctx := context.Background()
-	for _, id := range []string{"kid-1", "kid-2"} {
-		if _, err := s.Store.PutJob(ctx, &messages.Job{Id: id, Parent: "root"}, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, bc := range []struct {
-		name string
-		load func() (int, error)
-	}{
-		{"index", func() (int, error) { kids, err := s.ListChildJobs(ctx, "root"); return len(kids), err }},
-		{"scan", func() (int, error) {
-			all, err := s.ListJobs(ctx)
-			n := 0
-			for _, j := range all {
-				if j.Job.GetParent() == "root" {
-					n++
-				}
-			}
-			return n, err
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s.reset()
-			for b.Loop() {
-				if n, err := bc.load(); err != nil || n != 2 {
-					b.Fatalf("%d children, %v", n, err)
-				}
-			}
-			b.ReportMetric(float64(s.records.Load())/float64(b.N), "records/op")
-			b.ReportMetric(float64(s.bytes.Load())/float64(b.N), "recordbytes/op")
-		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/storetest"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -32,18 +31,7 @@ func TestOpenIndexesOlderDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// As the previous version left it.
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketByTime) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(DefaultConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenWithout(t, s, path, bucketByTime)
 	recs, err := s.List(ctx, store.Filter{Order: store.NewestFirst, Limit: 2 * n})
 	if err != nil || len(recs) != n {
 		t.Fatalf("after reopening, newest first: %d tasks, %v; want %d", len(recs), err, n)

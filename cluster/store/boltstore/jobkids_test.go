@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/granary-rt/granary/cluster/store/storetest"
 	"github.com/granary-rt/granary/messages"
 	bolt "go.etcd.io/bbolt"
 )
@@ -25,18 +26,7 @@ func TestOpenIndexesOlderChildJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// As the previous version left it.
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketJobKids) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(DefaultConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenWithout(t, s, path, bucketJobKids)
 	for parent, want := range map[string][]string{"p": {"p-a", "p-b"}, "q": {"q-a"}, "p-a": nil} {
 		recs, err := s.ListChildJobs(ctx, parent)
 		var got []string
@@ -47,4 +37,35 @@ func TestOpenIndexesOlderChildJobs(t *testing.T) {
 			t.Fatalf("after reopening, children of %s = %v, %v; want %v", parent, got, err, want)
 		}
 	}
+}
+
+// reopenWithout closes s, deletes bucket from its database, as the
+// version before that bucket left it, and opens the database again (the
+// store returned is closed when t ends).
+func reopenWithout(t *testing.T, s *Store, path string, bucket []byte) *Store {
+	t.Helper()
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucket) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// BenchmarkChildJobsOf10000: finding a job's 2 child jobs in a bbolt
+// store with 10,000 other jobs stored, through the index and by the old
+// scan.
+func BenchmarkChildJobsOf10000(b *testing.B) {
+	s, err := Open(DefaultConfig(filepath.Join(b.TempDir(), "tasks.db")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.BenchChildJobs(b, s, 10_000, nil)
 }

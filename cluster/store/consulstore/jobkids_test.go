@@ -2,17 +2,13 @@ package consulstore_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/store/consulstore"
+	"github.com/granary-rt/granary/cluster/store/storetest"
 	"github.com/granary-rt/granary/internal/testconsul"
 	"github.com/granary-rt/granary/messages"
 	"github.com/hashicorp/consul/api"
@@ -123,102 +119,14 @@ func TestChildJobsOfOlderRecords(t *testing.T) {
 	}
 }
 
-// countingTransport counts the bytes of the HTTP responses it reads.
-type countingTransport struct{ n atomic.Int64 }
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err == nil {
-		resp.Body = &countingBody{ReadCloser: resp.Body, n: &c.n}
-	}
-	return resp, err
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-// BenchmarkChildJobsOf10000: what finding a job's 2 child jobs reads from
-// Consul with 10,000 other jobs stored (each with a 256-byte restart),
-// through the index and by the scan job supervision made before it
-// (ListJobs, then its children picked): the time and the bytes of Consul's
-// answers per listing.
+// BenchmarkChildJobsOf10000: finding a job's 2 child jobs in Consul with
+// 10,000 other jobs stored, through the index and by the old scan.
 func BenchmarkChildJobsOf10000(b *testing.B) {
 	agent := testconsul.Start(b, testconsul.Options{})
-	wire := &countingTransport{}
-	c, err := api.NewClient(&api.Config{Address: agent.HTTPAddr(), HttpClient: &http.Client{Transport: wire}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := consulstore.New(c, consulstore.DefaultConfig("kidsbench"))
+	s, err := consulstore.New(agent.Client(), consulstore.DefaultConfig("kidsbench"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	ctx := context.Background()
-	const others = 10_000
-	restart := []*messages.JobRestart{{Task: "t", Error: strings.Repeat("x", 256)}}
-	var wg sync.WaitGroup
-	ids := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ids {
-				j := &messages.Job{Id: fmt.Sprintf("other-%05d", i), Restarts: restart}
-				if i%2 == 1 {
-					j.Parent = "other-00000"
-				}
-				if _, err := s.PutJob(ctx, j, 0); err != nil {
-					b.Error(err)
-				}
-			}
-		}()
-	}
-	for i := range others {
-		ids <- i
-	}
-	close(ids)
-	wg.Wait()
-	for _, id := range []string{"kid-1", "kid-2"} {
-		if _, err := s.PutJob(ctx, &messages.Job{Id: id, Parent: "root"}, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := s.Reconcile(ctx); err != nil { // the index is complete
-		b.Fatal(err)
-	}
-	for _, bc := range []struct {
-		name string
-		load func() (int, error)
-	}{
-		{"index", func() (int, error) { kids, err := s.ListChildJobs(ctx, "root"); return len(kids), err }},
-		{"scan", func() (int, error) {
-			all, err := s.ListJobs(ctx)
-			n := 0
-			for _, j := range all {
-				if j.Job.GetParent() == "root" {
-					n++
-				}
-			}
-			return n, err
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			wire.n.Store(0)
-			for b.Loop() {
-				if n, err := bc.load(); err != nil || n != 2 {
-					b.Fatalf("%d children, %v", n, err)
-				}
-			}
-			b.ReportMetric(float64(wire.n.Load())/float64(b.N), "wirebytes/op")
-		})
-	}
+	storetest.BenchChildJobs(b, s, 10_000, func() error { _, err := s.Reconcile(context.Background()); return err })
 }

@@ -1,6 +1,10 @@
 package storetest
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/granary-rt/granary/cluster/store"
@@ -86,4 +90,95 @@ func testListChildJobs(t *testing.T, s store.Store) {
 	}
 	check("p", "p-b", "p-c")
 	check("p-a", "g")
+}
+
+// PutUnrelatedJobs stores n jobs named other-NNNNN, half of them children
+// of other-00000, each with a restart whose error is pad bytes long: the
+// other jobs of a store in which one job's children are looked up. It
+// writes from 16 goroutines, as a cluster's members would.
+func PutUnrelatedJobs(t testing.TB, s store.Store, n, pad int) {
+	t.Helper()
+	restart := []*messages.JobRestart{{Task: "t", Error: strings.Repeat("x", pad)}}
+	ids := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				j := &messages.Job{Id: fmt.Sprintf("other-%05d", i), Strategy: "one_for_one", Restarts: restart}
+				if i%2 == 1 {
+					j.Parent = "other-00000"
+				}
+				if _, err := s.PutJob(context.Background(), j, 0); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// BenchChildJobs measures finding a job's 2 child jobs with others other
+// jobs stored (PutUnrelatedJobs, 256-byte restarts) in s, which must be
+// empty: through the store's index (ListChildJobs, sub-benchmark index)
+// and by the scan job supervision made before it (ListJobs, then the
+// children picked: scan), each reporting the job records a lookup reads
+// and their bytes. ready runs once the jobs are stored (a store's index
+// reconcile; nil: none).
+func BenchChildJobs(b *testing.B, s store.Store, others int, ready func() error) {
+	PutUnrelatedJobs(b, s, others, 256)
+	ctx := context.Background()
+	for _, id := range []string{"kid-1", "kid-2"} {
+		if _, err := s.PutJob(ctx, &messages.Job{Id: id, Parent: "root"}, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Each lookup returns the children it found and the records it read.
+	scan := func() (kids, read []store.JobRecord, err error) {
+		read, err = s.ListJobs(ctx)
+		for _, j := range read {
+			if j.Job.GetParent() == "root" {
+				kids = append(kids, j)
+			}
+		}
+		return kids, read, err
+	}
+	index := func() (kids, read []store.JobRecord, err error) {
+		kids, err = s.ListChildJobs(ctx, "root")
+		return kids, kids, err
+	}
+	for _, bc := range []struct {
+		name   string
+		lookup func() (kids, read []store.JobRecord, err error)
+	}{{"index", index}, {"scan", scan}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var read []store.JobRecord
+			for b.Loop() {
+				kids, r, err := bc.lookup()
+				if err != nil || len(kids) != 2 {
+					b.Fatalf("%d children, %v", len(kids), err)
+				}
+				read = r
+			}
+			bytes := 0
+			for _, r := range read {
+				bytes += proto.Size(r.Job)
+			}
+			b.ReportMetric(float64(len(read)), "records/op")
+			b.ReportMetric(float64(bytes), "recordbytes/op")
+		})
+	}
 }
