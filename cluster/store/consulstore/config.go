@@ -32,12 +32,14 @@ type Config struct {
 	// reads every task in one listing instead (a filter that keeps few).
 	WalkRecords int
 	// ReconcileEvery is the longest the cluster goes without reconciling
-	// the submission-time index with the tasks (reconcile.go) while the
-	// runs find nothing missing; negative: the store never reconciles by
+	// the submission-time index with the tasks, and the child jobs index
+	// with the job records (reconcile.go, jobkids.go), while the runs find
+	// nothing missing; negative: the store never reconciles by
 	// itself (a caller runs Reconcile).
 	ReconcileEvery time.Duration
 	// ReconcileSoon is the wait before the next reconcile after a store
-	// opens or after a run that found tasks lacking an entry; it doubles
+	// opens or after a run that found tasks or child jobs lacking an
+	// entry; it doubles
 	// after each run that finds none, up to ReconcileEvery.
 	ReconcileSoon time.Duration
 	// Logger receives the reconciles' reports; nil: slog.Default().
