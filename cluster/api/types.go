@@ -90,6 +90,15 @@ type SubmitRequest struct {
 	// StartAfter delays the first attempt by this long from the submit (a
 	// duration such as "90s"); not with StartAt.
 	StartAfter *Duration `json:"start_after,omitempty"`
+	// Fresh says the sender made ID just now and has never sent it: no
+	// task can be stored under it, so the node skips asking the store
+	// whether one is, and a short task costs one store round trip instead
+	// of two. Set it on the first send only, never on a retry (the first
+	// may have landed). A wrong hint is safe but not free: the task's
+	// write still fails if the id is taken, and the stored task answers,
+	// but the first attempt may have run once (its result is dropped).
+	// The Go client sets it on the first send of an id it made itself.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // RestartRequest is the optional body of POST /v1/tasks/{id}/restart.

@@ -59,6 +59,7 @@ type Client struct {
 	// requests (Config.Coalesce).
 	coalescers map[string]*coalescer
 	noBatch    atomic.Bool // a node answered that it has no batch route
+	noFresh    atomic.Bool // a node refused the fresh hint (api.SubmitRequest.Fresh)
 }
 
 // New returns a client; zero Config fields take DefaultConfig's values,
@@ -99,13 +100,16 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Submit submits a task. An empty ID is filled in before sending, so a
-// retry after a lost answer is idempotent.
+// retry after a lost answer is idempotent; the first send of an id made
+// here says it is new (api.SubmitRequest.Fresh), which saves the node a
+// store round trip, and no retry does.
 func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) (*api.Status, error) {
-	if req.ID == "" {
-		req.ID = api.NewID()
+	b, err := freshSubmit(&req)
+	if err != nil {
+		return nil, err
 	}
 	var st api.Status
-	return &st, c.doPrefer(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", nil, req, &st)
+	return &st, c.doBody(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", nil, b, &st)
 }
 
 // SubmitBatch submits up to api.MaxBatch tasks in one request
@@ -117,15 +121,12 @@ func (c *Client) SubmitBatch(ctx context.Context, reqs []api.SubmitRequest) ([]a
 	if len(reqs) == 0 || len(reqs) > api.MaxBatch {
 		return nil, fmt.Errorf("%w: a batch holds 1 to %d tasks, got %d", api.ErrInvalidArgument, api.MaxBatch, len(reqs))
 	}
-	body := api.SubmitBatchRequest{Tasks: make([]api.SubmitRequest, len(reqs))}
-	for i, r := range reqs {
-		if r.ID == "" {
-			r.ID = api.NewID()
-		}
-		body.Tasks[i] = r
+	b, err := freshBatch(reqs)
+	if err != nil {
+		return nil, err
 	}
 	var out api.SubmitBatchResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/tasks:batch", nil, body, &out); err != nil {
+	if err := c.doBody(ctx, nil, http.MethodPost, "/v1/tasks:batch", nil, b, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Results) != len(reqs) {
@@ -171,12 +172,13 @@ func (c *Client) Wait(ctx context.Context, id string, onChange func(*api.Status)
 // request (the node holds it up to the client's PollWait, then the client
 // goes on waiting with long polls): one round trip for a short task.
 func (c *Client) SubmitAndWait(ctx context.Context, req api.SubmitRequest, onChange func(*api.Status)) (*api.Status, error) {
-	if req.ID == "" {
-		req.ID = api.NewID() // a retried submit must not create a second task
+	b, err := freshSubmit(&req) // an id of its own: a retried submit must not create a second task
+	if err != nil {
+		return nil, err
 	}
 	var st api.Status
 	q := url.Values{"wait": {c.cfg.PollWait.String()}}
-	if err := c.doPrefer(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", q, req, &st); err != nil {
+	if err := c.doBody(ctx, c.owner(req.Kind, req.ID), http.MethodPost, "/v1/tasks", q, b, &st); err != nil {
 		return nil, err
 	}
 	if onChange != nil {

@@ -32,15 +32,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 // doPrefer is do that tries the node prefer first, once (nil: none); if it
 // cannot be reached, the call goes on as do.
 func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path string, q url.Values, in, out any) error {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%w: encoding the request: %w", api.ErrInvalidArgument, err)
-		}
+	b, err := plainBody(in)
+	if err != nil {
+		return err
 	}
+	return c.doBody(ctx, prefer, method, path, q, b, out)
+}
+
+// doBody is doPrefer with the body encoded: its first send may differ from
+// the later ones (reqBody).
+func (c *Client) doBody(ctx context.Context, prefer *url.URL, method, path string, q url.Values, b *reqBody, out any) error {
 	if prefer != nil {
-		err := c.send(ctx, method, prefer, path, q, body, out)
+		err := c.sendBody(ctx, method, prefer, path, q, b, out)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -51,7 +54,7 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 		node, err := c.node(ctx)
 		tried := ""
 		if err == nil {
-			err = c.send(ctx, method, node, path, q, body, out)
+			err = c.sendBody(ctx, method, node, path, q, b, out)
 			if err == nil || !retryable(err) {
 				return err
 			}
@@ -73,6 +76,19 @@ func (c *Client) doPrefer(ctx context.Context, prefer *url.URL, method, path str
 			return fmt.Errorf("%w (gave up after %d tries: %w)", err, try, ctx.Err())
 		}
 	}
+}
+
+// sendBody sends b's next body to node. A node that refuses the fresh hint
+// (an older version) did nothing: the request goes again at once without
+// it, and this client stops sending it.
+func (c *Client) sendBody(ctx context.Context, method string, node *url.URL, path string, q url.Values, b *reqBody, out any) error {
+	body, hinted := b.next(c.noFresh.Load())
+	err := c.send(ctx, method, node, path, q, body, out)
+	if hinted && unknownFresh(err) {
+		c.noFresh.Store(true)
+		err = c.send(ctx, method, node, path, q, b.retry, out)
+	}
+	return err
 }
 
 // at is the URL of path on node; path is escaped already (its ids went

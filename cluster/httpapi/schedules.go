@@ -63,6 +63,8 @@ func ScheduleOf(id string, spec api.ScheduleSpec) (*messages.Schedule, error) {
 		return nil, fmt.Errorf("%w: a schedule's task takes no id: each run's id is the schedule's and its time", api.ErrInvalidArgument)
 	case t.JobID != "" || t.JobStrategy != "" || t.Restart != "" || t.Significant || t.JobStage != 0 || t.JobMaxRestarts != 0 || t.JobRestartPeriod != nil:
 		return nil, fmt.Errorf("%w: a schedule's task takes no job", api.ErrInvalidArgument)
+	case t.Fresh:
+		return nil, fmt.Errorf("%w: a schedule's task takes no fresh: each run's id is the schedule's and its time", api.ErrInvalidArgument)
 	case t.StartAt != nil || t.StartAfter != nil:
 		return nil, fmt.Errorf("%w: a schedule's task takes no start time: the schedule says when", api.ErrInvalidArgument)
 	}

@@ -126,7 +126,7 @@ func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
 // api.ErrInvalidArgument.
 func Submission(req api.SubmitRequest) (tasks.Submission, error) {
 	sub := tasks.Submission{ID: req.ID, Kind: req.Kind, Labels: req.Labels, JobID: req.JobID, JobStrategy: req.JobStrategy, JobStage: req.JobStage,
-		JobMaxRestarts: req.JobMaxRestarts, Restart: req.Restart, Significant: req.Significant, DependsOn: req.DependsOn}
+		JobMaxRestarts: req.JobMaxRestarts, Restart: req.Restart, Significant: req.Significant, DependsOn: req.DependsOn, Fresh: req.Fresh}
 	if req.JobRestartPeriod != nil {
 		sub.JobRestartPeriod = time.Duration(*req.JobRestartPeriod)
 	}

@@ -29,7 +29,9 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 	if _, err := m.registry.Task(t.GetSpec().GetKind()); err != nil {
 		return store.Record{}, false, fmt.Errorf("%w: %w", api.ErrFailedPrecondition, err)
 	}
-	return m.createOwned(ctx, t, from)
+	// A hand-off carries no hint that the id is new (Submission.Fresh):
+	// the owner asks the store, as for any id it did not make.
+	return m.createOwned(ctx, t, from, false)
 }
 
 // createOwned stores a task claimed by this member and running its first
@@ -42,7 +44,9 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 // task exists, the attempt starts first and the task actor writes the task
 // when the attempt ends or the hold is over (see runFirst); the answer
 // waits for that write either way, so the task is durable when it comes.
-func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+// fresh: the submitter made the id just now (Submission.Fresh), and the
+// store is not asked whether it exists first.
+func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string, fresh bool) (store.Record, bool, error) {
 	if len(t.GetSpec().GetDependsOn()) > 0 || Delayed(t, m.now()) {
 		// It waits (for its dependencies, for its start time): stored
 		// pending, nothing runs ahead of the write.
@@ -65,7 +69,7 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 		}
 		return m.submitAnswer(t, rec, created, err)
 	}
-	if rec, created, err := m.runFirst(ctx, t, from); !errors.Is(err, errWriteFirst) {
+	if rec, created, err := m.runFirst(ctx, t, from, fresh); !errors.Is(err, errWriteFirst) {
 		return m.submitAnswer(t, rec, created, err)
 	}
 	rec, created, err := m.store.Create(ctx, t)
@@ -90,17 +94,25 @@ func (m *Manager) createOwned(ctx context.Context, t *messages.Task, from string
 // exist, tasks of its kind mostly outlast the hold (see holdLearner), it
 // belongs to a job, or an actor of the task still runs): the task is then
 // written first.
-func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+//
+// fresh skips asking the store whether the task exists: the submitter
+// made its id just now. The first write's check that the id is free
+// stays, so a wrong hint costs a run of the attempt, never a second task:
+// the write finds the task, the attempt's outcome is dropped and the
+// stored task answers (the task actor's create, task_write.go).
+func (m *Manager) runFirst(ctx context.Context, t *messages.Task, from string, fresh bool) (store.Record, bool, error) {
 	id := t.GetSpec().GetId()
 	if m.cfg.HoldFirstWrite <= 0 || m.caps.Prober == nil || !m.holds.hold(t.GetSpec().GetKind()) || t.GetSpec().GetJobId() != "" {
 		// A task of a job is stored before anything of it runs: its join
 		// gate reads the job after (joingate.go).
 		return store.Record{}, false, errWriteFirst
 	}
-	if exists, err := m.caps.Prober.Exists(ctx, id); err != nil || exists {
-		// Stored already (a resubmission: Create finds it, and nothing
-		// runs again), or the store cannot tell: write first.
-		return store.Record{}, false, errWriteFirst
+	if !fresh {
+		if exists, err := m.caps.Prober.Exists(ctx, id); err != nil || exists {
+			// Stored already (a resubmission: Create finds it, and nothing
+			// runs again), or the store cannot tell: write first.
+			return store.Record{}, false, errWriteFirst
+		}
 	}
 	answer := make(chan firstWrite, 1)
 	pre := store.Record{Task: t}

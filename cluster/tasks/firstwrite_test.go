@@ -23,6 +23,7 @@ import (
 type countingStore struct {
 	store.Store
 	creates, updates atomic.Int32
+	probes           atomic.Int32 // calls of Exists (store.Prober)
 	failCreate       atomic.Bool
 	onCreate         func(id string)
 }
@@ -46,6 +47,7 @@ func (s *countingStore) Update(ctx context.Context, t *messages.Task, rev uint64
 }
 
 func (s *countingStore) Exists(ctx context.Context, id string) (bool, error) {
+	s.probes.Add(1)
 	return s.Store.(store.Prober).Exists(ctx, id)
 }
 

@@ -212,6 +212,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 			return store.Record{}, false, err
 		}
 	}
+	fresh := sub.Fresh || sub.ID == "" // an id BuildTask makes is new
 	owner := m.member
 	if m.cfg.Owner != nil {
 		if o := m.cfg.Owner(sub.Kind, sub.ID); o != "" {
@@ -229,7 +230,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 	id := t.GetSpec().GetId()
 	switch routeSubmit(owner, m.member, m.fenced(), m.cfg.Peers != nil) {
 	case submitOwned:
-		return m.createOwned(ctx, t, "")
+		return m.createOwned(ctx, t, "", fresh)
 	case submitHandOff:
 		m.expectPush(id)
 		rec, created, err := m.cfg.Peers.SubmitTo(ctx, owner, t)

@@ -297,6 +297,12 @@ func (r *rootActor) forget(c actor.Context, who *actor.PID) {
 // admitActivation starts, refuses, holds back or drops an activation, as admit
 // rules.
 func (r *rootActor) admitActivation(c actor.Context, msg *activate) {
+	if msg.unstored != nil && r.parked[msg.id] != nil {
+		// A task parked here is stored (a submit wrongly marked fresh,
+		// Submission.Fresh): write first, which finds it, and run nothing.
+		msg.notStarted(errWriteFirst)
+		return
+	}
 	if p := r.parked[msg.id]; p != nil && msg.rec == nil && msg.unstored == nil && !msg.born {
 		return // its wake-up serves it, as a live actor would (the owned-task watch activates every task again now and then)
 	} else if p != nil && p.stopping && !r.draining && !r.m.fenced() {

@@ -57,6 +57,15 @@ type Submission struct {
 	// schedule and the run's scheduled time (package schedule sets them).
 	ScheduleID   string
 	ScheduleSlot time.Time
+	// Fresh: the caller made ID just now and never sent it before, so no
+	// task is stored under it and Manager.Submit need not ask the store
+	// (store.Prober) before running the first attempt ahead of the task's
+	// write (Config.HoldFirstWrite): one store round trip instead of two.
+	// A wrong hint stores nothing twice: the write's check that the id is
+	// free still fails, the attempt's outcome is dropped and the stored
+	// task answers; but that attempt may have run once. An empty ID is
+	// fresh by itself (Submit makes one).
+	Fresh bool
 }
 
 // MaxStartDelay bounds how far ahead a task may be submitted to start: a
