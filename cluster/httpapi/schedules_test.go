@@ -63,6 +63,7 @@ func TestScheduleRefusesBadInput(t *testing.T) {
 		"task id":       {"s", `{"cron":"@daily","task":{"kind":"echo","id":"x"}}`, "no id"},
 		"task job":      {"s", `{"cron":"@daily","task":{"kind":"echo","job_id":"j"}}`, "no job"},
 		"task start":    {"s", `{"cron":"@daily","task":{"kind":"echo","start_after":"1m"}}`, "no start"},
+		"task fresh":    {"s", `{"cron":"@daily","task":{"kind":"echo","fresh":true}}`, "no fresh"},
 		"bad id":        {"-s", `{"cron":"@daily","task":{"kind":"echo"}}`, "schedule id"},
 		"long id":       {strings.Repeat("s", 101), `{"cron":"@daily","task":{"kind":"echo"}}`, "schedule id"},
 		"sub-second":    {"s", `{"cron":"@every 10ms","task":{"kind":"echo"}}`, "@every"},
