@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/cluster/client"
@@ -61,13 +60,14 @@ func runDurable(b *testing.B, callers int, nodes [2]durableNode, consulPIDs ...i
 	// (concurrent submits to one node share requests).
 	clients := [2]*client.Client{clientFor(b, nodes[0].client), clientFor(b, nodes[1].client)}
 	ctx := context.Background()
-	run := time.Now().UnixNano()
 	cpu := &cpuMeter{}
 	cpu.add("caller", 0)
 	cpu.add("nodes", nodes[0].pid, nodes[1].pid)
 	cpu.add("consul", consulPIDs...)
 	parallelN(b, callers, durableWarmup, cpu, func(i int) error {
-		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{ID: fmt.Sprintf("d-%d-%d", run, i), Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
+		// The id is the client's, as for an application that does not
+		// name its tasks: new, and said to be (api.SubmitRequest.Fresh).
+		st, err := clients[i%2].SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo", Payload: json.RawMessage(`{"n":1}`)}, nil)
 		if err == nil && st.State != api.StateCompleted {
 			err = fmt.Errorf("task %s ended %s", st.ID, st.State)
 		}
