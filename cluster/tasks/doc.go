@@ -52,7 +52,10 @@
 // creates the task as the attempt left it, finished if it ended within the
 // hold, running otherwise. The submit is answered with that write, so it is
 // still durable when it returns, and a short task costs one write instead
-// of two.
+// of two. A submit whose id its caller made just now (Submission.Fresh, or
+// no id) skips the question: one store round trip in all. The write still
+// checks that the id is free, so a wrong hint stores nothing twice; the
+// attempt it ran ahead is dropped.
 //
 // An attempt that ends (time-out, cancel, restart) while its handler,
 // ignoring its context, still runs is abandoned: its goroutine cannot be
