@@ -835,7 +835,12 @@ type SubmitTask struct {
 	// task is validated and built by the submitting member.
 	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	// from is the submitting member, told of the task's changes.
-	From          string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// fresh: the submit's client made the task's id just now and never sent
+	// it before (api.SubmitRequest.Fresh), so the owner need not ask the
+	// store whether the task exists. A member of an older version ignores it
+	// and asks.
+	Fresh         bool `protobuf:"varint,3,opt,name=fresh,proto3" json:"fresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -882,6 +887,13 @@ func (x *SubmitTask) GetFrom() string {
 		return x.From
 	}
 	return ""
+}
+
+func (x *SubmitTask) GetFresh() bool {
+	if x != nil {
+		return x.Fresh
+	}
+	return false
 }
 
 // SubmitTaskReply answers SubmitTask: the stored task, or an error.
@@ -1337,11 +1349,12 @@ const file_messages_grain_proto_rawDesc = "" +
 	"\x04from\x18\x04 \x01(\tR\x04from\"O\n" +
 	"\vTaskChanged\x12$\n" +
 	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision\"F\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\"\\\n" +
 	"\n" +
 	"SubmitTask\x12$\n" +
 	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x12\n" +
-	"\x04from\x18\x02 \x01(\tR\x04from\"\xc0\x01\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x14\n" +
+	"\x05fresh\x18\x03 \x01(\bR\x05fresh\"\xc0\x01\n" +
 	"\x0fSubmitTaskReply\x12$\n" +
 	"\x04task\x18\x01 \x01(\v2\x10.granary.v1.TaskR\x04task\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x18\n" +

@@ -46,7 +46,7 @@ func (p *peers) root(member string) (*actor.PID, bool) {
 	return actor.NewPID(m.Addr, tasks.RootName(member)), true
 }
 
-func (p *peers) SubmitTo(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error) {
+func (p *peers) SubmitTo(ctx context.Context, owner string, t *messages.Task, fresh bool) (store.Record, bool, error) {
 	pid, ok := p.root(owner)
 	if !ok {
 		return store.Record{}, false, fmt.Errorf("%w: %s is not in the view", tasks.ErrOwnerUnreachable, owner)
@@ -56,7 +56,7 @@ func (p *peers) SubmitTo(ctx context.Context, owner string, t *messages.Task) (s
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl)/2 < timeout {
 		timeout = time.Until(dl) / 2
 	}
-	res, err := p.sys.Root.RequestFuture(pid, &messages.SubmitTask{Task: t, From: p.self}, timeout).Result()
+	res, err := p.sys.Root.RequestFuture(pid, &messages.SubmitTask{Task: t, From: p.self, Fresh: fresh}, timeout).Result()
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("%w: %w", tasks.ErrOwnerUnreachable, err)
 	}

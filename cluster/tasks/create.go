@@ -16,8 +16,9 @@ import (
 
 // SubmitOwned stores a task another member built for this one, its owner by
 // placement, and starts it (Peers.SubmitTo on that member calls it here).
-// from is that member, told of the task's changes.
-func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string) (store.Record, bool, error) {
+// from is that member, told of the task's changes; fresh, that the
+// submit's client made the id just now (Submission.Fresh).
+func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string, fresh bool) (store.Record, bool, error) {
 	switch {
 	case m.closing.Load():
 		return store.Record{}, false, fmt.Errorf("%w: member %s is shutting down", api.ErrUnavailable, m.member)
@@ -29,9 +30,7 @@ func (m *Manager) SubmitOwned(ctx context.Context, t *messages.Task, from string
 	if _, err := m.registry.Task(t.GetSpec().GetKind()); err != nil {
 		return store.Record{}, false, fmt.Errorf("%w: %w", api.ErrFailedPrecondition, err)
 	}
-	// A hand-off carries no hint that the id is new (Submission.Fresh):
-	// the owner asks the store, as for any id it did not make.
-	return m.createOwned(ctx, t, from, false)
+	return m.createOwned(ctx, t, from, fresh)
 }
 
 // createOwned stores a task claimed by this member and running its first

@@ -1,13 +1,18 @@
 package tasks_test
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/api"
+	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/cluster/tasks"
 	"github.com/granary-rt/granary/internal/testutil"
+	"github.com/granary-rt/granary/messages"
 )
 
 // storeCalls is what a countingStore has seen so far: each is one store
@@ -110,5 +115,50 @@ func TestWrongFreshHintForARunningTask(t *testing.T) {
 	}
 	if _, err := h.m.Cancel(ctx, "r1", "test over"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// handOff is a tasks.Peers that hands submits to owner's manager as the
+// node's remoting does (SubmitTask, fresh included).
+type handOff struct {
+	submitOnly
+	owner *tasks.Manager
+	reg   *actors.Registry
+}
+
+func (p handOff) SubmitTo(ctx context.Context, _ string, t *messages.Task, fresh bool) (store.Record, bool, error) {
+	checked, err := tasks.CheckTask(p.reg, t, t.GetStatus().GetOwner())
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	return p.owner.SubmitOwned(ctx, checked, "m0", fresh)
+}
+
+// TestFreshHintCrossesTheHandOff: a submit taken by a member that does not
+// own the task keeps its hint on the way to the owner, which then writes
+// the task once without asking the store; without the hint it asks.
+func TestFreshHintCrossesTheHandOff(t *testing.T) {
+	h := newFirstWrite(t, time.Minute)
+	submitter, _ := startManager(t, "m0", filepath.Join(t.TempDir(), "tasks.db"), func(cfg *tasks.Config) {
+		cfg.Owner = func(string, string) string { return "m1" }
+		cfg.Peers = handOff{owner: h.m, reg: testKinds(t)}
+	})
+	ctx := testutil.Context(t, 10*time.Second)
+	for _, tc := range []struct {
+		sub  tasks.Submission
+		want storeCalls
+	}{
+		{tasks.Submission{ID: "h-fresh", Kind: "ok", Payload: []byte(`1`), Fresh: true}, storeCalls{creates: 1}},
+		{tasks.Submission{Kind: "ok", Payload: []byte(`2`)}, storeCalls{creates: 1}},
+		{tasks.Submission{ID: "h-given", Kind: "ok", Payload: []byte(`3`)}, storeCalls{probes: 1, creates: 1}},
+	} {
+		before := h.calls()
+		rec, created, err := submitter.Submit(ctx, tc.sub)
+		if err != nil || !created || rec.Task.GetStatus().GetOwner() != "m1" || rec.Task.GetStatus().GetState() != completed {
+			t.Fatalf("Submit %q = %v, created %v, %v; want it completed by m1", tc.sub.ID, rec.Task.GetStatus(), created, err)
+		}
+		if got := h.calls().since(before); got != tc.want {
+			t.Fatalf("Submit %q: the owner's store calls %+v; want %+v", tc.sub.ID, got, tc.want)
+		}
 	}
 }

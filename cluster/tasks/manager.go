@@ -233,7 +233,7 @@ func (m *Manager) Submit(ctx context.Context, sub Submission) (rec store.Record,
 		return m.createOwned(ctx, t, "", fresh)
 	case submitHandOff:
 		m.expectPush(id)
-		rec, created, err := m.cfg.Peers.SubmitTo(ctx, owner, t)
+		rec, created, err := m.cfg.Peers.SubmitTo(ctx, owner, t, fresh)
 		if err == nil {
 			m.observe(rec) // the owner's answer may be the finished task
 		}

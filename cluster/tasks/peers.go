@@ -18,8 +18,10 @@ type Peers interface {
 	// (Manager.SubmitOwned there). An error wrapping ErrOwnerUnreachable
 	// means owner could not be asked or did not answer: Submit then
 	// stores the task here, pending, for the owner to claim. Any other
-	// error is the owner's answer and reaches the caller.
-	SubmitTo(ctx context.Context, owner string, t *messages.Task) (rec store.Record, created bool, err error)
+	// error is the owner's answer and reaches the caller. fresh passes on
+	// the submit's hint that its id is new (Submission.Fresh); an
+	// implementation may drop it (the owner then asks the store).
+	SubmitTo(ctx context.Context, owner string, t *messages.Task, fresh bool) (rec store.Record, created bool, err error)
 	// Notify tells owner that it owns a new task, as stored. The owner's
 	// watch of its owner index finds the task without it, only later.
 	Notify(owner string, rec store.Record)

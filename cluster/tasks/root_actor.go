@@ -350,7 +350,7 @@ func (r *rootActor) answerSubmit(c actor.Context, msg *messages.SubmitTask) {
 		var rec store.Record
 		var created bool
 		if err == nil {
-			rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom())
+			rec, created, err = m.SubmitOwned(ctx, t, msg.GetFrom(), msg.GetFresh())
 		}
 		if err != nil {
 			reply.Code, reply.Error = api.ToCode(err)

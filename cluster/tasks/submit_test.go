@@ -32,7 +32,7 @@ func newMember(t *testing.T, member string, owner func(kind, id string) string, 
 // nowhere and no owner is live for a forwarded control.
 type submitOnly func(context.Context, string, *messages.Task) (store.Record, bool, error)
 
-func (f submitOnly) SubmitTo(ctx context.Context, owner string, t *messages.Task) (store.Record, bool, error) {
+func (f submitOnly) SubmitTo(ctx context.Context, owner string, t *messages.Task, _ bool) (store.Record, bool, error) {
 	return f(ctx, owner, t)
 }
 func (submitOnly) Notify(string, store.Record) {}
@@ -80,7 +80,7 @@ func TestSubmitGoesToTheOwner(t *testing.T) {
 			if to != "m2" {
 				return store.Record{}, false, fmt.Errorf("handed to %s, want m2", to)
 			}
-			return owner.SubmitOwned(ctx, task, "m1")
+			return owner.SubmitOwned(ctx, task, "m1", false)
 		})
 	ctx := testutil.Context(t, 20*time.Second)
 	rec, created, err := submitter.Submit(ctx, tasks.Submission{ID: "t1", Kind: "flaky", Payload: []byte(`{"succeed_on":1}`)})
@@ -119,7 +119,7 @@ func TestSubmitGoesToTheOwner(t *testing.T) {
 		t.Fatalf("another task under a taken id: %v, want ErrAlreadyExists", err)
 	}
 	// A task built for another member is refused by the one it reaches.
-	if _, _, err := owner.SubmitOwned(ctx, &messages.Task{Spec: &messages.TaskSpec{Id: "x", Kind: "ok"}, Status: &messages.TaskStatus{Owner: "m3"}}, "m1"); !errors.Is(err, api.ErrFailedPrecondition) {
+	if _, _, err := owner.SubmitOwned(ctx, &messages.Task{Spec: &messages.TaskSpec{Id: "x", Kind: "ok"}, Status: &messages.TaskStatus{Owner: "m3"}}, "m1", false); !errors.Is(err, api.ErrFailedPrecondition) {
 		t.Fatalf("SubmitOwned of a task for m3: %v, want ErrFailedPrecondition", err)
 	}
 	if _, err := ownerStore.Get(ctx, "x"); !errors.Is(err, store.ErrNotFound) {
