@@ -99,37 +99,40 @@ func freshClient(t *testing.T, url string, coalesce bool) *client.Client {
 	return c
 }
 
+// bothWays runs test with a plain client and with a coalescing one.
+func bothWays(t *testing.T, test func(t *testing.T, coalesce bool)) {
+	t.Run("plain", func(t *testing.T) { test(t, false) })
+	t.Run("coalescing", func(t *testing.T) { test(t, true) })
+}
+
 // TestSubmitSaysFreshOnlyOnTheFirstSend: the client marks a submit fresh
 // on the first send of an id it made, and on no retry of it (the first
 // send may have stored the task); never for an id the caller gave.
 func TestSubmitSaysFreshOnlyOnTheFirstSend(t *testing.T) {
-	for _, coalesce := range []bool{false, true} {
-		name := map[bool]string{false: "plain", true: "coalescing"}[coalesce]
-		t.Run(name, func(t *testing.T) {
-			ctx := testutil.Context(t, 10*time.Second)
-			n := &freshNode{fail: 2, answer: unavailable}
-			c := freshClient(t, n.serve(t), coalesce)
-			st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []sent{{st.ID, true}, {st.ID, false}, {st.ID, false}}
-			if got := n.sends(); !slices.Equal(got, want) {
-				t.Fatalf("sends %v; want %v: the hint on the first send only", got, want)
-			}
-			n2 := &freshNode{}
-			c2 := freshClient(t, n2.serve(t), coalesce)
-			if _, err := c2.Submit(ctx, api.SubmitRequest{ID: "mine", Kind: "echo"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c2.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo"}, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got := n2.sends(); len(got) != 2 || got[0] != (sent{"mine", false}) || !got[1].fresh {
-				t.Fatalf("sends %v; want the caller's id unmarked, then SubmitAndWait's own id fresh", got)
-			}
-		})
-	}
+	bothWays(t, func(t *testing.T, coalesce bool) {
+		ctx := testutil.Context(t, 10*time.Second)
+		n := &freshNode{fail: 2, answer: unavailable}
+		c := freshClient(t, n.serve(t), coalesce)
+		st, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []sent{{st.ID, true}, {st.ID, false}, {st.ID, false}}
+		if got := n.sends(); !slices.Equal(got, want) {
+			t.Fatalf("sends %v; want %v: the hint on the first send only", got, want)
+		}
+		n2 := &freshNode{}
+		c2 := freshClient(t, n2.serve(t), coalesce)
+		if _, err := c2.Submit(ctx, api.SubmitRequest{ID: "mine", Kind: "echo"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c2.SubmitAndWait(ctx, api.SubmitRequest{Kind: "echo"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := n2.sends(); len(got) != 2 || got[0] != (sent{"mine", false}) || !got[1].fresh {
+			t.Fatalf("sends %v; want the caller's id unmarked, then SubmitAndWait's own id fresh", got)
+		}
+	})
 }
 
 // TestSubmitBatchSaysFreshOnlyOnTheFirstSend: in a batch, the tasks whose
@@ -153,24 +156,21 @@ func TestSubmitBatchSaysFreshOnlyOnTheFirstSend(t *testing.T) {
 // unknown field (and stores nothing); the submit goes again at once
 // without it, and the client sends it no more.
 func TestSubmitToANodeWithoutTheHint(t *testing.T) {
-	for _, coalesce := range []bool{false, true} {
-		name := map[bool]string{false: "plain", true: "coalescing"}[coalesce]
-		t.Run(name, func(t *testing.T) {
-			ctx := testutil.Context(t, 10*time.Second)
-			n := &freshNode{fail: 1, answer: olderNode}
-			c := freshClient(t, n.serve(t), coalesce)
-			first, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
-			if err != nil {
-				t.Fatalf("Submit to an older node: %v", err)
-			}
-			second, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []sent{{first.ID, true}, {first.ID, false}, {second.ID, false}}
-			if got := n.sends(); !slices.Equal(got, want) {
-				t.Fatalf("sends %v; want %v", got, want)
-			}
-		})
-	}
+	bothWays(t, func(t *testing.T, coalesce bool) {
+		ctx := testutil.Context(t, 10*time.Second)
+		n := &freshNode{fail: 1, answer: olderNode}
+		c := freshClient(t, n.serve(t), coalesce)
+		first, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
+		if err != nil {
+			t.Fatalf("Submit to an older node: %v", err)
+		}
+		second, err := c.Submit(ctx, api.SubmitRequest{Kind: "echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []sent{{first.ID, true}, {first.ID, false}, {second.ID, false}}
+		if got := n.sends(); !slices.Equal(got, want) {
+			t.Fatalf("sends %v; want %v", got, want)
+		}
+	})
 }
