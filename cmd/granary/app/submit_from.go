@@ -103,7 +103,9 @@ func readFrom(e *env, path string) ([]api.SubmitRequest, []int, error) {
 			return nil, nil, usageErr("--from %s, line %d: %v (nothing was submitted)", path, n, err)
 		}
 		if req.ID == "" {
-			req.ID = api.NewID() // so that a retried batch finds what it created
+			// So that a retried batch finds what it created; new, so its
+			// first send says so (the client sends no retry fresh).
+			req.ID, req.Fresh = api.NewID(), true
 		}
 		reqs, lines = append(reqs, req), append(lines, n)
 	}
