@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // TestSettleTouchOfAnActorThatStops: a Touch queued behind the message
@@ -103,7 +104,7 @@ func TestStopWaitsForJobWorkWithinTheDrain(t *testing.T) {
 	started := make(chan struct{})
 	m.jobWork(func(ctx context.Context) {
 		close(started)
-		if sleepCtx(ctx, 200*time.Millisecond) {
+		if backoff.Sleep(ctx, 200*time.Millisecond) {
 			finished.Store(true)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/messages"
 	"github.com/granary-rt/granary/supervisor"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // perform carries out a job machine's effects, after the state that
@@ -239,7 +240,7 @@ func (m *Manager) routeJobAsync(job string, ev supervisor.JobEvent) {
 				m.log.Warn("job supervisor: delivering an event failed", "job", job, "event", ev.Kind.String(), "child", ev.Child.ID, "err", err)
 				return
 			}
-			if !sleepCtx(m.jobs.Context(), wait) { // the owner's fence or drain, or the store's outage, to pass
+			if !backoff.Sleep(m.jobs.Context(), wait) { // the owner's fence or drain, or the store's outage, to pass
 				return // this member stops and cut its work short
 			}
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/supervisor"
+	"github.com/granary-rt/granary/supervisor/backoff"
 )
 
 // sweep carries out the machine's EffectSweep: off the actor, it lists the
@@ -27,7 +28,7 @@ func (a *jobActor) sweep() {
 				return
 			}
 			m.log.Warn("job supervisor: sweeping the job's subtree failed; trying again", "job", id, "err", err)
-			if m.closing.Load() || !sleepCtx(m.jobs.Context(), wait) { // the store's outage to pass
+			if m.closing.Load() || !backoff.Sleep(m.jobs.Context(), wait) { // the store's outage to pass
 				return
 			}
 		}

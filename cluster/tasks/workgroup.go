@@ -87,15 +87,3 @@ func (g *workGroup) close() {
 	g.closed = true
 	g.mu.Unlock()
 }
-
-// sleepCtx waits d or until ctx ends; false if ctx ended.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
