@@ -110,9 +110,15 @@ func (m *Manager) Restart(ctx context.Context, id, reason, requestID string) (st
 // round) must not run the task twice. Only a terminate of that round
 // applied after it (an owner resuming the round terminated it again)
 // clears the mark, so that the round's start runs it again
-// (terminateStatus).
+// (terminateStatus). A job's start of a round older than the task's job
+// round is taken as applied too: a later round's start or terminate has
+// reached the task since (the start was overtaken on its way), and the
+// job has moved on.
 func (c Control) applied(st *messages.TaskStatus) bool {
-	return c.Op == OpRestart && c.RequestID != "" && st.GetLastRestart() == c.RequestID
+	if c.Op != OpRestart {
+		return false
+	}
+	return c.RequestID != "" && st.GetLastRestart() == c.RequestID || c.Round > 0 && c.Round < st.GetJobRound()
 }
 
 // jobStartID is the request id of job's start of a task in round: a start

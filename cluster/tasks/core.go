@@ -457,6 +457,10 @@ func terminateStatus(st *messages.TaskStatus, c Control, abandoned bool, now tim
 			// resuming the round): the round's start runs it again.
 			st.LastRestart = ""
 		}
+		// A start of an earlier round still on its way is stale now
+		// (Control.applied): the job's shutdown overtook it, and the task
+		// must not run under a job that ends.
+		st.JobRound = max(st.GetJobRound(), c.Round)
 		st.State, st.NextAttemptAt = messages.TaskState_TASK_STATE_RETRYING, nil
 		st.Progress, st.ProgressNote = 0, ""
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/granary-rt/granary/cluster/api"
 	"github.com/granary-rt/granary/messages"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -99,13 +100,25 @@ func TestJobStartAppliedOncePerRound(t *testing.T) {
 	if route, err := routeControl(start, st, "n2"); err != nil || route != routeDone {
 		t.Fatalf("the start of round 1 sent again: route %d, %v; want done", route, err)
 	}
+	resumed := proto.Clone(st).(*messages.TaskStatus)
+	terminateStatus(resumed, Control{Op: OpTerminate, ID: "t1", Round: 1}, false, t0, "n2")
+	if start.applied(resumed) {
+		t.Fatalf("terminated again in round 1 (an owner resuming it), the round's start is applied already: %v", resumed)
+	}
 	terminateStatus(st, Control{Op: OpTerminate, ID: "t1", Round: 2}, false, t0, "n2")
 	if !start.applied(st) {
 		t.Fatalf("a terminate of a later round undid the start of round 1: %v", st)
 	}
-	terminateStatus(st, Control{Op: OpTerminate, ID: "t1", Round: 1}, false, t0, "n2")
-	if start.applied(st) {
-		t.Fatalf("terminated again in round 1 (an owner resuming it), the round's start is applied already: %v", st)
+	// A start of round 1 still on its way when the job's shutdown (round
+	// 2) terminated the task held is stale: it must not run the task under
+	// a job that ends.
+	held := &messages.TaskStatus{State: retrying, Owner: "n2", JobHold: holdTerminated, JobRound: 0}
+	terminateStatus(held, Control{Op: OpTerminate, ID: "t1", Round: 2}, false, t0, "n2")
+	if !start.applied(held) {
+		t.Fatalf("a start of round 1 overtaken by the terminate of round 2 would still run the task: %v", held)
+	}
+	if later := (Control{Op: OpRestart, ID: "t1", Round: 2, RequestID: jobStartID("j1", 2)}); later.applied(held) {
+		t.Fatalf("the start of round 2, after its terminate, is taken as applied: %v", held)
 	}
 	if !isJobStartOf(jobStartID("j1", 11), 11) || isJobStartOf(jobStartID("j1", 11), 1) || isJobStartOf("r1", 1) {
 		t.Fatal("isJobStartOf does not tell the round of a job's start")
