@@ -17,10 +17,15 @@ import (
 	"github.com/granary-rt/granary/internal/testnode"
 )
 
+// FailoverReport is how often FailoverAtScale's sleep tasks report progress
+// (and heartbeat): 5 s, not the sleep kind's 100 ms, since 20,000 reporting
+// every 100 ms took a fifth of the member's CPU (issue #23). benchscale's
+// -failover-report sets it to measure a member loaded with chattier tasks.
+var FailoverReport = 5 * time.Second
+
 // FailoverAtScale measures the failover of a member owning n unfinished
 // tasks: it starts one node, submits n long sleep tasks (all owned by it;
-// each reports progress every 5 s, not every 100 ms: 20,000 reporting
-// every 100 ms took a fifth of the member's CPU, issue #23),
+// each reports progress every FailoverReport),
 // starts two more nodes (running work is not reshuffled onto them), kills
 // the first with SIGKILL and times until every task is running again on a
 // survivor. It reports the seconds as "s_failover", and the p99 and worst
@@ -47,7 +52,7 @@ func FailoverAtScale(b *testing.B, n int) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			req := api.SubmitRequest{ID: fmt.Sprintf("scale-%05d", i), Kind: "sleep", Payload: json.RawMessage(`{"ms":600000,"report_ms":5000}`)}
+			req := api.SubmitRequest{ID: fmt.Sprintf("scale-%05d", i), Kind: "sleep", Payload: json.RawMessage(fmt.Sprintf(`{"ms":600000,"report_ms":%d}`, FailoverReport.Milliseconds()))}
 			_, err := c.Submit(ctx, req)
 			for try := 1; err != nil && try < 5 && ctx.Err() == nil; try++ { // the same id again: one task (a loaded machine times out now and then)
 				_, err = c.Submit(ctx, req)

@@ -38,6 +38,7 @@ func main() {
 	probeCutoff := flag.String("probe-sweep-before", "", "with -probe: then measure a janitor sweep deleting the tasks submitted before this time (RFC 3339), as a retention later")
 	failover := flag.Int("failover", 0, "running tasks of the member killed in the failover runs (0: none)")
 	failoverReps := flag.Int("failover-reps", 3, "failover runs (p50 and worst are reported)")
+	flag.DurationVar(&benchmarks.FailoverReport, "failover-report", benchmarks.FailoverReport, "how often the failover runs' sleep tasks report progress (the sleep kind takes 100ms to 5s)")
 	flag.Parse()
 	if (cfg.Tasks != 0 && cfg.Tasks < 1000) || cfg.Callers < 1 || cfg.Reps < 1 || cfg.Pending < 0 || *failover < 0 || *failoverReps < 1 {
 		fmt.Fprintln(os.Stderr, "benchscale: -tasks must be 0 (no load) or at least 1000, -callers, -reps and -failover-reps at least 1, -pending and -failover not negative")
