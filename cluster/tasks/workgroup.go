@@ -53,12 +53,6 @@ func (g *workGroup) Go(fn func()) bool {
 	return true
 }
 
-// Wait closes the group and waits for its goroutines.
-func (g *workGroup) Wait() {
-	g.close()
-	g.wg.Wait()
-}
-
 // WaitFor closes the group and waits for its goroutines until ctx ends;
 // then it cancels their context and waits up to cutGrace more. It reports
 // whether all of them returned before ctx ended.
