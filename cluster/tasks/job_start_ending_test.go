@@ -11,22 +11,27 @@ import (
 	"github.com/granary-rt/granary/supervisor"
 )
 
-// sweepGate holds a job supervisor's sweep (its listing of child jobs)
-// while armed, until released: the first listing after arming (the
-// supervisor's load) goes through, the next ones (its sweep) wait.
+// sweepGate holds the sweep of job's supervisor (its listing of job's
+// child jobs once job's record shows it shutting down) while armed, until
+// released. Loads of the job before its stop (a tick of AdoptJobs spawns
+// and retires its actor now and then) pass: counting the listings instead
+// made the stop's own load wait now and then.
 type sweepGate struct {
 	store.Store
+	job     string
 	armed   atomic.Bool
-	calls   atomic.Int32
 	release chan struct{}
 }
 
 func (s *sweepGate) ListChildJobs(ctx context.Context, parent string) ([]store.JobRecord, error) {
-	if s.armed.Load() && s.calls.Add(1) > 1 {
-		select {
-		case <-s.release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	if parent == s.job && s.armed.Load() {
+		jr, err := s.Store.GetJob(ctx, parent)
+		if err == nil && jr.Job.GetRun().GetPhase() == supervisor.PhaseShuttingDown.String() {
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 	}
 	return s.Store.ListChildJobs(ctx, parent)
@@ -42,7 +47,7 @@ func (s *sweepGate) ListChildJobs(ctx context.Context, parent string) ([]store.J
 // start at once.
 func TestChildJobStartedWhileItStillEnds(t *testing.T) {
 	ctx := testutil.Context(t, 60*time.Second)
-	gate := &sweepGate{Store: openJobTestStore(t), release: make(chan struct{})}
+	gate := &sweepGate{Store: openJobTestStore(t), job: "kid", release: make(chan struct{})}
 	m := startJobTestManager(t, ctx, gate, "m1")
 	for _, d := range []JobDeclaration{{ID: "root"}, {ID: "kid", Parent: "root"}} {
 		if _, _, err := m.DeclareJob(ctx, d); err != nil {

@@ -54,8 +54,13 @@ func TestNestedEscalationAcrossMembers(t *testing.T) {
 	declare(2, "esc-b", api.JobSpec{Parent: "esc", Stage: 1, Shutdown: shutdown})
 	submit(1, api.SubmitRequest{ID: "esc-b0", JobID: "esc-b", Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`)})
 	submit(2, api.SubmitRequest{ID: "esc-t", JobID: "esc", JobStage: 2, Kind: "sleep", Payload: json.RawMessage(`{"ms":600000}`)})
+	// Both failing tasks start at one time, once both are in: submitted
+	// to start at once, the first spent esc-a's budget twice over now and
+	// then before the second joined (CI saw esc-a1 join esc-a's second
+	// incarnation, after the root's restart).
+	startAt := time.Now().Add(2 * time.Second)
 	for i := range 2 {
-		submit(i, api.SubmitRequest{ID: fmt.Sprintf("esc-a%d", i), JobID: "esc-a", Kind: "flaky",
+		submit(i, api.SubmitRequest{ID: fmt.Sprintf("esc-a%d", i), JobID: "esc-a", Kind: "flaky", StartAt: &startAt,
 			Payload: json.RawMessage(`{"fail_rate":1}`), Policy: &api.Policy{MaxAttempts: api.Ptr(1)}})
 	}
 
