@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -112,10 +113,18 @@ func TestJobList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all, err := c.Jobs(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each job's supervisor records its task's end after the task's
+	// answer: listed before then, a job's record changes between the two
+	// listings, and with it the order.
+	var all *api.JobList
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		all, err = c.Jobs(ctx, 0)
+		settled := err == nil && all.Count == 2
+		for i := 0; settled && i < len(all.Jobs); i++ {
+			settled = api.IsTerminal(all.Jobs[i].State)
+		}
+		return settled, fmt.Sprintf("jobs %+v, %v; want both ended", all, err)
+	})
 	if all.Total != 2 || all.Count != 2 || all.Jobs[0].Strategy != "one_for_all" {
 		t.Fatalf("jobs %+v; want both, one_for_all", all)
 	}

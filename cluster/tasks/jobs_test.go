@@ -300,6 +300,19 @@ func TestTaskJoiningAFailingJobIsCancelled(t *testing.T) {
 	}
 	h.submitSub(sub("racy-first", 0))
 	h.running("racy-first")
+	// The job's supervisor has heard of racy-first (its report read the
+	// job too): the next read of the job is racy-late's submit's. Armed
+	// before, the supervisor's read took the failure now and then, and the
+	// submit's write found the job changed under it.
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := fs.Store.GetJob(context.Background(), "racy")
+		for _, c := range jr.Job.GetRun().GetChildren() {
+			if c.GetId() == "racy-first" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("the job's supervisor has not recorded racy-first (%v)", err)
+	})
 	fs.armed.Store(true)
 	h.submitSub(sub("racy-late", 1))
 	got := h.await("racy-late")
