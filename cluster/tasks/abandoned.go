@@ -5,8 +5,9 @@ package tasks
 // context and moving on; Go cannot stop a goroutine, so a handler that
 // ignores its context keeps running, holding its goroutine, its payload and
 // whatever it allocated. Such an attempt is abandoned until its handler
-// returns, and its result is then dropped (the attempt actor it reports to
-// is gone, and a commit is fenced by attempt number and epoch anyway).
+// returns, and its result is then dropped (the task actor it reports to
+// no longer runs that attempt, and a commit is fenced by attempt number
+// and epoch anyway).
 //
 // Without a bound, a kind whose handler hangs with a short attempt time-out
 // and many attempts leaks a goroutine per attempt: 20 such tasks reached
@@ -22,7 +23,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -214,51 +214,43 @@ func (m *Manager) readAbandoned(report func(kind string, n int)) {
 	}
 }
 
-// Fates of a handler call (handlerRun.state).
+// Fates of a handler call (attemptRun.fate).
 const (
 	runRunning int32 = iota
 	runReturned
 	runAbandoned
 )
 
-// handlerRun is one handler call: it returns while its attempt runs, or
-// its attempt ends first and abandons it, whichever happens first.
-type handlerRun struct {
-	m     *Manager
-	kind  string
-	id    string
-	state atomic.Int32
-}
-
 // returned is called by the handler's goroutine when the handler returns:
 // an abandoned run is uncounted, and the tasks waiting for it woken.
-func (r *handlerRun) returned() {
-	if r.state.CompareAndSwap(runRunning, runReturned) {
+func (r *attemptRun) returned() {
+	if r.fate.CompareAndSwap(runRunning, runReturned) {
 		return
 	}
-	wake := r.m.abandoned.returned(r.kind)
-	r.m.log.Info("abandoned attempt's handler returned; its result is dropped", "task", r.id, "kind", r.kind, "waking", len(wake))
+	m := r.tc.m
+	wake := m.abandoned.returned(r.tc.kind)
+	m.log.Info("abandoned attempt's handler returned; its result is dropped", "task", r.tc.id, "kind", r.tc.kind, "waking", len(wake))
 	for _, w := range wake {
-		r.m.system.Root.Send(w.pid, &startAttempt{after: w.after})
+		m.system.Root.Send(w.pid, &startAttempt{after: w.after})
 	}
 }
 
 // abandon is called when the attempt ends: a handler still running is
 // counted abandoned. It holds the count's lock while it decides, so that
 // returned, which decides without it, never uncounts before it counted.
-func (r *handlerRun) abandon() {
-	if r.state.Load() != runRunning {
+func (r *attemptRun) abandon() {
+	if r.fate.Load() != runRunning {
 		return // returned in time (the common case), or counted already
 	}
-	a := r.m.abandoned
+	a := r.tc.m.abandoned
 	a.mu.Lock()
-	won := r.state.CompareAndSwap(runRunning, runAbandoned)
+	won := r.fate.CompareAndSwap(runRunning, runAbandoned)
 	a.mu.Unlock()
 	if !won {
 		return
 	}
-	if reason := a.add(r.kind); reason != "" {
-		r.m.log.Warn("abandoned attempts at their cap: a handler ignores its context; attempts wait", "kind", r.kind, "reason", reason)
+	if reason := a.add(r.tc.kind); reason != "" {
+		r.tc.m.log.Warn("abandoned attempts at their cap: a handler ignores its context; attempts wait", "kind", r.tc.kind, "reason", reason)
 	}
 }
 

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -15,7 +14,7 @@ import (
 )
 
 // taskContext is the actors.TaskContext of one attempt. The handler's
-// goroutine writes heartbeats and progress through atomics; the attempt
+// goroutine writes heartbeats and progress through atomics; the task
 // actor and status readers only read them, so nothing waits on the store.
 type taskContext struct {
 	context.Context
@@ -107,137 +106,115 @@ func (c *taskContext) handlerReturned() {
 	}
 }
 
-// Messages between the task actor and its attempt actor.
+// Messages from an attempt's goroutine and watchdog timer to its task
+// actor. Each names its attempt: one that ended (failed, cancelled,
+// terminated, restarted) is no longer the task actor's attempt, and what
+// it sends late is dropped.
 type (
 	// handlerDone carries the handler's outcome from its goroutine.
 	handlerDone struct {
+		run    *attemptRun
 		result []byte
 		err    error
 	}
-	// watchdogTick asks the attempt actor to check its time-outs.
-	watchdogTick struct{}
-	// attemptSucceeded tells the task actor to commit a result.
-	attemptSucceeded struct {
-		attempt int
-		result  []byte
-	}
-	// attemptFailed is the reason an attempt actor fails with; protoactor
-	// delivers it to the task actor's HandleFailure.
-	attemptFailed struct {
-		attempt int
-		failure supervisor.Failure
-	}
+	// watchdogTick asks the task actor to check its attempt's time-outs.
+	watchdogTick struct{ run *attemptRun }
 )
 
-func (f *attemptFailed) Error() string {
-	return fmt.Sprintf("attempt %d: %s", f.attempt, f.failure.Error())
-}
-
-// attemptActor runs one attempt of a handler. The handler runs in its own
-// goroutine, so a handler that blocks and ignores its context does not
-// hold up the attempt: the actor still notices the time-out, fails, and
-// the late result lands in dead letters. Its goroutine is abandoned:
+// attemptRun is one attempt of a handler, run by its task actor. The
+// handler runs in its own goroutine, so a handler that blocks and ignores
+// its context does not hold up the task actor: it still notices the
+// time-out, ends the attempt and asks the task's supervision tree what
+// next, and the late result is dropped. Its goroutine is abandoned:
 // counted until it returns, and capped (abandoned.go).
 //
-// It holds only what the attempt needs, by value where it can: a member
-// holds one per running task (the footprint test, footprint_test.go).
-type attemptActor struct {
-	m        *Manager
-	run      handlerRun // the handler call of this attempt (run.m set once started)
-	ctx      *taskContext
-	cancel   context.CancelFunc
-	kind     *actors.TaskKind
-	payload  []byte
-	watchdog supervisor.Watchdog
-	deadline time.Time // schedule-to-close, zero if none
-	started  time.Time
-	timer    *time.Timer
+// An attempt is not an actor of its own: a member holds one per running
+// task, and a protoactor actor (context, mailbox, process-registry entry,
+// its parent's set of children) cost about 1.5 KB of the 4 KB a running
+// task may cost (issue #23). Its failures reach the task's supervision
+// tree (supervisor.Tree) as before: the retry strategy is still the
+// supervisor's strategy; only the mailbox hop of protoactor's failure
+// path is gone. It holds what the attempt needs, the handler's context
+// by value (one allocation per attempt).
+type attemptRun struct {
+	tc     taskContext
+	cancel context.CancelFunc
+	// fate is its handler call's: running, returned, or abandoned
+	// (abandoned.go): it returns while the attempt runs, or the attempt
+	// ends first and abandons it, whichever happens first.
+	fate    atomic.Int32
+	started time.Time
+	timer   *time.Timer
 	// listed: counted running and listed in Manager.live, until finish.
 	listed bool
 }
 
-// smallMailbox is the mailbox of task and attempt actors: a lock-free
-// queue costs a few dozen bytes where the default ring starts at ten
-// slots, and a member holds two per running task, whose actors see a
-// handful of messages each.
+// smallMailbox is the mailbox of task actors: a lock-free queue costs a
+// few dozen bytes where the default ring starts at ten slots, and a member
+// holds one per running task, whose actor sees a handful of messages.
 var smallMailbox = actor.WithMailbox(actor.UnboundedLockfree())
 
-// Receive starts the handler, runs the watchdog and reports the outcome.
-func (a *attemptActor) Receive(c actor.Context) {
-	switch msg := c.Message().(type) {
-	case *actor.Started:
-		a.started = a.ctx.m.now()
-		a.ctx.lastBeat.Store(a.started.UnixNano())
-		a.listed = true
-		a.m.running.Add(1)
-		a.m.live.Store(a.ctx.id, a.ctx)
-		self, system := c.Self(), c.ActorSystem()
-		run := &a.run
-		run.m, run.kind, run.id = a.m, a.ctx.kind, a.ctx.id
-		go func() {
-			var out []byte
-			var err error
-			if perr := supervisor.Recover(func() { out, err = a.kind.Run(a.ctx, a.payload) }); perr != nil {
-				err = perr
-			}
-			run.returned() // before handlerDone: a result in time is not abandoned
-			a.ctx.handlerReturned()
-			system.Root.Send(self, &handlerDone{result: out, err: err})
-		}()
-		a.check(c)
-	case *watchdogTick:
-		a.check(c)
-	case *handlerDone:
-		if msg.err == nil {
-			c.Send(c.Parent(), &attemptSucceeded{attempt: a.ctx.attempt, result: msg.result})
-			a.finish()
-			return
+// newAttemptRun makes attempt n of task id's handler, in ctx, before it
+// starts (go).
+func newAttemptRun(m *Manager, id, kind string, n int, ctx context.Context, cancel context.CancelFunc) *attemptRun {
+	r := &attemptRun{cancel: cancel}
+	r.tc.Context, r.tc.id, r.tc.kind, r.tc.attempt, r.tc.m = ctx, id, kind, n, m
+	return r
+}
+
+// goRun lists the attempt running and starts its handler's goroutine,
+// which reports its outcome to self.
+func (r *attemptRun) goRun(system *actor.ActorSystem, self *actor.PID, kind *actors.TaskKind, payload []byte) {
+	m := r.tc.m
+	r.started = m.now()
+	r.tc.lastBeat.Store(r.started.UnixNano())
+	r.listed = true
+	m.running.Add(1)
+	m.live.Store(r.tc.id, &r.tc)
+	go func() {
+		var out []byte
+		var err error
+		if perr := supervisor.Recover(func() { out, err = kind.Run(&r.tc, payload) }); perr != nil {
+			err = perr
 		}
-		a.fail(handlerFailure(msg.err, a.ctx.m.now()))
-	case *actor.Stopping:
-		a.finish()
-	}
+		r.returned() // before handlerDone: a result in time is not abandoned
+		r.tc.handlerReturned()
+		system.Root.Send(self, &handlerDone{run: r, result: out, err: err})
+	}()
 }
 
 // check applies the task's deadline and the hung-attempt rule
-// (attemptCheck), and arms the timer for the next check.
-func (a *attemptActor) check(c actor.Context) {
-	now := a.ctx.m.now()
-	f, next := attemptCheck(a.deadline, a.watchdog, a.started, time.Unix(0, a.ctx.lastBeat.Load()), now)
-	if f != nil {
-		a.fail(*f)
+// (attemptCheck): it returns the attempt's failure, if it timed out, or
+// arms the timer that ticks self at the next check.
+func (r *attemptRun) check(system *actor.ActorSystem, self *actor.PID, deadline time.Time, wd supervisor.Watchdog) *supervisor.Failure {
+	now := r.tc.m.now()
+	f, next := attemptCheck(deadline, wd, r.started, time.Unix(0, r.tc.lastBeat.Load()), now)
+	if f != nil || next.IsZero() {
+		return f
 	}
-	if next.IsZero() {
-		return
+	if r.timer != nil {
+		r.timer.Reset(next.Sub(now)) // its function is the same: tick self
+		return nil
 	}
-	if a.timer != nil {
-		a.timer.Reset(next.Sub(now)) // its function is the same: tick this actor
-		return
-	}
-	self, system := c.Self(), c.ActorSystem()
-	a.timer = time.AfterFunc(next.Sub(now), func() { system.Root.Send(self, &watchdogTick{}) })
+	tick := &watchdogTick{run: r}
+	r.timer = time.AfterFunc(next.Sub(now), func() { system.Root.Send(self, tick) })
+	return nil
 }
 
-// fail cancels the attempt and hands the failure to the task actor through
-// protoactor's supervision path (a panic in Receive becomes a Failure
-// message to the parent, which is the task actor's HandleFailure).
-func (a *attemptActor) fail(f supervisor.Failure) {
-	a.finish()
-	panic(&attemptFailed{attempt: a.ctx.attempt, failure: f})
-}
-
-func (a *attemptActor) finish() {
-	a.cancel()
-	if a.run.m != nil {
-		a.run.abandon() // if its handler is still running
+// finish ends the attempt: its context is cancelled, its handler, if
+// still running, abandoned, its timer stopped, and it is no longer listed.
+func (r *attemptRun) finish() {
+	r.cancel()
+	if !r.started.IsZero() {
+		r.abandon() // if its handler is still running
 	}
-	if a.timer != nil {
-		a.timer.Stop()
+	if r.timer != nil {
+		r.timer.Stop()
 	}
-	if a.listed {
-		a.listed = false
-		a.m.running.Add(-1)
-		a.m.live.CompareAndDelete(a.ctx.id, a.ctx)
+	if r.listed {
+		r.listed = false
+		r.tc.m.running.Add(-1)
+		r.tc.m.live.CompareAndDelete(r.tc.id, &r.tc)
 	}
 }
 

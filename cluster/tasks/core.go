@@ -16,9 +16,9 @@ import (
 
 // The task core: every decision a task's actors make, as pure functions of
 // the task as stored, the event and now (the injected clock). No store, no
-// actor context, no timers, no goroutines: the task actor (task_actor.go)
-// and the attempt actor (attempt.go) are shells that receive an event, ask
-// the core, and carry out its plan (write, spawn, arm a timer, stop).
+// actor context, no timers, no goroutines: the task actor (task_actor.go,
+// running its attempts: attempt.go) is a shell that receives an event,
+// asks the core, and carries out its plan (write, run, arm a timer, stop).
 //
 //	event                              decision (function)
 //	task loaded or adopted             stop (finished, not ours) | run the attempt
@@ -64,8 +64,8 @@ import (
 //	                                   (attemptCheck)
 //
 // Each piece of mutable state has one owner: the task's record and its
-// supervision tree (restart budget, backoff) belong to its task actor, the
-// attempt's watchdog clock to its attempt actor, the wake-ups of waiting
+// supervision tree (restart budget, backoff) and the running attempt's
+// watchdog clock belong to its task actor, the wake-ups of waiting
 // tasks to the root actor; the core only reads them and returns what
 // changes.
 
@@ -583,21 +583,6 @@ func handlerFailure(err error, now time.Time) supervisor.Failure {
 		f.Cause, f.Stack = supervisor.CausePanic, p.Stack
 	}
 	return f
-}
-
-// failureOf is the failure an attempt actor failed with, as protoactor
-// hands it to the task actor's HandleFailure, and the attempt it ended:
-// its own report (attemptFailed), or a crash of the attempt actor itself,
-// which counts as a panic of the attempt the store counts (attempts).
-func failureOf(reason any, attempts int, now time.Time) (supervisor.Failure, int) {
-	switch r := reason.(type) {
-	case *attemptFailed:
-		return r.failure, r.attempt
-	case error:
-		return supervisor.Failure{Cause: supervisor.CausePanic, Err: r, At: now}, attempts
-	default:
-		return supervisor.Failure{Cause: supervisor.CausePanic, Err: fmt.Errorf("%v", r), At: now}, attempts
-	}
 }
 
 // deadlineOf is the task's schedule-to-close deadline; zero if none.

@@ -56,16 +56,3 @@ func TestHandlerFailure(t *testing.T) {
 		t.Errorf("error: %+v", f)
 	}
 }
-
-func TestFailureOf(t *testing.T) {
-	own := &attemptFailed{attempt: 2, failure: supervisor.Failure{Cause: supervisor.CauseHeartbeatTimeout}}
-	if f, n := failureOf(own, 3, t0); n != 2 || f.Cause != supervisor.CauseHeartbeatTimeout {
-		t.Errorf("the attempt's own report: %v attempt %d", f, n)
-	}
-	if f, n := failureOf(errors.New("crash"), 3, t0); n != 3 || f.Cause != supervisor.CausePanic || !f.At.Equal(t0) {
-		t.Errorf("the attempt actor crashed: %v attempt %d", f, n)
-	}
-	if f, n := failureOf("nil map", 3, t0); n != 3 || f.Cause != supervisor.CausePanic || errText(f.Err) != "nil map" {
-		t.Errorf("a panic value: %v attempt %d", f, n)
-	}
-}

@@ -3,14 +3,17 @@
 //
 //	tasks (root actor; restarts a crashed task actor with backoff)
 //	└── task actor, one per unfinished task this member owns
-//	    └── attempt actor, one at a time, running the handler
+//	    └── attempt, one at a time: the handler on a goroutine of its own
 //
-// The task actor is the supervisor of its attempts: it implements
-// actor.SupervisorStrategy, so a failed attempt (error, panic, attempt or
-// heartbeat time-out, deadline) reaches its HandleFailure through
-// protoactor-go's supervision path, and supervisor.Tree decides: retry after
-// backoff, stop as failed (permanent error, deadline) or give up when the
-// restart budget (max attempts) is spent.
+// The task actor is the supervisor of its attempts: it runs each on its
+// own goroutine (a panic is recovered there), watches its time-outs, and a
+// failed attempt (error, panic, attempt or heartbeat time-out, deadline)
+// goes to the task's supervisor.Tree, which decides: retry after backoff,
+// stop as failed (permanent error, deadline) or give up when the restart
+// budget (max attempts) is spent. An attempt is not a protoactor actor of
+// its own (it was until issue #23: an actor per attempt cost about 1.5 KB
+// of the 4 KB a running task may cost); protoactor's supervision carries
+// the task actors' own crashes, to the root.
 //
 // The decisions are apart from the effects: what a task does next (start,
 // retry after backoff, fail for good, wait for its job, resume or adopt

@@ -11,13 +11,13 @@ import (
 )
 
 // maxRunningTaskBytes bounds Granary's share of a member's memory per
-// running task: its heap (task actor, attempt actor, their mailboxes and
-// registrations, contexts, timers, the task's record) and goroutine
-// stacks, less the handler's own stack. Measured 5.8 KB here (7.6 KB
-// before a running task held only what its attempt needs; issue #23's
-// target is 4 KB: docs/benchmarks.md says what the rest is); the bound
-// leaves room for noise, not for a regression of a few hundred bytes.
-const maxRunningTaskBytes = 6200
+// running task: its heap (the task actor, its mailbox and registration,
+// the attempt's context and timer, the supervision tree, the task's
+// record) and goroutine stacks, less the handler's own stack: issue #23's
+// target, 4 KB. Measured 3.6 KB here; 5.9 KB while each attempt was an
+// actor of its own and each task actor had Props of its own (7.6 KB
+// before a running task held only what its attempt needs).
+const maxRunningTaskBytes = 4000
 
 // TestRunningTaskFootprint fails if the memory a member spends on each
 // running task grows past maxRunningTaskBytes: 1000 tasks whose handler

@@ -39,15 +39,13 @@ const (
 )
 
 // joinGate is a task actor's state at its join gate.
+//
+// A task actor holds one only while a read is in flight or due (a member
+// holds a task actor per running task, and a plan is 150 bytes).
 type joinGate struct {
-	// checking: a read of the job's chain is in flight, or its next read
-	// is due; plan is the step it holds back.
-	checking bool
-	plan     plan
-	// passed: the gate let plan through; the next gated step goes ahead
-	// without a read (once).
-	passed bool
-	retry  *time.Timer
+	// plan is the step the gate holds back.
+	plan  plan
+	retry *time.Timer
 	// waited is how many reads in a row said wait, or failed.
 	waited int
 }
@@ -99,12 +97,12 @@ func (a *taskActor) waitForJob(p plan) bool {
 	if !a.gated(p) {
 		return false
 	}
-	if a.join.passed {
-		a.join.passed = false
+	if a.joinPassed {
+		a.joinPassed = false
 		return false
 	}
-	if !a.join.checking {
-		a.join.checking, a.join.plan = true, p
+	if a.join == nil {
+		a.join = &joinGate{plan: p}
 		a.readJobs()
 	}
 	return true
@@ -132,7 +130,7 @@ func (a *taskActor) receiveJoin(msg any) bool {
 	case *joinChecked:
 		a.joinChecked(msg)
 	case *joinRead:
-		if a.join.checking {
+		if a.join != nil {
 			a.readJobs()
 		}
 	default:
@@ -145,7 +143,7 @@ func (a *taskActor) receiveJoin(msg any) bool {
 type joinRead struct{}
 
 func (a *taskActor) joinChecked(msg *joinChecked) {
-	if !a.join.checking {
+	if a.join == nil {
 		return // dropped meanwhile: the task was cancelled or terminated
 	}
 	switch {
@@ -164,7 +162,7 @@ func (a *taskActor) joinChecked(msg *joinChecked) {
 	default:
 		p := a.join.plan
 		a.dropJoin()
-		a.join.passed = true
+		a.joinPassed = true
 		a.perform(p)
 	}
 }
@@ -172,10 +170,10 @@ func (a *taskActor) joinChecked(msg *joinChecked) {
 // dropJoin ends the wait at the gate (the task is cancelled, terminated,
 // or goes through).
 func (a *taskActor) dropJoin() {
-	if a.join.retry != nil {
+	if a.join != nil && a.join.retry != nil {
 		a.join.retry.Stop()
 	}
-	a.join = joinGate{}
+	a.join = nil
 }
 
 // jobChain reads the records of job and its ancestors, job first, up to

@@ -30,7 +30,7 @@ import (
 //
 //	tasks (supervisor: restart a crashed task actor with backoff)
 //	└── task actor, one per unfinished task (supervisor of its attempts)
-//	    └── attempt actor, one at a time (runs the handler)
+//	    └── attempt, one at a time: the handler's goroutine (attempt.go)
 type Manager struct {
 	cfg      Config
 	store    store.Store
@@ -49,7 +49,11 @@ type Manager struct {
 	janitorDone chan struct{}
 	jobs        workGroup // job supervision work in flight
 
-	live     sync.Map // task id -> *taskContext of the running attempt
+	live sync.Map // task id -> *taskContext of the running attempt
+	// births hands a task actor what its activation says (task id ->
+	// *activate), from the root's spawn to the actor's Started: task
+	// actors share one Props (rootActor.taskProps), which cannot carry it.
+	births   sync.Map
 	creating sync.Map // task id -> struct{}: being created here claimed and running
 	holds    holdLearner
 	running  atomic.Int64

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -17,31 +17,26 @@ import (
 // spawn starts the task actor of msg.id.
 func (r *rootActor) spawn(c actor.Context, msg *activate) {
 	r.resumeParked(msg) // root_idle.go
-	// The producer keeps the activation only until its first call: the
-	// actor's props live as long as the actor, and the record read then
-	// is stale once the task is written again.
-	var first atomic.Pointer[activate]
-	first.Store(msg)
-	m, id, adopt, from := r.m, msg.id, msg.adopt, msg.from
-	pid, err := c.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		a := &taskActor{m: m, id: id, adopt: adopt, replyTo: from}
-		if msg := first.Swap(nil); msg != nil {
-			a.preloaded = msg.rec // a restarted actor reads the store again
-			a.born = msg.born && msg.rec != nil
-			a.firstWrite = msg.unstored
-			a.resume = msg.resume
-		}
-		return a
-	}, smallMailbox), "task-"+msg.id)
+	if r.taskProps == nil {
+		m := r.m
+		r.taskProps = actor.PropsFromProducer(func() actor.Actor { return &taskActor{m: m} }, smallMailbox)
+	}
+	r.m.births.Store(msg.id, msg) // taken by the actor's Started (incarnate)
+	pid, err := c.SpawnNamed(r.taskProps, "task-"+msg.id)
 	if err != nil {
+		r.m.births.Delete(msg.id)
 		r.m.log.Error("cannot spawn task actor", "task", msg.id, "err", err)
 		return
 	}
-	r.children[msg.id] = pid
-	if r.byPID == nil {
-		r.byPID = map[string]string{}
-	}
-	r.byPID[pid.Id] = msg.id
+	r.children[msg.id] = pid // its name says its task (taskOf)
+}
+
+// taskOf is the task whose actor who is, if it is one of root's: task
+// actors are named "task-<id>" under it (protoactor names a child
+// "<parent>/<name>"), so the root keeps no map back from PIDs to tasks (a
+// member holds a task actor per running task).
+func taskOf(root, who *actor.PID) (string, bool) {
+	return strings.CutPrefix(who.Id, root.Id+"/task-")
 }
 
 // created ends the mark of a task createOwned stored as being created,
@@ -137,8 +132,14 @@ type (
 type rootActor struct {
 	m        *Manager
 	children map[string]*actor.PID
-	byPID    map[string]string
-	draining bool
+	// byPID maps a job actor's PID ("job:" + its Id) to its job.
+	byPID map[string]string
+	// taskProps are every task actor's: one Props for all (a member holds
+	// a task actor per running task; Props and a producer's closure each
+	// cost about 300 bytes). What an actor's activation says reaches it
+	// through Manager.births.
+	taskProps *actor.Props
+	draining  bool
 	// suspended holds the tasks whose actors a fence stopped: they are
 	// started again as soon as the fence lifts (and their old actor is gone).
 	suspended map[string]bool
@@ -275,13 +276,12 @@ func (r *rootActor) forget(c actor.Context, who *actor.PID) {
 			delete(r.jobs, id)
 		}
 	}
-	id, ok := r.byPID[who.Id]
-	if !ok {
+	id, ok := taskOf(c.Self(), who)
+	if pid := r.children[id]; !ok || pid == nil || !pid.Equal(who) {
 		r.resendControls(c, who)
 		return
 	}
 	defer r.resendControls(c, who) // to the task's next actor, if this brings one
-	delete(r.byPID, who.Id)
 	delete(r.children, id)
 	r.idleGone(c, id)
 	if a, ok := r.after[id]; ok {

@@ -60,9 +60,11 @@ type spawnFake string
 
 func (r *rootWithFakeChild) Receive(c actor.Context) {
 	if id, ok := c.Message().(spawnFake); ok {
-		pid := c.Spawn(r.props)
+		pid, err := c.SpawnNamed(r.props, "task-"+string(id))
+		if err != nil {
+			panic(err)
+		}
 		r.children[string(id)] = pid
-		r.byPID = map[string]string{pid.Id: string(id)}
 		r.spawned <- pid
 		return
 	}

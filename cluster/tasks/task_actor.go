@@ -17,9 +17,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// attemptChild is the attempt's name in the task's supervision tree.
 const attemptChild = "attempt"
 
-// Messages the task actor receives besides its attempt's.
+// Messages the task actor receives besides its attempt's (attempt.go).
 type (
 	// startAttempt starts the next attempt (sent at once or after backoff).
 	startAttempt struct{ after int }
@@ -48,11 +49,11 @@ var (
 	errFenced = errors.New("member is fenced")
 )
 
-// taskActor is the task grain: it owns one task on this member, supervises
-// one attempt actor at a time, and is the only writer of the task's status
-// while its claim (epoch) stands. It implements actor.SupervisorStrategy,
-// so its attempt's failures arrive in HandleFailure and are decided by the
-// supervisor core: the retry strategy is the supervisor's strategy.
+// taskActor is the task grain: it owns one task on this member, runs and
+// supervises one attempt at a time (attemptRun), and is the only writer of
+// the task's status while its claim (epoch) stands. Its attempt's failures
+// (an error, a panic, a time-out) are decided by the task's supervision
+// tree (supervisor.Tree): the retry strategy is the supervisor's strategy.
 type taskActor struct {
 	m        *Manager
 	id       string
@@ -62,9 +63,12 @@ type taskActor struct {
 	kind     *actors.TaskKind
 	tree     *supervisor.Tree
 	watchdog supervisor.Watchdog
-	attempt  *actor.PID
-	live     *taskContext
+	attempt  *attemptRun  // the running attempt, if any
+	live     *taskContext // its context (&attempt.tc)
 	draining bool
+	// joinPassed: the join gate let the held step through, and the next
+	// gated step goes ahead without a read (once; joingate.go).
+	joinPassed bool
 	// armed: the task's wake-up is armed in the root's timer heap
 	// (scheduleAt); parkAsked: this actor offered to stop, idle, since
 	// (offerPark, root_idle.go).
@@ -78,22 +82,23 @@ type taskActor struct {
 	// adopt: claim the task even if another member owns it (its owner left
 	// the cluster).
 	adopt bool
-	// preloaded is the record as the adopter read it, if any.
-	preloaded *store.Record
-	// replyTo is the member that submitted the task, if another: it is
-	// told of every change this actor commits (Peers.Push).
-	replyTo string
 	// born: this member created the task already claimed, with its first
 	// attempt counted (Manager.Submit), and this actor starts that attempt
 	// without another write. Only the first incarnation: a restarted actor
 	// finds the attempt interrupted.
 	born bool
+	// unstored: the task is not stored yet (firstWrite below).
+	unstored bool
+	// preloaded is the record as the adopter read it, if any.
+	preloaded *store.Record
+	// replyTo is the member that submitted the task, if another: it is
+	// told of every change this actor commits (Peers.Push).
+	replyTo string
 	// firstWrite, set while the task is not stored yet (unstored), hears
 	// the outcome of its first write, which creates it: Manager.runFirst
 	// started the first attempt ahead of it. hold ends the wait for the
 	// attempt: the task is then written running.
 	firstWrite chan<- firstWrite
-	unstored   bool
 	hold       *time.Timer
 	log        *slog.Logger // see logger
 	span       trace.Span   // the running attempt's, while tracing (tracing.go)
@@ -107,8 +112,9 @@ type taskActor struct {
 	termWaiters []*actor.PID
 	// deps is the wait for the task's dependencies (depends.go).
 	deps depWait
-	// join is the task's join gate (joingate.go).
-	join joinGate
+	// join is the task's join gate while it reads the task's job
+	// (joingate.go).
+	join *joinGate
 }
 
 // errFirstWrite: the first write of a task started unstored failed.
@@ -118,8 +124,7 @@ var errFirstWrite = errors.New("storing the new task failed")
 // It is unavailable: the submit may be retried, here or elsewhere.
 var errNotStored = fmt.Errorf("%w: the task was not stored: its member stopped or fenced itself first", api.ErrUnavailable)
 
-// Receive handles the task actor's messages; its attempt's failures come
-// to HandleFailure instead.
+// Receive handles the task actor's messages, its attempt's among them.
 func (a *taskActor) Receive(c actor.Context) {
 	if a.receivePending(c, c.Message()) || a.receiveDeps(c.Message()) || a.receiveJoin(c.Message()) {
 		a.countState()
@@ -128,15 +133,19 @@ func (a *taskActor) Receive(c actor.Context) {
 	}
 	switch msg := c.Message().(type) {
 	case *actor.Started:
-		a.ctx, a.self = c, c.Self()
+		a.incarnate(c)
 		a.load()
 	case *startAttempt:
 		if timerDue(msg.after, a.rec.Task.GetStatus(), a.attempt != nil, a.draining || a.terminating != nil) {
 			a.armed = false // fired: the root dropped it
 			a.begin(nil)
 		}
-	case *attemptSucceeded:
-		a.succeeded(msg)
+	case *handlerDone:
+		a.handlerDone(msg)
+	case *watchdogTick:
+		if msg.run == a.attempt {
+			a.checkAttempt()
+		}
 	case *saveCheckpoint:
 		c.Respond(&checkpointReply{err: a.checkpoint(msg)}) // checkpoint.go
 	case *controlTask:
@@ -165,9 +174,13 @@ func (a *taskActor) Receive(c actor.Context) {
 		a.deps.stop()
 		a.dropJoin()
 		a.endAttempt("interrupted", nil)
+		a.dropAttempt()
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
 	case *actor.Restarting:
+		a.dropAttempt() // the next incarnation reads the store again
+		// What lasts across incarnations, for the next (incarnate).
+		a.m.births.Store(a.id, &activate{id: a.id, adopt: a.adopt, from: a.replyTo})
 		a.answerFirst(firstWrite{err: errNotStored})
 		a.obs.gone = true
 	case *parkOK:
@@ -175,6 +188,26 @@ func (a *taskActor) Receive(c actor.Context) {
 	}
 	a.countState()
 	a.offerPark()
+}
+
+// incarnate sets up a new incarnation of the actor: its task is in its
+// name (taskOf), and its activation in Manager.births, put there by the
+// root's spawn (all of it) or by the previous incarnation as it restarted
+// (what lasts: adopt, replyTo; a restarted actor reads the store again
+// and finds its attempt interrupted).
+func (a *taskActor) incarnate(c actor.Context) {
+	a.ctx, a.self = c, c.Self()
+	a.id, _ = taskOf(c.Parent(), a.self)
+	v, ok := a.m.births.LoadAndDelete(a.id)
+	if !ok {
+		return
+	}
+	msg := v.(*activate)
+	a.adopt, a.replyTo = msg.adopt, msg.from
+	a.preloaded = msg.rec
+	a.born = msg.born && msg.rec != nil
+	a.firstWrite = msg.unstored
+	a.resume = msg.resume
 }
 
 // load reads the task, claims it with a higher epoch, and resumes it where
@@ -315,60 +348,61 @@ func (a *taskActor) begin(entry *messages.AttemptError) {
 	a.perform(planDue(a.rec.Task.GetStatus(), a.m.now(), entry))
 }
 
-// startAttempt spawns the attempt actor of the attempt the store already
-// counts.
+// startAttempt runs the attempt the store already counts.
 func (a *taskActor) startAttempt() {
 	n := int(a.rec.Task.GetStatus().GetAttempts())
 	runCtx, cancel := attemptContext(a.traceAttempt(n), a.deadline())
-	tc := &taskContext{
-		Context: runCtx,
-		id:      a.id,
-		kind:    a.kind.Name(),
-		attempt: n,
-		m:       a.m,
-		deps:    a.rec.Task.GetSpec().GetDependsOn(),
-		self:    a.self,
-		// checkpoints: made on first use (checkpoint.go)
-		firstCheckpoint: a.rec.Task.GetStatus().GetCheckpoint(),
-	}
-	a.live = tc
+	r := newAttemptRun(a.m, a.id, a.kind.Name(), n, runCtx, cancel)
+	r.tc.deps = a.rec.Task.GetSpec().GetDependsOn()
+	r.tc.self = a.self
+	r.tc.firstCheckpoint = a.rec.Task.GetStatus().GetCheckpoint() // checkpoints: made on first use (checkpoint.go)
+	a.attempt, a.live = r, &r.tc
 	if a.debug() {
 		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
 	}
 	a.m.hooks.attemptStarted(a.id, n)
 	a.attemptStarted()
-	att := &attemptActor{
-		m:        a.m,
-		ctx:      tc,
-		cancel:   cancel,
-		kind:     a.kind,
-		payload:  a.rec.Task.GetSpec().GetPayload(),
-		watchdog: a.watchdog,
-		deadline: a.deadline(),
-	}
-	// An attempt actor is never restarted (HandleFailure stops it), so
-	// its producer is called once.
-	props := actor.PropsFromProducer(func() actor.Actor { return att }, smallMailbox)
-	pid, err := a.c().SpawnNamed(props, fmt.Sprintf("%s-%d", attemptChild, n))
-	if err != nil {
-		a.logger().Error("cannot spawn attempt", "err", err)
-		a.stop()
-		return
-	}
-	a.attempt = pid
+	r.goRun(a.c().ActorSystem(), a.self, a.kind, a.rec.Task.GetSpec().GetPayload())
+	a.checkAttempt()
 }
 
-// HandleFailure implements actor.SupervisorStrategy: protoactor calls it,
-// in this actor's goroutine, when the attempt actor fails.
-func (a *taskActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason interface{}, _ interface{}) {
-	sup.StopChildren(child)
-	if a.attempt == nil || !child.Equal(a.attempt) {
-		return // a previous attempt's late failure
+// checkAttempt applies the deadline and the hung-attempt rule to the
+// running attempt: a time-out fails it.
+func (a *taskActor) checkAttempt() {
+	r := a.attempt
+	if f := r.check(a.c().ActorSystem(), a.self, a.deadline(), a.watchdog); f != nil {
+		a.attemptEnded(r, *f)
 	}
+}
+
+// handlerDone takes the outcome of the running attempt's handler; a late
+// one, of an attempt that ended, is dropped.
+func (a *taskActor) handlerDone(msg *handlerDone) {
+	r := msg.run
+	if r != a.attempt {
+		return
+	}
+	if msg.err != nil {
+		a.attemptEnded(r, handlerFailure(msg.err, a.m.now()))
+		return
+	}
+	r.finish()
 	a.attempt, a.live = nil, nil
-	f, n := failureOf(reason, int(a.rec.Task.GetStatus().GetAttempts()), a.m.now())
+	if !isCurrent(r.tc.attempt, a.rec.Task.GetStatus(), true) {
+		return
+	}
+	a.attemptSucceeded()
+	a.finish(plan{step: stepFinish, state: messages.TaskState_TASK_STATE_COMPLETED}, msg.result)
+	a.endAttempt("completed", nil) // after the commit, its child
+}
+
+// attemptEnded ends the running attempt r with failure f and carries out
+// the supervision tree's decision on it.
+func (a *taskActor) attemptEnded(r *attemptRun, f supervisor.Failure) {
+	r.finish()
+	a.attempt, a.live = nil, nil
 	a.endAttempt("failed", &f)
-	a.failed(f, n)
+	a.failed(f, r.tc.attempt)
 }
 
 // failed records a failed attempt and carries out the supervisor's decision.
@@ -379,19 +413,6 @@ func (a *taskActor) failed(f supervisor.Failure, attempt int) {
 	a.attemptFailed(f.Cause, d.Directive)
 	a.logger().Info("attempt failed", "attempt", attempt, "cause", f.Cause.String(), "err", errText(f.Err), "directive", d.Directive.String(), "delay", d.Delay)
 	a.perform(planFailure(a.rec.Task, f, d, attempt, now, a.draining, a.m.member))
-}
-
-// succeeded commits the result, fenced by the claim's epoch: a write that
-// finds another epoch in the store is refused, so a stale owner never commits.
-func (a *taskActor) succeeded(msg *attemptSucceeded) {
-	if !isCurrent(msg.attempt, a.rec.Task.GetStatus(), a.attempt != nil) {
-		return
-	}
-	a.c().Stop(a.attempt)
-	a.attempt, a.live = nil, nil
-	a.attemptSucceeded()
-	a.finish(plan{step: stepFinish, state: messages.TaskState_TASK_STATE_COMPLETED}, msg.result)
-	a.endAttempt("completed", nil) // after the commit, its child
 }
 
 func (a *taskActor) cancel(reason string) *controlReply {
@@ -434,10 +455,20 @@ func (a *taskActor) freshBudget() {
 	}
 }
 
+// stopAttempt ends the running attempt, counted cancelled: its context is
+// cancelled, and what its handler returns later is dropped.
 func (a *taskActor) stopAttempt() {
 	if a.attempt != nil {
 		a.attemptFailed(supervisor.CauseCancelled, -1)
-		a.c().Stop(a.attempt)
+		a.dropAttempt()
+	}
+}
+
+// dropAttempt ends the running attempt, if any, without a decision: the
+// task actor stops (its member stops, or fenced itself) or restarts.
+func (a *taskActor) dropAttempt() {
+	if a.attempt != nil {
+		a.attempt.finish()
 		a.attempt, a.live = nil, nil
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 // MemoryPerRunningTask measures the memory (heap and goroutine stacks) a
 // node spends on each unfinished task whose attempt is running (task
-// actor, attempt actor, the goroutine the handler runs on, contexts,
+// actor, the attempt, the goroutine the handler runs on, contexts,
 // timers, the task's record): b.N tasks of a kind whose handler waits for
 // its context and allocates nothing, on an in-process node, measured after
 // GC before and after. Reports "B/task" (heap + stacks), "heap_B/task",
