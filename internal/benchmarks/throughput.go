@@ -94,8 +94,15 @@ func (n *devNode) count(ctx context.Context, state string) (int, error) {
 }
 
 // parallel runs body(i) for i in [0, b.N) on Callers goroutines and reports
-// the rate as tasks/s.
-func parallel(b *testing.B, body func(i int) error) { parallelN(b, Callers, 0, nil, body) }
+// the rate as tasks/s and this process's CPU per task as
+// process-cpu-µs/op (the one-node benchmarks run their callers, client and
+// node in this process: benchreport's issue #23 scorecard compares it with
+// a raw write's).
+func parallel(b *testing.B, body func(i int) error) {
+	cpu := &cpuMeter{}
+	cpu.add("process", 0)
+	parallelN(b, Callers, 0, cpu, body)
+}
 
 // parallelN is parallel with the given number of callers, after warm
 // untimed calls (body(i) for i in [b.N, b.N+warm)) that bring connections,

@@ -13,7 +13,7 @@ import (
 // end-to-end throughput against raw Consul KV writes, failover of a member
 // owning many tasks, and the footprint of a task in memory and in the store;
 // and throughput with TLS on against off (issue #12's target).
-func durableSection(cfg config) (string, error) {
+func durableSection(cfg config, score *scorecard) (string, error) {
 	times := fmt.Sprintf("%dx", cfg.durableTasks)
 	var ours, oursMany, secure, raw, rawMany []float64
 	// CPU per task (µs) of each process group, granary at 32 and 128
@@ -122,6 +122,10 @@ func durableSection(cfg config) (string, error) {
 	fmt.Fprintf(&b, "| the same with TLS on | %.0f + %.0f + %.0f = %.0f µs | | TLS off ÷ on: %.2f× |\n", tc, tn, ts, tc+tn+ts, (gc+gn+gs)/(tc+tn+ts))
 	sc, sn, ss := med("granary32 caller"), med("granary32 nodes"), med("granary32 consul")
 	fmt.Fprintf(&b, "| the same with 32 callers | %.0f + %.0f + %.0f = %.0f µs | | %.2f× |\n", sc, sn, ss, sc+sn+ss, (rc+rs)/(sc+sn+ss))
+	score.Durable128 = &durableFigures{Ratio: om / r, Caller: gc, Nodes: gn, Consul: gs, PutCaller: rc, PutConsul: rs}
+	score.Durable32 = &durableFigures{Ratio: o / r, Caller: sc, Nodes: sn, Consul: ss, PutCaller: rc, PutConsul: rs}
+	score.Failover = &failoverFigures{Tasks: cfg.scaleTasks, P50: medianOf(scale), Worst: scale[len(scale)-1]}
+	score.Memory = &memoryFigures{PendingB: pending.Extra["B/task"], RunningB: mem.Extra["granary_B/task"], RunningHeap: mem.Extra["heap_B/task"], RunningStk: mem.Extra["stack_B/task"]}
 	fmt.Fprintf(&b, "| failover of a member owning %d running tasks, kill -9 → all running on survivors | p50 %.2f s, worst %.2f s (%d runs) | | p50 ≤ 5 s %s |\n",
 		cfg.scaleTasks, medianOf(scale), scale[len(scale)-1], len(scale), verdict(medianOf(scale) <= 5))
 	fmt.Fprintf(&b, "| memory per pending task, waiting for its next attempt (heap + stacks) | %.0f B | | |\n", pending.Extra["B/task"])

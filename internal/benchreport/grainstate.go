@@ -26,7 +26,7 @@ const (
 
 // grainStateSection compares grain calls that write durable state with
 // raw Consul KV puts, in the same run and on the same Consul server.
-func grainStateSection(cfg config) (string, error) {
+func grainStateSection(cfg config, score *scorecard) (string, error) {
 	r, err := benchmark(func(b *testing.B) {
 		benchmarks.GrainStateWrites(b, cfg.stateRounds, cfg.stateCalls, cfg.stateCallers)
 	}, "1x",
@@ -55,6 +55,8 @@ func grainStateSection(cfg config) (string, error) {
 	fmt.Fprintf(&b, "| granary: counter `get` (writes nothing), same member | %.0f | %s | %s | %s | %.2f× the writing calls' rate |\n",
 		x["read-calls/s"], ms("read-p50-µs"), ms("read-p99-µs"), cpu("read"), readRatio)
 	cw, nw := x["consul-write/put-cpu-x"], x["node-write/get-cpu-x"]
+	score.Grain = &grainFigures{ConsulWritePut: cw, NodeWriteGet: nw, WriteConsul: x["write-consul-cpu-µs/call"], PutConsul: x["raw-consul-cpu-µs/call"],
+		WriteNode: x["write-node-cpu-µs/call"], GetNode: x["read-node-cpu-µs/call"]}
 	fmt.Fprintf(&b, "\nCPU per grain write against its baselines (issue #23's figures, medians of the rounds' ratios): Consul's against a raw put of the same size %.2f× (target ≤ %.1f×) %s; the node's against a `get` that writes nothing %.2f× (target ≤ %.1f×) %s.\n",
 		cw, maxConsulWritePut, verdict(cw <= maxConsulWritePut), nw, maxNodeWriteGet, verdict(nw <= maxNodeWriteGet))
 	if ratio < minStateRateRatio {

@@ -1,8 +1,13 @@
 // Command benchreport runs Granary's benchmarks next to their raw baselines
 // in the same run, prints ratios, and writes docs/benchmarks.md, so a noisy
-// machine still gives a meaningful comparison. `make bench` runs it.
+// machine still gives a meaningful comparison. `make bench` runs it. The
+// report ends with issue #23's scorecard, made from the figures the run's
+// sections measured. docs/benchmarks.md is rewritten whole; measurements
+// made by hand belong in docs/benchmarks-history.md, which it links to and
+// never writes.
 //
 //	go run ./internal/benchreport -out docs/benchmarks.md [-rounds 3] [-n 3000]
+//	go run ./internal/benchreport -only durable,scorecard -durable-rounds 1
 //
 // The failover and singleton sections start a real Consul agent (bin/consul,
 // `make consul`) and real `granary node` and rawnode processes.
@@ -13,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +65,7 @@ func main() {
 	flag.IntVar(&cfg.durableRounds, "durable-rounds", 5, "rounds of the durable throughput comparison")
 	flag.IntVar(&cfg.durableTasks, "durable-tasks", 8000, "tasks (and raw puts) per durable throughput round")
 	flag.IntVar(&cfg.metricsRounds, "metrics-rounds", 16, "rounds of durable throughput with metrics on and off, loaded together (3s each)")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, schedules, console, listing, jobrestart, fanout, checkpoints, quorum) and print their markdown instead of writing -out")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (comma-separated: single, calls, httpcalls, failover, placement, durable, metrics, grainstate, reminders, schedules, console, listing, jobrestart, fanout, checkpoints, quorum, scorecard) and print their markdown instead of writing -out")
 	flag.IntVar(&cfg.scaleRuns, "scale-runs", 3, "runs of the failover-at-scale benchmark")
 	flag.IntVar(&cfg.scaleTasks, "scale-tasks", 10000, "tasks the killed member owns in the failover-at-scale benchmark")
 	flag.IntVar(&cfg.stateRounds, "state-rounds", 5, "rounds of the grain state write comparison")
@@ -92,38 +96,45 @@ func run(cfg config) error {
 		return err
 	}
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	score := &scorecard{LoadStart: loadAverage()}
+	var ctx context.Context // bounds the sections that start long-lived pairs; set below
+	all := []section{
+		{"single", 90 * time.Second, func() (string, error) { return singleNodeSection(cfg, score) }},
+		{"calls", time.Minute, func() (string, error) { return grainCallSection(ctx, cfg) }},
+		{"httpcalls", 90 * time.Second, func() (string, error) { return httpCallSection(ctx, cfg) }},
+		{"failover", 3 * time.Minute, failoverSection},
+		{"placement", 0, placementSection},
+		{"durable", 7 * time.Minute, func() (string, error) { return durableSection(cfg, score) }},
+		{"metrics", 2 * time.Minute, func() (string, error) { return metricsSection(ctx, cfg) }},
+		{"grainstate", time.Minute, func() (string, error) { return grainStateSection(cfg, score) }},
+		{"reminders", 3 * time.Minute, func() (string, error) { return remindersSection(cfg) }},
+		{"schedules", 150 * time.Second, func() (string, error) { return schedulesSection(cfg) }},
+		{"console", 5 * time.Minute, consoleSection},
+		{"listing", time.Minute, listingSection},
+		{"jobrestart", 90 * time.Second, func() (string, error) { return jobRestartSection(cfg) }},
+		{"fanout", 2 * time.Minute, func() (string, error) { return fanOutSection(cfg) }},
+		{"checkpoints", 150 * time.Second, func() (string, error) { return checkpointSection(cfg) }},
+		{"quorum", 7 * time.Minute, func() (string, error) { return quorumSection(cfg) }},
+		// Last: it reads the figures the sections above left in score.
+		{"scorecard", 0, func() (string, error) { return scorecardSection(score) }},
+	}
+	selected, err := selectSections(all, cfg.only)
+	if err != nil {
+		return err
+	}
+	expected := expectedDuration(selected)
+	ctx, cancel := context.WithTimeout(context.Background(), runBudget(expected))
 	defer cancel()
+	fmt.Printf("running %d section(s), expected to take about %s on a quiet machine (bounded at %s)\n", len(selected), expected, runBudget(expected))
 
 	var sections []string
-	for _, s := range []struct {
-		name string
-		run  func() (string, error)
-	}{
-		{"single", func() (string, error) { return singleNodeSection(cfg) }},
-		{"calls", func() (string, error) { return grainCallSection(ctx, cfg) }},
-		{"httpcalls", func() (string, error) { return httpCallSection(ctx, cfg) }},
-		{"failover", failoverSection},
-		{"placement", placementSection},
-		{"durable", func() (string, error) { return durableSection(cfg) }},
-		{"metrics", func() (string, error) { return metricsSection(ctx, cfg) }},
-		{"grainstate", func() (string, error) { return grainStateSection(cfg) }},
-		{"reminders", func() (string, error) { return remindersSection(cfg) }},
-		{"schedules", func() (string, error) { return schedulesSection(cfg) }},
-		{"console", consoleSection},
-		{"listing", listingSection},
-		{"jobrestart", func() (string, error) { return jobRestartSection(cfg) }},
-		{"fanout", func() (string, error) { return fanOutSection(cfg) }},
-		{"checkpoints", func() (string, error) { return checkpointSection(cfg) }},
-		{"quorum", func() (string, error) { return quorumSection(cfg) }},
-	} {
-		if cfg.only != "" && !slices.Contains(strings.Split(cfg.only, ","), s.name) {
-			continue
-		}
+	for _, s := range selected {
+		start := time.Now()
 		md, err := s.run()
 		if err != nil {
-			return err
+			return fmt.Errorf("section %s: %w", s.name, err)
 		}
+		fmt.Printf("section %s took %s (expected about %s)\n", s.name, time.Since(start).Round(time.Second), s.expected)
 		sections = append(sections, md)
 	}
 
@@ -132,16 +143,23 @@ func run(cfg config) error {
 		fmt.Printf("\n%s\n(-only %s: %s not written; took %s)\n", strings.Join(sections, "\n"), cfg.only, cfg.out, took)
 		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./internal/benchreport -out %s -rounds %d -n %d -call-rounds %d -calls %d -concurrent-calls %d -durable-rounds %d -durable-tasks %d -metrics-rounds %d -scale-runs %d -scale-tasks %d -state-rounds %d -state-calls %d -reminders %d -schedules %d -job-rounds %d -fanout-rounds %d -quorum-rounds %d`) on %s; the run took %s.\n",
-		cfg.out, cfg.rounds, cfg.n, cfg.callRounds, cfg.calls, cfg.concurrent, cfg.durableRounds, cfg.durableTasks, cfg.metricsRounds, cfg.scaleRuns, cfg.scaleTasks, cfg.stateRounds, cfg.stateCalls, cfg.reminders, cfg.schedules, cfg.jobRounds, cfg.fanOutRounds, cfg.quorumRounds, time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
-	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
-	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
-	if err := os.WriteFile(cfg.out, []byte(b.String()), 0o644); err != nil {
+	if err := writeReport(cfg.out, sections, took); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s in %s\n", cfg.out, took)
 	return nil
+}
+
+// writeReport writes the full run's report to out: a header that names the
+// command, the time, the history file and the machine, then the sections.
+func writeReport(out string, sections []string, took time.Duration) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`%s`) on %s; the run took %s.\n",
+		commandLine(), time.Now().UTC().Format("2006-01-02 15:04 MST"), took)
+	fmt.Fprintf(&b, "Granary and its raw baseline run in the same run, alternately where they share the machine, so the ratios hold on a noisy machine. Ratio is granary ÷ baseline.\n\n")
+	fmt.Fprintf(&b, "Hand-made measurements and their analyses: [%s](%s) (this file is rewritten by each `make bench`; that one is not).\n\n", historyFile, historyLink(out))
+	fmt.Fprintf(&b, "Machine: %s\n\n%s", machine(), strings.Join(sections, "\n"))
+	return os.WriteFile(out, []byte(b.String()), 0o644)
 }
 
 // benchmark runs f through testing.Benchmark with -benchtime set to times

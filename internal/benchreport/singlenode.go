@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ type pair struct {
 	rerun             string // go test's -bench flag and package for both sides
 	metric            string // "ns/op" (lower is better) or a custom rate (higher is better)
 	note              string
+	// issue23, if set, keeps the comparison's figures for the scorecard.
+	issue23 func(*scorecard, *devFigures)
 }
 
 var pairs = []pair{
@@ -34,7 +37,8 @@ var pairs = []pair{
 		ours: benchmarks.EchoThroughputClient, oursName: "granary dev, Go client",
 		raw: benchmarks.BoltWrites, rawName: "raw bbolt single-key writes through bbolt's Batch (2 ms MaxBatchDelay), fsynced, 32 writers",
 		rerun: "-bench EchoThroughput ./internal/benchmarks", metric: "tasks/s",
-		note: "a short task is one store write (it is first written finished; its submit reads that its id is new first); the node commits the writes that arrive during one fsync together in the next transaction (group commit, cluster/store/boltstore), where the baseline's writes wait out bbolt's batch timer, so the ratio can pass 1",
+		note:    "a short task is one store write (it is first written finished; its submit reads that its id is new first); the node commits the writes that arrive during one fsync together in the next transaction (group commit, cluster/store/boltstore), where the baseline's writes wait out bbolt's batch timer, so the ratio can pass 1",
+		issue23: func(s *scorecard, f *devFigures) { s.DevClient = f },
 	},
 	{
 		name: "echo throughput, HTTP API",
@@ -42,7 +46,8 @@ var pairs = []pair{
 		ours: benchmarks.EchoThroughputHTTP, oursName: "granary dev, HTTP/JSON",
 		raw: benchmarks.BoltWrites, rawName: "raw bbolt single-key writes, 32 writers",
 		rerun: "-bench EchoThroughput ./internal/benchmarks", metric: "tasks/s",
-		note: "as above",
+		note:    "as above",
+		issue23: func(s *scorecard, f *devFigures) { s.DevHTTP = f },
 	},
 }
 
@@ -50,6 +55,7 @@ type sample struct {
 	value  float64 // the metric
 	allocs int64
 	bytes  int64
+	cpu    float64 // this process's CPU per operation, µs, where the benchmark reports it
 }
 
 func measure(p pair, f func(*testing.B), n int) (sample, error) {
@@ -57,7 +63,7 @@ func measure(p pair, f func(*testing.B), n int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	s := sample{allocs: r.AllocsPerOp(), bytes: r.AllocedBytesPerOp()}
+	s := sample{allocs: r.AllocsPerOp(), bytes: r.AllocedBytesPerOp(), cpu: r.Extra["process-cpu-µs/op"]}
 	if p.metric == "ns/op" {
 		s.value = float64(r.NsPerOp())
 	} else {
@@ -72,7 +78,7 @@ func median(xs []sample) sample {
 }
 
 // singleNodeSection compares supervision and task throughput on one node.
-func singleNodeSection(cfg config) (string, error) {
+func singleNodeSection(cfg config, score *scorecard) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## One node: supervision and durable tasks\n\n")
 	fmt.Fprintf(&b, "Each figure is the median of %d rounds of %d iterations; ours and the baseline alternate.\n\n", cfg.rounds, cfg.n)
@@ -100,6 +106,10 @@ func singleNodeSection(cfg config) (string, error) {
 			note += " Note: " + p.note + "."
 		}
 		notes = append(notes, note)
+		if p.issue23 != nil {
+			p.issue23(score, &devFigures{Rate: o.value, RawRate: r.value, CPU: o.cpu, RawCPU: r.cpu,
+				Allocs: o.allocs, RawAllocs: r.allocs, Bytes: o.bytes, RawBytes: r.bytes, Cores: runtime.NumCPU()})
+		}
 	}
 	fmt.Fprintf(&b, "\nFor ns/op lower is better, for tasks/s higher is better.\n\n%s\n", strings.Join(notes, "\n"))
 	return b.String(), nil
