@@ -139,7 +139,7 @@ func (s *scorecard) runningRow() scoreRow {
 		r.figure = fmt.Sprintf("%.0f B", m.RunningB)
 		r.verdict = metOrNot(m.RunningB <= maxRunningTaskB)
 		if m.RunningB > maxRunningTaskB {
-			r.why = fmt.Sprintf("memory, not CPU: heap %.0f B and stacks %.0f B per task, less the handler's own 2 KB stack; what the heap holds is profiled by hand in docs/benchmarks-history.md (\"Memory per running task and CPU per task on one node\")",
+			r.why = fmt.Sprintf("memory, not CPU: heap %.0f B + stacks %.0f B per task, less the handler's own 2 KB stack; what the heap holds is profiled by hand in docs/benchmarks-history.md (\"Memory per running task and CPU per task on one node\")",
 				m.RunningHeap, m.RunningStk)
 		}
 	}

@@ -60,7 +60,7 @@ func TestScorecardRows(t *testing.T) {
 			name: "running memory not met: heap and stacks",
 			card: scorecard{Memory: &memoryFigures{PendingB: 981, RunningB: 5389, RunningHeap: 5400, RunningStk: 2037}},
 			row:  "memory per running", figure: "5389 B", verdict: "**not met**",
-			why: []string{"heap 5400 B and stacks 2037 B per task"},
+			why: []string{"heap 5400 B + stacks 2037 B per task"},
 		},
 		{
 			name: "granary dev not met: CPU per task and the ceiling it implies",
