@@ -88,7 +88,7 @@ type ScaleResult struct {
 // long-lived cluster are) into three `granary node` processes on one
 // disk-backed Consul server, and measures the submit rate as the store
 // grows, a listing page and the counts at the end, and the memory of the
-// members and of Consul (make bench-scale; docs/benchmarks.md).
+// members and of Consul (make bench-scale; docs/benchmarks-history.md).
 func Scale(b *testing.B, cfg ScaleConfig) ScaleResult {
 	agent := testconsul.Start(b, testconsul.Options{Mode: testconsul.Server})
 	var nodes []*testnode.Node

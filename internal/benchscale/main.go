@@ -1,7 +1,7 @@
 // Command benchscale is `make bench-scale`: it loads many tasks (by
 // default 1,000,000) into a 3-member cluster on a disk-backed Consul
-// server and prints, as markdown for docs/benchmarks.md, the submit rate
-// as the store grows, a listing page and the task counts at the end, and
+// server and prints, as markdown for docs/benchmarks-history.md, the
+// submit rate as the store grows, a listing page and the task counts at the end, and
 // the memory of the members and of Consul (internal/benchmarks.Scale),
 // then their memory growth with -pending tasks waiting for a retry; with
 // -failover, the failover of that many running tasks after kill -9 of
