@@ -123,7 +123,8 @@ func run(cfg config) error {
 		return err
 	}
 	expected := expectedDuration(selected)
-	ctx, cancel := context.WithTimeout(context.Background(), runBudget(expected))
+	var cancel context.CancelFunc
+	ctx, cancel = context.WithTimeout(context.Background(), runBudget(expected))
 	defer cancel()
 	fmt.Printf("running %d section(s), expected to take about %s on a quiet machine (bounded at %s)\n", len(selected), expected, runBudget(expected))
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,36 @@ func TestHistoryLink(t *testing.T) {
 		if !strings.HasSuffix(got, historyFile[len("docs/"):]) {
 			t.Errorf("historyLink(%q) = %q; want a path to %s", out, got, historyFile)
 		}
+	}
+}
+
+// TestWriteReportKeepsTheHistory is issue #23's first problem: a full run
+// rewrote docs/benchmarks.md whole, and the measurements made by hand in it
+// with it. They live in the history file now, which the report links to
+// and never writes.
+func TestWriteReportKeepsTheHistory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll("docs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const hand = "# Benchmarks measured by hand\n\n### Something (issue #23), 2026-12-07\n"
+	if err := os.WriteFile(historyFile, []byte(hand), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport("docs/benchmarks.md", []string{"## A section\n"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	report, err := os.ReadFile("docs/benchmarks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "Hand-made measurements and their analyses: [docs/benchmarks-history.md](benchmarks-history.md)") {
+		t.Errorf("the report does not link to the history:\n%s", report)
+	}
+	if !strings.Contains(string(report), "`go run ./internal/benchreport") || !strings.Contains(string(report), "## A section") {
+		t.Errorf("the report lacks its command or its sections:\n%s", report)
+	}
+	if got, err := os.ReadFile(historyFile); err != nil || string(got) != hand {
+		t.Errorf("the history file changed: %q, %v", got, err)
 	}
 }
