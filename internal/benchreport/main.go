@@ -96,7 +96,7 @@ func run(cfg config) error {
 		return err
 	}
 	began := time.Now()
-	score := &scorecard{LoadStart: loadAverage()}
+	score := &scorecard{LoadStart: benchmarks.LoadAverage()}
 	var ctx context.Context // bounds the sections that start long-lived pairs; set below
 	all := []section{
 		{"single", 90 * time.Second, func() (string, error) { return singleNodeSection(cfg, score) }},

@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/granary-rt/granary/internal/benchmarks"
 )
 
 // Issue #23's targets. The rate ratios are granary ÷ raw baseline; the
@@ -89,7 +90,7 @@ const notMeasured = "not measured in this run"
 // scorecardSection renders the scorecard of the figures the run's earlier
 // sections left in s.
 func scorecardSection(s *scorecard) (string, error) {
-	s.LoadEnd = loadAverage()
+	s.LoadEnd = benchmarks.LoadAverage()
 	return s.markdown(), nil
 }
 
@@ -98,7 +99,7 @@ func (s *scorecard) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Issue #23 scorecard\n\n")
 	fmt.Fprintf(&b, "Issue #23's targets against this run's figures, taken from the sections above (nothing is measured again here). For a target not met, the last column shows why from the same run's CPU per operation: on these cores, shared by callers, nodes and Consul, a throughput ratio follows the ratio of CPU per operation. Load average (1, 5, 15 min) at the run's start: %s; at this section: %s.\n\n",
-		orUnknown(s.LoadStart), orUnknown(s.LoadEnd))
+		s.LoadStart, s.LoadEnd)
 	fmt.Fprintf(&b, "| issue #23 figure (target) | this run | verdict | why, from this run's figures |\n|---|---|---|---|\n")
 	for _, r := range s.rows() {
 		fig, verdict := r.figure, r.verdict
@@ -112,36 +113,36 @@ func (s *scorecard) markdown() string {
 
 // rows is the scorecard's lines, in the issue's order.
 func (s *scorecard) rows() []scoreRow {
-	rows := []scoreRow{
-		s.pendingRow(), s.runningRow(),
+	rows := append(s.memoryRows(),
 		durableRow(s.Durable128, 128, minDurable128Ratio), durableRow(s.Durable32, 32, minDurable32Ratio),
 		devRow(s.DevClient, "Go client"), devRow(s.DevHTTP, "HTTP API"),
-		s.failoverRow(),
-	}
+		s.failoverRow())
 	return append(rows, s.grainRows()...)
 }
 
-func (s *scorecard) pendingRow() scoreRow {
-	r := scoreRow{target: fmt.Sprintf("memory per pending task, heap + stacks (≤ %d KB)", maxPendingTaskB/1024), section: "durable"}
-	if m := s.Memory; m != nil {
-		r.figure = fmt.Sprintf("%.0f B", m.PendingB)
-		r.verdict = metOrNot(m.PendingB <= maxPendingTaskB)
-		if m.PendingB > maxPendingTaskB {
-			r.why = "memory, not CPU: the run measures heap and stacks together; is `tasks.Config.ParkIdle` on (a pending task without an actor or a timer)?"
-		}
+// memoryRows judges what a member holds per pending and per running task.
+func (s *scorecard) memoryRows() []scoreRow {
+	pending := scoreRow{target: fmt.Sprintf("memory per pending task, heap + stacks (≤ %d KB)", maxPendingTaskB/1024), section: "durable"}
+	running := scoreRow{target: fmt.Sprintf("memory per running task, Granary's share (≤ %d KB)", maxRunningTaskB/1024), section: "durable"}
+	m := s.Memory
+	if m == nil {
+		return []scoreRow{pending, running}
 	}
-	return r
+	return []scoreRow{
+		pending.judged(fmt.Sprintf("%.0f B", m.PendingB), m.PendingB <= maxPendingTaskB,
+			"memory, not CPU: the run measures heap and stacks together; is `tasks.Config.ParkIdle` on (a pending task without an actor or a timer)?"),
+		running.judged(fmt.Sprintf("%.0f B", m.RunningB), m.RunningB <= maxRunningTaskB,
+			fmt.Sprintf("memory, not CPU: heap %.0f B + stacks %.0f B per task, less the handler's own 2 KB stack; what the heap holds is profiled by hand in docs/benchmarks-history.md (\"Memory per running task and CPU per task on one node\")",
+				m.RunningHeap, m.RunningStk)),
+	}
 }
 
-func (s *scorecard) runningRow() scoreRow {
-	r := scoreRow{target: fmt.Sprintf("memory per running task, Granary's share (≤ %d KB)", maxRunningTaskB/1024), section: "durable"}
-	if m := s.Memory; m != nil {
-		r.figure = fmt.Sprintf("%.0f B", m.RunningB)
-		r.verdict = metOrNot(m.RunningB <= maxRunningTaskB)
-		if m.RunningB > maxRunningTaskB {
-			r.why = fmt.Sprintf("memory, not CPU: heap %.0f B + stacks %.0f B per task, less the handler's own 2 KB stack; what the heap holds is profiled by hand in docs/benchmarks-history.md (\"Memory per running task and CPU per task on one node\")",
-				m.RunningHeap, m.RunningStk)
-		}
+// judged is r with its figure and verdict, and why when the target is not
+// met.
+func (r scoreRow) judged(figure string, met bool, why string) scoreRow {
+	r.figure, r.verdict = figure, metOrNot(met)
+	if !met {
+		r.why = why
 	}
 	return r
 }
@@ -155,19 +156,15 @@ func durableRow(d *durableFigures, callers int, target float64) scoreRow {
 	if d == nil {
 		return r
 	}
-	r.figure, r.verdict = fmt.Sprintf("%.2f×", d.Ratio), metOrNot(d.Ratio >= target)
-	if d.Ratio >= target {
-		return r
-	}
 	task, put, rest := d.Caller+d.Nodes+d.Consul, d.PutCaller+d.PutConsul, d.Caller+d.Consul
-	r.why = fmt.Sprintf("CPU per task: callers %.0f + nodes %.0f + Consul %.0f = %.0f µs, against a put's callers %.0f + Consul %.0f = %.0f µs (CPU ratio %.2f×); with the nodes' CPU at zero the ratio would be %.2f× (%.0f ÷ %.0f µs)",
+	why := fmt.Sprintf("CPU per task: callers %.0f + nodes %.0f + Consul %.0f = %.0f µs, against a put's callers %.0f + Consul %.0f = %.0f µs (CPU ratio %.2f×); with the nodes' CPU at zero the ratio would be %.2f× (%.0f ÷ %.0f µs)",
 		d.Caller, d.Nodes, d.Consul, task, d.PutCaller, d.PutConsul, put, ratio(put, task), ratio(put, rest), put, rest)
 	if budget := put/target - rest; budget > 0 {
-		r.why += fmt.Sprintf(", so %.1f× needs the nodes' CPU at most %.0f µs per task (%.0f now)", target, budget, d.Nodes)
+		why += fmt.Sprintf(", so %.1f× needs the nodes' CPU at most %.0f µs per task (%.0f now)", target, budget, d.Nodes)
 	} else {
-		r.why += fmt.Sprintf(", so %.1f× is out of reach on CPU even then: callers and Consul alone cost more than a put ÷ %.1f", target, target)
+		why += fmt.Sprintf(", so %.1f× is out of reach on CPU even then: callers and Consul alone cost more than a put ÷ %.1f", target, target)
 	}
-	return r
+	return r.judged(fmt.Sprintf("%.2f×", d.Ratio), d.Ratio >= target, why)
 }
 
 // devRow judges one `granary dev` echo path against raw bbolt writes and,
@@ -177,18 +174,14 @@ func devRow(d *devFigures, path string) scoreRow {
 	if d == nil {
 		return r
 	}
-	ratioNow := ratio(d.Rate, d.RawRate)
-	r.figure, r.verdict = fmt.Sprintf("%.2f× (%.0f ÷ %.0f per s)", ratioNow, d.Rate, d.RawRate), metOrNot(ratioNow >= minDevEchoRatio)
-	if ratioNow >= minDevEchoRatio {
-		return r
-	}
-	r.why = fmt.Sprintf("CPU per task, the whole process (callers, client, HTTP, node): %.0f µs, against a raw write's %.0f µs (%.0f×); allocations %d (%d B) against %d (%d B)",
+	why := fmt.Sprintf("CPU per task, the whole process (callers, client, HTTP, node): %.0f µs, against a raw write's %.0f µs (%.0f×); allocations %d (%d B) against %d (%d B)",
 		d.CPU, d.RawCPU, ratio(d.CPU, d.RawCPU), d.Allocs, d.Bytes, d.RawAllocs, d.RawBytes)
 	if d.CPU > 0 && d.RawRate > 0 {
 		ceiling := float64(d.Cores) * 1e6 / d.CPU
-		r.why += fmt.Sprintf("; at that CPU, %d busy cores would run at most %.0f tasks/s, %.2f× the raw writes' rate", d.Cores, ceiling, ceiling/d.RawRate)
+		why += fmt.Sprintf("; at that CPU, %d busy cores would run at most %.0f tasks/s, %.2f× the raw writes' rate", d.Cores, ceiling, ceiling/d.RawRate)
 	}
-	return r
+	now := ratio(d.Rate, d.RawRate)
+	return r.judged(fmt.Sprintf("%.2f× (%.0f ÷ %.0f per s)", now, d.Rate, d.RawRate), now >= minDevEchoRatio, why)
 }
 
 func (s *scorecard) failoverRow() scoreRow {
@@ -211,16 +204,13 @@ func (s *scorecard) grainRows() []scoreRow {
 	if g == nil {
 		return []scoreRow{consul, node}
 	}
-	consul.figure, consul.verdict = fmt.Sprintf("%.2f×", g.ConsulWritePut), metOrNot(g.ConsulWritePut <= maxConsulWritePut)
-	if g.ConsulWritePut > maxConsulWritePut {
-		consul.why = fmt.Sprintf("Consul's CPU per grain write %.0f µs, per put %.0f µs (medians over rounds; the figure is the median of the rounds' ratios)", g.WriteConsul, g.PutConsul)
+	return []scoreRow{
+		consul.judged(fmt.Sprintf("%.2f×", g.ConsulWritePut), g.ConsulWritePut <= maxConsulWritePut,
+			fmt.Sprintf("Consul's CPU per grain write %.0f µs, per put %.0f µs (medians over rounds; the figure is the median of the rounds' ratios)", g.WriteConsul, g.PutConsul)),
+		node.judged(fmt.Sprintf("%.2f×", g.NodeWriteGet), g.NodeWriteGet <= maxNodeWriteGet,
+			fmt.Sprintf("the node's CPU per grain write %.0f µs, per `get` %.0f µs (medians over rounds): the write's own share (encoding the record, its transaction) is %.0f µs, which %.1f× allows up to %.0f µs",
+				g.WriteNode, g.GetNode, g.WriteNode-g.GetNode, maxNodeWriteGet, (maxNodeWriteGet-1)*g.GetNode)),
 	}
-	node.figure, node.verdict = fmt.Sprintf("%.2f×", g.NodeWriteGet), metOrNot(g.NodeWriteGet <= maxNodeWriteGet)
-	if g.NodeWriteGet > maxNodeWriteGet {
-		node.why = fmt.Sprintf("the node's CPU per grain write %.0f µs, per `get` %.0f µs (medians over rounds): the write's own share (encoding the record, its transaction) is %.0f µs, which %.1f× allows up to %.0f µs",
-			g.WriteNode, g.GetNode, g.WriteNode-g.GetNode, maxNodeWriteGet, (maxNodeWriteGet-1)*g.GetNode)
-	}
-	return []scoreRow{consul, node}
 }
 
 func metOrNot(met bool) string {
@@ -236,25 +226,4 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-// loadAverage is the machine's load average over 1, 5 and 15 minutes, or
-// "" where /proc/loadavg cannot be read.
-func loadAverage() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(raw))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], ", ")
 }

@@ -139,11 +139,11 @@ func scorecardRow(t *testing.T, md, row string) []string {
 }
 
 func TestScorecardEveryTargetOnceEvenWhenNothingWasMeasured(t *testing.T) {
-	md := (&scorecard{LoadStart: "0.50, 0.40, 0.30"}).markdown()
+	md := (&scorecard{LoadStart: "0.50 0.40 0.30", LoadEnd: "0.60 0.50 0.40"}).markdown()
 	if got := strings.Count(md, notMeasured); got != 9 {
 		t.Errorf("%d rows not measured; want the 9 targets:\n%s", got, md)
 	}
-	if !strings.Contains(md, "## Issue #23 scorecard") || !strings.Contains(md, "at the run's start: 0.50, 0.40, 0.30; at this section: unknown") {
+	if !strings.Contains(md, "## Issue #23 scorecard") || !strings.Contains(md, "at the run's start: 0.50 0.40 0.30; at this section: 0.60 0.50 0.40") {
 		t.Errorf("heading or load average missing:\n%s", md)
 	}
 }
