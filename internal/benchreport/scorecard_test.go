@@ -143,6 +143,9 @@ func TestScorecardEveryTargetOnceEvenWhenNothingWasMeasured(t *testing.T) {
 	if got := strings.Count(md, notMeasured); got != 9 {
 		t.Errorf("%d rows not measured; want the 9 targets:\n%s", got, md)
 	}
+	if !strings.Contains(md, "`make bench-scale`'s") {
+		t.Errorf("the figures of a million tasks are not sent to bench-scale:\n%s", md)
+	}
 	if !strings.Contains(md, "## Issue #23 scorecard") || !strings.Contains(md, "at the run's start: 0.50 0.40 0.30; at this section: 0.60 0.50 0.40") {
 		t.Errorf("heading or load average missing:\n%s", md)
 	}
