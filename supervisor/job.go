@@ -198,8 +198,17 @@ func (m *JobMachine) exited(ev JobEvent, now time.Time) {
 	if c.Status == ChildStopped && len(m.st.Start) > 0 && m.st.Start[0] == c.ID && ev.Exit != ExitTerminated && ev.Child.Round == m.st.Round && m.st.Round > 0 {
 		// It exited before the answer to its start came: it started.
 		m.started(c.ID, now)
-		m.exited(ev, now)
-		return
+		if c = m.child(ev.Child.ID); c.Status == ChildStopped {
+			// Its start is not due yet as this machine sees the round: a
+			// new owner resumed it from a record older than what the last
+			// owner did (terminates first, then starts), and the child ran
+			// in this round already. Its exit is decided once the restart
+			// has reached it, as other exits during a restart are. (Taken
+			// for the start's answer again and again, it overflowed the
+			// stack: a member of the campaign died of it.)
+			m.deferred = append(m.deferred, ev)
+			return
+		}
 	}
 	if ev.Exit == ExitTerminated && ev.Child.Round < m.st.Round || ev.Exit != ExitTerminated && ev.Child.Round < c.Round && c.Round != UnknownRound {
 		return // an earlier operation's answer, or incarnation's exit, come late

@@ -183,7 +183,8 @@ func (m *JobMachine) shutdownReason() string {
 
 // swept takes in the sweep of the shutdown in progress: each stray it
 // found that the shutdown does not terminate already (a child it never
-// heard of, or a child job it took for completed that runs again) is
+// heard of, a child job it took for completed that runs again, a task it
+// took for stopped that runs: the stray's Status says which) is
 // terminated too, after the others; then the job may end.
 func (m *JobMachine) swept(strays []JobChild, now time.Time) {
 	if m.st.Phase != PhaseShuttingDown || !m.st.Unswept {
@@ -200,6 +201,13 @@ func (m *JobMachine) swept(strays []JobChild, now time.Time) {
 			m.st.Children = slices.Insert(m.st.Children, i, s)
 		case c.Job && c.Status == ChildCompleted:
 			c.Status = ChildRunning // a task joined it since: it runs again
+		case !c.Job && c.Status == ChildStopped && s.Status == ChildRunning:
+			// Stopped as this machine sees it, running as stored: a new
+			// owner resumed the job from a record older than what the last
+			// owner did (it had started the task again), or a start of an
+			// earlier owner's reached the task late. Left alone, it ran on
+			// under a job that ended (the campaign's "child-of-ended-job").
+			c.Status = ChildRunning
 		default:
 			// Known: the shutdown terminates it or has (the listing may
 			// predate its end), or it waits, stopped.

@@ -53,6 +53,40 @@ func TestJobShutdownSweeps(t *testing.T) {
 			{terminated("late"), []string{"finished"}, PhaseDone},
 		})
 	})
+	t.Run("a task taken for stopped that runs is terminated", func(t *testing.T) {
+		// A new owner resumed a one_for_all restart of round 2 from its
+		// record (b0 and b1 held, to start), while the previous owner had
+		// started b1 already; a stop (its parent restarts) comes before
+		// any answer. b0's start may be in flight: it is terminated; b1,
+		// stopped as this machine sees it, runs as stored: the sweep says
+		// so, and it is terminated too. The campaign found b1 running on
+		// under its stopped job.
+		st := JobState{Phase: PhaseRestarting, Round: 2,
+			Children: []JobChild{{ID: "b0", Restart: Transient, Status: ChildStopped}, {ID: "b1", Stage: 1, Restart: Transient, Status: ChildStopped}},
+			Start:    []string{"b0", "b1"}}
+		m, err := NewJobMachine(JobConfig{ID: "j", Strategy: OneForAll, Budget: budget3, HasParent: true}, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := JobEvent{Kind: EventStop, Final: FinalNone, Reason: "its parent restarts"}
+		runJob(t, m, []jobStep{
+			{stop, []string{"sweep", "terminate b0 final=none"}, PhaseShuttingDown},
+			{JobEvent{Kind: EventExited, Child: JobChild{ID: "b0", Round: 3}, Exit: ExitTerminated}, nil, PhaseShuttingDown},
+			{swept(JobChild{ID: "b0", Status: ChildStopped}, JobChild{ID: "b1", Stage: 1, Round: 2, Status: ChildRunning}), []string{"terminate b1 final=none"}, PhaseShuttingDown},
+			{JobEvent{Kind: EventExited, Child: JobChild{ID: "b1", Round: 3}, Exit: ExitTerminated}, []string{"notify_parent cancelled", "finished"}, PhaseDone},
+		})
+		if got := statuses(m); got != "b0=stopped b1=stopped" {
+			t.Fatalf("children: %s", got)
+		}
+	})
+	t.Run("a held task the sweep finds stays as it is", func(t *testing.T) {
+		m := newJob(t, JobConfig{Strategy: OneForAll, Budget: budget3}, JobChild{ID: "a", Restart: Transient})
+		runJob(t, m, []jobStep{
+			{JobEvent{Kind: EventStop, Final: FinalNone, Reason: "its parent restarts"}, []string{"sweep", "terminate a final=none"}, PhaseShuttingDown},
+			{JobEvent{Kind: EventExited, Child: JobChild{ID: "a", Round: 1}, Exit: ExitTerminated}, nil, PhaseShuttingDown},
+			{swept(JobChild{ID: "a", Status: ChildStopped}), []string{"finished"}, PhaseDone},
+		})
+	})
 	t.Run("a child job taken for completed that runs again is stopped", func(t *testing.T) {
 		m := newJob(t, JobConfig{Strategy: OneForOne}, JobChild{ID: "a", Restart: Transient}, JobChild{ID: "kid", Job: true, Stage: 1, Restart: Transient})
 		runJob(t, m, []jobStep{

@@ -595,3 +595,65 @@ func TestJobShutdownTerminatesAChildWhoseStartIsInFlight(t *testing.T) {
 		t.Fatalf("children %s", got)
 	}
 }
+
+// TestJobChildFailsAfterItsStartAsTheJobShutsDown: the child whose start
+// is in flight as the job shuts down starts, then fails, and its failure
+// comes before the answer to its terminate. It is not an answer to the
+// start (the start is moot: the job shuts down) nor to the terminate, and
+// the job waits for the terminate's own answer.
+func TestJobChildFailsAfterItsStartAsTheJobShutsDown(t *testing.T) {
+	m := newJob(t, JobConfig{Strategy: OneForAll, Budget: budget3})
+	failedRound1 := failedEv("a")
+	failedRound1.Child.Round = 1
+	runJob(t, m, []jobStep{
+		{failedEv("a"), []string{"terminate c final=none"}, PhaseRestarting},
+		{terminated("c"), []string{"terminate b final=none"}, PhaseRestarting},
+		{terminated("b"), []string{"start a round=1"}, PhaseRestarting},
+		{JobEvent{Kind: EventStop, Final: FinalNone, Reason: "its parent restarts"}, []string{"sweep", "terminate a final=none"}, PhaseShuttingDown},
+		{failedRound1, nil, PhaseShuttingDown},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "a", Round: 2}, Exit: ExitTerminated}, nil, PhaseShuttingDown},
+	})
+	if got := statuses(m); got != "a=stopped b=stopped c=stopped" {
+		t.Fatalf("children %s", got)
+	}
+}
+
+// TestJobExitOfAChildWhoseStartIsNotDueYet: a new owner resumed a
+// rest_for_one restart of child job a from the record written when it
+// began (terminates of t then b to come, then starts of a, b, t), while
+// the previous owner had gone on and started a in that round, which has
+// completed since. a's exit (of this round) comes before any of the
+// restart's answers: it is not the answer to a start the machine has not
+// sent, and it is decided once the restart has started a. The campaign's
+// member died of this event: the machine took it for the start's answer,
+// which a restart still terminating does not apply, and called itself
+// until the stack ran out.
+func TestJobExitOfAChildWhoseStartIsNotDueYet(t *testing.T) {
+	st := JobState{
+		Phase: PhaseRestarting,
+		Round: 1,
+		Children: []JobChild{
+			{ID: "a", Job: true, Restart: Transient, Status: ChildStopped, Restarts: 1},
+			{ID: "b", Job: true, Stage: 1, Restart: Transient, Status: ChildRunning},
+			{ID: "t", Stage: 2, Restart: Transient, Status: ChildRunning},
+		},
+		Terminate: []Termination{{ID: "t", Reason: "restart"}, {ID: "b", Reason: "restart"}},
+		Start:     []string{"a", "b", "t"},
+	}
+	m, err := NewJobMachine(JobConfig{ID: "j", Strategy: RestForOne, Budget: budget3, Shutdown: time.Second}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aDone := JobEvent{Kind: EventExited, Child: JobChild{ID: "a", Job: true, Round: 1}, Exit: ExitCompleted}
+	runJob(t, m, []jobStep{
+		{aDone, nil, PhaseRestarting},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "t", Round: 1}, Exit: ExitTerminated}, []string{"terminate b final=none"}, PhaseRestarting},
+		{JobEvent{Kind: EventExited, Child: JobChild{ID: "b", Job: true, Round: 1}, Exit: ExitTerminated}, []string{"start a round=1"}, PhaseRestarting},
+		{JobEvent{Kind: EventStarted, Child: JobChild{ID: "a", Job: true}}, []string{"start b round=1"}, PhaseRestarting},
+		{JobEvent{Kind: EventStarted, Child: JobChild{ID: "b", Job: true}}, []string{"start t round=1"}, PhaseRestarting},
+		{started("t"), nil, PhaseRunning},
+	})
+	if got := statuses(m); got != "a=completed b=running t=running" {
+		t.Fatalf("children %s; want a's completion decided once it started", got)
+	}
+}

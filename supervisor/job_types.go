@@ -329,7 +329,9 @@ type JobEvent struct {
 	Reason  string
 	// Final is what EventStop makes of the children.
 	Final Final
-	// Strays (EventSwept) are the live children the sweep found.
+	// Strays (EventSwept) are the live children the sweep found, each
+	// with the Status its record shows: ChildStopped for a task held for
+	// its job, ChildRunning for one that runs (or may).
 	Strays []JobChild
 }
 

@@ -101,7 +101,7 @@ func DefaultConfig() Config {
 		// the task's attempt. All of a failover's at once (2,500 per
 		// survivor in a 5,000-task failover) slowed Consul and the member
 		// so much that lease renewals took up to 2s and both survivors
-		// fenced themselves over and over (docs/benchmarks.md). 128 still
+		// fenced themselves over and over (docs/benchmarks-history.md). 128 still
 		// keeps the store's 96 pooled connections busy, so a quiet
 		// cluster adopts about as fast as unbounded.
 		AdoptInFlight: 128,

@@ -36,7 +36,8 @@ func (a *jobActor) sweep() {
 }
 
 // strays lists what a sweep of job id finds: its tasks that have not
-// finished, and its child jobs that run, or have unfinished tasks below
+// finished (Status ChildStopped for those held for their job, ChildRunning
+// for the others), and its child jobs that run, or have unfinished tasks below
 // them (a task joined one that had completed).
 func (m *Manager) strays(ctx context.Context, id string) ([]supervisor.JobChild, error) {
 	live, err := m.unfinishedTasks(ctx, id)
@@ -45,7 +46,11 @@ func (m *Manager) strays(ctx context.Context, id string) ([]supervisor.JobChild,
 	}
 	var out []supervisor.JobChild
 	for _, r := range live {
-		out = append(out, taskChild(r.Task))
+		c := taskChild(r.Task)
+		if r.Task.GetStatus().GetJobHold() != "" {
+			c.Status = supervisor.ChildStopped // held: it waits for its job
+		}
+		out = append(out, c)
 	}
 	// The subtree as deep as subtreeRuns looks (its children's, then
 	// MaxJobDepth levels below them), below the jobs that ended only: one

@@ -10,7 +10,7 @@ package boltstore
 //
 // bbolt's own Batch does the same behind a timer (MaxBatchDelay), which a
 // write waits out before its transaction even begins; here a write waits
-// only for the commit under way (docs/benchmarks.md has the figures).
+// only for the commit under way (docs/benchmarks-history.md, "Group commit", has the figures).
 //
 // Each write keeps its own answer: a function reports an outcome such as a
 // check-and-set conflict through its own variables, not its error. A
