@@ -142,6 +142,30 @@ func (m *Manager) control(ctx context.Context, c Control) (store.Record, error) 
 	if err := checkID("task", c.ID); err != nil {
 		return store.Record{}, err
 	}
+	for tries := 1; ; tries++ {
+		out, err := m.controlOnce(ctx, c)
+		if !errors.Is(err, errClaimedMeanwhile) {
+			return out, err
+		}
+		if tries == maxControlRoutes {
+			return store.Record{}, fmt.Errorf("%w: %s of %s: %w", api.ErrUnavailable, c.Op, c.ID, err)
+		}
+	}
+}
+
+// maxControlRoutes bounds how often a control is routed again because the
+// task was claimed while it was being written directly (errClaimedMeanwhile):
+// a claim each time means members keep taking the task from each other,
+// which a caller may wait out and retry.
+const maxControlRoutes = 3
+
+// errClaimedMeanwhile: the task was claimed (a new epoch) while controlHere
+// wrote it directly, as no live actor held it: an actor holds it now, and
+// the control goes to it.
+var errClaimedMeanwhile = errors.New("the task was claimed while the control was being written")
+
+// controlOnce routes c once, from the task as stored now.
+func (m *Manager) controlOnce(ctx context.Context, c Control) (store.Record, error) {
 	rec, err := m.store.Get(ctx, c.ID)
 	if err != nil {
 		return store.Record{}, storeErr(err)
@@ -222,11 +246,17 @@ func (m *Manager) reportAppliedStart(c Control, rec store.Record) {
 
 // controlHere writes c's change directly, for a task no live actor owns.
 // The check-and-set on the revision makes a concurrent owner's write fail,
-// and that owner re-reads before deciding again.
+// and that owner re-reads before deciding again. A conflict with a claim
+// (an adopter's, an activation's here) is not written over: a live actor
+// holds the task now, and the control must reach it (errClaimedMeanwhile),
+// or its attempt would run on, unaware, until its next write (the
+// campaign's "child-of-ended-job": a terminate written over an adoption's
+// claim, the job ended, the adopted attempt ran on).
 func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) (store.Record, error) {
 	if m.fenced() {
 		return store.Record{}, fmt.Errorf("%w: member %s is fenced", api.ErrUnavailable, m.member)
 	}
+	epoch := rec.Task.GetStatus().GetEpoch()
 	for tries := 0; tries < 5; tries++ {
 		if c.applied(rec.Task.GetStatus()) || terminateStale(c, rec.Task.GetStatus()) {
 			m.reportAppliedStart(c, rec)
@@ -246,6 +276,8 @@ func (m *Manager) controlHere(ctx context.Context, rec store.Record, c Control) 
 		}
 		if st := rec.Task.GetStatus(); store.Terminal(st.GetState()) {
 			return store.Record{}, finishedErr(c.ID, st.GetState())
+		} else if st.GetEpoch() != epoch {
+			return store.Record{}, errClaimedMeanwhile
 		}
 	}
 	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, rec.Task.GetSpec().GetId())
