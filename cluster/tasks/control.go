@@ -191,7 +191,7 @@ func (m *Manager) controlOnce(ctx context.Context, c Control) (store.Record, err
 		}
 		out, err := m.controlHere(ctx, rec, c)
 		if err == nil && c.Op == OpRestart && out.Task.GetStatus().GetOwner() == m.member {
-			m.Activate(c.ID, false) // a job's start claimed it from a member gone: run it here
+			m.activateWritten(c.ID) // a job's start claimed it from a member gone: run it here
 		}
 		return out, err
 	case route == routeOwner:
@@ -223,7 +223,7 @@ func (m *Manager) controlOnce(ctx context.Context, c Control) (store.Record, err
 	if errors.Is(reply.err, errNotActive) {
 		out, err := m.controlHere(ctx, rec, c)
 		if err == nil && c.Op == OpRestart && out.Task.GetStatus().GetOwner() == m.member {
-			m.Activate(c.ID, false) // it is ours: run it
+			m.activateWritten(c.ID) // it is ours: run it
 		}
 		return out, err
 	}

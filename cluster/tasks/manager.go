@@ -270,6 +270,13 @@ func (m *Manager) Activate(id string, adopt bool) {
 	m.system.Root.Send(m.root, &activate{id: id, adopt: adopt})
 }
 
+// activateWritten runs task id here after this member wrote it outside
+// its actor (claimed, due): an actor of it still live (one that finished
+// it, stopping) is followed by a new one.
+func (m *Manager) activateWritten(id string) {
+	m.system.Root.Send(m.root, &activate{id: id, written: true})
+}
+
 // Adopt starts a task actor for a task read from the store (whose owner left
 // the cluster); the actor claims it without reading it again.
 func (m *Manager) Adopt(rec store.Record) {

@@ -72,7 +72,7 @@ func (m *Manager) Retry(ctx context.Context, id, reason, requestID string) (stor
 			return store.Record{}, storeErr(err)
 		}
 		m.log.Info("task sent round again", "task", id, "reason", reason, "retries", next.Status.GetRetries(), "was", api.StateName(st.GetState()))
-		m.Activate(id, false)
+		m.activateWritten(id)
 		return out, nil
 	}
 	return store.Record{}, fmt.Errorf("%w: task %s keeps changing; try again", api.ErrUnavailable, id)

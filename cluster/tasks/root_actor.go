@@ -86,13 +86,13 @@ const (
 // member created the task running; unstored, that it is not stored yet
 // (runFirst); closed, that the member drains or is fenced; live, that an
 // actor of the task runs; creating, that the task is being created here.
-func admit(born, unstored, closed, live, creating bool) admission {
+func admit(born, unstored, written, closed, live, creating bool) admission {
 	switch {
 	case closed:
 		return admitRefuse
 	case live && unstored:
 		return admitWriteFirst
-	case live && born:
+	case live && (born || written):
 		return admitAfter
 	case live:
 		return admitDrop
@@ -116,6 +116,12 @@ type (
 		// resume is the epoch of this member's claim on a parked task
 		// (root_idle.go): its new actor finds it claimed already.
 		resume uint64
+		// written: the task was just written outside its actor (a dead
+		// letter sent round again, a job's start written here): a live
+		// actor may be one that finished it and is stopping, so a new one
+		// starts once it is gone (dropped, the retried task waited for the
+		// owned-task watch: TestRetryDeadLetter, now and then).
+		written bool
 	}
 	suspendAll struct{}
 	resume     struct{}
@@ -314,7 +320,7 @@ func (r *rootActor) admitActivation(c actor.Context, msg *activate) {
 	}
 	_, live := r.children[msg.id]
 	_, creating := r.m.creating.Load(msg.id)
-	switch admit(msg.born, msg.unstored != nil, r.draining || r.m.fenced(), live, creating) {
+	switch admit(msg.born, msg.unstored != nil, msg.written, r.draining || r.m.fenced(), live, creating) {
 	case admitRefuse:
 		msg.notStarted(fmt.Errorf("%w: member %s is shutting down or fenced", api.ErrUnavailable, r.m.member))
 		r.created(msg)
