@@ -83,11 +83,12 @@ func durableSection(cfg config, score *scorecard) (string, error) {
 	sort.Float64s(scale)
 	fmt.Printf("failover at scale (%d tasks)  p50 %.2f s worst %.2f s\n", cfg.scaleTasks, medianOf(scale), scale[len(scale)-1])
 
-	mem, err := benchmark(benchmarks.MemoryPerRunningTask, "2000x", "-bench Footprint/memory ./internal/benchmarks")
+	// The memory figures in processes of their own (benchmarkAlone).
+	mem, err := benchmarkAlone("^BenchmarkFootprint$/^memory_per_running_task$", "2000x")
 	if err != nil {
 		return "", err
 	}
-	pending, err := benchmark(benchmarks.MemoryPerPendingTask, "2000x", "-bench Footprint/memory_per_pending ./internal/benchmarks")
+	pending, err := benchmarkAlone("^BenchmarkFootprint$/^memory_per_pending_task$", "2000x")
 	if err != nil {
 		return "", err
 	}
