@@ -80,8 +80,8 @@ func checkpointWriteErr(err error) error {
 // hears of it and may save again.
 func (a *taskActor) checkpoint(msg *saveCheckpoint) error {
 	live := 0
-	if a.live != nil && a.attempt != nil {
-		live = a.live.attempt
+	if a.attempt != nil {
+		live = a.attempt.tc.attempt
 	}
 	if err := checkpointFence(msg.attempt, live, a.rec.Task.GetStatus()); err != nil {
 		return err

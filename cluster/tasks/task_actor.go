@@ -63,8 +63,7 @@ type taskActor struct {
 	kind     *actors.TaskKind
 	tree     *supervisor.Tree
 	watchdog supervisor.Watchdog
-	attempt  *attemptRun  // the running attempt, if any
-	live     *taskContext // its context (&attempt.tc)
+	attempt  *attemptRun // the running attempt, if any
 	draining bool
 	// joinPassed: the join gate let the held step through, and the next
 	// gated step goes ahead without a read (once; joingate.go).
@@ -356,7 +355,7 @@ func (a *taskActor) startAttempt() {
 	r.tc.deps = a.rec.Task.GetSpec().GetDependsOn()
 	r.tc.self = a.self
 	r.tc.firstCheckpoint = a.rec.Task.GetStatus().GetCheckpoint() // checkpoints: made on first use (checkpoint.go)
-	a.attempt, a.live = r, &r.tc
+	a.attempt = r
 	if a.debug() {
 		a.logger().Debug("attempt started", "attempt", n, "kind", a.kind.Name())
 	}
@@ -387,7 +386,7 @@ func (a *taskActor) handlerDone(msg *handlerDone) {
 		return
 	}
 	r.finish()
-	a.attempt, a.live = nil, nil
+	a.attempt = nil
 	if !isCurrent(r.tc.attempt, a.rec.Task.GetStatus(), true) {
 		return
 	}
@@ -400,7 +399,7 @@ func (a *taskActor) handlerDone(msg *handlerDone) {
 // the supervision tree's decision on it.
 func (a *taskActor) attemptEnded(r *attemptRun, f supervisor.Failure) {
 	r.finish()
-	a.attempt, a.live = nil, nil
+	a.attempt = nil
 	a.endAttempt("failed", &f)
 	a.failed(f, r.tc.attempt)
 }
@@ -469,7 +468,7 @@ func (a *taskActor) stopAttempt() {
 func (a *taskActor) dropAttempt() {
 	if a.attempt != nil {
 		a.attempt.finish()
-		a.attempt, a.live = nil, nil
+		a.attempt = nil
 	}
 }
 

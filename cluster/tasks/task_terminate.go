@@ -37,11 +37,11 @@ func (a *taskActor) terminate(c Control, sender *actor.PID) {
 	a.terminating = &c
 	a.stopRetryTimer()
 	a.dropJoin() // waiting at the join gate: the job knows it, and ends it
-	if a.attempt == nil || a.live == nil {
+	if a.attempt == nil {
 		a.terminated(false)
 		return
 	}
-	done := a.live.exited()
+	done := a.attempt.tc.exited()
 	a.endAttempt("terminated", nil)
 	a.stopAttempt()
 	self, system := a.self, a.c().ActorSystem()
