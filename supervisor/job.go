@@ -19,11 +19,15 @@ const ResendAfter = 10 * time.Second
 // outcomes come back as events. It performs no I/O and reads no clock.
 //
 // Decisions are persisted (a restart or shutdown begun, with the children
-// it terminates and starts; its end; a child joining), progress through
-// them is not: a machine rebuilt from an older state is brought up to date
-// by the children's stored states (their exits reported again) and sends
-// the effect in progress again (Resume); terminates and starts are
-// idempotent, a start carrying its round.
+// it terminates and starts; its end; a child job joining), progress
+// through them is not: a machine rebuilt from an older state is brought up
+// to date by the children's stored states (tasks that joined since, and
+// exits, reported again) and sends the effect in progress again (Resume);
+// terminates and starts are idempotent, a start carrying its round. A task
+// joining a running job changes the state only as the task's own record
+// already tells, so its step is Lazy: the shell writes it with its next
+// write, not one write per child (a fan-out of 1,000 children rewrote a
+// record of all of them 1,000 times).
 //
 // It follows OTP's supervisor: a restart terminates the affected children
 // one at a time in reverse start order, waiting for each to exit, before it
@@ -48,6 +52,9 @@ type JobMachine struct {
 	sweepSent bool
 	out       []JobEffect
 	dirty     bool
+	// lazy: the state changed as the children's records already tell (a
+	// task joined); see Ready.Lazy.
+	lazy bool
 }
 
 // NewJobMachine returns the supervisor of a job declared as cfg, in state
@@ -73,6 +80,9 @@ func startOrder(a, b JobChild) int {
 // State returns a copy of the machine's state.
 func (m *JobMachine) State() JobState { return m.st.Clone() }
 
+// Phase returns the machine's phase (State copies the whole state).
+func (m *JobMachine) Phase() JobPhase { return m.st.Phase }
+
 // Config returns the job's declaration.
 func (m *JobMachine) Config() JobConfig { return m.cfg }
 
@@ -93,11 +103,11 @@ func (m *JobMachine) Step(ev JobEvent, now time.Time) Ready {
 }
 
 func (m *JobMachine) ready() Ready {
-	r := Ready{Persist: m.dirty, Effects: m.out}
+	r := Ready{Persist: m.dirty, Lazy: m.lazy && !m.dirty, Effects: m.out}
 	if m.dirty {
 		r.State = m.st.Clone()
 	}
-	m.out, m.dirty = nil, false
+	m.out, m.dirty, m.lazy = nil, false, false
 	return r
 }
 
@@ -144,13 +154,22 @@ func (m *JobMachine) added(c JobChild) {
 		m.refuse(c)
 		return
 	}
-	if m.st.Phase == PhaseDone {
+	rebegun := m.st.Phase == PhaseDone
+	if rebegun {
 		m.st.Phase, m.st.End, m.st.Cause = PhaseRunning, EndNone, ""
 	}
 	c.Status, c.Restarts = ChildRunning, 0
 	i, _ := slices.BinarySearchFunc(m.st.Children, c, startOrder)
 	m.st.Children = slices.Insert(m.st.Children, i, c)
-	m.dirty = true
+	if c.Job || rebegun || m.st.Phase != PhaseRunning {
+		// A child job's record does not say it joined in a way a load
+		// reads back as a task's does (its exits are not read back); a
+		// job that runs again, or one at work on a restart or shutdown,
+		// changed more than its children.
+		m.dirty = true
+	} else {
+		m.lazy = true
+	}
 	if m.st.Phase == PhaseShuttingDown {
 		// It joined as the job shuts down: it goes too, after the others
 		// (with none left, once the sweep's answer comes).

@@ -401,8 +401,17 @@ func (e JobEffect) String() string {
 
 // Ready is the outcome of one step: Persist says State changed and must be
 // written (check-and-set) before Effects are carried out, in order.
+//
+// Lazy (never with Persist) says the state changed only as the children's
+// own records tell: a task joined a running job. A machine rebuilt from an
+// older state learns it again from them, so the step need not be written
+// before its effects; the shell carries it with a later write (State, from
+// JobMachine.State, holds it). The shell must still tell whoever runs the
+// job next of the event if no write carries it (the task may have been
+// stored after that supervisor listed the job's tasks).
 type Ready struct {
 	Persist bool
+	Lazy    bool
 	State   JobState
 	Effects []JobEffect
 }

@@ -38,8 +38,13 @@ func (a *jobActor) perform(effects []supervisor.JobEffect) {
 		case supervisor.EffectFinished:
 			st := a.mach.State()
 			a.m.log.Info("job ended", "job", a.id, "end", st.End.String(), "cause", st.Cause, "restarts", st.RestartCount)
-			a.quit()
-			return
+			if len(a.stash) == 0 {
+				a.quit()
+				return
+			}
+			// Events wait (a task joining an implicit job that completed
+			// runs it again): this actor takes them, rather than hand each
+			// one to a new actor that reads the job's every task first.
 		}
 	}
 }
@@ -265,7 +270,13 @@ func (m *Manager) routeJob(ctx context.Context, job string, ev supervisor.JobEve
 	if err != nil {
 		return storeErr(err)
 	}
-	if owner := jr.Job.GetRun().GetOwner(); owner != "" && owner != m.member {
+	return m.deliverJob(ctx, jr.Job, ev)
+}
+
+// deliverJob is routeJob with the job's record j read already.
+func (m *Manager) deliverJob(ctx context.Context, j *messages.Job, ev supervisor.JobEvent) error {
+	job := j.GetId()
+	if owner := j.GetRun().GetOwner(); owner != "" && owner != m.member {
 		if jp, ok := m.cfg.Peers.(JobPeers); ok {
 			if ok, err := jp.ReportJob(ctx, owner, job, jobEventMsg(job, ev)); ok {
 				return err

@@ -126,6 +126,9 @@ func reconcile(m *supervisor.JobMachine, tasks []store.Record, jobs []store.JobR
 	}
 	// Every child joins before any exit is decided: an exit may end the
 	// job, which must then terminate them all.
+	// A job that failed or was stopped takes no child: one unknown to it
+	// that exited is refused by its exit alone.
+	takes := st.Phase != supervisor.PhaseDone || st.End == supervisor.EndCompleted
 	var out, exits []supervisor.JobEvent
 	for _, r := range tasks {
 		ev, exited := taskExit(r.Task)
@@ -139,7 +142,17 @@ func reconcile(m *supervisor.JobMachine, tasks []store.Record, jobs []store.JobR
 			// exited by itself before its turn): the answer it waits for.
 			ev.Exit, ev.Child.Round = supervisor.ExitTerminated, st.Round
 			exits = append(exits, ev)
-		case !ok || c.Status == supervisor.ChildRunning:
+		case !ok:
+			// It joined (lazily: no write said so) and exited. It joins
+			// with the others first, as its exit alone would join it: the
+			// job must not end with the exit of each such child and begin
+			// again with the next (a fan-out's thousand children, each a
+			// write, and the job's supervisor quitting between them).
+			if takes {
+				out = append(out, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(r.Task)})
+			}
+			exits = append(exits, ev)
+		case c.Status == supervisor.ChildRunning:
 			exits = append(exits, ev)
 		}
 	}

@@ -209,8 +209,13 @@ func (m *Manager) recheckJob(t *messages.Task) {
 			// Told even if its supervisor has written nothing yet: one
 			// already running may have listed the job's tasks before t was
 			// stored (a group restart then left t running, and the job
-			// failed with t still running).
-			m.routeJobAsync(job, supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)})
+			// failed with t still running). The record just read routes
+			// it (a fan-out's children each read their job's record
+			// often enough); a failure is retried as routeJobAsync does.
+			joined := supervisor.JobEvent{Kind: supervisor.EventAdded, Child: taskChild(t)}
+			if j == nil || m.deliverJob(ctx, j, joined) != nil {
+				m.routeJobAsync(job, joined)
+			}
 			return
 		}
 		m.log.Info("a task joined its job as the job ended; cancelling it", "job", job, "task", id)
