@@ -2,6 +2,7 @@ package consulstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -129,4 +130,38 @@ func BenchmarkChildJobsOf10000(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = s.Close() })
 	storetest.BenchChildJobs(b, s, 10_000, func() error { _, err := s.Reconcile(context.Background()); return err })
+}
+
+// A job's record holds an entry per child: one of 30,000 tasks is about
+// 1.4 MB encoded, past Consul's 512 KiB per value, and is stored packed.
+// Old code: the write failed ("too large"), and the job's supervisor
+// retried it for good.
+func TestJobRecordOfManyChildren(t *testing.T) {
+	agent := testconsul.Start(t, testconsul.Options{})
+	s := newStore(t, agent, consulstore.DefaultConfig("widejob"))
+	ctx := context.Background()
+	run := &messages.JobRun{Owner: "n1", Epoch: 1, Phase: "running"}
+	for i := range 30000 {
+		run.Children = append(run.Children, &messages.JobChildRun{Id: fmt.Sprintf("nightly-batch-2026-12-07-%06d", i), Restart: "transient", Status: "running"})
+	}
+	j := &messages.Job{Id: "nightly", Strategy: "one_for_one", Run: run}
+	if size := proto.Size(j); size < 1<<20 {
+		t.Fatalf("the record is %d bytes: too small to show anything", size)
+	}
+	put, err := s.PutJob(ctx, j, 0)
+	if err != nil {
+		t.Fatalf("PutJob of a job of 30,000 children: %v", err)
+	}
+	got, err := s.GetJob(ctx, "nightly")
+	if err != nil || got.Revision != put.Revision || !proto.Equal(got.Job, j) {
+		t.Fatalf("GetJob = revision %d (want %d), %d children, %v", got.Revision, put.Revision, len(got.Job.GetRun().GetChildren()), err)
+	}
+	all, err := s.ListJobs(ctx)
+	if err != nil || len(all) != 1 || len(all[0].Job.GetRun().GetChildren()) != 30000 {
+		t.Fatalf("ListJobs = %d jobs, %v", len(all), err)
+	}
+	j.Run.Epoch = 2
+	if _, err := s.PutJob(ctx, j, put.Revision); err != nil {
+		t.Fatalf("rewriting it (check-and-set on the packed value's revision): %v", err)
+	}
 }

@@ -60,6 +60,9 @@ func (r records[T]) put(s *Store, ctx context.Context, m T, rev uint64) (T, uint
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	body, err := proto.Marshal(m)
+	if err == nil {
+		body, err = packRecord(body)
+	}
 	if err != nil {
 		return zero, 0, err
 	}
@@ -135,7 +138,11 @@ func (r records[T]) delete(s *Store, ctx context.Context, id string, rev uint64)
 func (r records[T]) decode(pair *api.KVPair) (T, uint64, error) {
 	var zero T
 	m := r.fresh()
-	if err := proto.Unmarshal(pair.Value, m); err != nil {
+	body, err := unpackRecord(pair.Value)
+	if err == nil {
+		err = proto.Unmarshal(body, m)
+	}
+	if err != nil {
 		return zero, 0, fmt.Errorf("consulstore: corrupt %s record %s: %w", r.what, pair.Key, err)
 	}
 	return m, pair.ModifyIndex, nil
