@@ -125,9 +125,9 @@ func reconcile(m *supervisor.JobMachine, tasks []store.Record, jobs []store.JobR
 		terminating[t.ID] = true
 	}
 	// Every child joins before any exit is decided: an exit may end the
-	// job, which must then terminate them all.
-	// A job that failed or was stopped takes no child: one unknown to it
-	// that exited is refused by its exit alone.
+	// job, which must then terminate them all. (A job that failed or was
+	// stopped takes no child: one unknown to it that exited is refused by
+	// its exit alone.)
 	takes := st.Phase != supervisor.PhaseDone || st.End == supervisor.EndCompleted
 	var out, exits []supervisor.JobEvent
 	for _, r := range tasks {
