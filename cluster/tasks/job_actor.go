@@ -80,6 +80,11 @@ type jobActor struct {
 	// notes are the restarts the write in flight records, logged once it
 	// lands (the chaos campaign counts each incident's restarts).
 	notes []restartNote
+	// base is the record the write in flight was made over: what its log
+	// lines compare the landed record with (rec may be replaced by a read
+	// after a conflict, which can show the write itself, landed the first
+	// time its answer was lost).
+	base store.JobRecord
 	// landing are the events whose step the write in flight stores, and
 	// the lazy steps no write has carried yet: if no write lands (another
 	// member claimed the job, this one is fenced), they go back through
@@ -278,7 +283,7 @@ func (a *jobActor) write(st supervisor.JobState, effects []supervisor.JobEffect)
 	if st.End == supervisor.EndFailed {
 		next.Failed, next.Cause = true, st.Cause
 	}
-	a.busy, a.pending, a.next = true, effects, next
+	a.busy, a.pending, a.next, a.base = true, effects, next, a.rec
 	self, system, m, rev := a.ctx.Self(), a.ctx.ActorSystem(), a.m, a.rec.Revision
 	m.jobWork(func(ctx context.Context) {
 		rec, err := m.store.PutJob(ctx, next, rev)
@@ -302,7 +307,7 @@ func (a *jobActor) persisted(msg *jobPersisted) {
 	if a.next.GetFailed() && !a.rec.Job.GetFailed() {
 		a.m.metrics.JobFailed(a.rec.Job.GetStrategy())
 	}
-	a.logLanded(a.rec, msg.rec)
+	a.logLanded(a.base, msg.rec)
 	a.busy, a.rec, a.landing = false, msg.rec, nil
 	effects := a.pending
 	a.pending, a.next = nil, nil

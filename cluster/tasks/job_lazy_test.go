@@ -1,12 +1,17 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -161,4 +166,82 @@ func TestReconcileJoinsExitedChildrenFirst(t *testing.T) {
 	if writes != 1 || finished != 1 {
 		t.Fatalf("catching up took %d writes and ended the job %d times; want 1 and 1", writes, finished)
 	}
+}
+
+// ambiguousJobWrites lands the next write of one job's record and answers
+// it as if the store had not (an answer lost with a Consul server).
+type ambiguousJobWrites struct {
+	store.Store
+	job  string
+	next atomic.Bool
+}
+
+func (s *ambiguousJobWrites) PutJob(ctx context.Context, j *messages.Job, rev uint64) (store.JobRecord, error) {
+	rec, err := s.Store.PutJob(ctx, j, rev)
+	if err == nil && j.GetId() == s.job && s.next.CompareAndSwap(true, false) {
+		return store.JobRecord{}, fmt.Errorf("%w: the answer was lost", store.ErrUnavailable)
+	}
+	return rec, err
+}
+
+// syncBuffer is a log sink read while the manager writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A job that ended and runs again says so in its log ("job began again":
+// the campaign's checker takes a child that runs after its job's end for a
+// violation without it), even when the write that began it landed with its
+// answer lost: the record read after the retry's conflict shows the job
+// running already. Old code compared with that record, and the line was
+// missing (the campaign's two child-of-ended-job on 2026-12-07, seed
+// 1796649914625332661).
+func TestJobBeganAgainIsLoggedAfterAnAmbiguousWrite(t *testing.T) {
+	ctx := testutil.Context(t, 30*time.Second)
+	const job = "again"
+	s := &ambiguousJobWrites{Store: openJobTestStore(t), job: job}
+	logs := &syncBuffer{}
+	cfg := DefaultConfig("m1")
+	cfg.Store, cfg.Registry = s, actors.NewRegistry()
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Stop(sctx)
+	})
+	if _, _, err := m.DeclareJob(ctx, JobDeclaration{ID: job}); err != nil {
+		t.Fatal(err)
+	}
+	sendJobEvent(m, job, taskJoined("again-1"))
+	sendJobEvent(m, job, supervisor.JobEvent{Kind: supervisor.EventExited, Exit: supervisor.ExitCompleted,
+		Child: supervisor.JobChild{ID: "again-1", Restart: supervisor.Transient}})
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		jr, err := s.GetJob(ctx, job)
+		return err == nil && jr.Job.GetRun().GetPhase() == supervisor.PhaseDone.String(), fmt.Sprintf("run %v (%v)", jr.Job.GetRun(), err)
+	})
+	s.next.Store(true)
+	sendJobEvent(m, job, taskJoined("again-2")) // the job runs again
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(logs.String(), `"msg":"`+logJobBegan+`"`) && !s.next.Load(), "no \"job began again\" in the log:\n" + logs.String()
+	})
 }
