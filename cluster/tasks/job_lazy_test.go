@@ -1,17 +1,14 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/granary-rt/granary/actors"
 	"github.com/granary-rt/granary/cluster/store"
 	"github.com/granary-rt/granary/internal/testutil"
 	"github.com/granary-rt/granary/messages"
@@ -184,24 +181,6 @@ func (s *ambiguousJobWrites) PutJob(ctx context.Context, j *messages.Job, rev ui
 	return rec, err
 }
 
-// syncBuffer is a log sink read while the manager writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // A job that ended and runs again says so in its log ("job began again":
 // the campaign's checker takes a child that runs after its job's end for a
 // violation without it), even when the write that began it landed with its
@@ -213,22 +192,8 @@ func TestJobBeganAgainIsLoggedAfterAnAmbiguousWrite(t *testing.T) {
 	ctx := testutil.Context(t, 30*time.Second)
 	const job = "again"
 	s := &ambiguousJobWrites{Store: openJobTestStore(t), job: job}
-	logs := &syncBuffer{}
-	cfg := DefaultConfig("m1")
-	cfg.Store, cfg.Registry = s, actors.NewRegistry()
-	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Stop(sctx)
-	})
+	logs := &testutil.LogBuffer{}
+	m := startJobTestManagerLogging(t, ctx, s, "m1", slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if _, _, err := m.DeclareJob(ctx, JobDeclaration{ID: job}); err != nil {
 		t.Fatal(err)
 	}

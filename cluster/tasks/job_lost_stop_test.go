@@ -149,8 +149,14 @@ func openJobTestStore(t *testing.T) store.Store {
 // startJobTestManager starts member's manager on s, stopped when t ends.
 func startJobTestManager(t *testing.T, ctx context.Context, s store.Store, member string) *Manager {
 	t.Helper()
+	return startJobTestManagerLogging(t, ctx, s, member, testutil.Logger(t, slog.LevelDebug).With("member", member))
+}
+
+// startJobTestManagerLogging is startJobTestManager with its logger.
+func startJobTestManagerLogging(t *testing.T, ctx context.Context, s store.Store, member string, log *slog.Logger) *Manager {
+	t.Helper()
 	cfg := DefaultConfig(member)
-	cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), testutil.Logger(t, slog.LevelDebug).With("member", member)
+	cfg.Store, cfg.Registry, cfg.Logger = s, actors.NewRegistry(), log
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
